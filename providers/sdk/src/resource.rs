@@ -1,0 +1,136 @@
+//! The provider API: one trait for a provider (configuration and the types it
+//! offers) and one for a resource type's operations. A resource that is gone
+//! is `Ok(None)` from `read`, never an error — drift detection depends on it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProviderError;
+use crate::schema::Schema;
+use crate::value::Map;
+
+/// What is known about one live resource: the inputs as they are in the
+/// world, and what the provider computed (IDs, ARNs, endpoints).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Current {
+    pub inputs: Map,
+    pub outputs: Map,
+}
+
+impl Current {
+    pub fn new(inputs: Map, outputs: Map) -> Self {
+        Current { inputs, outputs }
+    }
+
+    /// The merged attribute view references see: outputs win over inputs.
+    pub fn attributes(&self) -> Map {
+        let mut m = self.inputs.clone();
+        for (k, v) in &self.outputs {
+            m.insert(k.clone(), v.clone());
+        }
+        m
+    }
+}
+
+/// Context for one operation on one resource.
+#[derive(Clone)]
+pub struct OpContext {
+    /// The resource's address (`TYPE.NAME`), for messages.
+    pub address: String,
+    /// The spec's `timeouts` entry for this operation, if any. The engine
+    /// enforces it too; providers use it to bound their own waits.
+    pub timeout: Option<Duration>,
+    progress: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl OpContext {
+    pub fn new(
+        address: impl Into<String>,
+        timeout: Option<Duration>,
+        progress: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Self {
+        OpContext {
+            address: address.into(),
+            timeout,
+            progress,
+        }
+    }
+
+    /// A context that reports nowhere (tests, refresh).
+    pub fn quiet(address: impl Into<String>) -> Self {
+        Self::new(address, None, Arc::new(|_| {}))
+    }
+
+    /// Reports what a long operation is waiting for ("status CREATING").
+    pub fn progress(&self, message: &str) {
+        (self.progress)(message)
+    }
+}
+
+/// A provider's extra say in a plan, beyond the schema's `force_new`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlanAdvice {
+    /// Forces a replacement even though no input changed (an expiring token).
+    pub replace_because: Option<String>,
+    /// Notes shown under the resource in the plan ("email needs confirmation").
+    pub notes: Vec<String>,
+    /// Computed attributes an in-place update will change (a file's sha256).
+    pub unknown_after_update: Vec<String>,
+}
+
+/// One resource type's operations.
+#[async_trait]
+pub trait Resource: Send + Sync {
+    /// Creates the resource from fully known inputs; returns computed outputs.
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError>;
+
+    /// Reads the live resource. `Ok(None)` means it no longer exists.
+    async fn read(&self, ctx: &OpContext, prior: &Current) -> Result<Option<Current>, ProviderError>;
+
+    /// Updates in place; returns the new outputs.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError>;
+
+    /// Deletes the resource and waits until it is gone.
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError>;
+
+    /// Adopts an existing object by its ID. `Ok(None)` when it does not exist.
+    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError>;
+
+    /// Advice for the plan; `prior` is `None` for a create.
+    fn advise(&self, _prior: Option<&Current>, _desired: &Map) -> PlanAdvice {
+        PlanAdvice::default()
+    }
+}
+
+/// A provider after configuration: hands out its resource types.
+pub trait Configured: Send + Sync {
+    fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>>;
+}
+
+/// A provider: its configuration schema, its resource schemas, and how to
+/// configure it. Configuration happens when every value it needs is known,
+/// which may be in the middle of an apply.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    fn config_schema(&self) -> Schema;
+
+    fn resource_schemas(&self) -> Vec<Schema>;
+
+    /// Checks that need no network and no configuration, run at plan time
+    /// for every resource type the spec uses (a missing helper binary).
+    fn preflight(&self, _type_name: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError>;
+}

@@ -1,0 +1,198 @@
+//! Resource and provider schemas: what each attribute is, whether the user
+//! sets it or the provider computes it, and whether changing it forces a
+//! replacement. The engine validates specs and diffs plans from these alone,
+//! so a schema that marks an in-place-updatable attribute `force_new` turns
+//! every edit into a destroy and re-create.
+
+use crate::value::Value;
+
+/// The type of an attribute's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrType {
+    String,
+    Int,
+    Float,
+    Bool,
+    List(Box<AttrType>),
+    Map(Box<AttrType>),
+    /// A JSON document written as a TOML table or a JSON string; compared
+    /// semantically (key order and whitespace are not changes).
+    Json,
+    /// A YAML document (one or many); compared semantically.
+    Yaml,
+    /// Any value; compared structurally.
+    Any,
+}
+
+impl AttrType {
+    pub fn list_of(t: AttrType) -> Self {
+        AttrType::List(Box::new(t))
+    }
+
+    pub fn map_of(t: AttrType) -> Self {
+        AttrType::Map(Box::new(t))
+    }
+
+    /// Human name used in diagnostics ("expected a list of strings").
+    pub fn describe(&self) -> String {
+        match self {
+            AttrType::String => "a string".into(),
+            AttrType::Int => "an integer".into(),
+            AttrType::Float => "a number".into(),
+            AttrType::Bool => "a boolean".into(),
+            AttrType::List(t) => format!("a list of {}", t.describe_plural()),
+            AttrType::Map(t) => format!("a table of {}", t.describe_plural()),
+            AttrType::Json => "a JSON document (a table or a JSON string)".into(),
+            AttrType::Yaml => "a YAML document (a string)".into(),
+            AttrType::Any => "any value".into(),
+        }
+    }
+
+    fn describe_plural(&self) -> String {
+        match self {
+            AttrType::String => "strings".into(),
+            AttrType::Int => "integers".into(),
+            AttrType::Float => "numbers".into(),
+            AttrType::Bool => "booleans".into(),
+            AttrType::Any => "values".into(),
+            other => other.describe(),
+        }
+    }
+
+    /// Checks a fully known value against this type. `Unknown` anywhere is
+    /// accepted: it is checked again once known.
+    pub fn accepts(&self, v: &Value) -> bool {
+        match (self, v) {
+            (_, Value::Unknown) | (_, Value::Null) | (AttrType::Any, _) => true,
+            (AttrType::String, Value::String(_)) => true,
+            (AttrType::Int, Value::Int(_)) => true,
+            (AttrType::Float, Value::Int(_) | Value::Float(_)) => true,
+            (AttrType::Bool, Value::Bool(_)) => true,
+            (AttrType::List(t), Value::List(l)) => l.iter().all(|e| t.accepts(e)),
+            (AttrType::Map(t), Value::Map(m)) => m.values().all(|e| t.accepts(e)),
+            (AttrType::Json, Value::String(_) | Value::Map(_) | Value::List(_)) => true,
+            (AttrType::Yaml, Value::String(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One attribute of a resource or provider configuration.
+#[derive(Clone, Debug)]
+pub struct Attribute {
+    pub name: &'static str,
+    pub ty: AttrType,
+    pub description: &'static str,
+    /// The user must set it.
+    pub required: bool,
+    /// The user may set it (required implies settable).
+    pub settable: bool,
+    /// The provider sets it; when also settable, the user's value wins.
+    pub computed: bool,
+    /// Changing it destroys and re-creates the resource.
+    pub force_new: bool,
+    /// Shown as `(sensitive)` everywhere but the state file.
+    pub sensitive: bool,
+    /// Applied when the user leaves it out.
+    pub default: Option<Value>,
+}
+
+impl Attribute {
+    fn new(name: &'static str, ty: AttrType) -> Self {
+        Attribute {
+            name,
+            ty,
+            description: "",
+            required: false,
+            settable: true,
+            computed: false,
+            force_new: false,
+            sensitive: false,
+            default: None,
+        }
+    }
+
+    /// An attribute the user must set.
+    pub fn required(name: &'static str, ty: AttrType) -> Self {
+        Attribute {
+            required: true,
+            ..Self::new(name, ty)
+        }
+    }
+
+    /// An attribute the user may set.
+    pub fn optional(name: &'static str, ty: AttrType) -> Self {
+        Self::new(name, ty)
+    }
+
+    /// An attribute only the provider sets.
+    pub fn computed(name: &'static str, ty: AttrType) -> Self {
+        Attribute {
+            settable: false,
+            computed: true,
+            ..Self::new(name, ty)
+        }
+    }
+
+    /// Also computed by the provider when the user leaves it out.
+    pub fn and_computed(mut self) -> Self {
+        self.computed = true;
+        self
+    }
+
+    pub fn force_new(mut self) -> Self {
+        self.force_new = true;
+        self
+    }
+
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn default(mut self, v: impl Into<Value>) -> Self {
+        self.default = Some(v.into());
+        self
+    }
+
+    pub fn describe(mut self, text: &'static str) -> Self {
+        self.description = text;
+        self
+    }
+
+    /// Only computed, never written by the user.
+    pub fn is_output_only(&self) -> bool {
+        self.computed && !self.settable
+    }
+}
+
+/// The schema of one resource type, or of a provider's configuration block.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub type_name: &'static str,
+    pub description: &'static str,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Schema {
+    pub fn new(type_name: &'static str, description: &'static str) -> Self {
+        Schema {
+            type_name,
+            description,
+            attributes: Vec::new(),
+        }
+    }
+
+    pub fn attr(mut self, a: Attribute) -> Self {
+        self.attributes.push(a);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    pub fn settable(&self) -> impl Iterator<Item = &Attribute> {
+        self.attributes.iter().filter(|a| a.settable)
+    }
+}

@@ -1,0 +1,223 @@
+//! Command-line flags as written. The names, flags and exit codes here are
+//! a public contract that users' scripts depend on: extend, never rename.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshmon",
+    version,
+    about = "Plan, apply and watch for drift the monitoring stack of an Envoy service mesh on Amazon EKS",
+    after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or drift found (drift)."
+)]
+pub struct Cli {
+    /// Run as if meshmon was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Never colour output (NO_COLOR in the environment does the same).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the spec is and what its variables are.
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// The spec file.
+    #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC")]
+    pub file: PathBuf,
+
+    /// Set a variable: --var NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read variables from a TOML file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+/// Where the state is and how long to wait for its lock.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The state file (default: [meshmon] state, else state/<name>.json).
+    #[arg(long = "state", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Wait this long for another meshmon holding the state lock.
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Save the plan to apply it later with `meshmon apply PLANFILE`.
+    #[arg(long = "out", value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+
+    /// Print the plan as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 2 when the plan has changes, 0 when it has none.
+    #[arg(long = "detailed-exitcode")]
+    pub detailed_exitcode: bool,
+
+    /// Read resources from the world before planning (--refresh=false skips it).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub refresh: bool,
+
+    /// Only show what changed outside meshmon; apply would record it.
+    #[arg(long = "refresh-only")]
+    pub refresh_only: bool,
+
+    /// Plan to destroy everything in the state.
+    #[arg(long)]
+    pub destroy: bool,
+
+    /// Limit the plan to these resources and what they need (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+
+    /// Replace these resources even if nothing changed (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DriftFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a spec without contacting anything.
+    Validate {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Treat warnings as errors (for CI).
+        #[arg(long = "deny-warnings")]
+        deny_warnings: bool,
+    },
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the world match the spec.
+    Apply {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Do not ask for confirmation.
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        /// How many operations may run at once.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        parallelism: usize,
+        /// A plan saved with `meshmon plan --out`.
+        #[arg(value_name = "PLANFILE")]
+        planfile: Option<PathBuf>,
+    },
+    /// Destroy everything in the state (or the targets and their dependents).
+    Destroy {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        state: StateArgs,
+        /// Do not ask for confirmation.
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        /// Destroy only these resources and what depends on them.
+        #[arg(long = "target", value_name = "ADDR")]
+        targets: Vec<String>,
+        /// How many operations may run at once.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        parallelism: usize,
+    },
+    /// Report resources changed or deleted outside meshmon (exit 2 on drift).
+    Drift {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        state: StateArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DriftFormat,
+    },
+    /// Print the dependency graph.
+    Graph {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+    /// Print outputs recorded in the state.
+    Output {
+        /// One output's name; prints its raw value.
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC")]
+        file: PathBuf,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Inspect or edit the state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+        #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC", global = true)]
+        file: PathBuf,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Adopt an existing object into the state.
+    Import {
+        /// The resource's address in the spec, TYPE.NAME.
+        address: String,
+        /// The object's ID as its provider knows it.
+        id: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Release a state lock left by a process that is gone.
+    ForceUnlock {
+        /// The lock ID from the "state is locked" error.
+        lock_id: String,
+        #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC")]
+        file: PathBuf,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List resource addresses.
+    List,
+    /// Show one resource's attributes (secrets masked).
+    Show { address: String },
+    /// Forget resources without destroying them.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+    /// Rename a resource in the state.
+    Mv { from: String, to: String },
+}

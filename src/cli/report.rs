@@ -1,0 +1,92 @@
+//! Where output goes: results to stdout, status and diagnostics to stderr
+//! (so `plan --json | jq` stays clean), rendered with miette.
+
+use std::io::Write;
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use crate::diag::{Diag, Diagnostics};
+use crate::plan::Change;
+use crate::plan::render::{self, Palette};
+
+pub struct Out {
+    pub color: bool,
+    pub palette: Palette,
+}
+
+impl Out {
+    pub fn new(color: bool) -> Self {
+        Out {
+            color,
+            palette: Palette::new(color),
+        }
+    }
+
+    pub fn print(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
+    }
+
+    pub fn status(&self, text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+
+    fn handler(&self) -> GraphicalReportHandler {
+        let theme = if self.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        GraphicalReportHandler::new_themed(theme).with_width(100)
+    }
+
+    /// Renders diagnostics (errors and warnings) to stderr, with a count.
+    pub fn diagnostics(&self, d: &Diagnostics) {
+        if d.items.is_empty() {
+            return;
+        }
+        let _ = write!(std::io::stderr().lock(), "{}", render_diagnostics(d, &self.handler()));
+    }
+
+    pub fn error_message(&self, message: &str, hint: Option<String>) {
+        let mut d = Diag::error(message);
+        d.help = hint;
+        let mut s = String::new();
+        let _ = self.handler().render_report(&mut s, &d);
+        let _ = write!(std::io::stderr().lock(), "{s}");
+    }
+}
+
+/// All diagnostics as text, each a miette report, then a count of errors.
+pub fn render_diagnostics(d: &Diagnostics, handler: &GraphicalReportHandler) -> String {
+    let mut out = String::new();
+    for item in &d.items {
+        let _ = handler.render_report(&mut out, item);
+        out.push('\n');
+    }
+    let errors = d.error_count();
+    if errors > 0 {
+        out.push_str(&format!(
+            "{errors} error{} in the spec; nothing was changed.\n",
+            if errors == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+/// `meshmon state show`: every attribute, secrets masked.
+pub fn show_resource(c: &Change, palette: &Palette) -> String {
+    let mut out = format!("# {}\n", c.address);
+    let (t, n) = c.address.split_once('.').unwrap_or((&c.address, ""));
+    out.push_str(&format!("resource \"{t}\" \"{n}\" {{\n"));
+    let attrs = c.after.clone().unwrap_or_default();
+    let width = attrs.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in &attrs {
+        let shown = if c.sensitive.contains(k) { render::SENSITIVE.to_string() } else { render::scalar(v) };
+        out.push_str(&format!("    {k}{} = {shown}\n", " ".repeat(width - k.len())));
+    }
+    out.push_str("}\n");
+    let _ = palette;
+    out
+}

@@ -1,0 +1,148 @@
+//! Diagnostics about a spec: collected, not returned early, so one run reports
+//! every problem. Each carries the source it points into; rendering is
+//! miette's job and happens only in the binary.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use miette::{LabeledSpan, NamedSource, Severity, SourceCode};
+
+/// Spec source text with its display name, shared by every diagnostic.
+pub type Source = Arc<NamedSource<Arc<String>>>;
+
+pub fn source(name: &str, text: Arc<String>) -> Source {
+    Arc::new(NamedSource::new(name, text).with_language("toml"))
+}
+
+/// One problem in a spec: what is wrong (message), where (labels), and what
+/// to do (help).
+#[derive(Clone, Debug)]
+pub struct Diag {
+    pub severity: Severity,
+    pub message: String,
+    pub labels: Vec<(Range<usize>, String)>,
+    pub help: Option<String>,
+    pub source: Option<Source>,
+}
+
+impl Diag {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diag {
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            source: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diag {
+            severity: Severity::Warning,
+            ..Self::error(message)
+        }
+    }
+
+    pub fn label(mut self, span: Range<usize>, text: impl Into<String>) -> Self {
+        self.labels.push((span, text.into()));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn in_source(mut self, source: &Source) -> Self {
+        self.source = Some(source.clone());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl miette::Diagnostic for Diag {
+    fn severity(&self) -> Option<Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s.as_ref() as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() || self.source.is_none() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().map(|(span, text)| {
+            LabeledSpan::new_with_span(
+                (!text.is_empty()).then(|| text.clone()),
+                span.clone(),
+            )
+        })))
+    }
+}
+
+/// Every diagnostic from one run, in the order found.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    pub items: Vec<Diag>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diag) {
+        self.items.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diag::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
+    /// Turns every warning into an error (`validate --deny-warnings`).
+    pub fn deny_warnings(&mut self) {
+        for d in &mut self.items {
+            d.severity = Severity::Error;
+        }
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the spec has {} error(s)", self.error_count())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// "did you mean …?" for a misspelt name, from the closest candidate.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}

@@ -1,0 +1,189 @@
+//! Evaluates spec expressions against what is known about other resources:
+//! during plan, their planned values (with `Unknown` for what only apply can
+//! tell); during apply, their real values. Sensitivity travels with values: an
+//! attribute built from a secret is itself secret.
+
+use std::collections::{BTreeSet, HashMap};
+
+use meshmon_provider_sdk::{Map, Schema, Value, format_path};
+
+use crate::spec::{Expr, Part, RefExpr, Variable};
+
+/// What references can see of one resource.
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    /// Inputs and outputs merged, outputs winning.
+    pub attrs: Map,
+    /// Top-level attribute names whose values are secret.
+    pub sensitive: BTreeSet<String>,
+}
+
+pub struct Scope<'a> {
+    pub vars: &'a std::collections::BTreeMap<String, Variable>,
+    pub resources: &'a HashMap<String, Known>,
+}
+
+/// A value that cannot be used where it is referenced.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+impl Scope<'_> {
+    /// Evaluates an expression; the flag says whether a secret went into it.
+    pub fn eval(&self, e: &Expr) -> Result<(Value, bool), EvalError> {
+        match e {
+            Expr::Lit(v) => Ok((v.clone(), false)),
+            Expr::Ref(r) => self.reference(r),
+            Expr::Template(parts) => {
+                let mut out = String::new();
+                let mut sensitive = false;
+                let mut unknown = false;
+                for p in parts {
+                    match p {
+                        Part::Lit(l) => out.push_str(l),
+                        Part::Ref(r, _) => {
+                            let (v, s) = self.reference(r)?;
+                            sensitive |= s;
+                            if v.contains_unknown() {
+                                unknown = true;
+                                continue;
+                            }
+                            match v.to_interpolated() {
+                                Some(text) => out.push_str(&text),
+                                None if v.is_null() => {}
+                                None => {
+                                    return Err(EvalError(format!(
+                                        "{} is a {} and cannot be interpolated into a string",
+                                        describe(r),
+                                        v.type_name()
+                                    )));
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok((if unknown { Value::Unknown } else { Value::String(out) }, sensitive))
+            }
+            Expr::List(items) => {
+                let mut sensitive = false;
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    let (v, s) = self.eval(i)?;
+                    sensitive |= s;
+                    out.push(v);
+                }
+                Ok((Value::List(out), sensitive))
+            }
+            Expr::Map(m) => {
+                let mut sensitive = false;
+                let mut out = Map::new();
+                for (k, e) in m {
+                    let (v, s) = self.eval(e)?;
+                    sensitive |= s;
+                    out.insert(k.clone(), v);
+                }
+                Ok((Value::Map(out), sensitive))
+            }
+        }
+    }
+
+    fn reference(&self, r: &RefExpr) -> Result<(Value, bool), EvalError> {
+        match r {
+            RefExpr::Var(name) => {
+                let v = self
+                    .vars
+                    .get(name)
+                    .ok_or_else(|| EvalError(format!("variable `{name}` is not declared")))?;
+                Ok((v.value.clone(), v.sensitive))
+            }
+            RefExpr::File(contents) => Ok((Value::String(contents.clone()), false)),
+            RefExpr::Attr {
+                type_name,
+                name,
+                attr,
+                path,
+            } => {
+                let address = format!("{type_name}.{name}");
+                let Some(known) = self.resources.get(&address) else {
+                    return Ok((Value::Unknown, false));
+                };
+                let sensitive = known.sensitive.contains(attr);
+                let root = known.attrs.get(attr).cloned().unwrap_or(Value::Null);
+                if path.is_empty() {
+                    return Ok((root, sensitive));
+                }
+                match root.get_path(path) {
+                    Some(v) => Ok((v.clone(), sensitive)),
+                    None => Err(EvalError(format!(
+                        "`{address}.{}` does not exist: `{address}.{attr}` is {}",
+                        format_path(attr, path),
+                        if sensitive {
+                            "(sensitive)".to_string()
+                        } else {
+                            serde_json::to_string(&root).unwrap_or_default()
+                        }
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Evaluates a block's attributes against its schema: defaults for what is
+    /// left out, type checks for what only became known now. Returns the
+    /// inputs and the names of secret ones.
+    pub fn inputs(
+        &self,
+        schema: &Schema,
+        attrs: &std::collections::BTreeMap<String, Expr>,
+    ) -> Result<(Map, BTreeSet<String>), EvalError> {
+        let mut out = Map::new();
+        let mut sensitive: BTreeSet<String> = schema
+            .attributes
+            .iter()
+            .filter(|a| a.sensitive)
+            .map(|a| a.name.to_string())
+            .collect();
+        for a in schema.settable() {
+            match attrs.get(a.name) {
+                Some(e) => {
+                    let (v, s) = self.eval(e).map_err(|e| EvalError(format!("`{}`: {}", a.name, e.0)))?;
+                    if !a.ty.accepts(&v) {
+                        return Err(EvalError(format!(
+                            "`{}` must be {}, but its value is {}",
+                            a.name,
+                            a.ty.describe(),
+                            if s || a.sensitive { "(sensitive)".into() } else { serde_json::to_string(&v).unwrap_or_default() }
+                        )));
+                    }
+                    if s {
+                        sensitive.insert(a.name.to_string());
+                    }
+                    if !v.is_null() {
+                        out.insert(a.name.to_string(), v);
+                    } else if let Some(d) = &a.default {
+                        out.insert(a.name.to_string(), d.clone());
+                    }
+                }
+                None => {
+                    if let Some(d) = &a.default {
+                        out.insert(a.name.to_string(), d.clone());
+                    }
+                }
+            }
+        }
+        Ok((out, sensitive))
+    }
+}
+
+fn describe(r: &RefExpr) -> String {
+    match r {
+        RefExpr::Var(n) => format!("`var.{n}`"),
+        RefExpr::File(_) => "file()".into(),
+        RefExpr::Attr {
+            type_name,
+            name,
+            attr,
+            path,
+        } => format!("`{type_name}.{name}.{}`", format_path(attr, path)),
+    }
+}

@@ -1,0 +1,374 @@
+//! The engine: refresh (read every recorded resource from the world), plan,
+//! apply and destroy (the concurrent walk in `walk`), drift and import.
+//! Providers are configured lazily, the first time a resource needs one and
+//! every value its configuration refers to is known — so a Kubernetes
+//! provider can point at a cluster that the same apply creates.
+
+pub mod eval;
+pub mod progress;
+pub mod walk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use meshmon_provider_sdk::{Configured, Current, Map, OpContext, PathSegment, ProviderError, Value, format_path};
+use tokio::sync::Mutex;
+
+use crate::plan::{self, Drift, DriftAttr, DriftKind, Plan, PlanOptions, compare};
+use crate::registry::Registry;
+use crate::spec::Spec;
+use crate::state::{ResourceState, State, StateError};
+use eval::{Known, Scope};
+
+/// What can go wrong once the spec is valid.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading, writing or locking state failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A provider operation on one resource failed.
+    #[error("{address}: {operation} failed: {source}")]
+    Provider {
+        address: String,
+        operation: &'static str,
+        #[source]
+        source: ProviderError,
+    },
+    /// A provider's configuration could not be evaluated or was rejected.
+    #[error("provider `{provider}`: {message}")]
+    ProviderConfig { provider: String, message: String },
+    /// The plan could not be computed.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// Some operations of an apply or destroy failed; the rest were saved.
+    #[error("{failed} operation(s) failed and {skipped} were skipped; everything that completed is saved in the state")]
+    Incomplete { failed: usize, skipped: usize },
+    /// Ctrl-C stopped the walk; what finished is saved.
+    #[error("interrupted: {completed} operation(s) completed and were saved, {remaining} not started")]
+    Interrupted { completed: usize, remaining: usize },
+    /// A destroy was refused by `prevent_destroy`.
+    #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
+    PreventDestroy { address: String },
+    /// Anything else the user must fix before retrying.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The hint a provider attached, if any.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Provider { source, .. } => source.hint.clone(),
+            Error::State(StateError::Locked { holder, .. }) => Some(format!(
+                "wait for it to finish; if that process is gone, run `meshmon force-unlock {}`",
+                holder.id
+            )),
+            Error::PreventDestroy { .. } => {
+                Some("remove prevent_destroy from the spec first if you really mean to destroy it".into())
+            }
+            Error::Incomplete { .. } => Some("fix the errors above and run `meshmon apply` again: it continues where this run stopped".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Configured providers, created on first use.
+pub struct Providers {
+    registry: Arc<Registry>,
+    configured: Mutex<HashMap<String, Arc<dyn Configured>>>,
+}
+
+impl Providers {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Providers {
+            registry,
+            configured: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The provider's configuration, if every value in it is known.
+    pub fn config(spec: &Spec, provider: &str, known: &HashMap<String, Known>) -> Result<Option<Map>, Error> {
+        let Some(block) = spec.providers.get(provider) else {
+            return Ok(Some(Map::new()));
+        };
+        let scope = Scope {
+            vars: &spec.variables,
+            resources: known,
+        };
+        let mut out = Map::new();
+        for (k, e) in &block.config {
+            let (v, _) = scope.eval(e).map_err(|e| Error::ProviderConfig {
+                provider: provider.to_string(),
+                message: format!("`{k}`: {e}"),
+            })?;
+            if v.contains_unknown() {
+                return Ok(None);
+            }
+            out.insert(k.clone(), v);
+        }
+        Ok(Some(out))
+    }
+
+    /// Configures the provider once; later calls reuse it.
+    pub async fn get(&self, provider: &str, config: &Map) -> Result<Arc<dyn Configured>, Error> {
+        let mut configured = self.configured.lock().await;
+        if let Some(c) = configured.get(provider) {
+            return Ok(c.clone());
+        }
+        let p = self.registry.provider(provider).ok_or_else(|| Error::ProviderConfig {
+            provider: provider.to_string(),
+            message: "not compiled into this meshmon".into(),
+        })?;
+        let c = p.configure(config).await.map_err(|e| Error::ProviderConfig {
+            provider: provider.to_string(),
+            message: e.to_string(),
+        })?;
+        configured.insert(provider.to_string(), c.clone());
+        Ok(c)
+    }
+
+    pub async fn resource(
+        &self,
+        provider: &str,
+        config: &Map,
+        type_name: &str,
+    ) -> Result<Arc<dyn meshmon_provider_sdk::Resource>, Error> {
+        self.get(provider, config).await?.resource(type_name).ok_or_else(|| Error::ProviderConfig {
+            provider: provider.to_string(),
+            message: format!("does not offer `{type_name}`"),
+        })
+    }
+
+    /// Providers already configured, for provider advice during planning.
+    pub async fn configured_now(&self) -> HashMap<String, Arc<dyn Configured>> {
+        self.configured.lock().await.clone()
+    }
+}
+
+pub struct Engine {
+    pub spec: Arc<Spec>,
+    pub registry: Arc<Registry>,
+    pub providers: Arc<Providers>,
+    pub parallelism: usize,
+}
+
+impl Engine {
+    pub fn new(spec: Spec, registry: Arc<Registry>, parallelism: usize) -> Self {
+        Engine {
+            spec: Arc::new(spec),
+            providers: Arc::new(Providers::new(registry.clone())),
+            registry,
+            parallelism: parallelism.max(1),
+        }
+    }
+
+    fn state_known(state: &State) -> HashMap<String, Known> {
+        state
+            .resources
+            .iter()
+            .map(|(a, r)| {
+                (
+                    a.clone(),
+                    Known {
+                        attrs: r.attributes(),
+                        sensitive: r.sensitive_attributes.iter().cloned().collect(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Reads every resource in state from the world. Resources whose
+    /// provider cannot be configured yet (its cluster is not in state) keep
+    /// their recorded values. Returns the refreshed state and the drift.
+    pub async fn refresh(&self, state: &State) -> Result<(State, Vec<Drift>), Error> {
+        let known = Self::state_known(state);
+        let mut configs: BTreeMap<String, Option<Map>> = BTreeMap::new();
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(self.parallelism));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (addr, r) in &state.resources {
+            if !configs.contains_key(&r.provider) {
+                configs.insert(r.provider.clone(), Providers::config(&self.spec, &r.provider, &known)?);
+            }
+            let Some(config) = configs[&r.provider].clone() else {
+                continue;
+            };
+            let providers = self.providers.clone();
+            let (addr, r) = (addr.clone(), r.clone());
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.expect("semaphore open");
+                let res = providers.resource(&r.provider, &config, &r.type_name).await?;
+                let ctx = OpContext::quiet(addr.clone());
+                let now = res.read(&ctx, &r.current()).await.map_err(|source| Error::Provider {
+                    address: addr.clone(),
+                    operation: "read",
+                    source,
+                })?;
+                Ok::<_, Error>((addr, now))
+            });
+        }
+        let mut refreshed = state.clone();
+        let mut drift = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (addr, now) = joined.expect("refresh task panicked")?;
+            let prior = &state.resources[&addr];
+            match now {
+                None => {
+                    refreshed.resources.remove(&addr);
+                    drift.push(Drift {
+                        address: addr,
+                        kind: DriftKind::Deleted,
+                        attributes: Vec::new(),
+                        type_name: prior.type_name.clone(),
+                    });
+                }
+                Some(now) => {
+                    let changed = self.changed_attributes(&addr, prior, &now);
+                    let entry = refreshed.resources.get_mut(&addr).expect("present");
+                    // Ignored attributes keep their recorded value so that the
+                    // plan does not try to "repair" them either.
+                    let mut inputs = now.inputs;
+                    if let Some(block) = self.spec.resources.get(&addr) {
+                        for ignored in &block.lifecycle.ignore_changes {
+                            let root = ignored.split('.').next().unwrap_or_default();
+                            match prior.inputs.get(root) {
+                                Some(v) => inputs.insert(root.to_string(), v.clone()),
+                                None => inputs.remove(root),
+                            };
+                        }
+                    }
+                    entry.inputs = inputs;
+                    entry.outputs = now.outputs;
+                    if !changed.is_empty() {
+                        drift.push(Drift {
+                            address: addr,
+                            kind: DriftKind::Changed,
+                            attributes: changed,
+                            type_name: prior.type_name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        drift.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok((refreshed, drift))
+    }
+
+    /// Attribute paths that differ between the record and the world, except
+    /// those the spec says to ignore.
+    fn changed_attributes(&self, addr: &str, prior: &ResourceState, now: &Current) -> Vec<DriftAttr> {
+        let schema = self.registry.schema(&prior.type_name);
+        let ignored: Vec<&str> = self
+            .spec
+            .resources
+            .get(addr)
+            .map(|b| b.lifecycle.ignore_changes.iter().map(|s| s.split('.').next().unwrap_or_default()).collect())
+            .unwrap_or_default();
+        let before = prior.attributes();
+        let after = now.attributes();
+        let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = Vec::new();
+        for k in keys {
+            if ignored.contains(&k.as_str()) {
+                continue;
+            }
+            let ty = schema.and_then(|s| s.get(k)).map(|a| a.ty.clone()).unwrap_or(meshmon_provider_sdk::AttrType::Any);
+            let b = before.get(k).unwrap_or(&Value::Null);
+            let a = after.get(k).unwrap_or(&Value::Null);
+            let mut paths: Vec<Vec<PathSegment>> = Vec::new();
+            compare::changed_paths(&ty, b, a, &mut vec![], &mut paths);
+            for p in paths {
+                out.push(DriftAttr {
+                    path: format_path(k, &p),
+                    recorded: b.get_path(&p).cloned().unwrap_or(Value::Null),
+                    actual: a.get_path(&p).cloned().unwrap_or(Value::Null),
+                });
+            }
+        }
+        out
+    }
+
+    /// Computes a plan against `prior` (already refreshed, or not).
+    pub async fn plan(&self, prior: State, drift: Vec<Drift>, options: PlanOptions) -> Result<Plan, Error> {
+        let configured = self.providers.configured_now().await;
+        let advise = |block: &crate::spec::ResourceBlock, current: Option<&Current>, desired: &Map| {
+            configured
+                .get(&block.provider)
+                .and_then(|c| c.resource(&block.type_name))
+                .map(|r| r.advise(current, desired))
+                .unwrap_or_default()
+        };
+        for block in self.spec.resources.values() {
+            if let Some(p) = self.registry.provider(&block.provider) {
+                p.preflight(&block.type_name).map_err(|source| Error::Provider {
+                    address: block.address.clone(),
+                    operation: "preflight",
+                    source,
+                })?;
+            }
+        }
+        Ok(plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?)
+    }
+
+    /// Configures every provider that can be configured from `state`, so
+    /// that a plan can consult them. Failures here surface later, on use.
+    pub async fn configure_known(&self, state: &State) {
+        let known = Self::state_known(state);
+        let mut names: Vec<&String> = self.spec.resources.values().map(|r| &r.provider).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            if let Ok(Some(config)) = Providers::config(&self.spec, name, &known) {
+                let _ = self.providers.get(name, &config).await;
+            }
+        }
+    }
+
+    /// Adopts an existing object into state under `address`.
+    pub async fn import(&self, state: &State, address: &str, id: &str) -> Result<ResourceState, Error> {
+        let block = self.spec.resources.get(address).ok_or_else(|| {
+            Error::Usage(format!(
+                "{address} is not declared in the spec: add [resources.{}] first, then import",
+                address
+            ))
+        })?;
+        if state.resources.contains_key(address) {
+            return Err(Error::Usage(format!(
+                "{address} is already in the state; `meshmon state rm {address}` first to re-import it"
+            )));
+        }
+        let known = Self::state_known(state);
+        let config = Providers::config(&self.spec, &block.provider, &known)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "provider `{}` depends on resources not yet in the state; import or apply those first",
+                block.provider
+            ))
+        })?;
+        let res = self.providers.resource(&block.provider, &config, &block.type_name).await?;
+        let ctx = OpContext::quiet(address);
+        let found = res.import(&ctx, id).await.map_err(|source| Error::Provider {
+            address: address.to_string(),
+            operation: "import",
+            source,
+        })?;
+        let current = found.ok_or_else(|| {
+            Error::Usage(format!("{address}: no {} with ID {id:?} exists to import", block.type_name))
+        })?;
+        let graph = crate::graph::Graph::build(&self.spec);
+        let schema = self.registry.schema(&block.type_name);
+        Ok(ResourceState {
+            type_name: block.type_name.clone(),
+            provider: block.provider.clone(),
+            inputs: current.inputs,
+            outputs: current.outputs,
+            dependencies: graph.dependencies(address),
+            status: crate::state::Status::Ready,
+            sensitive_attributes: schema
+                .map(|s| s.attributes.iter().filter(|a| a.sensitive).map(|a| a.name.to_string()).collect())
+                .unwrap_or_default(),
+        })
+    }
+}

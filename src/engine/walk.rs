@@ -1,0 +1,484 @@
+//! The concurrent walk that applies a plan. Each change becomes one or two
+//! nodes (a destroy of the old object, an apply of the new); a node starts
+//! as soon as everything it waits for is done, up to `parallelism` at once,
+//! so wall time follows the critical path rather than the sum.
+//!
+//! Ordering rules, in the words of the resources involved:
+//! - an apply waits for the applies of what it references (a subnet waits
+//!   for its VPC);
+//! - a destroy waits for the destroys of what references it ("a VPC can't be
+//!   deleted while it still has subnets"), and for the updates of resources
+//!   that used to reference it and no longer will;
+//! - a replace destroys the old object before creating the new one, unless
+//!   `create_before_destroy`, where the old one goes after the new one and
+//!   its dependents are in place.
+//!
+//! Every completed operation goes to the state journal before the next is
+//! scheduled off it. A failure skips only what depends on it; Ctrl-C stops
+//! scheduling and lets in-flight work finish. Either way the state is saved.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshmon_provider_sdk::{Current, Map, OpContext, ProviderError, Value};
+use tokio::sync::mpsc;
+
+use super::eval::{Known, Scope};
+use super::progress::{Reporter, Verb};
+use super::{Engine, Error, Providers};
+use crate::plan::{Action, Change, Plan};
+use crate::state::local::{Journal, JournalEntry};
+use crate::state::{OutputState, ResourceState, State, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Create or update the object the spec describes.
+    Apply,
+    /// Delete the recorded object (a delete, or the old half of a replace).
+    Destroy,
+}
+
+struct Node {
+    change: usize,
+    kind: Kind,
+    waiting: usize,
+    dependents: Vec<usize>,
+}
+
+/// What one operation produced.
+enum Outcome {
+    Applied(Current),
+    Destroyed,
+}
+
+struct Done {
+    node: usize,
+    result: Result<Outcome, ProviderError>,
+    operation: &'static str,
+}
+
+/// Counts of what the walk did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+}
+
+/// Applies `plan` on top of `state`, journaling each completed operation.
+/// Returns the final state (also when some operations failed, in which case
+/// the error says so after the state has been handed back for saving).
+pub async fn apply(
+    engine: &Engine,
+    plan: &Plan,
+    mut state: State,
+    journal: &mut Journal,
+    reporter: Arc<Reporter>,
+) -> (State, Totals, Option<Error>) {
+    let changes: Vec<&Change> = plan.changes.iter().collect();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut apply_node: HashMap<&str, usize> = HashMap::new();
+    let mut destroy_node: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        let needs_destroy = matches!(c.action, Action::Delete | Action::Replace);
+        let needs_apply = matches!(c.action, Action::Create | Action::Update | Action::Replace);
+        if needs_destroy {
+            destroy_node.insert(&c.address, nodes.len());
+            nodes.push(Node { change: i, kind: Kind::Destroy, waiting: 0, dependents: Vec::new() });
+        }
+        if needs_apply {
+            apply_node.insert(&c.address, nodes.len());
+            nodes.push(Node { change: i, kind: Kind::Apply, waiting: 0, dependents: Vec::new() });
+        }
+    }
+
+    // Edges as (before, after).
+    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for c in &changes {
+        let addr = c.address.as_str();
+        if let Some(&a) = apply_node.get(addr) {
+            for dep in &c.dependencies {
+                if let Some(&d) = apply_node.get(dep.as_str()) {
+                    edges.insert((d, a));
+                }
+            }
+            if let Some(&old) = destroy_node.get(addr) {
+                if c.create_before_destroy {
+                    edges.insert((a, old));
+                } else {
+                    edges.insert((old, a));
+                }
+            }
+        }
+        // Whatever referenced this resource, per the spec or the state,
+        // leaves first.
+        let recorded = state.resources.get(addr).map(|r| r.dependencies.clone()).unwrap_or_default();
+        for dep in c.dependencies.iter().chain(recorded.iter()) {
+            let Some(&dep_destroy) = destroy_node.get(dep.as_str()) else {
+                continue;
+            };
+            if let Some(&mine) = destroy_node.get(addr) {
+                edges.insert((mine, dep_destroy));
+            } else if let Some(&mine) = apply_node.get(addr) {
+                let dep_change = changes[nodes[dep_destroy].change];
+                // An update that drops a reference goes before the delete;
+                // with create_before_destroy the dependents move to the new
+                // object before the old one goes.
+                if dep_change.action == Action::Delete || dep_change.create_before_destroy {
+                    edges.insert((mine, dep_destroy));
+                }
+            }
+        }
+    }
+    for (before, after) in edges {
+        if before != after {
+            nodes[before].dependents.push(after);
+            nodes[after].waiting += 1;
+        }
+    }
+
+    // The objects as they were when the walk began: what destroys and
+    // updates act on, even after a create_before_destroy replaced the record.
+    let originals: HashMap<String, Current> =
+        state.resources.iter().map(|(a, r)| (a.clone(), r.current())).collect();
+    let mut known: HashMap<String, Known> = state
+        .resources
+        .iter()
+        .map(|(a, r)| {
+            (
+                a.clone(),
+                Known {
+                    attrs: r.attributes(),
+                    sensitive: r.sensitive_attributes.iter().cloned().collect(),
+                },
+            )
+        })
+        .collect();
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(engine.parallelism));
+    let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].waiting == 0).collect();
+    ready.reverse();
+    let mut in_flight = 0usize;
+    let mut finished = 0usize;
+    let mut failed = 0usize;
+    let mut skipped = vec![false; nodes.len()];
+    let mut skipped_count = 0usize;
+    let mut interrupted = false;
+    let mut totals = Totals::default();
+    let mut first_error: Option<Error> = None;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+
+    loop {
+        while !interrupted && let Some(n) = ready.pop() {
+            if skipped[n] {
+                continue;
+            }
+            let c = changes[nodes[n].change];
+            match start(engine, n, nodes[n].kind, c, originals.get(&c.address), &known, &tx, &semaphore, &reporter) {
+                Ok(()) => in_flight += 1,
+                Err(e) => {
+                    reporter.note(&format!("{}: {e}", c.address));
+                    failed += 1;
+                    skipped_count += skip_dependents(&nodes, n, &mut skipped);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if in_flight == 0 {
+            break;
+        }
+        tokio::select! {
+            Some(done) = rx.recv() => {
+                in_flight -= 1;
+                finished += 1;
+                let c = changes[nodes[done.node].change];
+                match done.result {
+                    Ok(outcome) => {
+                        record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter);
+                        for k in 0..nodes[done.node].dependents.len() {
+                            let d = nodes[done.node].dependents[k];
+                            nodes_dec(&mut nodes, d, &mut ready);
+                        }
+                    }
+                    Err(mut source) => {
+                        reporter.fail(&c.address);
+                        failed += 1;
+                        if let Some(partial) = source.partial.take() {
+                            // It exists but never became healthy: keep it,
+                            // tainted, so the next plan replaces it.
+                            let rs = resource_state(c, *partial, Status::Tainted);
+                            let _ = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
+                            state.resources.insert(c.address.clone(), rs);
+                        }
+                        skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
+                        let err = Error::Provider { address: c.address.clone(), operation: done.operation, source };
+                        reporter.note(&format!("Error: {err}"));
+                        first_error.get_or_insert(err);
+                    }
+                }
+            }
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                reporter.note(&format!("Interrupt received: no new operations start; waiting for {in_flight} in flight to finish..."));
+            }
+            _ = ticker.tick() => reporter.tick(),
+        }
+    }
+
+    let remaining = nodes.len() - finished - failed.min(nodes.len() - finished);
+    let error = if interrupted {
+        Some(Error::Interrupted { completed: finished, remaining })
+    } else if failed > 0 {
+        if failed == 1 && skipped_count == 0 {
+            first_error
+        } else {
+            reporter.note(&format!("{failed} operation(s) failed, {skipped_count} skipped because they depend on a failure"));
+            first_error.or(Some(Error::Incomplete { failed, skipped: skipped_count }))
+        }
+    } else if finished < nodes.len() {
+        Some(Error::Usage(format!(
+            "{} operation(s) could never start because of an ordering cycle; this is a bug in meshmon",
+            nodes.len() - finished
+        )))
+    } else {
+        None
+    };
+
+    if !plan.options.destroy {
+        let scope = Scope { vars: &engine.spec.variables, resources: &known };
+        let mut outputs = std::collections::BTreeMap::new();
+        for (name, o) in &engine.spec.outputs {
+            if let Ok((v, s)) = scope.eval(&o.value)
+                && !v.contains_unknown()
+            {
+                outputs.insert(name.clone(), OutputState { value: v, sensitive: s || o.sensitive });
+            }
+        }
+        state.outputs = outputs;
+    } else if state.resources.is_empty() {
+        state.outputs.clear();
+    }
+    let _ = journal.append(&JournalEntry::Outputs { outputs: state.outputs.clone() });
+    (state, totals, error)
+}
+
+fn nodes_dec(nodes: &mut [Node], d: usize, ready: &mut Vec<usize>) {
+    nodes[d].waiting -= 1;
+    if nodes[d].waiting == 0 {
+        ready.push(d);
+    }
+}
+
+/// Marks everything downstream of a failed node as skipped; returns how many.
+fn skip_dependents(nodes: &[Node], from: usize, skipped: &mut [bool]) -> usize {
+    let mut count = 0;
+    let mut stack = nodes[from].dependents.clone();
+    while let Some(n) = stack.pop() {
+        if !skipped[n] {
+            skipped[n] = true;
+            count += 1;
+            stack.extend(nodes[n].dependents.iter().copied());
+        }
+    }
+    count
+}
+
+fn resource_state(c: &Change, current: Current, status: Status) -> ResourceState {
+    ResourceState {
+        type_name: c.type_name.clone(),
+        provider: c.provider.clone(),
+        inputs: current.inputs,
+        outputs: current.outputs,
+        dependencies: c.dependencies.clone(),
+        status,
+        sensitive_attributes: c.sensitive.iter().cloned().collect(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    state: &mut State,
+    known: &mut HashMap<String, Known>,
+    journal: &mut Journal,
+    c: &Change,
+    kind: Kind,
+    outcome: Outcome,
+    totals: &mut Totals,
+    reporter: &Reporter,
+) {
+    match outcome {
+        Outcome::Applied(current) => {
+            let id = current.outputs.get("id").and_then(Value::as_str).map(str::to_string);
+            let rs = resource_state(c, current, Status::Ready);
+            if let Err(e) = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) }) {
+                reporter.note(&format!("warning: {e}"));
+            }
+            known.insert(c.address.clone(), Known { attrs: rs.attributes(), sensitive: c.sensitive.clone() });
+            state.resources.insert(c.address.clone(), rs);
+            match c.action {
+                Action::Update => totals.changed += 1,
+                _ => totals.added += 1,
+            }
+            reporter.finish(&c.address, id.as_deref());
+        }
+        Outcome::Destroyed => {
+            totals.destroyed += 1;
+            // The old half of a create_before_destroy replace goes after the
+            // new object is recorded: keep the new record.
+            let replaced_already = c.action == Action::Replace && c.create_before_destroy;
+            if !replaced_already {
+                if let Err(e) = journal.append(&JournalEntry::Remove { address: c.address.clone() }) {
+                    reporter.note(&format!("warning: {e}"));
+                }
+                state.resources.remove(&c.address);
+                if c.action == Action::Delete {
+                    known.remove(&c.address);
+                }
+            }
+            debug_assert_eq!(kind, Kind::Destroy);
+            reporter.finish(&c.address, None);
+        }
+    }
+}
+
+/// Evaluates a node's inputs against what is known now and spawns it.
+#[allow(clippy::too_many_arguments)]
+fn start(
+    engine: &Engine,
+    node_index: usize,
+    kind: Kind,
+    c: &Change,
+    original: Option<&Current>,
+    known: &HashMap<String, Known>,
+    tx: &mpsc::UnboundedSender<Done>,
+    semaphore: &Arc<tokio::sync::Semaphore>,
+    reporter: &Arc<Reporter>,
+) -> Result<(), Error> {
+    let spec = &engine.spec;
+    let config = Providers::config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
+        provider: c.provider.clone(),
+        message: "its configuration still refers to values that are not known; this is a bug in meshmon".into(),
+    })?;
+    let block = spec.resources.get(&c.address);
+    let (verb, operation, timeout) = match (kind, c.action) {
+        (Kind::Destroy, _) => (Verb::Destroy, "delete", block.and_then(|b| b.timeouts.delete)),
+        (Kind::Apply, Action::Update) => (Verb::Update, "update", block.and_then(|b| b.timeouts.update)),
+        (Kind::Apply, _) => (Verb::Create, "create", block.and_then(|b| b.timeouts.create)),
+    };
+    let mut inputs = Map::new();
+    let mut prior: Option<Current> = None;
+    match kind {
+        Kind::Destroy => {
+            if let Some(b) = block
+                && b.lifecycle.prevent_destroy
+            {
+                return Err(Error::PreventDestroy { address: c.address.clone() });
+            }
+            prior = original.cloned();
+        }
+        Kind::Apply => {
+            let block = block.expect("applied resources are in the spec");
+            let schema = engine.registry.schema(&c.type_name).expect("known type");
+            let scope = Scope { vars: &spec.variables, resources: known };
+            let (evaluated, _) = scope.inputs(schema, &block.attrs).map_err(|e| Error::Usage(format!("{}: {e}", c.address)))?;
+            inputs = evaluated;
+            if let Some(planned) = &c.inputs {
+                // Settable+computed attributes left to the provider keep the
+                // value recorded at plan time.
+                for (k, v) in planned {
+                    if !inputs.contains_key(k) && !v.contains_unknown() {
+                        inputs.insert(k.clone(), v.clone());
+                    }
+                }
+                for (k, v) in &inputs {
+                    let p = planned.get(k).unwrap_or(&Value::Null);
+                    if !consistent(p, v) {
+                        return Err(Error::Usage(format!(
+                            "{}: `{k}` was planned with a different value than apply computed; this is a bug in meshmon or its provider `{}`",
+                            c.address, c.provider
+                        )));
+                    }
+                }
+            }
+            if let Some((k, _)) = inputs.iter().find(|(_, v)| v.contains_unknown()) {
+                return Err(Error::Usage(format!(
+                    "{}: `{k}` is still unknown at apply time; this is a bug in meshmon",
+                    c.address
+                )));
+            }
+            if c.action == Action::Update {
+                prior = original.cloned();
+            }
+        }
+    }
+    let providers = engine.providers.clone();
+    let tx = tx.clone();
+    let semaphore = semaphore.clone();
+    let reporter = reporter.clone();
+    let address = c.address.clone();
+    let type_name = c.type_name.clone();
+    let provider = c.provider.clone();
+    let action = c.action;
+    tokio::spawn(async move {
+        let _permit = semaphore.acquire_owned().await.expect("semaphore open");
+        reporter.start(&address, verb);
+        let progress_reporter = reporter.clone();
+        let progress_addr = address.clone();
+        let ctx = OpContext::new(
+            address.clone(),
+            timeout,
+            Arc::new(move |m: &str| progress_reporter.status(&progress_addr, m)),
+        );
+        let work = async {
+            let res = providers
+                .resource(&provider, &config, &type_name)
+                .await
+                .map_err(|e| ProviderError::new(e.to_string()))?;
+            match (kind, action) {
+                (Kind::Destroy, _) => {
+                    let prior = prior.as_ref().ok_or_else(|| ProviderError::new("nothing is recorded to destroy"))?;
+                    res.delete(&ctx, prior).await?;
+                    Ok(Outcome::Destroyed)
+                }
+                (Kind::Apply, Action::Update) => {
+                    let prior = prior.as_ref().ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
+                    let outputs = res.update(&ctx, prior, &inputs).await?;
+                    Ok(Outcome::Applied(Current::new(inputs.clone(), outputs)))
+                }
+                (Kind::Apply, _) => {
+                    let outputs = res.create(&ctx, &inputs).await?;
+                    Ok(Outcome::Applied(Current::new(inputs.clone(), outputs)))
+                }
+            }
+        };
+        let result = match timeout {
+            Some(t) => match tokio::time::timeout(t, work).await {
+                Ok(r) => r,
+                Err(_) => Err(ProviderError::new(format!(
+                    "timed out after {}",
+                    humantime::format_duration(t)
+                ))
+                .with_hint("raise the resource's `timeouts` if the operation is just slow")),
+            },
+            None => work.await,
+        };
+        let _ = tx.send(Done { node: node_index, result, operation });
+    });
+    Ok(())
+}
+
+/// A planned value is honoured when it was unknown or equals the actual one.
+fn consistent(planned: &Value, actual: &Value) -> bool {
+    match (planned, actual) {
+        (Value::Unknown, _) => true,
+        (Value::List(p), Value::List(a)) => p.len() == a.len() && p.iter().zip(a).all(|(x, y)| consistent(x, y)),
+        (Value::Map(p), Value::Map(a)) => {
+            p.keys().chain(a.keys()).all(|k| consistent(p.get(k).unwrap_or(&Value::Null), a.get(k).unwrap_or(&Value::Null)))
+        }
+        _ => crate::plan::compare::equal(&meshmon_provider_sdk::AttrType::Any, planned, actual),
+    }
+}

@@ -1,0 +1,102 @@
+//! The dependency graph of a spec's resources. An edge points from a
+//! resource to what it needs (a subnet → its VPC); apply walks it from the
+//! leaves up and destroy walks the same edges the other way ("a VPC can't be
+//! deleted while it still has subnets"). Talking to providers is the
+//! engine's job, not this module's.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::spec::Spec;
+
+/// Resources as graph nodes, edges from dependent to dependency.
+pub struct Graph {
+    pub graph: DiGraph<String, ()>,
+    pub index: BTreeMap<String, NodeIndex>,
+}
+
+impl Graph {
+    pub fn build(spec: &Spec) -> Graph {
+        let mut graph = DiGraph::with_capacity(spec.resources.len(), spec.resources.len() * 2);
+        let mut index = BTreeMap::new();
+        for addr in spec.resources.keys() {
+            index.insert(addr.clone(), graph.add_node(addr.clone()));
+        }
+        for (addr, r) in &spec.resources {
+            for dep in r.dependencies(spec) {
+                if let Some(&to) = index.get(&dep) {
+                    graph.add_edge(index[addr], to, ());
+                }
+            }
+        }
+        Graph { graph, index }
+    }
+
+    /// Direct dependencies of a resource, sorted.
+    pub fn dependencies(&self, addr: &str) -> Vec<String> {
+        let Some(&i) = self.index.get(addr) else {
+            return Vec::new();
+        };
+        let mut deps: Vec<String> = self.graph.neighbors(i).map(|n| self.graph[n].clone()).collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph meshmon {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        for addr in self.index.keys() {
+            let _ = writeln!(out, "  \"{addr}\";");
+        }
+        for (addr, &i) in &self.index {
+            for dep in self.dependencies_of(i) {
+                let _ = writeln!(out, "  \"{addr}\" -> \"{dep}\";");
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    pub fn to_mermaid(&self) -> String {
+        let ids: BTreeMap<&String, String> = self
+            .index
+            .keys()
+            .enumerate()
+            .map(|(n, a)| (a, format!("r{n}")))
+            .collect();
+        let mut out = String::from("flowchart RL\n");
+        for (addr, id) in &ids {
+            let _ = writeln!(out, "  {id}[\"{addr}\"]");
+        }
+        for (addr, &i) in &self.index {
+            for dep in self.dependencies_of(i) {
+                let _ = writeln!(out, "  {} --> {}", ids[addr], ids[&dep]);
+            }
+        }
+        out
+    }
+
+    fn dependencies_of(&self, i: NodeIndex) -> Vec<String> {
+        self.dependencies(&self.graph[i])
+    }
+}
+
+/// Every dependency cycle, each as its addresses in sorted order; cycles are
+/// sorted too, so the report is the same on every run.
+pub fn cycles(spec: &Spec) -> Vec<Vec<String>> {
+    let g = Graph::build(spec);
+    let mut out: Vec<Vec<String>> = tarjan_scc(&g.graph)
+        .into_iter()
+        .filter(|scc| scc.len() > 1 || g.graph.contains_edge(scc[0], scc[0]))
+        .map(|scc| {
+            let mut addrs: Vec<String> = scc.into_iter().map(|i| g.graph[i].clone()).collect();
+            addrs.sort();
+            addrs
+        })
+        .collect();
+    out.sort();
+    out
+}

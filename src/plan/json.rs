@@ -1,0 +1,136 @@
+//! Machine-readable plans and drift reports (`plan --json`, `drift --format
+//! json|markdown`). The shapes are a public contract: fields are added,
+//! never renamed. Secrets are `"(sensitive)"` here too.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use meshmon_provider_sdk::{Map, Value};
+use serde_json::json;
+
+use super::render::{SENSITIVE, scalar};
+use super::{Drift, DriftKind, Plan};
+use crate::registry::Registry;
+
+fn masked(attrs: &Option<Map>, sensitive: &BTreeSet<String>, registry: &Registry, type_name: &str) -> serde_json::Value {
+    let Some(attrs) = attrs else {
+        return serde_json::Value::Null;
+    };
+    let schema = registry.schema(type_name);
+    let mut out = serde_json::Map::new();
+    for (k, v) in attrs {
+        let secret = sensitive.contains(k) || schema.and_then(|s| s.get(k)).is_some_and(|a| a.sensitive);
+        let v = if secret && !v.is_null() {
+            serde_json::Value::String(SENSITIVE.into())
+        } else {
+            serde_json::Value::from(v.clone())
+        };
+        out.insert(k.clone(), v);
+    }
+    serde_json::Value::Object(out)
+}
+
+/// `{"format_version": 1, "changes": [...], "summary": {...}}`.
+pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
+    let changes: Vec<serde_json::Value> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            json!({
+                "address": c.address,
+                "type": c.type_name,
+                "action": c.action.as_str(),
+                "before": masked(&c.before, &c.sensitive, registry, &c.type_name),
+                "after": masked(&c.after, &c.sensitive, registry, &c.type_name),
+                "unknown": c.unknown_paths(),
+                "replace_because": c.replace_because,
+                "notes": c.notes,
+            })
+        })
+        .collect();
+    let (add, change, destroy) = plan.summary();
+    json!({
+        "format_version": 1,
+        "changes": changes,
+        "drift": plan.drift.iter().map(|d| drift_entry(d, registry)).collect::<Vec<_>>(),
+        "summary": {"add": add, "change": change, "destroy": destroy},
+    })
+}
+
+fn is_secret(d: &Drift, path: &str, registry: &Registry) -> bool {
+    let root = path.split(['.', '[']).next().unwrap_or_default();
+    registry
+        .schema(&d.type_name)
+        .and_then(|s| s.get(root))
+        .is_some_and(|a| a.sensitive)
+}
+
+fn drift_entry(d: &Drift, registry: &Registry) -> serde_json::Value {
+    let attrs: Vec<serde_json::Value> = d
+        .attributes
+        .iter()
+        .map(|a| {
+            let secret = is_secret(d, &a.path, registry);
+            let show = |v: &Value| {
+                if secret { json!(SENSITIVE) } else { serde_json::Value::from(v.clone()) }
+            };
+            json!({"path": a.path, "recorded": show(&a.recorded), "actual": show(&a.actual)})
+        })
+        .collect();
+    json!({"address": d.address, "kind": d.kind, "attributes": attrs})
+}
+
+/// `{"format_version": 1, "drift": [...]}`.
+pub fn drift(drift: &[Drift], registry: &Registry) -> serde_json::Value {
+    json!({
+        "format_version": 1,
+        "drift": drift.iter().map(|d| drift_entry(d, registry)).collect::<Vec<_>>(),
+    })
+}
+
+fn md_cell(s: &str) -> String {
+    let s = s.replace('|', "\\|").replace('\n', "<br>");
+    if s.len() > 120 { format!("`{}…`", &s[..s.floor_char_boundary(117)]) } else { format!("`{s}`") }
+}
+
+/// A Markdown report for a CI job summary.
+pub fn drift_markdown(drift: &[Drift], env: &str, registry: &Registry) -> String {
+    let mut out = String::new();
+    if drift.is_empty() {
+        let _ = writeln!(out, "## meshmon drift: `{env}`\n\n✅ No drift: every resource matches the state.");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "## meshmon drift: `{env}`\n\n⚠️ {} resource(s) drifted from the state.\n",
+        drift.len()
+    );
+    out.push_str("| Resource | Drift | Attribute | Recorded | Actual |\n|---|---|---|---|---|\n");
+    for d in drift {
+        match d.kind {
+            DriftKind::Deleted => {
+                let _ = writeln!(out, "| `{}` | deleted | | | |", d.address);
+            }
+            DriftKind::Changed => {
+                for a in &d.attributes {
+                    let secret = is_secret(d, &a.path, registry);
+                    let (r, v) = if secret {
+                        (SENSITIVE.to_string(), SENSITIVE.to_string())
+                    } else {
+                        (scalar(&a.recorded), scalar(&a.actual))
+                    };
+                    let _ = writeln!(
+                        out,
+                        "| `{}` | changed | `{}` | {} | {} |",
+                        d.address,
+                        a.path,
+                        md_cell(&r),
+                        md_cell(&v)
+                    );
+                }
+            }
+        }
+    }
+    out.push_str("\nRun `meshmon plan` to see how `meshmon apply` would repair it.\n");
+    out
+}

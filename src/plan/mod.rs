@@ -1,0 +1,478 @@
+//! Plans: what apply would do to each resource and why. `compute` diffs the
+//! desired inputs (the spec evaluated over planned values) against the
+//! refreshed state; `render` and `json` show the result; `file` saves it.
+//! A plan never contacts a provider itself: the engine refreshes state before
+//! and passes provider advice in.
+
+pub mod compare;
+pub mod file;
+pub mod json;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use meshmon_provider_sdk::{Current, Map, PathSegment, PlanAdvice, Value, format_path};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::eval::{Known, Scope};
+use crate::graph::Graph;
+use crate::registry::Registry;
+use crate::spec::{ResourceBlock, Spec};
+use crate::state::{State, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    NoOp,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::NoOp => "no-op",
+        }
+    }
+}
+
+/// What happens to one resource.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub address: String,
+    pub type_name: String,
+    pub provider: String,
+    pub action: Action,
+    /// Attributes as they are now (refreshed), for anything that exists.
+    pub before: Option<Map>,
+    /// Attributes after apply, `Unknown` where only apply can tell.
+    pub after: Option<Map>,
+    /// The inputs apply will send, `Unknown` where not yet known.
+    pub inputs: Option<Map>,
+    pub sensitive: BTreeSet<String>,
+    /// Why a replace: attribute paths that force it, or another reason.
+    pub replace_because: Vec<String>,
+    pub notes: Vec<String>,
+    pub create_before_destroy: bool,
+    /// What this resource needs, from the spec (or from state, for a delete).
+    pub dependencies: Vec<String>,
+}
+
+impl Change {
+    /// Paths in `after` whose values are known only after apply.
+    pub fn unknown_paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(after) = &self.after {
+            for (k, v) in after {
+                collect_unknown(v, &mut vec![], &mut |p| out.push(format_path(k, p)));
+            }
+        }
+        out
+    }
+}
+
+fn collect_unknown(v: &Value, path: &mut Vec<PathSegment>, f: &mut dyn FnMut(&[PathSegment])) {
+    match v {
+        Value::Unknown => f(path),
+        Value::List(l) => {
+            for (i, e) in l.iter().enumerate() {
+                path.push(PathSegment::Index(i));
+                collect_unknown(e, path, f);
+                path.pop();
+            }
+        }
+        Value::Map(m) => {
+            for (k, e) in m {
+                path.push(PathSegment::Key(k.clone()));
+                collect_unknown(e, path, f);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One attribute that differs between state and the real world.
+#[derive(Clone, Debug, Serialize)]
+pub struct DriftAttr {
+    pub path: String,
+    pub recorded: Value,
+    pub actual: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftKind {
+    Changed,
+    Deleted,
+}
+
+/// A resource changed or deleted outside meshmon.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drift {
+    pub address: String,
+    pub kind: DriftKind,
+    pub attributes: Vec<DriftAttr>,
+    #[serde(skip)]
+    pub type_name: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub destroy: bool,
+    pub refresh_only: bool,
+    pub targets: Vec<String>,
+    pub replace: Vec<String>,
+}
+
+/// A computed plan, with the refreshed state it was computed against.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub drift: Vec<Drift>,
+    pub prior: State,
+    pub options: PlanOptions,
+    /// Outputs' planned values (`Unknown` until apply).
+    pub outputs: BTreeMap<String, (Value, bool)>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let mut add = 0;
+        let mut change = 0;
+        let mut destroy = 0;
+        for c in &self.changes {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::Replace => {
+                    add += 1;
+                    destroy += 1
+                }
+                Action::Delete => destroy += 1,
+                Action::NoOp => {}
+            }
+        }
+        (add, change, destroy)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+            || (self.options.refresh_only && !self.drift.is_empty())
+    }
+
+    /// `(address, action)` pairs: what a saved plan promises to do.
+    pub fn fingerprint(&self) -> Vec<(String, Action)> {
+        self.changes.iter().map(|c| (c.address.clone(), c.action)).collect()
+    }
+}
+
+/// A resource named in `--target` or `--replace` that the spec or state does not have.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("--{flag} {address}: no resource with this address in the spec or the state")]
+    UnknownAddress { flag: &'static str, address: String },
+    #[error("`{address}`: {message}")]
+    Eval { address: String, message: String },
+}
+
+/// Provider advice for one resource, when its provider can be consulted.
+pub type Advisor<'a> = dyn Fn(&ResourceBlock, Option<&Current>, &Map) -> PlanAdvice + 'a;
+
+/// Diffs the spec against the (refreshed) prior state.
+pub fn compute(
+    spec: &Spec,
+    registry: &Registry,
+    prior: State,
+    drift: Vec<Drift>,
+    options: PlanOptions,
+    advise: &Advisor<'_>,
+) -> Result<Plan, PlanError> {
+    for (flag, list) in [("target", &options.targets), ("replace", &options.replace)] {
+        for a in list {
+            if !spec.resources.contains_key(a) && !prior.resources.contains_key(a) {
+                return Err(PlanError::UnknownAddress {
+                    flag,
+                    address: a.clone(),
+                });
+            }
+        }
+    }
+    let graph = Graph::build(spec);
+    let mut changes = Vec::new();
+    let mut known: HashMap<String, Known> = HashMap::with_capacity(spec.resources.len());
+
+    if options.destroy {
+        let selected = destroy_selection(spec, &prior, &options.targets);
+        for (addr, r) in &prior.resources {
+            if selected.as_ref().is_some_and(|s| !s.contains(addr)) {
+                continue;
+            }
+            changes.push(deletion(addr, r));
+        }
+    } else if !options.refresh_only {
+        let selected = apply_selection(&graph, &options.targets);
+        let order = petgraph::algo::toposort(&graph.graph, None).expect("cycles are rejected when the spec loads");
+        for idx in order.into_iter().rev() {
+            let addr = &graph.graph[idx];
+            let block = &spec.resources[addr];
+            let existing = prior.resources.get(addr);
+            if selected.as_ref().is_some_and(|s| !s.contains(addr)) {
+                if let Some(r) = existing {
+                    known.insert(addr.clone(), known_from_state(r));
+                }
+                continue;
+            }
+            let change = plan_resource(spec, registry, block, existing, &graph, &known, &options, advise)?;
+            known.insert(
+                addr.clone(),
+                Known {
+                    attrs: change.after.clone().unwrap_or_default(),
+                    sensitive: change.sensitive.clone(),
+                },
+            );
+            changes.push(change);
+        }
+        for (addr, r) in &prior.resources {
+            if !spec.resources.contains_key(addr)
+                && selected.as_ref().is_none_or(|s| s.contains(addr))
+            {
+                changes.push(deletion(addr, r));
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+
+    let mut outputs = BTreeMap::new();
+    if !options.destroy {
+        let scope = Scope {
+            vars: &spec.variables,
+            resources: &known,
+        };
+        for (name, o) in &spec.outputs {
+            let (v, s) = scope.eval(&o.value).unwrap_or((Value::Unknown, false));
+            outputs.insert(name.clone(), (v, s || o.sensitive));
+        }
+    }
+    Ok(Plan {
+        changes,
+        drift,
+        prior,
+        options,
+        outputs,
+    })
+}
+
+fn known_from_state(r: &crate::state::ResourceState) -> Known {
+    Known {
+        attrs: r.attributes(),
+        sensitive: r.sensitive_attributes.iter().cloned().collect(),
+    }
+}
+
+fn deletion(addr: &str, r: &crate::state::ResourceState) -> Change {
+    Change {
+        address: addr.to_string(),
+        type_name: r.type_name.clone(),
+        provider: r.provider.clone(),
+        action: Action::Delete,
+        before: Some(r.attributes()),
+        after: None,
+        inputs: None,
+        sensitive: r.sensitive_attributes.iter().cloned().collect(),
+        replace_because: Vec::new(),
+        notes: Vec::new(),
+        create_before_destroy: false,
+        dependencies: r.dependencies.clone(),
+    }
+}
+
+/// `--target` for apply: the targets and everything they need.
+fn apply_selection(graph: &Graph, targets: &[String]) -> Option<HashSet<String>> {
+    if targets.is_empty() {
+        return None;
+    }
+    let mut out = HashSet::new();
+    let mut stack: Vec<String> = targets.to_vec();
+    while let Some(a) = stack.pop() {
+        if out.insert(a.clone()) {
+            stack.extend(graph.dependencies(&a));
+        }
+    }
+    Some(out)
+}
+
+/// `--target` for destroy: the targets and everything that needs them.
+fn destroy_selection(spec: &Spec, prior: &State, targets: &[String]) -> Option<HashSet<String>> {
+    if targets.is_empty() {
+        return None;
+    }
+    let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+    for (addr, r) in &prior.resources {
+        let mut deps: BTreeSet<String> = r.dependencies.iter().cloned().collect();
+        if let Some(b) = spec.resources.get(addr) {
+            deps.extend(b.dependencies(spec));
+        }
+        for d in deps {
+            dependents.entry(d).or_default().push(addr.clone());
+        }
+    }
+    let mut out = HashSet::new();
+    let mut stack: Vec<String> = targets.to_vec();
+    while let Some(a) = stack.pop() {
+        if out.insert(a.clone())
+            && let Some(ds) = dependents.get(&a)
+        {
+            stack.extend(ds.iter().cloned());
+        }
+    }
+    Some(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_resource(
+    spec: &Spec,
+    registry: &Registry,
+    block: &ResourceBlock,
+    existing: Option<&crate::state::ResourceState>,
+    graph: &Graph,
+    known: &HashMap<String, Known>,
+    options: &PlanOptions,
+    advise: &Advisor<'_>,
+) -> Result<Change, PlanError> {
+    let schema = registry.schema(&block.type_name).expect("types are checked when the spec loads");
+    let scope = Scope {
+        vars: &spec.variables,
+        resources: known,
+    };
+    let (mut desired, mut sensitive) = scope.inputs(schema, &block.attrs).map_err(|e| PlanError::Eval {
+        address: block.address.clone(),
+        message: e.0,
+    })?;
+    let dependencies = graph.dependencies(&block.address);
+    let mut change = Change {
+        address: block.address.clone(),
+        type_name: block.type_name.clone(),
+        provider: block.provider.clone(),
+        action: Action::NoOp,
+        before: existing.map(|r| r.attributes()),
+        after: None,
+        inputs: None,
+        sensitive: BTreeSet::new(),
+        replace_because: Vec::new(),
+        notes: Vec::new(),
+        create_before_destroy: block.lifecycle.create_before_destroy,
+        dependencies,
+    };
+    let Some(prior) = existing else {
+        let advice = advise(block, None, &desired);
+        change.action = Action::Create;
+        change.notes = advice.notes;
+        let mut after = desired.clone();
+        for a in schema.attributes.iter().filter(|a| a.computed) {
+            if !after.contains_key(a.name) {
+                after.insert(a.name.to_string(), Value::Unknown);
+            }
+        }
+        change.after = Some(after);
+        change.inputs = Some(desired);
+        change.sensitive = sensitive;
+        return Ok(change);
+    };
+    sensitive.extend(prior.sensitive_attributes.iter().cloned());
+
+    // Attributes the user left to the provider keep what the provider chose,
+    // and ignore_changes keeps the recorded value whatever the spec says.
+    for a in schema.attributes.iter().filter(|a| a.settable && a.computed) {
+        if !desired.contains_key(a.name)
+            && let Some(v) = prior.inputs.get(a.name)
+        {
+            desired.insert(a.name.to_string(), v.clone());
+        }
+    }
+    for ignored in &block.lifecycle.ignore_changes {
+        apply_ignore(&mut desired, &prior.inputs, ignored);
+    }
+
+    let mut changed_force_new = Vec::new();
+    let mut changed = false;
+    for a in schema.settable() {
+        let want = desired.get(a.name).unwrap_or(&Value::Null);
+        let have = prior.inputs.get(a.name).unwrap_or(&Value::Null);
+        if !compare::equal(&a.ty, want, have) {
+            changed = true;
+            if a.force_new {
+                changed_force_new.push(a.name.to_string());
+            }
+        }
+    }
+    let current = prior.current();
+    let advice = advise(block, Some(&current), &desired);
+    change.notes = advice.notes.clone();
+    let mut because = changed_force_new;
+    if prior.status == Status::Tainted {
+        because.push("tainted by a failed operation".into());
+    }
+    if options.replace.contains(&block.address) {
+        because.push("requested with --replace".into());
+    }
+    if let Some(reason) = advice.replace_because.clone() {
+        because.push(reason);
+    }
+    if !because.is_empty() {
+        change.action = Action::Replace;
+        change.replace_because = because;
+        let mut after = desired.clone();
+        for a in schema.attributes.iter().filter(|a| a.computed) {
+            if !(a.settable && block.attrs.contains_key(a.name)) {
+                after.insert(a.name.to_string(), Value::Unknown);
+            }
+        }
+        change.after = Some(after);
+    } else {
+        change.action = if changed { Action::Update } else { Action::NoOp };
+        let mut after = prior.outputs.clone();
+        if changed {
+            for name in &advice.unknown_after_update {
+                after.insert(name.clone(), Value::Unknown);
+            }
+        }
+        for (k, v) in &desired {
+            after.insert(k.clone(), v.clone());
+        }
+        change.after = Some(after);
+    }
+    change.inputs = Some(desired);
+    change.sensitive = sensitive;
+    Ok(change)
+}
+
+/// Replaces the value at an ignored path with the recorded one.
+fn apply_ignore(desired: &mut Map, recorded: &Map, path: &str) {
+    let segments: Vec<&str> = path.split('.').collect();
+    fn walk(want: &mut Map, have: Option<&Map>, segs: &[&str]) {
+        let [first, rest @ ..] = segs else { return };
+        let prior = have.and_then(|h| h.get(*first));
+        if rest.is_empty() {
+            match prior {
+                Some(v) => {
+                    want.insert(first.to_string(), v.clone());
+                }
+                None => {
+                    want.remove(*first);
+                }
+            }
+            return;
+        }
+        if let Some(Value::Map(inner)) = want.get_mut(*first) {
+            walk(inner, prior.and_then(Value::as_map), rest);
+        }
+    }
+    walk(desired, Some(recorded), &segments);
+}

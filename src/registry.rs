@@ -1,0 +1,58 @@
+//! The providers compiled into this binary and the resource types they offer.
+//! A resource type belongs to exactly one provider; the spec loader and the
+//! engine both look types up here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use meshmon_provider_sdk::{Provider, Schema};
+
+pub struct Registry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+    types: BTreeMap<&'static str, (&'static str, Schema)>,
+}
+
+impl Registry {
+    pub fn new(providers: Vec<Arc<dyn Provider>>) -> Self {
+        let mut r = Registry {
+            providers: BTreeMap::new(),
+            types: BTreeMap::new(),
+        };
+        for p in providers {
+            for s in p.resource_schemas() {
+                r.types.insert(s.type_name, (p.name(), s));
+            }
+            r.providers.insert(p.name(), p);
+        }
+        r
+    }
+
+    /// Every provider this build of meshmon knows.
+    pub fn standard() -> Self {
+        Self::new(vec![Arc::new(crate::builtin::Builtin)])
+    }
+
+    pub fn schema(&self, type_name: &str) -> Option<&Schema> {
+        self.types.get(type_name).map(|(_, s)| s)
+    }
+
+    pub fn provider_of(&self, type_name: &str) -> Option<&'static str> {
+        self.types.get(type_name).map(|(p, _)| *p)
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    pub fn provider_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.providers.keys().copied()
+    }
+
+    pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.types.keys().copied()
+    }
+
+    pub fn schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> + '_ {
+        self.types.values().map(|(p, s)| (*p, s))
+    }
+}

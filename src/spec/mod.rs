@@ -1,0 +1,164 @@
+//! The spec in its resolved form: every resource keyed by address, every
+//! attribute an expression whose references name declared things, every
+//! variable with its value. `load` builds it from TOML in two stages (the raw
+//! spanned tree in `node`, then the checks in `load`) and reports every
+//! problem it finds, not just the first.
+
+pub mod expr;
+mod load;
+pub mod node;
+mod vars;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use meshmon_provider_sdk::Value;
+
+pub use expr::{Part, RefExpr};
+pub use load::{load_file, load_text};
+pub use vars::VarInputs;
+
+use crate::diag::Source;
+
+/// A parsed, checked spec.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub name: String,
+    /// `[meshmon] state`, relative to the working directory.
+    pub state_path: Option<String>,
+    /// The spec's path as given, for messages.
+    pub path: PathBuf,
+    /// `file()` paths are relative to this directory.
+    pub base_dir: PathBuf,
+    pub text: std::sync::Arc<String>,
+    pub source: Source,
+    pub variables: BTreeMap<String, Variable>,
+    pub providers: BTreeMap<String, ProviderBlock>,
+    pub resources: BTreeMap<String, ResourceBlock>,
+    pub outputs: BTreeMap<String, OutputBlock>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Variable {
+    pub name: String,
+    pub value: Value,
+    pub sensitive: bool,
+    pub description: Option<String>,
+}
+
+/// `[providers.NAME]`: configuration expressions, evaluated when known.
+#[derive(Clone, Debug)]
+pub struct ProviderBlock {
+    pub name: String,
+    pub config: BTreeMap<String, Expr>,
+}
+
+/// `[resources.TYPE.NAME]`.
+#[derive(Clone, Debug)]
+pub struct ResourceBlock {
+    pub address: String,
+    pub type_name: String,
+    pub name: String,
+    pub provider: String,
+    pub attrs: BTreeMap<String, Expr>,
+    /// Explicit `depends_on` addresses.
+    pub depends_on: Vec<String>,
+    pub lifecycle: Lifecycle,
+    pub timeouts: Timeouts,
+    /// The span of the resource's name in its table header.
+    pub span: Range<usize>,
+}
+
+impl ResourceBlock {
+    /// Every address this resource needs: references in its attributes,
+    /// `depends_on`, and references in its provider's configuration.
+    pub fn dependencies(&self, spec: &Spec) -> BTreeSet<String> {
+        let mut deps: BTreeSet<String> = self.depends_on.iter().cloned().collect();
+        for e in self.attrs.values() {
+            e.collect_addresses(&mut deps);
+        }
+        if let Some(p) = spec.providers.get(&self.provider) {
+            for e in p.config.values() {
+                e.collect_addresses(&mut deps);
+            }
+        }
+        deps.remove(&self.address);
+        deps
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lifecycle {
+    pub prevent_destroy: bool,
+    pub create_before_destroy: bool,
+    pub ignore_changes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeouts {
+    pub create: Option<Duration>,
+    pub update: Option<Duration>,
+    pub delete: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutputBlock {
+    pub name: String,
+    pub value: Expr,
+    pub sensitive: bool,
+    pub description: Option<String>,
+}
+
+/// An attribute's value as written: a literal, a lone reference (keeps the
+/// referenced value's type), a template string, or a list/table of those.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Lit(Value),
+    Ref(RefExpr),
+    Template(Vec<Part>),
+    List(Vec<Expr>),
+    Map(BTreeMap<String, Expr>),
+}
+
+impl Expr {
+    /// Calls `f` for every reference inside.
+    pub fn for_each_ref(&self, f: &mut dyn FnMut(&RefExpr)) {
+        match self {
+            Expr::Lit(_) => {}
+            Expr::Ref(r) => f(r),
+            Expr::Template(parts) => {
+                for p in parts {
+                    if let Part::Ref(r, _) = p {
+                        f(r)
+                    }
+                }
+            }
+            Expr::List(l) => l.iter().for_each(|e| e.for_each_ref(f)),
+            Expr::Map(m) => m.values().for_each(|e| e.for_each_ref(f)),
+        }
+    }
+
+    pub fn collect_addresses(&self, out: &mut BTreeSet<String>) {
+        self.for_each_ref(&mut |r| {
+            if let Some(a) = r.address() {
+                out.insert(a);
+            }
+        });
+    }
+
+    /// True when the expression refers to nothing (its value is fixed).
+    pub fn is_constant(&self) -> bool {
+        let mut constant = true;
+        self.for_each_ref(&mut |_| constant = false);
+        constant
+    }
+}
+
+/// Whether a string is a valid name for a resource, variable or output.
+pub fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

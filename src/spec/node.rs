@@ -1,0 +1,126 @@
+//! The raw form of a spec: the TOML document as an owned tree in which every
+//! key and value keeps its byte span, so that every later check can still
+//! point into the file. Nothing is interpreted here.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// A key with its span.
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub name: String,
+    pub span: Range<usize>,
+}
+
+/// A TOML value with its span.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub span: Range<usize>,
+    pub kind: NodeKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Datetime(String),
+    Array(Vec<Node>),
+    Table(Vec<(Key, Node)>),
+}
+
+impl Node {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            NodeKind::Str(_) => "a string",
+            NodeKind::Int(_) => "an integer",
+            NodeKind::Float(_) => "a float",
+            NodeKind::Bool(_) => "a boolean",
+            NodeKind::Datetime(_) => "a datetime",
+            NodeKind::Array(_) => "an array",
+            NodeKind::Table(_) => "a table",
+        }
+    }
+
+    pub fn as_table(&self) -> Option<&[(Key, Node)]> {
+        match &self.kind {
+            NodeKind::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.kind {
+            NodeKind::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// A parse failure with the span it points at.
+pub struct SyntaxError {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+}
+
+/// Parses TOML text, recovering where it can so that every syntax error is
+/// reported at once.
+pub fn parse(text: &str) -> (Node, Vec<SyntaxError>) {
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    let errors = errors
+        .into_iter()
+        .map(|e| SyntaxError {
+            message: e.message().trim().to_string(),
+            span: e.span(),
+        })
+        .collect();
+    let span = doc.span();
+    (
+        Node {
+            span,
+            kind: table(doc.into_inner()),
+        },
+        errors,
+    )
+}
+
+fn table(t: DeTable<'_>) -> NodeKind {
+    NodeKind::Table(
+        t.into_iter()
+            .map(|(k, v)| {
+                let key = Key {
+                    span: k.span(),
+                    name: k.into_inner().into_owned(),
+                };
+                (key, node(v))
+            })
+            .collect(),
+    )
+}
+
+fn node(v: Spanned<DeValue<'_>>) -> Node {
+    let span = v.span();
+    let kind = match v.into_inner() {
+        DeValue::String(s) => NodeKind::Str(s.into_owned()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            NodeKind::Int(i64::from_str_radix(&digits, i.radix()).unwrap_or(i64::MAX))
+        }
+        DeValue::Float(f) => NodeKind::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => NodeKind::Bool(b),
+        DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
+        DeValue::Array(a) => NodeKind::Array(a.into_iter().map(node).collect()),
+        DeValue::Table(t) => table(t),
+    };
+    Node { span, kind }
+}

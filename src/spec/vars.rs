@@ -1,0 +1,135 @@
+//! Where variable values come from, lowest precedence first: the declared
+//! `default`, `MESHMON_VAR_NAME` in the environment, `--var-file` files in
+//! the order given, then `--var NAME=VALUE` flags in the order given.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use meshmon_provider_sdk::Value;
+
+/// Variable values supplied from outside the spec.
+#[derive(Clone, Debug, Default)]
+pub struct VarInputs {
+    /// `--var NAME=VALUE`, as written.
+    pub cli: Vec<String>,
+    /// `--var-file FILE.toml`.
+    pub files: Vec<PathBuf>,
+    /// `MESHMON_VAR_*` environment variables (name without the prefix).
+    pub env: Vec<(String, String)>,
+    /// Typed values that override everything (a saved plan's variables).
+    pub values: Vec<(String, Value)>,
+}
+
+impl VarInputs {
+    /// Picks the `MESHMON_VAR_*` variables out of the process environment.
+    pub fn with_process_env(mut self) -> Self {
+        self.env = std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("MESHMON_VAR_").map(|n| (n.to_string(), v)))
+            .collect();
+        self
+    }
+}
+
+/// A value as supplied, before it is typed against the declaration.
+pub(crate) enum Supplied {
+    /// From the command line or the environment: typed by the default's type.
+    Text(String),
+    /// From a var file: already typed by TOML.
+    Typed(Value),
+}
+
+/// Collects supplied values by name, later sources overriding earlier ones.
+/// Errors are messages about the inputs themselves (a malformed `--var`).
+pub(crate) fn collect(inputs: &VarInputs) -> Result<BTreeMap<String, (Supplied, String)>, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, v) in &inputs.env {
+        out.insert(
+            name.clone(),
+            (Supplied::Text(v.clone()), format!("environment variable MESHMON_VAR_{name}")),
+        );
+    }
+    for file in &inputs.files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("cannot read var file {}: {e}", file.display()));
+                continue;
+            }
+        };
+        match toml::from_str::<toml::Table>(&text) {
+            Ok(table) => {
+                for (k, v) in table {
+                    let value = toml_to_value(v);
+                    out.insert(k, (Supplied::Typed(value), format!("var file {}", file.display())));
+                }
+            }
+            Err(e) => errors.push(format!(
+                "var file {} is not valid TOML: {}",
+                file.display(),
+                e.message()
+            )),
+        }
+    }
+    for raw in &inputs.cli {
+        match raw.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                out.insert(
+                    name.trim().to_string(),
+                    (Supplied::Text(value.to_string()), format!("--var {}", name.trim())),
+                );
+            }
+            _ => errors.push(format!(
+                "--var {raw:?} is malformed: expected NAME=VALUE, like --var region=eu-west-1"
+            )),
+        }
+    }
+    for (name, v) in &inputs.values {
+        out.insert(name.clone(), (Supplied::Typed(v.clone()), "the saved plan".to_string()));
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// Converts a TOML value from a var file or a typed `--var`.
+pub(crate) fn toml_to_value(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::Int(i),
+        toml::Value::Float(f) => Value::Float(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::List(a.into_iter().map(toml_to_value).collect()),
+        toml::Value::Table(t) => Value::Map(t.into_iter().map(|(k, v)| (k, toml_to_value(v))).collect()),
+    }
+}
+
+/// Types a textual value like the declared default: `--var replicas=3` is an
+/// integer when the default is one; lists and tables are read as TOML.
+pub(crate) fn type_text(text: &str, like: Option<&Value>) -> Result<Value, String> {
+    match like {
+        None | Some(Value::String(_)) | Some(Value::Null) => Ok(Value::String(text.to_string())),
+        Some(Value::Int(_)) => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::Int)
+            .map_err(|_| format!("expected an integer, got {text:?}")),
+        Some(Value::Float(_)) => text
+            .trim()
+            .parse::<f64>()
+            .map(Value::Float)
+            .map_err(|_| format!("expected a number, got {text:?}")),
+        Some(Value::Bool(_)) => match text.trim() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("expected true or false, got {text:?}")),
+        },
+        Some(_) => {
+            let doc = format!("v = {text}");
+            toml::from_str::<toml::Table>(&doc)
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .map(toml_to_value)
+                .ok_or_else(|| format!("expected a TOML list or inline table, got {text:?}"))
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! State on the local disk. Three files sit side by side:
+//!
+//! - `NAME.json`: the state, replaced atomically (temp file, fsync, rename,
+//!   fsync of the directory); the previous copy is kept as `NAME.json.backup`.
+//! - `NAME.json.lock`: an advisory `flock` plus a description of the holder.
+//!   The kernel drops the lock when its process dies, so a crashed apply never
+//!   traps the next one; the description only serves error messages.
+//! - `NAME.json.journal`: while an apply runs, one JSON line per completed
+//!   operation, appended as each finishes and fsynced in groups by a
+//!   background thread. A kill at any moment loses no completed operation:
+//!   the next `load` replays the journal over the state it started from.
+//!   Rewriting the whole state after each operation would cost O(n²) for n
+//!   resources; the journal keeps apply linear.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{FORMAT_VERSION, OutputState, ResourceState, State, StateError};
+
+/// Who holds a lock, recorded in the lock file for other processes to read.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub who: String,
+    pub pid: u32,
+    pub created: String,
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` run by {} (pid {}) since {}, lock ID {}",
+            self.operation, self.who, self.pid, self.created, self.id
+        )
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum JournalEntry {
+    /// First line: which state the entries apply on top of.
+    Begin { lineage: String, serial: u64 },
+    Set { address: String, resource: Box<ResourceState> },
+    Remove { address: String },
+    Outputs { outputs: std::collections::BTreeMap<String, OutputState> },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+    let path = path.display().to_string();
+    move |source| StateError::Io { action, path, source }
+}
+
+/// A state file on disk and its companions.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    pub path: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalStore { path: path.into() }
+    }
+
+    fn sibling(&self, suffix: &str) -> PathBuf {
+        let mut s = self.path.clone().into_os_string();
+        s.push(suffix);
+        PathBuf::from(s)
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.sibling(".lock")
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.sibling(".journal")
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        self.sibling(".backup")
+    }
+
+    /// Reads the state, replaying a journal left by an interrupted apply.
+    /// Returns the state and whether a journal was replayed. No file means
+    /// a new, empty state.
+    pub fn load(&self) -> Result<(State, bool), StateError> {
+        let mut state = match std::fs::read(&self.path) {
+            Ok(bytes) => parse_state(&bytes, &self.path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
+            Err(e) => return Err(io("read", &self.path)(e)),
+        };
+        let replayed = self.replay(&mut state)?;
+        Ok((state, replayed))
+    }
+
+    fn replay(&self, state: &mut State) -> Result<bool, StateError> {
+        let path = self.journal_path();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io("read", &path)(e)),
+        };
+        let mut lines = BufReader::new(file).lines();
+        let Some(Ok(first)) = lines.next() else {
+            return Ok(false);
+        };
+        match serde_json::from_str(&first) {
+            Ok(JournalEntry::Begin { lineage, serial })
+                if lineage == state.lineage && serial == state.serial => {}
+            // Written against another state (or already folded into this
+            // one before the process died): nothing to replay.
+            _ => return Ok(false),
+        }
+        let mut any = false;
+        for line in lines {
+            let Ok(line) = line else { break };
+            // A line cut short by a kill mid-write is the last one; the
+            // operation it describes is not counted as completed.
+            let Ok(entry) = serde_json::from_str::<JournalEntry>(&line) else {
+                break;
+            };
+            any = true;
+            match entry {
+                JournalEntry::Begin { .. } => {}
+                JournalEntry::Set { address, resource } => {
+                    state.resources.insert(address, *resource);
+                }
+                JournalEntry::Remove { address } => {
+                    state.resources.remove(&address);
+                }
+                JournalEntry::Outputs { outputs } => state.outputs = outputs,
+            }
+        }
+        Ok(any)
+    }
+
+    /// Writes the state atomically, bumping its serial, keeping the previous
+    /// file as a backup, then drops the journal it supersedes.
+    pub fn persist(&self, state: &mut State) -> Result<(), StateError> {
+        state.serial += 1;
+        state.meshmon_version = env!("CARGO_PKG_VERSION").to_string();
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+        if self.path.exists() {
+            let backup = self.backup_path();
+            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create backup in", dir))?;
+            let bytes = std::fs::read(&self.path).map_err(io("read", &self.path))?;
+            tmp.write_all(&bytes).map_err(io("write", &backup))?;
+            tmp.persist(&backup).map_err(|e| io("replace", &backup)(e.error))?;
+        }
+        let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
+        json.push(b'\n');
+        // tempfile creates the file with mode 0600: secrets in state stay private.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create temporary file in", dir))?;
+        tmp.write_all(&json).map_err(io("write", &self.path))?;
+        tmp.as_file().sync_all().map_err(io("fsync", &self.path))?;
+        tmp.persist(&self.path).map_err(|e| io("replace", &self.path)(e.error))?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        match std::fs::remove_file(self.journal_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("remove", &self.journal_path())(e)),
+        }
+    }
+
+    /// Takes the lock, waiting up to `timeout` for a live holder to finish.
+    pub fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError> {
+        let path = self.lock_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io("open", &path))?;
+            match file.try_lock() {
+                Ok(()) => {
+                    // The holder before us may have removed the file after we
+                    // opened it; a lock on an unlinked inode protects nothing.
+                    let same = std::fs::metadata(&path)
+                        .ok()
+                        .zip(file.metadata().ok())
+                        .is_some_and(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev());
+                    if !same {
+                        continue;
+                    }
+                    let info = LockInfo {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        operation: operation.to_string(),
+                        who: who(),
+                        pid: std::process::id(),
+                        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                    };
+                    let mut f = &file;
+                    f.set_len(0).map_err(io("truncate", &path))?;
+                    f.write_all(&serde_json::to_vec(&info).expect("lock info serializes"))
+                        .map_err(io("write", &path))?;
+                    return Ok(LockGuard {
+                        path,
+                        info,
+                        _file: file,
+                    });
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if Instant::now() >= deadline {
+                        return Err(StateError::Locked {
+                            path: self.path.display().to_string(),
+                            holder: read_holder(&path),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+            }
+        }
+    }
+
+    /// Removes a lock whose holder is stuck or gone. Refuses when the ID is
+    /// not the current lock's, so the wrong lock is never broken.
+    pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        let path = self.lock_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NotLocked {
+                    path: self.path.display().to_string(),
+                });
+            }
+            Err(e) => return Err(io("read", &path)(e)),
+        };
+        let info: LockInfo = serde_json::from_str(&text).map_err(|_| StateError::NotLocked {
+            path: self.path.display().to_string(),
+        })?;
+        if info.id != id {
+            return Err(StateError::WrongLockId {
+                path: self.path.display().to_string(),
+                given: id.to_string(),
+                actual: info.id,
+            });
+        }
+        std::fs::remove_file(&path).map_err(io("remove", &path))?;
+        Ok(info)
+    }
+
+    /// Starts a journal for an apply on top of `state`.
+    pub fn journal(&self, state: &State) -> Result<Journal, StateError> {
+        Journal::create(&self.journal_path(), state)
+    }
+}
+
+fn parse_state(bytes: &[u8], path: &Path) -> Result<State, StateError> {
+    #[derive(Deserialize)]
+    struct Version {
+        format_version: u32,
+    }
+    let v: Version = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    if v.format_version != FORMAT_VERSION {
+        return Err(StateError::UnsupportedFormat {
+            path: path.display().to_string(),
+            found: v.format_version,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn who() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Reads the holder's description; it is written just after the lock is
+/// taken, so give a fresh holder a moment to finish writing it.
+fn read_holder(path: &Path) -> LockInfo {
+    for _ in 0..20 {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(info) = serde_json::from_str(&text)
+        {
+            return info;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    LockInfo {
+        id: "unknown".into(),
+        operation: "unknown".into(),
+        who: "unknown".into(),
+        pid: 0,
+        created: "unknown".into(),
+    }
+}
+
+/// Held while a command may write state; released on drop.
+pub struct LockGuard {
+    path: PathBuf,
+    pub info: LockInfo,
+    _file: File,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Remove the file only if it still describes us: after a
+        // force-unlock it may belong to someone else.
+        if let Ok(text) = std::fs::read_to_string(&self.path)
+            && let Ok(info) = serde_json::from_str::<LockInfo>(&text)
+            && info.id == self.info.id
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The append-only log of completed operations during an apply.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    sync_tx: Option<mpsc::Sender<()>>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+impl Journal {
+    fn create(path: &Path, state: &State) -> Result<Journal, StateError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io("create", path))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io("chmod", path))?;
+        let sync_file = file.try_clone().map_err(io("open", path))?;
+        let (tx, rx) = mpsc::channel::<()>();
+        // Group commit: each fsync covers every line written before it, so
+        // a burst of fast operations costs one fsync, not one each.
+        let syncer = std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                while rx.try_recv().is_ok() {}
+                let _ = sync_file.sync_data();
+            }
+        });
+        let mut j = Journal {
+            file,
+            path: path.to_path_buf(),
+            sync_tx: Some(tx),
+            syncer: Some(syncer),
+        };
+        j.append(&JournalEntry::Begin {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+        })?;
+        Ok(j)
+    }
+
+    /// Appends one entry with a single write, so a kill leaves either the
+    /// whole line or a torn last line that replay ignores.
+    pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
+        let mut line = serde_json::to_vec(entry).expect("journal entry serializes");
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(io("append to", &self.path))?;
+        if let Some(tx) = &self.sync_tx {
+            let _ = tx.send(());
+        }
+        Ok(())
+    }
+
+    /// Waits for the background fsyncs and makes everything durable.
+    pub fn finish(mut self) -> Result<(), StateError> {
+        self.sync_tx.take();
+        if let Some(h) = self.syncer.take() {
+            let _ = h.join();
+        }
+        self.file.sync_data().map_err(io("fsync", &self.path))
+    }
+}
