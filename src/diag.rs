@@ -78,7 +78,9 @@ impl miette::Diagnostic for Diag {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -90,10 +92,7 @@ impl miette::Diagnostic for Diag {
             return None;
         }
         Some(Box::new(self.labels.iter().map(|(span, text)| {
-            LabeledSpan::new_with_span(
-                (!text.is_empty()).then(|| text.clone()),
-                span.clone(),
-            )
+            LabeledSpan::new_with_span((!text.is_empty()).then(|| text.clone()), span.clone())
         })))
     }
 }
@@ -138,7 +137,10 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// "did you mean …?" for a misspelt name, from the closest candidate.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))

@@ -40,14 +40,19 @@ impl Graph {
         let Some(&i) = self.index.get(addr) else {
             return Vec::new();
         };
-        let mut deps: Vec<String> = self.graph.neighbors(i).map(|n| self.graph[n].clone()).collect();
+        let mut deps: Vec<String> = self
+            .graph
+            .neighbors(i)
+            .map(|n| self.graph[n].clone())
+            .collect();
         deps.sort();
         deps.dedup();
         deps
     }
 
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph meshmon {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        let mut out =
+            String::from("digraph meshmon {\n  rankdir = \"RL\";\n  node [shape = box];\n");
         for addr in self.index.keys() {
             let _ = writeln!(out, "  \"{addr}\";");
         }

@@ -29,7 +29,10 @@ impl Registry {
 
     /// Every provider this build of meshmon knows.
     pub fn standard() -> Self {
-        Self::new(vec![Arc::new(crate::builtin::Builtin)])
+        Self::new(vec![
+            Arc::new(crate::builtin::Builtin),
+            Arc::new(meshmon_provider_aws::Aws),
+        ])
     }
 
     pub fn schema(&self, type_name: &str) -> Option<&Schema> {

@@ -6,32 +6,49 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
 };
 use sha2::{Digest, Sha256};
 
 pub fn schema() -> Schema {
     Schema::new("local_file", "A file on the machine that runs meshmon.")
-        .attr(Attribute::required("path", AttrType::String).force_new().describe("Where to write the file."))
-        .attr(Attribute::required("content", AttrType::String).describe("The file's content; rewritten in place on change."))
+        .attr(
+            Attribute::required("path", AttrType::String)
+                .force_new()
+                .describe("Where to write the file."),
+        )
+        .attr(
+            Attribute::required("content", AttrType::String)
+                .describe("The file's content; rewritten in place on change."),
+        )
         .attr(
             Attribute::optional("file_permission", AttrType::String)
                 .default("0644")
                 .describe("Octal mode, like \"0600\"."),
         )
         .attr(Attribute::computed("id", AttrType::String).describe("The file's path."))
-        .attr(Attribute::computed("sha256", AttrType::String).describe("SHA-256 of the content, hex."))
+        .attr(
+            Attribute::computed("sha256", AttrType::String)
+                .describe("SHA-256 of the content, hex."),
+        )
 }
 
 pub struct LocalFile;
 
 fn mode(inputs: &Map) -> Result<u32, ProviderError> {
-    let s = inputs.get("file_permission").and_then(Value::as_str).unwrap_or("0644");
+    let s = inputs
+        .get("file_permission")
+        .and_then(Value::as_str)
+        .unwrap_or("0644");
     u32::from_str_radix(s, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| ProviderError::new(format!("file_permission {s:?} is not an octal mode like \"0644\"")))
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "file_permission {s:?} is not an octal mode like \"0644\""
+            ))
+        })
 }
 
 fn text(inputs: &Map, key: &str) -> Result<String, ProviderError> {
@@ -47,14 +64,21 @@ fn sha256(content: &[u8]) -> String {
 }
 
 fn io_error(op: &str, path: &str, e: std::io::Error) -> ProviderError {
-    ProviderError::api(format!("{op} {path}"), Some(format!("{:?}", e.kind())), e.to_string())
+    ProviderError::api(
+        format!("{op} {path}"),
+        Some(format!("{:?}", e.kind())),
+        e.to_string(),
+    )
 }
 
 fn write(inputs: &Map) -> Result<Map, ProviderError> {
     let path = text(inputs, "path")?;
     let content = text(inputs, "content")?;
     let mode = mode(inputs)?;
-    if let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = Path::new(&path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|e| io_error("create directory for", &path, e))?;
     }
     std::fs::write(&path, &content).map_err(|e| io_error("write", &path, e))?;
@@ -75,10 +99,19 @@ fn read_file(path: &str) -> Result<Option<Current>, ProviderError> {
     let meta = std::fs::metadata(path).map_err(|e| io_error("stat", path, e))?;
     let inputs = super::outputs([
         ("path", Value::from(path)),
-        ("content", Value::String(String::from_utf8_lossy(&bytes).into_owned())),
-        ("file_permission", Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777))),
+        (
+            "content",
+            Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        ),
+        (
+            "file_permission",
+            Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777)),
+        ),
     ]);
-    let outputs = super::outputs([("id", Value::from(path)), ("sha256", Value::String(sha256(&bytes)))]);
+    let outputs = super::outputs([
+        ("id", Value::from(path)),
+        ("sha256", Value::String(sha256(&bytes))),
+    ]);
     Ok(Some(Current::new(inputs, outputs)))
 }
 
@@ -88,12 +121,21 @@ impl Resource for LocalFile {
         write(inputs)
     }
 
-    async fn read(&self, _ctx: &OpContext, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
         let path = text(&prior.inputs, "path")?;
         read_file(&path)
     }
 
-    async fn update(&self, _ctx: &OpContext, _prior: &Current, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        _prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
         write(inputs)
     }
 
@@ -113,7 +155,11 @@ impl Resource for LocalFile {
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
         let changed = prior.is_some_and(|p| p.inputs.get("content") != desired.get("content"));
         PlanAdvice {
-            unknown_after_update: if changed { vec!["sha256".into()] } else { Vec::new() },
+            unknown_after_update: if changed {
+                vec!["sha256".into()]
+            } else {
+                Vec::new()
+            },
             ..PlanAdvice::default()
         }
     }

@@ -8,7 +8,9 @@ mod time_sleep;
 
 use std::sync::Arc;
 
-use meshmon_provider_sdk::{Configured, Map, Provider, ProviderError, Resource, Schema, async_trait};
+use meshmon_provider_sdk::{
+    Configured, Map, Provider, ProviderError, Resource, Schema, async_trait,
+};
 
 pub struct Builtin;
 
@@ -23,7 +25,11 @@ impl Provider for Builtin {
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
-        vec![null_resource::schema(), time_sleep::schema(), local_file::schema()]
+        vec![
+            null_resource::schema(),
+            time_sleep::schema(),
+            local_file::schema(),
+        ]
     }
 
     async fn configure(&self, _config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {

@@ -2,7 +2,8 @@
 //! `inputs` update in place and read back as the attribute `inputs`.
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value, async_trait,
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
 };
 
 pub fn schema() -> Schema {
@@ -30,11 +31,20 @@ impl Resource for NullResource {
         Ok(super::outputs([("id", Value::String(super::random_id()))]))
     }
 
-    async fn read(&self, _ctx: &OpContext, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
         Ok(Some(prior.clone()))
     }
 
-    async fn update(&self, _ctx: &OpContext, prior: &Current, _inputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        _inputs: &Map,
+    ) -> Result<Map, ProviderError> {
         Ok(prior.outputs.clone())
     }
 
@@ -43,6 +53,9 @@ impl Resource for NullResource {
     }
 
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        Ok(Some(Current::new(Map::new(), super::outputs([("id", Value::from(id))]))))
+        Ok(Some(Current::new(
+            Map::new(),
+            super::outputs([("id", Value::from(id))]),
+        )))
     }
 }

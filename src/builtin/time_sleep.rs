@@ -5,19 +5,31 @@
 use std::time::Duration;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value, async_trait,
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
 };
 
 pub fn schema() -> Schema {
-    Schema::new("time_sleep", "Waits for a while when created and when destroyed.")
-        .attr(Attribute::optional("create_duration", AttrType::String).describe("How long to wait on create, like \"30s\"."))
-        .attr(Attribute::optional("destroy_duration", AttrType::String).describe("How long to wait on destroy."))
-        .attr(
-            Attribute::optional("triggers", AttrType::map_of(AttrType::String))
-                .force_new()
-                .describe("Any change to these values replaces the resource (and sleeps again)."),
-        )
-        .attr(Attribute::computed("id", AttrType::String).describe("When the sleep finished (RFC 3339)."))
+    Schema::new(
+        "time_sleep",
+        "Waits for a while when created and when destroyed.",
+    )
+    .attr(
+        Attribute::optional("create_duration", AttrType::String)
+            .describe("How long to wait on create, like \"30s\"."),
+    )
+    .attr(
+        Attribute::optional("destroy_duration", AttrType::String)
+            .describe("How long to wait on destroy."),
+    )
+    .attr(
+        Attribute::optional("triggers", AttrType::map_of(AttrType::String))
+            .force_new()
+            .describe("Any change to these values replaces the resource (and sleeps again)."),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String).describe("When the sleep finished (RFC 3339)."),
+    )
 }
 
 pub struct TimeSleep;
@@ -44,11 +56,20 @@ impl Resource for TimeSleep {
         Ok(super::outputs([("id", Value::String(now))]))
     }
 
-    async fn read(&self, _ctx: &OpContext, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
         Ok(Some(prior.clone()))
     }
 
-    async fn update(&self, _ctx: &OpContext, prior: &Current, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
         duration(inputs, "create_duration")?;
         duration(inputs, "destroy_duration")?;
         Ok(prior.outputs.clone())
@@ -64,6 +85,9 @@ impl Resource for TimeSleep {
     }
 
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        Ok(Some(Current::new(Map::new(), super::outputs([("id", Value::from(id))]))))
+        Ok(Some(Current::new(
+            Map::new(),
+            super::outputs([("id", Value::from(id))]),
+        )))
     }
 }

@@ -29,7 +29,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {
     /// The spec file.
-    #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        default_value = "meshmon.toml",
+        value_name = "SPEC"
+    )]
     pub file: PathBuf,
 
     /// Set a variable: --var NAME=VALUE (repeatable).
@@ -45,11 +50,11 @@ pub struct SpecArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
     /// The state file (default: [meshmon] state, else state/<name>.json).
-    #[arg(long = "state", value_name = "PATH")]
+    #[arg(long = "state", value_name = "PATH", global = true)]
     pub state: Option<PathBuf>,
 
     /// Wait this long for another meshmon holding the state lock.
-    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration, global = true)]
     pub lock_timeout: std::time::Duration,
 }
 
@@ -171,7 +176,12 @@ pub enum Command {
         name: Option<String>,
         #[arg(long)]
         json: bool,
-        #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC")]
+        #[arg(
+            short = 'f',
+            long = "file",
+            default_value = "meshmon.toml",
+            value_name = "SPEC"
+        )]
         file: PathBuf,
         #[command(flatten)]
         state: StateArgs,
@@ -180,7 +190,13 @@ pub enum Command {
     State {
         #[command(subcommand)]
         command: StateCommand,
-        #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC", global = true)]
+        #[arg(
+            short = 'f',
+            long = "file",
+            default_value = "meshmon.toml",
+            value_name = "SPEC",
+            global = true
+        )]
         file: PathBuf,
         #[command(flatten)]
         state: StateArgs,
@@ -200,7 +216,12 @@ pub enum Command {
     ForceUnlock {
         /// The lock ID from the "state is locked" error.
         lock_id: String,
-        #[arg(short = 'f', long = "file", default_value = "meshmon.toml", value_name = "SPEC")]
+        #[arg(
+            short = 'f',
+            long = "file",
+            default_value = "meshmon.toml",
+            value_name = "SPEC"
+        )]
         file: PathBuf,
         #[command(flatten)]
         state: StateArgs,

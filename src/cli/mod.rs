@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub use args::{Cli, Command, DriftFormat, GraphFormat, PlanArgs, SpecArgs, StateArgs, StateCommand};
+pub use args::{
+    Cli, Command, DriftFormat, GraphFormat, PlanArgs, SpecArgs, StateArgs, StateCommand,
+};
 use report::Out;
 
 use crate::diag::Diagnostics;
@@ -45,7 +47,8 @@ impl From<crate::state::StateError> for Failure {
 type CmdResult = Result<u8, Failure>;
 
 pub fn run(cli: Cli) -> ExitCode {
-    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color =
+        !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let out = Out::new(color);
     if let Some(dir) = &cli.dir
         && let Err(e) = std::env::set_current_dir(dir)
@@ -54,7 +57,10 @@ pub fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(1);
     }
     let registry = Arc::new(Registry::standard());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = runtime.block_on(dispatch(cli.command, &out, registry));
     match result {
         Ok(code) => ExitCode::from(code),
@@ -75,14 +81,27 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult {
     match cmd {
-        Command::Validate { spec, deny_warnings } => validate(&spec, deny_warnings, out, &registry),
+        Command::Validate {
+            spec,
+            deny_warnings,
+        } => validate(&spec, deny_warnings, out, &registry),
         Command::Plan(args) => plan_cmd(&args, out, registry).await,
         Command::Apply {
             plan,
             auto_approve,
             parallelism,
             planfile,
-        } => apply_cmd(&plan, auto_approve, parallelism, planfile.as_deref(), out, registry).await,
+        } => {
+            apply_cmd(
+                &plan,
+                auto_approve,
+                parallelism,
+                planfile.as_deref(),
+                out,
+                registry,
+            )
+            .await
+        }
         Command::Destroy {
             spec,
             state,
@@ -104,7 +123,11 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             };
             apply_cmd(&args, auto_approve, parallelism, None, out, registry).await
         }
-        Command::Drift { spec, state, format } => drift_cmd(&spec, &state, format, out, registry).await,
+        Command::Drift {
+            spec,
+            state,
+            format,
+        } => drift_cmd(&spec, &state, format, out, registry).await,
         Command::Graph { spec, format } => {
             let (s, _) = load_spec(&spec, &registry)?;
             let g = crate::graph::Graph::build(&s);
@@ -114,10 +137,28 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             });
             Ok(0)
         }
-        Command::Output { name, json, file, state } => output_cmd(name.as_deref(), json, &file, &state, out),
-        Command::State { command, file, state } => state_cmd(command, &file, &state, out),
-        Command::Import { address, id, spec, state } => import_cmd(&address, &id, &spec, &state, out, registry).await,
-        Command::ForceUnlock { lock_id, file, state } => {
+        Command::Output {
+            name,
+            json,
+            file,
+            state,
+        } => output_cmd(name.as_deref(), json, &file, &state, out),
+        Command::State {
+            command,
+            file,
+            state,
+        } => state_cmd(command, &file, &state, out),
+        Command::Import {
+            address,
+            id,
+            spec,
+            state,
+        } => import_cmd(&address, &id, &spec, &state, out, registry).await,
+        Command::ForceUnlock {
+            lock_id,
+            file,
+            state,
+        } => {
             let store = LocalStore::new(state_path_light(&file, &state)?);
             let info = store.force_unlock(&lock_id)?;
             out.print(&format!(
@@ -177,16 +218,25 @@ fn state_path_light(file: &Path, args: &StateArgs) -> Result<PathBuf, Failure> {
             Some("pass --state PATH, or -f SPEC to find the state through the spec".into()),
         )
     })?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| Failure::Message(format!("{} is not valid TOML: {}", file.display(), e.message()), None))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        Failure::Message(
+            format!("{} is not valid TOML: {}", file.display(), e.message()),
+            None,
+        )
+    })?;
     let meshmon = table.get("meshmon").and_then(|m| m.as_table());
-    if let Some(p) = meshmon.and_then(|m| m.get("state")).and_then(|v| v.as_str()) {
+    if let Some(p) = meshmon
+        .and_then(|m| m.get("state"))
+        .and_then(|v| v.as_str())
+    {
         return Ok(PathBuf::from(p));
     }
     let name = meshmon
         .and_then(|m| m.get("name"))
         .and_then(|v| v.as_str())
-        .ok_or_else(|| Failure::Message(format!("{} has no [meshmon] name", file.display()), None))?;
+        .ok_or_else(|| {
+            Failure::Message(format!("{} has no [meshmon] name", file.display()), None)
+        })?;
     Ok(PathBuf::from("state").join(format!("{name}.json")))
 }
 
@@ -200,11 +250,19 @@ fn options(args: &PlanArgs) -> PlanOptions {
 }
 
 /// Refreshes (unless told not to) and plans.
-async fn make_plan(engine: &Engine, state: State, args: &PlanArgs, out: &Out) -> Result<Plan, Failure> {
+async fn make_plan(
+    engine: &Engine,
+    state: State,
+    args: &PlanArgs,
+    out: &Out,
+) -> Result<Plan, Failure> {
     engine.configure_known(&state).await;
     let (prior, drift) = if args.refresh && !state.resources.is_empty() {
         if !args.json {
-            out.status(&format!("Refreshing {} resource(s)...", state.resources.len()));
+            out.status(&format!(
+                "Refreshing {} resource(s)...",
+                state.resources.len()
+            ));
         }
         engine.refresh(&state).await?
     } else {
@@ -218,7 +276,11 @@ async fn make_plan(engine: &Engine, state: State, args: &PlanArgs, out: &Out) ->
 fn check_prevent_destroy(engine: &Engine, plan: &Plan) -> Result<(), Failure> {
     for c in &plan.changes {
         if matches!(c.action, Action::Delete | Action::Replace)
-            && engine.spec.resources.get(&c.address).is_some_and(|b| b.lifecycle.prevent_destroy)
+            && engine
+                .spec
+                .resources
+                .get(&c.address)
+                .is_some_and(|b| b.lifecycle.prevent_destroy)
         {
             return Err(Failure::Engine(Error::PreventDestroy {
                 address: c.address.clone(),
@@ -236,15 +298,18 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
     let engine = Engine::new(spec, registry.clone(), 10);
     let plan = make_plan(&engine, state, args, out).await?;
     if args.json {
-        out.print(&format!("{}\n", serde_json::to_string_pretty(&plan::json::plan(&plan, &registry)).expect("json")));
+        out.print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&plan::json::plan(&plan, &registry)).expect("json")
+        ));
     } else {
         out.print(&render::plan(&plan, &registry, &out.palette));
     }
     if let Some(path) = &args.out {
         let saved = saved_plan(&engine, &plan, args);
-        saved
-            .write(path)
-            .map_err(|e| Failure::Message(format!("cannot write plan {}: {e}", path.display()), None))?;
+        saved.write(path).map_err(|e| {
+            Failure::Message(format!("cannot write plan {}: {e}", path.display()), None)
+        })?;
         if !args.json {
             out.print(&format!(
                 "\nSaved the plan to {0}. Apply exactly this plan with: meshmon apply {0}\n",
@@ -252,7 +317,11 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        2
+    } else {
+        0
+    })
 }
 
 fn saved_plan(engine: &Engine, plan: &Plan, args: &PlanArgs) -> SavedPlan {
@@ -264,7 +333,12 @@ fn saved_plan(engine: &Engine, plan: &Plan, args: &PlanArgs) -> SavedPlan {
         spec_path: engine.spec.path.clone(),
         base_dir: engine.spec.base_dir.clone(),
         spec_text: engine.spec.text.to_string(),
-        variables: engine.spec.variables.values().map(|v| (v.name.clone(), v.value.clone())).collect(),
+        variables: engine
+            .spec
+            .variables
+            .values()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect(),
         destroy: args.destroy,
         refresh_only: args.refresh_only,
         targets: args.targets.clone(),
@@ -278,7 +352,10 @@ fn confirm(out: &Out, what: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::Message(
             format!("{what} needs confirmation, but standard input is not a terminal"),
-            Some("review the plan, then run again with --auto-approve (or apply a saved plan file)".into()),
+            Some(
+                "review the plan, then run again with --auto-approve (or apply a saved plan file)"
+                    .into(),
+            ),
         ));
     }
     out.print(&format!(
@@ -313,35 +390,59 @@ async fn apply_cmd(
                 values: s.variables.clone(),
                 ..VarInputs::default()
             };
-            spec::load_text(&s.spec_path, s.spec_text.clone(), &s.base_dir, &inputs, &registry).map_err(Failure::Spec)?
+            spec::load_text(
+                &s.spec_path,
+                s.spec_text.clone(),
+                &s.base_dir,
+                &inputs,
+                &registry,
+            )
+            .map_err(Failure::Spec)?
         }
         None => load_spec(&args.spec, &registry)?,
     };
     out.diagnostics(&warnings);
     let store = LocalStore::new(state_path(&spec, &args.state));
-    let operation = if args.destroy || saved.as_ref().is_some_and(|s| s.destroy) { "destroy" } else { "apply" };
+    let operation = if args.destroy || saved.as_ref().is_some_and(|s| s.destroy) {
+        "destroy"
+    } else {
+        "apply"
+    };
     let _lock = store.lock(operation, args.state.lock_timeout)?;
     let (mut state, replayed) = store.load()?;
     if replayed {
         store.persist(&mut state)?;
-        out.status("Recovered the operations an interrupted run had completed; continuing from there.");
+        out.status(
+            "Recovered the operations an interrupted run had completed; continuing from there.",
+        );
     }
     let engine = Engine::new(spec, registry.clone(), parallelism);
     let plan = match &saved {
         Some(s) => {
+            // Serial 0 means no state was ever written: the plan's lineage
+            // becomes this environment's.
+            if s.serial == 0 && state.serial == 0 {
+                state.lineage = s.lineage.clone();
+            }
             if s.lineage != state.lineage || s.serial != state.serial {
                 return Err(Failure::Message(
                     format!(
                         "the saved plan is stale: it was made against state serial {} but the state is now at serial {}{}",
                         s.serial,
                         state.serial,
-                        if s.lineage != state.lineage { " of another lineage" } else { "" }
+                        if s.lineage != state.lineage {
+                            " of another lineage"
+                        } else {
+                            ""
+                        }
                     ),
                     Some("run `meshmon plan --out FILE` again and apply the new plan".into()),
                 ));
             }
             engine.configure_known(&s.prior).await;
-            let plan = engine.plan(s.prior.clone(), Vec::new(), s.options()).await?;
+            let plan = engine
+                .plan(s.prior.clone(), Vec::new(), s.options())
+                .await?;
             if plan.fingerprint() != s.actions {
                 return Err(Failure::Message(
                     "the saved plan no longer matches: planning again from it gives different actions".into(),
@@ -373,7 +474,15 @@ async fn apply_cmd(
             .outputs
             .iter()
             .filter(|(_, (v, _))| !v.contains_unknown())
-            .map(|(k, (v, s))| (k.clone(), crate::state::OutputState { value: v.clone(), sensitive: *s }))
+            .map(|(k, (v, s))| {
+                (
+                    k.clone(),
+                    crate::state::OutputState {
+                        value: v.clone(),
+                        sensitive: *s,
+                    },
+                )
+            })
             .collect();
         let outputs_changed = !plan.options.destroy && outputs != next.outputs;
         if plan.prior != state || outputs_changed {
@@ -386,21 +495,39 @@ async fn apply_cmd(
         return Ok(0);
     }
     if !auto_approve && saved.is_none() {
-        let what = if plan.options.destroy { "destroy these resources" } else { "perform these actions" };
+        let what = if plan.options.destroy {
+            "destroy these resources"
+        } else {
+            "perform these actions"
+        };
         confirm(out, what)?;
     }
     out.print("\n");
-    let reporter = Arc::new(Reporter::new(std::io::stderr().is_terminal() && out.color, out.palette.clone()));
+    let reporter = Arc::new(Reporter::new(
+        std::io::stderr().is_terminal() && out.color,
+        out.palette.clone(),
+    ));
     let mut journal = store.journal(&state)?;
     let started = std::time::Instant::now();
-    let (mut final_state, totals, error) = walk::apply(&engine, &plan, plan.prior.clone(), &mut journal, reporter.clone()).await;
+    let (mut final_state, totals, error) = walk::apply(
+        &engine,
+        &plan,
+        plan.prior.clone(),
+        &mut journal,
+        reporter.clone(),
+    )
+    .await;
     reporter.close();
     journal.finish()?;
     store.persist(&mut final_state)?;
     if let Some(e) = error {
         return Err(Failure::Engine(e));
     }
-    let verb = if plan.options.destroy { "Destroy" } else { "Apply" };
+    let verb = if plan.options.destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    };
     out.print(&format!(
         "\n{} Resources: {} added, {} changed, {} destroyed. ({:.1}s)\n",
         out.palette.green.apply_to(format!("{verb} complete!")),
@@ -419,13 +546,23 @@ fn print_outputs(state: &State, out: &Out) {
     }
     let mut text = String::from("\nOutputs:\n\n");
     for (name, o) in &state.outputs {
-        let v = if o.sensitive { render::SENSITIVE.to_string() } else { render::scalar(&o.value) };
+        let v = if o.sensitive {
+            render::SENSITIVE.to_string()
+        } else {
+            render::scalar(&o.value)
+        };
         text.push_str(&format!("{name} = {v}\n"));
     }
     out.print(&text);
 }
 
-async fn drift_cmd(args: &SpecArgs, state_args: &StateArgs, format: DriftFormat, out: &Out, registry: Arc<Registry>) -> CmdResult {
+async fn drift_cmd(
+    args: &SpecArgs,
+    state_args: &StateArgs,
+    format: DriftFormat,
+    out: &Out,
+    registry: Arc<Registry>,
+) -> CmdResult {
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = LocalStore::new(state_path(&spec, state_args));
@@ -455,7 +592,13 @@ async fn drift_cmd(args: &SpecArgs, state_args: &StateArgs, format: DriftFormat,
     Ok(if drift.is_empty() { 0 } else { 2 })
 }
 
-fn output_cmd(name: Option<&str>, json: bool, file: &Path, args: &StateArgs, out: &Out) -> CmdResult {
+fn output_cmd(
+    name: Option<&str>,
+    json: bool,
+    file: &Path,
+    args: &StateArgs,
+    out: &Out,
+) -> CmdResult {
     let store = LocalStore::new(state_path_light(file, args)?);
     let (state, _) = store.load()?;
     match name {
@@ -463,11 +606,17 @@ fn output_cmd(name: Option<&str>, json: bool, file: &Path, args: &StateArgs, out
             let o = state.outputs.get(n).ok_or_else(|| {
                 Failure::Message(
                     format!("no output named `{n}` in the state"),
-                    Some("outputs are recorded by `meshmon apply`; `meshmon output` lists them".into()),
+                    Some(
+                        "outputs are recorded by `meshmon apply`; `meshmon output` lists them"
+                            .into(),
+                    ),
                 )
             })?;
             if json {
-                out.print(&format!("{}\n", serde_json::to_string(&o.value).expect("json")));
+                out.print(&format!(
+                    "{}\n",
+                    serde_json::to_string(&o.value).expect("json")
+                ));
             } else {
                 match &o.value {
                     meshmon_provider_sdk::Value::String(s) => out.print(&format!("{s}\n")),
@@ -479,13 +628,25 @@ fn output_cmd(name: Option<&str>, json: bool, file: &Path, args: &StateArgs, out
             let map: serde_json::Map<String, serde_json::Value> = state
                 .outputs
                 .iter()
-                .map(|(k, o)| (k.clone(), serde_json::json!({"value": o.value, "sensitive": o.sensitive})))
+                .map(|(k, o)| {
+                    (
+                        k.clone(),
+                        serde_json::json!({"value": o.value, "sensitive": o.sensitive}),
+                    )
+                })
                 .collect();
-            out.print(&format!("{}\n", serde_json::to_string_pretty(&map).expect("json")));
+            out.print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&map).expect("json")
+            ));
         }
         None => {
             for (k, o) in &state.outputs {
-                let v = if o.sensitive { render::SENSITIVE.to_string() } else { render::scalar(&o.value) };
+                let v = if o.sensitive {
+                    render::SENSITIVE.to_string()
+                } else {
+                    render::scalar(&o.value)
+                };
                 out.print(&format!("{k} = {v}\n"));
             }
         }
@@ -505,10 +666,9 @@ fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> Cmd
         }
         StateCommand::Show { address } => {
             let (state, _) = store.load()?;
-            let r = state
-                .resources
-                .get(&address)
-                .ok_or_else(|| Failure::Message(format!("no resource `{address}` in the state"), None))?;
+            let r = state.resources.get(&address).ok_or_else(|| {
+                Failure::Message(format!("no resource `{address}` in the state"), None)
+            })?;
             let change = plan::Change {
                 address: address.clone(),
                 type_name: r.type_name.clone(),
@@ -531,7 +691,10 @@ fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> Cmd
             let (mut state, _) = store.load()?;
             for a in &addresses {
                 if state.resources.remove(a).is_none() {
-                    return Err(Failure::Message(format!("no resource `{a}` in the state; nothing was removed"), None));
+                    return Err(Failure::Message(
+                        format!("no resource `{a}` in the state; nothing was removed"),
+                        None,
+                    ));
                 }
             }
             store.persist(&mut state)?;
@@ -547,18 +710,28 @@ fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> Cmd
             let (to_type, to_name) = to
                 .split_once('.')
                 .filter(|(t, n)| spec::valid_name(t) && spec::valid_name(n))
-                .ok_or_else(|| Failure::Message(format!("`{to}` is not an address: expected TYPE.NAME"), None))?;
+                .ok_or_else(|| {
+                    Failure::Message(
+                        format!("`{to}` is not an address: expected TYPE.NAME"),
+                        None,
+                    )
+                })?;
             let _ = to_name;
             if state.resources.contains_key(&to) {
-                return Err(Failure::Message(format!("`{to}` is already in the state"), None));
+                return Err(Failure::Message(
+                    format!("`{to}` is already in the state"),
+                    None,
+                ));
             }
-            let r = state
-                .resources
-                .remove(&from)
-                .ok_or_else(|| Failure::Message(format!("no resource `{from}` in the state"), None))?;
+            let r = state.resources.remove(&from).ok_or_else(|| {
+                Failure::Message(format!("no resource `{from}` in the state"), None)
+            })?;
             if r.type_name != to_type {
                 return Err(Failure::Message(
-                    format!("cannot move a `{}` to `{to}`: the type must stay the same", r.type_name),
+                    format!(
+                        "cannot move a `{}` to `{to}`: the type must stay the same",
+                        r.type_name
+                    ),
                     None,
                 ));
             }
@@ -577,7 +750,14 @@ fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> Cmd
     }
 }
 
-async fn import_cmd(address: &str, id: &str, args: &SpecArgs, state_args: &StateArgs, out: &Out, registry: Arc<Registry>) -> CmdResult {
+async fn import_cmd(
+    address: &str,
+    id: &str,
+    args: &SpecArgs,
+    state_args: &StateArgs,
+    out: &Out,
+    registry: Arc<Registry>,
+) -> CmdResult {
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = LocalStore::new(state_path(&spec, state_args));

@@ -46,7 +46,11 @@ impl Out {
         if d.items.is_empty() {
             return;
         }
-        let _ = write!(std::io::stderr().lock(), "{}", render_diagnostics(d, &self.handler()));
+        let _ = write!(
+            std::io::stderr().lock(),
+            "{}",
+            render_diagnostics(d, &self.handler())
+        );
     }
 
     pub fn error_message(&self, message: &str, hint: Option<String>) {
@@ -83,8 +87,15 @@ pub fn show_resource(c: &Change, palette: &Palette) -> String {
     let attrs = c.after.clone().unwrap_or_default();
     let width = attrs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in &attrs {
-        let shown = if c.sensitive.contains(k) { render::SENSITIVE.to_string() } else { render::scalar(v) };
-        out.push_str(&format!("    {k}{} = {shown}\n", " ".repeat(width - k.len())));
+        let shown = if c.sensitive.contains(k) {
+            render::SENSITIVE.to_string()
+        } else {
+            render::scalar(v)
+        };
+        out.push_str(&format!(
+            "    {k}{} = {shown}\n",
+            " ".repeat(width - k.len())
+        ));
     }
     out.push_str("}\n");
     let _ = palette;

@@ -62,7 +62,14 @@ impl Scope<'_> {
                         }
                     }
                 }
-                Ok((if unknown { Value::Unknown } else { Value::String(out) }, sensitive))
+                Ok((
+                    if unknown {
+                        Value::Unknown
+                    } else {
+                        Value::String(out)
+                    },
+                    sensitive,
+                ))
             }
             Expr::List(items) => {
                 let mut sensitive = false;
@@ -146,13 +153,19 @@ impl Scope<'_> {
         for a in schema.settable() {
             match attrs.get(a.name) {
                 Some(e) => {
-                    let (v, s) = self.eval(e).map_err(|e| EvalError(format!("`{}`: {}", a.name, e.0)))?;
+                    let (v, s) = self
+                        .eval(e)
+                        .map_err(|e| EvalError(format!("`{}`: {}", a.name, e.0)))?;
                     if !a.ty.accepts(&v) {
                         return Err(EvalError(format!(
                             "`{}` must be {}, but its value is {}",
                             a.name,
                             a.ty.describe(),
-                            if s || a.sensitive { "(sensitive)".into() } else { serde_json::to_string(&v).unwrap_or_default() }
+                            if s || a.sensitive {
+                                "(sensitive)".into()
+                            } else {
+                                serde_json::to_string(&v).unwrap_or_default()
+                            }
                         )));
                     }
                     if s {

@@ -11,7 +11,9 @@ pub mod walk;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use meshmon_provider_sdk::{Configured, Current, Map, OpContext, PathSegment, ProviderError, Value, format_path};
+use meshmon_provider_sdk::{
+    Configured, Current, Map, OpContext, PathSegment, ProviderError, Value, format_path,
+};
 use tokio::sync::Mutex;
 
 use crate::plan::{self, Drift, DriftAttr, DriftKind, Plan, PlanOptions, compare};
@@ -32,7 +34,7 @@ pub enum Error {
         address: String,
         operation: &'static str,
         #[source]
-        source: ProviderError,
+        source: Box<ProviderError>,
     },
     /// A provider's configuration could not be evaluated or was rejected.
     #[error("provider `{provider}`: {message}")]
@@ -41,10 +43,14 @@ pub enum Error {
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
     /// Some operations of an apply or destroy failed; the rest were saved.
-    #[error("{failed} operation(s) failed and {skipped} were skipped; everything that completed is saved in the state")]
+    #[error(
+        "{failed} operation(s) failed and {skipped} were skipped; everything that completed is saved in the state"
+    )]
     Incomplete { failed: usize, skipped: usize },
     /// Ctrl-C stopped the walk; what finished is saved.
-    #[error("interrupted: {completed} operation(s) completed and were saved, {remaining} not started")]
+    #[error(
+        "interrupted: {completed} operation(s) completed and were saved, {remaining} not started"
+    )]
     Interrupted { completed: usize, remaining: usize },
     /// A destroy was refused by `prevent_destroy`.
     #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
@@ -87,7 +93,11 @@ impl Providers {
     }
 
     /// The provider's configuration, if every value in it is known.
-    pub fn config(spec: &Spec, provider: &str, known: &HashMap<String, Known>) -> Result<Option<Map>, Error> {
+    pub fn config(
+        spec: &Spec,
+        provider: &str,
+        known: &HashMap<String, Known>,
+    ) -> Result<Option<Map>, Error> {
         let Some(block) = spec.providers.get(provider) else {
             return Ok(Some(Map::new()));
         };
@@ -115,14 +125,20 @@ impl Providers {
         if let Some(c) = configured.get(provider) {
             return Ok(c.clone());
         }
-        let p = self.registry.provider(provider).ok_or_else(|| Error::ProviderConfig {
-            provider: provider.to_string(),
-            message: "not compiled into this meshmon".into(),
-        })?;
-        let c = p.configure(config).await.map_err(|e| Error::ProviderConfig {
-            provider: provider.to_string(),
-            message: e.to_string(),
-        })?;
+        let p = self
+            .registry
+            .provider(provider)
+            .ok_or_else(|| Error::ProviderConfig {
+                provider: provider.to_string(),
+                message: "not compiled into this meshmon".into(),
+            })?;
+        let c = p
+            .configure(config)
+            .await
+            .map_err(|e| Error::ProviderConfig {
+                provider: provider.to_string(),
+                message: e.to_string(),
+            })?;
         configured.insert(provider.to_string(), c.clone());
         Ok(c)
     }
@@ -133,10 +149,13 @@ impl Providers {
         config: &Map,
         type_name: &str,
     ) -> Result<Arc<dyn meshmon_provider_sdk::Resource>, Error> {
-        self.get(provider, config).await?.resource(type_name).ok_or_else(|| Error::ProviderConfig {
-            provider: provider.to_string(),
-            message: format!("does not offer `{type_name}`"),
-        })
+        self.get(provider, config)
+            .await?
+            .resource(type_name)
+            .ok_or_else(|| Error::ProviderConfig {
+                provider: provider.to_string(),
+                message: format!("does not offer `{type_name}`"),
+            })
     }
 
     /// Providers already configured, for provider advice during planning.
@@ -188,7 +207,10 @@ impl Engine {
         let mut tasks = tokio::task::JoinSet::new();
         for (addr, r) in &state.resources {
             if !configs.contains_key(&r.provider) {
-                configs.insert(r.provider.clone(), Providers::config(&self.spec, &r.provider, &known)?);
+                configs.insert(
+                    r.provider.clone(),
+                    Providers::config(&self.spec, &r.provider, &known)?,
+                );
             }
             let Some(config) = configs[&r.provider].clone() else {
                 continue;
@@ -198,13 +220,18 @@ impl Engine {
             let semaphore = semaphore.clone();
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await.expect("semaphore open");
-                let res = providers.resource(&r.provider, &config, &r.type_name).await?;
+                let res = providers
+                    .resource(&r.provider, &config, &r.type_name)
+                    .await?;
                 let ctx = OpContext::quiet(addr.clone());
-                let now = res.read(&ctx, &r.current()).await.map_err(|source| Error::Provider {
-                    address: addr.clone(),
-                    operation: "read",
-                    source,
-                })?;
+                let now = res
+                    .read(&ctx, &r.current())
+                    .await
+                    .map_err(|source| Error::Provider {
+                        address: addr.clone(),
+                        operation: "read",
+                        source: Box::new(source),
+                    })?;
                 Ok::<_, Error>((addr, now))
             });
         }
@@ -257,13 +284,24 @@ impl Engine {
 
     /// Attribute paths that differ between the record and the world, except
     /// those the spec says to ignore.
-    fn changed_attributes(&self, addr: &str, prior: &ResourceState, now: &Current) -> Vec<DriftAttr> {
+    fn changed_attributes(
+        &self,
+        addr: &str,
+        prior: &ResourceState,
+        now: &Current,
+    ) -> Vec<DriftAttr> {
         let schema = self.registry.schema(&prior.type_name);
         let ignored: Vec<&str> = self
             .spec
             .resources
             .get(addr)
-            .map(|b| b.lifecycle.ignore_changes.iter().map(|s| s.split('.').next().unwrap_or_default()).collect())
+            .map(|b| {
+                b.lifecycle
+                    .ignore_changes
+                    .iter()
+                    .map(|s| s.split('.').next().unwrap_or_default())
+                    .collect()
+            })
             .unwrap_or_default();
         let before = prior.attributes();
         let after = now.attributes();
@@ -275,7 +313,10 @@ impl Engine {
             if ignored.contains(&k.as_str()) {
                 continue;
             }
-            let ty = schema.and_then(|s| s.get(k)).map(|a| a.ty.clone()).unwrap_or(meshmon_provider_sdk::AttrType::Any);
+            let ty = schema
+                .and_then(|s| s.get(k))
+                .map(|a| a.ty.clone())
+                .unwrap_or(meshmon_provider_sdk::AttrType::Any);
             let b = before.get(k).unwrap_or(&Value::Null);
             let a = after.get(k).unwrap_or(&Value::Null);
             let mut paths: Vec<Vec<PathSegment>> = Vec::new();
@@ -292,25 +333,39 @@ impl Engine {
     }
 
     /// Computes a plan against `prior` (already refreshed, or not).
-    pub async fn plan(&self, prior: State, drift: Vec<Drift>, options: PlanOptions) -> Result<Plan, Error> {
+    pub async fn plan(
+        &self,
+        prior: State,
+        drift: Vec<Drift>,
+        options: PlanOptions,
+    ) -> Result<Plan, Error> {
         let configured = self.providers.configured_now().await;
-        let advise = |block: &crate::spec::ResourceBlock, current: Option<&Current>, desired: &Map| {
-            configured
-                .get(&block.provider)
-                .and_then(|c| c.resource(&block.type_name))
-                .map(|r| r.advise(current, desired))
-                .unwrap_or_default()
-        };
+        let advise =
+            |block: &crate::spec::ResourceBlock, current: Option<&Current>, desired: &Map| {
+                configured
+                    .get(&block.provider)
+                    .and_then(|c| c.resource(&block.type_name))
+                    .map(|r| r.advise(current, desired))
+                    .unwrap_or_default()
+            };
         for block in self.spec.resources.values() {
             if let Some(p) = self.registry.provider(&block.provider) {
-                p.preflight(&block.type_name).map_err(|source| Error::Provider {
-                    address: block.address.clone(),
-                    operation: "preflight",
-                    source,
-                })?;
+                p.preflight(&block.type_name)
+                    .map_err(|source| Error::Provider {
+                        address: block.address.clone(),
+                        operation: "preflight",
+                        source: Box::new(source),
+                    })?;
             }
         }
-        Ok(plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?)
+        Ok(plan::compute(
+            &self.spec,
+            &self.registry,
+            prior,
+            drift,
+            options,
+            &advise,
+        )?)
     }
 
     /// Configures every provider that can be configured from `state`, so
@@ -328,7 +383,12 @@ impl Engine {
     }
 
     /// Adopts an existing object into state under `address`.
-    pub async fn import(&self, state: &State, address: &str, id: &str) -> Result<ResourceState, Error> {
+    pub async fn import(
+        &self,
+        state: &State,
+        address: &str,
+        id: &str,
+    ) -> Result<ResourceState, Error> {
         let block = self.spec.resources.get(address).ok_or_else(|| {
             Error::Usage(format!(
                 "{address} is not declared in the spec: add [resources.{}] first, then import",
@@ -347,15 +407,24 @@ impl Engine {
                 block.provider
             ))
         })?;
-        let res = self.providers.resource(&block.provider, &config, &block.type_name).await?;
+        let res = self
+            .providers
+            .resource(&block.provider, &config, &block.type_name)
+            .await?;
         let ctx = OpContext::quiet(address);
-        let found = res.import(&ctx, id).await.map_err(|source| Error::Provider {
-            address: address.to_string(),
-            operation: "import",
-            source,
-        })?;
+        let found = res
+            .import(&ctx, id)
+            .await
+            .map_err(|source| Error::Provider {
+                address: address.to_string(),
+                operation: "import",
+                source: Box::new(source),
+            })?;
         let current = found.ok_or_else(|| {
-            Error::Usage(format!("{address}: no {} with ID {id:?} exists to import", block.type_name))
+            Error::Usage(format!(
+                "{address}: no {} with ID {id:?} exists to import",
+                block.type_name
+            ))
         })?;
         let graph = crate::graph::Graph::build(&self.spec);
         let schema = self.registry.schema(&block.type_name);
@@ -367,7 +436,13 @@ impl Engine {
             dependencies: graph.dependencies(address),
             status: crate::state::Status::Ready,
             sensitive_attributes: schema
-                .map(|s| s.attributes.iter().filter(|a| a.sensitive).map(|a| a.name.to_string()).collect())
+                .map(|s| {
+                    s.attributes
+                        .iter()
+                        .filter(|a| a.sensitive)
+                        .map(|a| a.name.to_string())
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }

@@ -99,7 +99,11 @@ impl Reporter {
                 status: None,
             },
         );
-        self.line(&format!("{}: {}...", self.palette.bold.apply_to(addr), verb.ing()));
+        self.line(&format!(
+            "{}: {}...",
+            self.palette.bold.apply_to(addr),
+            verb.ing()
+        ));
         self.redraw();
     }
 
@@ -131,7 +135,9 @@ impl Reporter {
             self.line(&format!(
                 "{}: {} after {}",
                 self.palette.bold.apply_to(addr),
-                self.palette.red.apply_to(format!("{} failed", f.verb.ing())),
+                self.palette
+                    .red
+                    .apply_to(format!("{} failed", f.verb.ing())),
                 secs(f.started.elapsed())
             ));
         }
@@ -155,7 +161,11 @@ impl Reporter {
             for (addr, f) in inflight.iter_mut() {
                 if f.last_note.elapsed() >= Duration::from_secs(10) {
                     f.last_note = Instant::now();
-                    let status = f.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                    let status = f
+                        .status
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
                     lines.push(format!(
                         "{addr}: {}... [{} elapsed]{status}",
                         f.verb.still(),
@@ -176,7 +186,11 @@ impl Reporter {
             .iter()
             .take(4)
             .map(|(a, f)| {
-                let status = f.status.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
+                let status = f
+                    .status
+                    .as_deref()
+                    .map(|s| format!(", {s}"))
+                    .unwrap_or_default();
                 format!("{a} ({}{status})", secs(f.started.elapsed()))
             })
             .collect();
@@ -199,5 +213,9 @@ impl Reporter {
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 { format!("{}m{}s", s / 60, s % 60) } else { format!("{s}s") }
+    if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }

@@ -85,11 +85,21 @@ pub async fn apply(
         let needs_apply = matches!(c.action, Action::Create | Action::Update | Action::Replace);
         if needs_destroy {
             destroy_node.insert(&c.address, nodes.len());
-            nodes.push(Node { change: i, kind: Kind::Destroy, waiting: 0, dependents: Vec::new() });
+            nodes.push(Node {
+                change: i,
+                kind: Kind::Destroy,
+                waiting: 0,
+                dependents: Vec::new(),
+            });
         }
         if needs_apply {
             apply_node.insert(&c.address, nodes.len());
-            nodes.push(Node { change: i, kind: Kind::Apply, waiting: 0, dependents: Vec::new() });
+            nodes.push(Node {
+                change: i,
+                kind: Kind::Apply,
+                waiting: 0,
+                dependents: Vec::new(),
+            });
         }
     }
 
@@ -113,7 +123,11 @@ pub async fn apply(
         }
         // Whatever referenced this resource, per the spec or the state,
         // leaves first.
-        let recorded = state.resources.get(addr).map(|r| r.dependencies.clone()).unwrap_or_default();
+        let recorded = state
+            .resources
+            .get(addr)
+            .map(|r| r.dependencies.clone())
+            .unwrap_or_default();
         for dep in c.dependencies.iter().chain(recorded.iter()) {
             let Some(&dep_destroy) = destroy_node.get(dep.as_str()) else {
                 continue;
@@ -140,8 +154,11 @@ pub async fn apply(
 
     // The objects as they were when the walk began: what destroys and
     // updates act on, even after a create_before_destroy replaced the record.
-    let originals: HashMap<String, Current> =
-        state.resources.iter().map(|(a, r)| (a.clone(), r.current())).collect();
+    let originals: HashMap<String, Current> = state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.clone(), r.current()))
+        .collect();
     let mut known: HashMap<String, Known> = state
         .resources
         .iter()
@@ -158,7 +175,9 @@ pub async fn apply(
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(engine.parallelism));
-    let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].waiting == 0).collect();
+    let mut ready: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].waiting == 0)
+        .collect();
     ready.reverse();
     let mut in_flight = 0usize;
     let mut finished = 0usize;
@@ -178,7 +197,17 @@ pub async fn apply(
                 continue;
             }
             let c = changes[nodes[n].change];
-            match start(engine, n, nodes[n].kind, c, originals.get(&c.address), &known, &tx, &semaphore, &reporter) {
+            match start(
+                engine,
+                n,
+                nodes[n].kind,
+                c,
+                originals.get(&c.address),
+                &known,
+                &tx,
+                &semaphore,
+                &reporter,
+            ) {
                 Ok(()) => in_flight += 1,
                 Err(e) => {
                     reporter.note(&format!("{}: {e}", c.address));
@@ -215,7 +244,7 @@ pub async fn apply(
                             state.resources.insert(c.address.clone(), rs);
                         }
                         skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
-                        let err = Error::Provider { address: c.address.clone(), operation: done.operation, source };
+                        let err = Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) };
                         reporter.note(&format!("Error: {err}"));
                         first_error.get_or_insert(err);
                     }
@@ -231,13 +260,19 @@ pub async fn apply(
 
     let remaining = nodes.len() - finished - failed.min(nodes.len() - finished);
     let error = if interrupted {
-        Some(Error::Interrupted { completed: finished, remaining })
+        Some(Error::Interrupted {
+            completed: finished,
+            remaining,
+        })
     } else if failed > 0 {
         if failed == 1 && skipped_count == 0 {
             first_error
         } else {
             reporter.note(&format!("{failed} operation(s) failed, {skipped_count} skipped because they depend on a failure"));
-            first_error.or(Some(Error::Incomplete { failed, skipped: skipped_count }))
+            first_error.or(Some(Error::Incomplete {
+                failed,
+                skipped: skipped_count,
+            }))
         }
     } else if finished < nodes.len() {
         Some(Error::Usage(format!(
@@ -249,20 +284,31 @@ pub async fn apply(
     };
 
     if !plan.options.destroy {
-        let scope = Scope { vars: &engine.spec.variables, resources: &known };
+        let scope = Scope {
+            vars: &engine.spec.variables,
+            resources: &known,
+        };
         let mut outputs = std::collections::BTreeMap::new();
         for (name, o) in &engine.spec.outputs {
             if let Ok((v, s)) = scope.eval(&o.value)
                 && !v.contains_unknown()
             {
-                outputs.insert(name.clone(), OutputState { value: v, sensitive: s || o.sensitive });
+                outputs.insert(
+                    name.clone(),
+                    OutputState {
+                        value: v,
+                        sensitive: s || o.sensitive,
+                    },
+                );
             }
         }
         state.outputs = outputs;
     } else if state.resources.is_empty() {
         state.outputs.clear();
     }
-    let _ = journal.append(&JournalEntry::Outputs { outputs: state.outputs.clone() });
+    let _ = journal.append(&JournalEntry::Outputs {
+        outputs: state.outputs.clone(),
+    });
     (state, totals, error)
 }
 
@@ -312,12 +358,25 @@ fn record(
 ) {
     match outcome {
         Outcome::Applied(current) => {
-            let id = current.outputs.get("id").and_then(Value::as_str).map(str::to_string);
+            let id = current
+                .outputs
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let rs = resource_state(c, current, Status::Ready);
-            if let Err(e) = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) }) {
+            if let Err(e) = journal.append(&JournalEntry::Set {
+                address: c.address.clone(),
+                resource: Box::new(rs.clone()),
+            }) {
                 reporter.note(&format!("warning: {e}"));
             }
-            known.insert(c.address.clone(), Known { attrs: rs.attributes(), sensitive: c.sensitive.clone() });
+            known.insert(
+                c.address.clone(),
+                Known {
+                    attrs: rs.attributes(),
+                    sensitive: c.sensitive.clone(),
+                },
+            );
             state.resources.insert(c.address.clone(), rs);
             match c.action {
                 Action::Update => totals.changed += 1,
@@ -331,7 +390,9 @@ fn record(
             // new object is recorded: keep the new record.
             let replaced_already = c.action == Action::Replace && c.create_before_destroy;
             if !replaced_already {
-                if let Err(e) = journal.append(&JournalEntry::Remove { address: c.address.clone() }) {
+                if let Err(e) = journal.append(&JournalEntry::Remove {
+                    address: c.address.clone(),
+                }) {
                     reporter.note(&format!("warning: {e}"));
                 }
                 state.resources.remove(&c.address);
@@ -365,9 +426,21 @@ fn start(
     })?;
     let block = spec.resources.get(&c.address);
     let (verb, operation, timeout) = match (kind, c.action) {
-        (Kind::Destroy, _) => (Verb::Destroy, "delete", block.and_then(|b| b.timeouts.delete)),
-        (Kind::Apply, Action::Update) => (Verb::Update, "update", block.and_then(|b| b.timeouts.update)),
-        (Kind::Apply, _) => (Verb::Create, "create", block.and_then(|b| b.timeouts.create)),
+        (Kind::Destroy, _) => (
+            Verb::Destroy,
+            "delete",
+            block.and_then(|b| b.timeouts.delete),
+        ),
+        (Kind::Apply, Action::Update) => (
+            Verb::Update,
+            "update",
+            block.and_then(|b| b.timeouts.update),
+        ),
+        (Kind::Apply, _) => (
+            Verb::Create,
+            "create",
+            block.and_then(|b| b.timeouts.create),
+        ),
     };
     let mut inputs = Map::new();
     let mut prior: Option<Current> = None;
@@ -376,15 +449,22 @@ fn start(
             if let Some(b) = block
                 && b.lifecycle.prevent_destroy
             {
-                return Err(Error::PreventDestroy { address: c.address.clone() });
+                return Err(Error::PreventDestroy {
+                    address: c.address.clone(),
+                });
             }
             prior = original.cloned();
         }
         Kind::Apply => {
             let block = block.expect("applied resources are in the spec");
             let schema = engine.registry.schema(&c.type_name).expect("known type");
-            let scope = Scope { vars: &spec.variables, resources: known };
-            let (evaluated, _) = scope.inputs(schema, &block.attrs).map_err(|e| Error::Usage(format!("{}: {e}", c.address)))?;
+            let scope = Scope {
+                vars: &spec.variables,
+                resources: known,
+            };
+            let (evaluated, _) = scope
+                .inputs(schema, &block.attrs)
+                .map_err(|e| Error::Usage(format!("{}: {e}", c.address)))?;
             inputs = evaluated;
             if let Some(planned) = &c.inputs {
                 // Settable+computed attributes left to the provider keep the
@@ -440,12 +520,16 @@ fn start(
                 .map_err(|e| ProviderError::new(e.to_string()))?;
             match (kind, action) {
                 (Kind::Destroy, _) => {
-                    let prior = prior.as_ref().ok_or_else(|| ProviderError::new("nothing is recorded to destroy"))?;
+                    let prior = prior
+                        .as_ref()
+                        .ok_or_else(|| ProviderError::new("nothing is recorded to destroy"))?;
                     res.delete(&ctx, prior).await?;
                     Ok(Outcome::Destroyed)
                 }
                 (Kind::Apply, Action::Update) => {
-                    let prior = prior.as_ref().ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
+                    let prior = prior
+                        .as_ref()
+                        .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
                     let outputs = res.update(&ctx, prior, &inputs).await?;
                     Ok(Outcome::Applied(Current::new(inputs.clone(), outputs)))
                 }
@@ -466,7 +550,11 @@ fn start(
             },
             None => work.await,
         };
-        let _ = tx.send(Done { node: node_index, result, operation });
+        let _ = tx.send(Done {
+            node: node_index,
+            result,
+            operation,
+        });
     });
     Ok(())
 }
@@ -475,10 +563,15 @@ fn start(
 fn consistent(planned: &Value, actual: &Value) -> bool {
     match (planned, actual) {
         (Value::Unknown, _) => true,
-        (Value::List(p), Value::List(a)) => p.len() == a.len() && p.iter().zip(a).all(|(x, y)| consistent(x, y)),
-        (Value::Map(p), Value::Map(a)) => {
-            p.keys().chain(a.keys()).all(|k| consistent(p.get(k).unwrap_or(&Value::Null), a.get(k).unwrap_or(&Value::Null)))
+        (Value::List(p), Value::List(a)) => {
+            p.len() == a.len() && p.iter().zip(a).all(|(x, y)| consistent(x, y))
         }
+        (Value::Map(p), Value::Map(a)) => p.keys().chain(a.keys()).all(|k| {
+            consistent(
+                p.get(k).unwrap_or(&Value::Null),
+                a.get(k).unwrap_or(&Value::Null),
+            )
+        }),
         _ => crate::plan::compare::equal(&meshmon_provider_sdk::AttrType::Any, planned, actual),
     }
 }

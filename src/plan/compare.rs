@@ -21,7 +21,11 @@ pub fn equal(ty: &AttrType, a: &Value, b: &Value) -> bool {
             (Value::Map(x), Value::Map(y)) => {
                 let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
                 keys.into_iter().all(|k| {
-                    equal(t, x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))
+                    equal(
+                        t,
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                    )
                 })
             }
             _ => same(a, b),
@@ -35,9 +39,12 @@ fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Unknown, _) | (_, Value::Unknown) => false,
         (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (*x as f64) == *y,
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
         (Value::Map(x), Value::Map(y)) => {
-            x.iter().all(|(k, v)| same(v, y.get(k).unwrap_or(&Value::Null)))
+            x.iter()
+                .all(|(k, v)| same(v, y.get(k).unwrap_or(&Value::Null)))
                 && y.iter().all(|(k, v)| x.contains_key(k) || v.is_null())
         }
         _ => a == b,
@@ -72,7 +79,13 @@ pub fn as_yaml(v: &Value) -> Value {
 
 /// The paths at which two values differ, descending into tables so that a
 /// changed label reads `labels.role`, not all of `labels`.
-pub fn changed_paths(ty: &AttrType, a: &Value, b: &Value, path: &mut Vec<PathSegment>, out: &mut Vec<Vec<PathSegment>>) {
+pub fn changed_paths(
+    ty: &AttrType,
+    a: &Value,
+    b: &Value,
+    path: &mut Vec<PathSegment>,
+    out: &mut Vec<Vec<PathSegment>>,
+) {
     if equal(ty, a, b) {
         return;
     }
@@ -85,7 +98,13 @@ pub fn changed_paths(ty: &AttrType, a: &Value, b: &Value, path: &mut Vec<PathSeg
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
                 path.push(PathSegment::Key(k.clone()));
-                changed_paths(&elem, x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), path, out);
+                changed_paths(
+                    &elem,
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    path,
+                    out,
+                );
                 path.pop();
             }
         }
@@ -100,9 +119,12 @@ mod tests {
     #[test]
     fn json_documents_compare_semantically() {
         let a = Value::from(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}"#);
-        let b = Value::from("{\n  \"Statement\": [ {\"Effect\": \"Allow\"} ],\n  \"Version\": \"2012-10-17\"\n}");
+        let b = Value::from(
+            "{\n  \"Statement\": [ {\"Effect\": \"Allow\"} ],\n  \"Version\": \"2012-10-17\"\n}",
+        );
         assert!(equal(&AttrType::Json, &a, &b));
-        let table: Value = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}).into();
+        let table: Value =
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}).into();
         assert!(equal(&AttrType::Json, &a, &table));
         let c = Value::from(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny"}]}"#);
         assert!(!equal(&AttrType::Json, &a, &c));
@@ -127,10 +149,19 @@ mod tests {
         let a: Value = serde_json::json!({"role": "a", "keep": "k"}).into();
         let b: Value = serde_json::json!({"role": "b", "keep": "k", "new": "n"}).into();
         let mut out = Vec::new();
-        changed_paths(&AttrType::map_of(AttrType::String), &a, &b, &mut vec![], &mut out);
+        changed_paths(
+            &AttrType::map_of(AttrType::String),
+            &a,
+            &b,
+            &mut vec![],
+            &mut out,
+        );
         assert_eq!(
             out,
-            vec![vec![PathSegment::Key("new".into())], vec![PathSegment::Key("role".into())]]
+            vec![
+                vec![PathSegment::Key("new".into())],
+                vec![PathSegment::Key("role".into())]
+            ]
         );
     }
 }

@@ -45,7 +45,10 @@ impl SavedPlan {
     }
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         serde_json::to_writer(&mut tmp, self)?;
         tmp.flush()?;
@@ -54,7 +57,8 @@ impl SavedPlan {
     }
 
     pub fn read(path: &Path) -> Result<SavedPlan, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read saved plan {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read saved plan {}: {e}", path.display()))?;
         let plan: SavedPlan = serde_json::from_slice(&bytes)
             .map_err(|e| format!("{} is not a meshmon plan file: {e}", path.display()))?;
         if plan.format_version != PLAN_FORMAT {

@@ -12,14 +12,20 @@ use super::render::{SENSITIVE, scalar};
 use super::{Drift, DriftKind, Plan};
 use crate::registry::Registry;
 
-fn masked(attrs: &Option<Map>, sensitive: &BTreeSet<String>, registry: &Registry, type_name: &str) -> serde_json::Value {
+fn masked(
+    attrs: &Option<Map>,
+    sensitive: &BTreeSet<String>,
+    registry: &Registry,
+    type_name: &str,
+) -> serde_json::Value {
     let Some(attrs) = attrs else {
         return serde_json::Value::Null;
     };
     let schema = registry.schema(type_name);
     let mut out = serde_json::Map::new();
     for (k, v) in attrs {
-        let secret = sensitive.contains(k) || schema.and_then(|s| s.get(k)).is_some_and(|a| a.sensitive);
+        let secret =
+            sensitive.contains(k) || schema.and_then(|s| s.get(k)).is_some_and(|a| a.sensitive);
         let v = if secret && !v.is_null() {
             serde_json::Value::String(SENSITIVE.into())
         } else {
@@ -72,7 +78,11 @@ fn drift_entry(d: &Drift, registry: &Registry) -> serde_json::Value {
         .map(|a| {
             let secret = is_secret(d, &a.path, registry);
             let show = |v: &Value| {
-                if secret { json!(SENSITIVE) } else { serde_json::Value::from(v.clone()) }
+                if secret {
+                    json!(SENSITIVE)
+                } else {
+                    serde_json::Value::from(v.clone())
+                }
             };
             json!({"path": a.path, "recorded": show(&a.recorded), "actual": show(&a.actual)})
         })
@@ -90,14 +100,21 @@ pub fn drift(drift: &[Drift], registry: &Registry) -> serde_json::Value {
 
 fn md_cell(s: &str) -> String {
     let s = s.replace('|', "\\|").replace('\n', "<br>");
-    if s.len() > 120 { format!("`{}…`", &s[..s.floor_char_boundary(117)]) } else { format!("`{s}`") }
+    if s.len() > 120 {
+        format!("`{}…`", &s[..s.floor_char_boundary(117)])
+    } else {
+        format!("`{s}`")
+    }
 }
 
 /// A Markdown report for a CI job summary.
 pub fn drift_markdown(drift: &[Drift], env: &str, registry: &Registry) -> String {
     let mut out = String::new();
     if drift.is_empty() {
-        let _ = writeln!(out, "## meshmon drift: `{env}`\n\n✅ No drift: every resource matches the state.");
+        let _ = writeln!(
+            out,
+            "## meshmon drift: `{env}`\n\n✅ No drift: every resource matches the state."
+        );
         return out;
     }
     let _ = writeln!(

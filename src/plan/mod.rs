@@ -169,7 +169,10 @@ impl Plan {
 
     /// `(address, action)` pairs: what a saved plan promises to do.
     pub fn fingerprint(&self) -> Vec<(String, Action)> {
-        self.changes.iter().map(|c| (c.address.clone(), c.action)).collect()
+        self.changes
+            .iter()
+            .map(|c| (c.address.clone(), c.action))
+            .collect()
     }
 }
 
@@ -218,7 +221,8 @@ pub fn compute(
         }
     } else if !options.refresh_only {
         let selected = apply_selection(&graph, &options.targets);
-        let order = petgraph::algo::toposort(&graph.graph, None).expect("cycles are rejected when the spec loads");
+        let order = petgraph::algo::toposort(&graph.graph, None)
+            .expect("cycles are rejected when the spec loads");
         for idx in order.into_iter().rev() {
             let addr = &graph.graph[idx];
             let block = &spec.resources[addr];
@@ -229,7 +233,9 @@ pub fn compute(
                 }
                 continue;
             }
-            let change = plan_resource(spec, registry, block, existing, &graph, &known, &options, advise)?;
+            let change = plan_resource(
+                spec, registry, block, existing, &graph, &known, &options, advise,
+            )?;
             known.insert(
                 addr.clone(),
                 Known {
@@ -346,15 +352,20 @@ fn plan_resource(
     options: &PlanOptions,
     advise: &Advisor<'_>,
 ) -> Result<Change, PlanError> {
-    let schema = registry.schema(&block.type_name).expect("types are checked when the spec loads");
+    let schema = registry
+        .schema(&block.type_name)
+        .expect("types are checked when the spec loads");
     let scope = Scope {
         vars: &spec.variables,
         resources: known,
     };
-    let (mut desired, mut sensitive) = scope.inputs(schema, &block.attrs).map_err(|e| PlanError::Eval {
-        address: block.address.clone(),
-        message: e.0,
-    })?;
+    let (mut desired, mut sensitive) =
+        scope
+            .inputs(schema, &block.attrs)
+            .map_err(|e| PlanError::Eval {
+                address: block.address.clone(),
+                message: e.0,
+            })?;
     let dependencies = graph.dependencies(&block.address);
     let mut change = Change {
         address: block.address.clone(),
@@ -389,7 +400,11 @@ fn plan_resource(
 
     // Attributes the user left to the provider keep what the provider chose,
     // and ignore_changes keeps the recorded value whatever the spec says.
-    for a in schema.attributes.iter().filter(|a| a.settable && a.computed) {
+    for a in schema
+        .attributes
+        .iter()
+        .filter(|a| a.settable && a.computed)
+    {
         if !desired.contains_key(a.name)
             && let Some(v) = prior.inputs.get(a.name)
         {
@@ -436,7 +451,11 @@ fn plan_resource(
         }
         change.after = Some(after);
     } else {
-        change.action = if changed { Action::Update } else { Action::NoOp };
+        change.action = if changed {
+            Action::Update
+        } else {
+            Action::NoOp
+        };
         let mut after = prior.outputs.clone();
         if changed {
             for name in &advice.unknown_after_update {

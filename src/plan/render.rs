@@ -76,7 +76,11 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         }
         return out;
     }
-    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     if changes.is_empty() {
         out.push_str(&format!(
             "{} Your infrastructure matches the spec.\n",
@@ -109,8 +113,16 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
     if !changed_outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");
         for (name, (v, sensitive)) in changed_outputs {
-            let shown = if *sensitive { SENSITIVE.to_string() } else { scalar(v) };
-            let sign = if plan.prior.outputs.contains_key(name) { "~" } else { "+" };
+            let shown = if *sensitive {
+                SENSITIVE.to_string()
+            } else {
+                scalar(v)
+            };
+            let sign = if plan.prior.outputs.contains_key(name) {
+                "~"
+            } else {
+                "+"
+            };
             let _ = writeln!(out, "  {} {name} = {shown}", p.sign(sign));
         }
     }
@@ -120,7 +132,11 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
 /// "Objects have changed outside of meshmon", attribute by attribute.
 pub fn drift_section(drift: &[Drift], registry: &Registry, p: &Palette) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}\n", p.bold.apply_to("Objects have changed outside of meshmon:"));
+    let _ = writeln!(
+        out,
+        "{}\n",
+        p.bold.apply_to("Objects have changed outside of meshmon:")
+    );
     for d in drift {
         let schema = registry.schema(&d.type_name);
         match d.kind {
@@ -131,7 +147,9 @@ pub fn drift_section(drift: &[Drift], registry: &Registry, p: &Palette) -> Strin
                 let _ = writeln!(out, "  # {} has changed", p.bold.apply_to(&d.address));
                 for a in &d.attributes {
                     let root = a.path.split(['.', '[']).next().unwrap_or_default();
-                    let sensitive = schema.and_then(|s| s.get(root)).is_some_and(|x| x.sensitive);
+                    let sensitive = schema
+                        .and_then(|s| s.get(root))
+                        .is_some_and(|x| x.sensitive);
                     let (r, v) = if sensitive {
                         (SENSITIVE.to_string(), SENSITIVE.to_string())
                     } else {
@@ -169,7 +187,11 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
         let _ = writeln!(out, "  # {}", p.yellow.apply_to(format!("note: {note}")));
     }
     let (type_name, name) = c.address.split_once('.').unwrap_or((&c.address, ""));
-    let _ = writeln!(out, "{:>3} resource \"{type_name}\" \"{name}\" {{", p.sign(sign));
+    let _ = writeln!(
+        out,
+        "{:>3} resource \"{type_name}\" \"{name}\" {{",
+        p.sign(sign)
+    );
     let before = c.before.clone().unwrap_or_default();
     let after = c.after.clone().unwrap_or_default();
     let mut keys: Vec<&String> = match c.action {
@@ -188,20 +210,64 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
         let b = before.get(k);
         let a = after.get(k);
         let line = match c.action {
-            Action::Create => a.map(|v| attr_line("+", k, width, None, Some(v), &ty, sensitive, false, p)),
-            Action::Delete => b.map(|v| attr_line("-", k, width, Some(v), None, &ty, sensitive, false, p)),
+            Action::Create => {
+                a.map(|v| attr_line("+", k, width, None, Some(v), &ty, sensitive, false, p))
+            }
+            Action::Delete => {
+                b.map(|v| attr_line("-", k, width, Some(v), None, &ty, sensitive, false, p))
+            }
             _ => match (b, a) {
                 (Some(x), Some(y)) if compare::equal(&ty, x, y) => {
                     if k == "id" || k == "name" || k == "arn" {
-                        Some(attr_line(" ", k, width, Some(x), Some(y), &ty, sensitive, false, p))
+                        Some(attr_line(
+                            " ",
+                            k,
+                            width,
+                            Some(x),
+                            Some(y),
+                            &ty,
+                            sensitive,
+                            false,
+                            p,
+                        ))
                     } else {
                         hidden += 1;
                         None
                     }
                 }
-                (Some(x), Some(y)) => Some(attr_line("~", k, width, Some(x), Some(y), &ty, sensitive, forces, p)),
-                (None, Some(y)) => Some(attr_line("+", k, width, None, Some(y), &ty, sensitive, forces, p)),
-                (Some(x), None) => Some(attr_line("-", k, width, Some(x), None, &ty, sensitive, forces, p)),
+                (Some(x), Some(y)) => Some(attr_line(
+                    "~",
+                    k,
+                    width,
+                    Some(x),
+                    Some(y),
+                    &ty,
+                    sensitive,
+                    forces,
+                    p,
+                )),
+                (None, Some(y)) => Some(attr_line(
+                    "+",
+                    k,
+                    width,
+                    None,
+                    Some(y),
+                    &ty,
+                    sensitive,
+                    forces,
+                    p,
+                )),
+                (Some(x), None) => Some(attr_line(
+                    "-",
+                    k,
+                    width,
+                    Some(x),
+                    None,
+                    &ty,
+                    sensitive,
+                    forces,
+                    p,
+                )),
                 (None, None) => None,
             },
         };
@@ -213,7 +279,10 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
         let _ = writeln!(
             out,
             "        {}",
-            p.dim.apply_to(format!("# ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" }))
+            p.dim.apply_to(format!(
+                "# ({hidden} unchanged attribute{} hidden)",
+                if hidden == 1 { "" } else { "s" }
+            ))
         );
     }
     out.push_str("    }\n");
@@ -307,13 +376,29 @@ fn map_diff(before: &Map, after: &Map, indent: usize, p: &Palette) -> String {
         match (before.get(k), after.get(k)) {
             (Some(b), Some(a)) if compare::equal(&AttrType::Any, b, a) => {}
             (Some(b), Some(a)) => {
-                let _ = writeln!(out, "{sp}{} {qk}{pad} = {} -> {}", p.sign("~"), scalar(b), scalar(a));
+                let _ = writeln!(
+                    out,
+                    "{sp}{} {qk}{pad} = {} -> {}",
+                    p.sign("~"),
+                    scalar(b),
+                    scalar(a)
+                );
             }
             (None, Some(a)) => {
-                let _ = writeln!(out, "{sp}{} {qk}{pad} = {}", p.sign("+"), block(a, indent + 2));
+                let _ = writeln!(
+                    out,
+                    "{sp}{} {qk}{pad} = {}",
+                    p.sign("+"),
+                    block(a, indent + 2)
+                );
             }
             (Some(b), None) => {
-                let _ = writeln!(out, "{sp}{} {qk}{pad} = {}", p.sign("-"), block(b, indent + 2));
+                let _ = writeln!(
+                    out,
+                    "{sp}{} {qk}{pad} = {}",
+                    p.sign("-"),
+                    block(b, indent + 2)
+                );
             }
             (None, None) => {}
         }
@@ -322,7 +407,11 @@ fn map_diff(before: &Map, after: &Map, indent: usize, p: &Palette) -> String {
 }
 
 fn quoted_key(k: &str) -> String {
-    if super::super::spec::valid_name(k) { k.to_string() } else { format!("{k:?}") }
+    if super::super::spec::valid_name(k) {
+        k.to_string()
+    } else {
+        format!("{k:?}")
+    }
 }
 
 /// A value on one line: strings quoted, documents as compact JSON.
@@ -361,12 +450,21 @@ fn block(v: &Value, indent: usize) -> String {
             let mut out = String::from("{\n");
             for (k, e) in m {
                 let qk = quoted_key(k);
-                let _ = writeln!(out, "{sp}    {qk}{} = {}", " ".repeat(width - qk.len()), block(e, indent + 4));
+                let _ = writeln!(
+                    out,
+                    "{sp}    {qk}{} = {}",
+                    " ".repeat(width - qk.len()),
+                    block(e, indent + 4)
+                );
             }
             let _ = write!(out, "{sp}}}");
             out
         }
-        Value::List(l) if !l.is_empty() && l.iter().any(|e| matches!(e, Value::Map(_) | Value::List(_))) => {
+        Value::List(l)
+            if !l.is_empty()
+                && l.iter()
+                    .any(|e| matches!(e, Value::Map(_) | Value::List(_))) =>
+        {
             let mut out = String::from("[\n");
             for e in l {
                 let _ = writeln!(out, "{sp}    {},", block(e, indent + 4));

@@ -130,15 +130,20 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
         span: span.clone(),
     };
     if text.is_empty() {
-        return Err(err("empty expression: expected `var.NAME`, `TYPE.NAME.ATTR` or `file(\"path\")`".into()));
+        return Err(err(
+            "empty expression: expected `var.NAME`, `TYPE.NAME.ATTR` or `file(\"path\")`".into(),
+        ));
     }
     if let Some(rest) = text.strip_prefix("file(") {
         let arg = rest
             .strip_suffix(')')
             .ok_or_else(|| err("expected `)` to close `file(`".into()))?
             .trim();
-        let path = parse_quoted(arg)
-            .ok_or_else(|| err(format!("`file` takes one quoted path, like file(\"manifests/app.yaml\"), not {arg}")))?;
+        let path = parse_quoted(arg).ok_or_else(|| {
+            err(format!(
+                "`file` takes one quoted path, like file(\"manifests/app.yaml\"), not {arg}"
+            ))
+        })?;
         return Ok(RefExpr::File(path));
     }
     if text.contains('(') {
@@ -191,7 +196,9 @@ fn split_path(text: &str) -> Result<(Vec<String>, Vec<PathSegment>), String> {
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('[') {
             in_head = false;
-            let end = r.find(']').ok_or_else(|| format!("`[` without `]` in `{text}`"))?;
+            let end = r
+                .find(']')
+                .ok_or_else(|| format!("`[` without `]` in `{text}`"))?;
             let idx = r[..end].trim();
             if let Ok(i) = idx.parse::<usize>() {
                 path.push(PathSegment::Index(i));
@@ -212,7 +219,9 @@ fn split_path(text: &str) -> Result<(Vec<String>, Vec<PathSegment>), String> {
         first = false;
         let end = r.find(['.', '[']).unwrap_or(r.len());
         let ident = &r[..end];
-        if !ident_ok(ident) && !(ident.chars().all(|c| c.is_ascii_digit()) && !in_head) {
+        // After an index, a bare number is a key too (`inputs.list[0].0`).
+        let numeric_key = !in_head && ident.chars().all(|c| c.is_ascii_digit());
+        if !ident_ok(ident) && !numeric_key {
             return Err(format!("`{ident}` is not a valid name in `{text}`"));
         }
         if in_head {
@@ -284,8 +293,14 @@ mod tests {
 
     #[test]
     fn file_function_alone_or_interpolated() {
-        assert_eq!(refs("file(\"m/a.yaml\")"), vec![RefExpr::File("m/a.yaml".into())]);
-        assert_eq!(refs("${file(\"m/a.yaml\")}"), vec![RefExpr::File("m/a.yaml".into())]);
+        assert_eq!(
+            refs("file(\"m/a.yaml\")"),
+            vec![RefExpr::File("m/a.yaml".into())]
+        );
+        assert_eq!(
+            refs("${file(\"m/a.yaml\")}"),
+            vec![RefExpr::File("m/a.yaml".into())]
+        );
     }
 
     #[test]

@@ -68,8 +68,20 @@ pub fn load_text(
     };
     let (root, syntax) = node::parse(&text);
     if !syntax.is_empty() {
+        // A table declared twice also repeats each of its keys; report the
+        // table once and not every key inside it.
+        let mut duplicated: Vec<Range<usize>> = Vec::new();
         for e in syntax {
-            cx.syntax_error(e);
+            let inside = e
+                .span
+                .as_ref()
+                .is_some_and(|s| duplicated.iter().any(|d| d.contains(&s.start)));
+            if e.message == "duplicate key" && inside {
+                continue;
+            }
+            if let Some(section) = cx.syntax_error(e) {
+                duplicated.push(section);
+            }
         }
         return Err(cx.diags);
     }
@@ -113,32 +125,47 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    fn err(&mut self, message: impl Into<String>, span: Range<usize>, label: impl Into<String>) -> &mut Diag {
-        let d = Diag::error(message).label(span, label).in_source(&self.source);
+    fn err(
+        &mut self,
+        message: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> &mut Diag {
+        let d = Diag::error(message)
+            .label(span, label)
+            .in_source(&self.source);
         self.diags.push(d);
         self.diags.items.last_mut().expect("just pushed")
     }
 
-    fn syntax_error(&mut self, e: node::SyntaxError) {
+    /// Reports a syntax error; for a table declared twice, returns the span
+    /// of the second declaration's section.
+    fn syntax_error(&mut self, e: node::SyntaxError) -> Option<Range<usize>> {
         if e.message == "duplicate key"
             && let Some(span) = e.span.clone()
-            && let Some(d) = self.duplicate_header(span)
+            && let Some(d) = self.duplicate_header(span.clone())
         {
             self.diags.push(d);
-            return;
+            let end = self.text[span.start..]
+                .find("\n[")
+                .map_or(self.text.len(), |i| span.start + i + 1);
+            return Some(span.start..end);
         }
         let mut d = Diag::error(format!("invalid TOML: {}", e.message)).in_source(&self.source);
         if let Some(span) = e.span {
             d = d.label(span, "here");
         }
         self.diags.push(d);
+        None
     }
 
     /// TOML reports a repeated `[resources.T.N]` as a duplicate key; say it
     /// in spec terms and point at the first declaration too.
     fn duplicate_header(&self, span: Range<usize>) -> Option<Diag> {
         let line_start = self.text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[span.start..].find('\n').map_or(self.text.len(), |i| span.start + i);
+        let line_end = self.text[span.start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| span.start + i);
         let line = self.text[line_start..line_end].trim();
         let inner = line.strip_prefix('[')?.split(']').next()?.trim();
         let parts: Vec<&str> = inner.split('.').map(str::trim).collect();
@@ -154,7 +181,9 @@ impl Loader<'_> {
             Diag::error(format!("{kind} `{what}` is declared twice"))
                 .label(first..first + line.len(), "first declared here")
                 .label(line_start..line_start + line.len(), "declared again here")
-                .help(format!("{kind} names must be unique; rename or remove one of them"))
+                .help(format!(
+                    "{kind} names must be unique; rename or remove one of them"
+                ))
                 .in_source(&self.source),
         )
     }
@@ -217,7 +246,9 @@ impl Loader<'_> {
             key.span.clone(),
             "malformed name",
         );
-        d.help = Some("names start with a letter or `_` and hold only letters, digits, `_` and `-`".into());
+        d.help = Some(
+            "names start with a letter or `_` and hold only letters, digits, `_` and `-`".into(),
+        );
         false
     }
 
@@ -255,7 +286,9 @@ impl Loader<'_> {
                     }));
                     continue;
                 };
-                let Some(instances) = self.expect_table(tnode, &format!("`resources.{}`", tkey.name)) else {
+                let Some(instances) =
+                    self.expect_table(tnode, &format!("`resources.{}`", tkey.name))
+                else {
                     continue;
                 };
                 for (nkey, nnode) in instances {
@@ -263,8 +296,10 @@ impl Loader<'_> {
                         continue;
                     }
                     let address = format!("{}.{}", tkey.name, nkey.name);
-                    self.addresses
-                        .insert(address.clone(), (schema.type_name.to_string(), nkey.span.clone()));
+                    self.addresses.insert(
+                        address.clone(),
+                        (schema.type_name.to_string(), nkey.span.clone()),
+                    );
                     raw_resources.push((tkey.name.clone(), address, nkey.clone(), nnode));
                 }
             }
@@ -342,7 +377,9 @@ impl Loader<'_> {
                 node.span.clone(),
                 "add `name = \"...\"` here",
             );
-            d.help = Some("the environment name also names the default state file, state/<name>.json".into());
+            d.help = Some(
+                "the environment name also names the default state file, state/<name>.json".into(),
+            );
         }
         (name, state)
     }
@@ -366,7 +403,8 @@ impl Loader<'_> {
                 continue;
             }
             declared.insert(key.name.clone());
-            let Some(fields) = self.expect_table(vnode, &format!("`variables.{}`", key.name)) else {
+            let Some(fields) = self.expect_table(vnode, &format!("`variables.{}`", key.name))
+            else {
                 continue;
             };
             let mut default = None;
@@ -380,7 +418,8 @@ impl Loader<'_> {
                     "sensitive" => sensitive = self.expect_bool(fv, "`sensitive`").unwrap_or(false),
                     "allowed" => match &fv.kind {
                         NodeKind::Array(items) => {
-                            allowed = Some((items.iter().map(node_value).collect(), fv.span.clone()))
+                            allowed =
+                                Some((items.iter().map(node_value).collect(), fv.span.clone()))
                         }
                         _ => {
                             self.err(
@@ -398,7 +437,11 @@ impl Loader<'_> {
                 Some((Supplied::Text(t), from)) => match vars::type_text(t, default.as_ref()) {
                     Ok(v) => Some(v),
                     Err(e) => {
-                        let secret = if sensitive { "(sensitive)".to_string() } else { e };
+                        let secret = if sensitive {
+                            "(sensitive)".to_string()
+                        } else {
+                            e
+                        };
                         self.err(
                             format!("variable `{}` from {from}: {secret}", key.name),
                             key.span.clone(),
@@ -438,7 +481,11 @@ impl Loader<'_> {
                 );
                 d.help = Some(format!(
                     "use one of: {}",
-                    allowed.iter().map(render_value).collect::<Vec<_>>().join(", ")
+                    allowed
+                        .iter()
+                        .map(render_value)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             self.variables.insert(
@@ -461,7 +508,9 @@ impl Loader<'_> {
             if let Some((name, _)) = raw.split_once('=') {
                 let name = name.trim();
                 if !declared.contains(name) {
-                    let mut d = Diag::error(format!("--var {name}: the spec declares no variable `{name}`"));
+                    let mut d = Diag::error(format!(
+                        "--var {name}: the spec declares no variable `{name}`"
+                    ));
                     d.help = Some(
                         did_you_mean(name, declared.iter().map(String::as_str))
                             .unwrap_or_else(|| format!("declare it with [variables.{name}]")),
@@ -478,12 +527,16 @@ impl Loader<'_> {
         };
         for (key, pnode) in t {
             let Some(provider) = self.registry.provider(&key.name).cloned() else {
-                let hint = did_you_mean(&key.name, self.registry.provider_names()).unwrap_or_else(|| {
-                    format!(
-                        "known providers: {}",
-                        self.registry.provider_names().collect::<Vec<_>>().join(", ")
-                    )
-                });
+                let hint =
+                    did_you_mean(&key.name, self.registry.provider_names()).unwrap_or_else(|| {
+                        format!(
+                            "known providers: {}",
+                            self.registry
+                                .provider_names()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    });
                 let d = self.err(
                     format!("unknown provider `{}`", key.name),
                     key.span.clone(),
@@ -492,7 +545,8 @@ impl Loader<'_> {
                 d.help = Some(hint);
                 continue;
             };
-            let Some(fields) = self.expect_table(pnode, &format!("`providers.{}`", key.name)) else {
+            let Some(fields) = self.expect_table(pnode, &format!("`providers.{}`", key.name))
+            else {
                 continue;
             };
             let schema = provider.config_schema();
@@ -525,7 +579,10 @@ impl Loader<'_> {
             }
             match schema.get(&k.name) {
                 None => {
-                    let names = schema.settable().map(|a| a.name).chain(meta.iter().copied());
+                    let names = schema
+                        .settable()
+                        .map(|a| a.name)
+                        .chain(meta.iter().copied());
                     let hint = did_you_mean(&k.name, names);
                     let d = self.err(
                         format!("{what} has no attribute `{}`", k.name),
@@ -536,17 +593,28 @@ impl Loader<'_> {
                         format!(
                             "`{}` takes: {}",
                             schema.type_name,
-                            schema.settable().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                            schema
+                                .settable()
+                                .map(|a| a.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     }));
                 }
                 Some(a) if !a.settable => {
                     let d = self.err(
-                        format!("`{}` of {what} is computed by the provider and cannot be set", k.name),
+                        format!(
+                            "`{}` of {what} is computed by the provider and cannot be set",
+                            k.name
+                        ),
                         k.span.clone(),
                         "computed attribute",
                     );
-                    d.help = Some(format!("remove it; refer to it elsewhere as `${{{}.{}}}`", self_address.unwrap_or("TYPE.NAME"), k.name));
+                    d.help = Some(format!(
+                        "remove it; refer to it elsewhere as `${{{}.{}}}`",
+                        self_address.unwrap_or("TYPE.NAME"),
+                        k.name
+                    ));
                 }
                 Some(a) => {
                     let ty = a.ty.clone();
@@ -567,19 +635,36 @@ impl Loader<'_> {
                     "add `{} = …` ({}){}",
                     a.name,
                     a.ty.describe(),
-                    if a.description.is_empty() { String::new() } else { format!(": {}", a.description) }
+                    if a.description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", a.description)
+                    }
                 ));
             }
         }
         attrs
     }
 
-    fn resource(&mut self, type_name: &str, address: &str, key: &Key, node: &Node) -> Option<ResourceBlock> {
+    fn resource(
+        &mut self,
+        type_name: &str,
+        address: &str,
+        key: &Key,
+        node: &Node,
+    ) -> Option<ResourceBlock> {
         let schema = self.registry.schema(type_name)?.clone();
         let fields = self.expect_table(node, &format!("resource `{address}`"))?;
         let header = key.span.clone();
         let what = format!("resource `{address}` ({type_name})");
-        let attrs = self.attributes(&schema, &what, fields, header.clone(), META_KEYS, Some(address));
+        let attrs = self.attributes(
+            &schema,
+            &what,
+            fields,
+            header.clone(),
+            META_KEYS,
+            Some(address),
+        );
         let mut depends_on = Vec::new();
         let mut lifecycle = Lifecycle::default();
         let mut timeouts = Timeouts::default();
@@ -607,7 +692,10 @@ impl Loader<'_> {
     fn depends_on(&mut self, node: &Node, address: &str) -> Vec<String> {
         let NodeKind::Array(items) = &node.kind else {
             self.err(
-                format!("`depends_on` must be an array of addresses, found {}", node.kind_name()),
+                format!(
+                    "`depends_on` must be an array of addresses, found {}",
+                    node.kind_name()
+                ),
                 node.span.clone(),
                 "expected [\"TYPE.NAME\", ...]",
             );
@@ -625,7 +713,9 @@ impl Loader<'_> {
                     item.span.clone(),
                     "malformed address",
                 );
-                d.help = Some("addresses are TYPE.NAME, like \"helm_release.appmesh_controller\"".into());
+                d.help = Some(
+                    "addresses are TYPE.NAME, like \"helm_release.appmesh_controller\"".into(),
+                );
             } else if s == address {
                 self.err(
                     format!("`{address}` depends on itself"),
@@ -645,7 +735,9 @@ impl Loader<'_> {
                     item.span.clone(),
                     "no such resource",
                 );
-                d.help = Some(hint.unwrap_or_else(|| format!("declare it with [resources.{}.{}]", parts[0], parts[1])));
+                d.help = Some(hint.unwrap_or_else(|| {
+                    format!("declare it with [resources.{}.{}]", parts[0], parts[1])
+                }));
             } else {
                 out.push(s);
             }
@@ -661,16 +753,22 @@ impl Loader<'_> {
         for (k, v) in fields {
             match k.name.as_str() {
                 "prevent_destroy" => {
-                    l.prevent_destroy = self.expect_bool(v, "`lifecycle.prevent_destroy`").unwrap_or(false)
+                    l.prevent_destroy = self
+                        .expect_bool(v, "`lifecycle.prevent_destroy`")
+                        .unwrap_or(false)
                 }
                 "create_before_destroy" => {
-                    l.create_before_destroy =
-                        self.expect_bool(v, "`lifecycle.create_before_destroy`").unwrap_or(false)
+                    l.create_before_destroy = self
+                        .expect_bool(v, "`lifecycle.create_before_destroy`")
+                        .unwrap_or(false)
                 }
                 "ignore_changes" => {
                     let NodeKind::Array(items) = &v.kind else {
                         self.err(
-                            format!("`ignore_changes` must be an array of attribute names, found {}", v.kind_name()),
+                            format!(
+                                "`ignore_changes` must be an array of attribute names, found {}",
+                                v.kind_name()
+                            ),
                             v.span.clone(),
                             "expected [\"attr\", ...]",
                         );
@@ -693,7 +791,10 @@ impl Loader<'_> {
                             None => {
                                 let hint = did_you_mean(root, schema.settable().map(|a| a.name));
                                 let d = self.err(
-                                    format!("`ignore_changes` names `{name}`, which `{}` does not have", schema.type_name),
+                                    format!(
+                                        "`ignore_changes` names `{name}`, which `{}` does not have",
+                                        schema.type_name
+                                    ),
                                     item.span.clone(),
                                     "unknown attribute",
                                 );
@@ -737,8 +838,13 @@ impl Loader<'_> {
         match humantime::parse_duration(s) {
             Ok(d) => Some(d),
             Err(e) => {
-                let d = self.err(format!("`{s}` is not a duration: {e}"), span, "expected a duration");
-                d.help = Some("write durations like \"250ms\", \"90s\", \"30m\" or \"1h 30m\"".into());
+                let d = self.err(
+                    format!("`{s}` is not a duration: {e}"),
+                    span,
+                    "expected a duration",
+                );
+                d.help =
+                    Some("write durations like \"250ms\", \"90s\", \"30m\" or \"1h 30m\"".into());
                 None
             }
         }
@@ -800,16 +906,32 @@ impl Loader<'_> {
         match &node.kind {
             NodeKind::Str(s) => self.string_expr(node, s, ty, self_address),
             NodeKind::Int(i) => {
-                if ty.accepts(&Value::Int(*i)) { Some(Expr::Lit(Value::Int(*i))) } else { mismatch(self) }
+                if ty.accepts(&Value::Int(*i)) {
+                    Some(Expr::Lit(Value::Int(*i)))
+                } else {
+                    mismatch(self)
+                }
             }
             NodeKind::Float(f) => {
-                if ty.accepts(&Value::Float(*f)) { Some(Expr::Lit(Value::Float(*f))) } else { mismatch(self) }
+                if ty.accepts(&Value::Float(*f)) {
+                    Some(Expr::Lit(Value::Float(*f)))
+                } else {
+                    mismatch(self)
+                }
             }
             NodeKind::Bool(b) => {
-                if ty.accepts(&Value::Bool(*b)) { Some(Expr::Lit(Value::Bool(*b))) } else { mismatch(self) }
+                if ty.accepts(&Value::Bool(*b)) {
+                    Some(Expr::Lit(Value::Bool(*b)))
+                } else {
+                    mismatch(self)
+                }
             }
             NodeKind::Datetime(d) => {
-                if ty.accepts(&Value::String(d.clone())) { Some(Expr::Lit(Value::String(d.clone()))) } else { mismatch(self) }
+                if ty.accepts(&Value::String(d.clone())) {
+                    Some(Expr::Lit(Value::String(d.clone())))
+                } else {
+                    mismatch(self)
+                }
             }
             NodeKind::Array(items) => {
                 let elem = match ty {
@@ -817,7 +939,10 @@ impl Loader<'_> {
                     AttrType::Any | AttrType::Json => AttrType::Any,
                     _ => return mismatch(self),
                 };
-                let list: Vec<Option<Expr>> = items.iter().map(|i| self.expr(i, &elem, self_address)).collect();
+                let list: Vec<Option<Expr>> = items
+                    .iter()
+                    .map(|i| self.expr(i, &elem, self_address))
+                    .collect();
                 list.into_iter().collect::<Option<Vec<_>>>().map(Expr::List)
             }
             NodeKind::Table(fields) => {
@@ -845,7 +970,11 @@ impl Loader<'_> {
     /// map one-to-one (no escapes); otherwise `None`.
     fn content_offset(&self, node: &Node, content: &str) -> Option<usize> {
         let raw = self.text.get(node.span.clone())?;
-        let q = if raw.starts_with("\"\"\"") || raw.starts_with("'''") { 3 } else { 1 };
+        let q = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else {
+            1
+        };
         let mut start = node.span.start + q;
         let mut inner = self.text.get(start..node.span.end.checked_sub(q)?)?;
         if q == 3 && inner.starts_with('\n') {
@@ -862,7 +991,13 @@ impl Loader<'_> {
         }
     }
 
-    fn string_expr(&mut self, node: &Node, s: &str, ty: &AttrType, self_address: Option<&str>) -> Option<Expr> {
+    fn string_expr(
+        &mut self,
+        node: &Node,
+        s: &str,
+        ty: &AttrType,
+        self_address: Option<&str>,
+    ) -> Option<Expr> {
         let parts = match expr::parse_template(s) {
             Ok(p) => p,
             Err(e) => {
@@ -880,7 +1015,12 @@ impl Loader<'_> {
                 Part::Lit(l) => resolved.push(Part::Lit(l)),
                 Part::Ref(r, rel) => {
                     let span = self.sub_span(node, s, rel.clone());
-                    match self.check_ref(&r, span, if alone { Some(ty) } else { None }, self_address) {
+                    match self.check_ref(
+                        &r,
+                        span,
+                        if alone { Some(ty) } else { None },
+                        self_address,
+                    ) {
                         Some(RefExpr::File(contents)) => resolved.push(Part::Lit(contents)),
                         Some(r) => resolved.push(Part::Ref(r, rel)),
                         None => ok = false,
@@ -894,7 +1034,10 @@ impl Loader<'_> {
         if alone && let Some(Part::Ref(r, _)) = resolved.first() {
             return Some(Expr::Ref(r.clone()));
         }
-        if !matches!(ty, AttrType::String | AttrType::Json | AttrType::Yaml | AttrType::Any) {
+        if !matches!(
+            ty,
+            AttrType::String | AttrType::Json | AttrType::Yaml | AttrType::Any
+        ) {
             let literal_only = resolved.iter().all(|p| matches!(p, Part::Lit(_)));
             let d = self.err(
                 format!("expected {}, found a string", ty.describe()),
@@ -935,8 +1078,13 @@ impl Loader<'_> {
                 match std::fs::read_to_string(&path) {
                     Ok(c) => Some(RefExpr::File(c)),
                     Err(e) => {
-                        let d = self.err(format!("file(\"{p}\"): cannot read {}: {e}", path.display()), span, "here");
-                        d.help = Some("paths in file() are relative to the spec's directory".into());
+                        let d = self.err(
+                            format!("file(\"{p}\"): cannot read {}: {e}", path.display()),
+                            span,
+                            "here",
+                        );
+                        d.help =
+                            Some("paths in file() are relative to the spec's directory".into());
                         None
                     }
                 }
@@ -944,16 +1092,29 @@ impl Loader<'_> {
             RefExpr::Var(name) => {
                 let Some(var) = self.variables.get(name) else {
                     let hint = did_you_mean(name, self.variables.keys().map(String::as_str));
-                    let d = self.err(format!("reference to undeclared variable `{name}`"), span, "not declared");
-                    d.help = Some(hint.unwrap_or_else(|| format!("declare it with [variables.{name}]")));
+                    let d = self.err(
+                        format!("reference to undeclared variable `{name}`"),
+                        span,
+                        "not declared",
+                    );
+                    d.help =
+                        Some(hint.unwrap_or_else(|| format!("declare it with [variables.{name}]")));
                     return None;
                 };
                 let value = var.value.clone();
                 match alone {
                     Some(ty) if !ty.accepts(&value) => {
-                        let shown = if var.sensitive { "(sensitive)".into() } else { render_value(&value) };
+                        let shown = if var.sensitive {
+                            "(sensitive)".into()
+                        } else {
+                            render_value(&value)
+                        };
                         self.err(
-                            format!("expected {}, but `var.{name}` is {} {shown}", ty.describe(), value.type_name()),
+                            format!(
+                                "expected {}, but `var.{name}` is {} {shown}",
+                                ty.describe(),
+                                value.type_name()
+                            ),
                             span,
                             "wrong type",
                         );
@@ -961,7 +1122,10 @@ impl Loader<'_> {
                     }
                     None if matches!(value, Value::List(_) | Value::Map(_)) => {
                         self.err(
-                            format!("`var.{name}` is a {} and cannot be interpolated into a string", value.type_name()),
+                            format!(
+                                "`var.{name}` is a {} and cannot be interpolated into a string",
+                                value.type_name()
+                            ),
                             span,
                             "not a scalar",
                         );
@@ -978,13 +1142,23 @@ impl Loader<'_> {
             } => {
                 let address = format!("{type_name}.{name}");
                 if Some(address.as_str()) == self_address {
-                    self.err(format!("`{address}` refers to itself"), span, "self-reference");
+                    self.err(
+                        format!("`{address}` refers to itself"),
+                        span,
+                        "self-reference",
+                    );
                     return None;
                 }
                 let Some((real_type, _)) = self.addresses.get(&address).cloned() else {
                     let hint = did_you_mean(&address, self.addresses.keys().map(String::as_str));
-                    let d = self.err(format!("reference to undeclared resource `{address}`"), span, "no such resource");
-                    d.help = Some(hint.unwrap_or_else(|| format!("declare it with [resources.{type_name}.{name}]")));
+                    let d = self.err(
+                        format!("reference to undeclared resource `{address}`"),
+                        span,
+                        "no such resource",
+                    );
+                    d.help = Some(hint.unwrap_or_else(|| {
+                        format!("declare it with [resources.{type_name}.{name}]")
+                    }));
                     return None;
                 };
                 let schema = self.registry.schema(&real_type)?;
@@ -998,7 +1172,12 @@ impl Loader<'_> {
                     d.help = Some(hint.unwrap_or_else(|| {
                         format!(
                             "`{real_type}` has: {}",
-                            schema.attributes.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                            schema
+                                .attributes
+                                .iter()
+                                .map(|a| a.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     }));
                     return None;
@@ -1010,9 +1189,13 @@ impl Loader<'_> {
                         None => !matches!(target_ty, AttrType::List(_) | AttrType::Map(_)),
                     };
                     if !fits {
-                        let expected = alone.map_or("a scalar to interpolate".to_string(), AttrType::describe);
+                        let expected =
+                            alone.map_or("a scalar to interpolate".to_string(), AttrType::describe);
                         self.err(
-                            format!("expected {expected}, but `{address}.{attr}` is {}", target_ty.describe()),
+                            format!(
+                                "expected {expected}, but `{address}.{attr}` is {}",
+                                target_ty.describe()
+                            ),
                             span,
                             "wrong type",
                         );
@@ -1046,7 +1229,11 @@ fn node_value(n: &Node) -> Value {
         NodeKind::Bool(b) => Value::Bool(*b),
         NodeKind::Datetime(d) => Value::String(d.clone()),
         NodeKind::Array(a) => Value::List(a.iter().map(node_value).collect()),
-        NodeKind::Table(t) => Value::Map(t.iter().map(|(k, v)| (k.name.clone(), node_value(v))).collect()),
+        NodeKind::Table(t) => Value::Map(
+            t.iter()
+                .map(|(k, v)| (k.name.clone(), node_value(v)))
+                .collect(),
+        ),
     }
 }
 

@@ -116,7 +116,9 @@ fn node(v: Spanned<DeValue<'_>>) -> Node {
             let digits = i.as_str().replace('_', "");
             NodeKind::Int(i64::from_str_radix(&digits, i.radix()).unwrap_or(i64::MAX))
         }
-        DeValue::Float(f) => NodeKind::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
+        DeValue::Float(f) => {
+            NodeKind::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN))
+        }
         DeValue::Boolean(b) => NodeKind::Bool(b),
         DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
         DeValue::Array(a) => NodeKind::Array(a.into_iter().map(node).collect()),

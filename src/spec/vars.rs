@@ -40,13 +40,18 @@ pub(crate) enum Supplied {
 
 /// Collects supplied values by name, later sources overriding earlier ones.
 /// Errors are messages about the inputs themselves (a malformed `--var`).
-pub(crate) fn collect(inputs: &VarInputs) -> Result<BTreeMap<String, (Supplied, String)>, Vec<String>> {
+pub(crate) fn collect(
+    inputs: &VarInputs,
+) -> Result<BTreeMap<String, (Supplied, String)>, Vec<String>> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, v) in &inputs.env {
         out.insert(
             name.clone(),
-            (Supplied::Text(v.clone()), format!("environment variable MESHMON_VAR_{name}")),
+            (
+                Supplied::Text(v.clone()),
+                format!("environment variable MESHMON_VAR_{name}"),
+            ),
         );
     }
     for file in &inputs.files {
@@ -61,7 +66,13 @@ pub(crate) fn collect(inputs: &VarInputs) -> Result<BTreeMap<String, (Supplied, 
             Ok(table) => {
                 for (k, v) in table {
                     let value = toml_to_value(v);
-                    out.insert(k, (Supplied::Typed(value), format!("var file {}", file.display())));
+                    out.insert(
+                        k,
+                        (
+                            Supplied::Typed(value),
+                            format!("var file {}", file.display()),
+                        ),
+                    );
                 }
             }
             Err(e) => errors.push(format!(
@@ -76,7 +87,10 @@ pub(crate) fn collect(inputs: &VarInputs) -> Result<BTreeMap<String, (Supplied, 
             Some((name, value)) if !name.trim().is_empty() => {
                 out.insert(
                     name.trim().to_string(),
-                    (Supplied::Text(value.to_string()), format!("--var {}", name.trim())),
+                    (
+                        Supplied::Text(value.to_string()),
+                        format!("--var {}", name.trim()),
+                    ),
                 );
             }
             _ => errors.push(format!(
@@ -85,9 +99,16 @@ pub(crate) fn collect(inputs: &VarInputs) -> Result<BTreeMap<String, (Supplied, 
         }
     }
     for (name, v) in &inputs.values {
-        out.insert(name.clone(), (Supplied::Typed(v.clone()), "the saved plan".to_string()));
+        out.insert(
+            name.clone(),
+            (Supplied::Typed(v.clone()), "the saved plan".to_string()),
+        );
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Converts a TOML value from a var file or a typed `--var`.
@@ -99,7 +120,9 @@ pub(crate) fn toml_to_value(v: toml::Value) -> Value {
         toml::Value::Boolean(b) => Value::Bool(b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::List(a.into_iter().map(toml_to_value).collect()),
-        toml::Value::Table(t) => Value::Map(t.into_iter().map(|(k, v)| (k, toml_to_value(v))).collect()),
+        toml::Value::Table(t) => {
+            Value::Map(t.into_iter().map(|(k, v)| (k, toml_to_value(v))).collect())
+        }
     }
 }
 

@@ -49,15 +49,29 @@ impl std::fmt::Display for LockInfo {
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum JournalEntry {
     /// First line: which state the entries apply on top of.
-    Begin { lineage: String, serial: u64 },
-    Set { address: String, resource: Box<ResourceState> },
-    Remove { address: String },
-    Outputs { outputs: std::collections::BTreeMap<String, OutputState> },
+    Begin {
+        lineage: String,
+        serial: u64,
+    },
+    Set {
+        address: String,
+        resource: Box<ResourceState>,
+    },
+    Remove {
+        address: String,
+    },
+    Outputs {
+        outputs: std::collections::BTreeMap<String, OutputState>,
+    },
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
     let path = path.display().to_string();
-    move |source| StateError::Io { action, path, source }
+    move |source| StateError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// A state file on disk and its companions.
@@ -93,33 +107,48 @@ impl LocalStore {
     /// Returns the state and whether a journal was replayed. No file means
     /// a new, empty state.
     pub fn load(&self) -> Result<(State, bool), StateError> {
-        let mut state = match std::fs::read(&self.path) {
-            Ok(bytes) => parse_state(&bytes, &self.path)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
+        let found = match std::fs::read(&self.path) {
+            Ok(bytes) => Some(parse_state(&bytes, &self.path)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", &self.path)(e)),
         };
-        let replayed = self.replay(&mut state)?;
-        Ok((state, replayed))
-    }
-
-    fn replay(&self, state: &mut State) -> Result<bool, StateError> {
         let path = self.journal_path();
         let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", &path)(e)),
         };
-        let mut lines = BufReader::new(file).lines();
-        let Some(Ok(first)) = lines.next() else {
-            return Ok(false);
+        let Some(file) = file else {
+            return Ok((found.unwrap_or_default(), false));
         };
-        match serde_json::from_str(&first) {
-            Ok(JournalEntry::Begin { lineage, serial })
-                if lineage == state.lineage && serial == state.serial => {}
+        let mut lines = BufReader::new(file).lines();
+        let begin = lines
+            .next()
+            .and_then(Result::ok)
+            .and_then(|l| serde_json::from_str(&l).ok());
+        let Some(JournalEntry::Begin { lineage, serial }) = begin else {
+            return Ok((found.unwrap_or_default(), false));
+        };
+        let mut state = match found {
             // Written against another state (or already folded into this
             // one before the process died): nothing to replay.
-            _ => return Ok(false),
-        }
+            Some(s) if s.lineage != lineage || s.serial != serial => return Ok((s, false)),
+            Some(s) => s,
+            // The first apply of an environment was killed before it ever
+            // wrote the state file: start from the empty state it began with.
+            None => State {
+                lineage,
+                serial,
+                ..State::new()
+            },
+        };
+        let replayed = replay(&mut state, lines);
+        Ok((state, replayed))
+    }
+}
+
+fn replay(state: &mut State, lines: std::io::Lines<BufReader<File>>) -> bool {
+    {
         let mut any = false;
         for line in lines {
             let Ok(line) = line else { break };
@@ -140,30 +169,40 @@ impl LocalStore {
                 JournalEntry::Outputs { outputs } => state.outputs = outputs,
             }
         }
-        Ok(any)
+        any
     }
+}
 
+impl LocalStore {
     /// Writes the state atomically, bumping its serial, keeping the previous
     /// file as a backup, then drops the journal it supersedes.
     pub fn persist(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
         state.meshmon_version = env!("CARGO_PKG_VERSION").to_string();
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
         if self.path.exists() {
             let backup = self.backup_path();
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create backup in", dir))?;
+            let mut tmp =
+                tempfile::NamedTempFile::new_in(dir).map_err(io("create backup in", dir))?;
             let bytes = std::fs::read(&self.path).map_err(io("read", &self.path))?;
             tmp.write_all(&bytes).map_err(io("write", &backup))?;
-            tmp.persist(&backup).map_err(|e| io("replace", &backup)(e.error))?;
+            tmp.persist(&backup)
+                .map_err(|e| io("replace", &backup)(e.error))?;
         }
         let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
         json.push(b'\n');
         // tempfile creates the file with mode 0600: secrets in state stay private.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create temporary file in", dir))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).map_err(io("create temporary file in", dir))?;
         tmp.write_all(&json).map_err(io("write", &self.path))?;
         tmp.as_file().sync_all().map_err(io("fsync", &self.path))?;
-        tmp.persist(&self.path).map_err(|e| io("replace", &self.path)(e.error))?;
+        tmp.persist(&self.path)
+            .map_err(|e| io("replace", &self.path)(e.error))?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -206,7 +245,8 @@ impl LocalStore {
                         operation: operation.to_string(),
                         who: who(),
                         pid: std::process::id(),
-                        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                            .to_string(),
                     };
                     let mut f = &file;
                     f.set_len(0).map_err(io("truncate", &path))?;
@@ -222,7 +262,7 @@ impl LocalStore {
                     if Instant::now() >= deadline {
                         return Err(StateError::Locked {
                             path: self.path.display().to_string(),
-                            holder: read_holder(&path),
+                            holder: Box::new(read_holder(&path)),
                         });
                     }
                     std::thread::sleep(Duration::from_millis(100));
@@ -384,7 +424,9 @@ impl Journal {
     pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         let mut line = serde_json::to_vec(entry).expect("journal entry serializes");
         line.push(b'\n');
-        self.file.write_all(&line).map_err(io("append to", &self.path))?;
+        self.file
+            .write_all(&line)
+            .map_err(io("append to", &self.path))?;
         if let Some(tx) = &self.sync_tx {
             let _ = tx.send(());
         }

@@ -109,14 +109,20 @@ pub enum StateError {
     #[error("state file {path} is corrupt: {message}")]
     Corrupt { path: String, message: String },
     /// Written by a newer meshmon.
-    #[error("state file {path} has format_version {found}; this meshmon reads version {FORMAT_VERSION}")]
+    #[error(
+        "state file {path} has format_version {found}; this meshmon reads version {FORMAT_VERSION}"
+    )]
     UnsupportedFormat { path: String, found: u32 },
     /// Another process holds the lock.
     #[error("state {path} is locked by {holder}")]
-    Locked { path: String, holder: LockInfo },
+    Locked { path: String, holder: Box<LockInfo> },
     /// `force-unlock` was given an ID that is not the current lock's.
     #[error("the lock on {path} has ID {actual}, not {given}")]
-    WrongLockId { path: String, given: String, actual: String },
+    WrongLockId {
+        path: String,
+        given: String,
+        actual: String,
+    },
     /// `force-unlock` found nothing to unlock.
     #[error("state {path} is not locked")]
     NotLocked { path: String },

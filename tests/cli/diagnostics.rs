@@ -1,0 +1,240 @@
+//! Snapshots of what a user sees: every spec diagnostic (rendered by miette,
+//! no colour) and the rendered plan.
+
+use crate::common::Workspace;
+
+/// Runs `validate` on a spec that must fail and returns what it printed.
+fn diagnose(spec: &str) -> String {
+    let ws = Workspace::new(spec);
+    let out = ws.expect(&["validate"], 1);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    out.stderr
+}
+
+#[test]
+fn toml_syntax_error() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.null_resource.a]\ninputs = { a = 1, }\ntriggers = \"unterminated\n"
+    ));
+}
+
+#[test]
+fn unknown_resource_type_suggests_the_closest() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.null_resorce.a]\ninputs = 1\n"
+    ));
+}
+
+#[test]
+fn unknown_attribute_suggests_the_closest() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.local_file.f]\npath = \"f\"\ncontent = \"c\"\nfile_permissions = \"0600\"\n"
+    ));
+}
+
+#[test]
+fn missing_required_attribute() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.local_file.f]\npath = \"f\"\n"
+    ));
+}
+
+#[test]
+fn wrong_value_type() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.null_resource.a]\ntriggers = [\"a\", \"b\"]\n\n[resources.time_sleep.s]\ncreate_duration = 5\n"
+    ));
+}
+
+#[test]
+fn reference_to_undeclared_resource_attribute_or_variable() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[variables.region]
+default = "eu-west-1"
+
+[resources.null_resource.a]
+inputs = "${null_resource.b.id}"
+
+[resources.null_resource.c]
+inputs = "${null_resource.a.arn}"
+
+[resources.null_resource.d]
+inputs = "${var.regoin}"
+"#
+    ));
+}
+
+#[test]
+fn dependency_cycle_names_every_address() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.null_resource.c]
+inputs = "${null_resource.a.id}"
+
+[resources.null_resource.a]
+inputs = "${null_resource.b.id}"
+
+[resources.null_resource.b]
+depends_on = ["null_resource.c"]
+
+[resources.null_resource.free]
+inputs = "not in the cycle"
+"#
+    ));
+}
+
+#[test]
+fn duplicate_resource_address() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.null_resource.a]\ninputs = 1\n\n[resources.null_resource.a]\ninputs = 2\n"
+    ));
+}
+
+#[test]
+fn malformed_addresses() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.null_resource."bad name"]
+inputs = 1
+
+[resources.null_resource.a]
+depends_on = ["null_resource", "null_resource.a", "null_resource.missing"]
+inputs = "${null_resource}"
+"#
+    ));
+}
+
+#[test]
+fn bad_lifecycle_and_timeouts() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.local_file.f]
+path = "f"
+content = "c"
+lifecycle = { prevent_destory = true, ignore_changes = ["contents", "sha256"], create_before_destroy = "yes" }
+timeouts = { create = "ten minutes", remove = "1m" }
+"#
+    ));
+}
+
+#[test]
+fn every_problem_is_reported_in_one_run() {
+    let stderr = diagnose(
+        r#"[meshmon]
+name = "x"
+colour = "blue"
+
+[variables.needed]
+description = "no default and no value"
+
+[resources.null_resorce.a]
+inputs = 1
+
+[resources.local_file.f]
+path = 42
+
+[resources.null_resource.b]
+inputs = "${var.nope}"
+"#,
+    );
+    insta::assert_snapshot!(stderr);
+    assert!(stderr.contains("6 errors in the spec"), "{stderr}");
+}
+
+#[test]
+fn unset_variable_is_named() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[variables.alert_email]\ndescription = \"Where alerts go\"\n\n[resources.null_resource.a]\ninputs = \"${var.alert_email}\"\n"
+    ));
+}
+
+#[test]
+fn valid_spec_validates() {
+    let ws =
+        Workspace::new("[meshmon]\nname = \"ok\"\n\n[resources.null_resource.a]\ninputs = 1\n");
+    let out = ws.expect(&["validate"], 0);
+    assert_eq!(out.stdout, "The spec is valid.\n");
+    let missing = Workspace::new("");
+    std::fs::remove_file(missing.file("meshmon.toml")).unwrap();
+    let out = missing.expect(&["validate"], 1);
+    assert!(
+        out.stderr.contains("cannot read spec meshmon.toml"),
+        "{}",
+        out.stderr
+    );
+}
+
+const PLAN_SPEC: &str = r#"
+[meshmon]
+name = "render"
+
+[variables.msg]
+default = "hello"
+
+[variables.password]
+default = "p4ss"
+sensitive = true
+
+[resources.null_resource.kept]
+inputs = "unchanged"
+
+[resources.null_resource.updated]
+inputs = { msg = "${var.msg}", list = [1, 2] }
+
+[resources.null_resource.replaced]
+triggers = { version = "1" }
+inputs = "${null_resource.kept.id}"
+
+[resources.null_resource.removed]
+inputs = "going away"
+
+[resources.local_file.doc]
+path = "doc.json"
+content = """
+{
+  "a": 1,
+  "b": [1, 2, 3],
+  "msg": "${var.msg}"
+}
+"""
+
+[resources.null_resource.secret]
+inputs = { password = "${var.password}" }
+"#;
+
+#[test]
+fn rendered_plan_for_create() {
+    let ws = Workspace::new(PLAN_SPEC);
+    insta::assert_snapshot!(ws.expect(&["plan"], 0).stdout);
+}
+
+#[test]
+fn rendered_plan_for_update_replace_and_delete() {
+    let ws = Workspace::new(PLAN_SPEC);
+    ws.expect(&["apply", "--auto-approve"], 0);
+    let changed = PLAN_SPEC
+        .replace("version = \"1\"", "version = \"2\"")
+        .replace(
+            "[resources.null_resource.removed]\ninputs = \"going away\"\n",
+            "",
+        )
+        .replace("\"b\": [1, 2, 3]", "\"b\": [1, 2, 4]")
+        .replace("list = [1, 2]", "list = [1, 2, 3]");
+    ws.write_spec(&changed);
+    let out = ws.expect(
+        &["plan", "--var", "msg=bonjour", "--var", "password=n3w"],
+        0,
+    );
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[sha256]"), (r"[0-9a-f]{32}", "[id]")]}, {
+        insta::assert_snapshot!(out.stdout);
+    });
+}

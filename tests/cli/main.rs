@@ -1,0 +1,19 @@
+//! Integration tests that drive the built `meshmon` binary on built-in
+//! resources (no cloud). Where to find what:
+//!
+//! - `lifecycle.rs`: plan → apply → no-op → update → replace → delete →
+//!   destroy, saved plans, targets, prevent_destroy, confirmation prompts.
+//! - `drift.rs`: out-of-band changes to `local_file`, drift formats and
+//!   exit codes, refresh-only plans.
+//! - `crash.rs`: SIGKILL in the middle of an apply, racing applies and the
+//!   state lock, force-unlock.
+//! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
+//! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, variables.
+
+mod common;
+
+mod crash;
+mod diagnostics;
+mod drift;
+mod lifecycle;
+mod state_cmds;
