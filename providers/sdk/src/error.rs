@@ -33,7 +33,11 @@ impl ProviderError {
     }
 
     /// A service answered with an error.
-    pub fn api(operation: impl Into<String>, code: Option<String>, message: impl Into<String>) -> Self {
+    pub fn api(
+        operation: impl Into<String>,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ProviderError {
             operation: Some(operation.into()),
             code,
@@ -53,8 +57,9 @@ impl ProviderError {
 
     /// Inputs failed to convert into the provider's typed form.
     pub fn invalid_inputs(err: impl fmt::Display) -> Self {
-        Self::new(format!("invalid inputs: {err}"))
-            .with_hint("this is a bug in meshmon: the spec passed validation but the provider rejected it")
+        Self::new(format!("invalid inputs: {err}")).with_hint(
+            "this is a bug in meshmon: the spec passed validation but the provider rejected it",
+        )
     }
 }
 

@@ -88,7 +88,11 @@ pub trait Resource: Send + Sync {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError>;
 
     /// Reads the live resource. `Ok(None)` means it no longer exists.
-    async fn read(&self, ctx: &OpContext, prior: &Current) -> Result<Option<Current>, ProviderError>;
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError>;
 
     /// Updates in place; returns the new outputs.
     async fn update(

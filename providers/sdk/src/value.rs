@@ -251,7 +251,10 @@ mod tests {
 
     #[test]
     fn unknown_is_seen_through_nesting() {
-        let v = Value::List(vec![Value::Int(1), Value::Map(Map::from([("k".into(), Value::Unknown)]))]);
+        let v = Value::List(vec![
+            Value::Int(1),
+            Value::Map(Map::from([("k".into(), Value::Unknown)])),
+        ]);
         assert!(v.contains_unknown());
         assert!(!Value::Int(1).contains_unknown());
     }
