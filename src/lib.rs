@@ -6,8 +6,10 @@
 pub mod builtin;
 pub mod cli;
 pub mod diag;
+pub mod docs;
 pub mod engine;
 pub mod graph;
+pub mod lint;
 pub mod plan;
 pub mod registry;
 pub mod spec;

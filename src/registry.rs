@@ -32,6 +32,9 @@ impl Registry {
         Self::new(vec![
             Arc::new(crate::builtin::Builtin),
             Arc::new(meshmon_provider_aws::Aws),
+            Arc::new(meshmon_provider_grafana::Amg),
+            Arc::new(meshmon_provider_grafana::Grafana),
+            Arc::new(meshmon_provider_kubernetes::Kubernetes),
         ])
     }
 
@@ -47,8 +50,25 @@ impl Registry {
         self.providers.get(name)
     }
 
+    /// The provider that owns a `[providers.NAME]` block (and its schema).
+    pub fn block_owner(&self, block: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers
+            .get(block)
+            .or_else(|| self.providers.values().find(|p| p.config_block() == block))
+    }
+
+    pub fn config_block_of(&self, type_name: &str) -> Option<&'static str> {
+        self.provider(self.provider_of(type_name)?)
+            .map(|p| p.config_block())
+    }
+
+    /// Names that may appear as `[providers.NAME]`.
     pub fn provider_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.providers.keys().copied()
+        let mut names: Vec<&'static str> =
+            self.providers.values().map(|p| p.config_block()).collect();
+        names.sort();
+        names.dedup();
+        names.into_iter()
     }
 
     pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {

@@ -212,6 +212,12 @@ pub enum Command {
         #[command(flatten)]
         state: StateArgs,
     },
+    /// Print the reference of every resource type (Markdown), from the schemas.
+    Docs {
+        /// Write to FILE instead of standard output.
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Release a state lock left by a process that is gone.
     ForceUnlock {
         /// The lock ID from the "state is locked" error.

@@ -22,7 +22,7 @@ use crate::plan::render;
 use crate::plan::{self, Action, Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::{self, Spec, VarInputs};
-use crate::state::{LocalStore, State};
+use crate::state::{LocalStore, S3Config, State, Store};
 
 /// What a command ends with.
 enum Failure {
@@ -128,6 +128,16 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             state,
             format,
         } => drift_cmd(&spec, &state, format, out, registry).await,
+        Command::Docs { out: file } => {
+            let text = crate::docs::reference(&registry);
+            match file {
+                Some(path) => std::fs::write(&path, text).map_err(|e| {
+                    Failure::Message(format!("cannot write {}: {e}", path.display()), None)
+                })?,
+                None => out.print(&text),
+            }
+            Ok(0)
+        }
         Command::Graph { spec, format } => {
             let (s, _) = load_spec(&spec, &registry)?;
             let g = crate::graph::Graph::build(&s);
@@ -142,12 +152,12 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             json,
             file,
             state,
-        } => output_cmd(name.as_deref(), json, &file, &state, out),
+        } => output_cmd(name.as_deref(), json, &file, &state, out).await,
         Command::State {
             command,
             file,
             state,
-        } => state_cmd(command, &file, &state, out),
+        } => state_cmd(command, &file, &state, out).await,
         Command::Import {
             address,
             id,
@@ -159,8 +169,8 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             file,
             state,
         } => {
-            let store = LocalStore::new(state_path_light(&file, &state)?);
-            let info = store.force_unlock(&lock_id)?;
+            let store = store_light(&file, &state).await?;
+            let info = store.force_unlock(&lock_id).await?;
             out.print(&format!(
                 "Lock {} released (it was held by {} for `{}` since {}).\n",
                 info.id, info.who, info.operation, info.created
@@ -194,23 +204,28 @@ fn validate(args: &SpecArgs, deny_warnings: bool, out: &Out, registry: &Registry
     Ok(0)
 }
 
-/// The state file for a loaded spec: --state, else [meshmon] state, else
-/// state/<name>.json in the working directory.
-fn state_path(spec: &Spec, args: &StateArgs) -> PathBuf {
+/// The state for a loaded spec: --state, else [meshmon] backend, else
+/// [meshmon] state, else state/<name>.json in the working directory.
+async fn store_for(spec: &Spec, args: &StateArgs) -> Store {
     if let Some(p) = &args.state {
-        return p.clone();
+        return Store::Local(LocalStore::new(p.clone()));
+    }
+    if let Some(b) = &spec.backend {
+        return Store::s3(b.clone()).await;
     }
     if let Some(p) = &spec.state_path {
-        return PathBuf::from(p);
+        return Store::Local(LocalStore::new(p));
     }
-    PathBuf::from("state").join(format!("{}.json", spec.name))
+    Store::Local(LocalStore::new(
+        PathBuf::from("state").join(format!("{}.json", spec.name)),
+    ))
 }
 
-/// The state path without a full spec check, for commands that only touch
-/// state (a spec whose variables are unset still names its state).
-fn state_path_light(file: &Path, args: &StateArgs) -> Result<PathBuf, Failure> {
+/// The state without a full spec check, for commands that only touch state
+/// (a spec whose variables are unset still names its state).
+async fn store_light(file: &Path, args: &StateArgs) -> Result<Store, Failure> {
     if let Some(p) = &args.state {
-        return Ok(p.clone());
+        return Ok(Store::Local(LocalStore::new(p.clone())));
     }
     let text = std::fs::read_to_string(file).map_err(|e| {
         Failure::Message(
@@ -225,11 +240,18 @@ fn state_path_light(file: &Path, args: &StateArgs) -> Result<PathBuf, Failure> {
         )
     })?;
     let meshmon = table.get("meshmon").and_then(|m| m.as_table());
+    if let Some(backend) = meshmon.and_then(|m| m.get("backend")) {
+        let config =
+            S3Config::from_backend(&spec::toml_to_value(backend.clone())).map_err(|e| {
+                Failure::Message(format!("{}: invalid backend: {e}", file.display()), None)
+            })?;
+        return Ok(Store::s3(config).await);
+    }
     if let Some(p) = meshmon
         .and_then(|m| m.get("state"))
         .and_then(|v| v.as_str())
     {
-        return Ok(PathBuf::from(p));
+        return Ok(Store::Local(LocalStore::new(p)));
     }
     let name = meshmon
         .and_then(|m| m.get("name"))
@@ -237,7 +259,9 @@ fn state_path_light(file: &Path, args: &StateArgs) -> Result<PathBuf, Failure> {
         .ok_or_else(|| {
             Failure::Message(format!("{} has no [meshmon] name", file.display()), None)
         })?;
-    Ok(PathBuf::from("state").join(format!("{name}.json")))
+    Ok(Store::Local(LocalStore::new(
+        PathBuf::from("state").join(format!("{name}.json")),
+    )))
 }
 
 fn options(args: &PlanArgs) -> PlanOptions {
@@ -293,8 +317,8 @@ fn check_prevent_destroy(engine: &Engine, plan: &Plan) -> Result<(), Failure> {
 async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdResult {
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
-    let store = LocalStore::new(state_path(&spec, &args.state));
-    let (state, _) = store.load()?;
+    let store = store_for(&spec, &args.state).await;
+    let (state, _) = store.load().await?;
     let engine = Engine::new(spec, registry.clone(), 10);
     let plan = make_plan(&engine, state, args, out).await?;
     if args.json {
@@ -304,6 +328,11 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
         ));
     } else {
         out.print(&render::plan(&plan, &registry, &out.palette));
+    }
+    for problem in &plan.preflight {
+        out.warning(&format!(
+            "{problem}; `meshmon apply` refuses to start until this is fixed"
+        ));
     }
     if let Some(path) = &args.out {
         let saved = saved_plan(&engine, &plan, args);
@@ -402,16 +431,42 @@ async fn apply_cmd(
         None => load_spec(&args.spec, &registry)?,
     };
     out.diagnostics(&warnings);
-    let store = LocalStore::new(state_path(&spec, &args.state));
+    let store = store_for(&spec, &args.state).await;
     let operation = if args.destroy || saved.as_ref().is_some_and(|s| s.destroy) {
         "destroy"
     } else {
         "apply"
     };
-    let _lock = store.lock(operation, args.state.lock_timeout)?;
-    let (mut state, replayed) = store.load()?;
+    let lock = store.lock(operation, args.state.lock_timeout).await?;
+    let result = apply_locked(
+        &store,
+        spec,
+        saved.as_ref(),
+        args,
+        auto_approve,
+        parallelism,
+        out,
+        registry,
+    )
+    .await;
+    store.unlock(lock).await?;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    store: &Store,
+    spec: Spec,
+    saved: Option<&SavedPlan>,
+    args: &PlanArgs,
+    auto_approve: bool,
+    parallelism: usize,
+    out: &Out,
+    registry: Arc<Registry>,
+) -> CmdResult {
+    let (mut state, replayed) = store.load().await?;
     if replayed {
-        store.persist(&mut state)?;
+        store.persist(&mut state).await?;
         out.status(
             "Recovered the operations an interrupted run had completed; continuing from there.",
         );
@@ -452,9 +507,19 @@ async fn apply_cmd(
             check_prevent_destroy(&engine, &plan)?;
             plan
         }
-        None => make_plan(&engine, state.clone(), args, out).await?,
+        None => make_plan(&engine, state, args, out).await?,
     };
     out.print(&render::plan(&plan, &registry, &out.palette));
+
+    if !plan.preflight.is_empty() && !plan.options.refresh_only {
+        return Err(Failure::Message(
+            format!(
+                "this machine cannot apply the plan: {}",
+                plan.preflight.join("; ")
+            ),
+            Some("nothing was changed; fix the above and run apply again".into()),
+        ));
+    }
 
     if plan.options.refresh_only {
         if !plan.drift.is_empty() {
@@ -462,7 +527,7 @@ async fn apply_cmd(
                 confirm(out, "update the state to match the real world")?;
             }
             let mut refreshed = plan.prior.clone();
-            store.persist(&mut refreshed)?;
+            store.persist(&mut refreshed).await?;
             out.print("\nThe state now matches the real world.\n");
         }
         return Ok(0);
@@ -485,11 +550,11 @@ async fn apply_cmd(
             })
             .collect();
         let outputs_changed = !plan.options.destroy && outputs != next.outputs;
-        if plan.prior != state || outputs_changed {
+        if !plan.drift.is_empty() || outputs_changed {
             if !plan.options.destroy {
                 next.outputs = outputs;
             }
-            store.persist(&mut next)?;
+            store.persist(&mut next).await?;
         }
         print_outputs(&next, out);
         return Ok(0);
@@ -504,10 +569,10 @@ async fn apply_cmd(
     }
     out.print("\n");
     let reporter = Arc::new(Reporter::new(
-        std::io::stderr().is_terminal() && out.color,
+        std::io::stderr().is_terminal(),
         out.palette.clone(),
     ));
-    let mut journal = store.journal(&state)?;
+    let mut journal = store.journal(&plan.prior)?;
     let started = std::time::Instant::now();
     let (mut final_state, totals, error) = walk::apply(
         &engine,
@@ -519,23 +584,26 @@ async fn apply_cmd(
     .await;
     reporter.close();
     journal.finish()?;
-    store.persist(&mut final_state)?;
+    store.persist(&mut final_state).await?;
     if let Some(e) = error {
         return Err(Failure::Engine(e));
     }
-    let verb = if plan.options.destroy {
-        "Destroy"
+    let elapsed = started.elapsed().as_secs_f64();
+    if plan.options.destroy {
+        out.print(&format!(
+            "\n{} Resources: {} destroyed. ({elapsed:.1}s)\n",
+            out.palette.green.apply_to("Destroy complete!"),
+            totals.destroyed,
+        ));
     } else {
-        "Apply"
-    };
-    out.print(&format!(
-        "\n{} Resources: {} added, {} changed, {} destroyed. ({:.1}s)\n",
-        out.palette.green.apply_to(format!("{verb} complete!")),
-        totals.added,
-        totals.changed,
-        totals.destroyed,
-        started.elapsed().as_secs_f64()
-    ));
+        out.print(&format!(
+            "\n{} Resources: {} added, {} changed, {} destroyed. ({elapsed:.1}s)\n",
+            out.palette.green.apply_to("Apply complete!"),
+            totals.added,
+            totals.changed,
+            totals.destroyed,
+        ));
+    }
     print_outputs(&final_state, out);
     Ok(0)
 }
@@ -565,8 +633,8 @@ async fn drift_cmd(
 ) -> CmdResult {
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
-    let store = LocalStore::new(state_path(&spec, state_args));
-    let (state, _) = store.load()?;
+    let store = store_for(&spec, state_args).await;
+    let (state, _) = store.load().await?;
     let env = spec.name.clone();
     let engine = Engine::new(spec, registry.clone(), 10);
     engine.configure_known(&state).await;
@@ -592,15 +660,15 @@ async fn drift_cmd(
     Ok(if drift.is_empty() { 0 } else { 2 })
 }
 
-fn output_cmd(
+async fn output_cmd(
     name: Option<&str>,
     json: bool,
     file: &Path,
     args: &StateArgs,
     out: &Out,
 ) -> CmdResult {
-    let store = LocalStore::new(state_path_light(file, args)?);
-    let (state, _) = store.load()?;
+    let store = store_light(file, args).await?;
+    let (state, _) = store.load().await?;
     match name {
         Some(n) => {
             let o = state.outputs.get(n).ok_or_else(|| {
@@ -654,18 +722,18 @@ fn output_cmd(
     Ok(0)
 }
 
-fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> CmdResult {
-    let store = LocalStore::new(state_path_light(file, args)?);
+async fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> CmdResult {
+    let store = store_light(file, args).await?;
     match cmd {
         StateCommand::List => {
-            let (state, _) = store.load()?;
+            let (state, _) = store.load().await?;
             for addr in state.resources.keys() {
                 out.print(&format!("{addr}\n"));
             }
             Ok(0)
         }
         StateCommand::Show { address } => {
-            let (state, _) = store.load()?;
+            let (state, _) = store.load().await?;
             let r = state.resources.get(&address).ok_or_else(|| {
                 Failure::Message(format!("no resource `{address}` in the state"), None)
             })?;
@@ -687,65 +755,75 @@ fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> Cmd
             Ok(0)
         }
         StateCommand::Rm { addresses } => {
-            let _lock = store.lock("state rm", args.lock_timeout)?;
-            let (mut state, _) = store.load()?;
-            for a in &addresses {
-                if state.resources.remove(a).is_none() {
+            let lock = store.lock("state rm", args.lock_timeout).await?;
+            let result: CmdResult = async {
+                let (mut state, _) = store.load().await?;
+                for a in &addresses {
+                    if state.resources.remove(a).is_none() {
+                        return Err(Failure::Message(
+                            format!("no resource `{a}` in the state; nothing was removed"),
+                            None,
+                        ));
+                    }
+                }
+                store.persist(&mut state).await?;
+                out.print(&format!(
+                    "Removed {} resource(s) from the state. The objects themselves still exist.\n",
+                    addresses.len()
+                ));
+                Ok(0)
+            }
+            .await;
+            store.unlock(lock).await?;
+            result
+        }
+        StateCommand::Mv { from, to } => {
+            let lock = store.lock("state mv", args.lock_timeout).await?;
+            let result: CmdResult = async {
+                let (mut state, _) = store.load().await?;
+                let (to_type, to_name) = to
+                    .split_once('.')
+                    .filter(|(t, n)| spec::valid_name(t) && spec::valid_name(n))
+                    .ok_or_else(|| {
+                        Failure::Message(
+                            format!("`{to}` is not an address: expected TYPE.NAME"),
+                            None,
+                        )
+                    })?;
+                let _ = to_name;
+                if state.resources.contains_key(&to) {
                     return Err(Failure::Message(
-                        format!("no resource `{a}` in the state; nothing was removed"),
+                        format!("`{to}` is already in the state"),
                         None,
                     ));
                 }
-            }
-            store.persist(&mut state)?;
-            out.print(&format!(
-                "Removed {} resource(s) from the state. The objects themselves still exist.\n",
-                addresses.len()
-            ));
-            Ok(0)
-        }
-        StateCommand::Mv { from, to } => {
-            let _lock = store.lock("state mv", args.lock_timeout)?;
-            let (mut state, _) = store.load()?;
-            let (to_type, to_name) = to
-                .split_once('.')
-                .filter(|(t, n)| spec::valid_name(t) && spec::valid_name(n))
-                .ok_or_else(|| {
-                    Failure::Message(
-                        format!("`{to}` is not an address: expected TYPE.NAME"),
-                        None,
-                    )
+                let r = state.resources.remove(&from).ok_or_else(|| {
+                    Failure::Message(format!("no resource `{from}` in the state"), None)
                 })?;
-            let _ = to_name;
-            if state.resources.contains_key(&to) {
-                return Err(Failure::Message(
-                    format!("`{to}` is already in the state"),
-                    None,
-                ));
-            }
-            let r = state.resources.remove(&from).ok_or_else(|| {
-                Failure::Message(format!("no resource `{from}` in the state"), None)
-            })?;
-            if r.type_name != to_type {
-                return Err(Failure::Message(
-                    format!(
-                        "cannot move a `{}` to `{to}`: the type must stay the same",
-                        r.type_name
-                    ),
-                    None,
-                ));
-            }
-            state.resources.insert(to.clone(), r);
-            for other in state.resources.values_mut() {
-                for d in other.dependencies.iter_mut() {
-                    if *d == from {
-                        *d = to.clone();
+                if r.type_name != to_type {
+                    return Err(Failure::Message(
+                        format!(
+                            "cannot move a `{}` to `{to}`: the type must stay the same",
+                            r.type_name
+                        ),
+                        None,
+                    ));
+                }
+                state.resources.insert(to.clone(), r);
+                for other in state.resources.values_mut() {
+                    for d in other.dependencies.iter_mut() {
+                        if *d == from {
+                            *d = to.clone();
+                        }
                     }
                 }
+                store.persist(&mut state).await?;
+                out.print(&format!("Moved {from} to {to}.\n"));
+                Ok(0)
             }
-            store.persist(&mut state)?;
-            out.print(&format!("Moved {from} to {to}.\n"));
-            Ok(0)
+            .await;
+            store.unlock(lock).await?;
+            result
         }
     }
 }
@@ -760,13 +838,19 @@ async fn import_cmd(
 ) -> CmdResult {
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
-    let store = LocalStore::new(state_path(&spec, state_args));
-    let _lock = store.lock("import", state_args.lock_timeout)?;
-    let (mut state, _) = store.load()?;
-    let engine = Engine::new(spec, registry, 10);
-    let imported = engine.import(&state, address, id).await?;
-    state.resources.insert(address.to_string(), imported);
-    store.persist(&mut state)?;
+    let store = store_for(&spec, state_args).await;
+    let lock = store.lock("import", state_args.lock_timeout).await?;
+    let result: Result<(), Failure> = async {
+        let (mut state, _) = store.load().await?;
+        let engine = Engine::new(spec, registry, 10);
+        let imported = engine.import(&state, address, id).await?;
+        state.resources.insert(address.to_string(), imported);
+        store.persist(&mut state).await?;
+        Ok(())
+    }
+    .await;
+    store.unlock(lock).await?;
+    result?;
     out.print(&format!(
         "Imported {address} (ID {id}). Run `meshmon plan` to see how it compares with the spec.\n"
     ));

@@ -53,6 +53,13 @@ impl Out {
         );
     }
 
+    pub fn warning(&self, message: &str) {
+        let d = Diag::warning(message);
+        let mut s = String::new();
+        let _ = self.handler().render_report(&mut s, &d);
+        let _ = write!(std::io::stderr().lock(), "{s}");
+    }
+
     pub fn error_message(&self, message: &str, hint: Option<String>) {
         let mut d = Diag::error(message);
         d.help = hint;

@@ -81,8 +81,12 @@ impl Error {
 /// Configured providers, created on first use.
 pub struct Providers {
     registry: Arc<Registry>,
-    configured: Mutex<HashMap<String, Arc<dyn Configured>>>,
+    /// Each configured provider with the configuration it was given.
+    configured: Mutex<HashMap<String, ConfiguredWith>>,
 }
+
+/// A configured provider and the configuration it was given.
+type ConfiguredWith = (Map, Arc<dyn Configured>);
 
 impl Providers {
     pub fn new(registry: Arc<Registry>) -> Self {
@@ -94,11 +98,16 @@ impl Providers {
 
     /// The provider's configuration, if every value in it is known.
     pub fn config(
+        &self,
         spec: &Spec,
         provider: &str,
         known: &HashMap<String, Known>,
     ) -> Result<Option<Map>, Error> {
-        let Some(block) = spec.providers.get(provider) else {
+        let name = self
+            .registry
+            .provider(provider)
+            .map_or(provider, |p| p.config_block());
+        let Some(block) = spec.providers.get(name) else {
             return Ok(Some(Map::new()));
         };
         let scope = Scope {
@@ -119,10 +128,15 @@ impl Providers {
         Ok(Some(out))
     }
 
-    /// Configures the provider once; later calls reuse it.
+    /// Configures the provider, or reuses it while its configuration stays
+    /// the same. A configuration that changed mid-apply (a Grafana token
+    /// replaced, a cluster re-created) configures it afresh, so later
+    /// operations use the new values.
     pub async fn get(&self, provider: &str, config: &Map) -> Result<Arc<dyn Configured>, Error> {
         let mut configured = self.configured.lock().await;
-        if let Some(c) = configured.get(provider) {
+        if let Some((used, c)) = configured.get(provider)
+            && used == config
+        {
             return Ok(c.clone());
         }
         let p = self
@@ -139,7 +153,7 @@ impl Providers {
                 provider: provider.to_string(),
                 message: e.to_string(),
             })?;
-        configured.insert(provider.to_string(), c.clone());
+        configured.insert(provider.to_string(), (config.clone(), c.clone()));
         Ok(c)
     }
 
@@ -160,7 +174,12 @@ impl Providers {
 
     /// Providers already configured, for provider advice during planning.
     pub async fn configured_now(&self) -> HashMap<String, Arc<dyn Configured>> {
-        self.configured.lock().await.clone()
+        self.configured
+            .lock()
+            .await
+            .iter()
+            .map(|(k, (_, c))| (k.clone(), c.clone()))
+            .collect()
     }
 }
 
@@ -209,7 +228,7 @@ impl Engine {
             if !configs.contains_key(&r.provider) {
                 configs.insert(
                     r.provider.clone(),
-                    Providers::config(&self.spec, &r.provider, &known)?,
+                    self.providers.config(&self.spec, &r.provider, &known)?,
                 );
             }
             let Some(config) = configs[&r.provider].clone() else {
@@ -348,24 +367,28 @@ impl Engine {
                     .map(|r| r.advise(current, desired))
                     .unwrap_or_default()
             };
+        // What this machine lacks (a helper binary) does not stop a plan
+        // from being shown; apply refuses while any of it is missing.
+        let mut preflight: Vec<String> = Vec::new();
+        let mut checked = std::collections::BTreeSet::new();
         for block in self.spec.resources.values() {
-            if let Some(p) = self.registry.provider(&block.provider) {
-                p.preflight(&block.type_name)
-                    .map_err(|source| Error::Provider {
-                        address: block.address.clone(),
-                        operation: "preflight",
-                        source: Box::new(source),
-                    })?;
+            if !checked.insert(block.type_name.as_str()) {
+                continue;
+            }
+            if let Some(p) = self.registry.provider(&block.provider)
+                && let Err(e) = p.preflight(&block.type_name)
+            {
+                let hint = e
+                    .hint
+                    .as_deref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                preflight.push(format!("{e}{hint}"));
             }
         }
-        Ok(plan::compute(
-            &self.spec,
-            &self.registry,
-            prior,
-            drift,
-            options,
-            &advise,
-        )?)
+        let mut plan = plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?;
+        plan.preflight = preflight;
+        Ok(plan)
     }
 
     /// Configures every provider that can be configured from `state`, so
@@ -376,7 +399,7 @@ impl Engine {
         names.sort();
         names.dedup();
         for name in names {
-            if let Ok(Some(config)) = Providers::config(&self.spec, name, &known) {
+            if let Ok(Some(config)) = self.providers.config(&self.spec, name, &known) {
                 let _ = self.providers.get(name, &config).await;
             }
         }
@@ -401,7 +424,7 @@ impl Engine {
             )));
         }
         let known = Self::state_known(state);
-        let config = Providers::config(&self.spec, &block.provider, &known)?.ok_or_else(|| {
+        let config = self.providers.config(&self.spec, &block.provider, &known)?.ok_or_else(|| {
             Error::Usage(format!(
                 "provider `{}` depends on resources not yet in the state; import or apply those first",
                 block.provider

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use super::eval::{Known, Scope};
 use super::progress::{Reporter, Verb};
-use super::{Engine, Error, Providers};
+use super::{Engine, Error};
 use crate::plan::{Action, Change, Plan};
 use crate::state::local::{Journal, JournalEntry};
 use crate::state::{OutputState, ResourceState, State, Status};
@@ -180,7 +180,7 @@ pub async fn apply(
         .collect();
     ready.reverse();
     let mut in_flight = 0usize;
-    let mut finished = 0usize;
+    let mut succeeded = 0usize;
     let mut failed = 0usize;
     let mut skipped = vec![false; nodes.len()];
     let mut skipped_count = 0usize;
@@ -223,10 +223,10 @@ pub async fn apply(
         tokio::select! {
             Some(done) = rx.recv() => {
                 in_flight -= 1;
-                finished += 1;
                 let c = changes[nodes[done.node].change];
                 match done.result {
                     Ok(outcome) => {
+                        succeeded += 1;
                         record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter);
                         for k in 0..nodes[done.node].dependents.len() {
                             let d = nodes[done.node].dependents[k];
@@ -258,11 +258,11 @@ pub async fn apply(
         }
     }
 
-    let remaining = nodes.len() - finished - failed.min(nodes.len() - finished);
+    let not_started = nodes.len() - succeeded - failed - skipped_count;
     let error = if interrupted {
         Some(Error::Interrupted {
-            completed: finished,
-            remaining,
+            completed: succeeded,
+            remaining: not_started + skipped_count,
         })
     } else if failed > 0 {
         if failed == 1 && skipped_count == 0 {
@@ -274,10 +274,9 @@ pub async fn apply(
                 skipped: skipped_count,
             }))
         }
-    } else if finished < nodes.len() {
+    } else if not_started > 0 {
         Some(Error::Usage(format!(
-            "{} operation(s) could never start because of an ordering cycle; this is a bug in meshmon",
-            nodes.len() - finished
+            "{not_started} operation(s) could never start because of an ordering cycle; this is a bug in meshmon"
         )))
     } else {
         None
@@ -420,7 +419,7 @@ fn start(
     reporter: &Arc<Reporter>,
 ) -> Result<(), Error> {
     let spec = &engine.spec;
-    let config = Providers::config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
+    let config = engine.providers.config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
         provider: c.provider.clone(),
         message: "its configuration still refers to values that are not known; this is a bug in meshmon".into(),
     })?;

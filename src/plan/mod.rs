@@ -140,6 +140,8 @@ pub struct Plan {
     pub options: PlanOptions,
     /// Outputs' planned values (`Unknown` until apply).
     pub outputs: BTreeMap<String, (Value, bool)>,
+    /// What this machine lacks to apply the plan (a missing helper binary).
+    pub preflight: Vec<String>,
 }
 
 impl Plan {
@@ -272,6 +274,7 @@ pub fn compute(
         prior,
         options,
         outputs,
+        preflight: Vec::new(),
     })
 }
 

@@ -22,7 +22,7 @@ use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::registry::Registry;
 
 const TOP_KEYS: &[&str] = &["meshmon", "variables", "providers", "resources", "outputs"];
-const MESHMON_KEYS: &[&str] = &["name", "state"];
+const MESHMON_KEYS: &[&str] = &["name", "state", "backend"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
 const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts"];
 const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
@@ -108,6 +108,8 @@ pub fn load_text(
         if cx.diags.has_errors() {
             return Err(cx.diags);
         }
+        cx.diags
+            .extend(crate::lint::lint(&spec, &crate::lint::today()));
         return Ok((spec, cx.diags));
     }
     Err(cx.diags)
@@ -261,7 +263,7 @@ impl Loader<'_> {
             }
         }
 
-        let (name, state_path) = self.meshmon(get("meshmon"), root);
+        let (name, state_path, backend) = self.meshmon(get("meshmon"), root);
         if let Some(v) = get("variables") {
             self.declare_variables(v, inputs);
         } else {
@@ -325,6 +327,7 @@ impl Loader<'_> {
         Some(Spec {
             name: name?,
             state_path,
+            backend,
             path: path.to_path_buf(),
             base_dir: self.base_dir.clone(),
             text: Arc::new(self.text.to_string()),
@@ -336,7 +339,16 @@ impl Loader<'_> {
         })
     }
 
-    fn meshmon(&mut self, node: Option<&Node>, root: &Node) -> (Option<String>, Option<String>) {
+    #[allow(clippy::type_complexity)]
+    fn meshmon(
+        &mut self,
+        node: Option<&Node>,
+        root: &Node,
+    ) -> (
+        Option<String>,
+        Option<String>,
+        Option<crate::state::S3Config>,
+    ) {
         let Some(node) = node else {
             let d = self.err(
                 "the spec has no `[meshmon]` table",
@@ -344,13 +356,14 @@ impl Loader<'_> {
                 "expected `[meshmon]` here",
             );
             d.help = Some("start the spec with:\n[meshmon]\nname = \"my-environment\"".into());
-            return (None, None);
+            return (None, None, None);
         };
         let Some(t) = self.expect_table(node, "`meshmon`") else {
-            return (None, None);
+            return (None, None, None);
         };
         let mut name = None;
         let mut state = None;
+        let mut backend = None;
         for (k, v) in t {
             match k.name.as_str() {
                 "name" => {
@@ -368,6 +381,16 @@ impl Loader<'_> {
                     }
                 }
                 "state" => state = self.expect_str(v, "`meshmon.state`"),
+                "backend" => match crate::state::S3Config::from_backend(&node_value(v)) {
+                    Ok(b) => backend = Some(b),
+                    Err(e) => {
+                        let d = self.err(format!("invalid backend: {e}"), v.span.clone(), "here");
+                        d.help = Some(
+                            "write backend = { s3 = { bucket = \"my-state\", key = \"envs/prod.json\", region = \"eu-west-1\" } }"
+                                .into(),
+                        );
+                    }
+                },
                 _ => self.unknown_key(k, "`[meshmon]`", MESHMON_KEYS),
             }
         }
@@ -381,7 +404,16 @@ impl Loader<'_> {
                 "the environment name also names the default state file, state/<name>.json".into(),
             );
         }
-        (name, state)
+        if backend.is_some()
+            && let Some((k, _)) = t.iter().find(|(k, _)| k.name == "state")
+        {
+            self.err(
+                "`state` and `backend` both say where the state lives",
+                k.span.clone(),
+                "remove `state` or `backend`",
+            );
+        }
+        (name, state, backend)
     }
 
     fn declare_variables(&mut self, node: &Node, inputs: &VarInputs) {
@@ -526,7 +558,7 @@ impl Loader<'_> {
             return;
         };
         for (key, pnode) in t {
-            let Some(provider) = self.registry.provider(&key.name).cloned() else {
+            let Some(provider) = self.registry.block_owner(&key.name).cloned() else {
                 let hint =
                     did_you_mean(&key.name, self.registry.provider_names()).unwrap_or_else(|| {
                         format!(
@@ -681,6 +713,7 @@ impl Loader<'_> {
             type_name: type_name.to_string(),
             name: key.name.clone(),
             provider: self.registry.provider_of(type_name)?.to_string(),
+            config_block: self.registry.config_block_of(type_name)?.to_string(),
             attrs,
             depends_on,
             lifecycle,

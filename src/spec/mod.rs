@@ -18,7 +18,7 @@ use meshmon_provider_sdk::Value;
 
 pub use expr::{Part, RefExpr};
 pub use load::{load_file, load_text};
-pub use vars::VarInputs;
+pub use vars::{VarInputs, toml_to_value};
 
 use crate::diag::Source;
 
@@ -28,6 +28,8 @@ pub struct Spec {
     pub name: String,
     /// `[meshmon] state`, relative to the working directory.
     pub state_path: Option<String>,
+    /// `[meshmon] backend = { s3 = { … } }`: remote state.
+    pub backend: Option<crate::state::S3Config>,
     /// The spec's path as given, for messages.
     pub path: PathBuf,
     /// `file()` paths are relative to this directory.
@@ -62,6 +64,8 @@ pub struct ResourceBlock {
     pub type_name: String,
     pub name: String,
     pub provider: String,
+    /// The `[providers.NAME]` block that configures `provider`.
+    pub config_block: String,
     pub attrs: BTreeMap<String, Expr>,
     /// Explicit `depends_on` addresses.
     pub depends_on: Vec<String>,
@@ -79,7 +83,7 @@ impl ResourceBlock {
         for e in self.attrs.values() {
             e.collect_addresses(&mut deps);
         }
-        if let Some(p) = spec.providers.get(&self.provider) {
+        if let Some(p) = spec.providers.get(&self.config_block) {
             for e in p.config.values() {
                 e.collect_addresses(&mut deps);
             }

@@ -112,7 +112,7 @@ pub(crate) fn collect(
 }
 
 /// Converts a TOML value from a var file or a typed `--var`.
-pub(crate) fn toml_to_value(v: toml::Value) -> Value {
+pub fn toml_to_value(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::Int(i),

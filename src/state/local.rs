@@ -34,6 +34,35 @@ pub struct LockInfo {
     pub created: String,
 }
 
+impl LockInfo {
+    /// A lock description for this process.
+    pub fn new(operation: &str) -> Self {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            who: who(),
+            pid: std::process::id(),
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+
+    /// When the holder could not be read.
+    pub fn unknown() -> Self {
+        LockInfo {
+            id: "unknown".into(),
+            operation: "unknown".into(),
+            who: "unknown".into(),
+            pid: 0,
+            created: "unknown".into(),
+        }
+    }
+
+    /// Taken by a process of this user on this machine that has exited.
+    pub fn held_by_dead_local_process(&self) -> bool {
+        self.who == who() && self.pid != 0 && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -108,68 +137,75 @@ impl LocalStore {
     /// a new, empty state.
     pub fn load(&self) -> Result<(State, bool), StateError> {
         let found = match std::fs::read(&self.path) {
-            Ok(bytes) => Some(parse_state(&bytes, &self.path)?),
+            Ok(bytes) => Some(parse_state(&bytes, &self.path.display().to_string())?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", &self.path)(e)),
         };
-        let path = self.journal_path();
-        let file = match File::open(&path) {
-            Ok(f) => Some(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io("read", &path)(e)),
-        };
-        let Some(file) = file else {
-            return Ok((found.unwrap_or_default(), false));
-        };
-        let mut lines = BufReader::new(file).lines();
-        let begin = lines
-            .next()
-            .and_then(Result::ok)
-            .and_then(|l| serde_json::from_str(&l).ok());
-        let Some(JournalEntry::Begin { lineage, serial }) = begin else {
-            return Ok((found.unwrap_or_default(), false));
-        };
-        let mut state = match found {
-            // Written against another state (or already folded into this
-            // one before the process died): nothing to replay.
-            Some(s) if s.lineage != lineage || s.serial != serial => return Ok((s, false)),
-            Some(s) => s,
-            // The first apply of an environment was killed before it ever
-            // wrote the state file: start from the empty state it began with.
-            None => State {
-                lineage,
-                serial,
-                ..State::new()
-            },
-        };
-        let replayed = replay(&mut state, lines);
-        Ok((state, replayed))
+        with_journal(found, &self.journal_path())
     }
 }
 
-fn replay(state: &mut State, lines: std::io::Lines<BufReader<File>>) -> bool {
-    {
-        let mut any = false;
-        for line in lines {
-            let Ok(line) = line else { break };
-            // A line cut short by a kill mid-write is the last one; the
-            // operation it describes is not counted as completed.
-            let Ok(entry) = serde_json::from_str::<JournalEntry>(&line) else {
-                break;
-            };
-            any = true;
-            match entry {
-                JournalEntry::Begin { .. } => {}
-                JournalEntry::Set { address, resource } => {
-                    state.resources.insert(address, *resource);
-                }
-                JournalEntry::Remove { address } => {
-                    state.resources.remove(&address);
-                }
-                JournalEntry::Outputs { outputs } => state.outputs = outputs,
-            }
+/// Replays the journal at `path` over the state as found (or over the empty
+/// state the journal began with, when none was ever written). Returns the
+/// state and whether anything was replayed.
+pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<(State, bool), StateError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((found.unwrap_or_default(), false));
         }
-        any
+        Err(e) => return Err(io("read", path)(e)),
+    };
+    let mut lines = BufReader::new(file).lines();
+    let begin = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| serde_json::from_str(&l).ok());
+    let Some(JournalEntry::Begin { lineage, serial }) = begin else {
+        return Ok((found.unwrap_or_default(), false));
+    };
+    let mut state = match found {
+        // Written against another state (or already folded into this one
+        // before the process died): nothing to replay.
+        Some(s) if s.lineage != lineage || s.serial != serial => return Ok((s, false)),
+        Some(s) => s,
+        // The first apply of an environment was killed before it ever
+        // wrote the state: start from the empty state it began with.
+        None => State {
+            lineage,
+            serial,
+            ..State::new()
+        },
+    };
+    let mut any = false;
+    for line in lines {
+        let Ok(line) = line else { break };
+        // A line cut short by a kill mid-write is the last one; the
+        // operation it describes is not counted as completed.
+        let Ok(entry) = serde_json::from_str::<JournalEntry>(&line) else {
+            break;
+        };
+        any = true;
+        match entry {
+            JournalEntry::Begin { .. } => {}
+            JournalEntry::Set { address, resource } => {
+                state.resources.insert(address, *resource);
+            }
+            JournalEntry::Remove { address } => {
+                state.resources.remove(&address);
+            }
+            JournalEntry::Outputs { outputs } => state.outputs = outputs,
+        }
+    }
+    Ok((state, any))
+}
+
+/// Drops a journal once the state it extends has been written.
+pub(crate) fn remove_journal(path: &Path) -> Result<(), StateError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("remove", path)(e)),
     }
 }
 
@@ -206,11 +242,7 @@ impl LocalStore {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        match std::fs::remove_file(self.journal_path()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("remove", &self.journal_path())(e)),
-        }
+        remove_journal(&self.journal_path())
     }
 
     /// Takes the lock, waiting up to `timeout` for a live holder to finish.
@@ -305,23 +337,23 @@ impl LocalStore {
     }
 }
 
-fn parse_state(bytes: &[u8], path: &Path) -> Result<State, StateError> {
+pub(crate) fn parse_state(bytes: &[u8], path: &str) -> Result<State, StateError> {
     #[derive(Deserialize)]
     struct Version {
         format_version: u32,
     }
     let v: Version = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
-        path: path.display().to_string(),
+        path: path.to_string(),
         message: e.to_string(),
     })?;
     if v.format_version != FORMAT_VERSION {
         return Err(StateError::UnsupportedFormat {
-            path: path.display().to_string(),
+            path: path.to_string(),
             found: v.format_version,
         });
     }
     serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
-        path: path.display().to_string(),
+        path: path.to_string(),
         message: e.to_string(),
     })
 }
@@ -345,13 +377,7 @@ fn read_holder(path: &Path) -> LockInfo {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    LockInfo {
-        id: "unknown".into(),
-        operation: "unknown".into(),
-        who: "unknown".into(),
-        pid: 0,
-        created: "unknown".into(),
-    }
+    LockInfo::unknown()
 }
 
 /// Held while a command may write state; released on drop.
@@ -383,7 +409,7 @@ pub struct Journal {
 }
 
 impl Journal {
-    fn create(path: &Path, state: &State) -> Result<Journal, StateError> {
+    pub(crate) fn create(path: &Path, state: &State) -> Result<Journal, StateError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
         }

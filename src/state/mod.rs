@@ -4,6 +4,8 @@
 //! operations; the format here is shared by every backend.
 
 pub mod local;
+pub mod s3;
+mod store;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +13,8 @@ use meshmon_provider_sdk::{Current, Map, Value};
 use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStore, LockGuard, LockInfo};
+pub use s3::S3Config;
+pub use store::{Store, StoreLock};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -122,6 +126,13 @@ pub enum StateError {
         path: String,
         given: String,
         actual: String,
+    },
+    /// A remote state store refused or failed.
+    #[error("{operation} on {url} failed: {message}")]
+    Remote {
+        operation: String,
+        url: String,
+        message: String,
     },
     /// `force-unlock` found nothing to unlock.
     #[error("state {path} is not locked")]

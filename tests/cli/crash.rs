@@ -190,3 +190,59 @@ fn force_unlock_checks_the_lock_id() {
     let again = ws.expect(&["force-unlock", "abc-123"], 1);
     assert!(again.stderr.contains("is not locked"), "{}", again.stderr);
 }
+
+#[test]
+fn ctrl_c_stops_scheduling_lets_in_flight_work_finish_and_saves() {
+    let ws = Workspace::new(&sleep_chain());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshmon"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(ws.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(Ok(l)) = lines.next() {
+        let started_second = l.starts_with("time_sleep.s1: Creating...");
+        seen.push(l);
+        if started_second {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    seen.extend(lines.map_while(Result::ok));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{seen:#?}\n{stderr}");
+    assert!(
+        seen.iter().any(|l| l.contains("Interrupt received")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("time_sleep.s1: Creation complete")),
+        "in-flight work finishes: {seen:#?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.starts_with("time_sleep.s2: Creating")),
+        "nothing new starts: {seen:#?}"
+    );
+    assert!(
+        stderr.contains("interrupted: 2 operation(s) completed and were saved, 4 not started"),
+        "{stderr}"
+    );
+    let mut addrs = ws.state_addresses("sleepy");
+    addrs.sort();
+    assert_eq!(addrs, vec!["time_sleep.s0", "time_sleep.s1"]);
+    assert!(!ws.file("state/sleepy.json.journal").exists());
+    let plan = ws.expect(&["plan"], 0);
+    assert!(plan.stdout.contains("Plan: 4 to add"), "{}", plan.stdout);
+}

@@ -8,7 +8,7 @@
 //! - `crash.rs`: SIGKILL in the middle of an apply, racing applies and the
 //!   state lock, force-unlock.
 //! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
-//! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, variables.
+//! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
 
 mod common;
 

@@ -247,3 +247,22 @@ fn dash_c_and_state_flag_choose_where_state_lives() {
     let list = ws.expect(&["state", "list", "--state", "elsewhere/s.json"], 0);
     assert_eq!(list.stdout.lines().count(), 3);
 }
+
+#[test]
+fn generated_reference_docs_are_up_to_date() {
+    let ws = Workspace::new("");
+    let out = ws.expect(&["docs"], 0);
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/resources.md"))
+            .unwrap_or_default();
+    assert!(
+        out.stdout == committed,
+        "docs/resources.md is stale: regenerate it with `cargo run -- docs --out docs/resources.md`"
+    );
+    assert!(out.stdout.contains("### `local_file`"));
+    assert!(
+        out.stdout.contains("| `path` | string | required | yes |"),
+        "{}",
+        out.stdout
+    );
+}

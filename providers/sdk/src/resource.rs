@@ -126,6 +126,14 @@ pub trait Configured: Send + Sync {
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
 
+    /// The `[providers.NAME]` block this provider is configured from. Two
+    /// providers may share one (the Amazon Managed Grafana control plane
+    /// reads `[providers.aws]` like every other AWS service); the first
+    /// registered owns the block's schema.
+    fn config_block(&self) -> &'static str {
+        self.name()
+    }
+
     fn config_schema(&self) -> Schema;
 
     fn resource_schemas(&self) -> Vec<Schema>;

@@ -1,0 +1,198 @@
+//! Small helpers between the engine's `Value` maps and typed inputs: typed
+//! deserialisation, tag diffs, and shaping what `read` returns so that an
+//! optional attribute the user left out does not read back as a change
+//! (an absent `tags` and an empty one are the same thing to a user).
+
+use std::collections::BTreeMap;
+
+use meshmon_provider_sdk::{Map, ProviderError, Value};
+use serde::de::DeserializeOwned;
+
+pub type Tags = BTreeMap<String, String>;
+
+/// The inputs as a typed struct.
+pub fn typed<T: DeserializeOwned>(inputs: &Map) -> Result<T, ProviderError> {
+    Value::Map(inputs.clone())
+        .to_typed()
+        .map_err(ProviderError::invalid_inputs)
+}
+
+/// Builds an attribute map.
+#[derive(Default)]
+pub struct Attrs(pub Map);
+
+impl Attrs {
+    pub fn new() -> Self {
+        Attrs(Map::new())
+    }
+
+    pub fn set(mut self, key: &str, v: impl Into<Value>) -> Self {
+        self.0.insert(key.to_string(), v.into());
+        self
+    }
+
+    pub fn opt(self, key: &str, v: Option<impl Into<Value>>) -> Self {
+        match v {
+            Some(v) => self.set(key, v),
+            None => self,
+        }
+    }
+
+    /// Sets a collection unless it is empty and `prior` did not have it.
+    pub fn collection(mut self, prior: &Map, key: &str, v: Value) -> Self {
+        let empty = match &v {
+            Value::List(l) => l.is_empty(),
+            Value::Map(m) => m.is_empty(),
+            Value::Null => true,
+            _ => false,
+        };
+        if !empty || prior.contains_key(key) {
+            self.0.insert(key.to_string(), v);
+        }
+        self
+    }
+
+    /// Tags, without the `aws:` ones AWS adds itself.
+    pub fn tags(self, prior: &Map, tags: Tags) -> Self {
+        let tags: Tags = tags
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .collect();
+        self.collection(prior, "tags", tags_value(&tags))
+    }
+
+    /// Keeps the prior value of an attribute the API cannot return.
+    pub fn keep(mut self, prior: &Map, key: &str) -> Self {
+        if let Some(v) = prior.get(key) {
+            self.0.insert(key.to_string(), v.clone());
+        }
+        self
+    }
+
+    pub fn build(self) -> Map {
+        self.0
+    }
+}
+
+pub fn strings(v: impl IntoIterator<Item = impl Into<String>>) -> Value {
+    Value::List(v.into_iter().map(|s| Value::String(s.into())).collect())
+}
+
+pub fn tags_value(tags: &Tags) -> Value {
+    Value::Map(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// A string-to-string table from a prior map entry.
+pub fn tags_of(m: &Map, key: &str) -> Tags {
+    m.get(key)
+        .and_then(Value::as_map)
+        .map(|t| {
+            t.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A list of strings from a prior map entry.
+pub fn strings_of(m: &Map, key: &str) -> Vec<String> {
+    m.get(key)
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn str_of<'m>(m: &'m Map, key: &str) -> Result<&'m str, ProviderError> {
+    m.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::new(format!("`{key}` is not recorded for this resource")).with_hint(
+            "the state lacks an attribute the provider needs: `meshmon state rm` it and `meshmon import` it again",
+        ))
+}
+
+/// Orders `actual` like the list the user wrote, so that a set AWS returns
+/// in its own order does not read as a change; new items go last, sorted.
+pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String> {
+    let wanted = strings_of(prior, key);
+    actual.sort();
+    actual.dedup();
+    let mut out: Vec<String> = wanted
+        .iter()
+        .filter(|w| actual.contains(w))
+        .cloned()
+        .collect();
+    out.dedup();
+    for a in actual {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// What to tag and untag to go from `old` to `new`.
+pub fn tag_diff(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
+/// Whether `key` differs between the prior inputs and the new ones.
+pub fn changed(prior: &Map, inputs: &Map, key: &str) -> bool {
+    prior.get(key).unwrap_or(&Value::Null) != inputs.get(key).unwrap_or(&Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_follows_the_spec_then_new_items_sorted() {
+        let prior: Map = [("ids".to_string(), strings(["b", "a"]))].into();
+        assert_eq!(
+            order_like(&prior, "ids", vec!["c".into(), "a".into(), "b".into()]),
+            vec!["b", "a", "c"]
+        );
+        assert_eq!(
+            order_like(&Map::new(), "ids", vec!["z".into(), "y".into()]),
+            vec!["y", "z"]
+        );
+    }
+
+    #[test]
+    fn empty_collections_the_user_left_out_stay_out() {
+        let m = Attrs::new().tags(&Map::new(), Tags::new()).build();
+        assert!(!m.contains_key("tags"));
+        let prior: Map = [("tags".to_string(), Value::Map(Map::new()))].into();
+        let m = Attrs::new()
+            .tags(&prior, [("aws:x".to_string(), "y".to_string())].into())
+            .build();
+        assert_eq!(m["tags"], Value::Map(Map::new()));
+    }
+
+    #[test]
+    fn tag_diff_sets_changed_and_removes_missing() {
+        let old: Tags = [("a".into(), "1".into()), ("b".into(), "2".into())].into();
+        let new: Tags = [("a".into(), "1".into()), ("c".into(), "3".into())].into();
+        let (set, remove) = tag_diff(&old, &new);
+        assert_eq!(set, [("c".to_string(), "3".to_string())].into());
+        assert_eq!(remove, vec!["b".to_string()]);
+    }
+}

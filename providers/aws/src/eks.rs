@@ -1,0 +1,818 @@
+//! `aws_eks_cluster` and `aws_eks_node_group`. Both take minutes to create
+//! and delete: every create, update and delete waits for the object to
+//! settle (ACTIVE, or gone) with bounded backoff, reporting each status it
+//! sees, within the resource's `timeouts` or 30 minutes. A cluster created
+//! but never ACTIVE is returned as a partial result so the engine records it
+//! tainted instead of orphaning it. EKS allows one update at a time, and
+//! endpoint access and logging cannot share one UpdateClusterConfig call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_eks::types::{
+    ClusterStatus, LogSetup, LogType, Logging, NodegroupScalingConfig, NodegroupStatus, Update,
+    UpdateLabelsPayload, UpdateStatus, VpcConfigRequest,
+};
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use serde::Deserialize;
+
+use crate::Clients;
+use crate::attrs::{
+    Attrs, Tags, changed, order_like, str_of, strings, tag_diff, tags_of, tags_value, typed,
+};
+use crate::error::{api, found, gone_ok};
+use crate::wait;
+
+/// Every control-plane log type EKS knows; logging updates name all of them.
+const LOG_TYPES: [&str; 5] = [
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+
+fn tags_attr() -> Attribute {
+    Attribute::optional("tags", AttrType::map_of(AttrType::String))
+        .describe("Tags; changed in place.")
+}
+
+fn hash_tags(t: &Tags) -> Option<HashMap<String, String>> {
+    (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+fn tags_from(t: Option<&HashMap<String, String>>) -> Tags {
+    t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+    let (set, remove) = tag_diff(old, new);
+    if !set.is_empty() {
+        c.eks
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(hash_tags(&set))
+            .send()
+            .await
+            .map_err(|e| api("eks:TagResource", e))?;
+    }
+    if !remove.is_empty() {
+        c.eks
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| api("eks:UntagResource", e))?;
+    }
+    Ok(())
+}
+
+/// Waits for an update EKS accepted. Without an update ID (some EKS
+/// emulators answer UpdateClusterConfig with the cluster instead), waits
+/// for the object to be ACTIVE again, via `settled`.
+async fn wait_update<F, Fut>(
+    c: &Clients,
+    ctx: &OpContext,
+    cluster: &str,
+    nodegroup: Option<&str>,
+    update: Option<Update>,
+    settled: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Result<(), String>, ProviderError>>,
+{
+    let Some(update) = update else {
+        return wait::until(ctx, wait::CLUSTER, "the update to finish", settled).await;
+    };
+    let check = |u: &Update| -> Result<Result<(), String>, ProviderError> {
+        match u.status() {
+            Some(UpdateStatus::Successful) | None => Ok(Ok(())),
+            Some(UpdateStatus::InProgress) => Ok(Err("update InProgress".into())),
+            Some(other) => {
+                let errors: Vec<String> = u
+                    .errors()
+                    .iter()
+                    .filter_map(|e| e.error_message().map(str::to_string))
+                    .collect();
+                Err(ProviderError::api(
+                    "eks:DescribeUpdate",
+                    Some(other.as_str().to_string()),
+                    errors.join("; "),
+                ))
+            }
+        }
+    };
+    if check(&update)?.is_ok() {
+        return Ok(());
+    }
+    let id = update.id().unwrap_or_default().to_string();
+    wait::until(ctx, wait::CLUSTER, "the update to finish", || async {
+        let out = c
+            .eks
+            .describe_update()
+            .name(cluster)
+            .update_id(&id)
+            .set_nodegroup_name(nodegroup.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| api("eks:DescribeUpdate", e))?;
+        match out.update {
+            Some(u) => check(&u),
+            None => Ok(Ok(())),
+        }
+    })
+    .await
+}
+
+// -------------------------------------------------------- aws_eks_cluster
+
+pub fn cluster_schema() -> Schema {
+    Schema::new("aws_eks_cluster", "An EKS control plane; creating one takes 10-15 minutes.")
+        .attr(Attribute::required("name", AttrType::String).force_new())
+        .attr(Attribute::optional("version", AttrType::String).and_computed().describe("Kubernetes version, like \"1.33\"; upgraded in place (one minor version at a time)."))
+        .attr(Attribute::required("role_arn", AttrType::String).force_new().describe("The cluster's IAM role."))
+        .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
+        .attr(Attribute::optional("security_group_ids", AttrType::list_of(AttrType::String)).force_new())
+        .attr(Attribute::optional("endpoint_public_access", AttrType::Bool).default(true).describe("Changed in place."))
+        .attr(Attribute::optional("endpoint_private_access", AttrType::Bool).default(false).describe("Changed in place."))
+        .attr(
+            Attribute::optional("enabled_log_types", AttrType::list_of(AttrType::String))
+                .default(Value::List(Vec::new()))
+                .describe("Control-plane logs to CloudWatch: api, audit, authenticator, controllerManager, scheduler; changed in place."),
+        )
+        .attr(tags_attr())
+        .attr(Attribute::computed("id", AttrType::String).describe("The cluster's name."))
+        .attr(Attribute::computed("arn", AttrType::String))
+        .attr(Attribute::computed("endpoint", AttrType::String).describe("The API server URL."))
+        .attr(Attribute::computed("certificate_authority", AttrType::String).describe("The cluster CA, base64-encoded PEM."))
+        .attr(Attribute::computed("oidc_issuer", AttrType::String).describe("The OIDC issuer URL, for aws_iam_oidc_provider."))
+        .attr(Attribute::computed("status", AttrType::String))
+        .attr(Attribute::computed("platform_version", AttrType::String))
+        .attr(Attribute::computed("cluster_security_group_id", AttrType::String))
+}
+
+pub struct Cluster(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct ClusterIn {
+    name: String,
+    version: Option<String>,
+    role_arn: String,
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+    endpoint_public_access: Option<bool>,
+    endpoint_private_access: Option<bool>,
+    #[serde(default)]
+    enabled_log_types: Vec<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
+    if let Some(bad) = enabled.iter().find(|t| !LOG_TYPES.contains(&t.as_str())) {
+        return Err(
+            ProviderError::new(format!("{bad:?} is not an EKS log type"))
+                .with_hint(format!("use some of {}", LOG_TYPES.join(", "))),
+        );
+    }
+    let on: Vec<LogType> = enabled.iter().map(|t| LogType::from(t.as_str())).collect();
+    let off: Vec<LogType> = LOG_TYPES
+        .iter()
+        .filter(|t| !enabled.iter().any(|e| e == *t))
+        .map(|t| LogType::from(*t))
+        .collect();
+    let mut setups = Vec::new();
+    if !on.is_empty() {
+        setups.push(
+            LogSetup::builder()
+                .set_types(Some(on))
+                .enabled(true)
+                .build(),
+        );
+    }
+    if !off.is_empty() {
+        setups.push(
+            LogSetup::builder()
+                .set_types(Some(off))
+                .enabled(false)
+                .build(),
+        );
+    }
+    Ok(Logging::builder().set_cluster_logging(Some(setups)).build())
+}
+
+fn cluster_outputs(c: &aws_sdk_eks::types::Cluster) -> Map {
+    Attrs::new()
+        .opt("id", c.name())
+        .opt("arn", c.arn())
+        .opt("endpoint", c.endpoint())
+        .opt(
+            "certificate_authority",
+            c.certificate_authority().and_then(|a| a.data()),
+        )
+        .opt(
+            "oidc_issuer",
+            c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()),
+        )
+        .opt("status", c.status().map(|s| s.as_str()))
+        .opt("platform_version", c.platform_version())
+        .opt(
+            "cluster_security_group_id",
+            c.resources_vpc_config()
+                .and_then(|v| v.cluster_security_group_id()),
+        )
+        .opt("version", c.version())
+        .build()
+}
+
+fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
+    let vpc = c.resources_vpc_config();
+    let enabled: Vec<String> = c
+        .logging()
+        .map(|l| l.cluster_logging())
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.enabled().unwrap_or(false))
+        .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+        .collect();
+    Attrs::new()
+        .opt("name", c.name())
+        .opt("version", c.version())
+        .opt("role_arn", c.role_arn())
+        .set(
+            "subnet_ids",
+            strings(order_like(
+                prior,
+                "subnet_ids",
+                vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
+            )),
+        )
+        .collection(
+            prior,
+            "security_group_ids",
+            strings(order_like(
+                prior,
+                "security_group_ids",
+                vpc.map(|v| v.security_group_ids().to_vec())
+                    .unwrap_or_default(),
+            )),
+        )
+        .set(
+            "endpoint_public_access",
+            vpc.map(|v| v.endpoint_public_access()).unwrap_or(true),
+        )
+        .set(
+            "endpoint_private_access",
+            vpc.map(|v| v.endpoint_private_access()).unwrap_or(false),
+        )
+        .set(
+            "enabled_log_types",
+            strings(order_like(prior, "enabled_log_types", enabled)),
+        )
+        .tags(prior, tags_from(c.tags()))
+        .build()
+}
+
+/// A role EKS cannot assume yet (IAM is eventually consistent) or a
+/// subnet it cannot see yet: worth another try.
+fn cluster_create_transient(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("InvalidParameterException")
+        && (e.message.contains("assume")
+            || e.message.contains("role")
+            || e.message.contains("does not exist"))
+}
+
+impl Cluster {
+    async fn describe(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Cluster>, ProviderError> {
+        let out = found(
+            "eks:DescribeCluster",
+            self.0.eks.describe_cluster().name(name).send().await,
+        )?;
+        Ok(out.and_then(|o| o.cluster))
+    }
+
+    /// Waits for ACTIVE; FAILED is an error at once.
+    async fn wait_active(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+    ) -> Result<aws_sdk_eks::types::Cluster, ProviderError> {
+        wait::until(ctx, wait::CLUSTER, &format!("cluster {name} to become ACTIVE"), || async {
+            let c = self.describe(name).await?.ok_or_else(|| ProviderError::new(format!("cluster {name} disappeared while it was being created")))?;
+            match c.status() {
+                Some(ClusterStatus::Active) => Ok(Ok(c)),
+                Some(ClusterStatus::Failed) => Err(ProviderError::api("eks:DescribeCluster", Some("FAILED".into()), format!("cluster {name} failed to become ACTIVE"))
+                    .with_hint("the cluster's health issues are shown by `aws eks describe-cluster`; check its role and subnets")),
+                s => Ok(Err(format!("status {}", s.map(|s| s.as_str()).unwrap_or("unknown")))),
+            }
+        })
+        .await
+    }
+
+    async fn settled(&self, name: &str) -> Result<Result<(), String>, ProviderError> {
+        let c = self.describe(name).await?.ok_or_else(|| {
+            ProviderError::new(format!("cluster {name} disappeared during an update"))
+        })?;
+        Ok(match c.status() {
+            Some(ClusterStatus::Active) => Ok(()),
+            s => Err(format!(
+                "status {}",
+                s.map(|s| s.as_str()).unwrap_or("unknown")
+            )),
+        })
+    }
+
+    async fn fetch(&self, name: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(&c))))
+    }
+}
+
+#[async_trait]
+impl Resource for Cluster {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: ClusterIn = typed(inputs)?;
+        let log = logging(&i.enabled_log_types)?;
+        let vpc = VpcConfigRequest::builder()
+            .set_subnet_ids(Some(i.subnet_ids.clone()))
+            .set_security_group_ids(
+                (!i.security_group_ids.is_empty()).then(|| i.security_group_ids.clone()),
+            )
+            .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
+            .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
+            .build();
+        let created = wait::retry_transient(
+            ctx,
+            wait::IAM_PROPAGATION,
+            cluster_create_transient,
+            || async {
+                self.0
+                    .eks
+                    .create_cluster()
+                    .name(&i.name)
+                    .set_version(i.version.clone())
+                    .role_arn(&i.role_arn)
+                    .resources_vpc_config(vpc.clone())
+                    .logging(log.clone())
+                    .set_tags(hash_tags(&i.tags))
+                    .send()
+                    .await
+                    .map_err(|e| api("eks:CreateCluster", e))
+            },
+        )
+        .await?;
+        let first = created
+            .cluster
+            .as_ref()
+            .map(cluster_outputs)
+            .unwrap_or_else(|| Attrs::new().set("id", i.name.as_str()).build());
+        match self.wait_active(ctx, &i.name).await {
+            Ok(c) => Ok(cluster_outputs(&c)),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.inputs, "name")?, &prior.inputs)
+            .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i: ClusterIn = typed(inputs)?;
+        let name = i.name.as_str();
+        let c = &self.0;
+        if changed(&prior.inputs, inputs, "version")
+            && let Some(v) = &i.version
+        {
+            ctx.progress(&format!("upgrading to Kubernetes {v}"));
+            let out = c
+                .eks
+                .update_cluster_version()
+                .name(name)
+                .version(v)
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateClusterVersion", e))?;
+            wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+        }
+        if changed(&prior.inputs, inputs, "endpoint_public_access")
+            || changed(&prior.inputs, inputs, "endpoint_private_access")
+        {
+            let vpc = VpcConfigRequest::builder()
+                .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
+                .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
+                .build();
+            let out = c
+                .eks
+                .update_cluster_config()
+                .name(name)
+                .resources_vpc_config(vpc)
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateClusterConfig", e))?;
+            wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+        }
+        if changed(&prior.inputs, inputs, "enabled_log_types") {
+            let out = c
+                .eks
+                .update_cluster_config()
+                .name(name)
+                .logging(logging(&i.enabled_log_types)?)
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateClusterConfig", e))?;
+            wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+        }
+        let arn = str_of(&prior.outputs, "arn")?;
+        retag(c, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
+        let now = self.describe(name).await?.ok_or_else(|| {
+            ProviderError::new(format!("cluster {name} disappeared during an update"))
+        })?;
+        Ok(cluster_outputs(&now))
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let name = str_of(&prior.inputs, "name")?;
+        gone_ok(
+            "eks:DeleteCluster",
+            self.0.eks.delete_cluster().name(name).send().await,
+        )?;
+        wait::until(
+            ctx,
+            wait::CLUSTER,
+            &format!("cluster {name} to be deleted"),
+            || async {
+                Ok(match self.describe(name).await? {
+                    None => Ok(()),
+                    Some(c) => Err(format!(
+                        "status {}",
+                        c.status().map(|s| s.as_str()).unwrap_or("unknown")
+                    )),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        self.fetch(id, &Map::new()).await
+    }
+}
+
+// ----------------------------------------------------- aws_eks_node_group
+
+pub fn node_group_schema() -> Schema {
+    Schema::new(
+        "aws_eks_node_group",
+        "A managed node group of an EKS cluster.",
+    )
+    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
+    .attr(Attribute::required("name", AttrType::String).force_new())
+    .attr(Attribute::required("node_role_arn", AttrType::String).force_new())
+    .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
+    .attr(
+        Attribute::optional("instance_types", AttrType::list_of(AttrType::String))
+            .and_computed()
+            .force_new()
+            .describe("Like [\"m5.large\"]; EKS picks t3.medium if left out."),
+    )
+    .attr(
+        Attribute::optional("scaling", AttrType::map_of(AttrType::Int))
+            .and_computed()
+            .describe("{ min_size, max_size, desired_size }; changed in place."),
+    )
+    .attr(
+        Attribute::optional("labels", AttrType::map_of(AttrType::String))
+            .describe("Kubernetes labels on the nodes; changed in place."),
+    )
+    .attr(tags_attr())
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("CLUSTER:NAME, the ID `meshmon import` takes."),
+    )
+    .attr(Attribute::computed("arn", AttrType::String))
+    .attr(Attribute::computed("status", AttrType::String))
+}
+
+pub struct NodeGroup(pub Arc<Clients>);
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Scaling {
+    min_size: i32,
+    max_size: i32,
+    desired_size: i32,
+}
+
+#[derive(Deserialize)]
+struct NodeGroupIn {
+    cluster_name: String,
+    name: String,
+    node_role_arn: String,
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    instance_types: Vec<String>,
+    scaling: Option<Scaling>,
+    #[serde(default)]
+    labels: Tags,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
+    NodegroupScalingConfig::builder()
+        .min_size(s.min_size)
+        .max_size(s.max_size)
+        .desired_size(s.desired_size)
+        .build()
+}
+
+fn node_group_outputs(n: &aws_sdk_eks::types::Nodegroup) -> Map {
+    Attrs::new()
+        .set(
+            "id",
+            format!(
+                "{}:{}",
+                n.cluster_name().unwrap_or_default(),
+                n.nodegroup_name().unwrap_or_default()
+            ),
+        )
+        .opt("arn", n.nodegroup_arn())
+        .opt("status", n.status().map(|s| s.as_str()))
+        .build()
+}
+
+fn scaling_value(n: &aws_sdk_eks::types::Nodegroup) -> Value {
+    let s = n.scaling_config();
+    let get = |v: Option<i32>| Value::Int(i64::from(v.unwrap_or(0)));
+    Value::Map(
+        Attrs::new()
+            .set("min_size", get(s.and_then(|s| s.min_size())))
+            .set("max_size", get(s.and_then(|s| s.max_size())))
+            .set("desired_size", get(s.and_then(|s| s.desired_size())))
+            .build(),
+    )
+}
+
+impl NodeGroup {
+    async fn describe(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, ProviderError> {
+        let out = found(
+            "eks:DescribeNodegroup",
+            self.0
+                .eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+                .await,
+        )?;
+        Ok(out.and_then(|o| o.nodegroup))
+    }
+
+    async fn fetch(
+        &self,
+        cluster: &str,
+        name: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(n) = self.describe(cluster, name).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .opt("cluster_name", n.cluster_name())
+            .opt("name", n.nodegroup_name())
+            .opt("node_role_arn", n.node_role())
+            .set(
+                "subnet_ids",
+                strings(order_like(prior, "subnet_ids", n.subnets().to_vec())),
+            )
+            .set(
+                "instance_types",
+                strings(order_like(
+                    prior,
+                    "instance_types",
+                    n.instance_types().to_vec(),
+                )),
+            )
+            .set("scaling", scaling_value(&n))
+            .collection(prior, "labels", tags_value(&tags_from(n.labels())))
+            .tags(prior, tags_from(n.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, node_group_outputs(&n))))
+    }
+
+    async fn wait_status(
+        &self,
+        ctx: &OpContext,
+        cluster: &str,
+        name: &str,
+    ) -> Result<aws_sdk_eks::types::Nodegroup, ProviderError> {
+        wait::until(
+            ctx,
+            wait::NODE_GROUP,
+            &format!("node group {name} to become ACTIVE"),
+            || async {
+                let n = self
+                    .describe(cluster, name)
+                    .await?
+                    .ok_or_else(|| ProviderError::new(format!("node group {name} disappeared")))?;
+                match n.status() {
+                    Some(NodegroupStatus::Active) => Ok(Ok(n)),
+                    Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded)) => {
+                        let issues: Vec<String> = n
+                            .health()
+                            .map(|h| h.issues())
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|i| i.message().map(str::to_string))
+                            .collect();
+                        Err(ProviderError::api(
+                            "eks:DescribeNodegroup",
+                            Some(s.as_str().to_string()),
+                            format!("node group {name} is {}: {}", s.as_str(), issues.join("; ")),
+                        ))
+                    }
+                    s => Ok(Err(format!(
+                        "status {}",
+                        s.map(|s| s.as_str()).unwrap_or("unknown")
+                    ))),
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Resource for NodeGroup {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: NodeGroupIn = typed(inputs)?;
+        let created = wait::retry_transient(
+            ctx,
+            wait::IAM_PROPAGATION,
+            cluster_create_transient,
+            || async {
+                self.0
+                    .eks
+                    .create_nodegroup()
+                    .cluster_name(&i.cluster_name)
+                    .nodegroup_name(&i.name)
+                    .node_role(&i.node_role_arn)
+                    .set_subnets(Some(i.subnet_ids.clone()))
+                    .set_instance_types(
+                        (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
+                    )
+                    .set_scaling_config(i.scaling.map(scaling_config))
+                    .set_labels(hash_tags(&i.labels))
+                    .set_tags(hash_tags(&i.tags))
+                    .send()
+                    .await
+                    .map_err(|e| api("eks:CreateNodegroup", e))
+            },
+        )
+        .await?;
+        let first = created
+            .nodegroup
+            .as_ref()
+            .map(node_group_outputs)
+            .unwrap_or_default();
+        match self.wait_status(ctx, &i.cluster_name, &i.name).await {
+            Ok(n) => {
+                let mut out = node_group_outputs(&n);
+                out.insert("scaling".into(), scaling_value(&n));
+                out.insert(
+                    "instance_types".into(),
+                    strings(n.instance_types().to_vec()),
+                );
+                Ok(out)
+            }
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(
+            str_of(&prior.inputs, "cluster_name")?,
+            str_of(&prior.inputs, "name")?,
+            &prior.inputs,
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i: NodeGroupIn = typed(inputs)?;
+        let old: NodeGroupIn = typed(&prior.inputs)?;
+        let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
+        let labels = (old.labels != i.labels).then(|| {
+            let (set, remove) = tag_diff(&old.labels, &i.labels);
+            UpdateLabelsPayload::builder()
+                .set_add_or_update_labels(hash_tags(&set))
+                .set_remove_labels((!remove.is_empty()).then_some(remove))
+                .build()
+        });
+        if scaling.is_some() || labels.is_some() {
+            let out = self
+                .0
+                .eks
+                .update_nodegroup_config()
+                .cluster_name(&i.cluster_name)
+                .nodegroup_name(&i.name)
+                .set_scaling_config(scaling.map(scaling_config))
+                .set_labels(labels)
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateNodegroupConfig", e))?;
+            wait_update(
+                &self.0,
+                ctx,
+                &i.cluster_name,
+                Some(&i.name),
+                out.update,
+                || async {
+                    self.wait_status(ctx, &i.cluster_name, &i.name)
+                        .await
+                        .map(|_| Ok(()))
+                },
+            )
+            .await?;
+        }
+        retag(&self.0, str_of(&prior.outputs, "arn")?, &old.tags, &i.tags).await?;
+        let n = self
+            .describe(&i.cluster_name, &i.name)
+            .await?
+            .ok_or_else(|| ProviderError::new(format!("node group {} disappeared", i.name)))?;
+        Ok(node_group_outputs(&n))
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let cluster = str_of(&prior.inputs, "cluster_name")?;
+        let name = str_of(&prior.inputs, "name")?;
+        gone_ok(
+            "eks:DeleteNodegroup",
+            self.0
+                .eks
+                .delete_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+                .await,
+        )?;
+        wait::until(
+            ctx,
+            wait::NODE_GROUP,
+            &format!("node group {name} to be deleted"),
+            || async {
+                Ok(match self.describe(cluster, name).await? {
+                    None => Ok(()),
+                    Some(n) => Err(format!(
+                        "status {}",
+                        n.status().map(|s| s.as_str()).unwrap_or("unknown")
+                    )),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (cluster, name) = id.split_once(':').ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not a node group ID"))
+                .with_hint("import node groups as CLUSTER_NAME:NODE_GROUP_NAME")
+        })?;
+        self.fetch(cluster, name, &Map::new()).await
+    }
+}

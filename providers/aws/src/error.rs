@@ -1,0 +1,166 @@
+//! Turns SDK errors into `ProviderError`s that name the AWS operation, the
+//! service's error code and message, and a hint where one helps. "Not found"
+//! is not an error here: [`found`] turns it into `Ok(None)`, which is what
+//! refresh and drift need for a resource deleted behind meshmon's back.
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use meshmon_provider_sdk::ProviderError;
+
+/// Error codes that mean "no such object", across the services we use.
+const NOT_FOUND: &[&str] = &[
+    "NoSuchEntity",
+    "ResourceNotFoundException",
+    "NotFound",
+    "NotFoundException",
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidRouteTableId.NotFound",
+    "InvalidAssociationID.NotFound",
+    "InvalidRoute.NotFound",
+];
+
+/// Whether an error code means the object does not exist.
+pub fn is_not_found_code(code: Option<&str>) -> bool {
+    code.is_some_and(|c| NOT_FOUND.contains(&c))
+}
+
+/// Whether a `ProviderError` we built means the object does not exist.
+pub fn is_not_found(e: &ProviderError) -> bool {
+    is_not_found_code(e.code.as_deref())
+}
+
+/// An SDK error as a `ProviderError`: `api("iam:CreateRole", err)`.
+pub fn api<E>(operation: &str, err: E) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    let code = err.code().map(str::to_string);
+    let message = match err.message() {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => chain(&err),
+    };
+    let hint = hint(operation, code.as_deref(), &message);
+    let e = ProviderError::api(operation, code, message);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
+
+/// `Ok(None)` for "not found", the value otherwise.
+pub fn found<T, E>(operation: &str, r: Result<T, E>) -> Result<Option<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_not_found_code(e.code()) => Ok(None),
+        Err(e) => Err(api(operation, e)),
+    }
+}
+
+/// `Ok(())` for "not found": deleting what is already gone succeeds.
+pub fn gone_ok<T, E>(operation: &str, r: Result<T, E>) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    found(operation, r).map(|_| ())
+}
+
+/// The error and its sources, joined: "dispatch failure: io error: connection
+/// refused". (The SDK's own context display appends a Debug dump of the
+/// raw response, which buries the message.)
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+fn hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
+    let Some(code) = code else {
+        if message.contains("credentials") {
+            return Some(
+                "no usable AWS credentials: set AWS_PROFILE (and run `aws sso login` for SSO), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+            );
+        }
+        if message.contains("dispatch failure") || message.contains("timeout") {
+            return Some(
+                "AWS could not be reached: check the network, and AWS_ENDPOINT_URL if you set it"
+                    .into(),
+            );
+        }
+        return None;
+    };
+    let lower = code.to_ascii_lowercase();
+    if lower.contains("accessdenied")
+        || lower.contains("unauthorized")
+        || code == "AuthorizationError"
+    {
+        let mut h = format!(
+            "the AWS identity meshmon runs as is not allowed `{operation}`: grant that action in its IAM policy \
+             (`aws sts get-caller-identity` shows which identity this is)"
+        );
+        if operation == "eks:CreateCluster" || operation == "eks:CreateNodegroup" {
+            h.push_str("; creating it also needs `iam:PassRole` on the role it is given");
+        }
+        return Some(h);
+    }
+    match code {
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            Some("the AWS credentials have expired: refresh them (for SSO: `aws sso login`)".into())
+        }
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "AuthFailure" | "SignatureDoesNotMatch" => Some(
+            "AWS does not accept these credentials: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the provider's `profile`"
+                .into(),
+        ),
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => Some(
+            "AWS kept throttling after the SDK's retries; run again with a lower --parallelism".into(),
+        ),
+        "LimitExceeded" | "LimitExceededException" | "ServiceQuotaExceededException" => {
+            Some("an account quota is exhausted: delete unused objects or ask AWS for a higher quota".into())
+        }
+        "DependencyViolation" | "DeleteConflict" | "ResourceInUseException" => Some(format!(
+            "something else still uses it ({message}); remove that first, or let meshmon destroy it in order"
+        )),
+        "EntityAlreadyExists" | "ResourceInUse" | "ConflictException" if operation.contains("Create") => Some(
+            "an object with this name already exists: pick another name, or adopt it with `meshmon import`".into(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_names_the_missing_action() {
+        let h = hint("iam:CreateRole", Some("AccessDenied"), "no").unwrap();
+        assert!(h.contains("`iam:CreateRole`"), "{h}");
+        let h = hint("eks:CreateCluster", Some("AccessDeniedException"), "no").unwrap();
+        assert!(h.contains("iam:PassRole"), "{h}");
+    }
+
+    #[test]
+    fn not_found_codes_cover_every_service() {
+        for c in [
+            "NoSuchEntity",
+            "ResourceNotFoundException",
+            "NotFound",
+            "InvalidVpcID.NotFound",
+        ] {
+            assert!(is_not_found_code(Some(c)), "{c}");
+        }
+        assert!(!is_not_found_code(Some("AccessDenied")));
+        assert!(!is_not_found_code(None));
+    }
+}

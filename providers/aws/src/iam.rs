@@ -1,0 +1,489 @@
+//! `aws_iam_oidc_provider` (the cluster's identity provider, which IRSA
+//! trusts) and `aws_iam_policy` (a managed policy; a change publishes a new
+//! default version, pruning the oldest non-default one when the five
+//! versions IAM allows are all taken). Roles live in `iam_role`.
+
+use std::sync::Arc;
+
+use aws_sdk_iam::types::Tag;
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
+};
+use serde::Deserialize;
+
+use crate::Clients;
+use crate::attrs::{Attrs, Tags, changed, order_like, str_of, strings, tag_diff, tags_of, typed};
+use crate::error::{api, found, gone_ok};
+use crate::policy;
+
+pub(crate) fn tags_attr() -> Attribute {
+    Attribute::optional("tags", AttrType::map_of(AttrType::String))
+        .describe("Tags; changed in place.")
+}
+
+pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| ProviderError::new(format!("tag {k:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+pub(crate) fn tags_from(t: &[Tag]) -> Tags {
+    t.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// The name at the end of an IAM ARN (`arn:aws:iam::1:role/path/name` → `name`).
+pub(crate) fn name_of(id: &str) -> &str {
+    if id.starts_with("arn:") {
+        id.rsplit('/').next().unwrap_or(id)
+    } else {
+        id
+    }
+}
+
+// -------------------------------------------------- aws_iam_oidc_provider
+
+pub fn oidc_provider_schema() -> Schema {
+    Schema::new("aws_iam_oidc_provider", "An IAM OpenID Connect provider, such as an EKS cluster's issuer (for IRSA).")
+        .attr(Attribute::required("url", AttrType::String).force_new().describe("The issuer URL, like \"${aws_eks_cluster.main.oidc_issuer}\"."))
+        .attr(
+            Attribute::optional("client_ids", AttrType::list_of(AttrType::String))
+                .default(strings(["sts.amazonaws.com"]))
+                .describe("Audiences; changed in place."),
+        )
+        .attr(Attribute::optional("thumbprints", AttrType::list_of(AttrType::String)).and_computed().describe("Server certificate thumbprints; IAM finds them itself if left out; changed in place."))
+        .attr(tags_attr())
+        .attr(Attribute::computed("arn", AttrType::String).describe("What IRSA roles trust: `irsa.oidc_provider_arn`."))
+        .attr(Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it."))
+}
+
+pub struct OidcProvider(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct OidcIn {
+    url: String,
+    #[serde(default)]
+    client_ids: Vec<String>,
+    thumbprints: Option<Vec<String>>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+impl OidcProvider {
+    async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+        let out = found(
+            "iam:GetOpenIDConnectProvider",
+            self.0
+                .iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send()
+                .await,
+        )?;
+        let Some(p) = out else { return Ok(None) };
+        // IAM drops the scheme: keep the user's spelling when it is the same URL.
+        let host = p.url().unwrap_or_default();
+        let url = match prior.get("url").and_then(Value::as_str) {
+            Some(u) if policy::issuer_host(u) == policy::issuer_host(host) => u.to_string(),
+            _ => format!("https://{}", policy::issuer_host(host)),
+        };
+        let inputs = Attrs::new()
+            .set("url", url)
+            .set(
+                "client_ids",
+                strings(order_like(prior, "client_ids", p.client_id_list().to_vec())),
+            )
+            .set(
+                "thumbprints",
+                strings(order_like(
+                    prior,
+                    "thumbprints",
+                    p.thumbprint_list().to_vec(),
+                )),
+            )
+            .tags(prior, tags_from(p.tags()))
+            .build();
+        Ok(Some(Current::new(
+            inputs,
+            Attrs::new().set("arn", arn).set("id", arn).build(),
+        )))
+    }
+}
+
+#[async_trait]
+impl Resource for OidcProvider {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: OidcIn = typed(inputs)?;
+        let out = self
+            .0
+            .iam
+            .create_open_id_connect_provider()
+            .url(&i.url)
+            .set_client_id_list(Some(i.client_ids.clone()))
+            .set_thumbprint_list(i.thumbprints.clone())
+            .set_tags(iam_tags(&i.tags)?)
+            .send()
+            .await
+            .map_err(|e| api("iam:CreateOpenIDConnectProvider", e))?;
+        let arn = out
+            .open_id_connect_provider_arn()
+            .unwrap_or_default()
+            .to_string();
+        let now = self.fetch(&arn, inputs).await?;
+        let thumbprints = now
+            .as_ref()
+            .and_then(|c| c.inputs.get("thumbprints").cloned())
+            .unwrap_or(Value::List(Vec::new()));
+        Ok(Attrs::new()
+            .set("arn", arn.as_str())
+            .set("id", arn.as_str())
+            .set("thumbprints", thumbprints)
+            .build())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.outputs, "arn")?, &prior.inputs)
+            .await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let arn = str_of(&prior.outputs, "arn")?;
+        let i: OidcIn = typed(inputs)?;
+        let iam = &self.0.iam;
+        let old = crate::attrs::strings_of(&prior.inputs, "client_ids");
+        for id in old.iter().filter(|o| !i.client_ids.contains(o)) {
+            gone_ok(
+                "iam:RemoveClientIDFromOpenIDConnectProvider",
+                iam.remove_client_id_from_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .client_id(id)
+                    .send()
+                    .await,
+            )?;
+        }
+        for id in i.client_ids.iter().filter(|n| !old.contains(n)) {
+            iam.add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .client_id(id)
+                .send()
+                .await
+                .map_err(|e| api("iam:AddClientIDToOpenIDConnectProvider", e))?;
+        }
+        if changed(&prior.inputs, inputs, "thumbprints") {
+            iam.update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(arn)
+                .set_thumbprint_list(Some(i.thumbprints.clone().unwrap_or_default()))
+                .send()
+                .await
+                .map_err(|e| api("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
+        }
+        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), &i.tags);
+        if !set.is_empty() {
+            iam.tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(iam_tags(&set)?)
+                .send()
+                .await
+                .map_err(|e| api("iam:TagOpenIDConnectProvider", e))?;
+        }
+        if !remove.is_empty() {
+            iam.untag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api("iam:UntagOpenIDConnectProvider", e))?;
+        }
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let arn = str_of(&prior.outputs, "arn")?;
+        gone_ok(
+            "iam:DeleteOpenIDConnectProvider",
+            self.0
+                .iam
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send()
+                .await,
+        )
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        self.fetch(id, &Map::new()).await
+    }
+}
+
+// --------------------------------------------------------- aws_iam_policy
+
+/// IAM keeps at most five versions of a managed policy.
+const MAX_POLICY_VERSIONS: usize = 5;
+
+pub fn policy_schema() -> Schema {
+    Schema::new("aws_iam_policy", "A customer-managed IAM policy.")
+        .attr(Attribute::required("name", AttrType::String).force_new())
+        .attr(Attribute::optional("description", AttrType::String).force_new().describe("IAM cannot change it after creation."))
+        .attr(Attribute::required("policy", AttrType::Json).describe("The policy document (a table or a JSON string); a change publishes a new default version."))
+        .attr(tags_attr())
+        .attr(Attribute::computed("arn", AttrType::String))
+        .attr(Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it or the name."))
+        .attr(Attribute::computed("policy_id", AttrType::String))
+        .attr(Attribute::computed("default_version_id", AttrType::String))
+}
+
+pub struct Policy(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct PolicyIn {
+    name: String,
+    description: Option<String>,
+    policy: Value,
+    #[serde(default)]
+    tags: Tags,
+}
+
+impl Policy {
+    async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+        let out = found(
+            "iam:GetPolicy",
+            self.0.iam.get_policy().policy_arn(arn).send().await,
+        )?;
+        let Some(p) = out.and_then(|o| o.policy) else {
+            return Ok(None);
+        };
+        let version = p.default_version_id().unwrap_or("v1").to_string();
+        let v = found(
+            "iam:GetPolicyVersion",
+            self.0
+                .iam
+                .get_policy_version()
+                .policy_arn(arn)
+                .version_id(&version)
+                .send()
+                .await,
+        )?;
+        let Some(doc) = v.and_then(|v| v.policy_version).and_then(|v| v.document) else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .opt("name", p.policy_name())
+            .opt("description", p.description().filter(|d| !d.is_empty()))
+            .set(
+                "policy",
+                policy::like(prior.get("policy"), policy::from_aws(&doc)?),
+            )
+            .tags(prior, tags_from(p.tags()))
+            .build();
+        let outputs = Attrs::new()
+            .set("arn", arn)
+            .set("id", arn)
+            .opt("policy_id", p.policy_id())
+            .set("default_version_id", version)
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    /// Makes room for a new version: deletes the oldest non-default one
+    /// when all five are taken.
+    async fn prune(&self, arn: &str) -> Result<(), ProviderError> {
+        let out = self
+            .0
+            .iam
+            .list_policy_versions()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| api("iam:ListPolicyVersions", e))?;
+        let versions = out.versions();
+        if versions.len() < MAX_POLICY_VERSIONS {
+            return Ok(());
+        }
+        let oldest = versions
+            .iter()
+            .filter(|v| !v.is_default_version())
+            .min_by_key(|v| {
+                v.create_date()
+                    .map(|d| (d.secs(), d.subsec_nanos()))
+                    .unwrap_or_default()
+            });
+        if let Some(id) = oldest.and_then(|v| v.version_id()) {
+            gone_ok(
+                "iam:DeletePolicyVersion",
+                self.0
+                    .iam
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(id)
+                    .send()
+                    .await,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for Policy {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: PolicyIn = typed(inputs)?;
+        let out = self
+            .0
+            .iam
+            .create_policy()
+            .policy_name(&i.name)
+            .policy_document(policy::to_aws(&i.policy)?)
+            .set_description(i.description.clone())
+            .set_tags(iam_tags(&i.tags)?)
+            .send()
+            .await
+            .map_err(|e| api("iam:CreatePolicy", e))?;
+        let p = out
+            .policy
+            .ok_or_else(|| ProviderError::new("iam:CreatePolicy returned no policy"))?;
+        let arn = p.arn().unwrap_or_default();
+        Ok(Attrs::new()
+            .set("arn", arn)
+            .set("id", arn)
+            .opt("policy_id", p.policy_id())
+            .set("default_version_id", p.default_version_id().unwrap_or("v1"))
+            .build())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.outputs, "arn")?, &prior.inputs)
+            .await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let arn = str_of(&prior.outputs, "arn")?;
+        let i: PolicyIn = typed(inputs)?;
+        let mut outputs = prior.outputs.clone();
+        let new_doc = policy::to_aws(&i.policy)?;
+        if !policy::same(prior.inputs.get("policy"), Some(&i.policy)) {
+            self.prune(arn).await?;
+            let out = self
+                .0
+                .iam
+                .create_policy_version()
+                .policy_arn(arn)
+                .policy_document(new_doc)
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(|e| api("iam:CreatePolicyVersion", e))?;
+            if let Some(v) = out.policy_version.and_then(|v| v.version_id) {
+                outputs.insert("default_version_id".into(), Value::String(v));
+            }
+        }
+        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), &i.tags);
+        if !set.is_empty() {
+            self.0
+                .iam
+                .tag_policy()
+                .policy_arn(arn)
+                .set_tags(iam_tags(&set)?)
+                .send()
+                .await
+                .map_err(|e| api("iam:TagPolicy", e))?;
+        }
+        if !remove.is_empty() {
+            self.0
+                .iam
+                .untag_policy()
+                .policy_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api("iam:UntagPolicy", e))?;
+        }
+        Ok(outputs)
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let arn = str_of(&prior.outputs, "arn")?;
+        let Some(out) = found(
+            "iam:ListPolicyVersions",
+            self.0
+                .iam
+                .list_policy_versions()
+                .policy_arn(arn)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(());
+        };
+        // IAM refuses to delete a policy that still has non-default versions.
+        for v in out.versions().iter().filter(|v| !v.is_default_version()) {
+            if let Some(id) = v.version_id() {
+                gone_ok(
+                    "iam:DeletePolicyVersion",
+                    self.0
+                        .iam
+                        .delete_policy_version()
+                        .policy_arn(arn)
+                        .version_id(id)
+                        .send()
+                        .await,
+                )?;
+            }
+        }
+        gone_ok(
+            "iam:DeletePolicy",
+            self.0.iam.delete_policy().policy_arn(arn).send().await,
+        )
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let arn = if id.starts_with("arn:") {
+            id.to_string()
+        } else {
+            format!("arn:aws:iam::{}:policy/{id}", self.0.account_id().await?)
+        };
+        self.fetch(&arn, &Map::new()).await
+    }
+
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        let changed =
+            prior.is_some_and(|p| !policy::same(p.inputs.get("policy"), desired.get("policy")));
+        PlanAdvice {
+            unknown_after_update: if changed {
+                vec!["default_version_id".into()]
+            } else {
+                Vec::new()
+            },
+            ..PlanAdvice::default()
+        }
+    }
+}

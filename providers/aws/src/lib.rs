@@ -1,0 +1,228 @@
+//! The `aws` provider: the network an EKS cluster needs, the cluster and its
+//! node groups, IAM (OIDC provider, IRSA roles, policies), an Amazon Managed
+//! Service for Prometheus workspace with its rule groups, and SNS topics.
+//!
+//! Credentials, region and endpoints come from the standard aws-config chain
+//! (environment, profile, SSO, web identity, instance role;
+//! `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`), so a local emulator
+//! needs no code here. Throttling is the SDK's job (adaptive retries);
+//! eventual consistency and long-running operations are waited out in
+//! [`wait`] with bounded backoff. A resource that is gone reads as `Ok(None)`.
+
+mod amp;
+mod attrs;
+mod eks;
+mod error;
+mod iam;
+mod iam_role;
+mod network;
+pub mod policy;
+mod route_table;
+mod sns;
+mod wait;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use tokio::sync::OnceCell;
+
+/// The provider as registered with the engine.
+pub struct Aws;
+
+/// How often the SDK tries one request before giving up. Adaptive retry
+/// mode also slows the client down when AWS throttles it.
+const MAX_ATTEMPTS: u32 = 8;
+
+#[async_trait]
+impl Provider for Aws {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn config_schema(&self) -> Schema {
+        Schema::new(
+            "aws",
+            "Amazon Web Services, through the standard credential and region chain.",
+        )
+        .attr(
+            Attribute::optional("region", AttrType::String).describe(
+                "The region, like \"eu-west-1\"; else AWS_REGION or the profile's region.",
+            ),
+        )
+        .attr(
+            Attribute::optional("profile", AttrType::String).describe(
+                "A named profile from ~/.aws/config; else AWS_PROFILE or the default chain.",
+            ),
+        )
+    }
+
+    fn resource_schemas(&self) -> Vec<Schema> {
+        vec![
+            network::vpc_schema(),
+            network::subnet_schema(),
+            network::internet_gateway_schema(),
+            route_table::route_table_schema(),
+            eks::cluster_schema(),
+            eks::node_group_schema(),
+            iam::oidc_provider_schema(),
+            iam_role::role_schema(),
+            iam::policy_schema(),
+            amp::workspace_schema(),
+            amp::rule_groups_namespace_schema(),
+            sns::topic_schema(),
+            sns::subscription_schema(),
+        ]
+    }
+
+    async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
+        let region = config.get("region").and_then(Value::as_str);
+        let profile = config.get("profile").and_then(Value::as_str);
+        let sdk = sdk_config(region, profile).await;
+        if sdk.region().is_none() {
+            return Err(ProviderError::new("no AWS region is configured").with_hint(
+                "set `region` under [providers.aws], or AWS_REGION, or a region in your AWS profile",
+            ));
+        }
+        Ok(Arc::new(AwsConfigured {
+            clients: Arc::new(Clients::new(&sdk)),
+        }))
+    }
+}
+
+/// Loads the shared SDK configuration the way every AWS tool does, with
+/// meshmon's HTTP client, retry and timeout settings.
+///
+/// The HTTP client is rustls with the `ring` crypto provider: the SDK's
+/// default (`aws-lc-rs`) needs cmake and a C toolchain and takes minutes
+/// to build on a 2-core machine; ring builds in seconds.
+pub async fn sdk_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    loader.load().await
+}
+
+/// One client per service, built once per configured provider.
+pub(crate) struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub amp: aws_sdk_amp::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+    account: OnceCell<String>,
+}
+
+impl Clients {
+    fn new(sdk: &SdkConfig) -> Self {
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            eks: aws_sdk_eks::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+            amp: aws_sdk_amp::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            sts: aws_sdk_sts::Client::new(sdk),
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            account: OnceCell::new(),
+        }
+    }
+
+    /// The caller's account ID, asked of STS once: an import by name
+    /// (`grafana-notification`) needs it to build the ARN AWS knows.
+    pub async fn account_id(&self) -> Result<&str, ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| error::api("sts:GetCallerIdentity", e))?;
+                out.account.ok_or_else(|| {
+                    ProviderError::new("sts:GetCallerIdentity returned no account ID")
+                })
+            })
+            .await
+            .map(String::as_str)
+    }
+}
+
+struct AwsConfigured {
+    clients: Arc<Clients>,
+}
+
+impl Configured for AwsConfigured {
+    fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
+        let c = self.clients.clone();
+        Some(match type_name {
+            "aws_vpc" => Arc::new(network::Vpc(c)),
+            "aws_subnet" => Arc::new(network::Subnet(c)),
+            "aws_internet_gateway" => Arc::new(network::InternetGateway(c)),
+            "aws_route_table" => Arc::new(route_table::RouteTable(c)),
+            "aws_eks_cluster" => Arc::new(eks::Cluster(c)),
+            "aws_eks_node_group" => Arc::new(eks::NodeGroup(c)),
+            "aws_iam_oidc_provider" => Arc::new(iam::OidcProvider(c)),
+            "aws_iam_role" => Arc::new(iam_role::Role(c)),
+            "aws_iam_policy" => Arc::new(iam::Policy(c)),
+            "aws_amp_workspace" => Arc::new(amp::Workspace(c)),
+            "aws_amp_rule_groups_namespace" => Arc::new(amp::RuleGroupsNamespace(c)),
+            "aws_sns_topic" => Arc::new(sns::Topic(c)),
+            "aws_sns_topic_subscription" => Arc::new(sns::Subscription(c)),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_has_a_resource_and_sensible_flags() {
+        let schemas = Aws.resource_schemas();
+        assert_eq!(schemas.len(), 13);
+        for s in &schemas {
+            assert!(s.type_name.starts_with("aws_"), "{}", s.type_name);
+            let tags = s.get("tags");
+            if let Some(t) = tags {
+                assert!(
+                    !t.force_new,
+                    "{}: tags never force a replacement",
+                    s.type_name
+                );
+                assert_eq!(t.ty, AttrType::map_of(AttrType::String));
+            }
+            for a in &s.attributes {
+                assert!(!(a.required && a.computed), "{}.{}", s.type_name, a.name);
+            }
+        }
+    }
+}

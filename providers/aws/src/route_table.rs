@@ -1,0 +1,327 @@
+//! `aws_route_table`: a VPC's route table with its routes (to an internet
+//! or NAT gateway) and the subnets associated with it. Routes and
+//! associations converge in place: read compares what exists with what the
+//! spec wants, route by destination and subnet by ID. The VPC's own `local`
+//! route is not ours and is never shown.
+
+use std::sync::Arc;
+
+use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use serde::Deserialize;
+
+use crate::Clients;
+use crate::attrs::{Attrs, Tags, order_like, strings, tags_of, typed};
+use crate::error::{api, found, gone_ok};
+use crate::network::{arn, dependency_violation, retag, spec, tags_attr, tags_from};
+use crate::wait;
+
+pub fn route_table_schema() -> Schema {
+    Schema::new("aws_route_table", "A route table, its routes and the subnets it serves.")
+        .attr(Attribute::required("vpc_id", AttrType::String).force_new())
+        .attr(
+            Attribute::optional("routes", AttrType::list_of(AttrType::map_of(AttrType::String)))
+                .describe("Routes like { cidr_block = \"0.0.0.0/0\", gateway_id = \"igw-…\" } (or nat_gateway_id); changed in place."),
+        )
+        .attr(Attribute::optional("subnet_ids", AttrType::list_of(AttrType::String)).describe("Subnets associated with this table; changed in place."))
+        .attr(tags_attr())
+        .attr(Attribute::computed("id", AttrType::String).describe("The route table ID."))
+        .attr(Attribute::computed("arn", AttrType::String))
+}
+
+pub struct RouteTable(pub Arc<Clients>);
+
+#[derive(Deserialize, Clone, PartialEq, Debug)]
+#[serde(deny_unknown_fields)]
+struct RouteIn {
+    cidr_block: String,
+    gateway_id: Option<String>,
+    nat_gateway_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RouteTableIn {
+    vpc_id: String,
+    #[serde(default)]
+    routes: Vec<RouteIn>,
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn route_value(r: &RouteIn) -> Value {
+    Value::Map(
+        Attrs::new()
+            .set("cidr_block", r.cidr_block.as_str())
+            .opt("gateway_id", r.gateway_id.as_deref())
+            .opt("nat_gateway_id", r.nat_gateway_id.as_deref())
+            .build(),
+    )
+}
+
+struct TableNow {
+    routes: Vec<RouteIn>,
+    /// (subnet ID, association ID)
+    associations: Vec<(String, String)>,
+    current: Current,
+}
+
+impl RouteTable {
+    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<TableNow>, ProviderError> {
+        let out = found(
+            "ec2:DescribeRouteTables",
+            self.0
+                .ec2
+                .describe_route_tables()
+                .route_table_ids(id)
+                .send()
+                .await,
+        )?;
+        let Some(t) = out.and_then(|o| o.route_tables.unwrap_or_default().into_iter().next())
+        else {
+            return Ok(None);
+        };
+        // Only routes someone created: not the VPC's `local` route.
+        let mut routes: Vec<RouteIn> = t
+            .routes()
+            .iter()
+            .filter(|r| {
+                r.origin() != Some(&RouteOrigin::CreateRouteTable)
+                    && r.gateway_id() != Some("local")
+            })
+            .filter_map(|r| {
+                Some(RouteIn {
+                    cidr_block: r.destination_cidr_block()?.to_string(),
+                    gateway_id: r.gateway_id().map(str::to_string),
+                    nat_gateway_id: r.nat_gateway_id().map(str::to_string),
+                })
+            })
+            .collect();
+        let wanted: Vec<String> = typed::<RouteTableIn>(prior)
+            .map(|p| p.routes.into_iter().map(|r| r.cidr_block).collect())
+            .unwrap_or_default();
+        routes.sort_by_key(|r| {
+            (
+                wanted
+                    .iter()
+                    .position(|w| *w == r.cidr_block)
+                    .unwrap_or(usize::MAX),
+                r.cidr_block.clone(),
+            )
+        });
+        let associations: Vec<(String, String)> = t
+            .associations()
+            .iter()
+            .filter(|a| !a.main().unwrap_or(false))
+            .filter_map(|a| {
+                Some((
+                    a.subnet_id()?.to_string(),
+                    a.route_table_association_id()?.to_string(),
+                ))
+            })
+            .collect();
+        let subnets = order_like(
+            prior,
+            "subnet_ids",
+            associations.iter().map(|(s, _)| s.clone()).collect(),
+        );
+        let inputs = Attrs::new()
+            .opt("vpc_id", t.vpc_id())
+            .collection(
+                prior,
+                "routes",
+                Value::List(routes.iter().map(route_value).collect()),
+            )
+            .collection(prior, "subnet_ids", strings(subnets))
+            .tags(prior, tags_from(t.tags()))
+            .build();
+        let outputs = Attrs::new()
+            .set("id", id)
+            .set("arn", arn(&self.0, t.owner_id(), "route-table", id))
+            .build();
+        Ok(Some(TableNow {
+            routes,
+            associations,
+            current: Current::new(inputs, outputs),
+        }))
+    }
+
+    async fn put_route(&self, id: &str, r: &RouteIn, replace: bool) -> Result<(), ProviderError> {
+        if replace {
+            self.0
+                .ec2
+                .replace_route()
+                .route_table_id(id)
+                .destination_cidr_block(&r.cidr_block)
+                .set_gateway_id(r.gateway_id.clone())
+                .set_nat_gateway_id(r.nat_gateway_id.clone())
+                .send()
+                .await
+                .map_err(|e| api("ec2:ReplaceRoute", e))?;
+        } else {
+            self.0
+                .ec2
+                .create_route()
+                .route_table_id(id)
+                .destination_cidr_block(&r.cidr_block)
+                .set_gateway_id(r.gateway_id.clone())
+                .set_nat_gateway_id(r.nat_gateway_id.clone())
+                .send()
+                .await
+                .map_err(|e| api("ec2:CreateRoute", e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the table's routes and associations what `want` says.
+    async fn converge(
+        &self,
+        id: &str,
+        want: &RouteTableIn,
+        prior: &Map,
+    ) -> Result<(), ProviderError> {
+        let now = self
+            .fetch(id, prior)
+            .await?
+            .ok_or_else(|| ProviderError::new(format!("route table {id} disappeared")))?;
+        for r in &now.routes {
+            if !want.routes.iter().any(|w| w.cidr_block == r.cidr_block) {
+                gone_ok(
+                    "ec2:DeleteRoute",
+                    self.0
+                        .ec2
+                        .delete_route()
+                        .route_table_id(id)
+                        .destination_cidr_block(&r.cidr_block)
+                        .send()
+                        .await,
+                )?;
+            }
+        }
+        for w in &want.routes {
+            match now.routes.iter().find(|r| r.cidr_block == w.cidr_block) {
+                Some(r) if r == w => {}
+                Some(_) => self.put_route(id, w, true).await?,
+                None => self.put_route(id, w, false).await?,
+            }
+        }
+        for (subnet, assoc) in &now.associations {
+            if !want.subnet_ids.contains(subnet) {
+                gone_ok(
+                    "ec2:DisassociateRouteTable",
+                    self.0
+                        .ec2
+                        .disassociate_route_table()
+                        .association_id(assoc)
+                        .send()
+                        .await,
+                )?;
+            }
+        }
+        for s in &want.subnet_ids {
+            if !now.associations.iter().any(|(have, _)| have == s) {
+                self.0
+                    .ec2
+                    .associate_route_table()
+                    .route_table_id(id)
+                    .subnet_id(s)
+                    .send()
+                    .await
+                    .map_err(|e| api("ec2:AssociateRouteTable", e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for RouteTable {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: RouteTableIn = typed(inputs)?;
+        let out = self
+            .0
+            .ec2
+            .create_route_table()
+            .vpc_id(&i.vpc_id)
+            .set_tag_specifications(spec(ResourceType::RouteTable, &i.tags).map(|s| vec![s]))
+            .send()
+            .await
+            .map_err(|e| api("ec2:CreateRouteTable", e))?;
+        let t = out
+            .route_table
+            .ok_or_else(|| ProviderError::new("ec2:CreateRouteTable returned no table"))?;
+        let id = t.route_table_id().unwrap_or_default().to_string();
+        let outputs = Attrs::new()
+            .set("id", id.as_str())
+            .set("arn", arn(&self.0, t.owner_id(), "route-table", &id))
+            .build();
+        let partial = Current::new(
+            Attrs::new().set("vpc_id", i.vpc_id.as_str()).build(),
+            outputs.clone(),
+        );
+        self.converge(&id, &i, inputs)
+            .await
+            .map_err(|e| e.with_partial(partial))?;
+        Ok(outputs)
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+        Ok(self.fetch(id, &prior.inputs).await?.map(|t| t.current))
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+        let i: RouteTableIn = typed(inputs)?;
+        self.converge(id, &i, inputs).await?;
+        retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+        let Some(now) = self.fetch(id, &prior.inputs).await? else {
+            return Ok(());
+        };
+        for (_, assoc) in &now.associations {
+            gone_ok(
+                "ec2:DisassociateRouteTable",
+                self.0
+                    .ec2
+                    .disassociate_route_table()
+                    .association_id(assoc)
+                    .send()
+                    .await,
+            )?;
+        }
+        wait::retry_transient(ctx, wait::SHORT, dependency_violation, || async {
+            gone_ok(
+                "ec2:DeleteRouteTable",
+                self.0
+                    .ec2
+                    .delete_route_table()
+                    .route_table_id(id)
+                    .send()
+                    .await,
+            )
+        })
+        .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        Ok(self.fetch(id, &Map::new()).await?.map(|t| t.current))
+    }
+}

@@ -1,0 +1,384 @@
+//! Who may use a workspace: `aws_grafana_role_association` (IAM Identity
+//! Center users and groups given a Grafana role, through the workspace's
+//! permissions) and `aws_grafana_service_account` (a Grafana service account
+//! for automation, like meshmon's own `grafana` provider).
+//!
+//! A role association is not an object in AMG, only the set of users and
+//! groups that hold one role, so reading it lists the permissions and keeps
+//! those with the role; when none are left it is gone. AMG has no call to
+//! change a service account, so every attribute of one forces a replacement.
+
+use std::sync::Arc;
+
+use aws_sdk_grafana::types::{Role, UpdateAction, UpdateInstruction, User, UserType};
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
+};
+use serde::Deserialize;
+
+use crate::amg::{Clients, api, found};
+use crate::attrs::{Attrs, order_like, str_of, strings, strings_of, typed};
+
+// ------------------------------------------- aws_grafana_role_association
+
+pub fn role_association_schema() -> Schema {
+    let list = || AttrType::list_of(AttrType::String);
+    Schema::new(
+        "aws_grafana_role_association",
+        "IAM Identity Center users and groups holding one Grafana role in a workspace.",
+    )
+    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
+    .attr(
+        Attribute::required("role", AttrType::String)
+            .force_new()
+            .describe("ADMIN, EDITOR or VIEWER."),
+    )
+    .attr(
+        Attribute::optional("user_ids", list())
+            .describe("Identity Center user IDs; changed in place."),
+    )
+    .attr(
+        Attribute::optional("group_ids", list())
+            .describe("Identity Center group IDs; changed in place."),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("WORKSPACE_ID/ROLE; `meshmon import` takes it."),
+    )
+}
+
+pub struct RoleAssociation(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct AssociationIn {
+    workspace_id: String,
+    role: String,
+    #[serde(default)]
+    user_ids: Vec<String>,
+    #[serde(default)]
+    group_ids: Vec<String>,
+}
+
+fn users(ids: &[String], ty: UserType) -> Result<Vec<User>, ProviderError> {
+    ids.iter()
+        .map(|id| User::builder().id(id).r#type(ty.clone()).build())
+        .collect::<Result<_, _>>()
+        .map_err(ProviderError::invalid_inputs)
+}
+
+impl RoleAssociation {
+    /// Adds and revokes in one UpdatePermissions batch; AMG answers 200
+    /// even when some entries fail, listing them in `errors`.
+    async fn change(
+        &self,
+        ws: &str,
+        role: &str,
+        add: (&[String], &[String]),
+        revoke: (&[String], &[String]),
+    ) -> Result<(), ProviderError> {
+        let mut batch = Vec::new();
+        for (action, (u, g)) in [(UpdateAction::Add, add), (UpdateAction::Revoke, revoke)] {
+            let mut who = users(u, UserType::SsoUser)?;
+            who.extend(users(g, UserType::SsoGroup)?);
+            if who.is_empty() {
+                continue;
+            }
+            batch.push(
+                UpdateInstruction::builder()
+                    .action(action)
+                    .role(Role::from(role))
+                    .set_users(Some(who))
+                    .build()
+                    .map_err(ProviderError::invalid_inputs)?,
+            );
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let out = self
+            .0
+            .grafana
+            .update_permissions()
+            .workspace_id(ws)
+            .set_update_instruction_batch(Some(batch))
+            .send()
+            .await
+            .map_err(|e| api("grafana:UpdatePermissions", e))?;
+        if let Some(e) = out.errors().first() {
+            return Err(ProviderError::api("grafana:UpdatePermissions", Some(e.code().to_string()), e.message())
+                .with_hint("check that the user and group IDs exist in IAM Identity Center (`aws identitystore list-users`)"));
+        }
+        Ok(())
+    }
+
+    /// The users and groups holding `role`, or `None` if the workspace is gone.
+    async fn holders(
+        &self,
+        ws: &str,
+        role: &str,
+    ) -> Result<Option<(Vec<String>, Vec<String>)>, ProviderError> {
+        let (mut u, mut g) = (Vec::new(), Vec::new());
+        let mut next: Option<String> = None;
+        loop {
+            let r = self
+                .0
+                .grafana
+                .list_permissions()
+                .workspace_id(ws)
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let Some(out) = found("grafana:ListPermissions", r)? else {
+                return Ok(None);
+            };
+            for p in out
+                .permissions()
+                .iter()
+                .filter(|p| p.role().as_str() == role)
+            {
+                if let Some(user) = p.user() {
+                    match user.r#type() {
+                        UserType::SsoGroup => g.push(user.id().to_string()),
+                        _ => u.push(user.id().to_string()),
+                    }
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(Some((u, g))),
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        ws: &str,
+        role: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some((u, g)) = self.holders(ws, role).await? else {
+            return Ok(None);
+        };
+        if u.is_empty() && g.is_empty() {
+            return Ok(None);
+        }
+        let inputs = Attrs::new()
+            .set("workspace_id", ws)
+            .set("role", role)
+            .unless_empty(prior, "user_ids", strings(order_like(prior, "user_ids", u)))
+            .unless_empty(
+                prior,
+                "group_ids",
+                strings(order_like(prior, "group_ids", g)),
+            )
+            .build();
+        Ok(Some(Current::new(
+            inputs,
+            Attrs::new().set("id", format!("{ws}/{role}")).build(),
+        )))
+    }
+}
+
+fn minus(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|x| !b.contains(x)).cloned().collect()
+}
+
+#[async_trait]
+impl Resource for RoleAssociation {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: AssociationIn = typed(inputs)?;
+        if i.user_ids.is_empty() && i.group_ids.is_empty() {
+            return Err(ProviderError::new(
+                "a role association needs at least one of `user_ids` and `group_ids`",
+            ));
+        }
+        self.change(
+            &i.workspace_id,
+            &i.role,
+            (&i.user_ids, &i.group_ids),
+            (&[], &[]),
+        )
+        .await?;
+        Ok(Attrs::new()
+            .set("id", format!("{}/{}", i.workspace_id, i.role))
+            .build())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let ws = str_of(&prior.inputs, "workspace_id")?;
+        let role = str_of(&prior.inputs, "role")?;
+        self.fetch(ws, role, &prior.inputs).await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i: AssociationIn = typed(inputs)?;
+        let (ou, og) = (
+            strings_of(&prior.inputs, "user_ids"),
+            strings_of(&prior.inputs, "group_ids"),
+        );
+        self.change(
+            &i.workspace_id,
+            &i.role,
+            (&minus(&i.user_ids, &ou), &minus(&i.group_ids, &og)),
+            (&minus(&ou, &i.user_ids), &minus(&og, &i.group_ids)),
+        )
+        .await?;
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let ws = str_of(&prior.inputs, "workspace_id")?;
+        let role = str_of(&prior.inputs, "role")?;
+        let (u, g) = (
+            strings_of(&prior.inputs, "user_ids"),
+            strings_of(&prior.inputs, "group_ids"),
+        );
+        match self.change(ws, role, (&[], &[]), (&u, &g)).await {
+            Err(e) if e.code.as_deref() == Some("ResourceNotFoundException") => Ok(()),
+            r => r,
+        }
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (ws, role) = id.split_once('/').ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not WORKSPACE_ID/ROLE"))
+                .with_hint("import a role association as g-abc123/ADMIN")
+        })?;
+        self.fetch(ws, &role.to_ascii_uppercase(), &Map::new())
+            .await
+    }
+}
+
+// -------------------------------------------- aws_grafana_service_account
+
+pub fn service_account_schema() -> Schema {
+    Schema::new(
+        "aws_grafana_service_account",
+        "A Grafana service account in an AMG workspace.",
+    )
+    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
+    .attr(Attribute::required("name", AttrType::String).force_new())
+    .attr(
+        Attribute::required("grafana_role", AttrType::String)
+            .force_new()
+            .describe(
+                "ADMIN, EDITOR or VIEWER; AMG cannot change it, so a change replaces the account.",
+            ),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("The service account's ID in Grafana; import as WORKSPACE_ID/ID."),
+    )
+}
+
+pub struct ServiceAccount(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct AccountIn {
+    workspace_id: String,
+    name: String,
+    grafana_role: String,
+}
+
+impl ServiceAccount {
+    async fn fetch(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
+        let mut next: Option<String> = None;
+        loop {
+            let r = self
+                .0
+                .grafana
+                .list_workspace_service_accounts()
+                .workspace_id(ws)
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let Some(out) = found("grafana:ListWorkspaceServiceAccounts", r)? else {
+                return Ok(None);
+            };
+            if let Some(a) = out.service_accounts().iter().find(|a| a.id() == id) {
+                let inputs = Attrs::new()
+                    .set("workspace_id", ws)
+                    .set("name", a.name())
+                    .set("grafana_role", a.grafana_role().as_str())
+                    .build();
+                return Ok(Some(Current::new(
+                    inputs,
+                    Attrs::new().set("id", id).build(),
+                )));
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for ServiceAccount {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: AccountIn = typed(inputs)?;
+        let out = self
+            .0
+            .grafana
+            .create_workspace_service_account()
+            .workspace_id(&i.workspace_id)
+            .name(&i.name)
+            .grafana_role(Role::from(i.grafana_role.as_str()))
+            .send()
+            .await
+            .map_err(|e| api("grafana:CreateWorkspaceServiceAccount", e))?;
+        Ok(Attrs::new().set("id", out.id()).build())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(
+            str_of(&prior.inputs, "workspace_id")?,
+            str_of(&prior.outputs, "id")?,
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        _inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        // Every attribute forces a replacement; nothing is left to change.
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let r = self
+            .0
+            .grafana
+            .delete_workspace_service_account()
+            .workspace_id(str_of(&prior.inputs, "workspace_id")?)
+            .service_account_id(str_of(&prior.outputs, "id")?)
+            .send()
+            .await;
+        found("grafana:DeleteWorkspaceServiceAccount", r).map(|_| ())
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (ws, sa) = id.split_once('/').ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not WORKSPACE_ID/SERVICE_ACCOUNT_ID"))
+                .with_hint("import a service account as g-abc123/7")
+        })?;
+        self.fetch(ws, sa).await
+    }
+}

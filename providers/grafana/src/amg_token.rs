@@ -1,0 +1,341 @@
+//! `aws_grafana_service_account_token`: a token for a workspace service
+//! account — what the `grafana` provider authenticates with. AMG shows the
+//! key once, at creation; it is kept in state as a sensitive value.
+//!
+//! Tokens expire (AMG allows at most 30 days), and a scheduled `meshmon
+//! apply` must not start failing with 401s the day one does. So a token
+//! plans as a replacement once it is inside its renewal margin:
+//!
+//! - `renew_before` when set ("7d", "12h", …);
+//! - otherwise 7 days, or a third of `seconds_to_live` when that is
+//!   shorter — a 30-day token is renewed in its last week, a 1-day token in
+//!   its last 8 hours, rather than on every run.
+//!
+//! A margin as long as the lifetime renews on every run, which is what a
+//! test of the renewal wants and a user rarely does.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
+};
+use serde::Deserialize;
+
+use crate::amg::{Clients, api, found};
+use crate::attrs::{Attrs, duration, str_of, typed};
+
+const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
+
+pub fn schema() -> Schema {
+    Schema::new(
+        "aws_grafana_service_account_token",
+        "A token of an AMG workspace service account; renewed before it expires.",
+    )
+    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
+    .attr(Attribute::required("service_account_id", AttrType::String).force_new())
+    .attr(Attribute::required("name", AttrType::String).force_new())
+    .attr(
+        Attribute::required("seconds_to_live", AttrType::Int)
+            .force_new()
+            .describe("Lifetime in seconds, at most 2592000 (30 days)."),
+    )
+    .attr(Attribute::optional("renew_before", AttrType::String).describe(
+        "Replace the token when it expires within this long, like \"7d\"; default 7 days, or a third of \
+         seconds_to_live when that is shorter.",
+    ))
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("The token's ID; import as WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID."),
+    )
+    .attr(
+        Attribute::computed("key", AttrType::String)
+            .sensitive()
+            .describe("The secret, for `[providers.grafana] auth`; AMG shows it only at creation."),
+    )
+    .attr(Attribute::computed("expires_at", AttrType::String).describe("RFC 3339."))
+}
+
+/// How long before expiry a token is replaced (see the module docs).
+pub fn renewal_margin(
+    renew_before: Option<&str>,
+    seconds_to_live: i64,
+) -> Result<Duration, ProviderError> {
+    match renew_before {
+        Some(s) => duration("renew_before", s),
+        None => Ok(DEFAULT_MARGIN.min(Duration::from_secs(seconds_to_live.max(0) as u64 / 3))),
+    }
+}
+
+/// Why the token must be replaced now, if it must.
+fn renewal_reason(expires_at: &str, margin: Duration, now: SystemTime) -> Option<String> {
+    let at = DateTime::from_str(expires_at, Format::DateTime).ok()?;
+    let at = SystemTime::try_from(at).ok()?;
+    let margin_text = humantime::format_duration(margin);
+    if at <= now {
+        Some(format!(
+            "the token expired at {expires_at} (renewal margin {margin_text})"
+        ))
+    } else if at <= now + margin {
+        Some(format!(
+            "the token expires at {expires_at} (within the renewal margin of {margin_text})"
+        ))
+    } else {
+        None
+    }
+}
+
+fn rfc3339(t: &DateTime) -> String {
+    t.fmt(Format::DateTime)
+        .unwrap_or_else(|_| t.secs().to_string())
+}
+
+pub struct Token(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct TokenIn {
+    workspace_id: String,
+    service_account_id: String,
+    name: String,
+    seconds_to_live: i64,
+    renew_before: Option<String>,
+}
+
+impl Token {
+    /// The token's (created, expires) times, or `None` when it (or its
+    /// account, or its workspace) no longer exists.
+    async fn find(
+        &self,
+        ws: &str,
+        sa: &str,
+        id: &str,
+    ) -> Result<Option<(DateTime, DateTime, String)>, ProviderError> {
+        let mut next: Option<String> = None;
+        loop {
+            let r = self
+                .0
+                .grafana
+                .list_workspace_service_account_tokens()
+                .workspace_id(ws)
+                .service_account_id(sa)
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let Some(out) = found("grafana:ListWorkspaceServiceAccountTokens", r)? else {
+                return Ok(None);
+            };
+            if let Some(t) = out.service_account_tokens().iter().find(|t| t.id() == id) {
+                return Ok(Some((
+                    *t.created_at(),
+                    *t.expires_at(),
+                    t.name().to_string(),
+                )));
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        ws: &str,
+        sa: &str,
+        id: &str,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some((created, expires, name)) = self.find(ws, sa, id).await? else {
+            return Ok(None);
+        };
+        // AMG does not return the lifetime; the span between creation and
+        // expiry is it, give or take a clock tick.
+        let span = expires.secs() - created.secs();
+        let ttl = match prior.inputs.get("seconds_to_live").and_then(Value::as_i64) {
+            Some(p) if (p - span).abs() <= 60 => p,
+            _ => span,
+        };
+        let inputs = Attrs::new()
+            .set("workspace_id", ws)
+            .set("service_account_id", sa)
+            .set("name", name)
+            .set("seconds_to_live", ttl)
+            .keep(&prior.inputs, "renew_before")
+            .build();
+        let outputs = Attrs::new()
+            .set("id", id)
+            .keep(&prior.outputs, "key")
+            .set("expires_at", rfc3339(&expires))
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+}
+
+#[async_trait]
+impl Resource for Token {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: TokenIn = typed(inputs)?;
+        renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
+        let ttl = i32::try_from(i.seconds_to_live)
+            .map_err(|_| ProviderError::new("`seconds_to_live` is out of range"))?;
+        let asked = SystemTime::now();
+        let out = self
+            .0
+            .grafana
+            .create_workspace_service_account_token()
+            .workspace_id(&i.workspace_id)
+            .service_account_id(&i.service_account_id)
+            .name(&i.name)
+            .seconds_to_live(ttl)
+            .send()
+            .await
+            .map_err(|e| api("grafana:CreateWorkspaceServiceAccountToken", e))?;
+        let t = out.service_account_token().ok_or_else(|| {
+            ProviderError::new("grafana:CreateWorkspaceServiceAccountToken returned no token")
+        })?;
+        // The answer carries no expiry: ask for it, or count from the request.
+        let expires = match self
+            .find(&i.workspace_id, &i.service_account_id, t.id())
+            .await?
+        {
+            Some((_, e, _)) => e,
+            None => DateTime::from(asked + Duration::from_secs(ttl.max(0) as u64)),
+        };
+        Ok(Attrs::new()
+            .set("id", t.id())
+            .set("key", t.key())
+            .set("expires_at", rfc3339(&expires))
+            .build())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let ws = str_of(&prior.inputs, "workspace_id")?;
+        let sa = str_of(&prior.inputs, "service_account_id")?;
+        self.fetch(ws, sa, str_of(&prior.outputs, "id")?, prior)
+            .await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        // Only `renew_before` updates in place, and it lives in meshmon alone.
+        let i: TokenIn = typed(inputs)?;
+        renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let r = self
+            .0
+            .grafana
+            .delete_workspace_service_account_token()
+            .workspace_id(str_of(&prior.inputs, "workspace_id")?)
+            .service_account_id(str_of(&prior.inputs, "service_account_id")?)
+            .token_id(str_of(&prior.outputs, "id")?)
+            .send()
+            .await;
+        found("grafana:DeleteWorkspaceServiceAccountToken", r).map(|_| ())
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let parts: Vec<&str> = id.split('/').collect();
+        let [ws, sa, token] = parts[..] else {
+            return Err(ProviderError::new(format!(
+                "{id:?} is not WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID"
+            ))
+            .with_hint("import a token as g-abc123/7/42"));
+        };
+        self.fetch(ws, sa, token, &Current::default()).await
+    }
+
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        let mut advice = PlanAdvice::default();
+        let Some(prior) = prior else { return advice };
+        if prior.outputs.get("key").is_none_or(Value::is_null) {
+            advice.replace_because =
+                Some("the token's key is not known (AMG shows it only at creation, and this token was imported)".into());
+            return advice;
+        }
+        let ttl = desired
+            .get("seconds_to_live")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let renew_before = desired.get("renew_before").and_then(Value::as_str);
+        let margin = renewal_margin(renew_before, ttl).unwrap_or_else(|e| {
+            advice
+                .notes
+                .push(format!("{}; using the default renewal margin", e.message));
+            renewal_margin(None, ttl).unwrap_or(DEFAULT_MARGIN)
+        });
+        if let Some(at) = prior.outputs.get("expires_at").and_then(Value::as_str) {
+            advice.replace_because = renewal_reason(at, margin, SystemTime::now());
+        }
+        advice
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> String {
+        rfc3339(&DateTime::from_secs(secs))
+    }
+
+    #[test]
+    fn default_margin_is_seven_days_or_a_third_of_the_lifetime() {
+        assert_eq!(renewal_margin(None, 30 * 86_400).unwrap(), DEFAULT_MARGIN);
+        assert_eq!(
+            renewal_margin(None, 86_400).unwrap(),
+            Duration::from_secs(28_800)
+        );
+        assert_eq!(
+            renewal_margin(Some("1h"), 60).unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert!(renewal_margin(Some("soon"), 60).is_err());
+    }
+
+    #[test]
+    fn a_token_inside_its_margin_is_renewed() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let day = Duration::from_secs(86_400);
+        assert_eq!(
+            renewal_reason(&at(1_000_000 + 30 * 86_400), 7 * day, now),
+            None
+        );
+        let soon = renewal_reason(&at(1_000_000 + 86_400), 7 * day, now).unwrap();
+        assert!(
+            soon.contains("within the renewal margin of 7days"),
+            "{soon}"
+        );
+        let past = renewal_reason(&at(999_000), 7 * day, now).unwrap();
+        assert!(
+            past.starts_with("the token expired at 1970-01-12T"),
+            "{past}"
+        );
+    }
+
+    #[test]
+    fn an_imported_token_without_its_key_is_replaced() {
+        let t = Token(Arc::new(Clients::new(
+            &aws_config::SdkConfig::builder().build(),
+        )));
+        let prior = Current::new(
+            Map::new(),
+            Attrs::new().set("expires_at", at(4_000_000_000)).build(),
+        );
+        let advice = t.advise(Some(&prior), &Map::new());
+        assert!(advice.replace_because.unwrap().contains("key is not known"));
+    }
+}

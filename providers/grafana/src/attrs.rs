@@ -1,0 +1,207 @@
+//! Helpers between the engine's `Value` maps and what the APIs speak: typed
+//! inputs, attribute maps for `read`, and durations. `read` must return an
+//! optional attribute the user left out as absent, not as an empty value,
+//! or every plan would show a change from nothing to `[]`.
+
+use std::time::Duration;
+
+use meshmon_provider_sdk::{Map, ProviderError, Value};
+use serde::de::DeserializeOwned;
+
+/// The inputs as a typed struct.
+pub fn typed<T: DeserializeOwned>(inputs: &Map) -> Result<T, ProviderError> {
+    Value::Map(inputs.clone())
+        .to_typed()
+        .map_err(ProviderError::invalid_inputs)
+}
+
+/// Builds an attribute map.
+#[derive(Default)]
+pub struct Attrs(Map);
+
+impl Attrs {
+    pub fn new() -> Self {
+        Attrs(Map::new())
+    }
+
+    pub fn set(mut self, key: &str, v: impl Into<Value>) -> Self {
+        self.0.insert(key.to_string(), v.into());
+        self
+    }
+
+    pub fn opt(self, key: &str, v: Option<impl Into<Value>>) -> Self {
+        match v {
+            Some(v) => self.set(key, v),
+            None => self,
+        }
+    }
+
+    /// Sets a value unless it is empty (`""`, `[]`, `{}`, null) and `prior`
+    /// did not have it either.
+    pub fn unless_empty(mut self, prior: &Map, key: &str, v: Value) -> Self {
+        let empty = match &v {
+            Value::List(l) => l.is_empty(),
+            Value::Map(m) => m.is_empty(),
+            Value::String(s) => s.is_empty(),
+            Value::Null => true,
+            _ => false,
+        };
+        if !empty || prior.contains_key(key) {
+            self.0.insert(key.to_string(), v);
+        }
+        self
+    }
+
+    /// Keeps the prior value of an attribute the API cannot return.
+    pub fn keep(mut self, prior: &Map, key: &str) -> Self {
+        if let Some(v) = prior.get(key) {
+            self.0.insert(key.to_string(), v.clone());
+        }
+        self
+    }
+
+    pub fn build(self) -> Map {
+        self.0
+    }
+}
+
+pub fn strings(v: impl IntoIterator<Item = impl Into<String>>) -> Value {
+    Value::List(v.into_iter().map(|s| Value::String(s.into())).collect())
+}
+
+pub fn strings_of(m: &Map, key: &str) -> Vec<String> {
+    m.get(key)
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn str_of<'m>(m: &'m Map, key: &str) -> Result<&'m str, ProviderError> {
+    m.get(key).and_then(Value::as_str).ok_or_else(|| {
+        ProviderError::new(format!("`{key}` is not recorded for this resource")).with_hint(
+            "the state lacks an attribute the provider needs: `meshmon state rm` it and `meshmon import` it again",
+        )
+    })
+}
+
+/// Orders `actual` like the list the user wrote, so that a set the API
+/// returns in its own order does not read as a change; new items go last.
+pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String> {
+    actual.sort();
+    actual.dedup();
+    let mut out: Vec<String> = strings_of(prior, key)
+        .into_iter()
+        .filter(|w| actual.contains(w))
+        .collect();
+    out.dedup();
+    for a in actual {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// Parses a duration like "1m" or "7d", naming the attribute on failure.
+pub fn duration(attr: &str, s: &str) -> Result<Duration, ProviderError> {
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        ProviderError::new(format!("`{attr}` = {s:?} is not a duration: {e}"))
+            .with_hint("write durations like \"30s\", \"1m\", \"12h\" or \"7d\"")
+    })
+}
+
+/// A duration the API returned, spelled the way the user wrote it when
+/// they mean the same time ("60s" stays "60s" when Grafana says "1m").
+pub fn duration_like(prior: Option<&Value>, actual: Duration) -> Value {
+    if let Some(p) = prior.and_then(Value::as_str)
+        && humantime::parse_duration(p.trim()).ok() == Some(actual)
+    {
+        return Value::from(p);
+    }
+    Value::String(short_duration(actual))
+}
+
+/// "1m", "90s", "2h": how Prometheus and Grafana write durations.
+pub fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Parses Grafana's and Prometheus's duration spelling ("1m0s", "5m",
+/// "1h30m"), then anything humantime takes ("7d", "1 minute").
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let mut rest = s;
+    let mut total_ms = 0u64;
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let Ok(n) = rest[..digits].parse::<u64>() else {
+            return humantime::parse_duration(s).ok();
+        };
+        rest = &rest[digits..];
+        let (unit_ms, len) = match rest.as_bytes() {
+            [b'm', b's', ..] => (1, 2),
+            [b'h', ..] => (3_600_000, 1),
+            [b'm', ..] => (60_000, 1),
+            [b's', ..] => (1000, 1),
+            [b'd', ..] => (86_400_000, 1),
+            _ => return humantime::parse_duration(s).ok(),
+        };
+        total_ms += n * unit_ms;
+        rest = &rest[len..];
+    }
+    (!s.is_empty()).then(|| Duration::from_millis(total_ms))
+}
+
+/// A JSON value from an attribute that may be a table or a JSON string.
+pub fn json_of(v: &Value) -> Result<serde_json::Value, ProviderError> {
+    match v {
+        Value::String(s) => {
+            serde_json::from_str(s).map_err(|e| ProviderError::new(format!("not valid JSON: {e}")))
+        }
+        other => Ok(serde_json::Value::from(other.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_go_duration("1m0s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_go_duration("x"), None);
+    }
+
+    #[test]
+    fn durations_keep_the_users_spelling() {
+        let prior = Value::from("60s");
+        assert_eq!(duration_like(Some(&prior), Duration::from_secs(60)), prior);
+        assert_eq!(
+            duration_like(Some(&prior), Duration::from_secs(120)),
+            Value::from("2m")
+        );
+    }
+
+    #[test]
+    fn order_follows_the_spec_then_new_items_sorted() {
+        let prior: Map = [("ids".to_string(), strings(["b", "a"]))].into();
+        assert_eq!(
+            order_like(&prior, "ids", vec!["c".into(), "a".into(), "b".into()]),
+            vec!["b", "a", "c"]
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! `grafana_contact_point`: a unified-alerting contact point — a name and
+//! its receivers (integrations), through the provisioning API. Grafana
+//! stores each receiver as its own object with its own uid, all sharing the
+//! contact point's name, so this resource owns a list of them: receivers
+//! are matched to the recorded uids by position, changed with PUT, added
+//! with POST, removed with DELETE.
+//!
+//! Receivers are written the way a user thinks of them and translated:
+//! `{ type = "sns", topic_arn = "…", region = "eu-west-1" }` becomes the
+//! SNS integration's `topic_arn` and `sigv4.region`, with no keys (the
+//! "AWS SDK default" auth provider: an AMG workspace's own role);
+//! `{ type = "email", addresses = ["oncall@example.com"] }` becomes
+//! `addresses = "oncall@example.com"`. Any other type passes its keys
+//! through as the integration's settings.
+
+use std::sync::Arc;
+
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use reqwest::Method;
+use serde_json::{Value as Json, json};
+
+use crate::attrs::{Attrs, str_of, strings, strings_of};
+use crate::client::{Client, seg};
+
+const PATH: &str = "/api/v1/provisioning/contact-points";
+/// SNS receiver keys that live under the integration's `sigv4` settings.
+const SIGV4: [(&str, &str); 5] = [
+    ("region", "region"),
+    ("role_arn", "role_arn"),
+    ("profile", "profile"),
+    ("access_key", "access_key"),
+    ("secret_key", "secret_key"),
+];
+
+pub fn schema() -> Schema {
+    Schema::new(
+        "grafana_contact_point",
+        "A unified-alerting contact point and its receivers.",
+    )
+    .attr(
+        Attribute::required("name", AttrType::String)
+            .describe("What alert rules route to; changed in place."),
+    )
+    .attr(
+        Attribute::required(
+            "receivers",
+            AttrType::list_of(AttrType::map_of(AttrType::Any)),
+        )
+        .describe(
+            "Integrations, like [{ type = \"sns\", topic_arn = \"…\", region = \"eu-west-1\" }, \
+                 { type = \"email\", addresses = [\"oncall@example.com\"] }]; changed in place.",
+        ),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("The name; `meshmon import` takes it."),
+    )
+    .attr(
+        Attribute::computed("uids", AttrType::list_of(AttrType::String))
+            .describe("One per receiver."),
+    )
+}
+
+pub struct ContactPoint(pub Arc<Client>);
+
+/// A receiver as the provisioning API's embedded contact point.
+fn integration(name: &str, r: &Value) -> Result<Json, ProviderError> {
+    let m = r
+        .as_map()
+        .ok_or_else(|| ProviderError::new("each receiver must be a table with a `type`"))?;
+    let ty = m.get("type").and_then(Value::as_str).ok_or_else(|| {
+        ProviderError::new("a receiver has no `type`")
+            .with_hint("write receivers like { type = \"sns\", topic_arn = \"…\" }")
+    })?;
+    let mut settings = serde_json::Map::new();
+    let mut sigv4 = serde_json::Map::new();
+    for (k, v) in m
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "type" | "disable_resolve_message"))
+    {
+        let v = Json::from(v.clone());
+        match (ty, k.as_str()) {
+            ("sns", key) if SIGV4.iter().any(|(ours, _)| *ours == key) => {
+                let theirs = SIGV4
+                    .iter()
+                    .find(|(ours, _)| *ours == key)
+                    .map(|(_, t)| *t)
+                    .unwrap_or(key);
+                sigv4.insert(theirs.to_string(), v);
+            }
+            ("email", "addresses") => {
+                let list: Vec<&str> = v
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Json::as_str).collect())
+                    .unwrap_or_default();
+                let joined = if list.is_empty() {
+                    v.as_str().unwrap_or_default().to_string()
+                } else {
+                    list.join(";")
+                };
+                settings.insert("addresses".into(), json!(joined));
+            }
+            ("email", "single_email") => {
+                settings.insert("singleEmail".into(), v);
+            }
+            _ => {
+                settings.insert(k.clone(), v);
+            }
+        }
+    }
+    if ty == "sns"
+        && !settings.contains_key("topic_arn")
+        && !settings.contains_key("target_arn")
+        && !settings.contains_key("phone_number")
+    {
+        return Err(ProviderError::new("an sns receiver needs `topic_arn`")
+            .with_hint("topic_arn = \"${aws_sns_topic.NAME.arn}\"; AMG's service-managed permissions need a topic named grafana*"));
+    }
+    if !sigv4.is_empty() {
+        settings.insert("sigv4".into(), Json::Object(sigv4));
+    }
+    let disable = m
+        .get("disable_resolve_message")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(json!({ "name": name, "type": ty, "settings": settings, "disableResolveMessage": disable }))
+}
+
+/// An integration read back in the receiver form, given what was recorded
+/// for it (secrets come back redacted and keep the recorded value).
+fn receiver(i: &Json, prior: Option<&Map>) -> Value {
+    let ty = i["type"].as_str().unwrap_or_default();
+    let empty = Map::new();
+    let prior = prior.unwrap_or(&empty);
+    let mut out = Map::new();
+    out.insert("type".into(), Value::from(ty));
+    let redacted = |v: &Json| v.as_str().is_some_and(|s| s.contains("REDACTED"));
+    let mut put = |k: &str, v: &Json| {
+        if redacted(v) {
+            if let Some(p) = prior.get(k) {
+                out.insert(k.to_string(), p.clone());
+            }
+        } else if !(v.is_null() || v.as_str() == Some("")) {
+            out.insert(k.to_string(), Value::from(v.clone()));
+        }
+    };
+    for (k, v) in i["settings"].as_object().into_iter().flatten() {
+        match (ty, k.as_str()) {
+            ("sns", "sigv4") => {
+                for (ours, theirs) in SIGV4 {
+                    if let Some(v) = v.get(theirs) {
+                        put(ours, v);
+                    }
+                }
+            }
+            ("email", "addresses") => {
+                let list: Vec<&str> = v
+                    .as_str()
+                    .unwrap_or_default()
+                    .split([';', ',', '\n'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                put("addresses", &json!(list));
+            }
+            ("email", "singleEmail")
+                if v.as_bool() == Some(true) || prior.contains_key("single_email") =>
+            {
+                put("single_email", v)
+            }
+            ("email", "singleEmail") => {}
+            _ => put(k, v),
+        }
+    }
+    // Secrets the server does not echo at all keep what was recorded.
+    for (k, v) in prior {
+        if matches!(k.as_str(), "access_key" | "secret_key") && !out.contains_key(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    let disable = i["disableResolveMessage"].as_bool().unwrap_or(false);
+    if disable || prior.contains_key("disable_resolve_message") {
+        out.insert("disable_resolve_message".into(), Value::Bool(disable));
+    }
+    Value::Map(out)
+}
+
+impl ContactPoint {
+    async fn list(&self, name: &str) -> Result<Vec<Json>, ProviderError> {
+        let all = self
+            .0
+            .send(Method::GET, &format!("{PATH}?name={}", seg(name)), None)
+            .await?;
+        // Older Grafanas ignore `name`: filter here as well.
+        Ok(all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["name"] == name)
+            .cloned()
+            .collect())
+    }
+
+    async fn fetch(&self, name: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+        let mut found = self.list(name).await?;
+        if found.is_empty() {
+            return Ok(None);
+        }
+        // Recorded receivers first, in their order; any added by hand after.
+        let uids = strings_of(&prior.outputs, "uids");
+        found.sort_by_key(|c| {
+            uids.iter()
+                .position(|u| c["uid"] == u.as_str())
+                .unwrap_or(usize::MAX)
+        });
+        let prior_receivers = prior
+            .inputs
+            .get("receivers")
+            .and_then(Value::as_list)
+            .unwrap_or_default();
+        let receivers = found
+            .iter()
+            .map(|c| {
+                let recorded = uids
+                    .iter()
+                    .position(|u| c["uid"] == u.as_str())
+                    .and_then(|p| prior_receivers.get(p));
+                receiver(c, recorded.and_then(Value::as_map))
+            })
+            .collect();
+        let inputs = Attrs::new()
+            .set("name", name)
+            .set("receivers", Value::List(receivers))
+            .build();
+        let outputs = Attrs::new()
+            .set("id", name)
+            .set(
+                "uids",
+                strings(
+                    found
+                        .iter()
+                        .filter_map(|c| c["uid"].as_str())
+                        .map(str::to_string),
+                ),
+            )
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    /// Makes the live integrations match `inputs`, reusing `uids` in order.
+    async fn converge(&self, inputs: &Map, uids: &[String]) -> Result<Map, ProviderError> {
+        let name = str_of(inputs, "name")?;
+        let receivers = inputs
+            .get("receivers")
+            .and_then(Value::as_list)
+            .unwrap_or_default();
+        if receivers.is_empty() {
+            return Err(ProviderError::new(
+                "a contact point needs at least one receiver",
+            ));
+        }
+        let mut done: Vec<String> = Vec::new();
+        let partial = |done: &[String]| {
+            Current::new(
+                inputs.clone(),
+                Attrs::new()
+                    .set("id", name)
+                    .set("uids", strings(done.to_vec()))
+                    .build(),
+            )
+        };
+        for (n, r) in receivers.iter().enumerate() {
+            let mut body = integration(name, r)?;
+            let result = match uids.get(n) {
+                Some(uid) => {
+                    body["uid"] = json!(uid);
+                    match self
+                        .0
+                        .call(Method::PUT, &format!("{PATH}/{}", seg(uid)), Some(&body))
+                        .await
+                    {
+                        Ok(_) => Ok(uid.clone()),
+                        // Deleted behind our back: create it again.
+                        Err(f) if f.status == 404 => self.create_one(&body).await,
+                        Err(f) => Err(f.error),
+                    }
+                }
+                None => self.create_one(&body).await,
+            };
+            match result {
+                Ok(uid) => done.push(uid),
+                Err(e) => return Err(e.with_partial(partial(&done))),
+            }
+        }
+        for extra in uids.iter().skip(receivers.len()) {
+            self.0.delete(&format!("{PATH}/{}", seg(extra))).await?;
+        }
+        Ok(Attrs::new()
+            .set("id", name)
+            .set("uids", strings(done))
+            .build())
+    }
+
+    async fn create_one(&self, body: &Json) -> Result<String, ProviderError> {
+        let created = self.0.send(Method::POST, PATH, Some(body)).await?;
+        created["uid"].as_str().map(str::to_string).ok_or_else(|| {
+            ProviderError::api(format!("POST {PATH}"), None, "Grafana returned no uid")
+        })
+    }
+}
+
+#[async_trait]
+impl Resource for ContactPoint {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        self.converge(inputs, &[]).await
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.outputs, "id")?, prior).await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        self.converge(inputs, &strings_of(&prior.outputs, "uids"))
+            .await
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        for uid in strings_of(&prior.outputs, "uids") {
+            self.0.delete(&format!("{PATH}/{}", seg(&uid))).await?;
+        }
+        Ok(())
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        self.fetch(id, &Current::default()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(v: Json) -> Value {
+        Value::from(v)
+    }
+
+    #[test]
+    fn sns_and_email_receivers_translate_both_ways() {
+        let sns = table(
+            json!({"type": "sns", "topic_arn": "arn:aws:sns:eu-west-1:1:grafana-notification", "region": "eu-west-1"}),
+        );
+        let i = integration("oncall", &sns).unwrap();
+        assert_eq!(i["settings"]["sigv4"]["region"], "eu-west-1");
+        assert_eq!(
+            i["settings"]["topic_arn"],
+            "arn:aws:sns:eu-west-1:1:grafana-notification"
+        );
+        assert!(
+            i["settings"]["sigv4"].get("access_key").is_none(),
+            "default auth sends no keys"
+        );
+        assert_eq!(receiver(&i, None), sns);
+
+        let email =
+            table(json!({"type": "email", "addresses": ["a@example.com", "b@example.com"]}));
+        let i = integration("oncall", &email).unwrap();
+        assert_eq!(i["settings"]["addresses"], "a@example.com;b@example.com");
+        assert_eq!(receiver(&i, None), email);
+    }
+
+    #[test]
+    fn redacted_secrets_keep_the_recorded_value() {
+        let i = json!({"type": "sns", "settings": {"topic_arn": "t", "sigv4": {"secret_key": "[REDACTED]"}}});
+        let prior: Map = [("secret_key".to_string(), Value::from("s3cret"))].into();
+        assert_eq!(
+            receiver(&i, Some(&prior)).as_map().unwrap()["secret_key"],
+            Value::from("s3cret")
+        );
+        assert!(integration("x", &table(json!({"type": "sns"}))).is_err());
+    }
+}

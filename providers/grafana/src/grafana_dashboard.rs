@@ -1,0 +1,367 @@
+//! `grafana_dashboard`: a dashboard by uid, from `config_json` (a file or
+//! inline JSON) or imported from grafana.com by `gnet_id` (+ `revision`)
+//! through the workspace's `/api/gnet` proxy, as the console's "Import
+//! 11022" does, with its data-source input bound to `datasource_uid`.
+//!
+//! Grafana rewrites `id`, `version` and `iteration` on every save, so those
+//! never count: they are stripped before saving and, on read, given back
+//! the user's own spelling of them. A plain `config_json` then reads back
+//! equal to what the user wrote. An imported dashboard (grafana.com, or a
+//! `config_json` with `__inputs` placeholders like `${DS_PROMETHEUS}`) is
+//! not the same text as its source after substitution, so its content hash
+//! is recorded instead; when the live dashboard no longer matches it (edited
+//! in the UI) it reads back with the edited `config_json`, which shows as
+//! drift and plans an update that imports it again.
+
+use std::sync::Arc;
+
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use reqwest::Method;
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use crate::attrs::{Attrs, json_of, str_of};
+use crate::client::{Client, seg};
+
+/// Fields Grafana rewrites on every save.
+const REWRITTEN: [&str; 3] = ["id", "version", "iteration"];
+
+pub fn schema() -> Schema {
+    Schema::new(
+        "grafana_dashboard",
+        "A Grafana dashboard, from JSON or imported from grafana.com.",
+    )
+    .attr(Attribute::optional("config_json", AttrType::Json).describe(
+        "The dashboard model: file(\"dash.json\"), a JSON string or a table. Changed in place.",
+    ))
+    .attr(
+        Attribute::optional("gnet_id", AttrType::Int).describe(
+            "A grafana.com dashboard ID to import instead, like 11022; changed in place.",
+        ),
+    )
+    .attr(
+        Attribute::optional("revision", AttrType::Int)
+            .and_computed()
+            .describe("The grafana.com revision; the latest when left out."),
+    )
+    .attr(
+        Attribute::optional("datasource_uid", AttrType::String)
+            .describe("The data source bound to the dashboard's datasource input (`__inputs`)."),
+    )
+    .attr(
+        Attribute::optional("folder_uid", AttrType::String).describe("The folder; moved in place."),
+    )
+    .attr(
+        Attribute::optional("uid", AttrType::String)
+            .and_computed()
+            .force_new()
+            .describe("The dashboard's uid; from the JSON, or picked by Grafana."),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."),
+    )
+    .attr(Attribute::computed("url", AttrType::String))
+    .attr(
+        Attribute::computed("content_sha256", AttrType::String)
+            .describe("Hash of the saved model without the fields Grafana rewrites."),
+    )
+}
+
+pub struct Dashboard(pub Arc<Client>);
+
+/// Removes what Grafana rewrites on save.
+fn strip(d: &mut Json) {
+    if let Some(o) = d.as_object_mut() {
+        for k in REWRITTEN {
+            o.remove(k);
+        }
+    }
+}
+
+/// SHA-256 of the model with keys sorted and rewritten fields stripped.
+pub fn content_hash(d: &Json) -> String {
+    let mut d = d.clone();
+    strip(&mut d);
+    // `Value` keeps tables in a BTreeMap: sorted keys, a canonical text.
+    let canonical = serde_json::to_string(&Value::from(d)).unwrap_or_default();
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn config_of(inputs: &Map) -> Result<Option<Json>, ProviderError> {
+    inputs
+        .get("config_json")
+        .filter(|v| !v.is_null())
+        .map(|v| {
+            json_of(v).map_err(|e| ProviderError::new(format!("`config_json`: {}", e.message)))
+        })
+        .transpose()
+}
+
+fn templated(inputs: &Map, config: Option<&Json>) -> bool {
+    inputs.get("gnet_id").is_some_and(|v| !v.is_null())
+        || config.is_some_and(|c| c.get("__inputs").is_some())
+}
+
+/// The import request's `inputs`: data sources bound to `datasource_uid`,
+/// constants to their defaults.
+fn bind(model: &Json, datasource_uid: Option<&str>) -> Result<Json, ProviderError> {
+    let mut out = Vec::new();
+    for i in model["__inputs"].as_array().into_iter().flatten() {
+        let name = i["name"].as_str().unwrap_or_default();
+        let value = match i["type"].as_str() {
+            Some("datasource") => json!(datasource_uid.ok_or_else(|| {
+                ProviderError::new(format!(
+                    "the dashboard asks for a {} data source ({name}) and `datasource_uid` is not set",
+                    i["pluginName"].as_str().or(i["pluginId"].as_str()).unwrap_or("")
+                ))
+                .with_hint("set datasource_uid = \"${grafana_data_source.NAME.uid}\"")
+            })?),
+            _ => i["value"].clone(),
+        };
+        out.push(
+            json!({ "name": name, "type": i["type"], "pluginId": i["pluginId"], "value": value }),
+        );
+    }
+    Ok(Json::Array(out))
+}
+
+impl Dashboard {
+    /// A grafana.com dashboard model and its revision, through the proxy.
+    async fn gnet(&self, id: i64, revision: Option<i64>) -> Result<(Json, i64), ProviderError> {
+        let info = self
+            .0
+            .get(&format!("/api/gnet/dashboards/{id}"))
+            .await?
+            .ok_or_else(|| {
+                ProviderError::api(
+                    "GET /api/gnet/dashboards",
+                    Some("404".into()),
+                    format!("grafana.com has no dashboard {id}"),
+                )
+            })?;
+        let latest = info["revision"].as_i64().unwrap_or(1);
+        match revision {
+            Some(r) if r != latest => {
+                let path = format!("/api/gnet/dashboards/{id}/revisions/{r}/download");
+                let model = self.0.get(&path).await?.ok_or_else(|| {
+                    ProviderError::api(
+                        "GET /api/gnet/dashboards",
+                        Some("404".into()),
+                        format!("dashboard {id} has no revision {r}"),
+                    )
+                })?;
+                Ok((model, r))
+            }
+            _ => Ok((info["json"].clone(), latest)),
+        }
+    }
+
+    /// Saves the dashboard the inputs describe; returns its outputs.
+    async fn save(&self, inputs: &Map, overwrite: bool) -> Result<Map, ProviderError> {
+        let config = config_of(inputs)?;
+        let gnet_id = inputs.get("gnet_id").and_then(Value::as_i64);
+        let folder = inputs
+            .get("folder_uid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let (mut model, revision) = match (gnet_id, config.clone()) {
+            (Some(_), Some(_)) => {
+                return Err(ProviderError::new(
+                    "set either `config_json` or `gnet_id`, not both",
+                ));
+            }
+            (Some(id), None) => {
+                let (m, r) = self
+                    .gnet(id, inputs.get("revision").and_then(Value::as_i64))
+                    .await?;
+                (m, Some(r))
+            }
+            (None, Some(c)) => (c, None),
+            (None, None) => {
+                return Err(ProviderError::new(
+                    "a dashboard needs `config_json` or `gnet_id`",
+                ));
+            }
+        };
+        strip(&mut model);
+        if let Some(uid) = inputs.get("uid").and_then(Value::as_str) {
+            model["uid"] = json!(uid);
+        }
+        let (uid, url) = if templated(inputs, Some(&model)) {
+            let body = json!({
+                "dashboard": model,
+                "overwrite": overwrite,
+                "inputs": bind(&model, inputs.get("datasource_uid").and_then(Value::as_str))?,
+                "folderUid": folder,
+            });
+            let r = self
+                .0
+                .send(Method::POST, "/api/dashboards/import", Some(&body))
+                .await?;
+            (
+                r["uid"].as_str().map(str::to_string),
+                r["importedUrl"].as_str().unwrap_or_default().to_string(),
+            )
+        } else {
+            let body = json!({ "dashboard": model, "folderUid": folder, "overwrite": overwrite, "message": "meshmon apply" });
+            let r = self
+                .0
+                .send(Method::POST, "/api/dashboards/db", Some(&body))
+                .await?;
+            (
+                r["uid"].as_str().map(str::to_string),
+                r["url"].as_str().unwrap_or_default().to_string(),
+            )
+        };
+        let uid = uid
+            .ok_or_else(|| ProviderError::new("Grafana saved the dashboard but returned no uid"))?;
+        // Hash what Grafana stored, not what was sent: an import substitutes.
+        let stored = self
+            .0
+            .get(&format!("/api/dashboards/uid/{}", seg(&uid)))
+            .await?
+            .ok_or_else(|| {
+                ProviderError::new(format!("dashboard {uid} vanished right after it was saved"))
+            })?;
+        Ok(Attrs::new()
+            .set("id", uid.as_str())
+            .set("uid", uid.as_str())
+            .set("url", url)
+            .set("content_sha256", content_hash(&stored["dashboard"]))
+            .opt("revision", revision)
+            .build())
+    }
+
+    async fn fetch(&self, uid: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+        let Some(got) = self
+            .0
+            .get(&format!("/api/dashboards/uid/{}", seg(uid)))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut model = got["dashboard"].clone();
+        let hash = content_hash(&model);
+        strip(&mut model);
+        let p = &prior.inputs;
+        let user = config_of(p).ok().flatten();
+        let folder = got["meta"]["folderUid"].as_str().unwrap_or_default();
+        let mut inputs = Attrs::new()
+            .unless_empty(p, "folder_uid", Value::from(folder))
+            .set("uid", uid)
+            .keep(p, "gnet_id")
+            .keep(p, "revision")
+            .keep(p, "datasource_uid");
+        let recorded = prior.outputs.get("content_sha256").and_then(Value::as_str);
+        if templated(p, user.as_ref()) {
+            // Imported: unchanged unless the content moved away from what was saved.
+            inputs = if recorded == Some(hash.as_str()) {
+                inputs.keep(p, "config_json")
+            } else {
+                inputs.set("config_json", Value::from(model))
+            };
+        } else {
+            // Give back the user's own spelling of what Grafana rewrites.
+            if let (Some(o), Some(u)) = (
+                model.as_object_mut(),
+                user.as_ref().and_then(Json::as_object),
+            ) {
+                for k in REWRITTEN {
+                    if let Some(v) = u.get(k) {
+                        o.insert(k.to_string(), v.clone());
+                    }
+                }
+                if !u.contains_key("uid") && p.get("uid").is_none() {
+                    o.remove("uid");
+                }
+            }
+            inputs = inputs.set("config_json", Value::from(model));
+        }
+        let outputs = Attrs::new()
+            .set("id", uid)
+            .set("uid", uid)
+            .set("url", got["meta"]["url"].as_str().unwrap_or_default())
+            .set(
+                "content_sha256",
+                recorded.map(str::to_string).unwrap_or(hash),
+            )
+            .keep(&prior.outputs, "revision")
+            .build();
+        Ok(Some(Current::new(inputs.build(), outputs)))
+    }
+}
+
+#[async_trait]
+impl Resource for Dashboard {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        self.save(inputs, false).await
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.outputs, "uid")?, prior).await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let mut inputs = inputs.clone();
+        inputs.insert("uid".into(), Value::from(str_of(&prior.outputs, "uid")?));
+        self.save(&inputs, true).await
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        self.0
+            .delete(&format!(
+                "/api/dashboards/uid/{}",
+                seg(str_of(&prior.outputs, "uid")?)
+            ))
+            .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        self.fetch(id, &Current::default()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_ignores_what_grafana_rewrites_and_key_order() {
+        let a = json!({"title": "Envoy", "id": 3, "version": 7, "panels": [{"a": 1, "b": 2}]});
+        let b = json!({"panels": [{"b": 2, "a": 1}], "title": "Envoy", "iteration": 1234});
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a), content_hash(&json!({"title": "Envoy!"})));
+    }
+
+    #[test]
+    fn datasource_inputs_bind_to_the_given_uid() {
+        let m = json!({"__inputs": [
+            {"name": "DS_PROMETHEUS", "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"},
+            {"name": "VAR_JOB", "type": "constant", "value": "envoy"}
+        ]});
+        let b = bind(&m, Some("amp")).unwrap();
+        assert_eq!(b[0]["value"], "amp");
+        assert_eq!(b[1]["value"], "envoy");
+        let e = bind(&m, None).unwrap_err();
+        assert!(
+            e.message.contains("Prometheus data source (DS_PROMETHEUS)"),
+            "{}",
+            e.message
+        );
+    }
+}

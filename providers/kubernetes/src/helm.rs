@@ -1,0 +1,475 @@
+//! `helm_release`, through the `helm` CLI as the recipe uses it:
+//! `upgrade --install` (with `--reset-values`, so a value removed from the
+//! spec is removed from the release — plain `helm upgrade` with no values
+//! would silently reuse the old ones), `uninstall`, and `get values` /
+//! `get metadata` to read a release back for refresh and drift.
+//!
+//! helm reaches the same API server as the rest of the provider through a
+//! private kubeconfig written for each run (mode 0600, in a temporary file
+//! removed when the run ends) holding a token that is valid right now. The
+//! binary is `MESHMON_HELM` or `helm` on PATH; `preflight` reports a missing
+//! one at plan time, before anything is created.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
+};
+use serde_json::{Value as Json, json};
+
+use crate::conn::{Conn, HelmAccess};
+
+pub fn schema() -> Schema {
+    Schema::new(
+        "helm_release",
+        "A Helm chart release, installed with the helm CLI.",
+    )
+    .attr(Attribute::required("name", AttrType::String).force_new())
+    .attr(
+        Attribute::optional("namespace", AttrType::String)
+            .default("default")
+            .force_new(),
+    )
+    .attr(
+        Attribute::optional("repository", AttrType::String)
+            .describe("Chart repository URL, like \"https://aws.github.io/eks-charts\"."),
+    )
+    .attr(
+        Attribute::required("chart", AttrType::String)
+            .describe("Chart name in the repository, or a path or URL."),
+    )
+    .attr(
+        Attribute::optional("version", AttrType::String)
+            .and_computed()
+            .describe("Chart version; the latest if left out."),
+    )
+    .attr(
+        Attribute::optional("values", AttrType::map_of(AttrType::Any))
+            .describe("Chart values as a TOML table; passed as a values file."),
+    )
+    .attr(Attribute::optional("create_namespace", AttrType::Bool).default(false))
+    .attr(
+        Attribute::optional("wait", AttrType::Bool)
+            .default(true)
+            .describe("Wait until the release's resources are ready."),
+    )
+    .attr(
+        Attribute::optional("timeout", AttrType::String)
+            .default("5m")
+            .describe("How long helm may take, like \"10m\"."),
+    )
+    .attr(Attribute::computed("revision", AttrType::Int))
+    .attr(Attribute::computed("status", AttrType::String))
+    .attr(Attribute::computed("app_version", AttrType::String))
+}
+
+/// Where the helm binary is: `MESHMON_HELM`, else `helm` on PATH.
+pub fn binary() -> Result<PathBuf, ProviderError> {
+    if let Some(p) = std::env::var_os("MESHMON_HELM").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(ProviderError::new(format!("MESHMON_HELM={} does not exist", p.display()))
+                .with_hint("point MESHMON_HELM at a Helm 3 binary, or unset it to use `helm` from PATH"))
+        };
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            ProviderError::new("helm_release needs the `helm` command-line tool, and it is not on PATH").with_hint(
+                "install Helm 3 (https://helm.sh/docs/intro/install/ — e.g. `brew install helm`, or the \
+                 get-helm-3 script), or set MESHMON_HELM to the helm binary",
+            )
+        })
+}
+
+pub struct Release(pub Arc<Conn>);
+
+struct In {
+    name: String,
+    namespace: String,
+    repository: Option<String>,
+    chart: String,
+    version: Option<String>,
+    values: Option<Map>,
+    create_namespace: bool,
+    wait: bool,
+    timeout: Duration,
+}
+
+fn typed(m: &Map) -> Result<In, ProviderError> {
+    let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    let timeout_text = s("timeout").unwrap_or_else(|| "5m".into());
+    let timeout = humantime::parse_duration(&timeout_text).map_err(|e| {
+        ProviderError::new(format!(
+            "`timeout` = {timeout_text:?} is not a duration: {e}"
+        ))
+        .with_hint("write it like \"5m\" or \"90s\"")
+    })?;
+    Ok(In {
+        name: s("name").ok_or_else(|| ProviderError::invalid_inputs("`name` is missing"))?,
+        namespace: s("namespace").unwrap_or_else(|| "default".into()),
+        repository: s("repository"),
+        chart: s("chart").ok_or_else(|| ProviderError::invalid_inputs("`chart` is missing"))?,
+        version: s("version"),
+        values: m.get("values").and_then(Value::as_map).cloned(),
+        create_namespace: m
+            .get("create_namespace")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        wait: m.get("wait").and_then(Value::as_bool).unwrap_or(true),
+        timeout,
+    })
+}
+
+/// The kubeconfig one helm run uses; the temporary file goes when this does.
+struct Kubeconfig {
+    args: Vec<String>,
+    _file: Option<tempfile::NamedTempFile>,
+}
+
+fn kubeconfig(access: HelmAccess) -> Result<Kubeconfig, ProviderError> {
+    let (server, ca_pem, token) = match access {
+        HelmAccess::Kubeconfig { path, context } => {
+            let mut args = vec!["--kubeconfig".to_string(), path.display().to_string()];
+            if let Some(c) = context {
+                args.extend(["--kube-context".to_string(), c]);
+            }
+            return Ok(Kubeconfig { args, _file: None });
+        }
+        HelmAccess::Generated {
+            server,
+            ca_pem,
+            token,
+        } => (server, ca_pem, token),
+    };
+    let mut cluster = json!({"server": server.trim_end_matches('/')});
+    if let Some(pem) = ca_pem {
+        cluster["certificate-authority-data"] = json!(STANDARD.encode(pem));
+    }
+    let user = match token {
+        Some(t) => json!({"token": t}),
+        None => json!({}),
+    };
+    let doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "meshmon", "cluster": cluster}],
+        "users": [{"name": "meshmon", "user": user}],
+        "contexts": [{"name": "meshmon", "context": {"cluster": "meshmon", "user": "meshmon"}}],
+        "current-context": "meshmon",
+    });
+    let io =
+        |e: std::io::Error| ProviderError::new(format!("cannot write a kubeconfig for helm: {e}"));
+    // NamedTempFile is created 0600; set it anyway so that nothing (a
+    // permissive umask on some platform) can make the token readable.
+    let file = tempfile::Builder::new()
+        .prefix("meshmon-kubeconfig-")
+        .suffix(".yaml")
+        .tempfile()
+        .map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    let text = serde_yaml_ng::to_string(&doc).map_err(|e| ProviderError::new(e.to_string()))?;
+    std::fs::write(file.path(), text).map_err(io)?;
+    Ok(Kubeconfig {
+        args: vec!["--kubeconfig".into(), file.path().display().to_string()],
+        _file: Some(file),
+    })
+}
+
+/// One helm invocation's result: exit success, stdout, stderr.
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Release {
+    async fn helm(&self, ctx: &OpContext, args: Vec<String>) -> Result<Run, ProviderError> {
+        let bin = binary()?;
+        let kc = kubeconfig(self.0.helm_access(ctx).await?)?;
+        let mut cmd = tokio::process::Command::new(&bin);
+        cmd.args(&args).args(&kc.args).kill_on_drop(true);
+        let out = cmd.output().await.map_err(|e| {
+            ProviderError::new(format!("cannot run {}: {e}", bin.display()))
+                .with_hint("check MESHMON_HELM or the helm on PATH")
+        })?;
+        drop(kc);
+        Ok(Run {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+
+    fn failed(op: &str, run: &Run) -> ProviderError {
+        ProviderError::api(
+            format!("helm {op}"),
+            Some("helm failed".into()),
+            run.stderr.clone(),
+        )
+        .with_hint("the message above is helm's own; `helm status` and `helm history` show more")
+    }
+
+    async fn install(&self, ctx: &OpContext, i: &In) -> Result<Map, ProviderError> {
+        let mut args = vec![
+            "upgrade".into(),
+            "--install".into(),
+            i.name.clone(),
+            i.chart.clone(),
+        ];
+        args.extend(["--namespace".into(), i.namespace.clone()]);
+        if let Some(r) = &i.repository {
+            args.extend(["--repo".into(), r.clone()]);
+        }
+        if let Some(v) = &i.version {
+            args.extend(["--version".into(), v.clone()]);
+        }
+        if i.create_namespace {
+            args.push("--create-namespace".into());
+        }
+        args.push("--reset-values".into());
+        let values_file = match &i.values {
+            Some(v) if !v.is_empty() => {
+                let json = Json::from(Value::Map(v.clone()));
+                let text = serde_yaml_ng::to_string(&json)
+                    .map_err(|e| ProviderError::new(e.to_string()))?;
+                let f = tempfile::Builder::new()
+                    .prefix("meshmon-values-")
+                    .suffix(".yaml")
+                    .tempfile()
+                    .map_err(|e| {
+                        ProviderError::new(format!("cannot write the values file: {e}"))
+                    })?;
+                std::fs::write(f.path(), text).map_err(|e| {
+                    ProviderError::new(format!("cannot write the values file: {e}"))
+                })?;
+                args.extend(["--values".into(), f.path().display().to_string()]);
+                Some(f)
+            }
+            _ => None,
+        };
+        if i.wait {
+            args.push("--wait".into());
+        }
+        args.extend(["--timeout".into(), format!("{}s", i.timeout.as_secs())]);
+        ctx.progress(&format!("helm upgrade --install {} {}", i.name, i.chart));
+        let run = self.helm(ctx, args).await?;
+        drop(values_file);
+        if !run.ok {
+            return Err(Self::failed(&format!("upgrade --install {}", i.name), &run));
+        }
+        let (_, outputs) = self
+            .metadata(ctx, &i.namespace, &i.name)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::new(format!("helm installed {} but cannot find it", i.name))
+            })?;
+        Ok(outputs)
+    }
+
+    /// `get metadata`: the chart version and the outputs, or `None` when the
+    /// release does not exist.
+    async fn metadata(
+        &self,
+        ctx: &OpContext,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<(Json, Map)>, ProviderError> {
+        let run = self
+            .helm(
+                ctx,
+                args(&["get", "metadata", name, "--namespace", ns, "-o", "json"]),
+            )
+            .await?;
+        if !run.ok {
+            return if not_found(&run) {
+                Ok(None)
+            } else {
+                Err(Self::failed(&format!("get metadata {name}"), &run))
+            };
+        }
+        let meta: Json = serde_json::from_str(&run.stdout).map_err(|e| {
+            ProviderError::new(format!(
+                "helm get metadata {name} printed something not JSON: {e}"
+            ))
+        })?;
+        let mut outputs = Map::new();
+        outputs.insert(
+            "revision".into(),
+            Value::Int(meta["revision"].as_i64().unwrap_or(0)),
+        );
+        outputs.insert(
+            "status".into(),
+            Value::from(meta["status"].as_str().unwrap_or("unknown")),
+        );
+        outputs.insert(
+            "app_version".into(),
+            Value::from(meta["appVersion"].as_str().unwrap_or("")),
+        );
+        if let Some(v) = meta["version"].as_str() {
+            outputs.insert("version".into(), Value::from(v));
+        }
+        Ok(Some((meta, outputs)))
+    }
+
+    async fn fetch(
+        &self,
+        ctx: &OpContext,
+        ns: &str,
+        name: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some((meta, mut outputs)) = self.metadata(ctx, ns, name).await? else {
+            return Ok(None);
+        };
+        let run = self
+            .helm(
+                ctx,
+                args(&["get", "values", name, "--namespace", ns, "-o", "json"]),
+            )
+            .await?;
+        if !run.ok {
+            return if not_found(&run) {
+                Ok(None)
+            } else {
+                Err(Self::failed(&format!("get values {name}"), &run))
+            };
+        }
+        let values: Json = serde_json::from_str(run.stdout.trim()).unwrap_or(Json::Null);
+        let mut inputs = prior.clone();
+        inputs.insert("name".into(), Value::from(name));
+        inputs.insert("namespace".into(), Value::from(ns));
+        match Value::from(values) {
+            Value::Map(m) if !m.is_empty() => {
+                inputs.insert("values".into(), Value::Map(m));
+            }
+            // No user-supplied values: what the spec means by leaving them out.
+            _ if prior
+                .get("values")
+                .and_then(Value::as_map)
+                .is_none_or(|m| m.is_empty()) => {}
+            _ => {
+                inputs.insert("values".into(), Value::Map(Map::new()));
+            }
+        }
+        if let Some(v) = outputs.remove("version") {
+            inputs.insert("version".into(), v);
+        }
+        // helm reports the chart's name; the spec may say `eks/NAME` or a URL.
+        let live_chart = meta["chart"].as_str().unwrap_or_default();
+        let spec_chart = prior
+            .get("chart")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !live_chart.is_empty() && spec_chart.rsplit('/').next() != Some(live_chart) {
+            inputs.insert("chart".into(), Value::from(live_chart));
+        }
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+}
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+fn not_found(run: &Run) -> bool {
+    run.stderr.contains("not found")
+}
+
+#[async_trait]
+impl Resource for Release {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        self.install(ctx, &typed(inputs)?).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let i = typed(&prior.inputs)?;
+        self.fetch(ctx, &i.namespace, &i.name, &prior.inputs).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        _prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        self.install(ctx, &typed(inputs)?).await
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let i = typed(&prior.inputs)?;
+        let mut a = args(&["uninstall", &i.name, "--namespace", &i.namespace]);
+        if i.wait {
+            a.push("--wait".into());
+        }
+        a.extend(["--timeout".into(), format!("{}s", i.timeout.as_secs())]);
+        ctx.progress(&format!("helm uninstall {}", i.name));
+        let run = self.helm(ctx, a).await?;
+        if run.ok || not_found(&run) {
+            Ok(())
+        } else {
+            Err(Self::failed(&format!("uninstall {}", i.name), &run))
+        }
+    }
+
+    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (ns, name) = id.split_once('/').ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not a helm release ID"))
+                .with_hint("import releases as NAMESPACE/NAME")
+        })?;
+        let Some((meta, _)) = self.metadata(ctx, ns, name).await? else {
+            return Ok(None);
+        };
+        let prior = Map::from([
+            (
+                "chart".to_string(),
+                Value::from(meta["chart"].as_str().unwrap_or_default()),
+            ),
+            ("create_namespace".to_string(), Value::Bool(false)),
+            ("wait".to_string(), Value::Bool(true)),
+            ("timeout".to_string(), Value::from("5m")),
+        ]);
+        self.fetch(ctx, ns, name, &prior).await
+    }
+
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        let mut advice = PlanAdvice::default();
+        if let Some(p) = prior {
+            advice.unknown_after_update =
+                vec!["revision".into(), "status".into(), "app_version".into()];
+            if desired.get("version").is_none_or(Value::is_null) {
+                advice.unknown_after_update.push("version".into());
+            }
+            if let Some(s) = p
+                .outputs
+                .get("status")
+                .and_then(Value::as_str)
+                .filter(|s| *s != "deployed")
+            {
+                advice.notes.push(format!(
+                    "the release is {s}: `meshmon apply --replace ADDRESS` reinstalls it"
+                ));
+            }
+        }
+        advice
+    }
+}

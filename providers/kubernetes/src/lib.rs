@@ -1,0 +1,198 @@
+//! The `kubernetes` provider: namespaces, service accounts, arbitrary
+//! manifests (server-side apply) and Helm releases, on a cluster reached
+//! through kube-rs.
+//!
+//! The connection comes from `[providers.kubernetes]`: an EKS cluster by
+//! name (endpoint and CA from eks:DescribeCluster, a presigned-STS bearer
+//! token refreshed before it expires), a kubeconfig context, or an explicit
+//! host, CA and token. The engine configures this provider as soon as every
+//! value in that block is known — in the middle of an apply, right after the
+//! cluster was created — and [`conn`] waits for the new API server to answer
+//! before the first request. Configuring makes no request at all.
+
+mod conn;
+pub mod eks_token;
+mod error;
+mod helm;
+mod manifest;
+mod objects;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+
+pub use conn::ca_pem;
+pub use manifest::{Ident, rollout_status};
+
+/// The provider as registered with the engine.
+pub struct Kubernetes;
+
+/// How long to wait for a new API server by default.
+const READY_TIMEOUT: &str = "10m";
+
+#[async_trait]
+impl Provider for Kubernetes {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn config_schema(&self) -> Schema {
+        Schema::new(
+            "kubernetes",
+            "A Kubernetes cluster: an EKS cluster by name, a kubeconfig context, or host + CA + token.",
+        )
+        .attr(Attribute::optional("eks_cluster", AttrType::String).describe(
+            "EKS cluster name, usually \"${aws_eks_cluster.main.name}\": endpoint, CA and token come from AWS.",
+        ))
+        .attr(Attribute::optional("region", AttrType::String).describe("Region of the EKS cluster; else the AWS chain's."))
+        .attr(Attribute::optional("profile", AttrType::String).describe("AWS profile that signs the EKS token."))
+        .attr(Attribute::optional("kubeconfig", AttrType::String).describe("Path of a kubeconfig file."))
+        .attr(Attribute::optional("context", AttrType::String).describe("Context of the kubeconfig; its current context if left out."))
+        .attr(Attribute::optional("host", AttrType::String).describe(
+            "API server URL. With eks_cluster it overrides the endpoint EKS reports (a proxy, a private endpoint).",
+        ))
+        .attr(Attribute::optional("cluster_ca_certificate", AttrType::String).describe(
+            "The API server's CA: PEM, or base64 PEM as EKS returns it. With eks_cluster it overrides EKS's.",
+        ))
+        .attr(Attribute::optional("token", AttrType::String).sensitive().describe("Bearer token, with `host`."))
+        .attr(
+            Attribute::optional("ready_timeout", AttrType::String)
+                .default(READY_TIMEOUT)
+                .describe("How long to wait for the API server to answer before the first request."),
+        )
+    }
+
+    fn resource_schemas(&self) -> Vec<Schema> {
+        vec![
+            objects::namespace_schema(),
+            objects::service_account_schema(),
+            manifest::schema(),
+            helm::schema(),
+        ]
+    }
+
+    fn preflight(&self, type_name: &str) -> Result<(), ProviderError> {
+        if type_name == "helm_release" {
+            helm::binary()?;
+        }
+        Ok(())
+    }
+
+    async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
+        let (source, ready_timeout) = source(config)?;
+        Ok(Arc::new(KubernetesConfigured {
+            conn: conn::Conn::new(source, ready_timeout),
+        }))
+    }
+}
+
+/// Reads `[providers.kubernetes]` into a connection source.
+fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
+    let s = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+    let timeout_text = s("ready_timeout").unwrap_or_else(|| READY_TIMEOUT.into());
+    let ready_timeout = humantime::parse_duration(&timeout_text).map_err(|e| {
+        ProviderError::new(format!(
+            "`ready_timeout` = {timeout_text:?} is not a duration: {e}"
+        ))
+        .with_hint("write it like \"10m\" or \"90s\"")
+    })?;
+    let source = if let Some(cluster) = s("eks_cluster") {
+        if s("kubeconfig").is_some() {
+            return Err(ProviderError::new(
+                "set either `eks_cluster` or `kubeconfig` under [providers.kubernetes], not both",
+            ));
+        }
+        conn::Source::Eks {
+            cluster,
+            region: s("region"),
+            profile: s("profile"),
+            host: s("host"),
+            ca: s("cluster_ca_certificate"),
+        }
+    } else if let Some(path) = s("kubeconfig") {
+        conn::Source::Kubeconfig {
+            path: PathBuf::from(path),
+            context: s("context"),
+        }
+    } else if let Some(host) = s("host") {
+        conn::Source::Explicit {
+            host,
+            ca: s("cluster_ca_certificate"),
+            token: s("token"),
+        }
+    } else {
+        return Err(ProviderError::new("[providers.kubernetes] says nothing about which cluster to use").with_hint(
+            "set `eks_cluster = \"${aws_eks_cluster.main.name}\"`, or `kubeconfig` (+ `context`), or \
+             `host` + `cluster_ca_certificate` + `token`",
+        ));
+    };
+    Ok((source, ready_timeout))
+}
+
+struct KubernetesConfigured {
+    conn: Arc<conn::Conn>,
+}
+
+impl Configured for KubernetesConfigured {
+    fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
+        let conn = self.conn.clone();
+        Some(match type_name {
+            "k8s_namespace" => Arc::new(objects::MetaObject {
+                conn,
+                kind: objects::Kind::Namespace,
+            }),
+            "k8s_service_account" => Arc::new(objects::MetaObject {
+                conn,
+                kind: objects::Kind::ServiceAccount,
+            }),
+            "k8s_manifest" => Arc::new(manifest::Manifest(conn)),
+            "helm_release" => Arc::new(helm::Release(conn)),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_has_a_resource_and_names_are_force_new() {
+        let configured = KubernetesConfigured {
+            conn: conn::Conn::new(
+                conn::Source::Explicit {
+                    host: "https://127.0.0.1:1".into(),
+                    ca: None,
+                    token: None,
+                },
+                Duration::from_secs(1),
+            ),
+        };
+        for s in Kubernetes.resource_schemas() {
+            assert!(
+                configured.resource(s.type_name).is_some(),
+                "{}",
+                s.type_name
+            );
+            if let Some(name) = s.get("name") {
+                assert!(name.force_new, "{}.name", s.type_name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_without_a_cluster_is_a_clear_error() {
+        let e = source(&Map::new()).unwrap_err();
+        assert!(e.hint.unwrap().contains("eks_cluster"));
+        let both = Map::from([
+            ("eks_cluster".to_string(), Value::from("a")),
+            ("kubeconfig".to_string(), Value::from("b")),
+        ]);
+        assert!(source(&both).is_err());
+    }
+}

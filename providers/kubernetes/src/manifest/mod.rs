@@ -1,0 +1,334 @@
+//! `k8s_manifest`: any Kubernetes objects, written as one or many YAML
+//! documents and applied object by object with server-side apply (field
+//! manager `meshmon`, forced). The identities of the applied objects are
+//! recorded in the `objects` output: an object that leaves the content is
+//! deleted on the next apply, and a destroy deletes them in reverse order and
+//! waits until each is gone. Reading projects each live object onto the
+//! paths of its applied document (see [`project`]), so only fields meshmon
+//! set can drift.
+
+mod docs;
+mod ops;
+mod project;
+
+use std::sync::Arc;
+
+use kube::api::DynamicObject;
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
+};
+use serde_json::Value as Json;
+
+use crate::conn::Conn;
+pub use docs::{Doc, Ident, parse};
+pub use ops::rollout_status;
+
+const WORKLOADS: [&str; 3] = ["Deployment", "DaemonSet", "StatefulSet"];
+
+pub fn schema() -> Schema {
+    Schema::new(
+        "k8s_manifest",
+        "Kubernetes objects from YAML, applied with server-side apply (field manager `meshmon`).",
+    )
+    .attr(
+        Attribute::required("content", AttrType::Yaml).describe(
+            "One or many YAML documents; usually file(\"…\") or an inline string with ${…}.",
+        ),
+    )
+    .attr(
+        Attribute::optional("namespace", AttrType::String)
+            .describe("Namespace for namespaced objects that name none; \"default\" if left out."),
+    )
+    .attr(Attribute::optional("wait", AttrType::String).describe(
+        "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available.",
+    ))
+    .attr(
+        Attribute::computed("objects", AttrType::list_of(AttrType::String)).describe(
+            "The applied objects, as \"apiVersion Kind namespace/name\", in apply order.",
+        ),
+    )
+}
+
+pub struct Manifest(pub Arc<Conn>);
+
+struct Inputs<'a> {
+    content: &'a str,
+    namespace: &'a str,
+    rollout: bool,
+}
+
+fn inputs(m: &Map) -> Result<Inputs<'_>, ProviderError> {
+    let content = m
+        .get("content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::invalid_inputs("`content` is missing"))?;
+    let rollout = match m.get("wait").and_then(Value::as_str) {
+        None => false,
+        Some("rollout") => true,
+        Some(other) => {
+            return Err(ProviderError::new(format!(
+                "`wait` = {other:?} is not a wait this provider knows"
+            ))
+            .with_hint("use wait = \"rollout\", or leave it out"));
+        }
+    };
+    Ok(Inputs {
+        content,
+        namespace: m
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default"),
+        rollout,
+    })
+}
+
+fn ranked(mut docs: Vec<Doc>) -> Vec<Doc> {
+    docs.sort_by_key(Doc::rank);
+    docs
+}
+
+fn objects_value(idents: &[Ident]) -> Value {
+    Value::List(
+        idents
+            .iter()
+            .map(|i| Value::String(i.to_string()))
+            .collect(),
+    )
+}
+
+fn recorded(prior: &Current) -> Vec<Ident> {
+    prior
+        .outputs
+        .get("objects")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| Ident::parse(v.as_str()?))
+        .collect()
+}
+
+impl Manifest {
+    /// Applies every object in order; on failure, says what was applied.
+    async fn apply_all(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_>,
+    ) -> Result<Vec<Ident>, (ProviderError, Vec<Ident>)> {
+        let docs = parse(i.content).map_err(|e| (e, Vec::new()))?;
+        let mut applied = Vec::new();
+        let mut workloads = Vec::new();
+        for doc in ranked(docs) {
+            let step = async {
+                let (ar, caps) = ops::discover_waiting(&self.0, ctx, &doc.gvk()).await?;
+                let (api, ident) =
+                    ops::handle(self.0.client(ctx).await?, &doc, &ar, &caps, i.namespace);
+                ctx.progress(&format!("applying {ident}"));
+                ops::apply(&api, &ident, &doc).await?;
+                Ok::<_, ProviderError>((ar, ident))
+            };
+            let (ar, ident) = match step.await {
+                Ok(v) => v,
+                Err(e) => return Err((e, applied)),
+            };
+            applied.push(ident.clone());
+            if ident.kind == "CustomResourceDefinition"
+                && ident.api_version.starts_with("apiextensions.k8s.io/")
+                && let Err(e) = ops::wait_established(&self.0, ctx, &ident, &ar).await
+            {
+                return Err((e, applied));
+            }
+            if WORKLOADS.contains(&ident.kind.as_str()) {
+                workloads.push((ident, ar));
+            }
+        }
+        if i.rollout {
+            for (ident, ar) in &workloads {
+                if let Err(e) = ops::wait_rollout(&self.0, ctx, ident, ar).await {
+                    return Err((e, applied));
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn delete_all(&self, ctx: &OpContext, idents: &[Ident]) -> Result<(), ProviderError> {
+        for ident in idents.iter().rev() {
+            ctx.progress(&format!("deleting {ident}"));
+            ops::delete(&self.0, ctx, ident).await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, ctx: &OpContext, prior: &Map) -> Result<Option<Current>, ProviderError> {
+        let i = inputs(prior)?;
+        let docs = parse(i.content)?;
+        let mut projected = Vec::new();
+        let mut found: Vec<(u8, Ident)> = Vec::new();
+        for doc in &docs {
+            let Some((ar, caps)) = ops::discover(&self.0, ctx, &doc.gvk()).await? else {
+                continue;
+            };
+            let (api, ident) = ops::handle(self.0.client(ctx).await?, doc, &ar, &caps, i.namespace);
+            let Some(live) = ops::get(&api, &ident).await? else {
+                continue;
+            };
+            let live = serde_json::to_value(&live)
+                .map_err(|e| ProviderError::new(format!("{ident}: {e}")))?;
+            projected.push(project::project(&doc.object, &live));
+            found.push((doc.rank(), ident));
+        }
+        if found.is_empty() {
+            return Ok(None);
+        }
+        found.sort_by_key(|(rank, _)| *rank);
+        let written: Vec<&Json> = docs.iter().map(|d| &d.object).collect();
+        let content = if projected.iter().collect::<Vec<_>>() == written {
+            // Unchanged: keep the user's own formatting in the state.
+            i.content.to_string()
+        } else {
+            to_yaml(&projected)?
+        };
+        let mut inputs = prior.clone();
+        inputs.insert("content".into(), Value::String(content));
+        let idents: Vec<Ident> = found.into_iter().map(|(_, i)| i).collect();
+        let outputs = Map::from([("objects".to_string(), objects_value(&idents))]);
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+}
+
+fn to_yaml(docs: &[Json]) -> Result<String, ProviderError> {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(
+            &serde_yaml_ng::to_string(d)
+                .map_err(|e| ProviderError::new(format!("cannot render YAML: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// What an import adopts: the live object without what the server owns.
+fn importable(live: &DynamicObject) -> Result<String, ProviderError> {
+    let mut v = serde_json::to_value(live).map_err(|e| ProviderError::new(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = v["metadata"].as_object_mut() {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "managedFields",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+    }
+    to_yaml(&[v])
+}
+
+#[async_trait]
+impl Resource for Manifest {
+    async fn create(&self, ctx: &OpContext, inputs_map: &Map) -> Result<Map, ProviderError> {
+        let i = inputs(inputs_map)?;
+        match self.apply_all(ctx, &i).await {
+            Ok(applied) => Ok(Map::from([(
+                "objects".to_string(),
+                objects_value(&applied),
+            )])),
+            Err((e, applied)) if applied.is_empty() => Err(e),
+            Err((e, applied)) => {
+                let outputs = Map::from([("objects".to_string(), objects_value(&applied))]);
+                Err(e.with_partial(Current::new(inputs_map.clone(), outputs)))
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(ctx, &prior.inputs).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs_map: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i = inputs(inputs_map)?;
+        let before = recorded(prior);
+        let applied = match self.apply_all(ctx, &i).await {
+            Ok(applied) => applied,
+            Err((e, applied)) => {
+                // Everything either set may exist now: record the union so
+                // that nothing is orphaned.
+                let mut all = before.clone();
+                all.extend(
+                    applied
+                        .into_iter()
+                        .filter(|a| !before.iter().any(|b| b.same_object(a))),
+                );
+                let outputs = Map::from([("objects".to_string(), objects_value(&all))]);
+                return Err(e.with_partial(Current::new(inputs_map.clone(), outputs)));
+            }
+        };
+        let removed: Vec<Ident> = before
+            .into_iter()
+            .filter(|b| !applied.iter().any(|a| a.same_object(b)))
+            .collect();
+        self.delete_all(ctx, &removed).await?;
+        Ok(Map::from([(
+            "objects".to_string(),
+            objects_value(&applied),
+        )]))
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        self.delete_all(ctx, &recorded(prior)).await
+    }
+
+    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let ident = Ident::parse(id).ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not a manifest object ID"))
+                .with_hint("import one object as \"apiVersion Kind namespace/name\", e.g. \"apps/v1 Deployment prod/dj\"")
+        })?;
+        let Some((ar, _)) = ops::discover(&self.0, ctx, &ident.gvk()).await? else {
+            return Ok(None);
+        };
+        let client = self.0.client(ctx).await?;
+        let api = match &ident.namespace {
+            Some(ns) => kube::Api::<DynamicObject>::namespaced_with(client, ns, &ar),
+            None => kube::Api::<DynamicObject>::all_with(client, &ar),
+        };
+        let Some(live) = ops::get(&api, &ident).await? else {
+            return Ok(None);
+        };
+        let mut inputs = Map::from([("content".to_string(), Value::String(importable(&live)?))]);
+        if let Some(ns) = &ident.namespace {
+            inputs.insert("namespace".into(), Value::from(ns.as_str()));
+        }
+        let outputs = Map::from([("objects".to_string(), objects_value(&[ident]))]);
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        let moved = prior.is_some_and(|p| {
+            p.inputs.get("content") != desired.get("content")
+                || p.inputs.get("namespace") != desired.get("namespace")
+        });
+        PlanAdvice {
+            unknown_after_update: if moved {
+                vec!["objects".into()]
+            } else {
+                Vec::new()
+            },
+            ..PlanAdvice::default()
+        }
+    }
+}

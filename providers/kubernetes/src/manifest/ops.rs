@@ -1,0 +1,291 @@
+//! The API calls behind `k8s_manifest`: finding each kind's resource through
+//! discovery (waiting for a custom kind until its CRD is served), applying
+//! one object with server-side apply, and the waits — a CRD until
+//! Established, workloads until rolled out, deletions until gone.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use kube::discovery::{ApiCapabilities, Scope};
+use meshmon_provider_sdk::{OpContext, ProviderError};
+use serde_json::Value as Json;
+
+use super::docs::{Doc, Ident};
+use crate::conn::Conn;
+use crate::error::{self, retry};
+use crate::objects::FIELD_MANAGER;
+
+/// How long a custom kind may take to be served, and a CRD to be
+/// Established, when the resource has no `timeouts` of its own.
+const CRD_WAIT: Duration = Duration::from_secs(5 * 60);
+/// How long a rollout or a deletion may take by default.
+const ROLLOUT_WAIT: Duration = Duration::from_secs(10 * 60);
+
+fn key(gvk: &GroupVersionKind) -> String {
+    format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind)
+}
+
+fn api_version(gvk: &GroupVersionKind) -> String {
+    if gvk.group.is_empty() {
+        gvk.version.clone()
+    } else {
+        format!("{}/{}", gvk.group, gvk.version)
+    }
+}
+
+/// The resource serving `gvk`, or `None` when the server does not know the
+/// kind (yet: its CRD may be on its way).
+pub async fn discover(
+    conn: &Conn,
+    ctx: &OpContext,
+    gvk: &GroupVersionKind,
+) -> Result<Option<(ApiResource, ApiCapabilities)>, ProviderError> {
+    let k = key(gvk);
+    if let Some(found) = conn.discovered(&k).await {
+        return Ok(Some(found));
+    }
+    let client = conn.client(ctx).await?;
+    match retry(|| kube::discovery::pinned_kind(&client, gvk)).await {
+        Ok(found) => {
+            conn.remember(k, found.clone()).await;
+            Ok(Some(found))
+        }
+        Err(e) if error::is_not_found(&e) || matches!(e, kube::Error::Discovery(_)) => Ok(None),
+        Err(e) => Err(error::api(
+            format!("GET discovery for {}", api_version(gvk)),
+            e,
+        )),
+    }
+}
+
+/// Like [`discover`], but a kind not served yet is waited for: a custom
+/// resource applied right after its CRD (or a chart that installs it).
+pub async fn discover_waiting(
+    conn: &Conn,
+    ctx: &OpContext,
+    gvk: &GroupVersionKind,
+) -> Result<(ApiResource, ApiCapabilities), ProviderError> {
+    let what = format!("kind {} of {} to be served", gvk.kind, api_version(gvk));
+    poll(ctx, ctx.timeout.unwrap_or(CRD_WAIT), &what, || async {
+        Ok(discover(conn, ctx, gvk)
+            .await?
+            .ok_or_else(|| "its CustomResourceDefinition is not Established yet".to_string()))
+    })
+    .await
+    .map_err(|e| {
+        e.with_hint(format!(
+            "apply the CustomResourceDefinition that defines {} (group {}) first, in this manifest \
+             or in a resource this one depends on",
+            gvk.kind, gvk.group
+        ))
+    })
+}
+
+/// The API handle for one object, and its identity with the namespace filled in.
+pub fn handle(
+    conn_client: kube::Client,
+    doc: &Doc,
+    ar: &ApiResource,
+    caps: &ApiCapabilities,
+    default_ns: &str,
+) -> (Api<DynamicObject>, Ident) {
+    let namespace = match caps.scope {
+        Scope::Namespaced => Some(
+            doc.namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_string()),
+        ),
+        Scope::Cluster => None,
+    };
+    let api = match &namespace {
+        Some(ns) => Api::namespaced_with(conn_client, ns, ar),
+        None => Api::all_with(conn_client, ar),
+    };
+    let ident = Ident {
+        api_version: doc.api_version.clone(),
+        kind: doc.kind.clone(),
+        namespace,
+        name: doc.name.clone(),
+    };
+    (api, ident)
+}
+
+/// Server-side apply of one object, forced, as field manager `meshmon`.
+pub async fn apply(
+    api: &Api<DynamicObject>,
+    ident: &Ident,
+    doc: &Doc,
+) -> Result<DynamicObject, ProviderError> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut object = doc.object.clone();
+    if let Some(ns) = &ident.namespace {
+        object["metadata"]["namespace"] = Json::String(ns.clone());
+    }
+    let patch = Patch::Apply(&object);
+    retry(|| api.patch(&doc.name, &params, &patch))
+        .await
+        .map_err(|e| error::api(format!("PATCH {ident}"), e))
+}
+
+/// Waits until a CRD reports `Established`, so its kind can be used.
+pub async fn wait_established(
+    conn: &Conn,
+    ctx: &OpContext,
+    ident: &Ident,
+    ar: &ApiResource,
+) -> Result<(), ProviderError> {
+    let what = format!("CustomResourceDefinition {} to be Established", ident.name);
+    poll(ctx, ctx.timeout.unwrap_or(CRD_WAIT), &what, || async {
+        let api: Api<DynamicObject> = Api::all_with(conn.client(ctx).await?, ar);
+        let crd = get(&api, ident).await?.ok_or_else(|| {
+            ProviderError::new(format!("{ident} disappeared while meshmon waited for it"))
+        })?;
+        let established = crd.data["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Established" && c["status"] == "True");
+        Ok(if established {
+            Ok(())
+        } else {
+            Err("not Established yet".to_string())
+        })
+    })
+    .await
+}
+
+/// Waits until a Deployment, DaemonSet or StatefulSet is fully rolled out.
+pub async fn wait_rollout(
+    conn: &Conn,
+    ctx: &OpContext,
+    ident: &Ident,
+    ar: &ApiResource,
+) -> Result<(), ProviderError> {
+    let what = format!("{ident} to roll out");
+    poll(ctx, ctx.timeout.unwrap_or(ROLLOUT_WAIT), &what, || async {
+        let client = conn.client(ctx).await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client, ident.namespace.as_deref().unwrap_or("default"), ar);
+        let o = get(&api, ident)
+            .await?
+            .ok_or_else(|| ProviderError::new(format!("{ident} disappeared during its rollout")))?;
+        Ok(rollout_status(&ident.kind, &o))
+    })
+    .await
+}
+
+/// `Ok(())` when rolled out, else what is still missing.
+pub fn rollout_status(kind: &str, o: &DynamicObject) -> Result<(), String> {
+    let n = |v: &Json| v.as_i64().unwrap_or(0);
+    let generation = o.metadata.generation.unwrap_or(0);
+    let status = &o.data["status"];
+    if n(&status["observedGeneration"]) < generation {
+        return Err("the controller has not seen the latest spec yet".into());
+    }
+    let (want, updated, available) = match kind {
+        "Deployment" => (
+            o.data["spec"]["replicas"].as_i64().unwrap_or(1),
+            n(&status["updatedReplicas"]),
+            n(&status["availableReplicas"]),
+        ),
+        "StatefulSet" => (
+            o.data["spec"]["replicas"].as_i64().unwrap_or(1),
+            n(&status["updatedReplicas"]),
+            n(&status["readyReplicas"]),
+        ),
+        "DaemonSet" => (
+            n(&status["desiredNumberScheduled"]),
+            n(&status["updatedNumberScheduled"]),
+            n(&status["numberAvailable"]),
+        ),
+        _ => return Ok(()),
+    };
+    if updated < want || available < want {
+        return Err(format!(
+            "{available} of {want} available, {updated} updated"
+        ));
+    }
+    Ok(())
+}
+
+pub async fn get(
+    api: &Api<DynamicObject>,
+    ident: &Ident,
+) -> Result<Option<DynamicObject>, ProviderError> {
+    retry(|| api.get_opt(&ident.name))
+        .await
+        .map_err(|e| error::api(format!("GET {ident}"), e))
+}
+
+/// Deletes one recorded object and waits until it is gone. An object whose
+/// kind is no longer served (its CRD was deleted first) is gone already.
+pub async fn delete(conn: &Conn, ctx: &OpContext, ident: &Ident) -> Result<(), ProviderError> {
+    let gvk = ident.gvk();
+    let Some((ar, _)) = discover(conn, ctx, &gvk).await? else {
+        return Ok(());
+    };
+    let api_for = |client| match &ident.namespace {
+        Some(ns) => Api::<DynamicObject>::namespaced_with(client, ns, &ar),
+        None => Api::<DynamicObject>::all_with(client, &ar),
+    };
+    let api = api_for(conn.client(ctx).await?);
+    let dp = DeleteParams::background();
+    match retry(|| api.delete(&ident.name, &dp)).await {
+        Ok(_) => {}
+        Err(e) if error::is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(error::api(format!("DELETE {ident}"), e)),
+    }
+    if ident.kind == "CustomResourceDefinition" {
+        conn.forget(&key(&gvk)).await;
+    }
+    poll(
+        ctx,
+        ctx.timeout.unwrap_or(ROLLOUT_WAIT),
+        &format!("{ident} to be deleted"),
+        || async {
+            let api = api_for(conn.client(ctx).await?);
+            Ok(match get(&api, ident).await? {
+                None => Ok(()),
+                Some(_) => Err("still terminating".to_string()),
+            })
+        },
+    )
+    .await
+}
+
+/// Polls `check` until it returns `Ok(Ok(v))`, reporting each `Ok(Err(why))`
+/// as progress, for at most `limit`.
+pub async fn poll<T, F, Fut>(
+    ctx: &OpContext,
+    limit: Duration,
+    what: &str,
+    mut check: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Result<T, String>, ProviderError>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let why = match check().await? {
+            Ok(v) => return Ok(v),
+            Err(why) => why,
+        };
+        if started.elapsed() >= limit {
+            return Err(ProviderError::new(format!(
+                "timed out after {} waiting for {what}: {why}",
+                humantime::format_duration(limit)
+            )));
+        }
+        ctx.progress(&format!(
+            "waiting for {what}: {why} ({}s)",
+            started.elapsed().as_secs()
+        ));
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,673 @@
+//! A test server for the Amazon Managed Grafana control plane (moto has no
+//! AMG), following the published REST-JSON API for what meshmon uses:
+//! workspaces (`POST /workspaces`, `GET|PUT|DELETE /workspaces/{id}`,
+//! `/authentication`, `/configuration`), permissions (`GET|PATCH
+//! /workspaces/{id}/permissions`), service accounts and their tokens
+//! (`/serviceaccounts[/{id}/tokens[/{id}]]`) and tags (`/tags/{arn}`).
+//!
+//! Behaviour worth knowing: a workspace is CREATING (or UPDATING, DELETING)
+//! for `settle_polls` DescribeWorkspace calls before it is ACTIVE (or gone);
+//! a change to a busy workspace is a ConflictException; errors are in the
+//! AWS shape (`x-amzn-ErrorType` header, `{"message": …}` body). Tokens get
+//! real expiry times and, when linked to a [`GrafanaServer`], become valid
+//! bearer tokens there until they expire or are deleted. Faults (throttling,
+//! 5xx) can be injected. Point `AWS_ENDPOINT_URL_GRAFANA` at [`AmgServer::endpoint`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::grafana::{GrafanaServer, Tokens};
+use crate::http::{Request, Response, Server};
+use crate::moto::{ACCOUNT, REGION};
+
+/// The AMG test server; dropped, it stops.
+pub struct AmgServer {
+    server: Server,
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    workspaces: BTreeMap<String, Workspace>,
+    calls: Vec<String>,
+    faults: Vec<(u16, String, String)>,
+    settle_polls: u32,
+    grafana: Option<(String, Tokens)>,
+    next_id: u64,
+}
+
+struct Workspace {
+    doc: Value,
+    /// DescribeWorkspace calls left before the current transition ends.
+    pending: u32,
+    configuration: String,
+    permissions: Vec<(String, String, String)>,
+    accounts: BTreeMap<String, Account>,
+}
+
+struct Account {
+    name: String,
+    role: String,
+    tokens: BTreeMap<String, Token>,
+}
+
+struct Token {
+    name: String,
+    created: f64,
+    expires: f64,
+    key: String,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+        .floor()
+}
+
+fn error(status: u16, code: &str, message: &str) -> Response {
+    let mut r = Response::json(status, &json!({ "message": message }));
+    r.headers.push((
+        "x-amzn-ErrorType".into(),
+        format!("{code}:http://internal.amazon.com/coral/com.amazonaws.grafana/"),
+    ));
+    r
+}
+
+fn not_found(what: &str) -> Response {
+    error(
+        404,
+        "ResourceNotFoundException",
+        &format!("{what} not found"),
+    )
+}
+
+fn invalid(message: &str) -> Response {
+    error(400, "ValidationException", message)
+}
+
+fn one_of(v: &Value, allowed: &[&str]) -> bool {
+    v.as_str().is_some_and(|s| allowed.contains(&s))
+}
+
+const ROLES: &[&str] = &["ADMIN", "EDITOR", "VIEWER"];
+
+impl AmgServer {
+    pub fn start() -> AmgServer {
+        let inner = Arc::new(Mutex::new(Inner {
+            workspaces: BTreeMap::new(),
+            calls: Vec::new(),
+            faults: Vec::new(),
+            settle_polls: 2,
+            grafana: None,
+            next_id: 0,
+        }));
+        let handler_inner = inner.clone();
+        let server = Server::start(Arc::new(move |req: &Request| {
+            handler_inner.lock().expect("amg state").handle(req)
+        }));
+        AmgServer { server, inner }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.server.endpoint()
+    }
+
+    /// Environment for a `meshmon` process: AMG here, the rest unchanged.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("AWS_ENDPOINT_URL_GRAFANA".into(), self.endpoint())]
+    }
+
+    /// Workspaces created from now on have `grafana`'s address as their
+    /// endpoint, and their service-account tokens are valid there.
+    pub fn link(&self, grafana: &GrafanaServer) {
+        self.lock().grafana = Some((grafana.host(), grafana.tokens()));
+    }
+
+    /// How many DescribeWorkspace polls a transition takes (default 2).
+    pub fn settle_after(&self, polls: u32) {
+        self.lock().settle_polls = polls;
+    }
+
+    /// The next `n` requests fail with `status` and error `code`.
+    pub fn fail_next(&self, n: usize, status: u16, code: &str) {
+        let mut i = self.lock();
+        for _ in 0..n {
+            i.faults.push((
+                status,
+                code.to_string(),
+                "injected by the AMG test server".to_string(),
+            ));
+        }
+    }
+
+    /// The operations received so far, like "CreateWorkspace".
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// A workspace's document as DescribeWorkspace returns it.
+    pub fn workspace(&self, id: &str) -> Option<Value> {
+        self.lock().workspaces.get(id).map(|w| w.doc.clone())
+    }
+
+    pub fn workspace_ids(&self) -> Vec<String> {
+        self.lock().workspaces.keys().cloned().collect()
+    }
+
+    /// Every (workspace, service account, token ID, expiry) there is.
+    pub fn tokens(&self) -> Vec<(String, String, String, f64)> {
+        let i = self.lock();
+        let mut out = Vec::new();
+        for (w, ws) in &i.workspaces {
+            for (a, acc) in &ws.accounts {
+                for (t, tok) in &acc.tokens {
+                    out.push((w.clone(), a.clone(), t.clone(), tok.expires));
+                }
+            }
+        }
+        out
+    }
+
+    /// Revokes a role out of band, as someone in the console would.
+    pub fn revoke_all(&self, workspace: &str, role: &str) {
+        if let Some(w) = self.lock().workspaces.get_mut(workspace) {
+            w.permissions.retain(|(r, _, _)| r != role);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("amg state")
+    }
+}
+
+impl Inner {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn handle(&mut self, req: &Request) -> Response {
+        if !self.faults.is_empty() {
+            let (status, code, message) = self.faults.remove(0);
+            self.calls.push(format!("Fault:{code}"));
+            return error(status, &code, &message);
+        }
+        if let Some(arn) = req.path.strip_prefix("/tags/") {
+            return self.tags(req, arn);
+        }
+        let segs: Vec<String> = req
+            .path
+            .trim_matches('/')
+            .split('/')
+            .map(str::to_string)
+            .collect();
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let m = req.method.as_str();
+        let (op, resp) = match (m, s.as_slice()) {
+            ("POST", ["workspaces"]) => ("CreateWorkspace", self.create_workspace(&req.json())),
+            ("GET", ["workspaces", id]) => ("DescribeWorkspace", self.describe(id)),
+            ("PUT", ["workspaces", id]) => ("UpdateWorkspace", self.update(id, &req.json())),
+            ("DELETE", ["workspaces", id]) => ("DeleteWorkspace", self.delete(id)),
+            ("POST", ["workspaces", id, "authentication"]) => (
+                "UpdateWorkspaceAuthentication",
+                self.update_auth(id, &req.json()),
+            ),
+            ("GET", ["workspaces", id, "configuration"]) => {
+                ("DescribeWorkspaceConfiguration", self.configuration(id))
+            }
+            ("PUT", ["workspaces", id, "configuration"]) => (
+                "UpdateWorkspaceConfiguration",
+                self.set_configuration(id, &req.json()),
+            ),
+            ("GET", ["workspaces", id, "permissions"]) => {
+                ("ListPermissions", self.list_permissions(id))
+            }
+            ("PATCH", ["workspaces", id, "permissions"]) => (
+                "UpdatePermissions",
+                self.update_permissions(id, &req.json()),
+            ),
+            ("POST", ["workspaces", id, "serviceaccounts"]) => (
+                "CreateWorkspaceServiceAccount",
+                self.create_account(id, &req.json()),
+            ),
+            ("GET", ["workspaces", id, "serviceaccounts"]) => {
+                ("ListWorkspaceServiceAccounts", self.list_accounts(id))
+            }
+            ("DELETE", ["workspaces", id, "serviceaccounts", sa]) => {
+                ("DeleteWorkspaceServiceAccount", self.delete_account(id, sa))
+            }
+            ("POST", ["workspaces", id, "serviceaccounts", sa, "tokens"]) => (
+                "CreateWorkspaceServiceAccountToken",
+                self.create_token(id, sa, &req.json()),
+            ),
+            ("GET", ["workspaces", id, "serviceaccounts", sa, "tokens"]) => (
+                "ListWorkspaceServiceAccountTokens",
+                self.list_tokens(id, sa),
+            ),
+            ("DELETE", ["workspaces", id, "serviceaccounts", sa, "tokens", t]) => (
+                "DeleteWorkspaceServiceAccountToken",
+                self.delete_token(id, sa, t),
+            ),
+            _ => {
+                return error(
+                    404,
+                    "UnknownOperationException",
+                    &format!("the AMG test server does not implement {m} {}", req.path),
+                );
+            }
+        };
+        self.calls.push(op.to_string());
+        resp
+    }
+
+    fn create_workspace(&mut self, b: &Value) -> Response {
+        if !one_of(
+            &b["accountAccessType"],
+            &["CURRENT_ACCOUNT", "ORGANIZATION"],
+        ) {
+            return invalid("accountAccessType must be CURRENT_ACCOUNT or ORGANIZATION");
+        }
+        if !one_of(
+            &b["permissionType"],
+            &["SERVICE_MANAGED", "CUSTOMER_MANAGED"],
+        ) {
+            return invalid("permissionType must be SERVICE_MANAGED or CUSTOMER_MANAGED");
+        }
+        let providers = b["authenticationProviders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if providers.is_empty() || !providers.iter().all(|p| one_of(p, &["AWS_SSO", "SAML"])) {
+            return invalid("authenticationProviders must list AWS_SSO and/or SAML");
+        }
+        let name = b["workspaceName"].as_str().unwrap_or_default();
+        if !name.is_empty() && self.workspaces.values().any(|w| w.doc["name"] == name) {
+            return error(
+                409,
+                "ConflictException",
+                &format!("a workspace named {name} already exists"),
+            );
+        }
+        let id = format!("g-{:010x}", 0x5eed_0000 + self.id());
+        let endpoint = match &self.grafana {
+            Some((host, _)) => host.clone(),
+            None => format!("{id}.grafana-workspace.{REGION}.amazonaws.com"),
+        };
+        let role = match b["workspaceRoleArn"].as_str() {
+            Some(r) => json!(r),
+            None if b["permissionType"] == "SERVICE_MANAGED" => {
+                json!(format!(
+                    "arn:aws:iam::{ACCOUNT}:role/service-role/AmazonGrafanaServiceRole-{}",
+                    &id[2..]
+                ))
+            }
+            None => Value::Null,
+        };
+        let t = now();
+        let mut doc = json!({
+            "id": id, "name": b["workspaceName"], "description": b["workspaceDescription"],
+            "accountAccessType": b["accountAccessType"], "permissionType": b["permissionType"],
+            "authentication": { "providers": providers },
+            "dataSources": b["workspaceDataSources"].as_array().cloned().unwrap_or_default(),
+            "notificationDestinations": b["workspaceNotificationDestinations"].as_array().cloned().unwrap_or_default(),
+            "grafanaVersion": b["grafanaVersion"].as_str().unwrap_or("10.4"),
+            "workspaceRoleArn": role, "endpoint": endpoint, "status": "CREATING",
+            "created": t, "modified": t, "tags": b["tags"].as_object().cloned().unwrap_or_default(),
+        });
+        doc.as_object_mut()
+            .expect("object")
+            .retain(|_, v| !v.is_null());
+        let w = Workspace {
+            doc: doc.clone(),
+            pending: self.settle_polls,
+            configuration: "{}".into(),
+            permissions: Vec::new(),
+            accounts: BTreeMap::new(),
+        };
+        self.workspaces.insert(id, w);
+        Response::json(202, &json!({ "workspace": doc }))
+    }
+
+    /// Advances the workspace's transition by one poll.
+    fn describe(&mut self, id: &str) -> Response {
+        let Some(w) = self.workspaces.get_mut(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        if w.pending > 0 {
+            w.pending -= 1;
+        }
+        if w.pending == 0 {
+            let status = w.doc["status"].as_str().unwrap_or_default().to_string();
+            match status.as_str() {
+                "DELETING" => {
+                    self.workspaces.remove(id);
+                    return not_found(&format!("workspace {id}"));
+                }
+                "ACTIVE" => {}
+                _ => w.doc["status"] = json!("ACTIVE"),
+            }
+        }
+        Response::json(200, &json!({ "workspace": w.doc }))
+    }
+
+    /// The workspace, if it exists and can take a change now.
+    fn ready(&mut self, id: &str) -> Result<&mut Workspace, Response> {
+        let settle = self.settle_polls;
+        let w = self
+            .workspaces
+            .get_mut(id)
+            .ok_or_else(|| not_found(&format!("workspace {id}")))?;
+        if w.doc["status"] != "ACTIVE" {
+            return Err(error(
+                409,
+                "ConflictException",
+                &format!(
+                    "workspace {id} is {}; try again when it is ACTIVE",
+                    w.doc["status"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        w.pending = settle;
+        w.doc["modified"] = json!(now());
+        Ok(w)
+    }
+
+    fn update(&mut self, id: &str, b: &Value) -> Response {
+        let w = match self.ready(id) {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        for (theirs, ours) in [
+            ("workspaceName", "name"),
+            ("workspaceDescription", "description"),
+            ("accountAccessType", "accountAccessType"),
+            ("permissionType", "permissionType"),
+            ("workspaceDataSources", "dataSources"),
+            (
+                "workspaceNotificationDestinations",
+                "notificationDestinations",
+            ),
+            ("workspaceRoleArn", "workspaceRoleArn"),
+        ] {
+            if !b[theirs].is_null() {
+                w.doc[ours] = b[theirs].clone();
+            }
+        }
+        w.doc["status"] = json!("UPDATING");
+        Response::json(202, &json!({ "workspace": w.doc }))
+    }
+
+    fn update_auth(&mut self, id: &str, b: &Value) -> Response {
+        let w = match self.ready(id) {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        w.doc["authentication"] = json!({ "providers": b["authenticationProviders"] });
+        w.doc["status"] = json!("UPDATING");
+        w.pending = 0;
+        Response::json(
+            200,
+            &json!({ "authentication": { "providers": b["authenticationProviders"] } }),
+        )
+    }
+
+    fn configuration(&mut self, id: &str) -> Response {
+        let Some(w) = self.workspaces.get(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        Response::json(
+            200,
+            &json!({ "configuration": w.configuration, "grafanaVersion": w.doc["grafanaVersion"] }),
+        )
+    }
+
+    fn set_configuration(&mut self, id: &str, b: &Value) -> Response {
+        let w = match self.ready(id) {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        let Some(conf) = b["configuration"].as_str() else {
+            return invalid("configuration is required");
+        };
+        w.configuration = conf.to_string();
+        if let Some(v) = b["grafanaVersion"].as_str() {
+            w.doc["grafanaVersion"] = json!(v);
+            w.doc["status"] = json!("VERSION_UPDATING");
+        }
+        Response::json(202, &json!({}))
+    }
+
+    fn delete(&mut self, id: &str) -> Response {
+        let settle = self.settle_polls;
+        let Some(w) = self.workspaces.get_mut(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        if !matches!(
+            w.doc["status"].as_str(),
+            Some("ACTIVE" | "CREATION_FAILED" | "FAILED")
+        ) {
+            return error(409, "ConflictException", &format!("workspace {id} is busy"));
+        }
+        w.doc["status"] = json!("DELETING");
+        w.pending = settle;
+        if let Some((_, tokens)) = &self.grafana {
+            let keys: Vec<String> = w
+                .accounts
+                .values()
+                .flat_map(|a| a.tokens.values().map(|t| t.key.clone()))
+                .collect();
+            tokens.revoke(&keys);
+        }
+        Response::json(202, &json!({ "workspace": w.doc }))
+    }
+
+    fn list_permissions(&mut self, id: &str) -> Response {
+        let Some(w) = self.workspaces.get(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        let list: Vec<Value> = w
+            .permissions
+            .iter()
+            .map(|(role, uid, ty)| json!({ "role": role, "user": { "id": uid, "type": ty } }))
+            .collect();
+        Response::json(200, &json!({ "permissions": list }))
+    }
+
+    fn update_permissions(&mut self, id: &str, b: &Value) -> Response {
+        let Some(w) = self.workspaces.get_mut(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        let mut errors = Vec::new();
+        for ins in b["updateInstructionBatch"].as_array().into_iter().flatten() {
+            if !one_of(&ins["role"], ROLES) || !one_of(&ins["action"], &["ADD", "REVOKE"]) {
+                return invalid(
+                    "each instruction needs an action (ADD, REVOKE) and a role (ADMIN, EDITOR, VIEWER)",
+                );
+            }
+            let role = ins["role"].as_str().unwrap_or_default().to_string();
+            for u in ins["users"].as_array().into_iter().flatten() {
+                let (uid, ty) = (
+                    u["id"].as_str().unwrap_or_default().to_string(),
+                    u["type"].as_str().unwrap_or_default().to_string(),
+                );
+                if uid.starts_with("missing") {
+                    errors.push(json!({ "code": 404, "message": format!("user {uid} does not exist"), "causedBy": ins }));
+                    continue;
+                }
+                w.permissions.retain(|(_, i, _)| *i != uid);
+                if ins["action"] == "ADD" {
+                    w.permissions.push((role.clone(), uid, ty));
+                }
+            }
+        }
+        Response::json(200, &json!({ "errors": errors }))
+    }
+
+    fn create_account(&mut self, id: &str, b: &Value) -> Response {
+        let n = self.id();
+        let Some(w) = self.workspaces.get_mut(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        let (Some(name), true) = (b["name"].as_str(), one_of(&b["grafanaRole"], ROLES)) else {
+            return invalid("name and grafanaRole (ADMIN, EDITOR, VIEWER) are required");
+        };
+        if w.accounts.values().any(|a| a.name == name) {
+            return error(
+                409,
+                "ConflictException",
+                &format!("service account {name} already exists"),
+            );
+        }
+        let sa = n.to_string();
+        let role = b["grafanaRole"].as_str().unwrap_or_default().to_string();
+        w.accounts.insert(
+            sa.clone(),
+            Account {
+                name: name.to_string(),
+                role: role.clone(),
+                tokens: BTreeMap::new(),
+            },
+        );
+        Response::json(
+            200,
+            &json!({ "id": sa, "name": name, "grafanaRole": role, "workspaceId": id }),
+        )
+    }
+
+    // The published model types `isDisabled` as a string ("false"), not a boolean.
+    fn list_accounts(&mut self, id: &str) -> Response {
+        let Some(w) = self.workspaces.get(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        let list: Vec<Value> = w.accounts.iter().map(|(sa, a)| json!({ "id": sa, "name": a.name, "grafanaRole": a.role, "isDisabled": "false" })).collect();
+        Response::json(200, &json!({ "serviceAccounts": list, "workspaceId": id }))
+    }
+
+    fn delete_account(&mut self, id: &str, sa: &str) -> Response {
+        let Some(w) = self.workspaces.get_mut(id) else {
+            return not_found(&format!("workspace {id}"));
+        };
+        let Some(a) = w.accounts.remove(sa) else {
+            return not_found(&format!("service account {sa}"));
+        };
+        if let Some((_, tokens)) = &self.grafana {
+            tokens.revoke(&a.tokens.values().map(|t| t.key.clone()).collect::<Vec<_>>());
+        }
+        Response::json(200, &json!({ "serviceAccountId": sa, "workspaceId": id }))
+    }
+
+    fn create_token(&mut self, id: &str, sa: &str, b: &Value) -> Response {
+        let n = self.id();
+        let Some(a) = self
+            .workspaces
+            .get_mut(id)
+            .and_then(|w| w.accounts.get_mut(sa))
+        else {
+            return not_found(&format!("service account {sa} in workspace {id}"));
+        };
+        let (Some(name), Some(ttl)) = (b["name"].as_str(), b["secondsToLive"].as_u64()) else {
+            return invalid("name and secondsToLive are required");
+        };
+        if ttl == 0 || ttl > 2_592_000 {
+            return invalid("secondsToLive must be between 1 and 2592000 (30 days)");
+        }
+        if a.tokens.values().any(|t| t.name == name) {
+            return error(
+                409,
+                "ConflictException",
+                &format!("token {name} already exists"),
+            );
+        }
+        let (tid, key) = (
+            n.to_string(),
+            format!("glsa_amgtest_{n:08x}_{:x}", now() as u64),
+        );
+        let t = now();
+        a.tokens.insert(
+            tid.clone(),
+            Token {
+                name: name.into(),
+                created: t,
+                expires: t + ttl as f64,
+                key: key.clone(),
+            },
+        );
+        if let Some((_, tokens)) = &self.grafana {
+            tokens.grant(&key, SystemTime::now() + Duration::from_secs(ttl));
+        }
+        Response::json(
+            200,
+            &json!({
+                "serviceAccountId": sa, "workspaceId": id,
+                "serviceAccountToken": { "id": tid, "name": name, "key": key },
+            }),
+        )
+    }
+
+    fn list_tokens(&mut self, id: &str, sa: &str) -> Response {
+        let Some(a) = self.workspaces.get(id).and_then(|w| w.accounts.get(sa)) else {
+            return not_found(&format!("service account {sa} in workspace {id}"));
+        };
+        let list: Vec<Value> = a
+            .tokens
+            .iter()
+            .map(|(tid, t)| json!({ "id": tid, "name": t.name, "createdAt": t.created, "expiresAt": t.expires }))
+            .collect();
+        Response::json(
+            200,
+            &json!({ "serviceAccountId": sa, "workspaceId": id, "serviceAccountTokens": list }),
+        )
+    }
+
+    fn delete_token(&mut self, id: &str, sa: &str, tid: &str) -> Response {
+        let Some(a) = self
+            .workspaces
+            .get_mut(id)
+            .and_then(|w| w.accounts.get_mut(sa))
+        else {
+            return not_found(&format!("service account {sa} in workspace {id}"));
+        };
+        let Some(t) = a.tokens.remove(tid) else {
+            return not_found(&format!("token {tid}"));
+        };
+        if let Some((_, tokens)) = &self.grafana {
+            tokens.revoke(&[t.key]);
+        }
+        Response::json(
+            200,
+            &json!({ "serviceAccountId": sa, "workspaceId": id, "tokenId": tid }),
+        )
+    }
+
+    fn tags(&mut self, req: &Request, arn: &str) -> Response {
+        let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+        self.calls.push(format!("{}Tags", req.method));
+        let Some(w) = self.workspaces.get_mut(&id) else {
+            return not_found(&format!("resource {arn}"));
+        };
+        if !w.doc["tags"].is_object() {
+            w.doc["tags"] = json!({});
+        }
+        match req.method.as_str() {
+            "GET" => return Response::json(200, &json!({ "tags": w.doc["tags"] })),
+            "POST" => {
+                for (k, v) in req.json()["tags"].as_object().into_iter().flatten() {
+                    w.doc["tags"][k] = v.clone();
+                }
+            }
+            "DELETE" => {
+                for (k, v) in &req.query {
+                    if k == "tagKeys" {
+                        w.doc["tags"].as_object_mut().expect("object").remove(v);
+                    }
+                }
+            }
+            _ => return invalid("unsupported method"),
+        }
+        Response::json(200, &json!({}))
+    }
+}

@@ -1,0 +1,266 @@
+//! A test Kubernetes API server (no real one can be installed on these
+//! machines), written to the published API's behaviour for what meshmon
+//! uses: HTTPS with its own CA, bearer-token checking (a wrong token gets
+//! 401; EKS `k8s-aws-v1.` tokens are verified as the EKS authenticator
+//! would), discovery, get/list/create/server-side apply/merge patch/delete
+//! with field ownership and 409 conflicts, namespaces that must exist, 404
+//! `Status` for missing objects, `resourceVersion`/`generation`, CRDs that
+//! become Established after a delay, workloads that roll out after a delay,
+//! deletions that take a moment. Faults: 503 (or refused connections) for
+//! the first seconds after the first contact — a new EKS control plane — and
+//! 503s on demand. Tests can edit objects behind meshmon's back and read the
+//! request log. Dropped, it stops.
+
+mod eks_auth;
+mod fake_helm;
+mod fields;
+mod routes;
+mod store;
+mod tls;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+pub use eks_auth::{DecodedToken, decode as decode_eks_token, verify as verify_eks_token};
+pub use fake_helm::{FakeHelm, Invocation};
+
+/// How clients must authenticate.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    /// `Authorization: Bearer TOKEN`, exactly.
+    Token(String),
+    /// An EKS token for this cluster, signed with the moto test credentials.
+    Eks { region: String, cluster: String },
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub status: u16,
+}
+
+impl Logged {
+    /// `PATCH /apis/apps/v1/namespaces/prod/deployments/dj`
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Start-up behaviour: faults counted from the first connection.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Close connections without answering for this long.
+    pub refuse_for: Duration,
+    /// Then answer every request 503 for this long.
+    pub unavailable_for: Duration,
+    /// How long a new CRD takes to be Established.
+    pub crd_delay: Duration,
+    /// How long a deletion takes to complete.
+    pub delete_delay: Duration,
+    /// How long a workload takes to roll out.
+    pub rollout_delay: Duration,
+}
+
+impl Options {
+    /// Delays like a real (fast) cluster's, short enough for tests.
+    pub fn realistic() -> Self {
+        Options {
+            crd_delay: Duration::from_millis(400),
+            delete_delay: Duration::from_millis(300),
+            rollout_delay: Duration::from_millis(500),
+            ..Options::default()
+        }
+    }
+}
+
+struct Inner {
+    store: store::Store,
+    log: Vec<Logged>,
+    auth: Auth,
+    options: Options,
+    first_contact: Option<Instant>,
+    fail_next: Vec<u16>,
+}
+
+pub struct KubeApi {
+    addr: SocketAddr,
+    ca_pem: String,
+    inner: Arc<Mutex<Inner>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl KubeApi {
+    pub fn start(auth: Auth, options: Options) -> KubeApi {
+        let (ca_pem, config) = tls::certificates();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let inner = Arc::new(Mutex::new(Inner {
+            store: store::Store::new(
+                options.crd_delay,
+                options.delete_delay,
+                options.rollout_delay,
+            ),
+            log: Vec::new(),
+            auth,
+            options,
+            first_contact: None,
+            fail_next: Vec::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stopping, shared) = (stop.clone(), inner.clone());
+        let handler: tls::Handler = Arc::new(move |req| handle(&shared, req));
+        let refusing = inner.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                if refuse(&refusing) {
+                    drop(conn);
+                    continue;
+                }
+                let (config, handler) = (config.clone(), handler.clone());
+                std::thread::spawn(move || tls::serve(conn, config, handler));
+            }
+        });
+        KubeApi {
+            addr,
+            ca_pem,
+            inner,
+            stop,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Answers the next `n` requests with 503.
+    pub fn fail_next(&self, n: usize) {
+        self.lock().fail_next.extend(std::iter::repeat_n(503, n));
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.lock().log.clone()
+    }
+
+    /// The live object, as a GET would return it.
+    pub fn object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Json> {
+        let mut g = self.lock();
+        g.store.tick();
+        let k = g.store.kind_by_name(api_version, kind)?;
+        g.store.get(&k, namespace, name).ok()
+    }
+
+    /// Every object, as `apiVersion Kind namespace/name`.
+    pub fn names(&self) -> Vec<String> {
+        let mut g = self.lock();
+        g.store.tick();
+        g.store.names()
+    }
+
+    /// Changes an object behind meshmon's back, as `kubectl edit` would
+    /// (a merge patch by field manager `kubectl-edit`).
+    pub fn edit(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        patch: Json,
+    ) {
+        let mut g = self.lock();
+        g.store.tick();
+        let k = g
+            .store
+            .kind_by_name(api_version, kind)
+            .unwrap_or_else(|| panic!("{api_version} {kind} is not served"));
+        g.store
+            .merge_patch(&k, namespace, name, &patch, "kubectl-edit")
+            .unwrap_or_else(|e| panic!("edit {name}: {e:?}"));
+    }
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// Whether a new connection falls in the refusing window.
+fn refuse(inner: &Mutex<Inner>) -> bool {
+    let mut g = inner.lock().unwrap_or_else(|e| e.into_inner());
+    let first = *g.first_contact.get_or_insert_with(Instant::now);
+    first.elapsed() < g.options.refuse_for
+}
+
+fn handle(inner: &Mutex<Inner>, req: &tls::Req) -> (u16, Vec<u8>) {
+    let mut g = inner.lock().unwrap_or_else(|e| e.into_inner());
+    let first = *g.first_contact.get_or_insert_with(Instant::now);
+    let window = g.options.refuse_for + g.options.unavailable_for;
+    let (status, body) = if first.elapsed() < window {
+        routes::status(503, "ServiceUnavailable", "the API server is starting")
+    } else if !g.fail_next.is_empty() {
+        let code = g.fail_next.remove(0);
+        routes::status(code, "ServiceUnavailable", "injected fault")
+    } else if let Err(why) = check_auth(&g.auth, req.header("authorization")) {
+        routes::status(401, "Unauthorized", &format!("Unauthorized: {why}"))
+    } else {
+        routes::route(&mut g.store, req)
+    };
+    g.log.push(Logged {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        query: req.query.clone(),
+        content_type: req.header("content-type").map(str::to_string),
+        status,
+    });
+    (status, body)
+}
+
+fn check_auth(auth: &Auth, header: Option<&str>) -> Result<(), String> {
+    let token = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or("no bearer token")?;
+    match auth {
+        Auth::Token(t) if t == token => Ok(()),
+        Auth::Token(_) => Err("wrong token".into()),
+        Auth::Eks { region, cluster } => {
+            eks_auth::verify(token, region, cluster, "testing", "testing")
+        }
+    }
+}

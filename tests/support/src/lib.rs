@@ -1,0 +1,27 @@
+//! Test servers and harnesses for meshmon's tests. Dev-only: nothing here
+//! ships in the binary.
+//!
+//! - [`moto::Moto`]: a moto server per test (AWS emulator).
+//! - [`eks_double::EksDouble`]: a narrow double of the EKS API for what moto
+//!   lacks (cluster version upgrades, transitions that take time, failures,
+//!   throttling).
+//! - [`kube_api::KubeApi`]: a test Kubernetes API server (HTTPS, discovery,
+//!   server-side apply, faults), and [`kube_api::FakeHelm`] for the helm CLI.
+//! - [`amg::AmgServer`] and [`grafana::GrafanaServer`]: test servers for the
+//!   Amazon Managed Grafana control plane and the Grafana HTTP API.
+//! - [`cli::Cli`]: runs the real `meshmon` binary against them.
+//! - [`http`]: the small HTTP server test doubles are built on.
+
+pub mod amg;
+pub mod cli;
+pub mod eks_double;
+pub mod grafana;
+pub mod http;
+pub mod kube_api;
+pub mod moto;
+
+pub use aws_config::SdkConfig;
+pub use {
+    aws_sdk_amp as amp, aws_sdk_ec2 as ec2, aws_sdk_eks as eks, aws_sdk_iam as iam,
+    aws_sdk_sns as sns,
+};
