@@ -93,7 +93,15 @@ impl Provider for Kubernetes {
 
 /// Reads `[providers.kubernetes]` into a connection source.
 fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
-    let s = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+    // An empty string is "not set", so a spec can pass an optional override
+    // through a variable whose default is "".
+    let s = |k: &str| {
+        config
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let timeout_text = s("ready_timeout").unwrap_or_else(|| READY_TIMEOUT.into());
     let ready_timeout = humantime::parse_duration(&timeout_text).map_err(|e| {
         ProviderError::new(format!(
