@@ -5,77 +5,26 @@
 
 use std::collections::BTreeMap;
 
-use meshmon_provider_sdk::{Map, ProviderError, Value};
-use serde::de::DeserializeOwned;
+use meshmon_provider_sdk::{Map, Value};
 
 pub type Tags = BTreeMap<String, String>;
 
-/// The inputs as a typed struct.
-pub fn typed<T: DeserializeOwned>(inputs: &Map) -> Result<T, ProviderError> {
-    Value::Map(inputs.clone())
-        .to_typed()
-        .map_err(ProviderError::invalid_inputs)
+pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
+
+/// AWS tags on an attribute map being built for `read`.
+pub trait TagsExt {
+    /// Tags, without the `aws:` ones AWS adds itself.
+    fn tags(self, prior: &Map, tags: Tags) -> Self;
 }
 
-/// Builds an attribute map.
-#[derive(Default)]
-pub struct Attrs(pub Map);
-
-impl Attrs {
-    pub fn new() -> Self {
-        Attrs(Map::new())
-    }
-
-    pub fn set(mut self, key: &str, v: impl Into<Value>) -> Self {
-        self.0.insert(key.to_string(), v.into());
-        self
-    }
-
-    pub fn opt(self, key: &str, v: Option<impl Into<Value>>) -> Self {
-        match v {
-            Some(v) => self.set(key, v),
-            None => self,
-        }
-    }
-
-    /// Sets a collection unless it is empty and `prior` did not have it.
-    pub fn collection(mut self, prior: &Map, key: &str, v: Value) -> Self {
-        let empty = match &v {
-            Value::List(l) => l.is_empty(),
-            Value::Map(m) => m.is_empty(),
-            Value::Null => true,
-            _ => false,
-        };
-        if !empty || prior.contains_key(key) {
-            self.0.insert(key.to_string(), v);
-        }
-        self
-    }
-
-    /// Tags, without the `aws:` ones AWS adds itself.
-    pub fn tags(self, prior: &Map, tags: Tags) -> Self {
+impl TagsExt for Attrs {
+    fn tags(self, prior: &Map, tags: Tags) -> Self {
         let tags: Tags = tags
             .into_iter()
             .filter(|(k, _)| !k.starts_with("aws:"))
             .collect();
-        self.collection(prior, "tags", tags_value(&tags))
+        self.unless_empty(prior, "tags", tags_value(&tags))
     }
-
-    /// Keeps the prior value of an attribute the API cannot return.
-    pub fn keep(mut self, prior: &Map, key: &str) -> Self {
-        if let Some(v) = prior.get(key) {
-            self.0.insert(key.to_string(), v.clone());
-        }
-        self
-    }
-
-    pub fn build(self) -> Map {
-        self.0
-    }
-}
-
-pub fn strings(v: impl IntoIterator<Item = impl Into<String>>) -> Value {
-    Value::List(v.into_iter().map(|s| Value::String(s.into())).collect())
 }
 
 pub fn tags_value(tags: &Tags) -> Value {
@@ -96,27 +45,6 @@ pub fn tags_of(m: &Map, key: &str) -> Tags {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A list of strings from a prior map entry.
-pub fn strings_of(m: &Map, key: &str) -> Vec<String> {
-    m.get(key)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub fn str_of<'m>(m: &'m Map, key: &str) -> Result<&'m str, ProviderError> {
-    m.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::new(format!("`{key}` is not recorded for this resource")).with_hint(
-            "the state lacks an attribute the provider needs: `meshmon state rm` it and `meshmon import` it again",
-        ))
 }
 
 /// Orders `actual` like the list the user wrote, so that a set AWS returns

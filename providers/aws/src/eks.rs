@@ -21,7 +21,8 @@ use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{
-    Attrs, Tags, changed, order_like, str_of, strings, tag_diff, tags_of, tags_value, typed,
+    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_of, tags_value,
+    typed,
 };
 use crate::error::{api, found, gone_ok};
 use crate::wait;
@@ -254,7 +255,7 @@ fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
                 vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
             )),
         )
-        .collection(
+        .unless_empty(
             prior,
             "security_group_ids",
             strings(order_like(
@@ -620,7 +621,7 @@ impl NodeGroup {
                 )),
             )
             .set("scaling", scaling_value(&n))
-            .collection(prior, "labels", tags_value(&tags_from(n.labels())))
+            .unless_empty(prior, "labels", tags_value(&tags_from(n.labels())))
             .tags(prior, tags_from(n.tags()))
             .build();
         Ok(Some(Current::new(inputs, node_group_outputs(&n))))

@@ -13,7 +13,9 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, changed, order_like, str_of, strings, tag_diff, tags_of, typed};
+use crate::attrs::{
+    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_of, typed,
+};
 use crate::error::{api, found, gone_ok};
 use crate::policy;
 

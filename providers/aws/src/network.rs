@@ -17,7 +17,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, changed, tag_diff, tags_of, typed};
+use crate::attrs::{Attrs, Tags, TagsExt, changed, tag_diff, tags_of, typed};
 use crate::error::{api, found, gone_ok};
 use crate::wait;
 

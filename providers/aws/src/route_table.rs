@@ -14,7 +14,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, order_like, strings, tags_of, typed};
+use crate::attrs::{Attrs, Tags, TagsExt, order_like, strings, tags_of, typed};
 use crate::error::{api, found, gone_ok};
 use crate::network::{arn, dependency_violation, retag, spec, tags_attr, tags_from};
 use crate::wait;
@@ -131,12 +131,12 @@ impl RouteTable {
         );
         let inputs = Attrs::new()
             .opt("vpc_id", t.vpc_id())
-            .collection(
+            .unless_empty(
                 prior,
                 "routes",
                 Value::List(routes.iter().map(route_value).collect()),
             )
-            .collection(prior, "subnet_ids", strings(subnets))
+            .unless_empty(prior, "subnet_ids", strings(subnets))
             .tags(prior, tags_from(t.tags()))
             .build();
         let outputs = Attrs::new()

@@ -16,7 +16,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, changed, str_of, tag_diff, tags_of, typed};
+use crate::attrs::{Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_of, typed};
 use crate::error::{api, found, gone_ok};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {

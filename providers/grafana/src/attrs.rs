@@ -6,88 +6,8 @@
 use std::time::Duration;
 
 use meshmon_provider_sdk::{Map, ProviderError, Value};
-use serde::de::DeserializeOwned;
 
-/// The inputs as a typed struct.
-pub fn typed<T: DeserializeOwned>(inputs: &Map) -> Result<T, ProviderError> {
-    Value::Map(inputs.clone())
-        .to_typed()
-        .map_err(ProviderError::invalid_inputs)
-}
-
-/// Builds an attribute map.
-#[derive(Default)]
-pub struct Attrs(Map);
-
-impl Attrs {
-    pub fn new() -> Self {
-        Attrs(Map::new())
-    }
-
-    pub fn set(mut self, key: &str, v: impl Into<Value>) -> Self {
-        self.0.insert(key.to_string(), v.into());
-        self
-    }
-
-    pub fn opt(self, key: &str, v: Option<impl Into<Value>>) -> Self {
-        match v {
-            Some(v) => self.set(key, v),
-            None => self,
-        }
-    }
-
-    /// Sets a value unless it is empty (`""`, `[]`, `{}`, null) and `prior`
-    /// did not have it either.
-    pub fn unless_empty(mut self, prior: &Map, key: &str, v: Value) -> Self {
-        let empty = match &v {
-            Value::List(l) => l.is_empty(),
-            Value::Map(m) => m.is_empty(),
-            Value::String(s) => s.is_empty(),
-            Value::Null => true,
-            _ => false,
-        };
-        if !empty || prior.contains_key(key) {
-            self.0.insert(key.to_string(), v);
-        }
-        self
-    }
-
-    /// Keeps the prior value of an attribute the API cannot return.
-    pub fn keep(mut self, prior: &Map, key: &str) -> Self {
-        if let Some(v) = prior.get(key) {
-            self.0.insert(key.to_string(), v.clone());
-        }
-        self
-    }
-
-    pub fn build(self) -> Map {
-        self.0
-    }
-}
-
-pub fn strings(v: impl IntoIterator<Item = impl Into<String>>) -> Value {
-    Value::List(v.into_iter().map(|s| Value::String(s.into())).collect())
-}
-
-pub fn strings_of(m: &Map, key: &str) -> Vec<String> {
-    m.get(key)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub fn str_of<'m>(m: &'m Map, key: &str) -> Result<&'m str, ProviderError> {
-    m.get(key).and_then(Value::as_str).ok_or_else(|| {
-        ProviderError::new(format!("`{key}` is not recorded for this resource")).with_hint(
-            "the state lacks an attribute the provider needs: `meshmon state rm` it and `meshmon import` it again",
-        )
-    })
-}
+pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
 
 /// Orders `actual` like the list the user wrote, so that a set the API
 /// returns in its own order does not read as a change; new items go last.

@@ -2,12 +2,14 @@
 //! Nothing here talks to a cloud: a provider crate depends on this one and on
 //! its own SDK, and the engine depends on this one and on every provider.
 
+pub mod attrs;
 pub mod error;
 pub mod resource;
 pub mod schema;
 pub mod value;
 
 pub use async_trait::async_trait;
+pub use attrs::Attrs;
 pub use error::ProviderError;
 pub use resource::{Configured, Current, OpContext, PlanAdvice, Provider, Resource};
 pub use schema::{AttrType, Attribute, Schema};
