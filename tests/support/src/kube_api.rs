@@ -192,6 +192,26 @@ impl KubeApi {
         g.store.names()
     }
 
+    /// Creates an object directly in the server's store, as another client
+    /// would (`kubectl create`, field manager `kubectl-create`): e.g. CRDs
+    /// that a Helm chart installs when the helm in use is the fake one.
+    /// `body` carries `apiVersion`, `kind` and `metadata` (namespace, name).
+    pub fn create(&self, body: Json) {
+        let mut g = self.lock();
+        g.store.tick();
+        let api_version = body["apiVersion"].as_str().unwrap_or_default().to_string();
+        let kind = body["kind"].as_str().unwrap_or_default().to_string();
+        let namespace = body["metadata"]["namespace"].as_str().map(str::to_string);
+        let k = g
+            .store
+            .kind_by_name(&api_version, &kind)
+            .unwrap_or_else(|| panic!("{api_version} {kind} is not served"));
+        g.store
+            .create(&k, namespace.as_deref(), body, "kubectl-create")
+            .unwrap_or_else(|e| panic!("create {api_version} {kind}: {e:?}"));
+        g.store.tick();
+    }
+
     /// Changes an object behind meshmon's back, as `kubectl edit` would
     /// (a merge patch by field manager `kubectl-edit`).
     pub fn edit(
@@ -263,4 +283,74 @@ fn check_auth(auth: &Auth, header: Option<&str>) -> Result<(), String> {
             eks_auth::verify(token, region, cluster, "testing", "testing")
         }
     }
+}
+
+/// The CustomResourceDefinitions of AWS App Mesh (`appmesh.k8s.aws`,
+/// `v1beta2`) that the appmesh-controller Helm chart installs. The fake
+/// helm installs nothing, so tests and the local sandbox register these
+/// with [`KubeApi::create`] before manifests use the kinds.
+pub fn app_mesh_crds() -> Vec<Json> {
+    let kinds = [
+        ("Mesh", "meshes", "mesh", "Cluster"),
+        ("VirtualNode", "virtualnodes", "virtualnode", "Namespaced"),
+        (
+            "VirtualService",
+            "virtualservices",
+            "virtualservice",
+            "Namespaced",
+        ),
+        (
+            "VirtualRouter",
+            "virtualrouters",
+            "virtualrouter",
+            "Namespaced",
+        ),
+        (
+            "VirtualGateway",
+            "virtualgateways",
+            "virtualgateway",
+            "Namespaced",
+        ),
+        (
+            "GatewayRoute",
+            "gatewayroutes",
+            "gatewayroute",
+            "Namespaced",
+        ),
+        (
+            "BackendGroup",
+            "backendgroups",
+            "backendgroup",
+            "Namespaced",
+        ),
+    ];
+    kinds
+        .iter()
+        .map(|(kind, plural, singular, scope)| {
+            serde_json::json!({
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": { "name": format!("{plural}.appmesh.k8s.aws") },
+                "spec": {
+                    "group": "appmesh.k8s.aws",
+                    "scope": scope,
+                    "names": {
+                        "kind": kind,
+                        "plural": plural,
+                        "singular": singular,
+                        "listKind": format!("{kind}List"),
+                    },
+                    "versions": [{
+                        "name": "v1beta2",
+                        "served": true,
+                        "storage": true,
+                        "schema": { "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": true,
+                        } },
+                    }],
+                },
+            })
+        })
+        .collect()
 }
