@@ -12,8 +12,8 @@ use crate::spec::{Expr, Part, ResourceBlock, Spec};
 /// Ends of standard support of EKS versions (from the EKS Kubernetes
 /// version calendar). A version not listed is older than the first entry.
 const EKS_STANDARD_SUPPORT_ENDS: &[(&str, &str)] = &[
-    ("1.23", "2024-10-11"),
-    ("1.24", "2024-10-31"),
+    ("1.23", "2023-10-11"),
+    ("1.24", "2024-01-31"),
     ("1.25", "2024-05-01"),
     ("1.26", "2024-06-11"),
     ("1.27", "2024-07-24"),

@@ -238,3 +238,87 @@ fn rendered_plan_for_update_replace_and_delete() {
         insta::assert_snapshot!(out.stdout);
     });
 }
+
+#[test]
+fn validate_warns_about_components_past_end_of_life() {
+    let ws = Workspace::new(
+        r#"[meshmon]
+name = "old"
+
+[resources.aws_eks_cluster.main]
+name = "AMP-EKS-CLUSTER"
+version = "1.25"
+role_arn = "arn:aws:iam::123456789012:role/eks"
+subnet_ids = ["subnet-a", "subnet-b"]
+
+[resources.helm_release.appmesh]
+name = "appmesh-controller"
+namespace = "appmesh-system"
+repository = "https://aws.github.io/eks-charts"
+chart = "appmesh-controller"
+
+[resources.k8s_manifest.agent]
+content = """
+apiVersion: rbac.authorization.k8s.io/v1beta1
+kind: ClusterRole
+metadata:
+  name: grafana-agent
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: grafana-agent
+spec:
+  template:
+    spec:
+      containers:
+        - name: agent
+          image: grafana/agent:v0.19.0
+"""
+"#,
+    );
+    // Warnings do not fail validation...
+    let out = ws.expect(&["validate"], 0);
+    assert_eq!(out.stdout, "The spec is valid.\n");
+    // Which version is the oldest still supported depends on today's date.
+    insta::with_settings!({filters => vec![(r"set version to 1\.\d+ or later", "set version to [supported] or later")]}, {
+        insta::assert_snapshot!(out.stderr);
+    });
+    // ...unless CI asks them to.
+    let denied = ws.expect(&["validate", "--deny-warnings"], 1);
+    assert!(
+        denied.stderr.contains("4 errors in the spec"),
+        "{}",
+        denied.stderr
+    );
+}
+
+#[test]
+fn the_example_spec_validates_with_its_end_of_life_warnings() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let ws = Workspace::new("");
+    let out = ws.expect(&["validate", "-f", &format!("{dir}/meshmon.toml")], 0);
+    assert!(
+        out.stderr
+            .contains("AWS App Mesh was discontinued on 2026-09-30"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("Grafana Agent reached end of life on 2025-11-01"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Grafana Alloy"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("EKS version"),
+        "the example uses a supported EKS version: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("v1beta1"),
+        "the example uses current API versions: {}",
+        out.stderr
+    );
+}
