@@ -4,7 +4,6 @@
 //! A workspace is usable only once ACTIVE; creates and rule updates wait
 //! for that, since a rule namespace put into a CREATING workspace fails.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_amp::types::{RuleGroupsNamespaceStatusCode, WorkspaceStatusCode};
@@ -15,23 +14,12 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_of, typed};
+use crate::attrs::{
+    Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_attr, tags_from_map, tags_hash_map,
+    tags_of, typed,
+};
 use crate::error::{api, found, gone_ok};
 use crate::wait;
-
-fn tags_attr() -> Attribute {
-    Attribute::optional("tags", AttrType::map_of(AttrType::String))
-        .describe("Tags; changed in place.")
-}
-
-fn hash_tags(t: &Tags) -> Option<HashMap<String, String>> {
-    (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-fn tags_from(t: Option<&HashMap<String, String>>) -> Tags {
-    t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
-}
 
 async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
     let (set, remove) = tag_diff(old, new);
@@ -39,7 +27,7 @@ async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), Pro
         c.amp
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(hash_tags(&set))
+            .set_tags(tags_hash_map(&set))
             .send()
             .await
             .map_err(|e| api("aps:TagResource", e))?;
@@ -135,7 +123,7 @@ impl Workspace {
         };
         let inputs = Attrs::new()
             .opt("alias", w.alias())
-            .tags(prior, tags_from(w.tags()))
+            .tags(prior, tags_from_map(w.tags()))
             .build();
         Ok(Some(Current::new(inputs, workspace_outputs(&w))))
     }
@@ -181,7 +169,7 @@ impl Resource for Workspace {
             .amp
             .create_workspace()
             .set_alias(i.alias.clone())
-            .set_tags(hash_tags(&i.tags))
+            .set_tags(tags_hash_map(&i.tags))
             .send()
             .await
             .map_err(|e| api("aps:CreateWorkspace", e))?;
@@ -329,7 +317,7 @@ impl RuleGroupsNamespace {
                 "data",
                 String::from_utf8_lossy(n.data().as_ref()).into_owned(),
             )
-            .tags(prior, tags_from(n.tags()))
+            .tags(prior, tags_from_map(n.tags()))
             .build();
         Ok(Some(Current::new(
             inputs,
@@ -402,7 +390,7 @@ impl Resource for RuleGroupsNamespace {
                 .workspace_id(&i.workspace_id)
                 .name(&i.name)
                 .data(Blob::new(i.data.as_bytes()))
-                .set_tags(hash_tags(&i.tags))
+                .set_tags(tags_hash_map(&i.tags))
                 .send()
                 .await
                 .map_err(|e| api("aps:CreateRuleGroupsNamespace", e))

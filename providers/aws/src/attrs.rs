@@ -3,11 +3,28 @@
 //! optional attribute the user left out does not read back as a change
 //! (an absent `tags` and an empty one are the same thing to a user).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use meshmon_provider_sdk::{Map, Value};
+use meshmon_provider_sdk::{AttrType, Attribute, Map, Value};
 
 pub type Tags = BTreeMap<String, String>;
+
+/// The `tags` attribute every taggable type has.
+pub fn tags_attr() -> Attribute {
+    Attribute::optional("tags", AttrType::map_of(AttrType::String))
+        .describe("Tags; changed in place.")
+}
+
+/// Tags as the SDKs that take a string map want them (`None` when empty).
+pub fn tags_hash_map(t: &Tags) -> Option<HashMap<String, String>> {
+    (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Tags from an SDK's string map.
+pub fn tags_from_map(t: Option<&HashMap<String, String>>) -> Tags {
+    t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
 
 pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
 

@@ -6,7 +6,6 @@
 //! tainted instead of orphaning it. EKS allows one update at a time, and
 //! endpoint access and logging cannot share one UpdateClusterConfig call.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_eks::types::{
@@ -21,8 +20,8 @@ use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_of, tags_value,
-    typed,
+    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
+    tags_hash_map, tags_of, tags_value, typed,
 };
 use crate::error::{api, found, gone_ok};
 use crate::wait;
@@ -36,27 +35,13 @@ const LOG_TYPES: [&str; 5] = [
     "scheduler",
 ];
 
-fn tags_attr() -> Attribute {
-    Attribute::optional("tags", AttrType::map_of(AttrType::String))
-        .describe("Tags; changed in place.")
-}
-
-fn hash_tags(t: &Tags) -> Option<HashMap<String, String>> {
-    (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-fn tags_from(t: Option<&HashMap<String, String>>) -> Tags {
-    t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
-}
-
 async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
     let (set, remove) = tag_diff(old, new);
     if !set.is_empty() {
         c.eks
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(hash_tags(&set))
+            .set_tags(tags_hash_map(&set))
             .send()
             .await
             .map_err(|e| api("eks:TagResource", e))?;
@@ -277,7 +262,7 @@ fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
             "enabled_log_types",
             strings(order_like(prior, "enabled_log_types", enabled)),
         )
-        .tags(prior, tags_from(c.tags()))
+        .tags(prior, tags_from_map(c.tags()))
         .build()
 }
 
@@ -367,7 +352,7 @@ impl Resource for Cluster {
                     .role_arn(&i.role_arn)
                     .resources_vpc_config(vpc.clone())
                     .logging(log.clone())
-                    .set_tags(hash_tags(&i.tags))
+                    .set_tags(tags_hash_map(&i.tags))
                     .send()
                     .await
                     .map_err(|e| api("eks:CreateCluster", e))
@@ -621,8 +606,8 @@ impl NodeGroup {
                 )),
             )
             .set("scaling", scaling_value(&n))
-            .unless_empty(prior, "labels", tags_value(&tags_from(n.labels())))
-            .tags(prior, tags_from(n.tags()))
+            .unless_empty(prior, "labels", tags_value(&tags_from_map(n.labels())))
+            .tags(prior, tags_from_map(n.tags()))
             .build();
         Ok(Some(Current::new(inputs, node_group_outputs(&n))))
     }
@@ -689,8 +674,8 @@ impl Resource for NodeGroup {
                         (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
                     )
                     .set_scaling_config(i.scaling.map(scaling_config))
-                    .set_labels(hash_tags(&i.labels))
-                    .set_tags(hash_tags(&i.tags))
+                    .set_labels(tags_hash_map(&i.labels))
+                    .set_tags(tags_hash_map(&i.tags))
                     .send()
                     .await
                     .map_err(|e| api("eks:CreateNodegroup", e))
@@ -741,7 +726,7 @@ impl Resource for NodeGroup {
         let labels = (old.labels != i.labels).then(|| {
             let (set, remove) = tag_diff(&old.labels, &i.labels);
             UpdateLabelsPayload::builder()
-                .set_add_or_update_labels(hash_tags(&set))
+                .set_add_or_update_labels(tags_hash_map(&set))
                 .set_remove_labels((!remove.is_empty()).then_some(remove))
                 .build()
         });

@@ -14,15 +14,10 @@ use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_of, typed,
+    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
 use crate::policy;
-
-pub(crate) fn tags_attr() -> Attribute {
-    Attribute::optional("tags", AttrType::map_of(AttrType::String))
-        .describe("Tags; changed in place.")
-}
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
     if t.is_empty() {

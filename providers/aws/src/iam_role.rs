@@ -16,9 +16,11 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, order_like, str_of, strings, tag_diff, tags_of, typed};
+use crate::attrs::{
+    Attrs, Tags, TagsExt, order_like, str_of, strings, tag_diff, tags_attr, tags_of, typed,
+};
 use crate::error::{api, found, gone_ok, is_not_found};
-use crate::iam::{iam_tags, name_of, tags_attr, tags_from};
+use crate::iam::{iam_tags, name_of, tags_from};
 use crate::{policy, wait};
 
 pub fn role_schema() -> Schema {

@@ -17,14 +17,9 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, changed, tag_diff, tags_of, typed};
+use crate::attrs::{Attrs, Tags, TagsExt, changed, tag_diff, tags_attr, tags_of, typed};
 use crate::error::{api, found, gone_ok};
 use crate::wait;
-
-pub(crate) fn tags_attr() -> Attribute {
-    Attribute::optional("tags", AttrType::map_of(AttrType::String))
-        .describe("Tags; changed in place.")
-}
 
 pub(crate) fn spec(rt: ResourceType, tags: &Tags) -> Option<TagSpecification> {
     (!tags.is_empty()).then(|| {

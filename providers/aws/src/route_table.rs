@@ -14,9 +14,9 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, order_like, strings, tags_of, typed};
+use crate::attrs::{Attrs, Tags, TagsExt, order_like, strings, tags_attr, tags_of, typed};
 use crate::error::{api, found, gone_ok};
-use crate::network::{arn, dependency_violation, retag, spec, tags_attr, tags_from};
+use crate::network::{arn, dependency_violation, retag, spec, tags_from};
 use crate::wait;
 
 pub fn route_table_schema() -> Schema {
