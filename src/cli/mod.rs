@@ -737,21 +737,7 @@ async fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) 
             let r = state.resources.get(&address).ok_or_else(|| {
                 Failure::Message(format!("no resource `{address}` in the state"), None)
             })?;
-            let change = plan::Change {
-                address: address.clone(),
-                type_name: r.type_name.clone(),
-                provider: r.provider.clone(),
-                action: Action::NoOp,
-                before: Some(r.attributes()),
-                after: Some(r.attributes()),
-                inputs: None,
-                sensitive: r.sensitive_attributes.iter().cloned().collect(),
-                replace_because: Vec::new(),
-                notes: Vec::new(),
-                create_before_destroy: false,
-                dependencies: r.dependencies.clone(),
-            };
-            out.print(&report::show_resource(&change, &out.palette));
+            out.print(&report::show_resource(&address, r));
             Ok(0)
         }
         StateCommand::Rm { addresses } => {

@@ -6,8 +6,8 @@ use std::io::Write;
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::diag::{Diag, Diagnostics};
-use crate::plan::Change;
 use crate::plan::render::{self, Palette};
+use crate::state::ResourceState;
 
 pub struct Out {
     pub color: bool,
@@ -87,14 +87,14 @@ pub fn render_diagnostics(d: &Diagnostics, handler: &GraphicalReportHandler) -> 
 }
 
 /// `meshmon state show`: every attribute, secrets masked.
-pub fn show_resource(c: &Change, palette: &Palette) -> String {
-    let mut out = format!("# {}\n", c.address);
-    let (t, n) = c.address.split_once('.').unwrap_or((&c.address, ""));
+pub fn show_resource(address: &str, r: &ResourceState) -> String {
+    let mut out = format!("# {address}\n");
+    let (t, n) = address.split_once('.').unwrap_or((address, ""));
     out.push_str(&format!("resource \"{t}\" \"{n}\" {{\n"));
-    let attrs = c.after.clone().unwrap_or_default();
+    let attrs = r.attributes();
     let width = attrs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in &attrs {
-        let shown = if c.sensitive.contains(k) {
+        let shown = if r.sensitive_attributes.contains(k) {
             render::SENSITIVE.to_string()
         } else {
             render::scalar(v)
@@ -105,6 +105,5 @@ pub fn show_resource(c: &Change, palette: &Palette) -> String {
         ));
     }
     out.push_str("}\n");
-    let _ = palette;
     out
 }

@@ -18,6 +18,25 @@ pub struct Known {
     pub sensitive: BTreeSet<String>,
 }
 
+impl Known {
+    /// What references see of a recorded resource.
+    pub fn from_state(r: &crate::state::ResourceState) -> Known {
+        Known {
+            attrs: r.attributes(),
+            sensitive: r.sensitive_attributes.iter().cloned().collect(),
+        }
+    }
+
+    /// Every recorded resource, by address.
+    pub fn all(state: &crate::state::State) -> HashMap<String, Known> {
+        state
+            .resources
+            .iter()
+            .map(|(a, r)| (a.clone(), Known::from_state(r)))
+            .collect()
+    }
+}
+
 pub struct Scope<'a> {
     pub vars: &'a std::collections::BTreeMap<String, Variable>,
     pub resources: &'a HashMap<String, Known>,

@@ -200,27 +200,11 @@ impl Engine {
         }
     }
 
-    fn state_known(state: &State) -> HashMap<String, Known> {
-        state
-            .resources
-            .iter()
-            .map(|(a, r)| {
-                (
-                    a.clone(),
-                    Known {
-                        attrs: r.attributes(),
-                        sensitive: r.sensitive_attributes.iter().cloned().collect(),
-                    },
-                )
-            })
-            .collect()
-    }
-
     /// Reads every resource in state from the world. Resources whose
     /// provider cannot be configured yet (its cluster is not in state) keep
     /// their recorded values. Returns the refreshed state and the drift.
     pub async fn refresh(&self, state: &State) -> Result<(State, Vec<Drift>), Error> {
-        let known = Self::state_known(state);
+        let known = Known::all(state);
         let mut configs: BTreeMap<String, Option<Map>> = BTreeMap::new();
         let semaphore = Arc::new(tokio::sync::Semaphore::new(self.parallelism));
         let mut tasks = tokio::task::JoinSet::new();
@@ -394,7 +378,7 @@ impl Engine {
     /// Configures every provider that can be configured from `state`, so
     /// that a plan can consult them. Failures here surface later, on use.
     pub async fn configure_known(&self, state: &State) {
-        let known = Self::state_known(state);
+        let known = Known::all(state);
         let mut names: Vec<&String> = self.spec.resources.values().map(|r| &r.provider).collect();
         names.sort();
         names.dedup();
@@ -423,7 +407,7 @@ impl Engine {
                 "{address} is already in the state; `meshmon state rm {address}` first to re-import it"
             )));
         }
-        let known = Self::state_known(state);
+        let known = Known::all(state);
         let config = self.providers.config(&self.spec, &block.provider, &known)?.ok_or_else(|| {
             Error::Usage(format!(
                 "provider `{}` depends on resources not yet in the state; import or apply those first",

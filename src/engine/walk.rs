@@ -159,19 +159,7 @@ pub async fn apply(
         .iter()
         .map(|(a, r)| (a.clone(), r.current()))
         .collect();
-    let mut known: HashMap<String, Known> = state
-        .resources
-        .iter()
-        .map(|(a, r)| {
-            (
-                a.clone(),
-                Known {
-                    attrs: r.attributes(),
-                    sensitive: r.sensitive_attributes.iter().cloned().collect(),
-                },
-            )
-        })
-        .collect();
+    let mut known: HashMap<String, Known> = Known::all(&state);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(engine.parallelism));

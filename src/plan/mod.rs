@@ -231,7 +231,7 @@ pub fn compute(
             let existing = prior.resources.get(addr);
             if selected.as_ref().is_some_and(|s| !s.contains(addr)) {
                 if let Some(r) = existing {
-                    known.insert(addr.clone(), known_from_state(r));
+                    known.insert(addr.clone(), Known::from_state(r));
                 }
                 continue;
             }
@@ -276,13 +276,6 @@ pub fn compute(
         outputs,
         preflight: Vec::new(),
     })
-}
-
-fn known_from_state(r: &crate::state::ResourceState) -> Known {
-    Known {
-        attrs: r.attributes(),
-        sensitive: r.sensitive_attributes.iter().cloned().collect(),
-    }
 }
 
 fn deletion(addr: &str, r: &crate::state::ResourceState) -> Change {
