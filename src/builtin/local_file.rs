@@ -1,6 +1,12 @@
 //! `local_file`: a file on the machine running meshmon. Relative paths are
 //! relative to the working directory (`-C DIR` changes it). Reading it back
 //! finds drift: a deleted file is gone, edited content or mode is changed.
+//!
+//! meshmon only ever touches the file it created: create refuses when
+//! anything already exists at the path (import it to manage it), every
+//! write goes to a temporary file that already has its final mode and is
+//! renamed into place (never through a symbolic link), and read and delete
+//! leave alone whatever has since replaced the file at that path.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -11,11 +17,14 @@ use meshmon_provider_sdk::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::fsutil;
+
 pub fn schema() -> Schema {
     Schema::new("local_file", "A file on the machine that runs meshmon.")
         .attr(
             Attribute::required("path", AttrType::String)
                 .force_new()
+                .check(super::checks::non_empty_path)
                 .describe("Where to write the file."),
         )
         .attr(
@@ -25,6 +34,7 @@ pub fn schema() -> Schema {
         .attr(
             Attribute::optional("file_permission", AttrType::String)
                 .default("0644")
+                .check(super::checks::octal_mode)
                 .describe("Octal mode, like \"0600\"."),
         )
         .attr(Attribute::computed("id", AttrType::String).describe("The file's path."))
@@ -37,18 +47,14 @@ pub fn schema() -> Schema {
 pub struct LocalFile;
 
 fn mode(inputs: &Map) -> Result<u32, ProviderError> {
-    let s = inputs
+    let v = inputs
         .get("file_permission")
-        .and_then(Value::as_str)
-        .unwrap_or("0644");
-    u32::from_str_radix(s, 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| {
-            ProviderError::new(format!(
-                "file_permission {s:?} is not an octal mode like \"0644\""
-            ))
-        })
+        .cloned()
+        .unwrap_or_else(|| Value::from("0644"));
+    super::checks::octal_mode(&v).map_err(ProviderError::new)?;
+    Ok(v.as_str()
+        .and_then(|s| u32::from_str_radix(s, 8).ok())
+        .unwrap_or(0o644))
 }
 
 fn text(inputs: &Map, key: &str) -> Result<String, ProviderError> {
@@ -71,32 +77,99 @@ fn io_error(op: &str, path: &str, e: std::io::Error) -> ProviderError {
     )
 }
 
-fn write(inputs: &Map) -> Result<Map, ProviderError> {
-    let path = text(inputs, "path")?;
-    let content = text(inputs, "content")?;
-    let mode = mode(inputs)?;
-    if let Some(dir) = Path::new(&path)
+/// What is at a path now, without following a link there.
+enum Found {
+    Nothing,
+    File(std::fs::Metadata),
+    /// A symbolic link, a directory, a FIFO…: not the file meshmon wrote.
+    Other(&'static str),
+}
+
+fn found(path: &str) -> Result<Found, ProviderError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => Ok(Found::File(m)),
+        Ok(m) if m.file_type().is_symlink() => Ok(Found::Other("a symbolic link")),
+        Ok(m) if m.file_type().is_dir() => Ok(Found::Other("a directory")),
+        Ok(_) => Ok(Found::Other("not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Found::Nothing),
+        Err(e) => Err(io_error("stat", path, e)),
+    }
+}
+
+fn parent_dir(path: &str) -> Result<(), ProviderError> {
+    if let Some(dir) = Path::new(path)
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir).map_err(|e| io_error("create directory for", &path, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| io_error("create directory for", path, e))?;
     }
-    std::fs::write(&path, &content).map_err(|e| io_error("write", &path, e))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_error("chmod", &path, e))?;
-    Ok(super::outputs([
+    Ok(())
+}
+
+fn written(path: String, content: &str) -> Map {
+    super::outputs([
         ("id", Value::String(path)),
         ("sha256", Value::String(sha256(content.as_bytes()))),
-    ]))
+    ])
+}
+
+/// Creates the file; anything already at the path is someone else's.
+fn create(inputs: &Map) -> Result<Map, ProviderError> {
+    let path = text(inputs, "path")?;
+    let content = text(inputs, "content")?;
+    let mode = mode(inputs)?;
+    let exists = || {
+        ProviderError::new(format!(
+            "{path} already exists; meshmon does not overwrite files it did not create"
+        ))
+        .with_hint("move it away, or adopt it with `meshmon import ADDRESS PATH` to manage it")
+    };
+    if !matches!(found(&path)?, Found::Nothing) {
+        return Err(exists());
+    }
+    parent_dir(&path)?;
+    match fsutil::write_new(Path::new(&path), content.as_bytes(), mode) {
+        Ok(()) => Ok(written(path, &content)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(e) => Err(io_error("write", &path, e)),
+    }
+}
+
+/// Rewrites the file meshmon created, replacing it whole.
+fn update(inputs: &Map) -> Result<Map, ProviderError> {
+    let path = text(inputs, "path")?;
+    let content = text(inputs, "content")?;
+    let mode = mode(inputs)?;
+    if let Found::Other(what) = found(&path)? {
+        return Err(replaced(&path, what));
+    }
+    parent_dir(&path)?;
+    fsutil::write_replace(Path::new(&path), content.as_bytes(), mode)
+        .map_err(|e| io_error("write", &path, e))?;
+    Ok(written(path, &content))
+}
+
+fn replaced(path: &str, what: &str) -> ProviderError {
+    ProviderError::new(format!(
+        "{path} is now {what}, not the file meshmon wrote; meshmon leaves it alone"
+    ))
+    .with_hint("remove it to let meshmon write the file again, or `meshmon state rm` the resource to stop managing it")
 }
 
 fn read_file(path: &str) -> Result<Option<Current>, ProviderError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("read", path, e)),
+    // Something else in its place means the file meshmon wrote is gone:
+    // the next create refuses to overwrite it, and destroy leaves it alone.
+    let meta = match found(path)? {
+        Found::Nothing | Found::Other(_) => return Ok(None),
+        Found::File(m) => m,
     };
-    let meta = std::fs::metadata(path).map_err(|e| io_error("stat", path, e))?;
+    let bytes = match fsutil::read_bytes(Path::new(path)) {
+        Ok(b) => b,
+        Err(fsutil::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(ProviderError::new(format!("cannot read {path}: {e}"))),
+    };
     let inputs = super::outputs([
         ("path", Value::from(path)),
         (
@@ -115,10 +188,21 @@ fn read_file(path: &str) -> Result<Option<Current>, ProviderError> {
     Ok(Some(Current::new(inputs, outputs)))
 }
 
+/// Runs file-system work off the async threads, so a slow disk or a stuck
+/// network mount cannot stall the walk or its timeouts.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ProviderError> + Send + 'static,
+) -> Result<T, ProviderError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ProviderError::new(format!("file operation failed: {e}")))?
+}
+
 #[async_trait]
 impl Resource for LocalFile {
     async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        write(inputs)
+        let inputs = inputs.clone();
+        blocking(move || create(&inputs)).await
     }
 
     async fn read(
@@ -127,7 +211,7 @@ impl Resource for LocalFile {
         prior: &Current,
     ) -> Result<Option<Current>, ProviderError> {
         let path = text(&prior.inputs, "path")?;
-        read_file(&path)
+        blocking(move || read_file(&path)).await
     }
 
     async fn update(
@@ -136,20 +220,33 @@ impl Resource for LocalFile {
         _prior: &Current,
         inputs: &Map,
     ) -> Result<Map, ProviderError> {
-        write(inputs)
+        let inputs = inputs.clone();
+        blocking(move || update(&inputs)).await
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
         let path = text(&prior.inputs, "path")?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error("remove", &path, e)),
+        let gone = blocking(move || match found(&path)? {
+            Found::Nothing => Ok(None),
+            Found::Other(what) => Ok(Some(format!(
+                "{path} is now {what}, not the file meshmon wrote: left in place"
+            ))),
+            Found::File(_) => match std::fs::remove_file(&path) {
+                Ok(()) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_error("remove", &path, e)),
+            },
+        })
+        .await?;
+        if let Some(note) = gone {
+            ctx.progress(&note);
         }
+        Ok(())
     }
 
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        read_file(id)
+        let id = id.to_string();
+        blocking(move || read_file(&id)).await
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {

@@ -2,6 +2,7 @@
 //! `local_file`. They make the engine testable and benchmarkable on its own,
 //! and are useful in real specs (a sleep while IAM settles, a rendered file).
 
+pub(crate) mod checks;
 mod local_file;
 mod null_resource;
 mod time_sleep;

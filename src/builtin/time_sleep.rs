@@ -16,10 +16,12 @@ pub fn schema() -> Schema {
     )
     .attr(
         Attribute::optional("create_duration", AttrType::String)
+            .check(super::checks::duration)
             .describe("How long to wait on create, like \"30s\"."),
     )
     .attr(
         Attribute::optional("destroy_duration", AttrType::String)
+            .check(super::checks::duration)
             .describe("How long to wait on destroy."),
     )
     .attr(
@@ -37,8 +39,8 @@ pub struct TimeSleep;
 fn duration(inputs: &Map, key: &str) -> Result<Duration, ProviderError> {
     match inputs.get(key).and_then(Value::as_str) {
         None => Ok(Duration::ZERO),
-        Some(s) => humantime::parse_duration(s).map_err(|e| {
-            ProviderError::new(format!("`{key}` = {s:?} is not a duration: {e}"))
+        Some(s) => humantime::parse_duration(s).map_err(|_| {
+            ProviderError::new(format!("`{key}` is not a duration"))
                 .with_hint("write durations like \"250ms\", \"30s\" or \"5m\"")
         }),
     }

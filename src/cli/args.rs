@@ -131,8 +131,8 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long = "auto-approve")]
         auto_approve: bool,
-        /// How many operations may run at once.
-        #[arg(long, default_value_t = 10, value_name = "N")]
+        /// How many operations may run at once (1 to 1024).
+        #[arg(long, default_value_t = 10, value_name = "N", value_parser = parallelism)]
         parallelism: usize,
         /// A plan saved with `meshmon plan --out`.
         #[arg(value_name = "PLANFILE")]
@@ -150,8 +150,8 @@ pub enum Command {
         /// Destroy only these resources and what depends on them.
         #[arg(long = "target", value_name = "ADDR")]
         targets: Vec<String>,
-        /// How many operations may run at once.
-        #[arg(long, default_value_t = 10, value_name = "N")]
+        /// How many operations may run at once (1 to 1024).
+        #[arg(long, default_value_t = 10, value_name = "N", value_parser = parallelism)]
         parallelism: usize,
     },
     /// Report resources changed or deleted outside meshmon (exit 2 on drift).
@@ -170,12 +170,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
-    /// Print outputs recorded in the state.
+    /// Print outputs recorded in the state. Sensitive outputs print as
+    /// `(sensitive)` unless asked for on purpose: `--raw NAME` prints one
+    /// output's value as is, `--show-sensitive` reveals them in the other forms.
     Output {
-        /// One output's name; prints its raw value.
+        /// One output's name; prints its value (strings without quotes).
         name: Option<String>,
+        /// Print as JSON: one value, or every output with its `sensitive` flag.
         #[arg(long)]
         json: bool,
+        /// Print NAME's value as is, even when it is sensitive (for scripts).
+        #[arg(long, requires = "name", conflicts_with = "json")]
+        raw: bool,
+        /// Print sensitive values in the clear instead of `(sensitive)`.
+        #[arg(long = "show-sensitive")]
+        show_sensitive: bool,
         #[arg(
             short = 'f',
             long = "file",
@@ -222,6 +231,10 @@ pub enum Command {
     ForceUnlock {
         /// The lock ID from the "state is locked" error.
         lock_id: String,
+        /// Break the lock even though its holder is still running on this
+        /// machine (two runs at once may duplicate or orphan objects).
+        #[arg(long)]
+        force: bool,
         #[arg(
             short = 'f',
             long = "file",
@@ -232,6 +245,15 @@ pub enum Command {
         #[command(flatten)]
         state: StateArgs,
     },
+}
+
+/// `--parallelism`: at least one operation, and no more than any service
+/// would let run at once.
+fn parallelism(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 1024")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

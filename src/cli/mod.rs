@@ -131,9 +131,11 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
         Command::Docs { out: file } => {
             let text = crate::docs::reference(&registry);
             match file {
-                Some(path) => std::fs::write(&path, text).map_err(|e| {
-                    Failure::Message(format!("cannot write {}: {e}", path.display()), None)
-                })?,
+                Some(path) => {
+                    crate::fsutil::write_replace(&path, text.as_bytes(), 0o644).map_err(|e| {
+                        Failure::Message(format!("cannot write {}: {e}", path.display()), None)
+                    })?
+                }
                 None => out.print(&text),
             }
             Ok(0)
@@ -150,14 +152,23 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
         Command::Output {
             name,
             json,
+            raw,
+            show_sensitive,
             file,
             state,
-        } => output_cmd(name.as_deref(), json, &file, &state, out).await,
+        } => {
+            let reveal = if raw || show_sensitive {
+                Reveal::Secrets
+            } else {
+                Reveal::Masked
+            };
+            output_cmd(name.as_deref(), json, reveal, &file, &state, out).await
+        }
         Command::State {
             command,
             file,
             state,
-        } => state_cmd(command, &file, &state, out).await,
+        } => state_cmd(command, &file, &state, out, &registry).await,
         Command::Import {
             address,
             id,
@@ -166,11 +177,12 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
         } => import_cmd(&address, &id, &spec, &state, out, registry).await,
         Command::ForceUnlock {
             lock_id,
+            force,
             file,
             state,
         } => {
             let store = store_light(&file, &state).await?;
-            let info = store.force_unlock(&lock_id).await?;
+            let info = store.force_unlock(&lock_id, force).await?;
             out.print(&format!(
                 "Lock {} released (it was held by {} for `{}` since {}).\n",
                 info.id, info.who, info.operation, info.created
@@ -178,6 +190,15 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             Ok(0)
         }
     }
+}
+
+/// Loads the state, saying out loud what recovery found (a damaged journal).
+async fn load_state(store: &Store, out: &Out) -> Result<(State, bool), Failure> {
+    let loaded = store.load().await?;
+    for notice in &loaded.notices {
+        out.warning(notice);
+    }
+    Ok((loaded.state, loaded.replayed))
 }
 
 fn var_inputs(args: &SpecArgs) -> VarInputs {
@@ -227,7 +248,7 @@ async fn store_light(file: &Path, args: &StateArgs) -> Result<Store, Failure> {
     if let Some(p) = &args.state {
         return Ok(Store::Local(LocalStore::new(p.clone())));
     }
-    let text = std::fs::read_to_string(file).map_err(|e| {
+    let text = crate::fsutil::read_text(file).map_err(|e| {
         Failure::Message(
             format!("cannot read spec {}: {e}", file.display()),
             Some("pass --state PATH, or -f SPEC to find the state through the spec".into()),
@@ -318,7 +339,7 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
-    let (state, _) = store.load().await?;
+    let (state, _) = load_state(&store, out).await?;
     let engine = Engine::new(spec, registry.clone(), 10);
     let plan = make_plan(&engine, state, args, out).await?;
     if args.json {
@@ -336,9 +357,7 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
     }
     if let Some(path) = &args.out {
         let saved = saved_plan(&engine, &plan, args);
-        saved.write(path).map_err(|e| {
-            Failure::Message(format!("cannot write plan {}: {e}", path.display()), None)
-        })?;
+        saved.write(path).map_err(|e| Failure::Message(e, None))?;
         if !args.json {
             out.print(&format!(
                 "\nSaved the plan to {0}. Apply exactly this plan with: meshmon apply {0}\n",
@@ -377,6 +396,55 @@ fn saved_plan(engine: &Engine, plan: &Plan, args: &PlanArgs) -> SavedPlan {
     }
 }
 
+/// A saved plan fixes the spec, the variables and the options; a flag that
+/// would change them is an error rather than silently ignored.
+fn refuse_flags_beside_plan(args: &PlanArgs) -> Result<(), Failure> {
+    let mut given = Vec::new();
+    if !args.spec.vars.is_empty() {
+        given.push("--var");
+    }
+    if !args.spec.var_files.is_empty() {
+        given.push("--var-file");
+    }
+    if args.spec.file != Path::new("meshmon.toml") {
+        given.push("-f/--file");
+    }
+    if args.out.is_some() {
+        given.push("--out");
+    }
+    if args.json {
+        given.push("--json");
+    }
+    if args.detailed_exitcode {
+        given.push("--detailed-exitcode");
+    }
+    if !args.refresh {
+        given.push("--refresh=false");
+    }
+    if args.refresh_only {
+        given.push("--refresh-only");
+    }
+    if args.destroy {
+        given.push("--destroy");
+    }
+    if !args.targets.is_empty() {
+        given.push("--target");
+    }
+    if !args.replace.is_empty() {
+        given.push("--replace");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Message(
+        format!(
+            "{} cannot be used with a saved plan: the plan file already fixes the spec, its variables and the plan's options",
+            given.join(", ")
+        ),
+        Some("apply the plan as it is, or make a new one with these flags: `meshmon plan … --out FILE`".into()),
+    ))
+}
+
 fn confirm(out: &Out, what: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::Message(
@@ -409,6 +477,9 @@ async fn apply_cmd(
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
+    if planfile.is_some() {
+        refuse_flags_beside_plan(args)?;
+    }
     let saved = planfile
         .map(SavedPlan::read)
         .transpose()
@@ -464,7 +535,7 @@ async fn apply_locked(
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
-    let (mut state, replayed) = store.load().await?;
+    let (mut state, replayed) = load_state(store, out).await?;
     if replayed {
         store.persist(&mut state).await?;
         out.status(
@@ -634,7 +705,7 @@ async fn drift_cmd(
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
-    let (state, _) = store.load().await?;
+    let (state, _) = load_state(&store, out).await?;
     let env = spec.name.clone();
     let engine = Engine::new(spec, registry.clone(), 10);
     engine.configure_known(&state).await;
@@ -642,9 +713,9 @@ async fn drift_cmd(
     match format {
         DriftFormat::Json => out.print(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&plan::json::drift(&drift, &registry)).expect("json")
+            serde_json::to_string_pretty(&plan::json::drift(&drift)).expect("json")
         )),
-        DriftFormat::Markdown => out.print(&plan::json::drift_markdown(&drift, &env, &registry)),
+        DriftFormat::Markdown => out.print(&plan::json::drift_markdown(&drift, &env)),
         DriftFormat::Text => {
             if drift.is_empty() {
                 out.print(&format!(
@@ -652,7 +723,7 @@ async fn drift_cmd(
                     state.resources.len()
                 ));
             } else {
-                out.print(&render::drift_section(&drift, &registry, &out.palette));
+                out.print(&render::drift_section(&drift, &out.palette));
                 out.print("\nRun `meshmon plan` to see how `meshmon apply` would repair this.\n");
             }
         }
@@ -660,15 +731,26 @@ async fn drift_cmd(
     Ok(if drift.is_empty() { 0 } else { 2 })
 }
 
+/// Whether `meshmon output` may print sensitive values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reveal {
+    Masked,
+    Secrets,
+}
+
 async fn output_cmd(
     name: Option<&str>,
     json: bool,
+    reveal: Reveal,
     file: &Path,
     args: &StateArgs,
     out: &Out,
 ) -> CmdResult {
     let store = store_light(file, args).await?;
-    let (state, _) = store.load().await?;
+    let (state, _) = load_state(&store, out).await?;
+    let shown = |o: &crate::state::OutputState| -> Option<meshmon_provider_sdk::Value> {
+        (!o.sensitive || reveal == Reveal::Secrets).then(|| o.value.clone())
+    };
     match name {
         Some(n) => {
             let o = state.outputs.get(n).ok_or_else(|| {
@@ -680,13 +762,27 @@ async fn output_cmd(
                     ),
                 )
             })?;
+            let Some(value) = shown(o) else {
+                out.print(&format!(
+                    "{}\n",
+                    if json {
+                        serde_json::to_string(render::SENSITIVE).expect("json")
+                    } else {
+                        render::SENSITIVE.to_string()
+                    }
+                ));
+                out.status(&format!(
+                    "Output `{n}` is sensitive. To print its value on purpose: `meshmon output --raw {n}` (or `--json --show-sensitive`)."
+                ));
+                return Ok(0);
+            };
             if json {
                 out.print(&format!(
                     "{}\n",
-                    serde_json::to_string(&o.value).expect("json")
+                    serde_json::to_string(&value).expect("json")
                 ));
             } else {
-                match &o.value {
+                match &value {
                     meshmon_provider_sdk::Value::String(s) => out.print(&format!("{s}\n")),
                     v => out.print(&format!("{}\n", render::scalar(v))),
                 }
@@ -697,9 +793,13 @@ async fn output_cmd(
                 .outputs
                 .iter()
                 .map(|(k, o)| {
+                    let value = shown(o).map_or_else(
+                        || serde_json::Value::String(render::SENSITIVE.into()),
+                        serde_json::Value::from,
+                    );
                     (
                         k.clone(),
-                        serde_json::json!({"value": o.value, "sensitive": o.sensitive}),
+                        serde_json::json!({"value": value, "sensitive": o.sensitive}),
                     )
                 })
                 .collect();
@@ -710,11 +810,8 @@ async fn output_cmd(
         }
         None => {
             for (k, o) in &state.outputs {
-                let v = if o.sensitive {
-                    render::SENSITIVE.to_string()
-                } else {
-                    render::scalar(&o.value)
-                };
+                let v =
+                    shown(o).map_or_else(|| render::SENSITIVE.to_string(), |v| render::scalar(&v));
                 out.print(&format!("{k} = {v}\n"));
             }
         }
@@ -722,28 +819,38 @@ async fn output_cmd(
     Ok(0)
 }
 
-async fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) -> CmdResult {
+async fn state_cmd(
+    cmd: StateCommand,
+    file: &Path,
+    args: &StateArgs,
+    out: &Out,
+    registry: &Registry,
+) -> CmdResult {
     let store = store_light(file, args).await?;
     match cmd {
         StateCommand::List => {
-            let (state, _) = store.load().await?;
+            let (state, _) = load_state(&store, out).await?;
             for addr in state.resources.keys() {
                 out.print(&format!("{addr}\n"));
             }
             Ok(0)
         }
         StateCommand::Show { address } => {
-            let (state, _) = store.load().await?;
+            let (state, _) = load_state(&store, out).await?;
             let r = state.resources.get(&address).ok_or_else(|| {
                 Failure::Message(format!("no resource `{address}` in the state"), None)
             })?;
-            out.print(&report::show_resource(&address, r));
+            out.print(&report::show_resource(
+                &address,
+                r,
+                registry.schema(&r.type_name),
+            ));
             Ok(0)
         }
         StateCommand::Rm { addresses } => {
             let lock = store.lock("state rm", args.lock_timeout).await?;
             let result: CmdResult = async {
-                let (mut state, _) = store.load().await?;
+                let (mut state, _) = load_state(&store, out).await?;
                 for a in &addresses {
                     if state.resources.remove(a).is_none() {
                         return Err(Failure::Message(
@@ -766,7 +873,7 @@ async fn state_cmd(cmd: StateCommand, file: &Path, args: &StateArgs, out: &Out) 
         StateCommand::Mv { from, to } => {
             let lock = store.lock("state mv", args.lock_timeout).await?;
             let result: CmdResult = async {
-                let (mut state, _) = store.load().await?;
+                let (mut state, _) = load_state(&store, out).await?;
                 let (to_type, to_name) = to
                     .split_once('.')
                     .filter(|(t, n)| spec::valid_name(t) && spec::valid_name(n))
@@ -827,7 +934,7 @@ async fn import_cmd(
     let store = store_for(&spec, state_args).await;
     let lock = store.lock("import", state_args.lock_timeout).await?;
     let result: Result<(), Failure> = async {
-        let (mut state, _) = store.load().await?;
+        let (mut state, _) = load_state(&store, out).await?;
         let engine = Engine::new(spec, registry, 10);
         let imported = engine.import(&state, address, id).await?;
         state.resources.insert(address.to_string(), imported);

@@ -87,14 +87,20 @@ pub fn render_diagnostics(d: &Diagnostics, handler: &GraphicalReportHandler) -> 
 }
 
 /// `meshmon state show`: every attribute, secrets masked.
-pub fn show_resource(address: &str, r: &ResourceState) -> String {
+pub fn show_resource(
+    address: &str,
+    r: &ResourceState,
+    schema: Option<&meshmon_provider_sdk::Schema>,
+) -> String {
     let mut out = format!("# {address}\n");
     let (t, n) = address.split_once('.').unwrap_or((address, ""));
     out.push_str(&format!("resource \"{t}\" \"{n}\" {{\n"));
     let attrs = r.attributes();
     let width = attrs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in &attrs {
-        let shown = if r.sensitive_attributes.contains(k) {
+        let secret = r.sensitive_attributes.contains(k)
+            || schema.and_then(|s| s.get(k)).is_some_and(|a| a.sensitive);
+        let shown = if secret {
             render::SENSITIVE.to_string()
         } else {
             render::scalar(v)

@@ -156,7 +156,11 @@ impl Scope<'_> {
 
     /// Evaluates a block's attributes against its schema: defaults for what is
     /// left out, type checks for what only became known now. Returns the
-    /// inputs and the names of secret ones.
+    /// inputs and the names of secret attributes: those the schema marks,
+    /// those built from a secret, and — once any input is built from a
+    /// secret — every attribute the provider computes, since the provider
+    /// does not know the secret and may echo or derive from it (a file's
+    /// `id` is its path, its `sha256` a digest of its content).
     pub fn inputs(
         &self,
         schema: &Schema,
@@ -169,6 +173,7 @@ impl Scope<'_> {
             .filter(|a| a.sensitive)
             .map(|a| a.name.to_string())
             .collect();
+        let mut tainted = false;
         for a in schema.settable() {
             match attrs.get(a.name) {
                 Some(e) => {
@@ -187,8 +192,12 @@ impl Scope<'_> {
                             }
                         )));
                     }
+                    if let Err(msg) = a.validate(&v) {
+                        return Err(EvalError(format!("`{}` {msg}", a.name)));
+                    }
                     if s {
                         sensitive.insert(a.name.to_string());
+                        tainted = true;
                     }
                     if !v.is_null() {
                         out.insert(a.name.to_string(), v);
@@ -202,6 +211,15 @@ impl Scope<'_> {
                     }
                 }
             }
+        }
+        if tainted {
+            sensitive.extend(
+                schema
+                    .attributes
+                    .iter()
+                    .filter(|a| a.computed)
+                    .map(|a| a.name.to_string()),
+            );
         }
         Ok((out, sensitive))
     }

@@ -65,15 +65,69 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Provider { source, .. } => source.hint.clone(),
-            Error::State(StateError::Locked { holder, .. }) => Some(format!(
-                "wait for it to finish; if that process is gone, run `meshmon force-unlock {}`",
-                holder.id
-            )),
+            Error::State(e) => e.hint(),
             Error::PreventDestroy { .. } => {
                 Some("remove prevent_destroy from the spec first if you really mean to destroy it".into())
             }
             Error::Incomplete { .. } => Some("fix the errors above and run `meshmon apply` again: it continues where this run stopped".into()),
             _ => None,
+        }
+    }
+}
+
+/// The text of every secret value among `attrs`: the string (and number)
+/// leaves under each sensitive attribute, longest first so that a secret
+/// containing another is masked whole. Very short values are left out:
+/// masking every "a" or "10" in a message would hide the message, not a
+/// secret.
+pub fn secret_texts<'a>(
+    maps: impl IntoIterator<Item = &'a Map>,
+    sensitive: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    fn leaves(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Int(i) => out.push(i.to_string()),
+            Value::Float(f) => out.push(f.to_string()),
+            Value::List(l) => l.iter().for_each(|e| leaves(e, out)),
+            Value::Map(m) => m.values().for_each(|e| leaves(e, out)),
+            Value::Bool(_) | Value::Null | Value::Unknown => {}
+        }
+    }
+    let mut out = Vec::new();
+    for m in maps {
+        for name in sensitive {
+            if let Some(v) = m.get(name) {
+                leaves(v, &mut out);
+            }
+        }
+    }
+    out.retain(|s| s.chars().count() >= 3);
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// Masks every secret in a provider's error: services and providers echo
+/// the values they were given ("`S3cr3t` is not a duration").
+pub fn scrub(mut e: ProviderError, secrets: &[String]) -> ProviderError {
+    if secrets.is_empty() {
+        return e;
+    }
+    mask_secrets(&mut e.message, secrets);
+    for field in [&mut e.hint, &mut e.operation, &mut e.code] {
+        if let Some(text) = field.as_mut() {
+            mask_secrets(text, secrets);
+        }
+    }
+    e
+}
+
+/// Replaces every secret in `text` with `(sensitive)`.
+pub fn mask_secrets(text: &mut String, secrets: &[String]) {
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            *text = text.replace(secret.as_str(), "(sensitive)");
         }
     }
 }
@@ -196,7 +250,7 @@ impl Engine {
             spec: Arc::new(spec),
             providers: Arc::new(Providers::new(registry.clone())),
             registry,
-            parallelism: parallelism.max(1),
+            parallelism: parallelism.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
         }
     }
 
@@ -219,6 +273,7 @@ impl Engine {
                 continue;
             };
             let providers = self.providers.clone();
+            let secrets = secret_texts([&r.inputs, &r.outputs], &self.sensitive_of(r));
             let (addr, r) = (addr.clone(), r.clone());
             let semaphore = semaphore.clone();
             tasks.spawn(async move {
@@ -233,7 +288,7 @@ impl Engine {
                     .map_err(|source| Error::Provider {
                         address: addr.clone(),
                         operation: "read",
-                        source: Box::new(source),
+                        source: Box::new(scrub(source, &secrets)),
                     })?;
                 Ok::<_, Error>((addr, now))
             });
@@ -243,6 +298,7 @@ impl Engine {
         while let Some(joined) = tasks.join_next().await {
             let (addr, now) = joined.expect("refresh task panicked")?;
             let prior = &state.resources[&addr];
+            let sensitive = self.sensitive_of(prior);
             match now {
                 None => {
                     refreshed.resources.remove(&addr);
@@ -251,6 +307,7 @@ impl Engine {
                         kind: DriftKind::Deleted,
                         attributes: Vec::new(),
                         type_name: prior.type_name.clone(),
+                        sensitive,
                     });
                 }
                 Some(now) => {
@@ -276,6 +333,7 @@ impl Engine {
                             kind: DriftKind::Changed,
                             attributes: changed,
                             type_name: prior.type_name.clone(),
+                            sensitive,
                         });
                     }
                 }
@@ -283,6 +341,23 @@ impl Engine {
         }
         drift.sort_by(|a, b| a.address.cmp(&b.address));
         Ok((refreshed, drift))
+    }
+
+    /// The secret attributes of a recorded resource: those the record marks
+    /// (values built from secrets) and those its schema marks.
+    fn sensitive_of(&self, r: &ResourceState) -> std::collections::BTreeSet<String> {
+        let mut out: std::collections::BTreeSet<String> =
+            r.sensitive_attributes.iter().cloned().collect();
+        if let Some(schema) = self.registry.schema(&r.type_name) {
+            out.extend(
+                schema
+                    .attributes
+                    .iter()
+                    .filter(|a| a.sensitive)
+                    .map(|a| a.name.to_string()),
+            );
+        }
+        out
     }
 
     /// Attribute paths that differ between the record and the world, except

@@ -48,7 +48,9 @@ struct Node {
 
 /// What one operation produced.
 enum Outcome {
-    Applied(Current),
+    /// The object as applied, and its secret attributes as evaluated at
+    /// apply time (a reference unknown at plan time may turn out secret).
+    Applied(Current, BTreeSet<String>),
     Destroyed,
 }
 
@@ -176,8 +178,8 @@ pub async fn apply(
     let mut totals = Totals::default();
     let mut first_error: Option<Error> = None;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let (mut signals, signal_task) = interrupts();
+    let mut abandoned = 0usize;
 
     loop {
         while !interrupted && let Some(n) = ready.pop() {
@@ -227,7 +229,7 @@ pub async fn apply(
                         if let Some(partial) = source.partial.take() {
                             // It exists but never became healthy: keep it,
                             // tainted, so the next plan replaces it.
-                            let rs = resource_state(c, *partial, Status::Tainted);
+                            let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
                             let _ = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
                             state.resources.insert(c.address.clone(), rs);
                         }
@@ -238,19 +240,25 @@ pub async fn apply(
                     }
                 }
             }
-            _ = &mut ctrl_c, if !interrupted => {
+            Some(()) = signals.recv() => {
+                if interrupted {
+                    abandoned = in_flight;
+                    reporter.note(&format!("Second interrupt: stopping now. {in_flight} operation(s) in flight are abandoned and may still complete; `meshmon plan` shows where things stand."));
+                    break;
+                }
                 interrupted = true;
-                reporter.note(&format!("Interrupt received: no new operations start; waiting for {in_flight} in flight to finish..."));
+                reporter.note(&format!("Interrupt received: no new operations start; waiting for {in_flight} in flight to finish (interrupt again to stop at once)..."));
             }
             _ = ticker.tick() => reporter.tick(),
         }
     }
 
-    let not_started = nodes.len() - succeeded - failed - skipped_count;
+    signal_task.abort();
+    let not_started = nodes.len() - succeeded - failed - skipped_count - abandoned;
     let error = if interrupted {
         Some(Error::Interrupted {
             completed: succeeded,
-            remaining: not_started + skipped_count,
+            remaining: not_started + skipped_count + abandoned,
         })
     } else if failed > 0 {
         if failed == 1 && skipped_count == 0 {
@@ -299,6 +307,31 @@ pub async fn apply(
     (state, totals, error)
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM (what a cancelled CI job receives first),
+/// as a stream of events, and the task that forwards them.
+fn interrupts() -> (mpsc::UnboundedReceiver<()>, tokio::task::JoinHandle<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            if tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    (rx, task)
+}
+
 fn nodes_dec(nodes: &mut [Node], d: usize, ready: &mut Vec<usize>) {
     nodes[d].waiting -= 1;
     if nodes[d].waiting == 0 {
@@ -320,7 +353,12 @@ fn skip_dependents(nodes: &[Node], from: usize, skipped: &mut [bool]) -> usize {
     count
 }
 
-fn resource_state(c: &Change, current: Current, status: Status) -> ResourceState {
+fn resource_state(
+    c: &Change,
+    current: Current,
+    status: Status,
+    sensitive: BTreeSet<String>,
+) -> ResourceState {
     ResourceState {
         type_name: c.type_name.clone(),
         provider: c.provider.clone(),
@@ -328,7 +366,7 @@ fn resource_state(c: &Change, current: Current, status: Status) -> ResourceState
         outputs: current.outputs,
         dependencies: c.dependencies.clone(),
         status,
-        sensitive_attributes: c.sensitive.iter().cloned().collect(),
+        sensitive_attributes: sensitive.into_iter().collect(),
     }
 }
 
@@ -344,13 +382,16 @@ fn record(
     reporter: &Reporter,
 ) {
     match outcome {
-        Outcome::Applied(current) => {
+        Outcome::Applied(current, secret) => {
             let id = current
                 .outputs
                 .get("id")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let rs = resource_state(c, current, Status::Ready);
+            let mut sensitive = c.sensitive.clone();
+            sensitive.extend(secret);
+            let id = id.filter(|_| !sensitive.contains("id"));
+            let rs = resource_state(c, current, Status::Ready, sensitive.clone());
             if let Err(e) = journal.append(&JournalEntry::Set {
                 address: c.address.clone(),
                 resource: Box::new(rs.clone()),
@@ -361,7 +402,7 @@ fn record(
                 c.address.clone(),
                 Known {
                     attrs: rs.attributes(),
-                    sensitive: c.sensitive.clone(),
+                    sensitive,
                 },
             );
             state.resources.insert(c.address.clone(), rs);
@@ -430,6 +471,7 @@ fn start(
         ),
     };
     let mut inputs = Map::new();
+    let mut secret = BTreeSet::new();
     let mut prior: Option<Current> = None;
     match kind {
         Kind::Destroy => {
@@ -449,10 +491,11 @@ fn start(
                 vars: &spec.variables,
                 resources: known,
             };
-            let (evaluated, _) = scope
+            let (evaluated, evaluated_secret) = scope
                 .inputs(schema, &block.attrs)
                 .map_err(|e| Error::Usage(format!("{}: {e}", c.address)))?;
             inputs = evaluated;
+            secret = evaluated_secret;
             if let Some(planned) = &c.inputs {
                 // Settable+computed attributes left to the provider keep the
                 // value recorded at plan time.
@@ -482,6 +525,15 @@ fn start(
             }
         }
     }
+    let secrets = {
+        let mut sensitive = c.sensitive.clone();
+        sensitive.extend(secret.iter().cloned());
+        let recorded = prior.iter().chain(original);
+        let maps = recorded
+            .flat_map(|p| [&p.inputs, &p.outputs])
+            .chain(std::iter::once(&inputs));
+        super::secret_texts(maps, &sensitive)
+    };
     let providers = engine.providers.clone();
     let tx = tx.clone();
     let semaphore = semaphore.clone();
@@ -495,12 +547,19 @@ fn start(
         reporter.start(&address, verb);
         let progress_reporter = reporter.clone();
         let progress_addr = address.clone();
+        let progress_secrets = secrets.clone();
         let ctx = OpContext::new(
             address.clone(),
             timeout,
-            Arc::new(move |m: &str| progress_reporter.status(&progress_addr, m)),
+            Arc::new(move |m: &str| {
+                let mut m = m.to_string();
+                super::mask_secrets(&mut m, &progress_secrets);
+                progress_reporter.status(&progress_addr, &m)
+            }),
         );
-        let work = async {
+        // The operation runs as a task of its own so that its timeout fires
+        // even when it is stuck in a call that never yields.
+        let work = tokio::spawn(async move {
             let res = providers
                 .resource(&provider, &config, &type_name)
                 .await
@@ -518,28 +577,41 @@ fn start(
                         .as_ref()
                         .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
                     let outputs = res.update(&ctx, prior, &inputs).await?;
-                    Ok(Outcome::Applied(Current::new(inputs.clone(), outputs)))
+                    Ok(Outcome::Applied(
+                        Current::new(inputs.clone(), outputs),
+                        secret.clone(),
+                    ))
                 }
                 (Kind::Apply, _) => {
                     let outputs = res.create(&ctx, &inputs).await?;
-                    Ok(Outcome::Applied(Current::new(inputs.clone(), outputs)))
+                    Ok(Outcome::Applied(
+                        Current::new(inputs.clone(), outputs),
+                        secret.clone(),
+                    ))
                 }
             }
+        });
+        let abort = work.abort_handle();
+        let joined = |r: Result<Result<Outcome, ProviderError>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| Err(ProviderError::new(format!("the operation failed: {e}"))))
         };
         let result = match timeout {
             Some(t) => match tokio::time::timeout(t, work).await {
-                Ok(r) => r,
-                Err(_) => Err(ProviderError::new(format!(
-                    "timed out after {}",
-                    humantime::format_duration(t)
-                ))
-                .with_hint("raise the resource's `timeouts` if the operation is just slow")),
+                Ok(r) => joined(r),
+                Err(_) => {
+                    abort.abort();
+                    Err(ProviderError::new(format!(
+                        "timed out after {}",
+                        humantime::format_duration(t)
+                    ))
+                    .with_hint("raise the resource's `timeouts` if the operation is just slow"))
+                }
             },
-            None => work.await,
+            None => joined(work.await),
         };
         let _ = tx.send(Done {
             node: node_index,
-            result,
+            result: result.map_err(|e| super::scrub(e, &secrets)),
             operation,
         });
     });
@@ -553,12 +625,15 @@ fn consistent(planned: &Value, actual: &Value) -> bool {
         (Value::List(p), Value::List(a)) => {
             p.len() == a.len() && p.iter().zip(a).all(|(x, y)| consistent(x, y))
         }
-        (Value::Map(p), Value::Map(a)) => p.keys().chain(a.keys()).all(|k| {
-            consistent(
-                p.get(k).unwrap_or(&Value::Null),
-                a.get(k).unwrap_or(&Value::Null),
-            )
-        }),
+        // Each key once: visiting the union twice per level would make this
+        // exponential in the nesting depth.
+        (Value::Map(p), Value::Map(a)) => {
+            p.iter()
+                .all(|(k, pv)| consistent(pv, a.get(k).unwrap_or(&Value::Null)))
+                && a.iter()
+                    .filter(|(k, _)| !p.contains_key(*k))
+                    .all(|(_, av)| consistent(&Value::Null, av))
+        }
         _ => crate::plan::compare::equal(&meshmon_provider_sdk::AttrType::Any, planned, actual),
     }
 }

@@ -86,9 +86,8 @@ pub fn changed_paths(
     path: &mut Vec<PathSegment>,
     out: &mut Vec<Vec<PathSegment>>,
 ) {
-    if equal(ty, a, b) {
-        return;
-    }
+    // Tables are compared key by key and only leaves with `equal`, so each
+    // part of the values is looked at once, however deep it nests.
     match (a, b) {
         (Value::Map(x), Value::Map(y)) if !matches!(ty, AttrType::Json | AttrType::Yaml) => {
             let elem = match ty {
@@ -108,7 +107,11 @@ pub fn changed_paths(
                 path.pop();
             }
         }
-        _ => out.push(path.clone()),
+        _ => {
+            if !equal(ty, a, b) {
+                out.push(path.clone());
+            }
+        }
     }
 }
 

@@ -4,17 +4,24 @@
 //! serial moved on, and when re-planning from the saved inputs no longer
 //! yields the same actions. The file holds variable values, secrets
 //! included, so it is written readable by its owner only.
+//!
+//! On disk: one header line, `meshmon-plan 2 sha256:HEX`, then the plan as
+//! JSON. The digest covers every byte after the header and is checked before
+//! anything in the file is used, so a damaged or edited plan is refused.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use meshmon_provider_sdk::Value;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{Action, PlanOptions};
 use crate::state::State;
 
-pub const PLAN_FORMAT: u32 = 1;
+/// The first word of every saved plan file.
+const MAGIC: &str = "meshmon-plan";
+
+pub const PLAN_FORMAT: u32 = 2;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -44,22 +51,57 @@ impl SavedPlan {
         }
     }
 
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer(&mut tmp, self)?;
-        tmp.flush()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+    /// Writes the plan (mode 0600) to `path`. Refuses to replace anything
+    /// but an earlier saved plan: `--out` pointed at the state, the spec or
+    /// any other file of the user's must not destroy it.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_file() && is_plan_file(path) => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{} already exists and is not a meshmon plan file; meshmon will not overwrite it",
+                    path.display()
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot write plan {}: {e}", path.display())),
+        }
+        let body = serde_json::to_vec(self).map_err(|e| format!("cannot encode the plan: {e}"))?;
+        let mut bytes = header(&body).into_bytes();
+        bytes.extend_from_slice(&body);
+        crate::fsutil::write_replace(path, &bytes, 0o600)
+            .map_err(|e| format!("cannot write plan {}: {e}", path.display()))
     }
 
     pub fn read(path: &Path) -> Result<SavedPlan, String> {
-        let bytes = std::fs::read(path)
+        let bytes = crate::fsutil::read_bytes(path)
             .map_err(|e| format!("cannot read saved plan {}: {e}", path.display()))?;
-        let plan: SavedPlan = serde_json::from_slice(&bytes)
+        let not_plan = || format!("{} is not a meshmon plan file", path.display());
+        let newline = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(not_plan)?;
+        let head = std::str::from_utf8(&bytes[..newline]).map_err(|_| not_plan())?;
+        let body = &bytes[newline + 1..];
+        let mut words = head.split(' ');
+        if words.next() != Some(MAGIC) {
+            return Err(not_plan());
+        }
+        let format = words.next().and_then(|w| w.parse::<u32>().ok());
+        if format != Some(PLAN_FORMAT) {
+            return Err(format!(
+                "{} has plan format {}; this meshmon reads format {PLAN_FORMAT}: run `meshmon plan --out FILE` again",
+                path.display(),
+                format.map_or("unknown".to_string(), |f| f.to_string()),
+            ));
+        }
+        if head != header(body).trim_end() {
+            return Err(format!(
+                "{} fails its checksum: it was damaged or edited after `meshmon plan` wrote it; run `meshmon plan --out FILE` again",
+                path.display()
+            ));
+        }
+        let plan: SavedPlan = serde_json::from_slice(body)
             .map_err(|e| format!("{} is not a meshmon plan file: {e}", path.display()))?;
         if plan.format_version != PLAN_FORMAT {
             return Err(format!(
@@ -70,4 +112,21 @@ impl SavedPlan {
         }
         Ok(plan)
     }
+}
+
+/// The header line for a plan body.
+fn header(body: &[u8]) -> String {
+    format!(
+        "{MAGIC} {PLAN_FORMAT} sha256:{}\n",
+        hex::encode(Sha256::digest(body))
+    )
+}
+
+/// Whether the file at `path` starts like a saved plan (of any format).
+fn is_plan_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; MAGIC.len() + 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut start))
+        .is_ok_and(|()| start.starts_with(MAGIC.as_bytes()) && start[MAGIC.len()] == b' ')
 }

@@ -26,7 +26,7 @@ fn masked(
     for (k, v) in attrs {
         let secret =
             sensitive.contains(k) || schema.and_then(|s| s.get(k)).is_some_and(|a| a.sensitive);
-        let v = if secret && !v.is_null() {
+        let v = if secret && !v.is_null() && *v != Value::Unknown {
             serde_json::Value::String(SENSITIVE.into())
         } else {
             serde_json::Value::from(v.clone())
@@ -58,25 +58,17 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
     json!({
         "format_version": 1,
         "changes": changes,
-        "drift": plan.drift.iter().map(|d| drift_entry(d, registry)).collect::<Vec<_>>(),
+        "drift": plan.drift.iter().map(drift_entry).collect::<Vec<_>>(),
         "summary": {"add": add, "change": change, "destroy": destroy},
     })
 }
 
-fn is_secret(d: &Drift, path: &str, registry: &Registry) -> bool {
-    let root = path.split(['.', '[']).next().unwrap_or_default();
-    registry
-        .schema(&d.type_name)
-        .and_then(|s| s.get(root))
-        .is_some_and(|a| a.sensitive)
-}
-
-fn drift_entry(d: &Drift, registry: &Registry) -> serde_json::Value {
+fn drift_entry(d: &Drift) -> serde_json::Value {
     let attrs: Vec<serde_json::Value> = d
         .attributes
         .iter()
         .map(|a| {
-            let secret = is_secret(d, &a.path, registry);
+            let secret = d.is_secret(&a.path);
             let show = |v: &Value| {
                 if secret {
                     json!(SENSITIVE)
@@ -91,10 +83,10 @@ fn drift_entry(d: &Drift, registry: &Registry) -> serde_json::Value {
 }
 
 /// `{"format_version": 1, "drift": [...]}`.
-pub fn drift(drift: &[Drift], registry: &Registry) -> serde_json::Value {
+pub fn drift(drift: &[Drift]) -> serde_json::Value {
     json!({
         "format_version": 1,
-        "drift": drift.iter().map(|d| drift_entry(d, registry)).collect::<Vec<_>>(),
+        "drift": drift.iter().map(drift_entry).collect::<Vec<_>>(),
     })
 }
 
@@ -108,7 +100,7 @@ fn md_cell(s: &str) -> String {
 }
 
 /// A Markdown report for a CI job summary.
-pub fn drift_markdown(drift: &[Drift], env: &str, registry: &Registry) -> String {
+pub fn drift_markdown(drift: &[Drift], env: &str) -> String {
     let mut out = String::new();
     if drift.is_empty() {
         let _ = writeln!(
@@ -130,7 +122,7 @@ pub fn drift_markdown(drift: &[Drift], env: &str, registry: &Registry) -> String
             }
             DriftKind::Changed => {
                 for a in &d.attributes {
-                    let secret = is_secret(d, &a.path, registry);
+                    let secret = d.is_secret(&a.path);
                     let (r, v) = if secret {
                         (SENSITIVE.to_string(), SENSITIVE.to_string())
                     } else {

@@ -121,6 +121,18 @@ pub struct Drift {
     pub attributes: Vec<DriftAttr>,
     #[serde(skip)]
     pub type_name: String,
+    /// Top-level attributes whose values are secret: the record's own marks
+    /// and the schema's. Reports mask every path under them.
+    #[serde(skip)]
+    pub sensitive: BTreeSet<String>,
+}
+
+impl Drift {
+    /// Whether the value at `path` (`attr`, `attr.key`, `attr[0]`) is secret.
+    pub fn is_secret(&self, path: &str) -> bool {
+        let root = path.split(['.', '[']).next().unwrap_or_default();
+        self.sensitive.contains(root)
+    }
 }
 
 #[derive(Clone, Debug, Default)]

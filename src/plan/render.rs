@@ -63,7 +63,7 @@ const UNKNOWN: &str = "(known after apply)";
 pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
-        out.push_str(&drift_section(&plan.drift, registry, p));
+        out.push_str(&drift_section(&plan.drift, p));
         out.push('\n');
     }
     if plan.options.refresh_only {
@@ -130,7 +130,7 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
 }
 
 /// "Objects have changed outside of meshmon", attribute by attribute.
-pub fn drift_section(drift: &[Drift], registry: &Registry, p: &Palette) -> String {
+pub fn drift_section(drift: &[Drift], p: &Palette) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -138,7 +138,6 @@ pub fn drift_section(drift: &[Drift], registry: &Registry, p: &Palette) -> Strin
         p.bold.apply_to("Objects have changed outside of meshmon:")
     );
     for d in drift {
-        let schema = registry.schema(&d.type_name);
         match d.kind {
             DriftKind::Deleted => {
                 let _ = writeln!(out, "  # {} has been deleted", p.bold.apply_to(&d.address));
@@ -146,11 +145,7 @@ pub fn drift_section(drift: &[Drift], registry: &Registry, p: &Palette) -> Strin
             DriftKind::Changed => {
                 let _ = writeln!(out, "  # {} has changed", p.bold.apply_to(&d.address));
                 for a in &d.attributes {
-                    let root = a.path.split(['.', '[']).next().unwrap_or_default();
-                    let sensitive = schema
-                        .and_then(|s| s.get(root))
-                        .is_some_and(|x| x.sensitive);
-                    let (r, v) = if sensitive {
+                    let (r, v) = if d.is_secret(&a.path) {
                         (SENSITIVE.to_string(), SENSITIVE.to_string())
                     } else {
                         (scalar(&a.recorded), scalar(&a.actual))
@@ -309,9 +304,14 @@ fn attr_line(
     };
     let lead = format!("      {} {key}{pad} = ", p.sign(sign));
     if sensitive {
+        // A value nobody knows yet reveals nothing: say that it is unknown.
+        let shown = |v: Option<&Value>| match v {
+            Some(Value::Unknown) => UNKNOWN,
+            _ => SENSITIVE,
+        };
         let text = match (before, after) {
-            (Some(_), Some(_)) if sign == "~" => format!("{SENSITIVE} -> {SENSITIVE}"),
-            _ => SENSITIVE.to_string(),
+            (Some(_), Some(a)) if sign == "~" => format!("{SENSITIVE} -> {}", shown(Some(a))),
+            (b, a) => shown(a.or(b)).to_string(),
         };
         return format!("{lead}{text}{force}\n");
     }

@@ -35,7 +35,7 @@ pub fn load_file(
     vars: &VarInputs,
     registry: &Registry,
 ) -> Result<(Spec, Diagnostics), Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::fsutil::read_text(path).map_err(|e| {
         let mut d = Diagnostics::default();
         d.push(
             Diag::error(format!("cannot read spec {}: {e}", path.display()))
@@ -465,6 +465,25 @@ impl Loader<'_> {
                 }
             }
             let value = match supplied.get(&key.name) {
+                Some((Supplied::Typed(v), from)) if !vars::fits_default(v, default.as_ref()) => {
+                    let expected = default.as_ref().map_or("", Value::type_name);
+                    let d = self.err(
+                        format!(
+                            "variable `{}` from {from}: expected {} {expected}, found {} {}",
+                            key.name,
+                            article(expected),
+                            article(v.type_name()),
+                            v.type_name()
+                        ),
+                        key.span.clone(),
+                        "declared here; its default sets the type",
+                    );
+                    d.help = Some(format!(
+                        "give `{}` a value of the same type as its default",
+                        key.name
+                    ));
+                    None
+                }
                 Some((Supplied::Typed(v), _)) => Some(v.clone()),
                 Some((Supplied::Text(t), from)) => match vars::type_text(t, default.as_ref()) {
                     Ok(v) => Some(v),
@@ -651,6 +670,15 @@ impl Loader<'_> {
                 Some(a) => {
                     let ty = a.ty.clone();
                     if let Some(e) = self.expr(v, &ty, self_address) {
+                        if let Expr::Lit(value) = &e
+                            && let Err(msg) = a.validate(value)
+                        {
+                            self.err(
+                                format!("`{}` of {what} {msg}", k.name),
+                                v.span.clone(),
+                                "invalid value",
+                            );
+                        }
                         attrs.insert(k.name.clone(), e);
                     }
                 }
@@ -869,6 +897,14 @@ impl Loader<'_> {
 
     fn duration(&mut self, s: &str, span: Range<usize>) -> Option<Duration> {
         match humantime::parse_duration(s) {
+            Ok(d) if d > crate::builtin::checks::MAX_WAIT => {
+                self.err(
+                    format!("`{s}` is too long a duration to wait for (at most a year)"),
+                    span,
+                    "expected a duration",
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 let d = self.err(
@@ -1108,7 +1144,7 @@ impl Loader<'_> {
         match r {
             RefExpr::File(p) => {
                 let path = self.base_dir.join(p);
-                match std::fs::read_to_string(&path) {
+                match crate::fsutil::read_text(&path) {
                     Ok(c) => Some(RefExpr::File(c)),
                     Err(e) => {
                         let d = self.err(
@@ -1267,6 +1303,15 @@ fn node_value(n: &Node) -> Value {
                 .map(|(k, v)| (k.name.clone(), node_value(v)))
                 .collect(),
         ),
+    }
+}
+
+/// "a" or "an" before a type name.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -77,7 +77,7 @@ pub struct SyntaxError {
 /// reported at once.
 pub fn parse(text: &str) -> (Node, Vec<SyntaxError>) {
     let (doc, errors) = DeTable::parse_recoverable(text);
-    let errors = errors
+    let mut errors: Vec<SyntaxError> = errors
         .into_iter()
         .map(|e| SyntaxError {
             message: e.message().trim().to_string(),
@@ -85,16 +85,15 @@ pub fn parse(text: &str) -> (Node, Vec<SyntaxError>) {
         })
         .collect();
     let span = doc.span();
-    (
-        Node {
-            span,
-            kind: table(doc.into_inner()),
-        },
-        errors,
-    )
+    let kind = table(doc.into_inner(), 0, &mut errors);
+    (Node { span, kind }, errors)
 }
 
-fn table(t: DeTable<'_>) -> NodeKind {
+/// Tables and arrays nested deeper than this are refused where they start:
+/// values are recorded in the state, which must stay readable.
+pub const MAX_DEPTH: usize = crate::state::MAX_VALUE_DEPTH;
+
+fn table(t: DeTable<'_>, depth: usize, errors: &mut Vec<SyntaxError>) -> NodeKind {
     NodeKind::Table(
         t.into_iter()
             .map(|(k, v)| {
@@ -102,27 +101,53 @@ fn table(t: DeTable<'_>) -> NodeKind {
                     span: k.span(),
                     name: k.into_inner().into_owned(),
                 };
-                (key, node(v))
+                (key, node(v, depth + 1, errors))
             })
             .collect(),
     )
 }
 
-fn node(v: Spanned<DeValue<'_>>) -> Node {
+fn node(v: Spanned<DeValue<'_>>, depth: usize, errors: &mut Vec<SyntaxError>) -> Node {
     let span = v.span();
+    let nested = matches!(v.get_ref(), DeValue::Array(_) | DeValue::Table(_));
+    if nested && depth > MAX_DEPTH {
+        errors.push(SyntaxError {
+            message: format!("values nested more than {MAX_DEPTH} levels deep are not supported"),
+            span: Some(span.clone()),
+        });
+        return Node {
+            span,
+            kind: NodeKind::Table(Vec::new()),
+        };
+    }
     let kind = match v.into_inner() {
         DeValue::String(s) => NodeKind::Str(s.into_owned()),
         DeValue::Integer(i) => {
             let digits = i.as_str().replace('_', "");
-            NodeKind::Int(i64::from_str_radix(&digits, i.radix()).unwrap_or(i64::MAX))
+            match i64::from_str_radix(&digits, i.radix()) {
+                Ok(n) => NodeKind::Int(n),
+                Err(_) => {
+                    errors.push(SyntaxError {
+                        message: format!(
+                            "integer does not fit in 64 bits (from {} to {})",
+                            i64::MIN,
+                            i64::MAX
+                        ),
+                        span: Some(span.clone()),
+                    });
+                    NodeKind::Int(0)
+                }
+            }
         }
         DeValue::Float(f) => {
             NodeKind::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN))
         }
         DeValue::Boolean(b) => NodeKind::Bool(b),
         DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
-        DeValue::Array(a) => NodeKind::Array(a.into_iter().map(node).collect()),
-        DeValue::Table(t) => table(t),
+        DeValue::Array(a) => {
+            NodeKind::Array(a.into_iter().map(|e| node(e, depth + 1, errors)).collect())
+        }
+        DeValue::Table(t) => table(t, depth, errors),
     };
     Node { span, kind }
 }

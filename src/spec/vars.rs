@@ -55,7 +55,7 @@ pub(crate) fn collect(
         );
     }
     for file in &inputs.files {
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::fsutil::read_text(file) {
             Ok(t) => t,
             Err(e) => {
                 errors.push(format!("cannot read var file {}: {e}", file.display()));
@@ -66,6 +66,14 @@ pub(crate) fn collect(
             Ok(table) => {
                 for (k, v) in table {
                     let value = toml_to_value(v);
+                    if depth(&value) > crate::state::MAX_VALUE_DEPTH {
+                        errors.push(format!(
+                            "var file {}: `{k}` is nested more than {} levels deep",
+                            file.display(),
+                            crate::state::MAX_VALUE_DEPTH
+                        ));
+                        continue;
+                    }
                     out.insert(
                         k,
                         (
@@ -111,6 +119,31 @@ pub(crate) fn collect(
     }
 }
 
+/// How deeply a value nests lists and tables (a scalar is 0).
+pub(crate) fn depth(v: &Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        max = max.max(d);
+        match v {
+            Value::List(l) => stack.extend(l.iter().map(|e| (e, d + 1))),
+            Value::Map(m) => stack.extend(m.values().map(|e| (e, d + 1))),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Whether a typed value (from a var file) fits the declared default's type;
+/// no default, or a null one, takes any value.
+pub(crate) fn fits_default(value: &Value, like: Option<&Value>) -> bool {
+    match (like, value) {
+        (None | Some(Value::Null), _) => true,
+        (Some(Value::Float(_)), Value::Int(_)) => true,
+        (Some(d), v) => std::mem::discriminant(d) == std::mem::discriminant(v),
+    }
+}
+
 /// Converts a TOML value from a var file or a typed `--var`.
 pub fn toml_to_value(v: toml::Value) -> Value {
     match v {
@@ -153,6 +186,16 @@ pub(crate) fn type_text(text: &str, like: Option<&Value>) -> Result<Value, Strin
                 .and_then(|mut t| t.remove("v"))
                 .map(toml_to_value)
                 .ok_or_else(|| format!("expected a TOML list or inline table, got {text:?}"))
+                .and_then(|v| {
+                    if depth(&v) > crate::state::MAX_VALUE_DEPTH {
+                        Err(format!(
+                            "the value is nested more than {} levels deep",
+                            crate::state::MAX_VALUE_DEPTH
+                        ))
+                    } else {
+                        Ok(v)
+                    }
+                })
         }
     }
 }

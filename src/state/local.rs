@@ -13,7 +13,7 @@
 //!   resources; the journal keeps apply linear.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -21,8 +21,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
-use super::{FORMAT_VERSION, OutputState, ResourceState, State, StateError};
+use super::{FORMAT_VERSION, Loaded, OutputState, ResourceState, State, StateError};
 
 /// Who holds a lock, recorded in the lock file for other processes to read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -60,6 +61,15 @@ impl LockInfo {
     /// Taken by a process of this user on this machine that has exited.
     pub fn held_by_dead_local_process(&self) -> bool {
         self.who == who() && self.pid != 0 && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+
+    /// Taken by a process on this machine that is still running.
+    pub fn held_by_live_local_process(&self) -> bool {
+        let host = |w: &str| w.rsplit_once('@').map(|(_, h)| h.to_string());
+        host(&self.who) == host(&who())
+            && self.pid != 0
+            && self.pid != std::process::id()
+            && Path::new(&format!("/proc/{}", self.pid)).exists()
     }
 }
 
@@ -135,57 +145,100 @@ impl LocalStore {
     /// Reads the state, replaying a journal left by an interrupted apply.
     /// Returns the state and whether a journal was replayed. No file means
     /// a new, empty state.
-    pub fn load(&self) -> Result<(State, bool), StateError> {
-        let found = match std::fs::read(&self.path) {
-            Ok(bytes) => Some(parse_state(&bytes, &self.path.display().to_string())?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io("read", &self.path)(e)),
-        };
+    pub fn load(&self) -> Result<Loaded, StateError> {
+        let found =
+            match crate::fsutil::read_bytes_limited(&self.path, crate::fsutil::MAX_STATE_BYTES) {
+                Ok(bytes) => Some(parse_state(&bytes, &self.path.display().to_string())?),
+                Err(crate::fsutil::ReadError::Io(e))
+                    if e.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    None
+                }
+                Err(crate::fsutil::ReadError::Io(e)) => return Err(io("read", &self.path)(e)),
+                Err(e) => {
+                    return Err(StateError::Corrupt {
+                        path: self.path.display().to_string(),
+                        message: e.to_string(),
+                    });
+                }
+            };
         with_journal(found, &self.journal_path())
     }
 }
 
 /// Replays the journal at `path` over the state as found (or over the empty
-/// state the journal began with, when none was ever written). Returns the
-/// state and whether anything was replayed.
-pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<(State, bool), StateError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
+/// state the journal began with, when none was ever written).
+///
+/// Every intact line is replayed. A line cut short at the very end is the
+/// mark of a kill mid-append: the operation it describes did not complete.
+/// Any other unreadable line is damage: it is skipped, the lines after it
+/// still count, a copy of the file is kept beside it for inspection, and the
+/// returned notices say so.
+pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, StateError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(StateError::Symlink {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((found.unwrap_or_default(), false));
+            return Ok(Loaded::fresh(found.unwrap_or_default()));
         }
         Err(e) => return Err(io("read", path)(e)),
+    }
+    let bytes = match crate::fsutil::read_bytes_limited(path, crate::fsutil::MAX_STATE_BYTES) {
+        Ok(b) => b,
+        Err(crate::fsutil::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded::fresh(found.unwrap_or_default()));
+        }
+        Err(crate::fsutil::ReadError::Io(e)) => return Err(io("read", path)(e)),
+        Err(e) => {
+            return Err(StateError::Corrupt {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
     };
-    let mut lines = BufReader::new(file).lines();
-    let begin = lines
-        .next()
-        .and_then(Result::ok)
-        .and_then(|l| serde_json::from_str(&l).ok());
-    let Some(JournalEntry::Begin { lineage, serial }) = begin else {
-        return Ok((found.unwrap_or_default(), false));
-    };
-    let mut state = match found {
+    let replay = read_journal(&bytes);
+    let mut notices = Vec::new();
+    if replay.damaged > 0 {
+        let kept = keep_damaged(path, &bytes);
+        notices.push(format!(
+            "the journal {} is damaged: {} line(s) could not be read and were skipped; {} intact operation(s) were recovered{}. Check the resources those lines may have described with `meshmon plan`.",
+            path.display(),
+            replay.damaged,
+            replay.entries.len(),
+            match kept {
+                Ok(copy) => format!(", and a copy of the damaged file is kept in {}", copy.display()),
+                Err(e) => format!(" (keeping a copy of it failed: {e})"),
+            }
+        ));
+    }
+    let mut state = match (found, replay.begin) {
         // Written against another state (or already folded into this one
         // before the process died): nothing to replay.
-        Some(s) if s.lineage != lineage || s.serial != serial => return Ok((s, false)),
-        Some(s) => s,
+        (Some(s), Some((lineage, serial))) if s.lineage != lineage || s.serial != serial => {
+            return Ok(Loaded {
+                state: s,
+                replayed: false,
+                notices,
+            });
+        }
+        (Some(s), _) => s,
         // The first apply of an environment was killed before it ever
         // wrote the state: start from the empty state it began with.
-        None => State {
+        (None, Some((lineage, serial))) => State {
             lineage,
             serial,
             ..State::new()
         },
+        // The first line is damaged: entries are whole records, so replaying
+        // them over the state found is safe even if they were folded in.
+        (None, None) => State::new(),
     };
-    let mut any = false;
-    for line in lines {
-        let Ok(line) = line else { break };
-        // A line cut short by a kill mid-write is the last one; the
-        // operation it describes is not counted as completed.
-        let Ok(entry) = serde_json::from_str::<JournalEntry>(&line) else {
-            break;
-        };
-        any = true;
+    let replayed = !replay.entries.is_empty();
+    for entry in replay.entries {
         match entry {
             JournalEntry::Begin { .. } => {}
             JournalEntry::Set { address, resource } => {
@@ -197,7 +250,73 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<(State, 
             JournalEntry::Outputs { outputs } => state.outputs = outputs,
         }
     }
-    Ok((state, any))
+    Ok(Loaded {
+        state,
+        replayed,
+        notices,
+    })
+}
+
+/// A journal's readable content.
+struct Replay {
+    /// The lineage and serial of the first line, when it is intact.
+    begin: Option<(String, u64)>,
+    /// Every intact entry after the first line, in order.
+    entries: Vec<JournalEntry>,
+    /// Unreadable lines, not counting a torn last line.
+    damaged: usize,
+}
+
+fn read_journal(bytes: &[u8]) -> Replay {
+    let mut replay = Replay {
+        begin: None,
+        entries: Vec::new(),
+        damaged: 0,
+    };
+    let complete = bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let count = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        let last = i + 1 == count;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<JournalEntry>(line) {
+            Ok(JournalEntry::Begin { lineage, serial }) if i == 0 => {
+                replay.begin = Some((lineage, serial));
+            }
+            Ok(JournalEntry::Begin { .. }) => replay.damaged += 1,
+            Ok(entry) => replay.entries.push(entry),
+            // Cut short by a kill mid-append: not an operation that completed.
+            Err(_) if last && !complete => {}
+            Err(_) => replay.damaged += 1,
+        }
+    }
+    replay
+}
+
+/// Copies a damaged journal to `JOURNAL.damaged-HASH` (named by its content,
+/// so reading it again keeps one copy) without following links.
+fn keep_damaged(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let digest = hex::encode(sha2::Sha256::digest(bytes));
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".damaged-{}", &digest[..12]));
+    let copy = PathBuf::from(name);
+    if std::fs::symlink_metadata(&copy).is_ok() {
+        return Ok(copy);
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    match tmp.persist_noclobber(&copy) {
+        Ok(_) => Ok(copy),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(copy),
+        Err(e) => Err(e.error),
+    }
 }
 
 /// Drops a journal once the state it extends has been written.
@@ -213,8 +332,17 @@ impl LocalStore {
     /// Writes the state atomically, bumping its serial, keeping the previous
     /// file as a backup, then drops the journal it supersedes.
     pub fn persist(&self, state: &mut State) -> Result<(), StateError> {
-        state.serial += 1;
+        let origin = self.path.display().to_string();
+        let serial = super::next_serial(state.serial, &origin)?;
+        let previous = std::mem::replace(&mut state.serial, serial);
         state.meshmon_version = env!("CARGO_PKG_VERSION").to_string();
+        let json = match super::to_checked_json(state, &origin) {
+            Ok(j) => j,
+            Err(e) => {
+                state.serial = previous;
+                return Err(e);
+            }
+        };
         let dir = self
             .path
             .parent()
@@ -230,8 +358,6 @@ impl LocalStore {
             tmp.persist(&backup)
                 .map_err(|e| io("replace", &backup)(e.error))?;
         }
-        let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
-        json.push(b'\n');
         // tempfile creates the file with mode 0600: secrets in state stay private.
         let mut tmp =
             tempfile::NamedTempFile::new_in(dir).map_err(io("create temporary file in", dir))?;
@@ -251,7 +377,8 @@ impl LocalStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
         }
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add to the clock means: wait as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             let file = OpenOptions::new()
                 .read(true)
@@ -259,8 +386,9 @@ impl LocalStore {
                 .create(true)
                 .truncate(false)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(&path)
-                .map_err(io("open", &path))?;
+                .map_err(|e| refuse_link(e, &path).unwrap_or_else(|e| io("open", &path)(e)))?;
             match file.try_lock() {
                 Ok(()) => {
                     // The holder before us may have removed the file after we
@@ -291,7 +419,7 @@ impl LocalStore {
                     });
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(StateError::Locked {
                             path: self.path.display().to_string(),
                             holder: Box::new(read_holder(&path)),
@@ -305,8 +433,9 @@ impl LocalStore {
     }
 
     /// Removes a lock whose holder is stuck or gone. Refuses when the ID is
-    /// not the current lock's, so the wrong lock is never broken.
-    pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+    /// not the current lock's, so the wrong lock is never broken, and when
+    /// its holder is still running on this machine, unless `force`.
+    pub fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError> {
         let path = self.lock_path();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -325,6 +454,12 @@ impl LocalStore {
                 path: self.path.display().to_string(),
                 given: id.to_string(),
                 actual: info.id,
+            });
+        }
+        if !force && info.held_by_live_local_process() {
+            return Err(StateError::HolderAlive {
+                path: self.path.display().to_string(),
+                holder: Box::new(info),
             });
         }
         std::fs::remove_file(&path).map_err(io("remove", &path))?;
@@ -356,6 +491,19 @@ pub(crate) fn parse_state(bytes: &[u8], path: &str) -> Result<State, StateError>
         path: path.to_string(),
         message: e.to_string(),
     })
+}
+
+/// `Symlink` when opening with `O_NOFOLLOW` failed on a link; the error
+/// itself otherwise.
+fn refuse_link(e: std::io::Error, path: &Path) -> Result<StateError, std::io::Error> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if e.raw_os_error() == Some(libc::ELOOP) || is_link {
+        Ok(StateError::Symlink {
+            path: path.display().to_string(),
+        })
+    } else {
+        Err(e)
+    }
 }
 
 fn who() -> String {
@@ -418,8 +566,9 @@ impl Journal {
             .write(true)
             .truncate(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .map_err(io("create", path))?;
+            .map_err(|e| refuse_link(e, path).unwrap_or_else(|e| io("create", path)(e)))?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(io("chmod", path))?;
         let sync_file = file.try_clone().map_err(io("open", path))?;
@@ -448,7 +597,17 @@ impl Journal {
     /// Appends one entry with a single write, so a kill leaves either the
     /// whole line or a torn last line that replay ignores.
     pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
-        let mut line = serde_json::to_vec(entry).expect("journal entry serializes");
+        let mut line = serde_json::to_vec(entry).map_err(|e| StateError::Unwritable {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        // What is journaled must replay: refuse an entry that would not.
+        if let Err(e) = serde_json::from_slice::<JournalEntry>(&line) {
+            return Err(StateError::Unwritable {
+                path: self.path.display().to_string(),
+                message: format!("a journal entry could not be read back: {e}"),
+            });
+        }
         line.push(b'\n');
         self.file
             .write_all(&line)

@@ -98,6 +98,56 @@ pub struct OutputState {
     pub sensitive: bool,
 }
 
+/// What `load` found: the state, whether a journal left by an interrupted
+/// apply was replayed over it, and anything the user must hear about (a
+/// damaged journal, kept aside).
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: State,
+    pub replayed: bool,
+    pub notices: Vec<String>,
+}
+
+impl Loaded {
+    pub fn fresh(state: State) -> Self {
+        Loaded {
+            state,
+            replayed: false,
+            notices: Vec::new(),
+        }
+    }
+}
+
+/// Deepest nesting of a value meshmon records. The state nests values four
+/// levels down and the JSON reader stops at 128: well inside, every state
+/// meshmon writes it can read back.
+pub const MAX_VALUE_DEPTH: usize = 32;
+
+/// Serializes a state and reads it back before anything is written, so a
+/// state that could not be loaded again is refused instead of written.
+pub fn to_checked_json(state: &State, origin: &str) -> Result<Vec<u8>, StateError> {
+    let mut json = serde_json::to_vec_pretty(state).map_err(|e| StateError::Unwritable {
+        path: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    json.push(b'\n');
+    if let Err(e) = serde_json::from_slice::<State>(&json) {
+        return Err(StateError::Unwritable {
+            path: origin.to_string(),
+            message: format!("it could not be read back: {e}"),
+        });
+    }
+    Ok(json)
+}
+
+/// The serial after `serial`; the state refuses to wrap around.
+pub fn next_serial(serial: u64, origin: &str) -> Result<u64, StateError> {
+    serial.checked_add(1).ok_or_else(|| StateError::Unwritable {
+        path: origin.to_string(),
+        message: format!("its serial {serial} cannot grow any further"),
+    })
+}
+
 /// Problems reading, writing or locking state.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -137,4 +187,49 @@ pub enum StateError {
     /// `force-unlock` found nothing to unlock.
     #[error("state {path} is not locked")]
     NotLocked { path: String },
+    /// `force-unlock` of a lock whose holder is still running here.
+    #[error("the lock on {path} is held by a process that is still running: {holder}")]
+    HolderAlive { path: String, holder: Box<LockInfo> },
+    /// A file meshmon writes is a symbolic link; it never writes through one.
+    #[error("{path} is a symbolic link; meshmon never writes through links")]
+    Symlink { path: String },
+    /// The state would not survive a round trip; nothing was written.
+    #[error("refusing to write state {path}: {message}")]
+    Unwritable { path: String, message: String },
+}
+
+impl StateError {
+    /// What the user can do about it, where there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StateError::Locked { holder, .. } => Some(format!(
+                "wait for it to finish; if that process is gone, run `meshmon force-unlock {}`",
+                holder.id
+            )),
+            StateError::HolderAlive { holder, .. } => Some(format!(
+                "wait for pid {} to finish or stop it; `meshmon force-unlock --force {}` breaks the lock anyway, and two runs at once may duplicate or orphan objects",
+                holder.pid, holder.id
+            )),
+            StateError::Corrupt { path, .. } if !path.contains("://") => {
+                let backup = format!("{path}.backup");
+                Some(if std::path::Path::new(&backup).exists() {
+                    format!(
+                        "the previous state is kept in {backup}: check it (`meshmon state list --state {backup}`) and, if it is the one you want, restore it with `cp {backup} {path}`"
+                    )
+                } else {
+                    format!(
+                        "no backup exists beside it ({backup}); restore {path} from your own copy or version control"
+                    )
+                })
+            }
+            StateError::Symlink { .. } => Some(
+                "remove the link (or point --state somewhere else) and run the command again"
+                    .into(),
+            ),
+            StateError::Unwritable { .. } => Some(
+                "nothing was written; the state on disk is as it was before this command".into(),
+            ),
+            _ => None,
+        }
+    }
 }

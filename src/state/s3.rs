@@ -175,7 +175,7 @@ impl S3Store {
 
     /// Reads the state object (and replays a local journal left by an
     /// interrupted apply against it).
-    pub async fn load(&self) -> Result<(State, bool), StateError> {
+    pub async fn load(&self) -> Result<super::Loaded, StateError> {
         let found = match self.get(&self.config.key).await? {
             Some((bytes, etag)) => {
                 *self.etag.lock().await = etag;
@@ -189,10 +189,16 @@ impl S3Store {
     /// Writes the state object conditionally; refuses when someone else
     /// wrote it since this process read it.
     pub async fn persist(&self, state: &mut State) -> Result<(), StateError> {
-        state.serial += 1;
+        let previous = state.serial;
+        state.serial = super::next_serial(previous, &self.url())?;
         state.meshmon_version = env!("CARGO_PKG_VERSION").to_string();
-        let mut body = serde_json::to_vec_pretty(state).expect("state serializes");
-        body.push(b'\n');
+        let body = match super::to_checked_json(state, &self.url()) {
+            Ok(b) => b,
+            Err(e) => {
+                state.serial = previous;
+                return Err(e);
+            }
+        };
         let mut etag = self.etag.lock().await;
         let mut put = self
             .client
@@ -211,7 +217,7 @@ impl S3Store {
                 if e.code() == Some("PreconditionFailed")
                     || e.code() == Some("ConditionalRequestConflict") =>
             {
-                state.serial -= 1;
+                state.serial = previous;
                 return Err(StateError::Remote {
                     operation: "s3:PutObject".into(),
                     url: self.url(),
@@ -222,7 +228,7 @@ impl S3Store {
                 });
             }
             Err(e) => {
-                state.serial -= 1;
+                state.serial = previous;
                 return Err(s3_error("s3:PutObject", &self.url(), e));
             }
         }
@@ -231,7 +237,8 @@ impl S3Store {
 
     /// Takes the lock object, waiting up to `timeout` for a live holder.
     pub async fn lock(&self, operation: &str, timeout: Duration) -> Result<S3Lock, StateError> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add to the clock means: wait as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
         let key = self.lock_key();
         let url = format!("s3://{}/{key}", self.config.bucket);
         loop {
@@ -261,7 +268,7 @@ impl S3Store {
                         self.delete_lock_if(&h.id).await?;
                         continue;
                     }
-                    if Instant::now() >= deadline {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(StateError::Locked {
                             path: self.url(),
                             holder: Box::new(holder.unwrap_or_else(LockInfo::unknown)),
@@ -309,7 +316,7 @@ impl S3Store {
         self.delete_lock_if(&lock.info.id).await.map(|_| ())
     }
 
-    pub async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+    pub async fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError> {
         let holder = self
             .holder()
             .await?
@@ -319,6 +326,12 @@ impl S3Store {
                 path: self.url(),
                 given: id.to_string(),
                 actual: holder.id,
+            });
+        }
+        if !force && holder.held_by_live_local_process() {
+            return Err(StateError::HolderAlive {
+                path: self.url(),
+                holder: Box::new(holder),
             });
         }
         self.delete_lock_if(id).await?;

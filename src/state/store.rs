@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::local::{Journal, LocalStore, LockGuard, LockInfo};
 use super::s3::{S3Config, S3Lock, S3Store};
-use super::{State, StateError};
+use super::{Loaded, State, StateError};
 
 pub enum Store {
     Local(LocalStore),
@@ -41,7 +41,7 @@ impl Store {
         }
     }
 
-    pub async fn load(&self) -> Result<(State, bool), StateError> {
+    pub async fn load(&self) -> Result<Loaded, StateError> {
         match self {
             Store::Local(l) => l.load(),
             Store::S3(s) => s.load().await,
@@ -80,10 +80,10 @@ impl Store {
         }
     }
 
-    pub async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+    pub async fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError> {
         match self {
-            Store::Local(l) => l.force_unlock(id),
-            Store::S3(s) => s.force_unlock(id).await,
+            Store::Local(l) => l.force_unlock(id, force),
+            Store::S3(s) => s.force_unlock(id, force).await,
         }
     }
 

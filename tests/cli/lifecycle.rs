@@ -428,7 +428,9 @@ value = "${var.token}"
     assert!(!apply.stdout.contains("hunter2") && !apply.stderr.contains("hunter2"));
     let outputs = ws.expect(&["output"], 0);
     assert_eq!(outputs.stdout, "token = (sensitive)\n");
-    let raw = ws.expect(&["output", "token"], 0);
+    let masked = ws.expect(&["output", "token"], 0);
+    assert_eq!(masked.stdout, "(sensitive)\n");
+    let raw = ws.expect(&["output", "--raw", "token"], 0);
     assert_eq!(raw.stdout, "hunter2\n");
     let state = ws.state("secret");
     let mut sensitive = state["resources"]["local_file.f"]["sensitive_attributes"]
@@ -436,7 +438,15 @@ value = "${var.token}"
         .unwrap()
         .clone();
     sensitive.sort_by_key(|v| v.to_string());
-    assert_eq!(sensitive, vec![serde_json::json!("content")]);
+    // The file's computed attributes derive from the secret content too.
+    assert_eq!(
+        sensitive,
+        vec![
+            serde_json::json!("content"),
+            serde_json::json!("id"),
+            serde_json::json!("sha256")
+        ]
+    );
     let show = ws.expect(&["state", "show", "local_file.f"], 0);
     assert!(!show.stdout.contains("hunter2"), "{}", show.stdout);
     let bad = ws.expect(&["plan", "--var", "token=hunter2", "--var", "tokn=x"], 1);

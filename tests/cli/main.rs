@@ -9,11 +9,14 @@
 //!   state lock, force-unlock.
 //! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
 //! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
+//! - `hostile.rs`: secrets, damaged or planted files, hangs, panics and
+//!   values that must fail at validate.
 
 mod common;
 
 mod crash;
 mod diagnostics;
 mod drift;
+mod hostile;
 mod lifecycle;
 mod state_cmds;

@@ -12,5 +12,5 @@ pub use async_trait::async_trait;
 pub use attrs::Attrs;
 pub use error::ProviderError;
 pub use resource::{Configured, Current, OpContext, PlanAdvice, Provider, Resource};
-pub use schema::{AttrType, Attribute, Schema};
+pub use schema::{AttrType, Attribute, Check, Schema};
 pub use value::{Map, PathSegment, Value, format_path};

@@ -77,6 +77,12 @@ impl AttrType {
     }
 }
 
+/// A check of a known value beyond its type ("a duration", "an octal
+/// mode"), run when the spec is validated and again once interpolations are
+/// known. The message says what was expected and never repeats the value,
+/// which may be secret.
+pub type Check = fn(&Value) -> Result<(), String>;
+
 /// One attribute of a resource or provider configuration.
 #[derive(Clone, Debug)]
 pub struct Attribute {
@@ -95,6 +101,8 @@ pub struct Attribute {
     pub sensitive: bool,
     /// Applied when the user leaves it out.
     pub default: Option<Value>,
+    /// What a known, non-null value must satisfy beyond its type.
+    pub check: Option<Check>,
 }
 
 impl Attribute {
@@ -109,6 +117,7 @@ impl Attribute {
             force_new: false,
             sensitive: false,
             default: None,
+            check: None,
         }
     }
 
@@ -153,6 +162,20 @@ impl Attribute {
     pub fn default(mut self, v: impl Into<Value>) -> Self {
         self.default = Some(v.into());
         self
+    }
+
+    /// Validates known values with `f` at plan time, before any apply.
+    pub fn check(mut self, f: Check) -> Self {
+        self.check = Some(f);
+        self
+    }
+
+    /// Runs the check on a fully known value; `Unknown` and null pass.
+    pub fn validate(&self, v: &Value) -> Result<(), String> {
+        match self.check {
+            Some(f) if !v.is_null() && !v.contains_unknown() => f(v),
+            _ => Ok(()),
+        }
     }
 
     pub fn describe(mut self, text: &'static str) -> Self {
