@@ -76,11 +76,9 @@ pub fn read_text(path: &Path) -> Result<String, ReadError> {
     String::from_utf8(read_bytes(path)?).map_err(|_| ReadError::NotText)
 }
 
-/// Writes `bytes` to `path` with `mode`: a temporary file beside it, given
-/// its final mode before it has any content, synced, then renamed over
-/// `path`. A symbolic link at `path` is replaced by the file, and its target
-/// is left alone.
-pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+/// A temporary file beside `path` holding `bytes`, given `mode` before it
+/// has any content, and synced: ready to be renamed into place.
+fn staged(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -90,22 +88,23 @@ pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(tmp)
+}
+
+/// Writes `bytes` to `path` with `mode`, renamed over `path` in one step. A
+/// symbolic link at `path` is replaced by the file; its target is left alone.
+pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    staged(path, bytes, mode)?
+        .persist(path)
+        .map(drop)
+        .map_err(|e| e.error)
 }
 
 /// Like `write_replace`, but fails with `AlreadyExists` when anything (a
 /// file, a link, a directory) is at `path` already.
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path).map_err(|e| e.error)?;
-    Ok(())
+    staged(path, bytes, mode)?
+        .persist_noclobber(path)
+        .map(drop)
+        .map_err(|e| e.error)
 }

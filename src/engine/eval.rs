@@ -167,12 +167,7 @@ impl Scope<'_> {
         attrs: &std::collections::BTreeMap<String, Expr>,
     ) -> Result<(Map, BTreeSet<String>), EvalError> {
         let mut out = Map::new();
-        let mut sensitive: BTreeSet<String> = schema
-            .attributes
-            .iter()
-            .filter(|a| a.sensitive)
-            .map(|a| a.name.to_string())
-            .collect();
+        let mut sensitive: BTreeSet<String> = schema.names(|a| a.sensitive).collect();
         let mut tainted = false;
         for a in schema.settable() {
             match attrs.get(a.name) {
@@ -213,13 +208,7 @@ impl Scope<'_> {
             }
         }
         if tainted {
-            sensitive.extend(
-                schema
-                    .attributes
-                    .iter()
-                    .filter(|a| a.computed)
-                    .map(|a| a.name.to_string()),
-            );
+            sensitive.extend(schema.names(|a| a.computed));
         }
         Ok((out, sensitive))
     }

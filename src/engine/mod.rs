@@ -349,13 +349,7 @@ impl Engine {
         let mut out: std::collections::BTreeSet<String> =
             r.sensitive_attributes.iter().cloned().collect();
         if let Some(schema) = self.registry.schema(&r.type_name) {
-            out.extend(
-                schema
-                    .attributes
-                    .iter()
-                    .filter(|a| a.sensitive)
-                    .map(|a| a.name.to_string()),
-            );
+            out.extend(schema.names(|a| a.sensitive));
         }
         out
     }
@@ -518,13 +512,7 @@ impl Engine {
             dependencies: graph.dependencies(address),
             status: crate::state::Status::Ready,
             sensitive_attributes: schema
-                .map(|s| {
-                    s.attributes
-                        .iter()
-                        .filter(|a| a.sensitive)
-                        .map(|a| a.name.to_string())
-                        .collect()
-                })
+                .map(|s| s.names(|a| a.sensitive).collect())
                 .unwrap_or_default(),
         })
     }

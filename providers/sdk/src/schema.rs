@@ -215,6 +215,14 @@ impl Schema {
         self.attributes.iter().find(|a| a.name == name)
     }
 
+    /// The names of the attributes that `keep` selects, e.g. the sensitive ones.
+    pub fn names(&self, keep: impl Fn(&Attribute) -> bool) -> impl Iterator<Item = String> {
+        self.attributes
+            .iter()
+            .filter(move |a| keep(a))
+            .map(|a| a.name.to_string())
+    }
+
     pub fn settable(&self) -> impl Iterator<Item = &Attribute> {
         self.attributes.iter().filter(|a| a.settable)
     }
