@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use super::reports::ReportArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "meshmon",
@@ -99,11 +101,24 @@ pub struct PlanArgs {
     pub replace: Vec<String>,
 }
 
+/// How `plan` and `drift` render a report.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum DriftFormat {
     Text,
     Json,
     Markdown,
+}
+
+/// What `plan` prints and which reports it also writes.
+#[derive(Debug, Clone, Args)]
+pub struct PlanOutput {
+    /// Print the plan as text, JSON (the same as --json) or Markdown (for a
+    /// pull-request comment).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<DriftFormat>,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -123,7 +138,12 @@ pub enum Command {
         deny_warnings: bool,
     },
     /// Show what apply would change.
-    Plan(PlanArgs),
+    Plan {
+        #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
+        output: PlanOutput,
+    },
     /// Make the world match the spec.
     Apply {
         #[command(flatten)]
@@ -162,6 +182,8 @@ pub enum Command {
         state: StateArgs,
         #[arg(long, value_enum, default_value = "text")]
         format: DriftFormat,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Print the dependency graph.
     Graph {

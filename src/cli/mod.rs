@@ -3,6 +3,7 @@
 
 mod args;
 mod report;
+mod reports;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,16 +11,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use args::{
-    Cli, Command, DriftFormat, GraphFormat, PlanArgs, SpecArgs, StateArgs, StateCommand,
+    Cli, Command, DriftFormat, GraphFormat, PlanArgs, PlanOutput, SpecArgs, StateArgs, StateCommand,
 };
 use report::Out;
+pub use reports::{ReportArgs, ReportTarget};
 
 use crate::diag::Diagnostics;
 use crate::engine::progress::Reporter;
 use crate::engine::{Engine, Error, walk};
 use crate::plan::file::{PLAN_FORMAT, SavedPlan};
 use crate::plan::render;
-use crate::plan::{self, Action, Plan, PlanOptions};
+use crate::plan::{Action, Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::{self, Spec, VarInputs};
 use crate::state::{LocalStore, S3Config, State, Store};
@@ -85,7 +87,16 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             spec,
             deny_warnings,
         } => validate(&spec, deny_warnings, out, &registry),
-        Command::Plan(args) => plan_cmd(&args, out, registry).await,
+        Command::Plan { mut plan, output } => {
+            // `--format json` is `--json`: status lines stay off stderr too.
+            plan.json |= output.format == Some(DriftFormat::Json);
+            let format = if plan.json {
+                DriftFormat::Json
+            } else {
+                output.format.unwrap_or(DriftFormat::Text)
+            };
+            plan_cmd(&plan, format, &output.reports, out, registry).await
+        }
         Command::Apply {
             plan,
             auto_approve,
@@ -127,7 +138,8 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             spec,
             state,
             format,
-        } => drift_cmd(&spec, &state, format, out, registry).await,
+            reports,
+        } => drift_cmd(&spec, &state, format, &reports, out, registry).await,
         Command::Docs { out: file } => {
             let text = crate::docs::reference(&registry);
             match file {
@@ -314,21 +326,25 @@ fn check_prevent_destroy(engine: &Engine, plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdResult {
+async fn plan_cmd(
+    args: &PlanArgs,
+    format: DriftFormat,
+    reports: &ReportArgs,
+    out: &Out,
+    registry: Arc<Registry>,
+) -> CmdResult {
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
     let (state, _) = store.load().await?;
     let engine = Engine::new(spec, registry.clone(), 10);
     let plan = make_plan(&engine, state, args, out).await?;
-    if args.json {
-        out.print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&plan::json::plan(&plan, &registry)).expect("json")
-        ));
-    } else {
-        out.print(&render::plan(&plan, &registry, &out.palette));
-    }
+    let env = engine.spec.name.as_str();
+    out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
+    let plain = render::Palette::new(false);
+    reports
+        .write(|f| reports::plan(f, &plan, env, &registry, &plain))
+        .map_err(|e| Failure::Message(e, None))?;
     for problem in &plan.preflight {
         out.warning(&format!(
             "{problem}; `meshmon apply` refuses to start until this is fixed"
@@ -339,7 +355,7 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
         saved.write(path).map_err(|e| {
             Failure::Message(format!("cannot write plan {}: {e}", path.display()), None)
         })?;
-        if !args.json {
+        if format == DriftFormat::Text {
             out.print(&format!(
                 "\nSaved the plan to {0}. Apply exactly this plan with: meshmon apply {0}\n",
                 path.display()
@@ -628,6 +644,7 @@ async fn drift_cmd(
     args: &SpecArgs,
     state_args: &StateArgs,
     format: DriftFormat,
+    reports: &ReportArgs,
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
@@ -639,24 +656,19 @@ async fn drift_cmd(
     let engine = Engine::new(spec, registry.clone(), 10);
     engine.configure_known(&state).await;
     let (_, drift) = engine.refresh(&state).await?;
-    match format {
-        DriftFormat::Json => out.print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&plan::json::drift(&drift, &registry)).expect("json")
-        )),
-        DriftFormat::Markdown => out.print(&plan::json::drift_markdown(&drift, &env, &registry)),
-        DriftFormat::Text => {
-            if drift.is_empty() {
-                out.print(&format!(
-                    "No drift: all {} resource(s) in the state match the real world.\n",
-                    state.resources.len()
-                ));
-            } else {
-                out.print(&render::drift_section(&drift, &registry, &out.palette));
-                out.print("\nRun `meshmon plan` to see how `meshmon apply` would repair this.\n");
-            }
-        }
-    }
+    let count = state.resources.len();
+    out.print(&reports::drift(
+        format,
+        &drift,
+        count,
+        &env,
+        &registry,
+        &out.palette,
+    ));
+    let plain = render::Palette::new(false);
+    reports
+        .write(|f| reports::drift(f, &drift, count, &env, &registry, &plain))
+        .map_err(|e| Failure::Message(e, None))?;
     Ok(if drift.is_empty() { 0 } else { 2 })
 }
 

@@ -8,6 +8,8 @@
 //! - `crash.rs`: SIGKILL in the middle of an apply, racing applies and the
 //!   state lock, force-unlock.
 //! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
+//! - `reports.rs`: `plan --format markdown` (snapshot, masking, GitHub's
+//!   comment limit) and reports written to files from one refresh.
 //! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
 
 mod common;
@@ -16,4 +18,5 @@ mod crash;
 mod diagnostics;
 mod drift;
 mod lifecycle;
+mod reports;
 mod state_cmds;
