@@ -240,6 +240,21 @@ pub enum Command {
         #[arg(long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Start a project: write an example spec with the manifests and dashboards it reads.
+    Init {
+        /// Which example to write.
+        #[arg(long, value_name = "NAME", default_value = crate::init::EXAMPLES[0].name, value_parser = example_names())]
+        example: String,
+        /// Where to write it (created if missing; existing files are never overwritten).
+        #[arg(value_name = "DIR", default_value = ".")]
+        path: PathBuf,
+    },
+    /// Print the JSON Schema of the spec, for editors (taplo, Even Better TOML).
+    Schema {
+        /// Write to FILE instead of standard output.
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Release a state lock left by a process that is gone.
     ForceUnlock {
         /// The lock ID from the "state is locked" error.
@@ -254,6 +269,14 @@ pub enum Command {
         #[command(flatten)]
         state: StateArgs,
     },
+}
+
+fn example_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::init::EXAMPLES
+            .iter()
+            .map(|e| clap::builder::PossibleValue::new(e.name).help(e.about)),
+    )
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 mod args;
 mod report;
 mod reports;
+mod tools;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -176,6 +177,8 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             spec,
             state,
         } => import_cmd(&address, &id, &spec, &state, out, registry).await,
+        Command::Init { example, path } => tools::init(&example, &path, out, &registry),
+        Command::Schema { out: file } => tools::schema(file.as_deref(), out, &registry),
         Command::ForceUnlock {
             lock_id,
             file,

@@ -8,6 +8,10 @@
 //! - `crash.rs`: SIGKILL in the middle of an apply, racing applies and the
 //!   state lock, force-unlock.
 //! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
+//! - `init.rs`: `init` writes each embedded example, which plans offline;
+//!   it never overwrites a file nor writes through a symlink.
+//! - `schema.rs`: the JSON Schema from `meshmon schema` accepts every
+//!   example and rejects misspelt keys.
 //! - `reports.rs`: `plan --format markdown` (snapshot, masking, GitHub's
 //!   comment limit) and reports written to files from one refresh.
 //! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
@@ -17,6 +21,8 @@ mod common;
 mod crash;
 mod diagnostics;
 mod drift;
+mod init;
 mod lifecycle;
 mod reports;
+mod schema;
 mod state_cmds;
