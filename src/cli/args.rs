@@ -255,6 +255,17 @@ pub enum Command {
         #[arg(long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Print a shell completion script (for example: meshmon completions bash > /etc/bash_completion.d/meshmon).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into DIR.
+    Man {
+        /// Write meshmon.1 and a meshmon-COMMAND.1 per command into DIR.
+        #[arg(long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Release a state lock left by a process that is gone.
     ForceUnlock {
         /// The lock ID from the "state is locked" error.

@@ -179,6 +179,8 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
         } => import_cmd(&address, &id, &spec, &state, out, registry).await,
         Command::Init { example, path } => tools::init(&example, &path, out, &registry),
         Command::Schema { out: file } => tools::schema(file.as_deref(), out, &registry),
+        Command::Completions { shell } => tools::completions(shell, out),
+        Command::Man { out: dir } => tools::man(dir.as_deref(), out),
         Command::ForceUnlock {
             lock_id,
             file,

@@ -1,4 +1,6 @@
-//! Commands that touch neither state nor providers: `init`, `schema`.
+//! Commands that touch neither state nor providers: `init`, `schema`,
+//! `completions`, `man`. Completions and man pages come from the clap
+//! definitions in `args.rs`, so they cannot fall behind the flags.
 
 use std::path::Path;
 
@@ -60,6 +62,41 @@ pub fn schema(file: Option<&Path>, out: &Out, registry: &Registry) -> CmdResult 
         Some(path) => write_atomic(path, text.as_bytes())
             .map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display()), None))?,
         None => out.print(&text),
+    }
+    Ok(0)
+}
+
+/// `meshmon completions SHELL`.
+pub fn completions(shell: clap_complete::Shell, out: &Out) -> CmdResult {
+    let mut cmd = <super::Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "meshmon", &mut buf);
+    out.print(&String::from_utf8_lossy(&buf));
+    Ok(0)
+}
+
+/// `meshmon man`: the top page on stdout, or every page into a directory.
+pub fn man(dir: Option<&Path>, out: &Out) -> CmdResult {
+    let cmd = <super::Cli as clap::CommandFactory>::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(cmd, dir))
+                .map_err(|e| {
+                    Failure::Message(
+                        format!("cannot write man pages to {}: {e}", dir.display()),
+                        None,
+                    )
+                })?;
+            out.status(&format!("Wrote the man pages to {}.", dir.display()));
+        }
+        None => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| Failure::Message(format!("cannot render the man page: {e}"), None))?;
+            out.print(&String::from_utf8_lossy(&buf));
+        }
     }
     Ok(0)
 }

@@ -5,6 +5,7 @@
 //!   destroy, saved plans, targets, prevent_destroy, confirmation prompts.
 //! - `drift.rs`: out-of-band changes to `local_file`, drift formats and
 //!   exit codes, refresh-only plans.
+//! - `completions.rs`: shell completions and man pages from the flags.
 //! - `crash.rs`: SIGKILL in the middle of an apply, racing applies and the
 //!   state lock, force-unlock.
 //! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
@@ -18,6 +19,7 @@
 
 mod common;
 
+mod completions;
 mod crash;
 mod diagnostics;
 mod drift;
