@@ -149,6 +149,10 @@ fn meta_keys(schema: &Schema) -> Map<String, Value> {
 }
 
 fn meshmon_block() -> Value {
+    let codes: Vec<Value> = crate::lint::CODES
+        .iter()
+        .map(|(code, about)| json!({"const": code, "description": about}))
+        .collect();
     json!({
         "type": "object",
         "description": "The environment: its name and where its state lives.",
@@ -157,6 +161,24 @@ fn meshmon_block() -> Value {
         "properties": {
             "name": {"type": "string", "description": "The environment's name; the default state is state/<name>.json."},
             "state": {"type": "string", "description": "The local state file, instead of state/<name>.json."},
+            "acknowledge": {
+                "type": "array",
+                "description": "Warnings the team has accepted, per resource: shown as a one-line reminder instead of in full.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["warning", "resources"],
+                    "properties": {
+                        "warning": {"description": "The warning's code, as shown beside it.", "oneOf": codes},
+                        "resources": {
+                            "type": "array",
+                            "description": "The resources (TYPE.NAME) it is accepted for.",
+                            "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]*\\.[A-Za-z_][A-Za-z0-9_-]*$"},
+                        },
+                        "reason": {"type": "string", "description": "Why, for the next reader."},
+                    },
+                },
+            },
             "backend": {
                 "type": "object",
                 "description": "Remote state shared by a team.",

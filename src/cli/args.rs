@@ -23,6 +23,15 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// Show the first warning of each kind in full and fold the rest into one
+    /// line (the default when standard error is not a terminal).
+    #[arg(long, global = true, overrides_with = "no_compact_warnings")]
+    pub compact_warnings: bool,
+
+    /// Show every warning in full, even when standard error is not a terminal.
+    #[arg(long, global = true, overrides_with = "compact_warnings")]
+    pub no_compact_warnings: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

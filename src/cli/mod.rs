@@ -5,6 +5,7 @@ mod args;
 mod report;
 mod reports;
 mod tools;
+mod warnings;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -52,7 +53,11 @@ type CmdResult = Result<u8, Failure>;
 pub fn run(cli: Cli) -> ExitCode {
     let color =
         !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let out = Out::new(color);
+    let out = Out::new(color).with_compact_warnings(warnings::compact(
+        cli.compact_warnings,
+        cli.no_compact_warnings,
+        std::io::stderr().is_terminal(),
+    ));
     if let Some(dir) = &cli.dir
         && let Err(e) = std::env::set_current_dir(dir)
     {

@@ -16,6 +16,7 @@
 //! - `reports.rs`: `plan --format markdown` (snapshot, masking, GitHub's
 //!   comment limit) and reports written to files from one refresh.
 //! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
+//! - `warnings.rs`: repeated warnings folded, `[meshmon] acknowledge`.
 
 mod common;
 
@@ -28,3 +29,4 @@ mod lifecycle;
 mod reports;
 mod schema;
 mod state_cmds;
+mod warnings;

@@ -155,3 +155,24 @@ fn schema_describes_every_resource_type_and_provider() {
         );
     }
 }
+
+#[test]
+fn schema_completes_acknowledge_with_the_warning_codes() {
+    let ws = Workspace::new("");
+    let schema = schema(&ws);
+    let spec = r#"
+[meshmon]
+name = "x"
+acknowledge = [{ warning = "app-mesh-end-of-life", resources = ["helm_release.mesh"], reason = "moving to Istio" }]
+"#;
+    assert_eq!(errors(&schema, spec), Vec::<String>::new());
+    let errs = errors(
+        &schema,
+        &spec.replace("app-mesh-end-of-life", "app-mesh-eol"),
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("/meshmon/acknowledge/0/warning: ")),
+        "{errs:#?}"
+    );
+}
