@@ -24,6 +24,11 @@ pub struct Diag {
     pub labels: Vec<(Range<usize>, String)>,
     pub help: Option<String>,
     pub source: Option<Source>,
+    /// A stable name for the kind of problem (`app-mesh-end-of-life`), by
+    /// which `[meshmon] acknowledge` silences a warning and repeats fold.
+    pub code: Option<&'static str>,
+    /// The resource the problem is about, as TYPE.NAME.
+    pub address: Option<String>,
 }
 
 impl Diag {
@@ -34,6 +39,8 @@ impl Diag {
             labels: Vec::new(),
             help: None,
             source: None,
+            code: None,
+            address: None,
         }
     }
 
@@ -51,6 +58,13 @@ impl Diag {
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Names the kind of problem and the resource it is about.
+    pub fn about(mut self, code: &'static str, address: impl Into<String>) -> Self {
+        self.code = Some(code);
+        self.address = Some(address.into());
         self
     }
 
@@ -77,6 +91,10 @@ impl miette::Diagnostic for Diag {
         Some(self.severity)
     }
 
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code.map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help
             .as_ref()
@@ -101,6 +119,9 @@ impl miette::Diagnostic for Diag {
 #[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     pub items: Vec<Diag>,
+    /// Warnings silenced by `[meshmon] acknowledge`: not shown, only counted
+    /// in a one-line reminder.
+    pub acknowledged: Vec<Diag>,
 }
 
 impl Diagnostics {
@@ -118,6 +139,7 @@ impl Diagnostics {
 
     pub fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
+        self.acknowledged.extend(other.acknowledged);
     }
 
     /// Turns every warning into an error (`validate --deny-warnings`).

@@ -85,6 +85,18 @@ pub fn reference(registry: &Registry) -> String {
             table(&mut out, &schema);
         }
     }
+    out.push_str("## Warnings\n\n");
+    out.push_str(
+        "Warnings carry a code. `[meshmon] acknowledge` accepts one for the resources it names;\n\
+         the warning then shows only in a one-line reminder:\n\n\
+         ```toml\n[meshmon]\nname = \"appmesh-monitoring\"\nacknowledge = [\n  \
+         { warning = \"app-mesh-end-of-life\", resources = [\"helm_release.appmesh_controller\"], reason = \"moving to Istio\" },\n]\n```\n\n\
+         | code | about |\n|---|---|\n",
+    );
+    for (code, about) in crate::lint::CODES {
+        let _ = writeln!(out, "| `{code}` | {} |", cell(about));
+    }
+    out.push('\n');
     out.push_str("## Resource types\n\n");
     let mut types: Vec<(&'static str, &Schema)> = registry.schemas().collect();
     types.sort_by_key(|(_, s)| s.type_name);

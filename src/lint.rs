@@ -70,6 +70,23 @@ const REMOVED_APIS: &[(&str, u32, &str)] = &[
     ),
 ];
 
+/// The stable code of each warning given here, with what it is about. The
+/// codes are a public contract: `[meshmon] acknowledge` names them.
+pub const CODES: &[(&str, &str)] = &[
+    (EKS_SUPPORT, "an EKS version out of standard support"),
+    (
+        API_REMOVED,
+        "a manifest using an API version the cluster's Kubernetes no longer serves",
+    ),
+    (APP_MESH_EOL, "AWS App Mesh, discontinued on 2026-09-30"),
+    (GRAFANA_AGENT_EOL, "the Grafana Agent, past its end of life"),
+];
+
+pub const EKS_SUPPORT: &str = "eks-standard-support-ended";
+pub const API_REMOVED: &str = "kubernetes-api-removed";
+pub const APP_MESH_EOL: &str = "app-mesh-end-of-life";
+pub const GRAFANA_AGENT_EOL: &str = "grafana-agent-end-of-life";
+
 const APP_MESH: &str = "AWS App Mesh was discontinued on 2026-09-30";
 const APP_MESH_NEXT: &str = "move the mesh to Amazon VPC Lattice or Istio";
 const GRAFANA_AGENT: &str = "Grafana Agent reached end of life on 2025-11-01";
@@ -102,11 +119,12 @@ fn minor(version: &str) -> Option<u32> {
     version.trim().split('.').nth(1)?.parse().ok()
 }
 
-fn warn(spec: &Spec, r: &ResourceBlock, message: String, help: &str) -> Diag {
+fn warn(spec: &Spec, r: &ResourceBlock, code: &'static str, message: String, help: &str) -> Diag {
     Diag::warning(message)
         .label(r.span.clone(), format!("`{}`", r.address))
         .help(help)
         .in_source(&spec.source)
+        .about(code, &r.address)
 }
 
 /// Every end-of-life warning for a spec, as of `today` (`YYYY-MM-DD`).
@@ -135,6 +153,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
             out.push(warn(
                 spec,
                 r,
+                EKS_SUPPORT,
                 format!("EKS version {version} is out of standard support (it {ended}); extended support costs more and ends too"),
                 &format!("set version to {latest} or later"),
             ));
@@ -153,6 +172,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
+                        APP_MESH_EOL,
                         format!("{APP_MESH}; this release installs `{chart}`"),
                         APP_MESH_NEXT,
                     ));
@@ -163,6 +183,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
+                        GRAFANA_AGENT_EOL,
                         format!("{GRAFANA_AGENT}; this release installs `{chart}`"),
                         GRAFANA_AGENT_NEXT,
                     ));
@@ -199,6 +220,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                             out.push(warn(
                                 spec,
                                 r,
+                                API_REMOVED,
                                 format!(
                                     "`{api}` is not served by Kubernetes 1.{removed} and later{}",
                                     match cluster_minor {
@@ -215,6 +237,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
+                        APP_MESH_EOL,
                         format!("{APP_MESH}; this manifest declares App Mesh objects"),
                         APP_MESH_NEXT,
                     ));
@@ -223,6 +246,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
+                        GRAFANA_AGENT_EOL,
                         format!("{GRAFANA_AGENT}; this manifest runs the grafana/agent image"),
                         GRAFANA_AGENT_NEXT,
                     ));

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use super::reports::ReportArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "meshmon",
@@ -20,6 +22,15 @@ pub struct Cli {
     /// Never colour output (NO_COLOR in the environment does the same).
     #[arg(long, global = true)]
     pub no_color: bool,
+
+    /// Show the first warning of each kind in full and fold the rest into one
+    /// line (the default when standard error is not a terminal).
+    #[arg(long, global = true, overrides_with = "no_compact_warnings")]
+    pub compact_warnings: bool,
+
+    /// Show every warning in full, even when standard error is not a terminal.
+    #[arg(long, global = true, overrides_with = "compact_warnings")]
+    pub no_compact_warnings: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -99,11 +110,24 @@ pub struct PlanArgs {
     pub replace: Vec<String>,
 }
 
+/// How `plan` and `drift` render a report.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum DriftFormat {
     Text,
     Json,
     Markdown,
+}
+
+/// What `plan` prints and which reports it also writes.
+#[derive(Debug, Clone, Args)]
+pub struct PlanOutput {
+    /// Print the plan as text, JSON (the same as --json) or Markdown (for a
+    /// pull-request comment).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<DriftFormat>,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -123,7 +147,12 @@ pub enum Command {
         deny_warnings: bool,
     },
     /// Show what apply would change.
-    Plan(PlanArgs),
+    Plan {
+        #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
+        output: PlanOutput,
+    },
     /// Make the world match the spec.
     Apply {
         #[command(flatten)]
@@ -162,6 +191,8 @@ pub enum Command {
         state: StateArgs,
         #[arg(long, value_enum, default_value = "text")]
         format: DriftFormat,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Print the dependency graph.
     Graph {
@@ -227,6 +258,32 @@ pub enum Command {
         #[arg(long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Start a project: write an example spec with the manifests and dashboards it reads.
+    Init {
+        /// Which example to write.
+        #[arg(long, value_name = "NAME", default_value = crate::init::EXAMPLES[0].name, value_parser = example_names())]
+        example: String,
+        /// Where to write it (created if missing; existing files are never overwritten).
+        #[arg(value_name = "DIR", default_value = ".")]
+        path: PathBuf,
+    },
+    /// Print the JSON Schema of the spec, for editors (taplo, Even Better TOML).
+    Schema {
+        /// Write to FILE instead of standard output.
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script (for example: meshmon completions bash > /etc/bash_completion.d/meshmon).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into DIR.
+    Man {
+        /// Write meshmon.1 and a meshmon-COMMAND.1 per command into DIR.
+        #[arg(long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Release a state lock left by a process that is gone.
     ForceUnlock {
         /// The lock ID from the "state is locked" error.
@@ -254,6 +311,14 @@ fn parallelism(s: &str) -> Result<usize, String> {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
         _ => Err(format!("{s:?} is not a number from 1 to 1024")),
     }
+}
+
+fn example_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::init::EXAMPLES
+            .iter()
+            .map(|e| clap::builder::PossibleValue::new(e.name).help(e.about)),
+    )
 }
 
 #[derive(Debug, Subcommand)]

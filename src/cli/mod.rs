@@ -3,6 +3,9 @@
 
 mod args;
 mod report;
+mod reports;
+mod tools;
+mod warnings;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,16 +13,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use args::{
-    Cli, Command, DriftFormat, GraphFormat, PlanArgs, SpecArgs, StateArgs, StateCommand,
+    Cli, Command, DriftFormat, GraphFormat, PlanArgs, PlanOutput, SpecArgs, StateArgs, StateCommand,
 };
 use report::Out;
+pub use reports::{ReportArgs, ReportTarget};
 
 use crate::diag::Diagnostics;
 use crate::engine::progress::Reporter;
 use crate::engine::{Engine, Error, walk};
 use crate::plan::file::{PLAN_FORMAT, SavedPlan};
 use crate::plan::render;
-use crate::plan::{self, Action, Plan, PlanOptions};
+use crate::plan::{Action, Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::{self, Spec, VarInputs};
 use crate::state::{LocalStore, S3Config, State, Store};
@@ -49,7 +53,11 @@ type CmdResult = Result<u8, Failure>;
 pub fn run(cli: Cli) -> ExitCode {
     let color =
         !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let out = Out::new(color);
+    let out = Out::new(color).with_compact_warnings(warnings::compact(
+        cli.compact_warnings,
+        cli.no_compact_warnings,
+        std::io::stderr().is_terminal(),
+    ));
     if let Some(dir) = &cli.dir
         && let Err(e) = std::env::set_current_dir(dir)
     {
@@ -85,7 +93,16 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             spec,
             deny_warnings,
         } => validate(&spec, deny_warnings, out, &registry),
-        Command::Plan(args) => plan_cmd(&args, out, registry).await,
+        Command::Plan { mut plan, output } => {
+            // `--format json` is `--json`: status lines stay off stderr too.
+            plan.json |= output.format == Some(DriftFormat::Json);
+            let format = if plan.json {
+                DriftFormat::Json
+            } else {
+                output.format.unwrap_or(DriftFormat::Text)
+            };
+            plan_cmd(&plan, format, &output.reports, out, registry).await
+        }
         Command::Apply {
             plan,
             auto_approve,
@@ -127,7 +144,8 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             spec,
             state,
             format,
-        } => drift_cmd(&spec, &state, format, out, registry).await,
+            reports,
+        } => drift_cmd(&spec, &state, format, &reports, out, registry).await,
         Command::Docs { out: file } => {
             let text = crate::docs::reference(&registry);
             match file {
@@ -175,6 +193,10 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             spec,
             state,
         } => import_cmd(&address, &id, &spec, &state, out, registry).await,
+        Command::Init { example, path } => tools::init(&example, &path, out, &registry),
+        Command::Schema { out: file } => tools::schema(file.as_deref(), out, &registry),
+        Command::Completions { shell } => tools::completions(shell, out),
+        Command::Man { out: dir } => tools::man(dir.as_deref(), out),
         Command::ForceUnlock {
             lock_id,
             force,
@@ -335,21 +357,25 @@ fn check_prevent_destroy(engine: &Engine, plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdResult {
+async fn plan_cmd(
+    args: &PlanArgs,
+    format: DriftFormat,
+    reports: &ReportArgs,
+    out: &Out,
+    registry: Arc<Registry>,
+) -> CmdResult {
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
     let (state, _) = load_state(&store, out).await?;
     let engine = Engine::new(spec, registry.clone(), 10);
     let plan = make_plan(&engine, state, args, out).await?;
-    if args.json {
-        out.print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&plan::json::plan(&plan, &registry)).expect("json")
-        ));
-    } else {
-        out.print(&render::plan(&plan, &registry, &out.palette));
-    }
+    let env = engine.spec.name.as_str();
+    out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
+    let plain = render::Palette::new(false);
+    reports
+        .write(|f| reports::plan(f, &plan, env, &registry, &plain))
+        .map_err(|e| Failure::Message(e, None))?;
     for problem in &plan.preflight {
         out.warning(&format!(
             "{problem}; `meshmon apply` refuses to start until this is fixed"
@@ -358,7 +384,7 @@ async fn plan_cmd(args: &PlanArgs, out: &Out, registry: Arc<Registry>) -> CmdRes
     if let Some(path) = &args.out {
         let saved = saved_plan(&engine, &plan, args);
         saved.write(path).map_err(|e| Failure::Message(e, None))?;
-        if !args.json {
+        if format == DriftFormat::Text {
             out.print(&format!(
                 "\nSaved the plan to {0}. Apply exactly this plan with: meshmon apply {0}\n",
                 path.display()
@@ -699,6 +725,7 @@ async fn drift_cmd(
     args: &SpecArgs,
     state_args: &StateArgs,
     format: DriftFormat,
+    reports: &ReportArgs,
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
@@ -710,24 +737,12 @@ async fn drift_cmd(
     let engine = Engine::new(spec, registry.clone(), 10);
     engine.configure_known(&state).await;
     let (_, drift) = engine.refresh(&state).await?;
-    match format {
-        DriftFormat::Json => out.print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&plan::json::drift(&drift)).expect("json")
-        )),
-        DriftFormat::Markdown => out.print(&plan::json::drift_markdown(&drift, &env)),
-        DriftFormat::Text => {
-            if drift.is_empty() {
-                out.print(&format!(
-                    "No drift: all {} resource(s) in the state match the real world.\n",
-                    state.resources.len()
-                ));
-            } else {
-                out.print(&render::drift_section(&drift, &out.palette));
-                out.print("\nRun `meshmon plan` to see how `meshmon apply` would repair this.\n");
-            }
-        }
-    }
+    let count = state.resources.len();
+    out.print(&reports::drift(format, &drift, count, &env, &out.palette));
+    let plain = render::Palette::new(false);
+    reports
+        .write(|f| reports::drift(f, &drift, count, &env, &plain))
+        .map_err(|e| Failure::Message(e, None))?;
     Ok(if drift.is_empty() { 0 } else { 2 })
 }
 

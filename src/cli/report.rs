@@ -12,6 +12,8 @@ use crate::state::ResourceState;
 pub struct Out {
     pub color: bool,
     pub palette: Palette,
+    /// Fold repeated warnings of one code into a line (see `warnings`).
+    pub compact: bool,
 }
 
 impl Out {
@@ -19,7 +21,13 @@ impl Out {
         Out {
             color,
             palette: Palette::new(color),
+            compact: false,
         }
+    }
+
+    pub fn with_compact_warnings(mut self, compact: bool) -> Self {
+        self.compact = compact;
+        self
     }
 
     pub fn print(&self, text: &str) {
@@ -41,16 +49,20 @@ impl Out {
         GraphicalReportHandler::new_themed(theme).with_width(100)
     }
 
-    /// Renders diagnostics (errors and warnings) to stderr, with a count.
+    /// Renders diagnostics (errors and warnings) to stderr, with a count,
+    /// then a reminder of the acknowledged warnings.
     pub fn diagnostics(&self, d: &Diagnostics) {
-        if d.items.is_empty() {
-            return;
-        }
-        let _ = write!(
-            std::io::stderr().lock(),
-            "{}",
+        let mut text = if d.items.is_empty() {
+            String::new()
+        } else if self.compact {
+            super::warnings::render_compact(d, &self.handler())
+        } else {
             render_diagnostics(d, &self.handler())
-        );
+        };
+        if let Some(line) = super::warnings::acknowledged(d) {
+            text.push_str(&line);
+        }
+        let _ = write!(std::io::stderr().lock(), "{text}");
     }
 
     pub fn warning(&self, message: &str) {

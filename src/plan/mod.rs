@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod file;
 pub mod json;
+pub mod markdown;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

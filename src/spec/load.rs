@@ -21,8 +21,10 @@ use super::{
 use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::registry::Registry;
 
+mod acknowledge;
+
 const TOP_KEYS: &[&str] = &["meshmon", "variables", "providers", "resources", "outputs"];
-const MESHMON_KEYS: &[&str] = &["name", "state", "backend"];
+const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
 const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts"];
 const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
@@ -108,8 +110,8 @@ pub fn load_text(
         if cx.diags.has_errors() {
             return Err(cx.diags);
         }
-        cx.diags
-            .extend(crate::lint::lint(&spec, &crate::lint::today()));
+        let lints = crate::lint::lint(&spec, &crate::lint::today());
+        acknowledge::apply(&spec, lints, &mut cx.diags);
         return Ok((spec, cx.diags));
     }
     Err(cx.diags)
@@ -323,6 +325,7 @@ impl Loader<'_> {
         if let Some(o) = get("outputs") {
             self.outputs(o, &mut outputs);
         }
+        let acknowledge = self.acknowledgements(get("meshmon"));
 
         Some(Spec {
             name: name?,
@@ -336,6 +339,7 @@ impl Loader<'_> {
             providers,
             resources,
             outputs,
+            acknowledge,
         })
     }
 
@@ -381,6 +385,8 @@ impl Loader<'_> {
                     }
                 }
                 "state" => state = self.expect_str(v, "`meshmon.state`"),
+                // Checked once every resource is declared.
+                "acknowledge" => {}
                 "backend" => match crate::state::S3Config::from_backend(&node_value(v)) {
                     Ok(b) => backend = Some(b),
                     Err(e) => {

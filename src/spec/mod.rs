@@ -40,6 +40,19 @@ pub struct Spec {
     pub providers: BTreeMap<String, ProviderBlock>,
     pub resources: BTreeMap<String, ResourceBlock>,
     pub outputs: BTreeMap<String, OutputBlock>,
+    /// `[meshmon] acknowledge`: warnings accepted per resource.
+    pub acknowledge: Vec<Acknowledgement>,
+}
+
+/// One `[meshmon] acknowledge` entry: a warning code accepted for these
+/// resources.
+#[derive(Clone, Debug)]
+pub struct Acknowledgement {
+    pub warning: String,
+    /// Addresses, each with its span in the spec.
+    pub resources: Vec<(String, Range<usize>)>,
+    pub reason: Option<String>,
+    pub span: Range<usize>,
 }
 
 #[derive(Clone, Debug)]

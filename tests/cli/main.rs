@@ -5,18 +5,31 @@
 //!   destroy, saved plans, targets, prevent_destroy, confirmation prompts.
 //! - `drift.rs`: out-of-band changes to `local_file`, drift formats and
 //!   exit codes, refresh-only plans.
+//! - `completions.rs`: shell completions and man pages from the flags.
 //! - `crash.rs`: SIGKILL in the middle of an apply, racing applies and the
 //!   state lock, force-unlock.
 //! - `diagnostics.rs`: snapshots of every spec diagnostic and of the plan.
+//! - `init.rs`: `init` writes each embedded example, which plans offline;
+//!   it never overwrites a file nor writes through a symlink.
+//! - `schema.rs`: the JSON Schema from `meshmon schema` accepts every
+//!   example and rejects misspelt keys.
+//! - `reports.rs`: `plan --format markdown` (snapshot, masking, GitHub's
+//!   comment limit) and reports written to files from one refresh.
 //! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
 //! - `hostile.rs`: secrets, damaged or planted files, hangs, panics and
 //!   values that must fail at validate.
+//! - `warnings.rs`: repeated warnings folded, `[meshmon] acknowledge`.
 
 mod common;
 
+mod completions;
 mod crash;
 mod diagnostics;
 mod drift;
 mod hostile;
+mod init;
 mod lifecycle;
+mod reports;
+mod schema;
 mod state_cmds;
+mod warnings;

@@ -1,0 +1,102 @@
+//! Commands that touch neither state nor providers: `init`, `schema`,
+//! `completions`, `man`. Completions and man pages come from the clap
+//! definitions in `args.rs`, so they cannot fall behind the flags.
+
+use std::path::Path;
+
+use super::report::Out;
+use super::reports::write_atomic;
+use super::{CmdResult, Failure};
+use crate::init;
+use crate::registry::Registry;
+
+/// `meshmon init`: an example, with the schema its `#:schema` line names.
+pub fn init(name: &str, dir: &Path, out: &Out, registry: &Registry) -> CmdResult {
+    let example = init::example(name).ok_or_else(|| {
+        Failure::Message(
+            format!("no example named `{name}`"),
+            Some(format!(
+                "the examples are: {}",
+                init::names().collect::<Vec<_>>().join(", ")
+            )),
+        )
+    })?;
+    let schema = crate::schema::spec_schema_text(registry);
+    let written = example.write(dir, Some(&schema)).map_err(|e| {
+        let hint = match e {
+            init::InitError::Exists { .. } => {
+                Some("choose an empty directory: meshmon init [--example NAME] DIR".into())
+            }
+            _ => None,
+        };
+        Failure::Message(e.to_string(), hint)
+    })?;
+    let mut text = format!(
+        "Wrote the `{}` example ({}) to {}:\n",
+        example.name,
+        example.about,
+        dir.display()
+    );
+    for f in &written {
+        text.push_str(&format!("  {f}\n"));
+    }
+    let cd = if dir == Path::new(".") {
+        String::new()
+    } else {
+        format!("  cd {}\n", dir.display())
+    };
+    text.push_str(&format!(
+        "\nNext:\n{cd}  meshmon validate\n  meshmon plan\n\n\
+         Editors that read `#:schema` (taplo, Even Better TOML) complete and check {} against {}.\n",
+        init::SPEC_FILE,
+        init::SCHEMA_FILE
+    ));
+    out.print(&text);
+    Ok(0)
+}
+
+/// `meshmon schema`: the spec's JSON Schema.
+pub fn schema(file: Option<&Path>, out: &Out, registry: &Registry) -> CmdResult {
+    let text = crate::schema::spec_schema_text(registry);
+    match file {
+        Some(path) => write_atomic(path, text.as_bytes())
+            .map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display()), None))?,
+        None => out.print(&text),
+    }
+    Ok(0)
+}
+
+/// `meshmon completions SHELL`.
+pub fn completions(shell: clap_complete::Shell, out: &Out) -> CmdResult {
+    let mut cmd = <super::Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "meshmon", &mut buf);
+    out.print(&String::from_utf8_lossy(&buf));
+    Ok(0)
+}
+
+/// `meshmon man`: the top page on stdout, or every page into a directory.
+pub fn man(dir: Option<&Path>, out: &Out) -> CmdResult {
+    let cmd = <super::Cli as clap::CommandFactory>::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(cmd, dir))
+                .map_err(|e| {
+                    Failure::Message(
+                        format!("cannot write man pages to {}: {e}", dir.display()),
+                        None,
+                    )
+                })?;
+            out.status(&format!("Wrote the man pages to {}.", dir.display()));
+        }
+        None => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| Failure::Message(format!("cannot render the man page: {e}"), None))?;
+            out.print(&String::from_utf8_lossy(&buf));
+        }
+    }
+    Ok(0)
+}
