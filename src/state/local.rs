@@ -201,6 +201,24 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
         }
     };
     let replay = read_journal(&bytes);
+    let mut state = match (found, replay.begin.clone()) {
+        // Written against another state (or already folded into this one
+        // before the process died): nothing to replay, nothing to recover.
+        (Some(s), Some((lineage, serial))) if s.lineage != lineage || s.serial != serial => {
+            return Ok(Loaded::fresh(s));
+        }
+        (Some(s), _) => s,
+        // The first apply of an environment was killed before it ever
+        // wrote the state: start from the empty state it began with.
+        (None, Some((lineage, serial))) => State {
+            lineage,
+            serial,
+            ..State::new()
+        },
+        // The first line is damaged: entries are whole records, so replaying
+        // them over the state found is safe even if they were folded in.
+        (None, None) => State::new(),
+    };
     let mut notices = Vec::new();
     if replay.damaged > 0 {
         let kept = keep_damaged(path, &bytes);
@@ -215,28 +233,6 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
             }
         ));
     }
-    let mut state = match (found, replay.begin) {
-        // Written against another state (or already folded into this one
-        // before the process died): nothing to replay.
-        (Some(s), Some((lineage, serial))) if s.lineage != lineage || s.serial != serial => {
-            return Ok(Loaded {
-                state: s,
-                replayed: false,
-                notices,
-            });
-        }
-        (Some(s), _) => s,
-        // The first apply of an environment was killed before it ever
-        // wrote the state: start from the empty state it began with.
-        (None, Some((lineage, serial))) => State {
-            lineage,
-            serial,
-            ..State::new()
-        },
-        // The first line is damaged: entries are whole records, so replaying
-        // them over the state found is safe even if they were folded in.
-        (None, None) => State::new(),
-    };
     let replayed = !replay.entries.is_empty();
     for entry in replay.entries {
         match entry {
