@@ -4,6 +4,7 @@
 mod args;
 mod report;
 mod reports;
+mod state_cmds;
 mod tools;
 mod warnings;
 
@@ -17,13 +18,15 @@ pub use args::{
 };
 use report::Out;
 pub use reports::{ReportArgs, ReportTarget};
+use state_cmds::{Reveal, output_cmd, state_cmd};
 
 use crate::diag::Diagnostics;
+use crate::engine::apply::{self, ApplyRequest, Outcome};
 use crate::engine::progress::Reporter;
-use crate::engine::{Engine, Error, walk};
+use crate::engine::{Engine, Error};
 use crate::plan::file::{PLAN_FORMAT, SavedPlan};
 use crate::plan::render;
-use crate::plan::{Action, Plan, PlanOptions};
+use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::{self, Spec, VarInputs};
 use crate::state::{LocalStore, S3Config, State, Store};
@@ -316,47 +319,6 @@ fn options(args: &PlanArgs) -> PlanOptions {
     }
 }
 
-/// Refreshes (unless told not to) and plans.
-async fn make_plan(
-    engine: &Engine,
-    state: State,
-    args: &PlanArgs,
-    out: &Out,
-) -> Result<Plan, Failure> {
-    engine.configure_known(&state).await;
-    let (prior, drift) = if args.refresh && !state.resources.is_empty() {
-        if !args.json {
-            out.status(&format!(
-                "Refreshing {} resource(s)...",
-                state.resources.len()
-            ));
-        }
-        engine.refresh(&state).await?
-    } else {
-        (state, Vec::new())
-    };
-    let plan = engine.plan(prior, drift, options(args)).await?;
-    check_prevent_destroy(engine, &plan)?;
-    Ok(plan)
-}
-
-fn check_prevent_destroy(engine: &Engine, plan: &Plan) -> Result<(), Failure> {
-    for c in &plan.changes {
-        if matches!(c.action, Action::Delete | Action::Replace)
-            && engine
-                .spec
-                .resources
-                .get(&c.address)
-                .is_some_and(|b| b.lifecycle.prevent_destroy)
-        {
-            return Err(Failure::Engine(Error::PreventDestroy {
-                address: c.address.clone(),
-            }));
-        }
-    }
-    Ok(())
-}
-
 async fn plan_cmd(
     args: &PlanArgs,
     format: DriftFormat,
@@ -369,7 +331,14 @@ async fn plan_cmd(
     let store = store_for(&spec, &args.state).await;
     let (state, _) = load_state(&store, out).await?;
     let engine = Engine::new(spec, registry.clone(), 10);
-    let plan = make_plan(&engine, state, args, out).await?;
+    let quiet = format == DriftFormat::Json;
+    let plan = engine
+        .refresh_and_plan(state, options(args), args.refresh, &|n| {
+            if !quiet {
+                out.status(&format!("Refreshing {n} resource(s)..."));
+            }
+        })
+        .await?;
     let env = engine.spec.name.as_str();
     out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
     let plain = render::Palette::new(false);
@@ -471,15 +440,14 @@ fn refuse_flags_beside_plan(args: &PlanArgs) -> Result<(), Failure> {
     ))
 }
 
-fn confirm(out: &Out, what: &str) -> Result<(), Failure> {
+fn confirm(out: &Out, what: &str) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::Message(
-            format!("{what} needs confirmation, but standard input is not a terminal"),
-            Some(
+        return Err(Error::Refused {
+            message: format!("{what} needs confirmation, but standard input is not a terminal"),
+            hint:
                 "review the plan, then run again with --auto-approve (or apply a saved plan file)"
                     .into(),
-            ),
-        ));
+        });
     }
     out.print(&format!(
         "\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
@@ -488,9 +456,15 @@ fn confirm(out: &Out, what: &str) -> Result<(), Failure> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|e| Failure::Message(format!("cannot read the answer: {e}"), None))?;
+        .map_err(|e| Error::Refused {
+            message: format!("cannot read the answer: {e}"),
+            hint: "nothing was changed".into(),
+        })?;
     if answer.trim() != "yes" {
-        return Err(Failure::Message(format!("{what} cancelled"), None));
+        return Err(Error::Refused {
+            message: format!("{what} cancelled"),
+            hint: "nothing was changed".into(),
+        });
     }
     Ok(())
 }
@@ -529,180 +503,93 @@ async fn apply_cmd(
     };
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
-    let operation = if args.destroy || saved.as_ref().is_some_and(|s| s.destroy) {
-        "destroy"
-    } else {
-        "apply"
+    let engine = Engine::new(spec, registry.clone(), parallelism);
+    let request = ApplyRequest {
+        options: saved
+            .as_ref()
+            .map_or_else(|| options(args), SavedPlan::options),
+        refresh: args.refresh,
+        saved: saved.as_ref(),
+        lock_timeout: args.state.lock_timeout,
     };
-    let lock = store.lock(operation, args.state.lock_timeout).await?;
-    let result = apply_locked(
-        &store,
-        spec,
-        saved.as_ref(),
-        args,
-        auto_approve,
-        parallelism,
+    let driver = CliDriver {
         out,
-        registry,
-    )
-    .await;
-    store.unlock(lock).await?;
-    result
+        registry: &registry,
+        auto_approve,
+    };
+    match apply::apply(&engine, &store, request, &driver).await? {
+        Outcome::Refreshed { recorded } => {
+            if recorded {
+                out.print("\nThe state now matches the real world.\n");
+            }
+        }
+        Outcome::NoChanges { state } => print_outputs(&state, out),
+        Outcome::Applied {
+            state,
+            totals,
+            elapsed,
+            destroy,
+        } => {
+            let elapsed = elapsed.as_secs_f64();
+            if destroy {
+                out.print(&format!(
+                    "\n{} Resources: {} destroyed. ({elapsed:.1}s)\n",
+                    out.palette.green.apply_to("Destroy complete!"),
+                    totals.destroyed,
+                ));
+            } else {
+                out.print(&format!(
+                    "\n{} Resources: {} added, {} changed, {} destroyed. ({elapsed:.1}s)\n",
+                    out.palette.green.apply_to("Apply complete!"),
+                    totals.added,
+                    totals.changed,
+                    totals.destroyed,
+                ));
+            }
+            print_outputs(&state, out);
+        }
+    }
+    Ok(0)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply_locked(
-    store: &Store,
-    spec: Spec,
-    saved: Option<&SavedPlan>,
-    args: &PlanArgs,
+/// How the engine's apply talks to a terminal or a CI log.
+struct CliDriver<'a> {
+    out: &'a Out,
+    registry: &'a Registry,
     auto_approve: bool,
-    parallelism: usize,
-    out: &Out,
-    registry: Arc<Registry>,
-) -> CmdResult {
-    let (mut state, replayed) = load_state(store, out).await?;
-    if replayed {
-        store.persist(&mut state).await?;
-        out.status(
-            "Recovered the operations an interrupted run had completed; continuing from there.",
-        );
-    }
-    let engine = Engine::new(spec, registry.clone(), parallelism);
-    let plan = match &saved {
-        Some(s) => {
-            // Serial 0 means no state was ever written: the plan's lineage
-            // becomes this environment's.
-            if s.serial == 0 && state.serial == 0 {
-                state.lineage = s.lineage.clone();
-            }
-            if s.lineage != state.lineage || s.serial != state.serial {
-                return Err(Failure::Message(
-                    format!(
-                        "the saved plan is stale: it was made against state serial {} but the state is now at serial {}{}",
-                        s.serial,
-                        state.serial,
-                        if s.lineage != state.lineage {
-                            " of another lineage"
-                        } else {
-                            ""
-                        }
-                    ),
-                    Some("run `meshmon plan --out FILE` again and apply the new plan".into()),
-                ));
-            }
-            engine.configure_known(&s.prior).await;
-            let plan = engine
-                .plan(s.prior.clone(), Vec::new(), s.options())
-                .await?;
-            if plan.fingerprint() != s.actions {
-                return Err(Failure::Message(
-                    "the saved plan no longer matches: planning again from it gives different actions".into(),
-                    Some("files it reads may have changed; run `meshmon plan --out FILE` again".into()),
-                ));
-            }
-            check_prevent_destroy(&engine, &plan)?;
-            plan
-        }
-        None => make_plan(&engine, state, args, out).await?,
-    };
-    out.print(&render::plan(&plan, &registry, &out.palette));
+}
 
-    if !plan.preflight.is_empty() && !plan.options.refresh_only {
-        return Err(Failure::Message(
-            format!(
-                "this machine cannot apply the plan: {}",
-                plan.preflight.join("; ")
-            ),
-            Some("nothing was changed; fix the above and run apply again".into()),
-        ));
+impl apply::Driver for CliDriver<'_> {
+    fn status(&self, text: &str) {
+        self.out.status(text);
     }
 
-    if plan.options.refresh_only {
-        if !plan.drift.is_empty() {
-            if !auto_approve && saved.is_none() {
-                confirm(out, "update the state to match the real world")?;
-            }
-            let mut refreshed = plan.prior.clone();
-            store.persist(&mut refreshed).await?;
-            out.print("\nThe state now matches the real world.\n");
-        }
-        return Ok(0);
+    fn warning(&self, text: &str) {
+        self.out.warning(text);
     }
 
-    if !plan.has_changes() {
-        let mut next = plan.prior.clone();
-        let outputs: std::collections::BTreeMap<_, _> = plan
-            .outputs
-            .iter()
-            .filter(|(_, (v, _))| !v.contains_unknown())
-            .map(|(k, (v, s))| {
-                (
-                    k.clone(),
-                    crate::state::OutputState {
-                        value: v.clone(),
-                        sensitive: *s,
-                    },
-                )
-            })
-            .collect();
-        let outputs_changed = !plan.options.destroy && outputs != next.outputs;
-        if !plan.drift.is_empty() || outputs_changed {
-            if !plan.options.destroy {
-                next.outputs = outputs;
-            }
-            store.persist(&mut next).await?;
+    fn show_plan(&self, plan: &Plan) {
+        self.out
+            .print(&render::plan(plan, self.registry, &self.out.palette));
+    }
+
+    fn confirm(&self, what: &str) -> Result<(), Error> {
+        if self.auto_approve {
+            return Ok(());
         }
-        print_outputs(&next, out);
-        return Ok(0);
+        confirm(self.out, what)
     }
-    if !auto_approve && saved.is_none() {
-        let what = if plan.options.destroy {
-            "destroy these resources"
-        } else {
-            "perform these actions"
-        };
-        confirm(out, what)?;
+
+    fn walk_starts(&self) {
+        self.out.print("\n");
     }
-    out.print("\n");
-    let reporter = Arc::new(Reporter::new(
-        std::io::stderr().is_terminal(),
-        out.palette.clone(),
-    ));
-    let mut journal = store.journal(&plan.prior)?;
-    let started = std::time::Instant::now();
-    let (mut final_state, totals, error) = walk::apply(
-        &engine,
-        &plan,
-        plan.prior.clone(),
-        &mut journal,
-        reporter.clone(),
-    )
-    .await;
-    reporter.close();
-    journal.finish()?;
-    store.persist(&mut final_state).await?;
-    if let Some(e) = error {
-        return Err(Failure::Engine(e));
+
+    fn reporter(&self) -> Arc<Reporter> {
+        Arc::new(Reporter::new(
+            std::io::stderr().is_terminal(),
+            self.out.palette.clone(),
+        ))
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    if plan.options.destroy {
-        out.print(&format!(
-            "\n{} Resources: {} destroyed. ({elapsed:.1}s)\n",
-            out.palette.green.apply_to("Destroy complete!"),
-            totals.destroyed,
-        ));
-    } else {
-        out.print(&format!(
-            "\n{} Resources: {} added, {} changed, {} destroyed. ({elapsed:.1}s)\n",
-            out.palette.green.apply_to("Apply complete!"),
-            totals.added,
-            totals.changed,
-            totals.destroyed,
-        ));
-    }
-    print_outputs(&final_state, out);
-    Ok(0)
 }
 
 fn print_outputs(state: &State, out: &Out) {
@@ -744,196 +631,6 @@ async fn drift_cmd(
         .write(|f| reports::drift(f, &drift, count, &env, &plain))
         .map_err(|e| Failure::Message(e, None))?;
     Ok(if drift.is_empty() { 0 } else { 2 })
-}
-
-/// Whether `meshmon output` may print sensitive values.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reveal {
-    Masked,
-    Secrets,
-}
-
-async fn output_cmd(
-    name: Option<&str>,
-    json: bool,
-    reveal: Reveal,
-    file: &Path,
-    args: &StateArgs,
-    out: &Out,
-) -> CmdResult {
-    let store = store_light(file, args).await?;
-    let (state, _) = load_state(&store, out).await?;
-    let shown = |o: &crate::state::OutputState| -> Option<meshmon_provider_sdk::Value> {
-        (!o.sensitive || reveal == Reveal::Secrets).then(|| o.value.clone())
-    };
-    match name {
-        Some(n) => {
-            let o = state.outputs.get(n).ok_or_else(|| {
-                Failure::Message(
-                    format!("no output named `{n}` in the state"),
-                    Some(
-                        "outputs are recorded by `meshmon apply`; `meshmon output` lists them"
-                            .into(),
-                    ),
-                )
-            })?;
-            let Some(value) = shown(o) else {
-                out.print(&format!(
-                    "{}\n",
-                    if json {
-                        serde_json::to_string(render::SENSITIVE).expect("json")
-                    } else {
-                        render::SENSITIVE.to_string()
-                    }
-                ));
-                out.status(&format!(
-                    "Output `{n}` is sensitive. To print its value on purpose: `meshmon output --raw {n}` (or `--json --show-sensitive`)."
-                ));
-                return Ok(0);
-            };
-            if json {
-                out.print(&format!(
-                    "{}\n",
-                    serde_json::to_string(&value).expect("json")
-                ));
-            } else {
-                match &value {
-                    meshmon_provider_sdk::Value::String(s) => out.print(&format!("{s}\n")),
-                    v => out.print(&format!("{}\n", render::scalar(v))),
-                }
-            }
-        }
-        None if json => {
-            let map: serde_json::Map<String, serde_json::Value> = state
-                .outputs
-                .iter()
-                .map(|(k, o)| {
-                    let value = shown(o).map_or_else(
-                        || serde_json::Value::String(render::SENSITIVE.into()),
-                        serde_json::Value::from,
-                    );
-                    (
-                        k.clone(),
-                        serde_json::json!({"value": value, "sensitive": o.sensitive}),
-                    )
-                })
-                .collect();
-            out.print(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&map).expect("json")
-            ));
-        }
-        None => {
-            for (k, o) in &state.outputs {
-                let v =
-                    shown(o).map_or_else(|| render::SENSITIVE.to_string(), |v| render::scalar(&v));
-                out.print(&format!("{k} = {v}\n"));
-            }
-        }
-    }
-    Ok(0)
-}
-
-async fn state_cmd(
-    cmd: StateCommand,
-    file: &Path,
-    args: &StateArgs,
-    out: &Out,
-    registry: &Registry,
-) -> CmdResult {
-    let store = store_light(file, args).await?;
-    match cmd {
-        StateCommand::List => {
-            let (state, _) = load_state(&store, out).await?;
-            for addr in state.resources.keys() {
-                out.print(&format!("{addr}\n"));
-            }
-            Ok(0)
-        }
-        StateCommand::Show { address } => {
-            let (state, _) = load_state(&store, out).await?;
-            let r = state.resources.get(&address).ok_or_else(|| {
-                Failure::Message(format!("no resource `{address}` in the state"), None)
-            })?;
-            out.print(&report::show_resource(
-                &address,
-                r,
-                registry.schema(&r.type_name),
-            ));
-            Ok(0)
-        }
-        StateCommand::Rm { addresses } => {
-            let lock = store.lock("state rm", args.lock_timeout).await?;
-            let result: CmdResult = async {
-                let (mut state, _) = load_state(&store, out).await?;
-                for a in &addresses {
-                    if state.resources.remove(a).is_none() {
-                        return Err(Failure::Message(
-                            format!("no resource `{a}` in the state; nothing was removed"),
-                            None,
-                        ));
-                    }
-                }
-                store.persist(&mut state).await?;
-                out.print(&format!(
-                    "Removed {} resource(s) from the state. The objects themselves still exist.\n",
-                    addresses.len()
-                ));
-                Ok(0)
-            }
-            .await;
-            store.unlock(lock).await?;
-            result
-        }
-        StateCommand::Mv { from, to } => {
-            let lock = store.lock("state mv", args.lock_timeout).await?;
-            let result: CmdResult = async {
-                let (mut state, _) = load_state(&store, out).await?;
-                let (to_type, to_name) = to
-                    .split_once('.')
-                    .filter(|(t, n)| spec::valid_name(t) && spec::valid_name(n))
-                    .ok_or_else(|| {
-                        Failure::Message(
-                            format!("`{to}` is not an address: expected TYPE.NAME"),
-                            None,
-                        )
-                    })?;
-                let _ = to_name;
-                if state.resources.contains_key(&to) {
-                    return Err(Failure::Message(
-                        format!("`{to}` is already in the state"),
-                        None,
-                    ));
-                }
-                let r = state.resources.remove(&from).ok_or_else(|| {
-                    Failure::Message(format!("no resource `{from}` in the state"), None)
-                })?;
-                if r.type_name != to_type {
-                    return Err(Failure::Message(
-                        format!(
-                            "cannot move a `{}` to `{to}`: the type must stay the same",
-                            r.type_name
-                        ),
-                        None,
-                    ));
-                }
-                state.resources.insert(to.clone(), r);
-                for other in state.resources.values_mut() {
-                    for d in other.dependencies.iter_mut() {
-                        if *d == from {
-                            *d = to.clone();
-                        }
-                    }
-                }
-                store.persist(&mut state).await?;
-                out.print(&format!("Moved {from} to {to}.\n"));
-                Ok(0)
-            }
-            .await;
-            store.unlock(lock).await?;
-            result
-        }
-    }
 }
 
 async fn import_cmd(

@@ -226,3 +226,43 @@ fn describe(r: &RefExpr) -> String {
         } => format!("`{type_name}.{name}.{}`", format_path(attr, path)),
     }
 }
+
+/// Every output of the spec evaluated over what is known, each with whether
+/// a secret went into it: the one place outputs are computed, for plans,
+/// no-op applies and the end of a walk. A value that cannot be evaluated
+/// yet is `Unknown`.
+pub fn outputs(
+    spec: &crate::spec::Spec,
+    known: &HashMap<String, Known>,
+) -> std::collections::BTreeMap<String, (Value, bool)> {
+    let scope = Scope {
+        vars: &spec.variables,
+        resources: known,
+    };
+    spec.outputs
+        .iter()
+        .map(|(name, o)| {
+            let (v, s) = scope.eval(&o.value).unwrap_or((Value::Unknown, false));
+            (name.clone(), (v, s || o.sensitive))
+        })
+        .collect()
+}
+
+/// The outputs worth recording in the state: those fully known.
+pub fn recorded_outputs(
+    outputs: &std::collections::BTreeMap<String, (Value, bool)>,
+) -> std::collections::BTreeMap<String, crate::state::OutputState> {
+    outputs
+        .iter()
+        .filter(|(_, (v, _))| !v.contains_unknown())
+        .map(|(k, (v, s))| {
+            (
+                k.clone(),
+                crate::state::OutputState {
+                    value: v.clone(),
+                    sensitive: *s,
+                },
+            )
+        })
+        .collect()
+}

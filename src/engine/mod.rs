@@ -4,6 +4,7 @@
 //! every value its configuration refers to is known — so a Kubernetes
 //! provider can point at a cluster that the same apply creates.
 
+pub mod apply;
 pub mod eval;
 pub mod progress;
 pub mod walk;
@@ -58,6 +59,12 @@ pub enum Error {
     /// Anything else the user must fix before retrying.
     #[error("{0}")]
     Usage(String),
+    /// A saved plan that no longer applies.
+    #[error(transparent)]
+    StalePlan(#[from] crate::plan::file::StalePlan),
+    /// Refused before anything changed, with what to do about it.
+    #[error("{message}")]
+    Refused { message: String, hint: String },
 }
 
 impl Error {
@@ -69,6 +76,8 @@ impl Error {
             Error::PreventDestroy { .. } => {
                 Some("remove prevent_destroy from the spec first if you really mean to destroy it".into())
             }
+            Error::StalePlan(e) => Some(e.hint().to_string()),
+            Error::Refused { hint, .. } => Some(hint.clone()),
             Error::Incomplete { .. } => Some("fix the errors above and run `meshmon apply` again: it continues where this run stopped".into()),
             _ => None,
         }
@@ -442,6 +451,46 @@ impl Engine {
         let mut plan = plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?;
         plan.preflight = preflight;
         Ok(plan)
+    }
+
+    /// Refreshes `state` (unless told not to, or it is empty) and plans;
+    /// `on_refresh` hears how many resources are about to be read.
+    pub async fn refresh_and_plan(
+        &self,
+        state: State,
+        options: PlanOptions,
+        refresh: bool,
+        on_refresh: &dyn Fn(usize),
+    ) -> Result<Plan, Error> {
+        self.configure_known(&state).await;
+        let (prior, drift) = if refresh && !state.resources.is_empty() {
+            on_refresh(state.resources.len());
+            self.refresh(&state).await?
+        } else {
+            (state, Vec::new())
+        };
+        let plan = self.plan(prior, drift, options).await?;
+        self.check_prevent_destroy(&plan)?;
+        Ok(plan)
+    }
+
+    /// Refuses a plan that would destroy a resource marked
+    /// `lifecycle.prevent_destroy`.
+    pub fn check_prevent_destroy(&self, plan: &Plan) -> Result<(), Error> {
+        for c in &plan.changes {
+            if matches!(c.action, plan::Action::Delete | plan::Action::Replace)
+                && self
+                    .spec
+                    .resources
+                    .get(&c.address)
+                    .is_some_and(|b| b.lifecycle.prevent_destroy)
+            {
+                return Err(Error::PreventDestroy {
+                    address: c.address.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Configures every provider that can be configured from `state`, so

@@ -29,7 +29,7 @@ use super::progress::{Reporter, Verb};
 use super::{Engine, Error};
 use crate::plan::{Action, Change, Plan};
 use crate::state::local::{Journal, JournalEntry};
-use crate::state::{OutputState, ResourceState, State, Status};
+use crate::state::{ResourceState, State, Status};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -279,25 +279,7 @@ pub async fn apply(
     };
 
     if !plan.options.destroy {
-        let scope = Scope {
-            vars: &engine.spec.variables,
-            resources: &known,
-        };
-        let mut outputs = std::collections::BTreeMap::new();
-        for (name, o) in &engine.spec.outputs {
-            if let Ok((v, s)) = scope.eval(&o.value)
-                && !v.contains_unknown()
-            {
-                outputs.insert(
-                    name.clone(),
-                    OutputState {
-                        value: v,
-                        sensitive: s || o.sensitive,
-                    },
-                );
-            }
-        }
-        state.outputs = outputs;
+        state.outputs = super::eval::recorded_outputs(&super::eval::outputs(&engine.spec, &known));
     } else if state.resources.is_empty() {
         state.outputs.clear();
     }

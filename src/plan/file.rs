@@ -41,7 +41,62 @@ pub struct SavedPlan {
     pub actions: Vec<(String, Action)>,
 }
 
+/// Why a saved plan cannot be applied as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum StalePlan {
+    #[error(
+        "the saved plan is stale: it was made against state serial {planned} but the state is now at serial {now}{}",
+        if *.other_lineage { " of another lineage" } else { "" }
+    )]
+    StateMoved {
+        planned: u64,
+        now: u64,
+        other_lineage: bool,
+    },
+    #[error("the saved plan no longer matches: planning again from it gives different actions")]
+    ActionsDiffer,
+}
+
+impl StalePlan {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            StalePlan::StateMoved { .. } => {
+                "run `meshmon plan --out FILE` again and apply the new plan"
+            }
+            StalePlan::ActionsDiffer => {
+                "files it reads may have changed; run `meshmon plan --out FILE` again"
+            }
+        }
+    }
+}
+
 impl SavedPlan {
+    /// Checks that the plan was made against `state` as it is now. Serial 0
+    /// means no state was ever written: the plan's lineage becomes this
+    /// environment's.
+    pub fn verify_against(&self, state: &mut State) -> Result<(), StalePlan> {
+        if self.serial == 0 && state.serial == 0 {
+            state.lineage = self.lineage.clone();
+        }
+        if self.lineage != state.lineage || self.serial != state.serial {
+            return Err(StalePlan::StateMoved {
+                planned: self.serial,
+                now: state.serial,
+                other_lineage: self.lineage != state.lineage,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that planning again from the saved inputs gives the actions
+    /// the plan promised.
+    pub fn verify_plan(&self, plan: &super::Plan) -> Result<(), StalePlan> {
+        if plan.fingerprint() != self.actions {
+            return Err(StalePlan::ActionsDiffer);
+        }
+        Ok(())
+    }
+
     pub fn options(&self) -> PlanOptions {
         PlanOptions {
             destroy: self.destroy,

@@ -270,17 +270,11 @@ pub fn compute(
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
 
-    let mut outputs = BTreeMap::new();
-    if !options.destroy {
-        let scope = Scope {
-            vars: &spec.variables,
-            resources: &known,
-        };
-        for (name, o) in &spec.outputs {
-            let (v, s) = scope.eval(&o.value).unwrap_or((Value::Unknown, false));
-            outputs.insert(name.clone(), (v, s || o.sensitive));
-        }
-    }
+    let outputs = if options.destroy {
+        BTreeMap::new()
+    } else {
+        crate::engine::eval::outputs(spec, &known)
+    };
     Ok(Plan {
         changes,
         drift,

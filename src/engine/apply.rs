@@ -1,0 +1,350 @@
+//! The apply protocol, whole: lock → replay → refresh → plan → verify a
+//! saved plan → confirm → journal → walk → outputs → persist → unlock. The
+//! CLI (or a test, or the benchmark) hands in a request and a `Driver` that
+//! shows what happens and answers the confirmation; everything that touches
+//! the state happens here, in this order, on every path.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::progress::Reporter;
+use super::walk::{self, Totals};
+use super::{Engine, Error};
+use crate::plan::file::SavedPlan;
+use crate::plan::{Plan, PlanOptions};
+use crate::state::{State, Store};
+
+/// What to apply.
+pub struct ApplyRequest<'a> {
+    pub options: PlanOptions,
+    /// Read every resource from the world before planning.
+    pub refresh: bool,
+    /// Apply exactly this saved plan instead of planning afresh.
+    pub saved: Option<&'a SavedPlan>,
+    pub lock_timeout: Duration,
+}
+
+/// What an apply needs from whoever drives it.
+pub trait Driver: Send + Sync {
+    /// A line about progress ("Refreshing 3 resource(s)...").
+    fn status(&self, text: &str);
+    /// Something the user must hear about (a damaged journal).
+    fn warning(&self, text: &str);
+    /// The plan, before anything is changed.
+    fn show_plan(&self, plan: &Plan);
+    /// Asked before anything changes, with what would be done; an error
+    /// stops the apply with nothing changed.
+    fn confirm(&self, what: &str) -> Result<(), Error>;
+    /// Just before the first operation starts.
+    fn walk_starts(&self);
+    /// Where the walk reports operations as they start and finish.
+    fn reporter(&self) -> Arc<Reporter>;
+}
+
+/// How an apply ended.
+pub enum Outcome {
+    /// Nothing to change (the state records drift and outputs if they moved).
+    NoChanges { state: State },
+    /// A refresh-only apply; `recorded` when the state took in drift.
+    Refreshed { recorded: bool },
+    /// The plan was carried out.
+    Applied {
+        state: State,
+        totals: Totals,
+        elapsed: Duration,
+        destroy: bool,
+    },
+}
+
+/// Runs the whole protocol under the state lock, which is released on every
+/// path, errors included.
+pub async fn apply(
+    engine: &Engine,
+    store: &Store,
+    request: ApplyRequest<'_>,
+    driver: &dyn Driver,
+) -> Result<Outcome, Error> {
+    let operation = if request.options.destroy {
+        "destroy"
+    } else {
+        "apply"
+    };
+    let lock = store.lock(operation, request.lock_timeout).await?;
+    let result = apply_locked(engine, store, &request, driver).await;
+    store.unlock(lock).await?;
+    result
+}
+
+async fn apply_locked(
+    engine: &Engine,
+    store: &Store,
+    request: &ApplyRequest<'_>,
+    driver: &dyn Driver,
+) -> Result<Outcome, Error> {
+    let loaded = store.load().await?;
+    for notice in &loaded.notices {
+        driver.warning(notice);
+    }
+    let mut state = loaded.state;
+    if loaded.replayed {
+        store.persist(&mut state).await?;
+        driver.status(
+            "Recovered the operations an interrupted run had completed; continuing from there.",
+        );
+    }
+    let plan = match request.saved {
+        Some(saved) => {
+            saved.verify_against(&mut state)?;
+            engine.configure_known(&saved.prior).await;
+            let plan = engine
+                .plan(saved.prior.clone(), Vec::new(), saved.options())
+                .await?;
+            saved.verify_plan(&plan)?;
+            engine.check_prevent_destroy(&plan)?;
+            plan
+        }
+        None => {
+            engine
+                .refresh_and_plan(state, request.options.clone(), request.refresh, &|n| {
+                    driver.status(&format!("Refreshing {n} resource(s)..."))
+                })
+                .await?
+        }
+    };
+    driver.show_plan(&plan);
+
+    if !plan.preflight.is_empty() && !plan.options.refresh_only {
+        return Err(Error::Refused {
+            message: format!(
+                "this machine cannot apply the plan: {}",
+                plan.preflight.join("; ")
+            ),
+            hint: "nothing was changed; fix the above and run apply again".into(),
+        });
+    }
+    let confirmed = request.saved.is_some();
+
+    if plan.options.refresh_only {
+        if plan.drift.is_empty() {
+            return Ok(Outcome::Refreshed { recorded: false });
+        }
+        if !confirmed {
+            driver.confirm("update the state to match the real world")?;
+        }
+        let mut refreshed = plan.prior.clone();
+        store.persist(&mut refreshed).await?;
+        return Ok(Outcome::Refreshed { recorded: true });
+    }
+
+    if !plan.has_changes() {
+        let mut next = plan.prior.clone();
+        let outputs = super::eval::recorded_outputs(&plan.outputs);
+        let outputs_changed = !plan.options.destroy && outputs != next.outputs;
+        if !plan.drift.is_empty() || outputs_changed {
+            if !plan.options.destroy {
+                next.outputs = outputs;
+            }
+            store.persist(&mut next).await?;
+        }
+        return Ok(Outcome::NoChanges { state: next });
+    }
+    if !confirmed {
+        driver.confirm(if plan.options.destroy {
+            "destroy these resources"
+        } else {
+            "perform these actions"
+        })?;
+    }
+    driver.walk_starts();
+    let reporter = driver.reporter();
+    let mut journal = store.journal(&plan.prior)?;
+    let started = Instant::now();
+    let (mut final_state, totals, error) = walk::apply(
+        engine,
+        &plan,
+        plan.prior.clone(),
+        &mut journal,
+        reporter.clone(),
+    )
+    .await;
+    reporter.close();
+    journal.finish()?;
+    store.persist(&mut final_state).await?;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    Ok(Outcome::Applied {
+        state: final_state,
+        totals,
+        elapsed: started.elapsed(),
+        destroy: plan.options.destroy,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The protocol driven in-process, with the built-in resources as the
+    //! provider: no binary, no cloud.
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan::render::Palette;
+    use crate::registry::Registry;
+    use crate::spec::{VarInputs, load_text};
+    use crate::state::LocalStore;
+
+    struct Quiet;
+
+    impl Driver for Quiet {
+        fn status(&self, _: &str) {}
+        fn warning(&self, _: &str) {}
+        fn show_plan(&self, _: &Plan) {}
+        fn confirm(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn walk_starts(&self) {}
+        fn reporter(&self) -> Arc<Reporter> {
+            Arc::new(Reporter::new(false, Palette::new(false)))
+        }
+    }
+
+    fn engine(dir: &Path, spec: &str) -> Engine {
+        let registry = Arc::new(Registry::standard());
+        let (spec, _) = load_text(
+            &dir.join("meshmon.toml"),
+            spec.to_string(),
+            dir,
+            &VarInputs::default(),
+            &registry,
+        )
+        .unwrap_or_else(|d| panic!("spec: {d:?}"));
+        Engine::new(spec, registry, 4)
+    }
+
+    fn request(destroy: bool) -> ApplyRequest<'static> {
+        ApplyRequest {
+            options: PlanOptions {
+                destroy,
+                ..PlanOptions::default()
+            },
+            refresh: true,
+            saved: None,
+            lock_timeout: Duration::ZERO,
+        }
+    }
+
+    const CHAIN: &str = r#"
+[meshmon]
+name = "t"
+
+[resources.null_resource.a]
+
+[resources.null_resource.b]
+triggers = { a = "${null_resource.a.id}" }
+
+[resources.null_resource.c]
+triggers = { b = "${null_resource.b.id}" }
+"#;
+
+    #[tokio::test]
+    async fn apply_records_every_resource_and_a_second_apply_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+        let e = engine(dir.path(), CHAIN);
+        let Outcome::Applied { state, totals, .. } =
+            apply(&e, &store, request(false), &Quiet).await.unwrap()
+        else {
+            panic!("expected an apply");
+        };
+        assert_eq!(totals.added, 3);
+        assert_eq!(state.resources.len(), 3);
+        let b = &state.resources["null_resource.b"];
+        assert_eq!(b.dependencies, ["null_resource.a"]);
+        let again = apply(&e, &store, request(false), &Quiet).await.unwrap();
+        assert!(matches!(again, Outcome::NoChanges { .. }));
+        let destroyed = apply(&e, &store, request(true), &Quiet).await.unwrap();
+        let Outcome::Applied { totals, state, .. } = destroyed else {
+            panic!("expected a destroy");
+        };
+        assert_eq!(totals.destroyed, 3);
+        assert!(state.resources.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_its_dependents_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+        let e = engine(
+            dir.path(),
+            r#"
+[meshmon]
+name = "t"
+
+[resources.time_sleep.slow]
+create_duration = "10s"
+timeouts = { create = "50ms" }
+
+[resources.null_resource.after]
+depends_on = ["time_sleep.slow"]
+
+[resources.null_resource.apart]
+"#,
+        );
+        let err = apply(&e, &store, request(false), &Quiet)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("time_sleep.slow: create failed: timed out after 50ms"),
+            "{err}"
+        );
+        let loaded = store.load().await.unwrap();
+        let addrs: Vec<&String> = loaded.state.resources.keys().collect();
+        assert_eq!(addrs, ["null_resource.apart"]);
+    }
+
+    #[tokio::test]
+    async fn prevent_destroy_refuses_before_anything_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+        let spec = "[meshmon]\nname = \"t\"\n\n[resources.null_resource.keep]\nlifecycle = { prevent_destroy = true }\n";
+        let e = engine(dir.path(), spec);
+        apply(&e, &store, request(false), &Quiet).await.unwrap();
+        let before = store.load().await.unwrap().state;
+        let err = apply(&e, &store, request(true), &Quiet)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::PreventDestroy { .. }), "{err}");
+        assert_eq!(store.load().await.unwrap().state, before);
+    }
+
+    #[tokio::test]
+    async fn ignore_changes_on_a_nested_path_plans_no_change_for_that_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+        let spec = |team: &str| {
+            format!(
+                "[meshmon]\nname = \"t\"\n\n[resources.null_resource.n]\ninputs = {{ labels = {{ team = \"{team}\", other = \"x\" }} }}\nlifecycle = {{ ignore_changes = [\"inputs.labels.team\"] }}\n"
+            )
+        };
+        apply(
+            &engine(dir.path(), &spec("a")),
+            &store,
+            request(false),
+            &Quiet,
+        )
+        .await
+        .unwrap();
+        // A change to the ignored key alone plans nothing.
+        let e = engine(dir.path(), &spec("b"));
+        let state = store.load().await.unwrap().state;
+        let plan = e
+            .refresh_and_plan(state, PlanOptions::default(), true, &|_| {})
+            .await
+            .unwrap();
+        assert!(!plan.has_changes());
+    }
+}
