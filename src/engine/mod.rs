@@ -7,6 +7,8 @@
 pub mod apply;
 pub mod eval;
 pub mod progress;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +42,13 @@ pub enum Error {
     /// A provider's configuration could not be evaluated or was rejected.
     #[error("provider `{provider}`: {message}")]
     ProviderConfig { provider: String, message: String },
+    /// A provider refused its configuration; its hint says what to do.
+    #[error("provider `{provider}`: {source}")]
+    ProviderRejected {
+        provider: String,
+        #[source]
+        source: Box<ProviderError>,
+    },
     /// The plan could not be computed.
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
@@ -59,6 +68,9 @@ pub enum Error {
     /// Anything else the user must fix before retrying.
     #[error("{0}")]
     Usage(String),
+    /// Several resources could not be read; none is taken as deleted.
+    #[error("{} resources could not be read:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Unreadable(Vec<Error>),
     /// A saved plan that no longer applies.
     #[error(transparent)]
     StalePlan(#[from] crate::plan::file::StalePlan),
@@ -71,12 +83,17 @@ impl Error {
     /// The hint a provider attached, if any.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Provider { source, .. } => source.hint.clone(),
+            Error::Provider { source, .. } | Error::ProviderRejected { source, .. } => {
+                source.hint.clone()
+            }
             Error::State(e) => e.hint(),
             Error::PreventDestroy { .. } => {
                 Some("remove prevent_destroy from the spec first if you really mean to destroy it".into())
             }
             Error::StalePlan(e) => Some(e.hint().to_string()),
+            Error::Unreadable(_) => Some(
+                "nothing was changed: a resource that cannot be read is never taken as deleted; fix access and run again".into(),
+            ),
             Error::Refused { hint, .. } => Some(hint.clone()),
             Error::Incomplete { .. } => Some("fix the errors above and run `meshmon apply` again: it continues where this run stopped".into()),
             _ => None,
@@ -115,6 +132,13 @@ pub fn secret_texts<'a>(
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out.dedup();
     out
+}
+
+/// Whether the attribute path `path` (`labels.team`, `rules[0]`) is `at`
+/// or lies under it.
+fn within(path: &str, at: &str) -> bool {
+    path.strip_prefix(at)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// Masks every secret in a provider's error: services and providers echo
@@ -212,9 +236,9 @@ impl Providers {
         let c = p
             .configure(config)
             .await
-            .map_err(|e| Error::ProviderConfig {
+            .map_err(|e| Error::ProviderRejected {
                 provider: provider.to_string(),
-                message: e.to_string(),
+                source: Box::new(e),
             })?;
         configured.insert(provider.to_string(), (config.clone(), c.clone()));
         Ok(c)
@@ -304,8 +328,17 @@ impl Engine {
         }
         let mut refreshed = state.clone();
         let mut drift = Vec::new();
+        let mut failed = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let (addr, now) = joined.expect("refresh task panicked")?;
+            // Every resource is read even when some reads fail, so that one
+            // run names every resource that could not be checked.
+            let (addr, now) = match joined.expect("refresh task panicked") {
+                Ok(read) => read,
+                Err(e) => {
+                    failed.push(e);
+                    continue;
+                }
+            };
             let prior = &state.resources[&addr];
             let sensitive = self.sensitive_of(prior);
             match now {
@@ -327,11 +360,7 @@ impl Engine {
                     let mut inputs = now.inputs;
                     if let Some(block) = self.spec.resources.get(&addr) {
                         for ignored in &block.lifecycle.ignore_changes {
-                            let root = ignored.split('.').next().unwrap_or_default();
-                            match prior.inputs.get(root) {
-                                Some(v) => inputs.insert(root.to_string(), v.clone()),
-                                None => inputs.remove(root),
-                            };
+                            plan::apply_ignore(&mut inputs, &prior.inputs, ignored);
                         }
                     }
                     entry.inputs = inputs;
@@ -346,6 +375,14 @@ impl Engine {
                         });
                     }
                 }
+            }
+        }
+        match failed.len() {
+            0 => {}
+            1 => return Err(failed.remove(0)),
+            _ => {
+                failed.sort_by_key(|e| e.to_string());
+                return Err(Error::Unreadable(failed));
             }
         }
         drift.sort_by(|a, b| a.address.cmp(&b.address));
@@ -372,18 +409,11 @@ impl Engine {
         now: &Current,
     ) -> Vec<DriftAttr> {
         let schema = self.registry.schema(&prior.type_name);
-        let ignored: Vec<&str> = self
+        let ignored: &[String] = self
             .spec
             .resources
             .get(addr)
-            .map(|b| {
-                b.lifecycle
-                    .ignore_changes
-                    .iter()
-                    .map(|s| s.split('.').next().unwrap_or_default())
-                    .collect()
-            })
-            .unwrap_or_default();
+            .map_or(&[], |b| &b.lifecycle.ignore_changes);
         let before = prior.attributes();
         let after = now.attributes();
         let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
@@ -391,9 +421,6 @@ impl Engine {
         keys.dedup();
         let mut out = Vec::new();
         for k in keys {
-            if ignored.contains(&k.as_str()) {
-                continue;
-            }
             let ty = schema
                 .and_then(|s| s.get(k))
                 .map(|a| a.ty.clone())
@@ -403,8 +430,12 @@ impl Engine {
             let mut paths: Vec<Vec<PathSegment>> = Vec::new();
             compare::changed_paths(&ty, b, a, &mut vec![], &mut paths);
             for p in paths {
+                let path = format_path(k, &p);
+                if ignored.iter().any(|i| within(&path, i)) {
+                    continue;
+                }
                 out.push(DriftAttr {
-                    path: format_path(k, &p),
+                    path,
                     recorded: b.get_path(&p).cloned().unwrap_or(Value::Null),
                     actual: a.get_path(&p).cloned().unwrap_or(Value::Null),
                 });

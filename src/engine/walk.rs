@@ -226,8 +226,11 @@ pub async fn apply(
                     Err(mut source) => {
                         reporter.fail(&c.address);
                         failed += 1;
-                        if let Some(partial) = source.partial.take() {
-                            // It exists but never became healthy: keep it,
+                        // A failed update keeps the recorded values: the
+                        // next plan retries the update, never a replace.
+                        let partial = source.partial.take().filter(|_| c.action != Action::Update);
+                        if let Some(partial) = partial {
+                            // Created but never became healthy: keep it,
                             // tainted, so the next plan replaces it.
                             let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
                             let _ = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });

@@ -476,7 +476,7 @@ fn plan_resource(
 }
 
 /// Replaces the value at an ignored path with the recorded one.
-fn apply_ignore(desired: &mut Map, recorded: &Map, path: &str) {
+pub(crate) fn apply_ignore(desired: &mut Map, recorded: &Map, path: &str) {
     let segments: Vec<&str> = path.split('.').collect();
     fn walk(want: &mut Map, have: Option<&Map>, segs: &[&str]) {
         let [first, rest @ ..] = segs else { return };

@@ -1,0 +1,146 @@
+//! An in-memory provider for the engine's own tests: `fake_object`s live in
+//! a shared map that a test edits to play "someone changed it by hand",
+//! reads fail on demand to play an unreachable service, and an update whose
+//! labels carry a `fail` key fails half-way.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Configured, Current, Map, OpContext, Provider, ProviderError, Resource,
+    Schema, Value, async_trait,
+};
+
+/// The objects "in the cloud", by id, and which ids fail to read.
+#[derive(Clone, Default)]
+pub struct World {
+    pub objects: Arc<Mutex<BTreeMap<String, Map>>>,
+    pub failing_reads: Arc<Mutex<Vec<String>>>,
+}
+
+impl World {
+    /// Changes one object's inputs behind meshmon's back.
+    pub fn edit(&self, id: &str, f: impl FnOnce(&mut Map)) {
+        f(self
+            .objects
+            .lock()
+            .unwrap()
+            .get_mut(id)
+            .expect("object exists"));
+    }
+}
+
+pub struct Fake(pub World);
+
+#[async_trait]
+impl Provider for Fake {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn config_schema(&self) -> Schema {
+        Schema::new("fake", "In-memory objects for tests.")
+    }
+
+    fn resource_schemas(&self) -> Vec<Schema> {
+        vec![
+            Schema::new("fake_object", "An object in memory.")
+                .attr(Attribute::required("name", AttrType::String).force_new())
+                .attr(Attribute::optional(
+                    "labels",
+                    AttrType::map_of(AttrType::String),
+                ))
+                .attr(Attribute::computed("id", AttrType::String)),
+        ]
+    }
+
+    async fn configure(&self, _config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
+        Ok(Arc::new(FakeConfigured(self.0.clone())))
+    }
+}
+
+struct FakeConfigured(World);
+
+impl Configured for FakeConfigured {
+    fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
+        (type_name == "fake_object").then(|| Arc::new(FakeObject(self.0.clone())) as _)
+    }
+}
+
+struct FakeObject(World);
+
+fn id_of(c: &Current) -> String {
+    c.outputs
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[async_trait]
+impl Resource for FakeObject {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let id = inputs["name"].as_str().unwrap_or_default().to_string();
+        self.0
+            .objects
+            .lock()
+            .unwrap()
+            .insert(id.clone(), inputs.clone());
+        Ok([("id".to_string(), Value::String(id))].into())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let id = id_of(prior);
+        if self.0.failing_reads.lock().unwrap().contains(&id) {
+            return Err(ProviderError::api(
+                "fake:Get",
+                Some("ServiceUnavailable".into()),
+                "try again later",
+            ));
+        }
+        Ok(self.0.objects.lock().unwrap().get(&id).map(|inputs| {
+            Current::new(
+                inputs.clone(),
+                [("id".to_string(), Value::String(id.clone()))].into(),
+            )
+        }))
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let id = id_of(prior);
+        let fails = inputs
+            .get("labels")
+            .and_then(Value::as_map)
+            .is_some_and(|l| l.contains_key("fail"));
+        self.0
+            .objects
+            .lock()
+            .unwrap()
+            .insert(id.clone(), inputs.clone());
+        if fails {
+            // Half-done, as a real API can leave an update.
+            return Err(ProviderError::api("fake:Update", None, "failed half-way")
+                .with_partial(Current::new(inputs.clone(), prior.outputs.clone())));
+        }
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        self.0.objects.lock().unwrap().remove(&id_of(prior));
+        Ok(())
+    }
+
+    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let prior = Current::new(Map::new(), [("id".to_string(), Value::from(id))].into());
+        self.read(ctx, &prior).await
+    }
+}
