@@ -314,6 +314,44 @@ depends_on = ["time_sleep.slow"]
     }
 
     #[tokio::test]
+    async fn several_failures_end_as_one_incomplete_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+        let e = engine(
+            dir.path(),
+            r#"
+[meshmon]
+name = "t"
+
+[resources.time_sleep.one]
+create_duration = "10s"
+timeouts = { create = "50ms" }
+
+[resources.time_sleep.two]
+create_duration = "10s"
+timeouts = { create = "50ms" }
+
+[resources.null_resource.after]
+depends_on = ["time_sleep.one"]
+"#,
+        );
+        let err = apply(&e, &store, request(false), &Quiet)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                Error::Incomplete {
+                    failed: 2,
+                    skipped: 1
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn prevent_destroy_refuses_before_anything_changes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(LocalStore::new(dir.path().join("s.json")));

@@ -264,14 +264,18 @@ pub async fn apply(
             remaining: not_started + skipped_count + abandoned,
         })
     } else if failed > 0 {
-        if failed == 1 && skipped_count == 0 {
+        if skipped_count > 0 {
+            reporter.note(&format!("{failed} operation(s) failed, {skipped_count} skipped because they depend on a failure"));
+        }
+        // One failure is the error itself; several were each reported as
+        // they happened, and the summary says how many.
+        if failed == 1 {
             first_error
         } else {
-            reporter.note(&format!("{failed} operation(s) failed, {skipped_count} skipped because they depend on a failure"));
-            first_error.or(Some(Error::Incomplete {
+            Some(Error::Incomplete {
                 failed,
                 skipped: skipped_count,
-            }))
+            })
         }
     } else if not_started > 0 {
         Some(Error::Usage(format!(

@@ -9,6 +9,8 @@ use serde::Deserialize;
 /// Whether `a` and `b` are the same value for an attribute of type `ty`.
 pub fn equal(ty: &AttrType, a: &Value, b: &Value) -> bool {
     match ty {
+        // APIs answer "" for an optional string nobody set.
+        AttrType::String if is_unset(a) && is_unset(b) => true,
         AttrType::Json => same(&as_json(a), &as_json(b)),
         AttrType::Yaml => same(&as_yaml(a), &as_yaml(b)),
         AttrType::List(t) => match (a, b) {
@@ -32,6 +34,10 @@ pub fn equal(ty: &AttrType, a: &Value, b: &Value) -> bool {
         },
         _ => same(a, b),
     }
+}
+
+fn is_unset(v: &Value) -> bool {
+    matches!(v, Value::Null) || v.as_str() == Some("")
 }
 
 /// Structural equality with numeric tolerance; absent map keys equal null.
@@ -118,6 +124,14 @@ pub fn changed_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_string_equals_an_unset_string() {
+        assert!(equal(&AttrType::String, &Value::Null, &Value::from("")));
+        assert!(equal(&AttrType::String, &Value::from(""), &Value::Null));
+        assert!(!equal(&AttrType::String, &Value::Null, &Value::from("x")));
+        assert!(!equal(&AttrType::Any, &Value::Null, &Value::from("")));
+    }
 
     #[test]
     fn json_documents_compare_semantically() {
