@@ -8,6 +8,7 @@ pub mod cli;
 pub mod diag;
 pub mod docs;
 pub mod engine;
+pub mod eval;
 pub mod fsutil;
 pub mod graph;
 pub mod init;

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use super::reports::ReportArgs;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "meshmon",
@@ -334,4 +332,50 @@ pub enum StateCommand {
     },
     /// Rename a resource in the state.
     Mv { from: String, to: String },
+}
+
+/// Report files written alongside the output on stdout.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// Also write the JSON report to FILE (from the same refresh).
+    #[arg(long = "json-out", value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+
+    /// Also write the Markdown report to FILE (from the same refresh).
+    #[arg(long = "markdown-out", value_name = "FILE")]
+    pub markdown_out: Option<PathBuf>,
+
+    /// Also write a report in FORMAT (text, json or markdown) to FILE (repeatable).
+    #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report)]
+    pub reports: Vec<ReportTarget>,
+}
+
+/// One `--report FORMAT=FILE`.
+#[derive(Debug, Clone)]
+pub struct ReportTarget {
+    pub format: DriftFormat,
+    pub path: PathBuf,
+}
+
+fn parse_report(s: &str) -> Result<ReportTarget, String> {
+    let (format, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not FORMAT=FILE (for example markdown=plan.md)"))?;
+    let format = match format {
+        "text" => DriftFormat::Text,
+        "json" => DriftFormat::Json,
+        "markdown" | "md" => DriftFormat::Markdown,
+        other => {
+            return Err(format!(
+                "unknown report format `{other}`: expected text, json or markdown"
+            ));
+        }
+    };
+    if path.is_empty() {
+        return Err(format!("`{s}` names no file"));
+    }
+    Ok(ReportTarget {
+        format,
+        path: PathBuf::from(path),
+    })
 }

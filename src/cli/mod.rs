@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub use args::{
     Cli, Command, DriftFormat, GraphFormat, PlanArgs, PlanOutput, SpecArgs, StateArgs, StateCommand,
 };
+pub use args::{ReportArgs, ReportTarget};
 use report::Out;
-pub use reports::{ReportArgs, ReportTarget};
 use state_cmds::{Reveal, output_cmd, state_cmd};
 
 use crate::diag::Diagnostics;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::report::Out;
-use super::reports::write_atomic;
+
 use super::{CmdResult, Failure};
 use crate::init;
 use crate::registry::Registry;
@@ -59,7 +59,7 @@ pub fn init(name: &str, dir: &Path, out: &Out, registry: &Registry) -> CmdResult
 pub fn schema(file: Option<&Path>, out: &Out, registry: &Registry) -> CmdResult {
     let text = crate::schema::spec_schema_text(registry);
     match file {
-        Some(path) => write_atomic(path, text.as_bytes())
+        Some(path) => crate::fsutil::write_replace(path, text.as_bytes(), 0o644)
             .map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display()), None))?,
         None => out.print(&text),
     }

@@ -138,7 +138,7 @@ async fn apply_locked(
 
     if !plan.has_changes() {
         let mut next = plan.prior.clone();
-        let outputs = super::eval::recorded_outputs(&plan.outputs);
+        let outputs = crate::eval::recorded_outputs(&plan.outputs);
         let outputs_changed = !plan.options.destroy && outputs != next.outputs;
         if !plan.drift.is_empty() || outputs_changed {
             if !plan.options.destroy {

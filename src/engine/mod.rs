@@ -5,7 +5,6 @@
 //! provider can point at a cluster that the same apply creates.
 
 pub mod apply;
-pub mod eval;
 pub mod progress;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -19,11 +18,11 @@ use meshmon_provider_sdk::{
 };
 use tokio::sync::Mutex;
 
+use crate::eval::{Known, Scope};
 use crate::plan::{self, Drift, DriftAttr, DriftKind, Plan, PlanOptions, compare};
 use crate::registry::Registry;
 use crate::spec::Spec;
 use crate::state::{ResourceState, State, StateError};
-use eval::{Known, Scope};
 
 /// What can go wrong once the spec is valid.
 #[derive(Debug, thiserror::Error)]

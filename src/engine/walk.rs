@@ -24,9 +24,9 @@ use std::time::Duration;
 use meshmon_provider_sdk::{Current, Map, OpContext, ProviderError, Value};
 use tokio::sync::mpsc;
 
-use super::eval::{Known, Scope};
 use super::progress::{Reporter, Verb};
 use super::{Engine, Error};
+use crate::eval::{Known, Scope};
 use crate::plan::{Action, Change, Plan};
 use crate::state::local::{Journal, JournalEntry};
 use crate::state::{ResourceState, State, Status};
@@ -286,7 +286,7 @@ pub async fn apply(
     };
 
     if !plan.options.destroy {
-        state.outputs = super::eval::recorded_outputs(&super::eval::outputs(&engine.spec, &known));
+        state.outputs = crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec, &known));
     } else if state.resources.is_empty() {
         state.outputs.clear();
     }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use meshmon_provider_sdk::{Current, Map, PathSegment, PlanAdvice, Value, format_path};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::eval::{Known, Scope};
+use crate::eval::{Known, Scope};
 use crate::graph::Graph;
 use crate::registry::Registry;
 use crate::spec::{ResourceBlock, Spec};
@@ -273,7 +273,7 @@ pub fn compute(
     let outputs = if options.destroy {
         BTreeMap::new()
     } else {
-        crate::engine::eval::outputs(spec, &known)
+        crate::eval::outputs(spec, &known)
     };
     Ok(Plan {
         changes,
