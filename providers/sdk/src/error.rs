@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::resource::Current;
+use crate::current::Current;
 
 /// An operation failed. Carries what the user needs to act on it: the remote
 /// operation, the service's error code and message, and a hint.

@@ -3,6 +3,7 @@
 //! its own SDK, and the engine depends on this one and on every provider.
 
 pub mod attrs;
+pub mod current;
 pub mod error;
 pub mod resource;
 pub mod schema;
