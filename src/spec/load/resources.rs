@@ -1,0 +1,396 @@
+//! Provider blocks, resources (attributes against their type's schema,
+//! `depends_on`, `lifecycle`, `timeouts`) and outputs.
+
+use super::*;
+
+impl Loader<'_> {
+    pub(super) fn providers(&mut self, node: &Node, out: &mut BTreeMap<String, ProviderBlock>) {
+        let Some(t) = self.expect_table(node, "`providers`") else {
+            return;
+        };
+        for (key, pnode) in t {
+            let Some(provider) = self.registry.block_owner(&key.name).cloned() else {
+                let hint =
+                    did_you_mean(&key.name, self.registry.provider_names()).unwrap_or_else(|| {
+                        format!(
+                            "known providers: {}",
+                            self.registry
+                                .provider_names()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    });
+                let d = self.err(
+                    format!("unknown provider `{}`", key.name),
+                    key.span.clone(),
+                    "not a provider of this build",
+                );
+                d.help = Some(hint);
+                continue;
+            };
+            let Some(fields) = self.expect_table(pnode, &format!("`providers.{}`", key.name))
+            else {
+                continue;
+            };
+            let schema = provider.config_schema();
+            let what = format!("provider `{}`", key.name);
+            let config = self.attributes(&schema, &what, fields, pnode.span.clone(), &[], None);
+            out.insert(
+                key.name.clone(),
+                ProviderBlock {
+                    name: key.name.clone(),
+                    config,
+                },
+            );
+        }
+    }
+
+    /// Checks a block's attributes against a schema; `meta` keys are skipped.
+    pub(super) fn attributes(
+        &mut self,
+        schema: &Schema,
+        what: &str,
+        fields: &[(Key, Node)],
+        block_span: Range<usize>,
+        meta: &[&str],
+        self_address: Option<&str>,
+    ) -> BTreeMap<String, Expr> {
+        let mut attrs = BTreeMap::new();
+        for (k, v) in fields {
+            if meta.contains(&k.name.as_str()) {
+                continue;
+            }
+            match schema.get(&k.name) {
+                None => {
+                    let names = schema
+                        .settable()
+                        .map(|a| a.name)
+                        .chain(meta.iter().copied());
+                    let hint = did_you_mean(&k.name, names);
+                    let d = self.err(
+                        format!("{what} has no attribute `{}`", k.name),
+                        k.span.clone(),
+                        "unknown attribute",
+                    );
+                    d.help = Some(hint.unwrap_or_else(|| {
+                        format!(
+                            "`{}` takes: {}",
+                            schema.type_name,
+                            schema
+                                .settable()
+                                .map(|a| a.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }));
+                }
+                Some(a) if !a.settable => {
+                    let d = self.err(
+                        format!(
+                            "`{}` of {what} is computed by the provider and cannot be set",
+                            k.name
+                        ),
+                        k.span.clone(),
+                        "computed attribute",
+                    );
+                    d.help = Some(format!(
+                        "remove it; refer to it elsewhere as `${{{}.{}}}`",
+                        self_address.unwrap_or("TYPE.NAME"),
+                        k.name
+                    ));
+                }
+                Some(a) => {
+                    let ty = a.ty.clone();
+                    if let Some(e) = self.expr(v, &ty, self_address) {
+                        if let Expr::Lit(value) = &e
+                            && let Err(msg) = a.validate(value)
+                        {
+                            self.err(
+                                format!("`{}` of {what} {msg}", k.name),
+                                v.span.clone(),
+                                "invalid value",
+                            );
+                        }
+                        attrs.insert(k.name.clone(), e);
+                    }
+                }
+            }
+        }
+        for a in schema.attributes.iter().filter(|a| a.required) {
+            if !fields.iter().any(|(k, _)| k.name == a.name) {
+                let d = self.err(
+                    format!("{what} is missing the required attribute `{}`", a.name),
+                    block_span.clone(),
+                    format!("`{}` must be set here", a.name),
+                );
+                d.help = Some(format!(
+                    "add `{} = …` ({}){}",
+                    a.name,
+                    a.ty.describe(),
+                    if a.description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", a.description)
+                    }
+                ));
+            }
+        }
+        attrs
+    }
+
+    pub(super) fn resource(
+        &mut self,
+        type_name: &str,
+        address: &str,
+        key: &Key,
+        node: &Node,
+    ) -> Option<ResourceBlock> {
+        let schema = self.registry.schema(type_name)?.clone();
+        let fields = self.expect_table(node, &format!("resource `{address}`"))?;
+        let header = key.span.clone();
+        let what = format!("resource `{address}` ({type_name})");
+        let attrs = self.attributes(
+            &schema,
+            &what,
+            fields,
+            header.clone(),
+            META_KEYS,
+            Some(address),
+        );
+        let mut depends_on = Vec::new();
+        let mut lifecycle = Lifecycle::default();
+        let mut timeouts = Timeouts::default();
+        for (k, v) in fields {
+            match k.name.as_str() {
+                "depends_on" => depends_on = self.depends_on(v, address),
+                "lifecycle" => lifecycle = self.lifecycle(v, &schema),
+                "timeouts" => timeouts = self.timeouts(v),
+                _ => {}
+            }
+        }
+        Some(ResourceBlock {
+            address: address.to_string(),
+            type_name: type_name.to_string(),
+            name: key.name.clone(),
+            provider: self.registry.provider_of(type_name)?.to_string(),
+            config_block: self.registry.config_block_of(type_name)?.to_string(),
+            attrs,
+            depends_on,
+            lifecycle,
+            timeouts,
+            span: header,
+        })
+    }
+
+    pub(super) fn depends_on(&mut self, node: &Node, address: &str) -> Vec<String> {
+        let NodeKind::Array(items) = &node.kind else {
+            self.err(
+                format!(
+                    "`depends_on` must be an array of addresses, found {}",
+                    node.kind_name()
+                ),
+                node.span.clone(),
+                "expected [\"TYPE.NAME\", ...]",
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for item in items {
+            let Some(s) = self.expect_str(item, "a `depends_on` entry") else {
+                continue;
+            };
+            let parts: Vec<&str> = s.split('.').collect();
+            if parts.len() != 2 || !parts.iter().all(|p| valid_name(p)) {
+                let d = self.err(
+                    format!("`{s}` is not a resource address"),
+                    item.span.clone(),
+                    "malformed address",
+                );
+                d.help = Some(
+                    "addresses are TYPE.NAME, like \"helm_release.appmesh_controller\"".into(),
+                );
+            } else if s == address {
+                self.err(
+                    format!("`{address}` depends on itself"),
+                    item.span.clone(),
+                    "self-dependency",
+                );
+            } else if out.contains(&s) {
+                self.err(
+                    format!("`{s}` is listed twice in `depends_on`"),
+                    item.span.clone(),
+                    "duplicate address",
+                );
+            } else if !self.addresses.contains_key(&s) {
+                let hint = did_you_mean(&s, self.addresses.keys().map(String::as_str));
+                let d = self.err(
+                    format!("`depends_on` names the undeclared resource `{s}`"),
+                    item.span.clone(),
+                    "no such resource",
+                );
+                d.help = Some(hint.unwrap_or_else(|| {
+                    format!("declare it with [resources.{}.{}]", parts[0], parts[1])
+                }));
+            } else {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    pub(super) fn lifecycle(&mut self, node: &Node, schema: &Schema) -> Lifecycle {
+        let mut l = Lifecycle::default();
+        let Some(fields) = self.expect_table(node, "`lifecycle`") else {
+            return l;
+        };
+        for (k, v) in fields {
+            match k.name.as_str() {
+                "prevent_destroy" => {
+                    l.prevent_destroy = self
+                        .expect_bool(v, "`lifecycle.prevent_destroy`")
+                        .unwrap_or(false)
+                }
+                "create_before_destroy" => {
+                    l.create_before_destroy = self
+                        .expect_bool(v, "`lifecycle.create_before_destroy`")
+                        .unwrap_or(false)
+                }
+                "ignore_changes" => {
+                    let NodeKind::Array(items) = &v.kind else {
+                        self.err(
+                            format!(
+                                "`ignore_changes` must be an array of attribute names, found {}",
+                                v.kind_name()
+                            ),
+                            v.span.clone(),
+                            "expected [\"attr\", ...]",
+                        );
+                        continue;
+                    };
+                    for item in items {
+                        let Some(name) = self.expect_str(item, "an `ignore_changes` entry") else {
+                            continue;
+                        };
+                        let root = name.split(['.', '[']).next().unwrap_or_default();
+                        match schema.get(root) {
+                            Some(a) if a.settable => l.ignore_changes.push(name),
+                            Some(_) => {
+                                self.err(
+                                    format!("`{name}` is computed, so there is nothing to ignore"),
+                                    item.span.clone(),
+                                    "computed attribute",
+                                );
+                            }
+                            None => {
+                                let hint = did_you_mean(root, schema.settable().map(|a| a.name));
+                                let d = self.err(
+                                    format!(
+                                        "`ignore_changes` names `{name}`, which `{}` does not have",
+                                        schema.type_name
+                                    ),
+                                    item.span.clone(),
+                                    "unknown attribute",
+                                );
+                                d.help = hint;
+                            }
+                        }
+                    }
+                }
+                _ => self.unknown_key(k, "`lifecycle`", LIFECYCLE_KEYS),
+            }
+        }
+        l
+    }
+
+    pub(super) fn timeouts(&mut self, node: &Node) -> Timeouts {
+        let mut t = Timeouts::default();
+        let Some(fields) = self.expect_table(node, "`timeouts`") else {
+            return t;
+        };
+        for (k, v) in fields {
+            if !TIMEOUT_KEYS.contains(&k.name.as_str()) {
+                self.unknown_key(k, "`timeouts`", TIMEOUT_KEYS);
+                continue;
+            }
+            let Some(s) = self.expect_str(v, &format!("`timeouts.{}`", k.name)) else {
+                continue;
+            };
+            let Some(d) = self.duration(&s, v.span.clone()) else {
+                continue;
+            };
+            match k.name.as_str() {
+                "create" => t.create = Some(d),
+                "update" => t.update = Some(d),
+                _ => t.delete = Some(d),
+            }
+        }
+        t
+    }
+
+    pub(super) fn duration(&mut self, s: &str, span: Range<usize>) -> Option<Duration> {
+        match humantime::parse_duration(s) {
+            Ok(d) if d > crate::builtin::checks::MAX_WAIT => {
+                self.err(
+                    format!("`{s}` is too long a duration to wait for (at most a year)"),
+                    span,
+                    "expected a duration",
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                let d = self.err(
+                    format!("`{s}` is not a duration: {e}"),
+                    span,
+                    "expected a duration",
+                );
+                d.help =
+                    Some("write durations like \"250ms\", \"90s\", \"30m\" or \"1h 30m\"".into());
+                None
+            }
+        }
+    }
+
+    pub(super) fn outputs(&mut self, node: &Node, out: &mut BTreeMap<String, OutputBlock>) {
+        let Some(t) = self.expect_table(node, "`outputs`") else {
+            return;
+        };
+        for (key, onode) in t {
+            if !self.check_name(key, "output") {
+                continue;
+            }
+            let Some(fields) = self.expect_table(onode, &format!("`outputs.{}`", key.name)) else {
+                continue;
+            };
+            let mut value = None;
+            let mut sensitive = false;
+            let mut description = None;
+            for (k, v) in fields {
+                match k.name.as_str() {
+                    "value" => value = self.expr(v, &AttrType::Any, None),
+                    "sensitive" => sensitive = self.expect_bool(v, "`sensitive`").unwrap_or(false),
+                    "description" => description = self.expect_str(v, "`description`"),
+                    _ => self.unknown_key(k, &format!("output `{}`", key.name), OUTPUT_KEYS),
+                }
+            }
+            if !fields.iter().any(|(k, _)| k.name == "value") {
+                self.err(
+                    format!("output `{}` is missing `value`", key.name),
+                    key.span.clone(),
+                    "add `value = \"${…}\"`",
+                );
+            }
+            if let Some(value) = value {
+                out.insert(
+                    key.name.clone(),
+                    OutputBlock {
+                        name: key.name.clone(),
+                        value,
+                        sensitive,
+                        description,
+                    },
+                );
+            }
+        }
+    }
+}
