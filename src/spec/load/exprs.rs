@@ -6,7 +6,12 @@ use super::*;
 
 impl Loader<'_> {
     /// Converts a value node into an expression of the expected type.
-    pub(super) fn expr(&mut self, node: &Node, ty: &AttrType, self_address: Option<&str>) -> Option<Expr> {
+    pub(super) fn expr(
+        &mut self,
+        node: &Node,
+        ty: &AttrType,
+        self_address: Option<&str>,
+    ) -> Option<Expr> {
         let mismatch = |this: &mut Self| {
             this.err(
                 format!("expected {}, found {}", ty.describe(), node.kind_name()),
