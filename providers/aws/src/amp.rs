@@ -21,7 +21,12 @@ use crate::attrs::{
 use crate::error::{api, found, gone_ok};
 use crate::wait;
 
-async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+pub(crate) async fn retag(
+    c: &Clients,
+    arn: &str,
+    old: &Tags,
+    new: &Tags,
+) -> Result<(), ProviderError> {
     let (set, remove) = tag_diff(old, new);
     if !set.is_empty() {
         c.amp

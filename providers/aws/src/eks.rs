@@ -9,12 +9,13 @@
 use std::sync::Arc;
 
 use aws_sdk_eks::types::{
-    ClusterStatus, LogSetup, LogType, Logging, NodegroupScalingConfig, NodegroupStatus, Update,
+    AuthenticationMode, ClusterStatus, CreateAccessConfigRequest, LogSetup, LogType, Logging,
+    NodegroupScalingConfig, NodegroupStatus, Update, UpdateAccessConfigRequest,
     UpdateLabelsPayload, UpdateStatus, VpcConfigRequest,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
 };
 use serde::Deserialize;
 
@@ -126,7 +127,14 @@ pub fn cluster_schema() -> Schema {
         .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
         .attr(Attribute::optional("security_group_ids", AttrType::list_of(AttrType::String)).force_new())
         .attr(Attribute::optional("endpoint_public_access", AttrType::Bool).default(true).describe("Changed in place."))
-        .attr(Attribute::optional("endpoint_private_access", AttrType::Bool).default(false).describe("Changed in place."))
+        .attr(Attribute::optional("endpoint_private_access", AttrType::Bool).default(false).describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on."))
+        .attr(
+            Attribute::optional("access_config", AttrType::map_of(AttrType::Any)).describe(
+                "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
+                 The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
+                 and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
+            ),
+        )
         .attr(
             Attribute::optional("enabled_log_types", AttrType::list_of(AttrType::String))
                 .default(Value::List(Vec::new()))
@@ -157,8 +165,57 @@ struct ClusterIn {
     endpoint_private_access: Option<bool>,
     #[serde(default)]
     enabled_log_types: Vec<String>,
+    access_config: Option<AccessConfigIn>,
     #[serde(default)]
     tags: Tags,
+}
+
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+struct AccessConfigIn {
+    authentication_mode: Option<String>,
+    bootstrap_cluster_creator_admin_permissions: Option<bool>,
+}
+
+/// The authentication modes in the only order EKS lets a cluster move.
+const AUTH_MODES: [&str; 3] = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
+
+fn auth_mode_rank(mode: &str) -> Result<usize, ProviderError> {
+    AUTH_MODES.iter().position(|m| *m == mode).ok_or_else(|| {
+        ProviderError::new(format!("{mode:?} is not an EKS authentication mode"))
+            .with_hint(format!("use one of {}", AUTH_MODES.join(", ")))
+    })
+}
+
+/// The `access_config` recorded in `m`, if any.
+fn access_config_of(m: &Map) -> Option<AccessConfigIn> {
+    Value::Map(m.get("access_config")?.as_map()?.clone())
+        .to_typed()
+        .ok()
+}
+
+/// Why a change of `access_config` cannot be made in place, if it cannot.
+fn access_config_replacement(prior: &Map, desired: &Map) -> Option<String> {
+    let before = access_config_of(prior)?;
+    let after = access_config_of(desired).unwrap_or_default();
+    if let (Some(b), Some(a)) = (
+        before.bootstrap_cluster_creator_admin_permissions,
+        after.bootstrap_cluster_creator_admin_permissions,
+    ) && a != b
+    {
+        return Some(
+            "access_config.bootstrap_cluster_creator_admin_permissions is read only when EKS creates the cluster".into(),
+        );
+    }
+    let (Some(b), Some(a)) = (before.authentication_mode, after.authentication_mode) else {
+        return None;
+    };
+    match (auth_mode_rank(&b), auth_mode_rank(&a)) {
+        (Ok(rb), Ok(ra)) if ra < rb => Some(format!(
+            "EKS cannot move a cluster's authentication mode back from {b} to {a} (only CONFIG_MAP → API_AND_CONFIG_MAP → API)"
+        )),
+        _ => None,
+    }
 }
 
 fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
@@ -262,8 +319,34 @@ fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
             "enabled_log_types",
             strings(order_like(prior, "enabled_log_types", enabled)),
         )
+        .opt("access_config", access_config_value(c, prior))
         .tags(prior, tags_from_map(c.tags()))
         .build()
+}
+
+/// `access_config` as read, with the keys the user wrote: an attribute the
+/// user left out stays out, so clusters made without it show no change.
+fn access_config_value(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Option<Value> {
+    let wanted = prior.get("access_config")?.as_map()?;
+    let live = c.access_config();
+    let mut out = Map::new();
+    if wanted.contains_key("authentication_mode") {
+        let mode = live
+            .and_then(|a| a.authentication_mode())
+            .map(|m| m.as_str())
+            .unwrap_or("CONFIG_MAP");
+        out.insert("authentication_mode".into(), Value::from(mode));
+    }
+    if let Some(prior_bootstrap) = wanted.get("bootstrap_cluster_creator_admin_permissions") {
+        // DescribeCluster leaves it out on some clusters; then the recorded
+        // value stands, since nothing can change it after creation.
+        let v = live
+            .and_then(|a| a.bootstrap_cluster_creator_admin_permissions())
+            .map(Value::Bool)
+            .unwrap_or_else(|| prior_bootstrap.clone());
+        out.insert("bootstrap_cluster_creator_admin_permissions".into(), v);
+    }
+    Some(Value::Map(out))
 }
 
 /// A role EKS cannot assume yet (IAM is eventually consistent) or a
@@ -318,6 +401,54 @@ impl Cluster {
         })
     }
 
+    /// Moves the authentication mode forward to `target`, one step per
+    /// update (CONFIG_MAP → API_AND_CONFIG_MAP → API), from what the
+    /// cluster has now; a cluster already there is left alone.
+    async fn move_auth_mode(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        target: &str,
+    ) -> Result<(), ProviderError> {
+        let want = auth_mode_rank(target)?;
+        loop {
+            let c = self.describe(name).await?.ok_or_else(|| {
+                ProviderError::new(format!("cluster {name} disappeared during an update"))
+            })?;
+            let now = c
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "CONFIG_MAP".into());
+            let have = auth_mode_rank(&now)?;
+            if have >= want {
+                if have > want {
+                    return Err(ProviderError::new(format!(
+                        "cluster {name} uses authentication mode {now}; EKS cannot move it back to {target}"
+                    ))
+                    .with_hint("set access_config.authentication_mode to the cluster's mode or a later one"));
+                }
+                return Ok(());
+            }
+            let next = AUTH_MODES[have + 1];
+            ctx.progress(&format!("authentication mode {now} → {next}"));
+            let out = self
+                .0
+                .eks
+                .update_cluster_config()
+                .name(name)
+                .access_config(
+                    UpdateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::from(next))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateClusterConfig", e))?;
+            wait_update(&self.0, ctx, name, None, out.update, || self.settled(name)).await?;
+        }
+    }
+
     async fn fetch(&self, name: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         Ok(self
             .describe(name)
@@ -339,6 +470,26 @@ impl Resource for Cluster {
             .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
             .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
             .build();
+        let access = match &i.access_config {
+            Some(a) => {
+                if let Some(m) = &a.authentication_mode {
+                    auth_mode_rank(m)?;
+                }
+                Some(
+                    CreateAccessConfigRequest::builder()
+                        .set_authentication_mode(
+                            a.authentication_mode
+                                .as_deref()
+                                .map(AuthenticationMode::from),
+                        )
+                        .set_bootstrap_cluster_creator_admin_permissions(
+                            a.bootstrap_cluster_creator_admin_permissions,
+                        )
+                        .build(),
+                )
+            }
+            None => None,
+        };
         let created = wait::retry_transient(
             ctx,
             wait::IAM_PROPAGATION,
@@ -351,6 +502,7 @@ impl Resource for Cluster {
                     .set_version(i.version.clone())
                     .role_arn(&i.role_arn)
                     .resources_vpc_config(vpc.clone())
+                    .set_access_config(access.clone())
                     .logging(log.clone())
                     .set_tags(tags_hash_map(&i.tags))
                     .send()
@@ -419,6 +571,13 @@ impl Resource for Cluster {
                 .map_err(|e| api("eks:UpdateClusterConfig", e))?;
             wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
         }
+        if let Some(mode) = i
+            .access_config
+            .as_ref()
+            .and_then(|a| a.authentication_mode.as_deref())
+        {
+            self.move_auth_mode(ctx, name, mode).await?;
+        }
         if changed(&prior.inputs, inputs, "enabled_log_types") {
             let out = c
                 .eks
@@ -463,6 +622,13 @@ impl Resource for Cluster {
 
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
         self.fetch(id, &Map::new()).await
+    }
+
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        PlanAdvice {
+            replace_because: prior.and_then(|p| access_config_replacement(&p.inputs, desired)),
+            ..PlanAdvice::default()
+        }
     }
 }
 
@@ -800,5 +966,41 @@ impl Resource for NodeGroup {
                 .with_hint("import node groups as CLUSTER_NAME:NODE_GROUP_NAME")
         })?;
         self.fetch(cluster, name, &Map::new()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_access(mode: &str, bootstrap: bool) -> Map {
+        let mut a = Map::new();
+        a.insert("authentication_mode".into(), Value::from(mode));
+        a.insert(
+            "bootstrap_cluster_creator_admin_permissions".into(),
+            Value::Bool(bootstrap),
+        );
+        [("access_config".to_string(), Value::Map(a))].into()
+    }
+
+    #[test]
+    fn authentication_mode_moves_forward_in_place_and_back_by_replacement() {
+        let config_map = with_access("CONFIG_MAP", true);
+        let both = with_access("API_AND_CONFIG_MAP", true);
+        let api = with_access("API", true);
+        assert_eq!(access_config_replacement(&config_map, &both), None);
+        assert_eq!(access_config_replacement(&both, &api), None);
+        let back = access_config_replacement(&api, &both).expect("a replacement");
+        assert!(back.contains("from API to API_AND_CONFIG_MAP"), "{back}");
+        // A cluster recorded without access_config (made before the
+        // attribute existed) gains it in place.
+        assert_eq!(access_config_replacement(&Map::new(), &api), None);
+    }
+
+    #[test]
+    fn bootstrap_admin_is_fixed_at_creation() {
+        let on = with_access("API", true);
+        let off = with_access("API", false);
+        assert!(access_config_replacement(&on, &off).is_some());
     }
 }
