@@ -312,6 +312,11 @@ fn the_example_spec_validates_with_its_end_of_life_warnings() {
     );
     assert!(out.stderr.contains("Grafana Alloy"), "{}", out.stderr);
     assert!(
+        out.stderr.contains("docs/migrate-from-app-mesh.md"),
+        "the end-of-life help points at the migration guide: {}",
+        out.stderr
+    );
+    assert!(
         !out.stderr.contains("EKS version"),
         "the example uses a supported EKS version: {}",
         out.stderr
@@ -321,4 +326,21 @@ fn the_example_spec_validates_with_its_end_of_life_warnings() {
         "the example uses current API versions: {}",
         out.stderr
     );
+}
+
+#[test]
+fn the_istio_example_validates_without_end_of_life_warnings() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let ws = Workspace::new("");
+    let out = ws.expect(
+        &[
+            "validate",
+            "--deny-warnings",
+            "-f",
+            &format!("{dir}/istio.toml"),
+        ],
+        0,
+    );
+    assert_eq!(out.stdout, "The spec is valid.\n");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
 }

@@ -101,7 +101,7 @@ pub fn scrape_configuration(doc: &str) -> Vec<String> {
         };
         match duration_secs(&text) {
             Some(s) if s < MIN_SCRAPE_INTERVAL_SECS => problems.push(format!(
-                "{path} is {text}: the managed collector scrapes at most every 30s"
+                "{path} is {text}: the managed collector's shortest scrape interval is 30s"
             )),
             Some(_) => {}
             None => problems.push(format!("{path} is {text:?}, not a duration like 30s or 1m")),
