@@ -363,6 +363,27 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
     let plan = s.run(spec, &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
 
+    // ---- the new types import: forgotten, adopted by ID, and planned clean
+    let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+    for (address, id) in [
+        ("aws_amp_scraper.mesh", scraper.clone()),
+        ("aws_eks_access_entry.admin", format!("{CLUSTER}:{ADMIN}")),
+        (
+            "aws_eks_access_policy_association.admin",
+            format!("{CLUSTER}#{ADMIN}#{policy}"),
+        ),
+        ("aws_amp_alert_manager_definition.mesh", ws.clone()),
+    ] {
+        s.cli.expect(&["state", "rm", "-f", spec, address], 0);
+        s.run(spec, &["import", address, &id], 0);
+    }
+    let plan = s.run(spec, &["plan"], 0);
+    assert!(
+        plan.stdout.contains("No changes."),
+        "imported objects plan clean: {}",
+        plan.stdout
+    );
+
     // ---- out-of-band: the scrape configuration edited, the admin's access entry deleted
     let edited = config.replace("scrape_interval: 30s", "scrape_interval: 60s");
     assert_ne!(edited, config);

@@ -344,3 +344,37 @@ fn the_istio_example_validates_without_end_of_life_warnings() {
     assert_eq!(out.stdout, "The spec is valid.\n");
     assert!(out.stderr.is_empty(), "{}", out.stderr);
 }
+
+#[test]
+fn the_istio_example_plans_offline_from_nothing() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let ws = Workspace::new("");
+    let state = ws.file("state.json");
+    let out = ws.expect(
+        &[
+            "plan",
+            "-f",
+            &format!("{dir}/istio.toml"),
+            "--state",
+            &state.display().to_string(),
+        ],
+        0,
+    );
+    let declared = std::fs::read_to_string(format!("{dir}/istio.toml"))
+        .expect("spec")
+        .lines()
+        .filter(|l| l.starts_with("[resources."))
+        .count();
+    assert!(
+        out.stdout.contains(&format!(
+            "Plan: {declared} to add, 0 to change, 0 to destroy."
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("apply will refuse this"),
+        "the collector's configuration and the Alertmanager definition pass the checks: {}",
+        out.stdout
+    );
+}

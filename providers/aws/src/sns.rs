@@ -54,7 +54,7 @@ pub fn topic_schema() -> Schema {
         .attr(
             Attribute::optional("policy", AttrType::Json).describe(
                 "The topic's access policy (a table or a JSON string), e.g. letting aps.amazonaws.com publish \
-                 AMP alerts; compared as data; changed in place. Left out, the topic keeps the policy SNS gives it.",
+                 AMP alerts; compared as data; changed in place. Left out, meshmon leaves the topic's policy as it is (and does not read it).",
             ),
         )
         .attr(
