@@ -619,3 +619,69 @@ fn migration_from_app_mesh_keeps_the_shared_parts_with_eks_and_amp_doubles() {
         started.elapsed()
     );
 }
+
+/// The Grafana Alloy variant, with the EKS and AMP doubles: applied from
+/// nothing and planned clean; switching to the managed collector
+/// (`istio.toml`) swaps only the collector; destroy leaves nothing.
+#[test]
+fn alloy_variant_applies_and_switching_to_the_managed_collector_swaps_only_the_collector_with_eks_and_amp_doubles()
+ {
+    let started = Instant::now();
+    let s = Stack::start();
+    s.run("istio-alloy.toml", &["apply", "--auto-approve"], 0);
+    let resources = s.addresses().len();
+    assert_eq!(resources, s.declared("istio-alloy.toml"));
+    let releases = s.helm.releases();
+    assert!(releases.get("alloy/alloy").is_some(), "{releases:#}");
+    let values = s
+        .helm
+        .writes()
+        .into_iter()
+        .filter(|i| i.args.iter().any(|a| a == "alloy"))
+        .flat_map(|i| i.values)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let remote_write = s.output("aws_amp_workspace.appmesh", "remote_write_url");
+    assert!(
+        values.contains(&remote_write) && values.contains("eks.amazonaws.com/role-arn"),
+        "Alloy writes to the workspace as its IRSA role: {values}"
+    );
+    let plan = s.run("istio-alloy.toml", &["plan"], 0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    let out = s.run("istio.toml", &["plan", "--json"], 0);
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    let mut changed: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    changed.sort();
+    let expected: Vec<(String, String)> = [
+        ("aws_amp_scraper.mesh", "create"),
+        ("aws_iam_policy.amp_remote_write", "delete"),
+        ("aws_iam_role.alloy", "delete"),
+        ("helm_release.alloy", "delete"),
+        ("k8s_namespace.alloy", "delete"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(changed, expected, "{plan:#}");
+
+    s.run("istio-alloy.toml", &["destroy", "--auto-approve"], 0);
+    assert!(s.addresses().is_empty(), "{:?}", s.addresses());
+    s.assert_nothing_left();
+    eprintln!(
+        "istio_e2e alloy: {resources} resources in examples/istio-alloy.toml; wall time {:.1?}",
+        started.elapsed()
+    );
+}

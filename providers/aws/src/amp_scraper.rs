@@ -136,6 +136,18 @@ fn scraper_outputs(s: &ScraperDescription) -> Map {
         .build()
 }
 
+/// A list the scraper's source holds, in the order of `prior`; with no
+/// prior (an import), in the order AWS keeps, which is the order the
+/// scraper was created with: sorting it would read as a change of a
+/// `force_new` list, and plan a replacement of what was just imported.
+fn as_listed(prior: &Map, key: &str, actual: Vec<String>) -> Vec<String> {
+    if prior.contains_key(key) {
+        order_like(prior, key, actual)
+    } else {
+        actual
+    }
+}
+
 impl Scraper {
     async fn describe(&self, id: &str) -> Result<Option<ScraperDescription>, ProviderError> {
         let out = found(
@@ -158,7 +170,7 @@ impl Scraper {
             .opt("cluster_arn", eks.map(|e| e.cluster_arn()))
             .set(
                 "subnet_ids",
-                strings(order_like(
+                strings(as_listed(
                     prior,
                     "subnet_ids",
                     eks.map(|e| e.subnet_ids().to_vec()).unwrap_or_default(),
@@ -167,7 +179,7 @@ impl Scraper {
             .unless_empty(
                 prior,
                 "security_group_ids",
-                strings(order_like(
+                strings(as_listed(
                     prior,
                     "security_group_ids",
                     eks.map(|e| e.security_group_ids().to_vec())
