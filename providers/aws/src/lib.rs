@@ -16,6 +16,7 @@ mod amp_scraper;
 mod attrs;
 mod eks;
 mod eks_access;
+mod eks_node_group;
 mod error;
 mod iam;
 mod iam_role;
@@ -75,7 +76,7 @@ impl Provider for Aws {
             network::internet_gateway_schema(),
             route_table::route_table_schema(),
             eks::cluster_schema(),
-            eks::node_group_schema(),
+            eks_node_group::node_group_schema(),
             eks_access::access_entry_schema(),
             eks_access::access_policy_association_schema(),
             iam::oidc_provider_schema(),
@@ -196,7 +197,7 @@ impl Configured for AwsConfigured {
             "aws_internet_gateway" => Arc::new(network::InternetGateway(c)),
             "aws_route_table" => Arc::new(route_table::RouteTable(c)),
             "aws_eks_cluster" => Arc::new(eks::Cluster(c)),
-            "aws_eks_node_group" => Arc::new(eks::NodeGroup(c)),
+            "aws_eks_node_group" => Arc::new(eks_node_group::NodeGroup(c)),
             "aws_eks_access_entry" => Arc::new(eks_access::AccessEntry(c)),
             "aws_eks_access_policy_association" => Arc::new(eks_access::AccessPolicyAssociation(c)),
             "aws_iam_oidc_provider" => Arc::new(iam::OidcProvider(c)),
