@@ -1,4 +1,5 @@
-//! The live stack's AWS types on their own, against the narrow doubles for
+//! The live stack's AWS types on their own: on moto where it has them (SNS
+//! topic policies) and against the narrow doubles for
 //! what moto 5.2.5 lacks: the EKS double (a cluster's authentication mode)
 //! and the AMP double in front of moto (managed collectors). The real
 //! `meshmon` binary, one small spec per test.
@@ -174,4 +175,49 @@ fn amp_scraper_is_checked_in_the_plan_updated_in_place_and_replaced_for_its_sour
         "{:?}",
         double.scraper_ids()
     );
+}
+
+/// An SNS topic's policy is compared as JSON (SNS hands it back
+/// reformatted: no change), drifts when edited out of band, and is put
+/// back in place. moto only.
+#[test]
+fn sns_topic_policy_compares_as_json_drifts_and_is_restored_on_moto() {
+    let moto = Moto::start();
+    let cli = Cli::new(BIN, moto.env());
+    cli.spec(
+        r#"
+[resources.aws_sns_topic.alerts]
+name = "grafana-notification"
+policy = { Version = "2012-10-17", Statement = [{ Sid = "AmpAlertmanager", Effect = "Allow", Principal = { Service = "aps.amazonaws.com" }, Action = ["sns:Publish", "sns:GetTopicAttributes"], Resource = "arn:aws:sns:eu-west-1:123456789012:grafana-notification" }] }
+"#,
+    );
+    cli.apply();
+    cli.assert_no_changes();
+    let arn = cli.attr_str("aws_sns_topic.alerts", "arn");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sdk = rt.block_on(moto.sdk_config());
+    let sns = meshmon_test_support::sns::Client::new(&sdk);
+    let other = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Someone","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sns:Publish","Resource":"*"}]}"#;
+    rt.block_on(
+        sns.set_topic_attributes()
+            .topic_arn(&arn)
+            .attribute_name("Policy")
+            .attribute_value(other)
+            .send(),
+    )
+    .expect("edit the policy");
+    let d = cli.drift();
+    let entry = d["drift"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["address"] == "aws_sns_topic.alerts"))
+        .unwrap_or_else(|| panic!("no drift for the topic: {d:#}"));
+    assert!(
+        entry["attributes"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|x| x["path"].as_str().is_some_and(|p| p.starts_with("policy")))),
+        "{entry:#}"
+    );
+    cli.apply();
+    cli.assert_no_changes();
+    cli.expect(&["destroy", "--auto-approve"], 0);
 }
