@@ -1,8 +1,8 @@
 //! The live stack's AWS types on their own: on moto where it has them (SNS
-//! topic policies) and against the narrow doubles for
-//! what moto 5.2.5 lacks: the EKS double (a cluster's authentication mode)
-//! and the AMP double in front of moto (managed collectors). The real
-//! `meshmon` binary, one small spec per test.
+//! topic policies), and against the narrow doubles for what moto 5.2.5
+//! lacks: the EKS double (a cluster's authentication mode) and the AMP
+//! double in front of moto (managed collectors). The real `meshmon`
+//! binary, one small spec per test.
 //!
 //! Needs moto (MESHMON_MOTO_SERVER).
 
