@@ -88,9 +88,11 @@ pub const APP_MESH_EOL: &str = "app-mesh-end-of-life";
 pub const GRAFANA_AGENT_EOL: &str = "grafana-agent-end-of-life";
 
 const APP_MESH: &str = "AWS App Mesh was discontinued on 2026-09-30";
-const APP_MESH_NEXT: &str = "move the mesh to Amazon VPC Lattice or Istio";
+const APP_MESH_NEXT: &str =
+    "move to Istio (VPC Lattice has no Envoy sidecar); see docs/migrate-from-app-mesh.md";
 const GRAFANA_AGENT: &str = "Grafana Agent reached end of life on 2025-11-01";
-const GRAFANA_AGENT_NEXT: &str = "replace it with its successor, Grafana Alloy (grafana/alloy)";
+const GRAFANA_AGENT_NEXT: &str =
+    "use the AMP managed collector or its successor, Grafana Alloy (grafana/alloy)";
 
 /// Today's date as `YYYY-MM-DD`.
 pub fn today() -> String {

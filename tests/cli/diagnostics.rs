@@ -312,6 +312,11 @@ fn the_example_spec_validates_with_its_end_of_life_warnings() {
     );
     assert!(out.stderr.contains("Grafana Alloy"), "{}", out.stderr);
     assert!(
+        out.stderr.contains("docs/migrate-from-app-mesh.md"),
+        "the end-of-life help points at the migration guide: {}",
+        out.stderr
+    );
+    assert!(
         !out.stderr.contains("EKS version"),
         "the example uses a supported EKS version: {}",
         out.stderr
@@ -321,4 +326,59 @@ fn the_example_spec_validates_with_its_end_of_life_warnings() {
         "the example uses current API versions: {}",
         out.stderr
     );
+}
+
+#[test]
+fn the_istio_examples_validate_without_end_of_life_warnings() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let ws = Workspace::new("");
+    for spec in ["istio.toml", "istio-alloy.toml"] {
+        let out = ws.expect(
+            &[
+                "validate",
+                "--deny-warnings",
+                "-f",
+                &format!("{dir}/{spec}"),
+            ],
+            0,
+        );
+        assert_eq!(out.stdout, "The spec is valid.\n", "{spec}");
+        assert!(out.stderr.is_empty(), "{spec}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn the_istio_examples_plan_offline_from_nothing() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let ws = Workspace::new("");
+    for spec in ["istio.toml", "istio-alloy.toml"] {
+        let state = ws.file(&format!("{spec}.state.json"));
+        let out = ws.expect(
+            &[
+                "plan",
+                "-f",
+                &format!("{dir}/{spec}"),
+                "--state",
+                &state.display().to_string(),
+            ],
+            0,
+        );
+        let declared = std::fs::read_to_string(format!("{dir}/{spec}"))
+            .expect("spec")
+            .lines()
+            .filter(|l| l.starts_with("[resources."))
+            .count();
+        assert!(
+            out.stdout.contains(&format!(
+                "Plan: {declared} to add, 0 to change, 0 to destroy."
+            )),
+            "{spec}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains("apply will refuse this"),
+            "{spec}: the collector's configuration and the Alertmanager definition pass the checks: {}",
+            out.stdout
+        );
+    }
 }

@@ -21,7 +21,12 @@ use crate::attrs::{
 use crate::error::{api, found, gone_ok};
 use crate::wait;
 
-async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+pub(crate) async fn retag(
+    c: &Clients,
+    arn: &str,
+    old: &Tags,
+    new: &Tags,
+) -> Result<(), ProviderError> {
     let (set, remove) = tag_diff(old, new);
     if !set.is_empty() {
         c.amp
@@ -61,6 +66,9 @@ pub fn workspace_schema() -> Schema {
             .describe("The workspace ID (ws-…); `meshmon import` takes it."),
     )
     .attr(Attribute::computed("arn", AttrType::String))
+    .attr(Attribute::computed("account_id", AttrType::String).describe(
+        "The account that owns the workspace, for policies that must name it (an SNS topic policy's aws:SourceAccount).",
+    ))
     .attr(
         Attribute::computed("prometheus_endpoint", AttrType::String)
             .describe("https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/"),
@@ -93,6 +101,8 @@ fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> Map {
     Attrs::new()
         .set("id", w.workspace_id())
         .set("arn", w.arn())
+        // arn:PARTITION:aps:REGION:ACCOUNT:workspace/ID
+        .opt("account_id", w.arn().split(':').nth(4))
         .set("remote_write_url", format!("{endpoint}api/v1/remote_write"))
         .set("query_url", format!("{endpoint}api/v1/query"))
         .set("prometheus_endpoint", endpoint)

@@ -1,7 +1,8 @@
-//! `aws_eks_cluster` and `aws_eks_node_group`. Both take minutes to create
-//! and delete: every create, update and delete waits for the object to
-//! settle (ACTIVE, or gone) with bounded backoff, reporting each status it
-//! sees, within the resource's `timeouts` or 30 minutes. A cluster created
+//! `aws_eks_cluster` (node groups are in `eks_node_group`, access entries in
+//! `eks_access`). Clusters and node groups take minutes to create and
+//! delete: every create, update and delete waits for the object to settle
+//! (ACTIVE, or gone) with bounded backoff, reporting each status it sees,
+//! within the resource's `timeouts` or 30 minutes. A cluster created
 //! but never ACTIVE is returned as a partial result so the engine records it
 //! tainted instead of orphaning it. EKS allows one update at a time, and
 //! endpoint access and logging cannot share one UpdateClusterConfig call.
@@ -9,19 +10,19 @@
 use std::sync::Arc;
 
 use aws_sdk_eks::types::{
-    ClusterStatus, LogSetup, LogType, Logging, NodegroupScalingConfig, NodegroupStatus, Update,
-    UpdateLabelsPayload, UpdateStatus, VpcConfigRequest,
+    AuthenticationMode, ClusterStatus, CreateAccessConfigRequest, LogSetup, LogType, Logging,
+    Update, UpdateAccessConfigRequest, UpdateStatus, VpcConfigRequest,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
 };
 use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{
     Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
-    tags_hash_map, tags_of, tags_value, typed,
+    tags_hash_map, tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
 use crate::wait;
@@ -35,7 +36,12 @@ const LOG_TYPES: [&str; 5] = [
     "scheduler",
 ];
 
-async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+pub(crate) async fn retag(
+    c: &Clients,
+    arn: &str,
+    old: &Tags,
+    new: &Tags,
+) -> Result<(), ProviderError> {
     let (set, remove) = tag_diff(old, new);
     if !set.is_empty() {
         c.eks
@@ -61,7 +67,7 @@ async fn retag(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Result<(), Pro
 /// Waits for an update EKS accepted. Without an update ID (some EKS
 /// emulators answer UpdateClusterConfig with the cluster instead), waits
 /// for the object to be ACTIVE again, via `settled`.
-async fn wait_update<F, Fut>(
+pub(crate) async fn wait_update<F, Fut>(
     c: &Clients,
     ctx: &OpContext,
     cluster: &str,
@@ -126,7 +132,14 @@ pub fn cluster_schema() -> Schema {
         .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
         .attr(Attribute::optional("security_group_ids", AttrType::list_of(AttrType::String)).force_new())
         .attr(Attribute::optional("endpoint_public_access", AttrType::Bool).default(true).describe("Changed in place."))
-        .attr(Attribute::optional("endpoint_private_access", AttrType::Bool).default(false).describe("Changed in place."))
+        .attr(Attribute::optional("endpoint_private_access", AttrType::Bool).default(false).describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on."))
+        .attr(
+            Attribute::optional("access_config", AttrType::map_of(AttrType::Any)).describe(
+                "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
+                 The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
+                 and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
+            ),
+        )
         .attr(
             Attribute::optional("enabled_log_types", AttrType::list_of(AttrType::String))
                 .default(Value::List(Vec::new()))
@@ -157,8 +170,57 @@ struct ClusterIn {
     endpoint_private_access: Option<bool>,
     #[serde(default)]
     enabled_log_types: Vec<String>,
+    access_config: Option<AccessConfigIn>,
     #[serde(default)]
     tags: Tags,
+}
+
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+struct AccessConfigIn {
+    authentication_mode: Option<String>,
+    bootstrap_cluster_creator_admin_permissions: Option<bool>,
+}
+
+/// The authentication modes in the only order EKS lets a cluster move.
+const AUTH_MODES: [&str; 3] = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
+
+fn auth_mode_rank(mode: &str) -> Result<usize, ProviderError> {
+    AUTH_MODES.iter().position(|m| *m == mode).ok_or_else(|| {
+        ProviderError::new(format!("{mode:?} is not an EKS authentication mode"))
+            .with_hint(format!("use one of {}", AUTH_MODES.join(", ")))
+    })
+}
+
+/// The `access_config` recorded in `m`, if any.
+fn access_config_of(m: &Map) -> Option<AccessConfigIn> {
+    Value::Map(m.get("access_config")?.as_map()?.clone())
+        .to_typed()
+        .ok()
+}
+
+/// Why a change of `access_config` cannot be made in place, if it cannot.
+fn access_config_replacement(prior: &Map, desired: &Map) -> Option<String> {
+    let before = access_config_of(prior)?;
+    let after = access_config_of(desired).unwrap_or_default();
+    if let (Some(b), Some(a)) = (
+        before.bootstrap_cluster_creator_admin_permissions,
+        after.bootstrap_cluster_creator_admin_permissions,
+    ) && a != b
+    {
+        return Some(
+            "access_config.bootstrap_cluster_creator_admin_permissions is read only when EKS creates the cluster".into(),
+        );
+    }
+    let (Some(b), Some(a)) = (before.authentication_mode, after.authentication_mode) else {
+        return None;
+    };
+    match (auth_mode_rank(&b), auth_mode_rank(&a)) {
+        (Ok(rb), Ok(ra)) if ra < rb => Some(format!(
+            "EKS cannot move a cluster's authentication mode back from {b} to {a} (only CONFIG_MAP → API_AND_CONFIG_MAP → API)"
+        )),
+        _ => None,
+    }
 }
 
 fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
@@ -262,13 +324,39 @@ fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
             "enabled_log_types",
             strings(order_like(prior, "enabled_log_types", enabled)),
         )
+        .opt("access_config", access_config_value(c, prior))
         .tags(prior, tags_from_map(c.tags()))
         .build()
 }
 
+/// `access_config` as read, with the keys the user wrote: an attribute the
+/// user left out stays out, so clusters made without it show no change.
+fn access_config_value(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Option<Value> {
+    let wanted = prior.get("access_config")?.as_map()?;
+    let live = c.access_config();
+    let mut out = Map::new();
+    if wanted.contains_key("authentication_mode") {
+        let mode = live
+            .and_then(|a| a.authentication_mode())
+            .map(|m| m.as_str())
+            .unwrap_or("CONFIG_MAP");
+        out.insert("authentication_mode".into(), Value::from(mode));
+    }
+    if let Some(prior_bootstrap) = wanted.get("bootstrap_cluster_creator_admin_permissions") {
+        // DescribeCluster leaves it out on some clusters; then the recorded
+        // value stands, since nothing can change it after creation.
+        let v = live
+            .and_then(|a| a.bootstrap_cluster_creator_admin_permissions())
+            .map(Value::Bool)
+            .unwrap_or_else(|| prior_bootstrap.clone());
+        out.insert("bootstrap_cluster_creator_admin_permissions".into(), v);
+    }
+    Some(Value::Map(out))
+}
+
 /// A role EKS cannot assume yet (IAM is eventually consistent) or a
 /// subnet it cannot see yet: worth another try.
-fn cluster_create_transient(e: &ProviderError) -> bool {
+pub(crate) fn cluster_create_transient(e: &ProviderError) -> bool {
     e.code.as_deref() == Some("InvalidParameterException")
         && (e.message.contains("assume")
             || e.message.contains("role")
@@ -318,6 +406,54 @@ impl Cluster {
         })
     }
 
+    /// Moves the authentication mode forward to `target`, one step per
+    /// update (CONFIG_MAP → API_AND_CONFIG_MAP → API), from what the
+    /// cluster has now; a cluster already there is left alone.
+    async fn move_auth_mode(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        target: &str,
+    ) -> Result<(), ProviderError> {
+        let want = auth_mode_rank(target)?;
+        loop {
+            let c = self.describe(name).await?.ok_or_else(|| {
+                ProviderError::new(format!("cluster {name} disappeared during an update"))
+            })?;
+            let now = c
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "CONFIG_MAP".into());
+            let have = auth_mode_rank(&now)?;
+            if have >= want {
+                if have > want {
+                    return Err(ProviderError::new(format!(
+                        "cluster {name} uses authentication mode {now}; EKS cannot move it back to {target}"
+                    ))
+                    .with_hint("set access_config.authentication_mode to the cluster's mode or a later one"));
+                }
+                return Ok(());
+            }
+            let next = AUTH_MODES[have + 1];
+            ctx.progress(&format!("authentication mode {now} → {next}"));
+            let out = self
+                .0
+                .eks
+                .update_cluster_config()
+                .name(name)
+                .access_config(
+                    UpdateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::from(next))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateClusterConfig", e))?;
+            wait_update(&self.0, ctx, name, None, out.update, || self.settled(name)).await?;
+        }
+    }
+
     async fn fetch(&self, name: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         Ok(self
             .describe(name)
@@ -339,6 +475,26 @@ impl Resource for Cluster {
             .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
             .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
             .build();
+        let access = match &i.access_config {
+            Some(a) => {
+                if let Some(m) = &a.authentication_mode {
+                    auth_mode_rank(m)?;
+                }
+                Some(
+                    CreateAccessConfigRequest::builder()
+                        .set_authentication_mode(
+                            a.authentication_mode
+                                .as_deref()
+                                .map(AuthenticationMode::from),
+                        )
+                        .set_bootstrap_cluster_creator_admin_permissions(
+                            a.bootstrap_cluster_creator_admin_permissions,
+                        )
+                        .build(),
+                )
+            }
+            None => None,
+        };
         let created = wait::retry_transient(
             ctx,
             wait::IAM_PROPAGATION,
@@ -351,6 +507,7 @@ impl Resource for Cluster {
                     .set_version(i.version.clone())
                     .role_arn(&i.role_arn)
                     .resources_vpc_config(vpc.clone())
+                    .set_access_config(access.clone())
                     .logging(log.clone())
                     .set_tags(tags_hash_map(&i.tags))
                     .send()
@@ -419,6 +576,13 @@ impl Resource for Cluster {
                 .map_err(|e| api("eks:UpdateClusterConfig", e))?;
             wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
         }
+        if let Some(mode) = i
+            .access_config
+            .as_ref()
+            .and_then(|a| a.authentication_mode.as_deref())
+        {
+            self.move_auth_mode(ctx, name, mode).await?;
+        }
         if changed(&prior.inputs, inputs, "enabled_log_types") {
             let out = c
                 .eks
@@ -464,341 +628,47 @@ impl Resource for Cluster {
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
         self.fetch(id, &Map::new()).await
     }
-}
 
-// ----------------------------------------------------- aws_eks_node_group
-
-pub fn node_group_schema() -> Schema {
-    Schema::new(
-        "aws_eks_node_group",
-        "A managed node group of an EKS cluster.",
-    )
-    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(Attribute::required("node_role_arn", AttrType::String).force_new())
-    .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
-    .attr(
-        Attribute::optional("instance_types", AttrType::list_of(AttrType::String))
-            .and_computed()
-            .force_new()
-            .describe("Like [\"m5.large\"]; EKS picks t3.medium if left out."),
-    )
-    .attr(
-        Attribute::optional("scaling", AttrType::map_of(AttrType::Int))
-            .and_computed()
-            .describe("{ min_size, max_size, desired_size }; changed in place."),
-    )
-    .attr(
-        Attribute::optional("labels", AttrType::map_of(AttrType::String))
-            .describe("Kubernetes labels on the nodes; changed in place."),
-    )
-    .attr(tags_attr())
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("CLUSTER:NAME, the ID `meshmon import` takes."),
-    )
-    .attr(Attribute::computed("arn", AttrType::String))
-    .attr(Attribute::computed("status", AttrType::String))
-}
-
-pub struct NodeGroup(pub Arc<Clients>);
-
-#[derive(Deserialize, Clone, Copy, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct Scaling {
-    min_size: i32,
-    max_size: i32,
-    desired_size: i32,
-}
-
-#[derive(Deserialize)]
-struct NodeGroupIn {
-    cluster_name: String,
-    name: String,
-    node_role_arn: String,
-    subnet_ids: Vec<String>,
-    #[serde(default)]
-    instance_types: Vec<String>,
-    scaling: Option<Scaling>,
-    #[serde(default)]
-    labels: Tags,
-    #[serde(default)]
-    tags: Tags,
-}
-
-fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
-    NodegroupScalingConfig::builder()
-        .min_size(s.min_size)
-        .max_size(s.max_size)
-        .desired_size(s.desired_size)
-        .build()
-}
-
-fn node_group_outputs(n: &aws_sdk_eks::types::Nodegroup) -> Map {
-    Attrs::new()
-        .set(
-            "id",
-            format!(
-                "{}:{}",
-                n.cluster_name().unwrap_or_default(),
-                n.nodegroup_name().unwrap_or_default()
-            ),
-        )
-        .opt("arn", n.nodegroup_arn())
-        .opt("status", n.status().map(|s| s.as_str()))
-        .build()
-}
-
-fn scaling_value(n: &aws_sdk_eks::types::Nodegroup) -> Value {
-    let s = n.scaling_config();
-    let get = |v: Option<i32>| Value::Int(i64::from(v.unwrap_or(0)));
-    Value::Map(
-        Attrs::new()
-            .set("min_size", get(s.and_then(|s| s.min_size())))
-            .set("max_size", get(s.and_then(|s| s.max_size())))
-            .set("desired_size", get(s.and_then(|s| s.desired_size())))
-            .build(),
-    )
-}
-
-impl NodeGroup {
-    async fn describe(
-        &self,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, ProviderError> {
-        let out = found(
-            "eks:DescribeNodegroup",
-            self.0
-                .eks
-                .describe_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(name)
-                .send()
-                .await,
-        )?;
-        Ok(out.and_then(|o| o.nodegroup))
-    }
-
-    async fn fetch(
-        &self,
-        cluster: &str,
-        name: &str,
-        prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
-        let Some(n) = self.describe(cluster, name).await? else {
-            return Ok(None);
-        };
-        let inputs = Attrs::new()
-            .opt("cluster_name", n.cluster_name())
-            .opt("name", n.nodegroup_name())
-            .opt("node_role_arn", n.node_role())
-            .set(
-                "subnet_ids",
-                strings(order_like(prior, "subnet_ids", n.subnets().to_vec())),
-            )
-            .set(
-                "instance_types",
-                strings(order_like(
-                    prior,
-                    "instance_types",
-                    n.instance_types().to_vec(),
-                )),
-            )
-            .set("scaling", scaling_value(&n))
-            .unless_empty(prior, "labels", tags_value(&tags_from_map(n.labels())))
-            .tags(prior, tags_from_map(n.tags()))
-            .build();
-        Ok(Some(Current::new(inputs, node_group_outputs(&n))))
-    }
-
-    async fn wait_status(
-        &self,
-        ctx: &OpContext,
-        cluster: &str,
-        name: &str,
-    ) -> Result<aws_sdk_eks::types::Nodegroup, ProviderError> {
-        wait::until(
-            ctx,
-            wait::NODE_GROUP,
-            &format!("node group {name} to become ACTIVE"),
-            || async {
-                let n = self
-                    .describe(cluster, name)
-                    .await?
-                    .ok_or_else(|| ProviderError::new(format!("node group {name} disappeared")))?;
-                match n.status() {
-                    Some(NodegroupStatus::Active) => Ok(Ok(n)),
-                    Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded)) => {
-                        let issues: Vec<String> = n
-                            .health()
-                            .map(|h| h.issues())
-                            .unwrap_or_default()
-                            .iter()
-                            .filter_map(|i| i.message().map(str::to_string))
-                            .collect();
-                        Err(ProviderError::api(
-                            "eks:DescribeNodegroup",
-                            Some(s.as_str().to_string()),
-                            format!("node group {name} is {}: {}", s.as_str(), issues.join("; ")),
-                        ))
-                    }
-                    s => Ok(Err(format!(
-                        "status {}",
-                        s.map(|s| s.as_str()).unwrap_or("unknown")
-                    ))),
-                }
-            },
-        )
-        .await
-    }
-}
-
-#[async_trait]
-impl Resource for NodeGroup {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: NodeGroupIn = typed(inputs)?;
-        let created = wait::retry_transient(
-            ctx,
-            wait::IAM_PROPAGATION,
-            cluster_create_transient,
-            || async {
-                self.0
-                    .eks
-                    .create_nodegroup()
-                    .cluster_name(&i.cluster_name)
-                    .nodegroup_name(&i.name)
-                    .node_role(&i.node_role_arn)
-                    .set_subnets(Some(i.subnet_ids.clone()))
-                    .set_instance_types(
-                        (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
-                    )
-                    .set_scaling_config(i.scaling.map(scaling_config))
-                    .set_labels(tags_hash_map(&i.labels))
-                    .set_tags(tags_hash_map(&i.tags))
-                    .send()
-                    .await
-                    .map_err(|e| api("eks:CreateNodegroup", e))
-            },
-        )
-        .await?;
-        let first = created
-            .nodegroup
-            .as_ref()
-            .map(node_group_outputs)
-            .unwrap_or_default();
-        match self.wait_status(ctx, &i.cluster_name, &i.name).await {
-            Ok(n) => {
-                let mut out = node_group_outputs(&n);
-                out.insert("scaling".into(), scaling_value(&n));
-                out.insert(
-                    "instance_types".into(),
-                    strings(n.instance_types().to_vec()),
-                );
-                Ok(out)
-            }
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        PlanAdvice {
+            replace_because: prior.and_then(|p| access_config_replacement(&p.inputs, desired)),
+            ..PlanAdvice::default()
         }
     }
+}
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(
-            str_of(&prior.inputs, "cluster_name")?,
-            str_of(&prior.inputs, "name")?,
-            &prior.inputs,
-        )
-        .await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_access(mode: &str, bootstrap: bool) -> Map {
+        let mut a = Map::new();
+        a.insert("authentication_mode".into(), Value::from(mode));
+        a.insert(
+            "bootstrap_cluster_creator_admin_permissions".into(),
+            Value::Bool(bootstrap),
+        );
+        [("access_config".to_string(), Value::Map(a))].into()
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: NodeGroupIn = typed(inputs)?;
-        let old: NodeGroupIn = typed(&prior.inputs)?;
-        let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
-        let labels = (old.labels != i.labels).then(|| {
-            let (set, remove) = tag_diff(&old.labels, &i.labels);
-            UpdateLabelsPayload::builder()
-                .set_add_or_update_labels(tags_hash_map(&set))
-                .set_remove_labels((!remove.is_empty()).then_some(remove))
-                .build()
-        });
-        if scaling.is_some() || labels.is_some() {
-            let out = self
-                .0
-                .eks
-                .update_nodegroup_config()
-                .cluster_name(&i.cluster_name)
-                .nodegroup_name(&i.name)
-                .set_scaling_config(scaling.map(scaling_config))
-                .set_labels(labels)
-                .send()
-                .await
-                .map_err(|e| api("eks:UpdateNodegroupConfig", e))?;
-            wait_update(
-                &self.0,
-                ctx,
-                &i.cluster_name,
-                Some(&i.name),
-                out.update,
-                || async {
-                    self.wait_status(ctx, &i.cluster_name, &i.name)
-                        .await
-                        .map(|_| Ok(()))
-                },
-            )
-            .await?;
-        }
-        retag(&self.0, str_of(&prior.outputs, "arn")?, &old.tags, &i.tags).await?;
-        let n = self
-            .describe(&i.cluster_name, &i.name)
-            .await?
-            .ok_or_else(|| ProviderError::new(format!("node group {} disappeared", i.name)))?;
-        Ok(node_group_outputs(&n))
+    #[test]
+    fn authentication_mode_moves_forward_in_place_and_back_by_replacement() {
+        let config_map = with_access("CONFIG_MAP", true);
+        let both = with_access("API_AND_CONFIG_MAP", true);
+        let api = with_access("API", true);
+        assert_eq!(access_config_replacement(&config_map, &both), None);
+        assert_eq!(access_config_replacement(&both, &api), None);
+        let back = access_config_replacement(&api, &both).expect("a replacement");
+        assert!(back.contains("from API to API_AND_CONFIG_MAP"), "{back}");
+        // A cluster recorded without access_config (made before the
+        // attribute existed) gains it in place.
+        assert_eq!(access_config_replacement(&Map::new(), &api), None);
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let cluster = str_of(&prior.inputs, "cluster_name")?;
-        let name = str_of(&prior.inputs, "name")?;
-        gone_ok(
-            "eks:DeleteNodegroup",
-            self.0
-                .eks
-                .delete_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(name)
-                .send()
-                .await,
-        )?;
-        wait::until(
-            ctx,
-            wait::NODE_GROUP,
-            &format!("node group {name} to be deleted"),
-            || async {
-                Ok(match self.describe(cluster, name).await? {
-                    None => Ok(()),
-                    Some(n) => Err(format!(
-                        "status {}",
-                        n.status().map(|s| s.as_str()).unwrap_or("unknown")
-                    )),
-                })
-            },
-        )
-        .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let (cluster, name) = id.split_once(':').ok_or_else(|| {
-            ProviderError::new(format!("{id:?} is not a node group ID"))
-                .with_hint("import node groups as CLUSTER_NAME:NODE_GROUP_NAME")
-        })?;
-        self.fetch(cluster, name, &Map::new()).await
+    #[test]
+    fn bootstrap_admin_is_fixed_at_creation() {
+        let on = with_access("API", true);
+        let off = with_access("API", false);
+        assert!(access_config_replacement(&on, &off).is_some());
     }
 }

@@ -1,6 +1,7 @@
 //! The `aws` provider: the network an EKS cluster needs, the cluster and its
 //! node groups, IAM (OIDC provider, IRSA roles, policies), an Amazon Managed
-//! Service for Prometheus workspace with its rule groups, and SNS topics.
+//! Service for Prometheus workspace with its rule groups, managed collector
+//! and Alertmanager, EKS access entries, and SNS topics.
 //!
 //! Credentials, region and endpoints come from the standard aws-config chain
 //! (environment, profile, SSO, web identity, instance role;
@@ -10,8 +11,12 @@
 //! [`wait`] with bounded backoff. A resource that is gone reads as `Ok(None)`.
 
 mod amp;
+mod amp_checks;
+mod amp_scraper;
 mod attrs;
 mod eks;
+mod eks_access;
+mod eks_node_group;
 mod error;
 mod iam;
 mod iam_role;
@@ -71,12 +76,16 @@ impl Provider for Aws {
             network::internet_gateway_schema(),
             route_table::route_table_schema(),
             eks::cluster_schema(),
-            eks::node_group_schema(),
+            eks_node_group::node_group_schema(),
+            eks_access::access_entry_schema(),
+            eks_access::access_policy_association_schema(),
             iam::oidc_provider_schema(),
             iam_role::role_schema(),
             iam::policy_schema(),
             amp::workspace_schema(),
             amp::rule_groups_namespace_schema(),
+            amp_scraper::scraper_schema(),
+            amp_scraper::alert_manager_definition_schema(),
             sns::topic_schema(),
             sns::subscription_schema(),
         ]
@@ -188,12 +197,16 @@ impl Configured for AwsConfigured {
             "aws_internet_gateway" => Arc::new(network::InternetGateway(c)),
             "aws_route_table" => Arc::new(route_table::RouteTable(c)),
             "aws_eks_cluster" => Arc::new(eks::Cluster(c)),
-            "aws_eks_node_group" => Arc::new(eks::NodeGroup(c)),
+            "aws_eks_node_group" => Arc::new(eks_node_group::NodeGroup(c)),
+            "aws_eks_access_entry" => Arc::new(eks_access::AccessEntry(c)),
+            "aws_eks_access_policy_association" => Arc::new(eks_access::AccessPolicyAssociation(c)),
             "aws_iam_oidc_provider" => Arc::new(iam::OidcProvider(c)),
             "aws_iam_role" => Arc::new(iam_role::Role(c)),
             "aws_iam_policy" => Arc::new(iam::Policy(c)),
             "aws_amp_workspace" => Arc::new(amp::Workspace(c)),
             "aws_amp_rule_groups_namespace" => Arc::new(amp::RuleGroupsNamespace(c)),
+            "aws_amp_scraper" => Arc::new(amp_scraper::Scraper(c)),
+            "aws_amp_alert_manager_definition" => Arc::new(amp_scraper::AlertManagerDefinition(c)),
             "aws_sns_topic" => Arc::new(sns::Topic(c)),
             "aws_sns_topic_subscription" => Arc::new(sns::Subscription(c)),
             _ => return None,
@@ -208,7 +221,7 @@ mod tests {
     #[test]
     fn every_schema_has_a_resource_and_sensible_flags() {
         let schemas = Aws.resource_schemas();
-        assert_eq!(schemas.len(), 13);
+        assert_eq!(schemas.len(), 17);
         for s in &schemas {
             assert!(s.type_name.starts_with("aws_"), "{}", s.type_name);
             let tags = s.get("tags");

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::Clients;
 use crate::attrs::{Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_of, typed};
 use crate::error::{api, found, gone_ok};
+use crate::policy;
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
     if t.is_empty() {
@@ -51,6 +52,12 @@ pub fn topic_schema() -> Schema {
                 .describe("Shown as the sender of e-mail and SMS; changed in place."),
         )
         .attr(
+            Attribute::optional("policy", AttrType::Json).describe(
+                "The topic's access policy (a table or a JSON string), e.g. letting aps.amazonaws.com publish \
+                 AMP alerts; compared as data; changed in place. Left out, meshmon leaves the topic's policy as it is (and does not read it).",
+            ),
+        )
+        .attr(
             Attribute::optional("tags", AttrType::map_of(AttrType::String))
                 .describe("Tags; changed in place."),
         )
@@ -67,8 +74,26 @@ pub struct Topic(pub Arc<Clients>);
 struct TopicIn {
     name: String,
     display_name: Option<String>,
+    policy: Option<Value>,
     #[serde(default)]
     tags: Tags,
+}
+
+/// The topic's policy as read, shaped like the one the user wrote. SNS
+/// always has a policy (a default one if none was set), so a topic whose
+/// spec leaves `policy` out does not read one back: that would be a change
+/// from nothing on every plan.
+fn topic_policy(
+    prior: &Map,
+    attrs: &HashMap<String, String>,
+) -> Result<Option<Value>, ProviderError> {
+    let Some(wanted) = prior.get("policy") else {
+        return Ok(None);
+    };
+    match attrs.get("Policy").filter(|p| !p.is_empty()) {
+        Some(p) => Ok(Some(policy::like(Some(wanted), policy::from_aws(p)?))),
+        None => Ok(None),
+    }
 }
 
 impl Topic {
@@ -107,6 +132,7 @@ impl Topic {
                     .filter(|d| !d.is_empty())
                     .map(String::as_str),
             )
+            .opt("policy", topic_policy(prior, &attrs)?)
             .tags(prior, tags)
             .build();
         Ok(Some(Current::new(
@@ -120,10 +146,14 @@ impl Topic {
 impl Resource for Topic {
     async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: TopicIn = typed(inputs)?;
-        let attributes: Option<HashMap<String, String>> = i
-            .display_name
-            .as_ref()
-            .map(|d| HashMap::from([("DisplayName".to_string(), d.clone())]));
+        let mut attributes: HashMap<String, String> = HashMap::new();
+        if let Some(d) = &i.display_name {
+            attributes.insert("DisplayName".to_string(), d.clone());
+        }
+        if let Some(p) = &i.policy {
+            attributes.insert("Policy".to_string(), policy::to_aws(p)?);
+        }
+        let attributes = (!attributes.is_empty()).then_some(attributes);
         let out = self
             .0
             .sns
@@ -161,6 +191,17 @@ impl Resource for Topic {
                 .topic_arn(arn)
                 .attribute_name("DisplayName")
                 .attribute_value(i.display_name.clone().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| api("sns:SetTopicAttributes", e))?;
+        }
+        if !policy::same(prior.inputs.get("policy"), inputs.get("policy"))
+            && let Some(p) = &i.policy
+        {
+            sns.set_topic_attributes()
+                .topic_arn(arn)
+                .attribute_name("Policy")
+                .attribute_value(policy::to_aws(p)?)
                 .send()
                 .await
                 .map_err(|e| api("sns:SetTopicAttributes", e))?;

@@ -117,6 +117,8 @@ where
 /// How long waits without a `timeouts` entry may take.
 pub const CLUSTER: Duration = Duration::from_secs(30 * 60);
 pub const NODE_GROUP: Duration = Duration::from_secs(30 * 60);
+/// An AMP managed collector takes about 20 minutes to become ACTIVE.
+pub const SCRAPER: Duration = Duration::from_secs(40 * 60);
 pub const SHORT: Duration = Duration::from_secs(5 * 60);
 /// IAM changes usually propagate in seconds; two minutes covers the tail.
 pub const IAM_PROPAGATION: Duration = Duration::from_secs(2 * 60);

@@ -1,10 +1,18 @@
 //! A narrow test double of the EKS control-plane API, for what moto 5.2.5
 //! lacks or does instantly: `UpdateClusterVersion`, `DescribeUpdate`,
 //! CREATING → ACTIVE, UPDATING → ACTIVE and DELETING → gone transitions
-//! that take time, a cluster that ends up FAILED, and throttling. It follows
-//! the published REST-JSON API (paths, bodies, `x-amzn-ErrorType` errors)
-//! for clusters only; node groups and everything else stay on moto. Point
-//! `AWS_ENDPOINT_URL_EKS` at it.
+//! that take time, a cluster that ends up FAILED, throttling, the
+//! cluster's `accessConfig` (authentication mode, forward only), and
+//! access entries with their access policy associations. It follows the
+//! published REST-JSON API (paths, bodies, `x-amzn-ErrorType` errors) for
+//! clusters and access entries only. Point `AWS_ENDPOINT_URL_EKS` at it.
+//!
+//! Started with [`EksDouble::forwarding`], it hands every other operation
+//! (node groups, above all) to an upstream emulator such as moto, and
+//! mirrors each cluster it creates or deletes there, because moto's node
+//! groups need their cluster to exist in moto. Without an upstream, the
+//! other operations answer 404 UnknownOperationException. Unlike EKS, it
+//! does not add an access entry for the cluster's creator.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,11 +20,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::http::{Request, Response, Server};
+use crate::http::{Request, Response, Server, forward};
 
 #[derive(Default)]
 struct Inner {
     clusters: BTreeMap<String, Cluster>,
+    /// (cluster, principal ARN) → the access entry as DescribeAccessEntry shows it.
+    entries: BTreeMap<(String, String), Value>,
+    /// (cluster, principal ARN, policy ARN) → the associated access policy.
+    associations: BTreeMap<(String, String, String), Value>,
+    upstream: Option<String>,
     updates: BTreeMap<String, Update>,
     calls: Vec<String>,
     throttle: usize,
@@ -106,18 +119,39 @@ impl Inner {
             self.calls.push("Throttled".into());
             return error(429, "ThrottlingException", "Rate exceeded");
         }
-        let segs: Vec<&str> = req.path.trim_matches('/').splitn(4, '/').collect();
+        let owned = req.segments();
+        let segs: Vec<&str> = owned.iter().map(String::as_str).collect();
         let op = match (req.method.as_str(), segs.as_slice()) {
             ("POST", ["clusters"]) => "CreateCluster",
+            ("GET", ["clusters"]) => "ListClusters",
             ("GET", ["clusters", _]) => "DescribeCluster",
             ("DELETE", ["clusters", _]) => "DeleteCluster",
             ("POST", ["clusters", _, "updates"]) => "UpdateClusterVersion",
             ("POST", ["clusters", _, "update-config"]) => "UpdateClusterConfig",
             ("GET", ["clusters", _, "updates", _]) => "DescribeUpdate",
+            ("POST", ["clusters", _, "access-entries"]) => "CreateAccessEntry",
+            ("GET", ["clusters", _, "access-entries"]) => "ListAccessEntries",
+            ("GET", ["clusters", _, "access-entries", _]) => "DescribeAccessEntry",
+            ("POST", ["clusters", _, "access-entries", _]) => "UpdateAccessEntry",
+            ("DELETE", ["clusters", _, "access-entries", _]) => "DeleteAccessEntry",
+            ("POST", ["clusters", _, "access-entries", _, "access-policies"]) => {
+                "AssociateAccessPolicy"
+            }
+            ("GET", ["clusters", _, "access-entries", _, "access-policies"]) => {
+                "ListAssociatedAccessPolicies"
+            }
+            ("DELETE", ["clusters", _, "access-entries", _, "access-policies", _]) => {
+                "DisassociateAccessPolicy"
+            }
             ("POST", ["tags", ..]) => "TagResource",
             ("DELETE", ["tags", ..]) => "UntagResource",
             ("GET", ["tags", ..]) => "ListTagsForResource",
             _ => {
+                if let Some(up) = &self.upstream {
+                    self.calls
+                        .push(format!("Forwarded {} {}", req.method, req.path));
+                    return forward(up, req);
+                }
                 return error(
                     404,
                     "UnknownOperationException",
@@ -130,30 +164,250 @@ impl Inner {
         };
         self.calls.push(op.to_string());
         let name = segs.get(1).copied().unwrap_or_default().to_string();
+        let principal = segs.get(3).copied().unwrap_or_default().to_string();
         match op {
-            "CreateCluster" => self.create(req.json()),
+            "CreateCluster" => {
+                let r = self.create(req.json());
+                if r.status == 200
+                    && let Some(up) = &self.upstream
+                {
+                    forward(up, req);
+                }
+                r
+            }
+            "ListClusters" => Response::json(
+                200,
+                &json!({ "clusters": self.clusters.keys().collect::<Vec<_>>() }),
+            ),
             "DescribeCluster" => match self.clusters.get(&name) {
                 Some(c) => Response::json(200, &json!({ "cluster": c.doc })),
                 None => not_found(&name),
             },
             "DeleteCluster" => {
                 let settle = self.settle;
-                match self.clusters.get_mut(&name) {
+                let r = match self.clusters.get_mut(&name) {
                     Some(c) => {
                         c.doc["status"] = json!("DELETING");
                         c.until = Some(Instant::now() + settle);
                         Response::json(200, &json!({ "cluster": c.doc }))
                     }
-                    None => not_found(&name),
+                    None => return not_found(&name),
+                };
+                self.entries.retain(|(c, _), _| *c != name);
+                self.associations.retain(|(c, _, _), _| *c != name);
+                if let Some(up) = &self.upstream {
+                    forward(up, req);
                 }
+                r
             }
             "UpdateClusterVersion" | "UpdateClusterConfig" => self.update(&name, op, req.json()),
             "DescribeUpdate" => match self.updates.get(segs[3]) {
                 Some(u) if u.cluster == name => Response::json(200, &json!({ "update": u.doc })),
                 _ => error(404, "ResourceNotFoundException", "No update found"),
             },
+            "CreateAccessEntry" => self.create_entry(&name, req.json()),
+            "ListAccessEntries" => match self.access_ready(&name) {
+                Err(r) => r,
+                Ok(()) => Response::json(
+                    200,
+                    &json!({ "accessEntries": self
+                        .entries
+                        .iter()
+                        .filter(|((c, _), _)| *c == name)
+                        .map(|((_, p), _)| p.clone())
+                        .collect::<Vec<_>>() }),
+                ),
+            },
+            "DescribeAccessEntry" | "UpdateAccessEntry" | "DeleteAccessEntry" => {
+                if let Err(r) = self.access_ready(&name) {
+                    return r;
+                }
+                let key = (name.clone(), principal.clone());
+                let Some(entry) = self.entries.get_mut(&key) else {
+                    return entry_not_found(&name, &principal);
+                };
+                match op {
+                    "DescribeAccessEntry" => Response::json(200, &json!({ "accessEntry": entry })),
+                    "UpdateAccessEntry" => {
+                        let body = req.json();
+                        if let Some(g) = body.get("kubernetesGroups") {
+                            entry["kubernetesGroups"] = g.clone();
+                        }
+                        if let Some(u) = body.get("username") {
+                            entry["username"] = u.clone();
+                        }
+                        entry["modifiedAt"] = json!(now_secs());
+                        Response::json(200, &json!({ "accessEntry": entry }))
+                    }
+                    _ => {
+                        self.entries.remove(&key);
+                        self.associations
+                            .retain(|(c, p, _), _| !(*c == name && *p == principal));
+                        Response::json(200, &json!({}))
+                    }
+                }
+            }
+            "AssociateAccessPolicy" => self.associate(&name, &principal, req.json()),
+            "ListAssociatedAccessPolicies" => {
+                if let Err(r) = self.access_ready(&name) {
+                    return r;
+                }
+                if !self
+                    .entries
+                    .contains_key(&(name.clone(), principal.clone()))
+                {
+                    return entry_not_found(&name, &principal);
+                }
+                let list: Vec<&Value> = self
+                    .associations
+                    .iter()
+                    .filter(|((c, p, _), _)| *c == name && *p == principal)
+                    .map(|(_, v)| v)
+                    .collect();
+                Response::json(
+                    200,
+                    &json!({ "clusterName": name, "principalArn": principal, "associatedAccessPolicies": list }),
+                )
+            }
+            "DisassociateAccessPolicy" => {
+                let policy = segs.get(5).copied().unwrap_or_default().to_string();
+                match self
+                    .associations
+                    .remove(&(name.clone(), principal.clone(), policy))
+                {
+                    Some(_) => Response::json(200, &json!({})),
+                    None => entry_not_found(&name, &principal),
+                }
+            }
             _ => self.tags(op, req),
         }
+    }
+
+    /// The cluster exists and its authentication mode admits access entries.
+    fn access_ready(&self, cluster: &str) -> Result<(), Response> {
+        let Some(c) = self.clusters.get(cluster) else {
+            return Err(not_found(cluster));
+        };
+        match c.doc["accessConfig"]["authenticationMode"].as_str() {
+            Some("API") | Some("API_AND_CONFIG_MAP") => Ok(()),
+            _ => Err(error(
+                400,
+                "InvalidRequestException",
+                "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.",
+            )),
+        }
+    }
+
+    fn create_entry(&mut self, cluster: &str, body: Value) -> Response {
+        if let Err(r) = self.access_ready(cluster) {
+            return r;
+        }
+        let principal = body["principalArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !principal.starts_with("arn:aws:iam::") {
+            return error(
+                400,
+                "InvalidParameterException",
+                &format!("The principalArn parameter format is not valid: {principal}"),
+            );
+        }
+        let key = (cluster.to_string(), principal.clone());
+        if self.entries.contains_key(&key) {
+            return error(
+                409,
+                "ResourceInUseException",
+                "The specified access entry resource is already in use on this cluster.",
+            );
+        }
+        let kind = body["type"].as_str().unwrap_or("STANDARD").to_string();
+        let groups = body.get("kubernetesGroups").cloned().unwrap_or(json!([]));
+        if kind != "STANDARD" && groups.as_array().is_some_and(|g| !g.is_empty()) {
+            return error(
+                400,
+                "InvalidParameterException",
+                "Kubernetes groups can only be set on access entries of type STANDARD.",
+            );
+        }
+        // EKS derives a user name from the principal: a role's sessions
+        // are `assumed-role/NAME/{{SessionName}}`.
+        let username = body["username"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| match principal.split_once(":role/") {
+                Some((head, role)) => format!(
+                    "{}:assumed-role/{}/{{{{SessionName}}}}",
+                    head.replace("arn:aws:iam::", "arn:aws:sts::"),
+                    role.rsplit('/').next().unwrap_or(role)
+                ),
+                None => principal.clone(),
+            });
+        self.next_id += 1;
+        let doc = json!({
+            "clusterName": cluster,
+            "principalArn": principal,
+            "kubernetesGroups": groups,
+            "accessEntryArn": format!(
+                "arn:aws:eks:eu-west-1:123456789012:access-entry/{cluster}/{}/{:08x}",
+                principal.rsplit(':').next().unwrap_or_default(),
+                self.next_id
+            ),
+            "createdAt": now_secs(),
+            "modifiedAt": now_secs(),
+            "tags": body.get("tags").cloned().unwrap_or(json!({})),
+            "username": username,
+            "type": kind,
+        });
+        self.entries.insert(key, doc.clone());
+        Response::json(200, &json!({ "accessEntry": doc }))
+    }
+
+    fn associate(&mut self, cluster: &str, principal: &str, body: Value) -> Response {
+        if let Err(r) = self.access_ready(cluster) {
+            return r;
+        }
+        if !self
+            .entries
+            .contains_key(&(cluster.to_string(), principal.to_string()))
+        {
+            return entry_not_found(cluster, principal);
+        }
+        let policy = body["policyArn"].as_str().unwrap_or_default().to_string();
+        if !policy.starts_with("arn:aws:eks::aws:cluster-access-policy/") {
+            return error(
+                400,
+                "InvalidParameterException",
+                &format!("The policyArn parameter format is not valid: {policy}"),
+            );
+        }
+        let scope = &body["accessScope"];
+        let namespaces = scope.get("namespaces").cloned().unwrap_or(json!([]));
+        let named = namespaces.as_array().is_some_and(|n| !n.is_empty());
+        match (scope["type"].as_str(), named) {
+            (Some("cluster"), false) | (Some("namespace"), true) => {}
+            _ => {
+                return error(
+                    400,
+                    "InvalidParameterException",
+                    "accessScope must be of type cluster (without namespaces) or namespace (with namespaces).",
+                );
+            }
+        }
+        let doc = json!({
+            "policyArn": policy,
+            "accessScope": { "type": scope["type"], "namespaces": namespaces },
+            "associatedAt": now_secs(),
+            "modifiedAt": now_secs(),
+        });
+        self.associations.insert(
+            (cluster.to_string(), principal.to_string(), policy),
+            doc.clone(),
+        );
+        Response::json(
+            200,
+            &json!({ "clusterName": cluster, "principalArn": principal, "associatedAccessPolicy": doc }),
+        )
     }
 
     fn create(&mut self, body: Value) -> Response {
@@ -187,6 +441,10 @@ impl Inner {
             "certificateAuthority": { "data": "LS0tLS1CRUdJTi1ET1VCTEUtLS0tLQ==" },
             "platformVersion": "eks.1",
             "tags": body.get("tags").cloned().unwrap_or(json!({})),
+            "accessConfig": {
+                "authenticationMode": body["accessConfig"]["authenticationMode"].as_str().unwrap_or("CONFIG_MAP"),
+                "bootstrapClusterCreatorAdminPermissions": body["accessConfig"]["bootstrapClusterCreatorAdminPermissions"].as_bool().unwrap_or(true),
+            },
         });
         let fail = std::mem::take(&mut self.fail_next_create);
         let c = Cluster {
@@ -216,6 +474,27 @@ impl Inner {
                 "VersionUpdate",
                 json!({ "version": v }),
                 json!([{ "type": "Version", "value": v }]),
+            )
+        } else if let Some(mode) = body["accessConfig"]["authenticationMode"].as_str() {
+            const ORDER: [&str; 3] = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
+            let now = c.doc["accessConfig"]["authenticationMode"]
+                .as_str()
+                .unwrap_or("CONFIG_MAP");
+            let rank = |m: &str| ORDER.iter().position(|o| *o == m);
+            match (rank(now), rank(mode)) {
+                (Some(a), Some(b)) if b > a => {}
+                _ => {
+                    return error(
+                        400,
+                        "InvalidParameterException",
+                        &format!("Unsupported authentication mode update from {now} to {mode}"),
+                    );
+                }
+            }
+            (
+                "AccessConfigUpdate",
+                json!({ "accessConfig": { "authenticationMode": mode } }),
+                json!([{ "type": "AuthenticationMode", "value": mode }]),
             )
         } else if body.get("logging").is_some() {
             (
@@ -260,6 +539,9 @@ impl Inner {
             .values_mut()
             .find(|c| c.doc["arn"] == arn.as_str())
         else {
+            if let Some(up) = &self.upstream {
+                return forward(up, req);
+            }
             return error(404, "NotFoundException", "Resource was not found");
         };
         match op {
@@ -286,6 +568,16 @@ impl Inner {
     }
 }
 
+fn entry_not_found(cluster: &str, principal: &str) -> Response {
+    error(
+        404,
+        "ResourceNotFoundException",
+        &format!(
+            "The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'. Cluster: {cluster}, principal: {principal}."
+        ),
+    )
+}
+
 fn not_found(name: &str) -> Response {
     error(
         404,
@@ -297,8 +589,19 @@ fn not_found(name: &str) -> Response {
 impl EksDouble {
     /// Starts the double; every transition takes `settle`.
     pub fn start(settle: Duration) -> EksDouble {
+        Self::start_inner(settle, None)
+    }
+
+    /// Starts the double in front of `upstream` (moto's endpoint), to which
+    /// it forwards every operation it does not implement.
+    pub fn forwarding(settle: Duration, upstream: &str) -> EksDouble {
+        Self::start_inner(settle, Some(upstream.to_string()))
+    }
+
+    fn start_inner(settle: Duration, upstream: Option<String>) -> EksDouble {
         let inner = Arc::new(Mutex::new(Inner {
             settle,
+            upstream,
             ..Inner::default()
         }));
         let handler_inner = inner.clone();
@@ -340,6 +643,30 @@ impl EksDouble {
         if let Some(c) = inner.clusters.get_mut(name) {
             merge(&mut c.doc, &patch);
         }
+    }
+
+    /// Every access entry, as (cluster, principal ARN).
+    pub fn access_entries(&self) -> Vec<(String, String)> {
+        let inner = self.inner.lock().expect("double state");
+        inner.entries.keys().cloned().collect()
+    }
+
+    /// Every access policy association, as (cluster, principal, policy).
+    pub fn access_policy_associations(&self) -> Vec<(String, String, String)> {
+        let inner = self.inner.lock().expect("double state");
+        inner.associations.keys().cloned().collect()
+    }
+
+    /// Deletes an access entry (and its associations) behind meshmon's back.
+    pub fn delete_access_entry(&self, cluster: &str, principal: &str) -> bool {
+        let mut inner = self.inner.lock().expect("double state");
+        inner
+            .associations
+            .retain(|(c, p, _), _| !(c == cluster && p == principal));
+        inner
+            .entries
+            .remove(&(cluster.to_string(), principal.to_string()))
+            .is_some()
     }
 
     pub fn cluster_names(&self) -> Vec<String> {

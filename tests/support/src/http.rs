@@ -17,11 +17,105 @@ pub struct Request {
     /// Query parameters, percent-decoded, in order.
     pub query: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The request target as sent (path and query, still encoded): path
+    /// segments that hold ARNs can only be split before decoding.
+    pub target: String,
+    /// Headers as sent, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The path's segments, each percent-decoded on its own (an encoded
+    /// `/` inside an ARN stays inside its segment).
+    pub fn segments(&self) -> Vec<String> {
+        let path = self.target.split('?').next().unwrap_or_default();
+        path.trim_matches('/').split('/').map(decode).collect()
+    }
+}
+
+/// Sends `req` unchanged to the HTTP server at `upstream`
+/// (`http://127.0.0.1:PORT`) and returns its answer: how a narrow test
+/// double hands the operations it does not implement to a fuller emulator.
+/// One connection per request, read to its end.
+pub fn forward(upstream: &str, req: &Request) -> Response {
+    let addr = upstream.trim_start_matches("http://").trim_end_matches('/');
+    let fail = |e: std::io::Error| Response {
+        status: 502,
+        headers: vec![("x-amzn-ErrorType".into(), "ServiceUnavailable".into())],
+        body: format!("{{\"message\": \"upstream {addr}: {e}\"}}").into_bytes(),
+    };
+    let mut conn = match TcpStream::connect(addr) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
+    for (k, v) in &req.headers {
+        if k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        req.body.len()
+    ));
+    if let Err(e) = conn
+        .write_all(head.as_bytes())
+        .and_then(|_| conn.write_all(&req.body))
+    {
+        return fail(e);
+    }
+    let mut reader = BufReader::new(conn);
+    let mut status_line = String::new();
+    if let Err(e) = reader.read_line(&mut status_line) {
+        return fail(e);
+    }
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(502);
+    let mut headers = Vec::new();
+    let mut length: Option<usize> = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            break;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.parse().ok();
+            } else if !k.eq_ignore_ascii_case("connection")
+                && !k.eq_ignore_ascii_case("transfer-encoding")
+            {
+                headers.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    let mut body = Vec::new();
+    let read = match length {
+        Some(n) => {
+            body.resize(n, 0);
+            reader.read_exact(&mut body)
+        }
+        None => reader.read_to_end(&mut body).map(|_| ()),
+    };
+    if let Err(e) = read {
+        return fail(e);
+    }
+    Response {
+        status,
+        headers,
+        body,
     }
 }
 
@@ -124,6 +218,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let method = parts.next()?.to_string();
     let target = parts.next()?.to_string();
     let mut length = 0usize;
+    let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         reader.read_line(&mut h).ok()?;
@@ -131,10 +226,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         if h.is_empty() {
             break;
         }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().ok()?;
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok()?;
+            }
+            headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
     let mut body = vec![0; length];
@@ -153,6 +249,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         path: decode(path),
         query,
         body,
+        target: target.clone(),
+        headers,
     })
 }
 

@@ -4,7 +4,10 @@
 //! - [`moto::Moto`]: a moto server per test (AWS emulator).
 //! - [`eks_double::EksDouble`]: a narrow double of the EKS API for what moto
 //!   lacks (cluster version upgrades, transitions that take time, failures,
-//!   throttling).
+//!   throttling, access configuration and access entries).
+//! - [`amp_double::AmpDouble`]: a narrow double of the AMP API for what moto
+//!   lacks (managed collectors, Alertmanager definitions), forwarding the
+//!   rest to moto.
 //! - [`kube_api::KubeApi`]: a test Kubernetes API server (HTTPS, discovery,
 //!   server-side apply, faults), and [`kube_api::FakeHelm`] for the helm CLI.
 //! - [`amg::AmgServer`] and [`grafana::GrafanaServer`]: test servers for the
@@ -13,6 +16,7 @@
 //! - [`http`]: the small HTTP server test doubles are built on.
 
 pub mod amg;
+pub mod amp_double;
 pub mod cli;
 pub mod eks_double;
 pub mod grafana;

@@ -97,6 +97,12 @@ fn main() -> ExitCode {
     let Some(dir) = std::env::var_os("FAKE_HELM_DIR").map(PathBuf::from) else {
         return fail("FAKE_HELM_DIR is not set (this is the test double of helm)");
     };
+    // Releases installed in parallel (two helm_release resources with no
+    // dependency between them) run this binary concurrently: one run at a
+    // time reads and writes the log and the releases, as helm's own
+    // storage (Secrets, updated atomically) would not lose either.
+    let lock = std::fs::File::create(dir.join("lock")).expect("create the lock file");
+    lock.lock().expect("lock the fake helm's state");
     let values_files: Vec<Json> = args
         .iter()
         .enumerate()

@@ -1,10 +1,13 @@
 //! The local sandbox: the emulated world meshmon's tests use, on loopback,
-//! for trying `examples/meshmon.toml` without an AWS account.
+//! for trying `examples/meshmon.toml` and `examples/istio.toml` without an
+//! AWS account.
 //!
 //!     cargo run -p meshmon-test-support --bin meshmon-sandbox
 //!
 //! Starts moto (MESHMON_MOTO_SERVER, or .venv/bin/moto_server; with the
-//! AWS-managed IAM policies loaded), the test Kubernetes API server
+//! AWS-managed IAM policies loaded) behind the EKS and AMP test doubles
+//! (access entries, managed collectors and Alertmanager definitions, which
+//! moto lacks; the rest goes on to moto), the test Kubernetes API server
 //! (accepting EKS tokens for the example's cluster, with the App Mesh CRDs
 //! registered, since the fake helm installs no chart), the AMG and Grafana
 //! test servers (linked) and the fake helm; prints the environment that
@@ -13,7 +16,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use meshmon_test_support::amg::AmgServer;
+use meshmon_test_support::amp_double::AmpDouble;
+use meshmon_test_support::eks_double::EksDouble;
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
 use meshmon_test_support::moto::{Moto, REGION};
@@ -72,6 +79,10 @@ fn main() {
 
     eprintln!("starting the emulators (moto loads the AWS-managed policies; this takes a moment)…");
     let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
+    // Clusters, scrapers and Alertmanager definitions take a few seconds to
+    // become ACTIVE, so that meshmon's progress shows.
+    let eks = EksDouble::forwarding(Duration::from_secs(3), &moto.endpoint());
+    let amp = AmpDouble::start(Duration::from_secs(3), &moto.endpoint());
     let api = KubeApi::start(
         Auth::Eks {
             region: REGION.into(),
@@ -92,6 +103,8 @@ fn main() {
     amg.link(&grafana);
 
     let mut env: Vec<(String, String)> = moto.env();
+    env.push(("AWS_ENDPOINT_URL_EKS".to_string(), eks.endpoint()));
+    env.push(("AWS_ENDPOINT_URL_AMP".to_string(), amp.endpoint()));
     env.extend(amg.env());
     env.extend(helm.env());
     env.extend([
@@ -124,6 +137,14 @@ fn main() {
     println!("  meshmon sandbox — EMULATED — not AWS");
     println!("  moto (AWS)          {}", moto.endpoint());
     println!(
+        "  EKS double          {}  (clusters, access entries; the rest to moto)",
+        eks.endpoint()
+    );
+    println!(
+        "  AMP double          {}  (scrapers, Alertmanager; the rest to moto)",
+        amp.endpoint()
+    );
+    println!(
         "  Kubernetes API      {}  (EKS tokens for {CLUSTER})",
         api.endpoint()
     );
@@ -138,6 +159,10 @@ fn main() {
     println!("Then: meshmon apply -f examples/meshmon.toml --auto-approve");
     println!("      meshmon drift -f examples/meshmon.toml");
     println!("      meshmon destroy -f examples/meshmon.toml --auto-approve");
+    println!("  or the live stack: meshmon apply -f examples/istio.toml --auto-approve");
+    println!(
+        "  (both examples share one state: applying istio.toml after meshmon.toml is the migration)"
+    );
     println!("Ctrl-C stops the sandbox (and everything in it is gone).");
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -148,5 +173,5 @@ fn main() {
         let _ = tokio::signal::ctrl_c().await;
     });
     eprintln!("stopping the sandbox");
-    drop((grafana, amg, helm, api, moto));
+    drop((grafana, amg, helm, api, amp, eks, moto));
 }

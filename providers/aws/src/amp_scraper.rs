@@ -1,0 +1,606 @@
+//! The AMP managed collector (`aws_amp_scraper`) and the AMP Alertmanager
+//! (`aws_amp_alert_manager_definition`). A scraper takes about 20 minutes
+//! to become ACTIVE on AWS: creates and updates wait for it with progress
+//! and the resource's `timeouts`. Its source (cluster, subnets, security
+//! groups) cannot change: those attributes replace it. Both YAML documents
+//! are checked against AWS's documented limits (see [`crate::amp_checks`])
+//! in the plan and before any request.
+//!
+//! A scraper is bound to the cluster's ARN, not its name: a cluster
+//! replaced under the same name is not scraped by the old scraper, which is
+//! why `cluster_arn` (not the name) is the attribute, so a new cluster
+//! replaces the scraper too.
+
+use std::sync::Arc;
+
+use aws_sdk_amp::types::{
+    AlertManagerDefinitionStatusCode, AmpConfiguration, Destination, EksConfiguration,
+    ScrapeConfiguration, ScraperDescription, ScraperStatusCode, Source,
+};
+use aws_smithy_types::Blob;
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
+    Value, async_trait,
+};
+use serde::Deserialize;
+
+use crate::Clients;
+use crate::amp::retag;
+use crate::amp_checks;
+use crate::attrs::{
+    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tags_attr, tags_from_map,
+    tags_hash_map, tags_of, typed,
+};
+use crate::error::{api, found, gone_ok};
+use crate::wait;
+
+/// Problems in a document, as one error that lists them all.
+fn refuse(what: &str, problems: Vec<String>, hint: &str) -> Result<(), ProviderError> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ProviderError::new(format!("{what}: {}", problems.join("; "))).with_hint(hint.to_string()))
+}
+
+/// The plan's notes for a document attribute, when its value is known.
+fn notes(desired: &Map, key: &str, check: fn(&str) -> Vec<String>) -> Vec<String> {
+    match desired.get(key) {
+        Some(Value::String(doc)) => check(doc)
+            .into_iter()
+            .map(|p| format!("apply will refuse this: {p}"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+const SCRAPE_HINT: &str = "the managed collector accepts scrape_interval of 30s or more and kubernetes_sd_configs / static_configs only; \
+     GetDefaultScraperConfiguration (`aws amp get-default-scraper-configuration`) returns a valid starting point";
+
+// --------------------------------------------------------- aws_amp_scraper
+
+pub fn scraper_schema() -> Schema {
+    Schema::new(
+        "aws_amp_scraper",
+        "An AMP managed collector: scrapes Prometheus metrics in an EKS cluster into an AMP workspace, with no agent in the cluster. \
+         Takes about 20 minutes to create; needs the cluster's private endpoint and two subnets in two zones.",
+    )
+    .attr(
+        Attribute::required("cluster_arn", AttrType::String)
+            .force_new()
+            .describe("The EKS cluster scraped (source); a new cluster replaces the scraper."),
+    )
+    .attr(
+        Attribute::required("subnet_ids", AttrType::list_of(AttrType::String))
+            .force_new()
+            .describe("Subnets the collector runs in: at least two, in two availability zones."),
+    )
+    .attr(
+        Attribute::optional("security_group_ids", AttrType::list_of(AttrType::String))
+            .force_new()
+            .describe("Security groups of the collector; EKS's cluster security group if left out."),
+    )
+    .attr(
+        Attribute::required("workspace_arn", AttrType::String)
+            .describe("The AMP workspace written to (destination); changed in place."),
+    )
+    .attr(
+        Attribute::required("scrape_configuration", AttrType::Yaml).describe(
+            "Prometheus scrape configuration (YAML, inline or `file(\"…\")`); compared as data; changed in place. \
+             scrape_interval must be 30s or more, and discovery kubernetes_sd_configs (or static_configs).",
+        ),
+    )
+    .attr(Attribute::optional("alias", AttrType::String).describe("A friendly name; changed in place."))
+    .attr(tags_attr())
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("The scraper ID (s-…); `meshmon import` takes it or the ARN."),
+    )
+    .attr(Attribute::computed("arn", AttrType::String))
+    .attr(
+        Attribute::computed("role_arn", AttrType::String)
+            .describe("The service-linked role the collector uses in the cluster."),
+    )
+    .attr(Attribute::computed("status", AttrType::String))
+}
+
+pub struct Scraper(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct ScraperIn {
+    cluster_arn: String,
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+    workspace_arn: String,
+    scrape_configuration: String,
+    alias: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn destination(workspace_arn: &str) -> Result<Destination, ProviderError> {
+    Ok(Destination::AmpConfiguration(
+        AmpConfiguration::builder()
+            .workspace_arn(workspace_arn)
+            .build()
+            .map_err(|e| ProviderError::new(format!("destination: {e}")))?,
+    ))
+}
+
+fn scraper_outputs(s: &ScraperDescription) -> Map {
+    Attrs::new()
+        .set("id", s.scraper_id())
+        .set("arn", s.arn())
+        .set("role_arn", s.role_arn())
+        .opt("status", s.status().map(|s| s.status_code().as_str()))
+        .build()
+}
+
+/// A list the scraper's source holds, in the order of `prior`; with no
+/// prior (an import), in the order AWS keeps, which is the order the
+/// scraper was created with: sorting it would read as a change of a
+/// `force_new` list, and plan a replacement of what was just imported.
+fn as_listed(prior: &Map, key: &str, actual: Vec<String>) -> Vec<String> {
+    if prior.contains_key(key) {
+        order_like(prior, key, actual)
+    } else {
+        actual
+    }
+}
+
+impl Scraper {
+    async fn describe(&self, id: &str) -> Result<Option<ScraperDescription>, ProviderError> {
+        let out = found(
+            "aps:DescribeScraper",
+            self.0.amp.describe_scraper().scraper_id(id).send().await,
+        )?;
+        Ok(out.and_then(|o| o.scraper))
+    }
+
+    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+        let Some(s) = self.describe(id).await? else {
+            return Ok(None);
+        };
+        // A scraper that is being deleted is as good as gone.
+        if s.status().map(|s| s.status_code()) == Some(&ScraperStatusCode::Deleting) {
+            return Ok(None);
+        }
+        let eks = s.source().and_then(|s| s.as_eks_configuration().ok());
+        let inputs = Attrs::new()
+            .opt("cluster_arn", eks.map(|e| e.cluster_arn()))
+            .set(
+                "subnet_ids",
+                strings(as_listed(
+                    prior,
+                    "subnet_ids",
+                    eks.map(|e| e.subnet_ids().to_vec()).unwrap_or_default(),
+                )),
+            )
+            .unless_empty(
+                prior,
+                "security_group_ids",
+                strings(as_listed(
+                    prior,
+                    "security_group_ids",
+                    eks.map(|e| e.security_group_ids().to_vec())
+                        .unwrap_or_default(),
+                )),
+            )
+            .opt(
+                "workspace_arn",
+                s.destination()
+                    .and_then(|d| d.as_amp_configuration().ok())
+                    .map(|a| a.workspace_arn()),
+            )
+            .opt(
+                "scrape_configuration",
+                s.scrape_configuration()
+                    .and_then(|c| c.as_configuration_blob().ok())
+                    .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()),
+            )
+            .opt("alias", s.alias())
+            .tags(prior, tags_from_map(s.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, scraper_outputs(&s))))
+    }
+
+    /// Waits for ACTIVE after a create or an update.
+    async fn wait_active(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<ScraperDescription, ProviderError> {
+        wait::until(
+            ctx,
+            wait::SCRAPER,
+            &format!("scraper {id} to become ACTIVE"),
+            || async {
+                let s = self
+                    .describe(id)
+                    .await?
+                    .ok_or_else(|| ProviderError::new(format!("scraper {id} disappeared")))?;
+                match s.status().map(|s| s.status_code()) {
+                    Some(ScraperStatusCode::Active) => Ok(Ok(s)),
+                    Some(
+                        c @ (ScraperStatusCode::CreationFailed | ScraperStatusCode::UpdateFailed),
+                    ) => Err(ProviderError::api(
+                        "aps:DescribeScraper",
+                        Some(c.as_str().to_string()),
+                        s.status_reason()
+                            .unwrap_or("the scraper did not become ACTIVE")
+                            .to_string(),
+                    )
+                    .with_hint(
+                        "check that the cluster has private endpoint access, its VPC DNS support, \
+                         and two subnets in two availability zones",
+                    )),
+                    c => Ok(Err(format!(
+                        "status {}",
+                        c.map(|c| c.as_str()).unwrap_or("unknown")
+                    ))),
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Resource for Scraper {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: ScraperIn = typed(inputs)?;
+        refuse(
+            "scrape_configuration",
+            amp_checks::scrape_configuration(&i.scrape_configuration),
+            SCRAPE_HINT,
+        )?;
+        let source = Source::EksConfiguration(
+            EksConfiguration::builder()
+                .cluster_arn(&i.cluster_arn)
+                .set_subnet_ids(Some(i.subnet_ids.clone()))
+                .set_security_group_ids(
+                    (!i.security_group_ids.is_empty()).then(|| i.security_group_ids.clone()),
+                )
+                .build()
+                .map_err(|e| ProviderError::new(format!("source: {e}")))?,
+        );
+        let out = self
+            .0
+            .amp
+            .create_scraper()
+            .set_alias(i.alias.clone())
+            .source(source)
+            .destination(destination(&i.workspace_arn)?)
+            .scrape_configuration(ScrapeConfiguration::ConfigurationBlob(Blob::new(
+                i.scrape_configuration.as_bytes(),
+            )))
+            .set_tags(tags_hash_map(&i.tags))
+            .send()
+            .await
+            .map_err(|e| api("aps:CreateScraper", e))?;
+        let id = out.scraper_id().to_string();
+        let first = Attrs::new()
+            .set("id", id.as_str())
+            .set("arn", out.arn())
+            .build();
+        match self.wait_active(ctx, &id).await {
+            Ok(s) => Ok(scraper_outputs(&s)),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.outputs, "id")?, &prior.inputs)
+            .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let id = str_of(&prior.outputs, "id")?;
+        let i: ScraperIn = typed(inputs)?;
+        let config = changed(&prior.inputs, inputs, "scrape_configuration");
+        let dest = changed(&prior.inputs, inputs, "workspace_arn");
+        let alias = changed(&prior.inputs, inputs, "alias");
+        if config {
+            refuse(
+                "scrape_configuration",
+                amp_checks::scrape_configuration(&i.scrape_configuration),
+                SCRAPE_HINT,
+            )?;
+        }
+        if config || dest || alias {
+            let mut req = self.0.amp.update_scraper().scraper_id(id);
+            if config {
+                req = req.scrape_configuration(ScrapeConfiguration::ConfigurationBlob(Blob::new(
+                    i.scrape_configuration.as_bytes(),
+                )));
+            }
+            if dest {
+                req = req.destination(destination(&i.workspace_arn)?);
+            }
+            if alias {
+                req = req.alias(i.alias.clone().unwrap_or_default());
+            }
+            req.send().await.map_err(|e| api("aps:UpdateScraper", e))?;
+        }
+        retag(
+            &self.0,
+            str_of(&prior.outputs, "arn")?,
+            &tags_of(&prior.inputs, "tags"),
+            &i.tags,
+        )
+        .await?;
+        Ok(scraper_outputs(&self.wait_active(ctx, id).await?))
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let id = str_of(&prior.outputs, "id")?;
+        gone_ok(
+            "aps:DeleteScraper",
+            self.0.amp.delete_scraper().scraper_id(id).send().await,
+        )?;
+        wait::until(
+            ctx,
+            wait::SCRAPER,
+            &format!("scraper {id} to be deleted"),
+            || async {
+                Ok(match self.describe(id).await? {
+                    None => Ok(()),
+                    Some(s) => match s.status().map(|s| s.status_code()) {
+                        Some(ScraperStatusCode::DeletionFailed) => {
+                            return Err(ProviderError::api(
+                                "aps:DescribeScraper",
+                                Some("DELETION_FAILED".into()),
+                                s.status_reason()
+                                    .unwrap_or("the scraper could not be deleted")
+                                    .to_string(),
+                            ));
+                        }
+                        c => Err(format!(
+                            "status {}",
+                            c.map(|c| c.as_str()).unwrap_or("unknown")
+                        )),
+                    },
+                })
+            },
+        )
+        .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        // arn:aws:aps:REGION:ACCOUNT:scraper/s-…, or the ID alone.
+        let id = id.rsplit('/').next().unwrap_or(id);
+        self.fetch(id, &Map::new()).await
+    }
+
+    fn advise(&self, _prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        PlanAdvice {
+            notes: notes(
+                desired,
+                "scrape_configuration",
+                amp_checks::scrape_configuration,
+            ),
+            ..PlanAdvice::default()
+        }
+    }
+}
+
+// ---------------------------------------- aws_amp_alert_manager_definition
+
+pub fn alert_manager_definition_schema() -> Schema {
+    Schema::new(
+        "aws_amp_alert_manager_definition",
+        "The Alertmanager of an AMP workspace: routes the alerts of its rule groups to SNS.",
+    )
+    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
+    .attr(
+        Attribute::required("definition", AttrType::Yaml).describe(
+            "YAML with `alertmanager_config` (and optionally `template_files`); receivers use only sns_configs, \
+             each with topic_arn and sigv4.region; compared as data; changed in place.",
+        ),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("The workspace ID; `meshmon import` takes it."),
+    )
+    .attr(Attribute::computed("status", AttrType::String))
+}
+
+pub struct AlertManagerDefinition(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct DefinitionIn {
+    workspace_id: String,
+    definition: String,
+}
+
+const ALERTMANAGER_HINT: &str = "AMP's Alertmanager sends only to SNS: receivers with sns_configs, each with topic_arn and sigv4 { region }";
+
+fn workspace_busy(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ConflictException")
+}
+
+impl AlertManagerDefinition {
+    async fn describe(
+        &self,
+        ws: &str,
+    ) -> Result<Option<aws_sdk_amp::types::AlertManagerDefinitionDescription>, ProviderError> {
+        let out = found(
+            "aps:DescribeAlertManagerDefinition",
+            self.0
+                .amp
+                .describe_alert_manager_definition()
+                .workspace_id(ws)
+                .send()
+                .await,
+        )?;
+        Ok(out.and_then(|o| o.alert_manager_definition))
+    }
+
+    async fn fetch(&self, ws: &str) -> Result<Option<Current>, ProviderError> {
+        let Some(d) = self.describe(ws).await? else {
+            return Ok(None);
+        };
+        if d.status().map(|s| s.status_code()) == Some(&AlertManagerDefinitionStatusCode::Deleting)
+        {
+            return Ok(None);
+        }
+        let inputs = Attrs::new()
+            .set("workspace_id", ws)
+            .set(
+                "definition",
+                String::from_utf8_lossy(d.data().as_ref()).into_owned(),
+            )
+            .build();
+        let outputs = Attrs::new()
+            .set("id", ws)
+            .opt("status", d.status().map(|s| s.status_code().as_str()))
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    async fn wait_active(&self, ctx: &OpContext, ws: &str) -> Result<Map, ProviderError> {
+        wait::until(
+            ctx,
+            wait::SHORT,
+            &format!("the Alertmanager definition of {ws} to become ACTIVE"),
+            || async {
+                let d = self.describe(ws).await?.ok_or_else(|| {
+                    ProviderError::new(format!("the Alertmanager definition of {ws} disappeared"))
+                })?;
+                let status = d.status();
+                match status.map(|s| s.status_code()) {
+                    Some(AlertManagerDefinitionStatusCode::Active) | None => Ok(Ok(Attrs::new()
+                        .set("id", ws)
+                        .set("status", "ACTIVE")
+                        .build())),
+                    Some(
+                        c @ (AlertManagerDefinitionStatusCode::CreationFailed
+                        | AlertManagerDefinitionStatusCode::UpdateFailed),
+                    ) => Err(ProviderError::api(
+                        "aps:DescribeAlertManagerDefinition",
+                        Some(c.as_str().to_string()),
+                        status
+                            .and_then(|s| s.status_reason())
+                            .unwrap_or("the definition was rejected")
+                            .to_string(),
+                    )
+                    .with_hint(ALERTMANAGER_HINT)),
+                    Some(c) => Ok(Err(format!("status {}", c.as_str()))),
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Resource for AlertManagerDefinition {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: DefinitionIn = typed(inputs)?;
+        refuse(
+            "definition",
+            amp_checks::alertmanager_definition(&i.definition),
+            ALERTMANAGER_HINT,
+        )?;
+        // A workspace that is still CREATING answers ConflictException.
+        wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
+            self.0
+                .amp
+                .create_alert_manager_definition()
+                .workspace_id(&i.workspace_id)
+                .data(Blob::new(i.definition.as_bytes()))
+                .send()
+                .await
+                .map_err(|e| api("aps:CreateAlertManagerDefinition", e))
+        })
+        .await?;
+        let first = Attrs::new().set("id", i.workspace_id.as_str()).build();
+        match self.wait_active(ctx, &i.workspace_id).await {
+            Ok(out) => Ok(out),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(str_of(&prior.inputs, "workspace_id")?).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i: DefinitionIn = typed(inputs)?;
+        if !changed(&prior.inputs, inputs, "definition") {
+            return Ok(prior.outputs.clone());
+        }
+        refuse(
+            "definition",
+            amp_checks::alertmanager_definition(&i.definition),
+            ALERTMANAGER_HINT,
+        )?;
+        wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
+            self.0
+                .amp
+                .put_alert_manager_definition()
+                .workspace_id(&i.workspace_id)
+                .data(Blob::new(i.definition.as_bytes()))
+                .send()
+                .await
+                .map_err(|e| api("aps:PutAlertManagerDefinition", e))
+        })
+        .await?;
+        self.wait_active(ctx, &i.workspace_id).await
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let ws = str_of(&prior.inputs, "workspace_id")?;
+        gone_ok(
+            "aps:DeleteAlertManagerDefinition",
+            self.0
+                .amp
+                .delete_alert_manager_definition()
+                .workspace_id(ws)
+                .send()
+                .await,
+        )?;
+        wait::until(
+            ctx,
+            wait::SHORT,
+            &format!("the Alertmanager definition of {ws} to be deleted"),
+            || async {
+                Ok(match self.describe(ws).await? {
+                    None => Ok(()),
+                    Some(_) => Err("status DELETING".to_string()),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let ws = id.rsplit('/').next().unwrap_or(id);
+        self.fetch(ws).await
+    }
+
+    fn advise(&self, _prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        PlanAdvice {
+            notes: notes(desired, "definition", amp_checks::alertmanager_definition),
+            ..PlanAdvice::default()
+        }
+    }
+}

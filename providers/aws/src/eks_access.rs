@@ -1,0 +1,521 @@
+//! EKS access entries: `aws_eks_access_entry` (an IAM principal allowed
+//! into a cluster whose authentication mode is `API` or
+//! `API_AND_CONFIG_MAP`) and `aws_eks_access_policy_association` (an EKS
+//! access policy granted to that principal, cluster-wide or in some
+//! namespaces). Neither waits: EKS applies both synchronously. A cluster
+//! still in `CONFIG_MAP` mode rejects both with InvalidRequestException,
+//! which the hint explains.
+
+use std::sync::Arc;
+
+use aws_sdk_eks::types::{AccessScope, AccessScopeType};
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use serde::Deserialize;
+
+use crate::Clients;
+use crate::attrs::{
+    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
+    tags_hash_map, tags_of, typed,
+};
+use crate::error::{api, found, gone_ok};
+
+/// Access entry types EKS accepts; only STANDARD takes groups and a username.
+const ENTRY_TYPES: [&str; 7] = [
+    "STANDARD",
+    "EC2_LINUX",
+    "EC2_WINDOWS",
+    "FARGATE_LINUX",
+    "EC2",
+    "HYBRID_LINUX",
+    "HYPERPOD_LINUX",
+];
+
+/// Adds the hint for the one mistake everyone makes first.
+fn access_error(e: ProviderError) -> ProviderError {
+    if e.code.as_deref() == Some("InvalidRequestException")
+        && e.message
+            .to_ascii_lowercase()
+            .contains("authentication mode")
+    {
+        return e.with_hint(
+            "set access_config = { authentication_mode = \"API_AND_CONFIG_MAP\" } on the aws_eks_cluster",
+        );
+    }
+    e
+}
+
+// -------------------------------------------------- aws_eks_access_entry
+
+pub fn access_entry_schema() -> Schema {
+    Schema::new(
+        "aws_eks_access_entry",
+        "An IAM principal's entry into an EKS cluster (authentication mode API or API_AND_CONFIG_MAP).",
+    )
+    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
+    .attr(
+        Attribute::required("principal_arn", AttrType::String)
+            .force_new()
+            .describe("The IAM role or user ARN."),
+    )
+    .attr(
+        Attribute::optional("kubernetes_groups", AttrType::list_of(AttrType::String))
+            .describe("Kubernetes groups the principal is in, for RBAC bindings; changed in place."),
+    )
+    .attr(
+        Attribute::optional("username", AttrType::String)
+            .and_computed()
+            .describe("The Kubernetes user name; EKS derives one from the ARN if left out; changed in place."),
+    )
+    .attr(
+        Attribute::optional("type", AttrType::String)
+            .default("STANDARD")
+            .force_new()
+            .describe("STANDARD, or EC2_LINUX / EC2_WINDOWS / FARGATE_LINUX / EC2 / HYBRID_LINUX / HYPERPOD_LINUX for node roles."),
+    )
+    .attr(tags_attr())
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("CLUSTER:PRINCIPAL_ARN, the ID `meshmon import` takes."),
+    )
+    .attr(Attribute::computed("arn", AttrType::String))
+}
+
+pub struct AccessEntry(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct AccessEntryIn {
+    cluster_name: String,
+    principal_arn: String,
+    #[serde(default)]
+    kubernetes_groups: Vec<String>,
+    username: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn entry_outputs(e: &aws_sdk_eks::types::AccessEntry) -> Map {
+    Attrs::new()
+        .set(
+            "id",
+            format!(
+                "{}:{}",
+                e.cluster_name().unwrap_or_default(),
+                e.principal_arn().unwrap_or_default()
+            ),
+        )
+        .opt("arn", e.access_entry_arn())
+        .opt("username", e.username())
+        .build()
+}
+
+impl AccessEntry {
+    async fn describe(
+        &self,
+        cluster: &str,
+        principal: &str,
+    ) -> Result<Option<aws_sdk_eks::types::AccessEntry>, ProviderError> {
+        let out = found(
+            "eks:DescribeAccessEntry",
+            self.0
+                .eks
+                .describe_access_entry()
+                .cluster_name(cluster)
+                .principal_arn(principal)
+                .send()
+                .await,
+        )?;
+        Ok(out.and_then(|o| o.access_entry))
+    }
+
+    async fn fetch(
+        &self,
+        cluster: &str,
+        principal: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(e) = self.describe(cluster, principal).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .set("cluster_name", cluster)
+            .set("principal_arn", principal)
+            .unless_empty(
+                prior,
+                "kubernetes_groups",
+                strings(order_like(
+                    prior,
+                    "kubernetes_groups",
+                    e.kubernetes_groups().to_vec(),
+                )),
+            )
+            .opt("username", e.username())
+            .opt("type", e.r#type())
+            .tags(prior, tags_from_map(e.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, entry_outputs(&e))))
+    }
+}
+
+#[async_trait]
+impl Resource for AccessEntry {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: AccessEntryIn = typed(inputs)?;
+        let kind = i.kind.clone().unwrap_or_else(|| "STANDARD".into());
+        if !ENTRY_TYPES.contains(&kind.as_str()) {
+            return Err(
+                ProviderError::new(format!("{kind:?} is not an access entry type"))
+                    .with_hint(format!("use one of {}", ENTRY_TYPES.join(", "))),
+            );
+        }
+        let out = self
+            .0
+            .eks
+            .create_access_entry()
+            .cluster_name(&i.cluster_name)
+            .principal_arn(&i.principal_arn)
+            .set_kubernetes_groups(
+                (!i.kubernetes_groups.is_empty()).then(|| i.kubernetes_groups.clone()),
+            )
+            .set_username(i.username.clone())
+            .r#type(kind)
+            .set_tags(tags_hash_map(&i.tags))
+            .send()
+            .await
+            .map_err(|e| access_error(api("eks:CreateAccessEntry", e)))?;
+        let e = out
+            .access_entry
+            .ok_or_else(|| ProviderError::new("eks:CreateAccessEntry returned no access entry"))?;
+        Ok(entry_outputs(&e))
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(
+            str_of(&prior.inputs, "cluster_name")?,
+            str_of(&prior.inputs, "principal_arn")?,
+            &prior.inputs,
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i: AccessEntryIn = typed(inputs)?;
+        let mut outputs = prior.outputs.clone();
+        if changed(&prior.inputs, inputs, "kubernetes_groups")
+            || changed(&prior.inputs, inputs, "username")
+        {
+            let out = self
+                .0
+                .eks
+                .update_access_entry()
+                .cluster_name(&i.cluster_name)
+                .principal_arn(&i.principal_arn)
+                .set_kubernetes_groups(Some(i.kubernetes_groups.clone()))
+                .set_username(i.username.clone())
+                .send()
+                .await
+                .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
+            if let Some(e) = out.access_entry {
+                outputs = entry_outputs(&e);
+            }
+        }
+        let old = tags_of(&prior.inputs, "tags");
+        let (set, remove) = tag_diff(&old, &i.tags);
+        let arn = str_of(&prior.outputs, "arn")?;
+        if !set.is_empty() {
+            self.0
+                .eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(tags_hash_map(&set))
+                .send()
+                .await
+                .map_err(|e| api("eks:TagResource", e))?;
+        }
+        if !remove.is_empty() {
+            self.0
+                .eks
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api("eks:UntagResource", e))?;
+        }
+        Ok(outputs)
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        gone_ok(
+            "eks:DeleteAccessEntry",
+            self.0
+                .eks
+                .delete_access_entry()
+                .cluster_name(str_of(&prior.inputs, "cluster_name")?)
+                .principal_arn(str_of(&prior.inputs, "principal_arn")?)
+                .send()
+                .await,
+        )
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (cluster, principal) = id.split_once(':').ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not an access entry ID"))
+                .with_hint("import it as CLUSTER:PRINCIPAL_ARN")
+        })?;
+        self.fetch(cluster, principal, &Map::new()).await
+    }
+}
+
+// ------------------------------------- aws_eks_access_policy_association
+
+pub fn access_policy_association_schema() -> Schema {
+    Schema::new(
+        "aws_eks_access_policy_association",
+        "An EKS access policy granted to an access entry's principal, cluster-wide or in some namespaces.",
+    )
+    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
+    .attr(Attribute::required("principal_arn", AttrType::String).force_new())
+    .attr(
+        Attribute::required("policy_arn", AttrType::String)
+            .force_new()
+            .describe("Like \"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy\"."),
+    )
+    .attr(
+        Attribute::required("access_scope", AttrType::map_of(AttrType::Any))
+            .force_new()
+            .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }."),
+    )
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("CLUSTER#PRINCIPAL_ARN#POLICY_ARN, the ID `meshmon import` takes."),
+    )
+    .attr(Attribute::computed("associated_at", AttrType::String))
+}
+
+pub struct AccessPolicyAssociation(pub Arc<Clients>);
+
+#[derive(Deserialize)]
+struct AssociationIn {
+    cluster_name: String,
+    principal_arn: String,
+    policy_arn: String,
+    access_scope: ScopeIn,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    namespaces: Vec<String>,
+}
+
+fn scope(s: &ScopeIn) -> Result<AccessScope, ProviderError> {
+    let kind = match s.kind.as_str() {
+        "cluster" if s.namespaces.is_empty() => AccessScopeType::Cluster,
+        "cluster" => {
+            return Err(
+                ProviderError::new("access_scope of type \"cluster\" takes no namespaces")
+                    .with_hint("use type = \"namespace\" to limit the policy to namespaces"),
+            );
+        }
+        "namespace" if !s.namespaces.is_empty() => AccessScopeType::Namespace,
+        "namespace" => {
+            return Err(
+                ProviderError::new("access_scope of type \"namespace\" needs namespaces")
+                    .with_hint("list them: namespaces = [\"prod\"]"),
+            );
+        }
+        other => {
+            return Err(
+                ProviderError::new(format!("{other:?} is not an access scope type"))
+                    .with_hint("use \"cluster\" or \"namespace\""),
+            );
+        }
+    };
+    Ok(AccessScope::builder()
+        .r#type(kind)
+        .set_namespaces((!s.namespaces.is_empty()).then(|| s.namespaces.clone()))
+        .build())
+}
+
+impl AccessPolicyAssociation {
+    async fn fetch(
+        &self,
+        cluster: &str,
+        principal: &str,
+        policy: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let mut token: Option<String> = None;
+        loop {
+            let Some(out) = found(
+                "eks:ListAssociatedAccessPolicies",
+                self.0
+                    .eks
+                    .list_associated_access_policies()
+                    .cluster_name(cluster)
+                    .principal_arn(principal)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await,
+            )?
+            else {
+                return Ok(None);
+            };
+            if let Some(p) = out
+                .associated_access_policies()
+                .iter()
+                .find(|p| p.policy_arn() == Some(policy))
+            {
+                let prior_scope = prior
+                    .get("access_scope")
+                    .and_then(Value::as_map)
+                    .cloned()
+                    .unwrap_or_default();
+                let s = p.access_scope();
+                let scope = Attrs::new()
+                    .opt("type", s.and_then(|s| s.r#type()).map(|t| t.as_str()))
+                    .unless_empty(
+                        &prior_scope,
+                        "namespaces",
+                        strings(order_like(
+                            &prior_scope,
+                            "namespaces",
+                            s.map(|s| s.namespaces().to_vec()).unwrap_or_default(),
+                        )),
+                    )
+                    .build();
+                let inputs = Attrs::new()
+                    .set("cluster_name", cluster)
+                    .set("principal_arn", principal)
+                    .set("policy_arn", policy)
+                    .set("access_scope", Value::Map(scope))
+                    .build();
+                let outputs = Attrs::new()
+                    .set("id", format!("{cluster}#{principal}#{policy}"))
+                    .opt("associated_at", p.associated_at().map(|t| t.to_string()))
+                    .build();
+                return Ok(Some(Current::new(inputs, outputs)));
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for AccessPolicyAssociation {
+    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: AssociationIn = typed(inputs)?;
+        let out = self
+            .0
+            .eks
+            .associate_access_policy()
+            .cluster_name(&i.cluster_name)
+            .principal_arn(&i.principal_arn)
+            .policy_arn(&i.policy_arn)
+            .access_scope(scope(&i.access_scope)?)
+            .send()
+            .await
+            .map_err(|e| access_error(api("eks:AssociateAccessPolicy", e)))?;
+        Ok(Attrs::new()
+            .set(
+                "id",
+                format!("{}#{}#{}", i.cluster_name, i.principal_arn, i.policy_arn),
+            )
+            .opt(
+                "associated_at",
+                out.associated_access_policy()
+                    .and_then(|p| p.associated_at())
+                    .map(|t| t.to_string()),
+            )
+            .build())
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(
+            str_of(&prior.inputs, "cluster_name")?,
+            str_of(&prior.inputs, "principal_arn")?,
+            str_of(&prior.inputs, "policy_arn")?,
+            &prior.inputs,
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+        _inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        // Every settable attribute forces a replacement.
+        Ok(prior.outputs.clone())
+    }
+
+    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        gone_ok(
+            "eks:DisassociateAccessPolicy",
+            self.0
+                .eks
+                .disassociate_access_policy()
+                .cluster_name(str_of(&prior.inputs, "cluster_name")?)
+                .principal_arn(str_of(&prior.inputs, "principal_arn")?)
+                .policy_arn(str_of(&prior.inputs, "policy_arn")?)
+                .send()
+                .await,
+        )
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let parts: Vec<&str> = id.splitn(3, '#').collect();
+        let [cluster, principal, policy] = parts.as_slice() else {
+            return Err(ProviderError::new(format!(
+                "{id:?} is not an access policy association ID"
+            ))
+            .with_hint("import it as CLUSTER#PRINCIPAL_ARN#POLICY_ARN"));
+        };
+        self.fetch(cluster, principal, policy, &Map::new()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_need_namespaces_exactly_when_namespaced() {
+        let ok = |kind: &str, ns: &[&str]| {
+            scope(&ScopeIn {
+                kind: kind.into(),
+                namespaces: ns.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        assert!(ok("cluster", &[]).is_ok());
+        assert!(ok("namespace", &["prod"]).is_ok());
+        assert!(ok("cluster", &["prod"]).is_err());
+        assert!(ok("namespace", &[]).is_err());
+        assert!(ok("Cluster", &[]).is_err());
+    }
+}

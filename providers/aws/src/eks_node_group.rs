@@ -1,0 +1,356 @@
+//! `aws_eks_node_group`: a managed node group of an EKS cluster. Creates,
+//! updates and deletes wait for the group to settle, like the cluster's
+//! (see `eks`); scaling and labels change in place, one update at a time.
+
+use std::sync::Arc;
+
+use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupStatus, UpdateLabelsPayload};
+use meshmon_provider_sdk::{
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
+};
+use serde::Deserialize;
+
+use crate::Clients;
+use crate::attrs::{
+    Attrs, Tags, TagsExt, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
+    tags_hash_map, tags_value, typed,
+};
+use crate::eks::{cluster_create_transient, retag, wait_update};
+use crate::error::{api, found, gone_ok};
+use crate::wait;
+
+pub fn node_group_schema() -> Schema {
+    Schema::new(
+        "aws_eks_node_group",
+        "A managed node group of an EKS cluster.",
+    )
+    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
+    .attr(Attribute::required("name", AttrType::String).force_new())
+    .attr(Attribute::required("node_role_arn", AttrType::String).force_new())
+    .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
+    .attr(
+        Attribute::optional("instance_types", AttrType::list_of(AttrType::String))
+            .and_computed()
+            .force_new()
+            .describe("Like [\"m5.large\"]; EKS picks t3.medium if left out."),
+    )
+    .attr(
+        Attribute::optional("scaling", AttrType::map_of(AttrType::Int))
+            .and_computed()
+            .describe("{ min_size, max_size, desired_size }; changed in place."),
+    )
+    .attr(
+        Attribute::optional("labels", AttrType::map_of(AttrType::String))
+            .describe("Kubernetes labels on the nodes; changed in place."),
+    )
+    .attr(tags_attr())
+    .attr(
+        Attribute::computed("id", AttrType::String)
+            .describe("CLUSTER:NAME, the ID `meshmon import` takes."),
+    )
+    .attr(Attribute::computed("arn", AttrType::String))
+    .attr(Attribute::computed("status", AttrType::String))
+}
+
+pub struct NodeGroup(pub Arc<Clients>);
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Scaling {
+    min_size: i32,
+    max_size: i32,
+    desired_size: i32,
+}
+
+#[derive(Deserialize)]
+struct NodeGroupIn {
+    cluster_name: String,
+    name: String,
+    node_role_arn: String,
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    instance_types: Vec<String>,
+    scaling: Option<Scaling>,
+    #[serde(default)]
+    labels: Tags,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
+    NodegroupScalingConfig::builder()
+        .min_size(s.min_size)
+        .max_size(s.max_size)
+        .desired_size(s.desired_size)
+        .build()
+}
+
+fn node_group_outputs(n: &aws_sdk_eks::types::Nodegroup) -> Map {
+    Attrs::new()
+        .set(
+            "id",
+            format!(
+                "{}:{}",
+                n.cluster_name().unwrap_or_default(),
+                n.nodegroup_name().unwrap_or_default()
+            ),
+        )
+        .opt("arn", n.nodegroup_arn())
+        .opt("status", n.status().map(|s| s.as_str()))
+        .build()
+}
+
+fn scaling_value(n: &aws_sdk_eks::types::Nodegroup) -> Value {
+    let s = n.scaling_config();
+    let get = |v: Option<i32>| Value::Int(i64::from(v.unwrap_or(0)));
+    Value::Map(
+        Attrs::new()
+            .set("min_size", get(s.and_then(|s| s.min_size())))
+            .set("max_size", get(s.and_then(|s| s.max_size())))
+            .set("desired_size", get(s.and_then(|s| s.desired_size())))
+            .build(),
+    )
+}
+
+impl NodeGroup {
+    async fn describe(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, ProviderError> {
+        let out = found(
+            "eks:DescribeNodegroup",
+            self.0
+                .eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+                .await,
+        )?;
+        Ok(out.and_then(|o| o.nodegroup))
+    }
+
+    async fn fetch(
+        &self,
+        cluster: &str,
+        name: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(n) = self.describe(cluster, name).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .opt("cluster_name", n.cluster_name())
+            .opt("name", n.nodegroup_name())
+            .opt("node_role_arn", n.node_role())
+            .set(
+                "subnet_ids",
+                strings(order_like(prior, "subnet_ids", n.subnets().to_vec())),
+            )
+            .set(
+                "instance_types",
+                strings(order_like(
+                    prior,
+                    "instance_types",
+                    n.instance_types().to_vec(),
+                )),
+            )
+            .set("scaling", scaling_value(&n))
+            .unless_empty(prior, "labels", tags_value(&tags_from_map(n.labels())))
+            .tags(prior, tags_from_map(n.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, node_group_outputs(&n))))
+    }
+
+    async fn wait_status(
+        &self,
+        ctx: &OpContext,
+        cluster: &str,
+        name: &str,
+    ) -> Result<aws_sdk_eks::types::Nodegroup, ProviderError> {
+        wait::until(
+            ctx,
+            wait::NODE_GROUP,
+            &format!("node group {name} to become ACTIVE"),
+            || async {
+                let n = self
+                    .describe(cluster, name)
+                    .await?
+                    .ok_or_else(|| ProviderError::new(format!("node group {name} disappeared")))?;
+                match n.status() {
+                    Some(NodegroupStatus::Active) => Ok(Ok(n)),
+                    Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded)) => {
+                        let issues: Vec<String> = n
+                            .health()
+                            .map(|h| h.issues())
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|i| i.message().map(str::to_string))
+                            .collect();
+                        Err(ProviderError::api(
+                            "eks:DescribeNodegroup",
+                            Some(s.as_str().to_string()),
+                            format!("node group {name} is {}: {}", s.as_str(), issues.join("; ")),
+                        ))
+                    }
+                    s => Ok(Err(format!(
+                        "status {}",
+                        s.map(|s| s.as_str()).unwrap_or("unknown")
+                    ))),
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Resource for NodeGroup {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: NodeGroupIn = typed(inputs)?;
+        let created = wait::retry_transient(
+            ctx,
+            wait::IAM_PROPAGATION,
+            cluster_create_transient,
+            || async {
+                self.0
+                    .eks
+                    .create_nodegroup()
+                    .cluster_name(&i.cluster_name)
+                    .nodegroup_name(&i.name)
+                    .node_role(&i.node_role_arn)
+                    .set_subnets(Some(i.subnet_ids.clone()))
+                    .set_instance_types(
+                        (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
+                    )
+                    .set_scaling_config(i.scaling.map(scaling_config))
+                    .set_labels(tags_hash_map(&i.labels))
+                    .set_tags(tags_hash_map(&i.tags))
+                    .send()
+                    .await
+                    .map_err(|e| api("eks:CreateNodegroup", e))
+            },
+        )
+        .await?;
+        let first = created
+            .nodegroup
+            .as_ref()
+            .map(node_group_outputs)
+            .unwrap_or_default();
+        match self.wait_status(ctx, &i.cluster_name, &i.name).await {
+            Ok(n) => {
+                let mut out = node_group_outputs(&n);
+                out.insert("scaling".into(), scaling_value(&n));
+                out.insert(
+                    "instance_types".into(),
+                    strings(n.instance_types().to_vec()),
+                );
+                Ok(out)
+            }
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(
+            str_of(&prior.inputs, "cluster_name")?,
+            str_of(&prior.inputs, "name")?,
+            &prior.inputs,
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        let i: NodeGroupIn = typed(inputs)?;
+        let old: NodeGroupIn = typed(&prior.inputs)?;
+        let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
+        let labels = (old.labels != i.labels).then(|| {
+            let (set, remove) = tag_diff(&old.labels, &i.labels);
+            UpdateLabelsPayload::builder()
+                .set_add_or_update_labels(tags_hash_map(&set))
+                .set_remove_labels((!remove.is_empty()).then_some(remove))
+                .build()
+        });
+        if scaling.is_some() || labels.is_some() {
+            let out = self
+                .0
+                .eks
+                .update_nodegroup_config()
+                .cluster_name(&i.cluster_name)
+                .nodegroup_name(&i.name)
+                .set_scaling_config(scaling.map(scaling_config))
+                .set_labels(labels)
+                .send()
+                .await
+                .map_err(|e| api("eks:UpdateNodegroupConfig", e))?;
+            wait_update(
+                &self.0,
+                ctx,
+                &i.cluster_name,
+                Some(&i.name),
+                out.update,
+                || async {
+                    self.wait_status(ctx, &i.cluster_name, &i.name)
+                        .await
+                        .map(|_| Ok(()))
+                },
+            )
+            .await?;
+        }
+        retag(&self.0, str_of(&prior.outputs, "arn")?, &old.tags, &i.tags).await?;
+        let n = self
+            .describe(&i.cluster_name, &i.name)
+            .await?
+            .ok_or_else(|| ProviderError::new(format!("node group {} disappeared", i.name)))?;
+        Ok(node_group_outputs(&n))
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let cluster = str_of(&prior.inputs, "cluster_name")?;
+        let name = str_of(&prior.inputs, "name")?;
+        gone_ok(
+            "eks:DeleteNodegroup",
+            self.0
+                .eks
+                .delete_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+                .await,
+        )?;
+        wait::until(
+            ctx,
+            wait::NODE_GROUP,
+            &format!("node group {name} to be deleted"),
+            || async {
+                Ok(match self.describe(cluster, name).await? {
+                    None => Ok(()),
+                    Some(n) => Err(format!(
+                        "status {}",
+                        n.status().map(|s| s.as_str()).unwrap_or("unknown")
+                    )),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (cluster, name) = id.split_once(':').ok_or_else(|| {
+            ProviderError::new(format!("{id:?} is not a node group ID"))
+                .with_hint("import node groups as CLUSTER_NAME:NODE_GROUP_NAME")
+        })?;
+        self.fetch(cluster, name, &Map::new()).await
+    }
+}

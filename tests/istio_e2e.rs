@@ -1,0 +1,687 @@
+//! `examples/istio.toml` end to end, and the migration to it from
+//! `examples/meshmon.toml`: the real `meshmon` binary on a copy of
+//! `examples/`, pointed at the emulators with the examples' own variables.
+//!
+//! - AWS: moto, behind two narrow test doubles for what moto 5.2.5 lacks.
+//!   The EKS double (`AWS_ENDPOINT_URL_EKS`) serves clusters with their
+//!   access configuration, access entries and access policy associations,
+//!   and forwards node groups to moto; the AMP double
+//!   (`AWS_ENDPOINT_URL_AMP`) serves managed collectors (scrapers) and
+//!   Alertmanager definitions, and forwards workspaces and rule groups to
+//!   moto. Both settle CREATING → ACTIVE after a short delay.
+//! - Kubernetes: the test API server (EKS tokens for the example's cluster)
+//!   and the fake helm, which installs nothing: Istio's charts are recorded
+//!   as releases, not run.
+//! - Grafana: the AMG and Grafana test servers, linked.
+//!
+//! Needs moto (MESHMON_MOTO_SERVER) and the fake-helm binary
+//! (`cargo build -p meshmon-test-support --bin fake-helm`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use meshmon_test_support::amg::AmgServer;
+use meshmon_test_support::amp_double::AmpDouble;
+use meshmon_test_support::cli::{Cli, Output};
+use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::grafana::GrafanaServer;
+use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
+use meshmon_test_support::moto::{Moto, REGION};
+use meshmon_test_support::{amp, ec2, iam, sns};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
+const CLUSTER: &str = "AMP-EKS-CLUSTER";
+const ADMIN: &str = "arn:aws:iam::123456789012:role/mesh-admin";
+const STATE: &str = "state/appmesh-monitoring.json";
+/// How long the doubles' transitions (CREATING, UPDATING, DELETING) take.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Every emulator, and the CLI on a copy of `examples/`.
+struct Stack {
+    moto: Moto,
+    eks: EksDouble,
+    amp: AmpDouble,
+    api: KubeApi,
+    helm: FakeHelm,
+    amg: AmgServer,
+    grafana: GrafanaServer,
+    cli: Cli,
+    vars: Vec<String>,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
+        let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
+        let amp = AmpDouble::start(SETTLE, &moto.endpoint());
+        let api = KubeApi::start(
+            Auth::Eks {
+                region: REGION.into(),
+                cluster: CLUSTER.into(),
+            },
+            Options::realistic(),
+        );
+        let helm = FakeHelm::new();
+        let amg = AmgServer::start();
+        let grafana = GrafanaServer::start("unused-admin-token");
+        amg.link(&grafana);
+        let mut env = moto.env();
+        env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
+        env.push(("AWS_ENDPOINT_URL_AMP".into(), amp.endpoint()));
+        env.extend(amg.env());
+        env.extend(helm.env());
+        let cli = Cli::new(BIN, env);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+            cli.path(),
+        );
+        let vars = vec![
+            format!("kubernetes_endpoint_override={}", api.endpoint()),
+            format!("kubernetes_ca_override={}", api.ca_pem()),
+            "grafana_url_scheme=http".to_string(),
+            format!("region={REGION}"),
+            format!("cluster_admin_arn={ADMIN}"),
+        ];
+        Stack {
+            moto,
+            eks,
+            amp,
+            api,
+            helm,
+            amg,
+            grafana,
+            cli,
+            vars,
+        }
+    }
+
+    /// Runs meshmon on `spec` with the examples' variables (those the spec
+    /// declares) and insists on exit code `code`.
+    fn run(&self, spec: &str, args: &[&str], code: i32) -> Output {
+        let text = std::fs::read_to_string(self.cli.path().join(spec)).expect("spec");
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.push("-f".into());
+        a.push(spec.into());
+        for var in &self.vars {
+            let name = var.split('=').next().unwrap_or_default();
+            if text.contains(&format!("[variables.{name}]")) {
+                a.push("--var".into());
+                a.push(var.clone());
+            }
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        self.cli.expect(&a, code)
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.cli.path().join(STATE)).expect("state file");
+        serde_json::from_str(&text).expect("state is JSON")
+    }
+
+    fn addresses(&self) -> Vec<String> {
+        self.state()["resources"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn output(&self, address: &str, name: &str) -> String {
+        let s = self.state();
+        s["resources"][address]["outputs"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{address}.{name} is not in the state: {s:#}"))
+            .to_string()
+    }
+
+    fn declared(&self, spec: &str) -> usize {
+        std::fs::read_to_string(self.cli.path().join(spec))
+            .expect("spec")
+            .lines()
+            .filter(|l| l.starts_with("[resources."))
+            .count()
+    }
+
+    /// What is left in moto, the doubles and the test servers after a
+    /// destroy: every list must be empty.
+    fn leftovers(&self) -> Vec<(String, Vec<String>)> {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let sdk = rt.block_on(self.moto.sdk_config());
+        let (ec2_c, iam_c, sns_c, amp_c) = (
+            ec2::Client::new(&sdk),
+            iam::Client::new(&sdk),
+            sns::Client::new(&sdk),
+            amp::Client::new(&sdk),
+        );
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        rt.block_on(async {
+            let vpcs = ec2_c.describe_vpcs().send().await.expect("vpcs");
+            out.push((
+                "VPCs".into(),
+                vpcs.vpcs()
+                    .iter()
+                    .filter(|v| v.cidr_block() == Some("192.168.0.0/16"))
+                    .filter_map(|v| v.vpc_id().map(str::to_string))
+                    .collect(),
+            ));
+            let roles = iam_c.list_roles().send().await.expect("roles");
+            out.push((
+                "IAM roles".into(),
+                roles
+                    .roles()
+                    .iter()
+                    .map(|r| r.role_name().to_string())
+                    .filter(|n| !n.starts_with("AWSServiceRole"))
+                    .collect(),
+            ));
+            let policies = iam_c
+                .list_policies()
+                .scope(iam::types::PolicyScopeType::Local)
+                .send()
+                .await
+                .expect("policies");
+            out.push((
+                "IAM policies".into(),
+                policies
+                    .policies()
+                    .iter()
+                    .filter_map(|p| p.policy_name().map(str::to_string))
+                    .collect(),
+            ));
+            let oidc = iam_c
+                .list_open_id_connect_providers()
+                .send()
+                .await
+                .expect("oidc");
+            out.push((
+                "OIDC providers".into(),
+                oidc.open_id_connect_provider_list()
+                    .iter()
+                    .filter_map(|p| p.arn().map(str::to_string))
+                    .collect(),
+            ));
+            let topics = sns_c.list_topics().send().await.expect("topics");
+            out.push((
+                "SNS topics".into(),
+                topics
+                    .topics()
+                    .iter()
+                    .filter_map(|t| t.topic_arn().map(str::to_string))
+                    .collect(),
+            ));
+            let subs = sns_c.list_subscriptions().send().await.expect("subs");
+            out.push((
+                "SNS subscriptions".into(),
+                subs.subscriptions()
+                    .iter()
+                    .filter_map(|s| s.subscription_arn().map(str::to_string))
+                    .collect(),
+            ));
+            let ws = amp_c.list_workspaces().send().await.expect("amp");
+            out.push((
+                "AMP workspaces".into(),
+                ws.workspaces()
+                    .iter()
+                    .filter(|w| {
+                        w.status()
+                            .map(|s| s.status_code().as_str() != "DELETING")
+                            .unwrap_or(true)
+                    })
+                    .map(|w| w.workspace_id().to_string())
+                    .collect(),
+            ));
+        });
+        out.push(("EKS clusters".into(), self.eks.cluster_names()));
+        out.push((
+            "EKS access entries".into(),
+            self.eks
+                .access_entries()
+                .into_iter()
+                .map(|(c, p)| format!("{c}:{p}"))
+                .collect(),
+        ));
+        out.push((
+            "EKS access policy associations".into(),
+            self.eks
+                .access_policy_associations()
+                .into_iter()
+                .map(|(c, p, a)| format!("{c}:{p}:{a}"))
+                .collect(),
+        ));
+        out.push(("AMP scrapers".into(), self.amp.scraper_ids()));
+        out.push((
+            "AMP Alertmanager definitions".into(),
+            self.amp.definition_workspaces(),
+        ));
+        out.push(("AMG workspaces".into(), self.amg.workspace_ids()));
+        let g = self.grafana.state();
+        out.push((
+            "Grafana objects".into(),
+            g.folders
+                .keys()
+                .chain(g.datasources.keys())
+                .chain(g.dashboards.keys())
+                .chain(g.rules.keys())
+                .cloned()
+                .collect(),
+        ));
+        out
+    }
+
+    fn assert_nothing_left(&self) {
+        let left: Vec<_> = self
+            .leftovers()
+            .into_iter()
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        assert!(left.is_empty(), "left after destroy: {left:?}");
+    }
+}
+
+fn drift_entry<'a>(report: &'a Value, address: &str) -> &'a Value {
+    report["drift"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["address"] == address))
+        .unwrap_or_else(|| panic!("no drift for {address} in {report:#}"))
+}
+
+/// The Istio example with the EKS double (access entries) and the AMP
+/// double (scraper, Alertmanager): apply from nothing, a clean re-plan,
+/// drift on an edited scrape configuration and a deleted access entry,
+/// repair, and destroy to nothing.
+#[test]
+fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_with_eks_and_amp_doubles()
+ {
+    let started = Instant::now();
+    let s = Stack::start();
+    let spec = "istio.toml";
+
+    // ---- apply from nothing, in one run
+    let apply = s.run(spec, &["apply", "--auto-approve"], 0);
+    let resources = s.addresses().len();
+    assert_eq!(
+        resources,
+        s.declared(spec),
+        "every resource is in the state after one apply: {:?}\n{}",
+        s.addresses(),
+        apply.stdout
+    );
+    let cluster = s.eks.cluster(CLUSTER).expect("the cluster");
+    assert_eq!(
+        cluster["accessConfig"]["authenticationMode"], "API_AND_CONFIG_MAP",
+        "{cluster:#}"
+    );
+    assert_eq!(
+        cluster["resourcesVpcConfig"]["endpointPrivateAccess"], true,
+        "{cluster:#}"
+    );
+    assert_eq!(
+        s.eks.access_entries(),
+        vec![(CLUSTER.to_string(), ADMIN.to_string())]
+    );
+    assert_eq!(s.eks.access_policy_associations().len(), 1);
+    let scraper = s.output("aws_amp_scraper.mesh", "id");
+    let doc = s.amp.scraper(&scraper).expect("the scraper");
+    assert_eq!(doc["status"]["statusCode"], "ACTIVE", "{doc:#}");
+    assert_eq!(
+        doc["source"]["eksConfiguration"]["clusterArn"], cluster["arn"],
+        "the scraper watches the cluster: {doc:#}"
+    );
+    let config = s.amp.scrape_configuration(&scraper).expect("config");
+    assert!(config.contains("/stats/prometheus"), "{config}");
+    let ws = s.output("aws_amp_workspace.appmesh", "id");
+    let definition = s.amp.definition(&ws).expect("the Alertmanager definition");
+    let topic = s.output("aws_sns_topic.alerts", "arn");
+    assert!(definition.contains(&topic), "{definition}");
+    let releases = s.helm.releases();
+    for r in ["istio-system/istio-base", "istio-system/istiod"] {
+        assert!(releases.get(r).is_some(), "{r} in {releases:#}");
+    }
+    let prod = s
+        .api
+        .object("v1", "Namespace", None, "prod")
+        .expect("namespace prod");
+    assert_eq!(
+        prod["metadata"]["labels"]["istio-injection"], "enabled",
+        "{prod:#}"
+    );
+
+    // ---- a clean re-plan
+    let plan = s.run(spec, &["plan"], 0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    // ---- the new types import: forgotten, adopted by ID, and planned clean
+    let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+    for (address, id) in [
+        ("aws_amp_scraper.mesh", scraper.clone()),
+        ("aws_eks_access_entry.admin", format!("{CLUSTER}:{ADMIN}")),
+        (
+            "aws_eks_access_policy_association.admin",
+            format!("{CLUSTER}#{ADMIN}#{policy}"),
+        ),
+        ("aws_amp_alert_manager_definition.mesh", ws.clone()),
+    ] {
+        s.cli.expect(&["state", "rm", "-f", spec, address], 0);
+        s.run(spec, &["import", address, &id], 0);
+    }
+    let plan = s.run(spec, &["plan"], 0);
+    assert!(
+        plan.stdout.contains("No changes."),
+        "imported objects plan clean: {}",
+        plan.stdout
+    );
+
+    // ---- out-of-band: the scrape configuration edited, the admin's access entry deleted
+    let edited = config.replace("scrape_interval: 30s", "scrape_interval: 60s");
+    assert_ne!(edited, config);
+    s.amp.set_scrape_configuration(&scraper, &edited);
+    assert!(s.eks.delete_access_entry(CLUSTER, ADMIN));
+
+    let out = s.run(spec, &["drift", "--format", "json"], 2);
+    let report: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    for (address, kind) in [
+        ("aws_amp_scraper.mesh", "changed"),
+        ("aws_eks_access_entry.admin", "deleted"),
+        // The association goes with its access entry.
+        ("aws_eks_access_policy_association.admin", "deleted"),
+    ] {
+        let e = drift_entry(&report, address);
+        assert_eq!(
+            e["kind"].as_str().map(str::to_lowercase).as_deref(),
+            Some(kind),
+            "{address}: {e:#}"
+        );
+    }
+    let scraper_drift = drift_entry(&report, "aws_amp_scraper.mesh");
+    assert!(
+        scraper_drift["attributes"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("scrape_configuration")))),
+        "{scraper_drift:#}"
+    );
+    assert_eq!(
+        report["drift"].as_array().map(Vec::len),
+        Some(3),
+        "only the edited and deleted objects drifted: {report:#}"
+    );
+
+    // ---- apply repairs; drift is clean
+    s.run(spec, &["apply", "--auto-approve"], 0);
+    assert_eq!(
+        s.amp.scrape_configuration(&scraper).as_deref(),
+        Some(config.as_str()),
+        "the scrape configuration is restored in place"
+    );
+    assert_eq!(s.eks.access_entries().len(), 1);
+    assert_eq!(s.eks.access_policy_associations().len(), 1);
+    s.run(spec, &["drift", "--format", "json"], 0);
+    let plan = s.run(spec, &["plan"], 0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    // ---- destroy leaves nothing
+    s.run(spec, &["destroy", "--auto-approve"], 0);
+    assert!(s.addresses().is_empty(), "{:?}", s.addresses());
+    s.assert_nothing_left();
+    assert!(
+        s.api.object("v1", "Namespace", None, "prod").is_none(),
+        "{:?}",
+        s.api.names()
+    );
+
+    eprintln!(
+        "istio_e2e: {resources} resources in examples/istio.toml; wall time {:.1?}",
+        started.elapsed()
+    );
+}
+
+/// The migration, with the EKS double (access configuration, access
+/// entries) and the AMP double (scraper, Alertmanager): the App Mesh
+/// example applied, then the Istio example planned and applied on the same
+/// state. The shared parts are neither replaced nor deleted, the App Mesh
+/// objects are gone, the Istio ones are there, and drift is clean.
+#[test]
+fn migration_from_app_mesh_keeps_the_shared_parts_with_eks_and_amp_doubles() {
+    let started = Instant::now();
+    let s = Stack::start();
+    // The App Mesh CRDs come from the appmesh-controller chart, which the
+    // fake helm does not run: the test registers them.
+    for crd in app_mesh_crds() {
+        s.api.create(crd);
+    }
+
+    // ---- the recipe's stack
+    s.run("meshmon.toml", &["apply", "--auto-approve"], 0);
+    let before = s.addresses().len();
+    assert_eq!(before, s.declared("meshmon.toml"));
+    assert!(
+        s.api
+            .object("appmesh.k8s.aws/v1beta2", "Mesh", None, "dj-app")
+            .is_some()
+    );
+    let shared = [
+        "aws_eks_cluster.main",
+        "aws_eks_node_group.default",
+        "aws_amp_workspace.appmesh",
+        "aws_grafana_workspace.main",
+        "grafana_data_source.amp",
+    ];
+    let ids: Vec<String> = shared
+        .iter()
+        .map(|a| {
+            let st = s.state();
+            let o = &st["resources"][a]["outputs"];
+            o["arn"]
+                .as_str()
+                .or(o["id"].as_str())
+                .or(o["uid"].as_str())
+                .unwrap_or_else(|| panic!("{a} has an ID: {o:#}"))
+                .to_string()
+        })
+        .collect();
+
+    // ---- the migration, as a plan
+    let out = s.run("istio.toml", &["plan", "--json"], 0);
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    let action = |address: &str| -> String {
+        plan["changes"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["address"] == address))
+            .and_then(|c| c["action"].as_str())
+            .unwrap_or_else(|| panic!("{address} is not in the plan: {plan:#}"))
+            .to_string()
+    };
+    for (address, expected) in [
+        ("aws_eks_cluster.main", "update"),
+        ("aws_eks_node_group.default", "no-op"),
+        ("aws_amp_workspace.appmesh", "no-op"),
+        ("aws_grafana_workspace.main", "no-op"),
+        ("grafana_data_source.amp", "no-op"),
+        ("aws_vpc.main", "no-op"),
+        ("aws_iam_role.grafana", "no-op"),
+        ("aws_sns_topic.alerts", "update"),
+        ("aws_sns_topic_subscription.alerts_email", "no-op"),
+        ("k8s_namespace.prod", "update"),
+        ("k8s_manifest.djapp", "update"),
+        ("helm_release.appmesh_controller", "delete"),
+        ("k8s_manifest.djapp_mesh", "update"),
+        ("k8s_manifest.grafana_agent", "delete"),
+        ("k8s_manifest.grafana_agent_config", "delete"),
+        ("aws_iam_role.grafana_agent", "delete"),
+        ("grafana_dashboard.envoy", "delete"),
+        ("grafana_alert_rule.downstream_latency", "delete"),
+        ("helm_release.istio_base", "create"),
+        ("helm_release.istiod", "create"),
+        ("aws_amp_scraper.mesh", "create"),
+        ("aws_eks_access_entry.admin", "create"),
+        ("aws_amp_alert_manager_definition.mesh", "create"),
+        ("grafana_dashboard.istio", "create"),
+    ] {
+        assert_eq!(action(address), expected, "{address}");
+    }
+    let replaced: Vec<&str> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] == "replace")
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    assert!(
+        replaced.is_empty(),
+        "the migration replaces nothing: {replaced:?}"
+    );
+    let summary = plan["summary"].clone();
+
+    // ---- the migration, applied
+    s.run("istio.toml", &["apply", "--auto-approve"], 0);
+    let after = s.addresses().len();
+    assert_eq!(after, s.declared("istio.toml"));
+    for (a, id) in shared.iter().zip(&ids) {
+        let st = s.state();
+        let o = &st["resources"][a]["outputs"];
+        let now = o["arn"].as_str().or(o["id"].as_str()).or(o["uid"].as_str());
+        assert_eq!(now, Some(id.as_str()), "{a} is the same object");
+    }
+    assert!(
+        s.api
+            .object("appmesh.k8s.aws/v1beta2", "Mesh", None, "dj-app")
+            .is_none(),
+        "the App Mesh objects are gone: {:?}",
+        s.api.names()
+    );
+    assert!(
+        s.api
+            .object("v1", "Namespace", None, "appmesh-system")
+            .is_none()
+    );
+    assert!(
+        s.api
+            .object("v1", "Namespace", None, "grafana-agent")
+            .is_none()
+    );
+    let releases = s.helm.releases();
+    assert!(
+        releases.get("appmesh-system/appmesh-controller").is_none(),
+        "{releases:#}"
+    );
+    assert!(
+        releases.get("istio-system/istiod").is_some(),
+        "{releases:#}"
+    );
+    let cluster = s.eks.cluster(CLUSTER).expect("the cluster");
+    assert_eq!(
+        cluster["accessConfig"]["authenticationMode"],
+        "API_AND_CONFIG_MAP"
+    );
+    assert_eq!(cluster["resourcesVpcConfig"]["endpointPrivateAccess"], true);
+    assert_eq!(s.amp.scraper_ids().len(), 1);
+    let prod = s
+        .api
+        .object("v1", "Namespace", None, "prod")
+        .expect("namespace prod");
+    assert_eq!(prod["metadata"]["labels"]["istio-injection"], "enabled");
+    assert!(
+        prod["metadata"]["labels"].get("mesh").is_none(),
+        "the App Mesh labels are gone: {prod:#}"
+    );
+    for service in ["jazz", "metal"] {
+        assert!(
+            s.api
+                .object("v1", "Service", Some("prod"), service)
+                .is_some(),
+            "the Service {service} that dj calls survives the move: {:?}",
+            s.api.names()
+        );
+    }
+    s.run("istio.toml", &["drift", "--format", "json"], 0);
+    let plan = s.run("istio.toml", &["plan"], 0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    eprintln!(
+        "istio_e2e migration: {before} resources in examples/meshmon.toml, {after} in examples/istio.toml, \
+         plan {summary}; wall time {:.1?}",
+        started.elapsed()
+    );
+}
+
+/// The Grafana Alloy variant, with the EKS and AMP doubles: applied from
+/// nothing and planned clean; switching to the managed collector
+/// (`istio.toml`) swaps only the collector; destroy leaves nothing.
+#[test]
+fn alloy_variant_applies_and_switching_to_the_managed_collector_swaps_only_the_collector_with_eks_and_amp_doubles()
+ {
+    let started = Instant::now();
+    let s = Stack::start();
+    s.run("istio-alloy.toml", &["apply", "--auto-approve"], 0);
+    let resources = s.addresses().len();
+    assert_eq!(resources, s.declared("istio-alloy.toml"));
+    let releases = s.helm.releases();
+    assert!(releases.get("alloy/alloy").is_some(), "{releases:#}");
+    let values = s
+        .helm
+        .writes()
+        .into_iter()
+        .filter(|i| i.args.iter().any(|a| a == "alloy"))
+        .flat_map(|i| i.values)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let remote_write = s.output("aws_amp_workspace.appmesh", "remote_write_url");
+    assert!(
+        values.contains(&remote_write) && values.contains("eks.amazonaws.com/role-arn"),
+        "Alloy writes to the workspace as its IRSA role: {values}"
+    );
+    let plan = s.run("istio-alloy.toml", &["plan"], 0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    let out = s.run("istio.toml", &["plan", "--json"], 0);
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    let mut changed: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    changed.sort();
+    let expected: Vec<(String, String)> = [
+        ("aws_amp_scraper.mesh", "create"),
+        ("aws_iam_policy.amp_remote_write", "delete"),
+        ("aws_iam_role.alloy", "delete"),
+        ("helm_release.alloy", "delete"),
+        ("k8s_namespace.alloy", "delete"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(changed, expected, "{plan:#}");
+
+    s.run("istio-alloy.toml", &["destroy", "--auto-approve"], 0);
+    assert!(s.addresses().is_empty(), "{:?}", s.addresses());
+    s.assert_nothing_left();
+    eprintln!(
+        "istio_e2e alloy: {resources} resources in examples/istio-alloy.toml; wall time {:.1?}",
+        started.elapsed()
+    );
+}
