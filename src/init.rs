@@ -59,6 +59,50 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
+        name: "istio",
+        about: "the same job on the live stack: Istio, the AMP managed collector, AMP alerting, AMG, SNS",
+        spec_path: "examples/istio.toml",
+        spec: include_str!("../examples/istio.toml"),
+        files: &[
+            (
+                "collector/istio-scrape.yaml",
+                include_str!("../examples/collector/istio-scrape.yaml"),
+            ),
+            (
+                "manifests/djapp-istio.yaml",
+                include_str!("../examples/manifests/djapp-istio.yaml"),
+            ),
+            (
+                "manifests/djapp-istio-routes.yaml",
+                include_str!("../examples/manifests/djapp-istio-routes.yaml"),
+            ),
+            (
+                "dashboards/istio-mesh.json",
+                include_str!("../examples/dashboards/istio-mesh.json"),
+            ),
+        ],
+    },
+    Example {
+        name: "istio-alloy",
+        about: "the live stack with Grafana Alloy in the cluster instead of the managed collector",
+        spec_path: "examples/istio-alloy.toml",
+        spec: include_str!("../examples/istio-alloy.toml"),
+        files: &[
+            (
+                "manifests/djapp-istio.yaml",
+                include_str!("../examples/manifests/djapp-istio.yaml"),
+            ),
+            (
+                "manifests/djapp-istio-routes.yaml",
+                include_str!("../examples/manifests/djapp-istio-routes.yaml"),
+            ),
+            (
+                "dashboards/istio-mesh.json",
+                include_str!("../examples/dashboards/istio-mesh.json"),
+            ),
+        ],
+    },
+    Example {
         name: "builtin",
         about: "built-in resources only: plans and applies with no cloud account",
         spec_path: "examples/builtin.toml",

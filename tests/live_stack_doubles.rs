@@ -110,8 +110,8 @@ scrape_configuration = """
 const GOOD: &str = "global:\n  scrape_interval: 30s\nscrape_configs:\n  - job_name: envoy\n    metrics_path: /stats/prometheus\n    kubernetes_sd_configs:\n      - role: pod\n";
 const BAD: &str = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: dns\n    dns_sd_configs:\n      - names: [envoy.example.org]\n";
 
-/// What AWS refuses in a scrape configuration shows in the plan and stops
-/// the apply before any request; a valid collector is created, its alias
+/// What AWS refuses in a scrape configuration fails the plan and the
+/// apply before any request; a valid collector is created, its alias
 /// changes in place and its subnets replace it. AMP double in front of
 /// moto: moto has no scrapers.
 #[test]
@@ -123,12 +123,20 @@ fn amp_scraper_is_checked_in_the_plan_updated_in_place_and_replaced_for_its_sour
     cli.set_env("AWS_ENDPOINT_URL_AMP", &double.endpoint());
 
     cli.spec(&collector(BAD, "mesh", r#""subnet-0a", "subnet-0b""#));
-    let plan = cli.expect(&["plan"], 0);
+    let plan = cli.expect(&["plan"], 1);
+    // The diagnostic, as one line: miette wraps it in a box.
+    let said: String = plan
+        .stderr
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '│', '×']).trim())
+        .collect::<Vec<_>>()
+        .join(" ");
     for problem in [
-        "apply will refuse this: global.scrape_interval is 15s",
+        "would be refused by AMP",
+        "global.scrape_interval is 15s",
         "job dns uses dns_sd_configs",
     ] {
-        assert!(plan.stdout.contains(problem), "{problem}\n{}", plan.stdout);
+        assert!(said.contains(problem), "{problem}\n{}", plan.stderr);
     }
     let out = cli.run(&["apply", "--auto-approve"]);
     assert_ne!(out.code, 0, "{}", out.stdout);

@@ -19,8 +19,8 @@ use aws_sdk_amp::types::{
 };
 use aws_smithy_types::Blob;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
+    async_trait,
 };
 use serde::Deserialize;
 
@@ -43,13 +43,14 @@ fn refuse(what: &str, problems: Vec<String>, hint: &str) -> Result<(), ProviderE
 }
 
 /// The plan's notes for a document attribute, when its value is known.
-fn notes(desired: &Map, key: &str, check: fn(&str) -> Vec<String>) -> Vec<String> {
-    match desired.get(key) {
-        Some(Value::String(doc)) => check(doc)
-            .into_iter()
-            .map(|p| format!("apply will refuse this: {p}"))
-            .collect(),
-        _ => Vec::new(),
+/// A plan-time check: what AMP would refuse in a YAML document is an error
+/// in `validate` and `plan`, before any request is sent.
+fn refused(v: &Value, check: fn(&str) -> Vec<String>) -> Result<(), String> {
+    match v.as_str().map(check) {
+        Some(problems) if !problems.is_empty() => {
+            Err(format!("would be refused by AMP: {}", problems.join("; ")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -84,7 +85,9 @@ pub fn scraper_schema() -> Schema {
             .describe("The AMP workspace written to (destination); changed in place."),
     )
     .attr(
-        Attribute::required("scrape_configuration", AttrType::Yaml).describe(
+        Attribute::required("scrape_configuration", AttrType::Yaml)
+            .check(|v| refused(v, amp_checks::scrape_configuration))
+            .describe(
             "Prometheus scrape configuration (YAML, inline or `file(\"…\")`); compared as data; changed in place. \
              scrape_interval must be 30s or more, and discovery kubernetes_sd_configs (or static_configs).",
         ),
@@ -380,17 +383,6 @@ impl Resource for Scraper {
         let id = id.rsplit('/').next().unwrap_or(id);
         self.fetch(id, &Map::new()).await
     }
-
-    fn advise(&self, _prior: Option<&Current>, desired: &Map) -> PlanAdvice {
-        PlanAdvice {
-            notes: notes(
-                desired,
-                "scrape_configuration",
-                amp_checks::scrape_configuration,
-            ),
-            ..PlanAdvice::default()
-        }
-    }
 }
 
 // ---------------------------------------- aws_amp_alert_manager_definition
@@ -402,7 +394,9 @@ pub fn alert_manager_definition_schema() -> Schema {
     )
     .attr(Attribute::required("workspace_id", AttrType::String).force_new())
     .attr(
-        Attribute::required("definition", AttrType::Yaml).describe(
+        Attribute::required("definition", AttrType::Yaml)
+            .check(|v| refused(v, amp_checks::alertmanager_definition))
+            .describe(
             "YAML with `alertmanager_config` (and optionally `template_files`); receivers use only sns_configs, \
              each with topic_arn and sigv4.region; compared as data; changed in place.",
         ),
@@ -595,12 +589,5 @@ impl Resource for AlertManagerDefinition {
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
         let ws = id.rsplit('/').next().unwrap_or(id);
         self.fetch(ws).await
-    }
-
-    fn advise(&self, _prior: Option<&Current>, desired: &Map) -> PlanAdvice {
-        PlanAdvice {
-            notes: notes(desired, "definition", amp_checks::alertmanager_definition),
-            ..PlanAdvice::default()
-        }
     }
 }
