@@ -168,11 +168,18 @@ async fn apply_locked(
     )
     .await;
     reporter.close();
-    journal.finish()?;
-    store.persist(&mut final_state).await?;
+    let finished = journal.finish();
+    let persisted = store.persist(&mut final_state).await;
+    // The walk's own error says most about what happened; a state that
+    // could not be saved after it is said too, not lost.
     if let Some(e) = error {
+        for failure in [finished.err(), persisted.err()].into_iter().flatten() {
+            driver.warning(&format!("{failure}"));
+        }
         return Err(e);
     }
+    finished?;
+    persisted?;
     Ok(Outcome::Applied {
         state: final_state,
         totals,

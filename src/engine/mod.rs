@@ -67,6 +67,14 @@ pub enum Error {
     /// Anything else the user must fix before retrying.
     #[error("{0}")]
     Usage(String),
+    /// The journal could not be written: the walk stopped at once.
+    #[error(
+        "{source}: the journal of completed operations could not be written, so the apply stopped at once ({abandoned} operation(s) not finished or not started)"
+    )]
+    Journal {
+        source: StateError,
+        abandoned: usize,
+    },
     /// Several resources could not be read; none is taken as deleted.
     #[error("{} resources could not be read:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Unreadable(Vec<Error>),
@@ -90,6 +98,9 @@ impl Error {
                 Some("remove prevent_destroy from the spec first if you really mean to destroy it".into())
             }
             Error::StalePlan(e) => Some(e.hint().to_string()),
+            Error::Journal { .. } => Some(
+                "free space or fix the file system, then run `meshmon apply` again: it recovers what the journal and the state hold and plans the rest".into(),
+            ),
             Error::Unreadable(_) => Some(
                 "nothing was changed: a resource that cannot be read is never taken as deleted; fix access and run again".into(),
             ),

@@ -180,6 +180,9 @@ pub async fn apply(
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let (mut signals, signal_task) = interrupts();
     let mut abandoned = 0usize;
+    // A journal that cannot be written stops the walk at once: nothing may
+    // complete that a kill could then lose.
+    let mut journal_failed: Option<crate::state::StateError> = None;
 
     loop {
         while !interrupted && let Some(n) = ready.pop() {
@@ -217,7 +220,12 @@ pub async fn apply(
                 match done.result {
                     Ok(outcome) => {
                         succeeded += 1;
-                        record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter);
+                        if let Err(e) = record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter) {
+                            abandoned = in_flight;
+                            reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
+                            journal_failed = Some(e);
+                            break;
+                        }
                         for k in 0..nodes[done.node].dependents.len() {
                             let d = nodes[done.node].dependents[k];
                             nodes_dec(&mut nodes, d, &mut ready);
@@ -233,8 +241,14 @@ pub async fn apply(
                             // Created but never became healthy: keep it,
                             // tainted, so the next plan replaces it.
                             let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
-                            let _ = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
+                            let appended = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
                             state.resources.insert(c.address.clone(), rs);
+                            if let Err(e) = appended {
+                                abandoned = in_flight;
+                                reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
+                                journal_failed = Some(e);
+                                break;
+                            }
                         }
                         skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
                         let err = Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) };
@@ -258,7 +272,12 @@ pub async fn apply(
 
     signal_task.abort();
     let not_started = nodes.len() - succeeded - failed - skipped_count - abandoned;
-    let error = if interrupted {
+    let error = if let Some(source) = journal_failed {
+        Some(Error::Journal {
+            source,
+            abandoned: abandoned + not_started + skipped_count,
+        })
+    } else if interrupted {
         Some(Error::Interrupted {
             completed: succeeded,
             remaining: not_started + skipped_count + abandoned,
@@ -290,9 +309,16 @@ pub async fn apply(
     } else if state.resources.is_empty() {
         state.outputs.clear();
     }
-    let _ = journal.append(&JournalEntry::Outputs {
+    let appended = journal.append(&JournalEntry::Outputs {
         outputs: state.outputs.clone(),
     });
+    let error = match (error, appended) {
+        (None, Err(source)) => Some(Error::Journal {
+            source,
+            abandoned: 0,
+        }),
+        (error, _) => error,
+    };
     (state, totals, error)
 }
 
@@ -369,7 +395,7 @@ fn record(
     outcome: Outcome,
     totals: &mut Totals,
     reporter: &Reporter,
-) {
+) -> Result<(), crate::state::StateError> {
     match outcome {
         Outcome::Applied(current, secret) => {
             let id = current
@@ -381,12 +407,12 @@ fn record(
             sensitive.extend(secret);
             let id = id.filter(|_| !sensitive.contains("id"));
             let rs = resource_state(c, current, Status::Ready, sensitive.clone());
-            if let Err(e) = journal.append(&JournalEntry::Set {
+            // Recorded in memory either way, so the state written at the end
+            // has it even when the journal could not take it.
+            let appended = journal.append(&JournalEntry::Set {
                 address: c.address.clone(),
                 resource: Box::new(rs.clone()),
-            }) {
-                reporter.note(&format!("warning: {e}"));
-            }
+            });
             known.insert(
                 c.address.clone(),
                 Known {
@@ -400,18 +426,18 @@ fn record(
                 _ => totals.added += 1,
             }
             reporter.finish(&c.address, id.as_deref());
+            appended
         }
         Outcome::Destroyed => {
             totals.destroyed += 1;
             // The old half of a create_before_destroy replace goes after the
             // new object is recorded: keep the new record.
             let replaced_already = c.action == Action::Replace && c.create_before_destroy;
+            let mut appended = Ok(());
             if !replaced_already {
-                if let Err(e) = journal.append(&JournalEntry::Remove {
+                appended = journal.append(&JournalEntry::Remove {
                     address: c.address.clone(),
-                }) {
-                    reporter.note(&format!("warning: {e}"));
-                }
+                });
                 state.resources.remove(&c.address);
                 if c.action == Action::Delete {
                     known.remove(&c.address);
@@ -419,6 +445,7 @@ fn record(
             }
             debug_assert_eq!(kind, Kind::Destroy);
             reporter.finish(&c.address, None);
+            appended
         }
     }
 }

@@ -653,3 +653,52 @@ fn a_saved_plan_is_checked_before_use_and_takes_no_other_flags() {
     assert!(out.stderr.contains("fails its checksum"), "{}", out.stderr);
     assert!(!ws.file("state/sp.json").exists());
 }
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_the_apply_at_once() {
+    use std::os::unix::process::CommandExt;
+    let mut spec = String::from("[meshmon]\nname = \"full\"\n");
+    for i in 0..40 {
+        spec.push_str(&format!("\n[resources.null_resource.n{i:02}]\n"));
+    }
+    let ws = Workspace::new(&spec);
+    // A file-size limit plays a full disk: past 4 KiB every write fails
+    // with EFBIG (SIGXFSZ ignored, so the write returns the error).
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshmon"));
+    cmd.current_dir(ws.path()).env("NO_COLOR", "1").args([
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        "1",
+    ]);
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        flat(&stderr).contains("could not be written, so the apply stopped at once"),
+        "{stderr}"
+    );
+    let created =
+        stdout.matches("Creation complete").count() + stderr.matches("Creation complete").count();
+    assert!(created < 40, "the apply went on after the journal failed");
+
+    // Without the limit, the next apply recovers what the journal holds and
+    // creates the rest.
+    ws.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(ws.state_addresses("full").len(), 40);
+    ws.expect(&["plan", "--detailed-exitcode"], 0);
+}
