@@ -34,6 +34,8 @@ RUN case "$TARGETARCH" in \
  && rustup target add "$(cat /target)"
 WORKDIR /src
 COPY . .
+# No debug information in the shipped binary (see the release workflow).
+ENV CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,id=meshmon-target-${TARGETARCH},sharing=locked \
     cargo zigbuild --release --locked --bin meshmon --target "$(cat /target)" \
