@@ -173,7 +173,9 @@ fn valid_spec_validates() {
     );
 }
 
-const PLAN_SPEC: &str = r#"
+/// Creates, updates, a replace, a delete, a document and a secret: the spec
+/// the rendered-plan snapshots (here and in `reports.rs`) are made from.
+pub(crate) const PLAN_SPEC: &str = r#"
 [meshmon]
 name = "render"
 

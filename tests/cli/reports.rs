@@ -1,55 +1,21 @@
 use meshmon_test_support::grafana::GrafanaServer;
 
 use crate::common::Workspace;
+use crate::diagnostics::PLAN_SPEC;
 
-const SPEC: &str = r#"
-[meshmon]
-name = "review"
-
-[variables.msg]
-default = "hello"
-
-[variables.password]
-default = "p4ss"
-sensitive = true
-
-[resources.null_resource.kept]
-inputs = "unchanged"
-
-[resources.null_resource.updated]
-inputs = { msg = "${var.msg}", list = [1, 2] }
-
-[resources.null_resource.replaced]
-triggers = { version = "1" }
-inputs = "${null_resource.kept.id}"
-
-[resources.null_resource.removed]
-inputs = "going away"
-
-[resources.local_file.doc]
-path = "doc.json"
-content = """
-{
-  "a": 1,
-  "b": [1, 2, 3],
-  "msg": "${var.msg}"
+/// The rendered-plan spec of `diagnostics.rs` as its own environment, with
+/// a sensitive output.
+fn spec() -> String {
+    PLAN_SPEC.replace("name = \"render\"", "name = \"review\"")
+        + "\n[outputs.password]\nvalue = \"${var.password}\"\nsensitive = true\n"
 }
-"""
-
-[resources.null_resource.secret]
-inputs = { password = "${var.password}" }
-
-[outputs.password]
-value = "${var.password}"
-sensitive = true
-"#;
 
 /// The spec applied, then edited so that the plan updates, replaces and
 /// deletes, with a new value for the secret.
 fn changed() -> Workspace {
-    let ws = Workspace::new(SPEC);
+    let ws = Workspace::new(&spec());
     ws.expect(&["apply", "--auto-approve"], 0);
-    let changed = SPEC
+    let changed = spec()
         .replace("version = \"1\"", "version = \"2\"")
         .replace(
             "[resources.null_resource.removed]\ninputs = \"going away\"\n",
@@ -77,7 +43,7 @@ fn markdown_plan_for_update_replace_and_delete() {
 
 #[test]
 fn markdown_plan_for_create_lists_every_resource() {
-    let ws = Workspace::new(SPEC);
+    let ws = Workspace::new(&spec());
     let out = ws.expect(&["plan", "--format", "markdown"], 0);
     assert!(
         out.stdout
@@ -132,7 +98,7 @@ fn markdown_plan_masks_sensitive_values_like_the_text_plan() {
         text.stdout
     );
     // A fresh plan shows the sensitive output as masked too.
-    let fresh = Workspace::new(SPEC);
+    let fresh = Workspace::new(&spec());
     let out = fresh.expect(&["plan", "--format", "markdown"], 0);
     assert!(
         out.stdout.contains("`+ password = (sensitive)`"),
