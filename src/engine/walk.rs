@@ -217,19 +217,15 @@ pub async fn apply(
             Some(done) = rx.recv() => {
                 in_flight -= 1;
                 let c = changes[nodes[done.node].change];
-                match done.result {
+                let journaled = match done.result {
                     Ok(outcome) => {
                         succeeded += 1;
-                        if let Err(e) = record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter) {
-                            abandoned = in_flight;
-                            reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
-                            journal_failed = Some(e);
-                            break;
-                        }
+                        let journaled = record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter);
                         for k in 0..nodes[done.node].dependents.len() {
                             let d = nodes[done.node].dependents[k];
                             nodes_dec(&mut nodes, d, &mut ready);
                         }
+                        journaled
                     }
                     Err(mut source) => {
                         reporter.fail(&c.address);
@@ -237,24 +233,26 @@ pub async fn apply(
                         // A failed update keeps the recorded values: the
                         // next plan retries the update, never a replace.
                         let partial = source.partial.take().filter(|_| c.action != Action::Update);
+                        let mut journaled = Ok(());
                         if let Some(partial) = partial {
                             // Created but never became healthy: keep it,
                             // tainted, so the next plan replaces it.
                             let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
-                            let appended = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
+                            journaled = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
                             state.resources.insert(c.address.clone(), rs);
-                            if let Err(e) = appended {
-                                abandoned = in_flight;
-                                reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
-                                journal_failed = Some(e);
-                                break;
-                            }
                         }
                         skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
                         let err = Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) };
                         reporter.note(&format!("Error: {err}"));
                         first_error.get_or_insert(err);
+                        journaled
                     }
+                };
+                if let Err(e) = journaled {
+                    abandoned = in_flight;
+                    reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
+                    journal_failed = Some(e);
+                    break;
                 }
             }
             Some(()) = signals.recv() => {
