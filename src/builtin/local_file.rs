@@ -135,6 +135,22 @@ fn create(inputs: &Map) -> Result<Map, ProviderError> {
     }
 }
 
+/// The file an interrupted create wrote: a regular file at the path with
+/// exactly the content and mode the create gives it. Anything else at the
+/// path is left for `create` to refuse.
+fn recover(inputs: &Map) -> Result<Option<Map>, ProviderError> {
+    let path = text(inputs, "path")?;
+    let content = text(inputs, "content")?;
+    let mode = mode(inputs)?;
+    let Some(now) = read_file(&path)? else {
+        return Ok(None);
+    };
+    let same_mode = now.inputs.get("file_permission").and_then(Value::as_str)
+        == Some(format!("{mode:04o}").as_str());
+    let same_content = now.inputs.get("content").and_then(Value::as_str) == Some(content.as_str());
+    Ok((same_mode && same_content).then(|| written(path, &content)))
+}
+
 /// Rewrites the file meshmon created, replacing it whole.
 fn update(inputs: &Map) -> Result<Map, ProviderError> {
     let path = text(inputs, "path")?;
@@ -203,6 +219,11 @@ impl Resource for LocalFile {
     async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let inputs = inputs.clone();
         blocking(move || create(&inputs)).await
+    }
+
+    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let inputs = inputs.clone();
+        blocking(move || recover(&inputs)).await
     }
 
     async fn read(

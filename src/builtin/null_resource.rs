@@ -27,6 +27,12 @@ pub struct NullResource;
 
 #[async_trait]
 impl Resource for NullResource {
+    /// Nothing outside the state: an interrupted create left nothing to
+    /// find, and creating again is harmless.
+    async fn recover(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        Ok(None)
+    }
+
     async fn create(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Map, ProviderError> {
         Ok(super::outputs([("id", Value::String(super::random_id()))]))
     }

@@ -48,6 +48,12 @@ fn duration(inputs: &Map, key: &str) -> Result<Duration, ProviderError> {
 
 #[async_trait]
 impl Resource for TimeSleep {
+    /// A wait leaves nothing in the world: an interrupted one is waited
+    /// again in full.
+    async fn recover(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        Ok(None)
+    }
+
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let d = duration(inputs, "create_duration")?;
         if !d.is_zero() {

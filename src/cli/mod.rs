@@ -223,6 +223,13 @@ async fn load_state(store: &Store, out: &Out) -> Result<(State, bool), Failure> 
     for notice in &loaded.notices {
         out.warning(notice);
     }
+    if !loaded.state.pending.is_empty() {
+        let addresses: Vec<&str> = loaded.state.pending.keys().map(String::as_str).collect();
+        out.warning(&format!(
+            "an interrupted apply was creating {}: `meshmon apply` looks for each object and adopts it before creating anything",
+            addresses.join(", ")
+        ));
+    }
     Ok((loaded.state, loaded.replayed))
 }
 

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod progress;
+pub mod recover;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod walk;
@@ -305,7 +306,18 @@ impl Engine {
         let mut configs: BTreeMap<String, Option<Map>> = BTreeMap::new();
         let semaphore = Arc::new(tokio::sync::Semaphore::new(self.parallelism));
         let mut tasks = tokio::task::JoinSet::new();
-        for (addr, r) in &state.resources {
+        // Deposed objects are read too (keyed `KEY` after a NUL, which no
+        // address contains): one that is gone needs no delete.
+        let deposed = state
+            .deposed
+            .iter()
+            .map(|(k, d)| (format!("{}\0{k}", d.address), &d.resource));
+        for (addr, r) in state
+            .resources
+            .iter()
+            .map(|(a, r)| (a.clone(), r))
+            .chain(deposed)
+        {
             if !configs.contains_key(&r.provider) {
                 configs.insert(
                     r.provider.clone(),
@@ -317,19 +329,20 @@ impl Engine {
             };
             let providers = self.providers.clone();
             let secrets = secret_texts([&r.inputs, &r.outputs], &self.sensitive_of(r));
-            let (addr, r) = (addr.clone(), r.clone());
+            let r = r.clone();
             let semaphore = semaphore.clone();
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await.expect("semaphore open");
                 let res = providers
                     .resource(&r.provider, &config, &r.type_name)
                     .await?;
-                let ctx = OpContext::quiet(addr.clone());
+                let shown = addr.split('\0').next().unwrap_or_default().to_string();
+                let ctx = OpContext::quiet(shown.clone());
                 let now = res
                     .read(&ctx, &r.current())
                     .await
                     .map_err(|source| Error::Provider {
-                        address: addr.clone(),
+                        address: shown,
                         operation: "read",
                         source: Box::new(scrub(source, &secrets)),
                     })?;
@@ -349,6 +362,19 @@ impl Engine {
                     continue;
                 }
             };
+            if let Some((_, key)) = addr.split_once('\0') {
+                match now {
+                    None => {
+                        refreshed.deposed.remove(key);
+                    }
+                    Some(now) => {
+                        let d = refreshed.deposed.get_mut(key).expect("present");
+                        d.resource.inputs = now.inputs;
+                        d.resource.outputs = now.outputs;
+                    }
+                }
+                continue;
+            }
             let prior = &state.resources[&addr];
             let sensitive = self.sensitive_of(prior);
             match now {
@@ -501,10 +527,11 @@ impl Engine {
         state: State,
         options: PlanOptions,
         refresh: bool,
-        on_refresh: &dyn Fn(usize),
+        on_refresh: &(dyn Fn(usize) + Sync),
     ) -> Result<Plan, Error> {
         self.configure_known(&state).await;
-        let (prior, drift) = if refresh && !state.resources.is_empty() {
+        let (prior, drift) = if refresh && !(state.resources.is_empty() && state.deposed.is_empty())
+        {
             on_refresh(state.resources.len());
             self.refresh(&state).await?
         } else {

@@ -1,10 +1,14 @@
 //! An in-memory provider for the engine's own tests: `fake_object`s live in
 //! a shared map that a test edits to play "someone changed it by hand",
 //! reads fail on demand to play an unreachable service, and an update whose
-//! labels carry a `fail` key fails half-way.
+//! labels carry a `fail` key fails half-way. Names are not unique (a second
+//! create of `o` makes `o~2`, as a VPC's name would), creates carry their
+//! intent's ownership marks for `recover`, and creates and deletes can be
+//! made slow (to kill an apply mid-operation) or lose their answers.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use meshmon_provider_sdk::{
     AttrType, Attribute, Configured, Current, Map, OpContext, Provider, ProviderError, Resource,
@@ -16,6 +20,16 @@ use meshmon_provider_sdk::{
 pub struct World {
     pub objects: Arc<Mutex<BTreeMap<String, Map>>>,
     pub failing_reads: Arc<Mutex<Vec<String>>>,
+    /// Each object's ownership marks (lineage, address), from its intent.
+    pub owners: Arc<Mutex<BTreeMap<String, (String, String)>>>,
+    /// The next this many creates take effect and then lose their answer.
+    pub lost_answers: Arc<Mutex<usize>>,
+    /// How long a create waits after taking effect before it answers.
+    pub create_delay: Arc<Mutex<Duration>>,
+    /// How long a delete waits before it takes effect.
+    pub delete_delay: Arc<Mutex<Duration>>,
+    /// Deletes fail while this is set.
+    pub failing_deletes: Arc<Mutex<bool>>,
 }
 
 impl World {
@@ -27,6 +41,16 @@ impl World {
             .unwrap()
             .get_mut(id)
             .expect("object exists"));
+    }
+
+    /// How many objects carry the name `name`.
+    pub fn count(&self, name: &str) -> usize {
+        self.objects
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|m| m.get("name").and_then(Value::as_str) == Some(name))
+            .count()
     }
 }
 
@@ -79,14 +103,51 @@ fn id_of(c: &Current) -> String {
 
 #[async_trait]
 impl Resource for FakeObject {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let id = inputs["name"].as_str().unwrap_or_default().to_string();
-        self.0
-            .objects
-            .lock()
-            .unwrap()
-            .insert(id.clone(), inputs.clone());
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let name = inputs["name"].as_str().unwrap_or_default().to_string();
+        let id = {
+            let mut objects = self.0.objects.lock().unwrap();
+            let mut id = name.clone();
+            let mut n = 1;
+            while objects.contains_key(&id) {
+                n += 1;
+                id = format!("{name}~{n}");
+            }
+            objects.insert(id.clone(), inputs.clone());
+            id
+        };
+        if let Some(intent) = &ctx.intent {
+            self.0
+                .owners
+                .lock()
+                .unwrap()
+                .insert(id.clone(), (intent.lineage.clone(), ctx.address.clone()));
+        }
+        let delay = *self.0.create_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        {
+            let mut lost = self.0.lost_answers.lock().unwrap();
+            if *lost > 0 {
+                *lost -= 1;
+                return Err(ProviderError::api("fake:Create", None, "connection reset").ambiguous());
+            }
+        }
         Ok([("id".to_string(), Value::String(id))].into())
+    }
+
+    async fn recover(&self, ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let owners = self.0.owners.lock().unwrap();
+        let objects = self.0.objects.lock().unwrap();
+        Ok(owners
+            .iter()
+            .find(|(id, (lineage, address))| {
+                objects.contains_key(*id)
+                    && ctx.owns([
+                        (meshmon_provider_sdk::LINEAGE_TAG, lineage.as_str()),
+                        (meshmon_provider_sdk::ADDRESS_TAG, address.as_str()),
+                    ])
+            })
+            .map(|(id, _)| [("id".to_string(), Value::String(id.clone()))].into()))
     }
 
     async fn read(
@@ -135,6 +196,15 @@ impl Resource for FakeObject {
     }
 
     async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        let delay = *self.0.delete_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        if *self.0.failing_deletes.lock().unwrap() {
+            return Err(ProviderError::api(
+                "fake:Delete",
+                Some("DependencyViolation".into()),
+                "still in use",
+            ));
+        }
         self.0.objects.lock().unwrap().remove(&id_of(prior));
         Ok(())
     }

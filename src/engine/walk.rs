@@ -13,8 +13,11 @@
 //!   `create_before_destroy`, where the old one goes after the new one and
 //!   its dependents are in place.
 //!
-//! Every completed operation goes to the state journal before the next is
-//! scheduled off it. A failure skips only what depends on it; Ctrl-C stops
+//! Every create and delete is journaled as an intent before the provider is
+//! called, and every completed operation before the next is scheduled off
+//! it: whenever the process dies, the next apply knows what was in flight.
+//! A create whose answer was lost is recovered (the provider finds the
+//! object it made) before it is tried again, so it never makes two. A failure skips only what depends on it; Ctrl-C stops
 //! scheduling and lets in-flight work finish. Either way the state is saved.
 
 use std::collections::{BTreeSet, HashMap};
@@ -24,12 +27,15 @@ use std::time::Duration;
 use meshmon_provider_sdk::{Current, Map, OpContext, ProviderError, Value};
 use tokio::sync::mpsc;
 
+use meshmon_provider_sdk::{Intent, Resource};
+
 use super::progress::{Reporter, Verb};
 use super::{Engine, Error};
 use crate::eval::{Known, Scope};
 use crate::plan::{Action, Change, Plan};
-use crate::state::local::{Journal, JournalEntry};
-use crate::state::{ResourceState, State, Status};
+use crate::state::{
+    Journal, JournalEntry, PendingCreate, Replayer, ResourceState, State, StateError, Status,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -48,9 +54,10 @@ struct Node {
 
 /// What one operation produced.
 enum Outcome {
-    /// The object as applied, and its secret attributes as evaluated at
-    /// apply time (a reference unknown at plan time may turn out secret).
-    Applied(Current, BTreeSet<String>),
+    /// The object as applied, its secret attributes as evaluated at apply
+    /// time (a reference unknown at plan time may turn out secret), and
+    /// whether it was found after its create's answer was lost.
+    Applied(Current, BTreeSet<String>, bool),
     Destroyed,
 }
 
@@ -58,7 +65,32 @@ struct Done {
     node: usize,
     result: Result<Outcome, ProviderError>,
     operation: &'static str,
+    /// The operation was cut off (a timeout) and may still take effect: its
+    /// intent stays open for the next apply to resolve.
+    cut_off: bool,
 }
+
+/// The state as the journal describes it: every entry is appended to the
+/// journal and applied to the state in memory the way replay would.
+struct Book<'a> {
+    state: State,
+    journal: &'a mut Journal,
+    replayer: Replayer,
+}
+
+impl Book<'_> {
+    /// Journals `entry` and applies it. The state in memory takes it even
+    /// when the journal could not, so the state saved at the end has it.
+    fn write(&mut self, entry: JournalEntry) -> Result<(), StateError> {
+        let appended = self.journal.append(&entry);
+        self.replayer.apply(&mut self.state, entry);
+        appended
+    }
+}
+
+/// How often a create is tried when each attempt fails ambiguously and
+/// recovery finds nothing.
+const CREATE_ATTEMPTS: u32 = 4;
 
 /// Counts of what the walk did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -71,18 +103,37 @@ pub struct Totals {
 /// Applies `plan` on top of `state`, journaling each completed operation.
 /// Returns the final state (also when some operations failed, in which case
 /// the error says so after the state has been handed back for saving).
+///
+/// `tokens` holds the idempotency tokens of creates an interrupted apply
+/// started and recovery did not find: retrying them sends the same token.
 pub async fn apply(
     engine: &Engine,
     plan: &Plan,
-    mut state: State,
+    state: State,
     journal: &mut Journal,
     reporter: Arc<Reporter>,
+    tokens: &HashMap<String, String>,
 ) -> (State, Totals, Option<Error>) {
     let changes: Vec<&Change> = plan.changes.iter().collect();
     let mut nodes: Vec<Node> = Vec::new();
     let mut apply_node: HashMap<&str, usize> = HashMap::new();
     let mut destroy_node: HashMap<&str, usize> = HashMap::new();
+    // Deletes of deposed objects, by the address they were deposed from.
+    let mut deposed_nodes: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, c) in changes.iter().enumerate() {
+        if c.deposed.is_some() {
+            deposed_nodes
+                .entry(&c.address)
+                .or_default()
+                .push(nodes.len());
+            nodes.push(Node {
+                change: i,
+                kind: Kind::Destroy,
+                waiting: 0,
+                dependents: Vec::new(),
+            });
+            continue;
+        }
         let needs_destroy = matches!(c.action, Action::Delete | Action::Replace);
         let needs_apply = matches!(c.action, Action::Create | Action::Update | Action::Replace);
         if needs_destroy {
@@ -107,7 +158,7 @@ pub async fn apply(
 
     // Edges as (before, after).
     let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for c in &changes {
+    for c in changes.iter().filter(|c| c.deposed.is_none()) {
         let addr = c.address.as_str();
         if let Some(&a) = apply_node.get(addr) {
             for dep in &c.dependencies {
@@ -147,6 +198,38 @@ pub async fn apply(
             }
         }
     }
+    // A deposed object goes before a new object at its address is created
+    // (names may be unique), unless the spec wants the new one first; and
+    // before what it depended on goes. What depended on it goes first.
+    for c in changes.iter().filter(|c| c.deposed.is_some()) {
+        let addr = c.address.as_str();
+        for &mine in &deposed_nodes[addr] {
+            if let Some(&a) = apply_node.get(addr)
+                && !changes[nodes[a].change].create_before_destroy
+            {
+                edges.insert((mine, a));
+            }
+            for dep in &c.dependencies {
+                if let Some(&d) = destroy_node.get(dep.as_str()) {
+                    edges.insert((mine, d));
+                }
+                for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
+                    edges.insert((mine, d));
+                }
+            }
+        }
+    }
+    for c in changes.iter().filter(|c| c.deposed.is_none()) {
+        let Some(&mine) = destroy_node.get(c.address.as_str()) else {
+            continue;
+        };
+        let recorded = state.resources.get(&c.address);
+        for dep in recorded.iter().flat_map(|r| r.dependencies.iter()) {
+            for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
+                edges.insert((mine, d));
+            }
+        }
+    }
     for (before, after) in edges {
         if before != after {
             nodes[before].dependents.push(after);
@@ -161,10 +244,22 @@ pub async fn apply(
         .iter()
         .map(|(a, r)| (a.clone(), r.current()))
         .collect();
+    let deposed_originals: HashMap<String, Current> = state
+        .deposed
+        .iter()
+        .map(|(k, d)| (k.clone(), d.resource.current()))
+        .collect();
     let mut known: HashMap<String, Known> = Known::all(&state);
+    // The key each create_before_destroy replace deposes its old object
+    // under, chosen when its create starts.
+    let mut depose_keys: HashMap<String, String> = HashMap::new();
+    let mut book = Book {
+        state,
+        journal,
+        replayer: Replayer::default(),
+    };
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(engine.parallelism));
     let mut ready: Vec<usize> = (0..nodes.len())
         .filter(|&i| nodes[i].waiting == 0)
         .collect();
@@ -184,31 +279,118 @@ pub async fn apply(
     // complete that a kill could then lose.
     let mut journal_failed: Option<crate::state::StateError> = None;
 
-    loop {
-        while !interrupted && let Some(n) = ready.pop() {
+    'walk: loop {
+        while !interrupted
+            && in_flight < engine.parallelism
+            && let Some(n) = ready.pop()
+        {
             if skipped[n] {
                 continue;
             }
             let c = changes[nodes[n].change];
-            match start(
-                engine,
-                n,
-                nodes[n].kind,
-                c,
-                originals.get(&c.address),
-                &known,
-                &tx,
-                &semaphore,
-                &reporter,
-            ) {
-                Ok(()) => in_flight += 1,
+            let kind = nodes[n].kind;
+            let original = match (&c.deposed, kind, c.action) {
+                (Some(key), _, _) => deposed_originals.get(key),
+                // The old half of a create_before_destroy replace was
+                // deposed when the new object was recorded.
+                (None, Kind::Destroy, Action::Replace) if c.create_before_destroy => depose_keys
+                    .get(&c.address)
+                    .and_then(|k| deposed_originals.get(k))
+                    .or(originals.get(&c.address)),
+                _ => originals.get(&c.address),
+            };
+            let op = match prepare(engine, kind, c, original, &known) {
+                Ok(op) => op,
                 Err(e) => {
                     reporter.note(&format!("{}: {e}", c.address));
                     failed += 1;
                     skipped_count += skip_dependents(&nodes, n, &mut skipped);
                     first_error.get_or_insert(e);
+                    continue;
                 }
+            };
+            // A create an interrupted apply started and recovery could not
+            // check yet: look for its object before creating it.
+            let recover_first = kind == Kind::Apply
+                && c.action != Action::Update
+                && book.state.pending.contains_key(&c.address);
+            // The intent goes to the journal before the provider is called.
+            let (intent, entry) = match (kind, c.action) {
+                (Kind::Destroy, _) => {
+                    let key = c.deposed.clone().or_else(|| {
+                        (c.action == Action::Replace && c.create_before_destroy)
+                            .then(|| depose_keys.get(&c.address).cloned())
+                            .flatten()
+                    });
+                    (
+                        None,
+                        Some(JournalEntry::Deleting {
+                            address: c.address.clone(),
+                            key,
+                        }),
+                    )
+                }
+                // An update is retried as it is: the record stays as it was.
+                (Kind::Apply, Action::Update) => (None, None),
+                (Kind::Apply, _) => {
+                    let token = book
+                        .state
+                        .pending
+                        .get(&c.address)
+                        .map(|p| p.token.clone())
+                        .or_else(|| tokens.get(&c.address).cloned())
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                    let deposes = (c.action == Action::Replace && c.create_before_destroy)
+                        .then(crate::state::deposed_key);
+                    if let Some(k) = &deposes {
+                        depose_keys.insert(c.address.clone(), k.clone());
+                    }
+                    let mut sensitive = c.sensitive.clone();
+                    sensitive.extend(op.secret.iter().cloned());
+                    let create = PendingCreate {
+                        type_name: c.type_name.clone(),
+                        provider: c.provider.clone(),
+                        token: token.clone(),
+                        inputs: op.inputs.clone(),
+                        dependencies: c.dependencies.clone(),
+                        sensitive_attributes: sensitive.into_iter().collect(),
+                        deposes,
+                    };
+                    let intent = Intent {
+                        token,
+                        lineage: book.state.lineage.clone(),
+                    };
+                    (
+                        Some(intent),
+                        Some(JournalEntry::Intent {
+                            address: c.address.clone(),
+                            create: Box::new(create),
+                        }),
+                    )
+                }
+            };
+            if let Some(entry) = entry
+                && let Err(e) = book.write(entry)
+            {
+                abandoned = in_flight;
+                reporter.note(&format!(
+                    "Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."
+                ));
+                journal_failed = Some(e);
+                break 'walk;
             }
+            spawn(
+                engine,
+                n,
+                kind,
+                c,
+                op,
+                intent,
+                recover_first,
+                &tx,
+                &reporter,
+            );
+            in_flight += 1;
         }
         if in_flight == 0 {
             break;
@@ -220,7 +402,8 @@ pub async fn apply(
                 let journaled = match done.result {
                     Ok(outcome) => {
                         succeeded += 1;
-                        let journaled = record(&mut state, &mut known, journal, c, nodes[done.node].kind, outcome, &mut totals, &reporter);
+                        let key = c.deposed.clone().or_else(|| depose_keys.get(&c.address).cloned());
+                        let journaled = record(&mut book, &mut known, c, key, nodes[done.node].kind, outcome, &mut totals, &reporter);
                         for k in 0..nodes[done.node].dependents.len() {
                             let d = nodes[done.node].dependents[k];
                             nodes_dec(&mut nodes, d, &mut ready);
@@ -233,14 +416,27 @@ pub async fn apply(
                         // A failed update keeps the recorded values: the
                         // next plan retries the update, never a replace.
                         let partial = source.partial.take().filter(|_| c.action != Action::Update);
-                        let mut journaled = Ok(());
-                        if let Some(partial) = partial {
+                        let kind = nodes[done.node].kind;
+                        let journaled = if let Some(partial) = partial {
                             // Created but never became healthy: keep it,
-                            // tainted, so the next plan replaces it.
+                            // tainted, so the next plan replaces it — or,
+                            // for a create_before_destroy replace, deposed,
+                            // so that the object it was to replace stays.
                             let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
-                            journaled = journal.append(&JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs.clone()) });
-                            state.resources.insert(c.address.clone(), rs);
-                        }
+                            if c.action == Action::Replace && c.create_before_destroy {
+                                book.write(JournalEntry::Stash { key: crate::state::deposed_key(), address: c.address.clone(), resource: Box::new(rs) })
+                            } else {
+                                book.write(JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs), depose: None })
+                            }
+                        } else if done.cut_off || c.deposed.is_some() || (kind == Kind::Apply && c.action == Action::Update) {
+                            // Cut off: the intent stays open for the next
+                            // apply. A deposed object stays deposed. A
+                            // failed update keeps its record.
+                            Ok(())
+                        } else {
+                            // Nothing was made, or nothing was deleted.
+                            book.write(JournalEntry::Abandon { address: c.address.clone() })
+                        };
                         skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
                         let err = Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) };
                         reporter.note(&format!("Error: {err}"));
@@ -302,14 +498,20 @@ pub async fn apply(
         None
     };
 
-    if !plan.options.destroy {
-        state.outputs = crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec, &known));
-    } else if state.resources.is_empty() {
-        state.outputs.clear();
-    }
-    let appended = journal.append(&JournalEntry::Outputs {
-        outputs: state.outputs.clone(),
-    });
+    let outputs = if !plan.options.destroy {
+        crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec, &known))
+    } else if book.state.resources.is_empty() {
+        Default::default()
+    } else {
+        book.state.outputs.clone()
+    };
+    let appended = book.write(JournalEntry::Outputs { outputs });
+    let Book {
+        mut state,
+        replayer,
+        ..
+    } = book;
+    replayer.finish(&mut state);
     let error = match (error, appended) {
         (None, Err(source)) => Some(Error::Journal {
             source,
@@ -385,17 +587,17 @@ fn resource_state(
 
 #[allow(clippy::too_many_arguments)]
 fn record(
-    state: &mut State,
+    book: &mut Book<'_>,
     known: &mut HashMap<String, Known>,
-    journal: &mut Journal,
     c: &Change,
+    deposed_key: Option<String>,
     kind: Kind,
     outcome: Outcome,
     totals: &mut Totals,
     reporter: &Reporter,
-) -> Result<(), crate::state::StateError> {
+) -> Result<(), StateError> {
     match outcome {
-        Outcome::Applied(current, secret) => {
+        Outcome::Applied(current, secret, adopted) => {
             let id = current
                 .outputs
                 .get("id")
@@ -405,12 +607,6 @@ fn record(
             sensitive.extend(secret);
             let id = id.filter(|_| !sensitive.contains("id"));
             let rs = resource_state(c, current, Status::Ready, sensitive.clone());
-            // Recorded in memory either way, so the state written at the end
-            // has it even when the journal could not take it.
-            let appended = journal.append(&JournalEntry::Set {
-                address: c.address.clone(),
-                resource: Box::new(rs.clone()),
-            });
             known.insert(
                 c.address.clone(),
                 Known {
@@ -418,49 +614,73 @@ fn record(
                     sensitive,
                 },
             );
-            state.resources.insert(c.address.clone(), rs);
+            // The old half of a create_before_destroy replace is deposed
+            // in the same entry that records the new object.
+            let depose =
+                deposed_key.filter(|_| c.action == Action::Replace && c.create_before_destroy);
+            let appended = book.write(JournalEntry::Set {
+                address: c.address.clone(),
+                resource: Box::new(rs),
+                depose,
+            });
             match c.action {
                 Action::Update => totals.changed += 1,
                 _ => totals.added += 1,
+            }
+            if adopted {
+                reporter.note(&format!(
+                    "{}: the create's answer was lost; found the object it made and adopted it",
+                    c.address
+                ));
             }
             reporter.finish(&c.address, id.as_deref());
             appended
         }
         Outcome::Destroyed => {
-            totals.destroyed += 1;
-            // The old half of a create_before_destroy replace goes after the
-            // new object is recorded: keep the new record.
-            let replaced_already = c.action == Action::Replace && c.create_before_destroy;
-            let mut appended = Ok(());
-            if !replaced_already {
-                appended = journal.append(&JournalEntry::Remove {
-                    address: c.address.clone(),
-                });
-                state.resources.remove(&c.address);
-                if c.action == Action::Delete {
-                    known.remove(&c.address);
-                }
-            }
             debug_assert_eq!(kind, Kind::Destroy);
+            totals.destroyed += 1;
+            let appended = match (&c.deposed, c.action) {
+                (Some(key), _) => book.write(JournalEntry::Forget { key: key.clone() }),
+                (None, Action::Replace) if c.create_before_destroy => match deposed_key {
+                    Some(key) => book.write(JournalEntry::Forget { key }),
+                    None => Ok(()),
+                },
+                _ => {
+                    if c.action == Action::Delete {
+                        known.remove(&c.address);
+                    }
+                    book.write(JournalEntry::Remove {
+                        address: c.address.clone(),
+                    })
+                }
+            };
             reporter.finish(&c.address, None);
             appended
         }
     }
 }
 
-/// Evaluates a node's inputs against what is known now and spawns it.
-#[allow(clippy::too_many_arguments)]
-fn start(
+/// One operation, ready to run: its inputs evaluated against what is known
+/// now, and everything the task needs.
+struct Op {
+    config: Map,
+    verb: Verb,
+    operation: &'static str,
+    timeout: Option<Duration>,
+    inputs: Map,
+    secret: BTreeSet<String>,
+    prior: Option<Current>,
+    secrets: Vec<String>,
+}
+
+/// Evaluates a node's inputs against what is known now.
+fn prepare(
     engine: &Engine,
-    node_index: usize,
     kind: Kind,
     c: &Change,
     original: Option<&Current>,
     known: &HashMap<String, Known>,
-    tx: &mpsc::UnboundedSender<Done>,
-    semaphore: &Arc<tokio::sync::Semaphore>,
-    reporter: &Arc<Reporter>,
-) -> Result<(), Error> {
+) -> Result<Op, Error> {
     let spec = &engine.spec;
     let config = engine.providers.config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
         provider: c.provider.clone(),
@@ -491,6 +711,7 @@ fn start(
         Kind::Destroy => {
             if let Some(b) = block
                 && b.lifecycle.prevent_destroy
+                && c.deposed.is_none()
             {
                 return Err(Error::PreventDestroy {
                     address: c.address.clone(),
@@ -548,21 +769,56 @@ fn start(
             .chain(std::iter::once(&inputs));
         super::secret_texts(maps, &sensitive)
     };
+    Ok(Op {
+        config,
+        verb,
+        operation,
+        timeout,
+        inputs,
+        secret,
+        prior,
+        secrets,
+    })
+}
+
+/// Runs a prepared operation as a task of its own, so that its timeout
+/// fires even when it is stuck in a call that never yields, and reports
+/// to the walk when it ends.
+#[allow(clippy::too_many_arguments)]
+fn spawn(
+    engine: &Engine,
+    node_index: usize,
+    kind: Kind,
+    c: &Change,
+    op: Op,
+    intent: Option<Intent>,
+    recover_first: bool,
+    tx: &mpsc::UnboundedSender<Done>,
+    reporter: &Arc<Reporter>,
+) {
     let providers = engine.providers.clone();
     let tx = tx.clone();
-    let semaphore = semaphore.clone();
     let reporter = reporter.clone();
     let address = c.address.clone();
     let type_name = c.type_name.clone();
     let provider = c.provider.clone();
     let action = c.action;
+    let Op {
+        config,
+        verb,
+        operation,
+        timeout,
+        inputs,
+        secret,
+        prior,
+        secrets,
+    } = op;
     tokio::spawn(async move {
-        let _permit = semaphore.acquire_owned().await.expect("semaphore open");
         reporter.start(&address, verb);
         let progress_reporter = reporter.clone();
         let progress_addr = address.clone();
         let progress_secrets = secrets.clone();
-        let ctx = OpContext::new(
+        let mut ctx = OpContext::new(
             address.clone(),
             timeout,
             Arc::new(move |m: &str| {
@@ -571,8 +827,9 @@ fn start(
                 progress_reporter.status(&progress_addr, &m)
             }),
         );
-        // The operation runs as a task of its own so that its timeout fires
-        // even when it is stuck in a call that never yields.
+        if let Some(intent) = intent {
+            ctx = ctx.with_intent(intent);
+        }
         let work = tokio::spawn(async move {
             let res = providers
                 .resource(&provider, &config, &type_name)
@@ -594,18 +851,22 @@ fn start(
                     Ok(Outcome::Applied(
                         Current::new(inputs.clone(), outputs),
                         secret.clone(),
+                        false,
                     ))
                 }
                 (Kind::Apply, _) => {
-                    let outputs = res.create(&ctx, &inputs).await?;
+                    let (outputs, adopted) =
+                        create(res.as_ref(), &ctx, &inputs, recover_first).await?;
                     Ok(Outcome::Applied(
                         Current::new(inputs.clone(), outputs),
                         secret.clone(),
+                        adopted,
                     ))
                 }
             }
         });
         let abort = work.abort_handle();
+        let mut cut_off = false;
         let joined = |r: Result<Result<Outcome, ProviderError>, tokio::task::JoinError>| {
             r.unwrap_or_else(|e| Err(ProviderError::new(format!("the operation failed: {e}"))))
         };
@@ -614,11 +875,12 @@ fn start(
                 Ok(r) => joined(r),
                 Err(_) => {
                     abort.abort();
+                    cut_off = true;
                     Err(ProviderError::new(format!(
                         "timed out after {}",
                         humantime::format_duration(t)
                     ))
-                    .with_hint("raise the resource's `timeouts` if the operation is just slow"))
+                    .with_hint("raise the resource's `timeouts` if the operation is just slow; the next apply looks for what this one may have left half done"))
                 }
             },
             None => joined(work.await),
@@ -627,9 +889,60 @@ fn start(
             node: node_index,
             result: result.map_err(|e| super::scrub(e, &secrets)),
             operation,
+            cut_off,
         });
     });
-    Ok(())
+}
+
+/// Creates the object, never twice: after a failure that may have taken
+/// effect (the answer was lost), the provider looks for the object the
+/// create made before the create is tried again. With `recover_first`
+/// (an interrupted apply started this create), it looks before the first
+/// try too. Returns the outputs and whether the object was recovered.
+async fn create(
+    res: &dyn Resource,
+    ctx: &OpContext,
+    inputs: &Map,
+    recover_first: bool,
+) -> Result<(Map, bool), ProviderError> {
+    if recover_first && let Some(outputs) = res.recover(ctx, inputs).await? {
+        return Ok((outputs, true));
+    }
+    let mut uncertain = false;
+    let mut pause = Duration::from_secs(1);
+    for attempt in 1..=CREATE_ATTEMPTS {
+        let err = match res.create(ctx, inputs).await {
+            Ok(outputs) => return Ok((outputs, false)),
+            Err(e) => e,
+        };
+        // Once an attempt may have taken effect, any later failure (an
+        // "already exists") may be that attempt's doing.
+        if !(err.ambiguous || uncertain) {
+            return Err(err);
+        }
+        uncertain = true;
+        ctx.progress("the create's answer was lost; looking for the object it may have made");
+        match res.recover(ctx, inputs).await {
+            Ok(Some(outputs)) => return Ok((outputs, true)),
+            Ok(None) if attempt < CREATE_ATTEMPTS => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Ok(None) => return Err(err),
+            Err(e) => {
+                let mut err = err;
+                err.message = format!(
+                    "{}; whether it took effect could not be checked: {e}",
+                    err.message
+                );
+                err.hint = Some(
+                    "run `meshmon apply` again: it looks for the object before creating it".into(),
+                );
+                return Err(err);
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
 }
 
 /// A planned value is honoured when it was unknown or equals the actual one.

@@ -42,7 +42,7 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
         .changes
         .iter()
         .map(|c| {
-            json!({
+            let mut entry = json!({
                 "address": c.address,
                 "type": c.type_name,
                 "action": c.action.as_str(),
@@ -51,7 +51,11 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
                 "unknown": c.unknown_paths(),
                 "replace_because": c.replace_because,
                 "notes": c.notes,
-            })
+            });
+            if let Some(key) = &c.deposed {
+                entry["deposed"] = json!(key);
+            }
+            entry
         })
         .collect();
     let (add, change, destroy) = plan.summary();

@@ -140,6 +140,7 @@ fn verb(c: &Change) -> &'static str {
         Action::Create => "will be created",
         Action::Update => "will be updated in-place",
         Action::Replace => "must be replaced",
+        Action::Delete if c.deposed.is_some() => "(deposed object) will be destroyed",
         Action::Delete => "will be destroyed",
         Action::NoOp => "is unchanged",
     }

@@ -63,6 +63,8 @@ pub struct Change {
     pub create_before_destroy: bool,
     /// What this resource needs, from the spec (or from state, for a delete).
     pub dependencies: Vec<String>,
+    /// For the delete of a deposed object: its key in the state.
+    pub deposed: Option<String>,
 }
 
 impl Change {
@@ -186,7 +188,10 @@ impl Plan {
     pub fn fingerprint(&self) -> Vec<(String, Action)> {
         self.changes
             .iter()
-            .map(|c| (c.address.clone(), c.action))
+            .map(|c| match &c.deposed {
+                Some(key) => (format!("{} (deposed {key})", c.address), c.action),
+                None => (c.address.clone(), c.action),
+            })
             .collect()
     }
 }
@@ -268,7 +273,19 @@ pub fn compute(
             }
         }
     }
-    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    if !options.refresh_only {
+        // Deposed objects are always finished off: they were on their way
+        // out when the apply that deposed them stopped.
+        let selected = destroy_selection(spec, &prior, &options.targets);
+        for (key, d) in &prior.deposed {
+            if selected.as_ref().is_none_or(|s| s.contains(&d.address)) {
+                let mut c = deletion(&d.address, &d.resource);
+                c.deposed = Some(key.clone());
+                changes.push(c);
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.address.cmp(&b.address).then(a.deposed.cmp(&b.deposed)));
 
     let outputs = if options.destroy {
         BTreeMap::new()
@@ -299,6 +316,7 @@ fn deletion(addr: &str, r: &crate::state::ResourceState) -> Change {
         notes: Vec::new(),
         create_before_destroy: false,
         dependencies: r.dependencies.clone(),
+        deposed: None,
     }
 }
 
@@ -383,6 +401,7 @@ fn plan_resource(
         notes: Vec::new(),
         create_before_destroy: block.lifecycle.create_before_destroy,
         dependencies,
+        deposed: None,
     };
     let Some(prior) = existing else {
         let advice = advise(block, None, &desired);

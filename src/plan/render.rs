@@ -163,7 +163,15 @@ fn header(c: &Change, p: &Palette) -> (String, &'static str) {
     match c.action {
         Action::Create => (format!("  # {addr} will be created"), "+"),
         Action::Update => (format!("  # {addr} will be updated in-place"), "~"),
-        Action::Delete => (format!("  # {addr} will be destroyed"), "-"),
+        Action::Delete => match &c.deposed {
+            Some(key) => (
+                format!(
+                    "  # {addr} (deposed object {key}) will be destroyed: an earlier apply stopped before deleting it"
+                ),
+                "-",
+            ),
+            None => (format!("  # {addr} will be destroyed"), "-"),
+        },
         Action::Replace if c.create_before_destroy => (
             format!("  # {addr} must be replaced (new one created first)"),
             "+/-",

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::{FORMAT_VERSION, Loaded, OutputState, ResourceState, State, StateError};
+use super::{
+    Deposed, FORMAT_VERSION, Loaded, OutputState, PendingCreate, ResourceState, State, StateError,
+};
 
 /// Who holds a lock, recorded in the lock file for other processes to read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -92,16 +94,145 @@ pub enum JournalEntry {
         lineage: String,
         serial: u64,
     },
+    /// A create is about to start: written before the provider is called,
+    /// so that a kill before its answer leaves a pending create to recover.
+    Intent {
+        address: String,
+        create: Box<PendingCreate>,
+    },
+    /// The object at `address` as created or updated. Ends the address's
+    /// pending create; with `depose`, the object it replaces is deposed
+    /// under that key first.
     Set {
         address: String,
         resource: Box<ResourceState>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        depose: Option<String>,
+    },
+    /// A partly created object that must go (the new half of a failed
+    /// `create_before_destroy` replace): deposed under `key`, so that the
+    /// object it was to replace stays in place.
+    Stash {
+        key: String,
+        address: String,
+        resource: Box<ResourceState>,
+    },
+    /// A delete is about to start: of the object at `address`, or of the
+    /// deposed object `key`. Without the matching `remove`/`forget`, the
+    /// object is deposed on replay so that the next apply finishes it.
+    Deleting {
+        address: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     Remove {
+        address: String,
+    },
+    /// The deposed object `key` is deleted.
+    Forget {
+        key: String,
+    },
+    /// An intent at `address` ended with nothing to record: the create or
+    /// delete failed without effect, or recovery found no object.
+    Abandon {
         address: String,
     },
     Outputs {
         outputs: std::collections::BTreeMap<String, OutputState>,
     },
+}
+
+/// Applies journal entries to a state the way replay does. The apply walk
+/// uses it too, so the state it holds in memory is always what replaying
+/// its journal would give.
+#[derive(Debug, Default)]
+pub struct Replayer {
+    /// Deletes started and not finished: (address, deposed key).
+    deleting: Vec<(String, Option<String>)>,
+}
+
+impl Replayer {
+    pub fn apply(&mut self, state: &mut State, entry: JournalEntry) {
+        match entry {
+            JournalEntry::Begin { .. } => {}
+            JournalEntry::Intent { address, create } => {
+                state.pending.insert(address, *create);
+            }
+            JournalEntry::Set {
+                address,
+                resource,
+                depose,
+            } => {
+                state.pending.remove(&address);
+                if let Some(key) = depose
+                    && let Some(old) = state.resources.remove(&address)
+                {
+                    state.deposed.insert(
+                        key,
+                        Deposed {
+                            address: address.clone(),
+                            resource: old,
+                        },
+                    );
+                }
+                state.resources.insert(address, *resource);
+            }
+            JournalEntry::Stash {
+                key,
+                address,
+                resource,
+            } => {
+                state.pending.remove(&address);
+                state.deposed.insert(
+                    key,
+                    Deposed {
+                        address,
+                        resource: *resource,
+                    },
+                );
+            }
+            JournalEntry::Deleting { address, key } => self.deleting.push((address, key)),
+            JournalEntry::Remove { address } => {
+                self.deleting
+                    .retain(|(a, k)| !(a == &address && k.is_none()));
+                state.resources.remove(&address);
+            }
+            JournalEntry::Forget { key } => {
+                self.deleting
+                    .retain(|(_, k)| k.as_deref() != Some(key.as_str()));
+                state.deposed.remove(&key);
+            }
+            JournalEntry::Abandon { address } => {
+                state.pending.remove(&address);
+                self.deleting
+                    .retain(|(a, k)| !(a == &address && k.is_none()));
+            }
+            JournalEntry::Outputs { outputs } => state.outputs = outputs,
+        }
+    }
+
+    /// Ends a replay: an object whose delete was started and never finished
+    /// is deposed, so that the next apply finishes the delete.
+    pub fn finish(self, state: &mut State) {
+        for (address, key) in self.deleting {
+            if key.is_none()
+                && let Some(resource) = state.resources.remove(&address)
+            {
+                state
+                    .deposed
+                    .insert(super::deposed_key(), Deposed { address, resource });
+            }
+        }
+    }
+}
+
+/// Replays `entries` over `state`.
+pub(crate) fn replay_entries(state: &mut State, entries: Vec<JournalEntry>) {
+    let mut replayer = Replayer::default();
+    for entry in entries {
+        replayer.apply(state, entry);
+    }
+    replayer.finish(state);
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
@@ -234,18 +365,7 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
         ));
     }
     let replayed = !replay.entries.is_empty();
-    for entry in replay.entries {
-        match entry {
-            JournalEntry::Begin { .. } => {}
-            JournalEntry::Set { address, resource } => {
-                state.resources.insert(address, *resource);
-            }
-            JournalEntry::Remove { address } => {
-                state.resources.remove(&address);
-            }
-            JournalEntry::Outputs { outputs } => state.outputs = outputs,
-        }
-    }
+    replay_entries(&mut state, replay.entries);
     Ok(Loaded {
         state,
         replayed,

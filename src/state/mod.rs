@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use meshmon_provider_sdk::{Current, Map, Value};
 use serde::{Deserialize, Serialize};
 
-pub use local::{LocalStore, LockGuard, LockInfo};
+pub use local::{Journal, JournalEntry, LocalStore, LockGuard, LockInfo, Replayer};
 pub use s3::S3Config;
 pub use store::{Store, StoreLock};
 
@@ -30,6 +30,48 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputState>,
+    /// Creates whose outcome is unknown: the process stopped after journaling
+    /// the intent and before the answer. The next apply asks the provider to
+    /// find each object and adopts it, or creates it afresh.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, PendingCreate>,
+    /// Objects that must still be deleted, by key: the old half of a
+    /// `create_before_destroy` replace, or an object whose delete was in
+    /// flight when the process stopped. The next apply finishes them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deposed: BTreeMap<String, Deposed>,
+}
+
+/// A create that was started, with what finds its object again.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PendingCreate {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub provider: String,
+    /// The idempotency token the create sent (and a retry sends again).
+    pub token: String,
+    /// The inputs the create was given.
+    pub inputs: Map,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<String>,
+    /// For the new half of a `create_before_destroy` replace: the key the
+    /// object it replaces is deposed under once the new one is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposes: Option<String>,
+}
+
+/// An object meshmon still has to delete.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Deposed {
+    pub address: String,
+    pub resource: ResourceState,
+}
+
+/// A new key for a deposed object: short, unique within a state.
+pub fn deposed_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
 impl State {
@@ -41,6 +83,8 @@ impl State {
             meshmon_version: env!("CARGO_PKG_VERSION").to_string(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            deposed: BTreeMap::new(),
         }
     }
 }

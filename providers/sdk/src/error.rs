@@ -19,6 +19,12 @@ pub struct ProviderError {
     /// What exists despite the failure (created, but never became ready); the
     /// engine records it so the next plan can repair rather than orphan it.
     pub partial: Option<Box<Current>>,
+    /// The request may have taken effect although it failed: its answer was
+    /// lost (a timeout, a reset connection, a 5xx after the service acted).
+    /// After an ambiguous create the engine asks the provider to `recover`
+    /// the object before it tries again, so that a lost answer never turns
+    /// into a second object.
+    pub ambiguous: bool,
 }
 
 impl ProviderError {
@@ -29,6 +35,7 @@ impl ProviderError {
             message: message.into(),
             hint: None,
             partial: None,
+            ambiguous: false,
         }
     }
 
@@ -52,6 +59,12 @@ impl ProviderError {
 
     pub fn with_partial(mut self, current: Current) -> Self {
         self.partial = Some(Box::new(current));
+        self
+    }
+
+    /// Marks the failure as one that may have taken effect.
+    pub fn ambiguous(mut self) -> Self {
+        self.ambiguous = true;
         self
     }
 

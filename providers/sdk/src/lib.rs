@@ -12,6 +12,9 @@ pub mod value;
 pub use async_trait::async_trait;
 pub use attrs::Attrs;
 pub use error::ProviderError;
-pub use resource::{Configured, Current, OpContext, PlanAdvice, Provider, Resource};
+pub use resource::{
+    ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
+    PlanAdvice, Provider, Resource,
+};
 pub use schema::{AttrType, Attribute, Check, Schema};
 pub use value::{Map, PathSegment, Value, format_path};

@@ -20,8 +20,32 @@ pub struct OpContext {
     /// The spec's `timeouts` entry for this operation, if any. The engine
     /// enforces it too; providers use it to bound their own waits.
     pub timeout: Option<Duration>,
+    /// For a create: the intent the engine journaled before starting it.
+    pub intent: Option<Intent>,
     progress: Arc<dyn Fn(&str) + Send + Sync>,
 }
+
+/// What a create is known by before it starts, so that the object it makes
+/// can be found again after a crash or a lost answer. The engine journals
+/// the intent first; a retry after a crash carries the same intent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    /// The idempotency token: unique per create, the same on every retry
+    /// of it (at most 64 characters of `[0-9a-f-]`, which every AWS client
+    /// token and Kubernetes label value accepts).
+    pub token: String,
+    /// The state's lineage: which environment the object belongs to.
+    pub lineage: String,
+}
+
+/// The prefix of the tags (labels) meshmon puts on the objects it creates
+/// where their names are not unique. Reads leave them out: they are not the
+/// user's, and never show as drift.
+pub const OWNERSHIP_TAG_PREFIX: &str = "meshmon:";
+/// Ownership tag: the state lineage the object belongs to.
+pub const LINEAGE_TAG: &str = "meshmon:lineage";
+/// Ownership tag: the address of the resource that made the object.
+pub const ADDRESS_TAG: &str = "meshmon:address";
 
 impl OpContext {
     pub fn new(
@@ -32,8 +56,46 @@ impl OpContext {
         OpContext {
             address: address.into(),
             timeout,
+            intent: None,
             progress,
         }
+    }
+
+    /// The same context, for a create known by `intent`.
+    pub fn with_intent(mut self, intent: Intent) -> Self {
+        self.intent = Some(intent);
+        self
+    }
+
+    /// The create's idempotency token, for APIs that take one (EKS
+    /// `clientRequestToken`, AMP and AMG `clientToken`).
+    pub fn client_token(&self) -> Option<&str> {
+        self.intent.as_ref().map(|i| i.token.as_str())
+    }
+
+    /// The tags that mark an object as this create's: `meshmon:lineage` and
+    /// `meshmon:address`. Empty outside a create.
+    pub fn ownership_tags(&self) -> Vec<(String, String)> {
+        match &self.intent {
+            Some(i) => vec![
+                (LINEAGE_TAG.to_string(), i.lineage.clone()),
+                (ADDRESS_TAG.to_string(), self.address.clone()),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether `tags` mark an object as this create's.
+    pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let Some(intent) = &self.intent else {
+            return false;
+        };
+        let (mut lineage, mut address) = (false, false);
+        for (k, v) in tags {
+            lineage |= k == LINEAGE_TAG && v == intent.lineage;
+            address |= k == ADDRESS_TAG && v == self.address;
+        }
+        lineage && address
     }
 
     /// A context that reports nowhere (tests, refresh).
@@ -81,6 +143,19 @@ pub trait Resource: Send + Sync {
 
     /// Deletes the resource and waits until it is gone.
     async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError>;
+
+    /// Finds the object that a create with these `inputs` made although
+    /// its answer never arrived (the process was killed, the answer was
+    /// lost), waits for it to be ready as `create` would, and returns its
+    /// outputs as `create` would. `Ok(None)`: no such object, so the create
+    /// can safely run again.
+    ///
+    /// Only an object this create made may be returned: one found by a name
+    /// the API keeps unique, by `ctx.client_token()`, or by the tags of
+    /// `ctx.ownership_tags()` — never an object that merely looks alike.
+    async fn recover(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        Err(ProviderError::new("TEMPORARY-DEFAULT"))
+    }
 
     /// Adopts an existing object by its ID. `Ok(None)` when it does not exist.
     async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError>;

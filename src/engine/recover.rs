@@ -1,0 +1,131 @@
+//! Creates an interrupted apply left pending: the intent was journaled, the
+//! answer never came. Before anything is planned, each provider is asked
+//! to find the object its create made; a found object is adopted into the
+//! state (its wait for readiness resumed by the provider), and a create
+//! that never took effect is simply planned again, with the same token.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use meshmon_provider_sdk::{Intent, OpContext};
+
+use super::{Engine, Error, scrub, secret_texts};
+use crate::eval::Known;
+use crate::state::{Deposed, PendingCreate, ResourceState, State, Status};
+
+/// What recovery did.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Addresses whose objects were found and adopted.
+    pub adopted: Vec<String>,
+    /// Tokens of creates that never took effect: retrying them sends the
+    /// same token.
+    pub tokens: HashMap<String, String>,
+}
+
+impl Engine {
+    /// Resolves every pending create whose provider can be configured,
+    /// dependencies first. A pending create whose provider's configuration
+    /// is not known yet (its cluster is pending too and was not found)
+    /// stays pending: the walk looks for it before creating it.
+    pub async fn recover_pending(&self, state: &mut State) -> Result<Recovered, Error> {
+        let mut recovered = Recovered::default();
+        loop {
+            let known = Known::all(state);
+            let mut batch: Vec<(String, PendingCreate, meshmon_provider_sdk::Map)> = Vec::new();
+            for (address, p) in &state.pending {
+                if p.dependencies.iter().any(|d| state.pending.contains_key(d)) {
+                    continue;
+                }
+                if let Some(config) = self.providers.config(&self.spec, &p.provider, &known)? {
+                    batch.push((address.clone(), p.clone(), config));
+                }
+            }
+            if batch.is_empty() {
+                return Ok(recovered);
+            }
+            let semaphore = Arc::new(tokio::sync::Semaphore::new(self.parallelism));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (address, p, config) in batch {
+                let providers = self.providers.clone();
+                let semaphore = semaphore.clone();
+                let lineage = state.lineage.clone();
+                let block_timeout = self
+                    .spec
+                    .resources
+                    .get(&address)
+                    .and_then(|b| b.timeouts.create);
+                tasks.spawn(async move {
+                    let _permit = semaphore.acquire_owned().await.expect("semaphore open");
+                    let sensitive = p.sensitive_attributes.iter().cloned().collect();
+                    let secrets = secret_texts([&p.inputs], &sensitive);
+                    let found = async {
+                        let res = providers
+                            .resource(&p.provider, &config, &p.type_name)
+                            .await?;
+                        let ctx = OpContext::new(address.clone(), block_timeout, Arc::new(|_| {}))
+                            .with_intent(Intent {
+                                token: p.token.clone(),
+                                lineage,
+                            });
+                        res.recover(&ctx, &p.inputs)
+                            .await
+                            .map_err(|e| Error::Provider {
+                                address: address.clone(),
+                                operation: "recover",
+                                source: Box::new(scrub(e, &secrets)),
+                            })
+                    }
+                    .await;
+                    (address, p, found)
+                });
+            }
+            let mut failed = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                let (address, p, found) = joined.expect("recovery task panicked");
+                match found {
+                    Err(e) => failed.push(e),
+                    Ok(None) => {
+                        state.pending.remove(&address);
+                        recovered.tokens.insert(address, p.token);
+                    }
+                    Ok(Some(outputs)) => {
+                        state.pending.remove(&address);
+                        if let Some(key) = &p.deposes
+                            && let Some(old) = state.resources.remove(&address)
+                        {
+                            state.deposed.insert(
+                                key.clone(),
+                                Deposed {
+                                    address: address.clone(),
+                                    resource: old,
+                                },
+                            );
+                        }
+                        state.resources.insert(
+                            address.clone(),
+                            ResourceState {
+                                type_name: p.type_name,
+                                provider: p.provider,
+                                inputs: p.inputs,
+                                outputs,
+                                dependencies: p.dependencies,
+                                status: Status::Ready,
+                                sensitive_attributes: p.sensitive_attributes,
+                            },
+                        );
+                        recovered.adopted.push(address);
+                    }
+                }
+            }
+            match failed.len() {
+                0 => {}
+                1 => return Err(failed.remove(0)),
+                _ => {
+                    failed.sort_by_key(|e| e.to_string());
+                    return Err(Error::Unreadable(failed));
+                }
+            }
+        }
+    }
+}
