@@ -743,3 +743,156 @@ impl Journal {
         self.file.sync_data().map_err(io("fsync", &self.path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> Box<ResourceState> {
+        Box::new(ResourceState {
+            type_name: "fake_object".into(),
+            provider: "fake".into(),
+            inputs: Default::default(),
+            outputs: [("id".to_string(), meshmon_provider_sdk::Value::from(id))].into(),
+            dependencies: Vec::new(),
+            status: Default::default(),
+            sensitive_attributes: Vec::new(),
+        })
+    }
+
+    fn pending(token: &str) -> Box<PendingCreate> {
+        Box::new(PendingCreate {
+            type_name: "fake_object".into(),
+            provider: "fake".into(),
+            token: token.into(),
+            inputs: Default::default(),
+            dependencies: Vec::new(),
+            sensitive_attributes: Vec::new(),
+            deposes: None,
+        })
+    }
+
+    fn replayed(entries: Vec<JournalEntry>) -> State {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json.journal");
+        let mut journal = Journal::create(&path, &State::new()).unwrap();
+        for e in &entries {
+            journal.append(e).unwrap();
+        }
+        journal.finish().unwrap();
+        with_journal(None, &path).unwrap().state
+    }
+
+    #[test]
+    fn an_intent_without_its_completion_replays_as_a_pending_create() {
+        let state = replayed(vec![
+            JournalEntry::Intent {
+                address: "a".into(),
+                create: pending("t1"),
+            },
+            JournalEntry::Intent {
+                address: "b".into(),
+                create: pending("t2"),
+            },
+            JournalEntry::Set {
+                address: "a".into(),
+                resource: record("a-1"),
+                depose: None,
+            },
+        ]);
+        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(state.pending.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(state.pending["b"].token, "t2");
+    }
+
+    #[test]
+    fn a_delete_without_its_completion_replays_as_a_deposed_object() {
+        let state = replayed(vec![
+            JournalEntry::Set {
+                address: "a".into(),
+                resource: record("a-1"),
+                depose: None,
+            },
+            JournalEntry::Set {
+                address: "b".into(),
+                resource: record("b-1"),
+                depose: None,
+            },
+            JournalEntry::Deleting {
+                address: "a".into(),
+                key: None,
+            },
+            JournalEntry::Deleting {
+                address: "b".into(),
+                key: None,
+            },
+            JournalEntry::Remove {
+                address: "b".into(),
+            },
+        ]);
+        assert!(state.resources.is_empty());
+        let deposed: Vec<_> = state.deposed.values().map(|d| d.address.as_str()).collect();
+        assert_eq!(deposed, ["a"]);
+    }
+
+    #[test]
+    fn a_replace_that_creates_first_deposes_the_old_object_until_it_is_forgotten() {
+        let mut entries = vec![
+            JournalEntry::Set {
+                address: "a".into(),
+                resource: record("a-1"),
+                depose: None,
+            },
+            JournalEntry::Set {
+                address: "a".into(),
+                resource: record("a-2"),
+                depose: Some("k1".into()),
+            },
+        ];
+        let state = replayed(std::mem::take(&mut entries));
+        assert_eq!(state.resources["a"].outputs["id"], "a-2".into());
+        assert_eq!(state.deposed["k1"].resource.outputs["id"], "a-1".into());
+
+        let state = replayed(vec![
+            JournalEntry::Set {
+                address: "a".into(),
+                resource: record("a-2"),
+                depose: Some("k1".into()),
+            },
+            JournalEntry::Deleting {
+                address: "a".into(),
+                key: Some("k1".into()),
+            },
+            JournalEntry::Forget { key: "k1".into() },
+        ]);
+        assert!(state.deposed.is_empty());
+        assert_eq!(state.resources["a"].outputs["id"], "a-2".into());
+    }
+
+    #[test]
+    fn an_abandoned_intent_leaves_nothing_pending_and_the_object_in_place() {
+        let state = replayed(vec![
+            JournalEntry::Set {
+                address: "a".into(),
+                resource: record("a-1"),
+                depose: None,
+            },
+            JournalEntry::Deleting {
+                address: "a".into(),
+                key: None,
+            },
+            JournalEntry::Abandon {
+                address: "a".into(),
+            },
+            JournalEntry::Intent {
+                address: "b".into(),
+                create: pending("t"),
+            },
+            JournalEntry::Abandon {
+                address: "b".into(),
+            },
+        ]);
+        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);
+        assert!(state.pending.is_empty() && state.deposed.is_empty());
+    }
+}

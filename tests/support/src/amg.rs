@@ -1,13 +1,17 @@
 //! A test server for the Amazon Managed Grafana control plane (moto has no
 //! AMG), following the published REST-JSON API for what meshmon uses:
-//! workspaces (`POST /workspaces`, `GET|PUT|DELETE /workspaces/{id}`,
+//! workspaces (`POST|GET /workspaces`, `GET|PUT|DELETE /workspaces/{id}`,
 //! `/authentication`, `/configuration`), permissions (`GET|PATCH
 //! /workspaces/{id}/permissions`), service accounts and their tokens
 //! (`/serviceaccounts[/{id}/tokens[/{id}]]`) and tags (`/tags/{arn}`).
 //!
 //! Behaviour worth knowing: a workspace is CREATING (or UPDATING, DELETING)
 //! for `settle_polls` DescribeWorkspace calls before it is ACTIVE (or gone);
-//! a change to a busy workspace is a ConflictException; errors are in the
+//! a change to a busy workspace is a ConflictException; CreateWorkspace
+//! with a `clientToken` seen before answers the workspace that token created
+//! (while it exists) instead of creating another, so a retried create is
+//! safe; ListWorkspaces answers summaries with their tags, a page at a time
+//! (`maxResults`, `nextToken`); errors are in the
 //! AWS shape (`x-amzn-ErrorType` header, `{"message": …}` body). Tokens get
 //! real expiry times and, when linked to a [`GrafanaServer`], become valid
 //! bearer tokens there until they expire or are deleted. Faults (throttling,
@@ -36,6 +40,10 @@ struct Inner {
     settle_polls: u32,
     grafana: Option<(String, Tokens)>,
     next_id: u64,
+    /// CreateWorkspace client tokens → the workspace each created.
+    client_tokens: BTreeMap<String, String>,
+    /// ListWorkspaces page size when `maxResults` is not given.
+    page_size: usize,
 }
 
 struct Workspace {
@@ -104,6 +112,8 @@ impl AmgServer {
             settle_polls: 2,
             grafana: None,
             next_id: 0,
+            client_tokens: BTreeMap::new(),
+            page_size: 100,
         }));
         let handler_inner = inner.clone();
         let server = Server::start(Arc::new(move |req: &Request| {
@@ -124,7 +134,22 @@ impl AmgServer {
     /// Workspaces created from now on have `grafana`'s address as their
     /// endpoint, and their service-account tokens are valid there.
     pub fn link(&self, grafana: &GrafanaServer) {
-        self.lock().grafana = Some((grafana.host(), grafana.tokens()));
+        self.link_via(grafana, &grafana.host());
+    }
+
+    /// Like [`AmgServer::link`], but workspaces created from now on have
+    /// `endpoint_host` (`HOST:PORT`) as their endpoint: e.g. a
+    /// [`FaultProxy`](crate::fault_proxy::FaultProxy) in front of `grafana`
+    /// ([`FaultProxy::host`](crate::fault_proxy::FaultProxy::host)). Tokens
+    /// are still granted on `grafana`.
+    pub fn link_via(&self, grafana: &GrafanaServer, endpoint_host: &str) {
+        self.lock().grafana = Some((endpoint_host.to_string(), grafana.tokens()));
+    }
+
+    /// How many workspaces a ListWorkspaces page holds when the request
+    /// gives no `maxResults` (default 100).
+    pub fn page_size(&self, n: usize) {
+        self.lock().page_size = n.max(1);
     }
 
     /// How many DescribeWorkspace polls a transition takes (default 2).
@@ -209,6 +234,7 @@ impl Inner {
         let m = req.method.as_str();
         let (op, resp) = match (m, s.as_slice()) {
             ("POST", ["workspaces"]) => ("CreateWorkspace", self.create_workspace(&req.json())),
+            ("GET", ["workspaces"]) => ("ListWorkspaces", self.list_workspaces(req)),
             ("GET", ["workspaces", id]) => ("DescribeWorkspace", self.describe(id)),
             ("PUT", ["workspaces", id]) => ("UpdateWorkspace", self.update(id, &req.json())),
             ("DELETE", ["workspaces", id]) => ("DeleteWorkspace", self.delete(id)),
@@ -265,6 +291,14 @@ impl Inner {
     }
 
     fn create_workspace(&mut self, b: &Value) -> Response {
+        let client_token = b["clientToken"].as_str().map(str::to_string);
+        if let Some(w) = client_token
+            .as_ref()
+            .and_then(|t| self.client_tokens.get(t))
+            .and_then(|id| self.workspaces.get(id))
+        {
+            return Response::json(202, &json!({ "workspace": w.doc }));
+        }
         if !one_of(
             &b["accountAccessType"],
             &["CURRENT_ACCOUNT", "ORGANIZATION"],
@@ -328,8 +362,59 @@ impl Inner {
             permissions: Vec::new(),
             accounts: BTreeMap::new(),
         };
+        if let Some(t) = client_token {
+            self.client_tokens.insert(t, id.clone());
+        }
         self.workspaces.insert(id, w);
         Response::json(202, &json!({ "workspace": doc }))
+    }
+
+    /// Summaries in ID order; `nextToken` is the ID the next page starts at.
+    fn list_workspaces(&mut self, req: &Request) -> Response {
+        let param = |name: &str| {
+            req.query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let size = match param("maxResults").map(str::parse::<usize>) {
+            None => self.page_size,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => return invalid("maxResults must be between 1 and 100"),
+        };
+        let from = param("nextToken").unwrap_or_default().to_string();
+        let mut rest = self.workspaces.range(from..);
+        let page: Vec<Value> = rest
+            .by_ref()
+            .take(size)
+            .map(|(_, w)| {
+                let mut s = serde_json::Map::new();
+                for k in [
+                    "authentication",
+                    "created",
+                    "description",
+                    "endpoint",
+                    "grafanaVersion",
+                    "id",
+                    "licenseType",
+                    "modified",
+                    "name",
+                    "notificationDestinations",
+                    "status",
+                    "tags",
+                ] {
+                    if let Some(v) = w.doc.get(k) {
+                        s.insert(k.to_string(), v.clone());
+                    }
+                }
+                Value::Object(s)
+            })
+            .collect();
+        let mut body = json!({ "workspaces": page });
+        if let Some((next, _)) = rest.next() {
+            body["nextToken"] = json!(next);
+        }
+        Response::json(200, &body)
     }
 
     /// Advances the workspace's transition by one poll.
@@ -669,5 +754,89 @@ impl Inner {
             _ => return invalid("unsupported method"),
         }
         Response::json(200, &json!({}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::forward;
+
+    fn call(amg: &AmgServer, method: &str, target: &str, body: Value) -> (u16, Value) {
+        let (path, _) = target.split_once('?').unwrap_or((target, ""));
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            query: Vec::new(),
+            body: if body.is_null() {
+                Vec::new()
+            } else {
+                body.to_string().into_bytes()
+            },
+            target: target.into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+        };
+        let r = forward(&amg.endpoint(), &req);
+        let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        (r.status, v)
+    }
+
+    fn create(name: &str, token: &str, tags: Value) -> Value {
+        json!({
+            "accountAccessType": "CURRENT_ACCOUNT", "permissionType": "SERVICE_MANAGED",
+            "authenticationProviders": ["AWS_SSO"], "workspaceName": name,
+            "clientToken": token, "tags": tags,
+        })
+    }
+
+    #[test]
+    fn a_repeated_client_token_answers_the_same_workspace() {
+        let amg = AmgServer::start();
+        let grafana = GrafanaServer::start("admin");
+        amg.link_via(&grafana, "127.0.0.1:9");
+        let body = create("w", "token-1", json!({ "meshmon": "main" }));
+        let (s1, first) = call(&amg, "POST", "/workspaces", body.clone());
+        let (s2, again) = call(&amg, "POST", "/workspaces", body);
+        assert_eq!((s1, s2), (202, 202));
+        assert_eq!(first["workspace"]["id"], again["workspace"]["id"]);
+        assert_eq!(amg.workspace_ids().len(), 1);
+        assert_eq!(first["workspace"]["endpoint"], "127.0.0.1:9");
+        // Another token is another request: here, a name already taken.
+        let (s3, _) = call(
+            &amg,
+            "POST",
+            "/workspaces",
+            create("w", "token-2", json!({})),
+        );
+        assert_eq!(s3, 409);
+        assert_eq!(amg.workspace_ids().len(), 1);
+    }
+
+    #[test]
+    fn list_workspaces_pages_through_summaries_with_tags() {
+        let amg = AmgServer::start();
+        for (i, tag) in ["a", "b", "c"].iter().enumerate() {
+            let body = create(&format!("w{i}"), &format!("t{i}"), json!({ "owner": tag }));
+            assert_eq!(call(&amg, "POST", "/workspaces", body).0, 202);
+        }
+        let (mut seen, mut next) = (Vec::new(), None::<String>);
+        loop {
+            let target = match &next {
+                Some(t) => format!("/workspaces?maxResults=2&nextToken={t}"),
+                None => "/workspaces?maxResults=2".to_string(),
+            };
+            let (status, page) = call(&amg, "GET", &target, Value::Null);
+            assert_eq!(status, 200, "{page}");
+            let list = page["workspaces"].as_array().unwrap();
+            assert!(list.len() <= 2);
+            seen.extend(list.iter().map(|w| w["tags"]["owner"].clone()));
+            match page["nextToken"].as_str() {
+                Some(t) => next = Some(t.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, [json!("a"), json!("b"), json!("c")]);
+        let (status, _) = call(&amg, "GET", "/workspaces?maxResults=0", Value::Null);
+        assert_eq!(status, 400);
     }
 }

@@ -1,10 +1,11 @@
 //! A tiny HTTP/1.1 server for test doubles: one thread per connection,
 //! keep-alive, Content-Length bodies only (what the AWS SDK sends for JSON
 //! APIs). Handlers get the parsed request and return status, headers and
-//! body. It listens on a free loopback port and stops on drop.
+//! body, or (with [`Server::start_replying`]) may close the connection
+//! without answering. It listens on a free loopback port and stops on drop.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -138,6 +139,24 @@ impl Response {
 
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
+/// What a [`ReplyHandler`] does with a request.
+pub enum Reply {
+    /// Answer it.
+    Send(Response),
+    /// Close the connection without answering: the client sees the
+    /// connection end before a response (as after a reset or a lost answer).
+    Close,
+}
+
+impl From<Response> for Reply {
+    fn from(r: Response) -> Self {
+        Reply::Send(r)
+    }
+}
+
+/// A handler that may also close the connection instead of answering.
+pub type ReplyHandler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
+
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
@@ -146,6 +165,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: Handler) -> Server {
+        Self::start_replying(Arc::new(move |req: &Request| Reply::Send(handler(req))))
+    }
+
+    /// Like [`Server::start`], with a handler that may close the connection
+    /// instead of answering ([`Reply::Close`]).
+    pub fn start_replying(handler: ReplyHandler) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let stop = Arc::new(AtomicBool::new(false));
@@ -178,7 +203,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(conn: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
+fn serve(conn: TcpStream, handler: ReplyHandler, stop: Arc<AtomicBool>) {
     let mut writer = match conn.try_clone() {
         Ok(w) => w,
         Err(_) => return,
@@ -188,7 +213,13 @@ fn serve(conn: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
         let Some(req) = read_request(&mut reader) else {
             return;
         };
-        let resp = handler(&req);
+        let resp = match handler(&req) {
+            Reply::Send(resp) => resp,
+            Reply::Close => {
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+        };
         let mut head = format!(
             "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: keep-alive\r\n",
             resp.status,

@@ -7,9 +7,14 @@
 //! `Status` for missing objects, `resourceVersion`/`generation`, CRDs that
 //! become Established after a delay, workloads that roll out after a delay,
 //! deletions that take a moment. Faults: 503 (or refused connections) for
-//! the first seconds after the first contact — a new EKS control plane — and
-//! 503s on demand. Tests can edit objects behind meshmon's back and read the
-//! request log. Dropped, it stops.
+//! the first seconds after the first contact — a new EKS control plane —,
+//! 503s on demand, and seeded random faults like
+//! [`FaultProxy`](crate::fault_proxy::FaultProxy)'s (a proxy cannot sit in
+//! front of HTTPS): 429 with `Retry-After: 0`, 500 or 503, a connection
+//! closed unanswered, a request applied and then its connection closed
+//! unanswered, a request applied and then answered 503. Tests can edit
+//! objects behind meshmon's back and read the request log. Dropped, it
+//! stops.
 
 mod eks_auth;
 mod fake_helm;
@@ -24,6 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
+
+use crate::fault_proxy::{Dice, FaultCounts, FaultKind, FaultPlan};
 
 pub use eks_auth::{DecodedToken, decode as decode_eks_token, verify as verify_eks_token};
 pub use fake_helm::{FakeHelm, Invocation};
@@ -44,7 +51,11 @@ pub struct Logged {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub content_type: Option<String>,
+    /// The status the client got; 0 when the connection was closed without
+    /// an answer.
     pub status: u16,
+    /// The seeded fault the request got, if any.
+    pub fault: Option<FaultKind>,
 }
 
 impl Logged {
@@ -74,6 +85,11 @@ pub struct Options {
     pub delete_delay: Duration,
     /// How long a workload takes to roll out.
     pub rollout_delay: Duration,
+    /// Seeded faults for the requests after the start-up window (and after
+    /// those failed by [`KubeApi::fail_next`]): a share `rate` of them gets
+    /// one of the [`FaultKind`]s, drawn as the fault proxy draws them.
+    /// A server error is 500 or 503 here (502 draws answer 503).
+    pub faults: Option<FaultPlan>,
 }
 
 impl Options {
@@ -95,6 +111,7 @@ struct Inner {
     options: Options,
     first_contact: Option<Instant>,
     fail_next: Vec<u16>,
+    dice: Option<Dice>,
 }
 
 pub struct KubeApi {
@@ -117,9 +134,10 @@ impl KubeApi {
             ),
             log: Vec::new(),
             auth,
-            options,
             first_contact: None,
             fail_next: Vec::new(),
+            dice: options.faults.map(Dice::new),
+            options,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (stopping, shared) = (stop.clone(), inner.clone());
@@ -164,6 +182,29 @@ impl KubeApi {
     /// Answers the next `n` requests with 503.
     pub fn fail_next(&self, n: usize) {
         self.lock().fail_next.extend(std::iter::repeat_n(503, n));
+    }
+
+    /// Injects seeded faults from now on (see [`Options::faults`]), starting
+    /// the sequence and the counts afresh.
+    pub fn inject_faults(&self, plan: FaultPlan) {
+        self.lock().dice = Some(Dice::new(plan));
+    }
+
+    /// Changes the share of faulted requests from now on (0.0: none); no
+    /// effect without a [`FaultPlan`].
+    pub fn set_fault_rate(&self, rate: f64) {
+        if let Some(d) = self.lock().dice.as_mut() {
+            d.set_rate(rate);
+        }
+    }
+
+    /// Requests the seeded faults were drawn for, and faults injected.
+    pub fn faults_injected(&self) -> FaultCounts {
+        self.lock()
+            .dice
+            .as_ref()
+            .map(Dice::counts)
+            .unwrap_or_default()
     }
 
     /// Every request so far.
@@ -248,19 +289,44 @@ fn refuse(inner: &Mutex<Inner>) -> bool {
     first.elapsed() < g.options.refuse_for
 }
 
-fn handle(inner: &Mutex<Inner>, req: &tls::Req) -> (u16, Vec<u8>) {
+/// The answer, or `None` to close the connection without one.
+fn handle(inner: &Mutex<Inner>, req: &tls::Req) -> Option<tls::Answer> {
     let mut g = inner.lock().unwrap_or_else(|e| e.into_inner());
     let first = *g.first_contact.get_or_insert_with(Instant::now);
     let window = g.options.refuse_for + g.options.unavailable_for;
+    let mut fault = None;
     let (status, body) = if first.elapsed() < window {
         routes::status(503, "ServiceUnavailable", "the API server is starting")
     } else if !g.fail_next.is_empty() {
         let code = g.fail_next.remove(0);
         routes::status(code, "ServiceUnavailable", "injected fault")
-    } else if let Err(why) = check_auth(&g.auth, req.header("authorization")) {
-        routes::status(401, "Unauthorized", &format!("Unauthorized: {why}"))
     } else {
-        routes::route(&mut g.store, req)
+        fault = g.dice.as_mut().and_then(Dice::roll);
+        let unavailable = || routes::status(503, "ServiceUnavailable", "injected fault");
+        match fault.map(|f| (f.kind, f.status)) {
+            Some((FaultKind::Throttle, _)) => routes::status(
+                429,
+                "TooManyRequests",
+                "injected fault: too many requests, please try again later",
+            ),
+            Some((FaultKind::ServerError, 500)) => {
+                routes::status(500, "InternalError", "injected fault")
+            }
+            Some((FaultKind::ServerError, _)) => unavailable(),
+            Some((FaultKind::Reset, _)) => (0, Vec::new()),
+            kind => {
+                let applied = if let Err(why) = check_auth(&g.auth, req.header("authorization")) {
+                    routes::status(401, "Unauthorized", &format!("Unauthorized: {why}"))
+                } else {
+                    routes::route(&mut g.store, req)
+                };
+                match kind.map(|(k, _)| k) {
+                    Some(FaultKind::LostResponse) => (0, Vec::new()),
+                    Some(FaultKind::LateError) => unavailable(),
+                    _ => applied,
+                }
+            }
+        }
     };
     g.log.push(Logged {
         method: req.method.clone(),
@@ -268,8 +334,17 @@ fn handle(inner: &Mutex<Inner>, req: &tls::Req) -> (u16, Vec<u8>) {
         query: req.query.clone(),
         content_type: req.header("content-type").map(str::to_string),
         status,
+        fault: fault.map(|f| f.kind),
     });
-    (status, body)
+    let headers = match status {
+        429 => vec![("Retry-After".to_string(), "0".to_string())],
+        _ => Vec::new(),
+    };
+    (status != 0).then_some(tls::Answer {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn check_auth(auth: &Auth, header: Option<&str>) -> Result<(), String> {
@@ -353,4 +428,125 @@ pub fn app_mesh_crds() -> Vec<Json> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    /// One request on a fresh TLS connection: the status, the `Retry-After`
+    /// header, or `None` when the connection closed unanswered.
+    fn call(api: &KubeApi, method: &str, path: &str, body: &str) -> Option<(u16, Option<String>)> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(api.ca_pem().as_bytes()).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let conn = rustls::ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from("127.0.0.1").unwrap(),
+        )
+        .unwrap();
+        let tcp = TcpStream::connect(api.addr).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer t\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        tls.write_all(head.as_bytes()).unwrap();
+        let mut reader = BufReader::new(tls);
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let status = line.split_whitespace().nth(1)?.parse().ok()?;
+        let (mut retry_after, mut length) = (None, 0);
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).ok()?;
+            let Some((k, v)) = h.trim_end().split_once(':') else {
+                break;
+            };
+            match k.to_ascii_lowercase().as_str() {
+                "content-length" => length = v.trim().parse().ok()?,
+                "retry-after" => retry_after = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+        reader.read_exact(&mut vec![0; length]).ok()?;
+        Some((status, retry_after))
+    }
+
+    #[test]
+    fn seeded_faults_are_injected_and_only_the_ambiguous_ones_apply() {
+        let api = KubeApi::start(
+            Auth::Token("t".into()),
+            Options {
+                faults: Some(FaultPlan { rate: 1.0, seed: 3 }),
+                ..Options::default()
+            },
+        );
+        for i in 0..60 {
+            let body = format!(
+                r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"ns{i}"}}}}"#
+            );
+            let seen = call(&api, "POST", "/api/v1/namespaces", &body);
+            let logged = api.requests().pop().unwrap();
+            let kind = logged.fault.expect("rate 1.0 faults every request");
+            let created = api
+                .object("v1", "Namespace", None, &format!("ns{i}"))
+                .is_some();
+            assert_eq!(created, kind.takes_effect(), "{kind:?}");
+            match kind {
+                FaultKind::Throttle => assert_eq!(seen, Some((429, Some("0".into())))),
+                FaultKind::ServerError => {
+                    assert!(matches!(seen, Some((500 | 503, None))), "{seen:?}")
+                }
+                FaultKind::LateError => assert_eq!(seen, Some((503, None))),
+                FaultKind::Reset | FaultKind::LostResponse => {
+                    assert_eq!((seen, logged.status), (None, 0))
+                }
+            }
+        }
+        let n = api.faults_injected();
+        assert_eq!((n.requests, n.faults()), (60, 60));
+        assert!(FaultKind::ALL.iter().all(|k| n.of(*k) > 0), "{n:?}");
+
+        api.set_fault_rate(0.0);
+        assert_eq!(
+            call(&api, "GET", "/api/v1/namespaces", ""),
+            Some((200, None))
+        );
+        assert_eq!(api.faults_injected().faults(), 60);
+    }
+
+    #[test]
+    fn faults_can_be_turned_on_later_and_repeat_with_the_seed() {
+        let api = KubeApi::start(Auth::Token("t".into()), Options::default());
+        assert_eq!(
+            call(&api, "GET", "/api/v1/namespaces", ""),
+            Some((200, None))
+        );
+        let run = || {
+            api.inject_faults(FaultPlan {
+                rate: 0.5,
+                seed: 11,
+            });
+            (0..30)
+                .map(|_| call(&api, "GET", "/api/v1/namespaces", "").map(|(s, _)| s))
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a, b);
+        assert!(a.contains(&Some(200)) && a.iter().any(|s| *s != Some(200)));
+        assert_eq!(api.faults_injected().requests, 30);
+    }
 }

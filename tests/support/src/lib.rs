@@ -13,12 +13,15 @@
 //! - [`amg::AmgServer`] and [`grafana::GrafanaServer`]: test servers for the
 //!   Amazon Managed Grafana control plane and the Grafana HTTP API.
 //! - [`cli::Cli`]: runs the real `meshmon` binary against them.
+//! - [`fault_proxy::FaultProxy`]: a seeded proxy that injects throttling,
+//!   5xx, resets and lost or late answers between `meshmon` and them.
 //! - [`http`]: the small HTTP server test doubles are built on.
 
 pub mod amg;
 pub mod amp_double;
 pub mod cli;
 pub mod eks_double;
+pub mod fault_proxy;
 pub mod grafana;
 pub mod http;
 pub mod kube_api;

@@ -4,7 +4,7 @@
 //! connection, keep-alive, Content-Length bodies (what kube-rs sends).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
 use rcgen::{
@@ -76,9 +76,19 @@ pub fn certificates() -> (String, Arc<rustls::ServerConfig>) {
     (issuer.pem(), Arc::new(config))
 }
 
-pub type Handler = Arc<dyn Fn(&Req) -> (u16, Vec<u8>) + Send + Sync>;
+/// An answer: status, headers besides Content-Type and Content-Length, and
+/// a JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
 
-/// Serves one connection until the client closes it.
+/// Answers a request, or (`None`) closes the connection without answering.
+pub type Handler = Arc<dyn Fn(&Req) -> Option<Answer> + Send + Sync>;
+
+/// Serves one connection until the client closes it or the handler closes
+/// it without answering.
 pub fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, handler: Handler) {
     let Ok(conn) = rustls::ServerConnection::new(config) else {
         return;
@@ -86,12 +96,24 @@ pub fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, handler: Handler
     let stream = rustls::StreamOwned::new(conn, tcp);
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader) {
-        let (status, body) = handler(&req);
-        let head = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        let Some(Answer {
+            status,
+            headers,
+            body,
+        }) = handler(&req)
+        else {
+            let _ = reader.get_ref().sock.shutdown(Shutdown::Both);
+            return;
+        };
+        let mut head = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
             reason(status),
             body.len()
         );
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
         let w = reader.get_mut();
         if w.write_all(head.as_bytes())
             .and_then(|_| w.write_all(&body))
@@ -114,6 +136,8 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     }

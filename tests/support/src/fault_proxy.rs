@@ -1,0 +1,837 @@
+//! A seeded fault-injecting HTTP proxy: put it between `meshmon` and a test
+//! server (moto, the AMG or Grafana test server) to see that flaky
+//! endpoints make nothing happen twice and nothing get reported wrongly.
+//!
+//! A share of the requests ([`FaultPlan::rate`]) gets a fault, and which
+//! fault is drawn from a PRNG seeded with [`FaultPlan::seed`]: the same seed
+//! and the same order of requests give the same faults. Each request draws
+//! the same number of values whether it is faulted or not, so changing the
+//! rate mid-test ([`FaultProxy::set_rate`]) does not shift what later
+//! requests draw. Requests sent concurrently are numbered in the order they
+//! arrive.
+//!
+//! The faults ([`FaultKind`]):
+//! - [`FaultKind::Throttle`]: answered by the proxy the way the service
+//!   throttles, nothing forwarded. The protocol is read from the request:
+//!   AWS query protocol (a form body with `Action=`): EC2 answers 503
+//!   `RequestLimitExceeded` in its `<Response><Errors>` shape, IAM, SNS and
+//!   STS 400 `Throttling` in the `<ErrorResponse>` shape; AWS JSON
+//!   (`X-Amz-Target`): 400 `ThrottlingException`; AWS REST-JSON (EKS, AMP,
+//!   AMG: SigV4 or `x-amz-*` headers): 429 with `x-amzn-ErrorType:
+//!   ThrottlingException`; anything else (the Grafana HTTP API): 429 with
+//!   `Retry-After: 0`.
+//! - [`FaultKind::ServerError`]: 500, 502 or 503, nothing forwarded, in the
+//!   same protocol's shape (`InternalFailure` / `ServiceUnavailable` for the
+//!   query protocol, `InternalServerException` /
+//!   `ServiceUnavailableException` for JSON).
+//! - [`FaultKind::Reset`]: the connection is closed without an answer,
+//!   nothing forwarded.
+//! - [`FaultKind::LostResponse`]: forwarded (the call takes effect), then
+//!   the connection is closed without an answer.
+//! - [`FaultKind::LateError`]: forwarded (the call takes effect), then
+//!   answered 503 as a server error.
+//!
+//! The AWS SDK for Rust retries all of them: the throttling codes are in its
+//! list of throttling errors, 500/502/503 are transient by status, and a
+//! connection closed before the response is a transient connector error.
+//! The first three are harmless to retry; the last two are the dangerous
+//! case of a call that took effect while the client believes it failed.
+//!
+//! [`KubeApi`](crate::kube_api::KubeApi) serves HTTPS, so it injects the
+//! same faults itself from a [`FaultPlan`] in its options.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::json;
+
+use crate::http::{Reply, Request, Response, Server, decode, forward};
+
+/// Which requests get a fault.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaultPlan {
+    /// The share of requests that get a fault, from 0 (none) to 1 (all).
+    pub rate: f64,
+    /// Seeds the PRNG that decides which requests and which faults.
+    pub seed: u64,
+}
+
+/// A kind of injected fault; see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// Answered as throttled; not forwarded.
+    Throttle,
+    /// Answered 500, 502 or 503; not forwarded.
+    ServerError,
+    /// Connection closed without an answer; not forwarded.
+    Reset,
+    /// Forwarded, then the connection closed without an answer.
+    LostResponse,
+    /// Forwarded, then answered 503.
+    LateError,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Throttle,
+        FaultKind::ServerError,
+        FaultKind::Reset,
+        FaultKind::LostResponse,
+        FaultKind::LateError,
+    ];
+
+    /// Whether the request reached the server behind the fault (and took
+    /// effect there) although the client saw a failure.
+    pub fn takes_effect(self) -> bool {
+        matches!(self, FaultKind::LostResponse | FaultKind::LateError)
+    }
+}
+
+/// How many requests were seen and how many of each fault were injected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Every request seen, faulted or not.
+    pub requests: u64,
+    pub throttle: u64,
+    pub server_error: u64,
+    pub reset: u64,
+    pub lost_response: u64,
+    pub late_error: u64,
+}
+
+impl FaultCounts {
+    /// How many faults of `kind` were injected.
+    pub fn of(&self, kind: FaultKind) -> u64 {
+        match kind {
+            FaultKind::Throttle => self.throttle,
+            FaultKind::ServerError => self.server_error,
+            FaultKind::Reset => self.reset,
+            FaultKind::LostResponse => self.lost_response,
+            FaultKind::LateError => self.late_error,
+        }
+    }
+
+    /// How many faults were injected in all.
+    pub fn faults(&self) -> u64 {
+        FaultKind::ALL.iter().map(|k| self.of(*k)).sum()
+    }
+
+    fn count(&mut self, kind: FaultKind) {
+        match kind {
+            FaultKind::Throttle => self.throttle += 1,
+            FaultKind::ServerError => self.server_error += 1,
+            FaultKind::Reset => self.reset += 1,
+            FaultKind::LostResponse => self.lost_response += 1,
+            FaultKind::LateError => self.late_error += 1,
+        }
+    }
+}
+
+/// One decided fault: its kind and, for the error answers, the status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fault {
+    pub kind: FaultKind,
+    /// 500, 502 or 503 for [`FaultKind::ServerError`]; 503 for
+    /// [`FaultKind::LateError`]; 429 otherwise.
+    pub status: u16,
+}
+
+/// The seeded dice shared by the proxy and the Kubernetes test server:
+/// splitmix64, three draws per request.
+pub(crate) struct Dice {
+    state: u64,
+    rate: f64,
+    counts: FaultCounts,
+}
+
+fn clamp(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
+
+impl Dice {
+    pub fn new(plan: FaultPlan) -> Dice {
+        Dice {
+            state: plan.seed,
+            rate: clamp(plan.rate),
+            counts: FaultCounts::default(),
+        }
+    }
+
+    pub fn set_rate(&mut self, rate: f64) {
+        self.rate = clamp(rate);
+    }
+
+    pub fn counts(&self) -> FaultCounts {
+        self.counts
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Counts one request and decides its fault, if any.
+    pub fn roll(&mut self) -> Option<Fault> {
+        let (hit, kind, status) = (self.next(), self.next(), self.next());
+        self.counts.requests += 1;
+        // 53 random bits as a float in [0, 1): below 1.0 always, 0.0 never.
+        if ((hit >> 11) as f64 / (1u64 << 53) as f64) >= self.rate {
+            return None;
+        }
+        let kind = FaultKind::ALL[(kind % 5) as usize];
+        let status = match kind {
+            FaultKind::ServerError => [500, 502, 503][(status % 3) as usize],
+            FaultKind::LateError => 503,
+            _ => 429,
+        };
+        self.counts.count(kind);
+        Some(Fault { kind, status })
+    }
+}
+
+/// The proxy; dropped, it stops.
+pub struct FaultProxy {
+    server: Server,
+    upstream: String,
+    state: Arc<Mutex<State>>,
+}
+
+struct State {
+    dice: Dice,
+    log: Vec<(String, Option<FaultKind>)>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free loopback port that relays to `upstream`
+    /// (`http://127.0.0.1:PORT`) and injects faults after `plan`.
+    pub fn start(upstream: &str, plan: FaultPlan) -> FaultProxy {
+        let state = Arc::new(Mutex::new(State {
+            dice: Dice::new(plan),
+            log: Vec::new(),
+        }));
+        let (shared, to) = (state.clone(), upstream.trim_end_matches('/').to_string());
+        let server = Server::start_replying(Arc::new(move |req: &Request| {
+            let (fault, n) = {
+                let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let fault = s.dice.roll();
+                s.log.push((line(req), fault.map(|f| f.kind)));
+                (fault, s.dice.counts().requests)
+            };
+            let Some(fault) = fault else {
+                return Reply::Send(forward(&to, req));
+            };
+            let id = format!("fa017000-0000-4000-8000-{n:012x}");
+            let proto = protocol(req);
+            match fault.kind {
+                FaultKind::Throttle => Reply::Send(throttle(proto, &id)),
+                FaultKind::ServerError => Reply::Send(server_error(proto, fault.status, &id)),
+                FaultKind::Reset => Reply::Close,
+                FaultKind::LostResponse => {
+                    forward(&to, req);
+                    Reply::Close
+                }
+                FaultKind::LateError => {
+                    forward(&to, req);
+                    Reply::Send(server_error(proto, fault.status, &id))
+                }
+            }
+        }));
+        FaultProxy {
+            server,
+            upstream: upstream.to_string(),
+            state,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        self.server.endpoint()
+    }
+
+    /// `127.0.0.1:PORT`, e.g. a Grafana workspace endpoint (see
+    /// [`AmgServer::link_via`](crate::amg::AmgServer::link_via)).
+    pub fn host(&self) -> String {
+        self.endpoint().trim_start_matches("http://").to_string()
+    }
+
+    /// The server the proxy relays to.
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+
+    /// Requests seen and faults injected so far.
+    pub fn injected(&self) -> FaultCounts {
+        self.lock().dice.counts()
+    }
+
+    /// Changes the share of faulted requests from now on (0.0: none, to
+    /// check things out of band through the proxy).
+    pub fn set_rate(&self, rate: f64) {
+        self.lock().dice.set_rate(rate);
+    }
+
+    /// Every request in order, as `METHOD /path` (`POST /?Action=CreateVpc`
+    /// for the AWS query protocol, `POST / X-Amz-Target` for AWS JSON), with
+    /// the fault it got.
+    pub fn requests(&self) -> Vec<(String, Option<FaultKind>)> {
+        self.lock().log.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How the service behind a request answers errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    /// EC2's query protocol: `<Response><Errors><Error>…`.
+    Ec2Query,
+    /// The query protocol of IAM, SNS, STS: `<ErrorResponse><Error>…`.
+    Query,
+    /// AWS JSON 1.0/1.1 (`X-Amz-Target`): `__type` in the body.
+    AwsJson,
+    /// AWS REST-JSON (EKS, AMP, AMG): `x-amzn-ErrorType` header.
+    RestJson,
+    /// Anything else, e.g. the Grafana HTTP API.
+    Plain,
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The parameters of a form body (`a=b&c=d`, `+` for space).
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// The query-protocol parameters, from the form body or the URL query.
+fn query_params(req: &Request) -> Vec<(String, String)> {
+    let mut params = form(&req.body);
+    if !params.iter().any(|(k, _)| k == "Action") {
+        params = req.query.clone();
+    }
+    params
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The service in a SigV4 `Authorization` header's credential scope
+/// (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
+fn signing_service(req: &Request) -> Option<String> {
+    let auth = header(req, "authorization")?;
+    let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
+fn protocol(req: &Request) -> Protocol {
+    let params = query_params(req);
+    if param(&params, "Action").is_some() {
+        let ec2 = signing_service(req).as_deref() == Some("ec2")
+            || param(&params, "Version") == Some("2016-11-15");
+        return if ec2 {
+            Protocol::Ec2Query
+        } else {
+            Protocol::Query
+        };
+    }
+    if header(req, "x-amz-target").is_some() {
+        return Protocol::AwsJson;
+    }
+    let aws = header(req, "authorization").is_some_and(|a| a.starts_with("AWS4-"))
+        || req
+            .headers
+            .iter()
+            .any(|(k, _)| k.to_ascii_lowercase().starts_with("x-amz-"));
+    if aws {
+        Protocol::RestJson
+    } else {
+        Protocol::Plain
+    }
+}
+
+/// How a request shows in [`FaultProxy::requests`].
+fn line(req: &Request) -> String {
+    if let Some(action) = param(&query_params(req), "Action") {
+        return format!("{} {}?Action={action}", req.method, req.path);
+    }
+    match header(req, "x-amz-target") {
+        Some(target) => format!("{} {} {target}", req.method, req.path),
+        None => format!("{} {}", req.method, req.path),
+    }
+}
+
+fn xml(status: u16, body: String) -> Response {
+    Response {
+        status,
+        headers: vec![("Content-Type".into(), "text/xml;charset=UTF-8".into())],
+        body: body.into_bytes(),
+    }
+}
+
+/// An error in the protocol's shape.
+fn aws_error(
+    proto: Protocol,
+    status: u16,
+    code: &str,
+    sender: bool,
+    message: &str,
+    id: &str,
+) -> Response {
+    match proto {
+        Protocol::Ec2Query => xml(
+            status,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>\
+                 <Code>{code}</Code><Message>{message}</Message></Error></Errors>\
+                 <RequestID>{id}</RequestID></Response>"
+            ),
+        ),
+        Protocol::Query => xml(
+            status,
+            format!(
+                "<ErrorResponse><Error><Type>{}</Type><Code>{code}</Code>\
+                 <Message>{message}</Message></Error><RequestId>{id}</RequestId></ErrorResponse>",
+                if sender { "Sender" } else { "Receiver" }
+            ),
+        ),
+        Protocol::AwsJson => {
+            let mut r = Response::json(status, &json!({ "__type": code, "message": message }));
+            r.headers[0].1 = "application/x-amz-json-1.1".into();
+            r.headers.push(("x-amzn-ErrorType".into(), code.into()));
+            r.headers.push(("x-amzn-RequestId".into(), id.into()));
+            r
+        }
+        Protocol::RestJson | Protocol::Plain => {
+            let mut r = Response::json(status, &json!({ "message": message }));
+            r.headers.push(("x-amzn-ErrorType".into(), code.into()));
+            r.headers.push(("x-amzn-RequestId".into(), id.into()));
+            r
+        }
+    }
+}
+
+fn throttle(proto: Protocol, id: &str) -> Response {
+    match proto {
+        Protocol::Ec2Query => aws_error(
+            proto,
+            503,
+            "RequestLimitExceeded",
+            true,
+            "Request limit exceeded.",
+            id,
+        ),
+        Protocol::Query | Protocol::AwsJson => {
+            let code = if proto == Protocol::Query {
+                "Throttling"
+            } else {
+                "ThrottlingException"
+            };
+            aws_error(proto, 400, code, true, "Rate exceeded", id)
+        }
+        Protocol::RestJson => {
+            aws_error(proto, 429, "ThrottlingException", true, "Rate exceeded", id)
+        }
+        Protocol::Plain => {
+            let mut r = Response::json(429, &json!({ "message": "Too many requests" }));
+            r.headers.push(("Retry-After".into(), "0".into()));
+            r
+        }
+    }
+}
+
+fn server_error(proto: Protocol, status: u16, id: &str) -> Response {
+    let message = format!("injected fault: the service answered {status}");
+    match proto {
+        Protocol::Ec2Query | Protocol::Query => {
+            let code = if status == 500 {
+                "InternalFailure"
+            } else {
+                "ServiceUnavailable"
+            };
+            aws_error(proto, status, code, false, &message, id)
+        }
+        Protocol::AwsJson | Protocol::RestJson => {
+            let code = if status == 500 {
+                "InternalServerException"
+            } else {
+                "ServiceUnavailableException"
+            };
+            aws_error(proto, status, code, false, &message, id)
+        }
+        Protocol::Plain => Response::json(status, &json!({ "message": message })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// What a client sees: `None` when the connection closed unanswered.
+    type Seen = Option<(u16, Vec<(String, String)>, Vec<u8>)>;
+
+    /// One request on a fresh connection.
+    fn call(
+        endpoint: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Seen {
+        let mut conn = TcpStream::connect(endpoint.trim_start_matches("http://")).unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        conn.write_all(head.as_bytes()).unwrap();
+        let mut reader = BufReader::new(conn);
+        let mut status = String::new();
+        if reader.read_line(&mut status).unwrap_or(0) == 0 {
+            return None;
+        }
+        let status = status.split_whitespace().nth(1)?.parse().ok()?;
+        let (mut headers, mut length) = (Vec::new(), 0);
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).ok()?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (k, v) = h.split_once(':')?;
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok()?;
+            }
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some((status, headers, body))
+    }
+
+    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An upstream that counts calls and answers 200 with the path.
+    fn upstream() -> (Server, Arc<AtomicU64>) {
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = calls.clone();
+        let server = Server::start(Arc::new(move |req: &Request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut r = Response::json(
+                200,
+                &json!({ "path": req.path, "body": String::from_utf8_lossy(&req.body) }),
+            );
+            r.headers.push(("X-Upstream".into(), "yes".into()));
+            r
+        }));
+        (server, calls)
+    }
+
+    #[test]
+    fn every_kind_occurs_and_only_the_ambiguous_ones_reach_upstream() {
+        let (up, calls) = upstream();
+        let proxy = FaultProxy::start(&up.endpoint(), FaultPlan { rate: 1.0, seed: 7 });
+        let mut reached = 0;
+        for i in 0..200 {
+            let before = calls.load(Ordering::SeqCst);
+            let seen = call(&proxy.endpoint(), "GET", &format!("/r/{i}"), &[], "");
+            let forwarded = calls.load(Ordering::SeqCst) - before;
+            let (_, kind) = proxy.requests()[i].clone();
+            let kind = kind.expect("rate 1.0 faults every request");
+            assert_eq!(forwarded == 1, kind.takes_effect(), "{kind:?}");
+            reached += forwarded;
+            match kind {
+                FaultKind::Throttle => {
+                    let (status, headers, _) = seen.expect("an answer");
+                    assert_eq!((status, get(&headers, "Retry-After")), (429, Some("0")));
+                }
+                FaultKind::ServerError => {
+                    let (status, headers, _) = seen.expect("an answer");
+                    assert!([500, 502, 503].contains(&status), "{status}");
+                    assert_eq!(get(&headers, "X-Upstream"), None);
+                }
+                FaultKind::LateError => {
+                    let (status, headers, _) = seen.expect("an answer");
+                    assert_eq!(status, 503);
+                    assert_eq!(get(&headers, "X-Upstream"), None);
+                }
+                FaultKind::Reset | FaultKind::LostResponse => assert!(seen.is_none(), "{kind:?}"),
+            }
+        }
+        let n = proxy.injected();
+        assert_eq!(n.requests, 200);
+        assert_eq!(n.faults(), 200);
+        for kind in FaultKind::ALL {
+            assert!(n.of(kind) > 10, "{kind:?}: {n:?}");
+        }
+        assert_eq!(reached, n.lost_response + n.late_error);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_faults() {
+        let (up, _) = upstream();
+        let kinds = |seed| {
+            let proxy = FaultProxy::start(&up.endpoint(), FaultPlan { rate: 0.5, seed });
+            for i in 0..60 {
+                call(&proxy.endpoint(), "GET", &format!("/r/{i}"), &[], "");
+            }
+            proxy.requests()
+        };
+        let (a, b, c) = (kinds(42), kinds(42), kinds(43));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let faulted = a.iter().filter(|(_, f)| f.is_some()).count();
+        assert!((15..=45).contains(&faulted), "{faulted} of 60 at rate 0.5");
+        assert_eq!(a[3].0, "GET /r/3");
+    }
+
+    #[test]
+    fn rate_zero_forwards_everything_unchanged() {
+        let (up, calls) = upstream();
+        let proxy = FaultProxy::start(&up.endpoint(), FaultPlan { rate: 0.0, seed: 1 });
+        for i in 0..50 {
+            let (status, headers, body) =
+                call(&proxy.endpoint(), "POST", &format!("/r/{i}"), &[], "hello")
+                    .expect("an answer");
+            assert_eq!(status, 200);
+            assert_eq!(get(&headers, "X-Upstream"), Some("yes"));
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body, json!({ "path": format!("/r/{i}"), "body": "hello" }));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 50);
+        assert_eq!(
+            proxy.injected(),
+            FaultCounts {
+                requests: 50,
+                ..FaultCounts::default()
+            }
+        );
+        // Turned on and off again mid-test.
+        proxy.set_rate(1.0);
+        call(&proxy.endpoint(), "GET", "/on", &[], "");
+        proxy.set_rate(0.0);
+        assert!(call(&proxy.endpoint(), "GET", "/off", &[], "").is_some());
+        let log = proxy.requests();
+        assert!(
+            log[50].1.is_some() && log[51].1.is_none(),
+            "{:?}",
+            &log[50..]
+        );
+    }
+
+    #[test]
+    fn throttles_and_server_errors_take_the_protocols_shape() {
+        let (up, _) = upstream();
+        let sigv4 = |service: &str| {
+            format!(
+                "AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/{service}/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=00"
+            )
+        };
+        let form = (
+            "Content-Type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+        let ec2 = sigv4("ec2");
+        let iam = sigv4("iam");
+        let eks = sigv4("eks");
+        // Find a seed whose first request is throttled and one whose first
+        // request is a 500.
+        let first = |want: FaultKind, status: Option<u16>| {
+            (0..1000u64)
+                .find(|&seed| {
+                    let f = Dice::new(FaultPlan { rate: 1.0, seed }).roll().unwrap();
+                    f.kind == want && status.is_none_or(|s| s == f.status)
+                })
+                .unwrap()
+        };
+        let (t, e) = (
+            first(FaultKind::Throttle, None),
+            first(FaultKind::ServerError, Some(500)),
+        );
+        let once = |seed, headers: &[(&str, &str)], body: &str| {
+            let proxy = FaultProxy::start(&up.endpoint(), FaultPlan { rate: 1.0, seed });
+            let seen = call(&proxy.endpoint(), "POST", "/", headers, body).expect("an answer");
+            (
+                seen.0,
+                seen.1,
+                String::from_utf8(seen.2).unwrap(),
+                proxy.requests(),
+            )
+        };
+
+        let (status, _, body, log) = once(
+            t,
+            &[form, ("Authorization", &ec2)],
+            "Action=DescribeVpcs&Version=2016-11-15",
+        );
+        assert_eq!(status, 503);
+        assert!(
+            body.contains("<Response><Errors><Error><Code>RequestLimitExceeded</Code>"),
+            "{body}"
+        );
+        assert!(body.contains("<RequestID>"), "{body}");
+        assert_eq!(log[0].0, "POST /?Action=DescribeVpcs");
+
+        let (status, _, body, _) = once(
+            t,
+            &[form, ("Authorization", &iam)],
+            "Action=CreateRole&Version=2010-05-08",
+        );
+        assert_eq!(status, 400);
+        assert!(body.contains("<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"), "{body}");
+
+        let (status, _, body, _) = once(
+            e,
+            &[form, ("Authorization", &iam)],
+            "Action=CreateRole&Version=2010-05-08",
+        );
+        assert_eq!(status, 500);
+        assert!(
+            body.contains("<Type>Receiver</Type><Code>InternalFailure</Code>"),
+            "{body}"
+        );
+
+        let rest = [
+            ("Authorization", eks.as_str()),
+            ("X-Amz-Date", "20250101T000000Z"),
+        ];
+        let (status, headers, body, _) = once(t, &rest, "{}");
+        assert_eq!(status, 429);
+        assert_eq!(
+            get(&headers, "x-amzn-ErrorType"),
+            Some("ThrottlingException")
+        );
+        assert_eq!(body, r#"{"message":"Rate exceeded"}"#);
+
+        let (status, headers, _, _) = once(e, &rest, "{}");
+        assert_eq!(status, 500);
+        assert_eq!(
+            get(&headers, "x-amzn-ErrorType"),
+            Some("InternalServerException")
+        );
+
+        let (status, headers, _, _) = once(t, &[("Authorization", "Bearer glsa_x")], "{}");
+        assert_eq!(status, 429);
+        assert_eq!(get(&headers, "Retry-After"), Some("0"));
+        assert_eq!(get(&headers, "x-amzn-ErrorType"), None);
+    }
+
+    /// A seed whose first request gets `kind` and whose second gets none.
+    fn seed_for(kind: FaultKind) -> u64 {
+        (0..)
+            .find(|&seed| {
+                let mut d = Dice::new(FaultPlan { rate: 0.5, seed });
+                d.roll().map(|f| f.kind) == Some(kind) && d.roll().is_none()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_aws_sdk_retries_every_kind_of_fault() {
+        use aws_sdk_iam::config::retry::RetryConfig;
+        let stub = Server::start(Arc::new(|req: &Request| {
+            let body = String::from_utf8_lossy(&req.body);
+            let xml = |b: &str| Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), "text/xml".into())],
+                body: b.as_bytes().to_vec(),
+            };
+            if body.contains("Action=ListRoles") {
+                xml(
+                    "<ListRolesResponse><ListRolesResult><IsTruncated>false</IsTruncated><Roles/>\
+                     </ListRolesResult><ResponseMetadata><RequestId>r</RequestId>\
+                     </ResponseMetadata></ListRolesResponse>",
+                )
+            } else if body.contains("Action=DescribeVpcs") {
+                xml(
+                    "<DescribeVpcsResponse><requestId>r</requestId><vpcSet/></DescribeVpcsResponse>",
+                )
+            } else {
+                Response::json(200, &json!({ "clusters": ["c"] }))
+            }
+        }));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let retry =
+            RetryConfig::standard().with_initial_backoff(std::time::Duration::from_millis(5));
+        for kind in FaultKind::ALL {
+            for service in ["iam", "ec2", "eks"] {
+                let plan = FaultPlan {
+                    rate: 0.5,
+                    seed: seed_for(kind),
+                };
+                let proxy = FaultProxy::start(&stub.endpoint(), plan);
+                let sdk = rt.block_on(crate::moto::sdk_config_for(&proxy.endpoint()));
+                let ok = rt.block_on(async {
+                    match service {
+                        "iam" => aws_sdk_iam::Client::from_conf(
+                            aws_sdk_iam::config::Builder::from(&sdk)
+                                .retry_config(retry.clone())
+                                .build(),
+                        )
+                        .list_roles()
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{e:?}")),
+                        "ec2" => aws_sdk_ec2::Client::from_conf(
+                            aws_sdk_ec2::config::Builder::from(&sdk)
+                                .retry_config(retry.clone())
+                                .build(),
+                        )
+                        .describe_vpcs()
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{e:?}")),
+                        _ => aws_sdk_eks::Client::from_conf(
+                            aws_sdk_eks::config::Builder::from(&sdk)
+                                .retry_config(retry.clone())
+                                .build(),
+                        )
+                        .list_clusters()
+                        .send()
+                        .await
+                        .map(|o| assert_eq!(o.clusters(), ["c"]))
+                        .map_err(|e| format!("{e:?}")),
+                    }
+                });
+                let log = proxy.requests();
+                assert!(ok.is_ok(), "{service} after {kind:?}: {ok:?} {log:?}");
+                let faults: Vec<_> = log.iter().map(|(_, f)| *f).collect();
+                assert_eq!(faults, [Some(kind), None], "{service}: {log:?}");
+            }
+        }
+    }
+}
