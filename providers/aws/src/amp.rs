@@ -3,10 +3,16 @@
 //! `aws_amp_rule_groups_namespace` (recording and alerting rules, YAML).
 //! A workspace is usable only once ACTIVE; creates and rule updates wait
 //! for that, since a rule namespace put into a CREATING workspace fails.
+//!
+//! Workspaces have no unique name: a create tags its workspace with its
+//! marks (see [`crate::ownership`]) and `recover` lists workspaces and
+//! takes the one that carries them. A rule groups namespace is unique by
+//! workspace and name, and taken if it carries the create's marks too.
+//! Both creates send their token as AMP's client token.
 
 use std::sync::Arc;
 
-use aws_sdk_amp::types::{RuleGroupsNamespaceStatusCode, WorkspaceStatusCode};
+use aws_sdk_amp::types::{RuleGroupsNamespaceStatusCode, WorkspaceStatusCode, WorkspaceSummary};
 use aws_smithy_types::Blob;
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
@@ -19,6 +25,7 @@ use crate::attrs::{
     tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
+use crate::ownership::{claimed_map, creation_tags, made_by, only_one, required_marks};
 use crate::wait;
 
 pub(crate) async fn retag(
@@ -138,6 +145,64 @@ impl Workspace {
         Ok(Some(Current::new(inputs, workspace_outputs(&w))))
     }
 
+    /// What a create does once AMP has the workspace: waits for ACTIVE and
+    /// returns the outputs, or what exists (`first`) as a partial result.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        id: &str,
+        first: Map,
+    ) -> Result<Map, ProviderError> {
+        match self.wait_active(ctx, id).await {
+            Ok(w) => Ok(workspace_outputs(&w)),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    /// The workspace this create made, if AMP lists it: one with the
+    /// create's marks that is not being deleted.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        alias: Option<&str>,
+    ) -> Result<Option<WorkspaceSummary>, ProviderError> {
+        required_marks(ctx)?;
+        let mut mine = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .0
+                .amp
+                .list_workspaces()
+                .set_alias(alias.map(str::to_string))
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| api("aps:ListWorkspaces", e))?;
+            for w in out.workspaces() {
+                if w.status().map(|s| s.status_code()) == Some(&WorkspaceStatusCode::Deleting) {
+                    continue;
+                }
+                // The list may leave tags out; DescribeWorkspace has them.
+                let tags = match w.tags() {
+                    Some(t) => tags_from_map(Some(t)),
+                    None => match self.describe(w.workspace_id()).await? {
+                        Some(d) => tags_from_map(d.tags()),
+                        None => continue,
+                    },
+                };
+                if made_by(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                    mine.push(w.clone());
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return only_one(ctx, "workspace", mine, |w| w.workspace_id().to_string());
+            }
+        }
+    }
+
     async fn wait_active(
         &self,
         ctx: &OpContext,
@@ -174,24 +239,40 @@ impl Workspace {
 impl Resource for Workspace {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: WorkspaceIn = typed(inputs)?;
-        let out = self
-            .0
-            .amp
-            .create_workspace()
-            .set_alias(i.alias.clone())
-            .set_tags(tags_hash_map(&i.tags))
-            .send()
-            .await
-            .map_err(|e| api("aps:CreateWorkspace", e))?;
+        let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
+        let out = wait::create_call(ctx, "aps:CreateWorkspace", || {
+            self.0
+                .create
+                .amp
+                .create_workspace()
+                .set_alias(i.alias.clone())
+                .set_tags(tags.clone())
+                .set_client_token(ctx.client_token().map(str::to_string))
+                .send()
+        })
+        .await?;
         let id = out.workspace_id().to_string();
         let first = Attrs::new()
             .set("id", id.as_str())
             .set("arn", out.arn())
             .build();
-        match self.wait_active(ctx, &id).await {
-            Ok(w) => Ok(workspace_outputs(&w)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
-        }
+        self.finish(ctx, inputs, &id, first).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: WorkspaceIn = typed(inputs)?;
+        let found =
+            wait::find_settled(wait::RECOVER_SETTLE, || self.find(ctx, i.alias.as_deref())).await?;
+        let Some(w) = found else {
+            return Ok(None);
+        };
+        let first = Attrs::new()
+            .set("id", w.workspace_id())
+            .set("arn", w.arn())
+            .build();
+        self.finish(ctx, inputs, w.workspace_id(), first)
+            .await
+            .map(Some)
     }
 
     async fn read(
@@ -335,6 +416,21 @@ impl RuleGroupsNamespace {
         )))
     }
 
+    /// What a create does once AMP has the namespace: waits for ACTIVE and
+    /// returns the outputs, or what exists (`first`) as a partial result.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        i: &NamespaceIn,
+        first: Map,
+    ) -> Result<Map, ProviderError> {
+        match self.wait_active(ctx, &i.workspace_id, &i.name).await {
+            Ok(arn) => Ok(Attrs::new().set("arn", arn.as_str()).set("id", arn).build()),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
     async fn wait_active(
         &self,
         ctx: &OpContext,
@@ -392,28 +488,44 @@ impl Resource for RuleGroupsNamespace {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: NamespaceIn = typed(inputs)?;
         check_yaml(&i.data)?;
+        let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         // A workspace that is still CREATING answers ConflictException.
-        let out = wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
-            self.0
-                .amp
-                .create_rule_groups_namespace()
-                .workspace_id(&i.workspace_id)
-                .name(&i.name)
-                .data(Blob::new(i.data.as_bytes()))
-                .set_tags(tags_hash_map(&i.tags))
-                .send()
-                .await
-                .map_err(|e| api("aps:CreateRuleGroupsNamespace", e))
+        let out = wait::retry_transient(ctx, wait::SHORT, workspace_busy, || {
+            wait::create_call(ctx, "aps:CreateRuleGroupsNamespace", || {
+                self.0
+                    .create
+                    .amp
+                    .create_rule_groups_namespace()
+                    .workspace_id(&i.workspace_id)
+                    .name(&i.name)
+                    .data(Blob::new(i.data.as_bytes()))
+                    .set_tags(tags.clone())
+                    .set_client_token(ctx.client_token().map(str::to_string))
+                    .send()
+            })
         })
         .await?;
         let first = Attrs::new()
             .set("arn", out.arn())
             .set("id", out.arn())
             .build();
-        match self.wait_active(ctx, &i.workspace_id, &i.name).await {
-            Ok(arn) => Ok(Attrs::new().set("arn", arn.as_str()).set("id", arn).build()),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        self.finish(ctx, inputs, &i, first).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: NamespaceIn = typed(inputs)?;
+        let Some(n) = self.describe(&i.workspace_id, &i.name).await? else {
+            return Ok(None);
+        };
+        if !claimed_map(ctx, n.tags())? {
+            return Ok(None);
         }
+        // One being deleted is an earlier namespace's end, not this create.
+        if n.status().map(|s| s.status_code()) == Some(&RuleGroupsNamespaceStatusCode::Deleting) {
+            return Ok(None);
+        }
+        let first = Attrs::new().set("arn", n.arn()).set("id", n.arn()).build();
+        self.finish(ctx, inputs, &i, first).await.map(Some)
     }
 
     async fn read(

@@ -10,12 +10,18 @@
 //! replaced under the same name is not scraped by the old scraper, which is
 //! why `cluster_arn` (not the name) is the attribute, so a new cluster
 //! replaces the scraper too.
+//!
+//! Scrapers have no unique name: a create tags its scraper with its marks
+//! (see [`crate::ownership`]) and `recover` lists scrapers and takes the
+//! one that carries them. A workspace has at most one Alertmanager
+//! definition, found by the workspace. Both creates send their token as
+//! AMP's client token.
 
 use std::sync::Arc;
 
 use aws_sdk_amp::types::{
     AlertManagerDefinitionStatusCode, AmpConfiguration, Destination, EksConfiguration,
-    ScrapeConfiguration, ScraperDescription, ScraperStatusCode, Source,
+    ScrapeConfiguration, ScraperDescription, ScraperStatusCode, ScraperSummary, Source,
 };
 use aws_smithy_types::Blob;
 use meshmon_provider_sdk::{
@@ -32,6 +38,7 @@ use crate::attrs::{
     tags_hash_map, tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
+use crate::ownership::{creation_tags, made_by, only_one, required_marks};
 use crate::wait;
 
 /// Problems in a document, as one error that lists them all.
@@ -207,6 +214,59 @@ impl Scraper {
         Ok(Some(Current::new(inputs, scraper_outputs(&s))))
     }
 
+    /// What a create does once AMP has the scraper: waits for ACTIVE and
+    /// returns the outputs, or what exists (`first`) as a partial result.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        id: &str,
+        first: Map,
+    ) -> Result<Map, ProviderError> {
+        match self.wait_active(ctx, id).await {
+            Ok(s) => Ok(scraper_outputs(&s)),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
+    /// The scraper this create made, if AMP lists it: one with the
+    /// create's marks that is not being deleted.
+    async fn find(&self, ctx: &OpContext) -> Result<Option<ScraperSummary>, ProviderError> {
+        required_marks(ctx)?;
+        let mut mine = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .0
+                .amp
+                .list_scrapers()
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| api("aps:ListScrapers", e))?;
+            for s in out.scrapers() {
+                if s.status().map(|s| s.status_code()) == Some(&ScraperStatusCode::Deleting) {
+                    continue;
+                }
+                // The list may leave tags out; DescribeScraper has them.
+                let tags = match s.tags() {
+                    Some(t) => tags_from_map(Some(t)),
+                    None => match self.describe(s.scraper_id()).await? {
+                        Some(d) => tags_from_map(d.tags()),
+                        None => continue,
+                    },
+                };
+                if made_by(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                    mine.push(s.clone());
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return only_one(ctx, "scraper", mine, |s| s.scraper_id().to_string());
+            }
+        }
+    }
+
     /// Waits for ACTIVE after a create or an update.
     async fn wait_active(
         &self,
@@ -267,29 +327,43 @@ impl Resource for Scraper {
                 .build()
                 .map_err(|e| ProviderError::new(format!("source: {e}")))?,
         );
-        let out = self
-            .0
-            .amp
-            .create_scraper()
-            .set_alias(i.alias.clone())
-            .source(source)
-            .destination(destination(&i.workspace_arn)?)
-            .scrape_configuration(ScrapeConfiguration::ConfigurationBlob(Blob::new(
-                i.scrape_configuration.as_bytes(),
-            )))
-            .set_tags(tags_hash_map(&i.tags))
-            .send()
-            .await
-            .map_err(|e| api("aps:CreateScraper", e))?;
+        let dest = destination(&i.workspace_arn)?;
+        let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
+        let out = wait::create_call(ctx, "aps:CreateScraper", || {
+            self.0
+                .create
+                .amp
+                .create_scraper()
+                .set_alias(i.alias.clone())
+                .source(source.clone())
+                .destination(dest.clone())
+                .scrape_configuration(ScrapeConfiguration::ConfigurationBlob(Blob::new(
+                    i.scrape_configuration.as_bytes(),
+                )))
+                .set_tags(tags.clone())
+                .set_client_token(ctx.client_token().map(str::to_string))
+                .send()
+        })
+        .await?;
         let id = out.scraper_id().to_string();
         let first = Attrs::new()
             .set("id", id.as_str())
             .set("arn", out.arn())
             .build();
-        match self.wait_active(ctx, &id).await {
-            Ok(s) => Ok(scraper_outputs(&s)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
-        }
+        self.finish(ctx, inputs, &id, first).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let Some(s) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(ctx)).await? else {
+            return Ok(None);
+        };
+        let first = Attrs::new()
+            .set("id", s.scraper_id())
+            .set("arn", s.arn())
+            .build();
+        self.finish(ctx, inputs, s.scraper_id(), first)
+            .await
+            .map(Some)
     }
 
     async fn read(
@@ -461,6 +535,18 @@ impl AlertManagerDefinition {
         Ok(Some(Current::new(inputs, outputs)))
     }
 
+    /// What a create does once AMP has the definition: waits for ACTIVE
+    /// and returns the outputs, or what exists as a partial result.
+    async fn finish(&self, ctx: &OpContext, inputs: &Map, ws: &str) -> Result<Map, ProviderError> {
+        match self.wait_active(ctx, ws).await {
+            Ok(out) => Ok(out),
+            Err(e) => Err(e.with_partial(Current::new(
+                inputs.clone(),
+                Attrs::new().set("id", ws).build(),
+            ))),
+        }
+    }
+
     async fn wait_active(&self, ctx: &OpContext, ws: &str) -> Result<Map, ProviderError> {
         wait::until(
             ctx,
@@ -506,21 +592,34 @@ impl Resource for AlertManagerDefinition {
             ALERTMANAGER_HINT,
         )?;
         // A workspace that is still CREATING answers ConflictException.
-        wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
-            self.0
-                .amp
-                .create_alert_manager_definition()
-                .workspace_id(&i.workspace_id)
-                .data(Blob::new(i.definition.as_bytes()))
-                .send()
-                .await
-                .map_err(|e| api("aps:CreateAlertManagerDefinition", e))
+        wait::retry_transient(ctx, wait::SHORT, workspace_busy, || {
+            wait::create_call(ctx, "aps:CreateAlertManagerDefinition", || {
+                self.0
+                    .create
+                    .amp
+                    .create_alert_manager_definition()
+                    .workspace_id(&i.workspace_id)
+                    .data(Blob::new(i.definition.as_bytes()))
+                    .set_client_token(ctx.client_token().map(str::to_string))
+                    .send()
+            })
         })
         .await?;
-        let first = Attrs::new().set("id", i.workspace_id.as_str()).build();
-        match self.wait_active(ctx, &i.workspace_id).await {
-            Ok(out) => Ok(out),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        self.finish(ctx, inputs, &i.workspace_id).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let ws = str_of(inputs, "workspace_id")?;
+        match self.describe(ws).await? {
+            // One being deleted is an earlier definition's end, not this create.
+            Some(d)
+                if d.status().map(|s| s.status_code())
+                    == Some(&AlertManagerDefinitionStatusCode::Deleting) =>
+            {
+                Ok(None)
+            }
+            Some(_) => self.finish(ctx, inputs, ws).await.map(Some),
+            None => Ok(None),
         }
     }
 

@@ -2,6 +2,9 @@
 //! deserialisation, tag diffs, and shaping what `read` returns so that an
 //! optional attribute the user left out does not read back as a change
 //! (an absent `tags` and an empty one are the same thing to a user).
+//! Tags AWS adds (`aws:`) and meshmon's own (`meshmon:`, see
+//! [`crate::ownership`]) are never the user's: reads leave them out and tag
+//! updates never touch them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,7 +15,28 @@ pub type Tags = BTreeMap<String, String>;
 /// The `tags` attribute every taggable type has.
 pub fn tags_attr() -> Attribute {
     Attribute::optional("tags", AttrType::map_of(AttrType::String))
+        .check(no_reserved_tags)
         .describe("Tags; changed in place.")
+}
+
+/// Refuses tag keys that start with `meshmon:`: meshmon tags the objects
+/// it creates with those, and reads leave them out.
+pub fn no_reserved_tags(v: &Value) -> Result<(), String> {
+    match v
+        .as_map()
+        .and_then(|m| m.keys().find(|k| crate::ownership::is_reserved(k)))
+    {
+        Some(k) => Err(format!(
+            "tag {k:?}: keys starting with \"{}\" are meshmon's own",
+            meshmon_provider_sdk::OWNERSHIP_TAG_PREFIX
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether a tag is the user's: not added by AWS, not meshmon's own.
+pub fn is_users_tag(key: &str) -> bool {
+    !key.starts_with("aws:") && !crate::ownership::is_reserved(key)
 }
 
 /// Tags as the SDKs that take a string map want them (`None` when empty).
@@ -30,16 +54,13 @@ pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed}
 
 /// AWS tags on an attribute map being built for `read`.
 pub trait TagsExt {
-    /// Tags, without the `aws:` ones AWS adds itself.
+    /// Tags, without the `aws:` ones AWS adds itself and meshmon's own.
     fn tags(self, prior: &Map, tags: Tags) -> Self;
 }
 
 impl TagsExt for Attrs {
     fn tags(self, prior: &Map, tags: Tags) -> Self {
-        let tags: Tags = tags
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .collect();
+        let tags: Tags = tags.into_iter().filter(|(k, _)| is_users_tag(k)).collect();
         self.unless_empty(prior, "tags", tags_value(&tags))
     }
 }
@@ -84,16 +105,17 @@ pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String
     out
 }
 
-/// What to tag and untag to go from `old` to `new`.
+/// What to tag and untag to go from `old` to `new`. Tags that are not the
+/// user's (`aws:`, `meshmon:`) are never set or removed.
 pub fn tag_diff(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
     let set = new
         .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
+        .filter(|(k, v)| is_users_tag(k) && old.get(*k) != Some(v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let remove = old
         .keys()
-        .filter(|k| !new.contains_key(*k))
+        .filter(|k| is_users_tag(k) && !new.contains_key(*k))
         .cloned()
         .collect();
     (set, remove)
@@ -139,5 +161,38 @@ mod tests {
         let (set, remove) = tag_diff(&old, &new);
         assert_eq!(set, [("c".to_string(), "3".to_string())].into());
         assert_eq!(remove, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn meshmon_tags_are_never_read_set_or_removed() {
+        let live: Tags = [
+            ("team".into(), "obs".into()),
+            ("meshmon:lineage".into(), "L1".into()),
+            ("meshmon:address".into(), "aws_vpc.main".into()),
+            ("aws:cloudformation:stack-name".into(), "x".into()),
+        ]
+        .into();
+        let m = Attrs::new().tags(&Map::new(), live.clone()).build();
+        assert_eq!(
+            m["tags"],
+            tags_value(&[("team".to_string(), "obs".to_string())].into())
+        );
+        let (set, remove) = tag_diff(&live, &Tags::new());
+        assert!(set.is_empty());
+        assert_eq!(remove, vec!["team".to_string()]);
+        let (set, _) = tag_diff(&Tags::new(), &live);
+        assert_eq!(set.keys().collect::<Vec<_>>(), vec!["team"]);
+    }
+
+    #[test]
+    fn specs_cannot_write_meshmon_tags() {
+        let ok = tags_value(&[("team".to_string(), "obs".to_string())].into());
+        assert!(no_reserved_tags(&ok).is_ok());
+        let bad = tags_value(&[("meshmon:lineage".to_string(), "x".to_string())].into());
+        assert!(
+            no_reserved_tags(&bad)
+                .unwrap_err()
+                .contains("meshmon:lineage")
+        );
     }
 }

@@ -6,6 +6,10 @@
 //! but never ACTIVE is returned as a partial result so the engine records it
 //! tainted instead of orphaning it. EKS allows one update at a time, and
 //! endpoint access and logging cannot share one UpdateClusterConfig call.
+//! A cluster's name is unique in its region: `recover` finds it by name,
+//! takes it if it carries the create's tags (see [`crate::ownership`]) and
+//! waits for it as create does. The create sends its token as EKS's client
+//! request token.
 
 use std::sync::Arc;
 
@@ -25,6 +29,7 @@ use crate::attrs::{
     tags_hash_map, tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
+use crate::ownership::{claimed_map, creation_tags};
 use crate::wait;
 
 /// Every control-plane log type EKS knows; logging updates name all of them.
@@ -393,6 +398,21 @@ impl Cluster {
         .await
     }
 
+    /// What a create does once EKS has the cluster: waits for ACTIVE and
+    /// returns the outputs, or what exists (`first`) as a partial result.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        name: &str,
+        first: Map,
+    ) -> Result<Map, ProviderError> {
+        match self.wait_active(ctx, name).await {
+            Ok(c) => Ok(cluster_outputs(&c)),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
     async fn settled(&self, name: &str) -> Result<Result<(), String>, ProviderError> {
         let c = self.describe(name).await?.ok_or_else(|| {
             ProviderError::new(format!("cluster {name} disappeared during an update"))
@@ -495,35 +515,45 @@ impl Resource for Cluster {
             }
             None => None,
         };
-        let created = wait::retry_transient(
-            ctx,
-            wait::IAM_PROPAGATION,
-            cluster_create_transient,
-            || async {
-                self.0
-                    .eks
-                    .create_cluster()
-                    .name(&i.name)
-                    .set_version(i.version.clone())
-                    .role_arn(&i.role_arn)
-                    .resources_vpc_config(vpc.clone())
-                    .set_access_config(access.clone())
-                    .logging(log.clone())
-                    .set_tags(tags_hash_map(&i.tags))
-                    .send()
-                    .await
-                    .map_err(|e| api("eks:CreateCluster", e))
-            },
-        )
-        .await?;
+        let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
+        let created =
+            wait::retry_transient(ctx, wait::IAM_PROPAGATION, cluster_create_transient, || {
+                wait::create_call(ctx, "eks:CreateCluster", || {
+                    self.0
+                        .create
+                        .eks
+                        .create_cluster()
+                        .name(&i.name)
+                        .set_version(i.version.clone())
+                        .role_arn(&i.role_arn)
+                        .resources_vpc_config(vpc.clone())
+                        .set_access_config(access.clone())
+                        .logging(log.clone())
+                        .set_tags(tags.clone())
+                        .set_client_request_token(ctx.client_token().map(str::to_string))
+                        .send()
+                })
+            })
+            .await?;
         let first = created
             .cluster
             .as_ref()
             .map(cluster_outputs)
             .unwrap_or_else(|| Attrs::new().set("id", i.name.as_str()).build());
-        match self.wait_active(ctx, &i.name).await {
-            Ok(c) => Ok(cluster_outputs(&c)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        self.finish(ctx, inputs, &i.name, first).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let name = str_of(inputs, "name")?;
+        match self.describe(name).await? {
+            Some(c) if !claimed_map(ctx, c.tags())? => Ok(None),
+            // One being deleted is an earlier cluster's end, not this create.
+            Some(c) if c.status() == Some(&ClusterStatus::Deleting) => Ok(None),
+            Some(c) => self
+                .finish(ctx, inputs, name, cluster_outputs(&c))
+                .await
+                .map(Some),
+            None => Ok(None),
         }
     }
 

@@ -4,7 +4,12 @@
 //! access policy granted to that principal, cluster-wide or in some
 //! namespaces). Neither waits: EKS applies both synchronously. A cluster
 //! still in `CONFIG_MAP` mode rejects both with InvalidRequestException,
-//! which the hint explains.
+//! which the hint explains. An access entry is unique by cluster and
+//! principal, an association by cluster, principal and policy: `recover`
+//! finds each by those, and takes an entry only if it carries the create's
+//! tags (see [`crate::ownership`]); an association has no tags. The
+//! entry's create sends its token as EKS's client request token;
+//! AssociateAccessPolicy takes none.
 
 use std::sync::Arc;
 
@@ -21,6 +26,8 @@ use crate::attrs::{
     tags_hash_map, tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
+use crate::ownership::{claimed_map, creation_tags};
+use crate::wait;
 
 /// Access entry types EKS accepts; only STANDARD takes groups and a username.
 const ENTRY_TYPES: [&str; 7] = [
@@ -163,7 +170,7 @@ impl AccessEntry {
 
 #[async_trait]
 impl Resource for AccessEntry {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: AccessEntryIn = typed(inputs)?;
         let kind = i.kind.clone().unwrap_or_else(|| "STANDARD".into());
         if !ENTRY_TYPES.contains(&kind.as_str()) {
@@ -172,25 +179,37 @@ impl Resource for AccessEntry {
                     .with_hint(format!("use one of {}", ENTRY_TYPES.join(", "))),
             );
         }
-        let out = self
-            .0
-            .eks
-            .create_access_entry()
-            .cluster_name(&i.cluster_name)
-            .principal_arn(&i.principal_arn)
-            .set_kubernetes_groups(
-                (!i.kubernetes_groups.is_empty()).then(|| i.kubernetes_groups.clone()),
-            )
-            .set_username(i.username.clone())
-            .r#type(kind)
-            .set_tags(tags_hash_map(&i.tags))
-            .send()
-            .await
-            .map_err(|e| access_error(api("eks:CreateAccessEntry", e)))?;
+        let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
+        let out = wait::create_call(ctx, "eks:CreateAccessEntry", || {
+            self.0
+                .create
+                .eks
+                .create_access_entry()
+                .cluster_name(&i.cluster_name)
+                .principal_arn(&i.principal_arn)
+                .set_kubernetes_groups(
+                    (!i.kubernetes_groups.is_empty()).then(|| i.kubernetes_groups.clone()),
+                )
+                .set_username(i.username.clone())
+                .r#type(kind.as_str())
+                .set_tags(tags.clone())
+                .set_client_request_token(ctx.client_token().map(str::to_string))
+                .send()
+        })
+        .await
+        .map_err(access_error)?;
         let e = out
             .access_entry
             .ok_or_else(|| ProviderError::new("eks:CreateAccessEntry returned no access entry"))?;
         Ok(entry_outputs(&e))
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: AccessEntryIn = typed(inputs)?;
+        match self.describe(&i.cluster_name, &i.principal_arn).await? {
+            Some(e) if claimed_map(ctx, e.tags())? => Ok(Some(entry_outputs(&e))),
+            _ => Ok(None),
+        }
     }
 
     async fn read(
@@ -423,19 +442,22 @@ impl AccessPolicyAssociation {
 
 #[async_trait]
 impl Resource for AccessPolicyAssociation {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: AssociationIn = typed(inputs)?;
-        let out = self
-            .0
-            .eks
-            .associate_access_policy()
-            .cluster_name(&i.cluster_name)
-            .principal_arn(&i.principal_arn)
-            .policy_arn(&i.policy_arn)
-            .access_scope(scope(&i.access_scope)?)
-            .send()
-            .await
-            .map_err(|e| access_error(api("eks:AssociateAccessPolicy", e)))?;
+        let access_scope = scope(&i.access_scope)?;
+        let out = wait::create_call(ctx, "eks:AssociateAccessPolicy", || {
+            self.0
+                .create
+                .eks
+                .associate_access_policy()
+                .cluster_name(&i.cluster_name)
+                .principal_arn(&i.principal_arn)
+                .policy_arn(&i.policy_arn)
+                .access_scope(access_scope.clone())
+                .send()
+        })
+        .await
+        .map_err(access_error)?;
         Ok(Attrs::new()
             .set(
                 "id",
@@ -448,6 +470,14 @@ impl Resource for AccessPolicyAssociation {
                     .map(|t| t.to_string()),
             )
             .build())
+    }
+
+    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: AssociationIn = typed(inputs)?;
+        Ok(self
+            .fetch(&i.cluster_name, &i.principal_arn, &i.policy_arn, inputs)
+            .await?
+            .map(|c| c.outputs))
     }
 
     async fn read(

@@ -1,6 +1,10 @@
 //! `aws_eks_node_group`: a managed node group of an EKS cluster. Creates,
 //! updates and deletes wait for the group to settle, like the cluster's
 //! (see `eks`); scaling and labels change in place, one update at a time.
+//! A node group's name is unique in its cluster: `recover` finds it by the
+//! two, takes it if it carries the create's tags (see [`crate::ownership`])
+//! and waits as create does. The create sends its token as EKS's
+//! client request token.
 
 use std::sync::Arc;
 
@@ -18,6 +22,7 @@ use crate::attrs::{
 };
 use crate::eks::{cluster_create_transient, retag, wait_update};
 use crate::error::{api, found, gone_ok};
+use crate::ownership::{claimed_map, creation_tags};
 use crate::wait;
 
 pub fn node_group_schema() -> Schema {
@@ -164,6 +169,29 @@ impl NodeGroup {
         Ok(Some(Current::new(inputs, node_group_outputs(&n))))
     }
 
+    /// What a create does once EKS has the node group: waits for ACTIVE
+    /// and returns the outputs, or what exists (`first`) as a partial result.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        i: &NodeGroupIn,
+        first: Map,
+    ) -> Result<Map, ProviderError> {
+        match self.wait_status(ctx, &i.cluster_name, &i.name).await {
+            Ok(n) => {
+                let mut out = node_group_outputs(&n);
+                out.insert("scaling".into(), scaling_value(&n));
+                out.insert(
+                    "instance_types".into(),
+                    strings(n.instance_types().to_vec()),
+                );
+                Ok(out)
+            }
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        }
+    }
+
     async fn wait_status(
         &self,
         ctx: &OpContext,
@@ -210,46 +238,48 @@ impl NodeGroup {
 impl Resource for NodeGroup {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: NodeGroupIn = typed(inputs)?;
-        let created = wait::retry_transient(
-            ctx,
-            wait::IAM_PROPAGATION,
-            cluster_create_transient,
-            || async {
-                self.0
-                    .eks
-                    .create_nodegroup()
-                    .cluster_name(&i.cluster_name)
-                    .nodegroup_name(&i.name)
-                    .node_role(&i.node_role_arn)
-                    .set_subnets(Some(i.subnet_ids.clone()))
-                    .set_instance_types(
-                        (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
-                    )
-                    .set_scaling_config(i.scaling.map(scaling_config))
-                    .set_labels(tags_hash_map(&i.labels))
-                    .set_tags(tags_hash_map(&i.tags))
-                    .send()
-                    .await
-                    .map_err(|e| api("eks:CreateNodegroup", e))
-            },
-        )
-        .await?;
+        let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
+        let created =
+            wait::retry_transient(ctx, wait::IAM_PROPAGATION, cluster_create_transient, || {
+                wait::create_call(ctx, "eks:CreateNodegroup", || {
+                    self.0
+                        .create
+                        .eks
+                        .create_nodegroup()
+                        .cluster_name(&i.cluster_name)
+                        .nodegroup_name(&i.name)
+                        .node_role(&i.node_role_arn)
+                        .set_subnets(Some(i.subnet_ids.clone()))
+                        .set_instance_types(
+                            (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
+                        )
+                        .set_scaling_config(i.scaling.map(scaling_config))
+                        .set_labels(tags_hash_map(&i.labels))
+                        .set_tags(tags.clone())
+                        .set_client_request_token(ctx.client_token().map(str::to_string))
+                        .send()
+                })
+            })
+            .await?;
         let first = created
             .nodegroup
             .as_ref()
             .map(node_group_outputs)
             .unwrap_or_default();
-        match self.wait_status(ctx, &i.cluster_name, &i.name).await {
-            Ok(n) => {
-                let mut out = node_group_outputs(&n);
-                out.insert("scaling".into(), scaling_value(&n));
-                out.insert(
-                    "instance_types".into(),
-                    strings(n.instance_types().to_vec()),
-                );
-                Ok(out)
-            }
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        self.finish(ctx, inputs, &i, first).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: NodeGroupIn = typed(inputs)?;
+        match self.describe(&i.cluster_name, &i.name).await? {
+            Some(n) if !claimed_map(ctx, n.tags())? => Ok(None),
+            // One being deleted is an earlier group's end, not this create.
+            Some(n) if n.status() == Some(&NodegroupStatus::Deleting) => Ok(None),
+            Some(n) => self
+                .finish(ctx, inputs, &i, node_group_outputs(&n))
+                .await
+                .map(Some),
+            None => Ok(None),
         }
     }
 

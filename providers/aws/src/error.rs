@@ -2,7 +2,13 @@
 //! service's error code and message, and a hint where one helps. "Not found"
 //! is not an error here: [`found`] turns it into `Ok(None)`, which is what
 //! refresh and drift need for a resource deleted behind meshmon's back.
+//! [`effect`] tells, for a request that creates something, whether its
+//! failure certainly had no effect, may have had one, or is a refusal.
 
+use std::error::Error;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_provider_sdk::ProviderError;
 
@@ -20,6 +26,71 @@ const NOT_FOUND: &[&str] = &[
     "InvalidAssociationID.NotFound",
     "InvalidRoute.NotFound",
 ];
+
+/// Error codes with which a service turns a request away for its rate,
+/// before acting on it.
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+];
+
+/// What a failed request did, as far as the client can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Certainly nothing: turned away for its rate, or never sent (no
+    /// connection could be made). Sending it again is safe.
+    None,
+    /// Perhaps something: the request went out and its answer was lost or
+    /// unreadable (a timeout, a reset connection, a 5xx).
+    Unknown,
+    /// The service refused it (validation, access denied, already exists),
+    /// or it never left the client for a reason another try won't fix.
+    Refused,
+}
+
+/// What a failed request did; see [`Effect`]. A failure that cannot be
+/// placed counts as [`Effect::Unknown`]: calling it harmless could make a
+/// second object, while calling it unknown costs only a look for the object.
+pub fn effect<E>(err: &SdkError<E, HttpResponse>) -> Effect
+where
+    E: ProvideErrorMetadata + Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    if status == Some(429) || err.code().is_some_and(|c| THROTTLED.contains(&c)) {
+        return Effect::None;
+    }
+    match err {
+        SdkError::ConstructionFailure(_) => Effect::Refused,
+        SdkError::DispatchFailure(_) if never_connected(err) => Effect::None,
+        SdkError::DispatchFailure(d) if d.is_user() => Effect::Refused,
+        SdkError::ServiceError(_) if status.is_some_and(|s| s < 500) => Effect::Refused,
+        _ => Effect::Unknown,
+    }
+}
+
+/// Whether the error says no connection was made, so the request was
+/// never sent: the HTTP client's connect error (refused, unreachable, DNS,
+/// TLS handshake, connect timeout) or a refused connection.
+fn never_connected(err: &(dyn Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(|h| h.is_connect())
+        {
+            return true;
+        }
+        cur = match e.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => return true,
+            // An I/O error's `source` skips the error it wraps.
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
 
 /// Whether an error code means the object does not exist.
 pub fn is_not_found_code(code: Option<&str>) -> bool {
@@ -122,8 +193,8 @@ fn hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
             "AWS does not accept these credentials: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the provider's `profile`"
                 .into(),
         ),
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => Some(
-            "AWS kept throttling after the SDK's retries; run again with a lower --parallelism".into(),
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" | "RequestThrottled" => Some(
+            "AWS kept throttling after repeated retries; run again with a lower --parallelism".into(),
         ),
         "LimitExceeded" | "LimitExceededException" | "ServiceQuotaExceededException" => {
             Some("an account quota is exhausted: delete unused objects or ask AWS for a higher quota".into())
@@ -162,5 +233,79 @@ mod tests {
         }
         assert!(!is_not_found_code(Some("AccessDenied")));
         assert!(!is_not_found_code(None));
+    }
+
+    mod effects {
+        use super::super::*;
+        use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+
+        type Failure = SdkError<CreateVpcError, HttpResponse>;
+
+        fn answered(status: u16, code: &str) -> Failure {
+            SdkError::service_error(
+                CreateVpcError::generic(ErrorMetadata::builder().code(code).message("m").build()),
+                HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
+            )
+        }
+
+        fn io(kind: std::io::ErrorKind) -> Failure {
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(kind))))
+        }
+
+        #[test]
+        fn throttling_had_no_effect_whatever_the_status() {
+            assert_eq!(effect(&answered(503, "RequestLimitExceeded")), Effect::None);
+            assert_eq!(effect(&answered(400, "Throttling")), Effect::None);
+            assert_eq!(effect(&answered(400, "ThrottlingException")), Effect::None);
+            assert_eq!(effect(&answered(429, "SomethingElse")), Effect::None);
+        }
+
+        #[test]
+        fn a_refused_connection_had_no_effect() {
+            assert_eq!(
+                effect(&io(std::io::ErrorKind::ConnectionRefused)),
+                Effect::None
+            );
+        }
+
+        #[test]
+        fn lost_answers_and_server_errors_may_have_taken_effect() {
+            assert_eq!(
+                effect(&io(std::io::ErrorKind::ConnectionReset)),
+                Effect::Unknown
+            );
+            assert_eq!(
+                effect(&Failure::timeout_error("attempt timeout")),
+                Effect::Unknown
+            );
+            assert_eq!(effect(&answered(500, "InternalError")), Effect::Unknown);
+            assert_eq!(
+                effect(&answered(503, "ServiceUnavailable")),
+                Effect::Unknown
+            );
+            let unknown = SdkError::dispatch_failure(ConnectorError::other("eof".into(), None));
+            assert_eq!(effect::<CreateVpcError>(&unknown), Effect::Unknown);
+        }
+
+        #[test]
+        fn refusals_are_plain_errors() {
+            assert_eq!(
+                effect(&answered(400, "InvalidParameterValue")),
+                Effect::Refused
+            );
+            assert_eq!(effect(&answered(403, "AccessDenied")), Effect::Refused);
+            assert_eq!(
+                effect(&answered(409, "EntityAlreadyExists")),
+                Effect::Refused
+            );
+            assert_eq!(
+                effect(&Failure::construction_failure("bad input")),
+                Effect::Refused
+            );
+        }
     }
 }

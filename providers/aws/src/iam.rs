@@ -1,7 +1,10 @@
 //! `aws_iam_oidc_provider` (the cluster's identity provider, which IRSA
 //! trusts) and `aws_iam_policy` (a managed policy; a change publishes a new
 //! default version, pruning the oldest non-default one when the five
-//! versions IAM allows are all taken). Roles live in `iam_role`.
+//! versions IAM allows are all taken). Roles live in `iam_role`. IAM keeps
+//! a provider's URL and a policy's name unique: `recover` finds each by
+//! that (looking a few seconds, since IAM is eventually consistent) and
+//! takes it if it carries the create's tags (see [`crate::ownership`]).
 
 use std::sync::Arc;
 
@@ -17,7 +20,8 @@ use crate::attrs::{
     Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_of, typed,
 };
 use crate::error::{api, found, gone_ok};
-use crate::policy;
+use crate::ownership::{claimed, creation_tags};
+use crate::{policy, wait};
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
     if t.is_empty() {
@@ -79,6 +83,42 @@ struct OidcIn {
 }
 
 impl OidcProvider {
+    /// What a create returns once the provider exists: its ARN and the
+    /// thumbprints IAM settled on.
+    async fn finish(&self, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
+        let now = self.fetch(arn, inputs).await?;
+        let thumbprints = now
+            .as_ref()
+            .and_then(|c| c.inputs.get("thumbprints").cloned())
+            .unwrap_or(Value::List(Vec::new()));
+        Ok(Attrs::new()
+            .set("arn", arn)
+            .set("id", arn)
+            .set("thumbprints", thumbprints)
+            .build())
+    }
+
+    /// The ARN of the provider for `url`, if IAM has one.
+    async fn find(&self, url: &str) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .iam
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .map_err(|e| api("iam:ListOpenIDConnectProviders", e))?;
+        let host = policy::issuer_host(url);
+        Ok(out
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|p| p.arn())
+            .find(|arn| {
+                arn.split_once(":oidc-provider/")
+                    .is_some_and(|(_, h)| policy::issuer_host(h) == host)
+            })
+            .map(str::to_string))
+    }
+
     async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "iam:GetOpenIDConnectProvider",
@@ -121,33 +161,48 @@ impl OidcProvider {
 
 #[async_trait]
 impl Resource for OidcProvider {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: OidcIn = typed(inputs)?;
-        let out = self
-            .0
-            .iam
-            .create_open_id_connect_provider()
-            .url(&i.url)
-            .set_client_id_list(Some(i.client_ids.clone()))
-            .set_thumbprint_list(i.thumbprints.clone())
-            .set_tags(iam_tags(&i.tags)?)
-            .send()
-            .await
-            .map_err(|e| api("iam:CreateOpenIDConnectProvider", e))?;
+        let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
+        let out = wait::create_call(ctx, "iam:CreateOpenIDConnectProvider", || {
+            self.0
+                .create
+                .iam
+                .create_open_id_connect_provider()
+                .url(&i.url)
+                .set_client_id_list(Some(i.client_ids.clone()))
+                .set_thumbprint_list(i.thumbprints.clone())
+                .set_tags(tags.clone())
+                .send()
+        })
+        .await?;
         let arn = out
             .open_id_connect_provider_arn()
             .unwrap_or_default()
             .to_string();
-        let now = self.fetch(&arn, inputs).await?;
-        let thumbprints = now
-            .as_ref()
-            .and_then(|c| c.inputs.get("thumbprints").cloned())
-            .unwrap_or(Value::List(Vec::new()));
-        Ok(Attrs::new()
-            .set("arn", arn.as_str())
-            .set("id", arn.as_str())
-            .set("thumbprints", thumbprints)
-            .build())
+        self.finish(&arn, inputs).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let url = str_of(inputs, "url")?;
+        let Some(arn) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(url)).await? else {
+            return Ok(None);
+        };
+        let out = found(
+            "iam:GetOpenIDConnectProvider",
+            self.0
+                .iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .send()
+                .await,
+        )?;
+        match out {
+            Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => {
+                self.finish(&arn, inputs).await.map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn read(
@@ -261,7 +316,28 @@ struct PolicyIn {
     tags: Tags,
 }
 
+/// What a create returns for the policy IAM has.
+fn policy_outputs(p: &aws_sdk_iam::types::Policy) -> Map {
+    let arn = p.arn().unwrap_or_default();
+    Attrs::new()
+        .set("arn", arn)
+        .set("id", arn)
+        .opt("policy_id", p.policy_id())
+        .set("default_version_id", p.default_version_id().unwrap_or("v1"))
+        .build()
+}
+
 impl Policy {
+    /// The ARN IAM gives a policy of this name (meshmon creates policies
+    /// at the root path).
+    async fn arn_of(&self, name: &str) -> Result<String, ProviderError> {
+        Ok(format!(
+            "arn:{}:iam::{}:policy/{name}",
+            self.0.partition().await?,
+            self.0.account_id().await?
+        ))
+    }
+
     async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "iam:GetPolicy",
@@ -343,29 +419,44 @@ impl Policy {
 
 #[async_trait]
 impl Resource for Policy {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: PolicyIn = typed(inputs)?;
-        let out = self
-            .0
-            .iam
-            .create_policy()
-            .policy_name(&i.name)
-            .policy_document(policy::to_aws(&i.policy)?)
-            .set_description(i.description.clone())
-            .set_tags(iam_tags(&i.tags)?)
-            .send()
-            .await
-            .map_err(|e| api("iam:CreatePolicy", e))?;
+        let document = policy::to_aws(&i.policy)?;
+        let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
+        let out = wait::create_call(ctx, "iam:CreatePolicy", || {
+            self.0
+                .create
+                .iam
+                .create_policy()
+                .policy_name(&i.name)
+                .policy_document(&document)
+                .set_description(i.description.clone())
+                .set_tags(tags.clone())
+                .send()
+        })
+        .await?;
         let p = out
             .policy
             .ok_or_else(|| ProviderError::new("iam:CreatePolicy returned no policy"))?;
-        let arn = p.arn().unwrap_or_default();
-        Ok(Attrs::new()
-            .set("arn", arn)
-            .set("id", arn)
-            .opt("policy_id", p.policy_id())
-            .set("default_version_id", p.default_version_id().unwrap_or("v1"))
-            .build())
+        Ok(policy_outputs(&p))
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let arn = self.arn_of(str_of(inputs, "name")?).await?;
+        let policy = wait::find_settled(wait::RECOVER_SETTLE, || async {
+            let out = found(
+                "iam:GetPolicy",
+                self.0.iam.get_policy().policy_arn(&arn).send().await,
+            )?;
+            Ok(out.and_then(|o| o.policy))
+        })
+        .await?;
+        match policy {
+            Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => {
+                Ok(Some(policy_outputs(&p)))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn read(
@@ -466,7 +557,7 @@ impl Resource for Policy {
         let arn = if id.starts_with("arn:") {
             id.to_string()
         } else {
-            format!("arn:aws:iam::{}:policy/{id}", self.0.account_id().await?)
+            self.arn_of(id).await?
         };
         self.fetch(&arn, &Map::new()).await
     }

@@ -4,6 +4,9 @@
 //! decoded and in the user's shape so that IAM's reformatting is no change.
 //! `managed_policy_arns` and `inline_policies` are exclusive when set: what
 //! else is attached is removed; left out, whatever is attached is recorded.
+//! IAM keeps role names unique: `recover` finds the role by name, takes it
+//! if it carries the create's tags (see [`crate::ownership`]) and finishes
+//! it as create does, from what is attached already.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use crate::attrs::{
 };
 use crate::error::{api, found, gone_ok, is_not_found};
 use crate::iam::{iam_tags, name_of, tags_from};
+use crate::ownership::{claimed, creation_tags};
 use crate::{policy, wait};
 
 pub fn role_schema() -> Schema {
@@ -190,6 +194,41 @@ impl Role {
         Ok(Some(Current::new(inputs, outputs)))
     }
 
+    /// What a create does once IAM has the role: attachments and inline
+    /// policies made to match from what the role has (`have_managed`,
+    /// `have_inline`), then the outputs.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        i: &RoleIn,
+        role: &aws_sdk_iam::types::Role,
+        have_managed: &[String],
+        have_inline: &Map,
+    ) -> Result<Map, ProviderError> {
+        let mut outputs = Attrs::new()
+            .set("arn", role.arn())
+            .set("id", role.role_name())
+            .set("unique_id", role.role_id())
+            .build();
+        if i.assume_role_policy.is_none() || i.irsa.is_some() {
+            outputs.insert(
+                "assume_role_policy".into(),
+                policy::like(None, serde_json::Value::from(i.trust()?)),
+            );
+        }
+        if let Err(e) = self.converge(ctx, i, have_managed, have_inline).await {
+            return Err(e.with_partial(Current::new(inputs.clone(), outputs)));
+        }
+        if i.managed_policy_arns.is_none() {
+            outputs.insert("managed_policy_arns".into(), Value::List(Vec::new()));
+        }
+        if i.inline_policies.is_none() {
+            outputs.insert("inline_policies".into(), Value::Map(Map::new()));
+        }
+        Ok(outputs)
+    }
+
     /// Makes attachments and inline policies what `want` says; `None`
     /// leaves that part alone.
     async fn converge(
@@ -255,42 +294,52 @@ impl Role {
 impl Resource for Role {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: RoleIn = typed(inputs)?;
-        let trust = i.trust()?;
-        let out = self
-            .0
-            .iam
-            .create_role()
-            .role_name(&i.name)
-            .assume_role_policy_document(policy::to_aws(&trust)?)
-            .set_description(i.description.clone())
-            .set_tags(iam_tags(&i.tags)?)
-            .send()
-            .await
-            .map_err(|e| api("iam:CreateRole", e))?;
+        let trust = policy::to_aws(&i.trust()?)?;
+        let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
+        let out = wait::create_call(ctx, "iam:CreateRole", || {
+            self.0
+                .create
+                .iam
+                .create_role()
+                .role_name(&i.name)
+                .assume_role_policy_document(&trust)
+                .set_description(i.description.clone())
+                .set_tags(tags.clone())
+                .send()
+        })
+        .await?;
         let role = out
             .role
             .ok_or_else(|| ProviderError::new("iam:CreateRole returned no role"))?;
-        let mut outputs = Attrs::new()
-            .set("arn", role.arn())
-            .set("id", role.role_name())
-            .set("unique_id", role.role_id())
-            .build();
-        if i.assume_role_policy.is_none() || i.irsa.is_some() {
-            outputs.insert(
-                "assume_role_policy".into(),
-                policy::like(None, serde_json::Value::from(trust)),
-            );
+        self.finish(ctx, inputs, &i, &role, &[], &Map::new()).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: RoleIn = typed(inputs)?;
+        let role = wait::find_settled(wait::RECOVER_SETTLE, || async {
+            let out = found(
+                "iam:GetRole",
+                self.0.iam.get_role().role_name(&i.name).send().await,
+            )?;
+            Ok(out.and_then(|o| o.role))
+        })
+        .await?;
+        let Some(role) = role else {
+            return Ok(None);
+        };
+        if !claimed(ctx, role.tags().iter().map(|t| (t.key(), t.value())))? {
+            return Ok(None);
         }
-        if let Err(e) = self.converge(ctx, &i, &[], &Map::new()).await {
-            return Err(e.with_partial(Current::new(inputs.clone(), outputs)));
-        }
-        if i.managed_policy_arns.is_none() {
-            outputs.insert("managed_policy_arns".into(), Value::List(Vec::new()));
-        }
-        if i.inline_policies.is_none() {
-            outputs.insert("inline_policies".into(), Value::Map(Map::new()));
-        }
-        Ok(outputs)
+        let have_managed = self.attached(&i.name).await?;
+        let have_inline: Map = self
+            .inline(&i.name)
+            .await?
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect();
+        self.finish(ctx, inputs, &i, &role, &have_managed, &have_inline)
+            .await
+            .map(Some)
     }
 
     async fn read(

@@ -6,9 +6,13 @@
 //! Credentials, region and endpoints come from the standard aws-config chain
 //! (environment, profile, SSO, web identity, instance role;
 //! `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`), so a local emulator
-//! needs no code here. Throttling is the SDK's job (adaptive retries);
-//! eventual consistency and long-running operations are waited out in
-//! [`wait`] with bounded backoff. A resource that is gone reads as `Ok(None)`.
+//! needs no code here. Throttling is the SDK's job (adaptive retries),
+//! except for the calls that create something: those go out once per
+//! attempt through [`wait::create_call`], which retries only what certainly
+//! had no effect and marks a lost answer as ambiguous, so that the engine
+//! asks `recover` for the object instead of making a second one. Eventual
+//! consistency and long-running operations are waited out in [`wait`] with
+//! bounded backoff. A resource that is gone reads as `Ok(None)`.
 
 mod amp;
 mod amp_checks;
@@ -21,6 +25,7 @@ mod error;
 mod iam;
 mod iam_role;
 mod network;
+mod ownership;
 pub mod policy;
 mod route_table;
 mod sns;
@@ -146,8 +151,57 @@ pub(crate) struct Clients {
     pub amp: aws_sdk_amp::Client,
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The clients for the calls that create something.
+    pub create: CreateClients,
     pub region: String,
-    account: OnceCell<String>,
+    /// The caller's account ID and partition, from its ARN.
+    caller: OnceCell<(String, String)>,
+}
+
+/// The same services with the SDK's retries off, for the one call of each
+/// create that makes the object: a retry after a lost answer would make a
+/// second VPC or workspace, or turn into "already exists".
+/// [`wait::create_call`] sends through these and retries only failures
+/// that certainly had no effect. Every other call (tagging, attaching,
+/// waiting, reading) uses the retrying clients.
+pub(crate) struct CreateClients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub amp: aws_sdk_amp::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl CreateClients {
+    fn new(sdk: &SdkConfig) -> Self {
+        CreateClients {
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(sdk)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+            eks: aws_sdk_eks::Client::from_conf(
+                aws_sdk_eks::config::Builder::from(sdk)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(sdk)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+            amp: aws_sdk_amp::Client::from_conf(
+                aws_sdk_amp::config::Builder::from(sdk)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(sdk)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+        }
+    }
 }
 
 impl Clients {
@@ -159,15 +213,15 @@ impl Clients {
             amp: aws_sdk_amp::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             sts: aws_sdk_sts::Client::new(sdk),
+            create: CreateClients::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-            account: OnceCell::new(),
+            caller: OnceCell::new(),
         }
     }
 
-    /// The caller's account ID, asked of STS once: an import by name
-    /// (`grafana-notification`) needs it to build the ARN AWS knows.
-    pub async fn account_id(&self) -> Result<&str, ProviderError> {
-        self.account
+    /// The caller's account ID and partition, asked of STS once.
+    async fn caller(&self) -> Result<&(String, String), ProviderError> {
+        self.caller
             .get_or_try_init(|| async {
                 let out = self
                     .sts
@@ -175,12 +229,32 @@ impl Clients {
                     .send()
                     .await
                     .map_err(|e| error::api("sts:GetCallerIdentity", e))?;
-                out.account.ok_or_else(|| {
+                let account = out.account.ok_or_else(|| {
                     ProviderError::new("sts:GetCallerIdentity returned no account ID")
-                })
+                })?;
+                // arn:PARTITION:sts::ACCOUNT:assumed-role/…
+                let partition = out
+                    .arn
+                    .as_deref()
+                    .and_then(|a| a.split(':').nth(1))
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("aws")
+                    .to_string();
+                Ok((account, partition))
             })
             .await
-            .map(String::as_str)
+    }
+
+    /// The caller's account ID: an import by name (`grafana-notification`)
+    /// or a recovery by name needs it to build the ARN AWS knows.
+    pub async fn account_id(&self) -> Result<&str, ProviderError> {
+        self.caller().await.map(|(a, _)| a.as_str())
+    }
+
+    /// The caller's partition (`aws`, `aws-cn`, `aws-us-gov`), for ARNs
+    /// meshmon builds itself.
+    pub async fn partition(&self) -> Result<&str, ProviderError> {
+        self.caller().await.map(|(_, p)| p.as_str())
     }
 }
 

@@ -4,11 +4,15 @@
 //! and subnet associations. Deletes retry `DependencyViolation` for a while:
 //! ENIs that EKS leaves behind take minutes to go, and "a VPC can't be
 //! deleted while it still has subnets" is eventually true, not at once.
+//!
+//! EC2 keeps none of these names unique, so each create tags its object
+//! with its marks (see [`crate::ownership`]) and `recover` finds it by
+//! them, with a Describe call filtered on those tags.
 
 use std::sync::Arc;
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, ResourceType, Tag, TagSpecification, VpcAttributeName,
+    AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
@@ -19,6 +23,7 @@ use serde::Deserialize;
 use crate::Clients;
 use crate::attrs::{Attrs, Tags, TagsExt, changed, tag_diff, tags_attr, tags_of, typed};
 use crate::error::{api, found, gone_ok};
+use crate::ownership::{creation_tags, only_one, required_marks};
 use crate::wait;
 
 pub(crate) fn spec(rt: ResourceType, tags: &Tags) -> Option<TagSpecification> {
@@ -78,6 +83,15 @@ pub(crate) async fn retag(
             .map_err(|e| api("ec2:DeleteTags", e))?;
     }
     Ok(())
+}
+
+/// Describe filters that match only the object this create made: one
+/// `tag:KEY` filter per mark.
+pub(crate) fn made_by_filters(ctx: &OpContext) -> Result<Vec<Filter>, ProviderError> {
+    Ok(required_marks(ctx)?
+        .into_iter()
+        .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
+        .collect())
 }
 
 pub(crate) fn dependency_violation(e: &ProviderError) -> bool {
@@ -181,6 +195,30 @@ impl Vpc {
         Ok(Some(v.unwrap_or(false)))
     }
 
+    /// What a create does once the VPC exists: the DNS attributes, then the
+    /// outputs. Setting them again is harmless, so a recovery runs it too.
+    async fn finish(
+        &self,
+        inputs: &Map,
+        i: &VpcIn,
+        vpc: &aws_sdk_ec2::types::Vpc,
+    ) -> Result<Map, ProviderError> {
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
+        let created = Current::new(inputs.clone(), Attrs::new().set("id", id.as_str()).build());
+        // A new VPC has DNS support on and hostnames off; set what differs.
+        self.set_dns(
+            &id,
+            i.enable_dns_support.filter(|v| !v),
+            i.enable_dns_hostnames.filter(|v| *v),
+        )
+        .await
+        .map_err(|e| e.with_partial(created))?;
+        Ok(Attrs::new()
+            .set("id", id.as_str())
+            .set("arn", arn(&self.0, vpc.owner_id(), "vpc", &id))
+            .build())
+    }
+
     async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "ec2:DescribeVpcs",
@@ -207,34 +245,46 @@ impl Vpc {
 
 #[async_trait]
 impl Resource for Vpc {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: VpcIn = typed(inputs)?;
-        let out = self
-            .0
-            .ec2
-            .create_vpc()
-            .cidr_block(&i.cidr_block)
-            .set_tag_specifications(spec(ResourceType::Vpc, &i.tags).map(|s| vec![s]))
-            .send()
-            .await
-            .map_err(|e| api("ec2:CreateVpc", e))?;
+        let tags = spec(ResourceType::Vpc, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
+        let out = wait::create_call(ctx, "ec2:CreateVpc", || {
+            self.0
+                .create
+                .ec2
+                .create_vpc()
+                .cidr_block(&i.cidr_block)
+                .set_tag_specifications(tags.clone())
+                .send()
+        })
+        .await?;
         let vpc = out
             .vpc
             .ok_or_else(|| ProviderError::new("ec2:CreateVpc returned no VPC"))?;
-        let id = vpc.vpc_id().unwrap_or_default().to_string();
-        let created = Current::new(inputs.clone(), Attrs::new().set("id", id.as_str()).build());
-        // A new VPC has DNS support on and hostnames off; set what differs.
-        self.set_dns(
-            &id,
-            i.enable_dns_support.filter(|v| !v),
-            i.enable_dns_hostnames.filter(|v| *v),
-        )
-        .await
-        .map_err(|e| e.with_partial(created))?;
-        Ok(Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", arn(&self.0, vpc.owner_id(), "vpc", &id))
-            .build())
+        self.finish(inputs, &i, &vpc).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: VpcIn = typed(inputs)?;
+        let filters = made_by_filters(ctx)?;
+        let vpc = wait::find_settled(wait::RECOVER_SETTLE, || async {
+            let out = self
+                .0
+                .ec2
+                .describe_vpcs()
+                .set_filters(Some(filters.clone()))
+                .send()
+                .await
+                .map_err(|e| api("ec2:DescribeVpcs", e))?;
+            only_one(ctx, "VPC", out.vpcs.unwrap_or_default(), |v| {
+                v.vpc_id().unwrap_or_default().to_string()
+            })
+        })
+        .await?;
+        match vpc {
+            Some(vpc) => self.finish(inputs, &i, &vpc).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn read(
@@ -379,38 +429,14 @@ impl Subnet {
         Ok(Some(Current::new(inputs, outputs)))
     }
 
-    async fn set_public_ip(&self, id: &str, v: bool) -> Result<(), ProviderError> {
-        let b = AttributeBooleanValue::builder().value(v).build();
-        self.0
-            .ec2
-            .modify_subnet_attribute()
-            .subnet_id(id)
-            .map_public_ip_on_launch(b)
-            .send()
-            .await
-            .map_err(|e| api("ec2:ModifySubnetAttribute", e))?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Resource for Subnet {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: SubnetIn = typed(inputs)?;
-        let out = self
-            .0
-            .ec2
-            .create_subnet()
-            .vpc_id(&i.vpc_id)
-            .cidr_block(&i.cidr_block)
-            .set_availability_zone(i.availability_zone.clone())
-            .set_tag_specifications(spec(ResourceType::Subnet, &i.all_tags()?).map(|s| vec![s]))
-            .send()
-            .await
-            .map_err(|e| api("ec2:CreateSubnet", e))?;
-        let s = out
-            .subnet
-            .ok_or_else(|| ProviderError::new("ec2:CreateSubnet returned no subnet"))?;
+    /// What a create does once the subnet exists: public IPs on launch if
+    /// asked for, then the outputs. A recovery runs it too.
+    async fn finish(
+        &self,
+        inputs: &Map,
+        i: &SubnetIn,
+        s: &aws_sdk_ec2::types::Subnet,
+    ) -> Result<Map, ProviderError> {
         let id = s.subnet_id().unwrap_or_default().to_string();
         let outputs = Attrs::new()
             .set("id", id.as_str())
@@ -428,6 +454,66 @@ impl Resource for Subnet {
                 .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
         }
         Ok(outputs)
+    }
+
+    async fn set_public_ip(&self, id: &str, v: bool) -> Result<(), ProviderError> {
+        let b = AttributeBooleanValue::builder().value(v).build();
+        self.0
+            .ec2
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(b)
+            .send()
+            .await
+            .map_err(|e| api("ec2:ModifySubnetAttribute", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for Subnet {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i: SubnetIn = typed(inputs)?;
+        let tags = spec(ResourceType::Subnet, &creation_tags(ctx, &i.all_tags()?)).map(|s| vec![s]);
+        let out = wait::create_call(ctx, "ec2:CreateSubnet", || {
+            self.0
+                .create
+                .ec2
+                .create_subnet()
+                .vpc_id(&i.vpc_id)
+                .cidr_block(&i.cidr_block)
+                .set_availability_zone(i.availability_zone.clone())
+                .set_tag_specifications(tags.clone())
+                .send()
+        })
+        .await?;
+        let s = out
+            .subnet
+            .ok_or_else(|| ProviderError::new("ec2:CreateSubnet returned no subnet"))?;
+        self.finish(inputs, &i, &s).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: SubnetIn = typed(inputs)?;
+        let filters = made_by_filters(ctx)?;
+        let subnet = wait::find_settled(wait::RECOVER_SETTLE, || async {
+            let out = self
+                .0
+                .ec2
+                .describe_subnets()
+                .set_filters(Some(filters.clone()))
+                .send()
+                .await
+                .map_err(|e| api("ec2:DescribeSubnets", e))?;
+            only_one(ctx, "subnet", out.subnets.unwrap_or_default(), |s| {
+                s.subnet_id().unwrap_or_default().to_string()
+            })
+        })
+        .await?;
+        match subnet {
+            Some(s) => self.finish(inputs, &i, &s).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn read(
@@ -523,6 +609,29 @@ impl InternetGateway {
         Ok(Some(Current::new(inputs, outputs)))
     }
 
+    /// What a create does once the gateway exists: attach it to its VPC
+    /// unless it is attached already (a recovery runs this too), then the
+    /// outputs.
+    async fn finish(
+        &self,
+        i: &IgwIn,
+        g: &aws_sdk_ec2::types::InternetGateway,
+    ) -> Result<Map, ProviderError> {
+        let id = g.internet_gateway_id().unwrap_or_default().to_string();
+        let outputs = Attrs::new()
+            .set("id", id.as_str())
+            .set("arn", arn(&self.0, g.owner_id(), "internet-gateway", &id))
+            .build();
+        if let Some(vpc) = &i.vpc_id
+            && !g.attachments().iter().any(|a| a.vpc_id() == Some(vpc))
+        {
+            self.attach(&id, vpc)
+                .await
+                .map_err(|e| e.with_partial(Current::new(Map::new(), outputs.clone())))?;
+        }
+        Ok(outputs)
+    }
+
     async fn attach(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
         self.0
             .ec2
@@ -556,30 +665,49 @@ impl InternetGateway {
 
 #[async_trait]
 impl Resource for InternetGateway {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: IgwIn = typed(inputs)?;
-        let out = self
-            .0
-            .ec2
-            .create_internet_gateway()
-            .set_tag_specifications(spec(ResourceType::InternetGateway, &i.tags).map(|s| vec![s]))
-            .send()
-            .await
-            .map_err(|e| api("ec2:CreateInternetGateway", e))?;
+        let tags =
+            spec(ResourceType::InternetGateway, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
+        let out = wait::create_call(ctx, "ec2:CreateInternetGateway", || {
+            self.0
+                .create
+                .ec2
+                .create_internet_gateway()
+                .set_tag_specifications(tags.clone())
+                .send()
+        })
+        .await?;
         let g = out
             .internet_gateway
             .ok_or_else(|| ProviderError::new("ec2:CreateInternetGateway returned no gateway"))?;
-        let id = g.internet_gateway_id().unwrap_or_default().to_string();
-        let outputs = Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", arn(&self.0, g.owner_id(), "internet-gateway", &id))
-            .build();
-        if let Some(vpc) = &i.vpc_id {
-            self.attach(&id, vpc)
+        self.finish(&i, &g).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: IgwIn = typed(inputs)?;
+        let filters = made_by_filters(ctx)?;
+        let gateway = wait::find_settled(wait::RECOVER_SETTLE, || async {
+            let out = self
+                .0
+                .ec2
+                .describe_internet_gateways()
+                .set_filters(Some(filters.clone()))
+                .send()
                 .await
-                .map_err(|e| e.with_partial(Current::new(Map::new(), outputs.clone())))?;
+                .map_err(|e| api("ec2:DescribeInternetGateways", e))?;
+            only_one(
+                ctx,
+                "internet gateway",
+                out.internet_gateways.unwrap_or_default(),
+                |g| g.internet_gateway_id().unwrap_or_default().to_string(),
+            )
+        })
+        .await?;
+        match gateway {
+            Some(g) => self.finish(&i, &g).await.map(Some),
+            None => Ok(None),
         }
-        Ok(outputs)
     }
 
     async fn read(

@@ -2,7 +2,9 @@
 //! or NAT gateway) and the subnets associated with it. Routes and
 //! associations converge in place: read compares what exists with what the
 //! spec wants, route by destination and subnet by ID. The VPC's own `local`
-//! route is not ours and is never shown.
+//! route is not ours and is never shown. Like the rest of the network
+//! (see [`crate::network`]), a table is found again by its create's tags;
+//! the create also sends its token as EC2's client token.
 
 use std::sync::Arc;
 
@@ -16,7 +18,8 @@ use serde::Deserialize;
 use crate::Clients;
 use crate::attrs::{Attrs, Tags, TagsExt, order_like, strings, tags_attr, tags_of, typed};
 use crate::error::{api, found, gone_ok};
-use crate::network::{arn, dependency_violation, retag, spec, tags_from};
+use crate::network::{arn, dependency_violation, made_by_filters, retag, spec, tags_from};
+use crate::ownership::{creation_tags, only_one};
 use crate::wait;
 
 pub fn route_table_schema() -> Schema {
@@ -177,6 +180,30 @@ impl RouteTable {
         Ok(())
     }
 
+    /// What a create does once the table exists: its routes and subnet
+    /// associations, made to match from what is there (so a recovery runs
+    /// it too), then the outputs.
+    async fn finish(
+        &self,
+        inputs: &Map,
+        i: &RouteTableIn,
+        t: &aws_sdk_ec2::types::RouteTable,
+    ) -> Result<Map, ProviderError> {
+        let id = t.route_table_id().unwrap_or_default().to_string();
+        let outputs = Attrs::new()
+            .set("id", id.as_str())
+            .set("arn", arn(&self.0, t.owner_id(), "route-table", &id))
+            .build();
+        let partial = Current::new(
+            Attrs::new().set("vpc_id", i.vpc_id.as_str()).build(),
+            outputs.clone(),
+        );
+        self.converge(&id, i, inputs)
+            .await
+            .map_err(|e| e.with_partial(partial))?;
+        Ok(outputs)
+    }
+
     /// Makes the table's routes and associations what `want` says.
     async fn converge(
         &self,
@@ -240,33 +267,50 @@ impl RouteTable {
 
 #[async_trait]
 impl Resource for RouteTable {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: RouteTableIn = typed(inputs)?;
-        let out = self
-            .0
-            .ec2
-            .create_route_table()
-            .vpc_id(&i.vpc_id)
-            .set_tag_specifications(spec(ResourceType::RouteTable, &i.tags).map(|s| vec![s]))
-            .send()
-            .await
-            .map_err(|e| api("ec2:CreateRouteTable", e))?;
+        let tags = spec(ResourceType::RouteTable, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
+        let out = wait::create_call(ctx, "ec2:CreateRouteTable", || {
+            self.0
+                .create
+                .ec2
+                .create_route_table()
+                .vpc_id(&i.vpc_id)
+                .set_client_token(ctx.client_token().map(str::to_string))
+                .set_tag_specifications(tags.clone())
+                .send()
+        })
+        .await?;
         let t = out
             .route_table
             .ok_or_else(|| ProviderError::new("ec2:CreateRouteTable returned no table"))?;
-        let id = t.route_table_id().unwrap_or_default().to_string();
-        let outputs = Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", arn(&self.0, t.owner_id(), "route-table", &id))
-            .build();
-        let partial = Current::new(
-            Attrs::new().set("vpc_id", i.vpc_id.as_str()).build(),
-            outputs.clone(),
-        );
-        self.converge(&id, &i, inputs)
-            .await
-            .map_err(|e| e.with_partial(partial))?;
-        Ok(outputs)
+        self.finish(inputs, &i, &t).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: RouteTableIn = typed(inputs)?;
+        let filters = made_by_filters(ctx)?;
+        let table = wait::find_settled(wait::RECOVER_SETTLE, || async {
+            let out = self
+                .0
+                .ec2
+                .describe_route_tables()
+                .set_filters(Some(filters.clone()))
+                .send()
+                .await
+                .map_err(|e| api("ec2:DescribeRouteTables", e))?;
+            only_one(
+                ctx,
+                "route table",
+                out.route_tables.unwrap_or_default(),
+                |t| t.route_table_id().unwrap_or_default().to_string(),
+            )
+        })
+        .await?;
+        match table {
+            Some(t) => self.finish(inputs, &i, &t).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn read(

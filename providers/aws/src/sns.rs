@@ -4,6 +4,10 @@
 //! error nor drift. Subscribing with `ReturnSubscriptionArn` gets the real
 //! ARN even while pending, so read finds the subscription and reports
 //! `pending_confirmation` honestly; the plan says confirmation is needed.
+//!
+//! SNS keeps topic names unique and makes one subscription per topic,
+//! protocol and endpoint: `recover` finds a topic by name and a
+//! subscription among its topic's by protocol and endpoint.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +22,7 @@ use serde::Deserialize;
 use crate::Clients;
 use crate::attrs::{Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_of, typed};
 use crate::error::{api, found, gone_ok};
-use crate::policy;
+use crate::{policy, wait};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
     if t.is_empty() {
@@ -59,6 +63,7 @@ pub fn topic_schema() -> Schema {
         )
         .attr(
             Attribute::optional("tags", AttrType::map_of(AttrType::String))
+                .check(crate::attrs::no_reserved_tags)
                 .describe("Tags; changed in place."),
         )
         .attr(Attribute::computed("arn", AttrType::String))
@@ -97,6 +102,16 @@ fn topic_policy(
 }
 
 impl Topic {
+    /// The ARN SNS gives a topic of this name.
+    async fn arn_of(&self, name: &str) -> Result<String, ProviderError> {
+        Ok(format!(
+            "arn:{}:sns:{}:{}:{name}",
+            self.0.partition().await?,
+            self.0.region,
+            self.0.account_id().await?
+        ))
+    }
+
     async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "sns:GetTopicAttributes",
@@ -144,7 +159,7 @@ impl Topic {
 
 #[async_trait]
 impl Resource for Topic {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: TopicIn = typed(inputs)?;
         let mut attributes: HashMap<String, String> = HashMap::new();
         if let Some(d) = &i.display_name {
@@ -154,18 +169,39 @@ impl Resource for Topic {
             attributes.insert("Policy".to_string(), policy::to_aws(p)?);
         }
         let attributes = (!attributes.is_empty()).then_some(attributes);
-        let out = self
-            .0
-            .sns
-            .create_topic()
-            .name(&i.name)
-            .set_attributes(attributes)
-            .set_tags(sns_tags(&i.tags)?)
-            .send()
-            .await
-            .map_err(|e| api("sns:CreateTopic", e))?;
+        let tags = sns_tags(&i.tags)?;
+        let out = wait::create_call(ctx, "sns:CreateTopic", || {
+            self.0
+                .create
+                .sns
+                .create_topic()
+                .name(&i.name)
+                .set_attributes(attributes.clone())
+                .set_tags(tags.clone())
+                .send()
+        })
+        .await?;
         let arn = out.topic_arn().unwrap_or_default();
         Ok(Attrs::new().set("arn", arn).set("id", arn).build())
+    }
+
+    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let arn = self.arn_of(str_of(inputs, "name")?).await?;
+        let out = found(
+            "sns:GetTopicAttributes",
+            self.0
+                .sns
+                .get_topic_attributes()
+                .topic_arn(&arn)
+                .send()
+                .await,
+        )?;
+        Ok(out.map(|_| {
+            Attrs::new()
+                .set("arn", arn.as_str())
+                .set("id", arn.as_str())
+                .build()
+        }))
     }
 
     async fn read(
@@ -238,11 +274,7 @@ impl Resource for Topic {
         let arn = if id.starts_with("arn:") {
             id.to_string()
         } else {
-            format!(
-                "arn:aws:sns:{}:{}:{id}",
-                self.0.region,
-                self.0.account_id().await?
-            )
+            self.arn_of(id).await?
         };
         self.fetch(&arn, &Map::new()).await
     }
@@ -314,6 +346,60 @@ fn needs_confirmation(protocol: Option<&Value>) -> bool {
 }
 
 impl Subscription {
+    /// What a create returns for the subscription with this ARN.
+    async fn finish(&self, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
+        match self.fetch(arn).await? {
+            Some(now) => Ok(now.outputs),
+            None => Ok(Attrs::new()
+                .set("arn", arn)
+                .set("id", arn)
+                .set(
+                    "pending_confirmation",
+                    needs_confirmation(inputs.get("protocol")),
+                )
+                .build()),
+        }
+    }
+
+    /// The ARN of the topic's subscription for this protocol and endpoint,
+    /// if SNS lists one with an ARN. A subscription still pending
+    /// confirmation is listed without its ARN; it counts as not found,
+    /// which is safe: subscribing again returns the same subscription.
+    async fn find(&self, i: &SubscriptionIn) -> Result<Option<String>, ProviderError> {
+        let mut token: Option<String> = None;
+        loop {
+            let Some(out) = found(
+                "sns:ListSubscriptionsByTopic",
+                self.0
+                    .sns
+                    .list_subscriptions_by_topic()
+                    .topic_arn(&i.topic_arn)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await,
+            )?
+            else {
+                return Ok(None);
+            };
+            let arn = out
+                .subscriptions()
+                .iter()
+                .filter(|s| {
+                    s.protocol() == Some(i.protocol.as_str())
+                        && s.endpoint() == Some(i.endpoint.as_str())
+                })
+                .filter_map(|s| s.subscription_arn())
+                .find(|a| a.starts_with("arn:"));
+            if let Some(arn) = arn {
+                return Ok(Some(arn.to_string()));
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
     async fn fetch(&self, arn: &str) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "sns:GetSubscriptionAttributes",
@@ -330,30 +416,29 @@ impl Subscription {
 
 #[async_trait]
 impl Resource for Subscription {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: SubscriptionIn = typed(inputs)?;
-        let out = self
-            .0
-            .sns
-            .subscribe()
-            .topic_arn(&i.topic_arn)
-            .protocol(&i.protocol)
-            .endpoint(&i.endpoint)
-            .return_subscription_arn(true)
-            .send()
-            .await
-            .map_err(|e| api("sns:Subscribe", e))?;
+        let out = wait::create_call(ctx, "sns:Subscribe", || {
+            self.0
+                .create
+                .sns
+                .subscribe()
+                .topic_arn(&i.topic_arn)
+                .protocol(&i.protocol)
+                .endpoint(&i.endpoint)
+                .return_subscription_arn(true)
+                .send()
+        })
+        .await?;
         let arn = out.subscription_arn().unwrap_or_default().to_string();
-        match self.fetch(&arn).await? {
-            Some(now) => Ok(now.outputs),
-            None => Ok(Attrs::new()
-                .set("arn", arn.as_str())
-                .set("id", arn.as_str())
-                .set(
-                    "pending_confirmation",
-                    needs_confirmation(inputs.get("protocol")),
-                )
-                .build()),
+        self.finish(&arn, inputs).await
+    }
+
+    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: SubscriptionIn = typed(inputs)?;
+        match self.find(&i).await? {
+            Some(arn) => self.finish(&arn, inputs).await.map(Some),
+            None => Ok(None),
         }
     }
 

@@ -4,11 +4,21 @@
 //! backoff and stops at a deadline — the resource's `timeouts` entry, less a
 //! margin so that the provider can still report what exists before the
 //! engine's own timeout cuts it off — and never sleeps blindly.
+//!
+//! [`create_call`] sends the one request of a create that makes the
+//! object, retrying only what certainly had no effect; [`find_settled`]
+//! gives a lookup for such an object the moment it needs to show.
 
+use std::error::Error;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_provider_sdk::{OpContext, ProviderError};
+
+use crate::error::{self, Effect};
 
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(15);
@@ -114,6 +124,82 @@ where
     }
 }
 
+/// Sends the request of a create that makes the object, through a client
+/// without SDK retries (`Clients::create`), and retries it only while its
+/// failure certainly had no effect: throttling, or no connection made
+/// ([`error::effect`]). Those retries back off up to the operation's
+/// deadline. A failure that may have taken effect (a timeout, a reset
+/// connection, a lost or unreadable answer, a 5xx) is returned at once,
+/// marked ambiguous, so that the engine looks for the object with
+/// `recover` instead of making a second one; a refusal is returned as it is.
+pub async fn create_call<T, E, F, Fut>(
+    ctx: &OpContext,
+    operation: &str,
+    mut send: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + Error + 'static,
+{
+    let mut backoff = Backoff::new(ctx, SHORT);
+    loop {
+        let err = match send().await {
+            Ok(v) => return Ok(v),
+            Err(err) => err,
+        };
+        match error::effect(&err) {
+            Effect::None => {
+                let e = error::api(operation, err);
+                ctx.progress(&format!(
+                    "{operation} did not go through ({}), trying again",
+                    e.code.as_deref().unwrap_or(&e.message)
+                ));
+                if !backoff.pause().await {
+                    return Err(e);
+                }
+            }
+            Effect::Unknown => {
+                return Err(error::api(operation, err).ambiguous().with_hint(
+                    "its answer was lost, so it may have taken effect: meshmon looks for \
+                     what it made before it creates anything again",
+                ));
+            }
+            Effect::Refused => return Err(error::api(operation, err)),
+        }
+    }
+}
+
+/// How long a recovery keeps looking for an object before it says there
+/// is none. Lookups by tag (EC2, AMP) and IAM reads are eventually
+/// consistent: an object whose create answer was lost a moment ago may not
+/// show at once, and "none" lets the engine create it again.
+pub const RECOVER_SETTLE: Duration = Duration::from_secs(6);
+
+/// Runs `find` until it finds something or `settle` has passed.
+pub async fn find_settled<T, F, Fut>(
+    settle: Duration,
+    mut find: F,
+) -> Result<Option<T>, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let deadline = Instant::now() + settle;
+    let mut delay = Duration::from_millis(500);
+    loop {
+        if let Some(v) = find().await? {
+            return Ok(Some(v));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(delay.min(deadline - now)).await;
+        delay *= 2;
+    }
+}
+
 /// How long waits without a `timeouts` entry may take.
 pub const CLUSTER: Duration = Duration::from_secs(30 * 60);
 pub const NODE_GROUP: Duration = Duration::from_secs(30 * 60);
@@ -148,6 +234,116 @@ mod tests {
         .unwrap();
         assert_eq!(v, 7);
         assert_eq!(*seen.lock().unwrap(), vec!["status CREATING".to_string()]);
+    }
+
+    mod create_calls {
+        use super::super::*;
+        use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        type Failure = SdkError<CreateVpcError, HttpResponse>;
+
+        fn answered(status: u16, code: &str) -> Failure {
+            SdkError::service_error(
+                CreateVpcError::generic(ErrorMetadata::builder().code(code).message("m").build()),
+                HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
+            )
+        }
+
+        fn ctx(timeout: Duration) -> OpContext {
+            OpContext::new(
+                "aws_vpc.main",
+                Some(timeout),
+                std::sync::Arc::new(|_: &str| {}),
+            )
+        }
+
+        #[tokio::test]
+        async fn throttling_is_tried_again_until_it_passes() {
+            let calls = AtomicUsize::new(0);
+            let v = create_call(&ctx(Duration::from_secs(30)), "ec2:CreateVpc", || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(answered(503, "RequestLimitExceeded")),
+                    1 => Err(answered(429, "TooManyRequestsException")),
+                    _ => Ok(7),
+                }
+            })
+            .await
+            .unwrap();
+            assert_eq!(v, 7);
+            assert_eq!(calls.load(Ordering::SeqCst), 3);
+        }
+
+        #[tokio::test]
+        async fn throttling_past_the_deadline_is_a_plain_error() {
+            let calls = AtomicUsize::new(0);
+            let e = create_call(
+                &ctx(Duration::from_millis(700)),
+                "ec2:CreateVpc",
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(answered(400, "Throttling"))
+                },
+            )
+            .await
+            .unwrap_err();
+            assert!(!e.ambiguous);
+            assert_eq!(e.code.as_deref(), Some("Throttling"));
+            assert!(calls.load(Ordering::SeqCst) >= 2);
+        }
+
+        #[tokio::test]
+        async fn a_lost_answer_is_ambiguous_and_never_sent_again() {
+            for failure in [
+                || answered(500, "InternalError"),
+                || Failure::timeout_error("attempt timeout"),
+            ] {
+                let calls = AtomicUsize::new(0);
+                let e = create_call(&ctx(Duration::from_secs(30)), "ec2:CreateVpc", || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(failure())
+                })
+                .await
+                .unwrap_err();
+                assert!(e.ambiguous, "{e}");
+                assert_eq!(e.operation.as_deref(), Some("ec2:CreateVpc"));
+                assert_eq!(calls.load(Ordering::SeqCst), 1);
+            }
+        }
+
+        #[tokio::test]
+        async fn a_refusal_is_returned_as_it_is() {
+            let calls = AtomicUsize::new(0);
+            let e = create_call(&ctx(Duration::from_secs(30)), "ec2:CreateVpc", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(answered(400, "InvalidVpcRange"))
+            })
+            .await
+            .unwrap_err();
+            assert!(!e.ambiguous);
+            assert_eq!(e.code.as_deref(), Some("InvalidVpcRange"));
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+        }
+
+        #[tokio::test]
+        async fn find_settled_looks_again_until_the_object_shows() {
+            let calls = AtomicUsize::new(0);
+            let found = find_settled(Duration::from_secs(5), || async {
+                Ok((calls.fetch_add(1, Ordering::SeqCst) >= 2).then_some("vpc-1"))
+            })
+            .await
+            .unwrap();
+            assert_eq!(found, Some("vpc-1"));
+            let started = Instant::now();
+            let none = find_settled(Duration::from_millis(800), || async { Ok(None::<()>) })
+                .await
+                .unwrap();
+            assert_eq!(none, None);
+            assert!(started.elapsed() < Duration::from_secs(2));
+        }
     }
 
     #[tokio::test]
