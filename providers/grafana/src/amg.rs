@@ -3,11 +3,21 @@
 //! service's code and message and a hint, and bounded waiting for a
 //! workspace to settle. "Not found" is not an error: [`found`] makes it
 //! `Ok(None)`, which refresh and drift need for a deleted workspace.
+//!
+//! Creates go through [`create_call`] on a client with the SDK's retries
+//! off: the SDK would send a create again after a 5xx or a lost
+//! connection, when AMG may already have made the object, and a second
+//! CreateWorkspaceServiceAccount or token would fail on the first's name.
+//! Only throttling, which AMG answers before it acts, is retried there;
+//! other transient failures come back marked ambiguous, for the engine to
+//! `recover` the object before it creates again.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use aws_sdk_grafana::config::retry::RetryConfig;
+use aws_sdk_grafana::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_provider_sdk::{OpContext, ProviderError};
@@ -16,6 +26,9 @@ use tokio::sync::OnceCell;
 /// One client per service, built once per configured provider.
 pub struct Clients {
     pub grafana: aws_sdk_grafana::Client,
+    /// The same client with the SDK's retries off, for creates (see
+    /// [`create_call`]).
+    pub creates: aws_sdk_grafana::Client,
     sts: aws_sdk_sts::Client,
     pub region: String,
     account: OnceCell<String>,
@@ -25,6 +38,11 @@ impl Clients {
     pub fn new(sdk: &SdkConfig) -> Self {
         Clients {
             grafana: aws_sdk_grafana::Client::new(sdk),
+            creates: aws_sdk_grafana::Client::from_conf(
+                aws_sdk_grafana::config::Builder::from(sdk)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
             sts: aws_sdk_sts::Client::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             account: OnceCell::new(),
@@ -96,15 +114,68 @@ where
     }
 }
 
+/// How many times [`create_call`] sends a throttled create.
+const CREATE_ATTEMPTS: u32 = 6;
+
+/// Sends a create (`send` builds and sends it on [`Clients::creates`]),
+/// sending it again only while AMG throttles it (ThrottlingException,
+/// TooManyRequestsException, HTTP 429: refused before AMG acted), with
+/// backoff. Any other failure that may have come after AMG acted — a 5xx,
+/// a timeout, a connection lost, an answer that could not be read — is
+/// returned marked ambiguous; one that certainly came first (a 4xx, a
+/// request that could not be built) is returned as it is.
+pub async fn create_call<T, E, F, Fut>(operation: &str, mut send: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        let err = match send().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let throttled = status == Some(429)
+            || matches!(
+                err.code(),
+                Some("ThrottlingException" | "TooManyRequestsException")
+            );
+        if throttled && attempt < CREATE_ATTEMPTS {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+            attempt += 1;
+            continue;
+        }
+        let ambiguous = !throttled
+            && match &err {
+                SdkError::ConstructionFailure(_) => false,
+                SdkError::DispatchFailure(d) => !d.is_user(),
+                SdkError::ServiceError(_) => status.is_none_or(|s| s >= 500),
+                _ => true,
+            };
+        let e = api(operation, err);
+        return Err(if ambiguous {
+            e.ambiguous().with_hint(
+                "AMG may have made the object before the request failed: `meshmon apply` looks \
+                 for it before it creates it again",
+            )
+        } else {
+            e
+        });
+    }
+}
+
 fn hint(operation: &str, code: Option<&str>) -> Option<String> {
     Some(match code? {
         "AccessDeniedException" => format!(
             "the AWS identity meshmon runs as is not allowed `{operation}`: grant it in its IAM policy \
              (`aws sts get-caller-identity` shows which identity this is)"
         ),
-        "ThrottlingException" => {
-            "AMG kept throttling after the SDK's retries; run again with a lower --parallelism"
-                .into()
+        "ThrottlingException" | "TooManyRequestsException" => {
+            "AMG kept throttling after retries; run again with a lower --parallelism".into()
         }
         "ServiceQuotaExceededException" => {
             "an AMG quota is exhausted (workspaces, service accounts or tokens per account): \

@@ -7,16 +7,22 @@
 //! groups that hold one role, so reading it lists the permissions and keeps
 //! those with the role; when none are left it is gone. AMG has no call to
 //! change a service account, so every attribute of one forces a replacement.
+//!
+//! Both are found again after a lost answer by what the API keeps unique: a
+//! role association by its workspace and role, a service account by its
+//! name in its workspace.
 
 use std::sync::Arc;
 
-use aws_sdk_grafana::types::{Role, UpdateAction, UpdateInstruction, User, UserType};
+use aws_sdk_grafana::types::{
+    Role, ServiceAccountSummary, UpdateAction, UpdateInstruction, User, UserType,
+};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
 };
 use serde::Deserialize;
 
-use crate::amg::{Clients, api, found};
+use crate::amg::{Clients, api, create_call, found};
 use crate::attrs::{Attrs, order_like, str_of, strings, strings_of, typed};
 
 // ------------------------------------------- aws_grafana_role_association
@@ -68,13 +74,15 @@ fn users(ids: &[String], ty: UserType) -> Result<Vec<User>, ProviderError> {
 
 impl RoleAssociation {
     /// Adds and revokes in one UpdatePermissions batch; AMG answers 200
-    /// even when some entries fail, listing them in `errors`.
+    /// even when some entries fail, listing them in `errors`. For a create
+    /// (`creating`) it is sent as creates are ([`create_call`]).
     async fn change(
         &self,
         ws: &str,
         role: &str,
         add: (&[String], &[String]),
         revoke: (&[String], &[String]),
+        creating: bool,
     ) -> Result<(), ProviderError> {
         let mut batch = Vec::new();
         for (action, (u, g)) in [(UpdateAction::Add, add), (UpdateAction::Revoke, revoke)] {
@@ -95,15 +103,26 @@ impl RoleAssociation {
         if batch.is_empty() {
             return Ok(());
         }
-        let out = self
-            .0
-            .grafana
-            .update_permissions()
-            .workspace_id(ws)
-            .set_update_instruction_batch(Some(batch))
-            .send()
-            .await
-            .map_err(|e| api("grafana:UpdatePermissions", e))?;
+        let op = "grafana:UpdatePermissions";
+        let out = if creating {
+            let g = &self.0.creates;
+            create_call(op, || {
+                g.update_permissions()
+                    .workspace_id(ws)
+                    .set_update_instruction_batch(Some(batch.clone()))
+                    .send()
+            })
+            .await?
+        } else {
+            self.0
+                .grafana
+                .update_permissions()
+                .workspace_id(ws)
+                .set_update_instruction_batch(Some(batch))
+                .send()
+                .await
+                .map_err(|e| api(op, e))?
+        };
         if let Some(e) = out.errors().first() {
             return Err(ProviderError::api("grafana:UpdatePermissions", Some(e.code().to_string()), e.message())
                 .with_hint("check that the user and group IDs exist in IAM Identity Center (`aws identitystore list-users`)"));
@@ -179,6 +198,12 @@ impl RoleAssociation {
     }
 }
 
+fn association_outputs(i: &AssociationIn) -> Map {
+    Attrs::new()
+        .set("id", format!("{}/{}", i.workspace_id, i.role))
+        .build()
+}
+
 fn minus(a: &[String], b: &[String]) -> Vec<String> {
     a.iter().filter(|x| !b.contains(x)).cloned().collect()
 }
@@ -197,11 +222,25 @@ impl Resource for RoleAssociation {
             &i.role,
             (&i.user_ids, &i.group_ids),
             (&[], &[]),
+            true,
         )
         .await?;
-        Ok(Attrs::new()
-            .set("id", format!("{}/{}", i.workspace_id, i.role))
-            .build())
+        Ok(association_outputs(&i))
+    }
+
+    /// The association is its workspace and role: found when every user
+    /// and group the create adds holds the role. When some do not, the
+    /// create runs again, which adds them (adding one who holds the role
+    /// already changes nothing).
+    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: AssociationIn = typed(inputs)?;
+        let Some((u, g)) = self.holders(&i.workspace_id, &i.role).await? else {
+            return Ok(None);
+        };
+        let all = (!i.user_ids.is_empty() || !i.group_ids.is_empty())
+            && i.user_ids.iter().all(|x| u.contains(x))
+            && i.group_ids.iter().all(|x| g.contains(x));
+        Ok(all.then(|| association_outputs(&i)))
     }
 
     async fn read(
@@ -230,6 +269,7 @@ impl Resource for RoleAssociation {
             &i.role,
             (&minus(&i.user_ids, &ou), &minus(&i.group_ids, &og)),
             (&minus(&ou, &i.user_ids), &minus(&og, &i.group_ids)),
+            false,
         )
         .await?;
         Ok(prior.outputs.clone())
@@ -242,7 +282,7 @@ impl Resource for RoleAssociation {
             strings_of(&prior.inputs, "user_ids"),
             strings_of(&prior.inputs, "group_ids"),
         );
-        match self.change(ws, role, (&[], &[]), (&u, &g)).await {
+        match self.change(ws, role, (&[], &[]), (&u, &g), false).await {
             Err(e) if e.code.as_deref() == Some("ResourceNotFoundException") => Ok(()),
             r => r,
         }
@@ -290,7 +330,13 @@ struct AccountIn {
 }
 
 impl ServiceAccount {
-    async fn fetch(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
+    /// The workspace's service account `pick` chooses, or `None` when there
+    /// is none (or no workspace).
+    async fn find(
+        &self,
+        ws: &str,
+        pick: impl Fn(&ServiceAccountSummary) -> bool,
+    ) -> Result<Option<ServiceAccountSummary>, ProviderError> {
         let mut next: Option<String> = None;
         loop {
             let r = self
@@ -304,16 +350,8 @@ impl ServiceAccount {
             let Some(out) = found("grafana:ListWorkspaceServiceAccounts", r)? else {
                 return Ok(None);
             };
-            if let Some(a) = out.service_accounts().iter().find(|a| a.id() == id) {
-                let inputs = Attrs::new()
-                    .set("workspace_id", ws)
-                    .set("name", a.name())
-                    .set("grafana_role", a.grafana_role().as_str())
-                    .build();
-                return Ok(Some(Current::new(
-                    inputs,
-                    Attrs::new().set("id", id).build(),
-                )));
+            if let Some(a) = out.service_accounts().iter().find(|a| pick(a)) {
+                return Ok(Some(a.clone()));
             }
             match out.next_token() {
                 Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -321,23 +359,50 @@ impl ServiceAccount {
             }
         }
     }
+
+    async fn fetch(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
+        let Some(a) = self.find(ws, |a| a.id() == id).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .set("workspace_id", ws)
+            .set("name", a.name())
+            .set("grafana_role", a.grafana_role().as_str())
+            .build();
+        Ok(Some(Current::new(
+            inputs,
+            Attrs::new().set("id", id).build(),
+        )))
+    }
 }
 
 #[async_trait]
 impl Resource for ServiceAccount {
     async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: AccountIn = typed(inputs)?;
-        let out = self
-            .0
-            .grafana
-            .create_workspace_service_account()
-            .workspace_id(&i.workspace_id)
-            .name(&i.name)
-            .grafana_role(Role::from(i.grafana_role.as_str()))
-            .send()
-            .await
-            .map_err(|e| api("grafana:CreateWorkspaceServiceAccount", e))?;
+        let g = &self.0.creates;
+        let out = create_call("grafana:CreateWorkspaceServiceAccount", || {
+            g.create_workspace_service_account()
+                .workspace_id(&i.workspace_id)
+                .name(&i.name)
+                .grafana_role(Role::from(i.grafana_role.as_str()))
+                .send()
+        })
+        .await?;
         Ok(Attrs::new().set("id", out.id()).build())
+    }
+
+    /// Finds the account by its name, which AMG keeps unique in a
+    /// workspace. One with this name and another role is not this
+    /// create's: the create runs again, and AMG refuses it for the name.
+    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: AccountIn = typed(inputs)?;
+        let found = self
+            .find(&i.workspace_id, |a| {
+                a.name() == i.name && a.grafana_role().as_str() == i.grafana_role
+            })
+            .await?;
+        Ok(found.map(|a| Attrs::new().set("id", a.id()).build()))
     }
 
     async fn read(

@@ -13,10 +13,16 @@
 //!
 //! A margin as long as the lifetime renews on every run, which is what a
 //! test of the renewal wants and a user rarely does.
+//!
+//! A token cannot be recovered after a lost answer: its key was in that
+//! answer, and AMG never shows it again. So `recover` deletes a token with
+//! the create's name (unique per service account) and lets the create run
+//! again for a fresh one.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_grafana::types::ServiceAccountTokenSummary;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use meshmon_provider_sdk::{
@@ -25,7 +31,7 @@ use meshmon_provider_sdk::{
 };
 use serde::Deserialize;
 
-use crate::amg::{Clients, api, found};
+use crate::amg::{Clients, create_call, found};
 use crate::attrs::{Attrs, duration, str_of, typed};
 
 const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
@@ -105,14 +111,26 @@ struct TokenIn {
 }
 
 impl Token {
-    /// The token's (created, expires) times, or `None` when it (or its
-    /// account, or its workspace) no longer exists.
+    /// The token's (created, expires) times and name, or `None` when it (or
+    /// its account, or its workspace) no longer exists.
     async fn find(
         &self,
         ws: &str,
         sa: &str,
         id: &str,
     ) -> Result<Option<(DateTime, DateTime, String)>, ProviderError> {
+        let t = self.find_by(ws, sa, |t| t.id() == id).await?;
+        Ok(t.map(|t| (*t.created_at(), *t.expires_at(), t.name().to_string())))
+    }
+
+    /// The account's token `pick` chooses, or `None` when there is none
+    /// (or no account, or no workspace).
+    async fn find_by(
+        &self,
+        ws: &str,
+        sa: &str,
+        pick: impl Fn(&ServiceAccountTokenSummary) -> bool,
+    ) -> Result<Option<ServiceAccountTokenSummary>, ProviderError> {
         let mut next: Option<String> = None;
         loop {
             let r = self
@@ -127,12 +145,8 @@ impl Token {
             let Some(out) = found("grafana:ListWorkspaceServiceAccountTokens", r)? else {
                 return Ok(None);
             };
-            if let Some(t) = out.service_account_tokens().iter().find(|t| t.id() == id) {
-                return Ok(Some((
-                    *t.created_at(),
-                    *t.expires_at(),
-                    t.name().to_string(),
-                )));
+            if let Some(t) = out.service_account_tokens().iter().find(|t| pick(t)) {
+                return Ok(Some(t.clone()));
             }
             match out.next_token() {
                 Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -182,17 +196,16 @@ impl Resource for Token {
         let ttl = i32::try_from(i.seconds_to_live)
             .map_err(|_| ProviderError::new("`seconds_to_live` is out of range"))?;
         let asked = SystemTime::now();
-        let out = self
-            .0
-            .grafana
-            .create_workspace_service_account_token()
-            .workspace_id(&i.workspace_id)
-            .service_account_id(&i.service_account_id)
-            .name(&i.name)
-            .seconds_to_live(ttl)
-            .send()
-            .await
-            .map_err(|e| api("grafana:CreateWorkspaceServiceAccountToken", e))?;
+        let g = &self.0.creates;
+        let out = create_call("grafana:CreateWorkspaceServiceAccountToken", || {
+            g.create_workspace_service_account_token()
+                .workspace_id(&i.workspace_id)
+                .service_account_id(&i.service_account_id)
+                .name(&i.name)
+                .seconds_to_live(ttl)
+                .send()
+        })
+        .await?;
         let t = out.service_account_token().ok_or_else(|| {
             ProviderError::new("grafana:CreateWorkspaceServiceAccountToken returned no token")
         })?;
@@ -209,6 +222,34 @@ impl Resource for Token {
             .set("key", t.key())
             .set("expires_at", rfc3339(&expires))
             .build())
+    }
+
+    /// Never adopts: a token found by the create's name (unique per service
+    /// account) is deleted and `Ok(None)` returned, so that the create runs
+    /// again and gets a key — the lost answer held the only copy of this
+    /// token's.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i: TokenIn = typed(inputs)?;
+        let (ws, sa) = (&i.workspace_id, &i.service_account_id);
+        let Some(t) = self.find_by(ws, sa, |t| t.name() == i.name).await? else {
+            return Ok(None);
+        };
+        ctx.progress(&format!(
+            "deleting token {} ({}): its key was lost with the create's answer",
+            t.name(),
+            t.id()
+        ));
+        let r = self
+            .0
+            .grafana
+            .delete_workspace_service_account_token()
+            .workspace_id(ws)
+            .service_account_id(sa)
+            .token_id(t.id())
+            .send()
+            .await;
+        found("grafana:DeleteWorkspaceServiceAccountToken", r)?;
+        Ok(None)
     }
 
     async fn read(

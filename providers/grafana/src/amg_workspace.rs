@@ -6,6 +6,16 @@
 //! notification destinations and the role change with UpdateWorkspace,
 //! authentication with UpdateWorkspaceAuthentication, the Grafana version
 //! (upgrades only) with UpdateWorkspaceConfiguration, tags with TagResource.
+//!
+//! Workspace names need not be unique, so a create is known by its intent:
+//! CreateWorkspace carries the intent's token as `clientToken` (AMG makes
+//! one workspace however often a request with it arrives) and the
+//! ownership tags (`meshmon:lineage`, `meshmon:address`) plus the token
+//! itself as `meshmon:token`, and `recover` lists the workspaces for the
+//! one those tags mark — the token tells this create's workspace from an
+//! older one of the same address that a replacement has not deleted yet.
+//! Tags starting with `meshmon:` are meshmon's: reads leave them out,
+//! updates never remove them, and the spec may not set them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -15,12 +25,12 @@ use aws_sdk_grafana::types::{
     PermissionType, WorkspaceDescription, WorkspaceStatus,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Current, Map, OWNERSHIP_TAG_PREFIX, OpContext, ProviderError, Resource,
+    Schema, Value, async_trait,
 };
 use serde::Deserialize;
 
-use crate::amg::{Clients, WORKSPACE_WAIT, api, found, wait_until};
+use crate::amg::{Clients, WORKSPACE_WAIT, api, create_call, found, wait_until};
 use crate::attrs::{Attrs, order_like, str_of, strings, typed};
 
 type Tags = BTreeMap<String, String>;
@@ -70,7 +80,7 @@ pub fn schema() -> Schema {
     )
     .attr(
         Attribute::optional("tags", AttrType::map_of(AttrType::String))
-            .describe("Changed in place."),
+            .describe("Changed in place; keys starting with meshmon: are meshmon's own."),
     )
     .attr(
         Attribute::computed("id", AttrType::String)
@@ -151,7 +161,7 @@ fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
         .tags()
         .map(|t| {
             t.iter()
-                .filter(|(k, _)| !k.starts_with("aws:"))
+                .filter(|(k, _)| !k.starts_with("aws:") && !k.starts_with(OWNERSHIP_TAG_PREFIX))
                 .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
                 .collect()
         })
@@ -186,6 +196,30 @@ fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
 
 fn hash(t: &Tags) -> Option<HashMap<String, String>> {
     (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Refuses user tags in meshmon's own namespace: reads leave those out,
+/// so they would show as drift forever.
+fn check_tags(t: &Tags) -> Result<(), ProviderError> {
+    match t.keys().find(|k| k.starts_with(OWNERSHIP_TAG_PREFIX)) {
+        Some(k) => Err(ProviderError::new(format!(
+            "tag {k:?}: keys starting with {OWNERSHIP_TAG_PREFIX:?} are meshmon's own"
+        ))
+        .with_hint("rename the tag")),
+        None => Ok(()),
+    }
+}
+
+/// The tags a create sends: the user's and the ownership tags.
+fn create_tags(ctx: &OpContext, user: &Tags) -> Tags {
+    let mut t = user.clone();
+    t.extend(ctx.ownership_tags());
+    t
+}
+
+/// Whether `tags` mark a workspace as made by the create of `ctx`.
+fn made_by(ctx: &OpContext, tags: &HashMap<String, String>) -> bool {
+    ctx.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 impl Workspace {
@@ -227,15 +261,32 @@ impl Workspace {
         .await
     }
 
+    /// What a create does once the workspace exists: waits for ACTIVE. A
+    /// failure leaves the workspace recorded, to be repaired or replaced.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        inputs: &Map,
+        first: &WorkspaceDescription,
+    ) -> Result<Map, ProviderError> {
+        match self.wait_active(ctx, first.id()).await {
+            Ok(w) => Ok(outputs(&w)),
+            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), outputs(first)))),
+        }
+    }
+
+    /// Changes the user's tags from `old` to `new`; meshmon's own are never
+    /// touched.
     async fn retag(&self, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+        let ours = |k: &String| k.starts_with(OWNERSHIP_TAG_PREFIX);
         let set: Tags = new
             .iter()
-            .filter(|(k, v)| old.get(*k) != Some(v))
+            .filter(|(k, v)| !ours(k) && old.get(*k) != Some(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let remove: Vec<String> = old
             .keys()
-            .filter(|k| !new.contains_key(*k))
+            .filter(|k| !ours(k) && !new.contains_key(*k))
             .cloned()
             .collect();
         if set.is_empty() && remove.is_empty() {
@@ -274,33 +325,86 @@ fn changed(prior: &Map, inputs: &Map, keys: &[&str]) -> bool {
 impl Resource for Workspace {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: WorkspaceIn = typed(inputs)?;
-        let out = self
-            .0
-            .grafana
-            .create_workspace()
-            .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
-            .set_authentication_providers(Some(i.auth()))
-            .permission_type(PermissionType::from(i.permission_type.as_str()))
-            .set_workspace_data_sources((!i.data_sources.is_empty()).then(|| i.sources()))
-            .set_workspace_notification_destinations(
-                (!i.notification_destinations.is_empty()).then(|| i.destinations()),
-            )
-            .set_workspace_name(i.name.clone())
-            .set_workspace_description(i.description.clone())
-            .set_grafana_version(i.grafana_version.clone())
-            .set_workspace_role_arn(i.role_arn.clone())
-            .set_tags(hash(&i.tags))
-            .send()
-            .await
-            .map_err(|e| api("grafana:CreateWorkspace", e))?;
+        check_tags(&i.tags)?;
+        let tags = create_tags(ctx, &i.tags);
+        let g = &self.0.creates;
+        let out = create_call("grafana:CreateWorkspace", || {
+            g.create_workspace()
+                .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
+                .set_authentication_providers(Some(i.auth()))
+                .permission_type(PermissionType::from(i.permission_type.as_str()))
+                .set_workspace_data_sources((!i.data_sources.is_empty()).then(|| i.sources()))
+                .set_workspace_notification_destinations(
+                    (!i.notification_destinations.is_empty()).then(|| i.destinations()),
+                )
+                .set_workspace_name(i.name.clone())
+                .set_workspace_description(i.description.clone())
+                .set_grafana_version(i.grafana_version.clone())
+                .set_workspace_role_arn(i.role_arn.clone())
+                .set_tags(hash(&tags))
+                .set_client_token(ctx.client_token().map(str::to_string))
+                .send()
+        })
+        .await?;
         let first = out
             .workspace()
             .ok_or_else(|| ProviderError::new("grafana:CreateWorkspace returned no workspace"))?;
-        let id = first.id().to_string();
-        match self.wait_active(ctx, &id).await {
-            Ok(w) => Ok(outputs(&w)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), outputs(first)))),
+        self.finish(ctx, inputs, first).await
+    }
+
+    /// Lists the workspaces for the one this create's tags mark (see the
+    /// module docs), then waits for it to be ACTIVE as the create would. A
+    /// workspace being deleted is not found.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        if ctx.client_token().is_none() {
+            return Err(ProviderError::new(format!(
+                "{}: recovering a create needs the create's intent (its token and lineage)",
+                ctx.address
+            ))
+            .with_hint("this is a bug in meshmon: the engine recovers only creates it journaled"));
         }
+        let mut mine = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .0
+                .grafana
+                .list_workspaces()
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api("grafana:ListWorkspaces", e))?;
+            mine.extend(
+                out.workspaces()
+                    .iter()
+                    .filter(|w| w.tags().is_some_and(|t| made_by(ctx, t)))
+                    .filter(|w| *w.status() != WorkspaceStatus::Deleting)
+                    .map(|w| w.id().to_string()),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let id = match mine.as_slice() {
+            [] => return Ok(None),
+            [id] => id,
+            more => {
+                return Err(ProviderError::new(format!(
+                    "{}: several workspaces carry this create's tags: {}",
+                    ctx.address,
+                    more.join(", ")
+                ))
+                .with_hint(
+                    "delete all but one of them: the next `meshmon apply` adopts that one",
+                ));
+            }
+        };
+        let Some(w) = self.describe(id).await? else {
+            return Ok(None);
+        };
+        self.finish(ctx, inputs, &w).await.map(Some)
     }
 
     async fn read(
@@ -322,6 +426,7 @@ impl Resource for Workspace {
     ) -> Result<Map, ProviderError> {
         let id = str_of(&prior.outputs, "id")?;
         let i: WorkspaceIn = typed(inputs)?;
+        check_tags(&i.tags)?;
         let old = &prior.inputs;
         let g = &self.0.grafana;
         let general = [
@@ -419,4 +524,41 @@ impl Resource for Workspace {
 struct TagsOnly {
     #[serde(default)]
     tags: Tags,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshmon_provider_sdk::Intent;
+
+    fn ctx(address: &str, token: &str) -> OpContext {
+        OpContext::quiet(address).with_intent(Intent {
+            token: token.into(),
+            lineage: "L1".into(),
+        })
+    }
+
+    #[test]
+    fn a_workspace_is_this_creates_by_lineage_address_and_token() {
+        let c = ctx("aws_grafana_workspace.main", "t-1");
+        let user: Tags = [("team".to_string(), "mesh".to_string())].into();
+        let tags: HashMap<String, String> = create_tags(&c, &user).into_iter().collect();
+        assert_eq!(tags.len(), 4);
+        assert!(made_by(&c, &tags));
+        // An earlier create at the same address (a replacement's old one).
+        assert!(!made_by(&ctx("aws_grafana_workspace.main", "t-0"), &tags));
+        assert!(!made_by(&ctx("aws_grafana_workspace.other", "t-1"), &tags));
+        assert!(!made_by(
+            &OpContext::quiet("aws_grafana_workspace.main"),
+            &tags
+        ));
+        assert!(create_tags(&OpContext::quiet("x.y"), &user) == user);
+    }
+
+    #[test]
+    fn meshmons_tags_are_not_the_users() {
+        let mine: Tags = [("meshmon:lineage".to_string(), "x".to_string())].into();
+        assert!(check_tags(&mine).is_err());
+        assert!(check_tags(&Tags::new()).is_ok());
+    }
 }

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use meshmon_provider_sdk::{Map, ProviderError, Value};
+use meshmon_provider_sdk::{Map, OpContext, ProviderError, Value};
+use sha2::{Digest, Sha256};
 
 pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
 
@@ -25,6 +26,30 @@ pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String
         }
     }
     out
+}
+
+/// The uid a create gives a Grafana object the user named no uid for:
+/// derived from the create's idempotency token (and `part`, which tells
+/// apart the objects one create makes), so that every attempt of the create
+/// asks for the same uid and `recover` can look the object up by it. A uid
+/// is at most 40 characters of `[a-zA-Z0-9_-]`; these are 32. `None`
+/// outside a create, when Grafana picks the uid.
+pub fn intent_uid(ctx: &OpContext, part: &str) -> Option<String> {
+    let token = ctx.client_token()?;
+    let digest = Sha256::digest(format!("{token}/{part}").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("mm{}", &hex[..30]))
+}
+
+/// Why `recover` cannot look for an object whose uid Grafana picked: only a
+/// create that carried an intent (and so asked for a uid) can be recovered.
+pub fn no_intent(ctx: &OpContext) -> ProviderError {
+    ProviderError::new(format!(
+        "{}: recovering a create needs the create's intent (its token and lineage): without one, \
+         Grafana picked the uid",
+        ctx.address
+    ))
+    .with_hint("this is a bug in meshmon: the engine recovers only creates it journaled")
 }
 
 /// Parses a duration like "1m" or "7d", naming the attribute on failure.
@@ -97,6 +122,20 @@ pub fn json_of(v: &Value) -> Result<serde_json::Value, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intent_uids_are_stable_distinct_and_valid() {
+        use meshmon_provider_sdk::Intent;
+        let ctx = OpContext::quiet("grafana_folder.mesh").with_intent(Intent {
+            token: "0b6f4c1e-2f4e-4e43-9d7a-1f0c2a8e9b11".into(),
+            lineage: "l".into(),
+        });
+        let a = intent_uid(&ctx, "").unwrap();
+        assert_eq!(a, intent_uid(&ctx, "").unwrap());
+        assert_ne!(a, intent_uid(&ctx, "1").unwrap());
+        assert!(a.len() <= 40 && a.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(intent_uid(&OpContext::quiet("x.y"), ""), None);
+    }
 
     #[test]
     fn go_durations_parse() {

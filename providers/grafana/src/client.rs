@@ -3,9 +3,21 @@
 //! errors that name the request (`POST /api/folders`), the status, Grafana's
 //! own message and a hint. A 404 on a read is `Ok(None)`, never an error.
 //!
-//! Retried: 429 and 502–504 (an AMG workspace being scaled answers 503 for
-//! a moment), and connection failures, up to five attempts with backoff
-//! (honouring `Retry-After`). A 4xx other than 429 is the caller's to handle.
+//! Retried, up to five attempts with backoff (honouring `Retry-After`):
+//!
+//! - a request that may safely run twice ([`Retry::Transient`]: GET, PUT,
+//!   DELETE, a POST that overwrites): after 429, 502–504 (an AMG workspace
+//!   being scaled answers 503 for a moment) and connection failures;
+//! - a POST that creates ([`Retry::Create`]): only after a failure that
+//!   certainly came before Grafana acted on it — a 429, or a connection
+//!   that could not be made. Any other failure (a 5xx, a timeout, a
+//!   connection lost after the request was sent, an answer cut off) may
+//!   have come after the object was made, so it is returned marked
+//!   ambiguous: the engine then asks the resource to `recover` the object
+//!   before it creates again, rather than making a second one or failing on
+//!   a 409 for the first.
+//!
+//! A 4xx other than 429 is the caller's to handle.
 
 use std::time::Duration;
 
@@ -24,6 +36,27 @@ pub struct Client {
 enum Auth {
     Bearer(String),
     Basic(String, String),
+}
+
+/// How a request may be retried (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// It may run twice: retried after 429, 502–504 and connection failures.
+    Transient,
+    /// It creates: retried only after a 429 or a connection never made;
+    /// other failures are ambiguous.
+    Create,
+}
+
+impl Retry {
+    /// POST creates; GET, PUT and DELETE may run twice.
+    fn for_method(method: &Method) -> Self {
+        if *method == Method::POST {
+            Retry::Create
+        } else {
+            Retry::Transient
+        }
+    }
 }
 
 /// A Grafana answer that is not a success.
@@ -62,12 +95,25 @@ impl Client {
         Ok(Client { http, base, auth })
     }
 
-    /// Sends one request; the JSON answer (null for an empty body) on 2xx.
+    /// Sends one request, retried as its method allows
+    /// ([`Retry::for_method`]); the JSON answer (null for an empty body) on 2xx.
     pub async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<&Json>,
+    ) -> Result<Json, Failure> {
+        let retry = Retry::for_method(&method);
+        self.call_with(method, path, body, retry).await
+    }
+
+    /// Sends one request, retried as `retry` says.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+        retry: Retry,
     ) -> Result<Json, Failure> {
         let operation = format!("{method} {}", path.split('?').next().unwrap_or(path));
         let mut delay = Duration::from_millis(200);
@@ -92,23 +138,41 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    let text = resp.text().await.unwrap_or_default();
-                    if status.is_success() {
-                        return Ok(if text.trim().is_empty() {
-                            Json::Null
-                        } else {
-                            serde_json::from_str(&text).unwrap_or(Json::String(text))
-                        });
+                    match resp.text().await {
+                        Err(e) if status.is_success() => {
+                            let failure = Failure {
+                                status: 0,
+                                error: ProviderError::api(
+                                    &operation,
+                                    Some(status.as_u16().to_string()),
+                                    format!("Grafana's answer was cut off: {e}"),
+                                ),
+                            };
+                            if retry == Retry::Create {
+                                return Err(ambiguous(failure));
+                            }
+                            (failure, None)
+                        }
+                        text => {
+                            let text = text.unwrap_or_default();
+                            if status.is_success() {
+                                return Ok(if text.trim().is_empty() {
+                                    Json::Null
+                                } else {
+                                    serde_json::from_str(&text).unwrap_or(Json::String(text))
+                                });
+                            }
+                            let failure = Failure {
+                                status: status.as_u16(),
+                                error: error(&operation, status, &text),
+                            };
+                            match (retry, status.as_u16()) {
+                                (_, 429) | (Retry::Transient, 502..=504) => (failure, retry_after),
+                                (Retry::Create, 500..=599) => return Err(ambiguous(failure)),
+                                _ => return Err(failure),
+                            }
+                        }
                     }
-                    let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-                    let failure = Failure {
-                        status: status.as_u16(),
-                        error: error(&operation, status, &text),
-                    };
-                    if !retryable {
-                        return Err(failure);
-                    }
-                    (failure, retry_after)
                 }
                 Err(e) => {
                     let failure = Failure {
@@ -116,6 +180,11 @@ impl Client {
                         error: ProviderError::api(&operation, None, format!("cannot reach Grafana at {}: {e}", self.base))
                             .with_hint("check `url` under [providers.grafana] and that this machine can reach it"),
                     };
+                    // Only a connection never made certainly came before
+                    // Grafana saw the request.
+                    if retry == Retry::Create && !e.is_connect() {
+                        return Err(ambiguous(failure));
+                    }
                     (failure, None)
                 }
             };
@@ -138,6 +207,19 @@ impl Client {
         self.call(method, path, body).await.map_err(|f| f.error)
     }
 
+    /// A request whose failure is an error, retried as `retry` says.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+        retry: Retry,
+    ) -> Result<Json, ProviderError> {
+        self.call_with(method, path, body, retry)
+            .await
+            .map_err(|f| f.error)
+    }
+
     /// A GET where 404 means "gone": `Ok(None)`.
     pub async fn get(&self, path: &str) -> Result<Option<Json>, ProviderError> {
         match self.call(Method::GET, path, None).await {
@@ -155,6 +237,15 @@ impl Client {
             Err(f) => Err(f.error),
         }
     }
+}
+
+/// A failure of a create that may have taken effect.
+fn ambiguous(mut f: Failure) -> Failure {
+    f.error = f.error.ambiguous().with_hint(
+        "Grafana may have made the object before the request failed: `meshmon apply` looks for it \
+         before it creates it again",
+    );
+    f
 }
 
 /// Percent-encodes one path segment (names and uids may hold spaces).

@@ -19,6 +19,10 @@
 //! `notification_settings`, so no notification policy needs editing. The
 //! evaluation `interval` belongs to the rule group, so setting it rewrites
 //! the group with its rules unchanged.
+//!
+//! A rule the user names no uid for gets one derived from the create's
+//! intent ([`intent_uid`]), so that `recover` finds it by uid after a lost
+//! answer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,7 +35,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, duration, duration_like, parse_go_duration, str_of};
+use crate::attrs::{
+    Attrs, duration, duration_like, intent_uid, no_intent, parse_go_duration, str_of,
+};
 use crate::client::{Client, seg};
 
 const PATH: &str = "/api/v1/provisioning/alert-rules";
@@ -85,7 +91,7 @@ pub fn schema() -> Schema {
             Attribute::optional("uid", AttrType::String)
                 .and_computed()
                 .force_new()
-                .describe("The rule's uid; Grafana picks one when left out."),
+                .describe("The rule's uid; meshmon picks one when left out."),
         )
         .attr(Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."))
 }
@@ -203,6 +209,16 @@ fn typed(inputs: &Map) -> Result<RuleIn, ProviderError> {
     crate::attrs::typed(inputs)
 }
 
+/// The inputs of a create, with the uid it asks for: the user's, else one
+/// derived from the intent.
+fn typed_for_create(ctx: &OpContext, inputs: &Map) -> Result<RuleIn, ProviderError> {
+    let mut i = typed(inputs)?;
+    if i.uid.is_none() {
+        i.uid = intent_uid(ctx, "");
+    }
+    Ok(i)
+}
+
 /// A rule read back in the resource's terms. A rule reshaped in the UI
 /// (another pipeline) reads with what can be found, which shows as drift.
 fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
@@ -306,6 +322,16 @@ impl AlertRule {
             .map(|_| ())
     }
 
+    /// What a create does once the rule exists: sets the group's interval.
+    /// A failure leaves the rule recorded, to be repaired by the next apply.
+    async fn finish(&self, i: &RuleIn, uid: &str, inputs: &Map) -> Result<Map, ProviderError> {
+        let outputs = Attrs::new().set("id", uid).set("uid", uid).build();
+        self.ensure_interval(i)
+            .await
+            .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
+        Ok(outputs)
+    }
+
     async fn fetch(&self, uid: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let Some(r) = self.0.get(&format!("{PATH}/{}", seg(uid))).await? else {
             return Ok(None);
@@ -325,18 +351,27 @@ impl AlertRule {
 
 #[async_trait]
 impl Resource for AlertRule {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i = typed(inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let i = typed_for_create(ctx, inputs)?;
         let created = self.0.send(Method::POST, PATH, Some(&body(&i)?)).await?;
         let uid = created["uid"].as_str().unwrap_or_default().to_string();
-        let outputs = Attrs::new()
-            .set("id", uid.as_str())
-            .set("uid", uid.as_str())
-            .build();
-        self.ensure_interval(&i)
-            .await
-            .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
-        Ok(outputs)
+        self.finish(&i, &uid, inputs).await
+    }
+
+    /// Finds the rule by the uid the create asked for, then sets the
+    /// group's interval as the create would have.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i = typed_for_create(ctx, inputs)?;
+        let uid = i.uid.clone().ok_or_else(|| no_intent(ctx))?;
+        if self
+            .0
+            .get(&format!("{PATH}/{}", seg(&uid)))
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        self.finish(&i, &uid, inputs).await.map(Some)
     }
 
     async fn read(

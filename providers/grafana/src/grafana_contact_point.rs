@@ -12,6 +12,10 @@
 //! `{ type = "email", addresses = ["oncall@example.com"] }` becomes
 //! `addresses = "oncall@example.com"`. Any other type passes its keys
 //! through as the integration's settings.
+//!
+//! A create gives each receiver a uid derived from the create's intent and
+//! the receiver's position ([`intent_uid`]), so that `recover` can tell the
+//! receivers that create made from any others of the same name.
 
 use std::sync::Arc;
 
@@ -22,7 +26,7 @@ use meshmon_provider_sdk::{
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, str_of, strings, strings_of};
+use crate::attrs::{Attrs, intent_uid, no_intent, str_of, strings, strings_of};
 use crate::client::{Client, seg};
 
 const PATH: &str = "/api/v1/provisioning/contact-points";
@@ -188,6 +192,11 @@ fn receiver(i: &Json, prior: Option<&Map>) -> Value {
     Value::Map(out)
 }
 
+/// The uid a create asks for the receiver at position `n`.
+fn receiver_uid(ctx: &OpContext, n: usize) -> Option<String> {
+    intent_uid(ctx, &format!("receiver-{n}"))
+}
+
 impl ContactPoint {
     async fn list(&self, name: &str) -> Result<Vec<Json>, ProviderError> {
         let all = self
@@ -250,8 +259,15 @@ impl ContactPoint {
         Ok(Some(Current::new(inputs, outputs)))
     }
 
-    /// Makes the live integrations match `inputs`, reusing `uids` in order.
-    async fn converge(&self, inputs: &Map, uids: &[String]) -> Result<Map, ProviderError> {
+    /// Makes the live integrations match `inputs`, reusing `uids` in order;
+    /// a receiver created anew gets the uid `new_uid` gives for its
+    /// position, or one Grafana picks.
+    async fn converge(
+        &self,
+        inputs: &Map,
+        uids: &[String],
+        new_uid: impl Fn(usize) -> Option<String>,
+    ) -> Result<Map, ProviderError> {
         let name = str_of(inputs, "name")?;
         let receivers = inputs
             .get("receivers")
@@ -274,6 +290,12 @@ impl ContactPoint {
         };
         for (n, r) in receivers.iter().enumerate() {
             let mut body = integration(name, r)?;
+            let fresh = |mut body: Json| {
+                if let Some(uid) = new_uid(n) {
+                    body["uid"] = json!(uid);
+                }
+                body
+            };
             let result = match uids.get(n) {
                 Some(uid) => {
                     body["uid"] = json!(uid);
@@ -288,7 +310,7 @@ impl ContactPoint {
                         Err(f) => Err(f.error),
                     }
                 }
-                None => self.create_one(&body).await,
+                None => self.create_one(&fresh(body)).await,
             };
             match result {
                 Ok(uid) => done.push(uid),
@@ -314,8 +336,41 @@ impl ContactPoint {
 
 #[async_trait]
 impl Resource for ContactPoint {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.converge(inputs, &[]).await
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        self.converge(inputs, &[], |n| receiver_uid(ctx, n)).await
+    }
+
+    /// Finds the receivers by the uids the create asked for. All there: the
+    /// contact point, with the create's outputs. None there: `Ok(None)`.
+    /// Some only (the create stopped between two receivers): those are
+    /// deleted and `Ok(None)` returned, so that the create runs again whole.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let name = str_of(inputs, "name")?;
+        let count = inputs
+            .get("receivers")
+            .and_then(Value::as_list)
+            .map_or(0, |l| l.len());
+        let wanted = (0..count)
+            .map(|n| receiver_uid(ctx, n))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| no_intent(ctx))?;
+        let live = self.list(name).await?;
+        let found: Vec<&String> = wanted
+            .iter()
+            .filter(|u| live.iter().any(|c| c["uid"] == u.as_str()))
+            .collect();
+        if !found.is_empty() && found.len() == wanted.len() {
+            return Ok(Some(
+                Attrs::new()
+                    .set("id", name)
+                    .set("uids", strings(wanted))
+                    .build(),
+            ));
+        }
+        for uid in found {
+            self.0.delete(&format!("{PATH}/{}", seg(uid))).await?;
+        }
+        Ok(None)
     }
 
     async fn read(
@@ -332,7 +387,7 @@ impl Resource for ContactPoint {
         prior: &Current,
         inputs: &Map,
     ) -> Result<Map, ProviderError> {
-        self.converge(inputs, &strings_of(&prior.outputs, "uids"))
+        self.converge(inputs, &strings_of(&prior.outputs, "uids"), |_| None)
             .await
     }
 

@@ -12,6 +12,11 @@
 //! is recorded instead; when the live dashboard no longer matches it (edited
 //! in the UI) it reads back with the edited `config_json`, which shows as
 //! drift and plans an update that imports it again.
+//!
+//! A dashboard whose JSON and inputs name no uid gets one derived from the
+//! create's intent ([`intent_uid`]), so that `recover` finds it by uid after
+//! a lost answer; a create saves without `overwrite`, and is never retried
+//! once it may have reached Grafana.
 
 use std::sync::Arc;
 
@@ -23,8 +28,8 @@ use reqwest::Method;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use crate::attrs::{Attrs, json_of, str_of};
-use crate::client::{Client, seg};
+use crate::attrs::{Attrs, intent_uid, json_of, no_intent, str_of};
+use crate::client::{Client, Retry, seg};
 
 /// Fields Grafana rewrites on every save.
 const REWRITTEN: [&str; 3] = ["id", "version", "iteration"];
@@ -58,7 +63,7 @@ pub fn schema() -> Schema {
         Attribute::optional("uid", AttrType::String)
             .and_computed()
             .force_new()
-            .describe("The dashboard's uid; from the JSON, or picked by Grafana."),
+            .describe("The dashboard's uid; from the JSON, or picked by meshmon."),
     )
     .attr(
         Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."),
@@ -131,6 +136,23 @@ fn bind(model: &Json, datasource_uid: Option<&str>) -> Result<Json, ProviderErro
     Ok(Json::Array(out))
 }
 
+/// A model ready to save, and the grafana.com revision it came from.
+struct Prepared {
+    model: Json,
+    revision: Option<i64>,
+}
+
+/// A saved dashboard's outputs, from `stored` (GET /api/dashboards/uid).
+fn outputs(uid: &str, url: String, revision: Option<i64>, stored: &Json) -> Map {
+    Attrs::new()
+        .set("id", uid)
+        .set("uid", uid)
+        .set("url", url)
+        .set("content_sha256", content_hash(&stored["dashboard"]))
+        .opt("revision", revision)
+        .build()
+}
+
 impl Dashboard {
     /// A grafana.com dashboard model and its revision, through the proxy.
     async fn gnet(&self, id: i64, revision: Option<i64>) -> Result<(Json, i64), ProviderError> {
@@ -162,15 +184,17 @@ impl Dashboard {
         }
     }
 
-    /// Saves the dashboard the inputs describe; returns its outputs.
-    async fn save(&self, inputs: &Map, overwrite: bool) -> Result<Map, ProviderError> {
+    /// The model the inputs describe, ready to save: from `config_json` or
+    /// grafana.com, without what Grafana rewrites, with the uid set to the
+    /// inputs' `uid`, else the model's own, else `fallback_uid`.
+    async fn prepare(
+        &self,
+        inputs: &Map,
+        fallback_uid: Option<String>,
+    ) -> Result<Prepared, ProviderError> {
         let config = config_of(inputs)?;
         let gnet_id = inputs.get("gnet_id").and_then(Value::as_i64);
-        let folder = inputs
-            .get("folder_uid")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let (mut model, revision) = match (gnet_id, config.clone()) {
+        let (mut model, revision) = match (gnet_id, config) {
             (Some(_), Some(_)) => {
                 return Err(ProviderError::new(
                     "set either `config_json` or `gnet_id`, not both",
@@ -192,17 +216,42 @@ impl Dashboard {
         strip(&mut model);
         if let Some(uid) = inputs.get("uid").and_then(Value::as_str) {
             model["uid"] = json!(uid);
+        } else if model["uid"].as_str().is_none_or(str::is_empty)
+            && let Some(uid) = fallback_uid
+        {
+            model["uid"] = json!(uid);
         }
-        let (uid, url) = if templated(inputs, Some(&model)) {
+        Ok(Prepared { model, revision })
+    }
+
+    /// Saves a prepared model; Grafana's uid and URL for it. Without
+    /// `overwrite` the save creates, and is retried only as a create may be.
+    async fn call(
+        &self,
+        inputs: &Map,
+        p: &Prepared,
+        overwrite: bool,
+    ) -> Result<(String, String), ProviderError> {
+        let folder = inputs
+            .get("folder_uid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let retry = if overwrite {
+            Retry::Transient
+        } else {
+            Retry::Create
+        };
+        let model = &p.model;
+        let (uid, url) = if templated(inputs, Some(model)) {
             let body = json!({
                 "dashboard": model,
                 "overwrite": overwrite,
-                "inputs": bind(&model, inputs.get("datasource_uid").and_then(Value::as_str))?,
+                "inputs": bind(model, inputs.get("datasource_uid").and_then(Value::as_str))?,
                 "folderUid": folder,
             });
             let r = self
                 .0
-                .send(Method::POST, "/api/dashboards/import", Some(&body))
+                .send_with(Method::POST, "/api/dashboards/import", Some(&body), retry)
                 .await?;
             (
                 r["uid"].as_str().map(str::to_string),
@@ -212,7 +261,7 @@ impl Dashboard {
             let body = json!({ "dashboard": model, "folderUid": folder, "overwrite": overwrite, "message": "meshmon apply" });
             let r = self
                 .0
-                .send(Method::POST, "/api/dashboards/db", Some(&body))
+                .send_with(Method::POST, "/api/dashboards/db", Some(&body), retry)
                 .await?;
             (
                 r["uid"].as_str().map(str::to_string),
@@ -221,21 +270,37 @@ impl Dashboard {
         };
         let uid = uid
             .ok_or_else(|| ProviderError::new("Grafana saved the dashboard but returned no uid"))?;
-        // Hash what Grafana stored, not what was sent: an import substitutes.
+        Ok((uid, url))
+    }
+
+    /// The outputs of a saved dashboard, hashing what Grafana stored (an
+    /// import substitutes, so what was sent would not do).
+    async fn finish(
+        &self,
+        uid: &str,
+        url: String,
+        revision: Option<i64>,
+    ) -> Result<Map, ProviderError> {
         let stored = self
             .0
-            .get(&format!("/api/dashboards/uid/{}", seg(&uid)))
+            .get(&format!("/api/dashboards/uid/{}", seg(uid)))
             .await?
             .ok_or_else(|| {
                 ProviderError::new(format!("dashboard {uid} vanished right after it was saved"))
             })?;
-        Ok(Attrs::new()
-            .set("id", uid.as_str())
-            .set("uid", uid.as_str())
-            .set("url", url)
-            .set("content_sha256", content_hash(&stored["dashboard"]))
-            .opt("revision", revision)
-            .build())
+        Ok(outputs(uid, url, revision, &stored))
+    }
+
+    /// Saves the dashboard the inputs describe; returns its outputs.
+    async fn save(
+        &self,
+        inputs: &Map,
+        fallback_uid: Option<String>,
+        overwrite: bool,
+    ) -> Result<Map, ProviderError> {
+        let p = self.prepare(inputs, fallback_uid).await?;
+        let (uid, url) = self.call(inputs, &p, overwrite).await?;
+        self.finish(&uid, url, p.revision).await
     }
 
     async fn fetch(&self, uid: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
@@ -299,8 +364,31 @@ impl Dashboard {
 
 #[async_trait]
 impl Resource for Dashboard {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.save(inputs, false).await
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        self.save(inputs, intent_uid(ctx, ""), false).await
+    }
+
+    /// Finds the dashboard by the uid the create asked for: the inputs',
+    /// the model's own, or the one derived from the intent.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let p = self.prepare(inputs, intent_uid(ctx, "")).await?;
+        let uid = p.model["uid"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| no_intent(ctx))?
+            .to_string();
+        let Some(stored) = self
+            .0
+            .get(&format!("/api/dashboards/uid/{}", seg(&uid)))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let url = stored["meta"]["url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Ok(Some(outputs(&uid, url, p.revision, &stored)))
     }
 
     async fn read(
@@ -319,7 +407,7 @@ impl Resource for Dashboard {
     ) -> Result<Map, ProviderError> {
         let mut inputs = inputs.clone();
         inputs.insert("uid".into(), Value::from(str_of(&prior.outputs, "uid")?));
-        self.save(&inputs, true).await
+        self.save(&inputs, None, true).await
     }
 
     async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {

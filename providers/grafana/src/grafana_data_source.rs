@@ -7,6 +7,10 @@
 //! (`secureJsonFields`). Reading keeps the recorded value of every key
 //! still set and drops the keys that are gone, so a secret removed in the
 //! UI shows up as drift; a secret changed in the UI cannot be seen.
+//!
+//! A data source the user names no uid for gets one derived from the
+//! create's intent ([`intent_uid`]), so that `recover` finds it by uid after
+//! a lost answer.
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ use meshmon_provider_sdk::{
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, json_of, str_of};
+use crate::attrs::{Attrs, intent_uid, json_of, no_intent, str_of};
 use crate::client::{Client, seg};
 
 pub fn schema() -> Schema {
@@ -56,7 +60,7 @@ pub fn schema() -> Schema {
             Attribute::optional("uid", AttrType::String)
                 .and_computed()
                 .force_new()
-                .describe("The data source's uid; Grafana picks one when left out."),
+                .describe("The data source's uid; meshmon picks one when left out."),
         )
         .attr(
             Attribute::computed("id", AttrType::String)
@@ -141,6 +145,15 @@ fn current(d: &Json, prior: &Map) -> Current {
     Current::new(inputs, outputs(uid))
 }
 
+/// The uid a create with these inputs asks for: the user's, else one
+/// derived from the intent.
+fn uid_for(ctx: &OpContext, inputs: &Map) -> Option<String> {
+    match inputs.get("uid").and_then(Value::as_str) {
+        Some(uid) => Some(uid.to_string()),
+        None => intent_uid(ctx, ""),
+    }
+}
+
 impl DataSource {
     async fn fetch(&self, uid: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let d = self
@@ -153,8 +166,8 @@ impl DataSource {
 
 #[async_trait]
 impl Resource for DataSource {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let b = body(inputs, inputs.get("uid").and_then(Value::as_str))?;
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        let b = body(inputs, uid_for(ctx, inputs).as_deref())?;
         let out = self
             .0
             .send(Method::POST, "/api/datasources", Some(&b))
@@ -167,6 +180,16 @@ impl Resource for DataSource {
             )
         })?;
         Ok(outputs(uid))
+    }
+
+    /// Finds the data source by the uid the create asked for.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let uid = uid_for(ctx, inputs).ok_or_else(|| no_intent(ctx))?;
+        let found = self
+            .0
+            .get(&format!("/api/datasources/uid/{}", seg(&uid)))
+            .await?;
+        Ok(found.map(|_| outputs(&uid)))
     }
 
     async fn read(

@@ -4,6 +4,10 @@
 //! that still holds alert rules needs `forceDeleteRules` on Grafana 10+;
 //! meshmon deletes the rules first when it manages them, so the flag only
 //! matters for rules made by hand — which go with the folder, as in the UI.
+//!
+//! A folder the user names no uid for gets one derived from the create's
+//! intent ([`intent_uid`]), so that `recover` finds it by uid after a lost
+//! answer.
 
 use std::sync::Arc;
 
@@ -13,7 +17,7 @@ use meshmon_provider_sdk::{
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, str_of};
+use crate::attrs::{Attrs, intent_uid, no_intent, str_of};
 use crate::client::{Client, seg};
 
 pub fn schema() -> Schema {
@@ -26,7 +30,7 @@ pub fn schema() -> Schema {
         Attribute::optional("uid", AttrType::String)
             .and_computed()
             .force_new()
-            .describe("The folder's uid; Grafana picks one when left out."),
+            .describe("The folder's uid; meshmon picks one when left out."),
     )
     .attr(
         Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."),
@@ -45,6 +49,15 @@ fn outputs(f: &Json) -> Map {
         .build()
 }
 
+/// The uid a create with these inputs asks for: the user's, else one
+/// derived from the intent.
+fn uid_for(ctx: &OpContext, inputs: &Map) -> Option<String> {
+    match str_of(inputs, "uid") {
+        Ok(uid) => Some(uid.to_string()),
+        Err(_) => intent_uid(ctx, ""),
+    }
+}
+
 impl Folder {
     async fn fetch(&self, uid: &str) -> Result<Option<Current>, ProviderError> {
         let Some(f) = self.0.get(&format!("/api/folders/{}", seg(uid))).await? else {
@@ -60,9 +73,9 @@ impl Folder {
 
 #[async_trait]
 impl Resource for Folder {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let mut body = json!({ "title": str_of(inputs, "title")? });
-        if let Ok(uid) = str_of(inputs, "uid") {
+        if let Some(uid) = uid_for(ctx, inputs) {
             body["uid"] = json!(uid);
         }
         let f = self
@@ -70,6 +83,13 @@ impl Resource for Folder {
             .send(Method::POST, "/api/folders", Some(&body))
             .await?;
         Ok(outputs(&f))
+    }
+
+    /// Finds the folder by the uid the create asked for.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let uid = uid_for(ctx, inputs).ok_or_else(|| no_intent(ctx))?;
+        let found = self.0.get(&format!("/api/folders/{}", seg(&uid))).await?;
+        Ok(found.map(|f| outputs(&f)))
     }
 
     async fn read(

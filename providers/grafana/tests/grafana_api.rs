@@ -92,8 +92,16 @@ async fn a_wrong_token_is_a_401_with_a_hint() {
 async fn unavailable_grafana_is_retried_then_reported() {
     let g = GrafanaServer::start(TOKEN);
     let r = resource(&g, TOKEN, "grafana_folder").await;
+    let inputs = map(json!({ "title": "Mesh", "uid": "mesh" }));
+    // A create is not sent again after a 503: Grafana may have acted.
+    g.fail_next(1, 503);
+    let e = r.create(&ctx(), &inputs).await.unwrap_err();
+    assert!(e.ambiguous, "{e}");
+    assert_eq!(g.state().calls, ["POST /api/folders"]);
+    let c = create_and_read(&*r, &inputs).await;
+    // Reads are.
     g.fail_next(2, 503);
-    create_and_read(&*r, &map(json!({ "title": "Mesh", "uid": "mesh" }))).await;
+    assert!(r.read(&ctx(), &c).await.unwrap().is_some());
     g.fail_next(10, 503);
     let e = r.import(&ctx(), "mesh").await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("503"));

@@ -9,10 +9,18 @@
 //! removed when the run ends) holding a token that is valid right now. The
 //! binary is `MESHMON_HELM` or `helm` on PATH; `preflight` reports a missing
 //! one at plan time, before anything is created.
+//!
+//! A release name is unique in its namespace, so a create whose answer was
+//! lost is recovered by name, from `helm status`: a deployed release is
+//! adopted; one still pending (the helm that was installing it may still
+//! run, waiting for its resources) is waited for until it settles; a
+//! failed one, or one that stays pending (its helm was killed, and helm
+//! would refuse any further upgrade of it), is uninstalled so that the
+//! create can install it afresh.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -273,6 +281,11 @@ impl Release {
         if !run.ok {
             return Err(Self::failed(&format!("upgrade --install {}", i.name), &run));
         }
+        self.finish(ctx, i).await
+    }
+
+    /// The outputs of an installed release, as a create returns them.
+    async fn finish(&self, ctx: &OpContext, i: &In) -> Result<Map, ProviderError> {
         let (_, outputs) = self
             .metadata(ctx, &i.namespace, &i.name)
             .await?
@@ -280,6 +293,57 @@ impl Release {
                 ProviderError::new(format!("helm installed {} but cannot find it", i.name))
             })?;
         Ok(outputs)
+    }
+
+    /// `helm status`: the release's status (`deployed`, `pending-install`,
+    /// `failed`…), or `None` when there is no such release.
+    async fn status(
+        &self,
+        ctx: &OpContext,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let run = self
+            .helm(
+                ctx,
+                args(&["status", name, "--namespace", ns, "-o", "json"]),
+            )
+            .await?;
+        if !run.ok {
+            return if not_found(&run) {
+                Ok(None)
+            } else {
+                Err(Self::failed(&format!("status {name}"), &run))
+            };
+        }
+        let status: Json = serde_json::from_str(&run.stdout).map_err(|e| {
+            ProviderError::new(format!(
+                "helm status {name} printed something not JSON: {e}"
+            ))
+        })?;
+        Ok(Some(
+            status["info"]["status"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_string(),
+        ))
+    }
+
+    /// `helm uninstall`, waiting as the release's `wait` says; a release
+    /// that is gone already is no error.
+    async fn uninstall(&self, ctx: &OpContext, i: &In) -> Result<(), ProviderError> {
+        let mut a = args(&["uninstall", &i.name, "--namespace", &i.namespace]);
+        if i.wait {
+            a.push("--wait".into());
+        }
+        a.extend(["--timeout".into(), format!("{}s", i.timeout.as_secs())]);
+        ctx.progress(&format!("helm uninstall {}", i.name));
+        let run = self.helm(ctx, a).await?;
+        if run.ok || not_found(&run) {
+            Ok(())
+        } else {
+            Err(Self::failed(&format!("uninstall {}", i.name), &run))
+        }
     }
 
     /// `get metadata`: the chart version and the outputs, or `None` when the
@@ -391,10 +455,57 @@ fn not_found(run: &Run) -> bool {
     run.stderr.contains("not found")
 }
 
+/// A status another helm is still working on: `pending-install`,
+/// `pending-upgrade`, `pending-rollback`, `uninstalling`.
+fn settling(status: &str) -> bool {
+    status.starts_with("pending-") || status == "uninstalling"
+}
+
 #[async_trait]
 impl Resource for Release {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         self.install(ctx, &typed(inputs)?).await
+    }
+
+    /// Finds the release by name with `helm status` (see the module docs).
+    /// A pending release is polled until it settles, for at most the
+    /// operation's timeout less a quarter (at most a minute) left for an
+    /// uninstall, else for the release's own `timeout` — after which the
+    /// helm that was installing it would have given up on it.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let i = typed(inputs)?;
+        let limit = match ctx.timeout {
+            Some(t) => t.saturating_sub((t / 4).min(Duration::from_secs(60))),
+            None => i.timeout,
+        };
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let Some(status) = self.status(ctx, &i.namespace, &i.name).await? else {
+                return Ok(None);
+            };
+            match status.as_str() {
+                "deployed" => return self.finish(ctx, &i).await.map(Some),
+                s if settling(s) && started.elapsed() < limit => {
+                    ctx.progress(&format!(
+                        "waiting for release {} to settle: {s} ({}s)",
+                        i.name,
+                        started.elapsed().as_secs()
+                    ));
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                s => {
+                    ctx.progress(&format!(
+                        "release {} is {s}{}: uninstalling it to install it again",
+                        i.name,
+                        if settling(s) { " and stuck" } else { "" }
+                    ));
+                    self.uninstall(ctx, &i).await?;
+                    return Ok(None);
+                }
+            }
+        }
     }
 
     async fn read(
@@ -416,19 +527,7 @@ impl Resource for Release {
     }
 
     async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let i = typed(&prior.inputs)?;
-        let mut a = args(&["uninstall", &i.name, "--namespace", &i.namespace]);
-        if i.wait {
-            a.push("--wait".into());
-        }
-        a.extend(["--timeout".into(), format!("{}s", i.timeout.as_secs())]);
-        ctx.progress(&format!("helm uninstall {}", i.name));
-        let run = self.helm(ctx, a).await?;
-        if run.ok || not_found(&run) {
-            Ok(())
-        } else {
-            Err(Self::failed(&format!("uninstall {}", i.name), &run))
-        }
+        self.uninstall(ctx, &typed(&prior.inputs)?).await
     }
 
     async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {

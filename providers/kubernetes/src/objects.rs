@@ -4,6 +4,10 @@
 //! managers set (the API server's `kubernetes.io/metadata.name`, a
 //! controller's annotations) are left alone and never show as drift: reading
 //! reports only the keys meshmon recorded.
+//!
+//! Server-side apply may run twice, so a create whose answer was lost is
+//! recovered by name, which the API server keeps unique: the object there
+//! is the one the create made (or took over, as applying it does).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -211,6 +215,14 @@ impl MetaObject {
 impl Resource for MetaObject {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         self.apply(ctx, inputs).await
+    }
+
+    /// GETs the object by name; its uid, as the create returns it. A
+    /// namespace being deleted is not found.
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        let (ns, name) = self.names(inputs)?;
+        let found = self.fetch(ctx, ns, name, inputs).await?;
+        Ok(found.map(|c| c.outputs))
     }
 
     async fn read(

@@ -6,6 +6,12 @@
 //! waits until each is gone. Reading projects each live object onto the
 //! paths of its applied document (see [`project`]), so only fields meshmon
 //! set can drift.
+//!
+//! Server-side apply may run twice, so a create whose answer was lost is
+//! recovered by the objects' names, which the API server keeps unique:
+//! when every object the content names is there, they are adopted after
+//! the waits a create makes; when some are missing, the create runs again
+//! (applying the ones already there changes nothing).
 
 mod docs;
 mod ops;
@@ -51,6 +57,13 @@ pub fn schema() -> Schema {
 }
 
 pub struct Manifest(pub Arc<Conn>);
+
+/// What [`Manifest::walk`] does with each object.
+#[derive(Clone, Copy)]
+enum Step {
+    Apply,
+    Find,
+}
 
 struct Inputs<'a> {
     content: &'a str,
@@ -115,28 +128,61 @@ impl Manifest {
         ctx: &OpContext,
         i: &Inputs<'_>,
     ) -> Result<Vec<Ident>, (ProviderError, Vec<Ident>)> {
+        self.walk(ctx, i, Step::Apply)
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Goes through the objects in apply order, applying each
+    /// ([`Step::Apply`]) or finding it ([`Step::Find`]: `Ok(None)` as soon
+    /// as one is missing), and makes the create's waits: each CRD until
+    /// Established before the objects after it, then, with `wait =
+    /// "rollout"`, every workload until rolled out. On failure, says which
+    /// objects were applied or found.
+    async fn walk(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_>,
+        step: Step,
+    ) -> Result<Option<Vec<Ident>>, (ProviderError, Vec<Ident>)> {
         let docs = parse(i.content).map_err(|e| (e, Vec::new()))?;
-        let mut applied = Vec::new();
+        let mut done = Vec::new();
         let mut workloads = Vec::new();
         for doc in ranked(docs) {
-            let step = async {
-                let (ar, caps) = ops::discover_waiting(&self.0, ctx, &doc.gvk()).await?;
+            let one = async {
+                let (ar, caps) = match step {
+                    Step::Apply => ops::discover_waiting(&self.0, ctx, &doc.gvk()).await?,
+                    Step::Find => match ops::discover(&self.0, ctx, &doc.gvk()).await? {
+                        Some(found) => found,
+                        None => return Ok(None),
+                    },
+                };
                 let (api, ident) =
                     ops::handle(self.0.client(ctx).await?, &doc, &ar, &caps, i.namespace);
-                ctx.progress(&format!("applying {ident}"));
-                ops::apply(&api, &ident, &doc).await?;
-                Ok::<_, ProviderError>((ar, ident))
+                match step {
+                    Step::Apply => {
+                        ctx.progress(&format!("applying {ident}"));
+                        ops::apply(&api, &ident, &doc).await?;
+                    }
+                    Step::Find => {
+                        if ops::get(&api, &ident).await?.is_none() {
+                            return Ok(None);
+                        }
+                    }
+                }
+                Ok::<_, ProviderError>(Some((ar, ident)))
             };
-            let (ar, ident) = match step.await {
-                Ok(v) => v,
-                Err(e) => return Err((e, applied)),
+            let (ar, ident) = match one.await {
+                Ok(Some(v)) => v,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err((e, done)),
             };
-            applied.push(ident.clone());
+            done.push(ident.clone());
             if ident.kind == "CustomResourceDefinition"
                 && ident.api_version.starts_with("apiextensions.k8s.io/")
                 && let Err(e) = ops::wait_established(&self.0, ctx, &ident, &ar).await
             {
-                return Err((e, applied));
+                return Err((e, done));
             }
             if WORKLOADS.contains(&ident.kind.as_str()) {
                 workloads.push((ident, ar));
@@ -145,11 +191,11 @@ impl Manifest {
         if i.rollout {
             for (ident, ar) in &workloads {
                 if let Err(e) = ops::wait_rollout(&self.0, ctx, ident, ar).await {
-                    return Err((e, applied));
+                    return Err((e, done));
                 }
             }
         }
-        Ok(applied)
+        Ok(Some(done))
     }
 
     async fn delete_all(&self, ctx: &OpContext, idents: &[Ident]) -> Result<(), ProviderError> {
@@ -242,6 +288,25 @@ impl Resource for Manifest {
             Err((e, applied)) if applied.is_empty() => Err(e),
             Err((e, applied)) => {
                 let outputs = Map::from([("objects".to_string(), objects_value(&applied))]);
+                Err(e.with_partial(Current::new(inputs_map.clone(), outputs)))
+            }
+        }
+    }
+
+    /// Finds every object the content names (see the module docs), waits
+    /// as the create would, and returns the create's outputs; `Ok(None)`
+    /// when one is missing. A wait that fails records what was found.
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        inputs_map: &Map,
+    ) -> Result<Option<Map>, ProviderError> {
+        let i = inputs(inputs_map)?;
+        match self.walk(ctx, &i, Step::Find).await {
+            Ok(found) => Ok(found.map(|f| Map::from([("objects".to_string(), objects_value(&f))]))),
+            Err((e, found)) if found.is_empty() => Err(e),
+            Err((e, found)) => {
+                let outputs = Map::from([("objects".to_string(), objects_value(&found))]);
                 Err(e.with_partial(Current::new(inputs_map.clone(), outputs)))
             }
         }

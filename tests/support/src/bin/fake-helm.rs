@@ -1,5 +1,5 @@
 //! A test double of the `helm` CLI (Helm 3), for what meshmon runs:
-//! `upgrade --install`, `uninstall`, `get values -o json`,
+//! `upgrade --install`, `uninstall`, `status -o json`, `get values -o json`,
 //! `get metadata -o json` and `version`. It keeps releases in
 //! `$FAKE_HELM_DIR/releases.json` and appends one JSON line per invocation
 //! to `$FAKE_HELM_DIR/log.jsonl`: the arguments, the contents of every
@@ -7,6 +7,15 @@
 //! server) while the run lasted. Errors go to stderr with helm's wording
 //! and exit code 1. A file `$FAKE_HELM_DIR/fail` naming a subcommand makes
 //! the next such call fail once.
+//!
+//! A test may write a release with a pending `status` (`pending-install`,
+//! `pending-upgrade`), as a helm still installing it in another process
+//! leaves it. Like helm, this one then refuses `upgrade` ("another
+//! operation … is in progress") and still uninstalls it. With
+//! `"pendingReads": N` the release settles on the Nth read (`status`,
+//! `get`) after, to `"settlesTo"` (`deployed` when not given), as when that
+//! other helm finishes; without, it stays pending, as when that helm was
+//! killed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -129,6 +138,24 @@ fn main() -> ExitCode {
         .or_else(|| flag(&args, "-n"))
         .unwrap_or_else(|| "default".into());
     let mut releases = load(&dir);
+    if matches!(pos.first().map(String::as_str), Some("status" | "get"))
+        && let Some(name) = pos
+            .iter()
+            .skip(1)
+            .find(|p| *p != "values" && *p != "metadata")
+        && let Some(r) = releases.get_mut(&format!("{ns}/{name}"))
+        && let Some(n) = r["pendingReads"].as_u64()
+    {
+        let o = r.as_object_mut().expect("object");
+        if n <= 1 {
+            let to = o.remove("settlesTo").unwrap_or_else(|| json!("deployed"));
+            o.remove("pendingReads");
+            o.insert("status".into(), to);
+        } else {
+            o.insert("pendingReads".into(), json!(n - 1));
+        }
+        save(&dir, &releases);
+    }
     match pos
         .iter()
         .map(String::as_str)
@@ -152,6 +179,15 @@ fn main() -> ExitCode {
                 }
             }
             let key = format!("{ns}/{name}");
+            if releases
+                .get(&key)
+                .and_then(|r| r["status"].as_str())
+                .is_some_and(|s| s.starts_with("pending-"))
+            {
+                return fail(
+                    "UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+                );
+            }
             let revision = releases
                 .get(&key)
                 .and_then(|r| r["revision"].as_i64())
@@ -177,6 +213,30 @@ fn main() -> ExitCode {
             println!("release \"{name}\" uninstalled");
             ExitCode::SUCCESS
         }
+        ["status", name] => match releases.get(&format!("{ns}/{name}")) {
+            None => fail("release: not found"),
+            Some(r) => {
+                let status = r["status"].as_str().unwrap_or("unknown");
+                let description = match status {
+                    "deployed" => "Install complete",
+                    "pending-install" => "Initial install underway",
+                    "pending-upgrade" => "Preparing upgrade",
+                    "failed" => "Release \"failed\": context deadline exceeded",
+                    _ => "",
+                };
+                let out = json!({
+                    "name": name, "namespace": ns, "version": r["revision"],
+                    "info": {
+                        "first_deployed": "2025-01-01T00:00:00Z", "last_deployed": "2025-01-01T00:00:00Z",
+                        "deleted": "", "description": description, "status": status,
+                    },
+                    "chart": { "metadata": { "name": r["chart"], "version": r["version"], "appVersion": r["appVersion"] } },
+                    "config": r["values"], "manifest": "",
+                });
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+        },
         ["get", "values", name] => match releases.get(&format!("{ns}/{name}")) {
             None => fail("release: not found"),
             Some(r) => {
@@ -196,7 +256,10 @@ fn main() -> ExitCode {
             None => fail("release: not found"),
             Some(r) => {
                 let mut m = r.clone();
-                m.as_object_mut().expect("object").remove("values");
+                let o = m.as_object_mut().expect("object");
+                for k in ["values", "pendingReads", "settlesTo"] {
+                    o.remove(k);
+                }
                 m["deployedAt"] = json!("2025-01-01T00:00:00Z");
                 println!("{m}");
                 ExitCode::SUCCESS
