@@ -14,7 +14,7 @@ pub use attrs::Attrs;
 pub use error::ProviderError;
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
-    PlanAdvice, Provider, Resource,
+    PlanAdvice, Provider, Resource, TOKEN_TAG,
 };
 pub use schema::{AttrType, Attribute, Check, Schema};
 pub use value::{Map, PathSegment, Value, format_path};

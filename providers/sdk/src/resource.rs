@@ -46,6 +46,10 @@ pub const OWNERSHIP_TAG_PREFIX: &str = "meshmon:";
 pub const LINEAGE_TAG: &str = "meshmon:lineage";
 /// Ownership tag: the address of the resource that made the object.
 pub const ADDRESS_TAG: &str = "meshmon:address";
+/// Ownership tag: the token of the create that made the object. Lineage and
+/// address alone also fit the object an earlier create at the same address
+/// made (the old half of a `create_before_destroy` replace).
+pub const TOKEN_TAG: &str = "meshmon:token";
 
 impl OpContext {
     pub fn new(
@@ -73,29 +77,32 @@ impl OpContext {
         self.intent.as_ref().map(|i| i.token.as_str())
     }
 
-    /// The tags that mark an object as this create's: `meshmon:lineage` and
-    /// `meshmon:address`. Empty outside a create.
+    /// The tags that mark an object as this create's: `meshmon:lineage`,
+    /// `meshmon:address` and `meshmon:token`. Empty outside a create.
     pub fn ownership_tags(&self) -> Vec<(String, String)> {
         match &self.intent {
             Some(i) => vec![
                 (LINEAGE_TAG.to_string(), i.lineage.clone()),
                 (ADDRESS_TAG.to_string(), self.address.clone()),
+                (TOKEN_TAG.to_string(), i.token.clone()),
             ],
             None => Vec::new(),
         }
     }
 
-    /// Whether `tags` mark an object as this create's.
+    /// Whether `tags` mark an object as this create's: all three ownership
+    /// tags, with this create's values.
     pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
         let Some(intent) = &self.intent else {
             return false;
         };
-        let (mut lineage, mut address) = (false, false);
+        let (mut lineage, mut address, mut token) = (false, false, false);
         for (k, v) in tags {
             lineage |= k == LINEAGE_TAG && v == intent.lineage;
             address |= k == ADDRESS_TAG && v == self.address;
+            token |= k == TOKEN_TAG && v == intent.token;
         }
-        lineage && address
+        lineage && address && token
     }
 
     /// A context that reports nowhere (tests, refresh).
@@ -153,9 +160,7 @@ pub trait Resource: Send + Sync {
     /// Only an object this create made may be returned: one found by a name
     /// the API keeps unique, by `ctx.client_token()`, or by the tags of
     /// `ctx.ownership_tags()` — never an object that merely looks alike.
-    async fn recover(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        Err(ProviderError::new("TEMPORARY-DEFAULT"))
-    }
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError>;
 
     /// Adopts an existing object by its ID. `Ok(None)` when it does not exist.
     async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError>;
