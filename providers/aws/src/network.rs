@@ -9,6 +9,7 @@
 //! with its marks (see [`crate::ownership`]) and `recover` finds it by
 //! them, with a Describe call filtered on those tags.
 
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::sync::Arc;
 
 use aws_sdk_ec2::types::{
@@ -633,15 +634,21 @@ impl InternetGateway {
     }
 
     async fn attach(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        self.0
+        let attached = self
+            .0
             .ec2
             .attach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc)
             .send()
-            .await
-            .map_err(|e| api("ec2:AttachInternetGateway", e))?;
-        Ok(())
+            .await;
+        match attached {
+            Ok(_) => Ok(()),
+            // The SDK retried an attach whose answer was lost: the gateway
+            // is attached already (to which VPC, the next read shows).
+            Err(e) if e.code() == Some("Resource.AlreadyAssociated") => Ok(()),
+            Err(e) => Err(api("ec2:AttachInternetGateway", e)),
+        }
     }
 
     async fn detach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -166,7 +167,8 @@ impl RouteTable {
                 .await
                 .map_err(|e| api("ec2:ReplaceRoute", e))?;
         } else {
-            self.0
+            let created = self
+                .0
                 .ec2
                 .create_route()
                 .route_table_id(id)
@@ -174,8 +176,16 @@ impl RouteTable {
                 .set_gateway_id(r.gateway_id.clone())
                 .set_nat_gateway_id(r.nat_gateway_id.clone())
                 .send()
-                .await
-                .map_err(|e| api("ec2:CreateRoute", e))?;
+                .await;
+            match created {
+                Ok(_) => {}
+                // The SDK retried a CreateRoute whose answer was lost, or
+                // the route appeared meanwhile: make it what is wanted.
+                Err(e) if e.code() == Some("RouteAlreadyExists") => {
+                    return Box::pin(self.put_route(id, r, true)).await;
+                }
+                Err(e) => return Err(api("ec2:CreateRoute", e)),
+            }
         }
         Ok(())
     }
@@ -251,14 +261,20 @@ impl RouteTable {
         }
         for s in &want.subnet_ids {
             if !now.associations.iter().any(|(have, _)| have == s) {
-                self.0
+                let associated = self
+                    .0
                     .ec2
                     .associate_route_table()
                     .route_table_id(id)
                     .subnet_id(s)
                     .send()
-                    .await
-                    .map_err(|e| api("ec2:AssociateRouteTable", e))?;
+                    .await;
+                match associated {
+                    Ok(_) => {}
+                    // A retry of a call whose answer was lost: done already.
+                    Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {}
+                    Err(e) => return Err(api("ec2:AssociateRouteTable", e)),
+                }
             }
         }
         Ok(())

@@ -49,7 +49,9 @@ impl Cli {
         std::fs::write(self.path().join("meshmon.toml"), text).expect("write spec");
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    /// The command `run` runs, for a test that starts it itself (to kill
+    /// it mid-way).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.current_dir(self.path()).args(args).env("NO_COLOR", "1");
         for (k, _) in std::env::vars() {
@@ -58,7 +60,11 @@ impl Cli {
             }
         }
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let out = c.output().expect("run meshmon");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run meshmon");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
