@@ -8,9 +8,15 @@
 //! `getrusage(RUSAGE_CHILDREN)` would report the largest of all children so
 //! far and hide a smaller phase behind a larger earlier one.
 //!
+//! It then drives the same phases in-process through the library
+//! (`engine::apply::apply`, `Engine::refresh_and_plan`) with the built-in
+//! provider, without process start or plan rendering: the difference is
+//! what the binary adds around the engine.
+//!
 //! Run with `cargo bench --bench engine`; `-- --sizes 1000` for a quick run,
-//! `-- --no-critical-path` to skip the sleep run. Slow figures never fail the
-//! run (benchmarks measure); wrong behaviour does.
+//! `-- --no-critical-path` to skip the sleep run, `-- --no-in-process` to
+//! skip the in-process run. Slow figures never fail the run (benchmarks
+//! measure); wrong behaviour does.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -41,11 +47,14 @@ const SLEEP_PARALLELISM: usize = 32;
 struct Options {
     sizes: Vec<usize>,
     critical_path: bool,
+    in_process: bool,
 }
 
 fn usage_exit(msg: &str) -> ! {
     eprintln!("engine bench: {msg}");
-    eprintln!("usage: cargo bench --bench engine [-- --sizes N[,N...]] [--no-critical-path]");
+    eprintln!(
+        "usage: cargo bench --bench engine [-- --sizes N[,N...]] [--no-critical-path] [--no-in-process]"
+    );
     std::process::exit(2);
 }
 
@@ -66,6 +75,7 @@ fn parse_args() -> Options {
     let mut opts = Options {
         sizes: DEFAULT_SIZES.to_vec(),
         critical_path: true,
+        in_process: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -79,6 +89,7 @@ fn parse_args() -> Options {
                 opts.sizes = parse_sizes(&v);
             }
             "--no-critical-path" => opts.critical_path = false,
+            "--no-in-process" => opts.in_process = false,
             other => match other.strip_prefix("--sizes=") {
                 Some(v) => opts.sizes = parse_sizes(v),
                 None => usage_exit(&format!("unknown argument `{other}`")),
@@ -393,7 +404,127 @@ fn main() {
     if !rows.is_empty() {
         report(&rows);
     }
+    if opts.in_process && !opts.sizes.is_empty() {
+        in_process::bench(&opts.sizes);
+    }
     if opts.critical_path {
         bench_critical_path();
+    }
+}
+
+/// The engine driven through the library, in this process.
+mod in_process {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use meshmon::engine::apply::{ApplyRequest, Driver, Outcome, apply};
+    use meshmon::engine::progress::Reporter;
+    use meshmon::engine::{Engine, Error};
+    use meshmon::plan::render::Palette;
+    use meshmon::plan::{Plan, PlanOptions};
+    use meshmon::registry::Registry;
+    use meshmon::spec::{VarInputs, load_text};
+    use meshmon::state::{LocalStore, Store};
+
+    /// Approves everything and shows nothing.
+    struct Quiet;
+
+    impl Driver for Quiet {
+        fn status(&self, _: &str) {}
+        fn warning(&self, _: &str) {}
+        fn show_plan(&self, _: &Plan) {}
+        fn confirm(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn walk_starts(&self) {}
+        fn reporter(&self) -> Arc<Reporter> {
+            Arc::new(Reporter::quiet(Palette::new(false)))
+        }
+    }
+
+    fn request(destroy: bool) -> ApplyRequest<'static> {
+        ApplyRequest {
+            options: PlanOptions {
+                destroy,
+                ..PlanOptions::default()
+            },
+            refresh: true,
+            saved: None,
+            lock_timeout: Duration::ZERO,
+        }
+    }
+
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
+    pub fn bench(sizes: &[usize]) {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let registry = Arc::new(Registry::standard());
+        println!("\nIn-process (library, built-in provider, no rendering):");
+        println!("\n| resources | load spec | plan | apply | no-op re-plan | destroy |");
+        println!("|---:|---:|---:|---:|---:|---:|");
+        for &size in sizes {
+            let dir = tempfile::tempdir().expect("create temp dir");
+            let text = super::null_spec(size);
+            let started = Instant::now();
+            let (spec, _) = load_text(
+                &dir.path().join("meshmon.toml"),
+                text,
+                dir.path(),
+                &VarInputs::default(),
+                &registry,
+            )
+            .unwrap_or_else(|d| panic!("the generated spec loads: {d:?}"));
+            let load = started.elapsed();
+            let engine = Engine::new(spec, registry.clone(), 10);
+            let store = Store::Local(LocalStore::new(dir.path().join("state.json")));
+            rt.block_on(async {
+                let t = Instant::now();
+                let state = store.load().await.expect("load").state;
+                let plan = engine
+                    .refresh_and_plan(state, PlanOptions::default(), true, &|_| {})
+                    .await
+                    .expect("plan");
+                let planned = t.elapsed();
+                assert_eq!(plan.summary().0, size, "everything is to be created");
+
+                let t = Instant::now();
+                let outcome = apply(&engine, &store, request(false), &Quiet)
+                    .await
+                    .expect("apply");
+                let applied = t.elapsed();
+                let Outcome::Applied { state, .. } = outcome else {
+                    panic!("apply applied nothing");
+                };
+                assert_eq!(state.resources.len(), size);
+
+                let t = Instant::now();
+                let plan = engine
+                    .refresh_and_plan(state, PlanOptions::default(), true, &|_| {})
+                    .await
+                    .expect("re-plan");
+                let replanned = t.elapsed();
+                assert!(!plan.has_changes(), "the re-plan is a no-op");
+
+                let t = Instant::now();
+                let outcome = apply(&engine, &store, request(true), &Quiet)
+                    .await
+                    .expect("destroy");
+                let destroyed = t.elapsed();
+                let Outcome::Applied { state, .. } = outcome else {
+                    panic!("destroy destroyed nothing");
+                };
+                assert!(state.resources.is_empty());
+                println!(
+                    "| {size} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+                    ms(load),
+                    ms(planned),
+                    ms(applied),
+                    ms(replanned),
+                    ms(destroyed)
+                );
+            });
+        }
     }
 }

@@ -60,6 +60,8 @@ pub struct Reporter {
     bar: Option<ProgressBar>,
     inflight: Mutex<BTreeMap<String, InFlight>>,
     palette: Palette,
+    /// Prints nothing (a benchmark, an in-process driver).
+    silent: bool,
 }
 
 impl Reporter {
@@ -75,10 +77,22 @@ impl Reporter {
             bar,
             inflight: Mutex::new(BTreeMap::new()),
             palette,
+            silent: false,
+        }
+    }
+
+    /// A reporter that prints nothing.
+    pub fn quiet(palette: Palette) -> Self {
+        Reporter {
+            silent: true,
+            ..Self::new(false, palette)
         }
     }
 
     fn line(&self, text: &str) {
+        if self.silent {
+            return;
+        }
         match &self.bar {
             Some(b) => b.println(text),
             None => {
