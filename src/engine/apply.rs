@@ -182,7 +182,7 @@ async fn apply_locked(
         engine,
         &plan,
         plan.prior.clone(),
-        &mut journal,
+        journal.as_mut(),
         reporter.clone(),
         &tokens,
     )

@@ -20,8 +20,8 @@ use meshmon_provider_sdk::{
 pub struct World {
     pub objects: Arc<Mutex<BTreeMap<String, Map>>>,
     pub failing_reads: Arc<Mutex<Vec<String>>>,
-    /// Each object's ownership marks (lineage, address), from its intent.
-    pub owners: Arc<Mutex<BTreeMap<String, (String, String)>>>,
+    /// Each object's ownership tags, from its create's intent.
+    pub owners: Arc<Mutex<BTreeMap<String, Vec<(String, String)>>>>,
     /// The next this many creates take effect and then lose their answer.
     pub lost_answers: Arc<Mutex<usize>>,
     /// How long a create waits after taking effect before it answers.
@@ -116,13 +116,11 @@ impl Resource for FakeObject {
             objects.insert(id.clone(), inputs.clone());
             id
         };
-        if let Some(intent) = &ctx.intent {
-            self.0
-                .owners
-                .lock()
-                .unwrap()
-                .insert(id.clone(), (intent.lineage.clone(), ctx.address.clone()));
-        }
+        self.0
+            .owners
+            .lock()
+            .unwrap()
+            .insert(id.clone(), ctx.ownership_tags());
         let delay = *self.0.create_delay.lock().unwrap();
         tokio::time::sleep(delay).await;
         {
@@ -140,12 +138,9 @@ impl Resource for FakeObject {
         let objects = self.0.objects.lock().unwrap();
         Ok(owners
             .iter()
-            .find(|(id, (lineage, address))| {
+            .find(|(id, tags)| {
                 objects.contains_key(*id)
-                    && ctx.owns([
-                        (meshmon_provider_sdk::LINEAGE_TAG, lineage.as_str()),
-                        (meshmon_provider_sdk::ADDRESS_TAG, address.as_str()),
-                    ])
+                    && ctx.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             })
             .map(|(id, _)| [("id".to_string(), Value::String(id.clone()))].into()))
     }

@@ -34,7 +34,7 @@ use super::{Engine, Error};
 use crate::eval::{Known, Scope};
 use crate::plan::{Action, Change, Plan};
 use crate::state::{
-    Journal, JournalEntry, PendingCreate, Replayer, ResourceState, State, StateError, Status,
+    JournalEntry, JournalSink, PendingCreate, Replayer, ResourceState, State, StateError, Status,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +74,7 @@ struct Done {
 /// journal and applied to the state in memory the way replay would.
 struct Book<'a> {
     state: State,
-    journal: &'a mut Journal,
+    journal: &'a mut dyn JournalSink,
     replayer: Replayer,
 }
 
@@ -110,7 +110,7 @@ pub async fn apply(
     engine: &Engine,
     plan: &Plan,
     state: State,
-    journal: &mut Journal,
+    journal: &mut dyn JournalSink,
     reporter: Arc<Reporter>,
     tokens: &HashMap<String, String>,
 ) -> (State, Totals, Option<Error>) {

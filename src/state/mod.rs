@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use local::{Journal, JournalEntry, LocalStore, LockGuard, LockInfo, Replayer};
 pub use s3::S3Config;
-pub use store::{Store, StoreLock};
+pub use store::{Backend, JournalSink, Store, StoreLock};
 
 pub const FORMAT_VERSION: u32 = 1;
 

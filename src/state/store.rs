@@ -1,31 +1,170 @@
-//! Where a spec's state lives: a local file, or an object in S3. Commands
-//! talk to `Store` and never to a backend directly.
+//! Where a spec's state lives: a local file, or an object in S3. Both are a
+//! `Backend`: load, persist, lock and a journal of the operations of an
+//! apply in progress. Commands and the engine talk to a `Store` and through
+//! it to `dyn Backend`, never to a backend's own types.
 
+use std::any::Any;
 use std::time::Duration;
 
-use super::local::{Journal, LocalStore, LockGuard, LockInfo};
+use async_trait::async_trait;
+
+use super::local::{Journal, JournalEntry, LocalStore, LockInfo};
 use super::s3::{S3Config, S3Lock, S3Store};
 use super::{Loaded, State, StateError};
 
-pub enum Store {
-    Local(LocalStore),
-    S3(Box<S3Store>),
+/// What every state backend offers.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// The state's location, for messages.
+    fn describe(&self) -> String;
+
+    /// The state, with a journal an interrupted apply left replayed over it.
+    async fn load(&self) -> Result<Loaded, StateError>;
+
+    /// Writes the state (bumping its serial) and drops the journal it
+    /// supersedes.
+    async fn persist(&self, state: &mut State) -> Result<(), StateError>;
+
+    /// Takes the lock, waiting up to `timeout` for another holder.
+    async fn lock(&self, operation: &str, timeout: Duration) -> Result<StoreLock, StateError>;
+
+    /// Releases a lock this backend gave out.
+    async fn unlock(&self, lock: StoreLock) -> Result<(), StateError>;
+
+    /// Breaks the lock with ID `id` (refused while its holder runs here,
+    /// unless `force`).
+    async fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError>;
+
+    /// A new journal for an apply on top of `state`.
+    fn journal(&self, state: &State) -> Result<Box<dyn JournalSink>, StateError>;
 }
 
-/// A held lock. Local locks release themselves on drop; S3 locks must be
-/// released with `Store::unlock`, which every command does on every path.
-pub enum StoreLock {
-    Local(LockGuard),
-    S3(S3Lock),
+/// Where an apply writes its intents and completed operations as they
+/// happen, so that a kill loses nothing `load` cannot replay.
+pub trait JournalSink: Send {
+    /// Appends one entry, whole or not at all.
+    fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError>;
+    /// Makes everything appended durable.
+    fn finish(self: Box<Self>) -> Result<(), StateError>;
+}
+
+impl JournalSink for Journal {
+    fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
+        Journal::append(self, entry)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), StateError> {
+        Journal::finish(*self)
+    }
+}
+
+/// A held lock: who holds it, and the backend's own handle to it. A local
+/// lock is released when this is dropped; every command also hands it back
+/// to `Store::unlock`, which a remote lock needs.
+pub struct StoreLock {
+    info: LockInfo,
+    held: Box<dyn Any + Send + Sync>,
 }
 
 impl StoreLock {
-    pub fn info(&self) -> &LockInfo {
-        match self {
-            StoreLock::Local(g) => &g.info,
-            StoreLock::S3(l) => &l.info,
+    pub fn new(info: LockInfo, held: impl Any + Send + Sync) -> Self {
+        StoreLock {
+            info,
+            held: Box::new(held),
         }
     }
+
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    /// The backend's handle, if it is of type `T`.
+    fn into_held<T: 'static>(self) -> Option<T> {
+        self.held.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+#[async_trait]
+impl Backend for LocalStore {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn load(&self) -> Result<Loaded, StateError> {
+        LocalStore::load(self)
+    }
+
+    async fn persist(&self, state: &mut State) -> Result<(), StateError> {
+        LocalStore::persist(self, state)
+    }
+
+    async fn lock(&self, operation: &str, timeout: Duration) -> Result<StoreLock, StateError> {
+        let l = self.clone();
+        let op = operation.to_string();
+        let guard = tokio::task::spawn_blocking(move || l.lock(&op, timeout))
+            .await
+            .expect("lock task")?;
+        Ok(StoreLock::new(guard.info.clone(), guard))
+    }
+
+    async fn unlock(&self, lock: StoreLock) -> Result<(), StateError> {
+        // The guard releases the lock as it is dropped.
+        drop(lock);
+        Ok(())
+    }
+
+    async fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError> {
+        LocalStore::force_unlock(self, id, force)
+    }
+
+    fn journal(&self, state: &State) -> Result<Box<dyn JournalSink>, StateError> {
+        Ok(Box::new(LocalStore::journal(self, state)?))
+    }
+}
+
+#[async_trait]
+impl Backend for S3Store {
+    fn describe(&self) -> String {
+        self.url()
+    }
+
+    async fn load(&self) -> Result<Loaded, StateError> {
+        S3Store::load(self).await
+    }
+
+    async fn persist(&self, state: &mut State) -> Result<(), StateError> {
+        S3Store::persist(self, state).await
+    }
+
+    async fn lock(&self, operation: &str, timeout: Duration) -> Result<StoreLock, StateError> {
+        let lock = S3Store::lock(self, operation, timeout).await?;
+        Ok(StoreLock::new(lock.info.clone(), lock))
+    }
+
+    async fn unlock(&self, lock: StoreLock) -> Result<(), StateError> {
+        match lock.into_held::<S3Lock>() {
+            Some(lock) => S3Store::unlock(self, lock).await,
+            // Not one of ours: nothing of this backend to release.
+            None => Ok(()),
+        }
+    }
+
+    async fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError> {
+        S3Store::force_unlock(self, id, force).await
+    }
+
+    /// The journal of an apply on remote state is a local file beside the
+    /// working directory: it only has to outlive this process, and the next
+    /// run on this machine replays it.
+    fn journal(&self, state: &State) -> Result<Box<dyn JournalSink>, StateError> {
+        Ok(Box::new(Journal::create(self.journal_path(), state)?))
+    }
+}
+
+/// The backends meshmon offers.
+pub enum Store {
+    Local(LocalStore),
+    S3(Box<S3Store>),
 }
 
 impl Store {
@@ -33,64 +172,39 @@ impl Store {
         Store::S3(Box::new(S3Store::new(config).await))
     }
 
-    /// The state's location, for messages.
-    pub fn describe(&self) -> String {
+    /// The backend behind this store.
+    pub fn backend(&self) -> &dyn Backend {
         match self {
-            Store::Local(l) => l.path.display().to_string(),
-            Store::S3(s) => s.url(),
+            Store::Local(l) => l,
+            Store::S3(s) => s.as_ref(),
         }
+    }
+
+    pub fn describe(&self) -> String {
+        self.backend().describe()
     }
 
     pub async fn load(&self) -> Result<Loaded, StateError> {
-        match self {
-            Store::Local(l) => l.load(),
-            Store::S3(s) => s.load().await,
-        }
+        self.backend().load().await
     }
 
     pub async fn persist(&self, state: &mut State) -> Result<(), StateError> {
-        match self {
-            Store::Local(l) => l.persist(state),
-            Store::S3(s) => s.persist(state).await,
-        }
+        self.backend().persist(state).await
     }
 
     pub async fn lock(&self, operation: &str, timeout: Duration) -> Result<StoreLock, StateError> {
-        match self {
-            Store::Local(l) => {
-                let l = l.clone();
-                let op = operation.to_string();
-                tokio::task::spawn_blocking(move || l.lock(&op, timeout))
-                    .await
-                    .expect("lock task")
-                    .map(StoreLock::Local)
-            }
-            Store::S3(s) => s.lock(operation, timeout).await.map(StoreLock::S3),
-        }
+        self.backend().lock(operation, timeout).await
     }
 
     pub async fn unlock(&self, lock: StoreLock) -> Result<(), StateError> {
-        match (self, lock) {
-            (Store::S3(s), StoreLock::S3(l)) => s.unlock(l).await,
-            (_, StoreLock::Local(g)) => {
-                drop(g);
-                Ok(())
-            }
-            (Store::Local(_), StoreLock::S3(_)) => Ok(()),
-        }
+        self.backend().unlock(lock).await
     }
 
     pub async fn force_unlock(&self, id: &str, force: bool) -> Result<LockInfo, StateError> {
-        match self {
-            Store::Local(l) => l.force_unlock(id, force),
-            Store::S3(s) => s.force_unlock(id, force).await,
-        }
+        self.backend().force_unlock(id, force).await
     }
 
-    pub fn journal(&self, state: &State) -> Result<Journal, StateError> {
-        match self {
-            Store::Local(l) => l.journal(state),
-            Store::S3(s) => Journal::create(s.journal_path(), state),
-        }
+    pub fn journal(&self, state: &State) -> Result<Box<dyn JournalSink>, StateError> {
+        self.backend().journal(state)
     }
 }
