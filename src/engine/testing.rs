@@ -15,13 +15,16 @@ use meshmon_provider_sdk::{
     Schema, Value, async_trait,
 };
 
+/// Tags as key-value pairs.
+type Tags = Vec<(String, String)>;
+
 /// The objects "in the cloud", by id, and which ids fail to read.
 #[derive(Clone, Default)]
 pub struct World {
     pub objects: Arc<Mutex<BTreeMap<String, Map>>>,
     pub failing_reads: Arc<Mutex<Vec<String>>>,
     /// Each object's ownership tags, from its create's intent.
-    pub owners: Arc<Mutex<BTreeMap<String, Vec<(String, String)>>>>,
+    pub owners: Arc<Mutex<BTreeMap<String, Tags>>>,
     /// The next this many creates take effect and then lose their answer.
     pub lost_answers: Arc<Mutex<usize>>,
     /// How long a create waits after taking effect before it answers.
