@@ -120,7 +120,7 @@ where
 impl S3Store {
     pub async fn new(config: S3Config) -> S3Store {
         let sdk =
-            meshmon_provider_aws::sdk_config(config.region.as_deref(), config.profile.as_deref())
+            meshmon_aws_common::sdk_config(config.region.as_deref(), config.profile.as_deref())
                 .await;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(config.use_path_style)

@@ -5,7 +5,7 @@
 //! for that, since a rule namespace put into a CREATING workspace fails.
 //!
 //! Workspaces have no unique name: a create tags its workspace with its
-//! marks (see [`crate::ownership`]) and `recover` lists workspaces and
+//! marks (see [`meshmon_aws_common::ownership`]) and `recover` lists workspaces and
 //! takes the one that carries them. A rule groups namespace is unique by
 //! workspace and name, and taken if it carries the create's marks too.
 //! Both creates send their token as AMP's client token.
@@ -14,18 +14,20 @@ use std::sync::Arc;
 
 use aws_sdk_amp::types::{RuleGroupsNamespaceStatusCode, WorkspaceStatusCode, WorkspaceSummary};
 use aws_smithy_types::Blob;
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{
+    claimed_map, creation_tags, made_by, only_one, required_marks,
+};
+use meshmon_aws_common::tags::{
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
+};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
 };
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_attr, tags_from_map, tags_hash_map,
-    tags_of, typed,
-};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{claimed_map, creation_tags, made_by, only_one, required_marks};
+use crate::attrs::{Attrs, changed, str_of, typed};
 use crate::wait;
 
 pub(crate) async fn retag(

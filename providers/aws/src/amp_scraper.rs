@@ -12,7 +12,7 @@
 //! replaces the scraper too.
 //!
 //! Scrapers have no unique name: a create tags its scraper with its marks
-//! (see [`crate::ownership`]) and `recover` lists scrapers and takes the
+//! (see [`meshmon_aws_common::ownership`]) and `recover` lists scrapers and takes the
 //! one that carries them. A workspace has at most one Alertmanager
 //! definition, found by the workspace. Both creates send their token as
 //! AMP's client token.
@@ -24,6 +24,9 @@ use aws_sdk_amp::types::{
     ScrapeConfiguration, ScraperDescription, ScraperStatusCode, ScraperSummary, Source,
 };
 use aws_smithy_types::Blob;
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -33,12 +36,7 @@ use serde::Deserialize;
 use crate::Clients;
 use crate::amp::retag;
 use crate::amp_checks;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tags_attr, tags_from_map,
-    tags_hash_map, tags_of, typed,
-};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{creation_tags, made_by, only_one, required_marks};
+use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
 use crate::wait;
 
 /// Problems in a document, as one error that lists them all.

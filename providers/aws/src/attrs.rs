@@ -1,89 +1,10 @@
-//! Small helpers between the engine's `Value` maps and typed inputs: typed
-//! deserialisation, tag diffs, and shaping what `read` returns so that an
-//! optional attribute the user left out does not read back as a change
-//! (an absent `tags` and an empty one are the same thing to a user).
-//! Tags AWS adds (`aws:`) and meshmon's own (`meshmon:`, see
-//! [`crate::ownership`]) are never the user's: reads leave them out and tag
-//! updates never touch them.
+//! Small helpers between the engine's `Value` maps and typed inputs:
+//! typed deserialisation, ordering a set AWS returns like the list the user
+//! wrote, and change checks. Tags are [`meshmon_aws_common::tags`]'s.
 
-use std::collections::{BTreeMap, HashMap};
-
-use meshmon_provider_sdk::{AttrType, Attribute, Map, Value};
-
-pub type Tags = BTreeMap<String, String>;
-
-/// The `tags` attribute every taggable type has.
-pub fn tags_attr() -> Attribute {
-    Attribute::optional("tags", AttrType::map_of(AttrType::String))
-        .check(no_reserved_tags)
-        .describe("Tags; changed in place.")
-}
-
-/// Refuses tag keys that start with `meshmon:`: meshmon tags the objects
-/// it creates with those, and reads leave them out.
-pub fn no_reserved_tags(v: &Value) -> Result<(), String> {
-    match v
-        .as_map()
-        .and_then(|m| m.keys().find(|k| crate::ownership::is_reserved(k)))
-    {
-        Some(k) => Err(format!(
-            "tag {k:?}: keys starting with \"{}\" are meshmon's own",
-            meshmon_provider_sdk::OWNERSHIP_TAG_PREFIX
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Whether a tag is the user's: not added by AWS, not meshmon's own.
-pub fn is_users_tag(key: &str) -> bool {
-    !key.starts_with("aws:") && !crate::ownership::is_reserved(key)
-}
-
-/// Tags as the SDKs that take a string map want them (`None` when empty).
-pub fn tags_hash_map(t: &Tags) -> Option<HashMap<String, String>> {
-    (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-/// Tags from an SDK's string map.
-pub fn tags_from_map(t: Option<&HashMap<String, String>>) -> Tags {
-    t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
-}
+use meshmon_provider_sdk::{Map, Value};
 
 pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
-
-/// AWS tags on an attribute map being built for `read`.
-pub trait TagsExt {
-    /// Tags, without the `aws:` ones AWS adds itself and meshmon's own.
-    fn tags(self, prior: &Map, tags: Tags) -> Self;
-}
-
-impl TagsExt for Attrs {
-    fn tags(self, prior: &Map, tags: Tags) -> Self {
-        let tags: Tags = tags.into_iter().filter(|(k, _)| is_users_tag(k)).collect();
-        self.unless_empty(prior, "tags", tags_value(&tags))
-    }
-}
-
-pub fn tags_value(tags: &Tags) -> Value {
-    Value::Map(
-        tags.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
-}
-
-/// A string-to-string table from a prior map entry.
-pub fn tags_of(m: &Map, key: &str) -> Tags {
-    m.get(key)
-        .and_then(Value::as_map)
-        .map(|t| {
-            t.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Orders `actual` like the list the user wrote, so that a set AWS returns
 /// in its own order does not read as a change; new items go last, sorted.
@@ -105,22 +26,6 @@ pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String
     out
 }
 
-/// What to tag and untag to go from `old` to `new`. Tags that are not the
-/// user's (`aws:`, `meshmon:`) are never set or removed.
-pub fn tag_diff(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
-    let set = new
-        .iter()
-        .filter(|(k, v)| is_users_tag(k) && old.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = old
-        .keys()
-        .filter(|k| is_users_tag(k) && !new.contains_key(*k))
-        .cloned()
-        .collect();
-    (set, remove)
-}
-
 /// Whether `key` differs between the prior inputs and the new ones.
 pub fn changed(prior: &Map, inputs: &Map, key: &str) -> bool {
     prior.get(key).unwrap_or(&Value::Null) != inputs.get(key).unwrap_or(&Value::Null)
@@ -140,59 +45,6 @@ mod tests {
         assert_eq!(
             order_like(&Map::new(), "ids", vec!["z".into(), "y".into()]),
             vec!["y", "z"]
-        );
-    }
-
-    #[test]
-    fn empty_collections_the_user_left_out_stay_out() {
-        let m = Attrs::new().tags(&Map::new(), Tags::new()).build();
-        assert!(!m.contains_key("tags"));
-        let prior: Map = [("tags".to_string(), Value::Map(Map::new()))].into();
-        let m = Attrs::new()
-            .tags(&prior, [("aws:x".to_string(), "y".to_string())].into())
-            .build();
-        assert_eq!(m["tags"], Value::Map(Map::new()));
-    }
-
-    #[test]
-    fn tag_diff_sets_changed_and_removes_missing() {
-        let old: Tags = [("a".into(), "1".into()), ("b".into(), "2".into())].into();
-        let new: Tags = [("a".into(), "1".into()), ("c".into(), "3".into())].into();
-        let (set, remove) = tag_diff(&old, &new);
-        assert_eq!(set, [("c".to_string(), "3".to_string())].into());
-        assert_eq!(remove, vec!["b".to_string()]);
-    }
-
-    #[test]
-    fn meshmon_tags_are_never_read_set_or_removed() {
-        let live: Tags = [
-            ("team".into(), "obs".into()),
-            ("meshmon:lineage".into(), "L1".into()),
-            ("meshmon:address".into(), "aws_vpc.main".into()),
-            ("aws:cloudformation:stack-name".into(), "x".into()),
-        ]
-        .into();
-        let m = Attrs::new().tags(&Map::new(), live.clone()).build();
-        assert_eq!(
-            m["tags"],
-            tags_value(&[("team".to_string(), "obs".to_string())].into())
-        );
-        let (set, remove) = tag_diff(&live, &Tags::new());
-        assert!(set.is_empty());
-        assert_eq!(remove, vec!["team".to_string()]);
-        let (set, _) = tag_diff(&Tags::new(), &live);
-        assert_eq!(set.keys().collect::<Vec<_>>(), vec!["team"]);
-    }
-
-    #[test]
-    fn specs_cannot_write_meshmon_tags() {
-        let ok = tags_value(&[("team".to_string(), "obs".to_string())].into());
-        assert!(no_reserved_tags(&ok).is_ok());
-        let bad = tags_value(&[("meshmon:lineage".to_string(), "x".to_string())].into());
-        assert!(
-            no_reserved_tags(&bad)
-                .unwrap_err()
-                .contains("meshmon:lineage")
         );
     }
 }

@@ -7,7 +7,7 @@
 //! tainted instead of orphaning it. EKS allows one update at a time, and
 //! endpoint access and logging cannot share one UpdateClusterConfig call.
 //! A cluster's name is unique in its region: `recover` finds it by name,
-//! takes it if it carries the create's tags (see [`crate::ownership`]) and
+//! takes it if it carries the create's tags (see [`meshmon_aws_common::ownership`]) and
 //! waits for it as create does. The create sends its token as EKS's client
 //! request token.
 
@@ -17,6 +17,11 @@ use aws_sdk_eks::types::{
     AuthenticationMode, ClusterStatus, CreateAccessConfigRequest, LogSetup, LogType, Logging,
     Update, UpdateAccessConfigRequest, UpdateStatus, VpcConfigRequest,
 };
+use meshmon_aws_common::error::{self, api, found, gone_ok};
+use meshmon_aws_common::ownership::{claimed_map, creation_tags};
+use meshmon_aws_common::tags::{
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
+};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
     Value, async_trait,
@@ -24,12 +29,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
-    tags_hash_map, tags_of, typed,
-};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{claimed_map, creation_tags};
+use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
 use crate::wait;
 
 /// Every control-plane log type EKS knows; logging updates name all of them.
@@ -359,6 +359,17 @@ fn access_config_value(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Option<V
     Some(Value::Map(out))
 }
 
+/// The advice for a refused `eks:CreateCluster` or `eks:CreateNodegroup`:
+/// beyond the action itself, creating either needs `iam:PassRole` on the
+/// role it is given.
+pub(crate) fn pass_role_hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
+    if !error::is_access_denied(code) {
+        return None;
+    }
+    error::hint(operation, code, message)
+        .map(|h| format!("{h}; creating it also needs `iam:PassRole` on the role it is given"))
+}
+
 /// A role EKS cannot assume yet (IAM is eventually consistent) or a
 /// subnet it cannot see yet: worth another try.
 pub(crate) fn cluster_create_transient(e: &ProviderError) -> bool {
@@ -518,7 +529,7 @@ impl Resource for Cluster {
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let created =
             wait::retry_transient(ctx, wait::IAM_PROPAGATION, cluster_create_transient, || {
-                wait::create_call(ctx, "eks:CreateCluster", || {
+                wait::create_call_with(ctx, pass_role_hint, "eks:CreateCluster", || {
                     self.0
                         .create
                         .eks
@@ -670,6 +681,17 @@ impl Resource for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_create_names_pass_role_too() {
+        let h = pass_role_hint("eks:CreateCluster", Some("AccessDeniedException"), "no").unwrap();
+        assert!(h.contains("`eks:CreateCluster`"), "{h}");
+        assert!(h.contains("iam:PassRole"), "{h}");
+        assert_eq!(
+            pass_role_hint("eks:CreateCluster", Some("InvalidParameterException"), "no"),
+            None
+        );
+    }
 
     fn with_access(mode: &str, bootstrap: bool) -> Map {
         let mut a = Map::new();

@@ -7,13 +7,18 @@
 //! which the hint explains. An access entry is unique by cluster and
 //! principal, an association by cluster, principal and policy: `recover`
 //! finds each by those, and takes an entry only if it carries the create's
-//! tags (see [`crate::ownership`]); an association has no tags. The
+//! tags (see [`meshmon_aws_common::ownership`]); an association has no tags. The
 //! entry's create sends its token as EKS's client request token;
 //! AssociateAccessPolicy takes none.
 
 use std::sync::Arc;
 
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{claimed_map, creation_tags};
+use meshmon_aws_common::tags::{
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
+};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -21,12 +26,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
-    tags_hash_map, tags_of, typed,
-};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{claimed_map, creation_tags};
+use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
 use crate::wait;
 
 /// Access entry types EKS accepts; only STANDARD takes groups and a username.

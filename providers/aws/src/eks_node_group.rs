@@ -2,13 +2,18 @@
 //! updates and deletes wait for the group to settle, like the cluster's
 //! (see `eks`); scaling and labels change in place, one update at a time.
 //! A node group's name is unique in its cluster: `recover` finds it by the
-//! two, takes it if it carries the create's tags (see [`crate::ownership`])
+//! two, takes it if it carries the create's tags (see [`meshmon_aws_common::ownership`])
 //! and waits as create does. The create sends its token as EKS's
 //! client request token.
 
 use std::sync::Arc;
 
 use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupStatus, UpdateLabelsPayload};
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{claimed_map, creation_tags};
+use meshmon_aws_common::tags::{
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_value,
+};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -16,13 +21,8 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, order_like, str_of, strings, tag_diff, tags_attr, tags_from_map,
-    tags_hash_map, tags_value, typed,
-};
-use crate::eks::{cluster_create_transient, retag, wait_update};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{claimed_map, creation_tags};
+use crate::attrs::{Attrs, order_like, str_of, strings, typed};
+use crate::eks::{cluster_create_transient, pass_role_hint, retag, wait_update};
 use crate::wait;
 
 pub fn node_group_schema() -> Schema {
@@ -241,7 +241,7 @@ impl Resource for NodeGroup {
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let created =
             wait::retry_transient(ctx, wait::IAM_PROPAGATION, cluster_create_transient, || {
-                wait::create_call(ctx, "eks:CreateNodegroup", || {
+                wait::create_call_with(ctx, pass_role_hint, "eks:CreateNodegroup", || {
                     self.0
                         .create
                         .eks

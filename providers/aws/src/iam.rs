@@ -4,11 +4,14 @@
 //! versions IAM allows are all taken). Roles live in `iam_role`. IAM keeps
 //! a provider's URL and a policy's name unique: `recover` finds each by
 //! that (looking a few seconds, since IAM is eventually consistent) and
-//! takes it if it carries the create's tags (see [`crate::ownership`]).
+//! takes it if it carries the create's tags (see [`meshmon_aws_common::ownership`]).
 
 use std::sync::Arc;
 
 use aws_sdk_iam::types::Tag;
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{claimed, creation_tags};
+use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
     Value, async_trait,
@@ -16,11 +19,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, changed, order_like, str_of, strings, tag_diff, tags_attr, tags_of, typed,
-};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{claimed, creation_tags};
+use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
 use crate::{policy, wait};
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
@@ -331,11 +330,10 @@ impl Policy {
     /// The ARN IAM gives a policy of this name (meshmon creates policies
     /// at the root path).
     async fn arn_of(&self, name: &str) -> Result<String, ProviderError> {
-        Ok(format!(
-            "arn:{}:iam::{}:policy/{name}",
-            self.0.partition().await?,
-            self.0.account_id().await?
-        ))
+        self.0
+            .caller
+            .arn("iam", "", &format!("policy/{name}"))
+            .await
     }
 
     async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {

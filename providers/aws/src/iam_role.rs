@@ -5,13 +5,16 @@
 //! `managed_policy_arns` and `inline_policies` are exclusive when set: what
 //! else is attached is removed; left out, whatever is attached is recorded.
 //! IAM keeps role names unique: `recover` finds the role by name, takes it
-//! if it carries the create's tags (see [`crate::ownership`]) and finishes
+//! if it carries the create's tags (see [`meshmon_aws_common::ownership`]) and finishes
 //! it as create does, from what is attached already.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshmon_aws_common::error::{api, found, gone_ok, is_not_found};
+use meshmon_aws_common::ownership::{claimed, creation_tags};
+use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -19,12 +22,8 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{
-    Attrs, Tags, TagsExt, order_like, str_of, strings, tag_diff, tags_attr, tags_of, typed,
-};
-use crate::error::{api, found, gone_ok, is_not_found};
+use crate::attrs::{Attrs, order_like, str_of, strings, typed};
 use crate::iam::{iam_tags, name_of, tags_from};
-use crate::ownership::{claimed, creation_tags};
 use crate::{policy, wait};
 
 pub fn role_schema() -> Schema {

@@ -3,16 +3,17 @@
 //! Service for Prometheus workspace with its rule groups, managed collector
 //! and Alertmanager, EKS access entries, and SNS topics.
 //!
-//! Credentials, region and endpoints come from the standard aws-config chain
-//! (environment, profile, SSO, web identity, instance role;
-//! `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`), so a local emulator
-//! needs no code here. Throttling is the SDK's job (adaptive retries),
-//! except for the calls that create something: those go out once per
-//! attempt through [`wait::create_call`], which retries only what certainly
-//! had no effect and marks a lost answer as ambiguous, so that the engine
-//! asks `recover` for the object instead of making a second one. Eventual
-//! consistency and long-running operations are waited out in [`wait`] with
-//! bounded backoff. A resource that is gone reads as `Ok(None)`.
+//! The SDK configuration, error mapping, waits, ownership marks, tags and
+//! the caller's identity are [`meshmon_aws_common`]'s, shared with the other
+//! providers that talk to AWS. Credentials, region and endpoints come from
+//! the standard aws-config chain, so a local emulator needs no code here.
+//! Throttling is the SDK's job (adaptive retries), except for the calls
+//! that create something: those go out once per attempt through
+//! [`wait::create_call`], which retries only what certainly had no effect
+//! and marks a lost answer as ambiguous, so that the engine asks `recover`
+//! for the object instead of making a second one. Eventual consistency and
+//! long-running operations are waited out with bounded backoff. A resource
+//! that is gone reads as `Ok(None)`.
 
 mod amp;
 mod amp_checks;
@@ -21,35 +22,25 @@ mod attrs;
 mod eks;
 mod eks_access;
 mod eks_node_group;
-mod error;
 mod iam;
 mod iam_role;
 mod network;
-mod ownership;
 pub mod policy;
 mod route_table;
 mod sns;
 mod wait;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_config::SdkConfig;
+use meshmon_aws_common::identity::Caller;
+use meshmon_aws_common::without_retries;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, async_trait,
 };
-use tokio::sync::OnceCell;
 
 /// The provider as registered with the engine.
 pub struct Aws;
-
-/// How often the SDK tries one request before giving up. Adaptive retry
-/// mode also slows the client down when AWS throttles it.
-const MAX_ATTEMPTS: u32 = 8;
 
 #[async_trait]
 impl Provider for Aws {
@@ -97,50 +88,11 @@ impl Provider for Aws {
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
-        let region = config.get("region").and_then(Value::as_str);
-        let profile = config.get("profile").and_then(Value::as_str);
-        let sdk = sdk_config(region, profile).await;
-        if sdk.region().is_none() {
-            return Err(ProviderError::new("no AWS region is configured").with_hint(
-                "set `region` under [providers.aws], or AWS_REGION, or a region in your AWS profile",
-            ));
-        }
+        let sdk = meshmon_aws_common::config::from_block(config).await?;
         Ok(Arc::new(AwsConfigured {
             clients: Arc::new(Clients::new(&sdk)),
         }))
     }
-}
-
-/// Loads the shared SDK configuration the way every AWS tool does, with
-/// meshmon's HTTP client, retry and timeout settings.
-///
-/// The HTTP client is rustls with the `ring` crypto provider: the SDK's
-/// default (`aws-lc-rs`) needs cmake and a C toolchain and takes minutes
-/// to build on a 2-core machine; ring builds in seconds.
-pub async fn sdk_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(
-            RetryConfig::adaptive()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_max_backoff(Duration::from_secs(20)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(60))
-                .build(),
-        );
-    if let Some(r) = region {
-        loader = loader.region(Region::new(r.to_string()));
-    }
-    if let Some(p) = profile {
-        loader = loader.profile_name(p);
-    }
-    loader.load().await
 }
 
 /// One client per service, built once per configured provider.
@@ -150,20 +102,19 @@ pub(crate) struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub amp: aws_sdk_amp::Client,
     pub sns: aws_sdk_sns::Client,
-    pub sts: aws_sdk_sts::Client,
     /// The clients for the calls that create something.
     pub create: CreateClients,
     pub region: String,
-    /// The caller's account ID and partition, from its ARN.
-    caller: OnceCell<(String, String)>,
+    /// The caller's account and partition, for ARNs meshmon builds itself.
+    pub caller: Caller,
 }
 
-/// The same services with the SDK's retries off, for the one call of each
-/// create that makes the object: a retry after a lost answer would make a
-/// second VPC or workspace, or turn into "already exists".
-/// [`wait::create_call`] sends through these and retries only failures
-/// that certainly had no effect. Every other call (tagging, attaching,
-/// waiting, reading) uses the retrying clients.
+/// The same services with the SDK's retries off ([`without_retries`]), for
+/// the one call of each create that makes the object: a retry after a lost
+/// answer would make a second VPC or workspace, or turn into "already
+/// exists". [`wait::create_call`] sends through these and retries only
+/// failures that certainly had no effect. Every other call (tagging,
+/// attaching, waiting, reading) uses the retrying clients.
 pub(crate) struct CreateClients {
     pub ec2: aws_sdk_ec2::Client,
     pub eks: aws_sdk_eks::Client,
@@ -174,32 +125,13 @@ pub(crate) struct CreateClients {
 
 impl CreateClients {
     fn new(sdk: &SdkConfig) -> Self {
+        let sdk = without_retries(sdk);
         CreateClients {
-            ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(sdk)
-                    .retry_config(RetryConfig::disabled())
-                    .build(),
-            ),
-            eks: aws_sdk_eks::Client::from_conf(
-                aws_sdk_eks::config::Builder::from(sdk)
-                    .retry_config(RetryConfig::disabled())
-                    .build(),
-            ),
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(sdk)
-                    .retry_config(RetryConfig::disabled())
-                    .build(),
-            ),
-            amp: aws_sdk_amp::Client::from_conf(
-                aws_sdk_amp::config::Builder::from(sdk)
-                    .retry_config(RetryConfig::disabled())
-                    .build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(sdk)
-                    .retry_config(RetryConfig::disabled())
-                    .build(),
-            ),
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            eks: aws_sdk_eks::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            amp: aws_sdk_amp::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
         }
     }
 }
@@ -212,49 +144,10 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(sdk),
             amp: aws_sdk_amp::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
-            sts: aws_sdk_sts::Client::new(sdk),
             create: CreateClients::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-            caller: OnceCell::new(),
+            caller: Caller::new(sdk),
         }
-    }
-
-    /// The caller's account ID and partition, asked of STS once.
-    async fn caller(&self) -> Result<&(String, String), ProviderError> {
-        self.caller
-            .get_or_try_init(|| async {
-                let out = self
-                    .sts
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .map_err(|e| error::api("sts:GetCallerIdentity", e))?;
-                let account = out.account.ok_or_else(|| {
-                    ProviderError::new("sts:GetCallerIdentity returned no account ID")
-                })?;
-                // arn:PARTITION:sts::ACCOUNT:assumed-role/…
-                let partition = out
-                    .arn
-                    .as_deref()
-                    .and_then(|a| a.split(':').nth(1))
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or("aws")
-                    .to_string();
-                Ok((account, partition))
-            })
-            .await
-    }
-
-    /// The caller's account ID: an import by name (`grafana-notification`)
-    /// or a recovery by name needs it to build the ARN AWS knows.
-    pub async fn account_id(&self) -> Result<&str, ProviderError> {
-        self.caller().await.map(|(a, _)| a.as_str())
-    }
-
-    /// The caller's partition (`aws`, `aws-cn`, `aws-us-gov`), for ARNs
-    /// meshmon builds itself.
-    pub async fn partition(&self) -> Result<&str, ProviderError> {
-        self.caller().await.map(|(_, p)| p.as_str())
     }
 }
 

@@ -6,7 +6,7 @@
 //! deleted while it still has subnets" is eventually true, not at once.
 //!
 //! EC2 keeps none of these names unique, so each create tags its object
-//! with its marks (see [`crate::ownership`]) and `recover` finds it by
+//! with its marks (see [`meshmon_aws_common::ownership`]) and `recover` finds it by
 //! them, with a Describe call filtered on those tags.
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -15,6 +15,9 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{creation_tags, only_one, required_marks};
+use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -22,9 +25,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, changed, tag_diff, tags_attr, tags_of, typed};
-use crate::error::{api, found, gone_ok};
-use crate::ownership::{creation_tags, only_one, required_marks};
+use crate::attrs::{Attrs, changed, typed};
 use crate::wait;
 
 pub(crate) fn spec(rt: ResourceType, tags: &Tags) -> Option<TagSpecification> {

@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::ownership::{creation_tags, only_one};
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
     async_trait,
@@ -17,10 +20,8 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, order_like, strings, tags_attr, tags_of, typed};
-use crate::error::{api, found, gone_ok};
+use crate::attrs::{Attrs, order_like, strings, typed};
 use crate::network::{arn, dependency_violation, made_by_filters, retag, spec, tags_from};
-use crate::ownership::{creation_tags, only_one};
 use crate::wait;
 
 pub fn route_table_schema() -> Schema {

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_sns::types::Tag;
+use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_of};
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
     Value, async_trait,
@@ -20,8 +22,7 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, Tags, TagsExt, changed, str_of, tag_diff, tags_of, typed};
-use crate::error::{api, found, gone_ok};
+use crate::attrs::{Attrs, changed, str_of, typed};
 use crate::{policy, wait};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
@@ -63,7 +64,7 @@ pub fn topic_schema() -> Schema {
         )
         .attr(
             Attribute::optional("tags", AttrType::map_of(AttrType::String))
-                .check(crate::attrs::no_reserved_tags)
+                .check(meshmon_aws_common::tags::no_reserved_tags)
                 .describe("Tags; changed in place."),
         )
         .attr(Attribute::computed("arn", AttrType::String))
@@ -104,12 +105,7 @@ fn topic_policy(
 impl Topic {
     /// The ARN SNS gives a topic of this name.
     async fn arn_of(&self, name: &str) -> Result<String, ProviderError> {
-        Ok(format!(
-            "arn:{}:sns:{}:{}:{name}",
-            self.0.partition().await?,
-            self.0.region,
-            self.0.account_id().await?
-        ))
+        self.0.caller.arn("sns", &self.0.region, name).await
     }
 
     async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
@@ -473,7 +469,7 @@ impl Resource for Subscription {
             Ok(_) => Ok(()),
             Err(e) => {
                 let e = api("sns:Unsubscribe", e);
-                if crate::error::is_not_found(&e)
+                if meshmon_aws_common::error::is_not_found(&e)
                     || (pending && e.code.as_deref() == Some("InvalidParameter"))
                 {
                     Ok(())

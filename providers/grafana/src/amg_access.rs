@@ -17,12 +17,14 @@ use std::sync::Arc;
 use aws_sdk_grafana::types::{
     Role, ServiceAccountSummary, UpdateAction, UpdateInstruction, User, UserType,
 };
+use meshmon_aws_common::error::{api_with, found_with, gone_ok_with};
+use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
 };
 use serde::Deserialize;
 
-use crate::amg::{Clients, api, create_call, found};
+use crate::amg::{Clients, hint};
 use crate::attrs::{Attrs, order_like, str_of, strings, strings_of, typed};
 
 // ------------------------------------------- aws_grafana_role_association
@@ -75,14 +77,15 @@ fn users(ids: &[String], ty: UserType) -> Result<Vec<User>, ProviderError> {
 impl RoleAssociation {
     /// Adds and revokes in one UpdatePermissions batch; AMG answers 200
     /// even when some entries fail, listing them in `errors`. For a create
-    /// (`creating`) it is sent as creates are ([`create_call`]).
+    /// (`creating`, with the create's context) it is sent as creates are
+    /// ([`create_call_with`]).
     async fn change(
         &self,
         ws: &str,
         role: &str,
         add: (&[String], &[String]),
         revoke: (&[String], &[String]),
-        creating: bool,
+        creating: Option<&OpContext>,
     ) -> Result<(), ProviderError> {
         let mut batch = Vec::new();
         for (action, (u, g)) in [(UpdateAction::Add, add), (UpdateAction::Revoke, revoke)] {
@@ -104,9 +107,9 @@ impl RoleAssociation {
             return Ok(());
         }
         let op = "grafana:UpdatePermissions";
-        let out = if creating {
+        let out = if let Some(ctx) = creating {
             let g = &self.0.creates;
-            create_call(op, || {
+            create_call_with(ctx, hint, op, || {
                 g.update_permissions()
                     .workspace_id(ws)
                     .set_update_instruction_batch(Some(batch.clone()))
@@ -121,7 +124,7 @@ impl RoleAssociation {
                 .set_update_instruction_batch(Some(batch))
                 .send()
                 .await
-                .map_err(|e| api(op, e))?
+                .map_err(|e| api_with(hint, op, e))?
         };
         if let Some(e) = out.errors().first() {
             return Err(ProviderError::api("grafana:UpdatePermissions", Some(e.code().to_string()), e.message())
@@ -147,7 +150,7 @@ impl RoleAssociation {
                 .set_next_token(next.take())
                 .send()
                 .await;
-            let Some(out) = found("grafana:ListPermissions", r)? else {
+            let Some(out) = found_with(hint, "grafana:ListPermissions", r)? else {
                 return Ok(None);
             };
             for p in out
@@ -210,7 +213,7 @@ fn minus(a: &[String], b: &[String]) -> Vec<String> {
 
 #[async_trait]
 impl Resource for RoleAssociation {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: AssociationIn = typed(inputs)?;
         if i.user_ids.is_empty() && i.group_ids.is_empty() {
             return Err(ProviderError::new(
@@ -222,7 +225,7 @@ impl Resource for RoleAssociation {
             &i.role,
             (&i.user_ids, &i.group_ids),
             (&[], &[]),
-            true,
+            Some(ctx),
         )
         .await?;
         Ok(association_outputs(&i))
@@ -269,7 +272,7 @@ impl Resource for RoleAssociation {
             &i.role,
             (&minus(&i.user_ids, &ou), &minus(&i.group_ids, &og)),
             (&minus(&ou, &i.user_ids), &minus(&og, &i.group_ids)),
-            false,
+            None,
         )
         .await?;
         Ok(prior.outputs.clone())
@@ -282,7 +285,7 @@ impl Resource for RoleAssociation {
             strings_of(&prior.inputs, "user_ids"),
             strings_of(&prior.inputs, "group_ids"),
         );
-        match self.change(ws, role, (&[], &[]), (&u, &g), false).await {
+        match self.change(ws, role, (&[], &[]), (&u, &g), None).await {
             Err(e) if e.code.as_deref() == Some("ResourceNotFoundException") => Ok(()),
             r => r,
         }
@@ -347,7 +350,7 @@ impl ServiceAccount {
                 .set_next_token(next.take())
                 .send()
                 .await;
-            let Some(out) = found("grafana:ListWorkspaceServiceAccounts", r)? else {
+            let Some(out) = found_with(hint, "grafana:ListWorkspaceServiceAccounts", r)? else {
                 return Ok(None);
             };
             if let Some(a) = out.service_accounts().iter().find(|a| pick(a)) {
@@ -378,10 +381,10 @@ impl ServiceAccount {
 
 #[async_trait]
 impl Resource for ServiceAccount {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: AccountIn = typed(inputs)?;
         let g = &self.0.creates;
-        let out = create_call("grafana:CreateWorkspaceServiceAccount", || {
+        let out = create_call_with(ctx, hint, "grafana:CreateWorkspaceServiceAccount", || {
             g.create_workspace_service_account()
                 .workspace_id(&i.workspace_id)
                 .name(&i.name)
@@ -436,7 +439,7 @@ impl Resource for ServiceAccount {
             .service_account_id(str_of(&prior.outputs, "id")?)
             .send()
             .await;
-        found("grafana:DeleteWorkspaceServiceAccount", r).map(|_| ())
+        gone_ok_with(hint, "grafana:DeleteWorkspaceServiceAccount", r)
     }
 
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {

@@ -25,13 +25,15 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_grafana::types::ServiceAccountTokenSummary;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
+use meshmon_aws_common::error::{found_with, gone_ok_with};
+use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
     Value, async_trait,
 };
 use serde::Deserialize;
 
-use crate::amg::{Clients, create_call, found};
+use crate::amg::{Clients, hint};
 use crate::attrs::{Attrs, duration, str_of, typed};
 
 const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
@@ -142,7 +144,8 @@ impl Token {
                 .set_next_token(next.take())
                 .send()
                 .await;
-            let Some(out) = found("grafana:ListWorkspaceServiceAccountTokens", r)? else {
+            let Some(out) = found_with(hint, "grafana:ListWorkspaceServiceAccountTokens", r)?
+            else {
                 return Ok(None);
             };
             if let Some(t) = out.service_account_tokens().iter().find(|t| pick(t)) {
@@ -190,21 +193,26 @@ impl Token {
 
 #[async_trait]
 impl Resource for Token {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: TokenIn = typed(inputs)?;
         renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
         let ttl = i32::try_from(i.seconds_to_live)
             .map_err(|_| ProviderError::new("`seconds_to_live` is out of range"))?;
         let asked = SystemTime::now();
         let g = &self.0.creates;
-        let out = create_call("grafana:CreateWorkspaceServiceAccountToken", || {
-            g.create_workspace_service_account_token()
-                .workspace_id(&i.workspace_id)
-                .service_account_id(&i.service_account_id)
-                .name(&i.name)
-                .seconds_to_live(ttl)
-                .send()
-        })
+        let out = create_call_with(
+            ctx,
+            hint,
+            "grafana:CreateWorkspaceServiceAccountToken",
+            || {
+                g.create_workspace_service_account_token()
+                    .workspace_id(&i.workspace_id)
+                    .service_account_id(&i.service_account_id)
+                    .name(&i.name)
+                    .seconds_to_live(ttl)
+                    .send()
+            },
+        )
         .await?;
         let t = out.service_account_token().ok_or_else(|| {
             ProviderError::new("grafana:CreateWorkspaceServiceAccountToken returned no token")
@@ -248,7 +256,7 @@ impl Resource for Token {
             .token_id(t.id())
             .send()
             .await;
-        found("grafana:DeleteWorkspaceServiceAccountToken", r)?;
+        gone_ok_with(hint, "grafana:DeleteWorkspaceServiceAccountToken", r)?;
         Ok(None)
     }
 
@@ -285,7 +293,7 @@ impl Resource for Token {
             .token_id(str_of(&prior.outputs, "id")?)
             .send()
             .await;
-        found("grafana:DeleteWorkspaceServiceAccountToken", r).map(|_| ())
+        gone_ok_with(hint, "grafana:DeleteWorkspaceServiceAccountToken", r)
     }
 
     async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {

@@ -17,23 +17,27 @@
 //! Tags starting with `meshmon:` are meshmon's: reads leave them out,
 //! updates never remove them, and the spec may not set them.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use aws_sdk_grafana::types::{
     AccountAccessType, AuthenticationProviderTypes, DataSourceType, NotificationDestinationType,
     PermissionType, WorkspaceDescription, WorkspaceStatus,
 };
+use meshmon_aws_common::error::{api_with, found_with};
+use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
+use meshmon_aws_common::tags::{
+    Tags, TagsExt, refuse_reserved, tag_diff, tags_attr, tags_from_map, tags_hash_map,
+};
+use meshmon_aws_common::wait::{create_call_with, until};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OWNERSHIP_TAG_PREFIX, OpContext, ProviderError, Resource,
-    Schema, Value, async_trait,
+    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
 };
 use serde::Deserialize;
 
-use crate::amg::{Clients, WORKSPACE_WAIT, api, create_call, found, wait_until};
+use crate::amg::{Clients, WORKSPACE_WAIT, hint};
 use crate::attrs::{Attrs, order_like, str_of, strings, typed};
-
-type Tags = BTreeMap<String, String>;
 
 pub fn schema() -> Schema {
     let list = || AttrType::list_of(AttrType::String);
@@ -78,10 +82,7 @@ pub fn schema() -> Schema {
             .and_computed()
             .describe("The IAM role the workspace assumes to read data sources; changed in place."),
     )
-    .attr(
-        Attribute::optional("tags", AttrType::map_of(AttrType::String))
-            .describe("Changed in place; keys starting with meshmon: are meshmon's own."),
-    )
+    .attr(tags_attr().describe("Changed in place; keys starting with meshmon: are meshmon's own."))
     .attr(
         Attribute::computed("id", AttrType::String)
             .describe("The workspace ID (g-…); `meshmon import` takes it."),
@@ -157,15 +158,6 @@ fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
             .map(|d| d.as_str())
             .collect(),
     );
-    let tags: Map = w
-        .tags()
-        .map(|t| {
-            t.iter()
-                .filter(|(k, _)| !k.starts_with("aws:") && !k.starts_with(OWNERSHIP_TAG_PREFIX))
-                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                .collect()
-        })
-        .unwrap_or_default();
     Attrs::new()
         .opt("name", w.name())
         .opt("description", w.description())
@@ -190,41 +182,14 @@ fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
         )
         .set("grafana_version", w.grafana_version())
         .opt("role_arn", w.workspace_role_arn())
-        .unless_empty(prior, "tags", Value::Map(tags))
+        .tags(prior, tags_from_map(w.tags()))
         .build()
-}
-
-fn hash(t: &Tags) -> Option<HashMap<String, String>> {
-    (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-/// Refuses user tags in meshmon's own namespace: reads leave those out,
-/// so they would show as drift forever.
-fn check_tags(t: &Tags) -> Result<(), ProviderError> {
-    match t.keys().find(|k| k.starts_with(OWNERSHIP_TAG_PREFIX)) {
-        Some(k) => Err(ProviderError::new(format!(
-            "tag {k:?}: keys starting with {OWNERSHIP_TAG_PREFIX:?} are meshmon's own"
-        ))
-        .with_hint("rename the tag")),
-        None => Ok(()),
-    }
-}
-
-/// The tags a create sends: the user's and the ownership tags.
-fn create_tags(ctx: &OpContext, user: &Tags) -> Tags {
-    let mut t = user.clone();
-    t.extend(ctx.ownership_tags());
-    t
-}
-
-/// Whether `tags` mark a workspace as made by the create of `ctx`.
-fn made_by(ctx: &OpContext, tags: &HashMap<String, String>) -> bool {
-    ctx.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 impl Workspace {
     async fn describe(&self, id: &str) -> Result<Option<WorkspaceDescription>, ProviderError> {
-        let out = found(
+        let out = found_with(
+            hint,
             "grafana:DescribeWorkspace",
             self.0
                 .grafana
@@ -242,7 +207,7 @@ impl Workspace {
         ctx: &OpContext,
         id: &str,
     ) -> Result<WorkspaceDescription, ProviderError> {
-        wait_until(ctx, WORKSPACE_WAIT, &format!("workspace {id} to become ACTIVE"), || async {
+        until(ctx, WORKSPACE_WAIT, &format!("workspace {id} to become ACTIVE"), || async {
             let w = self
                 .describe(id)
                 .await?
@@ -275,20 +240,10 @@ impl Workspace {
         }
     }
 
-    /// Changes the user's tags from `old` to `new`; meshmon's own are never
-    /// touched.
+    /// Changes the user's tags from `old` to `new` ([`tag_diff`]): AWS's and
+    /// meshmon's own are never touched.
     async fn retag(&self, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
-        let ours = |k: &String| k.starts_with(OWNERSHIP_TAG_PREFIX);
-        let set: Tags = new
-            .iter()
-            .filter(|(k, v)| !ours(k) && old.get(*k) != Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let remove: Vec<String> = old
-            .keys()
-            .filter(|k| !ours(k) && !new.contains_key(*k))
-            .cloned()
-            .collect();
+        let (set, remove) = tag_diff(old, new);
         if set.is_empty() && remove.is_empty() {
             return Ok(());
         }
@@ -298,10 +253,10 @@ impl Workspace {
                 .grafana
                 .tag_resource()
                 .resource_arn(&arn)
-                .set_tags(hash(&set))
+                .set_tags(tags_hash_map(&set))
                 .send()
                 .await
-                .map_err(|e| api("grafana:TagResource", e))?;
+                .map_err(|e| api_with(hint, "grafana:TagResource", e))?;
         }
         if !remove.is_empty() {
             self.0
@@ -311,7 +266,7 @@ impl Workspace {
                 .set_tag_keys(Some(remove))
                 .send()
                 .await
-                .map_err(|e| api("grafana:UntagResource", e))?;
+                .map_err(|e| api_with(hint, "grafana:UntagResource", e))?;
         }
         Ok(())
     }
@@ -325,10 +280,10 @@ fn changed(prior: &Map, inputs: &Map, keys: &[&str]) -> bool {
 impl Resource for Workspace {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let i: WorkspaceIn = typed(inputs)?;
-        check_tags(&i.tags)?;
-        let tags = create_tags(ctx, &i.tags);
+        refuse_reserved(&i.tags)?;
+        let tags = creation_tags(ctx, &i.tags);
         let g = &self.0.creates;
-        let out = create_call("grafana:CreateWorkspace", || {
+        let out = create_call_with(ctx, hint, "grafana:CreateWorkspace", || {
             g.create_workspace()
                 .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
                 .set_authentication_providers(Some(i.auth()))
@@ -341,7 +296,7 @@ impl Resource for Workspace {
                 .set_workspace_description(i.description.clone())
                 .set_grafana_version(i.grafana_version.clone())
                 .set_workspace_role_arn(i.role_arn.clone())
-                .set_tags(hash(&tags))
+                .set_tags(tags_hash_map(&tags))
                 .set_client_token(ctx.client_token().map(str::to_string))
                 .send()
         })
@@ -356,13 +311,7 @@ impl Resource for Workspace {
     /// module docs), then waits for it to be ACTIVE as the create would. A
     /// workspace being deleted is not found.
     async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        if ctx.client_token().is_none() {
-            return Err(ProviderError::new(format!(
-                "{}: recovering a create needs the create's intent (its token and lineage)",
-                ctx.address
-            ))
-            .with_hint("this is a bug in meshmon: the engine recovers only creates it journaled"));
-        }
+        required_marks(ctx)?;
         let mut mine = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -374,11 +323,15 @@ impl Resource for Workspace {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| api("grafana:ListWorkspaces", e))?;
+                .map_err(|e| api_with(hint, "grafana:ListWorkspaces", e))?;
             mine.extend(
                 out.workspaces()
                     .iter()
-                    .filter(|w| w.tags().is_some_and(|t| made_by(ctx, t)))
+                    .filter(|w| {
+                        w.tags().is_some_and(|t| {
+                            made_by(ctx, t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        })
+                    })
                     .filter(|w| *w.status() != WorkspaceStatus::Deleting)
                     .map(|w| w.id().to_string()),
             );
@@ -387,21 +340,10 @@ impl Resource for Workspace {
                 _ => break,
             }
         }
-        let id = match mine.as_slice() {
-            [] => return Ok(None),
-            [id] => id,
-            more => {
-                return Err(ProviderError::new(format!(
-                    "{}: several workspaces carry this create's tags: {}",
-                    ctx.address,
-                    more.join(", ")
-                ))
-                .with_hint(
-                    "delete all but one of them: the next `meshmon apply` adopts that one",
-                ));
-            }
+        let Some(id) = only_one(ctx, "workspace", mine, String::clone)? else {
+            return Ok(None);
         };
-        let Some(w) = self.describe(id).await? else {
+        let Some(w) = self.describe(&id).await? else {
             return Ok(None);
         };
         self.finish(ctx, inputs, &w).await.map(Some)
@@ -426,7 +368,7 @@ impl Resource for Workspace {
     ) -> Result<Map, ProviderError> {
         let id = str_of(&prior.outputs, "id")?;
         let i: WorkspaceIn = typed(inputs)?;
-        check_tags(&i.tags)?;
+        refuse_reserved(&i.tags)?;
         let old = &prior.inputs;
         let g = &self.0.grafana;
         let general = [
@@ -450,7 +392,7 @@ impl Resource for Workspace {
                 .set_workspace_role_arn(i.role_arn.clone())
                 .send()
                 .await
-                .map_err(|e| api("grafana:UpdateWorkspace", e))?;
+                .map_err(|e| api_with(hint, "grafana:UpdateWorkspace", e))?;
             self.wait_active(ctx, id).await?;
         }
         if changed(old, inputs, &["authentication_providers"]) {
@@ -459,7 +401,7 @@ impl Resource for Workspace {
                 .set_authentication_providers(Some(i.auth()))
                 .send()
                 .await
-                .map_err(|e| api("grafana:UpdateWorkspaceAuthentication", e))?;
+                .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceAuthentication", e))?;
             self.wait_active(ctx, id).await?;
         }
         if let Some(version) = &i.grafana_version
@@ -471,14 +413,14 @@ impl Resource for Workspace {
                 .workspace_id(id)
                 .send()
                 .await
-                .map_err(|e| api("grafana:DescribeWorkspaceConfiguration", e))?;
+                .map_err(|e| api_with(hint, "grafana:DescribeWorkspaceConfiguration", e))?;
             g.update_workspace_configuration()
                 .workspace_id(id)
                 .configuration(conf.configuration())
                 .grafana_version(version)
                 .send()
                 .await
-                .map_err(|e| api("grafana:UpdateWorkspaceConfiguration", e))?;
+                .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceConfiguration", e))?;
             self.wait_active(ctx, id).await?;
         }
         let old_tags: Tags = typed::<TagsOnly>(old).map(|t| t.tags).unwrap_or_default();
@@ -488,16 +430,48 @@ impl Resource for Workspace {
 
     async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
         let id = str_of(&prior.outputs, "id")?;
-        found(
-            "grafana:DeleteWorkspace",
-            self.0
+        loop {
+            let sent = self
+                .0
                 .grafana
                 .delete_workspace()
                 .workspace_id(id)
                 .send()
-                .await,
-        )?;
-        wait_until(
+                .await;
+            match sent {
+                Ok(_) => break,
+                // Busy: being updated (wait, then delete), or already being
+                // deleted by an earlier attempt whose answer was lost.
+                Err(e) if e.code() == Some("ConflictException") => {
+                    let settled = until(
+                        ctx,
+                        WORKSPACE_WAIT,
+                        &format!("workspace {id} to settle before it is deleted"),
+                        || async {
+                            Ok(match self.describe(id).await? {
+                                None => Ok(None),
+                                Some(w) => match w.status().as_str() {
+                                    "DELETING" => Ok(Some(true)),
+                                    "ACTIVE" | "FAILED" | "CREATION_FAILED" => Ok(Some(false)),
+                                    other => Err(format!("status {other}")),
+                                },
+                            })
+                        },
+                    )
+                    .await?;
+                    match settled {
+                        None => return Ok(()),
+                        Some(true) => break,
+                        Some(false) => continue,
+                    }
+                }
+                Err(e) => {
+                    found_with(hint, "grafana:DeleteWorkspace", Err::<(), _>(e))?;
+                    break;
+                }
+            }
+        }
+        until(
             ctx,
             WORKSPACE_WAIT,
             &format!("workspace {id} to be deleted"),
@@ -524,41 +498,4 @@ impl Resource for Workspace {
 struct TagsOnly {
     #[serde(default)]
     tags: Tags,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use meshmon_provider_sdk::Intent;
-
-    fn ctx(address: &str, token: &str) -> OpContext {
-        OpContext::quiet(address).with_intent(Intent {
-            token: token.into(),
-            lineage: "L1".into(),
-        })
-    }
-
-    #[test]
-    fn a_workspace_is_this_creates_by_lineage_address_and_token() {
-        let c = ctx("aws_grafana_workspace.main", "t-1");
-        let user: Tags = [("team".to_string(), "mesh".to_string())].into();
-        let tags: HashMap<String, String> = create_tags(&c, &user).into_iter().collect();
-        assert_eq!(tags.len(), 4);
-        assert!(made_by(&c, &tags));
-        // An earlier create at the same address (a replacement's old one).
-        assert!(!made_by(&ctx("aws_grafana_workspace.main", "t-0"), &tags));
-        assert!(!made_by(&ctx("aws_grafana_workspace.other", "t-1"), &tags));
-        assert!(!made_by(
-            &OpContext::quiet("aws_grafana_workspace.main"),
-            &tags
-        ));
-        assert!(create_tags(&OpContext::quiet("x.y"), &user) == user);
-    }
-
-    #[test]
-    fn meshmons_tags_are_not_the_users() {
-        let mine: Tags = [("meshmon:lineage".to_string(), "x".to_string())].into();
-        assert!(check_tags(&mine).is_err());
-        assert!(check_tags(&Tags::new()).is_ok());
-    }
 }

@@ -71,14 +71,7 @@ impl Provider for Amg {
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
-        let region = config.get("region").and_then(Value::as_str);
-        let profile = config.get("profile").and_then(Value::as_str);
-        let sdk = meshmon_provider_aws::sdk_config(region, profile).await;
-        if sdk.region().is_none() {
-            return Err(ProviderError::new("no AWS region is configured").with_hint(
-                "set `region` under [providers.aws], or AWS_REGION, or a region in your AWS profile",
-            ));
-        }
+        let sdk = meshmon_aws_common::config::from_block(config).await?;
         Ok(amg_configured(&sdk))
     }
 }

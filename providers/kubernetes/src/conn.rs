@@ -183,7 +183,7 @@ impl Conn {
                 ca,
             } => {
                 let sdk =
-                    meshmon_provider_aws::sdk_config(region.as_deref(), profile.as_deref()).await;
+                    meshmon_aws_common::sdk_config(region.as_deref(), profile.as_deref()).await;
                 let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
                     ProviderError::new("no AWS region for the EKS cluster").with_hint(
                         "set `region` under [providers.kubernetes], or AWS_REGION, or a region in your AWS profile",

@@ -4,6 +4,12 @@
 //! refresh and drift need for a resource deleted behind meshmon's back.
 //! [`effect`] tells, for a request that creates something, whether its
 //! failure certainly had no effect, may have had one, or is a refusal.
+//!
+//! The hints here fit every AWS service (credentials, permissions,
+//! throttling, quotas, conflicts). A provider with advice for its own
+//! services passes a [`Hint`] to the `_with` variants ([`api_with`],
+//! [`found_with`], [`gone_ok_with`], [`crate::wait::create_call_with`]);
+//! where it has none to give, the common hint applies.
 
 use std::error::Error;
 
@@ -12,12 +18,20 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_provider_sdk::ProviderError;
 
-/// Error codes that mean "no such object", across the services we use.
+/// A provider's own advice for a failed call, from the operation
+/// (`grafana:UpdateWorkspace`), the service's error code if it sent one,
+/// and the message; `None` leaves the advice to [`hint`].
+pub type Hint = fn(operation: &str, code: Option<&str>, message: &str) -> Option<String>;
+
+/// Error codes that mean "no such object", by service.
 const NOT_FOUND: &[&str] = &[
+    // IAM
     "NoSuchEntity",
+    // EKS, AMP, SNS, Amazon Managed Grafana
     "ResourceNotFoundException",
     "NotFound",
     "NotFoundException",
+    // EC2
     "InvalidVpcID.NotFound",
     "InvalidSubnetID.NotFound",
     "InvalidInternetGatewayID.NotFound",
@@ -105,16 +119,25 @@ pub fn is_not_found(e: &ProviderError) -> bool {
 /// An SDK error as a `ProviderError`: `api("iam:CreateRole", err)`.
 pub fn api<E>(operation: &str, err: E) -> ProviderError
 where
-    E: ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + Error,
+{
+    api_with(|_, _, _| None, operation, err)
+}
+
+/// [`api`] with a provider's own advice, tried before the common [`hint`].
+pub fn api_with<E>(hint: Hint, operation: &str, err: E) -> ProviderError
+where
+    E: ProvideErrorMetadata + Error,
 {
     let code = err.code().map(str::to_string);
     let message = match err.message() {
         Some(m) if !m.is_empty() => m.to_string(),
         _ => chain(&err),
     };
-    let hint = hint(operation, code.as_deref(), &message);
+    let advice = hint(operation, code.as_deref(), &message)
+        .or_else(|| self::hint(operation, code.as_deref(), &message));
     let e = ProviderError::api(operation, code, message);
-    match hint {
+    match advice {
         Some(h) => e.with_hint(h),
         None => e,
     }
@@ -123,27 +146,47 @@ where
 /// `Ok(None)` for "not found", the value otherwise.
 pub fn found<T, E>(operation: &str, r: Result<T, E>) -> Result<Option<T>, ProviderError>
 where
-    E: ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + Error,
+{
+    found_with(|_, _, _| None, operation, r)
+}
+
+/// [`found`] with a provider's own advice for the other failures.
+pub fn found_with<T, E>(
+    hint: Hint,
+    operation: &str,
+    r: Result<T, E>,
+) -> Result<Option<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + Error,
 {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if is_not_found_code(e.code()) => Ok(None),
-        Err(e) => Err(api(operation, e)),
+        Err(e) => Err(api_with(hint, operation, e)),
     }
 }
 
 /// `Ok(())` for "not found": deleting what is already gone succeeds.
 pub fn gone_ok<T, E>(operation: &str, r: Result<T, E>) -> Result<(), ProviderError>
 where
-    E: ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + Error,
 {
     found(operation, r).map(|_| ())
+}
+
+/// [`gone_ok`] with a provider's own advice for the other failures.
+pub fn gone_ok_with<T, E>(hint: Hint, operation: &str, r: Result<T, E>) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + Error,
+{
+    found_with(hint, operation, r).map(|_| ())
 }
 
 /// The error and its sources, joined: "dispatch failure: io error: connection
 /// refused". (The SDK's own context display appends a Debug dump of the
 /// raw response, which buries the message.)
-fn chain(err: &dyn std::error::Error) -> String {
+pub fn chain(err: &dyn Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -156,7 +199,20 @@ fn chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
+/// Whether an error code says the caller lacks a permission.
+pub fn is_access_denied(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        let lower = c.to_ascii_lowercase();
+        lower.contains("accessdenied")
+            || lower.contains("unauthorized")
+            || c == "AuthorizationError"
+    })
+}
+
+/// The advice every AWS service shares: missing or refused credentials,
+/// an unreachable endpoint, a missing permission, throttling that outlasted
+/// the retries, an exhausted quota, an object still in use, a name taken.
+pub fn hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
     let Some(code) = code else {
         if message.contains("credentials") {
             return Some(
@@ -171,29 +227,22 @@ fn hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
         }
         return None;
     };
-    let lower = code.to_ascii_lowercase();
-    if lower.contains("accessdenied")
-        || lower.contains("unauthorized")
-        || code == "AuthorizationError"
-    {
-        let mut h = format!(
+    if is_access_denied(Some(code)) {
+        return Some(format!(
             "the AWS identity meshmon runs as is not allowed `{operation}`: grant that action in its IAM policy \
              (`aws sts get-caller-identity` shows which identity this is)"
-        );
-        if operation == "eks:CreateCluster" || operation == "eks:CreateNodegroup" {
-            h.push_str("; creating it also needs `iam:PassRole` on the role it is given");
-        }
-        return Some(h);
+        ));
     }
     match code {
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
             Some("the AWS credentials have expired: refresh them (for SSO: `aws sso login`)".into())
         }
-        "InvalidClientTokenId" | "UnrecognizedClientException" | "AuthFailure" | "SignatureDoesNotMatch" => Some(
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "AuthFailure" | "SignatureDoesNotMatch"
+        | "InvalidSignatureException" => Some(
             "AWS does not accept these credentials: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the provider's `profile`"
                 .into(),
         ),
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" | "RequestThrottled" => Some(
+        c if THROTTLED.contains(&c) => Some(
             "AWS kept throttling after repeated retries; run again with a lower --parallelism".into(),
         ),
         "LimitExceeded" | "LimitExceededException" | "ServiceQuotaExceededException" => {
@@ -212,13 +261,56 @@ fn hint(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    type Failure = SdkError<GetCallerIdentityError, HttpResponse>;
+
+    fn refusal(code: &str) -> GetCallerIdentityError {
+        GetCallerIdentityError::generic(ErrorMetadata::builder().code(code).message("m").build())
+    }
+
+    fn answered(status: u16, code: &str) -> Failure {
+        SdkError::service_error(
+            refusal(code),
+            HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
+        )
+    }
+
+    fn io(kind: std::io::ErrorKind) -> Failure {
+        SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(kind))))
+    }
 
     #[test]
     fn access_denied_names_the_missing_action() {
         let h = hint("iam:CreateRole", Some("AccessDenied"), "no").unwrap();
         assert!(h.contains("`iam:CreateRole`"), "{h}");
-        let h = hint("eks:CreateCluster", Some("AccessDeniedException"), "no").unwrap();
-        assert!(h.contains("iam:PassRole"), "{h}");
+        let h = hint("aps:CreateScraper", Some("AccessDeniedException"), "no").unwrap();
+        assert!(h.contains("`aps:CreateScraper`"), "{h}");
+        assert!(is_access_denied(Some("UnauthorizedOperation")));
+        assert!(!is_access_denied(Some("ValidationException")));
+    }
+
+    #[test]
+    fn a_providers_hint_comes_first_and_the_common_one_fills_in() {
+        fn amg(_: &str, code: Option<&str>, _: &str) -> Option<String> {
+            (code == Some("ServiceQuotaExceededException")).then(|| "an AMG quota".to_string())
+        }
+        let e = api_with(
+            amg,
+            "grafana:CreateWorkspace",
+            refusal("ServiceQuotaExceededException"),
+        );
+        assert_eq!(e.hint.as_deref(), Some("an AMG quota"));
+        let e = api_with(amg, "grafana:CreateWorkspace", refusal("ConflictException"));
+        assert!(e.hint.unwrap().contains("meshmon import"));
+        let e = api("sts:GetCallerIdentity", refusal("ValidationError"));
+        assert_eq!(e.operation.as_deref(), Some("sts:GetCallerIdentity"));
+        assert_eq!(e.code.as_deref(), Some("ValidationError"));
+        assert_eq!(e.hint, None);
     }
 
     #[test]
@@ -233,79 +325,71 @@ mod tests {
         }
         assert!(!is_not_found_code(Some("AccessDenied")));
         assert!(!is_not_found_code(None));
+        let gone: Result<(), _> = Err(refusal("ResourceNotFoundException"));
+        assert_eq!(found("grafana:DescribeWorkspace", gone).unwrap(), None);
+        let denied: Result<(), _> = Err(refusal("AccessDeniedException"));
+        assert!(gone_ok("grafana:DeleteWorkspace", denied).is_err());
     }
 
-    mod effects {
-        use super::super::*;
-        use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
-        use aws_smithy_runtime_api::client::result::ConnectorError;
-        use aws_smithy_runtime_api::http::StatusCode;
-        use aws_smithy_types::body::SdkBody;
-        use aws_smithy_types::error::ErrorMetadata;
+    #[test]
+    fn a_message_without_text_shows_the_error_chain() {
+        let e = api(
+            "sts:GetCallerIdentity",
+            io(std::io::ErrorKind::ConnectionReset),
+        );
+        assert!(e.message.contains("dispatch failure"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("could not be reached"));
+    }
 
-        type Failure = SdkError<CreateVpcError, HttpResponse>;
+    #[test]
+    fn throttling_had_no_effect_whatever_the_status() {
+        assert_eq!(effect(&answered(503, "RequestLimitExceeded")), Effect::None);
+        assert_eq!(effect(&answered(400, "Throttling")), Effect::None);
+        assert_eq!(effect(&answered(400, "ThrottlingException")), Effect::None);
+        assert_eq!(effect(&answered(429, "SomethingElse")), Effect::None);
+    }
 
-        fn answered(status: u16, code: &str) -> Failure {
-            SdkError::service_error(
-                CreateVpcError::generic(ErrorMetadata::builder().code(code).message("m").build()),
-                HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
-            )
-        }
+    #[test]
+    fn a_refused_connection_had_no_effect() {
+        assert_eq!(
+            effect(&io(std::io::ErrorKind::ConnectionRefused)),
+            Effect::None
+        );
+    }
 
-        fn io(kind: std::io::ErrorKind) -> Failure {
-            SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(kind))))
-        }
+    #[test]
+    fn lost_answers_and_server_errors_may_have_taken_effect() {
+        assert_eq!(
+            effect(&io(std::io::ErrorKind::ConnectionReset)),
+            Effect::Unknown
+        );
+        assert_eq!(
+            effect(&Failure::timeout_error("attempt timeout")),
+            Effect::Unknown
+        );
+        assert_eq!(effect(&answered(500, "InternalError")), Effect::Unknown);
+        assert_eq!(
+            effect(&answered(503, "ServiceUnavailable")),
+            Effect::Unknown
+        );
+        let unknown = SdkError::dispatch_failure(ConnectorError::other("eof".into(), None));
+        assert_eq!(effect::<GetCallerIdentityError>(&unknown), Effect::Unknown);
+    }
 
-        #[test]
-        fn throttling_had_no_effect_whatever_the_status() {
-            assert_eq!(effect(&answered(503, "RequestLimitExceeded")), Effect::None);
-            assert_eq!(effect(&answered(400, "Throttling")), Effect::None);
-            assert_eq!(effect(&answered(400, "ThrottlingException")), Effect::None);
-            assert_eq!(effect(&answered(429, "SomethingElse")), Effect::None);
-        }
-
-        #[test]
-        fn a_refused_connection_had_no_effect() {
-            assert_eq!(
-                effect(&io(std::io::ErrorKind::ConnectionRefused)),
-                Effect::None
-            );
-        }
-
-        #[test]
-        fn lost_answers_and_server_errors_may_have_taken_effect() {
-            assert_eq!(
-                effect(&io(std::io::ErrorKind::ConnectionReset)),
-                Effect::Unknown
-            );
-            assert_eq!(
-                effect(&Failure::timeout_error("attempt timeout")),
-                Effect::Unknown
-            );
-            assert_eq!(effect(&answered(500, "InternalError")), Effect::Unknown);
-            assert_eq!(
-                effect(&answered(503, "ServiceUnavailable")),
-                Effect::Unknown
-            );
-            let unknown = SdkError::dispatch_failure(ConnectorError::other("eof".into(), None));
-            assert_eq!(effect::<CreateVpcError>(&unknown), Effect::Unknown);
-        }
-
-        #[test]
-        fn refusals_are_plain_errors() {
-            assert_eq!(
-                effect(&answered(400, "InvalidParameterValue")),
-                Effect::Refused
-            );
-            assert_eq!(effect(&answered(403, "AccessDenied")), Effect::Refused);
-            assert_eq!(
-                effect(&answered(409, "EntityAlreadyExists")),
-                Effect::Refused
-            );
-            assert_eq!(
-                effect(&Failure::construction_failure("bad input")),
-                Effect::Refused
-            );
-        }
+    #[test]
+    fn refusals_are_plain_errors() {
+        assert_eq!(
+            effect(&answered(400, "InvalidParameterValue")),
+            Effect::Refused
+        );
+        assert_eq!(effect(&answered(403, "AccessDenied")), Effect::Refused);
+        assert_eq!(
+            effect(&answered(409, "EntityAlreadyExists")),
+            Effect::Refused
+        );
+        assert_eq!(
+            effect(&Failure::construction_failure("bad input")),
+            Effect::Refused
+        );
     }
 }

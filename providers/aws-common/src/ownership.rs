@@ -1,7 +1,8 @@
 //! How a create marks what it makes so that `recover` can find it again,
 //! and only it. Objects whose names AWS keeps unique (IAM roles, EKS
 //! clusters, SNS topics…) are found by name; the others (VPCs, subnets,
-//! gateways, route tables, AMP workspaces and scrapers) only by tags. A
+//! gateways, route tables, AMP workspaces and scrapers, Grafana
+//! workspaces) only by tags. A
 //! create tags its object with the engine's ownership tags (`meshmon:lineage`,
 //! `meshmon:address`) and with its own token (`meshmon:token`): the
 //! ownership tags alone also fit the object an earlier create at the same
@@ -10,13 +11,13 @@
 //! its unique name is adopted only if it carries those marks too: without
 //! them it was made by someone else (another lineage, a person), and the
 //! create, run again, says the name is taken. Reads leave every `meshmon:`
-//! tag out.
+//! tag out ([`crate::tags`]).
 
 use meshmon_provider_sdk::{OWNERSHIP_TAG_PREFIX, OpContext, ProviderError};
 
 pub use meshmon_provider_sdk::TOKEN_TAG;
 
-use crate::attrs::Tags;
+use crate::tags::Tags;
 
 /// Whether a tag key is meshmon's, not the user's.
 pub fn is_reserved(key: &str) -> bool {
@@ -64,7 +65,7 @@ pub fn claimed<'a>(
     Ok(made_by(ctx, tags))
 }
 
-/// [`claimed`] for tags as the JSON APIs (EKS, AMP) return them.
+/// [`claimed`] for tags as the JSON APIs (EKS, AMP, AMG) return them.
 pub fn claimed_map(
     ctx: &OpContext,
     tags: Option<&std::collections::HashMap<String, String>>,
