@@ -105,3 +105,50 @@ pub fn cycles(spec: &Spec) -> Vec<Vec<String>> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+    use crate::spec::{VarInputs, load_text};
+
+    fn spec(body: &str) -> Spec {
+        let dir = std::env::temp_dir();
+        let text = format!("[meshmon]\nname = \"t\"\n{body}");
+        load_text(
+            &dir.join("meshmon.toml"),
+            text,
+            &dir,
+            &VarInputs::default(),
+            &Registry::standard(),
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"))
+        .0
+    }
+
+    #[test]
+    fn references_and_depends_on_are_edges_to_what_is_needed() {
+        let s = spec(
+            r#"
+[resources.null_resource.a]
+[resources.null_resource.b]
+triggers = { a = "${null_resource.a.id}" }
+[resources.null_resource.c]
+depends_on = ["null_resource.b", "null_resource.a"]
+"#,
+        );
+        let g = Graph::build(&s);
+        assert!(g.dependencies("null_resource.a").is_empty());
+        assert_eq!(g.dependencies("null_resource.b"), ["null_resource.a"]);
+        assert_eq!(
+            g.dependencies("null_resource.c"),
+            ["null_resource.a", "null_resource.b"]
+        );
+        assert!(cycles(&s).is_empty());
+        let dot = g.to_dot();
+        assert!(
+            dot.contains("\"null_resource.b\" -> \"null_resource.a\""),
+            "{dot}"
+        );
+    }
+}

@@ -457,3 +457,118 @@ fn article(word: &str) -> &'static str {
 pub(crate) fn render_value(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(body: &str) -> Result<Spec, Vec<(String, String)>> {
+        let dir = std::env::temp_dir();
+        let text = format!("[meshmon]\nname = \"t\"\n{body}");
+        match load_text(
+            &dir.join("meshmon.toml"),
+            text.clone(),
+            &dir,
+            &VarInputs::default(),
+            &Registry::standard(),
+        ) {
+            Ok((spec, _)) => Ok(spec),
+            // Each error with the text its first label points at.
+            Err(d) => Err(d
+                .items
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| {
+                    let at = d
+                        .labels
+                        .first()
+                        .map(|(span, _)| text[span.clone()].to_string())
+                        .unwrap_or_default();
+                    (d.message.clone(), at)
+                })
+                .collect()),
+        }
+    }
+
+    #[test]
+    fn a_valid_spec_resolves_resources_references_and_variables() {
+        let spec = load(
+            r#"
+[variables.greeting]
+default = "hello"
+
+[resources.null_resource.a]
+triggers = { say = "${var.greeting}" }
+
+[resources.null_resource.b]
+triggers = { a = "${null_resource.a.id}" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.resources.keys().collect::<Vec<_>>(),
+            ["null_resource.a", "null_resource.b"]
+        );
+        let b = &spec.resources["null_resource.b"];
+        assert_eq!(
+            b.dependencies(&spec).into_iter().collect::<Vec<_>>(),
+            ["null_resource.a"]
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_each_pointing_at_its_text() {
+        let errors = load(
+            r#"
+[resources.null_resource.a]
+trigers = { x = "1" }
+
+[resources.null_resource.b]
+triggers = { a = "${null_resource.missing.id}" }
+
+[resources.nope_thing.c]
+"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors
+                .iter()
+                .any(|(m, at)| m.contains("trigers") && at == "trigers"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|(m, at)| m.contains("null_resource.missing")
+                    && at.contains("null_resource.missing")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors.iter().any(|(m, _)| m.contains("nope_thing")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn a_dependency_cycle_is_an_error_naming_its_members() {
+        let errors = load(
+            r#"
+[resources.null_resource.a]
+triggers = { b = "${null_resource.b.id}" }
+
+[resources.null_resource.b]
+triggers = { a = "${null_resource.a.id}" }
+"#,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|(m, _)| m.contains("null_resource.a") && m.contains("null_resource.b")),
+            "{errors:#?}"
+        );
+    }
+}
