@@ -28,12 +28,23 @@ impl Known {
     }
 
     /// Every recorded resource, by address.
+    /// What the state knows of every resource. An address whose object is
+    /// deposed and not yet replaced (its delete was in flight when an apply
+    /// stopped) is known by the deposed object: providers configured from
+    /// it (a Kubernetes provider from its cluster) can still reach what
+    /// must be deleted through it.
     pub fn all(state: &crate::state::State) -> HashMap<String, Known> {
-        state
+        let mut known: HashMap<String, Known> = state
             .resources
             .iter()
             .map(|(a, r)| (a.clone(), Known::from_state(r)))
-            .collect()
+            .collect();
+        for d in state.deposed.values() {
+            known
+                .entry(d.address.clone())
+                .or_insert_with(|| Known::from_state(&d.resource));
+        }
+        known
     }
 }
 
