@@ -306,11 +306,32 @@ impl AlertRule {
     }
 
     /// Sets the group's evaluation interval, keeping its rules as they are.
+    /// The rule exists by now, so its group must too: a group that cannot
+    /// be read back (after a few tries, for a Grafana that is slow to show
+    /// it) is an error, never an interval silently left unset.
     async fn ensure_interval(&self, i: &RuleIn) -> Result<(), ProviderError> {
         let want = duration("interval", &i.interval)?.as_secs();
         let path = Self::group_path(&i.folder_uid, &i.group);
-        let Some(mut group) = self.0.get(&path).await? else {
-            return Ok(());
+        let mut pause = std::time::Duration::from_millis(250);
+        let mut group = None;
+        for _ in 0..4 {
+            group = self.0.get(&path).await?;
+            if group.is_some() {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+        let Some(mut group) = group else {
+            return Err(ProviderError::api(
+                format!("GET {path}"),
+                Some("404".into()),
+                format!(
+                    "the rule group {}/{} could not be read back, so its evaluation interval ({}) was not set",
+                    i.folder_uid, i.group, i.interval
+                ),
+            )
+            .with_hint("run `meshmon apply` again; if it persists, check that the folder and group exist in Grafana"));
         };
         if group["interval"].as_u64() == Some(want) {
             return Ok(());

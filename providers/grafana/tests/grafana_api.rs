@@ -327,4 +327,17 @@ async fn the_recipes_latency_alert_round_trips() {
     );
     r.delete(&ctx(), &c).await.unwrap();
     assert!(r.read(&ctx(), &c).await.unwrap().is_none());
+
+    // A group that cannot be read back is an error, never an interval
+    // silently left unset; the rule made is kept for the next apply.
+    g.state().hide_groups = true;
+    let mut other = inputs.clone();
+    other.insert("group".into(), Value::from("other"));
+    let e = r.create(&ctx(), &other).await.unwrap_err();
+    assert!(
+        e.message.contains("could not be read back") && e.message.contains("30s"),
+        "{}",
+        e.message
+    );
+    assert!(e.partial.is_some(), "the rule is recorded to be repaired");
 }

@@ -74,6 +74,8 @@ pub struct GrafanaState {
     pub rules: BTreeMap<String, Value>,
     /// (folder uid, group) → evaluation interval in seconds.
     pub groups: BTreeMap<(String, String), u64>,
+    /// Rule groups answer 404, as from a Grafana that has not caught up.
+    pub hide_groups: bool,
     /// grafana.com dashboards: ID → revisions (1-based).
     pub gnet: BTreeMap<i64, Vec<Value>>,
     /// "METHOD /path" of every request, in order.
@@ -724,7 +726,11 @@ impl GrafanaState {
     }
 
     fn group(&self, folder: &str, group: &str) -> Response {
-        let Some(interval) = self.groups.get(&(folder.to_string(), group.to_string())) else {
+        let interval = self
+            .groups
+            .get(&(folder.to_string(), group.to_string()))
+            .filter(|_| !self.hide_groups);
+        let Some(interval) = interval else {
             return msg(404, "rule group not found");
         };
         let rules: Vec<&Value> = self
