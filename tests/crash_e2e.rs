@@ -461,10 +461,23 @@ fn run_and_kill(
                 readers.into_iter().for_each(|r| drop(r.join()));
                 // A run that was not killed recovers whatever the kill
                 // before it left, and succeeds.
-                assert!(
-                    status.success(),
-                    "meshmon {args:?} failed without being killed ({status}):\n{printed}"
-                );
+                if !status.success() {
+                    let state = env.state();
+                    let deposed: Vec<String> = state["deposed"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, d)| format!("{k}: {}", d["address"]))
+                        .collect();
+                    let recorded: Vec<&String> = state["resources"]
+                        .as_object()
+                        .map(|m| m.keys().collect())
+                        .unwrap_or_default();
+                    panic!(
+                        "meshmon {args:?} failed without being killed ({status}):\n{printed}\nstate: {recorded:?}\ndeposed: {deposed:?}\npending: {}",
+                        state["pending"]
+                    );
+                }
                 return (false, printed);
             }
         }
@@ -480,22 +493,22 @@ fn the_example_survives_25_kills_with_exactly_one_object_per_address() {
     let started = Instant::now();
     let env = Env::start(None, true);
     let mut rng = Rng(0x006d_6573_686d_6f6e);
-    // Four kills while the slow creates are in flight, the rest at random
-    // moments of a run; destroy runs get their share once apply completes.
-    let mut triggers: Vec<Option<&str>> = vec![
-        Some("aws_eks_cluster.main: Creating"),
-        Some("aws_eks_node_group.default: Creating"),
-        Some("aws_grafana_workspace.main: Creating"),
-        Some("helm_release.appmesh_controller: Creating"),
+    // Four kills while the slow creates are in flight (each tried on the
+    // next apply that creates that resource), the rest at random moments of
+    // a run. A run that finishes before its moment turns the direction:
+    // apply from nothing, destroy to nothing, and again.
+    let mut triggers: Vec<&str> = vec![
+        "aws_eks_cluster.main: Creating",
+        "aws_eks_node_group.default: Creating",
+        "aws_grafana_workspace.main: Creating",
+        "helm_release.appmesh_controller: Creating",
     ];
-    triggers.extend(std::iter::repeat_n(None, 21));
     let mut kills = 0;
     let mut runs = 0;
     let mut adopted = 0;
     let mut destroying = false;
-    let mut next = 0;
     while kills < 25 {
-        let trigger = triggers[next % triggers.len()];
+        let trigger = (!destroying).then(|| triggers.first().copied()).flatten();
         let delay = match trigger {
             Some(_) => Duration::from_millis(200 + rng.below(1500)),
             None => Duration::from_millis(300 + rng.below(6000)),
@@ -508,17 +521,25 @@ fn the_example_survives_25_kills_with_exactly_one_object_per_address() {
         runs += 1;
         let (killed, printed) = run_and_kill(&env, args, trigger, delay);
         adopted += printed.matches("adopted it").count();
+        eprintln!(
+            "run {runs}: {} {} +{delay:?}: {}",
+            args[0],
+            trigger.unwrap_or("at a random moment"),
+            if killed { "killed" } else { "finished" }
+        );
         if killed {
             kills += 1;
-            next += 1;
-        } else if trigger.is_some() {
-            // The trigger's resource is done already: move on.
-            next += 1;
+            if trigger.is_some() {
+                triggers.remove(0);
+            }
         } else {
-            // The run finished before its moment: go the other way.
             destroying = !destroying;
         }
     }
+    assert!(
+        triggers.is_empty(),
+        "every slow create was killed mid-way once; left: {triggers:?}"
+    );
     let kills_took = started.elapsed();
 
     // Recovery: apply to completion, then everything is there exactly once.

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Configured, Current, Map, OpContext, PlanAdvice, Provider, ProviderError,
+    Resource, Schema, Value, async_trait,
 };
 
 pub use conn::ca_pem;
@@ -149,7 +149,7 @@ struct KubernetesConfigured {
 impl Configured for KubernetesConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
         let conn = self.conn.clone();
-        Some(match type_name {
+        let inner: Arc<dyn Resource> = match type_name {
             "k8s_namespace" => Arc::new(objects::MetaObject {
                 conn,
                 kind: objects::Kind::Namespace,
@@ -161,13 +161,133 @@ impl Configured for KubernetesConfigured {
             "k8s_manifest" => Arc::new(manifest::Manifest(conn)),
             "helm_release" => Arc::new(helm::Release(conn)),
             _ => return None,
-        })
+        };
+        Some(Arc::new(InCluster(inner)))
+    }
+}
+
+/// A resource type inside an EKS cluster. When EKS says the cluster itself
+/// does not exist, nothing in it can: a read finds nothing, a delete has
+/// nothing left to do, and there is nothing to recover. (An apply stopped
+/// while it deleted a cluster leaves exactly this: objects still recorded
+/// whose cluster is gone.) Any other failure to reach the cluster stays an
+/// error, never taken for "deleted".
+struct InCluster(Arc<dyn Resource>);
+
+/// Whether `e` says that the EKS cluster the objects live in is gone.
+fn cluster_gone(e: &ProviderError) -> bool {
+    e.operation.as_deref() == Some("eks:DescribeCluster")
+        && e.code.as_deref() == Some("ResourceNotFoundException")
+}
+
+#[async_trait]
+impl Resource for InCluster {
+    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
+        self.0.create(ctx, inputs).await
+    }
+
+    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+        match self.0.recover(ctx, inputs).await {
+            Err(e) if cluster_gone(&e) => Ok(None),
+            other => other,
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        match self.0.read(ctx, prior).await {
+            Err(e) if cluster_gone(&e) => Ok(None),
+            other => other,
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        prior: &Current,
+        inputs: &Map,
+    ) -> Result<Map, ProviderError> {
+        self.0.update(ctx, prior, inputs).await
+    }
+
+    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        match self.0.delete(ctx, prior).await {
+            Err(e) if cluster_gone(&e) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        self.0.import(ctx, id).await
+    }
+
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        self.0.advise(prior, desired)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fails every operation with the given error.
+    struct Failing(&'static str, &'static str);
+
+    #[async_trait]
+    impl Resource for Failing {
+        async fn create(&self, _: &OpContext, _: &Map) -> Result<Map, ProviderError> {
+            Err(self.error())
+        }
+        async fn recover(&self, _: &OpContext, _: &Map) -> Result<Option<Map>, ProviderError> {
+            Err(self.error())
+        }
+        async fn read(&self, _: &OpContext, _: &Current) -> Result<Option<Current>, ProviderError> {
+            Err(self.error())
+        }
+        async fn update(&self, _: &OpContext, _: &Current, _: &Map) -> Result<Map, ProviderError> {
+            Err(self.error())
+        }
+        async fn delete(&self, _: &OpContext, _: &Current) -> Result<(), ProviderError> {
+            Err(self.error())
+        }
+        async fn import(&self, _: &OpContext, _: &str) -> Result<Option<Current>, ProviderError> {
+            Err(self.error())
+        }
+    }
+
+    impl Failing {
+        fn error(&self) -> ProviderError {
+            ProviderError::api(self.0, Some(self.1.to_string()), "no")
+        }
+    }
+
+    #[tokio::test]
+    async fn objects_of_a_cluster_that_is_gone_are_gone_and_other_failures_stay_errors() {
+        let ctx = OpContext::quiet("k8s_namespace.prod");
+        let prior = Current::new(Map::new(), Map::new());
+        let gone = InCluster(Arc::new(Failing(
+            "eks:DescribeCluster",
+            "ResourceNotFoundException",
+        )));
+        assert!(gone.read(&ctx, &prior).await.unwrap().is_none());
+        gone.delete(&ctx, &prior).await.unwrap();
+        assert!(gone.recover(&ctx, &Map::new()).await.unwrap().is_none());
+        assert!(gone.create(&ctx, &Map::new()).await.is_err());
+        for (op, code) in [
+            ("eks:DescribeCluster", "AccessDeniedException"),
+            ("GET v1 Namespace prod", "ResourceNotFoundException"),
+        ] {
+            let unreachable = InCluster(Arc::new(Failing(op, code)));
+            assert!(unreachable.read(&ctx, &prior).await.is_err(), "{op} {code}");
+            assert!(
+                unreachable.delete(&ctx, &prior).await.is_err(),
+                "{op} {code}"
+            );
+        }
+    }
 
     #[test]
     fn every_schema_has_a_resource_and_names_are_force_new() {
