@@ -417,30 +417,12 @@ mod in_process {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use meshmon::engine::apply::{ApplyRequest, Driver, Outcome, apply};
-    use meshmon::engine::progress::Reporter;
-    use meshmon::engine::{Engine, Error};
-    use meshmon::plan::render::Palette;
-    use meshmon::plan::{Plan, PlanOptions};
+    use meshmon::engine::Engine;
+    use meshmon::engine::apply::{ApplyRequest, Outcome, Unattended, apply};
+    use meshmon::plan::PlanOptions;
     use meshmon::registry::Registry;
     use meshmon::spec::{VarInputs, load_text};
     use meshmon::state::{LocalStore, Store};
-
-    /// Approves everything and shows nothing.
-    struct Quiet;
-
-    impl Driver for Quiet {
-        fn status(&self, _: &str) {}
-        fn warning(&self, _: &str) {}
-        fn show_plan(&self, _: &Plan) {}
-        fn confirm(&self, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        fn walk_starts(&self) {}
-        fn reporter(&self) -> Arc<Reporter> {
-            Arc::new(Reporter::quiet(Palette::new(false)))
-        }
-    }
 
     fn request(destroy: bool) -> ApplyRequest<'static> {
         ApplyRequest {
@@ -490,7 +472,7 @@ mod in_process {
                 assert_eq!(plan.summary().0, size, "everything is to be created");
 
                 let t = Instant::now();
-                let outcome = apply(&engine, &store, request(false), &Quiet)
+                let outcome = apply(&engine, &store, request(false), &Unattended)
                     .await
                     .expect("apply");
                 let applied = t.elapsed();
@@ -508,7 +490,7 @@ mod in_process {
                 assert!(!plan.has_changes(), "the re-plan is a no-op");
 
                 let t = Instant::now();
-                let outcome = apply(&engine, &store, request(true), &Quiet)
+                let outcome = apply(&engine, &store, request(true), &Unattended)
                     .await
                     .expect("destroy");
                 let destroyed = t.elapsed();

@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use meshmon_test_support::amg::AmgServer;
-use meshmon_test_support::cli::{Cli, Output};
+use meshmon_test_support::cli::{Cli, Output, copy_dir};
 use meshmon_test_support::eks_double::EksDouble;
 use meshmon_test_support::fault_proxy::{FaultCounts, FaultPlan, FaultProxy};
 use meshmon_test_support::grafana::GrafanaServer;
@@ -49,19 +49,6 @@ impl Rng {
 
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use meshmon_test_support::amg::AmgServer;
-use meshmon_test_support::cli::{Cli, Output};
+use meshmon_test_support::cli::{Cli, Output, copy_dir};
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
 use meshmon_test_support::moto::{Moto, REGION};
@@ -36,19 +36,6 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
 const CLUSTER: &str = "AMP-EKS-CLUSTER";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
 
 /// Line index of the first line of `out` containing `needle`.
 fn line_of(out: &Output, needle: &str) -> usize {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
-use meshmon_test_support::cli::{Cli, Output};
+use meshmon_test_support::cli::{Cli, Output, copy_dir};
 use meshmon_test_support::eks_double::EksDouble;
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
@@ -48,19 +48,6 @@ struct Stack {
     grafana: GrafanaServer,
     cli: Cli,
     vars: Vec<String>,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
 }
 
 impl Stack {

@@ -208,25 +208,20 @@ async fn apply_locked(
     })
 }
 
-#[cfg(test)]
-mod tests_driver {
-    use super::*;
-    use crate::plan::render::Palette;
+/// A driver for runs nobody watches (tests, the benchmark): it approves
+/// everything and shows nothing.
+pub struct Unattended;
 
-    /// Approves everything and shows nothing.
-    pub struct Quiet;
-
-    impl Driver for Quiet {
-        fn status(&self, _: &str) {}
-        fn warning(&self, _: &str) {}
-        fn show_plan(&self, _: &Plan) {}
-        fn confirm(&self, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        fn walk_starts(&self) {}
-        fn reporter(&self) -> Arc<Reporter> {
-            Arc::new(Reporter::new(false, Palette::new(false)))
-        }
+impl Driver for Unattended {
+    fn status(&self, _: &str) {}
+    fn warning(&self, _: &str) {}
+    fn show_plan(&self, _: &Plan) {}
+    fn confirm(&self, _: &str) -> Result<(), Error> {
+        Ok(())
+    }
+    fn walk_starts(&self) {}
+    fn reporter(&self) -> Arc<Reporter> {
+        Arc::new(Reporter::quiet(crate::plan::render::Palette::new(false)))
     }
 }
 
@@ -239,22 +234,10 @@ mod tests {
 
     use super::*;
     use crate::registry::Registry;
-    use crate::spec::{VarInputs, load_text};
     use crate::state::LocalStore;
 
-    use super::tests_driver::Quiet;
-
     fn engine(dir: &Path, spec: &str) -> Engine {
-        let registry = Arc::new(Registry::standard());
-        let (spec, _) = load_text(
-            &dir.join("meshmon.toml"),
-            spec.to_string(),
-            dir,
-            &VarInputs::default(),
-            &registry,
-        )
-        .unwrap_or_else(|d| panic!("spec: {d:?}"));
-        Engine::new(spec, registry, 4)
+        crate::engine::testing::engine(dir, Arc::new(Registry::standard()), spec)
     }
 
     fn request(destroy: bool) -> ApplyRequest<'static> {
@@ -287,8 +270,9 @@ triggers = { b = "${null_resource.b.id}" }
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
         let e = engine(dir.path(), CHAIN);
-        let Outcome::Applied { state, totals, .. } =
-            apply(&e, &store, request(false), &Quiet).await.unwrap()
+        let Outcome::Applied { state, totals, .. } = apply(&e, &store, request(false), &Unattended)
+            .await
+            .unwrap()
         else {
             panic!("expected an apply");
         };
@@ -296,9 +280,11 @@ triggers = { b = "${null_resource.b.id}" }
         assert_eq!(state.resources.len(), 3);
         let b = &state.resources["null_resource.b"];
         assert_eq!(b.dependencies, ["null_resource.a"]);
-        let again = apply(&e, &store, request(false), &Quiet).await.unwrap();
+        let again = apply(&e, &store, request(false), &Unattended)
+            .await
+            .unwrap();
         assert!(matches!(again, Outcome::NoChanges { .. }));
-        let destroyed = apply(&e, &store, request(true), &Quiet).await.unwrap();
+        let destroyed = apply(&e, &store, request(true), &Unattended).await.unwrap();
         let Outcome::Applied { totals, state, .. } = destroyed else {
             panic!("expected a destroy");
         };
@@ -326,7 +312,7 @@ depends_on = ["time_sleep.slow"]
 [resources.null_resource.apart]
 "#,
         );
-        let err = apply(&e, &store, request(false), &Quiet)
+        let err = apply(&e, &store, request(false), &Unattended)
             .await
             .err()
             .unwrap();
@@ -362,7 +348,7 @@ timeouts = { create = "50ms" }
 depends_on = ["time_sleep.one"]
 "#,
         );
-        let err = apply(&e, &store, request(false), &Quiet)
+        let err = apply(&e, &store, request(false), &Unattended)
             .await
             .err()
             .unwrap();
@@ -384,9 +370,11 @@ depends_on = ["time_sleep.one"]
         let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
         let spec = "[meshmon]\nname = \"t\"\n\n[resources.null_resource.keep]\nlifecycle = { prevent_destroy = true }\n";
         let e = engine(dir.path(), spec);
-        apply(&e, &store, request(false), &Quiet).await.unwrap();
+        apply(&e, &store, request(false), &Unattended)
+            .await
+            .unwrap();
         let before = store.load().await.unwrap().state;
-        let err = apply(&e, &store, request(true), &Quiet)
+        let err = apply(&e, &store, request(true), &Unattended)
             .await
             .err()
             .unwrap();
@@ -407,7 +395,7 @@ depends_on = ["time_sleep.one"]
             &engine(dir.path(), &spec("a")),
             &store,
             request(false),
-            &Quiet,
+            &Unattended,
         )
         .await
         .unwrap();
@@ -448,16 +436,7 @@ name = "p"
 "#;
 
     fn engine(dir: &std::path::Path, world: &World) -> Engine {
-        let registry = Arc::new(Registry::new(vec![Arc::new(Fake(world.clone()))]));
-        let (spec, _) = load_text(
-            &dir.join("meshmon.toml"),
-            SPEC.to_string(),
-            dir,
-            &VarInputs::default(),
-            &registry,
-        )
-        .unwrap_or_else(|d| panic!("spec: {d:?}"));
-        Engine::new(spec, registry, 4)
+        crate::engine::testing::engine(dir, world.registry(), SPEC)
     }
 
     async fn applied(dir: &std::path::Path, world: &World) -> State {
@@ -468,14 +447,9 @@ name = "p"
             saved: None,
             lock_timeout: Duration::ZERO,
         };
-        apply(
-            &engine(dir, world),
-            &store,
-            request,
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&engine(dir, world), &store, request, &Unattended)
+            .await
+            .unwrap();
         store.load().await.unwrap().state
     }
 
@@ -564,7 +538,7 @@ name = "p"
             saved: None,
             lock_timeout: Duration::ZERO,
         };
-        let err = apply(&e, &store, request(), &super::tests_driver::Quiet)
+        let err = apply(&e, &store, request(), &Unattended)
             .await
             .err()
             .unwrap();
@@ -594,10 +568,8 @@ mod crash_tests {
     //! nothing is made twice or left behind.
 
     use super::*;
-    use crate::engine::testing::{Fake, World};
+    use crate::engine::testing::World;
     use crate::plan::Action;
-    use crate::registry::Registry;
-    use crate::spec::{VarInputs, load_text};
     use crate::state::LocalStore;
 
     const SPEC: &str = r#"
@@ -613,16 +585,7 @@ labels = { after = "${fake_object.o.id}" }
 "#;
 
     fn engine(dir: &std::path::Path, world: &World, spec: &str) -> Engine {
-        let registry = Arc::new(Registry::new(vec![Arc::new(Fake(world.clone()))]));
-        let (spec, _) = load_text(
-            &dir.join("meshmon.toml"),
-            spec.to_string(),
-            dir,
-            &VarInputs::default(),
-            &registry,
-        )
-        .unwrap_or_else(|d| panic!("spec: {d:?}"));
-        Engine::new(spec, registry, 4)
+        crate::engine::testing::engine(dir, world.registry(), spec)
     }
 
     fn request() -> ApplyRequest<'static> {
@@ -649,7 +612,7 @@ labels = { after = "${fake_object.o.id}" }
         let (dir, w, spec) = (dir.to_path_buf(), world.clone(), spec.to_string());
         let task = tokio::spawn(async move {
             let e = engine(&dir, &w, &spec);
-            let _ = apply(&e, &store(&dir), request(), &super::tests_driver::Quiet).await;
+            let _ = apply(&e, &store(&dir), request(), &Unattended).await;
         });
         for _ in 0..500 {
             if now(world) {
@@ -675,14 +638,9 @@ labels = { after = "${fake_object.o.id}" }
         let world = World::default();
         *world.lost_answers.lock().unwrap() = 2;
         let e = engine(dir.path(), &world, SPEC);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         assert_eq!((world.count("o"), world.count("p")), (1, 1));
         let state = store(dir.path()).load().await.unwrap().state;
         assert_eq!(state.resources.len(), 2);
@@ -707,14 +665,9 @@ labels = { after = "${fake_object.o.id}" }
 
         *world.create_delay.lock().unwrap() = Duration::ZERO;
         let e = engine(dir.path(), &world, SPEC);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         assert_eq!(
             (world.count("o"), world.count("p")),
             (1, 1),
@@ -738,14 +691,9 @@ labels = { after = "${fake_object.o.id}" }
         world.objects.lock().unwrap().clear();
         *world.create_delay.lock().unwrap() = Duration::ZERO;
         let e = engine(dir.path(), &world, SPEC);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         assert_eq!((world.count("o"), world.count("p")), (1, 1));
     }
 
@@ -754,14 +702,9 @@ labels = { after = "${fake_object.o.id}" }
         let dir = tempfile::tempdir().unwrap();
         let world = World::default();
         let e = engine(dir.path(), &world, SPEC);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         let only_o = SPEC.replace(
             "[resources.fake_object.p]\nname = \"p\"\nlabels = { after = \"${fake_object.o.id}\" }\n",
             "",
@@ -795,14 +738,9 @@ labels = { after = "${fake_object.o.id}" }
         assert_eq!(deposed, [("fake_object.p", Action::Delete)]);
         *world.delete_delay.lock().unwrap() = Duration::ZERO;
         let e = engine(dir.path(), &world, &only_o);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         assert_eq!((world.count("o"), world.count("p")), (1, 0));
         let state = store(dir.path()).load().await.unwrap().state;
         assert!(state.deposed.is_empty());
@@ -817,26 +755,16 @@ labels = { after = "${fake_object.o.id}" }
             "name = \"o\"\nlifecycle = { create_before_destroy = true }\n",
         );
         let e = engine(dir.path(), &world, &cbd);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         let renamed = cbd.replace("name = \"o\"", "name = \"o2\"");
         *world.failing_deletes.lock().unwrap() = true;
         let e = engine(dir.path(), &world, &renamed);
-        let err = apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .err()
-        .unwrap();
+        let err = apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("still in use"), "{err}");
         let state = store(dir.path()).load().await.unwrap().state;
         assert_eq!(state.resources["fake_object.o"].outputs["id"], "o2".into());
@@ -857,14 +785,9 @@ labels = { after = "${fake_object.o.id}" }
             "only the deposed object goes"
         );
         let e = engine(dir.path(), &world, &renamed);
-        apply(
-            &e,
-            &store(dir.path()),
-            request(),
-            &super::tests_driver::Quiet,
-        )
-        .await
-        .unwrap();
+        apply(&e, &store(dir.path()), request(), &Unattended)
+            .await
+            .unwrap();
         assert_eq!((world.count("o"), world.count("o2")), (0, 1));
         assert!(!plan_now(dir.path(), &world, &renamed).await.has_changes());
     }

@@ -88,6 +88,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every failure of reads done together: none is `Ok`, one is itself,
+    /// several are one `Unreadable` naming each, in a stable order.
+    pub fn all_of(mut failed: Vec<Error>) -> Result<(), Error> {
+        match failed.len() {
+            0 => Ok(()),
+            1 => Err(failed.remove(0)),
+            _ => {
+                failed.sort_by_key(|e| e.to_string());
+                Err(Error::Unreadable(failed))
+            }
+        }
+    }
+
     /// The hint a provider attached, if any.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -413,14 +426,7 @@ impl Engine {
                 }
             }
         }
-        match failed.len() {
-            0 => {}
-            1 => return Err(failed.remove(0)),
-            _ => {
-                failed.sort_by_key(|e| e.to_string());
-                return Err(Error::Unreadable(failed));
-            }
-        }
+        Error::all_of(failed)?;
         drift.sort_by(|a, b| a.address.cmp(&b.address));
         Ok((refreshed, drift))
     }

@@ -118,14 +118,7 @@ impl Engine {
                     }
                 }
             }
-            match failed.len() {
-                0 => {}
-                1 => return Err(failed.remove(0)),
-                _ => {
-                    failed.sort_by_key(|e| e.to_string());
-                    return Err(Error::Unreadable(failed));
-                }
-            }
+            Error::all_of(failed)?;
         }
     }
 }

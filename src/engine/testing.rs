@@ -46,6 +46,13 @@ impl World {
             .expect("object exists"));
     }
 
+    /// A registry whose only provider keeps its objects in this world.
+    pub fn registry(&self) -> Arc<crate::registry::Registry> {
+        Arc::new(crate::registry::Registry::new(vec![Arc::new(Fake(
+            self.clone(),
+        ))]))
+    }
+
     /// How many objects carry the name `name`.
     pub fn count(&self, name: &str) -> usize {
         self.objects
@@ -211,4 +218,21 @@ impl Resource for FakeObject {
         let prior = Current::new(Map::new(), [("id".to_string(), Value::from(id))].into());
         self.read(ctx, &prior).await
     }
+}
+
+/// An engine for `spec` (loaded as `DIR/meshmon.toml`) over `registry`.
+pub fn engine(
+    dir: &std::path::Path,
+    registry: Arc<crate::registry::Registry>,
+    spec: &str,
+) -> crate::engine::Engine {
+    let (spec, _) = crate::spec::load_text(
+        &dir.join("meshmon.toml"),
+        spec.to_string(),
+        dir,
+        &crate::spec::VarInputs::default(),
+        &registry,
+    )
+    .unwrap_or_else(|d| panic!("spec: {d:?}"));
+    crate::engine::Engine::new(spec, registry, 4)
 }
