@@ -13,16 +13,12 @@
 //! create, run again, says the name is taken. Reads leave every `meshmon:`
 //! tag out ([`crate::tags`]).
 
-use meshmon_provider_sdk::{OWNERSHIP_TAG_PREFIX, OpContext, ProviderError};
+use meshmon_provider_sdk::{OpContext, ProviderError};
 
 pub use meshmon_provider_sdk::TOKEN_TAG;
 
+pub use crate::tags::is_reserved;
 use crate::tags::Tags;
-
-/// Whether a tag key is meshmon's, not the user's.
-pub fn is_reserved(key: &str) -> bool {
-    key.starts_with(OWNERSHIP_TAG_PREFIX)
-}
 
 /// The tags that mark an object as made by this create: the ownership
 /// tags and the create's token. Empty outside a create with an intent.

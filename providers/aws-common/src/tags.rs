@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use meshmon_provider_sdk::attrs::Attrs;
 use meshmon_provider_sdk::{AttrType, Attribute, Map, OWNERSHIP_TAG_PREFIX, ProviderError, Value};
 
-use crate::ownership::is_reserved;
+/// Whether a tag key is meshmon's (its ownership tags), not the user's.
+pub fn is_reserved(key: &str) -> bool {
+    key.starts_with(OWNERSHIP_TAG_PREFIX)
+}
 
 pub type Tags = BTreeMap<String, String>;
 
