@@ -17,8 +17,8 @@ use meshmon_provider_sdk::{OpContext, ProviderError};
 
 pub use meshmon_provider_sdk::TOKEN_TAG;
 
-pub use crate::tags::is_reserved;
 use crate::tags::Tags;
+pub use crate::tags::is_reserved;
 
 /// The tags that mark an object as made by this create: the ownership
 /// tags and the create's token. Empty outside a create with an intent.
