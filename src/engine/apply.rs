@@ -111,7 +111,8 @@ async fn apply_locked(
         store.persist(&mut state).await?;
         tokens = recovered.tokens;
     }
-    let plan = match request.saved {
+    let recorded_before = (state.resources.len(), state.deposed.len());
+    let mut plan = match request.saved {
         Some(saved) => {
             saved.verify_against(&mut state)?;
             engine.configure_known(&saved.prior).await;
@@ -173,6 +174,13 @@ async fn apply_locked(
         } else {
             "perform these actions"
         })?;
+    }
+    // Objects the refresh found gone are forgotten in the state a kill
+    // would fall back on before anything changes: what could look for them
+    // again (a provider configured from resources this walk deletes, like a
+    // cluster or a Grafana workspace) may be gone by the next run.
+    if (plan.prior.resources.len(), plan.prior.deposed.len()) != recorded_before {
+        store.persist(&mut plan.prior).await?;
     }
     driver.walk_starts();
     let reporter = driver.reporter();

@@ -115,127 +115,7 @@ pub async fn apply(
     tokens: &HashMap<String, String>,
 ) -> (State, Totals, Option<Error>) {
     let changes: Vec<&Change> = plan.changes.iter().collect();
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut apply_node: HashMap<&str, usize> = HashMap::new();
-    let mut destroy_node: HashMap<&str, usize> = HashMap::new();
-    // Deletes of deposed objects, by the address they were deposed from.
-    let mut deposed_nodes: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, c) in changes.iter().enumerate() {
-        if c.deposed.is_some() {
-            deposed_nodes
-                .entry(&c.address)
-                .or_default()
-                .push(nodes.len());
-            nodes.push(Node {
-                change: i,
-                kind: Kind::Destroy,
-                waiting: 0,
-                dependents: Vec::new(),
-            });
-            continue;
-        }
-        let needs_destroy = matches!(c.action, Action::Delete | Action::Replace);
-        let needs_apply = matches!(c.action, Action::Create | Action::Update | Action::Replace);
-        if needs_destroy {
-            destroy_node.insert(&c.address, nodes.len());
-            nodes.push(Node {
-                change: i,
-                kind: Kind::Destroy,
-                waiting: 0,
-                dependents: Vec::new(),
-            });
-        }
-        if needs_apply {
-            apply_node.insert(&c.address, nodes.len());
-            nodes.push(Node {
-                change: i,
-                kind: Kind::Apply,
-                waiting: 0,
-                dependents: Vec::new(),
-            });
-        }
-    }
-
-    // Edges as (before, after).
-    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for c in changes.iter().filter(|c| c.deposed.is_none()) {
-        let addr = c.address.as_str();
-        if let Some(&a) = apply_node.get(addr) {
-            for dep in &c.dependencies {
-                if let Some(&d) = apply_node.get(dep.as_str()) {
-                    edges.insert((d, a));
-                }
-            }
-            if let Some(&old) = destroy_node.get(addr) {
-                if c.create_before_destroy {
-                    edges.insert((a, old));
-                } else {
-                    edges.insert((old, a));
-                }
-            }
-        }
-        // Whatever referenced this resource, per the spec or the state,
-        // leaves first.
-        let recorded = state
-            .resources
-            .get(addr)
-            .map(|r| r.dependencies.clone())
-            .unwrap_or_default();
-        for dep in c.dependencies.iter().chain(recorded.iter()) {
-            let Some(&dep_destroy) = destroy_node.get(dep.as_str()) else {
-                continue;
-            };
-            if let Some(&mine) = destroy_node.get(addr) {
-                edges.insert((mine, dep_destroy));
-            } else if let Some(&mine) = apply_node.get(addr) {
-                let dep_change = changes[nodes[dep_destroy].change];
-                // An update that drops a reference goes before the delete;
-                // with create_before_destroy the dependents move to the new
-                // object before the old one goes.
-                if dep_change.action == Action::Delete || dep_change.create_before_destroy {
-                    edges.insert((mine, dep_destroy));
-                }
-            }
-        }
-    }
-    // A deposed object goes before a new object at its address is created
-    // (names may be unique), unless the spec wants the new one first; and
-    // before what it depended on goes. What depended on it goes first.
-    for c in changes.iter().filter(|c| c.deposed.is_some()) {
-        let addr = c.address.as_str();
-        for &mine in &deposed_nodes[addr] {
-            if let Some(&a) = apply_node.get(addr)
-                && !changes[nodes[a].change].create_before_destroy
-            {
-                edges.insert((mine, a));
-            }
-            for dep in &c.dependencies {
-                if let Some(&d) = destroy_node.get(dep.as_str()) {
-                    edges.insert((mine, d));
-                }
-                for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
-                    edges.insert((mine, d));
-                }
-            }
-        }
-    }
-    for c in changes.iter().filter(|c| c.deposed.is_none()) {
-        let Some(&mine) = destroy_node.get(c.address.as_str()) else {
-            continue;
-        };
-        let recorded = state.resources.get(&c.address);
-        for dep in recorded.iter().flat_map(|r| r.dependencies.iter()) {
-            for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
-                edges.insert((mine, d));
-            }
-        }
-    }
-    for (before, after) in edges {
-        if before != after {
-            nodes[before].dependents.push(after);
-            nodes[after].waiting += 1;
-        }
-    }
+    let mut nodes = schedule(&changes, &state);
 
     // The objects as they were when the walk began: what destroys and
     // updates act on, even after a create_before_destroy replaced the record.
@@ -520,6 +400,134 @@ pub async fn apply(
         (error, _) => error,
     };
     (state, totals, error)
+}
+
+/// The operations of a plan as nodes, each knowing what waits for it and
+/// how many it waits for, ordered by the rules in this module's header.
+fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut apply_node: HashMap<&str, usize> = HashMap::new();
+    let mut destroy_node: HashMap<&str, usize> = HashMap::new();
+    // Deletes of deposed objects, by the address they were deposed from.
+    let mut deposed_nodes: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if c.deposed.is_some() {
+            deposed_nodes
+                .entry(&c.address)
+                .or_default()
+                .push(nodes.len());
+            nodes.push(Node {
+                change: i,
+                kind: Kind::Destroy,
+                waiting: 0,
+                dependents: Vec::new(),
+            });
+            continue;
+        }
+        let needs_destroy = matches!(c.action, Action::Delete | Action::Replace);
+        let needs_apply = matches!(c.action, Action::Create | Action::Update | Action::Replace);
+        if needs_destroy {
+            destroy_node.insert(&c.address, nodes.len());
+            nodes.push(Node {
+                change: i,
+                kind: Kind::Destroy,
+                waiting: 0,
+                dependents: Vec::new(),
+            });
+        }
+        if needs_apply {
+            apply_node.insert(&c.address, nodes.len());
+            nodes.push(Node {
+                change: i,
+                kind: Kind::Apply,
+                waiting: 0,
+                dependents: Vec::new(),
+            });
+        }
+    }
+
+    // Edges as (before, after).
+    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for c in changes.iter().filter(|c| c.deposed.is_none()) {
+        let addr = c.address.as_str();
+        if let Some(&a) = apply_node.get(addr) {
+            for dep in &c.dependencies {
+                if let Some(&d) = apply_node.get(dep.as_str()) {
+                    edges.insert((d, a));
+                }
+            }
+            if let Some(&old) = destroy_node.get(addr) {
+                if c.create_before_destroy {
+                    edges.insert((a, old));
+                } else {
+                    edges.insert((old, a));
+                }
+            }
+        }
+        // Whatever referenced this resource, per the spec or the state,
+        // leaves first.
+        let recorded = state
+            .resources
+            .get(addr)
+            .map(|r| r.dependencies.clone())
+            .unwrap_or_default();
+        for dep in c.dependencies.iter().chain(recorded.iter()) {
+            let Some(&dep_destroy) = destroy_node.get(dep.as_str()) else {
+                continue;
+            };
+            if let Some(&mine) = destroy_node.get(addr) {
+                edges.insert((mine, dep_destroy));
+            } else if let Some(&mine) = apply_node.get(addr) {
+                let dep_change = changes[nodes[dep_destroy].change];
+                // An update that drops a reference goes before the delete;
+                // with create_before_destroy the dependents move to the new
+                // object before the old one goes.
+                if dep_change.action == Action::Delete || dep_change.create_before_destroy {
+                    edges.insert((mine, dep_destroy));
+                }
+            }
+        }
+    }
+    // A deposed object goes before a new object at its address is created
+    // (names may be unique), unless the spec wants the new one first; and
+    // before what it depended on goes. What depended on it goes first.
+    for c in changes.iter().filter(|c| c.deposed.is_some()) {
+        let addr = c.address.as_str();
+        for &mine in &deposed_nodes[addr] {
+            if let Some(&a) = apply_node.get(addr)
+                && !changes[nodes[a].change].create_before_destroy
+            {
+                edges.insert((mine, a));
+            }
+            for dep in &c.dependencies {
+                if let Some(&d) = destroy_node.get(dep.as_str()) {
+                    edges.insert((mine, d));
+                }
+                for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
+                    edges.insert((mine, d));
+                }
+            }
+        }
+    }
+    for c in changes.iter().filter(|c| c.deposed.is_none()) {
+        let Some(&mine) = destroy_node.get(c.address.as_str()) else {
+            continue;
+        };
+        let recorded = state.resources.get(&c.address);
+        for dep in recorded.iter().flat_map(|r| r.dependencies.iter()) {
+            for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
+                edges.insert((mine, d));
+            }
+        }
+    }
+    for (before, after) in edges {
+        if before != after {
+            nodes[before].dependents.push(after);
+            nodes[after].waiting += 1;
+        }
+    }
+
+    nodes
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM (what a cancelled CI job receives first),
