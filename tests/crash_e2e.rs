@@ -479,7 +479,12 @@ fn run_and_kill(
 fn the_example_survives_25_kills_with_exactly_one_object_per_address() {
     let started = Instant::now();
     let env = Env::start(None, true);
-    let mut rng = Rng(0x006d_6573_686d_6f6e);
+    // MESHMON_KILL_SEED picks other moments, to look for trouble.
+    let seed = std::env::var("MESHMON_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x006d_6573_686d_6f6e);
+    let mut rng = Rng(seed);
     // Four kills while the slow creates are in flight (each tried on the
     // next apply that creates that resource), the rest at random moments of
     // a run. A run that finishes before its moment turns the direction:
@@ -556,7 +561,7 @@ fn the_example_survives_25_kills_with_exactly_one_object_per_address() {
     env.expect(&["destroy", "--auto-approve"], 0);
     assert_nothing_left(&env);
     eprintln!(
-        "kill test: {kills} kills over {runs} runs, {adopted} object(s) adopted, 0 duplicates; kills took {:.1}s, all {:.1}s",
+        "kill test (seed {seed}): {kills} kills over {runs} runs, {adopted} object(s) adopted, 0 duplicates; kills took {:.1}s, all {:.1}s",
         kills_took.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
