@@ -11,7 +11,7 @@ use meshmon_provider_sdk::{Intent, OpContext};
 
 use super::{Engine, Error, scrub, secret_texts};
 use crate::eval::Known;
-use crate::state::{Deposed, PendingCreate, ResourceState, State, Status};
+use crate::state::{JournalEntry, PendingCreate, Replayer, ResourceState, State, Status};
 
 /// What recovery did.
 #[derive(Debug, Default)]
@@ -90,28 +90,23 @@ impl Engine {
                         recovered.tokens.insert(address, p.token);
                     }
                     Ok(Some(outputs)) => {
-                        state.pending.remove(&address);
-                        if let Some(key) = &p.deposes
-                            && let Some(old) = state.resources.remove(&address)
-                        {
-                            state.deposed.insert(
-                                key.clone(),
-                                Deposed {
-                                    address: address.clone(),
-                                    resource: old,
-                                },
-                            );
-                        }
-                        state.resources.insert(
-                            address.clone(),
-                            ResourceState {
-                                type_name: p.type_name,
-                                provider: p.provider,
-                                inputs: p.inputs,
-                                outputs,
-                                dependencies: p.dependencies,
-                                status: Status::Ready,
-                                sensitive_attributes: p.sensitive_attributes,
+                        // Recorded exactly as the walk records a create
+                        // that answered, deposing what it replaces.
+                        let resource = ResourceState {
+                            type_name: p.type_name,
+                            provider: p.provider,
+                            inputs: p.inputs,
+                            outputs,
+                            dependencies: p.dependencies,
+                            status: Status::Ready,
+                            sensitive_attributes: p.sensitive_attributes,
+                        };
+                        Replayer::default().apply(
+                            state,
+                            JournalEntry::Set {
+                                address: address.clone(),
+                                resource: Box::new(resource),
+                                depose: p.deposes,
                             },
                         );
                         recovered.adopted.push(address);

@@ -169,15 +169,11 @@ pub async fn apply(
             }
             let c = changes[nodes[n].change];
             let kind = nodes[n].kind;
-            let original = match (&c.deposed, kind, c.action) {
-                (Some(key), _, _) => deposed_originals.get(key),
-                // The old half of a create_before_destroy replace was
-                // deposed when the new object was recorded.
-                (None, Kind::Destroy, Action::Replace) if c.create_before_destroy => depose_keys
-                    .get(&c.address)
-                    .and_then(|k| deposed_originals.get(k))
-                    .or(originals.get(&c.address)),
-                _ => originals.get(&c.address),
+            // The old half of a create_before_destroy replace is deposed
+            // during the walk, but `originals` still holds it as it was.
+            let original = match &c.deposed {
+                Some(key) => deposed_originals.get(key),
+                None => originals.get(&c.address),
             };
             let op = match prepare(engine, kind, c, original, &known) {
                 Ok(op) => op,
