@@ -193,9 +193,15 @@ impl Resource for FakeObject {
             .unwrap()
             .insert(id.clone(), inputs.clone());
         if fails {
-            // Half-done, as a real API can leave an update.
+            // Half-done, as a real API can leave an update: everything
+            // but the labels changed.
+            let mut done = inputs.clone();
+            match prior.inputs.get("labels") {
+                Some(l) => done.insert("labels".to_string(), l.clone()),
+                None => done.remove("labels"),
+            };
             return Err(ProviderError::api("fake:Update", None, "failed half-way")
-                .with_partial(Current::new(inputs.clone(), prior.outputs.clone())));
+                .with_partial(Current::new(done, prior.outputs.clone())));
         }
         Ok(prior.outputs.clone())
     }

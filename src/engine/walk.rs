@@ -289,11 +289,15 @@ pub async fn apply(
                     Err(mut source) => {
                         reporter.fail(&c.address);
                         failed += 1;
-                        // A failed update keeps the recorded values: the
-                        // next plan retries the update, never a replace.
-                        let partial = source.partial.take().filter(|_| c.action != Action::Update);
+                        let mut partial = source.partial.take();
                         let kind = nodes[done.node].kind;
-                        let journaled = if let Some(partial) = partial {
+                        let journaled = if let Some(partial) = partial.take_if(|_| c.action == Action::Update) {
+                            // An update that failed half-way: what it did
+                            // is recorded, and the next plan retries only
+                            // the rest, never a replace.
+                            let rs = resource_state(c, *partial, Status::Ready, c.sensitive.clone());
+                            book.write(JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs), depose: None })
+                        } else if let Some(partial) = partial {
                             // Created but never became healthy: keep it,
                             // tainted, so the next plan replaces it — or,
                             // for a create_before_destroy replace, deposed,

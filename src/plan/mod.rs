@@ -4,7 +4,7 @@
 //! A plan never contacts a provider itself: the engine refreshes state before
 //! and passes provider advice in.
 
-pub mod compare;
+pub use meshmon_provider_sdk::compare;
 pub mod file;
 pub mod json;
 pub mod markdown;

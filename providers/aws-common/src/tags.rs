@@ -6,6 +6,7 @@
 //! and a spec may not set meshmon's.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 
 use meshmon_provider_sdk::attrs::Attrs;
 use meshmon_provider_sdk::{AttrType, Attribute, Map, OWNERSHIP_TAG_PREFIX, ProviderError, Value};
@@ -18,9 +19,10 @@ pub fn is_reserved(key: &str) -> bool {
 pub type Tags = BTreeMap<String, String>;
 
 /// The `tags` attribute every taggable type has: a string table, changed
-/// in place, without meshmon's own keys.
-pub fn tags_attr() -> Attribute {
-    Attribute::optional("tags", AttrType::map_of(AttrType::String))
+/// in place, without meshmon's own keys. `name` is `tags` (the shape of a
+/// `declare!` constructor).
+pub fn tags_attr(name: &'static str) -> Attribute {
+    Attribute::optional(name, AttrType::map_of(AttrType::String))
         .check(no_reserved_tags)
         .describe("Tags; changed in place.")
 }
@@ -113,6 +115,30 @@ pub fn tag_diff(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
         .cloned()
         .collect();
     (set, remove)
+}
+
+/// Brings an object's user tags from `old` to `new`, the one way every
+/// taggable type does it: `set` is called with what is new or changed and
+/// `remove` with the keys that are gone, each only when it has something to
+/// do. Tags that are not the user's are never passed to either.
+pub async fn sync<S, R>(
+    old: &Tags,
+    new: &Tags,
+    set: impl FnOnce(Tags) -> S,
+    remove: impl FnOnce(Vec<String>) -> R,
+) -> Result<(), ProviderError>
+where
+    S: Future<Output = Result<(), ProviderError>>,
+    R: Future<Output = Result<(), ProviderError>>,
+{
+    let (to_set, to_remove) = tag_diff(old, new);
+    if !to_set.is_empty() {
+        set(to_set).await?;
+    }
+    if !to_remove.is_empty() {
+        remove(to_remove).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub fn workspace_schema() -> Schema {
         Attribute::optional("alias", AttrType::String)
             .describe("A friendly name, like \"AMP-APPMESH\"; changed in place."),
     )
-    .attr(tags_attr())
+    .attr(tags_attr("tags"))
     .attr(
         Attribute::computed("id", AttrType::String)
             .describe("The workspace ID (ws-…); `meshmon import` takes it."),
@@ -357,7 +357,7 @@ pub fn rule_groups_namespace_schema() -> Schema {
     .attr(Attribute::required("data", AttrType::Yaml).describe(
         "Prometheus rule groups as YAML (`groups: [...]`); compared as data; changed in place.",
     ))
-    .attr(tags_attr())
+    .attr(tags_attr("tags"))
     .attr(Attribute::computed("arn", AttrType::String))
     .attr(
         Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it."),

@@ -98,7 +98,7 @@ pub fn scraper_schema() -> Schema {
         ),
     )
     .attr(Attribute::optional("alias", AttrType::String).describe("A friendly name; changed in place."))
-    .attr(tags_attr())
+    .attr(tags_attr("tags"))
     .attr(
         Attribute::computed("id", AttrType::String)
             .describe("The scraper ID (s-…); `meshmon import` takes it or the ARN."),

@@ -150,7 +150,7 @@ pub fn cluster_schema() -> Schema {
                 .default(Value::List(Vec::new()))
                 .describe("Control-plane logs to CloudWatch: api, audit, authenticator, controllerManager, scheduler; changed in place."),
         )
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("id", AttrType::String).describe("The cluster's name."))
         .attr(Attribute::computed("arn", AttrType::String))
         .attr(Attribute::computed("endpoint", AttrType::String).describe("The API server URL."))

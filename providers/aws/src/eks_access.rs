@@ -82,7 +82,7 @@ pub fn access_entry_schema() -> Schema {
             .force_new()
             .describe("STANDARD, or EC2_LINUX / EC2_WINDOWS / FARGATE_LINUX / EC2 / HYBRID_LINUX / HYPERPOD_LINUX for node roles."),
     )
-    .attr(tags_attr())
+    .attr(tags_attr("tags"))
     .attr(
         Attribute::computed("id", AttrType::String)
             .describe("CLUSTER:PRINCIPAL_ARN, the ID `meshmon import` takes."),

@@ -49,7 +49,7 @@ pub fn node_group_schema() -> Schema {
         Attribute::optional("labels", AttrType::map_of(AttrType::String))
             .describe("Kubernetes labels on the nodes; changed in place."),
     )
-    .attr(tags_attr())
+    .attr(tags_attr("tags"))
     .attr(
         Attribute::computed("id", AttrType::String)
             .describe("CLUSTER:NAME, the ID `meshmon import` takes."),

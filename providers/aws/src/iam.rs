@@ -64,7 +64,7 @@ pub fn oidc_provider_schema() -> Schema {
                 .describe("Audiences; changed in place."),
         )
         .attr(Attribute::optional("thumbprints", AttrType::list_of(AttrType::String)).and_computed().describe("Server certificate thumbprints; IAM finds them itself if left out; changed in place."))
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("arn", AttrType::String).describe("What IRSA roles trust: `irsa.oidc_provider_arn`."))
         .attr(Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it."))
 }
@@ -297,7 +297,7 @@ pub fn policy_schema() -> Schema {
         .attr(Attribute::required("name", AttrType::String).force_new())
         .attr(Attribute::optional("description", AttrType::String).force_new().describe("IAM cannot change it after creation."))
         .attr(Attribute::required("policy", AttrType::Json).describe("The policy document (a table or a JSON string); a change publishes a new default version."))
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("arn", AttrType::String))
         .attr(Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it or the name."))
         .attr(Attribute::computed("policy_id", AttrType::String))

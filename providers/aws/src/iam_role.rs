@@ -42,7 +42,7 @@ pub fn role_schema() -> Schema {
         )
         .attr(Attribute::optional("managed_policy_arns", AttrType::list_of(AttrType::String)).and_computed().describe("Managed policies attached to the role; changed in place."))
         .attr(Attribute::optional("inline_policies", AttrType::map_of(AttrType::Json)).and_computed().describe("Inline policies by name; changed in place."))
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("arn", AttrType::String))
         .attr(Attribute::computed("id", AttrType::String).describe("The role's name."))
         .attr(Attribute::computed("unique_id", AttrType::String))

@@ -36,7 +36,8 @@ use aws_config::SdkConfig;
 use meshmon_aws_common::identity::Caller;
 use meshmon_aws_common::without_retries;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, async_trait,
+    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, TypeEntry,
+    Types, async_trait,
 };
 
 /// The provider as registered with the engine.
@@ -66,25 +67,7 @@ impl Provider for Aws {
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
-        vec![
-            network::vpc_schema(),
-            network::subnet_schema(),
-            network::internet_gateway_schema(),
-            route_table::route_table_schema(),
-            eks::cluster_schema(),
-            eks_node_group::node_group_schema(),
-            eks_access::access_entry_schema(),
-            eks_access::access_policy_association_schema(),
-            iam::oidc_provider_schema(),
-            iam_role::role_schema(),
-            iam::policy_schema(),
-            amp::workspace_schema(),
-            amp::rule_groups_namespace_schema(),
-            amp_scraper::scraper_schema(),
-            amp_scraper::alert_manager_definition_schema(),
-            sns::topic_schema(),
-            sns::subscription_schema(),
-        ]
+        types().schemas()
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
@@ -151,33 +134,79 @@ impl Clients {
     }
 }
 
+/// Every resource type of the provider, once: its schemas and its
+/// resources both come from this list.
+pub(crate) fn types() -> Types<Clients> {
+    Types(vec![
+        TypeEntry::custom("aws_vpc", network::vpc_schema, |c| {
+            Arc::new(network::Vpc(c.clone()))
+        }),
+        TypeEntry::custom("aws_subnet", network::subnet_schema, |c| {
+            Arc::new(network::Subnet(c.clone()))
+        }),
+        TypeEntry::custom(
+            "aws_internet_gateway",
+            network::internet_gateway_schema,
+            |c| Arc::new(network::InternetGateway(c.clone())),
+        ),
+        TypeEntry::custom("aws_route_table", route_table::route_table_schema, |c| {
+            Arc::new(route_table::RouteTable(c.clone()))
+        }),
+        TypeEntry::custom("aws_eks_cluster", eks::cluster_schema, |c| {
+            Arc::new(eks::Cluster(c.clone()))
+        }),
+        TypeEntry::custom(
+            "aws_eks_node_group",
+            eks_node_group::node_group_schema,
+            |c| Arc::new(eks_node_group::NodeGroup(c.clone())),
+        ),
+        TypeEntry::custom(
+            "aws_eks_access_entry",
+            eks_access::access_entry_schema,
+            |c| Arc::new(eks_access::AccessEntry(c.clone())),
+        ),
+        TypeEntry::custom(
+            "aws_eks_access_policy_association",
+            eks_access::access_policy_association_schema,
+            |c| Arc::new(eks_access::AccessPolicyAssociation(c.clone())),
+        ),
+        TypeEntry::custom("aws_iam_oidc_provider", iam::oidc_provider_schema, |c| {
+            Arc::new(iam::OidcProvider(c.clone()))
+        }),
+        TypeEntry::custom("aws_iam_role", iam_role::role_schema, |c| {
+            Arc::new(iam_role::Role(c.clone()))
+        }),
+        TypeEntry::custom("aws_iam_policy", iam::policy_schema, |c| {
+            Arc::new(iam::Policy(c.clone()))
+        }),
+        TypeEntry::custom("aws_amp_workspace", amp::workspace_schema, |c| {
+            Arc::new(amp::Workspace(c.clone()))
+        }),
+        TypeEntry::custom(
+            "aws_amp_rule_groups_namespace",
+            amp::rule_groups_namespace_schema,
+            |c| Arc::new(amp::RuleGroupsNamespace(c.clone())),
+        ),
+        TypeEntry::custom("aws_amp_scraper", amp_scraper::scraper_schema, |c| {
+            Arc::new(amp_scraper::Scraper(c.clone()))
+        }),
+        TypeEntry::custom(
+            "aws_amp_alert_manager_definition",
+            amp_scraper::alert_manager_definition_schema,
+            |c| Arc::new(amp_scraper::AlertManagerDefinition(c.clone())),
+        ),
+        TypeEntry::declared::<sns::Topic>(),
+        TypeEntry::declared::<sns::Subscription>(),
+    ])
+}
+
 struct AwsConfigured {
     clients: Arc<Clients>,
 }
 
 impl Configured for AwsConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
-        let c = self.clients.clone();
-        Some(match type_name {
-            "aws_vpc" => Arc::new(network::Vpc(c)),
-            "aws_subnet" => Arc::new(network::Subnet(c)),
-            "aws_internet_gateway" => Arc::new(network::InternetGateway(c)),
-            "aws_route_table" => Arc::new(route_table::RouteTable(c)),
-            "aws_eks_cluster" => Arc::new(eks::Cluster(c)),
-            "aws_eks_node_group" => Arc::new(eks_node_group::NodeGroup(c)),
-            "aws_eks_access_entry" => Arc::new(eks_access::AccessEntry(c)),
-            "aws_eks_access_policy_association" => Arc::new(eks_access::AccessPolicyAssociation(c)),
-            "aws_iam_oidc_provider" => Arc::new(iam::OidcProvider(c)),
-            "aws_iam_role" => Arc::new(iam_role::Role(c)),
-            "aws_iam_policy" => Arc::new(iam::Policy(c)),
-            "aws_amp_workspace" => Arc::new(amp::Workspace(c)),
-            "aws_amp_rule_groups_namespace" => Arc::new(amp::RuleGroupsNamespace(c)),
-            "aws_amp_scraper" => Arc::new(amp_scraper::Scraper(c)),
-            "aws_amp_alert_manager_definition" => Arc::new(amp_scraper::AlertManagerDefinition(c)),
-            "aws_sns_topic" => Arc::new(sns::Topic(c)),
-            "aws_sns_topic_subscription" => Arc::new(sns::Subscription(c)),
-            _ => return None,
-        })
+        types().resource(type_name, &self.clients)
     }
 }
 
@@ -187,6 +216,7 @@ mod tests {
 
     #[test]
     fn every_schema_has_a_resource_and_sensible_flags() {
+        types().check().unwrap();
         let schemas = Aws.resource_schemas();
         assert_eq!(schemas.len(), 17);
         for s in &schemas {

@@ -127,7 +127,7 @@ pub fn vpc_schema() -> Schema {
                 .default(true)
                 .describe("DNS names for instances (EKS needs it)."),
         )
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("id", AttrType::String).describe("The VPC ID."))
         .attr(Attribute::computed("arn", AttrType::String))
 }
@@ -346,7 +346,7 @@ pub fn subnet_schema() -> Schema {
             Attribute::optional("load_balancer_role", AttrType::String)
                 .describe("\"public\" or \"internal\": adds the tag EKS looks for when it places load balancers (kubernetes.io/role/elb or kubernetes.io/role/internal-elb)."),
         )
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("id", AttrType::String).describe("The subnet ID."))
         .attr(Attribute::computed("arn", AttrType::String))
 }
@@ -570,7 +570,7 @@ pub fn internet_gateway_schema() -> Schema {
         Attribute::optional("vpc_id", AttrType::String)
             .describe("The VPC to attach it to; moved in place."),
     )
-    .attr(tags_attr())
+    .attr(tags_attr("tags"))
     .attr(Attribute::computed("id", AttrType::String).describe("The gateway ID."))
     .attr(Attribute::computed("arn", AttrType::String))
 }

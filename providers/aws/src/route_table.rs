@@ -32,7 +32,7 @@ pub fn route_table_schema() -> Schema {
                 .describe("Routes like { cidr_block = \"0.0.0.0/0\", gateway_id = \"igw-…\" } (or nat_gateway_id); changed in place."),
         )
         .attr(Attribute::optional("subnet_ids", AttrType::list_of(AttrType::String)).describe("Subnets associated with this table; changed in place."))
-        .attr(tags_attr())
+        .attr(tags_attr("tags"))
         .attr(Attribute::computed("id", AttrType::String).describe("The route table ID."))
         .attr(Attribute::computed("arn", AttrType::String))
 }

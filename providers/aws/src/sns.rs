@@ -14,15 +14,14 @@ use std::sync::Arc;
 
 use aws_sdk_sns::types::Tag;
 use meshmon_aws_common::error::{api, found, gone_ok};
-use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_of};
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
-use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, changed, str_of, typed};
+use crate::attrs::Attrs;
 use crate::{policy, wait};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
@@ -43,47 +42,27 @@ fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
 
 // ---------------------------------------------------------- aws_sns_topic
 
-pub fn topic_schema() -> Schema {
-    Schema::new("aws_sns_topic", "An SNS topic.")
-        .attr(
-            Attribute::required("name", AttrType::String)
-                .force_new()
-                .describe(
-                    "Grafana's service-managed permissions need a name starting with \"grafana\".",
-                ),
-        )
-        .attr(
-            Attribute::optional("display_name", AttrType::String)
-                .describe("Shown as the sender of e-mail and SMS; changed in place."),
-        )
-        .attr(
-            Attribute::optional("policy", AttrType::Json).describe(
-                "The topic's access policy (a table or a JSON string), e.g. letting aps.amazonaws.com publish \
-                 AMP alerts; compared as data; changed in place. Left out, meshmon leaves the topic's policy as it is (and does not read it).",
-            ),
-        )
-        .attr(
-            Attribute::optional("tags", AttrType::map_of(AttrType::String))
-                .check(meshmon_aws_common::tags::no_reserved_tags)
-                .describe("Tags; changed in place."),
-        )
-        .attr(Attribute::computed("arn", AttrType::String))
-        .attr(
-            Attribute::computed("id", AttrType::String)
-                .describe("The ARN; `meshmon import` takes it or the name."),
-        )
+declare! {
+    pub(crate) struct TopicIn for "aws_sns_topic" ("An SNS topic.") {
+        name: String = required(AttrType::String).force_new().describe(
+            "Grafana's service-managed permissions need a name starting with \"grafana\".",
+        );
+        display_name: Option<String> = optional(AttrType::String)
+            .describe("Shown as the sender of e-mail and SMS; changed in place.");
+        policy: Option<Value> = optional(AttrType::Json).describe(
+            "The topic's access policy (a table or a JSON string), e.g. letting aps.amazonaws.com publish \
+             AMP alerts; compared as data; changed in place. Left out, meshmon leaves the topic's policy as it is (and does not read it).",
+        );
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        arn = computed(AttrType::String);
+        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it or the name.");
+    }
 }
 
-pub struct Topic(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct TopicIn {
-    name: String,
-    display_name: Option<String>,
-    policy: Option<Value>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct Topic(Arc<Clients>);
 
 /// The topic's policy as read, shaped like the one the user wrote. SNS
 /// always has a policy (a default one if none was set), so a topic whose
@@ -102,13 +81,66 @@ fn topic_policy(
     }
 }
 
+/// The ARN-named outputs of a topic or subscription.
+fn arn_outputs(arn: &str) -> Map {
+    Attrs::new().set("arn", arn).set("id", arn).build()
+}
+
+/// The ARN an SNS answer must carry.
+fn answered_arn<'a>(operation: &str, arn: Option<&'a str>) -> Result<&'a str, ProviderError> {
+    arn.filter(|a| !a.is_empty()).ok_or_else(|| {
+        ProviderError::api(operation, None, "the answer carries no ARN").with_hint(
+            "SNS made the object but did not say which: run `meshmon apply` again, which finds it by name",
+        )
+    })
+}
+
 impl Topic {
     /// The ARN SNS gives a topic of this name.
     async fn arn_of(&self, name: &str) -> Result<String, ProviderError> {
         self.0.caller.arn("sns", &self.0.region, name).await
     }
 
-    async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+    async fn set_attribute(
+        &self,
+        arn: &str,
+        name: &str,
+        value: String,
+    ) -> Result<(), ProviderError> {
+        self.0
+            .sns
+            .set_topic_attributes()
+            .topic_arn(arn)
+            .attribute_name(name)
+            .attribute_value(value)
+            .send()
+            .await
+            .map_err(|e| api("sns:SetTopicAttributes", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Declared for Topic {
+    type Inputs = TopicIn;
+    type Client = Clients;
+    const ID: &'static str = "arn";
+    const UPDATES: &'static [UpdateGroup] = &[
+        ("display_name", &["display_name"]),
+        ("policy", &["policy"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Topic(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "sns:GetTopicAttributes",
             self.0
@@ -119,6 +151,7 @@ impl Topic {
                 .await,
         )?;
         let Some(out) = out else { return Ok(None) };
+        // A topic always has attributes; an answer without them has none set.
         let attrs = out.attributes().cloned().unwrap_or_default();
         let tags = self
             .0
@@ -133,7 +166,7 @@ impl Topic {
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect();
-        let name = arn.rsplit(':').next().unwrap_or_default();
+        let name = arn.rsplit(':').next().unwrap_or(arn);
         let inputs = Attrs::new()
             .set("name", name)
             .opt(
@@ -146,17 +179,18 @@ impl Topic {
             .opt("policy", topic_policy(prior, &attrs)?)
             .tags(prior, tags)
             .build();
-        Ok(Some(Current::new(
-            inputs,
-            Attrs::new().set("arn", arn).set("id", arn).build(),
-        )))
+        Ok(Some(Current::new(inputs, arn_outputs(arn))))
     }
-}
 
-#[async_trait]
-impl Resource for Topic {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: TopicIn = typed(inputs)?;
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        if id.starts_with("arn:") {
+            Ok(id.to_string())
+        } else {
+            self.arn_of(id).await
+        }
+    }
+
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, TopicIn>) -> Result<Map, ProviderError> {
         let mut attributes: HashMap<String, String> = HashMap::new();
         if let Some(d) = &i.display_name {
             attributes.insert("DisplayName".to_string(), d.clone());
@@ -177,12 +211,18 @@ impl Resource for Topic {
                 .send()
         })
         .await?;
-        let arn = out.topic_arn().unwrap_or_default();
-        Ok(Attrs::new().set("arn", arn).set("id", arn).build())
+        Ok(arn_outputs(answered_arn(
+            "sns:CreateTopic",
+            out.topic_arn(),
+        )?))
     }
 
-    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let arn = self.arn_of(str_of(inputs, "name")?).await?;
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        i: &Inputs<'_, TopicIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let arn = self.arn_of(&i.name).await?;
         let out = found(
             "sns:GetTopicAttributes",
             self.0
@@ -192,87 +232,69 @@ impl Resource for Topic {
                 .send()
                 .await,
         )?;
-        Ok(out.map(|_| {
-            Attrs::new()
-                .set("arn", arn.as_str())
-                .set("id", arn.as_str())
-                .build()
-        }))
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "arn")?, &prior.inputs)
-            .await
+        Ok(out.map(|_| arn_outputs(&arn)))
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        arn: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
-        let i: TopicIn = typed(inputs)?;
+        i: &Inputs<'_, TopicIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let sns = &self.0.sns;
-        if changed(&prior.inputs, inputs, "display_name") {
-            sns.set_topic_attributes()
-                .topic_arn(arn)
-                .attribute_name("DisplayName")
-                .attribute_value(i.display_name.clone().unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| api("sns:SetTopicAttributes", e))?;
+        match group {
+            "display_name" => {
+                let name = i.display_name.clone().unwrap_or_default();
+                self.set_attribute(arn, "DisplayName", name).await?
+            }
+            // A policy left out leaves the topic's as it is.
+            "policy" => {
+                if let Some(p) = &i.policy {
+                    self.set_attribute(arn, "Policy", policy::to_aws(p)?)
+                        .await?
+                }
+            }
+            _ => {
+                tags::sync(
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                    |set| async move {
+                        sns.tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(sns_tags(&set)?)
+                            .send()
+                            .await
+                            .map_err(|e| api("sns:TagResource", e))
+                            .map(drop)
+                    },
+                    |remove| async move {
+                        sns.untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(|e| api("sns:UntagResource", e))
+                            .map(drop)
+                    },
+                )
+                .await?
+            }
         }
-        if !policy::same(prior.inputs.get("policy"), inputs.get("policy"))
-            && let Some(p) = &i.policy
-        {
-            sns.set_topic_attributes()
-                .topic_arn(arn)
-                .attribute_name("Policy")
-                .attribute_value(policy::to_aws(p)?)
-                .send()
-                .await
-                .map_err(|e| api("sns:SetTopicAttributes", e))?;
-        }
-        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), &i.tags);
-        if !set.is_empty() {
-            sns.tag_resource()
-                .resource_arn(arn)
-                .set_tags(sns_tags(&set)?)
-                .send()
-                .await
-                .map_err(|e| api("sns:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            sns.untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("sns:UntagResource", e))?;
-        }
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         gone_ok(
             "sns:DeleteTopic",
             self.0.sns.delete_topic().topic_arn(arn).send().await,
         )
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let arn = if id.starts_with("arn:") {
-            id.to_string()
-        } else {
-            self.arn_of(id).await?
-        };
-        self.fetch(&arn, &Map::new()).await
     }
 }
 
@@ -280,40 +302,27 @@ impl Resource for Topic {
 
 const PENDING_NOTE: &str = "the subscription stays pending until the recipient confirms the e-mail";
 
-pub fn subscription_schema() -> Schema {
-    Schema::new(
-        "aws_sns_topic_subscription",
-        "A subscription to an SNS topic (e-mail, HTTPS, SQS, Lambda…).",
-    )
-    .attr(Attribute::required("topic_arn", AttrType::String).force_new())
-    .attr(
-        Attribute::required("protocol", AttrType::String)
+declare! {
+    pub(crate) struct SubscriptionIn for "aws_sns_topic_subscription"
+        ("A subscription to an SNS topic (e-mail, HTTPS, SQS, Lambda…).")
+    {
+        topic_arn: String = required(AttrType::String).force_new();
+        protocol: String = required(AttrType::String)
             .force_new()
-            .describe("email, email-json, https, sqs, lambda, …"),
-    )
-    .attr(
-        Attribute::required("endpoint", AttrType::String)
+            .describe("email, email-json, https, sqs, lambda, …");
+        endpoint: String = required(AttrType::String)
             .force_new()
-            .describe("The address, URL or ARN that receives messages."),
-    )
-    .attr(Attribute::computed("arn", AttrType::String))
-    .attr(
-        Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it."),
-    )
-    .attr(
-        Attribute::computed("pending_confirmation", AttrType::Bool)
-            .describe("True until the recipient confirms (e-mail, HTTP)."),
-    )
+            .describe("The address, URL or ARN that receives messages.");
+    }
+    outputs {
+        arn = computed(AttrType::String);
+        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        pending_confirmation = computed(AttrType::Bool)
+            .describe("True until the recipient confirms (e-mail, HTTP).");
+    }
 }
 
-pub struct Subscription(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct SubscriptionIn {
-    topic_arn: String,
-    protocol: String,
-    endpoint: String,
-}
+pub(crate) struct Subscription(Arc<Clients>);
 
 /// The subscription as SNS describes it. A pending one is a subscription
 /// like any other: present, with the same inputs, just not confirmed yet.
@@ -343,15 +352,15 @@ fn needs_confirmation(protocol: Option<&Value>) -> bool {
 
 impl Subscription {
     /// What a create returns for the subscription with this ARN.
-    async fn finish(&self, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
-        match self.fetch(arn).await? {
+    async fn finish(&self, arn: &str, i: &SubscriptionIn) -> Result<Map, ProviderError> {
+        match self.get(arn).await? {
             Some(now) => Ok(now.outputs),
             None => Ok(Attrs::new()
                 .set("arn", arn)
                 .set("id", arn)
                 .set(
                     "pending_confirmation",
-                    needs_confirmation(inputs.get("protocol")),
+                    needs_confirmation(Some(&Value::from(i.protocol.as_str()))),
                 )
                 .build()),
         }
@@ -396,7 +405,7 @@ impl Subscription {
         }
     }
 
-    async fn fetch(&self, arn: &str) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, arn: &str) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "sns:GetSubscriptionAttributes",
             self.0
@@ -406,14 +415,35 @@ impl Subscription {
                 .send()
                 .await,
         )?;
+        // A subscription always has attributes; an answer without them has none set.
         Ok(out.map(|o| subscription_current(arn, &o.attributes().cloned().unwrap_or_default())))
     }
 }
 
 #[async_trait]
-impl Resource for Subscription {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: SubscriptionIn = typed(inputs)?;
+impl Declared for Subscription {
+    type Inputs = SubscriptionIn;
+    type Client = Clients;
+    const ID: &'static str = "arn";
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Subscription(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        _prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.get(arn).await
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, SubscriptionIn>,
+    ) -> Result<Map, ProviderError> {
         let out = wait::create_call(ctx, "sns:Subscribe", || {
             self.0
                 .create
@@ -426,38 +456,27 @@ impl Resource for Subscription {
                 .send()
         })
         .await?;
-        let arn = out.subscription_arn().unwrap_or_default().to_string();
-        self.finish(&arn, inputs).await
+        let arn = answered_arn("sns:Subscribe", out.subscription_arn())?;
+        self.finish(arn, i).await
     }
 
-    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: SubscriptionIn = typed(inputs)?;
-        match self.find(&i).await? {
-            Some(arn) => self.finish(&arn, inputs).await.map(Some),
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        i: &Inputs<'_, SubscriptionIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match self.find(i).await? {
+            Some(arn) => self.finish(&arn, i).await.map(Some),
             None => Ok(None),
         }
     }
 
-    async fn read(
+    async fn delete(
         &self,
         _ctx: &OpContext,
+        arn: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "arn")?).await
-    }
-
-    async fn update(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-        _inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        // Every input forces a replacement; nothing to change in place.
-        Ok(prior.outputs.clone())
-    }
-
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
+    ) -> Result<(), ProviderError> {
         // A pending subscription cannot be unsubscribed; SNS deletes it
         // after three days unless it is confirmed.
         let pending = prior
@@ -478,10 +497,6 @@ impl Resource for Subscription {
                 }
             }
         }
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id).await
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {

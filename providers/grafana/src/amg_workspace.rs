@@ -82,7 +82,10 @@ pub fn schema() -> Schema {
             .and_computed()
             .describe("The IAM role the workspace assumes to read data sources; changed in place."),
     )
-    .attr(tags_attr().describe("Changed in place; keys starting with meshmon: are meshmon's own."))
+    .attr(
+        tags_attr("tags")
+            .describe("Changed in place; keys starting with meshmon: are meshmon's own."),
+    )
     .attr(
         Attribute::computed("id", AttrType::String)
             .describe("The workspace ID (g-…); `meshmon import` takes it."),

@@ -3,7 +3,9 @@
 //! its own SDK, and the engine depends on this one and on every provider.
 
 pub mod attrs;
+pub mod compare;
 pub mod current;
+pub mod declared;
 pub mod error;
 pub mod resource;
 pub mod schema;
@@ -11,6 +13,7 @@ pub mod value;
 
 pub use async_trait::async_trait;
 pub use attrs::Attrs;
+pub use declared::{Declaration, Declared, Inputs, TypeEntry, Types, UpdateGroup};
 pub use error::ProviderError;
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,

@@ -3,7 +3,7 @@
 //! dashboards, the API server reorders manifests); numbers are equal across
 //! integer and float spellings. Anything involving `Unknown` is a change.
 
-use meshmon_provider_sdk::{AttrType, PathSegment, Value};
+use crate::{AttrType, PathSegment, Value};
 use serde::Deserialize;
 
 /// Whether `a` and `b` are the same value for an attribute of type `ty`.
