@@ -5,6 +5,7 @@
 //! provider can point at a cluster that the same apply creates.
 
 pub mod apply;
+mod op;
 pub mod progress;
 pub mod recover;
 #[cfg(test)]

@@ -24,50 +24,25 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_provider_sdk::{Current, Map, OpContext, ProviderError, Value};
+use meshmon_provider_sdk::{Current, Value};
 use tokio::sync::mpsc;
 
-use meshmon_provider_sdk::{Intent, Resource};
+use meshmon_provider_sdk::Intent;
 
-use super::progress::{Reporter, Verb};
+use super::op::{Done, Kind, Outcome, prepare, spawn};
+use super::progress::Reporter;
 use super::{Engine, Error};
-use crate::eval::{Known, Scope};
+use crate::eval::Known;
 use crate::plan::{Action, Change, Plan};
 use crate::state::{
     JournalEntry, JournalSink, PendingCreate, Replayer, ResourceState, State, StateError, Status,
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// Create or update the object the spec describes.
-    Apply,
-    /// Delete the recorded object (a delete, or the old half of a replace).
-    Destroy,
-}
 
 struct Node {
     change: usize,
     kind: Kind,
     waiting: usize,
     dependents: Vec<usize>,
-}
-
-/// What one operation produced.
-enum Outcome {
-    /// The object as applied, its secret attributes as evaluated at apply
-    /// time (a reference unknown at plan time may turn out secret), and
-    /// whether it was found after its create's answer was lost.
-    Applied(Current, BTreeSet<String>, bool),
-    Destroyed,
-}
-
-struct Done {
-    node: usize,
-    result: Result<Outcome, ProviderError>,
-    operation: &'static str,
-    /// The operation was cut off (a timeout) and may still take effect: its
-    /// intent stays open for the next apply to resolve.
-    cut_off: bool,
 }
 
 /// The state as the journal describes it: every entry is appended to the
@@ -87,10 +62,6 @@ impl Book<'_> {
         appended
     }
 }
-
-/// How often a create is tried when each attempt fails ambiguously and
-/// recovery finds nothing.
-const CREATE_ATTEMPTS: u32 = 4;
 
 /// Counts of what the walk did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -665,310 +636,5 @@ fn record(
             reporter.finish(&c.address, None);
             appended
         }
-    }
-}
-
-/// One operation, ready to run: its inputs evaluated against what is known
-/// now, and everything the task needs.
-struct Op {
-    config: Map,
-    verb: Verb,
-    operation: &'static str,
-    timeout: Option<Duration>,
-    inputs: Map,
-    secret: BTreeSet<String>,
-    prior: Option<Current>,
-    secrets: Vec<String>,
-}
-
-/// Evaluates a node's inputs against what is known now.
-fn prepare(
-    engine: &Engine,
-    kind: Kind,
-    c: &Change,
-    original: Option<&Current>,
-    known: &HashMap<String, Known>,
-) -> Result<Op, Error> {
-    let spec = &engine.spec;
-    let config = engine.providers.config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
-        provider: c.provider.clone(),
-        message: "its configuration still refers to values that are not known; this is a bug in meshmon".into(),
-    })?;
-    let block = spec.resources.get(&c.address);
-    let (verb, operation, timeout) = match (kind, c.action) {
-        (Kind::Destroy, _) => (
-            Verb::Destroy,
-            "delete",
-            block.and_then(|b| b.timeouts.delete),
-        ),
-        (Kind::Apply, Action::Update) => (
-            Verb::Update,
-            "update",
-            block.and_then(|b| b.timeouts.update),
-        ),
-        (Kind::Apply, _) => (
-            Verb::Create,
-            "create",
-            block.and_then(|b| b.timeouts.create),
-        ),
-    };
-    let mut inputs = Map::new();
-    let mut secret = BTreeSet::new();
-    let mut prior: Option<Current> = None;
-    match kind {
-        Kind::Destroy => {
-            if let Some(b) = block
-                && b.lifecycle.prevent_destroy
-                && c.deposed.is_none()
-            {
-                return Err(Error::PreventDestroy {
-                    address: c.address.clone(),
-                });
-            }
-            prior = original.cloned();
-        }
-        Kind::Apply => {
-            let block = block.expect("applied resources are in the spec");
-            let schema = engine.registry.schema(&c.type_name).expect("known type");
-            let scope = Scope {
-                vars: &spec.variables,
-                resources: known,
-            };
-            let (evaluated, evaluated_secret) = scope
-                .inputs(schema, &block.attrs)
-                .map_err(|e| Error::Usage(format!("{}: {e}", c.address)))?;
-            inputs = evaluated;
-            secret = evaluated_secret;
-            if let Some(planned) = &c.inputs {
-                // Settable+computed attributes left to the provider keep the
-                // value recorded at plan time.
-                for (k, v) in planned {
-                    if !inputs.contains_key(k) && !v.contains_unknown() {
-                        inputs.insert(k.clone(), v.clone());
-                    }
-                }
-                for (k, v) in &inputs {
-                    let p = planned.get(k).unwrap_or(&Value::Null);
-                    if !consistent(p, v) {
-                        return Err(Error::Usage(format!(
-                            "{}: `{k}` was planned with a different value than apply computed; this is a bug in meshmon or its provider `{}`",
-                            c.address, c.provider
-                        )));
-                    }
-                }
-            }
-            if let Some((k, _)) = inputs.iter().find(|(_, v)| v.contains_unknown()) {
-                return Err(Error::Usage(format!(
-                    "{}: `{k}` is still unknown at apply time; this is a bug in meshmon",
-                    c.address
-                )));
-            }
-            if c.action == Action::Update {
-                prior = original.cloned();
-            }
-        }
-    }
-    let secrets = {
-        let mut sensitive = c.sensitive.clone();
-        sensitive.extend(secret.iter().cloned());
-        let recorded = prior.iter().chain(original);
-        let maps = recorded
-            .flat_map(|p| [&p.inputs, &p.outputs])
-            .chain(std::iter::once(&inputs));
-        super::secret_texts(maps, &sensitive)
-    };
-    Ok(Op {
-        config,
-        verb,
-        operation,
-        timeout,
-        inputs,
-        secret,
-        prior,
-        secrets,
-    })
-}
-
-/// Runs a prepared operation as a task of its own, so that its timeout
-/// fires even when it is stuck in a call that never yields, and reports
-/// to the walk when it ends.
-#[allow(clippy::too_many_arguments)]
-fn spawn(
-    engine: &Engine,
-    node_index: usize,
-    kind: Kind,
-    c: &Change,
-    op: Op,
-    intent: Option<Intent>,
-    recover_first: bool,
-    tx: &mpsc::UnboundedSender<Done>,
-    reporter: &Arc<Reporter>,
-) {
-    let providers = engine.providers.clone();
-    let tx = tx.clone();
-    let reporter = reporter.clone();
-    let address = c.address.clone();
-    let type_name = c.type_name.clone();
-    let provider = c.provider.clone();
-    let action = c.action;
-    let Op {
-        config,
-        verb,
-        operation,
-        timeout,
-        inputs,
-        secret,
-        prior,
-        secrets,
-    } = op;
-    tokio::spawn(async move {
-        reporter.start(&address, verb);
-        let progress_reporter = reporter.clone();
-        let progress_addr = address.clone();
-        let progress_secrets = secrets.clone();
-        let mut ctx = OpContext::new(
-            address.clone(),
-            timeout,
-            Arc::new(move |m: &str| {
-                let mut m = m.to_string();
-                super::mask_secrets(&mut m, &progress_secrets);
-                progress_reporter.status(&progress_addr, &m)
-            }),
-        );
-        if let Some(intent) = intent {
-            ctx = ctx.with_intent(intent);
-        }
-        let work = tokio::spawn(async move {
-            let res = providers
-                .resource(&provider, &config, &type_name)
-                .await
-                .map_err(|e| ProviderError::new(e.to_string()))?;
-            match (kind, action) {
-                (Kind::Destroy, _) => {
-                    let prior = prior
-                        .as_ref()
-                        .ok_or_else(|| ProviderError::new("nothing is recorded to destroy"))?;
-                    res.delete(&ctx, prior).await?;
-                    Ok(Outcome::Destroyed)
-                }
-                (Kind::Apply, Action::Update) => {
-                    let prior = prior
-                        .as_ref()
-                        .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
-                    let outputs = res.update(&ctx, prior, &inputs).await?;
-                    Ok(Outcome::Applied(
-                        Current::new(inputs.clone(), outputs),
-                        secret.clone(),
-                        false,
-                    ))
-                }
-                (Kind::Apply, _) => {
-                    let (outputs, adopted) =
-                        create(res.as_ref(), &ctx, &inputs, recover_first).await?;
-                    Ok(Outcome::Applied(
-                        Current::new(inputs.clone(), outputs),
-                        secret.clone(),
-                        adopted,
-                    ))
-                }
-            }
-        });
-        let abort = work.abort_handle();
-        let mut cut_off = false;
-        let joined = |r: Result<Result<Outcome, ProviderError>, tokio::task::JoinError>| {
-            r.unwrap_or_else(|e| Err(ProviderError::new(format!("the operation failed: {e}"))))
-        };
-        let result = match timeout {
-            Some(t) => match tokio::time::timeout(t, work).await {
-                Ok(r) => joined(r),
-                Err(_) => {
-                    abort.abort();
-                    cut_off = true;
-                    Err(ProviderError::new(format!(
-                        "timed out after {}",
-                        humantime::format_duration(t)
-                    ))
-                    .with_hint("raise the resource's `timeouts` if the operation is just slow; the next apply looks for what this one may have left half done"))
-                }
-            },
-            None => joined(work.await),
-        };
-        let _ = tx.send(Done {
-            node: node_index,
-            result: result.map_err(|e| super::scrub(e, &secrets)),
-            operation,
-            cut_off,
-        });
-    });
-}
-
-/// Creates the object, never twice: after a failure that may have taken
-/// effect (the answer was lost), the provider looks for the object the
-/// create made before the create is tried again. With `recover_first`
-/// (an interrupted apply started this create), it looks before the first
-/// try too. Returns the outputs and whether the object was recovered.
-async fn create(
-    res: &dyn Resource,
-    ctx: &OpContext,
-    inputs: &Map,
-    recover_first: bool,
-) -> Result<(Map, bool), ProviderError> {
-    if recover_first && let Some(outputs) = res.recover(ctx, inputs).await? {
-        return Ok((outputs, true));
-    }
-    let mut uncertain = false;
-    let mut pause = Duration::from_secs(1);
-    for attempt in 1..=CREATE_ATTEMPTS {
-        let err = match res.create(ctx, inputs).await {
-            Ok(outputs) => return Ok((outputs, false)),
-            Err(e) => e,
-        };
-        // Once an attempt may have taken effect, any later failure (an
-        // "already exists") may be that attempt's doing.
-        if !(err.ambiguous || uncertain) {
-            return Err(err);
-        }
-        uncertain = true;
-        ctx.progress("the create's answer was lost; looking for the object it may have made");
-        match res.recover(ctx, inputs).await {
-            Ok(Some(outputs)) => return Ok((outputs, true)),
-            Ok(None) if attempt < CREATE_ATTEMPTS => {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            Ok(None) => return Err(err),
-            Err(e) => {
-                let mut err = err;
-                err.message = format!(
-                    "{}; whether it took effect could not be checked: {e}",
-                    err.message
-                );
-                err.hint = Some(
-                    "run `meshmon apply` again: it looks for the object before creating it".into(),
-                );
-                return Err(err);
-            }
-        }
-    }
-    unreachable!("the last attempt returns")
-}
-
-/// A planned value is honoured when it was unknown or equals the actual one.
-fn consistent(planned: &Value, actual: &Value) -> bool {
-    match (planned, actual) {
-        (Value::Unknown, _) => true,
-        (Value::List(p), Value::List(a)) => {
-            p.len() == a.len() && p.iter().zip(a).all(|(x, y)| consistent(x, y))
-        }
-        // Each key once: visiting the union twice per level would make this
-        // exponential in the nesting depth.
-        (Value::Map(p), Value::Map(a)) => {
-            p.iter()
-                .all(|(k, pv)| consistent(pv, a.get(k).unwrap_or(&Value::Null)))
-                && a.iter()
-                    .filter(|(k, _)| !p.contains_key(*k))
-                    .all(|(_, av)| consistent(&Value::Null, av))
-        }
-        _ => crate::plan::compare::equal(&meshmon_provider_sdk::AttrType::Any, planned, actual),
     }
 }

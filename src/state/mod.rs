@@ -3,6 +3,7 @@
 //! with a lock, atomic writes, a backup and a journal of completed
 //! operations; the format here is shared by every backend.
 
+pub mod journal;
 pub mod local;
 pub mod s3;
 mod store;
@@ -12,7 +13,8 @@ use std::collections::BTreeMap;
 use meshmon_provider_sdk::{Current, Map, Value};
 use serde::{Deserialize, Serialize};
 
-pub use local::{Journal, JournalEntry, LocalStore, LockGuard, LockInfo, Replayer};
+pub use journal::{Journal, JournalEntry, Replayer};
+pub use local::{LocalStore, LockGuard, LockInfo};
 pub use s3::S3Config;
 pub use store::{Backend, JournalSink, Store, StoreLock};
 

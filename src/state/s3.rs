@@ -19,6 +19,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio::sync::Mutex;
 
+use super::journal;
 use super::local::{self, LockInfo};
 use super::{State, StateError};
 
@@ -183,7 +184,7 @@ impl S3Store {
             }
             None => None,
         };
-        local::with_journal(found, &self.journal_path)
+        journal::with_journal(found, &self.journal_path)
     }
 
     /// Writes the state object conditionally; refuses when someone else
@@ -232,7 +233,7 @@ impl S3Store {
                 return Err(s3_error("s3:PutObject", &self.url(), e));
             }
         }
-        local::remove_journal(&self.journal_path)
+        journal::remove_journal(&self.journal_path)
     }
 
     /// Takes the lock object, waiting up to `timeout` for a live holder.

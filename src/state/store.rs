@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::local::{Journal, JournalEntry, LocalStore, LockInfo};
+use super::journal::{Journal, JournalEntry};
+use super::local::{LocalStore, LockInfo};
 use super::s3::{S3Config, S3Lock, S3Store};
 use super::{Loaded, State, StateError};
 

@@ -1,0 +1,147 @@
+//! Refresh against the in-memory provider: out-of-band changes, ignored
+//! nested keys, and reads that fail.
+
+use super::*;
+use crate::engine::testing::{Fake, World};
+use crate::registry::Registry;
+use crate::spec::{VarInputs, load_text};
+use crate::state::LocalStore;
+use meshmon_provider_sdk::Value;
+
+const SPEC: &str = r#"
+[meshmon]
+name = "t"
+
+[resources.fake_object.o]
+name = "o"
+labels = { team = "a", other = "x" }
+lifecycle = { ignore_changes = ["labels.team"] }
+
+[resources.fake_object.p]
+name = "p"
+"#;
+
+fn engine(dir: &std::path::Path, world: &World) -> Engine {
+    crate::engine::testing::engine(dir, world.registry(), SPEC)
+}
+
+async fn applied(dir: &std::path::Path, world: &World) -> State {
+    let store = Store::Local(LocalStore::new(dir.join("s.json")));
+    let request = ApplyRequest {
+        options: PlanOptions::default(),
+        refresh: true,
+        saved: None,
+        lock_timeout: Duration::ZERO,
+    };
+    apply(&engine(dir, world), &store, request, &Unattended)
+        .await
+        .unwrap();
+    store.load().await.unwrap().state
+}
+
+#[tokio::test]
+async fn ignore_changes_on_a_nested_key_still_reports_and_repairs_its_siblings() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    let state = applied(dir.path(), &world).await;
+    world.edit("o", |m| {
+        m.insert(
+            "labels".into(),
+            Value::Map(
+                [
+                    ("team".to_string(), Value::from("b")),
+                    ("other".to_string(), Value::from("y")),
+                ]
+                .into(),
+            ),
+        );
+    });
+    let e = engine(dir.path(), &world);
+    e.configure_known(&state).await;
+    let (refreshed, drift) = e.refresh(&state).await.unwrap();
+    let paths: Vec<&str> = drift
+        .iter()
+        .flat_map(|d| d.attributes.iter().map(|a| a.path.as_str()))
+        .collect();
+    assert_eq!(paths, ["labels.other"]);
+    let labels = &refreshed.resources["fake_object.o"].inputs["labels"];
+    assert_eq!(labels.as_map().unwrap()["team"], Value::from("a"));
+    assert_eq!(labels.as_map().unwrap()["other"], Value::from("y"));
+    let plan = e
+        .plan(refreshed, drift, PlanOptions::default())
+        .await
+        .unwrap();
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "fake_object.o")
+        .unwrap();
+    assert_eq!(change.action, crate::plan::Action::Update);
+}
+
+#[tokio::test]
+async fn every_failed_read_is_reported_and_none_is_taken_as_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    let state = applied(dir.path(), &world).await;
+    world
+        .failing_reads
+        .lock()
+        .unwrap()
+        .extend(["o".to_string(), "p".to_string()]);
+    let e = engine(dir.path(), &world);
+    e.configure_known(&state).await;
+    let err = e.refresh(&state).await.err().unwrap();
+    let text = err.to_string();
+    assert!(text.starts_with("2 resources could not be read"), "{text}");
+    assert!(text.contains("fake_object.o: read failed"), "{text}");
+    assert!(text.contains("fake_object.p: read failed"), "{text}");
+}
+
+#[tokio::test]
+async fn a_failed_update_keeps_the_record_and_is_retried_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    let before = applied(dir.path(), &world).await;
+    let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+    let spec = SPEC.replace(
+        "labels = { team = \"a\", other = \"x\" }",
+        "labels = { team = \"a\", other = \"x\", fail = \"1\" }",
+    );
+    let registry = Arc::new(Registry::new(vec![Arc::new(Fake(world.clone()))]));
+    let (spec, _) = load_text(
+        &dir.path().join("meshmon.toml"),
+        spec,
+        dir.path(),
+        &VarInputs::default(),
+        &registry,
+    )
+    .unwrap();
+    let e = Engine::new(spec, registry, 4);
+    let request = || ApplyRequest {
+        options: PlanOptions::default(),
+        refresh: false,
+        saved: None,
+        lock_timeout: Duration::ZERO,
+    };
+    let err = apply(&e, &store, request(), &Unattended)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("failed half-way"), "{err}");
+    let after = store.load().await.unwrap().state;
+    assert_eq!(
+        after.resources["fake_object.o"], before.resources["fake_object.o"],
+        "the record is kept as it was"
+    );
+    let plan = e
+        .refresh_and_plan(after, PlanOptions::default(), false, &|_| {})
+        .await
+        .unwrap();
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "fake_object.o")
+        .unwrap();
+    assert_eq!(change.action, crate::plan::Action::Update);
+}
