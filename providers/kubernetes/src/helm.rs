@@ -25,55 +25,56 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Attrs, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Value, async_trait, attrs,
+    declare,
 };
 use serde_json::{Value as Json, json};
 
 use crate::conn::{Conn, HelmAccess};
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "helm_release",
-        "A Helm chart release, installed with the helm CLI.",
-    )
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(
-        Attribute::optional("namespace", AttrType::String)
-            .default("default")
-            .force_new(),
-    )
-    .attr(
-        Attribute::optional("repository", AttrType::String)
-            .describe("Chart repository URL, like \"https://aws.github.io/eks-charts\"."),
-    )
-    .attr(
-        Attribute::required("chart", AttrType::String)
-            .describe("Chart name in the repository, or a path or URL."),
-    )
-    .attr(
-        Attribute::optional("version", AttrType::String)
+declare! {
+    pub(crate) struct ReleaseIn for "helm_release" ("A Helm chart release, installed with the helm CLI.") {
+        name: String = required(AttrType::String).force_new();
+        #[serde(default = "default_namespace")]
+        namespace: String = optional(AttrType::String).default("default").force_new();
+        repository: Option<String> = optional(AttrType::String)
+            .describe("Chart repository URL, like \"https://aws.github.io/eks-charts\".");
+        chart: String = required(AttrType::String)
+            .describe("Chart name in the repository, or a path or URL.");
+        version: Option<String> = optional(AttrType::String)
             .and_computed()
-            .describe("Chart version; the latest if left out."),
-    )
-    .attr(
-        Attribute::optional("values", AttrType::map_of(AttrType::Any))
-            .describe("Chart values as a TOML table; passed as a values file."),
-    )
-    .attr(Attribute::optional("create_namespace", AttrType::Bool).default(false))
-    .attr(
-        Attribute::optional("wait", AttrType::Bool)
+            .describe("Chart version; the latest if left out.");
+        values: Option<Map> = optional(AttrType::map_of(AttrType::Any))
+            .describe("Chart values as a TOML table; passed as a values file.");
+        #[serde(default)]
+        create_namespace: bool = optional(AttrType::Bool).default(false);
+        #[serde(default = "yes")]
+        wait: bool = optional(AttrType::Bool)
             .default(true)
-            .describe("Wait until the release's resources are ready."),
-    )
-    .attr(
-        Attribute::optional("timeout", AttrType::String)
+            .describe("Wait until the release's resources are ready.");
+        #[serde(default = "five_minutes")]
+        timeout: String = optional(AttrType::String)
             .default("5m")
-            .describe("How long helm may take, like \"10m\"."),
-    )
-    .attr(Attribute::computed("revision", AttrType::Int))
-    .attr(Attribute::computed("status", AttrType::String))
-    .attr(Attribute::computed("app_version", AttrType::String))
+            .describe("How long helm may take, like \"10m\".");
+    }
+    outputs {
+        revision = computed(AttrType::Int);
+        status = computed(AttrType::String);
+        app_version = computed(AttrType::String);
+    }
+}
+
+// The schema's defaults, for records that lack them.
+fn default_namespace() -> String {
+    "default".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn five_minutes() -> String {
+    "5m".into()
 }
 
 /// Where the helm binary is: `MESHMON_HELM`, else `helm` on PATH.
@@ -100,7 +101,7 @@ pub fn binary() -> Result<PathBuf, ProviderError> {
         })
 }
 
-pub struct Release(pub Arc<Conn>);
+pub(crate) struct Release(pub(crate) Arc<Conn>);
 
 struct In {
     name: String,
@@ -115,26 +116,23 @@ struct In {
 }
 
 fn typed(m: &Map) -> Result<In, ProviderError> {
-    let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-    let timeout_text = s("timeout").unwrap_or_else(|| "5m".into());
-    let timeout = humantime::parse_duration(&timeout_text).map_err(|e| {
+    let r: ReleaseIn = attrs::typed(m)?;
+    let timeout = humantime::parse_duration(&r.timeout).map_err(|e| {
         ProviderError::new(format!(
-            "`timeout` = {timeout_text:?} is not a duration: {e}"
+            "`timeout` = {:?} is not a duration: {e}",
+            r.timeout
         ))
         .with_hint("write it like \"5m\" or \"90s\"")
     })?;
     Ok(In {
-        name: s("name").ok_or_else(|| ProviderError::invalid_inputs("`name` is missing"))?,
-        namespace: s("namespace").unwrap_or_else(|| "default".into()),
-        repository: s("repository"),
-        chart: s("chart").ok_or_else(|| ProviderError::invalid_inputs("`chart` is missing"))?,
-        version: s("version"),
-        values: m.get("values").and_then(Value::as_map).cloned(),
-        create_namespace: m
-            .get("create_namespace")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        wait: m.get("wait").and_then(Value::as_bool).unwrap_or(true),
+        name: r.name,
+        namespace: r.namespace,
+        repository: r.repository,
+        chart: r.chart,
+        version: r.version,
+        values: r.values,
+        create_namespace: r.create_namespace,
+        wait: r.wait,
         timeout,
     })
 }
@@ -372,22 +370,16 @@ impl Release {
                 "helm get metadata {name} printed something not JSON: {e}"
             ))
         })?;
-        let mut outputs = Map::new();
-        outputs.insert(
-            "revision".into(),
-            Value::Int(meta["revision"].as_i64().unwrap_or(0)),
-        );
-        outputs.insert(
-            "status".into(),
-            Value::from(meta["status"].as_str().unwrap_or("unknown")),
-        );
-        outputs.insert(
-            "app_version".into(),
-            Value::from(meta["appVersion"].as_str().unwrap_or("")),
-        );
-        if let Some(v) = meta["version"].as_str() {
-            outputs.insert("version".into(), Value::from(v));
-        }
+        // What helm leaves out stays out (a chart without an appVersion).
+        let outputs = Attrs::new()
+            .opt("revision", meta["revision"].as_i64())
+            .set("status", meta["status"].as_str().unwrap_or("unknown"))
+            .opt(
+                "app_version",
+                meta["appVersion"].as_str().filter(|v| !v.is_empty()),
+            )
+            .opt("version", meta["version"].as_str())
+            .build();
         Ok(Some((meta, outputs)))
     }
 
@@ -435,13 +427,11 @@ impl Release {
             inputs.insert("version".into(), v);
         }
         // helm reports the chart's name; the spec may say `eks/NAME` or a URL.
-        let live_chart = meta["chart"].as_str().unwrap_or_default();
-        let spec_chart = prior
-            .get("chart")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !live_chart.is_empty() && spec_chart.rsplit('/').next() != Some(live_chart) {
-            inputs.insert("chart".into(), Value::from(live_chart));
+        if let Some(live_chart) = meta["chart"].as_str().filter(|c| !c.is_empty()) {
+            let spec_chart = prior.get("chart").and_then(Value::as_str);
+            if spec_chart.and_then(|c| c.rsplit('/').next()) != Some(live_chart) {
+                inputs.insert("chart".into(), Value::from(live_chart));
+            }
         }
         Ok(Some(Current::new(inputs, outputs)))
     }
@@ -538,15 +528,14 @@ impl Resource for Release {
         let Some((meta, _)) = self.metadata(ctx, ns, name).await? else {
             return Ok(None);
         };
-        let prior = Map::from([
-            (
-                "chart".to_string(),
-                Value::from(meta["chart"].as_str().unwrap_or_default()),
-            ),
-            ("create_namespace".to_string(), Value::Bool(false)),
-            ("wait".to_string(), Value::Bool(true)),
-            ("timeout".to_string(), Value::from("5m")),
-        ]);
+        // A chart helm does not name stays out: the spec's then shows as
+        // a change.
+        let prior = Attrs::new()
+            .opt("chart", meta["chart"].as_str().filter(|c| !c.is_empty()))
+            .set("create_namespace", false)
+            .set("wait", true)
+            .set("timeout", "5m")
+            .build();
         self.fetch(ctx, ns, name, &prior).await
     }
 

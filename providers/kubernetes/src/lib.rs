@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Current, Map, OpContext, PlanAdvice, Provider, ProviderError,
-    Resource, Schema, Value, async_trait,
+    AttrType, Attribute, Configured, Current, Declaration, Map, OpContext, PlanAdvice, Provider,
+    ProviderError, Resource, Schema, TypeEntry, Types, Value, async_trait,
 };
 
 pub use conn::ca_pem;
@@ -68,12 +68,7 @@ impl Provider for Kubernetes {
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
-        vec![
-            objects::namespace_schema(),
-            objects::service_account_schema(),
-            manifest::schema(),
-            helm::schema(),
-        ]
+        types().schemas()
     }
 
     fn preflight(&self, type_name: &str) -> Result<(), ProviderError> {
@@ -142,26 +137,31 @@ fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
     Ok((source, ready_timeout))
 }
 
+/// Every resource type of the provider, once: its schemas and its
+/// resources both come from this list.
+fn types() -> Types<conn::Conn> {
+    Types(vec![
+        TypeEntry::declared::<objects::NamespaceObject>(),
+        TypeEntry::declared::<objects::ServiceAccountObject>(),
+        // A manifest and a release have no output that names them (the
+        // manifest's is a list of objects), which a declared type's ID must
+        // be: they implement `Resource` themselves, from declared inputs.
+        TypeEntry::custom("k8s_manifest", manifest::ManifestIn::schema, |c| {
+            Arc::new(manifest::Manifest(c.clone()))
+        }),
+        TypeEntry::custom("helm_release", helm::ReleaseIn::schema, |c| {
+            Arc::new(helm::Release(c.clone()))
+        }),
+    ])
+}
+
 struct KubernetesConfigured {
     conn: Arc<conn::Conn>,
 }
 
 impl Configured for KubernetesConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
-        let conn = self.conn.clone();
-        let inner: Arc<dyn Resource> = match type_name {
-            "k8s_namespace" => Arc::new(objects::MetaObject {
-                conn,
-                kind: objects::Kind::Namespace,
-            }),
-            "k8s_service_account" => Arc::new(objects::MetaObject {
-                conn,
-                kind: objects::Kind::ServiceAccount,
-            }),
-            "k8s_manifest" => Arc::new(manifest::Manifest(conn)),
-            "helm_release" => Arc::new(helm::Release(conn)),
-            _ => return None,
-        };
+        let inner = types().resource(type_name, &self.conn)?;
         Some(Arc::new(InCluster(inner)))
     }
 }
@@ -291,6 +291,7 @@ mod tests {
 
     #[test]
     fn every_schema_has_a_resource_and_names_are_force_new() {
+        types().check().unwrap();
         let configured = KubernetesConfigured {
             conn: conn::Conn::new(
                 conn::Source::Explicit {

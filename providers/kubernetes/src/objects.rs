@@ -9,6 +9,8 @@
 //! recovered by name, which the API server keeps unique: the object there
 //! is the one the create made (or took over, as applying it does).
 
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +18,8 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Current, Declaration, Declared, Inputs, Map, OpContext, ProviderError,
+    UpdateGroup, Value, async_trait, declare,
 };
 use serde_json::json;
 
@@ -26,47 +28,105 @@ use crate::error::{self, retry};
 
 pub const FIELD_MANAGER: &str = "meshmon";
 
-pub fn namespace_schema() -> Schema {
-    Schema::new("k8s_namespace", "A Kubernetes namespace.")
-        .attr(Attribute::required("name", AttrType::String).force_new())
-        .attr(labels_attr())
-        .attr(annotations_attr())
-        .attr(Attribute::computed("uid", AttrType::String))
+declare! {
+    pub(crate) struct NamespaceIn for "k8s_namespace" ("A Kubernetes namespace.") {
+        name: String = required(AttrType::String).force_new();
+        #[serde(default)]
+        labels: BTreeMap<String, String> = labels_attr();
+        #[serde(default)]
+        annotations: BTreeMap<String, String> = annotations_attr();
+    }
+    outputs {
+        uid = computed(AttrType::String);
+    }
 }
 
-pub fn service_account_schema() -> Schema {
-    Schema::new(
-        "k8s_service_account",
-        "A Kubernetes service account; annotate it with `eks.amazonaws.com/role-arn` for IRSA.",
-    )
-    .attr(Attribute::required("namespace", AttrType::String).force_new())
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(labels_attr())
-    .attr(annotations_attr())
-    .attr(Attribute::computed("uid", AttrType::String))
+declare! {
+    pub(crate) struct ServiceAccountIn for "k8s_service_account"
+        ("A Kubernetes service account; annotate it with `eks.amazonaws.com/role-arn` for IRSA.")
+    {
+        namespace: String = required(AttrType::String).force_new();
+        name: String = required(AttrType::String).force_new();
+        #[serde(default)]
+        labels: BTreeMap<String, String> = labels_attr();
+        #[serde(default)]
+        annotations: BTreeMap<String, String> = annotations_attr();
+    }
+    outputs {
+        uid = computed(AttrType::String);
+    }
 }
 
-fn labels_attr() -> Attribute {
-    Attribute::optional("labels", AttrType::map_of(AttrType::String))
+fn labels_attr(name: &'static str) -> Attribute {
+    Attribute::optional(name, AttrType::map_of(AttrType::String))
         .describe("Labels meshmon manages; changed in place.")
 }
 
-fn annotations_attr() -> Attribute {
-    Attribute::optional("annotations", AttrType::map_of(AttrType::String))
+fn annotations_attr(name: &'static str) -> Attribute {
+    Attribute::optional(name, AttrType::map_of(AttrType::String))
         .describe("Annotations meshmon manages; changed in place.")
 }
 
 /// Which of the two kinds.
 #[derive(Clone, Copy)]
-pub enum Kind {
+pub(crate) enum Kind {
     Namespace,
     ServiceAccount,
 }
 
-pub struct MetaObject {
-    pub conn: Arc<Conn>,
-    pub kind: Kind,
+/// A kind of metadata-only object: its declaration, and which it is.
+pub(crate) trait MetaKind: Send + Sync + 'static {
+    type Inputs: Declaration + Meta;
+    const KIND: Kind;
 }
+
+/// The labels and annotations of either declaration.
+pub(crate) trait Meta {
+    fn labels(&self) -> &BTreeMap<String, String>;
+    fn annotations(&self) -> &BTreeMap<String, String>;
+}
+
+impl Meta for NamespaceIn {
+    fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+    fn annotations(&self) -> &BTreeMap<String, String> {
+        &self.annotations
+    }
+}
+
+impl Meta for ServiceAccountIn {
+    fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+    fn annotations(&self) -> &BTreeMap<String, String> {
+        &self.annotations
+    }
+}
+
+/// `k8s_namespace`'s kind.
+pub(crate) struct NamespaceKind;
+/// `k8s_service_account`'s kind.
+pub(crate) struct ServiceAccountKind;
+
+impl MetaKind for NamespaceKind {
+    type Inputs = NamespaceIn;
+    const KIND: Kind = Kind::Namespace;
+}
+
+impl MetaKind for ServiceAccountKind {
+    type Inputs = ServiceAccountIn;
+    const KIND: Kind = Kind::ServiceAccount;
+}
+
+/// A namespace or a service account, as `K` says.
+pub(crate) struct MetaObject<K> {
+    conn: Arc<Conn>,
+    kind: PhantomData<K>,
+}
+
+pub(crate) type NamespaceObject = MetaObject<NamespaceKind>;
+pub(crate) type ServiceAccountObject = MetaObject<ServiceAccountKind>;
 
 fn str_of<'a>(m: &'a Map, key: &str) -> Result<&'a str, ProviderError> {
     m.get(key)
@@ -74,24 +134,10 @@ fn str_of<'a>(m: &'a Map, key: &str) -> Result<&'a str, ProviderError> {
         .ok_or_else(|| ProviderError::invalid_inputs(format!("`{key}` is missing")))
 }
 
-fn string_map(m: &Map, key: &str) -> serde_json::Map<String, serde_json::Value> {
-    m.get(key)
-        .and_then(Value::as_map)
-        .map(|t| {
-            t.iter()
-                .filter_map(|(k, v)| Some((k.clone(), json!(v.as_str()?))))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The live keys of `live` that `prior` recorded, as the spec would write them.
-fn known_keys(
-    prior: &Map,
-    key: &str,
-    live: Option<&std::collections::BTreeMap<String, String>>,
-) -> Option<Value> {
+fn known_keys(prior: &Map, key: &str, live: Option<&BTreeMap<String, String>>) -> Option<Value> {
     let recorded = prior.get(key).and_then(Value::as_map)?;
+    // An object without labels (annotations) has none of the recorded keys.
     let live = live.cloned().unwrap_or_default();
     Some(Value::Map(
         recorded
@@ -101,36 +147,50 @@ fn known_keys(
     ))
 }
 
-impl MetaObject {
+/// The uid the API server's answer to `operation` must carry: the ID the
+/// object is recorded by.
+fn answered_uid(operation: &str, uid: Option<String>) -> Result<String, ProviderError> {
+    uid.filter(|u| !u.is_empty()).ok_or_else(|| {
+        ProviderError::api(operation, None, "the answer carries no metadata.uid").with_hint(
+            "every object a Kubernetes API server stores has a uid: check that the provider reaches \
+             the API server itself, then run `meshmon apply` again, which finds the object by name",
+        )
+    })
+}
+
+impl<K: MetaKind> MetaObject<K> {
     fn names<'a>(&self, inputs: &'a Map) -> Result<(Option<&'a str>, &'a str), ProviderError> {
         let name = str_of(inputs, "name")?;
-        Ok(match self.kind {
+        Ok(match K::KIND {
             Kind::Namespace => (None, name),
             Kind::ServiceAccount => (Some(str_of(inputs, "namespace")?), name),
         })
     }
 
     fn describe(&self, ns: Option<&str>, name: &str) -> String {
-        match (self.kind, ns) {
+        match (K::KIND, ns) {
+            (Kind::ServiceAccount, Some(ns)) => format!("v1 ServiceAccount {ns}/{name}"),
+            (Kind::ServiceAccount, None) => format!("v1 ServiceAccount /{name}"),
             (Kind::Namespace, _) => format!("v1 Namespace {name}"),
-            (Kind::ServiceAccount, ns) => {
-                format!("v1 ServiceAccount {}/{name}", ns.unwrap_or_default())
-            }
         }
     }
 
-    async fn apply(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let (ns, name) = self.names(inputs)?;
+    async fn apply(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, K::Inputs>,
+    ) -> Result<Map, ProviderError> {
+        let (ns, name) = self.names(i.raw())?;
         let client = self.conn.client(ctx).await?;
         let mut metadata = json!({
             "name": name,
-            "labels": string_map(inputs, "labels"),
-            "annotations": string_map(inputs, "annotations"),
+            "labels": i.labels(),
+            "annotations": i.annotations(),
         });
         if let Some(ns) = ns {
             metadata["namespace"] = json!(ns);
         }
-        let kind = match self.kind {
+        let kind = match K::KIND {
             Kind::Namespace => "Namespace",
             Kind::ServiceAccount => "ServiceAccount",
         };
@@ -138,7 +198,7 @@ impl MetaObject {
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(&body);
         let op = format!("PATCH {}", self.describe(ns, name));
-        let uid = match (self.kind, ns) {
+        let uid = match (K::KIND, ns) {
             (Kind::ServiceAccount, Some(ns)) => {
                 let api: Api<ServiceAccount> = Api::namespaced(client, ns);
                 retry(|| api.patch(name, &params, &patch))
@@ -158,11 +218,12 @@ impl MetaObject {
         };
         Ok(Map::from([(
             "uid".to_string(),
-            Value::String(uid.unwrap_or_default()),
+            Value::String(answered_uid(&op, uid)?),
         )]))
     }
 
-    async fn fetch(
+    /// GETs the object by name and shapes it like `prior`.
+    async fn get(
         &self,
         ctx: &OpContext,
         ns: Option<&str>,
@@ -171,7 +232,7 @@ impl MetaObject {
     ) -> Result<Option<Current>, ProviderError> {
         let client = self.conn.client(ctx).await?;
         let op = format!("GET {}", self.describe(ns, name));
-        let meta = match (self.kind, ns) {
+        let meta = match (K::KIND, ns) {
             (Kind::ServiceAccount, Some(ns)) => {
                 let api: Api<ServiceAccount> = Api::namespaced(client, ns);
                 retry(|| api.get_opt(name))
@@ -205,50 +266,140 @@ impl MetaObject {
         }
         let outputs = Map::from([(
             "uid".to_string(),
-            Value::String(meta.uid.unwrap_or_default()),
+            Value::String(answered_uid(&op, meta.uid)?),
         )]);
         Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    /// What `meshmon import` adopts: the object named by `id` (`NAME`, or
+    /// `NAMESPACE/NAME` for a service account) with every label and
+    /// annotation it has.
+    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+        let (ns, name) = match K::KIND {
+            Kind::Namespace => (None, id),
+            Kind::ServiceAccount => {
+                let (ns, name) = id.split_once('/').ok_or_else(|| {
+                    ProviderError::new(format!("{id:?} is not a service account ID"))
+                        .with_hint("import service accounts as NAMESPACE/NAME")
+                })?;
+                (Some(ns), name)
+            }
+        };
+        // An import adopts what is there: every label and annotation.
+        let everything = Map::from([
+            ("labels".to_string(), Value::Map(Map::new())),
+            ("annotations".to_string(), Value::Map(Map::new())),
+        ]);
+        let Some(mut found) = self.get(ctx, ns, name, &everything).await? else {
+            return Ok(None);
+        };
+        let client = self.conn.client(ctx).await?;
+        let meta = match (K::KIND, ns) {
+            (Kind::ServiceAccount, Some(ns)) => Api::<ServiceAccount>::namespaced(client, ns)
+                .get(name)
+                .await
+                .map(|o| o.metadata),
+            _ => Api::<Namespace>::all(client)
+                .get(name)
+                .await
+                .map(|o| o.metadata),
+        }
+        .map_err(|e| error::api(format!("GET {}", self.describe(ns, name)), e))?;
+        // An object without labels (annotations) has none.
+        let to_value = |m: Option<BTreeMap<String, String>>| {
+            Value::Map(
+                m.unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )
+        };
+        let mut labels = to_value(meta.labels);
+        if let Value::Map(l) = &mut labels {
+            // Set by the API server on every namespace, never by a user.
+            l.remove("kubernetes.io/metadata.name");
+        }
+        found.inputs.insert("labels".into(), labels);
+        found
+            .inputs
+            .insert("annotations".into(), to_value(meta.annotations));
+        Ok(Some(found))
     }
 }
 
 #[async_trait]
-impl Resource for MetaObject {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.apply(ctx, inputs).await
+impl<K: MetaKind> Declared for MetaObject<K> {
+    type Inputs = K::Inputs;
+    type Client = Conn;
+    const ID: &'static str = "uid";
+    /// One server-side apply writes the labels and the annotations.
+    const UPDATES: &'static [UpdateGroup] = &[("metadata", &["labels", "annotations"])];
+
+    fn new(conn: Arc<Conn>) -> Self {
+        MetaObject {
+            conn,
+            kind: PhantomData,
+        }
+    }
+
+    /// The API server addresses the object by name, which the recorded
+    /// inputs hold; `id` (the uid) is used only on import, where it is
+    /// what `meshmon import` was given: NAME, or NAMESPACE/NAME.
+    async fn fetch(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        if prior.is_empty() {
+            return self.import(ctx, id).await;
+        }
+        let (ns, name) = self.names(prior)?;
+        self.get(ctx, ns, name, prior).await
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, K::Inputs>,
+    ) -> Result<Map, ProviderError> {
+        self.apply(ctx, i).await
     }
 
     /// GETs the object by name; its uid, as the create returns it. A
     /// namespace being deleted is not found.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let (ns, name) = self.names(inputs)?;
-        let found = self.fetch(ctx, ns, name, inputs).await?;
-        Ok(found.map(|c| c.outputs))
-    }
-
-    async fn read(
+    async fn recover(
         &self,
         ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        let (ns, name) = self.names(&prior.inputs)?;
-        self.fetch(ctx, ns, name, &prior.inputs).await
+        i: &Inputs<'_, K::Inputs>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let (ns, name) = self.names(i.raw())?;
+        let found = self.get(ctx, ns, name, i.raw()).await?;
+        Ok(found.map(|c| c.outputs))
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
+        _group: &str,
+        _uid: &str,
         _prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        self.apply(ctx, inputs).await
+        i: &Inputs<'_, K::Inputs>,
+    ) -> Result<Option<Map>, ProviderError> {
+        self.apply(ctx, i).await.map(Some)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        _uid: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
         let (ns, name) = self.names(&prior.inputs)?;
         let client = self.conn.client(ctx).await?;
         let op = format!("DELETE {}", self.describe(ns, name));
         let dp = DeleteParams::background();
-        let res = match (self.kind, ns) {
+        let res = match (K::KIND, ns) {
             (Kind::ServiceAccount, Some(ns)) => {
                 let api: Api<ServiceAccount> = Api::namespaced(client, ns);
                 retry(|| api.delete(name, &dp)).await.map(|_| ())
@@ -269,7 +420,7 @@ impl Resource for MetaObject {
         let started = Instant::now();
         loop {
             let client = self.conn.client(ctx).await?;
-            let exists = match (self.kind, ns) {
+            let exists = match (K::KIND, ns) {
                 (Kind::ServiceAccount, Some(ns)) => Api::<ServiceAccount>::namespaced(client, ns)
                     .get_opt(name)
                     .await
@@ -299,56 +450,5 @@ impl Resource for MetaObject {
             ));
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-    }
-
-    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let (ns, name) = match self.kind {
-            Kind::Namespace => (None, id),
-            Kind::ServiceAccount => {
-                let (ns, name) = id.split_once('/').ok_or_else(|| {
-                    ProviderError::new(format!("{id:?} is not a service account ID"))
-                        .with_hint("import service accounts as NAMESPACE/NAME")
-                })?;
-                (Some(ns), name)
-            }
-        };
-        // An import adopts what is there: every label and annotation.
-        let everything = Map::from([
-            ("labels".to_string(), Value::Map(Map::new())),
-            ("annotations".to_string(), Value::Map(Map::new())),
-        ]);
-        let Some(mut found) = self.fetch(ctx, ns, name, &everything).await? else {
-            return Ok(None);
-        };
-        let client = self.conn.client(ctx).await?;
-        let meta = match (self.kind, ns) {
-            (Kind::ServiceAccount, Some(ns)) => Api::<ServiceAccount>::namespaced(client, ns)
-                .get(name)
-                .await
-                .map(|o| o.metadata),
-            _ => Api::<Namespace>::all(client)
-                .get(name)
-                .await
-                .map(|o| o.metadata),
-        }
-        .map_err(|e| error::api(format!("GET {}", self.describe(ns, name)), e))?;
-        let to_value = |m: Option<std::collections::BTreeMap<String, String>>| {
-            Value::Map(
-                m.unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            )
-        };
-        let mut labels = to_value(meta.labels);
-        if let Value::Map(l) = &mut labels {
-            // Set by the API server on every namespace, never by a user.
-            l.remove("kubernetes.io/metadata.name");
-        }
-        found.inputs.insert("labels".into(), labels);
-        found
-            .inputs
-            .insert("annotations".into(), to_value(meta.annotations));
-        Ok(Some(found))
     }
 }

@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use kube::api::DynamicObject;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Value, async_trait, attrs,
+    declare,
 };
 use serde_json::Value as Json;
 
@@ -32,31 +32,27 @@ pub use ops::rollout_status;
 
 const WORKLOADS: [&str; 3] = ["Deployment", "DaemonSet", "StatefulSet"];
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "k8s_manifest",
-        "Kubernetes objects from YAML, applied with server-side apply (field manager `meshmon`).",
-    )
-    .attr(
-        Attribute::required("content", AttrType::Yaml).describe(
+declare! {
+    pub(crate) struct ManifestIn for "k8s_manifest"
+        ("Kubernetes objects from YAML, applied with server-side apply (field manager `meshmon`).")
+    {
+        content: String = required(AttrType::Yaml).describe(
             "One or many YAML documents; usually file(\"…\") or an inline string with ${…}.",
-        ),
-    )
-    .attr(
-        Attribute::optional("namespace", AttrType::String)
-            .describe("Namespace for namespaced objects that name none; \"default\" if left out."),
-    )
-    .attr(Attribute::optional("wait", AttrType::String).describe(
-        "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available.",
-    ))
-    .attr(
-        Attribute::computed("objects", AttrType::list_of(AttrType::String)).describe(
+        );
+        namespace: Option<String> = optional(AttrType::String)
+            .describe("Namespace for namespaced objects that name none; \"default\" if left out.");
+        wait: Option<String> = optional(AttrType::String).describe(
+            "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available.",
+        );
+    }
+    outputs {
+        objects = computed(AttrType::list_of(AttrType::String)).describe(
             "The applied objects, as \"apiVersion Kind namespace/name\", in apply order.",
-        ),
-    )
+        );
+    }
 }
 
-pub struct Manifest(pub Arc<Conn>);
+pub(crate) struct Manifest(pub(crate) Arc<Conn>);
 
 /// What [`Manifest::walk`] does with each object.
 #[derive(Clone, Copy)]
@@ -65,18 +61,16 @@ enum Step {
     Find,
 }
 
-struct Inputs<'a> {
-    content: &'a str,
-    namespace: &'a str,
+/// The inputs as the walk uses them.
+struct Inputs {
+    content: String,
+    namespace: String,
     rollout: bool,
 }
 
-fn inputs(m: &Map) -> Result<Inputs<'_>, ProviderError> {
-    let content = m
-        .get("content")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::invalid_inputs("`content` is missing"))?;
-    let rollout = match m.get("wait").and_then(Value::as_str) {
+fn inputs(m: &Map) -> Result<Inputs, ProviderError> {
+    let i: ManifestIn = attrs::typed(m)?;
+    let rollout = match i.wait.as_deref() {
         None => false,
         Some("rollout") => true,
         Some(other) => {
@@ -87,11 +81,8 @@ fn inputs(m: &Map) -> Result<Inputs<'_>, ProviderError> {
         }
     };
     Ok(Inputs {
-        content,
-        namespace: m
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("default"),
+        content: i.content,
+        namespace: i.namespace.unwrap_or_else(|| "default".into()),
         rollout,
     })
 }
@@ -111,6 +102,7 @@ fn objects_value(idents: &[Ident]) -> Value {
 }
 
 fn recorded(prior: &Current) -> Vec<Ident> {
+    // A record without objects has applied none.
     prior
         .outputs
         .get("objects")
@@ -126,7 +118,7 @@ impl Manifest {
     async fn apply_all(
         &self,
         ctx: &OpContext,
-        i: &Inputs<'_>,
+        i: &Inputs,
     ) -> Result<Vec<Ident>, (ProviderError, Vec<Ident>)> {
         self.walk(ctx, i, Step::Apply)
             .await
@@ -142,10 +134,10 @@ impl Manifest {
     async fn walk(
         &self,
         ctx: &OpContext,
-        i: &Inputs<'_>,
+        i: &Inputs,
         step: Step,
     ) -> Result<Option<Vec<Ident>>, (ProviderError, Vec<Ident>)> {
-        let docs = parse(i.content).map_err(|e| (e, Vec::new()))?;
+        let docs = parse(&i.content).map_err(|e| (e, Vec::new()))?;
         let mut done = Vec::new();
         let mut workloads = Vec::new();
         for doc in ranked(docs) {
@@ -158,7 +150,7 @@ impl Manifest {
                     },
                 };
                 let (api, ident) =
-                    ops::handle(self.0.client(ctx).await?, &doc, &ar, &caps, i.namespace);
+                    ops::handle(self.0.client(ctx).await?, &doc, &ar, &caps, &i.namespace);
                 match step {
                     Step::Apply => {
                         ctx.progress(&format!("applying {ident}"));
@@ -208,14 +200,15 @@ impl Manifest {
 
     async fn fetch(&self, ctx: &OpContext, prior: &Map) -> Result<Option<Current>, ProviderError> {
         let i = inputs(prior)?;
-        let docs = parse(i.content)?;
+        let docs = parse(&i.content)?;
         let mut projected = Vec::new();
         let mut found: Vec<(u8, Ident)> = Vec::new();
         for doc in &docs {
             let Some((ar, caps)) = ops::discover(&self.0, ctx, &doc.gvk()).await? else {
                 continue;
             };
-            let (api, ident) = ops::handle(self.0.client(ctx).await?, doc, &ar, &caps, i.namespace);
+            let (api, ident) =
+                ops::handle(self.0.client(ctx).await?, doc, &ar, &caps, &i.namespace);
             let Some(live) = ops::get(&api, &ident).await? else {
                 continue;
             };
@@ -231,7 +224,7 @@ impl Manifest {
         let written: Vec<&Json> = docs.iter().map(|d| &d.object).collect();
         let content = if projected.iter().collect::<Vec<_>>() == written {
             // Unchanged: keep the user's own formatting in the state.
-            i.content.to_string()
+            i.content.clone()
         } else {
             to_yaml(&projected)?
         };
