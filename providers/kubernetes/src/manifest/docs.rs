@@ -109,6 +109,7 @@ pub struct Ident {
 impl Ident {
     /// The same object whatever version of its group it was written in.
     pub fn same_object(&self, other: &Ident) -> bool {
+        // The core group ("v1") is "".
         let group = |a: &str| {
             a.split_once('/')
                 .map(|(g, _)| g.to_string())

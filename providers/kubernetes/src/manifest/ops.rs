@@ -179,6 +179,7 @@ pub async fn wait_rollout(
 
 /// `Ok(())` when rolled out, else what is still missing.
 pub fn rollout_status(kind: &str, o: &DynamicObject) -> Result<(), String> {
+    // Status counts that are 0 are left out of the object.
     let n = |v: &Json| v.as_i64().unwrap_or(0);
     let generation = o.metadata.generation.unwrap_or(0);
     let status = &o.data["status"];
