@@ -11,15 +11,14 @@ use std::sync::Arc;
 use aws_sdk_iam::types::Tag;
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed, creation_tags};
-use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_attr, tags_of};
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
-use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
+use crate::attrs::{Attrs, order_like, strings, strings_of};
 use crate::{policy, wait};
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
@@ -53,48 +52,62 @@ pub(crate) fn name_of(id: &str) -> &str {
     }
 }
 
+/// The ARN an IAM create's answer must carry. Without it the object was
+/// made but not named: the error is ambiguous, so the engine looks for the
+/// object (`recover`) before it creates again.
+fn answered_arn<'a>(operation: &str, arn: Option<&'a str>) -> Result<&'a str, ProviderError> {
+    arn.filter(|a| !a.is_empty()).ok_or_else(|| {
+        ProviderError::api(operation, None, "the answer carries no ARN")
+            .with_hint(
+                "IAM made the object but did not say which: `meshmon apply` looks for it before creating again",
+            )
+            .ambiguous()
+    })
+}
+
+/// The ARN-named outputs of an OIDC provider or a policy.
+fn arn_outputs(arn: &str) -> Attrs {
+    Attrs::new().set("arn", arn).set("id", arn)
+}
+
 // -------------------------------------------------- aws_iam_oidc_provider
 
-pub fn oidc_provider_schema() -> Schema {
-    Schema::new("aws_iam_oidc_provider", "An IAM OpenID Connect provider, such as an EKS cluster's issuer (for IRSA).")
-        .attr(Attribute::required("url", AttrType::String).force_new().describe("The issuer URL, like \"${aws_eks_cluster.main.oidc_issuer}\"."))
-        .attr(
-            Attribute::optional("client_ids", AttrType::list_of(AttrType::String))
-                .default(strings(["sts.amazonaws.com"]))
-                .describe("Audiences; changed in place."),
-        )
-        .attr(Attribute::optional("thumbprints", AttrType::list_of(AttrType::String)).and_computed().describe("Server certificate thumbprints; IAM finds them itself if left out; changed in place."))
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("arn", AttrType::String).describe("What IRSA roles trust: `irsa.oidc_provider_arn`."))
-        .attr(Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it."))
+declare! {
+    pub(crate) struct OidcIn for "aws_iam_oidc_provider"
+        ("An IAM OpenID Connect provider, such as an EKS cluster's issuer (for IRSA).")
+    {
+        url: String = required(AttrType::String)
+            .force_new()
+            .describe("The issuer URL, like \"${aws_eks_cluster.main.oidc_issuer}\".");
+        #[serde(default)]
+        client_ids: Vec<String> = optional(AttrType::list_of(AttrType::String))
+            .default(strings(["sts.amazonaws.com"]))
+            .describe("Audiences; changed in place.");
+        thumbprints: Option<Vec<String>> = optional(AttrType::list_of(AttrType::String))
+            .and_computed()
+            .describe("Server certificate thumbprints; IAM finds them itself if left out; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        arn = computed(AttrType::String)
+            .describe("What IRSA roles trust: `irsa.oidc_provider_arn`.");
+        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+    }
 }
 
-pub struct OidcProvider(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct OidcIn {
-    url: String,
-    #[serde(default)]
-    client_ids: Vec<String>,
-    thumbprints: Option<Vec<String>>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct OidcProvider(Arc<Clients>);
 
 impl OidcProvider {
     /// What a create returns once the provider exists: its ARN and the
     /// thumbprints IAM settled on.
-    async fn finish(&self, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
-        let now = self.fetch(arn, inputs).await?;
+    async fn finish(&self, ctx: &OpContext, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
+        let now = self.fetch(ctx, arn, inputs).await?;
         let thumbprints = now
             .as_ref()
             .and_then(|c| c.inputs.get("thumbprints").cloned())
             .unwrap_or(Value::List(Vec::new()));
-        Ok(Attrs::new()
-            .set("arn", arn)
-            .set("id", arn)
-            .set("thumbprints", thumbprints)
-            .build())
+        Ok(arn_outputs(arn).set("thumbprints", thumbprints).build())
     }
 
     /// The ARN of the provider for `url`, if IAM has one.
@@ -117,8 +130,29 @@ impl OidcProvider {
             })
             .map(str::to_string))
     }
+}
 
-    async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+#[async_trait]
+impl Declared for OidcProvider {
+    type Inputs = OidcIn;
+    type Client = Clients;
+    const ID: &'static str = "arn";
+    const UPDATES: &'static [UpdateGroup] = &[
+        ("client_ids", &["client_ids"]),
+        ("thumbprints", &["thumbprints"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        OidcProvider(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "iam:GetOpenIDConnectProvider",
             self.0
@@ -130,13 +164,14 @@ impl OidcProvider {
         )?;
         let Some(p) = out else { return Ok(None) };
         // IAM drops the scheme: keep the user's spelling when it is the same URL.
-        let host = p.url().unwrap_or_default();
-        let url = match prior.get("url").and_then(Value::as_str) {
-            Some(u) if policy::issuer_host(u) == policy::issuer_host(host) => u.to_string(),
-            _ => format!("https://{}", policy::issuer_host(host)),
-        };
+        let url = p
+            .url()
+            .map(|host| match prior.get("url").and_then(Value::as_str) {
+                Some(u) if policy::issuer_host(u) == policy::issuer_host(host) => u.to_string(),
+                _ => format!("https://{}", policy::issuer_host(host)),
+            });
         let inputs = Attrs::new()
-            .set("url", url)
+            .opt("url", url)
             .set(
                 "client_ids",
                 strings(order_like(prior, "client_ids", p.client_id_list().to_vec())),
@@ -151,17 +186,10 @@ impl OidcProvider {
             )
             .tags(prior, tags_from(p.tags()))
             .build();
-        Ok(Some(Current::new(
-            inputs,
-            Attrs::new().set("arn", arn).set("id", arn).build(),
-        )))
+        Ok(Some(Current::new(inputs, arn_outputs(arn).build())))
     }
-}
 
-#[async_trait]
-impl Resource for OidcProvider {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: OidcIn = typed(inputs)?;
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, OidcIn>) -> Result<Map, ProviderError> {
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreateOpenIDConnectProvider", || {
             self.0
@@ -175,16 +203,20 @@ impl Resource for OidcProvider {
                 .send()
         })
         .await?;
-        let arn = out
-            .open_id_connect_provider_arn()
-            .unwrap_or_default()
-            .to_string();
-        self.finish(&arn, inputs).await
+        let arn = answered_arn(
+            "iam:CreateOpenIDConnectProvider",
+            out.open_id_connect_provider_arn(),
+        )?;
+        self.finish(ctx, arn, i.raw()).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let url = str_of(inputs, "url")?;
-        let Some(arn) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(url)).await? else {
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, OidcIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let Some(arn) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(&i.url)).await?
+        else {
             return Ok(None);
         };
         let out = found(
@@ -198,79 +230,87 @@ impl Resource for OidcProvider {
         )?;
         match out {
             Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => {
-                self.finish(&arn, inputs).await.map(Some)
+                self.finish(ctx, &arn, i.raw()).await.map(Some)
             }
             _ => Ok(None),
         }
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "arn")?, &prior.inputs)
-            .await
-    }
-
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        arn: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
-        let i: OidcIn = typed(inputs)?;
+        i: &Inputs<'_, OidcIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let iam = &self.0.iam;
-        let old = crate::attrs::strings_of(&prior.inputs, "client_ids");
-        for id in old.iter().filter(|o| !i.client_ids.contains(o)) {
-            gone_ok(
-                "iam:RemoveClientIDFromOpenIDConnectProvider",
-                iam.remove_client_id_from_open_id_connect_provider()
+        match group {
+            "client_ids" => {
+                let old = strings_of(&prior.inputs, "client_ids");
+                for id in old.iter().filter(|o| !i.client_ids.contains(o)) {
+                    gone_ok(
+                        "iam:RemoveClientIDFromOpenIDConnectProvider",
+                        iam.remove_client_id_from_open_id_connect_provider()
+                            .open_id_connect_provider_arn(arn)
+                            .client_id(id)
+                            .send()
+                            .await,
+                    )?;
+                }
+                for id in i.client_ids.iter().filter(|n| !old.contains(n)) {
+                    iam.add_client_id_to_open_id_connect_provider()
+                        .open_id_connect_provider_arn(arn)
+                        .client_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| api("iam:AddClientIDToOpenIDConnectProvider", e))?;
+                }
+            }
+            "thumbprints" => {
+                iam.update_open_id_connect_provider_thumbprint()
                     .open_id_connect_provider_arn(arn)
-                    .client_id(id)
+                    // Left out, the thumbprints are cleared.
+                    .set_thumbprint_list(Some(i.thumbprints.clone().unwrap_or_default()))
                     .send()
-                    .await,
-            )?;
+                    .await
+                    .map_err(|e| api("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
+            }
+            _ => {
+                tags::sync(
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                    |set| async move {
+                        iam.tag_open_id_connect_provider()
+                            .open_id_connect_provider_arn(arn)
+                            .set_tags(iam_tags(&set)?)
+                            .send()
+                            .await
+                            .map_err(|e| api("iam:TagOpenIDConnectProvider", e))
+                            .map(drop)
+                    },
+                    |remove| async move {
+                        iam.untag_open_id_connect_provider()
+                            .open_id_connect_provider_arn(arn)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(|e| api("iam:UntagOpenIDConnectProvider", e))
+                            .map(drop)
+                    },
+                )
+                .await?
+            }
         }
-        for id in i.client_ids.iter().filter(|n| !old.contains(n)) {
-            iam.add_client_id_to_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .client_id(id)
-                .send()
-                .await
-                .map_err(|e| api("iam:AddClientIDToOpenIDConnectProvider", e))?;
-        }
-        if changed(&prior.inputs, inputs, "thumbprints") {
-            iam.update_open_id_connect_provider_thumbprint()
-                .open_id_connect_provider_arn(arn)
-                .set_thumbprint_list(Some(i.thumbprints.clone().unwrap_or_default()))
-                .send()
-                .await
-                .map_err(|e| api("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
-        }
-        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), &i.tags);
-        if !set.is_empty() {
-            iam.tag_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .set_tags(iam_tags(&set)?)
-                .send()
-                .await
-                .map_err(|e| api("iam:TagOpenIDConnectProvider", e))?;
-        }
-        if !remove.is_empty() {
-            iam.untag_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("iam:UntagOpenIDConnectProvider", e))?;
-        }
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         gone_ok(
             "iam:DeleteOpenIDConnectProvider",
             self.0
@@ -281,10 +321,6 @@ impl Resource for OidcProvider {
                 .await,
         )
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
-    }
 }
 
 // --------------------------------------------------------- aws_iam_policy
@@ -292,36 +328,34 @@ impl Resource for OidcProvider {
 /// IAM keeps at most five versions of a managed policy.
 const MAX_POLICY_VERSIONS: usize = 5;
 
-pub fn policy_schema() -> Schema {
-    Schema::new("aws_iam_policy", "A customer-managed IAM policy.")
-        .attr(Attribute::required("name", AttrType::String).force_new())
-        .attr(Attribute::optional("description", AttrType::String).force_new().describe("IAM cannot change it after creation."))
-        .attr(Attribute::required("policy", AttrType::Json).describe("The policy document (a table or a JSON string); a change publishes a new default version."))
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("arn", AttrType::String))
-        .attr(Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it or the name."))
-        .attr(Attribute::computed("policy_id", AttrType::String))
-        .attr(Attribute::computed("default_version_id", AttrType::String))
+declare! {
+    pub(crate) struct PolicyIn for "aws_iam_policy" ("A customer-managed IAM policy.") {
+        name: String = required(AttrType::String).force_new();
+        description: Option<String> = optional(AttrType::String)
+            .force_new()
+            .describe("IAM cannot change it after creation.");
+        policy: Value = required(AttrType::Json).describe(
+            "The policy document (a table or a JSON string); a change publishes a new default version.",
+        );
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        arn = computed(AttrType::String);
+        id = computed(AttrType::String)
+            .describe("The ARN; `meshmon import` takes it or the name.");
+        policy_id = computed(AttrType::String);
+        default_version_id = computed(AttrType::String);
+    }
 }
 
-pub struct Policy(pub Arc<Clients>);
+pub(crate) struct Policy(Arc<Clients>);
 
-#[derive(Deserialize)]
-struct PolicyIn {
-    name: String,
-    description: Option<String>,
-    policy: Value,
-    #[serde(default)]
-    tags: Tags,
-}
-
-/// What a create returns for the policy IAM has.
-fn policy_outputs(p: &aws_sdk_iam::types::Policy) -> Map {
-    let arn = p.arn().unwrap_or_default();
-    Attrs::new()
-        .set("arn", arn)
-        .set("id", arn)
+/// What a create returns for the policy IAM has under `arn`.
+fn policy_outputs(arn: &str, p: &aws_sdk_iam::types::Policy) -> Map {
+    arn_outputs(arn)
         .opt("policy_id", p.policy_id())
+        // IAM names a new policy's first version v1.
         .set("default_version_id", p.default_version_id().unwrap_or("v1"))
         .build()
 }
@@ -336,7 +370,63 @@ impl Policy {
             .await
     }
 
-    async fn fetch(&self, arn: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+    /// Makes room for a new version: deletes the oldest non-default one
+    /// when all five are taken.
+    async fn prune(&self, arn: &str) -> Result<(), ProviderError> {
+        let out = self
+            .0
+            .iam
+            .list_policy_versions()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| api("iam:ListPolicyVersions", e))?;
+        let versions = out.versions();
+        if versions.len() < MAX_POLICY_VERSIONS {
+            return Ok(());
+        }
+        let oldest = versions
+            .iter()
+            .filter(|v| !v.is_default_version())
+            // Only an order: a version without a date counts as the oldest.
+            .min_by_key(|v| {
+                v.create_date()
+                    .map(|d| (d.secs(), d.subsec_nanos()))
+                    .unwrap_or_default()
+            });
+        if let Some(id) = oldest.and_then(|v| v.version_id()) {
+            gone_ok(
+                "iam:DeletePolicyVersion",
+                self.0
+                    .iam
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(id)
+                    .send()
+                    .await,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Declared for Policy {
+    type Inputs = PolicyIn;
+    type Client = Clients;
+    const ID: &'static str = "arn";
+    const UPDATES: &'static [UpdateGroup] = &[("policy", &["policy"]), ("tags", &["tags"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Policy(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "iam:GetPolicy",
             self.0.iam.get_policy().policy_arn(arn).send().await,
@@ -367,58 +457,26 @@ impl Policy {
             )
             .tags(prior, tags_from(p.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("arn", arn)
-            .set("id", arn)
+        let outputs = arn_outputs(arn)
             .opt("policy_id", p.policy_id())
             .set("default_version_id", version)
             .build();
         Ok(Some(Current::new(inputs, outputs)))
     }
 
-    /// Makes room for a new version: deletes the oldest non-default one
-    /// when all five are taken.
-    async fn prune(&self, arn: &str) -> Result<(), ProviderError> {
-        let out = self
-            .0
-            .iam
-            .list_policy_versions()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| api("iam:ListPolicyVersions", e))?;
-        let versions = out.versions();
-        if versions.len() < MAX_POLICY_VERSIONS {
-            return Ok(());
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        if id.starts_with("arn:") {
+            Ok(id.to_string())
+        } else {
+            self.arn_of(id).await
         }
-        let oldest = versions
-            .iter()
-            .filter(|v| !v.is_default_version())
-            .min_by_key(|v| {
-                v.create_date()
-                    .map(|d| (d.secs(), d.subsec_nanos()))
-                    .unwrap_or_default()
-            });
-        if let Some(id) = oldest.and_then(|v| v.version_id()) {
-            gone_ok(
-                "iam:DeletePolicyVersion",
-                self.0
-                    .iam
-                    .delete_policy_version()
-                    .policy_arn(arn)
-                    .version_id(id)
-                    .send()
-                    .await,
-            )?;
-        }
-        Ok(())
     }
-}
 
-#[async_trait]
-impl Resource for Policy {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: PolicyIn = typed(inputs)?;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, PolicyIn>,
+    ) -> Result<Map, ProviderError> {
         let document = policy::to_aws(&i.policy)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreatePolicy", || {
@@ -436,11 +494,18 @@ impl Resource for Policy {
         let p = out
             .policy
             .ok_or_else(|| ProviderError::new("iam:CreatePolicy returned no policy"))?;
-        Ok(policy_outputs(&p))
+        Ok(policy_outputs(
+            answered_arn("iam:CreatePolicy", p.arn())?,
+            &p,
+        ))
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let arn = self.arn_of(str_of(inputs, "name")?).await?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, PolicyIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let arn = self.arn_of(&i.name).await?;
         let policy = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = found(
                 "iam:GetPolicy",
@@ -451,73 +516,73 @@ impl Resource for Policy {
         .await?;
         match policy {
             Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => {
-                Ok(Some(policy_outputs(&p)))
+                Ok(Some(policy_outputs(&arn, &p)))
             }
             _ => Ok(None),
         }
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "arn")?, &prior.inputs)
-            .await
-    }
-
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        arn: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
-        let i: PolicyIn = typed(inputs)?;
-        let mut outputs = prior.outputs.clone();
-        let new_doc = policy::to_aws(&i.policy)?;
-        if !policy::same(prior.inputs.get("policy"), Some(&i.policy)) {
-            self.prune(arn).await?;
-            let out = self
-                .0
-                .iam
-                .create_policy_version()
-                .policy_arn(arn)
-                .policy_document(new_doc)
-                .set_as_default(true)
-                .send()
-                .await
-                .map_err(|e| api("iam:CreatePolicyVersion", e))?;
-            if let Some(v) = out.policy_version.and_then(|v| v.version_id) {
-                outputs.insert("default_version_id".into(), Value::String(v));
+        i: &Inputs<'_, PolicyIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let iam = &self.0.iam;
+        match group {
+            "policy" => {
+                let new_doc = policy::to_aws(&i.policy)?;
+                self.prune(arn).await?;
+                let out = iam
+                    .create_policy_version()
+                    .policy_arn(arn)
+                    .policy_document(new_doc)
+                    .set_as_default(true)
+                    .send()
+                    .await
+                    .map_err(|e| api("iam:CreatePolicyVersion", e))?;
+                let version = out.policy_version.and_then(|v| v.version_id);
+                Ok(Some(
+                    Attrs::new().opt("default_version_id", version).build(),
+                ))
+            }
+            _ => {
+                tags::sync(
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                    |set| async move {
+                        iam.tag_policy()
+                            .policy_arn(arn)
+                            .set_tags(iam_tags(&set)?)
+                            .send()
+                            .await
+                            .map_err(|e| api("iam:TagPolicy", e))
+                            .map(drop)
+                    },
+                    |remove| async move {
+                        iam.untag_policy()
+                            .policy_arn(arn)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(|e| api("iam:UntagPolicy", e))
+                            .map(drop)
+                    },
+                )
+                .await?;
+                Ok(None)
             }
         }
-        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), &i.tags);
-        if !set.is_empty() {
-            self.0
-                .iam
-                .tag_policy()
-                .policy_arn(arn)
-                .set_tags(iam_tags(&set)?)
-                .send()
-                .await
-                .map_err(|e| api("iam:TagPolicy", e))?;
-        }
-        if !remove.is_empty() {
-            self.0
-                .iam
-                .untag_policy()
-                .policy_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("iam:UntagPolicy", e))?;
-        }
-        Ok(outputs)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let arn = str_of(&prior.outputs, "arn")?;
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         let Some(out) = found(
             "iam:ListPolicyVersions",
             self.0
@@ -549,15 +614,6 @@ impl Resource for Policy {
             "iam:DeletePolicy",
             self.0.iam.delete_policy().policy_arn(arn).send().await,
         )
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let arn = if id.starts_with("arn:") {
-            id.to_string()
-        } else {
-            self.arn_of(id).await?
-        };
-        self.fetch(&arn, &Map::new()).await
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {

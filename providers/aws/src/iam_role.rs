@@ -14,53 +14,46 @@ use std::time::Duration;
 
 use meshmon_aws_common::error::{api, found, gone_ok, is_not_found};
 use meshmon_aws_common::ownership::{claimed, creation_tags};
-use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_attr, tags_of};
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
-use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, order_like, str_of, strings, typed};
+use crate::attrs::{Attrs, order_like, strings};
 use crate::iam::{iam_tags, name_of, tags_from};
 use crate::{policy, wait};
 
-pub fn role_schema() -> Schema {
-    Schema::new("aws_iam_role", "An IAM role, optionally for a Kubernetes service account (IRSA).")
-        .attr(Attribute::required("name", AttrType::String).force_new())
-        .attr(Attribute::optional("description", AttrType::String).describe("Changed in place."))
-        .attr(
-            Attribute::optional("assume_role_policy", AttrType::Json)
-                .and_computed()
-                .describe("Who may assume the role (a table or a JSON string); built from `irsa` when that is set; changed in place."),
-        )
-        .attr(
-            Attribute::optional("irsa", AttrType::map_of(AttrType::String)).describe(
-                "{ oidc_provider_arn, oidc_issuer, namespace, service_account }: trust that service account through the cluster's OIDC provider (with both :sub and :aud conditions).",
-            ),
-        )
-        .attr(Attribute::optional("managed_policy_arns", AttrType::list_of(AttrType::String)).and_computed().describe("Managed policies attached to the role; changed in place."))
-        .attr(Attribute::optional("inline_policies", AttrType::map_of(AttrType::Json)).and_computed().describe("Inline policies by name; changed in place."))
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("arn", AttrType::String))
-        .attr(Attribute::computed("id", AttrType::String).describe("The role's name."))
-        .attr(Attribute::computed("unique_id", AttrType::String))
+declare! {
+    pub(crate) struct RoleIn for "aws_iam_role"
+        ("An IAM role, optionally for a Kubernetes service account (IRSA).")
+    {
+        name: String = required(AttrType::String).force_new();
+        description: Option<String> = optional(AttrType::String).describe("Changed in place.");
+        assume_role_policy: Option<Value> = optional(AttrType::Json)
+            .and_computed()
+            .describe("Who may assume the role (a table or a JSON string); built from `irsa` when that is set; changed in place.");
+        irsa: Option<Map> = optional(AttrType::map_of(AttrType::String)).describe(
+            "{ oidc_provider_arn, oidc_issuer, namespace, service_account }: trust that service account through the cluster's OIDC provider (with both :sub and :aud conditions).",
+        );
+        managed_policy_arns: Option<Vec<String>> = optional(AttrType::list_of(AttrType::String))
+            .and_computed()
+            .describe("Managed policies attached to the role; changed in place.");
+        inline_policies: Option<BTreeMap<String, Value>> = optional(AttrType::map_of(AttrType::Json))
+            .and_computed()
+            .describe("Inline policies by name; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        arn = computed(AttrType::String);
+        id = computed(AttrType::String).describe("The role's name.");
+        unique_id = computed(AttrType::String);
+    }
 }
 
-pub struct Role(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct RoleIn {
-    name: String,
-    description: Option<String>,
-    assume_role_policy: Option<Value>,
-    irsa: Option<Map>,
-    managed_policy_arns: Option<Vec<String>>,
-    inline_policies: Option<BTreeMap<String, Value>>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct Role(Arc<Clients>);
 
 impl RoleIn {
     /// The trust policy to send: from `irsa` when set (it wins over the
@@ -142,7 +135,152 @@ impl Role {
         }
     }
 
-    async fn fetch(&self, name: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    /// What a create does once IAM has the role: attachments and inline
+    /// policies made to match from what the role has (`have_managed`,
+    /// `have_inline`), then the outputs.
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RoleIn>,
+        role: &aws_sdk_iam::types::Role,
+        have_managed: &[String],
+        have_inline: &Map,
+    ) -> Result<Map, ProviderError> {
+        let mut outputs = Attrs::new()
+            .set("arn", role.arn())
+            .set("id", role.role_name())
+            .set("unique_id", role.role_id())
+            .build();
+        if i.assume_role_policy.is_none() || i.irsa.is_some() {
+            outputs.insert(
+                "assume_role_policy".into(),
+                policy::like(None, serde_json::Value::from(i.trust()?)),
+            );
+        }
+        if let Err(e) = self.converge(ctx, i, have_managed, have_inline).await {
+            return Err(e.with_partial(Current::new(i.raw().clone(), outputs)));
+        }
+        if i.managed_policy_arns.is_none() {
+            outputs.insert("managed_policy_arns".into(), Value::List(Vec::new()));
+        }
+        if i.inline_policies.is_none() {
+            outputs.insert("inline_policies".into(), Value::Map(Map::new()));
+        }
+        Ok(outputs)
+    }
+
+    /// Makes attachments and inline policies what `want` says; `None`
+    /// leaves that part alone.
+    async fn converge(
+        &self,
+        ctx: &OpContext,
+        want: &RoleIn,
+        have_managed: &[String],
+        have_inline: &Map,
+    ) -> Result<(), ProviderError> {
+        self.converge_managed(ctx, want, have_managed).await?;
+        self.converge_inline(want, have_inline).await
+    }
+
+    /// Makes the attachments what `want` says (`None` leaves them alone).
+    async fn converge_managed(
+        &self,
+        ctx: &OpContext,
+        want: &RoleIn,
+        have_managed: &[String],
+    ) -> Result<(), ProviderError> {
+        let iam = &self.0.iam;
+        let name = want.name.as_str();
+        if let Some(managed) = &want.managed_policy_arns {
+            for arn in have_managed.iter().filter(|a| !managed.contains(a)) {
+                gone_ok(
+                    "iam:DetachRolePolicy",
+                    iam.detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await,
+                )?;
+            }
+            for arn in managed.iter().filter(|a| !have_managed.contains(a)) {
+                wait::retry_transient(ctx, ATTACH_SETTLE, is_not_found, || async {
+                    iam.attach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map_err(|e| api("iam:AttachRolePolicy", e))
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the inline policies what `want` says (`None` leaves them
+    /// alone).
+    async fn converge_inline(&self, want: &RoleIn, have_inline: &Map) -> Result<(), ProviderError> {
+        let iam = &self.0.iam;
+        let name = want.name.as_str();
+        if let Some(inline) = &want.inline_policies {
+            for k in have_inline.keys().filter(|k| !inline.contains_key(*k)) {
+                gone_ok(
+                    "iam:DeleteRolePolicy",
+                    iam.delete_role_policy()
+                        .role_name(name)
+                        .policy_name(k)
+                        .send()
+                        .await,
+                )?;
+            }
+            for (k, doc) in inline {
+                if !policy::same(have_inline.get(k), Some(doc)) {
+                    iam.put_role_policy()
+                        .role_name(name)
+                        .policy_name(k)
+                        .policy_document(policy::to_aws(doc)?)
+                        .send()
+                        .await
+                        .map_err(|e| api("iam:PutRolePolicy", e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The role's inline policies, as values.
+    async fn inline_values(&self, name: &str) -> Result<Map, ProviderError> {
+        Ok(self
+            .inline(name)
+            .await?
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Declared for Role {
+    type Inputs = RoleIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[
+        ("description", &["description"]),
+        ("trust", &["assume_role_policy", "irsa"]),
+        ("managed_policy_arns", &["managed_policy_arns"]),
+        ("inline_policies", &["inline_policies"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Role(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        name: &str,
+        p: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "iam:GetRole",
             self.0.iam.get_role().role_name(name).send().await,
@@ -150,11 +288,11 @@ impl Role {
         let Some(role) = out.and_then(|o| o.role) else {
             return Ok(None);
         };
-        let p = &prior.inputs;
+        // Shaped like the document the user wrote; without one, a JSON
+        // string (as the outputs keep the one built from `irsa`).
         let trust = match role.assume_role_policy_document() {
             Some(d) => Some(policy::like(
-                p.get("assume_role_policy")
-                    .or(prior.outputs.get("assume_role_policy")),
+                p.get("assume_role_policy"),
                 policy::from_aws(d)?,
             )),
             None => None,
@@ -193,106 +331,11 @@ impl Role {
         Ok(Some(Current::new(inputs, outputs)))
     }
 
-    /// What a create does once IAM has the role: attachments and inline
-    /// policies made to match from what the role has (`have_managed`,
-    /// `have_inline`), then the outputs.
-    async fn finish(
-        &self,
-        ctx: &OpContext,
-        inputs: &Map,
-        i: &RoleIn,
-        role: &aws_sdk_iam::types::Role,
-        have_managed: &[String],
-        have_inline: &Map,
-    ) -> Result<Map, ProviderError> {
-        let mut outputs = Attrs::new()
-            .set("arn", role.arn())
-            .set("id", role.role_name())
-            .set("unique_id", role.role_id())
-            .build();
-        if i.assume_role_policy.is_none() || i.irsa.is_some() {
-            outputs.insert(
-                "assume_role_policy".into(),
-                policy::like(None, serde_json::Value::from(i.trust()?)),
-            );
-        }
-        if let Err(e) = self.converge(ctx, i, have_managed, have_inline).await {
-            return Err(e.with_partial(Current::new(inputs.clone(), outputs)));
-        }
-        if i.managed_policy_arns.is_none() {
-            outputs.insert("managed_policy_arns".into(), Value::List(Vec::new()));
-        }
-        if i.inline_policies.is_none() {
-            outputs.insert("inline_policies".into(), Value::Map(Map::new()));
-        }
-        Ok(outputs)
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        Ok(name_of(id).to_string())
     }
 
-    /// Makes attachments and inline policies what `want` says; `None`
-    /// leaves that part alone.
-    async fn converge(
-        &self,
-        ctx: &OpContext,
-        want: &RoleIn,
-        have_managed: &[String],
-        have_inline: &Map,
-    ) -> Result<(), ProviderError> {
-        let iam = &self.0.iam;
-        let name = want.name.as_str();
-        if let Some(managed) = &want.managed_policy_arns {
-            for arn in have_managed.iter().filter(|a| !managed.contains(a)) {
-                gone_ok(
-                    "iam:DetachRolePolicy",
-                    iam.detach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                        .await,
-                )?;
-            }
-            for arn in managed.iter().filter(|a| !have_managed.contains(a)) {
-                wait::retry_transient(ctx, ATTACH_SETTLE, is_not_found, || async {
-                    iam.attach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                        .await
-                        .map_err(|e| api("iam:AttachRolePolicy", e))
-                })
-                .await?;
-            }
-        }
-        if let Some(inline) = &want.inline_policies {
-            for k in have_inline.keys().filter(|k| !inline.contains_key(*k)) {
-                gone_ok(
-                    "iam:DeleteRolePolicy",
-                    iam.delete_role_policy()
-                        .role_name(name)
-                        .policy_name(k)
-                        .send()
-                        .await,
-                )?;
-            }
-            for (k, doc) in inline {
-                if !policy::same(have_inline.get(k), Some(doc)) {
-                    iam.put_role_policy()
-                        .role_name(name)
-                        .policy_name(k)
-                        .policy_document(policy::to_aws(doc)?)
-                        .send()
-                        .await
-                        .map_err(|e| api("iam:PutRolePolicy", e))?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Resource for Role {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: RoleIn = typed(inputs)?;
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RoleIn>) -> Result<Map, ProviderError> {
         let trust = policy::to_aws(&i.trust()?)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreateRole", || {
@@ -310,11 +353,14 @@ impl Resource for Role {
         let role = out
             .role
             .ok_or_else(|| ProviderError::new("iam:CreateRole returned no role"))?;
-        self.finish(ctx, inputs, &i, &role, &[], &Map::new()).await
+        self.finish(ctx, i, &role, &[], &Map::new()).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: RoleIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RoleIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let role = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = found(
                 "iam:GetRole",
@@ -330,93 +376,93 @@ impl Resource for Role {
             return Ok(None);
         }
         let have_managed = self.attached(&i.name).await?;
-        let have_inline: Map = self
-            .inline(&i.name)
-            .await?
-            .into_iter()
-            .map(|(k, v)| (k, Value::from(v)))
-            .collect();
-        self.finish(ctx, inputs, &i, &role, &have_managed, &have_inline)
+        let have_inline = self.inline_values(&i.name).await?;
+        self.finish(ctx, i, &role, &have_managed, &have_inline)
             .await
             .map(Some)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.inputs, "name")?, prior).await
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        name: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: RoleIn = typed(inputs)?;
-        let name = i.name.as_str();
+        i: &Inputs<'_, RoleIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let iam = &self.0.iam;
-        let mut outputs = prior.outputs.clone();
-        let old_desc = prior.inputs.get("description").and_then(Value::as_str);
-        if old_desc != i.description.as_deref() {
-            iam.update_role()
-                .role_name(name)
-                .description(i.description.clone().unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| api("iam:UpdateRole", e))?;
+        match group {
+            "description" => {
+                iam.update_role()
+                    .role_name(name)
+                    // Left out, the description is cleared.
+                    .description(i.description.clone().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| api("iam:UpdateRole", e))?;
+            }
+            "trust" => {
+                let trust = i.trust()?;
+                let recorded = prior
+                    .inputs
+                    .get("assume_role_policy")
+                    .or(prior.outputs.get("assume_role_policy"));
+                if !policy::same(recorded, Some(&trust)) {
+                    iam.update_assume_role_policy()
+                        .role_name(name)
+                        .policy_document(policy::to_aws(&trust)?)
+                        .send()
+                        .await
+                        .map_err(|e| api("iam:UpdateAssumeRolePolicy", e))?;
+                }
+                if i.irsa.is_some() {
+                    let built = policy::like(recorded, serde_json::Value::from(trust));
+                    return Ok(Some(Attrs::new().set("assume_role_policy", built).build()));
+                }
+            }
+            "managed_policy_arns" => {
+                let have = self.attached(name).await?;
+                self.converge_managed(ctx, i, &have).await?;
+            }
+            "inline_policies" => {
+                let have = self.inline_values(name).await?;
+                self.converge_inline(i, &have).await?;
+            }
+            _ => {
+                tags::sync(
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                    |set| async move {
+                        iam.tag_role()
+                            .role_name(name)
+                            .set_tags(iam_tags(&set)?)
+                            .send()
+                            .await
+                            .map_err(|e| api("iam:TagRole", e))
+                            .map(drop)
+                    },
+                    |remove| async move {
+                        iam.untag_role()
+                            .role_name(name)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(|e| api("iam:UntagRole", e))
+                            .map(drop)
+                    },
+                )
+                .await?
+            }
         }
-        let trust = i.trust()?;
-        let recorded = prior
-            .inputs
-            .get("assume_role_policy")
-            .or(prior.outputs.get("assume_role_policy"));
-        if !policy::same(recorded, Some(&trust)) {
-            iam.update_assume_role_policy()
-                .role_name(name)
-                .policy_document(policy::to_aws(&trust)?)
-                .send()
-                .await
-                .map_err(|e| api("iam:UpdateAssumeRolePolicy", e))?;
-        }
-        if i.irsa.is_some() {
-            outputs.insert(
-                "assume_role_policy".into(),
-                policy::like(recorded, serde_json::Value::from(trust)),
-            );
-        }
-        let have_managed = self.attached(name).await?;
-        let have_inline: Map = self
-            .inline(name)
-            .await?
-            .into_iter()
-            .map(|(k, v)| (k, Value::from(v)))
-            .collect();
-        self.converge(ctx, &i, &have_managed, &have_inline).await?;
-        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), &i.tags);
-        if !set.is_empty() {
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(iam_tags(&set)?)
-                .send()
-                .await
-                .map_err(|e| api("iam:TagRole", e))?;
-        }
-        if !remove.is_empty() {
-            iam.untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("iam:UntagRole", e))?;
-        }
-        Ok(outputs)
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let name = str_of(&prior.inputs, "name")?;
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        name: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         let iam = &self.0.iam;
         // IAM refuses to delete a role that still has policies or sits in
         // an instance profile.
@@ -463,9 +509,5 @@ impl Resource for Role {
             "iam:DeleteRole",
             iam.delete_role().role_name(name).send().await,
         )
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(name_of(id), &Current::default()).await
     }
 }

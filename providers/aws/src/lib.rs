@@ -170,15 +170,9 @@ pub(crate) fn types() -> Types<Clients> {
             eks_access::access_policy_association_schema,
             |c| Arc::new(eks_access::AccessPolicyAssociation(c.clone())),
         ),
-        TypeEntry::custom("aws_iam_oidc_provider", iam::oidc_provider_schema, |c| {
-            Arc::new(iam::OidcProvider(c.clone()))
-        }),
-        TypeEntry::custom("aws_iam_role", iam_role::role_schema, |c| {
-            Arc::new(iam_role::Role(c.clone()))
-        }),
-        TypeEntry::custom("aws_iam_policy", iam::policy_schema, |c| {
-            Arc::new(iam::Policy(c.clone()))
-        }),
+        TypeEntry::declared::<iam::OidcProvider>(),
+        TypeEntry::declared::<iam_role::Role>(),
+        TypeEntry::declared::<iam::Policy>(),
         TypeEntry::custom("aws_amp_workspace", amp::workspace_schema, |c| {
             Arc::new(amp::Workspace(c.clone()))
         }),
