@@ -19,15 +19,15 @@ use meshmon_aws_common::ownership::{
     claimed_map, creation_tags, made_by, only_one, required_marks,
 };
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
+    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
-use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, changed, str_of, typed};
+use crate::attrs::{Attrs, str_of};
 use crate::wait;
 
 pub(crate) async fn retag(
@@ -36,85 +36,87 @@ pub(crate) async fn retag(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    let (set, remove) = tag_diff(old, new);
-    if !set.is_empty() {
-        c.amp
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(tags_hash_map(&set))
-            .send()
-            .await
-            .map_err(|e| api("aps:TagResource", e))?;
-    }
-    if !remove.is_empty() {
-        c.amp
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api("aps:UntagResource", e))?;
-    }
-    Ok(())
+    tags::sync(
+        old,
+        new,
+        |set| async move {
+            c.amp
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(tags_hash_map(&set))
+                .send()
+                .await
+                .map_err(|e| api("aps:TagResource", e))
+                .map(drop)
+        },
+        |remove| async move {
+            c.amp
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api("aps:UntagResource", e))
+                .map(drop)
+        },
+    )
+    .await
 }
 
 // ------------------------------------------------------ aws_amp_workspace
 
-pub fn workspace_schema() -> Schema {
-    Schema::new(
-        "aws_amp_workspace",
-        "An Amazon Managed Service for Prometheus workspace.",
-    )
-    .attr(
-        Attribute::optional("alias", AttrType::String)
-            .describe("A friendly name, like \"AMP-APPMESH\"; changed in place."),
-    )
-    .attr(tags_attr("tags"))
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The workspace ID (ws-…); `meshmon import` takes it."),
-    )
-    .attr(Attribute::computed("arn", AttrType::String))
-    .attr(Attribute::computed("account_id", AttrType::String).describe(
-        "The account that owns the workspace, for policies that must name it (an SNS topic policy's aws:SourceAccount).",
-    ))
-    .attr(
-        Attribute::computed("prometheus_endpoint", AttrType::String)
-            .describe("https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/"),
-    )
-    .attr(
-        Attribute::computed("remote_write_url", AttrType::String)
-            .describe("Where collectors send samples (SigV4)."),
-    )
-    .attr(
-        Attribute::computed("query_url", AttrType::String)
-            .describe("The Prometheus query API, for Grafana's data source."),
-    )
-    .attr(Attribute::computed("status", AttrType::String))
-}
-
-pub struct Workspace(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct WorkspaceIn {
-    alias: Option<String>,
-    #[serde(default)]
-    tags: Tags,
-}
-
-fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> Map {
-    let mut endpoint = w.prometheus_endpoint().unwrap_or_default().to_string();
-    if !endpoint.is_empty() && !endpoint.ends_with('/') {
-        endpoint.push('/');
+declare! {
+    pub(crate) struct WorkspaceIn for "aws_amp_workspace"
+        ("An Amazon Managed Service for Prometheus workspace.")
+    {
+        alias: Option<String> = optional(AttrType::String)
+            .describe("A friendly name, like \"AMP-APPMESH\"; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
     }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("The workspace ID (ws-…); `meshmon import` takes it.");
+        arn = computed(AttrType::String);
+        account_id = computed(AttrType::String).describe(
+            "The account that owns the workspace, for policies that must name it (an SNS topic policy's aws:SourceAccount).",
+        );
+        prometheus_endpoint = computed(AttrType::String)
+            .describe("https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/");
+        remote_write_url = computed(AttrType::String)
+            .describe("Where collectors send samples (SigV4).");
+        query_url = computed(AttrType::String)
+            .describe("The Prometheus query API, for Grafana's data source.");
+        status = computed(AttrType::String);
+    }
+}
+
+pub(crate) struct Workspace(Arc<Clients>);
+
+/// The outputs of a workspace as AMP describes it; the URLs only when AMP
+/// gives its endpoint.
+fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> Map {
+    let endpoint = w.prometheus_endpoint().filter(|e| !e.is_empty()).map(|e| {
+        if e.ends_with('/') {
+            e.to_string()
+        } else {
+            format!("{e}/")
+        }
+    });
     Attrs::new()
         .set("id", w.workspace_id())
         .set("arn", w.arn())
         // arn:PARTITION:aps:REGION:ACCOUNT:workspace/ID
         .opt("account_id", w.arn().split(':').nth(4))
-        .set("remote_write_url", format!("{endpoint}api/v1/remote_write"))
-        .set("query_url", format!("{endpoint}api/v1/query"))
-        .set("prometheus_endpoint", endpoint)
+        .opt(
+            "remote_write_url",
+            endpoint.as_ref().map(|e| format!("{e}api/v1/remote_write")),
+        )
+        .opt(
+            "query_url",
+            endpoint.as_ref().map(|e| format!("{e}api/v1/query")),
+        )
+        .opt("prometheus_endpoint", endpoint)
         .opt("status", w.status().map(|s| s.status_code().as_str()))
         .build()
 }
@@ -134,17 +136,6 @@ impl Workspace {
                 .await,
         )?;
         Ok(out.and_then(|o| o.workspace))
-    }
-
-    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
-        let Some(w) = self.describe(id).await? else {
-            return Ok(None);
-        };
-        let inputs = Attrs::new()
-            .opt("alias", w.alias())
-            .tags(prior, tags_from_map(w.tags()))
-            .build();
-        Ok(Some(Current::new(inputs, workspace_outputs(&w))))
     }
 
     /// What a create does once AMP has the workspace: waits for ACTIVE and
@@ -238,9 +229,40 @@ impl Workspace {
 }
 
 #[async_trait]
-impl Resource for Workspace {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: WorkspaceIn = typed(inputs)?;
+impl Declared for Workspace {
+    type Inputs = WorkspaceIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[("alias", &["alias"]), ("tags", &["tags"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Workspace(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(w) = self.describe(id).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .opt("alias", w.alias())
+            .tags(prior, tags_from_map(w.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, workspace_outputs(&w))))
+    }
+
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, WorkspaceIn>,
+    ) -> Result<Map, ProviderError> {
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let out = wait::create_call(ctx, "aps:CreateWorkspace", || {
             self.0
@@ -258,11 +280,14 @@ impl Resource for Workspace {
             .set("id", id.as_str())
             .set("arn", out.arn())
             .build();
-        self.finish(ctx, inputs, &id, first).await
+        self.finish(ctx, i.raw(), &id, first).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: WorkspaceIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, WorkspaceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let found =
             wait::find_settled(wait::RECOVER_SETTLE, || self.find(ctx, i.alias.as_deref())).await?;
         let Some(w) = found else {
@@ -272,50 +297,52 @@ impl Resource for Workspace {
             .set("id", w.workspace_id())
             .set("arn", w.arn())
             .build();
-        self.finish(ctx, inputs, w.workspace_id(), first)
+        self.finish(ctx, i.raw(), w.workspace_id(), first)
             .await
             .map(Some)
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "id")?, &prior.inputs)
-            .await
-    }
-
+    /// Either group waits for ACTIVE after its change, as a workspace
+    /// that is being updated takes no rules.
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = str_of(&prior.outputs, "id")?;
-        let i: WorkspaceIn = typed(inputs)?;
-        if changed(&prior.inputs, inputs, "alias") {
-            self.0
-                .amp
-                .update_workspace_alias()
-                .workspace_id(id)
-                .set_alias(Some(i.alias.clone().unwrap_or_default()))
-                .send()
-                .await
-                .map_err(|e| api("aps:UpdateWorkspaceAlias", e))?;
+        i: &Inputs<'_, WorkspaceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match group {
+            "alias" => {
+                self.0
+                    .amp
+                    .update_workspace_alias()
+                    .workspace_id(id)
+                    // Left out, the alias is cleared.
+                    .set_alias(Some(i.alias.clone().unwrap_or_default()))
+                    .send()
+                    .await
+                    .map_err(|e| api("aps:UpdateWorkspaceAlias", e))?;
+            }
+            _ => {
+                retag(
+                    &self.0,
+                    str_of(&prior.outputs, "arn")?,
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                )
+                .await?
+            }
         }
-        retag(
-            &self.0,
-            str_of(&prior.outputs, "arn")?,
-            &tags_of(&prior.inputs, "tags"),
-            &i.tags,
-        )
-        .await?;
-        Ok(workspace_outputs(&self.wait_active(ctx, id).await?))
+        Ok(Some(workspace_outputs(&self.wait_active(ctx, id).await?)))
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = str_of(&prior.outputs, "id")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         gone_ok(
             "aps:DeleteWorkspace",
             self.0.amp.delete_workspace().workspace_id(id).send().await,
@@ -338,41 +365,42 @@ impl Resource for Workspace {
         )
         .await
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let id = id.rsplit('/').next().unwrap_or(id);
-        self.fetch(id, &Map::new()).await
-    }
 }
 
 // ------------------------------------------ aws_amp_rule_groups_namespace
 
-pub fn rule_groups_namespace_schema() -> Schema {
-    Schema::new(
-        "aws_amp_rule_groups_namespace",
-        "Prometheus recording and alerting rules in an AMP workspace.",
-    )
-    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(Attribute::required("data", AttrType::Yaml).describe(
-        "Prometheus rule groups as YAML (`groups: [...]`); compared as data; changed in place.",
-    ))
-    .attr(tags_attr("tags"))
-    .attr(Attribute::computed("arn", AttrType::String))
-    .attr(
-        Attribute::computed("id", AttrType::String).describe("The ARN; `meshmon import` takes it."),
-    )
+declare! {
+    pub(crate) struct NamespaceIn for "aws_amp_rule_groups_namespace"
+        ("Prometheus recording and alerting rules in an AMP workspace.")
+    {
+        workspace_id: String = required(AttrType::String).force_new();
+        name: String = required(AttrType::String).force_new();
+        data: String = required(AttrType::Yaml).describe(
+            "Prometheus rule groups as YAML (`groups: [...]`); compared as data; changed in place.",
+        );
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        arn = computed(AttrType::String);
+        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+    }
 }
 
-pub struct RuleGroupsNamespace(pub Arc<Clients>);
+pub(crate) struct RuleGroupsNamespace(Arc<Clients>);
 
-#[derive(Deserialize)]
-struct NamespaceIn {
-    workspace_id: String,
-    name: String,
-    data: String,
-    #[serde(default)]
-    tags: Tags,
+/// The workspace and name of a rule groups namespace, from its ARN
+/// (`arn:aws:aps:REGION:ACCOUNT:rulegroupsnamespace/WORKSPACE_ID/NAME`) or
+/// from `WORKSPACE_ID/NAME`.
+fn namespace_of(id: &str) -> Result<(&str, &str), ProviderError> {
+    let tail = id
+        .split_once(":rulegroupsnamespace/")
+        .map(|(_, t)| t)
+        .unwrap_or(id);
+    tail.split_once('/').ok_or_else(|| {
+        ProviderError::new(format!("{id:?} is not a rule groups namespace ARN"))
+            .with_hint("import it by ARN, or as WORKSPACE_ID/NAME")
+    })
 }
 
 impl RuleGroupsNamespace {
@@ -394,42 +422,17 @@ impl RuleGroupsNamespace {
         Ok(out.and_then(|o| o.rule_groups_namespace))
     }
 
-    async fn fetch(
-        &self,
-        ws: &str,
-        name: &str,
-        prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
-        let Some(n) = self.describe(ws, name).await? else {
-            return Ok(None);
-        };
-        let inputs = Attrs::new()
-            .set("workspace_id", ws)
-            .set("name", n.name())
-            .set(
-                "data",
-                String::from_utf8_lossy(n.data().as_ref()).into_owned(),
-            )
-            .tags(prior, tags_from_map(n.tags()))
-            .build();
-        Ok(Some(Current::new(
-            inputs,
-            Attrs::new().set("arn", n.arn()).set("id", n.arn()).build(),
-        )))
-    }
-
     /// What a create does once AMP has the namespace: waits for ACTIVE and
     /// returns the outputs, or what exists (`first`) as a partial result.
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
-        i: &NamespaceIn,
+        i: &Inputs<'_, NamespaceIn>,
         first: Map,
     ) -> Result<Map, ProviderError> {
         match self.wait_active(ctx, &i.workspace_id, &i.name).await {
             Ok(arn) => Ok(Attrs::new().set("arn", arn.as_str()).set("id", arn).build()),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+            Err(e) => Err(e.with_partial(Current::new(i.raw().clone(), first))),
         }
     }
 
@@ -486,9 +489,52 @@ fn workspace_busy(e: &ProviderError) -> bool {
 }
 
 #[async_trait]
-impl Resource for RuleGroupsNamespace {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: NamespaceIn = typed(inputs)?;
+impl Declared for RuleGroupsNamespace {
+    type Inputs = NamespaceIn;
+    type Client = Clients;
+    const ID: &'static str = "arn";
+    const UPDATES: &'static [UpdateGroup] = &[("data", &["data"]), ("tags", &["tags"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        RuleGroupsNamespace(clients)
+    }
+
+    /// Found by the recorded workspace and name; on import, by those in
+    /// the ARN (or `WORKSPACE_ID/NAME`) given.
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        arn: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let recorded = |k: &str| prior.get(k).and_then(Value::as_str);
+        let (ws, name) = match (recorded("workspace_id"), recorded("name")) {
+            (Some(ws), Some(name)) => (ws, name),
+            _ => namespace_of(arn)?,
+        };
+        let Some(n) = self.describe(ws, name).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .set("workspace_id", ws)
+            .set("name", n.name())
+            .set(
+                "data",
+                String::from_utf8_lossy(n.data().as_ref()).into_owned(),
+            )
+            .tags(prior, tags_from_map(n.tags()))
+            .build();
+        Ok(Some(Current::new(
+            inputs,
+            Attrs::new().set("arn", n.arn()).set("id", n.arn()).build(),
+        )))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, NamespaceIn>,
+    ) -> Result<Map, ProviderError> {
         check_yaml(&i.data)?;
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         // A workspace that is still CREATING answers ConflictException.
@@ -511,11 +557,14 @@ impl Resource for RuleGroupsNamespace {
             .set("arn", out.arn())
             .set("id", out.arn())
             .build();
-        self.finish(ctx, inputs, &i, first).await
+        self.finish(ctx, i, first).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: NamespaceIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, NamespaceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let Some(n) = self.describe(&i.workspace_id, &i.name).await? else {
             return Ok(None);
         };
@@ -527,56 +576,45 @@ impl Resource for RuleGroupsNamespace {
             return Ok(None);
         }
         let first = Attrs::new().set("arn", n.arn()).set("id", n.arn()).build();
-        self.finish(ctx, inputs, &i, first).await.map(Some)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(
-            str_of(&prior.inputs, "workspace_id")?,
-            str_of(&prior.inputs, "name")?,
-            &prior.inputs,
-        )
-        .await
+        self.finish(ctx, i, first).await.map(Some)
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        arn: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: NamespaceIn = typed(inputs)?;
-        if changed(&prior.inputs, inputs, "data") {
-            check_yaml(&i.data)?;
-            wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
-                self.0
-                    .amp
-                    .put_rule_groups_namespace()
-                    .workspace_id(&i.workspace_id)
-                    .name(&i.name)
-                    .data(Blob::new(i.data.as_bytes()))
-                    .send()
-                    .await
-                    .map_err(|e| api("aps:PutRuleGroupsNamespace", e))
-            })
-            .await?;
-            self.wait_active(ctx, &i.workspace_id, &i.name).await?;
+        i: &Inputs<'_, NamespaceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match group {
+            "data" => {
+                check_yaml(&i.data)?;
+                wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
+                    self.0
+                        .amp
+                        .put_rule_groups_namespace()
+                        .workspace_id(&i.workspace_id)
+                        .name(&i.name)
+                        .data(Blob::new(i.data.as_bytes()))
+                        .send()
+                        .await
+                        .map_err(|e| api("aps:PutRuleGroupsNamespace", e))
+                })
+                .await?;
+                self.wait_active(ctx, &i.workspace_id, &i.name).await?;
+            }
+            _ => retag(&self.0, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
         }
-        retag(
-            &self.0,
-            str_of(&prior.outputs, "arn")?,
-            &tags_of(&prior.inputs, "tags"),
-            &i.tags,
-        )
-        .await?;
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        _arn: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
         let ws = str_of(&prior.inputs, "workspace_id")?;
         let name = str_of(&prior.inputs, "name")?;
         gone_ok(
@@ -601,18 +639,5 @@ impl Resource for RuleGroupsNamespace {
             },
         )
         .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        // arn:aws:aps:REGION:ACCOUNT:rulegroupsnamespace/WORKSPACE_ID/NAME
-        let tail = id
-            .split_once(":rulegroupsnamespace/")
-            .map(|(_, t)| t)
-            .unwrap_or(id);
-        let (ws, name) = tail.split_once('/').ok_or_else(|| {
-            ProviderError::new(format!("{id:?} is not a rule groups namespace ARN"))
-                .with_hint("import it by ARN, or as WORKSPACE_ID/NAME")
-        })?;
-        self.fetch(ws, name, &Map::new()).await
     }
 }

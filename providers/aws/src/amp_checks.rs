@@ -57,6 +57,7 @@ fn intervals<'a>(v: &'a Yaml, path: &str, out: &mut Vec<(String, &'a Yaml)>) {
     match v {
         Yaml::Mapping(m) => {
             for (k, v) in m {
+                // A key that is not a string is no scrape_interval.
                 let key = k.as_str().unwrap_or_default();
                 let here = if path.is_empty() {
                     key.to_string()

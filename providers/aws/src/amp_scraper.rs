@@ -28,15 +28,14 @@ use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
-use serde::Deserialize;
 
 use crate::Clients;
 use crate::amp::retag;
 use crate::amp_checks;
-use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
+use crate::attrs::{Attrs, changed, order_like, str_of, strings};
 use crate::wait;
 
 /// Problems in a document, as one error that lists them all.
@@ -64,67 +63,45 @@ const SCRAPE_HINT: &str = "the managed collector accepts scrape_interval of 30s 
 
 // --------------------------------------------------------- aws_amp_scraper
 
-pub fn scraper_schema() -> Schema {
-    Schema::new(
-        "aws_amp_scraper",
+declare! {
+    pub(crate) struct ScraperIn for "aws_amp_scraper" (
         "An AMP managed collector: scrapes Prometheus metrics in an EKS cluster into an AMP workspace, with no agent in the cluster. \
-         Takes about 20 minutes to create; needs the cluster's private endpoint and two subnets in two zones.",
-    )
-    .attr(
-        Attribute::required("cluster_arn", AttrType::String)
+         Takes about 20 minutes to create; needs the cluster's private endpoint and two subnets in two zones."
+    ) {
+        cluster_arn: String = required(AttrType::String)
             .force_new()
-            .describe("The EKS cluster scraped (source); a new cluster replaces the scraper."),
-    )
-    .attr(
-        Attribute::required("subnet_ids", AttrType::list_of(AttrType::String))
+            .describe("The EKS cluster scraped (source); a new cluster replaces the scraper.");
+        subnet_ids: Vec<String> = required(AttrType::list_of(AttrType::String))
             .force_new()
-            .describe("Subnets the collector runs in: at least two, in two availability zones."),
-    )
-    .attr(
-        Attribute::optional("security_group_ids", AttrType::list_of(AttrType::String))
+            .describe("Subnets the collector runs in: at least two, in two availability zones.");
+        #[serde(default)]
+        security_group_ids: Vec<String> = optional(AttrType::list_of(AttrType::String))
             .force_new()
-            .describe("Security groups of the collector; EKS's cluster security group if left out."),
-    )
-    .attr(
-        Attribute::required("workspace_arn", AttrType::String)
-            .describe("The AMP workspace written to (destination); changed in place."),
-    )
-    .attr(
-        Attribute::required("scrape_configuration", AttrType::Yaml)
+            .describe("Security groups of the collector; EKS's cluster security group if left out.");
+        workspace_arn: String = required(AttrType::String)
+            .describe("The AMP workspace written to (destination); changed in place.");
+        scrape_configuration: String = required(AttrType::Yaml)
             .check(|v| refused(v, amp_checks::scrape_configuration))
             .describe(
-            "Prometheus scrape configuration (YAML, inline or `file(\"…\")`); compared as data; changed in place. \
+                "Prometheus scrape configuration (YAML, inline or `file(\"…\")`); compared as data; changed in place. \
              scrape_interval must be 30s or more, and discovery kubernetes_sd_configs (or static_configs).",
-        ),
-    )
-    .attr(Attribute::optional("alias", AttrType::String).describe("A friendly name; changed in place."))
-    .attr(tags_attr("tags"))
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The scraper ID (s-…); `meshmon import` takes it or the ARN."),
-    )
-    .attr(Attribute::computed("arn", AttrType::String))
-    .attr(
-        Attribute::computed("role_arn", AttrType::String)
-            .describe("The service-linked role the collector uses in the cluster."),
-    )
-    .attr(Attribute::computed("status", AttrType::String))
+            );
+        alias: Option<String> = optional(AttrType::String)
+            .describe("A friendly name; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("The scraper ID (s-…); `meshmon import` takes it or the ARN.");
+        arn = computed(AttrType::String);
+        role_arn = computed(AttrType::String)
+            .describe("The service-linked role the collector uses in the cluster.");
+        status = computed(AttrType::String);
+    }
 }
 
-pub struct Scraper(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct ScraperIn {
-    cluster_arn: String,
-    subnet_ids: Vec<String>,
-    #[serde(default)]
-    security_group_ids: Vec<String>,
-    workspace_arn: String,
-    scrape_configuration: String,
-    alias: Option<String>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct Scraper(Arc<Clients>);
 
 fn destination(workspace_arn: &str) -> Result<Destination, ProviderError> {
     Ok(Destination::AmpConfiguration(
@@ -163,53 +140,6 @@ impl Scraper {
             self.0.amp.describe_scraper().scraper_id(id).send().await,
         )?;
         Ok(out.and_then(|o| o.scraper))
-    }
-
-    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
-        let Some(s) = self.describe(id).await? else {
-            return Ok(None);
-        };
-        // A scraper that is being deleted is as good as gone.
-        if s.status().map(|s| s.status_code()) == Some(&ScraperStatusCode::Deleting) {
-            return Ok(None);
-        }
-        let eks = s.source().and_then(|s| s.as_eks_configuration().ok());
-        let inputs = Attrs::new()
-            .opt("cluster_arn", eks.map(|e| e.cluster_arn()))
-            .set(
-                "subnet_ids",
-                strings(as_listed(
-                    prior,
-                    "subnet_ids",
-                    eks.map(|e| e.subnet_ids().to_vec()).unwrap_or_default(),
-                )),
-            )
-            .unless_empty(
-                prior,
-                "security_group_ids",
-                strings(as_listed(
-                    prior,
-                    "security_group_ids",
-                    eks.map(|e| e.security_group_ids().to_vec())
-                        .unwrap_or_default(),
-                )),
-            )
-            .opt(
-                "workspace_arn",
-                s.destination()
-                    .and_then(|d| d.as_amp_configuration().ok())
-                    .map(|a| a.workspace_arn()),
-            )
-            .opt(
-                "scrape_configuration",
-                s.scrape_configuration()
-                    .and_then(|c| c.as_configuration_blob().ok())
-                    .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()),
-            )
-            .opt("alias", s.alias())
-            .tags(prior, tags_from_map(s.tags()))
-            .build();
-        Ok(Some(Current::new(inputs, scraper_outputs(&s))))
     }
 
     /// What a create does once AMP has the scraper: waits for ACTIVE and
@@ -307,9 +237,85 @@ impl Scraper {
 }
 
 #[async_trait]
-impl Resource for Scraper {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: ScraperIn = typed(inputs)?;
+impl Declared for Scraper {
+    type Inputs = ScraperIn;
+    type Client = Clients;
+    /// One UpdateScraper call changes the destination, the configuration
+    /// and the alias together.
+    const UPDATES: &'static [UpdateGroup] = &[
+        (
+            "scraper",
+            &["workspace_arn", "scrape_configuration", "alias"],
+        ),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Scraper(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(s) = self.describe(id).await? else {
+            return Ok(None);
+        };
+        // A scraper that is being deleted is as good as gone.
+        if s.status().map(|s| s.status_code()) == Some(&ScraperStatusCode::Deleting) {
+            return Ok(None);
+        }
+        // Without an EKS source in the answer, the source's attributes are
+        // left out rather than read as empty.
+        let eks = s.source().and_then(|s| s.as_eks_configuration().ok());
+        let mut inputs = Attrs::new()
+            .opt("cluster_arn", eks.map(|e| e.cluster_arn()))
+            .opt(
+                "subnet_ids",
+                eks.map(|e| strings(as_listed(prior, "subnet_ids", e.subnet_ids().to_vec()))),
+            );
+        if let Some(e) = eks {
+            inputs = inputs.unless_empty(
+                prior,
+                "security_group_ids",
+                strings(as_listed(
+                    prior,
+                    "security_group_ids",
+                    e.security_group_ids().to_vec(),
+                )),
+            );
+        }
+        let inputs = inputs
+            .opt(
+                "workspace_arn",
+                s.destination()
+                    .and_then(|d| d.as_amp_configuration().ok())
+                    .map(|a| a.workspace_arn()),
+            )
+            .opt(
+                "scrape_configuration",
+                s.scrape_configuration()
+                    .and_then(|c| c.as_configuration_blob().ok())
+                    .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()),
+            )
+            .opt("alias", s.alias())
+            .tags(prior, tags_from_map(s.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, scraper_outputs(&s))))
+    }
+
+    /// Takes the ARN (arn:aws:aps:REGION:ACCOUNT:scraper/s-…) or the ID.
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, ScraperIn>,
+    ) -> Result<Map, ProviderError> {
         refuse(
             "scrape_configuration",
             amp_checks::scrape_configuration(&i.scrape_configuration),
@@ -348,10 +354,14 @@ impl Resource for Scraper {
             .set("id", id.as_str())
             .set("arn", out.arn())
             .build();
-        self.finish(ctx, inputs, &id, first).await
+        self.finish(ctx, i.raw(), &id, first).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, ScraperIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let Some(s) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(ctx)).await? else {
             return Ok(None);
         };
@@ -359,65 +369,69 @@ impl Resource for Scraper {
             .set("id", s.scraper_id())
             .set("arn", s.arn())
             .build();
-        self.finish(ctx, inputs, s.scraper_id(), first)
+        self.finish(ctx, i.raw(), s.scraper_id(), first)
             .await
             .map(Some)
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "id")?, &prior.inputs)
-            .await
-    }
-
+    /// Either group waits for ACTIVE after its change.
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = str_of(&prior.outputs, "id")?;
-        let i: ScraperIn = typed(inputs)?;
-        let config = changed(&prior.inputs, inputs, "scrape_configuration");
-        let dest = changed(&prior.inputs, inputs, "workspace_arn");
-        let alias = changed(&prior.inputs, inputs, "alias");
-        if config {
-            refuse(
-                "scrape_configuration",
-                amp_checks::scrape_configuration(&i.scrape_configuration),
-                SCRAPE_HINT,
-            )?;
+        i: &Inputs<'_, ScraperIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match group {
+            "scraper" => {
+                let inputs = i.raw();
+                let config = changed(&prior.inputs, inputs, "scrape_configuration");
+                let dest = changed(&prior.inputs, inputs, "workspace_arn");
+                let alias = changed(&prior.inputs, inputs, "alias");
+                if config {
+                    refuse(
+                        "scrape_configuration",
+                        amp_checks::scrape_configuration(&i.scrape_configuration),
+                        SCRAPE_HINT,
+                    )?;
+                }
+                if config || dest || alias {
+                    let mut req = self.0.amp.update_scraper().scraper_id(id);
+                    if config {
+                        req = req.scrape_configuration(ScrapeConfiguration::ConfigurationBlob(
+                            Blob::new(i.scrape_configuration.as_bytes()),
+                        ));
+                    }
+                    if dest {
+                        req = req.destination(destination(&i.workspace_arn)?);
+                    }
+                    if alias {
+                        // Left out, the alias is cleared.
+                        req = req.alias(i.alias.clone().unwrap_or_default());
+                    }
+                    req.send().await.map_err(|e| api("aps:UpdateScraper", e))?;
+                }
+            }
+            _ => {
+                retag(
+                    &self.0,
+                    str_of(&prior.outputs, "arn")?,
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                )
+                .await?
+            }
         }
-        if config || dest || alias {
-            let mut req = self.0.amp.update_scraper().scraper_id(id);
-            if config {
-                req = req.scrape_configuration(ScrapeConfiguration::ConfigurationBlob(Blob::new(
-                    i.scrape_configuration.as_bytes(),
-                )));
-            }
-            if dest {
-                req = req.destination(destination(&i.workspace_arn)?);
-            }
-            if alias {
-                req = req.alias(i.alias.clone().unwrap_or_default());
-            }
-            req.send().await.map_err(|e| api("aps:UpdateScraper", e))?;
-        }
-        retag(
-            &self.0,
-            str_of(&prior.outputs, "arn")?,
-            &tags_of(&prior.inputs, "tags"),
-            &i.tags,
-        )
-        .await?;
-        Ok(scraper_outputs(&self.wait_active(ctx, id).await?))
+        Ok(Some(scraper_outputs(&self.wait_active(ctx, id).await?)))
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = str_of(&prior.outputs, "id")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         gone_ok(
             "aps:DeleteScraper",
             self.0.amp.delete_scraper().scraper_id(id).send().await,
@@ -449,44 +463,29 @@ impl Resource for Scraper {
         )
         .await
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        // arn:aws:aps:REGION:ACCOUNT:scraper/s-…, or the ID alone.
-        let id = id.rsplit('/').next().unwrap_or(id);
-        self.fetch(id, &Map::new()).await
-    }
 }
 
 // ---------------------------------------- aws_amp_alert_manager_definition
 
-pub fn alert_manager_definition_schema() -> Schema {
-    Schema::new(
-        "aws_amp_alert_manager_definition",
-        "The Alertmanager of an AMP workspace: routes the alerts of its rule groups to SNS.",
-    )
-    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
-    .attr(
-        Attribute::required("definition", AttrType::Yaml)
+declare! {
+    pub(crate) struct DefinitionIn for "aws_amp_alert_manager_definition"
+        ("The Alertmanager of an AMP workspace: routes the alerts of its rule groups to SNS.")
+    {
+        workspace_id: String = required(AttrType::String).force_new();
+        definition: String = required(AttrType::Yaml)
             .check(|v| refused(v, amp_checks::alertmanager_definition))
             .describe(
-            "YAML with `alertmanager_config` (and optionally `template_files`); receivers use only sns_configs, \
+                "YAML with `alertmanager_config` (and optionally `template_files`); receivers use only sns_configs, \
              each with topic_arn and sigv4.region; compared as data; changed in place.",
-        ),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The workspace ID; `meshmon import` takes it."),
-    )
-    .attr(Attribute::computed("status", AttrType::String))
+            );
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The workspace ID; `meshmon import` takes it.");
+        status = computed(AttrType::String);
+    }
 }
 
-pub struct AlertManagerDefinition(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct DefinitionIn {
-    workspace_id: String,
-    definition: String,
-}
+pub(crate) struct AlertManagerDefinition(Arc<Clients>);
 
 const ALERTMANAGER_HINT: &str = "AMP's Alertmanager sends only to SNS: receivers with sns_configs, each with topic_arn and sigv4 { region }";
 
@@ -509,28 +508,6 @@ impl AlertManagerDefinition {
                 .await,
         )?;
         Ok(out.and_then(|o| o.alert_manager_definition))
-    }
-
-    async fn fetch(&self, ws: &str) -> Result<Option<Current>, ProviderError> {
-        let Some(d) = self.describe(ws).await? else {
-            return Ok(None);
-        };
-        if d.status().map(|s| s.status_code()) == Some(&AlertManagerDefinitionStatusCode::Deleting)
-        {
-            return Ok(None);
-        }
-        let inputs = Attrs::new()
-            .set("workspace_id", ws)
-            .set(
-                "definition",
-                String::from_utf8_lossy(d.data().as_ref()).into_owned(),
-            )
-            .build();
-        let outputs = Attrs::new()
-            .set("id", ws)
-            .opt("status", d.status().map(|s| s.status_code().as_str()))
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
     }
 
     /// What a create does once AMP has the definition: waits for ACTIVE
@@ -581,9 +558,51 @@ impl AlertManagerDefinition {
 }
 
 #[async_trait]
-impl Resource for AlertManagerDefinition {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: DefinitionIn = typed(inputs)?;
+impl Declared for AlertManagerDefinition {
+    type Inputs = DefinitionIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[("definition", &["definition"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        AlertManagerDefinition(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        ws: &str,
+        _prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(d) = self.describe(ws).await? else {
+            return Ok(None);
+        };
+        if d.status().map(|s| s.status_code()) == Some(&AlertManagerDefinitionStatusCode::Deleting)
+        {
+            return Ok(None);
+        }
+        let inputs = Attrs::new()
+            .set("workspace_id", ws)
+            .set(
+                "definition",
+                String::from_utf8_lossy(d.data().as_ref()).into_owned(),
+            )
+            .build();
+        let outputs = Attrs::new()
+            .set("id", ws)
+            .opt("status", d.status().map(|s| s.status_code().as_str()))
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DefinitionIn>,
+    ) -> Result<Map, ProviderError> {
         refuse(
             "definition",
             amp_checks::alertmanager_definition(&i.definition),
@@ -603,11 +622,15 @@ impl Resource for AlertManagerDefinition {
             })
         })
         .await?;
-        self.finish(ctx, inputs, &i.workspace_id).await
+        self.finish(ctx, i.raw(), &i.workspace_id).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let ws = str_of(inputs, "workspace_id")?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DefinitionIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let ws = &i.workspace_id;
         match self.describe(ws).await? {
             // One being deleted is an earlier definition's end, not this create.
             Some(d)
@@ -616,29 +639,19 @@ impl Resource for AlertManagerDefinition {
             {
                 Ok(None)
             }
-            Some(_) => self.finish(ctx, inputs, ws).await.map(Some),
+            Some(_) => self.finish(ctx, i.raw(), ws).await.map(Some),
             None => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.inputs, "workspace_id")?).await
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: DefinitionIn = typed(inputs)?;
-        if !changed(&prior.inputs, inputs, "definition") {
-            return Ok(prior.outputs.clone());
-        }
+        _group: &str,
+        _ws: &str,
+        _prior: &Current,
+        i: &Inputs<'_, DefinitionIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         refuse(
             "definition",
             amp_checks::alertmanager_definition(&i.definition),
@@ -655,11 +668,15 @@ impl Resource for AlertManagerDefinition {
                 .map_err(|e| api("aps:PutAlertManagerDefinition", e))
         })
         .await?;
-        self.wait_active(ctx, &i.workspace_id).await
+        self.wait_active(ctx, &i.workspace_id).await.map(Some)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let ws = str_of(&prior.inputs, "workspace_id")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        ws: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         gone_ok(
             "aps:DeleteAlertManagerDefinition",
             self.0
@@ -681,10 +698,5 @@ impl Resource for AlertManagerDefinition {
             },
         )
         .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let ws = id.rsplit('/').next().unwrap_or(id);
-        self.fetch(ws).await
     }
 }

@@ -173,22 +173,10 @@ pub(crate) fn types() -> Types<Clients> {
         TypeEntry::declared::<iam::OidcProvider>(),
         TypeEntry::declared::<iam_role::Role>(),
         TypeEntry::declared::<iam::Policy>(),
-        TypeEntry::custom("aws_amp_workspace", amp::workspace_schema, |c| {
-            Arc::new(amp::Workspace(c.clone()))
-        }),
-        TypeEntry::custom(
-            "aws_amp_rule_groups_namespace",
-            amp::rule_groups_namespace_schema,
-            |c| Arc::new(amp::RuleGroupsNamespace(c.clone())),
-        ),
-        TypeEntry::custom("aws_amp_scraper", amp_scraper::scraper_schema, |c| {
-            Arc::new(amp_scraper::Scraper(c.clone()))
-        }),
-        TypeEntry::custom(
-            "aws_amp_alert_manager_definition",
-            amp_scraper::alert_manager_definition_schema,
-            |c| Arc::new(amp_scraper::AlertManagerDefinition(c.clone())),
-        ),
+        TypeEntry::declared::<amp::Workspace>(),
+        TypeEntry::declared::<amp::RuleGroupsNamespace>(),
+        TypeEntry::declared::<amp_scraper::Scraper>(),
+        TypeEntry::declared::<amp_scraper::AlertManagerDefinition>(),
         TypeEntry::declared::<sns::Topic>(),
         TypeEntry::declared::<sns::Subscription>(),
     ])
