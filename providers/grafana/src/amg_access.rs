@@ -20,52 +20,41 @@ use aws_sdk_grafana::types::{
 use meshmon_aws_common::error::{api_with, found_with, gone_ok_with};
 use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
+    AttrType, Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait,
+    declare,
 };
-use serde::Deserialize;
 
 use crate::amg::{Clients, hint};
-use crate::attrs::{Attrs, order_like, str_of, strings, strings_of, typed};
+use crate::attrs::{Attrs, order_like, str_of, strings, strings_of};
 
 // ------------------------------------------- aws_grafana_role_association
 
-pub fn role_association_schema() -> Schema {
-    let list = || AttrType::list_of(AttrType::String);
-    Schema::new(
-        "aws_grafana_role_association",
-        "IAM Identity Center users and groups holding one Grafana role in a workspace.",
-    )
-    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
-    .attr(
-        Attribute::required("role", AttrType::String)
+fn list() -> AttrType {
+    AttrType::list_of(AttrType::String)
+}
+
+declare! {
+    pub(crate) struct AssociationIn for "aws_grafana_role_association"
+        ("IAM Identity Center users and groups holding one Grafana role in a workspace.")
+    {
+        workspace_id: String = required(AttrType::String).force_new();
+        role: String = required(AttrType::String)
             .force_new()
-            .describe("ADMIN, EDITOR or VIEWER."),
-    )
-    .attr(
-        Attribute::optional("user_ids", list())
-            .describe("Identity Center user IDs; changed in place."),
-    )
-    .attr(
-        Attribute::optional("group_ids", list())
-            .describe("Identity Center group IDs; changed in place."),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("WORKSPACE_ID/ROLE; `meshmon import` takes it."),
-    )
+            .describe("ADMIN, EDITOR or VIEWER.");
+        #[serde(default)]
+        user_ids: Vec<String> = optional(list())
+            .describe("Identity Center user IDs; changed in place.");
+        #[serde(default)]
+        group_ids: Vec<String> = optional(list())
+            .describe("Identity Center group IDs; changed in place.");
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("WORKSPACE_ID/ROLE; `meshmon import` takes it.");
+    }
 }
 
-pub struct RoleAssociation(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct AssociationIn {
-    workspace_id: String,
-    role: String,
-    #[serde(default)]
-    user_ids: Vec<String>,
-    #[serde(default)]
-    group_ids: Vec<String>,
-}
+pub(crate) struct RoleAssociation(Arc<Clients>);
 
 fn users(ids: &[String], ty: UserType) -> Result<Vec<User>, ProviderError> {
     ids.iter()
@@ -172,7 +161,7 @@ impl RoleAssociation {
         }
     }
 
-    async fn fetch(
+    async fn get(
         &self,
         ws: &str,
         role: &str,
@@ -211,10 +200,46 @@ fn minus(a: &[String], b: &[String]) -> Vec<String> {
     a.iter().filter(|x| !b.contains(x)).cloned().collect()
 }
 
+/// An association's ID, WORKSPACE_ID/ROLE, in its parts.
+fn association_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('/').ok_or_else(|| {
+        ProviderError::new(format!("{id:?} is not WORKSPACE_ID/ROLE"))
+            .with_hint("import a role association as g-abc123/ADMIN")
+    })
+}
+
 #[async_trait]
-impl Resource for RoleAssociation {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: AssociationIn = typed(inputs)?;
+impl Declared for RoleAssociation {
+    type Inputs = AssociationIn;
+    type Client = Clients;
+    // One UpdatePermissions batch adds and revokes users and groups alike.
+    const UPDATES: &'static [UpdateGroup] = &[("members", &["user_ids", "group_ids"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        RoleAssociation(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let (ws, role) = association_id(id)?;
+        self.get(ws, role, prior).await
+    }
+
+    /// WORKSPACE_ID/ROLE, the role in any case.
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        let (ws, role) = association_id(id)?;
+        Ok(format!("{ws}/{}", role.to_ascii_uppercase()))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AssociationIn>,
+    ) -> Result<Map, ProviderError> {
         if i.user_ids.is_empty() && i.group_ids.is_empty() {
             return Err(ProviderError::new(
                 "a role association needs at least one of `user_ids` and `group_ids`",
@@ -228,41 +253,35 @@ impl Resource for RoleAssociation {
             Some(ctx),
         )
         .await?;
-        Ok(association_outputs(&i))
+        Ok(association_outputs(i))
     }
 
     /// The association is its workspace and role: found when every user
     /// and group the create adds holds the role. When some do not, the
     /// create runs again, which adds them (adding one who holds the role
     /// already changes nothing).
-    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: AssociationIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        i: &Inputs<'_, AssociationIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let Some((u, g)) = self.holders(&i.workspace_id, &i.role).await? else {
             return Ok(None);
         };
         let all = (!i.user_ids.is_empty() || !i.group_ids.is_empty())
             && i.user_ids.iter().all(|x| u.contains(x))
             && i.group_ids.iter().all(|x| g.contains(x));
-        Ok(all.then(|| association_outputs(&i)))
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        let ws = str_of(&prior.inputs, "workspace_id")?;
-        let role = str_of(&prior.inputs, "role")?;
-        self.fetch(ws, role, &prior.inputs).await
+        Ok(all.then(|| association_outputs(i)))
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
+        _group: &str,
+        _id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: AssociationIn = typed(inputs)?;
+        i: &Inputs<'_, AssociationIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let (ou, og) = (
             strings_of(&prior.inputs, "user_ids"),
             strings_of(&prior.inputs, "group_ids"),
@@ -275,10 +294,15 @@ impl Resource for RoleAssociation {
             None,
         )
         .await?;
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _id: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
         let ws = str_of(&prior.inputs, "workspace_id")?;
         let role = str_of(&prior.inputs, "role")?;
         let (u, g) = (
@@ -290,47 +314,29 @@ impl Resource for RoleAssociation {
             r => r,
         }
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let (ws, role) = id.split_once('/').ok_or_else(|| {
-            ProviderError::new(format!("{id:?} is not WORKSPACE_ID/ROLE"))
-                .with_hint("import a role association as g-abc123/ADMIN")
-        })?;
-        self.fetch(ws, &role.to_ascii_uppercase(), &Map::new())
-            .await
-    }
 }
 
 // -------------------------------------------- aws_grafana_service_account
 
-pub fn service_account_schema() -> Schema {
-    Schema::new(
-        "aws_grafana_service_account",
-        "A Grafana service account in an AMG workspace.",
-    )
-    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(
-        Attribute::required("grafana_role", AttrType::String)
+declare! {
+    pub(crate) struct AccountIn for "aws_grafana_service_account"
+        ("A Grafana service account in an AMG workspace.")
+    {
+        workspace_id: String = required(AttrType::String).force_new();
+        name: String = required(AttrType::String).force_new();
+        grafana_role: String = required(AttrType::String)
             .force_new()
             .describe(
                 "ADMIN, EDITOR or VIEWER; AMG cannot change it, so a change replaces the account.",
-            ),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The service account's ID in Grafana; import as WORKSPACE_ID/ID."),
-    )
+            );
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("The service account's ID in Grafana; import as WORKSPACE_ID/ID.");
+    }
 }
 
-pub struct ServiceAccount(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct AccountIn {
-    workspace_id: String,
-    name: String,
-    grafana_role: String,
-}
+pub(crate) struct ServiceAccount(Arc<Clients>);
 
 impl ServiceAccount {
     /// The workspace's service account `pick` chooses, or `None` when there
@@ -363,7 +369,7 @@ impl ServiceAccount {
         }
     }
 
-    async fn fetch(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
         let Some(a) = self.find(ws, |a| a.id() == id).await? else {
             return Ok(None);
         };
@@ -380,9 +386,43 @@ impl ServiceAccount {
 }
 
 #[async_trait]
-impl Resource for ServiceAccount {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: AccountIn = typed(inputs)?;
+impl Declared for ServiceAccount {
+    type Inputs = AccountIn;
+    type Client = Clients;
+
+    fn new(clients: Arc<Clients>) -> Self {
+        ServiceAccount(clients)
+    }
+
+    /// `id` is the account's ID in the recorded workspace, or, on import
+    /// (nothing recorded), WORKSPACE_ID/ID.
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        match id.split_once('/') {
+            Some((ws, sa)) if prior.is_empty() => self.get(ws, sa).await,
+            _ => self.get(str_of(prior, "workspace_id")?, id).await,
+        }
+    }
+
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        match id.split_once('/') {
+            Some(_) => Ok(id.to_string()),
+            None => Err(ProviderError::new(format!(
+                "{id:?} is not WORKSPACE_ID/SERVICE_ACCOUNT_ID"
+            ))
+            .with_hint("import a service account as g-abc123/7")),
+        }
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AccountIn>,
+    ) -> Result<Map, ProviderError> {
         let g = &self.0.creates;
         let out = create_call_with(ctx, hint, "grafana:CreateWorkspaceServiceAccount", || {
             g.create_workspace_service_account()
@@ -398,8 +438,11 @@ impl Resource for ServiceAccount {
     /// Finds the account by its name, which AMG keeps unique in a
     /// workspace. One with this name and another role is not this
     /// create's: the create runs again, and AMG refuses it for the name.
-    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: AccountIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        i: &Inputs<'_, AccountIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let found = self
             .find(&i.workspace_id, |a| {
                 a.name() == i.name && a.grafana_role().as_str() == i.grafana_role
@@ -408,45 +451,20 @@ impl Resource for ServiceAccount {
         Ok(found.map(|a| Attrs::new().set("id", a.id()).build()))
     }
 
-    async fn read(
+    async fn delete(
         &self,
         _ctx: &OpContext,
+        id: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(
-            str_of(&prior.inputs, "workspace_id")?,
-            str_of(&prior.outputs, "id")?,
-        )
-        .await
-    }
-
-    async fn update(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-        _inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        // Every attribute forces a replacement; nothing is left to change.
-        Ok(prior.outputs.clone())
-    }
-
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    ) -> Result<(), ProviderError> {
         let r = self
             .0
             .grafana
             .delete_workspace_service_account()
             .workspace_id(str_of(&prior.inputs, "workspace_id")?)
-            .service_account_id(str_of(&prior.outputs, "id")?)
+            .service_account_id(id)
             .send()
             .await;
         gone_ok_with(hint, "grafana:DeleteWorkspaceServiceAccount", r)
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let (ws, sa) = id.split_once('/').ok_or_else(|| {
-            ProviderError::new(format!("{id:?} is not WORKSPACE_ID/SERVICE_ACCOUNT_ID"))
-                .with_hint("import a service account as g-abc123/7")
-        })?;
-        self.fetch(ws, sa).await
     }
 }

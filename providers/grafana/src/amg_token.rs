@@ -28,43 +28,39 @@ use aws_smithy_types::date_time::Format;
 use meshmon_aws_common::error::{found_with, gone_ok_with};
 use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
-use serde::Deserialize;
 
 use crate::amg::{Clients, hint};
-use crate::attrs::{Attrs, duration, str_of, typed};
+use crate::attrs::{Attrs, duration, str_of};
+use crate::recorded::FetchRecorded;
 
 const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "aws_grafana_service_account_token",
-        "A token of an AMG workspace service account; renewed before it expires.",
-    )
-    .attr(Attribute::required("workspace_id", AttrType::String).force_new())
-    .attr(Attribute::required("service_account_id", AttrType::String).force_new())
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(
-        Attribute::required("seconds_to_live", AttrType::Int)
+declare! {
+    pub(crate) struct TokenIn for "aws_grafana_service_account_token"
+        ("A token of an AMG workspace service account; renewed before it expires.")
+    {
+        workspace_id: String = required(AttrType::String).force_new();
+        service_account_id: String = required(AttrType::String).force_new();
+        name: String = required(AttrType::String).force_new();
+        seconds_to_live: i64 = required(AttrType::Int)
             .force_new()
-            .describe("Lifetime in seconds, at most 2592000 (30 days)."),
-    )
-    .attr(Attribute::optional("renew_before", AttrType::String).describe(
-        "Replace the token when it expires within this long, like \"7d\"; default 7 days, or a third of \
-         seconds_to_live when that is shorter.",
-    ))
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The token's ID; import as WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID."),
-    )
-    .attr(
-        Attribute::computed("key", AttrType::String)
+            .describe("Lifetime in seconds, at most 2592000 (30 days).");
+        renew_before: Option<String> = optional(AttrType::String).describe(
+            "Replace the token when it expires within this long, like \"7d\"; default 7 days, or a third of \
+             seconds_to_live when that is shorter.",
+        );
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("The token's ID; import as WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID.");
+        key = computed(AttrType::String)
             .sensitive()
-            .describe("The secret, for `[providers.grafana] auth`; AMG shows it only at creation."),
-    )
-    .attr(Attribute::computed("expires_at", AttrType::String).describe("RFC 3339."))
+            .describe("The secret, for `[providers.grafana] auth`; AMG shows it only at creation.");
+        expires_at = computed(AttrType::String).describe("RFC 3339.");
+    }
 }
 
 /// How long before expiry a token is replaced (see the module docs).
@@ -101,16 +97,7 @@ fn rfc3339(t: &DateTime) -> String {
         .unwrap_or_else(|_| t.secs().to_string())
 }
 
-pub struct Token(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct TokenIn {
-    workspace_id: String,
-    service_account_id: String,
-    name: String,
-    seconds_to_live: i64,
-    renew_before: Option<String>,
-}
+pub(crate) struct Token(Arc<Clients>);
 
 impl Token {
     /// The token's (created, expires) times and name, or `None` when it (or
@@ -158,7 +145,9 @@ impl Token {
         }
     }
 
-    async fn fetch(
+    /// The token, keeping what only the record has: its key, and the
+    /// `renew_before` that lives in meshmon alone.
+    async fn get(
         &self,
         ws: &str,
         sa: &str,
@@ -191,10 +180,46 @@ impl Token {
     }
 }
 
+/// The parts of an imported token's ID, WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID.
+fn token_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let [ws, sa, token] = parts[..] else {
+        return Err(ProviderError::new(format!(
+            "{id:?} is not WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID"
+        ))
+        .with_hint("import a token as g-abc123/7/42"));
+    };
+    Ok((ws, sa, token))
+}
+
+/// A read keeps the recorded key ([`FetchRecorded`]); `fetch` is the
+/// import's, of WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID, with no key.
 #[async_trait]
-impl Resource for Token {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: TokenIn = typed(inputs)?;
+impl Declared for Token {
+    type Inputs = TokenIn;
+    type Client = Clients;
+    // `renew_before` lives in meshmon alone: its update calls nothing.
+    const UPDATES: &'static [UpdateGroup] = &[("renew_before", &["renew_before"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Token(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let (ws, sa, token) = token_id(id)?;
+        self.get(ws, sa, token, &Current::default()).await
+    }
+
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        token_id(id).map(|_| id.to_string())
+    }
+
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, TokenIn>) -> Result<Map, ProviderError> {
         renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
         let ttl = i32::try_from(i.seconds_to_live)
             .map_err(|_| ProviderError::new("`seconds_to_live` is out of range"))?;
@@ -236,8 +261,11 @@ impl Resource for Token {
     /// account) is deleted and `Ok(None)` returned, so that the create runs
     /// again and gets a key — the lost answer held the only copy of this
     /// token's.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: TokenIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, TokenIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let (ws, sa) = (&i.workspace_id, &i.service_account_id);
         let Some(t) = self.find_by(ws, sa, |t| t.name() == i.name).await? else {
             return Ok(None);
@@ -260,51 +288,34 @@ impl Resource for Token {
         Ok(None)
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        let ws = str_of(&prior.inputs, "workspace_id")?;
-        let sa = str_of(&prior.inputs, "service_account_id")?;
-        self.fetch(ws, sa, str_of(&prior.outputs, "id")?, prior)
-            .await
-    }
-
     async fn update(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        // Only `renew_before` updates in place, and it lives in meshmon alone.
-        let i: TokenIn = typed(inputs)?;
+        _group: &str,
+        _id: &str,
+        _prior: &Current,
+        i: &Inputs<'_, TokenIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
         let r = self
             .0
             .grafana
             .delete_workspace_service_account_token()
             .workspace_id(str_of(&prior.inputs, "workspace_id")?)
             .service_account_id(str_of(&prior.inputs, "service_account_id")?)
-            .token_id(str_of(&prior.outputs, "id")?)
+            .token_id(id)
             .send()
             .await;
         gone_ok_with(hint, "grafana:DeleteWorkspaceServiceAccountToken", r)
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let parts: Vec<&str> = id.split('/').collect();
-        let [ws, sa, token] = parts[..] else {
-            return Err(ProviderError::new(format!(
-                "{id:?} is not WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID"
-            ))
-            .with_hint("import a token as g-abc123/7/42"));
-        };
-        self.fetch(ws, sa, token, &Current::default()).await
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
@@ -330,6 +341,20 @@ impl Resource for Token {
             advice.replace_because = renewal_reason(at, margin, SystemTime::now());
         }
         advice
+    }
+}
+
+#[async_trait]
+impl FetchRecorded for Token {
+    async fn fetch_recorded(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        let ws = str_of(&prior.inputs, "workspace_id")?;
+        let sa = str_of(&prior.inputs, "service_account_id")?;
+        self.get(ws, sa, id, prior).await
     }
 }
 

@@ -28,90 +28,71 @@ use aws_sdk_grafana::types::{
 use meshmon_aws_common::error::{api_with, found_with};
 use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, refuse_reserved, tag_diff, tags_attr, tags_from_map, tags_hash_map,
+    self, Tags, TagsExt, refuse_reserved, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_aws_common::wait::{create_call_with, until};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
+    AttrType, Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait,
+    declare,
 };
-use serde::Deserialize;
 
 use crate::amg::{Clients, WORKSPACE_WAIT, hint};
-use crate::attrs::{Attrs, order_like, str_of, strings, typed};
+use crate::attrs::{Attrs, order_like, strings};
 
-pub fn schema() -> Schema {
-    let list = || AttrType::list_of(AttrType::String);
-    Schema::new(
-        "aws_grafana_workspace",
-        "An Amazon Managed Grafana workspace.",
-    )
-    .attr(
-        Attribute::optional("name", AttrType::String)
-            .describe("The workspace name; changed in place."),
-    )
-    .attr(Attribute::optional("description", AttrType::String).describe("Changed in place."))
-    .attr(
-        Attribute::optional("account_access_type", AttrType::String)
-            .default("CURRENT_ACCOUNT")
-            .describe("CURRENT_ACCOUNT or ORGANIZATION; changed in place."),
-    )
-    .attr(
-        Attribute::required("authentication_providers", list())
-            .describe("AWS_SSO (IAM Identity Center) and/or SAML; changed in place."),
-    )
-    .attr(
-        Attribute::optional("permission_type", AttrType::String)
-            .default("SERVICE_MANAGED")
-            .describe("SERVICE_MANAGED or CUSTOMER_MANAGED; changed in place."),
-    )
-    .attr(
-        Attribute::optional("data_sources", list())
-            .describe("AWS data sources the service-managed role may read, like [\"PROMETHEUS\"]."),
-    )
-    .attr(
-        Attribute::optional("notification_destinations", list())
-            .describe("Where alerts may go, like [\"SNS\"] (topics must be named grafana*)."),
-    )
-    .attr(
-        Attribute::optional("grafana_version", AttrType::String)
-            .and_computed()
-            .describe("Like \"10.4\"; AMG picks the newest when left out. Upgraded in place."),
-    )
-    .attr(
-        Attribute::optional("role_arn", AttrType::String)
-            .and_computed()
-            .describe("The IAM role the workspace assumes to read data sources; changed in place."),
-    )
-    .attr(
-        tags_attr("tags")
-            .describe("Changed in place; keys starting with meshmon: are meshmon's own."),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The workspace ID (g-…); `meshmon import` takes it."),
-    )
-    .attr(
-        Attribute::computed("endpoint", AttrType::String)
-            .describe("The workspace's host name, without https://."),
-    )
-    .attr(Attribute::computed("status", AttrType::String))
+const CURRENT_ACCOUNT: &str = "CURRENT_ACCOUNT";
+const SERVICE_MANAGED: &str = "SERVICE_MANAGED";
+
+// What the engine fills in for an attribute left out, for inputs decoded
+// without it (the declaration's own check).
+fn current_account() -> String {
+    CURRENT_ACCOUNT.into()
+}
+fn service_managed() -> String {
+    SERVICE_MANAGED.into()
 }
 
-#[derive(Deserialize)]
-struct WorkspaceIn {
-    name: Option<String>,
-    description: Option<String>,
-    account_access_type: String,
-    authentication_providers: Vec<String>,
-    permission_type: String,
-    #[serde(default)]
-    data_sources: Vec<String>,
-    #[serde(default)]
-    notification_destinations: Vec<String>,
-    grafana_version: Option<String>,
-    role_arn: Option<String>,
-    #[serde(default)]
-    tags: Tags,
+fn list() -> AttrType {
+    AttrType::list_of(AttrType::String)
+}
+
+declare! {
+    pub(crate) struct WorkspaceIn for "aws_grafana_workspace" ("An Amazon Managed Grafana workspace.") {
+        name: Option<String> = optional(AttrType::String)
+            .describe("The workspace name; changed in place.");
+        description: Option<String> = optional(AttrType::String).describe("Changed in place.");
+        #[serde(default = "current_account")]
+        account_access_type: String = optional(AttrType::String)
+            .default(CURRENT_ACCOUNT)
+            .describe("CURRENT_ACCOUNT or ORGANIZATION; changed in place.");
+        authentication_providers: Vec<String> = required(list())
+            .describe("AWS_SSO (IAM Identity Center) and/or SAML; changed in place.");
+        #[serde(default = "service_managed")]
+        permission_type: String = optional(AttrType::String)
+            .default(SERVICE_MANAGED)
+            .describe("SERVICE_MANAGED or CUSTOMER_MANAGED; changed in place.");
+        #[serde(default)]
+        data_sources: Vec<String> = optional(list())
+            .describe("AWS data sources the service-managed role may read, like [\"PROMETHEUS\"].");
+        #[serde(default)]
+        notification_destinations: Vec<String> = optional(list())
+            .describe("Where alerts may go, like [\"SNS\"] (topics must be named grafana*).");
+        grafana_version: Option<String> = optional(AttrType::String)
+            .and_computed()
+            .describe("Like \"10.4\"; AMG picks the newest when left out. Upgraded in place.");
+        role_arn: Option<String> = optional(AttrType::String)
+            .and_computed()
+            .describe("The IAM role the workspace assumes to read data sources; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr()
+            .describe("Changed in place; keys starting with meshmon: are meshmon's own.");
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("The workspace ID (g-…); `meshmon import` takes it.");
+        endpoint = computed(AttrType::String)
+            .describe("The workspace's host name, without https://.");
+        status = computed(AttrType::String);
+    }
 }
 
 impl WorkspaceIn {
@@ -135,7 +116,7 @@ impl WorkspaceIn {
     }
 }
 
-pub struct Workspace(pub Arc<Clients>);
+pub(crate) struct Workspace(Arc<Clients>);
 
 fn outputs(w: &WorkspaceDescription) -> Map {
     Attrs::new()
@@ -149,11 +130,10 @@ fn outputs(w: &WorkspaceDescription) -> Map {
 
 fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
     let names = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
-    let auth = names(
-        w.authentication()
-            .map(|a| a.providers().iter().map(|p| p.as_str()).collect())
-            .unwrap_or_default(),
-    );
+    // An answer without the authentication leaves the attribute out.
+    let auth = w
+        .authentication()
+        .map(|a| names(a.providers().iter().map(|p| p.as_str()).collect()));
     let sources = names(w.data_sources().iter().map(|d| d.as_str()).collect());
     let dests = names(
         w.notification_destinations()
@@ -168,9 +148,9 @@ fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
             "account_access_type",
             w.account_access_type().map(|a| a.as_str()),
         )
-        .set(
+        .opt(
             "authentication_providers",
-            strings(order_like(prior, "authentication_providers", auth)),
+            auth.map(|a| strings(order_like(prior, "authentication_providers", a))),
         )
         .opt("permission_type", w.permission_type().map(|p| p.as_str()))
         .unless_empty(
@@ -243,46 +223,86 @@ impl Workspace {
         }
     }
 
-    /// Changes the user's tags from `old` to `new` ([`tag_diff`]): AWS's and
-    /// meshmon's own are never touched.
+    /// Changes the user's tags from `old` to `new` ([`tags::sync`]): AWS's
+    /// and meshmon's own are never touched.
     async fn retag(&self, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
-        let (set, remove) = tag_diff(old, new);
-        if set.is_empty() && remove.is_empty() {
-            return Ok(());
-        }
-        let arn = self.0.workspace_arn(id).await?;
-        if !set.is_empty() {
-            self.0
-                .grafana
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(tags_hash_map(&set))
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            self.0
-                .grafana
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:UntagResource", e))?;
-        }
-        Ok(())
+        let c = &self.0;
+        tags::sync(
+            old,
+            new,
+            |set| async move {
+                c.grafana
+                    .tag_resource()
+                    .resource_arn(c.workspace_arn(id).await?)
+                    .set_tags(tags_hash_map(&set))
+                    .send()
+                    .await
+                    .map_err(|e| api_with(hint, "grafana:TagResource", e))
+                    .map(drop)
+            },
+            |remove| async move {
+                c.grafana
+                    .untag_resource()
+                    .resource_arn(c.workspace_arn(id).await?)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| api_with(hint, "grafana:UntagResource", e))
+                    .map(drop)
+            },
+        )
+        .await
     }
 }
 
-fn changed(prior: &Map, inputs: &Map, keys: &[&str]) -> bool {
-    keys.iter().any(|k| prior.get(*k) != inputs.get(*k))
-}
-
 #[async_trait]
-impl Resource for Workspace {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: WorkspaceIn = typed(inputs)?;
+impl Declared for Workspace {
+    type Inputs = WorkspaceIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[
+        (
+            "workspace",
+            &[
+                "name",
+                "description",
+                "account_access_type",
+                "permission_type",
+                "data_sources",
+                "notification_destinations",
+                "role_arn",
+            ],
+        ),
+        ("authentication", &["authentication_providers"]),
+        ("grafana_version", &["grafana_version"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Workspace(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(w) = self.describe(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Current::new(inputs(&w, prior), outputs(&w))))
+    }
+
+    /// A workspace ID, or anything ending in one (an ARN).
+    async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
+        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, WorkspaceIn>,
+    ) -> Result<Map, ProviderError> {
         refuse_reserved(&i.tags)?;
         let tags = creation_tags(ctx, &i.tags);
         let g = &self.0.creates;
@@ -307,13 +327,17 @@ impl Resource for Workspace {
         let first = out
             .workspace()
             .ok_or_else(|| ProviderError::new("grafana:CreateWorkspace returned no workspace"))?;
-        self.finish(ctx, inputs, first).await
+        self.finish(ctx, i.raw(), first).await
     }
 
     /// Lists the workspaces for the one this create's tags mark (see the
     /// module docs), then waits for it to be ACTIVE as the create would. A
     /// workspace being deleted is not found.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, WorkspaceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         required_marks(ctx)?;
         let mut mine = Vec::new();
         let mut next: Option<String> = None;
@@ -349,90 +373,78 @@ impl Resource for Workspace {
         let Some(w) = self.describe(&id).await? else {
             return Ok(None);
         };
-        self.finish(ctx, inputs, &w).await.map(Some)
+        self.finish(ctx, i.raw(), &w).await.map(Some)
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        let Some(w) = self.describe(str_of(&prior.outputs, "id")?).await? else {
-            return Ok(None);
-        };
-        Ok(Some(Current::new(inputs(&w, &prior.inputs), outputs(&w))))
-    }
-
+    /// Each group's call, then a wait for ACTIVE: AMG refuses the next
+    /// change to a busy workspace. The outputs are the settled workspace's.
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = str_of(&prior.outputs, "id")?;
-        let i: WorkspaceIn = typed(inputs)?;
+        i: &Inputs<'_, WorkspaceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         refuse_reserved(&i.tags)?;
-        let old = &prior.inputs;
         let g = &self.0.grafana;
-        let general = [
-            "name",
-            "description",
-            "account_access_type",
-            "permission_type",
-            "data_sources",
-            "notification_destinations",
-            "role_arn",
-        ];
-        if changed(old, inputs, &general) {
-            g.update_workspace()
-                .workspace_id(id)
-                .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
-                .permission_type(PermissionType::from(i.permission_type.as_str()))
-                .set_workspace_data_sources(Some(i.sources()))
-                .set_workspace_notification_destinations(Some(i.destinations()))
-                .set_workspace_name(i.name.clone())
-                .set_workspace_description(Some(i.description.clone().unwrap_or_default()))
-                .set_workspace_role_arn(i.role_arn.clone())
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:UpdateWorkspace", e))?;
-            self.wait_active(ctx, id).await?;
+        match group {
+            "workspace" => {
+                g.update_workspace()
+                    .workspace_id(id)
+                    .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
+                    .permission_type(PermissionType::from(i.permission_type.as_str()))
+                    .set_workspace_data_sources(Some(i.sources()))
+                    .set_workspace_notification_destinations(Some(i.destinations()))
+                    .set_workspace_name(i.name.clone())
+                    // A description left out is cleared.
+                    .set_workspace_description(Some(i.description.clone().unwrap_or_default()))
+                    .set_workspace_role_arn(i.role_arn.clone())
+                    .send()
+                    .await
+                    .map_err(|e| api_with(hint, "grafana:UpdateWorkspace", e))?;
+            }
+            "authentication" => {
+                g.update_workspace_authentication()
+                    .workspace_id(id)
+                    .set_authentication_providers(Some(i.auth()))
+                    .send()
+                    .await
+                    .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceAuthentication", e))?;
+            }
+            // A version left out leaves the workspace's as it is.
+            "grafana_version" => {
+                if let Some(version) = &i.grafana_version {
+                    // The call needs the configuration too: keep what is there.
+                    let conf = g
+                        .describe_workspace_configuration()
+                        .workspace_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| api_with(hint, "grafana:DescribeWorkspaceConfiguration", e))?;
+                    g.update_workspace_configuration()
+                        .workspace_id(id)
+                        .configuration(conf.configuration())
+                        .grafana_version(version)
+                        .send()
+                        .await
+                        .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceConfiguration", e))?;
+                }
+            }
+            _ => {
+                self.retag(id, &tags_of(&prior.inputs, "tags"), &i.tags)
+                    .await?
+            }
         }
-        if changed(old, inputs, &["authentication_providers"]) {
-            g.update_workspace_authentication()
-                .workspace_id(id)
-                .set_authentication_providers(Some(i.auth()))
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceAuthentication", e))?;
-            self.wait_active(ctx, id).await?;
-        }
-        if let Some(version) = &i.grafana_version
-            && changed(old, inputs, &["grafana_version"])
-        {
-            // The call needs the configuration too: keep what is there.
-            let conf = g
-                .describe_workspace_configuration()
-                .workspace_id(id)
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:DescribeWorkspaceConfiguration", e))?;
-            g.update_workspace_configuration()
-                .workspace_id(id)
-                .configuration(conf.configuration())
-                .grafana_version(version)
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceConfiguration", e))?;
-            self.wait_active(ctx, id).await?;
-        }
-        let old_tags: Tags = typed::<TagsOnly>(old).map(|t| t.tags).unwrap_or_default();
-        self.retag(id, &old_tags, &i.tags).await?;
-        Ok(outputs(&self.wait_active(ctx, id).await?))
+        Ok(Some(outputs(&self.wait_active(ctx, id).await?)))
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = str_of(&prior.outputs, "id")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         loop {
             let sent = self
                 .0
@@ -487,18 +499,4 @@ impl Resource for Workspace {
         )
         .await
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let id = id.rsplit('/').next().unwrap_or(id);
-        let Some(w) = self.describe(id).await? else {
-            return Ok(None);
-        };
-        Ok(Some(Current::new(inputs(&w, &Map::new()), outputs(&w))))
-    }
-}
-
-#[derive(Deserialize)]
-struct TagsOnly {
-    #[serde(default)]
-    tags: Tags,
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use meshmon_provider_sdk::{Map, OpContext, ProviderError, Value};
 use sha2::{Digest, Sha256};
 
-pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
+pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of};
 
 /// Orders `actual` like the list the user wrote, so that a set the API
 /// returns in its own order does not read as a change; new items go last.
@@ -50,6 +50,30 @@ pub fn no_intent(ctx: &OpContext) -> ProviderError {
         ctx.address
     ))
     .with_hint("this is a bug in meshmon: the engine recovers only creates it journaled")
+}
+
+/// The string field `field` of a Grafana answer to `operation` that the
+/// resource cannot do without (the uid it is known by): missing or empty
+/// is an error, never a `""` recorded.
+pub fn answered<'a>(
+    operation: &str,
+    answer: &'a serde_json::Value,
+    field: &str,
+) -> Result<&'a str, ProviderError> {
+    answer[field]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ProviderError::api(
+                operation,
+                None,
+                format!("Grafana's answer carries no `{field}`"),
+            )
+            .with_hint(
+                "check that `url` under [providers.grafana] is Grafana's root URL; an object \
+                     Grafana made anyway can be adopted with `meshmon import` by its uid",
+            )
+        })
 }
 
 /// Parses a duration like "1m" or "7d", naming the attribute on failure.

@@ -28,15 +28,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::attrs::{
-    Attrs, duration, duration_like, intent_uid, no_intent, parse_go_duration, str_of,
+    Attrs, answered, duration, duration_like, intent_uid, no_intent, parse_go_duration,
 };
 use crate::client::{Client, seg};
 
@@ -44,83 +44,86 @@ const PATH: &str = "/api/v1/provisioning/alert-rules";
 const EXPR: &str = "__expr__";
 const EVALUATORS: [&str; 4] = ["gt", "lt", "within_range", "outside_range"];
 
-pub fn schema() -> Schema {
-    let text = || AttrType::map_of(AttrType::String);
-    Schema::new("grafana_alert_rule", "A Grafana unified-alerting rule on a PromQL query.")
-        .attr(Attribute::required("title", AttrType::String).describe("Changed in place."))
-        .attr(Attribute::required("folder_uid", AttrType::String).describe("Changed in place."))
-        .attr(Attribute::required("group", AttrType::String).describe("The rule group; changed in place."))
-        .attr(
-            Attribute::optional("interval", AttrType::String)
-                .default("1m")
-                .describe("How often the group is evaluated; applies to the whole group."),
-        )
-        .attr(Attribute::required("datasource_uid", AttrType::String).describe("The Prometheus data source."))
-        .attr(Attribute::required("query", AttrType::String).describe("PromQL."))
-        .attr(
-            Attribute::required("condition", AttrType::map_of(AttrType::Any)).describe(
-                "{ type = \"gt\" | \"lt\", threshold = N } or { type = \"within_range\" | \"outside_range\", \
-                 threshold = [LOW, HIGH] }.",
-            ),
-        )
-        .attr(
-            Attribute::optional("reducer", AttrType::String)
-                .default("last")
-                .describe("How each series is reduced to one number: last, mean, max, min, sum, count."),
-        )
-        .attr(
-            Attribute::optional("lookback", AttrType::String)
-                .default("10m")
-                .describe("The query's time range, ending now."),
-        )
-        .attr(
-            Attribute::optional("for", AttrType::String)
-                .default("0s")
-                .describe("How long the condition must hold before the alert fires, like \"1m\"."),
-        )
-        .attr(Attribute::optional("labels", text()))
-        .attr(Attribute::optional("annotations", text()).describe("Like { summary = \"…\" }."))
-        .attr(
-            Attribute::optional("contact_point", AttrType::String)
-                .describe("Route this rule's notifications straight to a contact point (by name)."),
-        )
-        .attr(Attribute::optional("no_data_state", AttrType::String).default("NoData").describe("NoData, Alerting, OK."))
-        .attr(Attribute::optional("exec_err_state", AttrType::String).default("Error").describe("Error, Alerting, OK."))
-        .attr(Attribute::optional("is_paused", AttrType::Bool).default(false))
-        .attr(
-            Attribute::optional("uid", AttrType::String)
-                .and_computed()
-                .force_new()
-                .describe("The rule's uid; meshmon picks one when left out."),
-        )
-        .attr(Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."))
+/// Defaults the engine fills in for attributes left out: constants for the
+/// schema, and functions for serde, for inputs decoded without them (the
+/// declaration's own check).
+macro_rules! defaults {
+    ($($name:ident, $fun:ident = $v:literal;)*) => {
+        $(
+            const $name: &str = $v;
+            fn $fun() -> String {
+                $name.into()
+            }
+        )*
+    };
 }
 
-pub struct AlertRule(pub Arc<Client>);
-
-#[derive(Deserialize)]
-struct RuleIn {
-    title: String,
-    folder_uid: String,
-    group: String,
-    interval: String,
-    datasource_uid: String,
-    query: String,
-    condition: Condition,
-    reducer: String,
-    lookback: String,
-    #[serde(rename = "for")]
-    pending: String,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-    contact_point: Option<String>,
-    no_data_state: String,
-    exec_err_state: String,
-    is_paused: bool,
-    uid: Option<String>,
+defaults! {
+    INTERVAL, interval = "1m";
+    REDUCER, reducer = "last";
+    LOOKBACK, lookback = "10m";
+    PENDING, pending = "0s";
+    NO_DATA, no_data = "NoData";
+    EXEC_ERR, exec_err = "Error";
 }
+
+fn text() -> AttrType {
+    AttrType::map_of(AttrType::String)
+}
+
+declare! {
+    #[derive(Clone)]
+    pub(crate) struct RuleIn for "grafana_alert_rule" ("A Grafana unified-alerting rule on a PromQL query.") {
+        title: String = required(AttrType::String).describe("Changed in place.");
+        folder_uid: String = required(AttrType::String).describe("Changed in place.");
+        group: String = required(AttrType::String).describe("The rule group; changed in place.");
+        #[serde(default = "interval")]
+        interval: String = optional(AttrType::String)
+            .default(INTERVAL)
+            .describe("How often the group is evaluated; applies to the whole group.");
+        datasource_uid: String = required(AttrType::String).describe("The Prometheus data source.");
+        query: String = required(AttrType::String).describe("PromQL.");
+        // Read as a `Condition` when the rule is built, so that a malformed
+        // one is explained there.
+        condition: Value = required(AttrType::map_of(AttrType::Any)).describe(
+            "{ type = \"gt\" | \"lt\", threshold = N } or { type = \"within_range\" | \"outside_range\", \
+             threshold = [LOW, HIGH] }.",
+        );
+        #[serde(default = "reducer")]
+        reducer: String = optional(AttrType::String)
+            .default(REDUCER)
+            .describe("How each series is reduced to one number: last, mean, max, min, sum, count.");
+        #[serde(default = "lookback")]
+        lookback: String = optional(AttrType::String)
+            .default(LOOKBACK)
+            .describe("The query's time range, ending now.");
+        #[serde(default = "pending")]
+        r#for: String = optional(AttrType::String)
+            .default(PENDING)
+            .describe("How long the condition must hold before the alert fires, like \"1m\".");
+        #[serde(default)]
+        labels: BTreeMap<String, String> = optional(text());
+        #[serde(default)]
+        annotations: BTreeMap<String, String> = optional(text()).describe("Like { summary = \"…\" }.");
+        contact_point: Option<String> = optional(AttrType::String)
+            .describe("Route this rule's notifications straight to a contact point (by name).");
+        #[serde(default = "no_data")]
+        no_data_state: String = optional(AttrType::String).default(NO_DATA).describe("NoData, Alerting, OK.");
+        #[serde(default = "exec_err")]
+        exec_err_state: String = optional(AttrType::String).default(EXEC_ERR).describe("Error, Alerting, OK.");
+        #[serde(default)]
+        is_paused: bool = optional(AttrType::Bool).default(false);
+        uid: Option<String> = optional(AttrType::String)
+            .and_computed()
+            .force_new()
+            .describe("The rule's uid; meshmon picks one when left out.");
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+    }
+}
+
+pub(crate) struct AlertRule(Arc<Client>);
 
 #[derive(Deserialize)]
 struct Condition {
@@ -161,7 +164,12 @@ impl Condition {
 /// The provisioning API's rule body.
 fn body(i: &RuleIn) -> Result<Json, ProviderError> {
     let lookback = duration("lookback", &i.lookback)?.as_secs();
-    duration("for", &i.pending)?;
+    duration("for", &i.r#for)?;
+    let condition: Condition = i
+        .condition
+        .clone()
+        .to_typed()
+        .map_err(ProviderError::invalid_inputs)?;
     let expr = |ref_id: &str, model: Json| {
         json!({
             "refId": ref_id,
@@ -186,12 +194,12 @@ fn body(i: &RuleIn) -> Result<Json, ProviderError> {
             expr("B", json!({ "refId": "B", "type": "reduce", "expression": "A", "reducer": i.reducer, "datasource": ds })),
             expr("C", json!({
                 "refId": "C", "type": "threshold", "expression": "B", "datasource": ds,
-                "conditions": [{ "evaluator": { "type": i.condition.kind, "params": i.condition.params()? } }],
+                "conditions": [{ "evaluator": { "type": condition.kind, "params": condition.params()? } }],
             })),
         ],
         "noDataState": i.no_data_state,
         "execErrState": i.exec_err_state,
-        "for": i.pending,
+        "for": i.r#for,
         "labels": i.labels,
         "annotations": i.annotations,
         "isPaused": i.is_paused,
@@ -205,23 +213,25 @@ fn body(i: &RuleIn) -> Result<Json, ProviderError> {
     Ok(b)
 }
 
+#[cfg(test)]
 fn typed(inputs: &Map) -> Result<RuleIn, ProviderError> {
-    crate::attrs::typed(inputs)
+    meshmon_provider_sdk::attrs::typed(inputs)
 }
 
 /// The inputs of a create, with the uid it asks for: the user's, else one
 /// derived from the intent.
-fn typed_for_create(ctx: &OpContext, inputs: &Map) -> Result<RuleIn, ProviderError> {
-    let mut i = typed(inputs)?;
+fn for_create(ctx: &OpContext, i: &RuleIn) -> RuleIn {
+    let mut i = i.clone();
     if i.uid.is_none() {
         i.uid = intent_uid(ctx, "");
     }
-    Ok(i)
+    i
 }
 
 /// A rule read back in the resource's terms. A rule reshaped in the UI
 /// (another pipeline) reads with what can be found, which shows as drift.
 fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
+    // A rule without data steps has none to find.
     let data: Vec<&Json> = r["data"]
         .as_array()
         .map(|a| a.iter().collect())
@@ -233,11 +243,11 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
         .find(|d| d["refId"] == r["condition"])
         .map(|d| d["model"]["conditions"][0]["evaluator"].clone())
         .unwrap_or(Json::Null);
-    let params = evaluator["params"].as_array().cloned().unwrap_or_default();
-    let threshold = if params.len() == 1 {
-        params[0].clone()
-    } else {
-        Json::Array(params)
+    // No evaluator parameters read as no threshold.
+    let threshold = match evaluator["params"].as_array() {
+        Some(params) if params.len() == 1 => params[0].clone(),
+        Some(params) => Json::Array(params.clone()),
+        None => Json::Null,
     };
     let condition = Value::from(json!({ "type": evaluator["type"], "threshold": threshold }));
     let dur = |key: &str, v: &Json| {
@@ -249,11 +259,12 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
             .unwrap_or(Value::Null)
     };
     let map = |v: &Json| Value::from(if v.is_object() { v.clone() } else { json!({}) });
-    let uid = r["uid"].as_str().unwrap_or_default();
+    // `fetch` makes sure of the uid; a field the answer lacks is left out.
+    let uid = r["uid"].as_str();
     let inputs = Attrs::new()
-        .set("title", r["title"].as_str().unwrap_or_default())
-        .set("folder_uid", r["folderUID"].as_str().unwrap_or_default())
-        .set("group", r["ruleGroup"].as_str().unwrap_or_default())
+        .opt("title", r["title"].as_str())
+        .opt("folder_uid", r["folderUID"].as_str())
+        .opt("group", r["ruleGroup"].as_str())
         .opt(
             "interval",
             interval
@@ -282,18 +293,12 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
             "contact_point",
             r["notification_settings"]["receiver"].as_str(),
         )
-        .set(
-            "no_data_state",
-            r["noDataState"].as_str().unwrap_or_default(),
-        )
-        .set(
-            "exec_err_state",
-            r["execErrState"].as_str().unwrap_or_default(),
-        )
+        .opt("no_data_state", r["noDataState"].as_str())
+        .opt("exec_err_state", r["execErrState"].as_str())
         .set("is_paused", r["isPaused"].as_bool().unwrap_or(false))
-        .set("uid", uid)
+        .opt("uid", uid)
         .build();
-    Current::new(inputs, Attrs::new().set("id", uid).set("uid", uid).build())
+    Current::new(inputs, Attrs::new().opt("id", uid).opt("uid", uid).build())
 }
 
 impl AlertRule {
@@ -352,38 +357,82 @@ impl AlertRule {
             .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
         Ok(outputs)
     }
-
-    async fn fetch(&self, uid: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
-        let Some(r) = self.0.get(&format!("{PATH}/{}", seg(uid))).await? else {
-            return Ok(None);
-        };
-        let (folder, group) = (
-            r["folderUID"].as_str().unwrap_or_default(),
-            r["ruleGroup"].as_str().unwrap_or_default(),
-        );
-        let interval = self
-            .0
-            .get(&Self::group_path(folder, group))
-            .await?
-            .and_then(|g| g["interval"].as_u64());
-        Ok(Some(current(&r, interval, prior)))
-    }
 }
 
 #[async_trait]
-impl Resource for AlertRule {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i = typed_for_create(ctx, inputs)?;
-        let created = self.0.send(Method::POST, PATH, Some(&body(&i)?)).await?;
-        let uid = created["uid"].as_str().unwrap_or_default().to_string();
-        self.finish(&i, &uid, inputs).await
+impl Declared for AlertRule {
+    type Inputs = RuleIn;
+    type Client = Client;
+    const ID: &'static str = "uid";
+    // One PUT sends the whole rule, then the group's interval is set: a
+    // rule moved to another group needs it there too.
+    const UPDATES: &'static [UpdateGroup] = &[(
+        "rule",
+        &[
+            "title",
+            "folder_uid",
+            "group",
+            "interval",
+            "datasource_uid",
+            "query",
+            "condition",
+            "reducer",
+            "lookback",
+            "for",
+            "labels",
+            "annotations",
+            "contact_point",
+            "no_data_state",
+            "exec_err_state",
+            "is_paused",
+        ],
+    )];
+
+    fn new(client: Arc<Client>) -> Self {
+        AlertRule(client)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(r) = self.0.get(&format!("{PATH}/{}", seg(uid))).await? else {
+            return Ok(None);
+        };
+        answered(&format!("GET {PATH}"), &r, "uid")?;
+        // A rule without a folder or group has no group interval to read.
+        let interval = match (r["folderUID"].as_str(), r["ruleGroup"].as_str()) {
+            (Some(folder), Some(group)) => self
+                .0
+                .get(&Self::group_path(folder, group))
+                .await?
+                .and_then(|g| g["interval"].as_u64()),
+            _ => None,
+        };
+        Ok(Some(current(&r, interval, prior)))
+    }
+
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RuleIn>) -> Result<Map, ProviderError> {
+        let i_for = for_create(ctx, i);
+        let created = self
+            .0
+            .send(Method::POST, PATH, Some(&body(&i_for)?))
+            .await?;
+        let uid = answered(&format!("POST {PATH}"), &created, "uid")?;
+        self.finish(&i_for, uid, i.raw()).await
     }
 
     /// Finds the rule by the uid the create asked for, then sets the
     /// group's interval as the create would have.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i = typed_for_create(ctx, inputs)?;
-        let uid = i.uid.clone().ok_or_else(|| no_intent(ctx))?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RuleIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let i_for = for_create(ctx, i);
+        let uid = i_for.uid.clone().ok_or_else(|| no_intent(ctx))?;
         if self
             .0
             .get(&format!("{PATH}/{}", seg(&uid)))
@@ -392,26 +441,18 @@ impl Resource for AlertRule {
         {
             return Ok(None);
         }
-        self.finish(&i, &uid, inputs).await.map(Some)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "uid")?, &prior.inputs)
-            .await
+        self.finish(&i_for, &uid, i.raw()).await.map(Some)
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let uid = str_of(&prior.outputs, "uid")?;
-        let mut i = typed(inputs)?;
+        _group: &str,
+        uid: &str,
+        _prior: &Current,
+        i: &Inputs<'_, RuleIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let mut i = RuleIn::clone(i);
         i.uid = Some(uid.to_string());
         self.0
             .send(
@@ -421,17 +462,16 @@ impl Resource for AlertRule {
             )
             .await?;
         self.ensure_interval(&i).await?;
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        self.0
-            .delete(&format!("{PATH}/{}", seg(str_of(&prior.outputs, "uid")?)))
-            .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
+        self.0.delete(&format!("{PATH}/{}", seg(uid))).await
     }
 }
 

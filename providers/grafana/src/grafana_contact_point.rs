@@ -20,14 +20,15 @@
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, intent_uid, no_intent, str_of, strings, strings_of};
+use crate::attrs::{Attrs, intent_uid, no_intent, strings, strings_of};
 use crate::client::{Client, seg};
+use crate::recorded::FetchRecorded;
 
 const PATH: &str = "/api/v1/provisioning/contact-points";
 /// SNS receiver keys that live under the integration's `sigv4` settings.
@@ -39,36 +40,25 @@ const SIGV4: [(&str, &str); 5] = [
     ("secret_key", "secret_key"),
 ];
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "grafana_contact_point",
-        "A unified-alerting contact point and its receivers.",
-    )
-    .attr(
-        Attribute::required("name", AttrType::String)
-            .describe("What alert rules route to; changed in place."),
-    )
-    .attr(
-        Attribute::required(
-            "receivers",
-            AttrType::list_of(AttrType::map_of(AttrType::Any)),
-        )
-        .describe(
-            "Integrations, like [{ type = \"sns\", topic_arn = \"…\", region = \"eu-west-1\" }, \
-                 { type = \"email\", addresses = [\"oncall@example.com\"] }]; changed in place.",
-        ),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("The name; `meshmon import` takes it."),
-    )
-    .attr(
-        Attribute::computed("uids", AttrType::list_of(AttrType::String))
-            .describe("One per receiver."),
-    )
+declare! {
+    pub(crate) struct ContactPointIn for "grafana_contact_point"
+        ("A unified-alerting contact point and its receivers.")
+    {
+        name: String = required(AttrType::String)
+            .describe("What alert rules route to; changed in place.");
+        receivers: Vec<Value> = required(AttrType::list_of(AttrType::map_of(AttrType::Any)))
+            .describe(
+                "Integrations, like [{ type = \"sns\", topic_arn = \"…\", region = \"eu-west-1\" }, \
+                     { type = \"email\", addresses = [\"oncall@example.com\"] }]; changed in place.",
+            );
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The name; `meshmon import` takes it.");
+        uids = computed(AttrType::list_of(AttrType::String)).describe("One per receiver.");
+    }
 }
 
-pub struct ContactPoint(pub Arc<Client>);
+pub(crate) struct ContactPoint(Arc<Client>);
 
 /// A receiver as the provisioning API's embedded contact point.
 fn integration(name: &str, r: &Value) -> Result<Json, ProviderError> {
@@ -95,6 +85,7 @@ fn integration(name: &str, r: &Value) -> Result<Json, ProviderError> {
                     .unwrap_or(key);
                 sigv4.insert(theirs.to_string(), v);
             }
+            // The user's addresses: a list, or one string.
             ("email", "addresses") => {
                 let list: Vec<&str> = v
                     .as_array()
@@ -136,11 +127,14 @@ fn integration(name: &str, r: &Value) -> Result<Json, ProviderError> {
 /// An integration read back in the receiver form, given what was recorded
 /// for it (secrets come back redacted and keep the recorded value).
 fn receiver(i: &Json, prior: Option<&Map>) -> Value {
-    let ty = i["type"].as_str().unwrap_or_default();
+    // An integration without a type reads without one.
+    let ty = i["type"].as_str();
     let empty = Map::new();
     let prior = prior.unwrap_or(&empty);
     let mut out = Map::new();
-    out.insert("type".into(), Value::from(ty));
+    if let Some(ty) = ty {
+        out.insert("type".into(), Value::from(ty));
+    }
     let redacted = |v: &Json| v.as_str().is_some_and(|s| s.contains("REDACTED"));
     let mut put = |k: &str, v: &Json| {
         if redacted(v) {
@@ -153,29 +147,30 @@ fn receiver(i: &Json, prior: Option<&Map>) -> Value {
     };
     for (k, v) in i["settings"].as_object().into_iter().flatten() {
         match (ty, k.as_str()) {
-            ("sns", "sigv4") => {
+            (Some("sns"), "sigv4") => {
                 for (ours, theirs) in SIGV4 {
                     if let Some(v) = v.get(theirs) {
                         put(ours, v);
                     }
                 }
             }
-            ("email", "addresses") => {
-                let list: Vec<&str> = v
-                    .as_str()
-                    .unwrap_or_default()
-                    .split([';', ',', '\n'])
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                put("addresses", &json!(list));
+            // Addresses that are not a string read as none.
+            (Some("email"), "addresses") => {
+                if let Some(text) = v.as_str() {
+                    let list: Vec<&str> = text
+                        .split([';', ',', '\n'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    put("addresses", &json!(list));
+                }
             }
-            ("email", "singleEmail")
+            (Some("email"), "singleEmail")
                 if v.as_bool() == Some(true) || prior.contains_key("single_email") =>
             {
                 put("single_email", v)
             }
-            ("email", "singleEmail") => {}
+            (Some("email"), "singleEmail") => {}
             _ => put(k, v),
         }
     }
@@ -213,7 +208,7 @@ impl ContactPoint {
             .collect())
     }
 
-    async fn fetch(&self, name: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, name: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
         let mut found = self.list(name).await?;
         if found.is_empty() {
             return Ok(None);
@@ -264,15 +259,12 @@ impl ContactPoint {
     /// position, or one Grafana picks.
     async fn converge(
         &self,
-        inputs: &Map,
+        inputs: &Inputs<'_, ContactPointIn>,
         uids: &[String],
         new_uid: impl Fn(usize) -> Option<String>,
     ) -> Result<Map, ProviderError> {
-        let name = str_of(inputs, "name")?;
-        let receivers = inputs
-            .get("receivers")
-            .and_then(Value::as_list)
-            .unwrap_or_default();
+        let name = inputs.name.as_str();
+        let receivers = &inputs.receivers;
         if receivers.is_empty() {
             return Err(ProviderError::new(
                 "a contact point needs at least one receiver",
@@ -281,7 +273,7 @@ impl ContactPoint {
         let mut done: Vec<String> = Vec::new();
         let partial = |done: &[String]| {
             Current::new(
-                inputs.clone(),
+                inputs.raw().clone(),
                 Attrs::new()
                     .set("id", name)
                     .set("uids", strings(done.to_vec()))
@@ -335,21 +327,47 @@ impl ContactPoint {
 }
 
 #[async_trait]
-impl Resource for ContactPoint {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.converge(inputs, &[], |n| receiver_uid(ctx, n)).await
+impl Declared for ContactPoint {
+    type Inputs = ContactPointIn;
+    type Client = Client;
+    // The name is on every receiver: renaming is rewriting them all.
+    const UPDATES: &'static [UpdateGroup] = &[("contact_point", &["name", "receivers"])];
+
+    fn new(client: Arc<Client>) -> Self {
+        ContactPoint(client)
+    }
+
+    /// The import's fetch; a read matches receivers to the recorded uids
+    /// ([`FetchRecorded`]).
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        name: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.get(name, &Current::new(prior.clone(), Map::new()))
+            .await
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, ContactPointIn>,
+    ) -> Result<Map, ProviderError> {
+        self.converge(i, &[], |n| receiver_uid(ctx, n)).await
     }
 
     /// Finds the receivers by the uids the create asked for. All there: the
     /// contact point, with the create's outputs. None there: `Ok(None)`.
     /// Some only (the create stopped between two receivers): those are
     /// deleted and `Ok(None)` returned, so that the create runs again whole.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let name = str_of(inputs, "name")?;
-        let count = inputs
-            .get("receivers")
-            .and_then(Value::as_list)
-            .map_or(0, |l| l.len());
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, ContactPointIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let name = i.name.as_str();
+        let count = i.receivers.len();
         let wanted = (0..count)
             .map(|n| receiver_uid(ctx, n))
             .collect::<Option<Vec<String>>>()
@@ -373,33 +391,41 @@ impl Resource for ContactPoint {
         Ok(None)
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "id")?, prior).await
-    }
-
     async fn update(
         &self,
         _ctx: &OpContext,
+        _group: &str,
+        _name: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        self.converge(inputs, &strings_of(&prior.outputs, "uids"), |_| None)
+        i: &Inputs<'_, ContactPointIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        self.converge(i, &strings_of(&prior.outputs, "uids"), |_| None)
             .await
+            .map(Some)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _name: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
         for uid in strings_of(&prior.outputs, "uids") {
             self.0.delete(&format!("{PATH}/{}", seg(&uid))).await?;
         }
         Ok(())
     }
+}
 
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Current::default()).await
+#[async_trait]
+impl FetchRecorded for ContactPoint {
+    async fn fetch_recorded(
+        &self,
+        _ctx: &OpContext,
+        name: &str,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.get(name, prior).await
     }
 }
 

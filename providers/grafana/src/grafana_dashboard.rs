@@ -21,61 +21,54 @@
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use crate::attrs::{Attrs, intent_uid, json_of, no_intent, str_of};
+use crate::attrs::{Attrs, intent_uid, json_of, no_intent};
 use crate::client::{Client, Retry, seg};
+use crate::recorded::FetchRecorded;
 
 /// Fields Grafana rewrites on every save.
 const REWRITTEN: [&str; 3] = ["id", "version", "iteration"];
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "grafana_dashboard",
-        "A Grafana dashboard, from JSON or imported from grafana.com.",
-    )
-    .attr(Attribute::optional("config_json", AttrType::Json).describe(
-        "The dashboard model: file(\"dash.json\"), a JSON string or a table. Changed in place.",
-    ))
-    .attr(
-        Attribute::optional("gnet_id", AttrType::Int).describe(
+declare! {
+    // The helpers below read the inputs as a map, as `fetch` reads the
+    // recorded ones; the fields are what decoding checks.
+    #[allow(dead_code)]
+    pub(crate) struct DashboardIn for "grafana_dashboard"
+        ("A Grafana dashboard, from JSON or imported from grafana.com.")
+    {
+        config_json: Option<Value> = optional(AttrType::Json).describe(
+            "The dashboard model: file(\"dash.json\"), a JSON string or a table. Changed in place.",
+        );
+        gnet_id: Option<i64> = optional(AttrType::Int).describe(
             "A grafana.com dashboard ID to import instead, like 11022; changed in place.",
-        ),
-    )
-    .attr(
-        Attribute::optional("revision", AttrType::Int)
+        );
+        revision: Option<i64> = optional(AttrType::Int)
             .and_computed()
-            .describe("The grafana.com revision; the latest when left out."),
-    )
-    .attr(
-        Attribute::optional("datasource_uid", AttrType::String)
-            .describe("The data source bound to the dashboard's datasource input (`__inputs`)."),
-    )
-    .attr(
-        Attribute::optional("folder_uid", AttrType::String).describe("The folder; moved in place."),
-    )
-    .attr(
-        Attribute::optional("uid", AttrType::String)
+            .describe("The grafana.com revision; the latest when left out.");
+        datasource_uid: Option<String> = optional(AttrType::String)
+            .describe("The data source bound to the dashboard's datasource input (`__inputs`).");
+        folder_uid: Option<String> = optional(AttrType::String)
+            .describe("The folder; moved in place.");
+        uid: Option<String> = optional(AttrType::String)
             .and_computed()
             .force_new()
-            .describe("The dashboard's uid; from the JSON, or picked by meshmon."),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."),
-    )
-    .attr(Attribute::computed("url", AttrType::String))
-    .attr(
-        Attribute::computed("content_sha256", AttrType::String)
-            .describe("Hash of the saved model without the fields Grafana rewrites."),
-    )
+            .describe("The dashboard's uid; from the JSON, or picked by meshmon.");
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        url = computed(AttrType::String);
+        content_sha256 = computed(AttrType::String)
+            .describe("Hash of the saved model without the fields Grafana rewrites.");
+    }
 }
 
-pub struct Dashboard(pub Arc<Client>);
+pub(crate) struct Dashboard(Arc<Client>);
 
 /// Removes what Grafana rewrites on save.
 fn strip(d: &mut Json) {
@@ -143,11 +136,11 @@ struct Prepared {
 }
 
 /// A saved dashboard's outputs, from `stored` (GET /api/dashboards/uid).
-fn outputs(uid: &str, url: String, revision: Option<i64>, stored: &Json) -> Map {
+fn outputs(uid: &str, url: Option<String>, revision: Option<i64>, stored: &Json) -> Map {
     Attrs::new()
         .set("id", uid)
         .set("uid", uid)
-        .set("url", url)
+        .opt("url", url)
         .set("content_sha256", content_hash(&stored["dashboard"]))
         .opt("revision", revision)
         .build()
@@ -231,7 +224,8 @@ impl Dashboard {
         inputs: &Map,
         p: &Prepared,
         overwrite: bool,
-    ) -> Result<(String, String), ProviderError> {
+    ) -> Result<(String, Option<String>), ProviderError> {
+        // No folder is Grafana's General folder, "".
         let folder = inputs
             .get("folder_uid")
             .and_then(Value::as_str)
@@ -255,7 +249,7 @@ impl Dashboard {
                 .await?;
             (
                 r["uid"].as_str().map(str::to_string),
-                r["importedUrl"].as_str().unwrap_or_default().to_string(),
+                r["importedUrl"].as_str().map(str::to_string),
             )
         } else {
             let body = json!({ "dashboard": model, "folderUid": folder, "overwrite": overwrite, "message": "meshmon apply" });
@@ -265,7 +259,7 @@ impl Dashboard {
                 .await?;
             (
                 r["uid"].as_str().map(str::to_string),
-                r["url"].as_str().unwrap_or_default().to_string(),
+                r["url"].as_str().map(str::to_string),
             )
         };
         let uid = uid
@@ -278,7 +272,7 @@ impl Dashboard {
     async fn finish(
         &self,
         uid: &str,
-        url: String,
+        url: Option<String>,
         revision: Option<i64>,
     ) -> Result<Map, ProviderError> {
         let stored = self
@@ -303,7 +297,7 @@ impl Dashboard {
         self.finish(&uid, url, p.revision).await
     }
 
-    async fn fetch(&self, uid: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, uid: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
         let Some(got) = self
             .0
             .get(&format!("/api/dashboards/uid/{}", seg(uid)))
@@ -316,9 +310,11 @@ impl Dashboard {
         strip(&mut model);
         let p = &prior.inputs;
         let user = config_of(p).ok().flatten();
-        let folder = got["meta"]["folderUid"].as_str().unwrap_or_default();
-        let mut inputs = Attrs::new()
-            .unless_empty(p, "folder_uid", Value::from(folder))
+        let mut inputs = Attrs::new();
+        if let Some(folder) = got["meta"]["folderUid"].as_str() {
+            inputs = inputs.unless_empty(p, "folder_uid", Value::from(folder));
+        }
+        let mut inputs = inputs
             .set("uid", uid)
             .keep(p, "gnet_id")
             .keep(p, "revision")
@@ -351,7 +347,7 @@ impl Dashboard {
         let outputs = Attrs::new()
             .set("id", uid)
             .set("uid", uid)
-            .set("url", got["meta"]["url"].as_str().unwrap_or_default())
+            .opt("url", got["meta"]["url"].as_str())
             .set(
                 "content_sha256",
                 recorded.map(str::to_string).unwrap_or(hash),
@@ -363,15 +359,53 @@ impl Dashboard {
 }
 
 #[async_trait]
-impl Resource for Dashboard {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.save(inputs, intent_uid(ctx, ""), false).await
+impl Declared for Dashboard {
+    type Inputs = DashboardIn;
+    type Client = Client;
+    const ID: &'static str = "uid";
+    // One save sends the whole dashboard.
+    const UPDATES: &'static [UpdateGroup] = &[(
+        "dashboard",
+        &[
+            "config_json",
+            "gnet_id",
+            "revision",
+            "datasource_uid",
+            "folder_uid",
+        ],
+    )];
+
+    fn new(client: Arc<Client>) -> Self {
+        Dashboard(client)
+    }
+
+    /// The import's fetch; a read keeps what was saved ([`FetchRecorded`]).
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.get(uid, &Current::new(prior.clone(), Map::new()))
+            .await
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DashboardIn>,
+    ) -> Result<Map, ProviderError> {
+        self.save(i.raw(), intent_uid(ctx, ""), false).await
     }
 
     /// Finds the dashboard by the uid the create asked for: the inputs',
     /// the model's own, or the one derived from the intent.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let p = self.prepare(inputs, intent_uid(ctx, "")).await?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DashboardIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let p = self.prepare(i.raw(), intent_uid(ctx, "")).await?;
         let uid = p.model["uid"]
             .as_str()
             .filter(|u| !u.is_empty())
@@ -384,43 +418,46 @@ impl Resource for Dashboard {
         else {
             return Ok(None);
         };
-        let url = stored["meta"]["url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = stored["meta"]["url"].as_str().map(str::to_string);
         Ok(Some(outputs(&uid, url, p.revision, &stored)))
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "uid")?, prior).await
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let mut inputs = inputs.clone();
-        inputs.insert("uid".into(), Value::from(str_of(&prior.outputs, "uid")?));
-        self.save(&inputs, None, true).await
+        _group: &str,
+        uid: &str,
+        _prior: &Current,
+        i: &Inputs<'_, DashboardIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let mut inputs = i.raw().clone();
+        inputs.insert("uid".into(), Value::from(uid));
+        self.save(&inputs, None, true).await.map(Some)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         self.0
-            .delete(&format!(
-                "/api/dashboards/uid/{}",
-                seg(str_of(&prior.outputs, "uid")?)
-            ))
+            .delete(&format!("/api/dashboards/uid/{}", seg(uid)))
             .await
     }
+}
 
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Current::default()).await
+#[async_trait]
+impl FetchRecorded for Dashboard {
+    /// Reads the dashboard against what was saved: the recorded content
+    /// hash and grafana.com revision.
+    async fn fetch_recorded(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.get(uid, prior).await
     }
 }
 

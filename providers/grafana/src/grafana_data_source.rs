@@ -12,79 +12,77 @@
 //! create's intent ([`intent_uid`]), so that `recover` finds it by uid after
 //! a lost answer.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, intent_uid, json_of, no_intent, str_of};
+use crate::attrs::{Attrs, answered, intent_uid, json_of, no_intent};
 use crate::client::{Client, seg};
 
-pub fn schema() -> Schema {
-    Schema::new("grafana_data_source", "A Grafana data source.")
-        .attr(
-            Attribute::required("name", AttrType::String)
-                .describe("Unique per Grafana; changed in place."),
-        )
-        .attr(
-            Attribute::required("type", AttrType::String)
-                .describe("The plugin, like \"prometheus\"; changed in place."),
-        )
-        .attr(
-            Attribute::optional("url", AttrType::String)
-                .describe("For AMP: the workspace's Prometheus endpoint."),
-        )
-        .attr(
-            Attribute::optional("access", AttrType::String)
-                .default("proxy")
-                .describe("\"proxy\" (the server queries) or \"direct\" (the browser does)."),
-        )
-        .attr(Attribute::optional("is_default", AttrType::Bool).default(false))
-        .attr(
-            Attribute::optional("json_data", AttrType::Json).describe(
-                "Plugin settings, like { sigV4Auth = true, sigV4Region = \"eu-west-1\" }.",
-            ),
-        )
-        .attr(
-            Attribute::optional("secure_json_data", AttrType::map_of(AttrType::String))
+const PROXY: &str = "proxy";
+
+// What the engine fills in for `access` left out, for inputs decoded
+// without it (the declaration's own check).
+fn proxy() -> String {
+    PROXY.into()
+}
+
+declare! {
+    pub(crate) struct DataSourceIn for "grafana_data_source" ("A Grafana data source.") {
+        name: String = required(AttrType::String)
+            .describe("Unique per Grafana; changed in place.");
+        r#type: String = required(AttrType::String)
+            .describe("The plugin, like \"prometheus\"; changed in place.");
+        url: Option<String> = optional(AttrType::String)
+            .describe("For AMP: the workspace's Prometheus endpoint.");
+        #[serde(default = "proxy")]
+        access: String = optional(AttrType::String)
+            .default(PROXY)
+            .describe("\"proxy\" (the server queries) or \"direct\" (the browser does).");
+        #[serde(default)]
+        is_default: bool = optional(AttrType::Bool).default(false);
+        json_data: Option<Value> = optional(AttrType::Json).describe(
+            "Plugin settings, like { sigV4Auth = true, sigV4Region = \"eu-west-1\" }.",
+        );
+        secure_json_data: Option<BTreeMap<String, String>> =
+            optional(AttrType::map_of(AttrType::String))
                 .sensitive()
                 .describe(
                     "Secret plugin settings; Grafana stores them encrypted and never returns them.",
-                ),
-        )
-        .attr(
-            Attribute::optional("uid", AttrType::String)
-                .and_computed()
-                .force_new()
-                .describe("The data source's uid; meshmon picks one when left out."),
-        )
-        .attr(
-            Attribute::computed("id", AttrType::String)
-                .describe("The uid; `meshmon import` takes it."),
-        )
+                );
+        uid: Option<String> = optional(AttrType::String)
+            .and_computed()
+            .force_new()
+            .describe("The data source's uid; meshmon picks one when left out.");
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+    }
 }
 
-pub struct DataSource(pub Arc<Client>);
+pub(crate) struct DataSource(Arc<Client>);
 
-fn body(inputs: &Map, uid: Option<&str>) -> Result<Json, ProviderError> {
-    let get = |k: &str| inputs.get(k).cloned().map(Json::from);
+fn body(i: &DataSourceIn, uid: Option<&str>) -> Result<Json, ProviderError> {
     let mut b = json!({
-        "name": str_of(inputs, "name")?,
-        "type": str_of(inputs, "type")?,
-        "url": get("url").unwrap_or(json!("")),
-        "access": get("access").unwrap_or(json!("proxy")),
-        "isDefault": get("is_default").unwrap_or(json!(false)),
-        "jsonData": match inputs.get("json_data") {
+        "name": i.name,
+        "type": i.r#type,
+        // Grafana takes "" for a data source without a URL.
+        "url": i.url.as_deref().unwrap_or(""),
+        "access": i.access,
+        "isDefault": i.is_default,
+        "jsonData": match &i.json_data {
             Some(v) => json_of(v).map_err(|e| ProviderError::new(format!("`json_data`: {}", e.message)))?,
             None => json!({}),
         },
     });
-    if let Some(s) = get("secure_json_data") {
-        b["secureJsonData"] = s;
+    if let Some(s) = &i.secure_json_data {
+        b["secureJsonData"] = json!(s);
     }
     if let Some(u) = uid {
         b["uid"] = json!(u);
@@ -96,10 +94,11 @@ fn outputs(uid: &str) -> Map {
     Attrs::new().set("id", uid).set("uid", uid).build()
 }
 
-fn current(d: &Json, prior: &Map) -> Current {
-    let uid = d["uid"].as_str().unwrap_or_default();
+fn current(d: &Json, prior: &Map) -> Result<Current, ProviderError> {
+    let uid = answered("GET /api/datasources/uid", d, "uid")?;
     let json_data = Value::from(d["jsonData"].clone());
-    // Secrets: keep what is recorded for keys Grafana still has.
+    // Secrets: keep what is recorded for keys Grafana still has (an answer
+    // without `secureJsonFields` has none).
     let set: Vec<&str> = d["secureJsonFields"]
         .as_object()
         .map(|o| {
@@ -120,15 +119,14 @@ fn current(d: &Json, prior: &Map) -> Current {
                     .collect(),
             )
         });
-    let inputs = Attrs::new()
-        .set("name", d["name"].as_str().unwrap_or_default())
-        .set("type", d["type"].as_str().unwrap_or_default())
-        .unless_empty(
-            prior,
-            "url",
-            Value::from(d["url"].as_str().unwrap_or_default()),
-        )
-        .set("access", d["access"].as_str().unwrap_or("proxy"))
+    let mut inputs = Attrs::new()
+        .opt("name", d["name"].as_str())
+        .opt("type", d["type"].as_str());
+    if let Some(url) = d["url"].as_str() {
+        inputs = inputs.unless_empty(prior, "url", Value::from(url));
+    }
+    let inputs = inputs
+        .set("access", d["access"].as_str().unwrap_or(PROXY))
         .set("is_default", d["isDefault"].as_bool().unwrap_or(false))
         .unless_empty(
             prior,
@@ -142,49 +140,75 @@ fn current(d: &Json, prior: &Map) -> Current {
         .opt("secure_json_data", secure)
         .set("uid", uid)
         .build();
-    Current::new(inputs, outputs(uid))
+    Ok(Current::new(inputs, outputs(uid)))
 }
 
 /// The uid a create with these inputs asks for: the user's, else one
 /// derived from the intent.
-fn uid_for(ctx: &OpContext, inputs: &Map) -> Option<String> {
-    match inputs.get("uid").and_then(Value::as_str) {
-        Some(uid) => Some(uid.to_string()),
+fn uid_for(ctx: &OpContext, i: &DataSourceIn) -> Option<String> {
+    match &i.uid {
+        Some(uid) => Some(uid.clone()),
         None => intent_uid(ctx, ""),
     }
 }
 
-impl DataSource {
-    async fn fetch(&self, uid: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+#[async_trait]
+impl Declared for DataSource {
+    type Inputs = DataSourceIn;
+    type Client = Client;
+    const ID: &'static str = "uid";
+    // One PUT sends the whole data source.
+    const UPDATES: &'static [UpdateGroup] = &[(
+        "data_source",
+        &[
+            "name",
+            "type",
+            "url",
+            "access",
+            "is_default",
+            "json_data",
+            "secure_json_data",
+        ],
+    )];
+
+    fn new(client: Arc<Client>) -> Self {
+        DataSource(client)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
         let d = self
             .0
             .get(&format!("/api/datasources/uid/{}", seg(uid)))
             .await?;
-        Ok(d.map(|d| current(&d, prior)))
+        d.map(|d| current(&d, prior)).transpose()
     }
-}
 
-#[async_trait]
-impl Resource for DataSource {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let b = body(inputs, uid_for(ctx, inputs).as_deref())?;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DataSourceIn>,
+    ) -> Result<Map, ProviderError> {
+        let b = body(i, uid_for(ctx, i).as_deref())?;
         let out = self
             .0
             .send(Method::POST, "/api/datasources", Some(&b))
             .await?;
-        let uid = out["datasource"]["uid"].as_str().ok_or_else(|| {
-            ProviderError::api(
-                "POST /api/datasources",
-                None,
-                "Grafana returned no data source uid",
-            )
-        })?;
+        let uid = answered("POST /api/datasources", &out["datasource"], "uid")?;
         Ok(outputs(uid))
     }
 
     /// Finds the data source by the uid the create asked for.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let uid = uid_for(ctx, inputs).ok_or_else(|| no_intent(ctx))?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DataSourceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let uid = uid_for(ctx, i).ok_or_else(|| no_intent(ctx))?;
         let found = self
             .0
             .get(&format!("/api/datasources/uid/{}", seg(&uid)))
@@ -192,23 +216,15 @@ impl Resource for DataSource {
         Ok(found.map(|_| outputs(&uid)))
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "uid")?, &prior.inputs)
-            .await
-    }
-
     async fn update(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let uid = str_of(&prior.outputs, "uid")?;
-        let b = body(inputs, Some(uid))?;
+        _group: &str,
+        uid: &str,
+        _prior: &Current,
+        i: &Inputs<'_, DataSourceIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let b = body(i, Some(uid))?;
         self.0
             .send(
                 Method::PUT,
@@ -216,19 +232,17 @@ impl Resource for DataSource {
                 Some(&b),
             )
             .await?;
-        Ok(outputs(uid))
+        Ok(Some(outputs(uid)))
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         self.0
-            .delete(&format!(
-                "/api/datasources/uid/{}",
-                seg(str_of(&prior.outputs, "uid")?)
-            ))
+            .delete(&format!("/api/datasources/uid/{}", seg(uid)))
             .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
     }
 }

@@ -12,102 +12,114 @@
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait, declare,
 };
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, intent_uid, no_intent, str_of};
+use crate::attrs::{Attrs, answered, intent_uid, no_intent};
 use crate::client::{Client, seg};
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "grafana_folder",
-        "A Grafana folder for dashboards and alert rules.",
-    )
-    .attr(Attribute::required("title", AttrType::String).describe("Changed in place."))
-    .attr(
-        Attribute::optional("uid", AttrType::String)
+declare! {
+    pub(crate) struct FolderIn for "grafana_folder"
+        ("A Grafana folder for dashboards and alert rules.")
+    {
+        title: String = required(AttrType::String).describe("Changed in place.");
+        uid: Option<String> = optional(AttrType::String)
             .and_computed()
             .force_new()
-            .describe("The folder's uid; meshmon picks one when left out."),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String).describe("The uid; `meshmon import` takes it."),
-    )
-    .attr(Attribute::computed("url", AttrType::String))
+            .describe("The folder's uid; meshmon picks one when left out.");
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        url = computed(AttrType::String);
+    }
 }
 
-pub struct Folder(pub Arc<Client>);
+pub(crate) struct Folder(Arc<Client>);
 
-fn outputs(f: &Json) -> Map {
-    let uid = f["uid"].as_str().unwrap_or_default();
-    Attrs::new()
+/// A folder's outputs from Grafana's answer to `operation`.
+fn outputs(operation: &str, f: &Json) -> Result<Map, ProviderError> {
+    let uid = answered(operation, f, "uid")?;
+    Ok(Attrs::new()
         .set("id", uid)
         .set("uid", uid)
-        .set("url", f["url"].as_str().unwrap_or_default())
-        .build()
+        .opt("url", f["url"].as_str())
+        .build())
 }
 
 /// The uid a create with these inputs asks for: the user's, else one
 /// derived from the intent.
-fn uid_for(ctx: &OpContext, inputs: &Map) -> Option<String> {
-    match str_of(inputs, "uid") {
-        Ok(uid) => Some(uid.to_string()),
-        Err(_) => intent_uid(ctx, ""),
-    }
-}
-
-impl Folder {
-    async fn fetch(&self, uid: &str) -> Result<Option<Current>, ProviderError> {
-        let Some(f) = self.0.get(&format!("/api/folders/{}", seg(uid))).await? else {
-            return Ok(None);
-        };
-        let inputs = Attrs::new()
-            .set("title", f["title"].as_str().unwrap_or_default())
-            .set("uid", uid)
-            .build();
-        Ok(Some(Current::new(inputs, outputs(&f))))
+fn uid_for(ctx: &OpContext, i: &FolderIn) -> Option<String> {
+    match &i.uid {
+        Some(uid) => Some(uid.clone()),
+        None => intent_uid(ctx, ""),
     }
 }
 
 #[async_trait]
-impl Resource for Folder {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let mut body = json!({ "title": str_of(inputs, "title")? });
-        if let Some(uid) = uid_for(ctx, inputs) {
+impl Declared for Folder {
+    type Inputs = FolderIn;
+    type Client = Client;
+    const ID: &'static str = "uid";
+    const UPDATES: &'static [UpdateGroup] = &[("title", &["title"])];
+
+    fn new(client: Arc<Client>) -> Self {
+        Folder(client)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        _prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let Some(f) = self.0.get(&format!("/api/folders/{}", seg(uid))).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .opt("title", f["title"].as_str())
+            .set("uid", uid)
+            .build();
+        Ok(Some(Current::new(inputs, outputs("GET /api/folders", &f)?)))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, FolderIn>,
+    ) -> Result<Map, ProviderError> {
+        let mut body = json!({ "title": i.title });
+        if let Some(uid) = uid_for(ctx, i) {
             body["uid"] = json!(uid);
         }
         let f = self
             .0
             .send(Method::POST, "/api/folders", Some(&body))
             .await?;
-        Ok(outputs(&f))
+        outputs("POST /api/folders", &f)
     }
 
     /// Finds the folder by the uid the create asked for.
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let uid = uid_for(ctx, inputs).ok_or_else(|| no_intent(ctx))?;
-        let found = self.0.get(&format!("/api/folders/{}", seg(&uid))).await?;
-        Ok(found.map(|f| outputs(&f)))
-    }
-
-    async fn read(
+    async fn recover(
         &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.outputs, "uid")?).await
+        ctx: &OpContext,
+        i: &Inputs<'_, FolderIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let uid = uid_for(ctx, i).ok_or_else(|| no_intent(ctx))?;
+        let found = self.0.get(&format!("/api/folders/{}", seg(&uid))).await?;
+        found.map(|f| outputs("GET /api/folders", &f)).transpose()
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let uid = str_of(&prior.outputs, "uid")?;
-        let body = json!({ "title": str_of(inputs, "title")?, "overwrite": true });
+        _group: &str,
+        uid: &str,
+        _prior: &Current,
+        i: &Inputs<'_, FolderIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let body = json!({ "title": i.title, "overwrite": true });
         let f = self
             .0
             .send(
@@ -116,17 +128,17 @@ impl Resource for Folder {
                 Some(&body),
             )
             .await?;
-        Ok(outputs(&f))
+        outputs("PUT /api/folders", &f).map(Some)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let uid = str_of(&prior.outputs, "uid")?;
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        uid: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         self.0
             .delete(&format!("/api/folders/{}?forceDeleteRules=true", seg(uid)))
             .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id).await
     }
 }

@@ -26,13 +26,14 @@ mod grafana_contact_point;
 mod grafana_dashboard;
 mod grafana_data_source;
 mod grafana_folder;
+mod recorded;
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, Value,
-    async_trait,
+    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, TypeEntry,
+    Types, Value, async_trait,
 };
 
 pub use amg_token::renewal_margin;
@@ -62,12 +63,7 @@ impl Provider for Amg {
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
-        vec![
-            amg_workspace::schema(),
-            amg_access::role_association_schema(),
-            amg_access::service_account_schema(),
-            amg_token::schema(),
-        ]
+        amg_types().schemas()
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
@@ -82,18 +78,23 @@ pub fn amg_configured(sdk: &SdkConfig) -> Arc<dyn Configured> {
     Arc::new(AmgConfigured(Arc::new(amg::Clients::new(sdk))))
 }
 
+/// Every resource type of the `amg` provider, once: its schemas and its
+/// resources both come from this list.
+fn amg_types() -> Types<amg::Clients> {
+    Types(vec![
+        TypeEntry::declared::<amg_workspace::Workspace>(),
+        TypeEntry::declared::<amg_access::RoleAssociation>(),
+        TypeEntry::declared::<amg_access::ServiceAccount>(),
+        // Its read keeps the recorded key, which AMG shows only once.
+        recorded::entry::<amg_token::Token>(),
+    ])
+}
+
 struct AmgConfigured(Arc<amg::Clients>);
 
 impl Configured for AmgConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
-        let c = self.0.clone();
-        Some(match type_name {
-            "aws_grafana_workspace" => Arc::new(amg_workspace::Workspace(c)),
-            "aws_grafana_role_association" => Arc::new(amg_access::RoleAssociation(c)),
-            "aws_grafana_service_account" => Arc::new(amg_access::ServiceAccount(c)),
-            "aws_grafana_service_account_token" => Arc::new(amg_token::Token(c)),
-            _ => return None,
-        })
+        amg_types().resource(type_name, &self.0)
     }
 }
 
@@ -121,13 +122,7 @@ impl Provider for Grafana {
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
-        vec![
-            grafana_folder::schema(),
-            grafana_data_source::schema(),
-            grafana_dashboard::schema(),
-            grafana_contact_point::schema(),
-            grafana_alert_rule::schema(),
-        ]
+        grafana_types().schemas()
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
@@ -144,19 +139,25 @@ impl Provider for Grafana {
     }
 }
 
+/// Every resource type of the `grafana` provider, once: its schemas and
+/// its resources both come from this list.
+fn grafana_types() -> Types<client::Client> {
+    Types(vec![
+        TypeEntry::declared::<grafana_folder::Folder>(),
+        TypeEntry::declared::<grafana_data_source::DataSource>(),
+        // Its read compares with the recorded content hash.
+        recorded::entry::<grafana_dashboard::Dashboard>(),
+        // Its read matches receivers to the recorded uids.
+        recorded::entry::<grafana_contact_point::ContactPoint>(),
+        TypeEntry::declared::<grafana_alert_rule::AlertRule>(),
+    ])
+}
+
 struct GrafanaConfigured(Arc<client::Client>);
 
 impl Configured for GrafanaConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
-        let c = self.0.clone();
-        Some(match type_name {
-            "grafana_folder" => Arc::new(grafana_folder::Folder(c)),
-            "grafana_data_source" => Arc::new(grafana_data_source::DataSource(c)),
-            "grafana_dashboard" => Arc::new(grafana_dashboard::Dashboard(c)),
-            "grafana_contact_point" => Arc::new(grafana_contact_point::ContactPoint(c)),
-            "grafana_alert_rule" => Arc::new(grafana_alert_rule::AlertRule(c)),
-            _ => return None,
-        })
+        grafana_types().resource(type_name, &self.0)
     }
 }
 
@@ -166,6 +167,19 @@ mod tests {
 
     #[test]
     fn every_schema_has_a_resource_and_sensible_flags() {
+        amg_types().check().unwrap();
+        grafana_types().check().unwrap();
+        // What the list registers with a read of its own, checked as
+        // the declarations they are.
+        Types(vec![TypeEntry::declared::<amg_token::Token>()])
+            .check()
+            .unwrap();
+        Types(vec![
+            TypeEntry::declared::<grafana_dashboard::Dashboard>(),
+            TypeEntry::declared::<grafana_contact_point::ContactPoint>(),
+        ])
+        .check()
+        .unwrap();
         for (provider, prefix) in [
             (&Amg as &dyn Provider, "aws_grafana_"),
             (&Grafana, "grafana_"),
@@ -188,7 +202,7 @@ mod tests {
                 }
             }
         }
-        let token = amg_token::schema();
+        let token = <amg_token::TokenIn as meshmon_provider_sdk::Declaration>::schema();
         assert!(token.get("key").unwrap().sensitive);
         assert!(!token.get("renew_before").unwrap().force_new);
     }
