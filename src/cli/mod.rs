@@ -29,7 +29,8 @@ use crate::plan::render;
 use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::{self, Spec, VarInputs};
-use crate::state::{LocalStore, S3Config, State, Store};
+use crate::spec::S3Config;
+use crate::state::{LocalStore, State, Store};
 
 /// What a command ends with.
 enum Failure {
@@ -80,7 +81,10 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Engine(e)) => {
-            out.error_message(&e.to_string(), e.hint());
+            match e.diagnostic() {
+                Some(d) => out.error_diag(d.clone().help_opt(e.hint())),
+                None => out.error_message(&e.to_string(), e.hint()),
+            }
             ExitCode::from(1)
         }
         Err(Failure::Message(m, hint)) => {

@@ -15,7 +15,7 @@ use super::expr::{self, Part, RefExpr};
 use super::node::{self, Key, Node, NodeKind};
 use super::vars::{self, Supplied, VarInputs};
 use super::{
-    Expr, Lifecycle, OutputBlock, ProviderBlock, ResourceBlock, Spec, Timeouts, Variable,
+    Expr, Lifecycle, OutputBlock, ProviderBlock, ResourceBlock, S3Config, Spec, Timeouts, Variable,
     valid_name,
 };
 use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
@@ -355,7 +355,7 @@ impl Loader<'_> {
     ) -> (
         Option<String>,
         Option<String>,
-        Option<crate::state::S3Config>,
+        Option<S3Config>,
     ) {
         let Some(node) = node else {
             let d = self.err(
@@ -391,7 +391,7 @@ impl Loader<'_> {
                 "state" => state = self.expect_str(v, "`meshmon.state`"),
                 // Checked once every resource is declared.
                 "acknowledge" => {}
-                "backend" => match crate::state::S3Config::from_backend(&node_value(v)) {
+                "backend" => match S3Config::from_backend(&node_value(v)) {
                     Ok(b) => backend = Some(b),
                     Err(e) => {
                         let d = self.err(format!("invalid backend: {e}"), v.span.clone(), "here");

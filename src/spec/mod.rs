@@ -4,6 +4,7 @@
 //! spanned tree in `node`, then the checks in `load`) and reports every
 //! problem it finds, not just the first.
 
+mod backend;
 pub mod expr;
 mod load;
 pub mod node;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use meshmon_provider_sdk::Value;
 
+pub use backend::S3Config;
 pub use expr::{Part, RefExpr};
 pub use load::{load_file, load_text};
 pub use vars::{VarInputs, toml_to_value};
@@ -29,7 +31,7 @@ pub struct Spec {
     /// `[meshmon] state`, relative to the working directory.
     pub state_path: Option<String>,
     /// `[meshmon] backend = { s3 = { … } }`: remote state.
-    pub backend: Option<crate::state::S3Config>,
+    pub backend: Option<S3Config>,
     /// The spec's path as given, for messages.
     pub path: PathBuf,
     /// `file()` paths are relative to this directory.
@@ -86,9 +88,22 @@ pub struct ResourceBlock {
     pub timeouts: Timeouts,
     /// The span of the resource's name in its table header.
     pub span: Range<usize>,
+    /// The span of each attribute's value as written, so that a problem
+    /// found after loading (a lint, an evaluated value a check refuses)
+    /// points at the value rather than at the table.
+    pub value_spans: BTreeMap<String, Range<usize>>,
 }
 
 impl ResourceBlock {
+    /// Where attribute `name`'s value is written; the table header when it
+    /// is not written at all.
+    pub fn value_span(&self, name: &str) -> Range<usize> {
+        self.value_spans
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| self.span.clone())
+    }
+
     /// Every address this resource needs: references in its attributes,
     /// `depends_on`, and references in its provider's configuration.
     pub fn dependencies(&self, spec: &Spec) -> BTreeSet<String> {

@@ -91,7 +91,7 @@ pub fn parse(text: &str) -> (Node, Vec<SyntaxError>) {
 
 /// Tables and arrays nested deeper than this are refused where they start:
 /// values are recorded in the state, which must stay readable.
-pub const MAX_DEPTH: usize = crate::state::MAX_VALUE_DEPTH;
+pub const MAX_DEPTH: usize = meshmon_provider_sdk::value::MAX_DEPTH;
 
 fn table(t: DeTable<'_>, depth: usize, errors: &mut Vec<SyntaxError>) -> NodeKind {
     NodeKind::Table(

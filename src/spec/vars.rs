@@ -66,11 +66,11 @@ pub(crate) fn collect(
             Ok(table) => {
                 for (k, v) in table {
                     let value = toml_to_value(v);
-                    if depth(&value) > crate::state::MAX_VALUE_DEPTH {
+                    if depth(&value) > meshmon_provider_sdk::value::MAX_DEPTH {
                         errors.push(format!(
                             "var file {}: `{k}` is nested more than {} levels deep",
                             file.display(),
-                            crate::state::MAX_VALUE_DEPTH
+                            meshmon_provider_sdk::value::MAX_DEPTH
                         ));
                         continue;
                     }
@@ -187,10 +187,10 @@ pub(crate) fn type_text(text: &str, like: Option<&Value>) -> Result<Value, Strin
                 .map(toml_to_value)
                 .ok_or_else(|| format!("expected a TOML list or inline table, got {text:?}"))
                 .and_then(|v| {
-                    if depth(&v) > crate::state::MAX_VALUE_DEPTH {
+                    if depth(&v) > meshmon_provider_sdk::value::MAX_DEPTH {
                         Err(format!(
                             "the value is nested more than {} levels deep",
-                            crate::state::MAX_VALUE_DEPTH
+                            meshmon_provider_sdk::value::MAX_DEPTH
                         ))
                     } else {
                         Ok(v)

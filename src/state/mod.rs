@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 pub use journal::{Journal, JournalEntry, Replayer};
 pub use local::{LocalStore, LockGuard, LockInfo};
-pub use s3::S3Config;
 pub use store::{Backend, JournalSink, Store, StoreLock};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -164,10 +163,8 @@ impl Loaded {
     }
 }
 
-/// Deepest nesting of a value meshmon records. The state nests values four
-/// levels down and the JSON reader stops at 128: well inside, every state
-/// meshmon writes it can read back.
-pub const MAX_VALUE_DEPTH: usize = 32;
+/// Deepest nesting of a value meshmon records.
+pub use meshmon_provider_sdk::value::MAX_DEPTH as MAX_VALUE_DEPTH;
 
 /// Serializes a state and reads it back before anything is written, so a
 /// state that could not be loaded again is refused instead of written.

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 
 use super::journal::{Journal, JournalEntry};
 use super::local::{LocalStore, LockInfo};
-use super::s3::{S3Config, S3Lock, S3Store};
+use super::s3::{S3Lock, S3Store};
+use crate::spec::S3Config;
 use super::{Loaded, State, StateError};
 
 /// What every state backend offers.

@@ -12,6 +12,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A map of attribute names to values, ordered so that output is stable.
 pub type Map = BTreeMap<String, Value>;
 
+/// Deepest nesting of a value meshmon records: specs, var files and state
+/// refuse deeper values. The state nests values four levels down and the
+/// JSON reader stops at 128: well inside, every state meshmon writes it can
+/// read back.
+pub const MAX_DEPTH: usize = 32;
+
 /// One attribute value.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
