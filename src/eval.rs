@@ -58,6 +58,15 @@ pub struct Scope<'a> {
 #[error("{0}")]
 pub struct EvalError(pub String);
 
+/// A resource input that cannot be evaluated or is refused, and which
+/// attribute it is, so that the error can point at the value in the spec.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct InputError {
+    pub attribute: &'static str,
+    pub error: EvalError,
+}
+
 impl Scope<'_> {
     /// Evaluates an expression; the flag says whether a secret went into it.
     pub fn eval(&self, e: &Expr) -> Result<(Value, bool), EvalError> {
@@ -176,18 +185,22 @@ impl Scope<'_> {
         &self,
         schema: &Schema,
         attrs: &std::collections::BTreeMap<String, Expr>,
-    ) -> Result<(Map, BTreeSet<String>), EvalError> {
+    ) -> Result<(Map, BTreeSet<String>), InputError> {
         let mut out = Map::new();
         let mut sensitive: BTreeSet<String> = schema.names(|a| a.sensitive).collect();
         let mut tainted = false;
         for a in schema.settable() {
             match attrs.get(a.name) {
                 Some(e) => {
+                    let refused = |error| InputError {
+                        attribute: a.name,
+                        error,
+                    };
                     let (v, s) = self
                         .eval(e)
-                        .map_err(|e| EvalError(format!("`{}`: {}", a.name, e.0)))?;
+                        .map_err(|e| refused(EvalError(format!("`{}`: {}", a.name, e.0))))?;
                     if !a.ty.accepts(&v) {
-                        return Err(EvalError(format!(
+                        return Err(refused(EvalError(format!(
                             "`{}` must be {}, but its value is {}",
                             a.name,
                             a.ty.describe(),
@@ -196,10 +209,10 @@ impl Scope<'_> {
                             } else {
                                 serde_json::to_string(&v).unwrap_or_default()
                             }
-                        )));
+                        ))));
                     }
                     if let Err(msg) = a.validate(&v) {
-                        return Err(EvalError(format!("`{}` {msg}", a.name)));
+                        return Err(refused(EvalError(format!("`{}` {msg}", a.name))));
                     }
                     if s {
                         sensitive.insert(a.name.to_string());

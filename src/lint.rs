@@ -121,9 +121,32 @@ fn minor(version: &str) -> Option<u32> {
     version.trim().split('.').nth(1)?.parse().ok()
 }
 
-fn warn(spec: &Spec, r: &ResourceBlock, code: &'static str, message: String, help: &str) -> Diag {
+/// Where the lint points: `needle` inside the value of attribute `attr`
+/// when the value holds it as written, else the whole value.
+struct At<'a> {
+    attr: &'a str,
+    needle: Option<&'a str>,
+    label: &'a str,
+}
+
+fn warn(
+    spec: &Spec,
+    r: &ResourceBlock,
+    at: At<'_>,
+    code: &'static str,
+    message: String,
+    help: &str,
+) -> Diag {
+    let value = r.value_span(at.attr);
+    let span = at
+        .needle
+        .and_then(|n| {
+            let off = spec.text.get(value.clone())?.find(n)?;
+            Some(value.start + off..value.start + off + n.len())
+        })
+        .unwrap_or(value);
     Diag::warning(message)
-        .label(r.span.clone(), format!("`{}`", r.address))
+        .label(span, format!("{} of `{}`", at.label, r.address))
         .help(help)
         .in_source(&spec.source)
         .about(code, &r.address)
@@ -155,6 +178,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
             out.push(warn(
                 spec,
                 r,
+                At { attr: "version", needle: None, label: "the version" },
                 EKS_SUPPORT,
                 format!("EKS version {version} is out of standard support (it {ended}); extended support costs more and ends too"),
                 &format!("set version to {latest} or later"),
@@ -174,6 +198,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
+                        At { attr: "chart", needle: None, label: "the chart" },
                         APP_MESH_EOL,
                         format!("{APP_MESH}; this release installs `{chart}`"),
                         APP_MESH_NEXT,
@@ -185,6 +210,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
+                        At { attr: "chart", needle: None, label: "the chart" },
                         GRAFANA_AGENT_EOL,
                         format!("{GRAFANA_AGENT}; this release installs `{chart}`"),
                         GRAFANA_AGENT_NEXT,
@@ -195,14 +221,18 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                 let Some(content) = text(r.attrs.get("content")) else {
                     continue;
                 };
-                let mut mesh = false;
-                let mut agent = false;
+                // The first App Mesh apiVersion and grafana/agent image, as
+                // written, for the warnings to point at.
+                let mut mesh: Option<&str> = None;
+                let mut agent: Option<&str> = None;
                 let mut apis = std::collections::BTreeSet::new();
                 for line in content.lines() {
                     let line = line.trim();
                     if let Some(api) = line.strip_prefix("apiVersion:") {
                         let api = api.trim().trim_matches(['"', '\'']);
-                        mesh |= api.starts_with("appmesh.k8s.aws/");
+                        if api.starts_with("appmesh.k8s.aws/") {
+                            mesh = mesh.or(Some(api));
+                        }
                         apis.insert(api.to_string());
                     }
                     if let Some(image) = line
@@ -210,8 +240,9 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                         .or_else(|| line.strip_prefix("- image:"))
                     {
                         let image = image.trim().trim_matches(['"', '\'']);
-                        agent |=
-                            image.starts_with("grafana/agent") || image.contains("/grafana/agent:");
+                        if image.starts_with("grafana/agent") || image.contains("/grafana/agent:") {
+                            agent = agent.or(Some(image));
+                        }
                     }
                 }
                 for api in &apis {
@@ -222,6 +253,7 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                             out.push(warn(
                                 spec,
                                 r,
+                                At { attr: "content", needle: Some(api), label: "an API version" },
                                 API_REMOVED,
                                 format!(
                                     "`{api}` is not served by Kubernetes 1.{removed} and later{}",
@@ -235,19 +267,21 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                         }
                     }
                 }
-                if mesh {
+                if mesh.is_some() {
                     out.push(warn(
                         spec,
                         r,
+                        At { attr: "content", needle: mesh, label: "an App Mesh object" },
                         APP_MESH_EOL,
                         format!("{APP_MESH}; this manifest declares App Mesh objects"),
                         APP_MESH_NEXT,
                     ));
                 }
-                if agent {
+                if agent.is_some() {
                     out.push(warn(
                         spec,
                         r,
+                        At { attr: "content", needle: agent, label: "the image" },
                         GRAFANA_AGENT_EOL,
                         format!("{GRAFANA_AGENT}; this manifest runs the grafana/agent image"),
                         GRAFANA_AGENT_NEXT,

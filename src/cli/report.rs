@@ -75,6 +75,11 @@ impl Out {
     pub fn error_message(&self, message: &str, hint: Option<String>) {
         let mut d = Diag::error(message);
         d.help = hint;
+        self.error_diag(d);
+    }
+
+    /// An error that may point into the spec.
+    pub fn error_diag(&self, d: Diag) {
         let mut s = String::new();
         let _ = self.handler().render_report(&mut s, &d);
         let _ = write!(std::io::stderr().lock(), "{s}");

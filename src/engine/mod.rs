@@ -103,6 +103,14 @@ impl Error {
     }
 
     /// The hint a provider attached, if any.
+    /// The error as a diagnostic that points into the spec, where it can.
+    pub fn diagnostic(&self) -> Option<&crate::diag::Diag> {
+        match self {
+            Error::Plan(e) => e.diagnostic(),
+            _ => None,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Provider { source, .. } | Error::ProviderRejected { source, .. } => {

@@ -113,7 +113,7 @@ pub(super) fn prepare(
             };
             let (evaluated, evaluated_secret) = scope
                 .inputs(schema, &block.attrs)
-                .map_err(|e| Error::Usage(format!("{}: {e}", c.address)))?;
+                .map_err(|e| Error::Plan(crate::plan::PlanError::input(spec, block, &e)))?;
             inputs = evaluated;
             secret = evaluated_secret;
             if let Some(planned) = &c.inputs {

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use meshmon_provider_sdk::{Current, Map, PathSegment, PlanAdvice, Value, format_path};
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{Known, Scope};
+use crate::diag::Diag;
+use crate::eval::{InputError, Known, Scope};
 use crate::graph::Graph;
 use crate::registry::Registry;
 use crate::spec::{ResourceBlock, Spec};
@@ -202,7 +203,34 @@ pub enum PlanError {
     #[error("--{flag} {address}: no resource with this address in the spec or the state")]
     UnknownAddress { flag: &'static str, address: String },
     #[error("`{address}`: {message}")]
-    Eval { address: String, message: String },
+    Eval {
+        address: String,
+        message: String,
+        /// The same, pointing at the value in the spec.
+        at: Box<Diag>,
+    },
+}
+
+impl PlanError {
+    /// An input of `block` that cannot be evaluated or is refused.
+    pub fn input(spec: &Spec, block: &ResourceBlock, e: &InputError) -> Self {
+        let at = Diag::error(format!("`{}`: {e}", block.address))
+            .label(block.value_span(e.attribute), "this value")
+            .in_source(&spec.source);
+        PlanError::Eval {
+            address: block.address.clone(),
+            message: e.to_string(),
+            at: Box::new(at),
+        }
+    }
+
+    /// The error as a diagnostic that points into the spec, where it can.
+    pub fn diagnostic(&self) -> Option<&Diag> {
+        match self {
+            PlanError::Eval { at, .. } => Some(at),
+            PlanError::UnknownAddress { .. } => None,
+        }
+    }
 }
 
 /// Provider advice for one resource, when its provider can be consulted.
@@ -383,10 +411,7 @@ fn plan_resource(
     let (mut desired, mut sensitive) =
         scope
             .inputs(schema, &block.attrs)
-            .map_err(|e| PlanError::Eval {
-                address: block.address.clone(),
-                message: e.0,
-            })?;
+            .map_err(|e| PlanError::input(spec, block, &e))?;
     let dependencies = graph.dependencies(&block.address);
     let mut change = Change {
         address: block.address.clone(),

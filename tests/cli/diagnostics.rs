@@ -384,3 +384,20 @@ fn the_istio_examples_plan_offline_from_nothing() {
         );
     }
 }
+
+#[test]
+fn a_value_refused_at_plan_points_at_where_it_is_written() {
+    let ws = Workspace::new(
+        r#"[meshmon]
+name = "x"
+
+[variables.wait]
+default = "30s"
+
+[resources.time_sleep.s]
+create_duration = "${var.wait}"
+"#,
+    );
+    let out = ws.expect(&["plan", "--var", "wait=forever"], 1);
+    insta::assert_snapshot!(out.stderr);
+}

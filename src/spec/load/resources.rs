@@ -157,6 +157,11 @@ impl Loader<'_> {
             META_KEYS,
             Some(address),
         );
+        let value_spans = fields
+            .iter()
+            .filter(|(k, _)| attrs.contains_key(&k.name))
+            .map(|(k, v)| (k.name.clone(), v.span.clone()))
+            .collect();
         let mut depends_on = Vec::new();
         let mut lifecycle = Lifecycle::default();
         let mut timeouts = Timeouts::default();
@@ -179,6 +184,7 @@ impl Loader<'_> {
             lifecycle,
             timeouts,
             span: header,
+            value_spans,
         })
     }
 
