@@ -10,7 +10,7 @@ mod time_sleep;
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    Configured, Map, Provider, ProviderError, Resource, Schema, async_trait,
+    Configured, Map, Provider, ProviderError, Resource, Schema, TypeEntry, Types, async_trait,
 };
 
 pub struct Builtin;
@@ -26,11 +26,7 @@ impl Provider for Builtin {
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
-        vec![
-            null_resource::schema(),
-            time_sleep::schema(),
-            local_file::schema(),
-        ]
+        types().schemas()
     }
 
     async fn configure(&self, _config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
@@ -38,18 +34,26 @@ impl Provider for Builtin {
     }
 }
 
+/// Every built-in type, once: the schemas and the resources both come
+/// from this list.
+fn types() -> Types<()> {
+    Types(vec![
+        TypeEntry::declared::<null_resource::NullResource>(),
+        TypeEntry::declared::<time_sleep::TimeSleep>(),
+        TypeEntry::custom("local_file", local_file::schema, |_| {
+            Arc::new(local_file::LocalFile)
+        }),
+    ])
+}
+
 struct BuiltinConfigured;
 
 impl Configured for BuiltinConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
-        match type_name {
-            "null_resource" => Some(Arc::new(null_resource::NullResource)),
-            "time_sleep" => Some(Arc::new(time_sleep::TimeSleep)),
-            "local_file" => Some(Arc::new(local_file::LocalFile)),
-            _ => None,
-        }
+        types().resource(type_name, &Arc::new(()))
     }
 }
+
 
 /// A fresh random ID (what Terraform's null provider also hands out).
 fn random_id() -> String {
@@ -58,4 +62,12 @@ fn random_id() -> String {
 
 fn outputs(pairs: impl IntoIterator<Item = (&'static str, meshmon_provider_sdk::Value)>) -> Map {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_type_is_registered_once_and_declared_soundly() {
+        super::types().check().unwrap();
+    }
 }

@@ -1,67 +1,80 @@
 //! `null_resource`: does nothing remotely. `triggers` force a replacement,
 //! `inputs` update in place and read back as the attribute `inputs`.
 
+use std::sync::Arc;
+
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 
-pub fn schema() -> Schema {
-    Schema::new(
-        "null_resource",
-        "A resource with no remote object. Useful to order work and to pass values along.",
-    )
-    .attr(
-        Attribute::optional("triggers", AttrType::map_of(AttrType::String))
+declare! {
+    #[allow(dead_code)]
+    pub(super) struct NullIn for "null_resource"
+        ("A resource with no remote object. Useful to order work and to pass values along.")
+    {
+        triggers: Option<Map> = optional(AttrType::map_of(AttrType::String))
             .force_new()
-            .describe("Any change to these values replaces the resource."),
-    )
-    .attr(
-        Attribute::optional("inputs", AttrType::Any)
-            .describe("Any value; updated in place and readable as `inputs`."),
-    )
-    .attr(Attribute::computed("id", AttrType::String).describe("A random ID assigned at creation."))
+            .describe("Any change to these values replaces the resource.");
+        inputs: Option<Value> = optional(AttrType::Any)
+            .describe("Any value; updated in place and readable as `inputs`.");
+    }
+    outputs {
+        id = computed(AttrType::String).describe("A random ID assigned at creation.");
+    }
 }
 
-pub struct NullResource;
+pub(super) struct NullResource;
 
 #[async_trait]
-impl Resource for NullResource {
-    /// Nothing outside the state: an interrupted create left nothing to
-    /// find, and creating again is harmless.
-    async fn recover(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        Ok(None)
+impl Declared for NullResource {
+    type Inputs = NullIn;
+    type Client = ();
+    const UPDATES: &'static [UpdateGroup] = &[("inputs", &["inputs"])];
+
+    fn new(_: Arc<()>) -> Self {
+        NullResource
     }
 
-    async fn create(&self, _ctx: &OpContext, _inputs: &Map) -> Result<Map, ProviderError> {
+    /// There is nothing outside the state: the object is what was recorded.
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        Ok(Some(Current::new(
+            prior.clone(),
+            super::outputs([("id", Value::from(id))]),
+        )))
+    }
+
+    async fn create(&self, _ctx: &OpContext, _: &Inputs<'_, NullIn>) -> Result<Map, ProviderError> {
         Ok(super::outputs([("id", Value::String(super::random_id()))]))
     }
 
-    async fn read(
+    /// Nothing outside the state: an interrupted create left nothing to
+    /// find, and creating again is harmless.
+    async fn recover(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        Ok(Some(prior.clone()))
+        _: &Inputs<'_, NullIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        Ok(None)
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-        _inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        Ok(prior.outputs.clone())
+        _group: &str,
+        _id: &str,
+        _prior: &Current,
+        _: &Inputs<'_, NullIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, _prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &OpContext, _id: &str, _prior: &Current) -> Result<(), ProviderError> {
         Ok(())
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        Ok(Some(Current::new(
-            Map::new(),
-            super::outputs([("id", Value::from(id))]),
-        )))
     }
 }

@@ -84,6 +84,7 @@ impl Provider for Fake {
                     "labels",
                     AttrType::map_of(AttrType::String),
                 ))
+                .attr(Attribute::optional("note", AttrType::String))
                 .attr(Attribute::computed("id", AttrType::String)),
         ]
     }

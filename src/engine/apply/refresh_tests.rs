@@ -145,3 +145,46 @@ async fn a_failed_update_keeps_the_record_and_is_retried_not_replaced() {
         .unwrap();
     assert_eq!(change.action, crate::plan::Action::Update);
 }
+
+#[tokio::test]
+async fn an_update_that_fails_half_way_records_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    let before = applied(dir.path(), &world).await;
+    let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+    // The fake changes the note but fails on the labels.
+    let spec = SPEC.replace(
+        "labels = { team = \"a\", other = \"x\" }",
+        "note = \"new\"\nlabels = { team = \"a\", other = \"y\", fail = \"1\" }",
+    );
+    let e = crate::engine::testing::engine(dir.path(), world.registry(), &spec);
+    let request = ApplyRequest {
+        options: PlanOptions::default(),
+        refresh: false,
+        saved: None,
+        lock_timeout: Duration::ZERO,
+    };
+    let err = apply(&e, &store, request, &Unattended)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("failed half-way"), "{err}");
+    let after = store.load().await.unwrap().state;
+    let o = &after.resources["fake_object.o"];
+    assert_eq!(o.inputs["note"], meshmon_provider_sdk::Value::from("new"));
+    assert_eq!(
+        o.inputs["labels"], before.resources["fake_object.o"].inputs["labels"],
+        "what failed keeps its recorded value"
+    );
+    assert_eq!(o.status, crate::state::Status::Ready, "never tainted by a failed update");
+    let plan = e
+        .refresh_and_plan(after, PlanOptions::default(), false, &|_| {})
+        .await
+        .unwrap();
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "fake_object.o")
+        .unwrap();
+    assert_eq!(change.action, crate::plan::Action::Update, "the rest is retried in place");
+}
