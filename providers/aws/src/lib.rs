@@ -138,20 +138,10 @@ impl Clients {
 /// resources both come from this list.
 pub(crate) fn types() -> Types<Clients> {
     Types(vec![
-        TypeEntry::custom("aws_vpc", network::vpc_schema, |c| {
-            Arc::new(network::Vpc(c.clone()))
-        }),
-        TypeEntry::custom("aws_subnet", network::subnet_schema, |c| {
-            Arc::new(network::Subnet(c.clone()))
-        }),
-        TypeEntry::custom(
-            "aws_internet_gateway",
-            network::internet_gateway_schema,
-            |c| Arc::new(network::InternetGateway(c.clone())),
-        ),
-        TypeEntry::custom("aws_route_table", route_table::route_table_schema, |c| {
-            Arc::new(route_table::RouteTable(c.clone()))
-        }),
+        TypeEntry::declared::<network::Vpc>(),
+        TypeEntry::declared::<network::Subnet>(),
+        TypeEntry::declared::<network::InternetGateway>(),
+        TypeEntry::declared::<route_table::RouteTable>(),
         TypeEntry::custom("aws_eks_cluster", eks::cluster_schema, |c| {
             Arc::new(eks::Cluster(c.clone()))
         }),

@@ -17,15 +17,14 @@ use aws_sdk_ec2::types::{
 };
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, only_one, required_marks};
-use meshmon_aws_common::tags::{Tags, TagsExt, tag_diff, tags_attr, tags_of};
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
-use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, changed, typed};
+use crate::attrs::{Attrs, typed};
 use crate::wait;
 
 pub(crate) fn spec(rt: ResourceType, tags: &Tags) -> Option<TagSpecification> {
@@ -46,6 +45,7 @@ pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
 pub(crate) fn tags_from(tags: &[Tag]) -> Tags {
     tags.iter()
         .filter_map(|t| {
+            // A tag without a value is one whose value is empty.
             Some((
                 t.key()?.to_string(),
                 t.value().unwrap_or_default().to_string(),
@@ -61,30 +61,35 @@ pub(crate) async fn retag(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    let (set, remove) = tag_diff(old, new);
-    if !set.is_empty() {
-        c.ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(ec2_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| api("ec2:CreateTags", e))?;
-    }
-    if !remove.is_empty() {
-        let keys = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        c.ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .map_err(|e| api("ec2:DeleteTags", e))?;
-    }
-    Ok(())
+    tags::sync(
+        old,
+        new,
+        |set| async move {
+            c.ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(ec2_tags(&set)))
+                .send()
+                .await
+                .map_err(|e| api("ec2:CreateTags", e))
+                .map(drop)
+        },
+        |remove| async move {
+            let keys = remove
+                .iter()
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
+            c.ec2
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(keys))
+                .send()
+                .await
+                .map_err(|e| api("ec2:DeleteTags", e))
+                .map(drop)
+        },
+    )
+    .await
 }
 
 /// Describe filters that match only the object this create made: one
@@ -100,48 +105,56 @@ pub(crate) fn dependency_violation(e: &ProviderError) -> bool {
     e.code.as_deref() == Some("DependencyViolation")
 }
 
-pub(crate) fn arn(c: &Clients, owner: Option<&str>, kind: &str, id: &str) -> String {
-    format!(
-        "arn:aws:ec2:{}:{}:{kind}/{id}",
-        c.region,
-        owner.unwrap_or_default()
-    )
+/// The object's ARN, when EC2 names its owner (the account in it).
+pub(crate) fn arn(c: &Clients, owner: Option<&str>, kind: &str, id: &str) -> Option<String> {
+    owner.map(|owner| format!("arn:aws:ec2:{}:{owner}:{kind}/{id}", c.region))
+}
+
+/// The ID an EC2 answer must carry for the object it made or found.
+pub(crate) fn answered_id(
+    operation: &str,
+    kind: &str,
+    id: Option<&str>,
+) -> Result<String, ProviderError> {
+    id.filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ProviderError::api(operation, None, format!("the answer carries no {kind} ID"))
+                .with_hint(format!(
+                    "EC2 has the {kind} but did not say which: run `meshmon apply` again, \
+                     which finds it by the tags this create gave it"
+                ))
+        })
+}
+
+/// An object's ID for the error that lists what a lookup found.
+pub(crate) fn listed_id(id: Option<&str>) -> String {
+    id.unwrap_or("(no ID)").to_string()
 }
 
 // ---------------------------------------------------------------- aws_vpc
 
-pub fn vpc_schema() -> Schema {
-    Schema::new("aws_vpc", "A VPC for the cluster.")
-        .attr(
-            Attribute::required("cidr_block", AttrType::String)
-                .force_new()
-                .describe("IPv4 range, like \"192.168.0.0/16\"."),
-        )
-        .attr(
-            Attribute::optional("enable_dns_support", AttrType::Bool)
-                .default(true)
-                .describe("Amazon DNS in the VPC (EKS needs it)."),
-        )
-        .attr(
-            Attribute::optional("enable_dns_hostnames", AttrType::Bool)
-                .default(true)
-                .describe("DNS names for instances (EKS needs it)."),
-        )
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("id", AttrType::String).describe("The VPC ID."))
-        .attr(Attribute::computed("arn", AttrType::String))
+declare! {
+    pub(crate) struct VpcIn for "aws_vpc" ("A VPC for the cluster.") {
+        cidr_block: String = required(AttrType::String)
+            .force_new()
+            .describe("IPv4 range, like \"192.168.0.0/16\".");
+        enable_dns_support: Option<bool> = optional(AttrType::Bool)
+            .default(true)
+            .describe("Amazon DNS in the VPC (EKS needs it).");
+        enable_dns_hostnames: Option<bool> = optional(AttrType::Bool)
+            .default(true)
+            .describe("DNS names for instances (EKS needs it).");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The VPC ID.");
+        arn = computed(AttrType::String);
+    }
 }
 
-pub struct Vpc(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct VpcIn {
-    cidr_block: String,
-    enable_dns_support: Option<bool>,
-    enable_dns_hostnames: Option<bool>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct Vpc(Arc<Clients>);
 
 impl Vpc {
     async fn set_dns(
@@ -176,6 +189,8 @@ impl Vpc {
         Ok(())
     }
 
+    /// A DNS attribute of the VPC; `None` when the VPC is gone or the
+    /// answer does not say.
     async fn dns(&self, id: &str, name: VpcAttributeName) -> Result<Option<bool>, ProviderError> {
         let out = self
             .0
@@ -188,44 +203,63 @@ impl Vpc {
         let Some(out) = found("ec2:DescribeVpcAttribute", out)? else {
             return Ok(None);
         };
-        let v = match name {
+        Ok(match name {
             VpcAttributeName::EnableDnsHostnames => {
                 out.enable_dns_hostnames().and_then(|b| b.value())
             }
             _ => out.enable_dns_support().and_then(|b| b.value()),
-        };
-        Ok(Some(v.unwrap_or(false)))
+        })
     }
 
     /// What a create does once the VPC exists: the DNS attributes, then the
     /// outputs. Setting them again is harmless, so a recovery runs it too.
     async fn finish(
         &self,
-        inputs: &Map,
-        i: &VpcIn,
+        i: &Inputs<'_, VpcIn>,
+        id: &str,
         vpc: &aws_sdk_ec2::types::Vpc,
     ) -> Result<Map, ProviderError> {
-        let id = vpc.vpc_id().unwrap_or_default().to_string();
-        let created = Current::new(inputs.clone(), Attrs::new().set("id", id.as_str()).build());
+        let created = Current::new(i.raw().clone(), Attrs::new().set("id", id).build());
         // A new VPC has DNS support on and hostnames off; set what differs.
         self.set_dns(
-            &id,
+            id,
             i.enable_dns_support.filter(|v| !v),
             i.enable_dns_hostnames.filter(|v| *v),
         )
         .await
         .map_err(|e| e.with_partial(created))?;
         Ok(Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", arn(&self.0, vpc.owner_id(), "vpc", &id))
+            .set("id", id)
+            .opt("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
             .build())
     }
+}
 
-    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
+#[async_trait]
+impl Declared for Vpc {
+    type Inputs = VpcIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[
+        ("enable_dns_support", &["enable_dns_support"]),
+        ("enable_dns_hostnames", &["enable_dns_hostnames"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Vpc(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
         let out = found(
             "ec2:DescribeVpcs",
             self.0.ec2.describe_vpcs().vpc_ids(id).send().await,
         )?;
+        // No list is no VPC.
         let Some(vpc) = out.and_then(|o| o.vpcs.unwrap_or_default().into_iter().next()) else {
             return Ok(None);
         };
@@ -239,16 +273,12 @@ impl Vpc {
             .build();
         let outputs = Attrs::new()
             .set("id", id)
-            .set("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
+            .opt("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
             .build();
         Ok(Some(Current::new(inputs, outputs)))
     }
-}
 
-#[async_trait]
-impl Resource for Vpc {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: VpcIn = typed(inputs)?;
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, VpcIn>) -> Result<Map, ProviderError> {
         let tags = spec(ResourceType::Vpc, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateVpc", || {
             self.0
@@ -263,11 +293,15 @@ impl Resource for Vpc {
         let vpc = out
             .vpc
             .ok_or_else(|| ProviderError::new("ec2:CreateVpc returned no VPC"))?;
-        self.finish(inputs, &i, &vpc).await
+        let id = answered_id("ec2:CreateVpc", "VPC", vpc.vpc_id()).map_err(|e| e.ambiguous())?;
+        self.finish(i, &id, &vpc).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: VpcIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, VpcIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let filters = made_by_filters(ctx)?;
         let vpc = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = self
@@ -279,44 +313,47 @@ impl Resource for Vpc {
                 .await
                 .map_err(|e| api("ec2:DescribeVpcs", e))?;
             only_one(ctx, "VPC", out.vpcs.unwrap_or_default(), |v| {
-                v.vpc_id().unwrap_or_default().to_string()
+                listed_id(v.vpc_id())
             })
         })
         .await?;
         match vpc {
-            Some(vpc) => self.finish(inputs, &i, &vpc).await.map(Some),
+            Some(vpc) => {
+                let id = answered_id("ec2:DescribeVpcs", "VPC", vpc.vpc_id())?;
+                self.finish(i, &id, &vpc).await.map(Some)
+            }
             None => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(crate::attrs::str_of(&prior.outputs, "id")?, &prior.inputs)
-            .await
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
-        let i: VpcIn = typed(inputs)?;
-        let support = changed(&prior.inputs, inputs, "enable_dns_support")
-            .then_some(i.enable_dns_support.unwrap_or(true));
-        let hostnames = changed(&prior.inputs, inputs, "enable_dns_hostnames")
-            .then_some(i.enable_dns_hostnames.unwrap_or(true));
-        self.set_dns(id, support, hostnames).await?;
-        retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
-        Ok(prior.outputs.clone())
+        i: &Inputs<'_, VpcIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match group {
+            "enable_dns_support" => {
+                self.set_dns(id, Some(i.enable_dns_support.unwrap_or(true)), None)
+                    .await?
+            }
+            "enable_dns_hostnames" => {
+                self.set_dns(id, None, Some(i.enable_dns_hostnames.unwrap_or(true)))
+                    .await?
+            }
+            _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+        }
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         wait::retry_transient(ctx, wait::SHORT * 2, dependency_violation, || async {
             gone_ok(
                 "ec2:DeleteVpc",
@@ -325,10 +362,6 @@ impl Resource for Vpc {
         })
         .await
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
-    }
 }
 
 // ------------------------------------------------------------- aws_subnet
@@ -336,34 +369,30 @@ impl Resource for Vpc {
 const ELB_TAG: &str = "kubernetes.io/role/elb";
 const INTERNAL_ELB_TAG: &str = "kubernetes.io/role/internal-elb";
 
-pub fn subnet_schema() -> Schema {
-    Schema::new("aws_subnet", "A subnet of a VPC.")
-        .attr(Attribute::required("vpc_id", AttrType::String).force_new())
-        .attr(Attribute::required("cidr_block", AttrType::String).force_new())
-        .attr(Attribute::optional("availability_zone", AttrType::String).and_computed().force_new().describe("Like \"eu-west-1a\"; AWS picks one if left out."))
-        .attr(Attribute::optional("map_public_ip_on_launch", AttrType::Bool).default(false).describe("Give instances a public IP (public subnets)."))
-        .attr(
-            Attribute::optional("load_balancer_role", AttrType::String)
-                .describe("\"public\" or \"internal\": adds the tag EKS looks for when it places load balancers (kubernetes.io/role/elb or kubernetes.io/role/internal-elb)."),
-        )
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("id", AttrType::String).describe("The subnet ID."))
-        .attr(Attribute::computed("arn", AttrType::String))
+declare! {
+    pub(crate) struct SubnetIn for "aws_subnet" ("A subnet of a VPC.") {
+        vpc_id: String = required(AttrType::String).force_new();
+        cidr_block: String = required(AttrType::String).force_new();
+        availability_zone: Option<String> = optional(AttrType::String)
+            .and_computed()
+            .force_new()
+            .describe("Like \"eu-west-1a\"; AWS picks one if left out.");
+        #[serde(default)]
+        map_public_ip_on_launch: bool = optional(AttrType::Bool)
+            .default(false)
+            .describe("Give instances a public IP (public subnets).");
+        load_balancer_role: Option<String> = optional(AttrType::String)
+            .describe("\"public\" or \"internal\": adds the tag EKS looks for when it places load balancers (kubernetes.io/role/elb or kubernetes.io/role/internal-elb).");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The subnet ID.");
+        arn = computed(AttrType::String);
+    }
 }
 
-pub struct Subnet(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct SubnetIn {
-    vpc_id: String,
-    cidr_block: String,
-    availability_zone: Option<String>,
-    #[serde(default)]
-    map_public_ip_on_launch: bool,
-    load_balancer_role: Option<String>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct Subnet(Arc<Clients>);
 
 impl SubnetIn {
     /// The user's tags plus the one `load_balancer_role` asks for.
@@ -388,72 +417,30 @@ impl SubnetIn {
 }
 
 impl Subnet {
-    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
-        let out = found(
-            "ec2:DescribeSubnets",
-            self.0.ec2.describe_subnets().subnet_ids(id).send().await,
-        )?;
-        let Some(s) = out.and_then(|o| o.subnets.unwrap_or_default().into_iter().next()) else {
-            return Ok(None);
-        };
-        let mut tags = tags_from(s.tags());
-        // The load-balancer tag is reported as the role when the user set
-        // the role, and as a plain tag when they wrote it as one.
-        let mut role = None;
-        // An import (no prior) takes the role view too.
-        if prior.contains_key("load_balancer_role") || prior.is_empty() {
-            if tags.remove(ELB_TAG).is_some() {
-                role = Some("public");
-            } else if tags.remove(INTERNAL_ELB_TAG).is_some() {
-                role = Some("internal");
-            }
-        }
-        let inputs = Attrs::new()
-            .opt("vpc_id", s.vpc_id())
-            .opt("cidr_block", s.cidr_block())
-            .opt("availability_zone", s.availability_zone())
-            .set(
-                "map_public_ip_on_launch",
-                s.map_public_ip_on_launch().unwrap_or(false),
-            )
-            .opt("load_balancer_role", role)
-            .tags(prior, tags)
-            .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .set(
-                "arn",
-                s.subnet_arn()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| arn(&self.0, s.owner_id(), "subnet", id)),
-            )
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+    /// The subnet's ARN: EC2's, or made from its owner.
+    fn arn_of(&self, s: &aws_sdk_ec2::types::Subnet, id: &str) -> Option<String> {
+        s.subnet_arn()
+            .map(str::to_string)
+            .or_else(|| arn(&self.0, s.owner_id(), "subnet", id))
     }
 
     /// What a create does once the subnet exists: public IPs on launch if
     /// asked for, then the outputs. A recovery runs it too.
     async fn finish(
         &self,
-        inputs: &Map,
-        i: &SubnetIn,
+        i: &Inputs<'_, SubnetIn>,
+        id: &str,
         s: &aws_sdk_ec2::types::Subnet,
     ) -> Result<Map, ProviderError> {
-        let id = s.subnet_id().unwrap_or_default().to_string();
         let outputs = Attrs::new()
-            .set("id", id.as_str())
-            .set(
-                "arn",
-                s.subnet_arn()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| arn(&self.0, s.owner_id(), "subnet", &id)),
-            )
+            .set("id", id)
+            .opt("arn", self.arn_of(s, id))
             .opt("availability_zone", s.availability_zone())
             .build();
         if i.map_public_ip_on_launch {
-            self.set_public_ip(&id, true)
+            self.set_public_ip(id, true)
                 .await
-                .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
+                .map_err(|e| e.with_partial(Current::new(i.raw().clone(), outputs.clone())))?;
         }
         Ok(outputs)
     }
@@ -473,9 +460,65 @@ impl Subnet {
 }
 
 #[async_trait]
-impl Resource for Subnet {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: SubnetIn = typed(inputs)?;
+impl Declared for Subnet {
+    type Inputs = SubnetIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[
+        ("map_public_ip_on_launch", &["map_public_ip_on_launch"]),
+        // The role is a tag: one tag change sets both.
+        ("tags", &["load_balancer_role", "tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Subnet(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let out = found(
+            "ec2:DescribeSubnets",
+            self.0.ec2.describe_subnets().subnet_ids(id).send().await,
+        )?;
+        // No list is no subnet.
+        let Some(s) = out.and_then(|o| o.subnets.unwrap_or_default().into_iter().next()) else {
+            return Ok(None);
+        };
+        let mut tags = tags_from(s.tags());
+        // The load-balancer tag is reported as the role when the user set
+        // the role, and as a plain tag when they wrote it as one.
+        let mut role = None;
+        // An import (no prior) takes the role view too.
+        if prior.contains_key("load_balancer_role") || prior.is_empty() {
+            if tags.remove(ELB_TAG).is_some() {
+                role = Some("public");
+            } else if tags.remove(INTERNAL_ELB_TAG).is_some() {
+                role = Some("internal");
+            }
+        }
+        let inputs = Attrs::new()
+            .opt("vpc_id", s.vpc_id())
+            .opt("cidr_block", s.cidr_block())
+            .opt("availability_zone", s.availability_zone())
+            .opt("map_public_ip_on_launch", s.map_public_ip_on_launch())
+            .opt("load_balancer_role", role)
+            .tags(prior, tags)
+            .build();
+        let outputs = Attrs::new()
+            .set("id", id)
+            .opt("arn", self.arn_of(&s, id))
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, SubnetIn>,
+    ) -> Result<Map, ProviderError> {
         let tags = spec(ResourceType::Subnet, &creation_tags(ctx, &i.all_tags()?)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateSubnet", || {
             self.0
@@ -492,11 +535,16 @@ impl Resource for Subnet {
         let s = out
             .subnet
             .ok_or_else(|| ProviderError::new("ec2:CreateSubnet returned no subnet"))?;
-        self.finish(inputs, &i, &s).await
+        let id =
+            answered_id("ec2:CreateSubnet", "subnet", s.subnet_id()).map_err(|e| e.ambiguous())?;
+        self.finish(i, &id, &s).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: SubnetIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, SubnetIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let filters = made_by_filters(ctx)?;
         let subnet = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = self
@@ -508,43 +556,45 @@ impl Resource for Subnet {
                 .await
                 .map_err(|e| api("ec2:DescribeSubnets", e))?;
             only_one(ctx, "subnet", out.subnets.unwrap_or_default(), |s| {
-                s.subnet_id().unwrap_or_default().to_string()
+                listed_id(s.subnet_id())
             })
         })
         .await?;
         match subnet {
-            Some(s) => self.finish(inputs, &i, &s).await.map(Some),
+            Some(s) => {
+                let id = answered_id("ec2:DescribeSubnets", "subnet", s.subnet_id())?;
+                self.finish(i, &id, &s).await.map(Some)
+            }
             None => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(crate::attrs::str_of(&prior.outputs, "id")?, &prior.inputs)
-            .await
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+        i: &Inputs<'_, SubnetIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let old: SubnetIn = typed(&prior.inputs)?;
-        let new: SubnetIn = typed(inputs)?;
-        if old.map_public_ip_on_launch != new.map_public_ip_on_launch {
-            self.set_public_ip(id, new.map_public_ip_on_launch).await?;
+        match group {
+            "map_public_ip_on_launch" => {
+                if old.map_public_ip_on_launch != i.map_public_ip_on_launch {
+                    self.set_public_ip(id, i.map_public_ip_on_launch).await?;
+                }
+            }
+            _ => retag(&self.0, id, &old.all_tags()?, &i.all_tags()?).await?,
         }
-        retag(&self.0, id, &old.all_tags()?, &new.all_tags()?).await?;
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         wait::retry_transient(ctx, wait::SHORT * 2, dependency_violation, || async {
             gone_ok(
                 "ec2:DeleteSubnet",
@@ -553,81 +603,43 @@ impl Resource for Subnet {
         })
         .await
     }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
-    }
 }
 
 // --------------------------------------------------- aws_internet_gateway
 
-pub fn internet_gateway_schema() -> Schema {
-    Schema::new(
-        "aws_internet_gateway",
-        "An internet gateway, attached to a VPC.",
-    )
-    .attr(
-        Attribute::optional("vpc_id", AttrType::String)
-            .describe("The VPC to attach it to; moved in place."),
-    )
-    .attr(tags_attr("tags"))
-    .attr(Attribute::computed("id", AttrType::String).describe("The gateway ID."))
-    .attr(Attribute::computed("arn", AttrType::String))
+declare! {
+    pub(crate) struct IgwIn for "aws_internet_gateway" ("An internet gateway, attached to a VPC.") {
+        vpc_id: Option<String> = optional(AttrType::String)
+            .describe("The VPC to attach it to; moved in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The gateway ID.");
+        arn = computed(AttrType::String);
+    }
 }
 
-pub struct InternetGateway(pub Arc<Clients>);
-
-#[derive(Deserialize)]
-struct IgwIn {
-    vpc_id: Option<String>,
-    #[serde(default)]
-    tags: Tags,
-}
+pub(crate) struct InternetGateway(Arc<Clients>);
 
 impl InternetGateway {
-    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
-        let out = found(
-            "ec2:DescribeInternetGateways",
-            self.0
-                .ec2
-                .describe_internet_gateways()
-                .internet_gateway_ids(id)
-                .send()
-                .await,
-        )?;
-        let Some(g) = out.and_then(|o| o.internet_gateways.unwrap_or_default().into_iter().next())
-        else {
-            return Ok(None);
-        };
-        let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
-        let inputs = Attrs::new()
-            .opt("vpc_id", vpc)
-            .tags(prior, tags_from(g.tags()))
-            .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .set("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
-    }
-
     /// What a create does once the gateway exists: attach it to its VPC
     /// unless it is attached already (a recovery runs this too), then the
     /// outputs.
     async fn finish(
         &self,
         i: &IgwIn,
+        id: &str,
         g: &aws_sdk_ec2::types::InternetGateway,
     ) -> Result<Map, ProviderError> {
-        let id = g.internet_gateway_id().unwrap_or_default().to_string();
         let outputs = Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", arn(&self.0, g.owner_id(), "internet-gateway", &id))
+            .set("id", id)
+            .opt("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
             .build();
         if let Some(vpc) = &i.vpc_id
             && !g.attachments().iter().any(|a| a.vpc_id() == Some(vpc))
         {
-            self.attach(&id, vpc)
+            self.attach(id, vpc)
                 .await
                 .map_err(|e| e.with_partial(Current::new(Map::new(), outputs.clone())))?;
         }
@@ -672,9 +684,48 @@ impl InternetGateway {
 }
 
 #[async_trait]
-impl Resource for InternetGateway {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: IgwIn = typed(inputs)?;
+impl Declared for InternetGateway {
+    type Inputs = IgwIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[("vpc_id", &["vpc_id"]), ("tags", &["tags"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        InternetGateway(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let out = found(
+            "ec2:DescribeInternetGateways",
+            self.0
+                .ec2
+                .describe_internet_gateways()
+                .internet_gateway_ids(id)
+                .send()
+                .await,
+        )?;
+        // No list is no gateway.
+        let Some(g) = out.and_then(|o| o.internet_gateways.unwrap_or_default().into_iter().next())
+        else {
+            return Ok(None);
+        };
+        let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
+        let inputs = Attrs::new()
+            .opt("vpc_id", vpc)
+            .tags(prior, tags_from(g.tags()))
+            .build();
+        let outputs = Attrs::new()
+            .set("id", id)
+            .opt("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
+            .build();
+        Ok(Some(Current::new(inputs, outputs)))
+    }
+
+    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, IgwIn>) -> Result<Map, ProviderError> {
         let tags =
             spec(ResourceType::InternetGateway, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateInternetGateway", || {
@@ -689,11 +740,20 @@ impl Resource for InternetGateway {
         let g = out
             .internet_gateway
             .ok_or_else(|| ProviderError::new("ec2:CreateInternetGateway returned no gateway"))?;
-        self.finish(&i, &g).await
+        let id = answered_id(
+            "ec2:CreateInternetGateway",
+            "internet gateway",
+            g.internet_gateway_id(),
+        )
+        .map_err(|e| e.ambiguous())?;
+        self.finish(i, &id, &g).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: IgwIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, IgwIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let filters = made_by_filters(ctx)?;
         let gateway = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = self
@@ -708,49 +768,55 @@ impl Resource for InternetGateway {
                 ctx,
                 "internet gateway",
                 out.internet_gateways.unwrap_or_default(),
-                |g| g.internet_gateway_id().unwrap_or_default().to_string(),
+                |g| listed_id(g.internet_gateway_id()),
             )
         })
         .await?;
         match gateway {
-            Some(g) => self.finish(&i, &g).await.map(Some),
+            Some(g) => {
+                let id = answered_id(
+                    "ec2:DescribeInternetGateways",
+                    "internet gateway",
+                    g.internet_gateway_id(),
+                )?;
+                self.finish(i, &id, &g).await.map(Some)
+            }
             None => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(crate::attrs::str_of(&prior.outputs, "id")?, &prior.inputs)
-            .await
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
+        i: &Inputs<'_, IgwIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let old: IgwIn = typed(&prior.inputs)?;
-        let new: IgwIn = typed(inputs)?;
-        if old.vpc_id != new.vpc_id {
-            if let Some(vpc) = &old.vpc_id {
-                self.detach(ctx, id, vpc).await?;
+        match group {
+            "vpc_id" => {
+                if old.vpc_id != i.vpc_id {
+                    if let Some(vpc) = &old.vpc_id {
+                        self.detach(ctx, id, vpc).await?;
+                    }
+                    if let Some(vpc) = &i.vpc_id {
+                        self.attach(id, vpc).await?;
+                    }
+                }
             }
-            if let Some(vpc) = &new.vpc_id {
-                self.attach(id, vpc).await?;
-            }
+            _ => retag(&self.0, id, &old.tags, &i.tags).await?,
         }
-        retag(&self.0, id, &old.tags, &new.tags).await?;
-        Ok(prior.outputs.clone())
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
-        let Some(now) = self.fetch(id, &prior.inputs).await? else {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
+        let Some(now) = self.fetch(ctx, id, &prior.inputs).await? else {
             return Ok(());
         };
         if let Some(vpc) = now.inputs.get("vpc_id").and_then(Value::as_str) {
@@ -768,9 +834,5 @@ impl Resource for InternetGateway {
             )
         })
         .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
     }
 }

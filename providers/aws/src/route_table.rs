@@ -14,30 +14,40 @@ use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, only_one};
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, order_like, strings, typed};
-use crate::network::{arn, dependency_violation, made_by_filters, retag, spec, tags_from};
+use crate::attrs::{Attrs, order_like, strings};
+use crate::network::{
+    answered_id, arn, dependency_violation, listed_id, made_by_filters, retag, spec, tags_from,
+};
 use crate::wait;
 
-pub fn route_table_schema() -> Schema {
-    Schema::new("aws_route_table", "A route table, its routes and the subnets it serves.")
-        .attr(Attribute::required("vpc_id", AttrType::String).force_new())
-        .attr(
-            Attribute::optional("routes", AttrType::list_of(AttrType::map_of(AttrType::String)))
-                .describe("Routes like { cidr_block = \"0.0.0.0/0\", gateway_id = \"igw-…\" } (or nat_gateway_id); changed in place."),
-        )
-        .attr(Attribute::optional("subnet_ids", AttrType::list_of(AttrType::String)).describe("Subnets associated with this table; changed in place."))
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("id", AttrType::String).describe("The route table ID."))
-        .attr(Attribute::computed("arn", AttrType::String))
+declare! {
+    pub(crate) struct RouteTableIn for "aws_route_table"
+        ("A route table, its routes and the subnets it serves.")
+    {
+        vpc_id: String = required(AttrType::String).force_new();
+        // Each route is checked when it is used ([`RouteTableIn::routes`]).
+        #[serde(default)]
+        routes: Vec<Value> = optional(AttrType::list_of(AttrType::map_of(AttrType::String)))
+            .describe("Routes like { cidr_block = \"0.0.0.0/0\", gateway_id = \"igw-…\" } (or nat_gateway_id); changed in place.");
+        #[serde(default)]
+        subnet_ids: Vec<String> = optional(AttrType::list_of(AttrType::String))
+            .describe("Subnets associated with this table; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The route table ID.");
+        arn = computed(AttrType::String);
+    }
 }
 
-pub struct RouteTable(pub Arc<Clients>);
+pub(crate) struct RouteTable(Arc<Clients>);
 
 #[derive(Deserialize, Clone, PartialEq, Debug)]
 #[serde(deny_unknown_fields)]
@@ -47,15 +57,13 @@ struct RouteIn {
     nat_gateway_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct RouteTableIn {
-    vpc_id: String,
-    #[serde(default)]
-    routes: Vec<RouteIn>,
-    #[serde(default)]
-    subnet_ids: Vec<String>,
-    #[serde(default)]
-    tags: Tags,
+impl RouteTableIn {
+    /// The routes, each with exactly the keys a route has.
+    fn routes(&self) -> Result<Vec<RouteIn>, ProviderError> {
+        Value::List(self.routes.clone())
+            .to_typed()
+            .map_err(ProviderError::invalid_inputs)
+    }
 }
 
 fn route_value(r: &RouteIn) -> Value {
@@ -76,7 +84,9 @@ struct TableNow {
 }
 
 impl RouteTable {
-    async fn fetch(&self, id: &str, prior: &Map) -> Result<Option<TableNow>, ProviderError> {
+    /// The table as it is, with the routes and associations a change works
+    /// from.
+    async fn describe(&self, id: &str, prior: &Map) -> Result<Option<TableNow>, ProviderError> {
         let out = found(
             "ec2:DescribeRouteTables",
             self.0
@@ -86,6 +96,7 @@ impl RouteTable {
                 .send()
                 .await,
         )?;
+        // No list is no table.
         let Some(t) = out.and_then(|o| o.route_tables.unwrap_or_default().into_iter().next())
         else {
             return Ok(None);
@@ -106,9 +117,14 @@ impl RouteTable {
                 })
             })
             .collect();
-        let wanted: Vec<String> = typed::<RouteTableIn>(prior)
-            .map(|p| p.routes.into_iter().map(|r| r.cidr_block).collect())
-            .unwrap_or_default();
+        // The destinations in the order the spec lists them (none on import).
+        let wanted: Vec<String> = prior
+            .get("routes")
+            .and_then(Value::as_list)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_map()?.get("cidr_block")?.as_str().map(str::to_string))
+            .collect();
         routes.sort_by_key(|r| {
             (
                 wanted
@@ -146,7 +162,7 @@ impl RouteTable {
             .build();
         let outputs = Attrs::new()
             .set("id", id)
-            .set("arn", arn(&self.0, t.owner_id(), "route-table", id))
+            .opt("arn", arn(&self.0, t.owner_id(), "route-table", id))
             .build();
         Ok(Some(TableNow {
             routes,
@@ -196,38 +212,39 @@ impl RouteTable {
     /// it too), then the outputs.
     async fn finish(
         &self,
-        inputs: &Map,
-        i: &RouteTableIn,
+        i: &Inputs<'_, RouteTableIn>,
+        routes: &[RouteIn],
+        id: &str,
         t: &aws_sdk_ec2::types::RouteTable,
     ) -> Result<Map, ProviderError> {
-        let id = t.route_table_id().unwrap_or_default().to_string();
         let outputs = Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", arn(&self.0, t.owner_id(), "route-table", &id))
+            .set("id", id)
+            .opt("arn", arn(&self.0, t.owner_id(), "route-table", id))
             .build();
         let partial = Current::new(
             Attrs::new().set("vpc_id", i.vpc_id.as_str()).build(),
             outputs.clone(),
         );
-        self.converge(&id, i, inputs)
+        self.converge(id, routes, &i.subnet_ids, i.raw())
             .await
             .map_err(|e| e.with_partial(partial))?;
         Ok(outputs)
     }
 
-    /// Makes the table's routes and associations what `want` says.
+    /// Makes the table's routes and associations these.
     async fn converge(
         &self,
         id: &str,
-        want: &RouteTableIn,
+        want_routes: &[RouteIn],
+        want_subnets: &[String],
         prior: &Map,
     ) -> Result<(), ProviderError> {
         let now = self
-            .fetch(id, prior)
+            .describe(id, prior)
             .await?
             .ok_or_else(|| ProviderError::new(format!("route table {id} disappeared")))?;
         for r in &now.routes {
-            if !want.routes.iter().any(|w| w.cidr_block == r.cidr_block) {
+            if !want_routes.iter().any(|w| w.cidr_block == r.cidr_block) {
                 gone_ok(
                     "ec2:DeleteRoute",
                     self.0
@@ -240,7 +257,7 @@ impl RouteTable {
                 )?;
             }
         }
-        for w in &want.routes {
+        for w in want_routes {
             match now.routes.iter().find(|r| r.cidr_block == w.cidr_block) {
                 Some(r) if r == w => {}
                 Some(_) => self.put_route(id, w, true).await?,
@@ -248,7 +265,7 @@ impl RouteTable {
             }
         }
         for (subnet, assoc) in &now.associations {
-            if !want.subnet_ids.contains(subnet) {
+            if !want_subnets.contains(subnet) {
                 gone_ok(
                     "ec2:DisassociateRouteTable",
                     self.0
@@ -260,7 +277,7 @@ impl RouteTable {
                 )?;
             }
         }
-        for s in &want.subnet_ids {
+        for s in want_subnets {
             if !now.associations.iter().any(|(have, _)| have == s) {
                 let associated = self
                     .0
@@ -283,9 +300,33 @@ impl RouteTable {
 }
 
 #[async_trait]
-impl Resource for RouteTable {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: RouteTableIn = typed(inputs)?;
+impl Declared for RouteTable {
+    type Inputs = RouteTableIn;
+    type Client = Clients;
+    /// Routes and associations converge together, from one read of the
+    /// table.
+    const UPDATES: &'static [UpdateGroup] =
+        &[("routes", &["routes", "subnet_ids"]), ("tags", &["tags"])];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        RouteTable(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        Ok(self.describe(id, prior).await?.map(|t| t.current))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RouteTableIn>,
+    ) -> Result<Map, ProviderError> {
+        let routes = i.routes()?;
         let tags = spec(ResourceType::RouteTable, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateRouteTable", || {
             self.0
@@ -301,11 +342,17 @@ impl Resource for RouteTable {
         let t = out
             .route_table
             .ok_or_else(|| ProviderError::new("ec2:CreateRouteTable returned no table"))?;
-        self.finish(inputs, &i, &t).await
+        let id = answered_id("ec2:CreateRouteTable", "route table", t.route_table_id())
+            .map_err(|e| e.ambiguous())?;
+        self.finish(i, &routes, &id, &t).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: RouteTableIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RouteTableIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let routes = i.routes()?;
         let filters = made_by_filters(ctx)?;
         let table = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = self
@@ -320,41 +367,44 @@ impl Resource for RouteTable {
                 ctx,
                 "route table",
                 out.route_tables.unwrap_or_default(),
-                |t| t.route_table_id().unwrap_or_default().to_string(),
+                |t| listed_id(t.route_table_id()),
             )
         })
         .await?;
         match table {
-            Some(t) => self.finish(inputs, &i, &t).await.map(Some),
+            Some(t) => {
+                let id = answered_id("ec2:DescribeRouteTables", "route table", t.route_table_id())?;
+                self.finish(i, &routes, &id, &t).await.map(Some)
+            }
             None => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
-        Ok(self.fetch(id, &prior.inputs).await?.map(|t| t.current))
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
-        let i: RouteTableIn = typed(inputs)?;
-        self.converge(id, &i, inputs).await?;
-        retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
-        Ok(prior.outputs.clone())
+        i: &Inputs<'_, RouteTableIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match group {
+            "routes" => {
+                self.converge(id, &i.routes()?, &i.subnet_ids, i.raw())
+                    .await?
+            }
+            _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+        }
+        Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let id = crate::attrs::str_of(&prior.outputs, "id")?;
-        let Some(now) = self.fetch(id, &prior.inputs).await? else {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
+        let Some(now) = self.describe(id, &prior.inputs).await? else {
             return Ok(());
         };
         for (_, assoc) in &now.associations {
@@ -380,9 +430,5 @@ impl Resource for RouteTable {
             )
         })
         .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        Ok(self.fetch(id, &Map::new()).await?.map(|t| t.current))
     }
 }
