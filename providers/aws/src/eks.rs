@@ -20,16 +20,16 @@ use aws_sdk_eks::types::{
 use meshmon_aws_common::error::{self, api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
+    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
+use crate::attrs::{Attrs, order_like, str_of, strings};
 use crate::wait;
 
 /// Every control-plane log type EKS knows; logging updates name all of them.
@@ -47,26 +47,31 @@ pub(crate) async fn retag(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    let (set, remove) = tag_diff(old, new);
-    if !set.is_empty() {
-        c.eks
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(tags_hash_map(&set))
-            .send()
-            .await
-            .map_err(|e| api("eks:TagResource", e))?;
-    }
-    if !remove.is_empty() {
-        c.eks
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api("eks:UntagResource", e))?;
-    }
-    Ok(())
+    tags::sync(
+        old,
+        new,
+        |set| async move {
+            c.eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(tags_hash_map(&set))
+                .send()
+                .await
+                .map_err(|e| api("eks:TagResource", e))
+                .map(drop)
+        },
+        |remove| async move {
+            c.eks
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api("eks:UntagResource", e))
+                .map(drop)
+        },
+    )
+    .await
 }
 
 /// Waits for an update EKS accepted. Without an update ID (some EKS
@@ -108,7 +113,9 @@ where
     if check(&update)?.is_ok() {
         return Ok(());
     }
-    let id = update.id().unwrap_or_default().to_string();
+    let Some(id) = update.id().filter(|id| !id.is_empty()).map(str::to_string) else {
+        return wait::until(ctx, wait::CLUSTER, "the update to finish", settled).await;
+    };
     wait::until(ctx, wait::CLUSTER, "the update to finish", || async {
         let out = c
             .eks
@@ -129,55 +136,64 @@ where
 
 // -------------------------------------------------------- aws_eks_cluster
 
-pub fn cluster_schema() -> Schema {
-    Schema::new("aws_eks_cluster", "An EKS control plane; creating one takes 10-15 minutes.")
-        .attr(Attribute::required("name", AttrType::String).force_new())
-        .attr(Attribute::optional("version", AttrType::String).and_computed().describe("Kubernetes version, like \"1.33\"; upgraded in place (one minor version at a time)."))
-        .attr(Attribute::required("role_arn", AttrType::String).force_new().describe("The cluster's IAM role."))
-        .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
-        .attr(Attribute::optional("security_group_ids", AttrType::list_of(AttrType::String)).force_new())
-        .attr(Attribute::optional("endpoint_public_access", AttrType::Bool).default(true).describe("Changed in place."))
-        .attr(Attribute::optional("endpoint_private_access", AttrType::Bool).default(false).describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on."))
-        .attr(
-            Attribute::optional("access_config", AttrType::map_of(AttrType::Any)).describe(
-                "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
-                 The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
-                 and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
-            ),
-        )
-        .attr(
-            Attribute::optional("enabled_log_types", AttrType::list_of(AttrType::String))
-                .default(Value::List(Vec::new()))
-                .describe("Control-plane logs to CloudWatch: api, audit, authenticator, controllerManager, scheduler; changed in place."),
-        )
-        .attr(tags_attr("tags"))
-        .attr(Attribute::computed("id", AttrType::String).describe("The cluster's name."))
-        .attr(Attribute::computed("arn", AttrType::String))
-        .attr(Attribute::computed("endpoint", AttrType::String).describe("The API server URL."))
-        .attr(Attribute::computed("certificate_authority", AttrType::String).describe("The cluster CA, base64-encoded PEM."))
-        .attr(Attribute::computed("oidc_issuer", AttrType::String).describe("The OIDC issuer URL, for aws_iam_oidc_provider."))
-        .attr(Attribute::computed("status", AttrType::String))
-        .attr(Attribute::computed("platform_version", AttrType::String))
-        .attr(Attribute::computed("cluster_security_group_id", AttrType::String))
+declare! {
+    pub(crate) struct ClusterIn for "aws_eks_cluster"
+        ("An EKS control plane; creating one takes 10-15 minutes.")
+    {
+        name: String = required(AttrType::String).force_new();
+        version: Option<String> = optional(AttrType::String)
+            .and_computed()
+            .describe("Kubernetes version, like \"1.33\"; upgraded in place (one minor version at a time).");
+        role_arn: String = required(AttrType::String)
+            .force_new()
+            .describe("The cluster's IAM role.");
+        subnet_ids: Vec<String> = required(AttrType::list_of(AttrType::String)).force_new();
+        #[serde(default)]
+        security_group_ids: Vec<String> =
+            optional(AttrType::list_of(AttrType::String)).force_new();
+        endpoint_public_access: Option<bool> = optional(AttrType::Bool)
+            .default(true)
+            .describe("Changed in place.");
+        endpoint_private_access: Option<bool> = optional(AttrType::Bool)
+            .default(false)
+            .describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on.");
+        // Checked when it is used ([`ClusterIn::access`]).
+        access_config: Option<Value> = optional(AttrType::map_of(AttrType::Any)).describe(
+            "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
+             The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
+             and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
+        );
+        #[serde(default)]
+        enabled_log_types: Vec<String> = optional(AttrType::list_of(AttrType::String))
+            .default(Value::List(Vec::new()))
+            .describe("Control-plane logs to CloudWatch: api, audit, authenticator, controllerManager, scheduler; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The cluster's name.");
+        arn = computed(AttrType::String);
+        endpoint = computed(AttrType::String).describe("The API server URL.");
+        certificate_authority = computed(AttrType::String)
+            .describe("The cluster CA, base64-encoded PEM.");
+        oidc_issuer = computed(AttrType::String)
+            .describe("The OIDC issuer URL, for aws_iam_oidc_provider.");
+        status = computed(AttrType::String);
+        platform_version = computed(AttrType::String);
+        cluster_security_group_id = computed(AttrType::String);
+    }
 }
 
-pub struct Cluster(pub Arc<Clients>);
+pub(crate) struct Cluster(Arc<Clients>);
 
-#[derive(Deserialize)]
-struct ClusterIn {
-    name: String,
-    version: Option<String>,
-    role_arn: String,
-    subnet_ids: Vec<String>,
-    #[serde(default)]
-    security_group_ids: Vec<String>,
-    endpoint_public_access: Option<bool>,
-    endpoint_private_access: Option<bool>,
-    #[serde(default)]
-    enabled_log_types: Vec<String>,
-    access_config: Option<AccessConfigIn>,
-    #[serde(default)]
-    tags: Tags,
+impl ClusterIn {
+    /// `access_config`, with exactly the keys it has.
+    fn access(&self) -> Result<Option<AccessConfigIn>, ProviderError> {
+        self.access_config
+            .as_ref()
+            .map(|a| a.to_typed().map_err(ProviderError::invalid_inputs))
+            .transpose()
+    }
 }
 
 #[derive(Deserialize, Clone, Default)]
@@ -261,9 +277,10 @@ fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
     Ok(Logging::builder().set_cluster_logging(Some(setups)).build())
 }
 
-fn cluster_outputs(c: &aws_sdk_eks::types::Cluster) -> Map {
+/// The outputs of the cluster `name` (its ID) as EKS describes it.
+fn cluster_outputs(name: &str, c: &aws_sdk_eks::types::Cluster) -> Map {
     Attrs::new()
-        .opt("id", c.name())
+        .set("id", name)
         .opt("arn", c.arn())
         .opt("endpoint", c.endpoint())
         .opt(
@@ -286,49 +303,40 @@ fn cluster_outputs(c: &aws_sdk_eks::types::Cluster) -> Map {
 }
 
 fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
-    let vpc = c.resources_vpc_config();
-    let enabled: Vec<String> = c
-        .logging()
-        .map(|l| l.cluster_logging())
-        .unwrap_or_default()
-        .iter()
-        .filter(|s| s.enabled().unwrap_or(false))
-        .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
-        .collect();
-    Attrs::new()
+    let enabled = c.logging().map(|l| {
+        let on: Vec<String> = l
+            .cluster_logging()
+            .iter()
+            .filter(|s| s.enabled().unwrap_or(false))
+            .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+            .collect();
+        strings(order_like(prior, "enabled_log_types", on))
+    });
+    let mut inputs = Attrs::new()
         .opt("name", c.name())
         .opt("version", c.version())
-        .opt("role_arn", c.role_arn())
-        .set(
-            "subnet_ids",
-            strings(order_like(
-                prior,
+        .opt("role_arn", c.role_arn());
+    // An answer without the VPC configuration says nothing of it.
+    if let Some(vpc) = c.resources_vpc_config() {
+        inputs = inputs
+            .set(
                 "subnet_ids",
-                vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
-            )),
-        )
-        .unless_empty(
-            prior,
-            "security_group_ids",
-            strings(order_like(
+                strings(order_like(prior, "subnet_ids", vpc.subnet_ids().to_vec())),
+            )
+            .unless_empty(
                 prior,
                 "security_group_ids",
-                vpc.map(|v| v.security_group_ids().to_vec())
-                    .unwrap_or_default(),
-            )),
-        )
-        .set(
-            "endpoint_public_access",
-            vpc.map(|v| v.endpoint_public_access()).unwrap_or(true),
-        )
-        .set(
-            "endpoint_private_access",
-            vpc.map(|v| v.endpoint_private_access()).unwrap_or(false),
-        )
-        .set(
-            "enabled_log_types",
-            strings(order_like(prior, "enabled_log_types", enabled)),
-        )
+                strings(order_like(
+                    prior,
+                    "security_group_ids",
+                    vpc.security_group_ids().to_vec(),
+                )),
+            )
+            .set("endpoint_public_access", vpc.endpoint_public_access())
+            .set("endpoint_private_access", vpc.endpoint_private_access());
+    }
+    inputs
+        .opt("enabled_log_types", enabled)
         .opt("access_config", access_config_value(c, prior))
         .tags(prior, tags_from_map(c.tags()))
         .build()
@@ -419,7 +427,7 @@ impl Cluster {
         first: Map,
     ) -> Result<Map, ProviderError> {
         match self.wait_active(ctx, name).await {
-            Ok(c) => Ok(cluster_outputs(&c)),
+            Ok(c) => Ok(cluster_outputs(name, &c)),
             Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
         }
     }
@@ -485,18 +493,54 @@ impl Cluster {
         }
     }
 
-    async fn fetch(&self, name: &str, prior: &Map) -> Result<Option<Current>, ProviderError> {
-        Ok(self
-            .describe(name)
-            .await?
-            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(&c))))
+    /// The outputs after an update: the cluster as EKS describes it now.
+    async fn outputs_now(&self, name: &str) -> Result<Map, ProviderError> {
+        let now = self.describe(name).await?.ok_or_else(|| {
+            ProviderError::new(format!("cluster {name} disappeared during an update"))
+        })?;
+        Ok(cluster_outputs(name, &now))
     }
 }
 
 #[async_trait]
-impl Resource for Cluster {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: ClusterIn = typed(inputs)?;
+impl Declared for Cluster {
+    type Inputs = ClusterIn;
+    type Client = Clients;
+    /// EKS allows one update at a time: each waits for the last.
+    const UPDATES: &'static [UpdateGroup] = &[
+        ("version", &["version"]),
+        // One UpdateClusterConfig sets both.
+        (
+            "endpoint_access",
+            &["endpoint_public_access", "endpoint_private_access"],
+        ),
+        ("access_config", &["access_config"]),
+        ("enabled_log_types", &["enabled_log_types"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        Cluster(clients)
+    }
+
+    /// `name` is the cluster's name, its ID.
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        name: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(name, &c))))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, ClusterIn>,
+    ) -> Result<Map, ProviderError> {
         let log = logging(&i.enabled_log_types)?;
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(i.subnet_ids.clone()))
@@ -506,7 +550,7 @@ impl Resource for Cluster {
             .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
             .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
             .build();
-        let access = match &i.access_config {
+        let access = match i.access()? {
             Some(a) => {
                 if let Some(m) = &a.authentication_mode {
                     auth_mode_rank(m)?;
@@ -549,102 +593,98 @@ impl Resource for Cluster {
         let first = created
             .cluster
             .as_ref()
-            .map(cluster_outputs)
+            .map(|c| cluster_outputs(&i.name, c))
             .unwrap_or_else(|| Attrs::new().set("id", i.name.as_str()).build());
-        self.finish(ctx, inputs, &i.name, first).await
+        self.finish(ctx, i.raw(), &i.name, first).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let name = str_of(inputs, "name")?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, ClusterIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let name = i.name.as_str();
         match self.describe(name).await? {
             Some(c) if !claimed_map(ctx, c.tags())? => Ok(None),
             // One being deleted is an earlier cluster's end, not this create.
             Some(c) if c.status() == Some(&ClusterStatus::Deleting) => Ok(None),
             Some(c) => self
-                .finish(ctx, inputs, name, cluster_outputs(&c))
+                .finish(ctx, i.raw(), name, cluster_outputs(name, &c))
                 .await
                 .map(Some),
             None => Ok(None),
         }
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(str_of(&prior.inputs, "name")?, &prior.inputs)
-            .await
-    }
-
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        name: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: ClusterIn = typed(inputs)?;
-        let name = i.name.as_str();
+        i: &Inputs<'_, ClusterIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         let c = &self.0;
-        if changed(&prior.inputs, inputs, "version")
-            && let Some(v) = &i.version
-        {
-            ctx.progress(&format!("upgrading to Kubernetes {v}"));
-            let out = c
-                .eks
-                .update_cluster_version()
-                .name(name)
-                .version(v)
-                .send()
-                .await
-                .map_err(|e| api("eks:UpdateClusterVersion", e))?;
-            wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+        match group {
+            "version" => {
+                if let Some(v) = &i.version {
+                    ctx.progress(&format!("upgrading to Kubernetes {v}"));
+                    let out = c
+                        .eks
+                        .update_cluster_version()
+                        .name(name)
+                        .version(v)
+                        .send()
+                        .await
+                        .map_err(|e| api("eks:UpdateClusterVersion", e))?;
+                    wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+                }
+            }
+            "endpoint_access" => {
+                let vpc = VpcConfigRequest::builder()
+                    .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
+                    .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
+                    .build();
+                let out = c
+                    .eks
+                    .update_cluster_config()
+                    .name(name)
+                    .resources_vpc_config(vpc)
+                    .send()
+                    .await
+                    .map_err(|e| api("eks:UpdateClusterConfig", e))?;
+                wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+            }
+            "access_config" => {
+                if let Some(mode) = i.access()?.and_then(|a| a.authentication_mode) {
+                    self.move_auth_mode(ctx, name, &mode).await?;
+                }
+            }
+            "enabled_log_types" => {
+                let out = c
+                    .eks
+                    .update_cluster_config()
+                    .name(name)
+                    .logging(logging(&i.enabled_log_types)?)
+                    .send()
+                    .await
+                    .map_err(|e| api("eks:UpdateClusterConfig", e))?;
+                wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
+            }
+            _ => {
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag(c, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
+            }
         }
-        if changed(&prior.inputs, inputs, "endpoint_public_access")
-            || changed(&prior.inputs, inputs, "endpoint_private_access")
-        {
-            let vpc = VpcConfigRequest::builder()
-                .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
-                .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
-                .build();
-            let out = c
-                .eks
-                .update_cluster_config()
-                .name(name)
-                .resources_vpc_config(vpc)
-                .send()
-                .await
-                .map_err(|e| api("eks:UpdateClusterConfig", e))?;
-            wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
-        }
-        if let Some(mode) = i
-            .access_config
-            .as_ref()
-            .and_then(|a| a.authentication_mode.as_deref())
-        {
-            self.move_auth_mode(ctx, name, mode).await?;
-        }
-        if changed(&prior.inputs, inputs, "enabled_log_types") {
-            let out = c
-                .eks
-                .update_cluster_config()
-                .name(name)
-                .logging(logging(&i.enabled_log_types)?)
-                .send()
-                .await
-                .map_err(|e| api("eks:UpdateClusterConfig", e))?;
-            wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
-        }
-        let arn = str_of(&prior.outputs, "arn")?;
-        retag(c, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
-        let now = self.describe(name).await?.ok_or_else(|| {
-            ProviderError::new(format!("cluster {name} disappeared during an update"))
-        })?;
-        Ok(cluster_outputs(&now))
+        self.outputs_now(name).await.map(Some)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let name = str_of(&prior.inputs, "name")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         gone_ok(
             "eks:DeleteCluster",
             self.0.eks.delete_cluster().name(name).send().await,
@@ -664,10 +704,6 @@ impl Resource for Cluster {
             },
         )
         .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        self.fetch(id, &Map::new()).await
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {

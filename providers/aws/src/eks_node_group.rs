@@ -12,11 +12,11 @@ use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupStatus, UpdateLabelsPa
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_value,
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of, tags_value,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 use serde::Deserialize;
 
@@ -25,40 +25,38 @@ use crate::attrs::{Attrs, order_like, str_of, strings, typed};
 use crate::eks::{cluster_create_transient, pass_role_hint, retag, wait_update};
 use crate::wait;
 
-pub fn node_group_schema() -> Schema {
-    Schema::new(
-        "aws_eks_node_group",
-        "A managed node group of an EKS cluster.",
-    )
-    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
-    .attr(Attribute::required("name", AttrType::String).force_new())
-    .attr(Attribute::required("node_role_arn", AttrType::String).force_new())
-    .attr(Attribute::required("subnet_ids", AttrType::list_of(AttrType::String)).force_new())
-    .attr(
-        Attribute::optional("instance_types", AttrType::list_of(AttrType::String))
+declare! {
+    pub(crate) struct NodeGroupIn for "aws_eks_node_group"
+        ("A managed node group of an EKS cluster.")
+    {
+        cluster_name: String = required(AttrType::String).force_new();
+        name: String = required(AttrType::String).force_new();
+        node_role_arn: String = required(AttrType::String).force_new();
+        subnet_ids: Vec<String> = required(AttrType::list_of(AttrType::String)).force_new();
+        #[serde(default)]
+        instance_types: Vec<String> = optional(AttrType::list_of(AttrType::String))
             .and_computed()
             .force_new()
-            .describe("Like [\"m5.large\"]; EKS picks t3.medium if left out."),
-    )
-    .attr(
-        Attribute::optional("scaling", AttrType::map_of(AttrType::Int))
+            .describe("Like [\"m5.large\"]; EKS picks t3.medium if left out.");
+        // Checked when it is used ([`NodeGroupIn::scaling`]).
+        scaling: Option<Value> = optional(AttrType::map_of(AttrType::Int))
             .and_computed()
-            .describe("{ min_size, max_size, desired_size }; changed in place."),
-    )
-    .attr(
-        Attribute::optional("labels", AttrType::map_of(AttrType::String))
-            .describe("Kubernetes labels on the nodes; changed in place."),
-    )
-    .attr(tags_attr("tags"))
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("CLUSTER:NAME, the ID `meshmon import` takes."),
-    )
-    .attr(Attribute::computed("arn", AttrType::String))
-    .attr(Attribute::computed("status", AttrType::String))
+            .describe("{ min_size, max_size, desired_size }; changed in place.");
+        #[serde(default)]
+        labels: Tags = optional(AttrType::map_of(AttrType::String))
+            .describe("Kubernetes labels on the nodes; changed in place.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("CLUSTER:NAME, the ID `meshmon import` takes.");
+        arn = computed(AttrType::String);
+        status = computed(AttrType::String);
+    }
 }
 
-pub struct NodeGroup(pub Arc<Clients>);
+pub(crate) struct NodeGroup(Arc<Clients>);
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -68,19 +66,14 @@ struct Scaling {
     desired_size: i32,
 }
 
-#[derive(Deserialize)]
-struct NodeGroupIn {
-    cluster_name: String,
-    name: String,
-    node_role_arn: String,
-    subnet_ids: Vec<String>,
-    #[serde(default)]
-    instance_types: Vec<String>,
-    scaling: Option<Scaling>,
-    #[serde(default)]
-    labels: Tags,
-    #[serde(default)]
-    tags: Tags,
+impl NodeGroupIn {
+    /// `scaling`, with exactly the three sizes.
+    fn scaling(&self) -> Result<Option<Scaling>, ProviderError> {
+        self.scaling
+            .as_ref()
+            .map(|s| s.to_typed().map_err(ProviderError::invalid_inputs))
+            .transpose()
+    }
 }
 
 fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
@@ -91,31 +84,39 @@ fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
         .build()
 }
 
-fn node_group_outputs(n: &aws_sdk_eks::types::Nodegroup) -> Map {
+/// The node group's ID, the one `meshmon import` takes.
+fn node_group_id(cluster: &str, name: &str) -> String {
+    format!("{cluster}:{name}")
+}
+
+/// The cluster and node group an ID names.
+fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once(':').ok_or_else(|| {
+        ProviderError::new(format!("{id:?} is not a node group ID"))
+            .with_hint("import node groups as CLUSTER_NAME:NODE_GROUP_NAME")
+    })
+}
+
+/// The outputs of the node group `id` as EKS describes it.
+fn node_group_outputs(id: &str, n: &aws_sdk_eks::types::Nodegroup) -> Map {
     Attrs::new()
-        .set(
-            "id",
-            format!(
-                "{}:{}",
-                n.cluster_name().unwrap_or_default(),
-                n.nodegroup_name().unwrap_or_default()
-            ),
-        )
+        .set("id", id)
         .opt("arn", n.nodegroup_arn())
         .opt("status", n.status().map(|s| s.as_str()))
         .build()
 }
 
-fn scaling_value(n: &aws_sdk_eks::types::Nodegroup) -> Value {
-    let s = n.scaling_config();
-    let get = |v: Option<i32>| Value::Int(i64::from(v.unwrap_or(0)));
-    Value::Map(
+/// The sizes EKS reports; `None` when it reports no scaling.
+fn scaling_value(n: &aws_sdk_eks::types::Nodegroup) -> Option<Value> {
+    let s = n.scaling_config()?;
+    let size = |v: Option<i32>| v.map(|v| Value::Int(i64::from(v)));
+    Some(Value::Map(
         Attrs::new()
-            .set("min_size", get(s.and_then(|s| s.min_size())))
-            .set("max_size", get(s.and_then(|s| s.max_size())))
-            .set("desired_size", get(s.and_then(|s| s.desired_size())))
+            .opt("min_size", size(s.min_size()))
+            .opt("max_size", size(s.max_size()))
+            .opt("desired_size", size(s.desired_size()))
             .build(),
-    )
+    ))
 }
 
 impl NodeGroup {
@@ -137,58 +138,27 @@ impl NodeGroup {
         Ok(out.and_then(|o| o.nodegroup))
     }
 
-    async fn fetch(
-        &self,
-        cluster: &str,
-        name: &str,
-        prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
-        let Some(n) = self.describe(cluster, name).await? else {
-            return Ok(None);
-        };
-        let inputs = Attrs::new()
-            .opt("cluster_name", n.cluster_name())
-            .opt("name", n.nodegroup_name())
-            .opt("node_role_arn", n.node_role())
-            .set(
-                "subnet_ids",
-                strings(order_like(prior, "subnet_ids", n.subnets().to_vec())),
-            )
-            .set(
-                "instance_types",
-                strings(order_like(
-                    prior,
-                    "instance_types",
-                    n.instance_types().to_vec(),
-                )),
-            )
-            .set("scaling", scaling_value(&n))
-            .unless_empty(prior, "labels", tags_value(&tags_from_map(n.labels())))
-            .tags(prior, tags_from_map(n.tags()))
-            .build();
-        Ok(Some(Current::new(inputs, node_group_outputs(&n))))
-    }
-
     /// What a create does once EKS has the node group: waits for ACTIVE
     /// and returns the outputs, or what exists (`first`) as a partial result.
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
-        i: &NodeGroupIn,
+        i: &Inputs<'_, NodeGroupIn>,
         first: Map,
     ) -> Result<Map, ProviderError> {
         match self.wait_status(ctx, &i.cluster_name, &i.name).await {
             Ok(n) => {
-                let mut out = node_group_outputs(&n);
-                out.insert("scaling".into(), scaling_value(&n));
+                let mut out = node_group_outputs(&node_group_id(&i.cluster_name, &i.name), &n);
+                if let Some(scaling) = scaling_value(&n) {
+                    out.insert("scaling".into(), scaling);
+                }
                 out.insert(
                     "instance_types".into(),
                     strings(n.instance_types().to_vec()),
                 );
                 Ok(out)
             }
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+            Err(e) => Err(e.with_partial(Current::new(i.raw().clone(), first))),
         }
     }
 
@@ -235,9 +205,58 @@ impl NodeGroup {
 }
 
 #[async_trait]
-impl Resource for NodeGroup {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: NodeGroupIn = typed(inputs)?;
+impl Declared for NodeGroup {
+    type Inputs = NodeGroupIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[
+        // One UpdateNodegroupConfig sets both.
+        ("config", &["scaling", "labels"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        NodeGroup(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let (cluster, name) = split_id(id)?;
+        let Some(n) = self.describe(cluster, name).await? else {
+            return Ok(None);
+        };
+        let inputs = Attrs::new()
+            .opt("cluster_name", n.cluster_name())
+            .opt("name", n.nodegroup_name())
+            .opt("node_role_arn", n.node_role())
+            .set(
+                "subnet_ids",
+                strings(order_like(prior, "subnet_ids", n.subnets().to_vec())),
+            )
+            .set(
+                "instance_types",
+                strings(order_like(
+                    prior,
+                    "instance_types",
+                    n.instance_types().to_vec(),
+                )),
+            )
+            .opt("scaling", scaling_value(&n))
+            .unless_empty(prior, "labels", tags_value(&tags_from_map(n.labels())))
+            .tags(prior, tags_from_map(n.tags()))
+            .build();
+        Ok(Some(Current::new(inputs, node_group_outputs(id, &n))))
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, NodeGroupIn>,
+    ) -> Result<Map, ProviderError> {
+        let scaling = i.scaling()?;
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let created =
             wait::retry_transient(ctx, wait::IAM_PROPAGATION, cluster_create_transient, || {
@@ -253,7 +272,7 @@ impl Resource for NodeGroup {
                         .set_instance_types(
                             (!i.instance_types.is_empty()).then(|| i.instance_types.clone()),
                         )
-                        .set_scaling_config(i.scaling.map(scaling_config))
+                        .set_scaling_config(scaling.map(scaling_config))
                         .set_labels(tags_hash_map(&i.labels))
                         .set_tags(tags.clone())
                         .set_client_request_token(ctx.client_token().map(str::to_string))
@@ -261,94 +280,103 @@ impl Resource for NodeGroup {
                 })
             })
             .await?;
-        let first = created
-            .nodegroup
-            .as_ref()
-            .map(node_group_outputs)
-            .unwrap_or_default();
-        self.finish(ctx, inputs, &i, first).await
+        let id = node_group_id(&i.cluster_name, &i.name);
+        let first = match &created.nodegroup {
+            Some(n) => node_group_outputs(&id, n),
+            None => Attrs::new().set("id", id).build(),
+        };
+        self.finish(ctx, i, first).await
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: NodeGroupIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, NodeGroupIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         match self.describe(&i.cluster_name, &i.name).await? {
             Some(n) if !claimed_map(ctx, n.tags())? => Ok(None),
             // One being deleted is an earlier group's end, not this create.
             Some(n) if n.status() == Some(&NodegroupStatus::Deleting) => Ok(None),
-            Some(n) => self
-                .finish(ctx, inputs, &i, node_group_outputs(&n))
-                .await
-                .map(Some),
+            Some(n) => {
+                let first = node_group_outputs(&node_group_id(&i.cluster_name, &i.name), &n);
+                self.finish(ctx, i, first).await.map(Some)
+            }
             None => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(
-            str_of(&prior.inputs, "cluster_name")?,
-            str_of(&prior.inputs, "name")?,
-            &prior.inputs,
-        )
-        .await
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: NodeGroupIn = typed(inputs)?;
-        let old: NodeGroupIn = typed(&prior.inputs)?;
-        let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
-        let labels = (old.labels != i.labels).then(|| {
-            let (set, remove) = tag_diff(&old.labels, &i.labels);
-            UpdateLabelsPayload::builder()
-                .set_add_or_update_labels(tags_hash_map(&set))
-                .set_remove_labels((!remove.is_empty()).then_some(remove))
-                .build()
-        });
-        if scaling.is_some() || labels.is_some() {
-            let out = self
-                .0
-                .eks
-                .update_nodegroup_config()
-                .cluster_name(&i.cluster_name)
-                .nodegroup_name(&i.name)
-                .set_scaling_config(scaling.map(scaling_config))
-                .set_labels(labels)
-                .send()
-                .await
-                .map_err(|e| api("eks:UpdateNodegroupConfig", e))?;
-            wait_update(
-                &self.0,
-                ctx,
-                &i.cluster_name,
-                Some(&i.name),
-                out.update,
-                || async {
-                    self.wait_status(ctx, &i.cluster_name, &i.name)
+        i: &Inputs<'_, NodeGroupIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        match group {
+            "config" => {
+                let old: NodeGroupIn = typed(&prior.inputs)?;
+                let scaling = i
+                    .scaling()?
+                    .filter(|s| old.scaling().ok().flatten() != Some(*s));
+                let labels = (old.labels != i.labels).then(|| {
+                    let (set, remove) = tag_diff(&old.labels, &i.labels);
+                    UpdateLabelsPayload::builder()
+                        .set_add_or_update_labels(tags_hash_map(&set))
+                        .set_remove_labels((!remove.is_empty()).then_some(remove))
+                        .build()
+                });
+                if scaling.is_some() || labels.is_some() {
+                    let out = self
+                        .0
+                        .eks
+                        .update_nodegroup_config()
+                        .cluster_name(&i.cluster_name)
+                        .nodegroup_name(&i.name)
+                        .set_scaling_config(scaling.map(scaling_config))
+                        .set_labels(labels)
+                        .send()
                         .await
-                        .map(|_| Ok(()))
-                },
-            )
-            .await?;
+                        .map_err(|e| api("eks:UpdateNodegroupConfig", e))?;
+                    wait_update(
+                        &self.0,
+                        ctx,
+                        &i.cluster_name,
+                        Some(&i.name),
+                        out.update,
+                        || async {
+                            self.wait_status(ctx, &i.cluster_name, &i.name)
+                                .await
+                                .map(|_| Ok(()))
+                        },
+                    )
+                    .await?;
+                }
+            }
+            _ => {
+                retag(
+                    &self.0,
+                    str_of(&prior.outputs, "arn")?,
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                )
+                .await?
+            }
         }
-        retag(&self.0, str_of(&prior.outputs, "arn")?, &old.tags, &i.tags).await?;
         let n = self
             .describe(&i.cluster_name, &i.name)
             .await?
             .ok_or_else(|| ProviderError::new(format!("node group {} disappeared", i.name)))?;
-        Ok(node_group_outputs(&n))
+        Ok(Some(node_group_outputs(id, &n)))
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let cluster = str_of(&prior.inputs, "cluster_name")?;
-        let name = str_of(&prior.inputs, "name")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
+        let (cluster, name) = split_id(id)?;
         gone_ok(
             "eks:DeleteNodegroup",
             self.0
@@ -374,13 +402,5 @@ impl Resource for NodeGroup {
             },
         )
         .await
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let (cluster, name) = id.split_once(':').ok_or_else(|| {
-            ProviderError::new(format!("{id:?} is not a node group ID"))
-                .with_hint("import node groups as CLUSTER_NAME:NODE_GROUP_NAME")
-        })?;
-        self.fetch(cluster, name, &Map::new()).await
     }
 }

@@ -142,14 +142,8 @@ pub(crate) fn types() -> Types<Clients> {
         TypeEntry::declared::<network::Subnet>(),
         TypeEntry::declared::<network::InternetGateway>(),
         TypeEntry::declared::<route_table::RouteTable>(),
-        TypeEntry::custom("aws_eks_cluster", eks::cluster_schema, |c| {
-            Arc::new(eks::Cluster(c.clone()))
-        }),
-        TypeEntry::custom(
-            "aws_eks_node_group",
-            eks_node_group::node_group_schema,
-            |c| Arc::new(eks_node_group::NodeGroup(c.clone())),
-        ),
+        TypeEntry::declared::<eks::Cluster>(),
+        TypeEntry::declared::<eks_node_group::NodeGroup>(),
         TypeEntry::custom(
             "aws_eks_access_entry",
             eks_access::access_entry_schema,
