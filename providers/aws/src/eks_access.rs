@@ -17,16 +17,16 @@ use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
+    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, ProviderError, Resource, Schema, Value,
-    async_trait,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, changed, order_like, str_of, strings, typed};
+use crate::attrs::{Attrs, order_like, str_of, strings};
 use crate::wait;
 
 /// Access entry types EKS accepts; only STANDARD takes groups and a username.
@@ -56,65 +56,54 @@ fn access_error(e: ProviderError) -> ProviderError {
 
 // -------------------------------------------------- aws_eks_access_entry
 
-pub fn access_entry_schema() -> Schema {
-    Schema::new(
-        "aws_eks_access_entry",
-        "An IAM principal's entry into an EKS cluster (authentication mode API or API_AND_CONFIG_MAP).",
-    )
-    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
-    .attr(
-        Attribute::required("principal_arn", AttrType::String)
+declare! {
+    pub(crate) struct AccessEntryIn for "aws_eks_access_entry"
+        ("An IAM principal's entry into an EKS cluster (authentication mode API or API_AND_CONFIG_MAP).")
+    {
+        cluster_name: String = required(AttrType::String).force_new();
+        principal_arn: String = required(AttrType::String)
             .force_new()
-            .describe("The IAM role or user ARN."),
-    )
-    .attr(
-        Attribute::optional("kubernetes_groups", AttrType::list_of(AttrType::String))
-            .describe("Kubernetes groups the principal is in, for RBAC bindings; changed in place."),
-    )
-    .attr(
-        Attribute::optional("username", AttrType::String)
+            .describe("The IAM role or user ARN.");
+        #[serde(default)]
+        kubernetes_groups: Vec<String> = optional(AttrType::list_of(AttrType::String))
+            .describe("Kubernetes groups the principal is in, for RBAC bindings; changed in place.");
+        username: Option<String> = optional(AttrType::String)
             .and_computed()
-            .describe("The Kubernetes user name; EKS derives one from the ARN if left out; changed in place."),
-    )
-    .attr(
-        Attribute::optional("type", AttrType::String)
+            .describe("The Kubernetes user name; EKS derives one from the ARN if left out; changed in place.");
+        r#type: Option<String> = optional(AttrType::String)
             .default("STANDARD")
             .force_new()
-            .describe("STANDARD, or EC2_LINUX / EC2_WINDOWS / FARGATE_LINUX / EC2 / HYBRID_LINUX / HYPERPOD_LINUX for node roles."),
-    )
-    .attr(tags_attr("tags"))
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("CLUSTER:PRINCIPAL_ARN, the ID `meshmon import` takes."),
-    )
-    .attr(Attribute::computed("arn", AttrType::String))
+            .describe("STANDARD, or EC2_LINUX / EC2_WINDOWS / FARGATE_LINUX / EC2 / HYBRID_LINUX / HYPERPOD_LINUX for node roles.");
+        #[serde(default)]
+        tags: Tags = tags_attr();
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("CLUSTER:PRINCIPAL_ARN, the ID `meshmon import` takes.");
+        arn = computed(AttrType::String);
+    }
 }
 
-pub struct AccessEntry(pub Arc<Clients>);
+pub(crate) struct AccessEntry(Arc<Clients>);
 
-#[derive(Deserialize)]
-struct AccessEntryIn {
-    cluster_name: String,
-    principal_arn: String,
-    #[serde(default)]
-    kubernetes_groups: Vec<String>,
-    username: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    tags: Tags,
+/// The access entry's ID, the one `meshmon import` takes.
+fn entry_id(cluster: &str, principal: &str) -> String {
+    format!("{cluster}:{principal}")
 }
 
-fn entry_outputs(e: &aws_sdk_eks::types::AccessEntry) -> Map {
+/// The cluster and principal an ID names (the first `:` ends the
+/// cluster's name, which has none).
+fn split_entry_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once(':').ok_or_else(|| {
+        ProviderError::new(format!("{id:?} is not an access entry ID"))
+            .with_hint("import it as CLUSTER:PRINCIPAL_ARN")
+    })
+}
+
+/// The outputs of the access entry `id` as EKS describes it.
+fn entry_outputs(id: &str, e: &aws_sdk_eks::types::AccessEntry) -> Map {
     Attrs::new()
-        .set(
-            "id",
-            format!(
-                "{}:{}",
-                e.cluster_name().unwrap_or_default(),
-                e.principal_arn().unwrap_or_default()
-            ),
-        )
+        .set("id", id)
         .opt("arn", e.access_entry_arn())
         .opt("username", e.username())
         .build()
@@ -138,13 +127,29 @@ impl AccessEntry {
         )?;
         Ok(out.and_then(|o| o.access_entry))
     }
+}
+
+#[async_trait]
+impl Declared for AccessEntry {
+    type Inputs = AccessEntryIn;
+    type Client = Clients;
+    const UPDATES: &'static [UpdateGroup] = &[
+        // One UpdateAccessEntry sets both.
+        ("access", &["kubernetes_groups", "username"]),
+        ("tags", &["tags"]),
+    ];
+
+    fn new(clients: Arc<Clients>) -> Self {
+        AccessEntry(clients)
+    }
 
     async fn fetch(
         &self,
-        cluster: &str,
-        principal: &str,
+        _ctx: &OpContext,
+        id: &str,
         prior: &Map,
     ) -> Result<Option<Current>, ProviderError> {
+        let (cluster, principal) = split_entry_id(id)?;
         let Some(e) = self.describe(cluster, principal).await? else {
             return Ok(None);
         };
@@ -164,15 +169,15 @@ impl AccessEntry {
             .opt("type", e.r#type())
             .tags(prior, tags_from_map(e.tags()))
             .build();
-        Ok(Some(Current::new(inputs, entry_outputs(&e))))
+        Ok(Some(Current::new(inputs, entry_outputs(id, &e))))
     }
-}
 
-#[async_trait]
-impl Resource for AccessEntry {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: AccessEntryIn = typed(inputs)?;
-        let kind = i.kind.clone().unwrap_or_else(|| "STANDARD".into());
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AccessEntryIn>,
+    ) -> Result<Map, ProviderError> {
+        let kind = i.r#type.clone().unwrap_or_else(|| "STANDARD".into());
         if !ENTRY_TYPES.contains(&kind.as_str()) {
             return Err(
                 ProviderError::new(format!("{kind:?} is not an access entry type"))
@@ -201,138 +206,135 @@ impl Resource for AccessEntry {
         let e = out
             .access_entry
             .ok_or_else(|| ProviderError::new("eks:CreateAccessEntry returned no access entry"))?;
-        Ok(entry_outputs(&e))
+        Ok(entry_outputs(
+            &entry_id(&i.cluster_name, &i.principal_arn),
+            &e,
+        ))
     }
 
-    async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: AccessEntryIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AccessEntryIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         match self.describe(&i.cluster_name, &i.principal_arn).await? {
-            Some(e) if claimed_map(ctx, e.tags())? => Ok(Some(entry_outputs(&e))),
+            Some(e) if claimed_map(ctx, e.tags())? => Ok(Some(entry_outputs(
+                &entry_id(&i.cluster_name, &i.principal_arn),
+                &e,
+            ))),
             _ => Ok(None),
         }
-    }
-
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(
-            str_of(&prior.inputs, "cluster_name")?,
-            str_of(&prior.inputs, "principal_arn")?,
-            &prior.inputs,
-        )
-        .await
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
+        group: &str,
+        id: &str,
         prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let i: AccessEntryIn = typed(inputs)?;
-        let mut outputs = prior.outputs.clone();
-        if changed(&prior.inputs, inputs, "kubernetes_groups")
-            || changed(&prior.inputs, inputs, "username")
-        {
-            let out = self
-                .0
-                .eks
-                .update_access_entry()
-                .cluster_name(&i.cluster_name)
-                .principal_arn(&i.principal_arn)
-                .set_kubernetes_groups(Some(i.kubernetes_groups.clone()))
-                .set_username(i.username.clone())
-                .send()
-                .await
-                .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
-            if let Some(e) = out.access_entry {
-                outputs = entry_outputs(&e);
+        i: &Inputs<'_, AccessEntryIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let eks = &self.0.eks;
+        match group {
+            "access" => {
+                let out = eks
+                    .update_access_entry()
+                    .cluster_name(&i.cluster_name)
+                    .principal_arn(&i.principal_arn)
+                    .set_kubernetes_groups(Some(i.kubernetes_groups.clone()))
+                    .set_username(i.username.clone())
+                    .send()
+                    .await
+                    .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
+                Ok(out.access_entry.map(|e| entry_outputs(id, &e)))
+            }
+            _ => {
+                let arn = str_of(&prior.outputs, "arn")?;
+                tags::sync(
+                    &tags_of(&prior.inputs, "tags"),
+                    &i.tags,
+                    |set| async move {
+                        eks.tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(tags_hash_map(&set))
+                            .send()
+                            .await
+                            .map_err(|e| api("eks:TagResource", e))
+                            .map(drop)
+                    },
+                    |remove| async move {
+                        eks.untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(|e| api("eks:UntagResource", e))
+                            .map(drop)
+                    },
+                )
+                .await?;
+                Ok(None)
             }
         }
-        let old = tags_of(&prior.inputs, "tags");
-        let (set, remove) = tag_diff(&old, &i.tags);
-        let arn = str_of(&prior.outputs, "arn")?;
-        if !set.is_empty() {
-            self.0
-                .eks
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(tags_hash_map(&set))
-                .send()
-                .await
-                .map_err(|e| api("eks:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            self.0
-                .eks
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("eks:UntagResource", e))?;
-        }
-        Ok(outputs)
     }
 
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
+        let (cluster, principal) = split_entry_id(id)?;
         gone_ok(
             "eks:DeleteAccessEntry",
             self.0
                 .eks
                 .delete_access_entry()
-                .cluster_name(str_of(&prior.inputs, "cluster_name")?)
-                .principal_arn(str_of(&prior.inputs, "principal_arn")?)
+                .cluster_name(cluster)
+                .principal_arn(principal)
                 .send()
                 .await,
         )
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let (cluster, principal) = id.split_once(':').ok_or_else(|| {
-            ProviderError::new(format!("{id:?} is not an access entry ID"))
-                .with_hint("import it as CLUSTER:PRINCIPAL_ARN")
-        })?;
-        self.fetch(cluster, principal, &Map::new()).await
     }
 }
 
 // ------------------------------------- aws_eks_access_policy_association
 
-pub fn access_policy_association_schema() -> Schema {
-    Schema::new(
-        "aws_eks_access_policy_association",
-        "An EKS access policy granted to an access entry's principal, cluster-wide or in some namespaces.",
-    )
-    .attr(Attribute::required("cluster_name", AttrType::String).force_new())
-    .attr(Attribute::required("principal_arn", AttrType::String).force_new())
-    .attr(
-        Attribute::required("policy_arn", AttrType::String)
+declare! {
+    pub(crate) struct AssociationIn for "aws_eks_access_policy_association"
+        ("An EKS access policy granted to an access entry's principal, cluster-wide or in some namespaces.")
+    {
+        cluster_name: String = required(AttrType::String).force_new();
+        principal_arn: String = required(AttrType::String).force_new();
+        policy_arn: String = required(AttrType::String)
             .force_new()
-            .describe("Like \"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy\"."),
-    )
-    .attr(
-        Attribute::required("access_scope", AttrType::map_of(AttrType::Any))
+            .describe("Like \"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy\".");
+        // Checked when it is used ([`AssociationIn::scope`]).
+        access_scope: Value = required(AttrType::map_of(AttrType::Any))
             .force_new()
-            .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }."),
-    )
-    .attr(
-        Attribute::computed("id", AttrType::String)
-            .describe("CLUSTER#PRINCIPAL_ARN#POLICY_ARN, the ID `meshmon import` takes."),
-    )
-    .attr(Attribute::computed("associated_at", AttrType::String))
+            .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }.");
+    }
+    outputs {
+        id = computed(AttrType::String)
+            .describe("CLUSTER#PRINCIPAL_ARN#POLICY_ARN, the ID `meshmon import` takes.");
+        associated_at = computed(AttrType::String);
+    }
 }
 
-pub struct AccessPolicyAssociation(pub Arc<Clients>);
+pub(crate) struct AccessPolicyAssociation(Arc<Clients>);
 
-#[derive(Deserialize)]
-struct AssociationIn {
-    cluster_name: String,
-    principal_arn: String,
-    policy_arn: String,
-    access_scope: ScopeIn,
+impl AssociationIn {
+    /// `access_scope`, with exactly the keys a scope has.
+    fn scope(&self) -> Result<ScopeIn, ProviderError> {
+        self.access_scope
+            .to_typed()
+            .map_err(ProviderError::invalid_inputs)
+    }
+}
+
+/// The association's ID, the one `meshmon import` takes.
+fn association_id(cluster: &str, principal: &str, policy: &str) -> String {
+    format!("{cluster}#{principal}#{policy}")
 }
 
 #[derive(Deserialize)]
@@ -374,7 +376,7 @@ fn scope(s: &ScopeIn) -> Result<AccessScope, ProviderError> {
 }
 
 impl AccessPolicyAssociation {
-    async fn fetch(
+    async fn find(
         &self,
         cluster: &str,
         principal: &str,
@@ -402,32 +404,34 @@ impl AccessPolicyAssociation {
                 .iter()
                 .find(|p| p.policy_arn() == Some(policy))
             {
+                // The scope as recorded (none on import), to shape the one read.
                 let prior_scope = prior
                     .get("access_scope")
                     .and_then(Value::as_map)
                     .cloned()
                     .unwrap_or_default();
-                let s = p.access_scope();
-                let scope = Attrs::new()
-                    .opt("type", s.and_then(|s| s.r#type()).map(|t| t.as_str()))
-                    .unless_empty(
-                        &prior_scope,
-                        "namespaces",
-                        strings(order_like(
+                let mut scope = Attrs::new();
+                if let Some(s) = p.access_scope() {
+                    scope = scope
+                        .opt("type", s.r#type().map(|t| t.as_str()))
+                        .unless_empty(
                             &prior_scope,
                             "namespaces",
-                            s.map(|s| s.namespaces().to_vec()).unwrap_or_default(),
-                        )),
-                    )
-                    .build();
+                            strings(order_like(
+                                &prior_scope,
+                                "namespaces",
+                                s.namespaces().to_vec(),
+                            )),
+                        );
+                }
                 let inputs = Attrs::new()
                     .set("cluster_name", cluster)
                     .set("principal_arn", principal)
                     .set("policy_arn", policy)
-                    .set("access_scope", Value::Map(scope))
+                    .set("access_scope", Value::Map(scope.build()))
                     .build();
                 let outputs = Attrs::new()
-                    .set("id", format!("{cluster}#{principal}#{policy}"))
+                    .set("id", association_id(cluster, principal, policy))
                     .opt("associated_at", p.associated_at().map(|t| t.to_string()))
                     .build();
                 return Ok(Some(Current::new(inputs, outputs)));
@@ -440,11 +444,43 @@ impl AccessPolicyAssociation {
     }
 }
 
+/// The cluster, principal and policy an ID names.
+fn split_association_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
+    let parts: Vec<&str> = id.splitn(3, '#').collect();
+    let [cluster, principal, policy] = parts.as_slice() else {
+        return Err(
+            ProviderError::new(format!("{id:?} is not an access policy association ID"))
+                .with_hint("import it as CLUSTER#PRINCIPAL_ARN#POLICY_ARN"),
+        );
+    };
+    Ok((cluster, principal, policy))
+}
+
 #[async_trait]
-impl Resource for AccessPolicyAssociation {
-    async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let i: AssociationIn = typed(inputs)?;
-        let access_scope = scope(&i.access_scope)?;
+impl Declared for AccessPolicyAssociation {
+    type Inputs = AssociationIn;
+    type Client = Clients;
+
+    fn new(clients: Arc<Clients>) -> Self {
+        AccessPolicyAssociation(clients)
+    }
+
+    async fn fetch(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Map,
+    ) -> Result<Option<Current>, ProviderError> {
+        let (cluster, principal, policy) = split_association_id(id)?;
+        self.find(cluster, principal, policy, prior).await
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AssociationIn>,
+    ) -> Result<Map, ProviderError> {
+        let access_scope = scope(&i.scope()?)?;
         let out = wait::create_call(ctx, "eks:AssociateAccessPolicy", || {
             self.0
                 .create
@@ -461,7 +497,7 @@ impl Resource for AccessPolicyAssociation {
         Ok(Attrs::new()
             .set(
                 "id",
-                format!("{}#{}#{}", i.cluster_name, i.principal_arn, i.policy_arn),
+                association_id(&i.cluster_name, &i.principal_arn, &i.policy_arn),
             )
             .opt(
                 "associated_at",
@@ -472,61 +508,35 @@ impl Resource for AccessPolicyAssociation {
             .build())
     }
 
-    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let i: AssociationIn = typed(inputs)?;
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        i: &Inputs<'_, AssociationIn>,
+    ) -> Result<Option<Map>, ProviderError> {
         Ok(self
-            .fetch(&i.cluster_name, &i.principal_arn, &i.policy_arn, inputs)
+            .find(&i.cluster_name, &i.principal_arn, &i.policy_arn, i.raw())
             .await?
             .map(|c| c.outputs))
     }
 
-    async fn read(
+    async fn delete(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
-        self.fetch(
-            str_of(&prior.inputs, "cluster_name")?,
-            str_of(&prior.inputs, "principal_arn")?,
-            str_of(&prior.inputs, "policy_arn")?,
-            &prior.inputs,
-        )
-        .await
-    }
-
-    async fn update(
-        &self,
-        _ctx: &OpContext,
-        prior: &Current,
-        _inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        // Every settable attribute forces a replacement.
-        Ok(prior.outputs.clone())
-    }
-
-    async fn delete(&self, _ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
+        id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
+        let (cluster, principal, policy) = split_association_id(id)?;
         gone_ok(
             "eks:DisassociateAccessPolicy",
             self.0
                 .eks
                 .disassociate_access_policy()
-                .cluster_name(str_of(&prior.inputs, "cluster_name")?)
-                .principal_arn(str_of(&prior.inputs, "principal_arn")?)
-                .policy_arn(str_of(&prior.inputs, "policy_arn")?)
+                .cluster_name(cluster)
+                .principal_arn(principal)
+                .policy_arn(policy)
                 .send()
                 .await,
         )
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let parts: Vec<&str> = id.splitn(3, '#').collect();
-        let [cluster, principal, policy] = parts.as_slice() else {
-            return Err(ProviderError::new(format!(
-                "{id:?} is not an access policy association ID"
-            ))
-            .with_hint("import it as CLUSTER#PRINCIPAL_ARN#POLICY_ARN"));
-        };
-        self.fetch(cluster, principal, policy, &Map::new()).await
     }
 }
 

@@ -144,16 +144,8 @@ pub(crate) fn types() -> Types<Clients> {
         TypeEntry::declared::<route_table::RouteTable>(),
         TypeEntry::declared::<eks::Cluster>(),
         TypeEntry::declared::<eks_node_group::NodeGroup>(),
-        TypeEntry::custom(
-            "aws_eks_access_entry",
-            eks_access::access_entry_schema,
-            |c| Arc::new(eks_access::AccessEntry(c.clone())),
-        ),
-        TypeEntry::custom(
-            "aws_eks_access_policy_association",
-            eks_access::access_policy_association_schema,
-            |c| Arc::new(eks_access::AccessPolicyAssociation(c.clone())),
-        ),
+        TypeEntry::declared::<eks_access::AccessEntry>(),
+        TypeEntry::declared::<eks_access::AccessPolicyAssociation>(),
         TypeEntry::declared::<iam::OidcProvider>(),
         TypeEntry::declared::<iam_role::Role>(),
         TypeEntry::declared::<iam::Policy>(),
