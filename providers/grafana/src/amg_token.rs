@@ -34,7 +34,6 @@ use meshmon_provider_sdk::{
 
 use crate::amg::{Clients, hint};
 use crate::attrs::{Attrs, duration, str_of};
-use crate::recorded::FetchRecorded;
 
 const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
 
@@ -192,7 +191,7 @@ fn token_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
     Ok((ws, sa, token))
 }
 
-/// A read keeps the recorded key ([`FetchRecorded`]); `fetch` is the
+/// A read keeps the recorded key ([`Declared::read`]); `fetch` is the
 /// import's, of WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID, with no key.
 #[async_trait]
 impl Declared for Token {
@@ -342,11 +341,8 @@ impl Declared for Token {
         }
         advice
     }
-}
 
-#[async_trait]
-impl FetchRecorded for Token {
-    async fn fetch_recorded(
+    async fn read(
         &self,
         _ctx: &OpContext,
         id: &str,

@@ -28,7 +28,6 @@ use serde_json::{Value as Json, json};
 
 use crate::attrs::{Attrs, intent_uid, no_intent, strings, strings_of};
 use crate::client::{Client, seg};
-use crate::recorded::FetchRecorded;
 
 const PATH: &str = "/api/v1/provisioning/contact-points";
 /// SNS receiver keys that live under the integration's `sigv4` settings.
@@ -338,7 +337,7 @@ impl Declared for ContactPoint {
     }
 
     /// The import's fetch; a read matches receivers to the recorded uids
-    /// ([`FetchRecorded`]).
+    /// ([`Declared::read`]).
     async fn fetch(
         &self,
         _ctx: &OpContext,
@@ -415,11 +414,8 @@ impl Declared for ContactPoint {
         }
         Ok(())
     }
-}
 
-#[async_trait]
-impl FetchRecorded for ContactPoint {
-    async fn fetch_recorded(
+    async fn read(
         &self,
         _ctx: &OpContext,
         name: &str,

@@ -30,7 +30,6 @@ use sha2::{Digest, Sha256};
 
 use crate::attrs::{Attrs, intent_uid, json_of, no_intent};
 use crate::client::{Client, Retry, seg};
-use crate::recorded::FetchRecorded;
 
 /// Fields Grafana rewrites on every save.
 const REWRITTEN: [&str; 3] = ["id", "version", "iteration"];
@@ -379,7 +378,7 @@ impl Declared for Dashboard {
         Dashboard(client)
     }
 
-    /// The import's fetch; a read keeps what was saved ([`FetchRecorded`]).
+    /// The import's fetch; a read keeps what was saved ([`Declared::read`]).
     async fn fetch(
         &self,
         _ctx: &OpContext,
@@ -445,13 +444,10 @@ impl Declared for Dashboard {
             .delete(&format!("/api/dashboards/uid/{}", seg(uid)))
             .await
     }
-}
 
-#[async_trait]
-impl FetchRecorded for Dashboard {
     /// Reads the dashboard against what was saved: the recorded content
     /// hash and grafana.com revision.
-    async fn fetch_recorded(
+    async fn read(
         &self,
         _ctx: &OpContext,
         uid: &str,

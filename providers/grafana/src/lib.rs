@@ -26,7 +26,6 @@ mod grafana_contact_point;
 mod grafana_dashboard;
 mod grafana_data_source;
 mod grafana_folder;
-mod recorded;
 
 use std::sync::Arc;
 
@@ -86,7 +85,7 @@ fn amg_types() -> Types<amg::Clients> {
         TypeEntry::declared::<amg_access::RoleAssociation>(),
         TypeEntry::declared::<amg_access::ServiceAccount>(),
         // Its read keeps the recorded key, which AMG shows only once.
-        recorded::entry::<amg_token::Token>(),
+        TypeEntry::declared::<amg_token::Token>(),
     ])
 }
 
@@ -146,9 +145,9 @@ fn grafana_types() -> Types<client::Client> {
         TypeEntry::declared::<grafana_folder::Folder>(),
         TypeEntry::declared::<grafana_data_source::DataSource>(),
         // Its read compares with the recorded content hash.
-        recorded::entry::<grafana_dashboard::Dashboard>(),
+        TypeEntry::declared::<grafana_dashboard::Dashboard>(),
         // Its read matches receivers to the recorded uids.
-        recorded::entry::<grafana_contact_point::ContactPoint>(),
+        TypeEntry::declared::<grafana_contact_point::ContactPoint>(),
         TypeEntry::declared::<grafana_alert_rule::AlertRule>(),
     ])
 }
@@ -169,17 +168,6 @@ mod tests {
     fn every_schema_has_a_resource_and_sensible_flags() {
         amg_types().check().unwrap();
         grafana_types().check().unwrap();
-        // What the list registers with a read of its own, checked as
-        // the declarations they are.
-        Types(vec![TypeEntry::declared::<amg_token::Token>()])
-            .check()
-            .unwrap();
-        Types(vec![
-            TypeEntry::declared::<grafana_dashboard::Dashboard>(),
-            TypeEntry::declared::<grafana_contact_point::ContactPoint>(),
-        ])
-        .check()
-        .unwrap();
         for (provider, prefix) in [
             (&Amg as &dyn Provider, "aws_grafana_"),
             (&Grafana, "grafana_"),

@@ -200,6 +200,19 @@ pub trait Declared: Send + Sync + Sized + 'static {
         prior: &Map,
     ) -> Result<Option<Current>, ProviderError>;
 
+    /// Reads the object as recorded: by default a `fetch` by the recorded
+    /// ID with the recorded inputs. A type whose read needs what only the
+    /// record holds (a key shown once at creation, a saved content hash)
+    /// reads it from `prior.outputs` here.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        self.fetch(ctx, id, &prior.inputs).await
+    }
+
     /// The ID `fetch` takes, from what `meshmon import` was given (an ARN
     /// from a name, say). The same by default.
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
@@ -268,7 +281,7 @@ impl<T: Declared> Resource for Adapter<T> {
         ctx: &OpContext,
         prior: &Current,
     ) -> Result<Option<Current>, ProviderError> {
-        self.0.fetch(ctx, Self::id(prior)?, &prior.inputs).await
+        self.0.read(ctx, Self::id(prior)?, prior).await
     }
 
     async fn update(
