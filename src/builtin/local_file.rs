@@ -10,60 +10,58 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Schema,
-    Value, async_trait,
+    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
 use sha2::{Digest, Sha256};
 
 use crate::fsutil;
 
-pub fn schema() -> Schema {
-    Schema::new("local_file", "A file on the machine that runs meshmon.")
-        .attr(
-            Attribute::required("path", AttrType::String)
-                .force_new()
-                .check(super::checks::non_empty_path)
-                .describe("Where to write the file."),
-        )
-        .attr(
-            Attribute::required("content", AttrType::String)
-                .describe("The file's content; rewritten in place on change."),
-        )
-        .attr(
-            Attribute::optional("file_permission", AttrType::String)
-                .default("0644")
-                .check(super::checks::octal_mode)
-                .describe("Octal mode, like \"0600\"."),
-        )
-        .attr(Attribute::computed("id", AttrType::String).describe("The file's path."))
-        .attr(
-            Attribute::computed("sha256", AttrType::String)
-                .describe("SHA-256 of the content, hex."),
-        )
+declare! {
+    pub(super) struct FileIn for "local_file" ("A file on the machine that runs meshmon.") {
+        path: String = required(AttrType::String)
+            .force_new()
+            .check(super::checks::non_empty_path)
+            .describe("Where to write the file.");
+        content: String = required(AttrType::String)
+            .describe("The file's content; rewritten in place on change.");
+        file_permission: Option<String> = optional(AttrType::String)
+            .default("0644")
+            .check(super::checks::octal_mode)
+            .describe("Octal mode, like \"0600\".");
+    }
+    outputs {
+        id = computed(AttrType::String).describe("The file's path.");
+        sha256 = computed(AttrType::String).describe("SHA-256 of the content, hex.");
+    }
 }
 
-pub struct LocalFile;
-
-fn mode(inputs: &Map) -> Result<u32, ProviderError> {
-    let v = inputs
-        .get("file_permission")
-        .cloned()
-        .unwrap_or_else(|| Value::from("0644"));
-    super::checks::octal_mode(&v).map_err(ProviderError::new)?;
-    Ok(v.as_str()
-        .and_then(|s| u32::from_str_radix(s, 8).ok())
-        .unwrap_or(0o644))
+/// What a create, a recovery or an update writes.
+struct Wanted {
+    path: String,
+    content: String,
+    mode: u32,
 }
 
-fn text(inputs: &Map, key: &str) -> Result<String, ProviderError> {
-    inputs
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| ProviderError::invalid_inputs(format!("`{key}` is missing")))
+impl Wanted {
+    fn of(i: &FileIn) -> Result<Self, ProviderError> {
+        let mode = Value::from(i.file_permission.as_deref().unwrap_or("0644"));
+        super::checks::octal_mode(&mode).map_err(ProviderError::new)?;
+        Ok(Wanted {
+            path: i.path.clone(),
+            content: i.content.clone(),
+            mode: mode
+                .as_str()
+                .and_then(|s| u32::from_str_radix(s, 8).ok())
+                .unwrap_or(0o644),
+        })
+    }
 }
+
+pub(super) struct LocalFile;
 
 fn sha256(content: &[u8]) -> String {
     hex::encode(Sha256::digest(content))
@@ -114,10 +112,12 @@ fn written(path: String, content: &str) -> Map {
 }
 
 /// Creates the file; anything already at the path is someone else's.
-fn create(inputs: &Map) -> Result<Map, ProviderError> {
-    let path = text(inputs, "path")?;
-    let content = text(inputs, "content")?;
-    let mode = mode(inputs)?;
+fn create(w: Wanted) -> Result<Map, ProviderError> {
+    let Wanted {
+        path,
+        content,
+        mode,
+    } = w;
     let exists = || {
         ProviderError::new(format!(
             "{path} already exists; meshmon does not overwrite files it did not create"
@@ -138,10 +138,12 @@ fn create(inputs: &Map) -> Result<Map, ProviderError> {
 /// The file an interrupted create wrote: a regular file at the path with
 /// exactly the content and mode the create gives it. Anything else at the
 /// path is left for `create` to refuse.
-fn recover(inputs: &Map) -> Result<Option<Map>, ProviderError> {
-    let path = text(inputs, "path")?;
-    let content = text(inputs, "content")?;
-    let mode = mode(inputs)?;
+fn recover(w: Wanted) -> Result<Option<Map>, ProviderError> {
+    let Wanted {
+        path,
+        content,
+        mode,
+    } = w;
     let Some(now) = read_file(&path)? else {
         return Ok(None);
     };
@@ -152,10 +154,12 @@ fn recover(inputs: &Map) -> Result<Option<Map>, ProviderError> {
 }
 
 /// Rewrites the file meshmon created, replacing it whole.
-fn update(inputs: &Map) -> Result<Map, ProviderError> {
-    let path = text(inputs, "path")?;
-    let content = text(inputs, "content")?;
-    let mode = mode(inputs)?;
+fn update(w: Wanted) -> Result<Map, ProviderError> {
+    let Wanted {
+        path,
+        content,
+        mode,
+    } = w;
     if let Found::Other(what) = found(&path)? {
         return Err(replaced(&path, what));
     }
@@ -215,38 +219,60 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[async_trait]
-impl Resource for LocalFile {
-    async fn create(&self, _ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        let inputs = inputs.clone();
-        blocking(move || create(&inputs)).await
+impl Declared for LocalFile {
+    type Inputs = FileIn;
+    type Client = ();
+    const UPDATES: &'static [UpdateGroup] = &[("file", &["content", "file_permission"])];
+
+    fn new(_: Arc<()>) -> Self {
+        LocalFile
     }
 
-    async fn recover(&self, _ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        let inputs = inputs.clone();
-        blocking(move || recover(&inputs)).await
-    }
-
-    async fn read(
+    /// The file at `path` (its ID), as it is on disk now.
+    async fn fetch(
         &self,
         _ctx: &OpContext,
-        prior: &Current,
+        path: &str,
+        _prior: &Map,
     ) -> Result<Option<Current>, ProviderError> {
-        let path = text(&prior.inputs, "path")?;
+        let path = path.to_string();
         blocking(move || read_file(&path)).await
     }
 
+    async fn create(&self, _ctx: &OpContext, i: &Inputs<'_, FileIn>) -> Result<Map, ProviderError> {
+        let w = Wanted::of(i)?;
+        blocking(move || create(w)).await
+    }
+
+    async fn recover(
+        &self,
+        _ctx: &OpContext,
+        i: &Inputs<'_, FileIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let w = Wanted::of(i)?;
+        blocking(move || recover(w)).await
+    }
+
+    /// Content and mode are written together, the file replaced whole.
     async fn update(
         &self,
         _ctx: &OpContext,
+        _group: &str,
+        _path: &str,
         _prior: &Current,
-        inputs: &Map,
-    ) -> Result<Map, ProviderError> {
-        let inputs = inputs.clone();
-        blocking(move || update(&inputs)).await
+        i: &Inputs<'_, FileIn>,
+    ) -> Result<Option<Map>, ProviderError> {
+        let w = Wanted::of(i)?;
+        blocking(move || update(w)).await.map(Some)
     }
 
-    async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
-        let path = text(&prior.inputs, "path")?;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        path: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
+        let path = path.to_string();
         let gone = blocking(move || match found(&path)? {
             Found::Nothing => Ok(None),
             Found::Other(what) => Ok(Some(format!(
@@ -263,11 +289,6 @@ impl Resource for LocalFile {
             ctx.progress(&note);
         }
         Ok(())
-    }
-
-    async fn import(&self, _ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
-        let id = id.to_string();
-        blocking(move || read_file(&id)).await
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {

@@ -40,9 +40,7 @@ fn types() -> Types<()> {
     Types(vec![
         TypeEntry::declared::<null_resource::NullResource>(),
         TypeEntry::declared::<time_sleep::TimeSleep>(),
-        TypeEntry::custom("local_file", local_file::schema, |_| {
-            Arc::new(local_file::LocalFile)
-        }),
+        TypeEntry::declared::<local_file::LocalFile>(),
     ])
 }
 
@@ -53,7 +51,6 @@ impl Configured for BuiltinConfigured {
         types().resource(type_name, &Arc::new(()))
     }
 }
-
 
 /// A fresh random ID (what Terraform's null provider also hands out).
 fn random_id() -> String {

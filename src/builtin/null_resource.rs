@@ -74,7 +74,12 @@ impl Declared for NullResource {
         Ok(None)
     }
 
-    async fn delete(&self, _ctx: &OpContext, _id: &str, _prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _id: &str,
+        _prior: &Current,
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 }

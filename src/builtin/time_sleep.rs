@@ -72,7 +72,11 @@ impl Declared for TimeSleep {
     }
 
     async fn create(&self, ctx: &OpContext, i: &Inputs<'_, SleepIn>) -> Result<Map, ProviderError> {
-        sleep(ctx, duration(i.create_duration.as_deref(), "create_duration")?).await;
+        sleep(
+            ctx,
+            duration(i.create_duration.as_deref(), "create_duration")?,
+        )
+        .await;
         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         Ok(super::outputs([("id", Value::String(now))]))
     }
@@ -101,7 +105,12 @@ impl Declared for TimeSleep {
         Ok(None)
     }
 
-    async fn delete(&self, ctx: &OpContext, _id: &str, prior: &Current) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        prior: &Current,
+    ) -> Result<(), ProviderError> {
         let d = prior.inputs.get("destroy_duration").and_then(Value::as_str);
         sleep(ctx, duration(d, "destroy_duration")?).await;
         Ok(())
