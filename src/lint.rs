@@ -198,7 +198,11 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
-                        At { attr: "chart", needle: None, label: "the chart" },
+                        At {
+                            attr: "chart",
+                            needle: None,
+                            label: "the chart",
+                        },
                         APP_MESH_EOL,
                         format!("{APP_MESH}; this release installs `{chart}`"),
                         APP_MESH_NEXT,
@@ -210,7 +214,11 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
-                        At { attr: "chart", needle: None, label: "the chart" },
+                        At {
+                            attr: "chart",
+                            needle: None,
+                            label: "the chart",
+                        },
                         GRAFANA_AGENT_EOL,
                         format!("{GRAFANA_AGENT}; this release installs `{chart}`"),
                         GRAFANA_AGENT_NEXT,
@@ -253,7 +261,11 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                             out.push(warn(
                                 spec,
                                 r,
-                                At { attr: "content", needle: Some(api), label: "an API version" },
+                                At {
+                                    attr: "content",
+                                    needle: Some(api),
+                                    label: "an API version",
+                                },
                                 API_REMOVED,
                                 format!(
                                     "`{api}` is not served by Kubernetes 1.{removed} and later{}",
@@ -271,7 +283,11 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
-                        At { attr: "content", needle: mesh, label: "an App Mesh object" },
+                        At {
+                            attr: "content",
+                            needle: mesh,
+                            label: "an App Mesh object",
+                        },
                         APP_MESH_EOL,
                         format!("{APP_MESH}; this manifest declares App Mesh objects"),
                         APP_MESH_NEXT,
@@ -281,7 +297,11 @@ pub fn lint(spec: &Spec, today: &str) -> Diagnostics {
                     out.push(warn(
                         spec,
                         r,
-                        At { attr: "content", needle: agent, label: "the image" },
+                        At {
+                            attr: "content",
+                            needle: agent,
+                            label: "the image",
+                        },
                         GRAFANA_AGENT_EOL,
                         format!("{GRAFANA_AGENT}; this manifest runs the grafana/agent image"),
                         GRAFANA_AGENT_NEXT,

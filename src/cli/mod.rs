@@ -28,8 +28,8 @@ use crate::plan::file::{PLAN_FORMAT, SavedPlan};
 use crate::plan::render;
 use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
-use crate::spec::{self, Spec, VarInputs};
 use crate::spec::S3Config;
+use crate::spec::{self, Spec, VarInputs};
 use crate::state::{LocalStore, State, Store};
 
 /// What a command ends with.

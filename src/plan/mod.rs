@@ -408,10 +408,9 @@ fn plan_resource(
         vars: &spec.variables,
         resources: known,
     };
-    let (mut desired, mut sensitive) =
-        scope
-            .inputs(schema, &block.attrs)
-            .map_err(|e| PlanError::input(spec, block, &e))?;
+    let (mut desired, mut sensitive) = scope
+        .inputs(schema, &block.attrs)
+        .map_err(|e| PlanError::input(spec, block, &e))?;
     let dependencies = graph.dependencies(&block.address);
     let mut change = Change {
         address: block.address.clone(),

@@ -352,11 +352,7 @@ impl Loader<'_> {
         &mut self,
         node: Option<&Node>,
         root: &Node,
-    ) -> (
-        Option<String>,
-        Option<String>,
-        Option<S3Config>,
-    ) {
+    ) -> (Option<String>, Option<String>, Option<S3Config>) {
         let Some(node) = node else {
             let d = self.err(
                 "the spec has no `[meshmon]` table",

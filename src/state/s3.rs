@@ -20,9 +20,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio::sync::Mutex;
 
 use super::journal;
-use crate::spec::S3Config;
 use super::local::{self, LockInfo};
 use super::{State, StateError};
+use crate::spec::S3Config;
 
 pub struct S3Store {
     pub config: S3Config,

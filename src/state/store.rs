@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use super::journal::{Journal, JournalEntry};
 use super::local::{LocalStore, LockInfo};
 use super::s3::{S3Lock, S3Store};
-use crate::spec::S3Config;
 use super::{Loaded, State, StateError};
+use crate::spec::S3Config;
 
 /// What every state backend offers.
 #[async_trait]

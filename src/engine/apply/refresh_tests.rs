@@ -164,10 +164,7 @@ async fn an_update_that_fails_half_way_records_what_it_did() {
         saved: None,
         lock_timeout: Duration::ZERO,
     };
-    let err = apply(&e, &store, request, &Unattended)
-        .await
-        .err()
-        .unwrap();
+    let err = apply(&e, &store, request, &Unattended).await.err().unwrap();
     assert!(err.to_string().contains("failed half-way"), "{err}");
     let after = store.load().await.unwrap().state;
     let o = &after.resources["fake_object.o"];
@@ -176,7 +173,11 @@ async fn an_update_that_fails_half_way_records_what_it_did() {
         o.inputs["labels"], before.resources["fake_object.o"].inputs["labels"],
         "what failed keeps its recorded value"
     );
-    assert_eq!(o.status, crate::state::Status::Ready, "never tainted by a failed update");
+    assert_eq!(
+        o.status,
+        crate::state::Status::Ready,
+        "never tainted by a failed update"
+    );
     let plan = e
         .refresh_and_plan(after, PlanOptions::default(), false, &|_| {})
         .await
@@ -186,5 +187,9 @@ async fn an_update_that_fails_half_way_records_what_it_did() {
         .iter()
         .find(|c| c.address == "fake_object.o")
         .unwrap();
-    assert_eq!(change.action, crate::plan::Action::Update, "the rest is retried in place");
+    assert_eq!(
+        change.action,
+        crate::plan::Action::Update,
+        "the rest is retried in place"
+    );
 }
