@@ -81,9 +81,15 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Engine(e)) => {
-            match e.diagnostic() {
-                Some(d) => out.error_diag(d.clone().help_opt(e.hint())),
-                None => out.error_message(&e.to_string(), e.hint()),
+            let diagnostics = e.diagnostics();
+            if diagnostics.is_empty() {
+                out.error_message(&e.to_string(), e.hint());
+            }
+            for (i, d) in diagnostics.into_iter().enumerate() {
+                if i > 0 {
+                    eprintln!();
+                }
+                out.error_diag(d.clone().help_opt(e.hint()));
             }
             ExitCode::from(1)
         }

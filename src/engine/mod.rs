@@ -103,11 +103,11 @@ impl Error {
     }
 
     /// The hint a provider attached, if any.
-    /// The error as a diagnostic that points into the spec, where it can.
-    pub fn diagnostic(&self) -> Option<&crate::diag::Diag> {
+    /// The error as diagnostics that point into the spec, where it can.
+    pub fn diagnostics(&self) -> Vec<&crate::diag::Diag> {
         match self {
-            Error::Plan(e) => e.diagnostic(),
-            _ => None,
+            Error::Plan(e) => e.diagnostics(),
+            _ => Vec::new(),
         }
     }
 

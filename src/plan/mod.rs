@@ -209,6 +209,8 @@ pub enum PlanError {
         /// The same, pointing at the value in the spec.
         at: Box<Diag>,
     },
+    #[error("{} resources cannot be planned:\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<PlanError>),
 }
 
 impl PlanError {
@@ -224,11 +226,12 @@ impl PlanError {
         }
     }
 
-    /// The error as a diagnostic that points into the spec, where it can.
-    pub fn diagnostic(&self) -> Option<&Diag> {
+    /// The error as diagnostics that point into the spec, where it can.
+    pub fn diagnostics(&self) -> Vec<&Diag> {
         match self {
-            PlanError::Eval { at, .. } => Some(at),
-            PlanError::UnknownAddress { .. } => None,
+            PlanError::Eval { at, .. } => vec![at],
+            PlanError::Several(all) => all.iter().flat_map(PlanError::diagnostics).collect(),
+            PlanError::UnknownAddress { .. } => Vec::new(),
         }
     }
 }
@@ -257,6 +260,8 @@ pub fn compute(
     }
     let graph = Graph::build(spec);
     let mut changes = Vec::new();
+    let mut failed = Vec::new();
+    let mut unplanned = HashSet::new();
     let mut known: HashMap<String, Known> = HashMap::with_capacity(spec.resources.len());
 
     if options.destroy {
@@ -281,9 +286,26 @@ pub fn compute(
                 }
                 continue;
             }
-            let change = plan_resource(
+            // What depends on a resource that could not be planned cannot
+            // be planned either; it is not reported again.
+            if graph
+                .dependencies(addr)
+                .iter()
+                .any(|d| unplanned.contains(d))
+            {
+                unplanned.insert(addr.clone());
+                continue;
+            }
+            let change = match plan_resource(
                 spec, registry, block, existing, &graph, &known, &options, advise,
-            )?;
+            ) {
+                Ok(change) => change,
+                Err(e) => {
+                    unplanned.insert(addr.clone());
+                    failed.push(e);
+                    continue;
+                }
+            };
             known.insert(
                 addr.clone(),
                 Known {
@@ -299,6 +321,14 @@ pub fn compute(
             {
                 changes.push(deletion(addr, r));
             }
+        }
+        // Every resource that cannot be planned is reported, not just the
+        // first.
+        if failed.len() == 1 {
+            return Err(failed.remove(0));
+        }
+        if !failed.is_empty() {
+            return Err(PlanError::Several(failed));
         }
     }
     if !options.refresh_only {

@@ -401,3 +401,26 @@ create_duration = "${var.wait}"
     let out = ws.expect(&["plan", "--var", "wait=forever"], 1);
     insta::assert_snapshot!(out.stderr);
 }
+
+#[test]
+fn every_value_refused_at_plan_is_reported_and_what_depends_on_it_is_not() {
+    let ws = Workspace::new(
+        r#"[meshmon]
+name = "x"
+
+[variables.wait]
+default = "30s"
+
+[resources.time_sleep.a]
+create_duration = "${var.wait}"
+
+[resources.time_sleep.b]
+destroy_duration = "${var.wait}"
+
+[resources.null_resource.after_a]
+inputs = "${time_sleep.a.id}"
+"#,
+    );
+    let out = ws.expect(&["plan", "--var", "wait=forever"], 1);
+    insta::assert_snapshot!(out.stderr);
+}
