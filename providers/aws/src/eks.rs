@@ -157,8 +157,7 @@ declare! {
         endpoint_private_access: Option<bool> = optional(AttrType::Bool)
             .default(false)
             .describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on.");
-        // Checked when it is used ([`ClusterIn::access`]).
-        access_config: Option<Value> = optional(AttrType::map_of(AttrType::Any)).describe(
+        access_config: Option<AccessConfigIn> = optional(AttrType::map_of(AttrType::Any)).describe(
             "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
              The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
              and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
@@ -186,19 +185,10 @@ declare! {
 
 pub(crate) struct Cluster(Arc<Clients>);
 
-impl ClusterIn {
-    /// `access_config`, with exactly the keys it has.
-    fn access(&self) -> Result<Option<AccessConfigIn>, ProviderError> {
-        self.access_config
-            .as_ref()
-            .map(|a| a.to_typed().map_err(ProviderError::invalid_inputs))
-            .transpose()
-    }
-}
-
+/// `access_config`, with exactly the keys it has.
 #[derive(Deserialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
-struct AccessConfigIn {
+pub(crate) struct AccessConfigIn {
     authentication_mode: Option<String>,
     bootstrap_cluster_creator_admin_permissions: Option<bool>,
 }
@@ -550,7 +540,7 @@ impl Declared for Cluster {
             .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
             .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
             .build();
-        let access = match i.access()? {
+        let access = match i.access_config.clone() {
             Some(a) => {
                 if let Some(m) = &a.authentication_mode {
                     auth_mode_rank(m)?;
@@ -656,7 +646,7 @@ impl Declared for Cluster {
                 wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
             }
             "access_config" => {
-                if let Some(mode) = i.access()?.and_then(|a| a.authentication_mode) {
+                if let Some(mode) = i.access_config.clone().and_then(|a| a.authentication_mode) {
                     self.move_auth_mode(ctx, name, &mode).await?;
                 }
             }

@@ -309,8 +309,7 @@ declare! {
         policy_arn: String = required(AttrType::String)
             .force_new()
             .describe("Like \"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy\".");
-        // Checked when it is used ([`AssociationIn::scope`]).
-        access_scope: Value = required(AttrType::map_of(AttrType::Any))
+        access_scope: ScopeIn = required(AttrType::map_of(AttrType::Any))
             .force_new()
             .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }.");
     }
@@ -323,23 +322,15 @@ declare! {
 
 pub(crate) struct AccessPolicyAssociation(Arc<Clients>);
 
-impl AssociationIn {
-    /// `access_scope`, with exactly the keys a scope has.
-    fn scope(&self) -> Result<ScopeIn, ProviderError> {
-        self.access_scope
-            .to_typed()
-            .map_err(ProviderError::invalid_inputs)
-    }
-}
-
 /// The association's ID, the one `meshmon import` takes.
 fn association_id(cluster: &str, principal: &str, policy: &str) -> String {
     format!("{cluster}#{principal}#{policy}")
 }
 
+/// `access_scope`, with exactly the keys a scope has.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScopeIn {
+pub(crate) struct ScopeIn {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -480,7 +471,7 @@ impl Declared for AccessPolicyAssociation {
         ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
     ) -> Result<Map, ProviderError> {
-        let access_scope = scope(&i.scope()?)?;
+        let access_scope = scope(&i.access_scope)?;
         let out = wait::create_call(ctx, "eks:AssociateAccessPolicy", || {
             self.0
                 .create

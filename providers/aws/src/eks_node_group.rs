@@ -38,8 +38,7 @@ declare! {
             .and_computed()
             .force_new()
             .describe("Like [\"m5.large\"]; EKS picks t3.medium if left out.");
-        // Checked when it is used ([`NodeGroupIn::scaling`]).
-        scaling: Option<Value> = optional(AttrType::map_of(AttrType::Int))
+        scaling: Option<Scaling> = optional(AttrType::map_of(AttrType::Int))
             .and_computed()
             .describe("{ min_size, max_size, desired_size }; changed in place.");
         #[serde(default)]
@@ -58,22 +57,13 @@ declare! {
 
 pub(crate) struct NodeGroup(Arc<Clients>);
 
+/// `scaling`, with exactly the three sizes.
 #[derive(Deserialize, Clone, Copy, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct Scaling {
+pub(crate) struct Scaling {
     min_size: i32,
     max_size: i32,
     desired_size: i32,
-}
-
-impl NodeGroupIn {
-    /// `scaling`, with exactly the three sizes.
-    fn scaling(&self) -> Result<Option<Scaling>, ProviderError> {
-        self.scaling
-            .as_ref()
-            .map(|s| s.to_typed().map_err(ProviderError::invalid_inputs))
-            .transpose()
-    }
 }
 
 fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
@@ -256,7 +246,7 @@ impl Declared for NodeGroup {
         ctx: &OpContext,
         i: &Inputs<'_, NodeGroupIn>,
     ) -> Result<Map, ProviderError> {
-        let scaling = i.scaling()?;
+        let scaling = i.scaling;
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let created =
             wait::retry_transient(ctx, wait::IAM_PROPAGATION, cluster_create_transient, || {
@@ -316,9 +306,7 @@ impl Declared for NodeGroup {
         match group {
             "config" => {
                 let old: NodeGroupIn = typed(&prior.inputs)?;
-                let scaling = i
-                    .scaling()?
-                    .filter(|s| old.scaling().ok().flatten() != Some(*s));
+                let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
                 let labels = (old.labels != i.labels).then(|| {
                     let (set, remove) = tag_diff(&old.labels, &i.labels);
                     UpdateLabelsPayload::builder()

@@ -31,9 +31,8 @@ declare! {
         ("A route table, its routes and the subnets it serves.")
     {
         vpc_id: String = required(AttrType::String).force_new();
-        // Each route is checked when it is used ([`RouteTableIn::routes`]).
         #[serde(default)]
-        routes: Vec<Value> = optional(AttrType::list_of(AttrType::map_of(AttrType::String)))
+        routes: Vec<RouteIn> = optional(AttrType::list_of(AttrType::map_of(AttrType::String)))
             .describe("Routes like { cidr_block = \"0.0.0.0/0\", gateway_id = \"igw-…\" } (or nat_gateway_id); changed in place.");
         #[serde(default)]
         subnet_ids: Vec<String> = optional(AttrType::list_of(AttrType::String))
@@ -49,21 +48,13 @@ declare! {
 
 pub(crate) struct RouteTable(Arc<Clients>);
 
+/// A route, with exactly the keys a route has.
 #[derive(Deserialize, Clone, PartialEq, Debug)]
 #[serde(deny_unknown_fields)]
-struct RouteIn {
+pub(crate) struct RouteIn {
     cidr_block: String,
     gateway_id: Option<String>,
     nat_gateway_id: Option<String>,
-}
-
-impl RouteTableIn {
-    /// The routes, each with exactly the keys a route has.
-    fn routes(&self) -> Result<Vec<RouteIn>, ProviderError> {
-        Value::List(self.routes.clone())
-            .to_typed()
-            .map_err(ProviderError::invalid_inputs)
-    }
 }
 
 fn route_value(r: &RouteIn) -> Value {
@@ -326,7 +317,7 @@ impl Declared for RouteTable {
         ctx: &OpContext,
         i: &Inputs<'_, RouteTableIn>,
     ) -> Result<Map, ProviderError> {
-        let routes = i.routes()?;
+        let routes = i.routes.clone();
         let tags = spec(ResourceType::RouteTable, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateRouteTable", || {
             self.0
@@ -352,7 +343,7 @@ impl Declared for RouteTable {
         ctx: &OpContext,
         i: &Inputs<'_, RouteTableIn>,
     ) -> Result<Option<Map>, ProviderError> {
-        let routes = i.routes()?;
+        let routes = i.routes.clone();
         let filters = made_by_filters(ctx)?;
         let table = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = self
@@ -389,10 +380,7 @@ impl Declared for RouteTable {
         i: &Inputs<'_, RouteTableIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "routes" => {
-                self.converge(id, &i.routes()?, &i.subnet_ids, i.raw())
-                    .await?
-            }
+            "routes" => self.converge(id, &i.routes, &i.subnet_ids, i.raw()).await?,
             _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
         }
         Ok(None)
