@@ -19,7 +19,6 @@ use std::thread::JoinHandle;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::local::{io, refuse_link};
 use super::{Deposed, Loaded, OutputState, PendingCreate, ResourceState, State, StateError};
 
 /// One line of the journal.
@@ -191,14 +190,14 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Loaded::fresh(found.unwrap_or_default()));
         }
-        Err(e) => return Err(io("read", path)(e)),
+        Err(e) => return Err(StateError::io("read", path)(e)),
     }
     let bytes = match crate::fsutil::read_bytes_limited(path, crate::fsutil::MAX_STATE_BYTES) {
         Ok(b) => b,
         Err(crate::fsutil::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Loaded::fresh(found.unwrap_or_default()));
         }
-        Err(crate::fsutil::ReadError::Io(e)) => return Err(io("read", path)(e)),
+        Err(crate::fsutil::ReadError::Io(e)) => return Err(StateError::io("read", path)(e)),
         Err(e) => {
             return Err(StateError::Corrupt {
                 path: path.display().to_string(),
@@ -315,7 +314,7 @@ pub(crate) fn remove_journal(path: &Path) -> Result<(), StateError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io("remove", path)(e)),
+        Err(e) => Err(StateError::io("remove", path)(e)),
     }
 }
 
@@ -330,7 +329,7 @@ pub struct Journal {
 impl Journal {
     pub(crate) fn create(path: &Path, state: &State) -> Result<Journal, StateError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+            std::fs::create_dir_all(dir).map_err(StateError::io("create directory", dir))?;
         }
         let file = OpenOptions::new()
             .create(true)
@@ -339,10 +338,13 @@ impl Journal {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|e| refuse_link(e, path).unwrap_or_else(|e| io("create", path)(e)))?;
+            .map_err(|e| {
+                StateError::refuse_link(e, path)
+                    .unwrap_or_else(|e| StateError::io("create", path)(e))
+            })?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io("chmod", path))?;
-        let sync_file = file.try_clone().map_err(io("open", path))?;
+            .map_err(StateError::io("chmod", path))?;
+        let sync_file = file.try_clone().map_err(StateError::io("open", path))?;
         let (tx, rx) = mpsc::channel::<()>();
         // Group commit: each fsync covers every line written before it, so
         // a burst of fast operations costs one fsync, not one each.
@@ -382,7 +384,7 @@ impl Journal {
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .map_err(io("append to", &self.path))?;
+            .map_err(StateError::io("append to", &self.path))?;
         if let Some(tx) = &self.sync_tx {
             let _ = tx.send(());
         }
@@ -395,7 +397,9 @@ impl Journal {
         if let Some(h) = self.syncer.take() {
             let _ = h.join();
         }
-        self.file.sync_data().map_err(io("fsync", &self.path))
+        self.file
+            .sync_data()
+            .map_err(StateError::io("fsync", &self.path))
     }
 }
 

@@ -78,15 +78,6 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
-pub(super) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
-    let path = path.display().to_string();
-    move |source| StateError::Io {
-        action,
-        path,
-        source,
-    }
-}
-
 /// A state file on disk and its companions.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
@@ -128,7 +119,9 @@ impl LocalStore {
                 {
                     None
                 }
-                Err(crate::fsutil::ReadError::Io(e)) => return Err(io("read", &self.path)(e)),
+                Err(crate::fsutil::ReadError::Io(e)) => {
+                    return Err(StateError::io("read", &self.path)(e));
+                }
                 Err(e) => {
                     return Err(StateError::Corrupt {
                         path: self.path.display().to_string(),
@@ -160,23 +153,27 @@ impl LocalStore {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+        std::fs::create_dir_all(dir).map_err(StateError::io("create directory", dir))?;
         if self.path.exists() {
             let backup = self.backup_path();
-            let mut tmp =
-                tempfile::NamedTempFile::new_in(dir).map_err(io("create backup in", dir))?;
-            let bytes = std::fs::read(&self.path).map_err(io("read", &self.path))?;
-            tmp.write_all(&bytes).map_err(io("write", &backup))?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .map_err(StateError::io("create backup in", dir))?;
+            let bytes = std::fs::read(&self.path).map_err(StateError::io("read", &self.path))?;
+            tmp.write_all(&bytes)
+                .map_err(StateError::io("write", &backup))?;
             tmp.persist(&backup)
-                .map_err(|e| io("replace", &backup)(e.error))?;
+                .map_err(|e| StateError::io("replace", &backup)(e.error))?;
         }
         // tempfile creates the file with mode 0600: secrets in state stay private.
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(dir).map_err(io("create temporary file in", dir))?;
-        tmp.write_all(&json).map_err(io("write", &self.path))?;
-        tmp.as_file().sync_all().map_err(io("fsync", &self.path))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(StateError::io("create temporary file in", dir))?;
+        tmp.write_all(&json)
+            .map_err(StateError::io("write", &self.path))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(StateError::io("fsync", &self.path))?;
         tmp.persist(&self.path)
-            .map_err(|e| io("replace", &self.path)(e.error))?;
+            .map_err(|e| StateError::io("replace", &self.path)(e.error))?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -187,7 +184,7 @@ impl LocalStore {
     pub fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError> {
         let path = self.lock_path();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+            std::fs::create_dir_all(dir).map_err(StateError::io("create directory", dir))?;
         }
         // A timeout too large to add to the clock means: wait as long as it takes.
         let deadline = Instant::now().checked_add(timeout);
@@ -200,7 +197,10 @@ impl LocalStore {
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&path)
-                .map_err(|e| refuse_link(e, &path).unwrap_or_else(|e| io("open", &path)(e)))?;
+                .map_err(|e| {
+                    StateError::refuse_link(e, &path)
+                        .unwrap_or_else(|e| StateError::io("open", &path)(e))
+                })?;
             match file.try_lock() {
                 Ok(()) => {
                     // The holder before us may have removed the file after we
@@ -221,9 +221,9 @@ impl LocalStore {
                             .to_string(),
                     };
                     let mut f = &file;
-                    f.set_len(0).map_err(io("truncate", &path))?;
+                    f.set_len(0).map_err(StateError::io("truncate", &path))?;
                     f.write_all(&serde_json::to_vec(&info).expect("lock info serializes"))
-                        .map_err(io("write", &path))?;
+                        .map_err(StateError::io("write", &path))?;
                     return Ok(LockGuard {
                         path,
                         info,
@@ -239,7 +239,9 @@ impl LocalStore {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StateError::io("lock", &path)(e));
+                }
             }
         }
     }
@@ -256,7 +258,7 @@ impl LocalStore {
                     path: self.path.display().to_string(),
                 });
             }
-            Err(e) => return Err(io("read", &path)(e)),
+            Err(e) => return Err(StateError::io("read", &path)(e)),
         };
         let info: LockInfo = serde_json::from_str(&text).map_err(|_| StateError::NotLocked {
             path: self.path.display().to_string(),
@@ -274,7 +276,7 @@ impl LocalStore {
                 holder: Box::new(info),
             });
         }
-        std::fs::remove_file(&path).map_err(io("remove", &path))?;
+        std::fs::remove_file(&path).map_err(StateError::io("remove", &path))?;
         Ok(info)
     }
 
@@ -303,19 +305,6 @@ pub(crate) fn parse_state(bytes: &[u8], path: &str) -> Result<State, StateError>
         path: path.to_string(),
         message: e.to_string(),
     })
-}
-
-/// `Symlink` when opening with `O_NOFOLLOW` failed on a link; the error
-/// itself otherwise.
-pub(super) fn refuse_link(e: std::io::Error, path: &Path) -> Result<StateError, std::io::Error> {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if e.raw_os_error() == Some(libc::ELOOP) || is_link {
-        Ok(StateError::Symlink {
-            path: path.display().to_string(),
-        })
-    } else {
-        Err(e)
-    }
 }
 
 fn who() -> String {

@@ -242,6 +242,35 @@ pub enum StateError {
 }
 
 impl StateError {
+    /// What a failed file operation on `path` becomes.
+    pub(crate) fn io(
+        action: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> StateError {
+        let path = path.display().to_string();
+        move |source| StateError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// `Symlink` when opening with `O_NOFOLLOW` failed on a link; the
+    /// error itself otherwise.
+    pub(crate) fn refuse_link(
+        e: std::io::Error,
+        path: &std::path::Path,
+    ) -> Result<StateError, std::io::Error> {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if e.raw_os_error() == Some(libc::ELOOP) || is_link {
+            Ok(StateError::Symlink {
+                path: path.display().to_string(),
+            })
+        } else {
+            Err(e)
+        }
+    }
+
     /// What the user can do about it, where there is something to say.
     pub fn hint(&self) -> Option<String> {
         match self {
