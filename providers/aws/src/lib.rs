@@ -24,6 +24,7 @@ mod eks_access;
 mod eks_node_group;
 mod iam;
 mod iam_role;
+mod internet_gateway;
 mod network;
 pub mod policy;
 mod route_table;
@@ -140,7 +141,7 @@ pub(crate) fn types() -> Types<Clients> {
     Types(vec![
         TypeEntry::declared::<network::Vpc>(),
         TypeEntry::declared::<network::Subnet>(),
-        TypeEntry::declared::<network::InternetGateway>(),
+        TypeEntry::declared::<internet_gateway::InternetGateway>(),
         TypeEntry::declared::<route_table::RouteTable>(),
         TypeEntry::declared::<eks::Cluster>(),
         TypeEntry::declared::<eks_node_group::NodeGroup>(),

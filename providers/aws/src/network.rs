@@ -1,6 +1,7 @@
 //! The network an EKS cluster runs in, as eksctl would make it: `aws_vpc`,
 //! `aws_subnet` (with the tags EKS looks for when it places load
-//! balancers), `aws_internet_gateway` and `aws_route_table` with its routes
+//! balancers), `aws_internet_gateway` (`internet_gateway.rs`) and
+//! `aws_route_table` (`route_table.rs`) with its routes
 //! and subnet associations. Deletes retry `DependencyViolation` for a while:
 //! ENIs that EKS leaves behind take minutes to go, and "a VPC can't be
 //! deleted while it still has subnets" is eventually true, not at once.
@@ -9,7 +10,6 @@
 //! with its marks (see [`meshmon_aws_common::ownership`]) and `recover` finds it by
 //! them, with a Describe call filtered on those tags.
 
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::sync::Arc;
 
 use aws_sdk_ec2::types::{
@@ -19,8 +19,7 @@ use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, only_one, required_marks};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
-    declare,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait, declare,
 };
 
 use crate::Clients;
@@ -599,238 +598,6 @@ impl Declared for Subnet {
             gone_ok(
                 "ec2:DeleteSubnet",
                 self.0.ec2.delete_subnet().subnet_id(id).send().await,
-            )
-        })
-        .await
-    }
-}
-
-// --------------------------------------------------- aws_internet_gateway
-
-declare! {
-    pub(crate) struct IgwIn for "aws_internet_gateway" ("An internet gateway, attached to a VPC.") {
-        vpc_id: Option<String> = optional(AttrType::String)
-            .describe("The VPC to attach it to; moved in place.");
-        #[serde(default)]
-        tags: Tags = tags_attr();
-    }
-    outputs {
-        id = computed(AttrType::String).describe("The gateway ID.");
-        arn = computed(AttrType::String);
-    }
-}
-
-pub(crate) struct InternetGateway(Arc<Clients>);
-
-impl InternetGateway {
-    /// What a create does once the gateway exists: attach it to its VPC
-    /// unless it is attached already (a recovery runs this too), then the
-    /// outputs.
-    async fn finish(
-        &self,
-        i: &IgwIn,
-        id: &str,
-        g: &aws_sdk_ec2::types::InternetGateway,
-    ) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
-            .build();
-        if let Some(vpc) = &i.vpc_id
-            && !g.attachments().iter().any(|a| a.vpc_id() == Some(vpc))
-        {
-            self.attach(id, vpc)
-                .await
-                .map_err(|e| e.with_partial(Current::new(Map::new(), outputs.clone())))?;
-        }
-        Ok(outputs)
-    }
-
-    async fn attach(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        let attached = self
-            .0
-            .ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc)
-            .send()
-            .await;
-        match attached {
-            Ok(_) => Ok(()),
-            // The SDK retried an attach whose answer was lost: the gateway
-            // is attached already (to which VPC, the next read shows).
-            Err(e) if e.code() == Some("Resource.AlreadyAssociated") => Ok(()),
-            Err(e) => Err(api("ec2:AttachInternetGateway", e)),
-        }
-    }
-
-    async fn detach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        // Detaching fails while instances in the VPC still have public
-        // addresses mapped; those go away as their subnets empty.
-        wait::retry_transient(ctx, wait::SHORT * 2, dependency_violation, || async {
-            gone_ok(
-                "ec2:DetachInternetGateway",
-                self.0
-                    .ec2
-                    .detach_internet_gateway()
-                    .internet_gateway_id(id)
-                    .vpc_id(vpc)
-                    .send()
-                    .await,
-            )
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl Declared for InternetGateway {
-    type Inputs = IgwIn;
-    type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("vpc_id", &["vpc_id"]), ("tags", &["tags"])];
-
-    fn new(clients: Arc<Clients>) -> Self {
-        InternetGateway(clients)
-    }
-
-    async fn fetch(
-        &self,
-        _ctx: &OpContext,
-        id: &str,
-        prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
-        let out = found(
-            "ec2:DescribeInternetGateways",
-            self.0
-                .ec2
-                .describe_internet_gateways()
-                .internet_gateway_ids(id)
-                .send()
-                .await,
-        )?;
-        // No list is no gateway.
-        let Some(g) = out.and_then(|o| o.internet_gateways.unwrap_or_default().into_iter().next())
-        else {
-            return Ok(None);
-        };
-        let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
-        let inputs = Attrs::new()
-            .opt("vpc_id", vpc)
-            .tags(prior, tags_from(g.tags()))
-            .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
-    }
-
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, IgwIn>) -> Result<Map, ProviderError> {
-        let tags =
-            spec(ResourceType::InternetGateway, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
-        let out = wait::create_call(ctx, "ec2:CreateInternetGateway", || {
-            self.0
-                .create
-                .ec2
-                .create_internet_gateway()
-                .set_tag_specifications(tags.clone())
-                .send()
-        })
-        .await?;
-        let g = out
-            .internet_gateway
-            .ok_or_else(|| ProviderError::new("ec2:CreateInternetGateway returned no gateway"))?;
-        let id = answered_id(
-            "ec2:CreateInternetGateway",
-            "internet gateway",
-            g.internet_gateway_id(),
-        )
-        .map_err(|e| e.ambiguous())?;
-        self.finish(i, &id, &g).await
-    }
-
-    async fn recover(
-        &self,
-        ctx: &OpContext,
-        i: &Inputs<'_, IgwIn>,
-    ) -> Result<Option<Map>, ProviderError> {
-        let filters = made_by_filters(ctx)?;
-        let gateway = wait::find_settled(wait::RECOVER_SETTLE, || async {
-            let out = self
-                .0
-                .ec2
-                .describe_internet_gateways()
-                .set_filters(Some(filters.clone()))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DescribeInternetGateways", e))?;
-            only_one(
-                ctx,
-                "internet gateway",
-                out.internet_gateways.unwrap_or_default(),
-                |g| listed_id(g.internet_gateway_id()),
-            )
-        })
-        .await?;
-        match gateway {
-            Some(g) => {
-                let id = answered_id(
-                    "ec2:DescribeInternetGateways",
-                    "internet gateway",
-                    g.internet_gateway_id(),
-                )?;
-                self.finish(i, &id, &g).await.map(Some)
-            }
-            None => Ok(None),
-        }
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        group: &str,
-        id: &str,
-        prior: &Current,
-        i: &Inputs<'_, IgwIn>,
-    ) -> Result<Option<Map>, ProviderError> {
-        let old: IgwIn = typed(&prior.inputs)?;
-        match group {
-            "vpc_id" => {
-                if old.vpc_id != i.vpc_id {
-                    if let Some(vpc) = &old.vpc_id {
-                        self.detach(ctx, id, vpc).await?;
-                    }
-                    if let Some(vpc) = &i.vpc_id {
-                        self.attach(id, vpc).await?;
-                    }
-                }
-            }
-            _ => retag(&self.0, id, &old.tags, &i.tags).await?,
-        }
-        Ok(None)
-    }
-
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Current,
-    ) -> Result<(), ProviderError> {
-        let Some(now) = self.fetch(ctx, id, &prior.inputs).await? else {
-            return Ok(());
-        };
-        if let Some(vpc) = now.inputs.get("vpc_id").and_then(Value::as_str) {
-            self.detach(ctx, id, vpc).await?;
-        }
-        wait::retry_transient(ctx, wait::SHORT, dependency_violation, || async {
-            gone_ok(
-                "ec2:DeleteInternetGateway",
-                self.0
-                    .ec2
-                    .delete_internet_gateway()
-                    .internet_gateway_id(id)
-                    .send()
-                    .await,
             )
         })
         .await
