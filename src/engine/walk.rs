@@ -24,12 +24,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_provider_sdk::{Current, Value};
+use meshmon_provider_sdk::{Current, ProviderError, Value};
 use tokio::sync::mpsc;
 
 use meshmon_provider_sdk::Intent;
 
-use super::op::{Done, Kind, Outcome, prepare, spawn};
+use super::op::{Done, Kind, Op, Outcome, prepare, spawn};
 use super::progress::Reporter;
 use super::{Engine, Error};
 use crate::eval::Known;
@@ -162,60 +162,7 @@ pub async fn apply(
                 && c.action != Action::Update
                 && book.state.pending.contains_key(&c.address);
             // The intent goes to the journal before the provider is called.
-            let (intent, entry) = match (kind, c.action) {
-                (Kind::Destroy, _) => {
-                    let key = c.deposed.clone().or_else(|| {
-                        (c.action == Action::Replace && c.create_before_destroy)
-                            .then(|| depose_keys.get(&c.address).cloned())
-                            .flatten()
-                    });
-                    (
-                        None,
-                        Some(JournalEntry::Deleting {
-                            address: c.address.clone(),
-                            key,
-                        }),
-                    )
-                }
-                // An update is retried as it is: the record stays as it was.
-                (Kind::Apply, Action::Update) => (None, None),
-                (Kind::Apply, _) => {
-                    let token = book
-                        .state
-                        .pending
-                        .get(&c.address)
-                        .map(|p| p.token.clone())
-                        .or_else(|| tokens.get(&c.address).cloned())
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                    let deposes = (c.action == Action::Replace && c.create_before_destroy)
-                        .then(crate::state::deposed_key);
-                    if let Some(k) = &deposes {
-                        depose_keys.insert(c.address.clone(), k.clone());
-                    }
-                    let mut sensitive = c.sensitive.clone();
-                    sensitive.extend(op.secret.iter().cloned());
-                    let create = PendingCreate {
-                        type_name: c.type_name.clone(),
-                        provider: c.provider.clone(),
-                        token: token.clone(),
-                        inputs: op.inputs.clone(),
-                        dependencies: c.dependencies.clone(),
-                        sensitive_attributes: sensitive.into_iter().collect(),
-                        deposes,
-                    };
-                    let intent = Intent {
-                        token,
-                        lineage: book.state.lineage.clone(),
-                    };
-                    (
-                        Some(intent),
-                        Some(JournalEntry::Intent {
-                            address: c.address.clone(),
-                            create: Box::new(create),
-                        }),
-                    )
-                }
-            };
+            let (intent, entry) = intent(kind, c, &op, &book.state, tokens, &mut depose_keys);
             if let Some(entry) = entry
                 && let Err(e) = book.write(entry)
             {
@@ -260,34 +207,7 @@ pub async fn apply(
                     Err(mut source) => {
                         reporter.fail(&c.address);
                         failed += 1;
-                        let mut partial = source.partial.take();
-                        let kind = nodes[done.node].kind;
-                        let journaled = if let Some(partial) = partial.take_if(|_| c.action == Action::Update) {
-                            // An update that failed half-way: what it did
-                            // is recorded, and the next plan retries only
-                            // the rest, never a replace.
-                            let rs = resource_state(c, *partial, Status::Ready, c.sensitive.clone());
-                            book.write(JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs), depose: None })
-                        } else if let Some(partial) = partial {
-                            // Created but never became healthy: keep it,
-                            // tainted, so the next plan replaces it — or,
-                            // for a create_before_destroy replace, deposed,
-                            // so that the object it was to replace stays.
-                            let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
-                            if c.action == Action::Replace && c.create_before_destroy {
-                                book.write(JournalEntry::Stash { key: crate::state::deposed_key(), address: c.address.clone(), resource: Box::new(rs) })
-                            } else {
-                                book.write(JournalEntry::Set { address: c.address.clone(), resource: Box::new(rs), depose: None })
-                            }
-                        } else if done.cut_off || c.deposed.is_some() || (kind == Kind::Apply && c.action == Action::Update) {
-                            // Cut off: the intent stays open for the next
-                            // apply. A deposed object stays deposed. A
-                            // failed update keeps its record.
-                            Ok(())
-                        } else {
-                            // Nothing was made, or nothing was deleted.
-                            book.write(JournalEntry::Abandon { address: c.address.clone() })
-                        };
+                        let journaled = record_failure(&mut book, c, nodes[done.node].kind, &mut source, done.cut_off);
                         skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
                         let err = Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) };
                         reporter.note(&format!("Error: {err}"));
@@ -545,6 +465,128 @@ fn skip_dependents(nodes: &[Node], from: usize, skipped: &mut [bool]) -> usize {
         }
     }
     count
+}
+
+/// What a node journals before its provider is called: a create's intent
+/// (its token, reused when an interrupted apply already chose one) or a
+/// delete's. An update journals nothing first: it is retried as it is.
+fn intent(
+    kind: Kind,
+    c: &Change,
+    op: &Op,
+    state: &State,
+    tokens: &HashMap<String, String>,
+    depose_keys: &mut HashMap<String, String>,
+) -> (Option<Intent>, Option<JournalEntry>) {
+    match (kind, c.action) {
+        (Kind::Destroy, _) => {
+            let key = c.deposed.clone().or_else(|| {
+                (c.action == Action::Replace && c.create_before_destroy)
+                    .then(|| depose_keys.get(&c.address).cloned())
+                    .flatten()
+            });
+            (
+                None,
+                Some(JournalEntry::Deleting {
+                    address: c.address.clone(),
+                    key,
+                }),
+            )
+        }
+        // An update is retried as it is: the record stays as it was.
+        (Kind::Apply, Action::Update) => (None, None),
+        (Kind::Apply, _) => {
+            let token = state
+                .pending
+                .get(&c.address)
+                .map(|p| p.token.clone())
+                .or_else(|| tokens.get(&c.address).cloned())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let deposes = (c.action == Action::Replace && c.create_before_destroy)
+                .then(crate::state::deposed_key);
+            if let Some(k) = &deposes {
+                depose_keys.insert(c.address.clone(), k.clone());
+            }
+            let mut sensitive = c.sensitive.clone();
+            sensitive.extend(op.secret.iter().cloned());
+            let create = PendingCreate {
+                type_name: c.type_name.clone(),
+                provider: c.provider.clone(),
+                token: token.clone(),
+                inputs: op.inputs.clone(),
+                dependencies: c.dependencies.clone(),
+                sensitive_attributes: sensitive.into_iter().collect(),
+                deposes,
+            };
+            let intent = Intent {
+                token,
+                lineage: state.lineage.clone(),
+            };
+            (
+                Some(intent),
+                Some(JournalEntry::Intent {
+                    address: c.address.clone(),
+                    create: Box::new(create),
+                }),
+            )
+        }
+    }
+}
+
+/// Journals what a failed operation leaves: a half-done update's progress,
+/// a create that never became healthy (tainted, or stashed as deposed for a
+/// create_before_destroy replace), or the end of an intent that made or
+/// deleted nothing. A cut-off operation, a deposed object and a plainly
+/// failed update leave the record as it was.
+fn record_failure(
+    book: &mut Book<'_>,
+    c: &Change,
+    kind: Kind,
+    source: &mut ProviderError,
+    cut_off: bool,
+) -> Result<(), StateError> {
+    let mut partial = source.partial.take();
+    if let Some(partial) = partial.take_if(|_| c.action == Action::Update) {
+        // An update that failed half-way: what it did
+        // is recorded, and the next plan retries only
+        // the rest, never a replace.
+        let rs = resource_state(c, *partial, Status::Ready, c.sensitive.clone());
+        book.write(JournalEntry::Set {
+            address: c.address.clone(),
+            resource: Box::new(rs),
+            depose: None,
+        })
+    } else if let Some(partial) = partial {
+        // Created but never became healthy: keep it,
+        // tainted, so the next plan replaces it — or,
+        // for a create_before_destroy replace, deposed,
+        // so that the object it was to replace stays.
+        let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
+        if c.action == Action::Replace && c.create_before_destroy {
+            book.write(JournalEntry::Stash {
+                key: crate::state::deposed_key(),
+                address: c.address.clone(),
+                resource: Box::new(rs),
+            })
+        } else {
+            book.write(JournalEntry::Set {
+                address: c.address.clone(),
+                resource: Box::new(rs),
+                depose: None,
+            })
+        }
+    } else if cut_off || c.deposed.is_some() || (kind == Kind::Apply && c.action == Action::Update)
+    {
+        // Cut off: the intent stays open for the next
+        // apply. A deposed object stays deposed. A
+        // failed update keeps its record.
+        Ok(())
+    } else {
+        // Nothing was made, or nothing was deleted.
+        book.write(JournalEntry::Abandon {
+            address: c.address.clone(),
+        })
+    }
 }
 
 fn resource_state(
