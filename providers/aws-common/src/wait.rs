@@ -21,93 +21,13 @@ use meshmon_provider_sdk::{OpContext, ProviderError};
 
 use crate::error::{self, Effect, Hint};
 
-const FIRST_DELAY: Duration = Duration::from_millis(250);
-const MAX_DELAY: Duration = Duration::from_secs(15);
-
-/// How long a short wait without a `timeouts` entry may take, and how long
-/// [`create_call`] keeps sending a create that was turned away unseen.
-pub const SHORT: Duration = Duration::from_secs(5 * 60);
+pub use meshmon_provider_sdk::wait::{Backoff, SHORT, until};
 
 /// How long a recovery keeps looking for an object before it says there
 /// is none. Lookups by tag (EC2, AMP, AMG) and IAM reads are eventually
 /// consistent: an object whose create answer was lost a moment ago may not
 /// show at once, and "none" lets the engine create it again.
 pub const RECOVER_SETTLE: Duration = Duration::from_secs(6);
-
-/// Exponential backoff (250 ms doubling to 15 s) up to a deadline.
-pub struct Backoff {
-    deadline: Instant,
-    delay: Duration,
-    limit: Duration,
-}
-
-impl Backoff {
-    /// Backoff bounded by the context's timeout, or `default` without one.
-    pub fn new(ctx: &OpContext, default: Duration) -> Self {
-        let limit = match ctx.timeout {
-            // Leave a twentieth (at most 30s) for reporting partial results.
-            Some(t) => t.saturating_sub((t / 20).min(Duration::from_secs(30))),
-            None => default,
-        };
-        Backoff {
-            deadline: Instant::now() + limit,
-            delay: FIRST_DELAY,
-            limit,
-        }
-    }
-
-    /// Sleeps before the next attempt; `false` once the deadline has passed.
-    pub async fn pause(&mut self) -> bool {
-        let now = Instant::now();
-        if now >= self.deadline {
-            return false;
-        }
-        let d = self.delay.min(self.deadline - now);
-        tokio::time::sleep(d).await;
-        self.delay = (self.delay * 2).min(MAX_DELAY);
-        true
-    }
-
-    /// The error for a wait that ran out of time.
-    pub fn timed_out(&self, what: &str) -> ProviderError {
-        ProviderError::new(format!(
-            "gave up waiting after {}s for {what}",
-            self.limit.as_secs()
-        ))
-        .with_hint("it may still finish: run `meshmon apply` again later, or raise the resource's `timeouts`")
-    }
-}
-
-/// Polls `probe` until it returns `Some`, reporting each new status it sees.
-/// `probe` returns `Ok(Err(status))` to keep waiting; an error ends the
-/// wait. Past the deadline the error names `what` and the last status.
-pub async fn until<T, F, Fut>(
-    ctx: &OpContext,
-    default: Duration,
-    what: &str,
-    mut probe: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Result<T, String>, ProviderError>>,
-{
-    let mut backoff = Backoff::new(ctx, default);
-    let mut last = String::new();
-    loop {
-        match probe().await? {
-            Ok(v) => return Ok(v),
-            Err(status) => {
-                if status != last {
-                    ctx.progress(&status);
-                    last = status;
-                }
-            }
-        }
-        if !backoff.pause().await {
-            return Err(backoff.timed_out(&format!("{what} (last seen: {last})")));
-        }
-    }
-}
 
 /// Retries `op` while `transient` says its error is eventual consistency
 /// (IAM's "role cannot be assumed" right after the role was created).

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kube::discovery::{ApiCapabilities, ApiResource};
+use meshmon_provider_sdk::wait::Backoff;
 use meshmon_provider_sdk::{OpContext, ProviderError};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -238,8 +239,7 @@ impl Conn {
 
     async fn wait_ready(&self, target: &Target, ctx: &OpContext) -> Result<(), ProviderError> {
         let host = target.config.cluster_url.to_string();
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(500);
+        let mut backoff = Backoff::within(self.ready_timeout);
         loop {
             let client = self.fresh_client(target).await?;
             let why = match client.apiserver_version().await {
@@ -252,7 +252,7 @@ impl Conn {
                 },
                 Err(e) => return Err(error::api(format!("GET {host}version"), e)),
             };
-            if started.elapsed() >= self.ready_timeout {
+            if backoff.expired() {
                 return Err(ProviderError::api(
                     format!("GET {host}version"),
                     None,
@@ -268,10 +268,9 @@ impl Conn {
             }
             ctx.progress(&format!(
                 "waiting for the Kubernetes API server at {host}: {why} ({}s)",
-                started.elapsed().as_secs()
+                backoff.elapsed().as_secs()
             ));
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            backoff.pause().await;
         }
     }
 }

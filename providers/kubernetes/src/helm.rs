@@ -20,10 +20,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use meshmon_provider_sdk::wait::Backoff;
 use meshmon_provider_sdk::{
     Attrs, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Value, async_trait, attrs,
     declare,
@@ -468,22 +469,20 @@ impl Resource for Release {
             Some(t) => t.saturating_sub((t / 4).min(Duration::from_secs(60))),
             None => i.timeout,
         };
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(250);
+        let mut backoff = Backoff::within(limit);
         loop {
             let Some(status) = self.status(ctx, &i.namespace, &i.name).await? else {
                 return Ok(None);
             };
             match status.as_str() {
                 "deployed" => return self.finish(ctx, &i).await.map(Some),
-                s if settling(s) && started.elapsed() < limit => {
+                s if settling(s) && !backoff.expired() => {
                     ctx.progress(&format!(
                         "waiting for release {} to settle: {s} ({}s)",
                         i.name,
-                        started.elapsed().as_secs()
+                        backoff.elapsed().as_secs()
                     ));
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    backoff.pause().await;
                 }
                 s => {
                     ctx.progress(&format!(

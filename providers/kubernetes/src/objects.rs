@@ -12,11 +12,12 @@
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
+use meshmon_provider_sdk::wait::Backoff;
 use meshmon_provider_sdk::{
     AttrType, Attribute, Current, Declaration, Declared, Inputs, Map, OpContext, ProviderError,
     UpdateGroup, Value, async_trait, declare,
@@ -417,7 +418,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
         // A namespace stays Terminating until everything in it is gone; a
         // re-create with the same name would fail until then.
         let limit = ctx.timeout.unwrap_or(Duration::from_secs(15 * 60));
-        let started = Instant::now();
+        let mut backoff = Backoff::within(limit);
         loop {
             let client = self.conn.client(ctx).await?;
             let exists = match (K::KIND, ns) {
@@ -436,7 +437,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
                 Err(e) if error::is_transient(&e) => {}
                 Err(e) => return Err(error::api(format!("GET {}", self.describe(ns, name)), e)),
             }
-            if started.elapsed() > limit {
+            if backoff.expired() {
                 return Err(ProviderError::new(format!(
                     "{} was still terminating after {}",
                     self.describe(ns, name),
@@ -448,7 +449,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
                 "waiting for {} to be deleted",
                 self.describe(ns, name)
             ));
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            backoff.pause().await;
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod resource;
 pub mod schema;
 pub mod value;
+pub mod wait;
 
 pub use async_trait::async_trait;
 pub use attrs::Attrs;

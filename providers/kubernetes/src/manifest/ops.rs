@@ -3,13 +3,13 @@
 //! one object with server-side apply, and the waits — a CRD until
 //! Established, workloads until rolled out, deletions until gone.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
 };
 use kube::discovery::{ApiCapabilities, Scope};
+use meshmon_provider_sdk::wait::until;
 use meshmon_provider_sdk::{OpContext, ProviderError};
 use serde_json::Value as Json;
 
@@ -69,7 +69,7 @@ pub async fn discover_waiting(
     gvk: &GroupVersionKind,
 ) -> Result<(ApiResource, ApiCapabilities), ProviderError> {
     let what = format!("kind {} of {} to be served", gvk.kind, api_version(gvk));
-    poll(ctx, ctx.timeout.unwrap_or(CRD_WAIT), &what, || async {
+    until(ctx, CRD_WAIT, &what, || async {
         Ok(discover(conn, ctx, gvk)
             .await?
             .ok_or_else(|| "its CustomResourceDefinition is not Established yet".to_string()))
@@ -138,7 +138,7 @@ pub async fn wait_established(
     ar: &ApiResource,
 ) -> Result<(), ProviderError> {
     let what = format!("CustomResourceDefinition {} to be Established", ident.name);
-    poll(ctx, ctx.timeout.unwrap_or(CRD_WAIT), &what, || async {
+    until(ctx, CRD_WAIT, &what, || async {
         let api: Api<DynamicObject> = Api::all_with(conn.client(ctx).await?, ar);
         let crd = get(&api, ident).await?.ok_or_else(|| {
             ProviderError::new(format!("{ident} disappeared while meshmon waited for it"))
@@ -165,7 +165,7 @@ pub async fn wait_rollout(
     ar: &ApiResource,
 ) -> Result<(), ProviderError> {
     let what = format!("{ident} to roll out");
-    poll(ctx, ctx.timeout.unwrap_or(ROLLOUT_WAIT), &what, || async {
+    until(ctx, ROLLOUT_WAIT, &what, || async {
         let client = conn.client(ctx).await?;
         let api: Api<DynamicObject> =
             Api::namespaced_with(client, ident.namespace.as_deref().unwrap_or("default"), ar);
@@ -242,9 +242,9 @@ pub async fn delete(conn: &Conn, ctx: &OpContext, ident: &Ident) -> Result<(), P
     if ident.kind == "CustomResourceDefinition" {
         conn.forget(&key(&gvk)).await;
     }
-    poll(
+    until(
         ctx,
-        ctx.timeout.unwrap_or(ROLLOUT_WAIT),
+        ROLLOUT_WAIT,
         &format!("{ident} to be deleted"),
         || async {
             let api = api_for(conn.client(ctx).await?);
@@ -255,38 +255,4 @@ pub async fn delete(conn: &Conn, ctx: &OpContext, ident: &Ident) -> Result<(), P
         },
     )
     .await
-}
-
-/// Polls `check` until it returns `Ok(Ok(v))`, reporting each `Ok(Err(why))`
-/// as progress, for at most `limit`.
-pub async fn poll<T, F, Fut>(
-    ctx: &OpContext,
-    limit: Duration,
-    what: &str,
-    mut check: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Result<T, String>, ProviderError>>,
-{
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let why = match check().await? {
-            Ok(v) => return Ok(v),
-            Err(why) => why,
-        };
-        if started.elapsed() >= limit {
-            return Err(ProviderError::new(format!(
-                "timed out after {} waiting for {what}: {why}",
-                humantime::format_duration(limit)
-            )));
-        }
-        ctx.progress(&format!(
-            "waiting for {what}: {why} ({}s)",
-            started.elapsed().as_secs()
-        ));
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
 }
