@@ -9,7 +9,7 @@ mod tools;
 mod warnings;
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -28,7 +28,6 @@ use crate::plan::file::{PLAN_FORMAT, SavedPlan};
 use crate::plan::render;
 use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
-use crate::spec::S3Config;
 use crate::spec::{self, Spec, VarInputs};
 use crate::state::{LocalStore, State, Store};
 
@@ -267,21 +266,12 @@ fn validate(args: &SpecArgs, deny_warnings: bool, out: &Out, registry: &Registry
     Ok(0)
 }
 
-/// The state for a loaded spec: --state, else [meshmon] backend, else
-/// [meshmon] state, else state/<name>.json in the working directory.
+/// The state for a loaded spec: --state, else where the spec keeps it.
 async fn store_for(spec: &Spec, args: &StateArgs) -> Store {
-    if let Some(p) = &args.state {
-        return Store::Local(LocalStore::new(p.clone()));
+    match &args.state {
+        Some(p) => Store::Local(LocalStore::new(p.clone())),
+        None => Store::at(spec.state_location()).await,
     }
-    if let Some(b) = &spec.backend {
-        return Store::s3(b.clone()).await;
-    }
-    if let Some(p) = &spec.state_path {
-        return Store::Local(LocalStore::new(p));
-    }
-    Store::Local(LocalStore::new(
-        PathBuf::from("state").join(format!("{}.json", spec.name)),
-    ))
 }
 
 /// The state without a full spec check, for commands that only touch state
@@ -290,41 +280,9 @@ async fn store_light(file: &Path, args: &StateArgs) -> Result<Store, Failure> {
     if let Some(p) = &args.state {
         return Ok(Store::Local(LocalStore::new(p.clone())));
     }
-    let text = crate::fsutil::read_text(file).map_err(|e| {
-        Failure::Message(
-            format!("cannot read spec {}: {e}", file.display()),
-            Some("pass --state PATH, or -f SPEC to find the state through the spec".into()),
-        )
-    })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        Failure::Message(
-            format!("{} is not valid TOML: {}", file.display(), e.message()),
-            None,
-        )
-    })?;
-    let meshmon = table.get("meshmon").and_then(|m| m.as_table());
-    if let Some(backend) = meshmon.and_then(|m| m.get("backend")) {
-        let config =
-            S3Config::from_backend(&spec::toml_to_value(backend.clone())).map_err(|e| {
-                Failure::Message(format!("{}: invalid backend: {e}", file.display()), None)
-            })?;
-        return Ok(Store::s3(config).await);
-    }
-    if let Some(p) = meshmon
-        .and_then(|m| m.get("state"))
-        .and_then(|v| v.as_str())
-    {
-        return Ok(Store::Local(LocalStore::new(p)));
-    }
-    let name = meshmon
-        .and_then(|m| m.get("name"))
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| {
-            Failure::Message(format!("{} has no [meshmon] name", file.display()), None)
-        })?;
-    Ok(Store::Local(LocalStore::new(
-        PathBuf::from("state").join(format!("{name}.json")),
-    )))
+    let location =
+        spec::state_location_of(file).map_err(|e| Failure::Message(e.message, e.hint))?;
+    Ok(Store::at(location).await)
 }
 
 fn options(args: &PlanArgs) -> PlanOptions {

@@ -1,5 +1,8 @@
-//! `[meshmon] backend`: where the state lives when it is not a local file.
-//! The spec only describes it; `state::Store` opens it.
+//! Where a spec keeps its state: `[meshmon] backend` (S3), else
+//! `[meshmon] state` (a file), else `state/NAME.json`. The spec only
+//! describes it; `state::Store::at` opens it.
+
+use std::path::{Path, PathBuf};
 
 /// `[meshmon] backend = { s3 = { … } }`.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,5 +60,75 @@ impl S3Config {
                 }
             },
         })
+    }
+}
+
+/// Where a spec keeps its state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateLocation {
+    S3(S3Config),
+    File(PathBuf),
+}
+
+impl StateLocation {
+    fn of(backend: Option<S3Config>, state: Option<&str>, name: &str) -> Self {
+        match (backend, state) {
+            (Some(b), _) => StateLocation::S3(b),
+            (None, Some(p)) => StateLocation::File(PathBuf::from(p)),
+            (None, None) => {
+                StateLocation::File(PathBuf::from("state").join(format!("{name}.json")))
+            }
+        }
+    }
+}
+
+impl super::Spec {
+    /// Where this spec keeps its state.
+    pub fn state_location(&self) -> StateLocation {
+        StateLocation::of(self.backend.clone(), self.state_path.as_deref(), &self.name)
+    }
+}
+
+/// Why the state's location could not be read from a spec.
+#[derive(Debug)]
+pub struct LocateError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Where the spec in `file` keeps its state, from its `[meshmon]` table
+/// alone: for commands that only touch the state, which a spec whose
+/// variables are unset still names.
+pub fn state_location_of(file: &Path) -> Result<StateLocation, LocateError> {
+    let fail = |message: String| LocateError {
+        message,
+        hint: None,
+    };
+    let text = crate::fsutil::read_text(file).map_err(|e| LocateError {
+        message: format!("cannot read spec {}: {e}", file.display()),
+        hint: Some("pass --state PATH, or -f SPEC to find the state through the spec".into()),
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        fail(format!(
+            "{} is not valid TOML: {}",
+            file.display(),
+            e.message()
+        ))
+    })?;
+    let meshmon = table.get("meshmon").and_then(|m| m.as_table());
+    let backend = match meshmon.and_then(|m| m.get("backend")) {
+        Some(b) => Some(
+            S3Config::from_backend(&super::toml_to_value(b.clone()))
+                .map_err(|e| fail(format!("{}: invalid backend: {e}", file.display())))?,
+        ),
+        None => None,
+    };
+    let state = meshmon
+        .and_then(|m| m.get("state"))
+        .and_then(|v| v.as_str());
+    let name = meshmon.and_then(|m| m.get("name")).and_then(|v| v.as_str());
+    match (backend, state, name) {
+        (None, None, None) => Err(fail(format!("{} has no [meshmon] name", file.display()))),
+        (backend, state, name) => Ok(StateLocation::of(backend, state, name.unwrap_or_default())),
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use meshmon_provider_sdk::Value;
 
-pub use backend::S3Config;
+pub use backend::{LocateError, S3Config, StateLocation, state_location_of};
 pub use expr::{Part, RefExpr};
 pub use load::{load_file, load_text};
 pub use vars::{VarInputs, toml_to_value};

@@ -12,7 +12,7 @@ use super::journal::{Journal, JournalEntry};
 use super::local::{LocalStore, LockInfo};
 use super::s3::{S3Lock, S3Store};
 use super::{Loaded, State, StateError};
-use crate::spec::S3Config;
+use crate::spec::{S3Config, StateLocation};
 
 /// What every state backend offers.
 #[async_trait]
@@ -170,6 +170,14 @@ pub enum Store {
 }
 
 impl Store {
+    /// The store at a spec's state location.
+    pub async fn at(location: StateLocation) -> Store {
+        match location {
+            StateLocation::S3(config) => Store::s3(config).await,
+            StateLocation::File(path) => Store::Local(LocalStore::new(path)),
+        }
+    }
+
     pub async fn s3(config: S3Config) -> Store {
         Store::S3(Box::new(S3Store::new(config).await))
     }
