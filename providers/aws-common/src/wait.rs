@@ -12,7 +12,7 @@
 
 use std::error::Error;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -128,18 +128,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
-    let deadline = Instant::now() + settle;
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::within(settle);
     loop {
         if let Some(v) = find().await? {
             return Ok(Some(v));
         }
-        let now = Instant::now();
-        if now >= deadline {
+        if !backoff.pause().await {
             return Ok(None);
         }
-        tokio::time::sleep(delay.min(deadline - now)).await;
-        delay *= 2;
     }
 }
 
@@ -147,6 +143,7 @@ where
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
 
     #[tokio::test]
     async fn until_reports_each_new_status_once() {
@@ -227,6 +224,7 @@ mod tests {
         use aws_smithy_types::body::SdkBody;
         use aws_smithy_types::error::ErrorMetadata;
         use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Instant;
 
         type Failure = SdkError<GetCallerIdentityError, HttpResponse>;
 
