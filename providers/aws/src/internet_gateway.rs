@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::ResourceType;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_aws_common::error::{api, found, gone_ok};
-use meshmon_aws_common::ownership::{creation_tags, only_one};
+use meshmon_aws_common::ownership::creation_tags;
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
@@ -17,9 +17,7 @@ use meshmon_provider_sdk::{
 
 use crate::Clients;
 use crate::attrs::{Attrs, typed};
-use crate::network::{
-    answered_id, arn, dependency_violation, listed_id, made_by_filters, retag, spec, tags_from,
-};
+use crate::network::{answered_id, arn, dependency_violation, find_marked, retag, spec, tags_from};
 use crate::wait;
 
 // --------------------------------------------------- aws_internet_gateway
@@ -171,33 +169,25 @@ impl Declared for InternetGateway {
         ctx: &OpContext,
         i: &Inputs<'_, IgwIn>,
     ) -> Result<Option<Map>, ProviderError> {
-        let filters = made_by_filters(ctx)?;
-        let gateway = wait::find_settled(wait::RECOVER_SETTLE, || async {
-            let out = self
-                .0
-                .ec2
-                .describe_internet_gateways()
-                .set_filters(Some(filters.clone()))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DescribeInternetGateways", e))?;
-            only_one(
-                ctx,
-                "internet gateway",
-                out.internet_gateways.unwrap_or_default(),
-                |g| listed_id(g.internet_gateway_id()),
-            )
-        })
+        let found = find_marked(
+            ctx,
+            "ec2:DescribeInternetGateways",
+            "internet gateway",
+            aws_sdk_ec2::types::InternetGateway::internet_gateway_id,
+            |filters| async {
+                self.0
+                    .ec2
+                    .describe_internet_gateways()
+                    .set_filters(Some(filters))
+                    .send()
+                    .await
+                    .map(|o| o.internet_gateways)
+                    .map_err(|e| api("ec2:DescribeInternetGateways", e))
+            },
+        )
         .await?;
-        match gateway {
-            Some(g) => {
-                let id = answered_id(
-                    "ec2:DescribeInternetGateways",
-                    "internet gateway",
-                    g.internet_gateway_id(),
-                )?;
-                self.finish(i, &id, &g).await.map(Some)
-            }
+        match found {
+            Some((id, found)) => self.finish(i, &id, &found).await.map(Some),
             None => Ok(None),
         }
     }

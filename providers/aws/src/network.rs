@@ -10,6 +10,7 @@
 //! with its marks (see [`meshmon_aws_common::ownership`]) and `recover` finds it by
 //! them, with a Describe call filtered on those tags.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_ec2::types::{
@@ -98,6 +99,33 @@ pub(crate) fn made_by_filters(ctx: &OpContext) -> Result<Vec<Filter>, ProviderEr
         .into_iter()
         .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
         .collect())
+}
+
+/// The one object of `kind` that a create with `ctx`'s marks made, with
+/// its ID, if EC2 lists it within [`wait::RECOVER_SETTLE`]. `list` sends
+/// the Describe call (`operation`) with the marks' filters.
+pub(crate) async fn find_marked<T, F, Fut>(
+    ctx: &OpContext,
+    operation: &str,
+    kind: &str,
+    id_of: fn(&T) -> Option<&str>,
+    list: F,
+) -> Result<Option<(String, T)>, ProviderError>
+where
+    F: Fn(Vec<Filter>) -> Fut,
+    Fut: Future<Output = Result<Option<Vec<T>>, ProviderError>>,
+{
+    let filters = made_by_filters(ctx)?;
+    let found = wait::find_settled(wait::RECOVER_SETTLE, || async {
+        // No list in the answer: nothing carries the marks.
+        let listed = list(filters.clone()).await?.unwrap_or_default();
+        only_one(ctx, kind, listed, |t| listed_id(id_of(t)))
+    })
+    .await?;
+    match found {
+        Some(t) => Ok(Some((answered_id(operation, kind, id_of(&t))?, t))),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn dependency_violation(e: &ProviderError) -> bool {
@@ -301,26 +329,25 @@ impl Declared for Vpc {
         ctx: &OpContext,
         i: &Inputs<'_, VpcIn>,
     ) -> Result<Option<Map>, ProviderError> {
-        let filters = made_by_filters(ctx)?;
-        let vpc = wait::find_settled(wait::RECOVER_SETTLE, || async {
-            let out = self
-                .0
-                .ec2
-                .describe_vpcs()
-                .set_filters(Some(filters.clone()))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DescribeVpcs", e))?;
-            only_one(ctx, "VPC", out.vpcs.unwrap_or_default(), |v| {
-                listed_id(v.vpc_id())
-            })
-        })
+        let found = find_marked(
+            ctx,
+            "ec2:DescribeVpcs",
+            "VPC",
+            aws_sdk_ec2::types::Vpc::vpc_id,
+            |filters| async {
+                self.0
+                    .ec2
+                    .describe_vpcs()
+                    .set_filters(Some(filters))
+                    .send()
+                    .await
+                    .map(|o| o.vpcs)
+                    .map_err(|e| api("ec2:DescribeVpcs", e))
+            },
+        )
         .await?;
-        match vpc {
-            Some(vpc) => {
-                let id = answered_id("ec2:DescribeVpcs", "VPC", vpc.vpc_id())?;
-                self.finish(i, &id, &vpc).await.map(Some)
-            }
+        match found {
+            Some((id, vpc)) => self.finish(i, &id, &vpc).await.map(Some),
             None => Ok(None),
         }
     }
@@ -544,26 +571,25 @@ impl Declared for Subnet {
         ctx: &OpContext,
         i: &Inputs<'_, SubnetIn>,
     ) -> Result<Option<Map>, ProviderError> {
-        let filters = made_by_filters(ctx)?;
-        let subnet = wait::find_settled(wait::RECOVER_SETTLE, || async {
-            let out = self
-                .0
-                .ec2
-                .describe_subnets()
-                .set_filters(Some(filters.clone()))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DescribeSubnets", e))?;
-            only_one(ctx, "subnet", out.subnets.unwrap_or_default(), |s| {
-                listed_id(s.subnet_id())
-            })
-        })
+        let found = find_marked(
+            ctx,
+            "ec2:DescribeSubnets",
+            "subnet",
+            aws_sdk_ec2::types::Subnet::subnet_id,
+            |filters| async {
+                self.0
+                    .ec2
+                    .describe_subnets()
+                    .set_filters(Some(filters))
+                    .send()
+                    .await
+                    .map(|o| o.subnets)
+                    .map_err(|e| api("ec2:DescribeSubnets", e))
+            },
+        )
         .await?;
-        match subnet {
-            Some(s) => {
-                let id = answered_id("ec2:DescribeSubnets", "subnet", s.subnet_id())?;
-                self.finish(i, &id, &s).await.map(Some)
-            }
+        match found {
+            Some((id, s)) => self.finish(i, &id, &s).await.map(Some),
             None => Ok(None),
         }
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_aws_common::error::{api, found, gone_ok};
-use meshmon_aws_common::ownership::{creation_tags, only_one};
+use meshmon_aws_common::ownership::creation_tags;
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
@@ -21,9 +21,7 @@ use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{Attrs, order_like, strings};
-use crate::network::{
-    answered_id, arn, dependency_violation, listed_id, made_by_filters, retag, spec, tags_from,
-};
+use crate::network::{answered_id, arn, dependency_violation, find_marked, retag, spec, tags_from};
 use crate::wait;
 
 declare! {
@@ -344,29 +342,25 @@ impl Declared for RouteTable {
         i: &Inputs<'_, RouteTableIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let routes = i.routes.clone();
-        let filters = made_by_filters(ctx)?;
-        let table = wait::find_settled(wait::RECOVER_SETTLE, || async {
-            let out = self
-                .0
-                .ec2
-                .describe_route_tables()
-                .set_filters(Some(filters.clone()))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DescribeRouteTables", e))?;
-            only_one(
-                ctx,
-                "route table",
-                out.route_tables.unwrap_or_default(),
-                |t| listed_id(t.route_table_id()),
-            )
-        })
+        let found = find_marked(
+            ctx,
+            "ec2:DescribeRouteTables",
+            "route table",
+            aws_sdk_ec2::types::RouteTable::route_table_id,
+            |filters| async {
+                self.0
+                    .ec2
+                    .describe_route_tables()
+                    .set_filters(Some(filters))
+                    .send()
+                    .await
+                    .map(|o| o.route_tables)
+                    .map_err(|e| api("ec2:DescribeRouteTables", e))
+            },
+        )
         .await?;
-        match table {
-            Some(t) => {
-                let id = answered_id("ec2:DescribeRouteTables", "route table", t.route_table_id())?;
-                self.finish(i, &routes, &id, &t).await.map(Some)
-            }
+        match found {
+            Some((id, found)) => self.finish(i, &routes, &id, &found).await.map(Some),
             None => Ok(None),
         }
     }
