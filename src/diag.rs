@@ -56,14 +56,6 @@ impl Diag {
         self
     }
 
-    /// Sets the help when there is one.
-    pub fn help_opt(mut self, help: Option<String>) -> Self {
-        if help.is_some() {
-            self.help = help;
-        }
-        self
-    }
-
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

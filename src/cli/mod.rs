@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 if i > 0 {
                     eprintln!();
                 }
-                out.error_diag(d.clone().help_opt(e.hint()));
+                out.error_diag(d);
             }
             ExitCode::from(1)
         }

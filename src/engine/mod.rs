@@ -102,15 +102,15 @@ impl Error {
         }
     }
 
-    /// The hint a provider attached, if any.
     /// The error as diagnostics that point into the spec, where it can.
-    pub fn diagnostics(&self) -> Vec<&crate::diag::Diag> {
+    pub fn diagnostics(&self) -> Vec<crate::diag::Diag> {
         match self {
             Error::Plan(e) => e.diagnostics(),
             _ => Vec::new(),
         }
     }
 
+    /// The hint a provider attached, if any.
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Provider { source, .. } | Error::ProviderRejected { source, .. } => {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use meshmon_provider_sdk::{Current, Map, PathSegment, PlanAdvice, Value, format_path};
 use serde::{Deserialize, Serialize};
 
-use crate::diag::Diag;
+use crate::diag::{Diag, Source};
 use crate::eval::{InputError, Known, Scope};
 use crate::graph::Graph;
 use crate::registry::Registry;
@@ -206,8 +206,9 @@ pub enum PlanError {
     Eval {
         address: String,
         message: String,
-        /// The same, pointing at the value in the spec.
-        at: Box<Diag>,
+        /// Where the value is written, for the diagnostic.
+        span: std::ops::Range<usize>,
+        spec: Source,
     },
     #[error("{} resources cannot be planned:\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Several(Vec<PlanError>),
@@ -216,20 +217,22 @@ pub enum PlanError {
 impl PlanError {
     /// An input of `block` that cannot be evaluated or is refused.
     pub fn input(spec: &Spec, block: &ResourceBlock, e: &InputError) -> Self {
-        let at = Diag::error(format!("`{}`: {e}", block.address))
-            .label(block.value_span(e.attribute), "this value")
-            .in_source(&spec.source);
         PlanError::Eval {
             address: block.address.clone(),
             message: e.to_string(),
-            at: Box::new(at),
+            span: block.value_span(e.attribute),
+            spec: spec.source.clone(),
         }
     }
 
     /// The error as diagnostics that point into the spec, where it can.
-    pub fn diagnostics(&self) -> Vec<&Diag> {
+    pub fn diagnostics(&self) -> Vec<Diag> {
         match self {
-            PlanError::Eval { at, .. } => vec![at],
+            PlanError::Eval { span, spec, .. } => vec![
+                Diag::error(self.to_string())
+                    .label(span.clone(), "this value")
+                    .in_source(spec),
+            ],
             PlanError::Several(all) => all.iter().flat_map(PlanError::diagnostics).collect(),
             PlanError::UnknownAddress { .. } => Vec::new(),
         }
