@@ -2,7 +2,7 @@
 //! typed deserialisation, ordering a set AWS returns like the list the user
 //! wrote, and change checks. Tags are [`meshmon_aws_common::tags`]'s.
 
-use meshmon_provider_sdk::{Map, Value};
+use meshmon_provider_sdk::{Map, ProviderError, Value};
 
 pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of, typed};
 
@@ -24,6 +24,23 @@ pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String
         }
     }
     out
+}
+
+/// The identifier an AWS answer must carry (`what`: "ARN", "VPC ID").
+/// Without it the service acted but did not say on which object. A create
+/// marks the error ambiguous where the object can be found again, so that
+/// the engine recovers it rather than making a second one.
+pub fn answered<'a>(
+    operation: &str,
+    what: &str,
+    value: Option<&'a str>,
+) -> Result<&'a str, ProviderError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        ProviderError::api(operation, None, format!("the answer carries no {what}")).with_hint(
+            "AWS has the object but did not say which: run `meshmon apply` again, \
+             which looks for it before creating another",
+        )
+    })
 }
 
 /// Whether `key` differs between the prior inputs and the new ones.

@@ -18,7 +18,7 @@ use meshmon_provider_sdk::{
 };
 
 use crate::Clients;
-use crate::attrs::{Attrs, order_like, strings, strings_of};
+use crate::attrs::{Attrs, answered, order_like, strings, strings_of};
 use crate::{policy, wait};
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
@@ -50,19 +50,6 @@ pub(crate) fn name_of(id: &str) -> &str {
     } else {
         id
     }
-}
-
-/// The ARN an IAM create's answer must carry. Without it the object was
-/// made but not named: the error is ambiguous, so the engine looks for the
-/// object (`recover`) before it creates again.
-fn answered_arn<'a>(operation: &str, arn: Option<&'a str>) -> Result<&'a str, ProviderError> {
-    arn.filter(|a| !a.is_empty()).ok_or_else(|| {
-        ProviderError::api(operation, None, "the answer carries no ARN")
-            .with_hint(
-                "IAM made the object but did not say which: `meshmon apply` looks for it before creating again",
-            )
-            .ambiguous()
-    })
 }
 
 /// The ARN-named outputs of an OIDC provider or a policy.
@@ -203,10 +190,13 @@ impl Declared for OidcProvider {
                 .send()
         })
         .await?;
-        let arn = answered_arn(
+        // Made but not named: `recover` finds it by its URL.
+        let arn = answered(
             "iam:CreateOpenIDConnectProvider",
+            "ARN",
             out.open_id_connect_provider_arn(),
-        )?;
+        )
+        .map_err(|e| e.ambiguous())?;
         self.finish(ctx, arn, i.raw()).await
     }
 
@@ -495,7 +485,8 @@ impl Declared for Policy {
             .policy
             .ok_or_else(|| ProviderError::new("iam:CreatePolicy returned no policy"))?;
         Ok(policy_outputs(
-            answered_arn("iam:CreatePolicy", p.arn())?,
+            // Made but not named: `recover` finds it by its name.
+            answered("iam:CreatePolicy", "ARN", p.arn()).map_err(|e| e.ambiguous())?,
             &p,
         ))
     }

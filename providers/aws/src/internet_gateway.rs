@@ -16,8 +16,8 @@ use meshmon_provider_sdk::{
 };
 
 use crate::Clients;
-use crate::attrs::{Attrs, typed};
-use crate::network::{answered_id, arn, dependency_violation, find_marked, retag, spec, tags_from};
+use crate::attrs::{Attrs, answered, typed};
+use crate::network::{arn, dependency_violation, find_marked, retag, spec, tags_from};
 use crate::wait;
 
 // --------------------------------------------------- aws_internet_gateway
@@ -155,13 +155,13 @@ impl Declared for InternetGateway {
         let g = out
             .internet_gateway
             .ok_or_else(|| ProviderError::new("ec2:CreateInternetGateway returned no gateway"))?;
-        let id = answered_id(
+        let id = answered(
             "ec2:CreateInternetGateway",
-            "internet gateway",
+            "internet gateway ID",
             g.internet_gateway_id(),
         )
         .map_err(|e| e.ambiguous())?;
-        self.finish(i, &id, &g).await
+        self.finish(i, id, &g).await
     }
 
     async fn recover(

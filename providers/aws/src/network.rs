@@ -24,7 +24,7 @@ use meshmon_provider_sdk::{
 };
 
 use crate::Clients;
-use crate::attrs::{Attrs, typed};
+use crate::attrs::{Attrs, answered, typed};
 use crate::wait;
 
 pub(crate) fn spec(rt: ResourceType, tags: &Tags) -> Option<TagSpecification> {
@@ -123,7 +123,10 @@ where
     })
     .await?;
     match found {
-        Some(t) => Ok(Some((answered_id(operation, kind, id_of(&t))?, t))),
+        Some(t) => {
+            let id = answered(operation, &format!("{kind} ID"), id_of(&t))?.to_string();
+            Ok(Some((id, t)))
+        }
         None => Ok(None),
     }
 }
@@ -135,23 +138,6 @@ pub(crate) fn dependency_violation(e: &ProviderError) -> bool {
 /// The object's ARN, when EC2 names its owner (the account in it).
 pub(crate) fn arn(c: &Clients, owner: Option<&str>, kind: &str, id: &str) -> Option<String> {
     owner.map(|owner| format!("arn:aws:ec2:{}:{owner}:{kind}/{id}", c.region))
-}
-
-/// The ID an EC2 answer must carry for the object it made or found.
-pub(crate) fn answered_id(
-    operation: &str,
-    kind: &str,
-    id: Option<&str>,
-) -> Result<String, ProviderError> {
-    id.filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ProviderError::api(operation, None, format!("the answer carries no {kind} ID"))
-                .with_hint(format!(
-                    "EC2 has the {kind} but did not say which: run `meshmon apply` again, \
-                     which finds it by the tags this create gave it"
-                ))
-        })
 }
 
 /// An object's ID for the error that lists what a lookup found.
@@ -320,8 +306,8 @@ impl Declared for Vpc {
         let vpc = out
             .vpc
             .ok_or_else(|| ProviderError::new("ec2:CreateVpc returned no VPC"))?;
-        let id = answered_id("ec2:CreateVpc", "VPC", vpc.vpc_id()).map_err(|e| e.ambiguous())?;
-        self.finish(i, &id, &vpc).await
+        let id = answered("ec2:CreateVpc", "VPC ID", vpc.vpc_id()).map_err(|e| e.ambiguous())?;
+        self.finish(i, id, &vpc).await
     }
 
     async fn recover(
@@ -562,8 +548,8 @@ impl Declared for Subnet {
             .subnet
             .ok_or_else(|| ProviderError::new("ec2:CreateSubnet returned no subnet"))?;
         let id =
-            answered_id("ec2:CreateSubnet", "subnet", s.subnet_id()).map_err(|e| e.ambiguous())?;
-        self.finish(i, &id, &s).await
+            answered("ec2:CreateSubnet", "subnet ID", s.subnet_id()).map_err(|e| e.ambiguous())?;
+        self.finish(i, id, &s).await
     }
 
     async fn recover(

@@ -20,8 +20,8 @@ use meshmon_provider_sdk::{
 use serde::Deserialize;
 
 use crate::Clients;
-use crate::attrs::{Attrs, order_like, strings};
-use crate::network::{answered_id, arn, dependency_violation, find_marked, retag, spec, tags_from};
+use crate::attrs::{Attrs, answered, order_like, strings};
+use crate::network::{arn, dependency_violation, find_marked, retag, spec, tags_from};
 use crate::wait;
 
 declare! {
@@ -331,9 +331,9 @@ impl Declared for RouteTable {
         let t = out
             .route_table
             .ok_or_else(|| ProviderError::new("ec2:CreateRouteTable returned no table"))?;
-        let id = answered_id("ec2:CreateRouteTable", "route table", t.route_table_id())
+        let id = answered("ec2:CreateRouteTable", "route table ID", t.route_table_id())
             .map_err(|e| e.ambiguous())?;
-        self.finish(i, &routes, &id, &t).await
+        self.finish(i, &routes, id, &t).await
     }
 
     async fn recover(

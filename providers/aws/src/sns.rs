@@ -21,7 +21,7 @@ use meshmon_provider_sdk::{
 };
 
 use crate::Clients;
-use crate::attrs::Attrs;
+use crate::attrs::{Attrs, answered};
 use crate::{policy, wait};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
@@ -84,15 +84,6 @@ fn topic_policy(
 /// The ARN-named outputs of a topic or subscription.
 fn arn_outputs(arn: &str) -> Map {
     Attrs::new().set("arn", arn).set("id", arn).build()
-}
-
-/// The ARN an SNS answer must carry.
-fn answered_arn<'a>(operation: &str, arn: Option<&'a str>) -> Result<&'a str, ProviderError> {
-    arn.filter(|a| !a.is_empty()).ok_or_else(|| {
-        ProviderError::api(operation, None, "the answer carries no ARN").with_hint(
-            "SNS made the object but did not say which: run `meshmon apply` again, which finds it by name",
-        )
-    })
 }
 
 impl Topic {
@@ -211,8 +202,9 @@ impl Declared for Topic {
                 .send()
         })
         .await?;
-        Ok(arn_outputs(answered_arn(
+        Ok(arn_outputs(answered(
             "sns:CreateTopic",
+            "ARN",
             out.topic_arn(),
         )?))
     }
@@ -456,7 +448,7 @@ impl Declared for Subscription {
                 .send()
         })
         .await?;
-        let arn = answered_arn("sns:Subscribe", out.subscription_arn())?;
+        let arn = answered("sns:Subscribe", "ARN", out.subscription_arn())?;
         self.finish(arn, i).await
     }
 
