@@ -459,7 +459,7 @@ mod in_process {
             )
             .unwrap_or_else(|d| panic!("the generated spec loads: {d:?}"));
             let load = started.elapsed();
-            let engine = Engine::new(spec, registry.clone(), 10);
+            let engine = Engine::new(spec, registry.clone(), meshmon::engine::DEFAULT_PARALLELISM);
             let store = Store::Local(LocalStore::new(dir.path().join("state.json")));
             rt.block_on(async {
                 let t = Instant::now();

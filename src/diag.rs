@@ -28,7 +28,7 @@ pub struct Diag {
     /// which `[meshmon] acknowledge` silences a warning and repeats fold.
     pub code: Option<&'static str>,
     /// The resource the problem is about, as TYPE.NAME.
-    pub address: Option<String>,
+    pub address: Option<crate::addr::Address>,
 }
 
 impl Diag {
@@ -62,9 +62,9 @@ impl Diag {
     }
 
     /// Names the kind of problem and the resource it is about.
-    pub fn about(mut self, code: &'static str, address: impl Into<String>) -> Self {
+    pub fn about(mut self, code: &'static str, address: &crate::addr::Address) -> Self {
         self.code = Some(code);
-        self.address = Some(address.into());
+        self.address = Some(address.clone());
         self
     }
 
@@ -159,14 +159,14 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// "did you mean …?" for a misspelt name, from the closest candidate.
-pub fn did_you_mean<'a>(
+pub fn did_you_mean<S: AsRef<str>>(
     name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
+    candidates: impl IntoIterator<Item = S>,
 ) -> Option<String> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .map(|c| (strsim::jaro_winkler(name, c.as_ref()), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| format!("did you mean `{}`?", c.as_ref()))
 }

@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use meshmon_provider_sdk::{Map, Schema, Value, format_path};
+use meshmon_provider_sdk::{AttrPath, Map, Schema, Value};
 
+use crate::addr::Address;
 use crate::spec::{Expr, Part, RefExpr, Variable};
 
 /// What references can see of one resource.
@@ -33,8 +34,8 @@ impl Known {
     /// stopped) is known by the deposed object: providers configured from
     /// it (a Kubernetes provider from its cluster) can still reach what
     /// must be deleted through it.
-    pub fn all(state: &crate::state::State) -> HashMap<String, Known> {
-        let mut known: HashMap<String, Known> = state
+    pub fn all(state: &crate::state::State) -> HashMap<Address, Known> {
+        let mut known: HashMap<Address, Known> = state
             .resources
             .iter()
             .map(|(a, r)| (a.clone(), Known::from_state(r)))
@@ -50,7 +51,7 @@ impl Known {
 
 pub struct Scope<'a> {
     pub vars: &'a std::collections::BTreeMap<String, Variable>,
-    pub resources: &'a HashMap<String, Known>,
+    pub resources: &'a HashMap<Address, Known>,
 }
 
 /// A value that cannot be used where it is referenced.
@@ -149,7 +150,7 @@ impl Scope<'_> {
                 attr,
                 path,
             } => {
-                let address = format!("{type_name}.{name}");
+                let address = Address::resource(type_name, name);
                 let Some(known) = self.resources.get(&address) else {
                     return Ok((Value::Unknown, false));
                 };
@@ -162,7 +163,7 @@ impl Scope<'_> {
                     Some(v) => Ok((v.clone(), sensitive)),
                     None => Err(EvalError(format!(
                         "`{address}.{}` does not exist: `{address}.{attr}` is {}",
-                        format_path(attr, path),
+                        AttrPath::new(attr.as_str(), path.clone()),
                         if sensitive {
                             "(sensitive)".to_string()
                         } else {
@@ -247,7 +248,10 @@ fn describe(r: &RefExpr) -> String {
             name,
             attr,
             path,
-        } => format!("`{type_name}.{name}.{}`", format_path(attr, path)),
+        } => format!(
+            "`{type_name}.{name}.{}`",
+            AttrPath::new(attr.as_str(), path.clone())
+        ),
     }
 }
 
@@ -257,7 +261,7 @@ fn describe(r: &RefExpr) -> String {
 /// yet is `Unknown`.
 pub fn outputs(
     spec: &crate::spec::Spec,
-    known: &HashMap<String, Known>,
+    known: &HashMap<Address, Known>,
 ) -> std::collections::BTreeMap<String, (Value, bool)> {
     let scope = Scope {
         vars: &spec.variables,

@@ -10,12 +10,13 @@ use std::fmt::Write;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::addr::Address;
 use crate::spec::Spec;
 
 /// Resources as graph nodes, edges from dependent to dependency.
 pub struct Graph {
-    pub graph: DiGraph<String, ()>,
-    pub index: BTreeMap<String, NodeIndex>,
+    pub graph: DiGraph<Address, ()>,
+    pub index: BTreeMap<Address, NodeIndex>,
 }
 
 impl Graph {
@@ -36,11 +37,11 @@ impl Graph {
     }
 
     /// Direct dependencies of a resource, sorted.
-    pub fn dependencies(&self, addr: &str) -> Vec<String> {
+    pub fn dependencies(&self, addr: &Address) -> Vec<Address> {
         let Some(&i) = self.index.get(addr) else {
             return Vec::new();
         };
-        let mut deps: Vec<String> = self
+        let mut deps: Vec<Address> = self
             .graph
             .neighbors(i)
             .map(|n| self.graph[n].clone())
@@ -53,12 +54,14 @@ impl Graph {
     pub fn to_dot(&self) -> String {
         let mut out =
             String::from("digraph meshmon {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        // DOT's quoted IDs escape `"` (instance keys are quoted strings).
+        let id = |a: &Address| a.to_string().replace('\\', "\\\\").replace('"', "\\\"");
         for addr in self.index.keys() {
-            let _ = writeln!(out, "  \"{addr}\";");
+            let _ = writeln!(out, "  \"{}\";", id(addr));
         }
         for (addr, &i) in &self.index {
             for dep in self.dependencies_of(i) {
-                let _ = writeln!(out, "  \"{addr}\" -> \"{dep}\";");
+                let _ = writeln!(out, "  \"{}\" -> \"{}\";", id(addr), id(&dep));
             }
         }
         out.push_str("}\n");
@@ -66,7 +69,7 @@ impl Graph {
     }
 
     pub fn to_mermaid(&self) -> String {
-        let ids: BTreeMap<&String, String> = self
+        let ids: BTreeMap<&Address, String> = self
             .index
             .keys()
             .enumerate()
@@ -74,7 +77,9 @@ impl Graph {
             .collect();
         let mut out = String::from("flowchart RL\n");
         for (addr, id) in &ids {
-            let _ = writeln!(out, "  {id}[\"{addr}\"]");
+            // Mermaid labels write `"` as an entity.
+            let label = addr.to_string().replace('"', "#quot;");
+            let _ = writeln!(out, "  {id}[\"{label}\"]");
         }
         for (addr, &i) in &self.index {
             for dep in self.dependencies_of(i) {
@@ -84,20 +89,20 @@ impl Graph {
         out
     }
 
-    fn dependencies_of(&self, i: NodeIndex) -> Vec<String> {
+    fn dependencies_of(&self, i: NodeIndex) -> Vec<Address> {
         self.dependencies(&self.graph[i])
     }
 }
 
 /// Every dependency cycle, each as its addresses in sorted order; cycles are
 /// sorted too, so the report is the same on every run.
-pub fn cycles(spec: &Spec) -> Vec<Vec<String>> {
+pub fn cycles(spec: &Spec) -> Vec<Vec<Address>> {
     let g = Graph::build(spec);
-    let mut out: Vec<Vec<String>> = tarjan_scc(&g.graph)
+    let mut out: Vec<Vec<Address>> = tarjan_scc(&g.graph)
         .into_iter()
         .filter(|scc| scc.len() > 1 || g.graph.contains_edge(scc[0], scc[0]))
         .map(|scc| {
-            let mut addrs: Vec<String> = scc.into_iter().map(|i| g.graph[i].clone()).collect();
+            let mut addrs: Vec<Address> = scc.into_iter().map(|i| g.graph[i].clone()).collect();
             addrs.sort();
             addrs
         })
@@ -138,12 +143,10 @@ depends_on = ["null_resource.b", "null_resource.a"]
 "#,
         );
         let g = Graph::build(&s);
-        assert!(g.dependencies("null_resource.a").is_empty());
-        assert_eq!(g.dependencies("null_resource.b"), ["null_resource.a"]);
-        assert_eq!(
-            g.dependencies("null_resource.c"),
-            ["null_resource.a", "null_resource.b"]
-        );
+        let a = |n: &str| Address::resource("null_resource", n);
+        assert!(g.dependencies(&a("a")).is_empty());
+        assert_eq!(g.dependencies(&a("b")), [a("a")]);
+        assert_eq!(g.dependencies(&a("c")), [a("a"), a("b")]);
         assert!(cycles(&s).is_empty());
         let dot = g.to_dot();
         assert!(

@@ -3,10 +3,12 @@
 //! parses flags into `cli::Cli` and calls `cli::run`; everything else lives
 //! in this library so that tests and benchmarks can drive it directly.
 
+pub mod addr;
 pub mod builtin;
 pub mod cli;
 pub mod diag;
 pub mod docs;
+pub mod drift;
 pub mod engine;
 pub mod eval;
 pub mod fsutil;

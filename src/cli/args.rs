@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::addr::Address;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "meshmon",
@@ -101,11 +103,11 @@ pub struct PlanArgs {
 
     /// Limit the plan to these resources and what they need (repeatable).
     #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    pub targets: Vec<Address>,
 
     /// Replace these resources even if nothing changed (repeatable).
     #[arg(long = "replace", value_name = "ADDR")]
-    pub replace: Vec<String>,
+    pub replace: Vec<Address>,
 }
 
 /// How `plan` and `drift` render a report.
@@ -159,7 +161,7 @@ pub enum Command {
         #[arg(long = "auto-approve")]
         auto_approve: bool,
         /// How many operations may run at once (1 to 1024).
-        #[arg(long, default_value_t = 10, value_name = "N", value_parser = parallelism)]
+        #[arg(long, default_value_t = crate::engine::DEFAULT_PARALLELISM, value_name = "N", value_parser = parallelism)]
         parallelism: usize,
         /// A plan saved with `meshmon plan --out`.
         #[arg(value_name = "PLANFILE")]
@@ -176,9 +178,9 @@ pub enum Command {
         auto_approve: bool,
         /// Destroy only these resources and what depends on them.
         #[arg(long = "target", value_name = "ADDR")]
-        targets: Vec<String>,
+        targets: Vec<Address>,
         /// How many operations may run at once (1 to 1024).
-        #[arg(long, default_value_t = 10, value_name = "N", value_parser = parallelism)]
+        #[arg(long, default_value_t = crate::engine::DEFAULT_PARALLELISM, value_name = "N", value_parser = parallelism)]
         parallelism: usize,
     },
     /// Report resources changed or deleted outside meshmon (exit 2 on drift).
@@ -241,8 +243,8 @@ pub enum Command {
     },
     /// Adopt an existing object into the state.
     Import {
-        /// The resource's address in the spec, TYPE.NAME.
-        address: String,
+        /// The resource's address in the spec, TYPE.NAME or TYPE.NAME["key"].
+        address: Address,
         /// The object's ID as its provider knows it.
         id: String,
         #[command(flatten)]
@@ -324,14 +326,14 @@ pub enum StateCommand {
     /// List resource addresses.
     List,
     /// Show one resource's attributes (secrets masked).
-    Show { address: String },
+    Show { address: Address },
     /// Forget resources without destroying them.
     Rm {
         #[arg(required = true)]
         addresses: Vec<String>,
     },
     /// Rename a resource in the state.
-    Mv { from: String, to: String },
+    Mv { from: Address, to: Address },
 }
 
 /// Report files written alongside the output on stdout.

@@ -233,7 +233,12 @@ async fn load_state(store: &Store, out: &Out) -> Result<(State, bool), Failure> 
         out.warning(notice);
     }
     if !loaded.state.pending.is_empty() {
-        let addresses: Vec<&str> = loaded.state.pending.keys().map(String::as_str).collect();
+        let addresses: Vec<String> = loaded
+            .state
+            .pending
+            .keys()
+            .map(ToString::to_string)
+            .collect();
         out.warning(&format!(
             "an interrupted apply was creating {}: `meshmon apply` looks for each object and adopts it before creating anything",
             addresses.join(", ")
@@ -305,7 +310,7 @@ async fn plan_cmd(
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
     let (state, _) = load_state(&store, out).await?;
-    let engine = Engine::new(spec, registry.clone(), 10);
+    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM);
     let quiet = format == DriftFormat::Json;
     let plan = engine
         .refresh_and_plan(state, options(args), args.refresh, &|n| {
@@ -596,7 +601,7 @@ async fn drift_cmd(
     let store = store_for(&spec, state_args).await;
     let (state, _) = load_state(&store, out).await?;
     let env = spec.name.clone();
-    let engine = Engine::new(spec, registry.clone(), 10);
+    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM);
     engine.configure_known(&state).await;
     let (_, drift) = engine.refresh(&state).await?;
     let count = state.resources.len();
@@ -609,7 +614,7 @@ async fn drift_cmd(
 }
 
 async fn import_cmd(
-    address: &str,
+    address: &crate::addr::Address,
     id: &str,
     args: &SpecArgs,
     state_args: &StateArgs,
@@ -622,9 +627,9 @@ async fn import_cmd(
     let lock = store.lock("import", state_args.lock_timeout).await?;
     let result: Result<(), Failure> = async {
         let (mut state, _) = load_state(&store, out).await?;
-        let engine = Engine::new(spec, registry, 10);
+        let engine = Engine::new(spec, registry, crate::engine::DEFAULT_PARALLELISM);
         let imported = engine.import(&state, address, id).await?;
-        state.resources.insert(address.to_string(), imported);
+        state.resources.insert(address.clone(), imported);
         store.persist(&mut state).await?;
         Ok(())
     }

@@ -105,12 +105,12 @@ pub fn render_diagnostics(d: &Diagnostics, handler: &GraphicalReportHandler) -> 
 
 /// `meshmon state show`: every attribute, secrets masked.
 pub fn show_resource(
-    address: &str,
+    address: &crate::addr::Address,
     r: &ResourceState,
     schema: Option<&meshmon_provider_sdk::Schema>,
 ) -> String {
     let mut out = format!("# {address}\n");
-    let (t, n) = address.split_once('.').unwrap_or((address, ""));
+    let (t, n) = (address.type_name(), address.name());
     out.push_str(&format!("resource \"{t}\" \"{n}\" {{\n"));
     let attrs = r.attributes();
     let width = attrs.keys().map(String::len).max().unwrap_or(0);

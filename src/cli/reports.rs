@@ -7,8 +7,9 @@
 //! and a symlink at the target is replaced, never written through.
 
 use super::args::{DriftFormat, ReportArgs, ReportTarget};
+use crate::drift::Drift;
 use crate::plan::render::{self, Palette};
-use crate::plan::{self, Drift, Plan};
+use crate::plan::{self, Plan};
 use crate::registry::Registry;
 
 impl ReportArgs {

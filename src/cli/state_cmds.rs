@@ -8,7 +8,6 @@ use super::report::{self, Out};
 use super::{CmdResult, Failure, load_state, store_light};
 use crate::plan::render;
 use crate::registry::Registry;
-use crate::spec;
 
 /// Whether `meshmon output` may print sensitive values.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -131,7 +130,10 @@ pub(super) async fn state_cmd(
             let result: CmdResult = async {
                 let (mut state, _) = load_state(&store, out).await?;
                 for a in &addresses {
-                    if state.resources.remove(a).is_none() {
+                    let removed = crate::addr::Address::parse(a)
+                        .ok()
+                        .and_then(|a| state.resources.remove(&a));
+                    if removed.is_none() {
                         return Err(Failure::Message(
                             format!("no resource `{a}` in the state; nothing was removed"),
                             None,
@@ -153,16 +155,6 @@ pub(super) async fn state_cmd(
             let lock = store.lock("state mv", args.lock_timeout).await?;
             let result: CmdResult = async {
                 let (mut state, _) = load_state(&store, out).await?;
-                let (to_type, to_name) = to
-                    .split_once('.')
-                    .filter(|(t, n)| spec::valid_name(t) && spec::valid_name(n))
-                    .ok_or_else(|| {
-                        Failure::Message(
-                            format!("`{to}` is not an address: expected TYPE.NAME"),
-                            None,
-                        )
-                    })?;
-                let _ = to_name;
                 if state.resources.contains_key(&to) {
                     return Err(Failure::Message(
                         format!("`{to}` is already in the state"),
@@ -172,7 +164,7 @@ pub(super) async fn state_cmd(
                 let r = state.resources.remove(&from).ok_or_else(|| {
                     Failure::Message(format!("no resource `{from}` in the state"), None)
                 })?;
-                if r.type_name != to_type {
+                if r.type_name != to.type_name() {
                     return Err(Failure::Message(
                         format!(
                             "cannot move a `{}` to `{to}`: the type must stay the same",

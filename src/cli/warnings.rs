@@ -49,7 +49,10 @@ pub fn render_compact(d: &Diagnostics, handler: &GraphicalReportHandler) -> Stri
         if rest.is_empty() {
             continue;
         }
-        let on: Vec<&str> = rest.iter().filter_map(|d| d.address.as_deref()).collect();
+        let on: Vec<String> = rest
+            .iter()
+            .filter_map(|d| d.address.as_ref().map(ToString::to_string))
+            .collect();
         out.push_str(&format!(
             "  ⚠ {} more `{code}` warning{}{} (--no-compact-warnings shows each)\n",
             rest.len(),
@@ -80,12 +83,16 @@ pub fn acknowledged(d: &Diagnostics) -> Option<String> {
     if d.acknowledged.is_empty() {
         return None;
     }
-    let mut by_code: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut by_code: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for item in &d.acknowledged {
         by_code
             .entry(item.code.unwrap_or("warning"))
             .or_default()
-            .push(item.address.as_deref().unwrap_or("?"));
+            .push(
+                item.address
+                    .as_ref()
+                    .map_or("?".to_string(), ToString::to_string),
+            );
     }
     let n = d.acknowledged.len();
     let parts: Vec<String> = by_code

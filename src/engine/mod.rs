@@ -8,20 +8,24 @@ pub mod apply;
 mod op;
 pub mod progress;
 pub mod recover;
+mod refresh;
+pub(crate) mod tasks;
+
+pub use tasks::DEFAULT_PARALLELISM;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod walk;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use meshmon_provider_sdk::{
-    Configured, Current, Map, OpContext, PathSegment, ProviderError, Value, format_path,
-};
+use meshmon_provider_sdk::{Configured, Current, Map, OpContext, ProviderError, Value};
 use tokio::sync::Mutex;
 
+use crate::addr::Address;
+use crate::drift::Drift;
 use crate::eval::{Known, Scope};
-use crate::plan::{self, Drift, DriftAttr, DriftKind, Plan, PlanOptions, compare};
+use crate::plan::{self, Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::Spec;
 use crate::state::{ResourceState, State, StateError};
@@ -35,7 +39,7 @@ pub enum Error {
     /// A provider operation on one resource failed.
     #[error("{address}: {operation} failed: {source}")]
     Provider {
-        address: String,
+        address: Address,
         operation: &'static str,
         #[source]
         source: Box<ProviderError>,
@@ -65,7 +69,7 @@ pub enum Error {
     Interrupted { completed: usize, remaining: usize },
     /// A destroy was refused by `prevent_destroy`.
     #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
-    PreventDestroy { address: String },
+    PreventDestroy { address: Address },
     /// Anything else the user must fix before retrying.
     #[error("{0}")]
     Usage(String),
@@ -167,13 +171,6 @@ pub fn secret_texts<'a>(
     out
 }
 
-/// Whether the attribute path `path` (`labels.team`, `rules[0]`) is `at`
-/// or lies under it.
-fn within(path: &str, at: &str) -> bool {
-    path.strip_prefix(at)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
-}
-
 /// Masks every secret in a provider's error: services and providers echo
 /// the values they were given ("`S3cr3t` is not a duration").
 pub fn scrub(mut e: ProviderError, secrets: &[String]) -> ProviderError {
@@ -221,7 +218,7 @@ impl Providers {
         &self,
         spec: &Spec,
         provider: &str,
-        known: &HashMap<String, Known>,
+        known: &HashMap<Address, Known>,
     ) -> Result<Option<Map>, Error> {
         let name = self
             .registry
@@ -318,181 +315,6 @@ impl Engine {
             registry,
             parallelism: parallelism.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
         }
-    }
-
-    /// Reads every resource in state from the world. Resources whose
-    /// provider cannot be configured yet (its cluster is not in state) keep
-    /// their recorded values. Returns the refreshed state and the drift.
-    pub async fn refresh(&self, state: &State) -> Result<(State, Vec<Drift>), Error> {
-        let known = Known::all(state);
-        let mut configs: BTreeMap<String, Option<Map>> = BTreeMap::new();
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(self.parallelism));
-        let mut tasks = tokio::task::JoinSet::new();
-        // Deposed objects are read too (keyed `KEY` after a NUL, which no
-        // address contains): one that is gone needs no delete.
-        let deposed = state
-            .deposed
-            .iter()
-            .map(|(k, d)| (format!("{}\0{k}", d.address), &d.resource));
-        for (addr, r) in state
-            .resources
-            .iter()
-            .map(|(a, r)| (a.clone(), r))
-            .chain(deposed)
-        {
-            if !configs.contains_key(&r.provider) {
-                configs.insert(
-                    r.provider.clone(),
-                    self.providers.config(&self.spec, &r.provider, &known)?,
-                );
-            }
-            let Some(config) = configs[&r.provider].clone() else {
-                continue;
-            };
-            let providers = self.providers.clone();
-            let secrets = secret_texts([&r.inputs, &r.outputs], &self.sensitive_of(r));
-            let r = r.clone();
-            let semaphore = semaphore.clone();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.expect("semaphore open");
-                let res = providers
-                    .resource(&r.provider, &config, &r.type_name)
-                    .await?;
-                let shown = addr.split('\0').next().unwrap_or_default().to_string();
-                let ctx = OpContext::quiet(shown.clone());
-                let now = res
-                    .read(&ctx, &r.current())
-                    .await
-                    .map_err(|source| Error::Provider {
-                        address: shown,
-                        operation: "read",
-                        source: Box::new(scrub(source, &secrets)),
-                    })?;
-                Ok::<_, Error>((addr, now))
-            });
-        }
-        let mut refreshed = state.clone();
-        let mut drift = Vec::new();
-        let mut failed = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            // Every resource is read even when some reads fail, so that one
-            // run names every resource that could not be checked.
-            let (addr, now) = match joined.expect("refresh task panicked") {
-                Ok(read) => read,
-                Err(e) => {
-                    failed.push(e);
-                    continue;
-                }
-            };
-            if let Some((_, key)) = addr.split_once('\0') {
-                match now {
-                    None => {
-                        refreshed.deposed.remove(key);
-                    }
-                    Some(now) => {
-                        let d = refreshed.deposed.get_mut(key).expect("present");
-                        d.resource.inputs = now.inputs;
-                        d.resource.outputs = now.outputs;
-                    }
-                }
-                continue;
-            }
-            let prior = &state.resources[&addr];
-            let sensitive = self.sensitive_of(prior);
-            match now {
-                None => {
-                    refreshed.resources.remove(&addr);
-                    drift.push(Drift {
-                        address: addr,
-                        kind: DriftKind::Deleted,
-                        attributes: Vec::new(),
-                        type_name: prior.type_name.clone(),
-                        sensitive,
-                    });
-                }
-                Some(now) => {
-                    let changed = self.changed_attributes(&addr, prior, &now);
-                    let entry = refreshed.resources.get_mut(&addr).expect("present");
-                    // Ignored attributes keep their recorded value so that the
-                    // plan does not try to "repair" them either.
-                    let mut inputs = now.inputs;
-                    if let Some(block) = self.spec.resources.get(&addr) {
-                        for ignored in &block.lifecycle.ignore_changes {
-                            plan::apply_ignore(&mut inputs, &prior.inputs, ignored);
-                        }
-                    }
-                    entry.inputs = inputs;
-                    entry.outputs = now.outputs;
-                    if !changed.is_empty() {
-                        drift.push(Drift {
-                            address: addr,
-                            kind: DriftKind::Changed,
-                            attributes: changed,
-                            type_name: prior.type_name.clone(),
-                            sensitive,
-                        });
-                    }
-                }
-            }
-        }
-        Error::all_of(failed)?;
-        drift.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok((refreshed, drift))
-    }
-
-    /// The secret attributes of a recorded resource: those the record marks
-    /// (values built from secrets) and those its schema marks.
-    fn sensitive_of(&self, r: &ResourceState) -> std::collections::BTreeSet<String> {
-        let mut out: std::collections::BTreeSet<String> =
-            r.sensitive_attributes.iter().cloned().collect();
-        if let Some(schema) = self.registry.schema(&r.type_name) {
-            out.extend(schema.names(|a| a.sensitive));
-        }
-        out
-    }
-
-    /// Attribute paths that differ between the record and the world, except
-    /// those the spec says to ignore.
-    fn changed_attributes(
-        &self,
-        addr: &str,
-        prior: &ResourceState,
-        now: &Current,
-    ) -> Vec<DriftAttr> {
-        let schema = self.registry.schema(&prior.type_name);
-        let ignored: &[String] = self
-            .spec
-            .resources
-            .get(addr)
-            .map_or(&[], |b| &b.lifecycle.ignore_changes);
-        let before = prior.attributes();
-        let after = now.attributes();
-        let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        let mut out = Vec::new();
-        for k in keys {
-            let ty = schema
-                .and_then(|s| s.get(k))
-                .map(|a| a.ty.clone())
-                .unwrap_or(meshmon_provider_sdk::AttrType::Any);
-            let b = before.get(k).unwrap_or(&Value::Null);
-            let a = after.get(k).unwrap_or(&Value::Null);
-            let mut paths: Vec<Vec<PathSegment>> = Vec::new();
-            compare::changed_paths(&ty, b, a, &mut vec![], &mut paths);
-            for p in paths {
-                let path = format_path(k, &p);
-                if ignored.iter().any(|i| within(&path, i)) {
-                    continue;
-                }
-                out.push(DriftAttr {
-                    path,
-                    recorded: b.get_path(&p).cloned().unwrap_or(Value::Null),
-                    actual: a.get_path(&p).cloned().unwrap_or(Value::Null),
-                });
-            }
-        }
-        out
     }
 
     /// Computes a plan against `prior` (already refreshed, or not).
@@ -594,7 +416,7 @@ impl Engine {
     pub async fn import(
         &self,
         state: &State,
-        address: &str,
+        address: &Address,
         id: &str,
     ) -> Result<ResourceState, Error> {
         let block = self.spec.resources.get(address).ok_or_else(|| {
@@ -619,12 +441,12 @@ impl Engine {
             .providers
             .resource(&block.provider, &config, &block.type_name)
             .await?;
-        let ctx = OpContext::quiet(address);
+        let ctx = OpContext::quiet(address.to_string());
         let found = res
             .import(&ctx, id)
             .await
             .map_err(|source| Error::Provider {
-                address: address.to_string(),
+                address: address.clone(),
                 operation: "import",
                 source: Box::new(source),
             })?;

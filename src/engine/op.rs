@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::progress::{Reporter, Verb};
 use super::{Engine, Error};
+use crate::addr::Address;
 use crate::eval::{Known, Scope};
 use crate::plan::{Action, Change};
 
@@ -64,7 +65,7 @@ pub(super) fn prepare(
     kind: Kind,
     c: &Change,
     original: Option<&Current>,
-    known: &HashMap<String, Known>,
+    known: &HashMap<Address, Known>,
 ) -> Result<Op, Error> {
     let spec = &engine.spec;
     let config = engine.providers.config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
@@ -204,7 +205,7 @@ pub(super) fn spawn(
         let progress_addr = address.clone();
         let progress_secrets = secrets.clone();
         let mut ctx = OpContext::new(
-            address.clone(),
+            address.to_string(),
             timeout,
             Arc::new(move |m: &str| {
                 let mut m = m.to_string();

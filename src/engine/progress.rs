@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::addr::Address;
 use crate::plan::render::Palette;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +59,7 @@ struct InFlight {
 
 pub struct Reporter {
     bar: Option<ProgressBar>,
-    inflight: Mutex<BTreeMap<String, InFlight>>,
+    inflight: Mutex<BTreeMap<Address, InFlight>>,
     palette: Palette,
     /// Prints nothing (a benchmark, an in-process driver).
     silent: bool,
@@ -102,10 +103,10 @@ impl Reporter {
         }
     }
 
-    pub fn start(&self, addr: &str, verb: Verb) {
+    pub fn start(&self, addr: &Address, verb: Verb) {
         let now = Instant::now();
         self.inflight.lock().expect("progress lock").insert(
-            addr.to_string(),
+            addr.clone(),
             InFlight {
                 verb,
                 started: now,
@@ -122,14 +123,14 @@ impl Reporter {
     }
 
     /// A provider's note on a long operation ("status CREATING").
-    pub fn status(&self, addr: &str, message: &str) {
+    pub fn status(&self, addr: &Address, message: &str) {
         if let Some(f) = self.inflight.lock().expect("progress lock").get_mut(addr) {
             f.status = Some(message.to_string());
         }
         self.redraw();
     }
 
-    pub fn finish(&self, addr: &str, id: Option<&str>) {
+    pub fn finish(&self, addr: &Address, id: Option<&str>) {
         let f = self.inflight.lock().expect("progress lock").remove(addr);
         if let Some(f) = f {
             let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
@@ -143,7 +144,7 @@ impl Reporter {
         self.redraw();
     }
 
-    pub fn fail(&self, addr: &str) {
+    pub fn fail(&self, addr: &Address) {
         let f = self.inflight.lock().expect("progress lock").remove(addr);
         if let Some(f) = f {
             self.line(&format!(

@@ -7,9 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use meshmon_provider_sdk::{Intent, OpContext};
+use meshmon_provider_sdk::{Intent, OpContext, ProviderError};
 
+use super::tasks::Bounded;
 use super::{Engine, Error, scrub, secret_texts};
+use crate::addr::Address;
 use crate::eval::Known;
 use crate::state::{JournalEntry, PendingCreate, Replayer, ResourceState, State, Status};
 
@@ -17,10 +19,10 @@ use crate::state::{JournalEntry, PendingCreate, Replayer, ResourceState, State, 
 #[derive(Debug, Default)]
 pub struct Recovered {
     /// Addresses whose objects were found and adopted.
-    pub adopted: Vec<String>,
+    pub adopted: Vec<Address>,
     /// Tokens of creates that never took effect: retrying them sends the
     /// same token.
-    pub tokens: HashMap<String, String>,
+    pub tokens: HashMap<Address, String>,
 }
 
 impl Engine {
@@ -32,7 +34,7 @@ impl Engine {
         let mut recovered = Recovered::default();
         loop {
             let known = Known::all(state);
-            let mut batch: Vec<(String, PendingCreate, meshmon_provider_sdk::Map)> = Vec::new();
+            let mut batch: Vec<(Address, PendingCreate, meshmon_provider_sdk::Map)> = Vec::new();
             for (address, p) in &state.pending {
                 if p.dependencies.iter().any(|d| state.pending.contains_key(d)) {
                     continue;
@@ -44,30 +46,29 @@ impl Engine {
             if batch.is_empty() {
                 return Ok(recovered);
             }
-            let semaphore = Arc::new(tokio::sync::Semaphore::new(self.parallelism));
-            let mut tasks = tokio::task::JoinSet::new();
+            let mut tasks = Bounded::new(self.parallelism);
             for (address, p, config) in batch {
                 let providers = self.providers.clone();
-                let semaphore = semaphore.clone();
                 let lineage = state.lineage.clone();
                 let block_timeout = self
                     .spec
                     .resources
                     .get(&address)
                     .and_then(|b| b.timeouts.create);
-                tasks.spawn(async move {
-                    let _permit = semaphore.acquire_owned().await.expect("semaphore open");
+                let key = address.clone();
+                tasks.spawn(key, async move {
                     let sensitive = p.sensitive_attributes.iter().cloned().collect();
                     let secrets = secret_texts([&p.inputs], &sensitive);
                     let found = async {
                         let res = providers
                             .resource(&p.provider, &config, &p.type_name)
                             .await?;
-                        let ctx = OpContext::new(address.clone(), block_timeout, Arc::new(|_| {}))
-                            .with_intent(Intent {
-                                token: p.token.clone(),
-                                lineage,
-                            });
+                        let ctx =
+                            OpContext::new(address.to_string(), block_timeout, Arc::new(|_| {}))
+                                .with_intent(Intent {
+                                    token: p.token.clone(),
+                                    lineage,
+                                });
                         res.recover(&ctx, &p.inputs)
                             .await
                             .map_err(|e| Error::Provider {
@@ -77,12 +78,22 @@ impl Engine {
                             })
                     }
                     .await;
-                    (address, p, found)
+                    (p, found)
                 });
             }
             let mut failed = Vec::new();
-            while let Some(joined) = tasks.join_next().await {
-                let (address, p, found) = joined.expect("recovery task panicked");
+            while let Some((address, joined)) = tasks.next().await {
+                let (p, found) = match joined {
+                    Ok(done) => done,
+                    Err(panicked) => {
+                        failed.push(Error::Provider {
+                            address,
+                            operation: "recover",
+                            source: Box::new(ProviderError::new(panicked.to_string())),
+                        });
+                        continue;
+                    }
+                };
                 match found {
                     Err(e) => failed.push(e),
                     Ok(None) => {

@@ -32,10 +32,12 @@ use meshmon_provider_sdk::Intent;
 use super::op::{Done, Kind, Op, Outcome, prepare, spawn};
 use super::progress::Reporter;
 use super::{Engine, Error};
+use crate::addr::Address;
 use crate::eval::Known;
 use crate::plan::{Action, Change, Plan};
 use crate::state::{
-    JournalEntry, JournalSink, PendingCreate, Replayer, ResourceState, State, StateError, Status,
+    DeposedKey, JournalEntry, JournalSink, PendingCreate, Replayer, ResourceState, State,
+    StateError, Status,
 };
 
 struct Node {
@@ -83,27 +85,27 @@ pub async fn apply(
     state: State,
     journal: &mut dyn JournalSink,
     reporter: Arc<Reporter>,
-    tokens: &HashMap<String, String>,
+    tokens: &HashMap<Address, String>,
 ) -> (State, Totals, Option<Error>) {
     let changes: Vec<&Change> = plan.changes.iter().collect();
     let mut nodes = schedule(&changes, &state);
 
     // The objects as they were when the walk began: what destroys and
     // updates act on, even after a create_before_destroy replaced the record.
-    let originals: HashMap<String, Current> = state
+    let originals: HashMap<Address, Current> = state
         .resources
         .iter()
         .map(|(a, r)| (a.clone(), r.current()))
         .collect();
-    let deposed_originals: HashMap<String, Current> = state
+    let deposed_originals: HashMap<DeposedKey, Current> = state
         .deposed
         .iter()
         .map(|(k, d)| (k.clone(), d.resource.current()))
         .collect();
-    let mut known: HashMap<String, Known> = Known::all(&state);
+    let mut known: HashMap<Address, Known> = Known::all(&state);
     // The key each create_before_destroy replace deposes its old object
     // under, chosen when its create starts.
-    let mut depose_keys: HashMap<String, String> = HashMap::new();
+    let mut depose_keys: HashMap<Address, DeposedKey> = HashMap::new();
     let mut book = Book {
         state,
         journal,
@@ -297,10 +299,10 @@ pub async fn apply(
 /// how many it waits for, ordered by the rules in this module's header.
 fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
-    let mut apply_node: HashMap<&str, usize> = HashMap::new();
-    let mut destroy_node: HashMap<&str, usize> = HashMap::new();
+    let mut apply_node: HashMap<&Address, usize> = HashMap::new();
+    let mut destroy_node: HashMap<&Address, usize> = HashMap::new();
     // Deletes of deposed objects, by the address they were deposed from.
-    let mut deposed_nodes: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut deposed_nodes: HashMap<&Address, Vec<usize>> = HashMap::new();
     for (i, c) in changes.iter().enumerate() {
         if c.deposed.is_some() {
             deposed_nodes
@@ -340,10 +342,10 @@ fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
     // Edges as (before, after).
     let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
     for c in changes.iter().filter(|c| c.deposed.is_none()) {
-        let addr = c.address.as_str();
+        let addr = &c.address;
         if let Some(&a) = apply_node.get(addr) {
             for dep in &c.dependencies {
-                if let Some(&d) = apply_node.get(dep.as_str()) {
+                if let Some(&d) = apply_node.get(dep) {
                     edges.insert((d, a));
                 }
             }
@@ -363,7 +365,7 @@ fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
             .map(|r| r.dependencies.clone())
             .unwrap_or_default();
         for dep in c.dependencies.iter().chain(recorded.iter()) {
-            let Some(&dep_destroy) = destroy_node.get(dep.as_str()) else {
+            let Some(&dep_destroy) = destroy_node.get(dep) else {
                 continue;
             };
             if let Some(&mine) = destroy_node.get(addr) {
@@ -383,7 +385,7 @@ fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
     // (names may be unique), unless the spec wants the new one first; and
     // before what it depended on goes. What depended on it goes first.
     for c in changes.iter().filter(|c| c.deposed.is_some()) {
-        let addr = c.address.as_str();
+        let addr = &c.address;
         for &mine in &deposed_nodes[addr] {
             if let Some(&a) = apply_node.get(addr)
                 && !changes[nodes[a].change].create_before_destroy
@@ -391,22 +393,22 @@ fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
                 edges.insert((mine, a));
             }
             for dep in &c.dependencies {
-                if let Some(&d) = destroy_node.get(dep.as_str()) {
+                if let Some(&d) = destroy_node.get(dep) {
                     edges.insert((mine, d));
                 }
-                for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
+                for &d in deposed_nodes.get(dep).into_iter().flatten() {
                     edges.insert((mine, d));
                 }
             }
         }
     }
     for c in changes.iter().filter(|c| c.deposed.is_none()) {
-        let Some(&mine) = destroy_node.get(c.address.as_str()) else {
+        let Some(&mine) = destroy_node.get(&c.address) else {
             continue;
         };
         let recorded = state.resources.get(&c.address);
         for dep in recorded.iter().flat_map(|r| r.dependencies.iter()) {
-            for &d in deposed_nodes.get(dep.as_str()).into_iter().flatten() {
+            for &d in deposed_nodes.get(dep).into_iter().flatten() {
                 edges.insert((mine, d));
             }
         }
@@ -475,8 +477,8 @@ fn intent(
     c: &Change,
     op: &Op,
     state: &State,
-    tokens: &HashMap<String, String>,
-    depose_keys: &mut HashMap<String, String>,
+    tokens: &HashMap<Address, String>,
+    depose_keys: &mut HashMap<Address, DeposedKey>,
 ) -> (Option<Intent>, Option<JournalEntry>) {
     match (kind, c.action) {
         (Kind::Destroy, _) => {
@@ -502,8 +504,8 @@ fn intent(
                 .map(|p| p.token.clone())
                 .or_else(|| tokens.get(&c.address).cloned())
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let deposes = (c.action == Action::Replace && c.create_before_destroy)
-                .then(crate::state::deposed_key);
+            let deposes =
+                (c.action == Action::Replace && c.create_before_destroy).then(DeposedKey::new);
             if let Some(k) = &deposes {
                 depose_keys.insert(c.address.clone(), k.clone());
             }
@@ -564,7 +566,7 @@ fn record_failure(
         let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
         if c.action == Action::Replace && c.create_before_destroy {
             book.write(JournalEntry::Stash {
-                key: crate::state::deposed_key(),
+                key: DeposedKey::new(),
                 address: c.address.clone(),
                 resource: Box::new(rs),
             })
@@ -609,9 +611,9 @@ fn resource_state(
 #[allow(clippy::too_many_arguments)]
 fn record(
     book: &mut Book<'_>,
-    known: &mut HashMap<String, Known>,
+    known: &mut HashMap<Address, Known>,
     c: &Change,
-    deposed_key: Option<String>,
+    deposed_key: Option<DeposedKey>,
     kind: Kind,
     outcome: Outcome,
     totals: &mut Totals,

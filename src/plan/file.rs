@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Action, PlanOptions};
+use crate::addr::Address;
 use crate::state::State;
 
 /// The first word of every saved plan file.
@@ -35,8 +36,8 @@ pub struct SavedPlan {
     pub variables: Vec<(String, Value)>,
     pub destroy: bool,
     pub refresh_only: bool,
-    pub targets: Vec<String>,
-    pub replace: Vec<String>,
+    pub targets: Vec<Address>,
+    pub replace: Vec<Address>,
     pub prior: State,
     pub actions: Vec<(String, Action)>,
 }

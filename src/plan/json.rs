@@ -8,8 +8,9 @@ use std::fmt::Write;
 use meshmon_provider_sdk::{Map, Value};
 use serde_json::json;
 
+use super::Plan;
 use super::render::{SENSITIVE, scalar};
-use super::{Drift, DriftKind, Plan};
+use crate::drift::{Drift, DriftKind};
 use crate::registry::Registry;
 
 fn masked(

@@ -12,15 +12,17 @@ pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use meshmon_provider_sdk::{Current, Map, PathSegment, PlanAdvice, Value, format_path};
+use meshmon_provider_sdk::{AttrPath, Current, Map, PathSegment, PlanAdvice, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::addr::Address;
 use crate::diag::{Diag, Source};
+use crate::drift::Drift;
 use crate::eval::{InputError, Known, Scope};
 use crate::graph::Graph;
 use crate::registry::Registry;
 use crate::spec::{ResourceBlock, Spec};
-use crate::state::{State, Status};
+use crate::state::{DeposedKey, State, Status};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -47,7 +49,7 @@ impl Action {
 /// What happens to one resource.
 #[derive(Clone, Debug)]
 pub struct Change {
-    pub address: String,
+    pub address: Address,
     pub type_name: String,
     pub provider: String,
     pub action: Action,
@@ -63,18 +65,20 @@ pub struct Change {
     pub notes: Vec<String>,
     pub create_before_destroy: bool,
     /// What this resource needs, from the spec (or from state, for a delete).
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<Address>,
     /// For the delete of a deposed object: its key in the state.
-    pub deposed: Option<String>,
+    pub deposed: Option<DeposedKey>,
 }
 
 impl Change {
     /// Paths in `after` whose values are known only after apply.
-    pub fn unknown_paths(&self) -> Vec<String> {
+    pub fn unknown_paths(&self) -> Vec<AttrPath> {
         let mut out = Vec::new();
         if let Some(after) = &self.after {
             for (k, v) in after {
-                collect_unknown(v, &mut vec![], &mut |p| out.push(format_path(k, p)));
+                collect_unknown(v, &mut vec![], &mut |p| {
+                    out.push(AttrPath::new(k.as_str(), p.to_vec()))
+                });
             }
         }
         out
@@ -102,49 +106,12 @@ fn collect_unknown(v: &Value, path: &mut Vec<PathSegment>, f: &mut dyn FnMut(&[P
     }
 }
 
-/// One attribute that differs between state and the real world.
-#[derive(Clone, Debug, Serialize)]
-pub struct DriftAttr {
-    pub path: String,
-    pub recorded: Value,
-    pub actual: Value,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DriftKind {
-    Changed,
-    Deleted,
-}
-
-/// A resource changed or deleted outside meshmon.
-#[derive(Clone, Debug, Serialize)]
-pub struct Drift {
-    pub address: String,
-    pub kind: DriftKind,
-    pub attributes: Vec<DriftAttr>,
-    #[serde(skip)]
-    pub type_name: String,
-    /// Top-level attributes whose values are secret: the record's own marks
-    /// and the schema's. Reports mask every path under them.
-    #[serde(skip)]
-    pub sensitive: BTreeSet<String>,
-}
-
-impl Drift {
-    /// Whether the value at `path` (`attr`, `attr.key`, `attr[0]`) is secret.
-    pub fn is_secret(&self, path: &str) -> bool {
-        let root = path.split(['.', '[']).next().unwrap_or_default();
-        self.sensitive.contains(root)
-    }
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
     pub destroy: bool,
     pub refresh_only: bool,
-    pub targets: Vec<String>,
-    pub replace: Vec<String>,
+    pub targets: Vec<Address>,
+    pub replace: Vec<Address>,
 }
 
 /// A computed plan, with the refreshed state it was computed against.
@@ -191,7 +158,7 @@ impl Plan {
             .iter()
             .map(|c| match &c.deposed {
                 Some(key) => (format!("{} (deposed {key})", c.address), c.action),
-                None => (c.address.clone(), c.action),
+                None => (c.address.to_string(), c.action),
             })
             .collect()
     }
@@ -201,10 +168,13 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("--{flag} {address}: no resource with this address in the spec or the state")]
-    UnknownAddress { flag: &'static str, address: String },
+    UnknownAddress {
+        flag: &'static str,
+        address: Address,
+    },
     #[error("`{address}`: {message}")]
     Eval {
-        address: String,
+        address: Address,
         message: String,
         /// Where the value is written, for the diagnostic.
         span: std::ops::Range<usize>,
@@ -264,8 +234,8 @@ pub fn compute(
     let graph = Graph::build(spec);
     let mut changes = Vec::new();
     let mut failed = Vec::new();
-    let mut unplanned = HashSet::new();
-    let mut known: HashMap<String, Known> = HashMap::with_capacity(spec.resources.len());
+    let mut unplanned: HashSet<Address> = HashSet::new();
+    let mut known: HashMap<Address, Known> = HashMap::with_capacity(spec.resources.len());
 
     if options.destroy {
         let selected = destroy_selection(spec, &prior, &options.targets);
@@ -363,9 +333,9 @@ pub fn compute(
     })
 }
 
-fn deletion(addr: &str, r: &crate::state::ResourceState) -> Change {
+fn deletion(addr: &Address, r: &crate::state::ResourceState) -> Change {
     Change {
-        address: addr.to_string(),
+        address: addr.clone(),
         type_name: r.type_name.clone(),
         provider: r.provider.clone(),
         action: Action::Delete,
@@ -382,12 +352,12 @@ fn deletion(addr: &str, r: &crate::state::ResourceState) -> Change {
 }
 
 /// `--target` for apply: the targets and everything they need.
-fn apply_selection(graph: &Graph, targets: &[String]) -> Option<HashSet<String>> {
+fn apply_selection(graph: &Graph, targets: &[Address]) -> Option<HashSet<Address>> {
     if targets.is_empty() {
         return None;
     }
     let mut out = HashSet::new();
-    let mut stack: Vec<String> = targets.to_vec();
+    let mut stack: Vec<Address> = targets.to_vec();
     while let Some(a) = stack.pop() {
         if out.insert(a.clone()) {
             stack.extend(graph.dependencies(&a));
@@ -397,13 +367,13 @@ fn apply_selection(graph: &Graph, targets: &[String]) -> Option<HashSet<String>>
 }
 
 /// `--target` for destroy: the targets and everything that needs them.
-fn destroy_selection(spec: &Spec, prior: &State, targets: &[String]) -> Option<HashSet<String>> {
+fn destroy_selection(spec: &Spec, prior: &State, targets: &[Address]) -> Option<HashSet<Address>> {
     if targets.is_empty() {
         return None;
     }
-    let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+    let mut dependents: HashMap<Address, Vec<Address>> = HashMap::new();
     for (addr, r) in &prior.resources {
-        let mut deps: BTreeSet<String> = r.dependencies.iter().cloned().collect();
+        let mut deps: BTreeSet<Address> = r.dependencies.iter().cloned().collect();
         if let Some(b) = spec.resources.get(addr) {
             deps.extend(b.dependencies(spec));
         }
@@ -412,7 +382,7 @@ fn destroy_selection(spec: &Spec, prior: &State, targets: &[String]) -> Option<H
         }
     }
     let mut out = HashSet::new();
-    let mut stack: Vec<String> = targets.to_vec();
+    let mut stack: Vec<Address> = targets.to_vec();
     while let Some(a) = stack.pop() {
         if out.insert(a.clone())
             && let Some(ds) = dependents.get(&a)
@@ -430,7 +400,7 @@ fn plan_resource(
     block: &ResourceBlock,
     existing: Option<&crate::state::ResourceState>,
     graph: &Graph,
-    known: &HashMap<String, Known>,
+    known: &HashMap<Address, Known>,
     options: &PlanOptions,
     advise: &Advisor<'_>,
 ) -> Result<Change, PlanError> {
@@ -491,7 +461,7 @@ fn plan_resource(
         }
     }
     for ignored in &block.lifecycle.ignore_changes {
-        apply_ignore(&mut desired, &prior.inputs, ignored);
+        ignored.copy_from(&mut desired, &prior.inputs);
     }
 
     let mut changed_force_new = Vec::new();
@@ -551,30 +521,6 @@ fn plan_resource(
     Ok(change)
 }
 
-/// Replaces the value at an ignored path with the recorded one.
-pub(crate) fn apply_ignore(desired: &mut Map, recorded: &Map, path: &str) {
-    let segments: Vec<&str> = path.split('.').collect();
-    fn walk(want: &mut Map, have: Option<&Map>, segs: &[&str]) {
-        let [first, rest @ ..] = segs else { return };
-        let prior = have.and_then(|h| h.get(*first));
-        if rest.is_empty() {
-            match prior {
-                Some(v) => {
-                    want.insert(first.to_string(), v.clone());
-                }
-                None => {
-                    want.remove(*first);
-                }
-            }
-            return;
-        }
-        if let Some(Value::Map(inner)) = want.get_mut(*first) {
-            walk(inner, prior.and_then(Value::as_map), rest);
-        }
-    }
-    walk(desired, Some(recorded), &segments);
-}
-
 #[cfg(test)]
 mod tests {
     //! `compute` on its own: a spec, a state built by hand, no provider.
@@ -628,7 +574,7 @@ mod tests {
     fn actions(plan: &Plan) -> Vec<(String, Action)> {
         plan.changes
             .iter()
-            .map(|c| (c.address.clone(), c.action))
+            .map(|c| (c.address.to_string(), c.action))
             .collect()
     }
 
@@ -754,7 +700,7 @@ lifecycle = { ignore_changes = ["labels.team"] }
         assert!(
             plan.changes
                 .iter()
-                .any(|c| c.deposed.as_deref() == Some("k1") && c.action == Action::Delete)
+                .any(|c| c.deposed == Some("k1".into()) && c.action == Action::Delete)
         );
 
         let plan = compute_with(

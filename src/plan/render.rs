@@ -9,7 +9,8 @@ use console::Style;
 use meshmon_provider_sdk::{AttrType, Map, Schema, Value};
 
 use super::compare;
-use super::{Action, Change, Drift, DriftKind, Plan};
+use super::{Action, Change, Plan};
+use crate::drift::{Drift, DriftKind};
 use crate::registry::Registry;
 
 /// Colours, or none (`--no-color`, `NO_COLOR`, not a terminal).
@@ -189,7 +190,7 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
     for note in &c.notes {
         let _ = writeln!(out, "  # {}", p.yellow.apply_to(format!("note: {note}")));
     }
-    let (type_name, name) = c.address.split_once('.').unwrap_or((&c.address, ""));
+    let (type_name, name) = (c.address.type_name(), c.address.name());
     let _ = writeln!(
         out,
         "{:>3} resource \"{type_name}\" \"{name}\" {{",

@@ -7,6 +7,8 @@ use std::ops::Range;
 
 use meshmon_provider_sdk::PathSegment;
 
+use crate::addr::Address;
+
 /// A reference or function call found inside `${…}`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RefExpr {
@@ -22,11 +24,11 @@ pub enum RefExpr {
 
 impl RefExpr {
     /// The resource address a reference points at, if any.
-    pub fn address(&self) -> Option<String> {
+    pub fn address(&self) -> Option<Address> {
         match self {
             RefExpr::Attr {
                 type_name, name, ..
-            } => Some(format!("{type_name}.{name}")),
+            } => Some(Address::resource(type_name, name)),
             _ => None,
         }
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_provider_sdk::{AttrType, Schema, Value};
+use meshmon_provider_sdk::{AttrPath, AttrType, Schema, Value};
 
 use super::expr::{self, Part, RefExpr};
 use super::node::{self, Key, Node, NodeKind};
@@ -18,6 +18,7 @@ use super::{
     Expr, Lifecycle, OutputBlock, ProviderBlock, ResourceBlock, S3Config, Spec, Timeouts, Variable,
     valid_name,
 };
+use crate::addr::Address;
 use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::registry::Registry;
 
@@ -128,7 +129,7 @@ struct Loader<'a> {
     registry: &'a Registry,
     diags: Diagnostics,
     /// Declared resource addresses → (type, header span).
-    addresses: BTreeMap<String, (String, Range<usize>)>,
+    addresses: BTreeMap<Address, (String, Range<usize>)>,
     variables: BTreeMap<String, Variable>,
 }
 
@@ -277,7 +278,7 @@ impl Loader<'_> {
         }
 
         // Declare every resource first so references can be checked in any order.
-        let mut raw_resources: Vec<(String, String, Key, &Node)> = Vec::new();
+        let mut raw_resources: Vec<(String, Address, Key, &Node)> = Vec::new();
         if let Some(res) = get("resources")
             && let Some(types) = self.expect_table(res, "`resources`")
         {
@@ -303,7 +304,7 @@ impl Loader<'_> {
                     if !self.check_name(nkey, "resource") {
                         continue;
                     }
-                    let address = format!("{}.{}", tkey.name, nkey.name);
+                    let address = Address::resource(&tkey.name, &nkey.name);
                     self.addresses.insert(
                         address.clone(),
                         (schema.type_name.to_string(), nkey.span.clone()),
@@ -505,7 +506,7 @@ triggers = { a = "${null_resource.a.id}" }
             spec.resources.keys().collect::<Vec<_>>(),
             ["null_resource.a", "null_resource.b"]
         );
-        let b = &spec.resources["null_resource.b"];
+        let b = &spec.resources[&"null_resource.b".into()];
         assert_eq!(
             b.dependencies(&spec).into_iter().collect::<Vec<_>>(),
             ["null_resource.a"]

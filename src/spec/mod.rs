@@ -15,13 +15,14 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use meshmon_provider_sdk::Value;
+use meshmon_provider_sdk::{AttrPath, Value};
 
 pub use backend::{LocateError, S3Config, StateLocation, state_location_of};
 pub use expr::{Part, RefExpr};
 pub use load::{load_file, load_text};
 pub use vars::{VarInputs, toml_to_value};
 
+use crate::addr::Address;
 use crate::diag::Source;
 
 /// A parsed, checked spec.
@@ -40,7 +41,7 @@ pub struct Spec {
     pub source: Source,
     pub variables: BTreeMap<String, Variable>,
     pub providers: BTreeMap<String, ProviderBlock>,
-    pub resources: BTreeMap<String, ResourceBlock>,
+    pub resources: BTreeMap<Address, ResourceBlock>,
     pub outputs: BTreeMap<String, OutputBlock>,
     /// `[meshmon] acknowledge`: warnings accepted per resource.
     pub acknowledge: Vec<Acknowledgement>,
@@ -52,7 +53,7 @@ pub struct Spec {
 pub struct Acknowledgement {
     pub warning: String,
     /// Addresses, each with its span in the spec.
-    pub resources: Vec<(String, Range<usize>)>,
+    pub resources: Vec<(Address, Range<usize>)>,
     pub reason: Option<String>,
     pub span: Range<usize>,
 }
@@ -75,7 +76,7 @@ pub struct ProviderBlock {
 /// `[resources.TYPE.NAME]`.
 #[derive(Clone, Debug)]
 pub struct ResourceBlock {
-    pub address: String,
+    pub address: Address,
     pub type_name: String,
     pub name: String,
     pub provider: String,
@@ -83,7 +84,7 @@ pub struct ResourceBlock {
     pub config_block: String,
     pub attrs: BTreeMap<String, Expr>,
     /// Explicit `depends_on` addresses.
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Address>,
     pub lifecycle: Lifecycle,
     pub timeouts: Timeouts,
     /// The span of the resource's name in its table header.
@@ -106,8 +107,8 @@ impl ResourceBlock {
 
     /// Every address this resource needs: references in its attributes,
     /// `depends_on`, and references in its provider's configuration.
-    pub fn dependencies(&self, spec: &Spec) -> BTreeSet<String> {
-        let mut deps: BTreeSet<String> = self.depends_on.iter().cloned().collect();
+    pub fn dependencies(&self, spec: &Spec) -> BTreeSet<Address> {
+        let mut deps: BTreeSet<Address> = self.depends_on.iter().cloned().collect();
         for e in self.attrs.values() {
             e.collect_addresses(&mut deps);
         }
@@ -125,7 +126,7 @@ impl ResourceBlock {
 pub struct Lifecycle {
     pub prevent_destroy: bool,
     pub create_before_destroy: bool,
-    pub ignore_changes: Vec<String>,
+    pub ignore_changes: Vec<AttrPath>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -172,7 +173,7 @@ impl Expr {
         }
     }
 
-    pub fn collect_addresses(&self, out: &mut BTreeSet<String>) {
+    pub fn collect_addresses(&self, out: &mut BTreeSet<Address>) {
         self.for_each_ref(&mut |r| {
             if let Some(a) = r.address() {
                 out.insert(a);
@@ -188,9 +189,4 @@ impl Expr {
     }
 }
 
-/// Whether a string is a valid name for a resource, variable or output.
-pub fn valid_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+pub use crate::addr::valid_name;

@@ -19,7 +19,10 @@ use std::thread::JoinHandle;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::{Deposed, Loaded, OutputState, PendingCreate, ResourceState, State, StateError};
+use super::{
+    Deposed, DeposedKey, Loaded, OutputState, PendingCreate, ResourceState, State, StateError,
+};
+use crate::addr::Address;
 
 /// One line of the journal.
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,45 +36,45 @@ pub enum JournalEntry {
     /// A create is about to start: written before the provider is called,
     /// so that a kill before its answer leaves a pending create to recover.
     Intent {
-        address: String,
+        address: Address,
         create: Box<PendingCreate>,
     },
     /// The object at `address` as created or updated. Ends the address's
     /// pending create; with `depose`, the object it replaces is deposed
     /// under that key first.
     Set {
-        address: String,
+        address: Address,
         resource: Box<ResourceState>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        depose: Option<String>,
+        depose: Option<DeposedKey>,
     },
     /// A partly created object that must go (the new half of a failed
     /// `create_before_destroy` replace): deposed under `key`, so that the
     /// object it was to replace stays in place.
     Stash {
-        key: String,
-        address: String,
+        key: DeposedKey,
+        address: Address,
         resource: Box<ResourceState>,
     },
     /// A delete is about to start: of the object at `address`, or of the
     /// deposed object `key`. Without the matching `remove`/`forget`, the
     /// object is deposed on replay so that the next apply finishes it.
     Deleting {
-        address: String,
+        address: Address,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        key: Option<String>,
+        key: Option<DeposedKey>,
     },
     Remove {
-        address: String,
+        address: Address,
     },
     /// The deposed object `key` is deleted.
     Forget {
-        key: String,
+        key: DeposedKey,
     },
     /// An intent at `address` ended with nothing to record: the create or
     /// delete failed without effect, or recovery found no object.
     Abandon {
-        address: String,
+        address: Address,
     },
     Outputs {
         outputs: std::collections::BTreeMap<String, OutputState>,
@@ -84,7 +87,7 @@ pub enum JournalEntry {
 #[derive(Debug, Default)]
 pub struct Replayer {
     /// Deletes started and not finished: (address, deposed key).
-    deleting: Vec<(String, Option<String>)>,
+    deleting: Vec<(Address, Option<DeposedKey>)>,
 }
 
 impl Replayer {
@@ -134,8 +137,7 @@ impl Replayer {
                 state.resources.remove(&address);
             }
             JournalEntry::Forget { key } => {
-                self.deleting
-                    .retain(|(_, k)| k.as_deref() != Some(key.as_str()));
+                self.deleting.retain(|(_, k)| k.as_ref() != Some(&key));
                 state.deposed.remove(&key);
             }
             JournalEntry::Abandon { address } => {
@@ -156,7 +158,7 @@ impl Replayer {
             {
                 state
                     .deposed
-                    .insert(super::deposed_key(), Deposed { address, resource });
+                    .insert(DeposedKey::new(), Deposed { address, resource });
             }
         }
     }
@@ -446,112 +448,119 @@ mod tests {
     fn an_intent_without_its_completion_replays_as_a_pending_create() {
         let state = replayed(vec![
             JournalEntry::Intent {
-                address: "a".into(),
+                address: "t.a".into(),
                 create: pending("t1"),
             },
             JournalEntry::Intent {
-                address: "b".into(),
+                address: "t.b".into(),
                 create: pending("t2"),
             },
             JournalEntry::Set {
-                address: "a".into(),
+                address: "t.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
         ]);
-        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);
-        assert_eq!(state.pending.keys().collect::<Vec<_>>(), ["b"]);
-        assert_eq!(state.pending["b"].token, "t2");
+        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["t.a"]);
+        assert_eq!(state.pending.keys().collect::<Vec<_>>(), ["t.b"]);
+        assert_eq!(state.pending[&"t.b".into()].token, "t2");
     }
 
     #[test]
     fn a_delete_without_its_completion_replays_as_a_deposed_object() {
         let state = replayed(vec![
             JournalEntry::Set {
-                address: "a".into(),
+                address: "t.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
             JournalEntry::Set {
-                address: "b".into(),
+                address: "t.b".into(),
                 resource: record("b-1"),
                 depose: None,
             },
             JournalEntry::Deleting {
-                address: "a".into(),
+                address: "t.a".into(),
                 key: None,
             },
             JournalEntry::Deleting {
-                address: "b".into(),
+                address: "t.b".into(),
                 key: None,
             },
             JournalEntry::Remove {
-                address: "b".into(),
+                address: "t.b".into(),
             },
         ]);
         assert!(state.resources.is_empty());
-        let deposed: Vec<_> = state.deposed.values().map(|d| d.address.as_str()).collect();
-        assert_eq!(deposed, ["a"]);
+        let deposed: Vec<_> = state
+            .deposed
+            .values()
+            .map(|d| d.address.to_string())
+            .collect();
+        assert_eq!(deposed, ["t.a"]);
     }
 
     #[test]
     fn a_replace_that_creates_first_deposes_the_old_object_until_it_is_forgotten() {
         let mut entries = vec![
             JournalEntry::Set {
-                address: "a".into(),
+                address: "t.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
             JournalEntry::Set {
-                address: "a".into(),
+                address: "t.a".into(),
                 resource: record("a-2"),
                 depose: Some("k1".into()),
             },
         ];
         let state = replayed(std::mem::take(&mut entries));
-        assert_eq!(state.resources["a"].outputs["id"], "a-2".into());
-        assert_eq!(state.deposed["k1"].resource.outputs["id"], "a-1".into());
+        assert_eq!(state.resources[&"t.a".into()].outputs["id"], "a-2".into());
+        assert_eq!(
+            state.deposed[&"k1".into()].resource.outputs["id"],
+            "a-1".into()
+        );
 
         let state = replayed(vec![
             JournalEntry::Set {
-                address: "a".into(),
+                address: "t.a".into(),
                 resource: record("a-2"),
                 depose: Some("k1".into()),
             },
             JournalEntry::Deleting {
-                address: "a".into(),
+                address: "t.a".into(),
                 key: Some("k1".into()),
             },
             JournalEntry::Forget { key: "k1".into() },
         ]);
         assert!(state.deposed.is_empty());
-        assert_eq!(state.resources["a"].outputs["id"], "a-2".into());
+        assert_eq!(state.resources[&"t.a".into()].outputs["id"], "a-2".into());
     }
 
     #[test]
     fn an_abandoned_intent_leaves_nothing_pending_and_the_object_in_place() {
         let state = replayed(vec![
             JournalEntry::Set {
-                address: "a".into(),
+                address: "t.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
             JournalEntry::Deleting {
-                address: "a".into(),
+                address: "t.a".into(),
                 key: None,
             },
             JournalEntry::Abandon {
-                address: "a".into(),
+                address: "t.a".into(),
             },
             JournalEntry::Intent {
-                address: "b".into(),
+                address: "t.b".into(),
                 create: pending("t"),
             },
             JournalEntry::Abandon {
-                address: "b".into(),
+                address: "t.b".into(),
             },
         ]);
-        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["t.a"]);
         assert!(state.pending.is_empty() && state.deposed.is_empty());
     }
 }

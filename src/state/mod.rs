@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use meshmon_provider_sdk::{Current, Map, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::addr::Address;
+
 pub use journal::{Journal, JournalEntry, Replayer};
 pub use local::{LocalStore, LockGuard, LockInfo};
 pub use store::{Backend, JournalSink, Store, StoreLock};
@@ -28,19 +30,19 @@ pub struct State {
     /// Bumped on every write; a saved plan records the serial it was made at.
     pub serial: u64,
     pub meshmon_version: String,
-    pub resources: BTreeMap<String, ResourceState>,
+    pub resources: BTreeMap<Address, ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputState>,
     /// Creates whose outcome is unknown: the process stopped after journaling
     /// the intent and before the answer. The next apply asks the provider to
     /// find each object and adopts it, or creates it afresh.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub pending: BTreeMap<String, PendingCreate>,
+    pub pending: BTreeMap<Address, PendingCreate>,
     /// Objects that must still be deleted, by key: the old half of a
     /// `create_before_destroy` replace, or an object whose delete was in
     /// flight when the process stopped. The next apply finishes them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub deposed: BTreeMap<String, Deposed>,
+    pub deposed: BTreeMap<DeposedKey, Deposed>,
 }
 
 /// A create that was started, with what finds its object again.
@@ -54,25 +56,86 @@ pub struct PendingCreate {
     /// The inputs the create was given.
     pub inputs: Map,
     #[serde(default)]
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<Address>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_attributes: Vec<String>,
     /// For the new half of a `create_before_destroy` replace: the key the
     /// object it replaces is deposed under once the new one is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deposes: Option<String>,
+    pub deposes: Option<DeposedKey>,
 }
 
 /// An object meshmon still has to delete.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Deposed {
-    pub address: String,
+    pub address: Address,
     pub resource: ResourceState,
 }
 
-/// A new key for a deposed object: short, unique within a state.
-pub fn deposed_key() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+/// The key a deposed object is known by: short, unique within a state, and
+/// checked when read, so that what a hand-edited state holds can never be
+/// mistaken for something else.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DeposedKey(String);
+
+impl DeposedKey {
+    /// A new key.
+    pub fn new() -> Self {
+        DeposedKey(uuid::Uuid::new_v4().simple().to_string()[..8].to_string())
+    }
+
+    /// A key as written, if it is one: 1 to 64 ASCII letters, digits, `_`
+    /// or `-`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if ok {
+            Ok(DeposedKey(text.to_string()))
+        } else {
+            Err(format!(
+                "{text:?} is not a deposed object's key: expected 1 to 64 letters, digits, `_` or `-`"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for DeposedKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+impl From<&str> for DeposedKey {
+    fn from(text: &str) -> Self {
+        DeposedKey::parse(text).expect("a valid key")
+    }
+}
+
+impl PartialEq<&str> for DeposedKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for DeposedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeposedKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        DeposedKey::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl State {
@@ -116,7 +179,7 @@ pub struct ResourceState {
     /// Addresses this resource depended on when last applied: destroy order
     /// for resources no longer in the spec comes from here.
     #[serde(default)]
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<Address>,
     #[serde(default)]
     pub status: Status,
     /// Top-level attributes whose values are secret.

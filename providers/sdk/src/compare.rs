@@ -3,7 +3,7 @@
 //! dashboards, the API server reorders manifests); numbers are equal across
 //! integer and float spellings. Anything involving `Unknown` is a change.
 
-use crate::{AttrType, PathSegment, Value};
+use crate::{AttrPath, AttrType, PathSegment, Value};
 use serde::Deserialize;
 
 /// Whether `a` and `b` are the same value for an attribute of type `ty`.
@@ -81,6 +81,16 @@ pub fn as_yaml(v: &Value) -> Value {
         }
     }
     Value::List(docs)
+}
+
+/// The paths at which attribute `name` differs between two values: the
+/// attribute itself, or the keys of its tables that changed.
+pub fn changed_attr_paths(name: &str, ty: &AttrType, a: &Value, b: &Value) -> Vec<AttrPath> {
+    let mut out = Vec::new();
+    changed_paths(ty, a, b, &mut Vec::new(), &mut out);
+    out.into_iter()
+        .map(|steps| AttrPath::new(name, steps))
+        .collect()
 }
 
 /// The paths at which two values differ, descending into tables so that a

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod current;
 pub mod declared;
 pub mod error;
+pub mod path;
 pub mod resource;
 pub mod schema;
 pub mod value;
@@ -16,6 +17,7 @@ pub use async_trait::async_trait;
 pub use attrs::Attrs;
 pub use declared::{Declaration, Declared, Inputs, TypeEntry, Types, UpdateGroup};
 pub use error::ProviderError;
+pub use path::{AttrPath, PathError};
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
     PlanAdvice, Provider, Resource, TOKEN_TAG,

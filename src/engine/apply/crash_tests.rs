@@ -109,7 +109,10 @@ async fn an_apply_killed_mid_create_is_adopted_by_the_next_one() {
         "exactly one object per address"
     );
     let state = store(dir.path()).load().await.unwrap().state;
-    assert_eq!(state.resources["fake_object.o"].outputs["id"], "o".into());
+    assert_eq!(
+        state.resources[&"fake_object.o".into()].outputs["id"],
+        "o".into()
+    );
     assert!(state.pending.is_empty());
     assert!(!plan_now(dir.path(), &world, SPEC).await.has_changes());
 }
@@ -152,12 +155,12 @@ async fn a_delete_in_flight_when_killed_is_finished_by_the_next_apply() {
     })
     .await;
     let state = store(dir.path()).load().await.unwrap().state;
-    assert!(!state.resources.contains_key("fake_object.p"));
+    assert!(!state.resources.contains_key(&"fake_object.p".into()));
     assert_eq!(
         state
             .deposed
             .values()
-            .map(|d| d.address.as_str())
+            .map(|d| d.address.to_string())
             .collect::<Vec<_>>(),
         ["fake_object.p"],
         "the object whose delete was in flight is deposed"
@@ -168,9 +171,9 @@ async fn a_delete_in_flight_when_killed_is_finished_by_the_next_apply() {
         .changes
         .iter()
         .filter(|c| c.deposed.is_some())
-        .map(|c| (c.address.as_str(), c.action))
+        .map(|c| (c.address.to_string(), c.action))
         .collect();
-    assert_eq!(deposed, [("fake_object.p", Action::Delete)]);
+    assert_eq!(deposed, [("fake_object.p".to_string(), Action::Delete)]);
     *world.delete_delay.lock().unwrap() = Duration::ZERO;
     let e = engine(dir.path(), &world, &only_o);
     apply(&e, &store(dir.path()), request(), &Unattended)
@@ -202,7 +205,10 @@ async fn create_before_destroy_keeps_the_old_object_deposed_until_it_is_deleted(
         .unwrap();
     assert!(err.to_string().contains("still in use"), "{err}");
     let state = store(dir.path()).load().await.unwrap().state;
-    assert_eq!(state.resources["fake_object.o"].outputs["id"], "o2".into());
+    assert_eq!(
+        state.resources[&"fake_object.o".into()].outputs["id"],
+        "o2".into()
+    );
     let deposed: Vec<_> = state
         .deposed
         .values()

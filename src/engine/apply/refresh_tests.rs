@@ -59,12 +59,12 @@ async fn ignore_changes_on_a_nested_key_still_reports_and_repairs_its_siblings()
     let e = engine(dir.path(), &world);
     e.configure_known(&state).await;
     let (refreshed, drift) = e.refresh(&state).await.unwrap();
-    let paths: Vec<&str> = drift
+    let paths: Vec<String> = drift
         .iter()
-        .flat_map(|d| d.attributes.iter().map(|a| a.path.as_str()))
+        .flat_map(|d| d.attributes.iter().map(|a| a.path.to_string()))
         .collect();
     assert_eq!(paths, ["labels.other"]);
-    let labels = &refreshed.resources["fake_object.o"].inputs["labels"];
+    let labels = &refreshed.resources[&"fake_object.o".into()].inputs["labels"];
     assert_eq!(labels.as_map().unwrap()["team"], Value::from("a"));
     assert_eq!(labels.as_map().unwrap()["other"], Value::from("y"));
     let plan = e
@@ -131,7 +131,8 @@ async fn a_failed_update_keeps_the_record_and_is_retried_not_replaced() {
     assert!(err.to_string().contains("failed half-way"), "{err}");
     let after = store.load().await.unwrap().state;
     assert_eq!(
-        after.resources["fake_object.o"], before.resources["fake_object.o"],
+        after.resources[&"fake_object.o".into()],
+        before.resources[&"fake_object.o".into()],
         "the record is kept as it was"
     );
     let plan = e
@@ -167,10 +168,11 @@ async fn an_update_that_fails_half_way_records_what_it_did() {
     let err = apply(&e, &store, request, &Unattended).await.err().unwrap();
     assert!(err.to_string().contains("failed half-way"), "{err}");
     let after = store.load().await.unwrap().state;
-    let o = &after.resources["fake_object.o"];
+    let o = &after.resources[&"fake_object.o".into()];
     assert_eq!(o.inputs["note"], meshmon_provider_sdk::Value::from("new"));
     assert_eq!(
-        o.inputs["labels"], before.resources["fake_object.o"].inputs["labels"],
+        o.inputs["labels"],
+        before.resources[&"fake_object.o".into()].inputs["labels"],
         "what failed keeps its recorded value"
     );
     assert_eq!(

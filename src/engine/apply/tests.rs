@@ -49,7 +49,7 @@ async fn apply_records_every_resource_and_a_second_apply_changes_nothing() {
     };
     assert_eq!(totals.added, 3);
     assert_eq!(state.resources.len(), 3);
-    let b = &state.resources["null_resource.b"];
+    let b = &state.resources[&"null_resource.b".into()];
     assert_eq!(b.dependencies, ["null_resource.a"]);
     let again = apply(&e, &store, request(false), &Unattended)
         .await
@@ -93,7 +93,12 @@ depends_on = ["time_sleep.slow"]
         "{err}"
     );
     let loaded = store.load().await.unwrap();
-    let addrs: Vec<&String> = loaded.state.resources.keys().collect();
+    let addrs: Vec<String> = loaded
+        .state
+        .resources
+        .keys()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(addrs, ["null_resource.apart"]);
 }
 

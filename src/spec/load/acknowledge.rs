@@ -12,6 +12,7 @@
 
 use super::super::{Acknowledgement, Spec};
 use super::{Loader, NodeKind};
+use crate::addr::Address;
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::lint;
 
@@ -94,11 +95,16 @@ impl Loader<'_> {
                             let Some(addr) = self.expect_str(a, "a `resources` entry") else {
                                 continue;
                             };
-                            if self.addresses.contains_key(&addr) {
-                                resources.push((addr, a.span.clone()));
+                            if let Some(known) = Address::parse(&addr)
+                                .ok()
+                                .filter(|x| self.addresses.contains_key(x))
+                            {
+                                resources.push((known, a.span.clone()));
                             } else {
-                                let hint =
-                                    did_you_mean(&addr, self.addresses.keys().map(String::as_str));
+                                let hint = did_you_mean(
+                                    &addr,
+                                    self.addresses.keys().map(ToString::to_string),
+                                );
                                 let d = self.err(
                                     format!("`acknowledge` names the undeclared resource `{addr}`"),
                                     a.span.clone(),
@@ -147,16 +153,16 @@ pub(super) fn apply(spec: &Spec, lints: Diagnostics, diags: &mut Diagnostics) {
             Some(a.warning.as_str()) == d.code
                 && a.resources
                     .iter()
-                    .any(|(r, _)| Some(r.as_str()) == d.address.as_deref())
+                    .any(|(r, _)| Some(r) == d.address.as_ref())
         })
     };
     let (silenced, shown): (Vec<Diag>, Vec<Diag>) =
         lints.items.into_iter().partition(|d| accepted(d));
     for a in &spec.acknowledge {
         for (addr, span) in &a.resources {
-            let used = silenced.iter().any(|d| {
-                d.code == Some(a.warning.as_str()) && d.address.as_deref() == Some(addr.as_str())
-            });
+            let used = silenced
+                .iter()
+                .any(|d| d.code == Some(a.warning.as_str()) && d.address.as_ref() == Some(addr));
             if !used {
                 diags.push(
                     Diag::warning(format!(

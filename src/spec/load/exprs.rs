@@ -10,7 +10,7 @@ impl Loader<'_> {
         &mut self,
         node: &Node,
         ty: &AttrType,
-        self_address: Option<&str>,
+        self_address: Option<&Address>,
     ) -> Option<Expr> {
         let mismatch = |this: &mut Self| {
             this.err(
@@ -113,7 +113,7 @@ impl Loader<'_> {
         node: &Node,
         s: &str,
         ty: &AttrType,
-        self_address: Option<&str>,
+        self_address: Option<&Address>,
     ) -> Option<Expr> {
         let parts = match expr::parse_template(s) {
             Ok(p) => p,
@@ -187,7 +187,7 @@ impl Loader<'_> {
         r: &RefExpr,
         span: Range<usize>,
         alone: Option<&AttrType>,
-        self_address: Option<&str>,
+        self_address: Option<&Address>,
     ) -> Option<RefExpr> {
         match r {
             RefExpr::File(p) => {
@@ -257,8 +257,8 @@ impl Loader<'_> {
                 attr,
                 path,
             } => {
-                let address = format!("{type_name}.{name}");
-                if Some(address.as_str()) == self_address {
+                let address = Address::resource(type_name, name);
+                if Some(&address) == self_address {
                     self.err(
                         format!("`{address}` refers to itself"),
                         span,
@@ -267,7 +267,10 @@ impl Loader<'_> {
                     return None;
                 }
                 let Some((real_type, _)) = self.addresses.get(&address).cloned() else {
-                    let hint = did_you_mean(&address, self.addresses.keys().map(String::as_str));
+                    let hint = did_you_mean(
+                        &address.to_string(),
+                        self.addresses.keys().map(ToString::to_string),
+                    );
                     let d = self.err(
                         format!("reference to undeclared resource `{address}`"),
                         span,

@@ -53,7 +53,7 @@ impl Loader<'_> {
         fields: &[(Key, Node)],
         block_span: Range<usize>,
         meta: &[&str],
-        self_address: Option<&str>,
+        self_address: Option<&Address>,
     ) -> BTreeMap<String, Expr> {
         let mut attrs = BTreeMap::new();
         for (k, v) in fields {
@@ -95,7 +95,7 @@ impl Loader<'_> {
                     );
                     d.help = Some(format!(
                         "remove it; refer to it elsewhere as `${{{}.{}}}`",
-                        self_address.unwrap_or("TYPE.NAME"),
+                        self_address.map_or("TYPE.NAME".to_string(), ToString::to_string),
                         k.name
                     ));
                 }
@@ -141,7 +141,7 @@ impl Loader<'_> {
     pub(super) fn resource(
         &mut self,
         type_name: &str,
-        address: &str,
+        address: &Address,
         key: &Key,
         node: &Node,
     ) -> Option<ResourceBlock> {
@@ -174,7 +174,7 @@ impl Loader<'_> {
             }
         }
         Some(ResourceBlock {
-            address: address.to_string(),
+            address: address.clone(),
             type_name: type_name.to_string(),
             name: key.name.clone(),
             provider: self.registry.provider_of(type_name)?.to_string(),
@@ -188,7 +188,7 @@ impl Loader<'_> {
         })
     }
 
-    pub(super) fn depends_on(&mut self, node: &Node, address: &str) -> Vec<String> {
+    pub(super) fn depends_on(&mut self, node: &Node, address: &Address) -> Vec<Address> {
         let NodeKind::Array(items) = &node.kind else {
             self.err(
                 format!(
@@ -200,45 +200,53 @@ impl Loader<'_> {
             );
             return Vec::new();
         };
-        let mut out: Vec<String> = Vec::new();
+        let mut out: Vec<Address> = Vec::new();
         for item in items {
             let Some(s) = self.expect_str(item, "a `depends_on` entry") else {
                 continue;
             };
-            let parts: Vec<&str> = s.split('.').collect();
-            if parts.len() != 2 || !parts.iter().all(|p| valid_name(p)) {
-                let d = self.err(
-                    format!("`{s}` is not a resource address"),
-                    item.span.clone(),
-                    "malformed address",
-                );
-                d.help = Some(
-                    "addresses are TYPE.NAME, like \"helm_release.appmesh_controller\"".into(),
-                );
-            } else if s == address {
+            let dep = match Address::parse(&s) {
+                Ok(a) if a.components().is_empty() && a.key().is_none() && !a.is_data() => a,
+                _ => {
+                    let d = self.err(
+                        format!("`{s}` is not a resource address"),
+                        item.span.clone(),
+                        "malformed address",
+                    );
+                    d.help = Some(
+                        "addresses are TYPE.NAME, like \"helm_release.appmesh_controller\"".into(),
+                    );
+                    continue;
+                }
+            };
+            if &dep == address {
                 self.err(
                     format!("`{address}` depends on itself"),
                     item.span.clone(),
                     "self-dependency",
                 );
-            } else if out.contains(&s) {
+            } else if out.contains(&dep) {
                 self.err(
                     format!("`{s}` is listed twice in `depends_on`"),
                     item.span.clone(),
                     "duplicate address",
                 );
-            } else if !self.addresses.contains_key(&s) {
-                let hint = did_you_mean(&s, self.addresses.keys().map(String::as_str));
+            } else if !self.addresses.contains_key(&dep) {
+                let hint = did_you_mean(&s, self.addresses.keys().map(ToString::to_string));
                 let d = self.err(
                     format!("`depends_on` names the undeclared resource `{s}`"),
                     item.span.clone(),
                     "no such resource",
                 );
                 d.help = Some(hint.unwrap_or_else(|| {
-                    format!("declare it with [resources.{}.{}]", parts[0], parts[1])
+                    format!(
+                        "declare it with [resources.{}.{}]",
+                        dep.type_name(),
+                        dep.name()
+                    )
                 }));
             } else {
-                out.push(s);
+                out.push(dep);
             }
         }
         out
@@ -277,9 +285,24 @@ impl Loader<'_> {
                         let Some(name) = self.expect_str(item, "an `ignore_changes` entry") else {
                             continue;
                         };
-                        let root = name.split(['.', '[']).next().unwrap_or_default();
+                        let path = match AttrPath::parse(&name) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                let span = self.sub_span(item, &name, e.span.clone());
+                                let d = self.err(
+                                    format!("`ignore_changes` entry `{name}` is not an attribute path: {e}"),
+                                    span,
+                                    "here",
+                                );
+                                d.help = Some(
+                                    "a path is an attribute and steps into it: `labels`, `labels.team`, `rules[0]`, `annotations[\"a.b/c\"]`".into(),
+                                );
+                                continue;
+                            }
+                        };
+                        let root = path.attribute.as_str();
                         match schema.get(root) {
-                            Some(a) if a.settable => l.ignore_changes.push(name),
+                            Some(a) if a.settable => l.ignore_changes.push(path),
                             Some(_) => {
                                 self.err(
                                     format!("`{name}` is computed, so there is nothing to ignore"),

@@ -1,0 +1,146 @@
+//! Refresh: read every recorded object — current and deposed — from the
+//! world, at most `parallelism` at once, and say what drifted. A read that
+//! fails (or whose task panics) is that object's error, never "deleted":
+//! every object is read even when some reads fail, so one run names every
+//! object that could not be checked. An object whose provider cannot be
+//! configured yet (its cluster is not in the state) keeps its record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use meshmon_provider_sdk::{Map, OpContext, ProviderError};
+
+use super::tasks::Bounded;
+use super::{Engine, Error, scrub, secret_texts};
+use crate::addr::Address;
+use crate::drift::{self, Drift};
+use crate::eval::Known;
+use crate::state::{DeposedKey, ResourceState, State};
+
+/// Which recorded object a read is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Object {
+    Current(Address),
+    Deposed(DeposedKey),
+}
+
+impl Engine {
+    /// Reads every object in `state` from the world. Returns the refreshed
+    /// state and the drift.
+    pub async fn refresh(&self, state: &State) -> Result<(State, Vec<Drift>), Error> {
+        let known = Known::all(state);
+        let mut configs: BTreeMap<String, Option<Map>> = BTreeMap::new();
+        let mut tasks = Bounded::new(self.parallelism);
+        let current = state
+            .resources
+            .iter()
+            .map(|(a, r)| (Object::Current(a.clone()), a, r));
+        // Deposed objects are read too: one that is gone needs no delete.
+        let deposed = state
+            .deposed
+            .iter()
+            .map(|(k, d)| (Object::Deposed(k.clone()), &d.address, &d.resource));
+        for (object, address, r) in current.chain(deposed) {
+            if !configs.contains_key(&r.provider) {
+                let config = self.providers.config(&self.spec, &r.provider, &known)?;
+                configs.insert(r.provider.clone(), config);
+            }
+            let Some(config) = configs[&r.provider].clone() else {
+                continue;
+            };
+            let providers = self.providers.clone();
+            let secrets = secret_texts([&r.inputs, &r.outputs], &self.sensitive_of(r));
+            let r = r.clone();
+            let address = address.clone();
+            tasks.spawn(object, async move {
+                let res = providers
+                    .resource(&r.provider, &config, &r.type_name)
+                    .await?;
+                let ctx = OpContext::quiet(address.to_string());
+                res.read(&ctx, &r.current())
+                    .await
+                    .map_err(|source| Error::Provider {
+                        address,
+                        operation: "read",
+                        source: Box::new(scrub(source, &secrets)),
+                    })
+            });
+        }
+        let mut refreshed = state.clone();
+        let mut drift = Vec::new();
+        let mut failed = Vec::new();
+        while let Some((object, result)) = tasks.next().await {
+            let now = match result {
+                Ok(Ok(now)) => now,
+                Ok(Err(e)) => {
+                    failed.push(e);
+                    continue;
+                }
+                Err(panicked) => {
+                    let address = match &object {
+                        Object::Current(a) => a.clone(),
+                        Object::Deposed(k) => state.deposed[k].address.clone(),
+                    };
+                    failed.push(Error::Provider {
+                        address,
+                        operation: "read",
+                        source: Box::new(ProviderError::new(panicked.to_string())),
+                    });
+                    continue;
+                }
+            };
+            match object {
+                Object::Deposed(key) => match now {
+                    None => {
+                        refreshed.deposed.remove(&key);
+                    }
+                    Some(now) => {
+                        let d = refreshed
+                            .deposed
+                            .get_mut(&key)
+                            .expect("read from the state");
+                        d.resource.inputs = now.inputs;
+                        d.resource.outputs = now.outputs;
+                    }
+                },
+                Object::Current(address) => {
+                    let prior = &state.resources[&address];
+                    let sensitive = self.sensitive_of(prior);
+                    let Some(now) = now else {
+                        refreshed.resources.remove(&address);
+                        drift.push(Drift::deleted(address, prior, sensitive));
+                        continue;
+                    };
+                    let ignored = self
+                        .spec
+                        .resources
+                        .get(&address)
+                        .map_or(&[][..], |b| &b.lifecycle.ignore_changes);
+                    let now = drift::keep_ignored(now, prior, ignored);
+                    let schema = self.registry.schema(&prior.type_name);
+                    if let Some(d) = drift::compare(&address, schema, prior, &now, sensitive) {
+                        drift.push(d);
+                    }
+                    let entry = refreshed
+                        .resources
+                        .get_mut(&address)
+                        .expect("read from the state");
+                    entry.inputs = now.inputs;
+                    entry.outputs = now.outputs;
+                }
+            }
+        }
+        Error::all_of(failed)?;
+        drift.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok((refreshed, drift))
+    }
+
+    /// The secret attributes of a recorded resource: those the record marks
+    /// (values built from secrets) and those its schema marks.
+    pub(crate) fn sensitive_of(&self, r: &ResourceState) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = r.sensitive_attributes.iter().cloned().collect();
+        if let Some(schema) = self.registry.schema(&r.type_name) {
+            out.extend(schema.names(|a| a.sensitive));
+        }
+        out
+    }
+}

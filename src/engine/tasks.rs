@@ -1,0 +1,115 @@
+//! Work on many objects at once, at most a bounded number in flight: the
+//! refresh reads every recorded object this way, and recovery looks for
+//! every pending create. A task that panics (a bug in a provider, say) is
+//! that object's failure, reported with the rest; the process goes on.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::{Id, JoinSet};
+
+/// How many operations run at once unless `--parallelism` says otherwise.
+pub const DEFAULT_PARALLELISM: usize = 10;
+
+/// Tasks keyed by what they work on.
+pub(crate) struct Bounded<K, T> {
+    permits: Arc<Semaphore>,
+    tasks: JoinSet<T>,
+    keys: HashMap<Id, K>,
+}
+
+/// A task that panicked, with what it said.
+#[derive(Debug)]
+pub(crate) struct Panicked(pub String);
+
+impl std::fmt::Display for Panicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the operation panicked: {}; this is a bug in meshmon or its provider",
+            self.0
+        )
+    }
+}
+
+impl<K, T: Send + 'static> Bounded<K, T> {
+    /// At most `limit` tasks run at once (at least one).
+    pub(crate) fn new(limit: usize) -> Self {
+        Bounded {
+            permits: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+            tasks: JoinSet::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Starts `work` for `key` as soon as a slot is free.
+    pub(crate) fn spawn(&mut self, key: K, work: impl Future<Output = T> + Send + 'static) {
+        let permits = self.permits.clone();
+        let handle = self.tasks.spawn(async move {
+            // The semaphore is never closed, so a permit always comes.
+            let _permit = permits.acquire_owned().await;
+            work.await
+        });
+        self.keys.insert(handle.id(), key);
+    }
+
+    /// The next task to finish, with its key; `None` when all have.
+    pub(crate) async fn next(&mut self) -> Option<(K, Result<T, Panicked>)> {
+        let joined = self.tasks.join_next_with_id().await?;
+        let (id, result) = match joined {
+            Ok((id, value)) => (id, Ok(value)),
+            Err(e) => {
+                let id = e.id();
+                let message = match e.try_into_panic() {
+                    Ok(payload) => payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".into()),
+                    Err(e) => e.to_string(),
+                };
+                (id, Err(Panicked(message)))
+            }
+        };
+        let key = self
+            .keys
+            .remove(&id)
+            .expect("every task is spawned with its key");
+        Some((key, result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_is_its_keys_failure_and_the_others_finish() {
+        let mut tasks = Bounded::new(2);
+        for i in 0..5u32 {
+            tasks.spawn(i, async move {
+                if i == 3 {
+                    panic!("boom {i}");
+                }
+                i * 10
+            });
+        }
+        let mut seen = Vec::new();
+        while let Some((k, r)) = tasks.next().await {
+            seen.push((k, r.map_err(|p| p.0)));
+        }
+        seen.sort_by_key(|(k, _)| *k);
+        assert_eq!(
+            seen,
+            [
+                (0, Ok(0)),
+                (1, Ok(10)),
+                (2, Ok(20)),
+                (3, Err("boom 3".to_string())),
+                (4, Ok(40))
+            ]
+        );
+    }
+}
