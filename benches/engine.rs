@@ -421,8 +421,9 @@ mod in_process {
     use meshmon::engine::apply::{ApplyRequest, Outcome, Unattended, apply};
     use meshmon::plan::PlanOptions;
     use meshmon::registry::Registry;
-    use meshmon::spec::{VarInputs, load_text};
+    use meshmon::spec::VarInputs;
     use meshmon::state::{LocalStore, Store};
+    use meshmon::validate::load_text;
 
     fn request(destroy: bool) -> ApplyRequest<'static> {
         ApplyRequest {

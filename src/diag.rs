@@ -170,3 +170,22 @@ pub fn did_you_mean<S: AsRef<str>>(
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{}`?", c.as_ref()))
 }
+
+/// Text as it can be shown on one line: control characters (a newline in a
+/// file's path, a NUL in a hand-edited address) are written as escapes, so
+/// that what a value holds can never forge a line of meshmon's output.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}

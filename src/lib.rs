@@ -20,3 +20,4 @@ pub mod registry;
 pub mod schema;
 pub mod spec;
 pub mod state;
+pub mod validate;

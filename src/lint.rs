@@ -70,22 +70,9 @@ const REMOVED_APIS: &[(&str, u32, &str)] = &[
     ),
 ];
 
-/// The stable code of each warning given here, with what it is about. The
-/// codes are a public contract: `[meshmon] acknowledge` names them.
-pub const CODES: &[(&str, &str)] = &[
-    (EKS_SUPPORT, "an EKS version out of standard support"),
-    (
-        API_REMOVED,
-        "a manifest using an API version the cluster's Kubernetes no longer serves",
-    ),
-    (APP_MESH_EOL, "AWS App Mesh, discontinued on 2026-09-30"),
-    (GRAFANA_AGENT_EOL, "the Grafana Agent, past its end of life"),
-];
-
-pub const EKS_SUPPORT: &str = "eks-standard-support-ended";
-pub const API_REMOVED: &str = "kubernetes-api-removed";
-pub const APP_MESH_EOL: &str = "app-mesh-end-of-life";
-pub const GRAFANA_AGENT_EOL: &str = "grafana-agent-end-of-life";
+pub use crate::registry::{
+    API_REMOVED, APP_MESH_EOL, EKS_SUPPORT, GRAFANA_AGENT_EOL, WARNING_CODES as CODES,
+};
 
 const APP_MESH: &str = "AWS App Mesh was discontinued on 2026-09-30";
 const APP_MESH_NEXT: &str =

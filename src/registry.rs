@@ -1,4 +1,5 @@
-//! The providers compiled into this binary and the resource types they offer.
+//! The providers compiled into this binary, the resource types they offer
+//! and the warnings this build gives.
 //! A resource type belongs to exactly one provider; the spec loader and the
 //! engine both look types up here.
 
@@ -6,6 +7,24 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{Provider, Schema};
+
+/// The stable code of each warning this build gives (the lints), with what
+/// it is about. The codes are a public contract: `[meshmon] acknowledge`
+/// names them.
+pub const WARNING_CODES: &[(&str, &str)] = &[
+    (EKS_SUPPORT, "an EKS version out of standard support"),
+    (
+        API_REMOVED,
+        "a manifest using an API version the cluster's Kubernetes no longer serves",
+    ),
+    (APP_MESH_EOL, "AWS App Mesh, discontinued on 2026-09-30"),
+    (GRAFANA_AGENT_EOL, "the Grafana Agent, past its end of life"),
+];
+
+pub const EKS_SUPPORT: &str = "eks-standard-support-ended";
+pub const API_REMOVED: &str = "kubernetes-api-removed";
+pub const APP_MESH_EOL: &str = "app-mesh-end-of-life";
+pub const GRAFANA_AGENT_EOL: &str = "grafana-agent-end-of-life";
 
 pub struct Registry {
     providers: BTreeMap<&'static str, Arc<dyn Provider>>,

@@ -10,8 +10,9 @@
 use std::path::Path;
 
 use meshmon::registry::Registry;
-use meshmon::spec::{VarInputs, load_text};
+use meshmon::spec::VarInputs;
 use meshmon::state::LocalStore;
+use meshmon::validate::load_text;
 use proptest::prelude::*;
 
 fn cases() -> u32 {

@@ -17,14 +17,15 @@ pub use args::{
     Cli, Command, DriftFormat, GraphFormat, PlanArgs, PlanOutput, SpecArgs, StateArgs, StateCommand,
 };
 pub use args::{ReportArgs, ReportTarget};
-use report::Out;
+use report::{Out, WarningsOnly};
 use state_cmds::{Reveal, output_cmd, state_cmd};
 
 use crate::diag::Diagnostics;
 use crate::engine::apply::{self, ApplyRequest, Outcome};
+use crate::engine::commands::{self, Notices};
 use crate::engine::progress::Reporter;
 use crate::engine::{Engine, Error};
-use crate::plan::file::{PLAN_FORMAT, SavedPlan};
+use crate::plan::file::SavedPlan;
 use crate::plan::render;
 use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
@@ -226,27 +227,6 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
     }
 }
 
-/// Loads the state, saying out loud what recovery found (a damaged journal).
-async fn load_state(store: &Store, out: &Out) -> Result<(State, bool), Failure> {
-    let loaded = store.load().await?;
-    for notice in &loaded.notices {
-        out.warning(notice);
-    }
-    if !loaded.state.pending.is_empty() {
-        let addresses: Vec<String> = loaded
-            .state
-            .pending
-            .keys()
-            .map(ToString::to_string)
-            .collect();
-        out.warning(&format!(
-            "an interrupted apply was creating {}: `meshmon apply` looks for each object and adopts it before creating anything",
-            addresses.join(", ")
-        ));
-    }
-    Ok((loaded.state, loaded.replayed))
-}
-
 fn var_inputs(args: &SpecArgs) -> VarInputs {
     VarInputs {
         cli: args.vars.clone(),
@@ -257,7 +237,7 @@ fn var_inputs(args: &SpecArgs) -> VarInputs {
 }
 
 fn load_spec(args: &SpecArgs, registry: &Registry) -> Result<(Spec, Diagnostics), Failure> {
-    spec::load_file(&args.file, &var_inputs(args), registry).map_err(Failure::Spec)
+    crate::validate::load_file(&args.file, &var_inputs(args), registry).map_err(Failure::Spec)
 }
 
 fn validate(args: &SpecArgs, deny_warnings: bool, out: &Out, registry: &Registry) -> CmdResult {
@@ -309,16 +289,13 @@ async fn plan_cmd(
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
-    let (state, _) = load_state(&store, out).await?;
     let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM);
-    let quiet = format == DriftFormat::Json;
-    let plan = engine
-        .refresh_and_plan(state, options(args), args.refresh, &|n| {
-            if !quiet {
-                out.status(&format!("Refreshing {n} resource(s)..."));
-            }
-        })
-        .await?;
+    let notices: &dyn Notices = if format == DriftFormat::Json {
+        &WarningsOnly(out)
+    } else {
+        out
+    };
+    let plan = commands::plan(&engine, &store, options(args), args.refresh, notices).await?;
     let env = engine.spec.name.as_str();
     out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
     let plain = render::Palette::new(false);
@@ -331,8 +308,9 @@ async fn plan_cmd(
         ));
     }
     if let Some(path) = &args.out {
-        let saved = saved_plan(&engine, &plan, args);
-        saved.write(path).map_err(|e| Failure::Message(e, None))?;
+        SavedPlan::of(&engine.spec, &plan)
+            .write(path)
+            .map_err(|e| Failure::Message(e, None))?;
         if format == DriftFormat::Text {
             out.print(&format!(
                 "\nSaved the plan to {0}. Apply exactly this plan with: meshmon apply {0}\n",
@@ -345,30 +323,6 @@ async fn plan_cmd(
     } else {
         0
     })
-}
-
-fn saved_plan(engine: &Engine, plan: &Plan, args: &PlanArgs) -> SavedPlan {
-    SavedPlan {
-        format_version: PLAN_FORMAT,
-        meshmon_version: env!("CARGO_PKG_VERSION").to_string(),
-        lineage: plan.prior.lineage.clone(),
-        serial: plan.prior.serial,
-        spec_path: engine.spec.path.clone(),
-        base_dir: engine.spec.base_dir.clone(),
-        spec_text: engine.spec.text.to_string(),
-        variables: engine
-            .spec
-            .variables
-            .values()
-            .map(|v| (v.name.clone(), v.value.clone()))
-            .collect(),
-        destroy: args.destroy,
-        refresh_only: args.refresh_only,
-        targets: args.targets.clone(),
-        replace: args.replace.clone(),
-        prior: plan.prior.clone(),
-        actions: plan.fingerprint(),
-    }
 }
 
 /// A saved plan fixes the spec, the variables and the options; a flag that
@@ -470,7 +424,7 @@ async fn apply_cmd(
                 values: s.variables.clone(),
                 ..VarInputs::default()
             };
-            spec::load_text(
+            crate::validate::load_text(
                 &s.spec_path,
                 s.spec_text.clone(),
                 &s.base_dir,
@@ -539,7 +493,7 @@ struct CliDriver<'a> {
     auto_approve: bool,
 }
 
-impl apply::Driver for CliDriver<'_> {
+impl Notices for CliDriver<'_> {
     fn status(&self, text: &str) {
         self.out.status(text);
     }
@@ -547,7 +501,9 @@ impl apply::Driver for CliDriver<'_> {
     fn warning(&self, text: &str) {
         self.out.warning(text);
     }
+}
 
+impl apply::Driver for CliDriver<'_> {
     fn show_plan(&self, plan: &Plan) {
         self.out
             .print(&render::plan(plan, self.registry, &self.out.palette));
@@ -599,12 +555,17 @@ async fn drift_cmd(
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
-    let (state, _) = load_state(&store, out).await?;
     let env = spec.name.clone();
     let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM);
-    engine.configure_known(&state).await;
-    let (_, drift) = engine.refresh(&state).await?;
-    let count = state.resources.len();
+    let notices: &dyn Notices = if format == DriftFormat::Json {
+        &WarningsOnly(out)
+    } else {
+        out
+    };
+    let commands::DriftReport {
+        drift,
+        checked: count,
+    } = commands::drift(&engine, &store, notices).await?;
     out.print(&reports::drift(format, &drift, count, &env, &out.palette));
     let plain = render::Palette::new(false);
     reports
@@ -624,18 +585,8 @@ async fn import_cmd(
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
-    let lock = store.lock("import", state_args.lock_timeout).await?;
-    let result: Result<(), Failure> = async {
-        let (mut state, _) = load_state(&store, out).await?;
-        let engine = Engine::new(spec, registry, crate::engine::DEFAULT_PARALLELISM);
-        let imported = engine.import(&state, address, id).await?;
-        state.resources.insert(address.clone(), imported);
-        store.persist(&mut state).await?;
-        Ok(())
-    }
-    .await;
-    store.unlock(lock).await?;
-    result?;
+    let engine = Engine::new(spec, registry, crate::engine::DEFAULT_PARALLELISM);
+    commands::import(&engine, &store, address, id, state_args.lock_timeout, out).await?;
     out.print(&format!(
         "Imported {address} (ID {id}). Run `meshmon plan` to see how it compares with the spec.\n"
     ));

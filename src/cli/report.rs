@@ -6,8 +6,30 @@ use std::io::Write;
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::diag::{Diag, Diagnostics};
+use crate::engine::commands::Notices;
 use crate::plan::render::{self, Palette};
 use crate::state::ResourceState;
+
+impl Notices for Out {
+    fn status(&self, text: &str) {
+        Out::status(self, text)
+    }
+
+    fn warning(&self, text: &str) {
+        Out::warning(self, text)
+    }
+}
+
+/// Warnings only: status lines stay off stderr (`--json` runs).
+pub struct WarningsOnly<'a>(pub &'a Out);
+
+impl Notices for WarningsOnly<'_> {
+    fn status(&self, _: &str) {}
+
+    fn warning(&self, text: &str) {
+        self.0.warning(text)
+    }
+}
 
 pub struct Out {
     pub color: bool,

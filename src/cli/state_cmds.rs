@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::args::{StateArgs, StateCommand};
 use super::report::{self, Out};
-use super::{CmdResult, Failure, load_state, store_light};
+use super::{CmdResult, Failure, store_light};
+use crate::engine::commands;
 use crate::plan::render;
 use crate::registry::Registry;
 
@@ -25,7 +26,7 @@ pub(super) async fn output_cmd(
     out: &Out,
 ) -> CmdResult {
     let store = store_light(file, args).await?;
-    let (state, _) = load_state(&store, out).await?;
+    let state = commands::read_state(&store, out).await?;
     let shown = |o: &crate::state::OutputState| -> Option<meshmon_provider_sdk::Value> {
         (!o.sensitive || reveal == Reveal::Secrets).then(|| o.value.clone())
     };
@@ -107,14 +108,14 @@ pub(super) async fn state_cmd(
     let store = store_light(file, args).await?;
     match cmd {
         StateCommand::List => {
-            let (state, _) = load_state(&store, out).await?;
+            let state = commands::read_state(&store, out).await?;
             for addr in state.resources.keys() {
                 out.print(&format!("{addr}\n"));
             }
             Ok(0)
         }
         StateCommand::Show { address } => {
-            let (state, _) = load_state(&store, out).await?;
+            let state = commands::read_state(&store, out).await?;
             let r = state.resources.get(&address).ok_or_else(|| {
                 Failure::Message(format!("no resource `{address}` in the state"), None)
             })?;
@@ -126,68 +127,16 @@ pub(super) async fn state_cmd(
             Ok(0)
         }
         StateCommand::Rm { addresses } => {
-            let lock = store.lock("state rm", args.lock_timeout).await?;
-            let result: CmdResult = async {
-                let (mut state, _) = load_state(&store, out).await?;
-                for a in &addresses {
-                    let removed = crate::addr::Address::parse(a)
-                        .ok()
-                        .and_then(|a| state.resources.remove(&a));
-                    if removed.is_none() {
-                        return Err(Failure::Message(
-                            format!("no resource `{a}` in the state; nothing was removed"),
-                            None,
-                        ));
-                    }
-                }
-                store.persist(&mut state).await?;
-                out.print(&format!(
-                    "Removed {} resource(s) from the state. The objects themselves still exist.\n",
-                    addresses.len()
-                ));
-                Ok(0)
-            }
-            .await;
-            store.unlock(lock).await?;
-            result
+            let n = commands::state_rm(&store, &addresses, args.lock_timeout, out).await?;
+            out.print(&format!(
+                "Removed {n} resource(s) from the state. The objects themselves still exist.\n"
+            ));
+            Ok(0)
         }
         StateCommand::Mv { from, to } => {
-            let lock = store.lock("state mv", args.lock_timeout).await?;
-            let result: CmdResult = async {
-                let (mut state, _) = load_state(&store, out).await?;
-                if state.resources.contains_key(&to) {
-                    return Err(Failure::Message(
-                        format!("`{to}` is already in the state"),
-                        None,
-                    ));
-                }
-                let r = state.resources.remove(&from).ok_or_else(|| {
-                    Failure::Message(format!("no resource `{from}` in the state"), None)
-                })?;
-                if r.type_name != to.type_name() {
-                    return Err(Failure::Message(
-                        format!(
-                            "cannot move a `{}` to `{to}`: the type must stay the same",
-                            r.type_name
-                        ),
-                        None,
-                    ));
-                }
-                state.resources.insert(to.clone(), r);
-                for other in state.resources.values_mut() {
-                    for d in other.dependencies.iter_mut() {
-                        if *d == from {
-                            *d = to.clone();
-                        }
-                    }
-                }
-                store.persist(&mut state).await?;
-                out.print(&format!("Moved {from} to {to}.\n"));
-                Ok(0)
-            }
-            .await;
-            store.unlock(lock).await?;
-            result
+            commands::state_mv(&store, &from, &to, args.lock_timeout, out).await?;
+            out.print(&format!("Moved {from} to {to}.\n"));
+            Ok(0)
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::commands::{Notices, locked};
 use super::progress::Reporter;
 use super::walk::{self, Totals};
 use super::{Engine, Error};
@@ -24,12 +25,8 @@ pub struct ApplyRequest<'a> {
     pub lock_timeout: Duration,
 }
 
-/// What an apply needs from whoever drives it.
-pub trait Driver: Send + Sync {
-    /// A line about progress ("Refreshing 3 resource(s)...").
-    fn status(&self, text: &str);
-    /// Something the user must hear about (a damaged journal).
-    fn warning(&self, text: &str);
+/// What an apply needs from whoever drives it, beyond hearing notices.
+pub trait Driver: Notices {
     /// The plan, before anything is changed.
     fn show_plan(&self, plan: &Plan);
     /// Asked before anything changes, with what would be done; an error
@@ -69,10 +66,10 @@ pub async fn apply(
     } else {
         "apply"
     };
-    let lock = store.lock(operation, request.lock_timeout).await?;
-    let result = apply_locked(engine, store, &request, driver).await;
-    store.unlock(lock).await?;
-    result
+    locked(store, operation, request.lock_timeout, driver, async || {
+        apply_locked(engine, store, &request, driver).await
+    })
+    .await
 }
 
 async fn apply_locked(
@@ -120,7 +117,6 @@ async fn apply_locked(
                 .plan(saved.prior.clone(), Vec::new(), saved.options())
                 .await?;
             saved.verify_plan(&plan)?;
-            engine.check_prevent_destroy(&plan)?;
             plan
         }
         None => {
@@ -186,7 +182,7 @@ async fn apply_locked(
     let reporter = driver.reporter();
     let mut journal = store.journal(&plan.prior)?;
     let started = Instant::now();
-    let (mut final_state, totals, error) = walk::apply(
+    let (mut final_state, totals, error) = walk::run(
         engine,
         &plan,
         plan.prior.clone(),
@@ -220,9 +216,12 @@ async fn apply_locked(
 /// everything and shows nothing.
 pub struct Unattended;
 
-impl Driver for Unattended {
+impl Notices for Unattended {
     fn status(&self, _: &str) {}
     fn warning(&self, _: &str) {}
+}
+
+impl Driver for Unattended {
     fn show_plan(&self, _: &Plan) {}
     fn confirm(&self, _: &str) -> Result<(), Error> {
         Ok(())
@@ -232,12 +231,3 @@ impl Driver for Unattended {
         Arc::new(Reporter::quiet(crate::plan::render::Palette::new(false)))
     }
 }
-
-#[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod refresh_tests;
-
-#[cfg(test)]
-mod crash_tests;

@@ -5,6 +5,7 @@
 //! provider can point at a cluster that the same apply creates.
 
 pub mod apply;
+pub mod commands;
 mod op;
 pub mod progress;
 pub mod recover;
@@ -15,6 +16,9 @@ pub use tasks::DEFAULT_PARALLELISM;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod walk;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,9 +71,6 @@ pub enum Error {
         "interrupted: {completed} operation(s) completed and were saved, {remaining} not started"
     )]
     Interrupted { completed: usize, remaining: usize },
-    /// A destroy was refused by `prevent_destroy`.
-    #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
-    PreventDestroy { address: Address },
     /// Anything else the user must fix before retrying.
     #[error("{0}")]
     Usage(String),
@@ -121,9 +122,7 @@ impl Error {
                 source.hint.clone()
             }
             Error::State(e) => e.hint(),
-            Error::PreventDestroy { .. } => {
-                Some("remove prevent_destroy from the spec first if you really mean to destroy it".into())
-            }
+            Error::Plan(e) => e.hint(),
             Error::StalePlan(e) => Some(e.hint().to_string()),
             Error::Journal { .. } => Some(
                 "free space or fix the file system, then run `meshmon apply` again: it recovers what the journal and the state hold and plans the rest".into(),
@@ -374,28 +373,7 @@ impl Engine {
         } else {
             (state, Vec::new())
         };
-        let plan = self.plan(prior, drift, options).await?;
-        self.check_prevent_destroy(&plan)?;
-        Ok(plan)
-    }
-
-    /// Refuses a plan that would destroy a resource marked
-    /// `lifecycle.prevent_destroy`.
-    pub fn check_prevent_destroy(&self, plan: &Plan) -> Result<(), Error> {
-        for c in &plan.changes {
-            if matches!(c.action, plan::Action::Delete | plan::Action::Replace)
-                && self
-                    .spec
-                    .resources
-                    .get(&c.address)
-                    .is_some_and(|b| b.lifecycle.prevent_destroy)
-            {
-                return Err(Error::PreventDestroy {
-                    address: c.address.clone(),
-                });
-            }
-        }
-        Ok(())
+        self.plan(prior, drift, options).await
     }
 
     /// Configures every provider that can be configured from `state`, so

@@ -95,14 +95,6 @@ pub(super) fn prepare(
     let mut prior: Option<Current> = None;
     match kind {
         Kind::Destroy => {
-            if let Some(b) = block
-                && b.lifecycle.prevent_destroy
-                && c.deposed.is_none()
-            {
-                return Err(Error::PreventDestroy {
-                    address: c.address.clone(),
-                });
-            }
             prior = original.cloned();
         }
         Kind::Apply => {

@@ -233,7 +233,7 @@ pub fn engine(
     registry: Arc<crate::registry::Registry>,
     spec: &str,
 ) -> crate::engine::Engine {
-    let (spec, _) = crate::spec::load_text(
+    let (spec, _) = crate::validate::load_text(
         &dir.join("meshmon.toml"),
         spec.to_string(),
         dir,

@@ -79,7 +79,7 @@ pub struct Totals {
 ///
 /// `tokens` holds the idempotency tokens of creates an interrupted apply
 /// started and recovery did not find: retrying them sends the same token.
-pub async fn apply(
+pub async fn run(
     engine: &Engine,
     plan: &Plan,
     state: State,

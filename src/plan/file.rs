@@ -72,6 +72,32 @@ impl StalePlan {
 }
 
 impl SavedPlan {
+    /// What applies `plan` later exactly as reviewed: the spec and the
+    /// variables it was made from, its options, and the state it was made
+    /// against (its lineage and serial, and the refreshed records).
+    pub fn of(spec: &crate::spec::Spec, plan: &super::Plan) -> SavedPlan {
+        SavedPlan {
+            format_version: PLAN_FORMAT,
+            meshmon_version: env!("CARGO_PKG_VERSION").to_string(),
+            lineage: plan.prior.lineage.clone(),
+            serial: plan.prior.serial,
+            spec_path: spec.path.clone(),
+            base_dir: spec.base_dir.clone(),
+            spec_text: spec.text.to_string(),
+            variables: spec
+                .variables
+                .values()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect(),
+            destroy: plan.options.destroy,
+            refresh_only: plan.options.refresh_only,
+            targets: plan.options.targets.clone(),
+            replace: plan.options.replace.clone(),
+            prior: plan.prior.clone(),
+            actions: plan.fingerprint(),
+        }
+    }
+
     /// Checks that the plan was made against `state` as it is now. Serial 0
     /// means no state was ever written: the plan's lineage becomes this
     /// environment's.

@@ -182,6 +182,9 @@ pub enum PlanError {
     },
     #[error("{} resources cannot be planned:\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Several(Vec<PlanError>),
+    /// The plan would destroy a resource the spec protects.
+    #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
+    PreventDestroy { address: Address },
 }
 
 impl PlanError {
@@ -204,7 +207,18 @@ impl PlanError {
                     .in_source(spec),
             ],
             PlanError::Several(all) => all.iter().flat_map(PlanError::diagnostics).collect(),
-            PlanError::UnknownAddress { .. } => Vec::new(),
+            PlanError::UnknownAddress { .. } | PlanError::PreventDestroy { .. } => Vec::new(),
+        }
+    }
+
+    /// What the user can do about it, where there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::PreventDestroy { .. } => Some(
+                "remove prevent_destroy from the spec first if you really mean to destroy it"
+                    .into(),
+            ),
+            _ => None,
         }
     }
 }
@@ -317,6 +331,20 @@ pub fn compute(
         }
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address).then(a.deposed.cmp(&b.deposed)));
+    // The one place `prevent_destroy` is checked: every plan, saved or
+    // not, destroy or replace, is computed here.
+    if let Some(c) = changes.iter().find(|c| {
+        matches!(c.action, Action::Delete | Action::Replace)
+            && c.deposed.is_none()
+            && spec
+                .resources
+                .get(&c.address)
+                .is_some_and(|b| b.lifecycle.prevent_destroy)
+    }) {
+        return Err(PlanError::PreventDestroy {
+            address: c.address.clone(),
+        });
+    }
 
     let outputs = if options.destroy {
         BTreeMap::new()
@@ -529,8 +557,9 @@ mod tests {
 
     use super::*;
     use crate::engine::testing::{Fake, World};
-    use crate::spec::{VarInputs, load_text};
+    use crate::spec::VarInputs;
     use crate::state::{Deposed, ResourceState};
+    use crate::validate::load_text;
 
     fn setup(body: &str) -> (Spec, Registry) {
         let registry = Registry::new(vec![Arc::new(Fake(World::default()))]);

@@ -96,30 +96,10 @@ pub fn load_text(
     if cx.diags.has_errors() {
         return Err(cx.diags);
     }
-    if let Some(spec) = spec {
-        let cycles = crate::graph::cycles(&spec);
-        for cycle in cycles {
-            let mut d = Diag::error(format!(
-                "dependency cycle between {}",
-                cycle.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-            ))
-            .help("a resource cannot depend on itself through references or depends_on; remove one of the references")
-            .in_source(&source);
-            for a in &cycle {
-                if let Some(r) = spec.resources.get(a) {
-                    d = d.label(r.span.clone(), format!("`{a}` is part of the cycle"));
-                }
-            }
-            cx.diags.push(d);
-        }
-        if cx.diags.has_errors() {
-            return Err(cx.diags);
-        }
-        let lints = crate::lint::lint(&spec, &crate::lint::today());
-        acknowledge::apply(&spec, lints, &mut cx.diags);
-        return Ok((spec, cx.diags));
+    match spec {
+        Some(spec) => Ok((spec, cx.diags)),
+        None => Err(cx.diags),
     }
-    Err(cx.diags)
 }
 
 struct Loader<'a> {
@@ -544,27 +524,6 @@ triggers = { a = "${null_resource.missing.id}" }
         );
         assert!(
             errors.iter().any(|(m, _)| m.contains("nope_thing")),
-            "{errors:#?}"
-        );
-    }
-
-    #[test]
-    fn a_dependency_cycle_is_an_error_naming_its_members() {
-        let errors = load(
-            r#"
-[resources.null_resource.a]
-triggers = { b = "${null_resource.b.id}" }
-
-[resources.null_resource.b]
-triggers = { a = "${null_resource.a.id}" }
-"#,
-        )
-        .err()
-        .unwrap();
-        assert!(
-            errors
-                .iter()
-                .any(|(m, _)| m.contains("null_resource.a") && m.contains("null_resource.b")),
             "{errors:#?}"
         );
     }

@@ -246,6 +246,7 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
         state,
         replayed,
         notices,
+        forgotten: Vec::new(),
     })
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, remove_journal, with_journal};
-use super::{FORMAT_VERSION, Loaded, State, StateError};
+use super::{Loaded, State, StateError};
 
 /// Who holds a lock, recorded in the lock file for other processes to read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -110,14 +110,24 @@ impl LocalStore {
     /// Reads the state, replaying a journal left by an interrupted apply.
     /// Returns the state and whether a journal was replayed. No file means
     /// a new, empty state.
+    /// The state, with the journal replayed over it.
     pub fn load(&self) -> Result<Loaded, StateError> {
-        let found =
+        self.load_forgetting(&[])
+    }
+
+    /// The state without the entries `forget` names (see [`super::decode`]).
+    pub fn load_forgetting(&self, forget: &[String]) -> Result<Loaded, StateError> {
+        let (found, forgotten) =
             match crate::fsutil::read_bytes_limited(&self.path, crate::fsutil::MAX_STATE_BYTES) {
-                Ok(bytes) => Some(parse_state(&bytes, &self.path.display().to_string())?),
+                Ok(bytes) => {
+                    let (state, forgotten) =
+                        super::decode(&bytes, &self.path.display().to_string(), forget)?;
+                    (Some(state), forgotten)
+                }
                 Err(crate::fsutil::ReadError::Io(e))
                     if e.kind() == std::io::ErrorKind::NotFound =>
                 {
-                    None
+                    (None, Vec::new())
                 }
                 Err(crate::fsutil::ReadError::Io(e)) => {
                     return Err(StateError::io("read", &self.path)(e));
@@ -129,7 +139,9 @@ impl LocalStore {
                     });
                 }
             };
-        with_journal(found, &self.journal_path())
+        let mut loaded = with_journal(found, &self.journal_path())?;
+        loaded.forgotten = forgotten;
+        Ok(loaded)
     }
 }
 
@@ -284,27 +296,6 @@ impl LocalStore {
     pub fn journal(&self, state: &State) -> Result<Journal, StateError> {
         Journal::create(&self.journal_path(), state)
     }
-}
-
-pub(crate) fn parse_state(bytes: &[u8], path: &str) -> Result<State, StateError> {
-    #[derive(Deserialize)]
-    struct Version {
-        format_version: u32,
-    }
-    let v: Version = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
-        path: path.to_string(),
-        message: e.to_string(),
-    })?;
-    if v.format_version != FORMAT_VERSION {
-        return Err(StateError::UnsupportedFormat {
-            path: path.to_string(),
-            found: v.format_version,
-        });
-    }
-    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
-        path: path.to_string(),
-        message: e.to_string(),
-    })
 }
 
 fn who() -> String {

@@ -30,19 +30,66 @@ pub struct State {
     /// Bumped on every write; a saved plan records the serial it was made at.
     pub serial: u64,
     pub meshmon_version: String,
+    #[serde(deserialize_with = "unique")]
     pub resources: BTreeMap<Address, ResourceState>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub outputs: BTreeMap<String, OutputState>,
     /// Creates whose outcome is unknown: the process stopped after journaling
     /// the intent and before the answer. The next apply asks the provider to
     /// find each object and adopts it, or creates it afresh.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique"
+    )]
     pub pending: BTreeMap<Address, PendingCreate>,
     /// Objects that must still be deleted, by key: the old half of a
     /// `create_before_destroy` replace, or an object whose delete was in
     /// flight when the process stopped. The next apply finishes them.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique"
+    )]
     pub deposed: BTreeMap<DeposedKey, Deposed>,
+}
+
+/// Reads a table whose keys must be unique: a state with the same address
+/// (or output, or key) twice is refused, never "the last one wins".
+pub(crate) fn unique<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord + std::fmt::Display,
+    V: Deserialize<'de>,
+{
+    struct Unique<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K, V> serde::de::Visitor<'de> for Unique<K, V>
+    where
+        K: Deserialize<'de> + Ord + std::fmt::Display,
+        V: Deserialize<'de>,
+    {
+        type Value = BTreeMap<K, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a table")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(k) = map.next_key::<K>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "`{k}` appears twice"
+                    )));
+                }
+                let v = map.next_value()?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 /// A create that was started, with what finds its object again.
@@ -206,6 +253,123 @@ pub struct OutputState {
     pub sensitive: bool,
 }
 
+/// Decodes a state file, checking every entry: addresses, deposed keys and
+/// values are parsed, and a key written twice is an error naming it.
+///
+/// `forget` names entries to drop first, as written — an address the
+/// checks refuse (a hand edit that put a NUL byte in it) included — from
+/// the resources, the pending creates and the deposed objects: `state rm`
+/// removes what the reader refuses this way. Returns the state and the
+/// names that were found and dropped.
+pub(crate) fn decode(
+    bytes: &[u8],
+    origin: &str,
+    forget: &[String],
+) -> Result<(State, Vec<String>), StateError> {
+    let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        path: origin.to_string(),
+        message: e.to_string(),
+    };
+    #[derive(Deserialize)]
+    struct Version {
+        format_version: u32,
+    }
+    let v: Version = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if v.format_version != FORMAT_VERSION {
+        return Err(StateError::UnsupportedFormat {
+            path: origin.to_string(),
+            found: v.format_version,
+        });
+    }
+    if forget.is_empty() {
+        return Ok((serde_json::from_slice(bytes).map_err(corrupt)?, Vec::new()));
+    }
+    // The document as plain JSON, so that entries the checks would refuse
+    // can be found and dropped; keys written twice are refused here too,
+    // since plain JSON keeps only the last of them.
+    serde_json::from_slice::<Unique>(bytes).map_err(corrupt)?;
+    let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(corrupt)?;
+    let mut dropped = Vec::new();
+    for table in ["resources", "pending"] {
+        if let Some(entries) = doc.get_mut(table).and_then(|t| t.as_object_mut()) {
+            for name in forget {
+                if entries.remove(name).is_some() && !dropped.contains(name) {
+                    dropped.push(name.clone());
+                }
+            }
+        }
+    }
+    if let Some(entries) = doc.get_mut("deposed").and_then(|t| t.as_object_mut()) {
+        entries.retain(|_, d| {
+            let address = d
+                .get("address")
+                .and_then(|a| a.as_str())
+                .unwrap_or_default();
+            match forget.iter().find(|f| f.as_str() == address) {
+                Some(name) => {
+                    if !dropped.contains(name) {
+                        dropped.push(name.clone());
+                    }
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+    let state = serde_json::from_value(doc).map_err(corrupt)?;
+    Ok((state, dropped))
+}
+
+/// Any JSON value, read only to refuse a table with a key written twice.
+struct Unique;
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Unique;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_unit<E>(self) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Unique, A::Error> {
+                while s.next_element::<Unique>()?.is_some() {}
+                Ok(Unique)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Unique, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    if !seen.insert(k.clone()) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "the key {k:?} appears twice in one table"
+                        )));
+                    }
+                    m.next_value::<Unique>()?;
+                }
+                Ok(Unique)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// What `load` found: the state, whether a journal left by an interrupted
 /// apply was replayed over it, and anything the user must hear about (a
 /// damaged journal, kept aside).
@@ -214,6 +378,8 @@ pub struct Loaded {
     pub state: State,
     pub replayed: bool,
     pub notices: Vec<String>,
+    /// The entries `load_forgetting` was asked to drop and found.
+    pub forgotten: Vec<String>,
 }
 
 impl Loaded {
@@ -222,6 +388,7 @@ impl Loaded {
             state,
             replayed: false,
             notices: Vec::new(),
+            forgotten: Vec::new(),
         }
     }
 }

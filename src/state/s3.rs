@@ -20,7 +20,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio::sync::Mutex;
 
 use super::journal;
-use super::local::{self, LockInfo};
+use super::local::LockInfo;
 use super::{State, StateError};
 use crate::spec::S3Config;
 
@@ -118,15 +118,18 @@ impl S3Store {
 
     /// Reads the state object (and replays a local journal left by an
     /// interrupted apply against it).
-    pub async fn load(&self) -> Result<super::Loaded, StateError> {
-        let found = match self.get(&self.config.key).await? {
+    pub async fn load(&self, forget: &[String]) -> Result<super::Loaded, StateError> {
+        let (found, forgotten) = match self.get(&self.config.key).await? {
             Some((bytes, etag)) => {
                 *self.etag.lock().await = etag;
-                Some(local::parse_state(&bytes, &self.url())?)
+                let (state, forgotten) = super::decode(&bytes, &self.url(), forget)?;
+                (Some(state), forgotten)
             }
-            None => None,
+            None => (None, Vec::new()),
         };
-        journal::with_journal(found, &self.journal_path)
+        let mut loaded = journal::with_journal(found, &self.journal_path)?;
+        loaded.forgotten = forgotten;
+        Ok(loaded)
     }
 
     /// Writes the state object conditionally; refuses when someone else

@@ -21,7 +21,9 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
 
     /// The state, with a journal an interrupted apply left replayed over it.
-    async fn load(&self) -> Result<Loaded, StateError>;
+    /// The entries named in `forget` are dropped from the state file before
+    /// it is checked, even ones it would refuse (see [`super::decode`]).
+    async fn load(&self, forget: &[String]) -> Result<Loaded, StateError>;
 
     /// Writes the state (bumping its serial) and drops the journal it
     /// supersedes.
@@ -92,8 +94,8 @@ impl Backend for LocalStore {
         self.path.display().to_string()
     }
 
-    async fn load(&self) -> Result<Loaded, StateError> {
-        LocalStore::load(self)
+    async fn load(&self, forget: &[String]) -> Result<Loaded, StateError> {
+        LocalStore::load_forgetting(self, forget)
     }
 
     async fn persist(&self, state: &mut State) -> Result<(), StateError> {
@@ -130,8 +132,8 @@ impl Backend for S3Store {
         self.url()
     }
 
-    async fn load(&self) -> Result<Loaded, StateError> {
-        S3Store::load(self).await
+    async fn load(&self, forget: &[String]) -> Result<Loaded, StateError> {
+        S3Store::load(self, forget).await
     }
 
     async fn persist(&self, state: &mut State) -> Result<(), StateError> {
@@ -195,7 +197,13 @@ impl Store {
     }
 
     pub async fn load(&self) -> Result<Loaded, StateError> {
-        self.backend().load().await
+        self.backend().load(&[]).await
+    }
+
+    /// The state without the entries named in `forget`, which may be ones
+    /// the reader would refuse: what `state rm` starts from.
+    pub async fn load_forgetting(&self, forget: &[String]) -> Result<Loaded, StateError> {
+        self.backend().load(forget).await
     }
 
     pub async fn persist(&self, state: &mut State) -> Result<(), StateError> {

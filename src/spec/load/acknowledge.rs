@@ -10,11 +10,10 @@
 //! resource, still shows. Checked after every resource is declared, so an
 //! address may name any resource of the spec.
 
-use super::super::{Acknowledgement, Spec};
+use super::super::Acknowledgement;
 use super::{Loader, NodeKind};
 use crate::addr::Address;
-use crate::diag::{Diag, Diagnostics, did_you_mean};
-use crate::lint;
+use crate::diag::did_you_mean;
 
 const KEYS: &[&str] = &["warning", "resources", "reason"];
 
@@ -58,10 +57,11 @@ impl Loader<'_> {
                         let Some(code) = self.expect_str(v, "`warning`") else {
                             continue;
                         };
-                        if lint::CODES.iter().any(|(c, _)| *c == code) {
+                        let codes = crate::registry::WARNING_CODES;
+                        if codes.iter().any(|(c, _)| *c == code) {
                             warning = Some(code);
                         } else {
-                            let hint = did_you_mean(&code, lint::CODES.iter().map(|(c, _)| *c));
+                            let hint = did_you_mean(&code, codes.iter().map(|(c, _)| *c));
                             let d = self.err(
                                 format!("`{code}` is not a warning meshmon gives"),
                                 v.span.clone(),
@@ -70,11 +70,7 @@ impl Loader<'_> {
                             d.help = Some(hint.unwrap_or_else(|| {
                                 format!(
                                     "the warnings are: {}",
-                                    lint::CODES
-                                        .iter()
-                                        .map(|(c, _)| *c)
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
+                                    codes.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
                                 )
                             }));
                         }
@@ -141,41 +137,4 @@ impl Loader<'_> {
         }
         out
     }
-}
-
-/// Moves the warnings the spec acknowledges out of `lints` into
-/// `diags.acknowledged`, the rest into `diags.items`; an acknowledgement
-/// that matches no warning is itself a warning, so it does not outlive the
-/// problem it excused.
-pub(super) fn apply(spec: &Spec, lints: Diagnostics, diags: &mut Diagnostics) {
-    let accepted = |d: &Diag| {
-        spec.acknowledge.iter().any(|a| {
-            Some(a.warning.as_str()) == d.code
-                && a.resources
-                    .iter()
-                    .any(|(r, _)| Some(r) == d.address.as_ref())
-        })
-    };
-    let (silenced, shown): (Vec<Diag>, Vec<Diag>) =
-        lints.items.into_iter().partition(|d| accepted(d));
-    for a in &spec.acknowledge {
-        for (addr, span) in &a.resources {
-            let used = silenced
-                .iter()
-                .any(|d| d.code == Some(a.warning.as_str()) && d.address.as_ref() == Some(addr));
-            if !used {
-                diags.push(
-                    Diag::warning(format!(
-                        "`{addr}` is acknowledged for `{}`, but has no such warning",
-                        a.warning
-                    ))
-                    .label(span.clone(), "acknowledges nothing")
-                    .help("remove it from `acknowledge`")
-                    .in_source(&spec.source),
-                );
-            }
-        }
-    }
-    diags.items.extend(shown);
-    diags.acknowledged.extend(silenced);
 }

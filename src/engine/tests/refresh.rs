@@ -1,11 +1,24 @@
 //! Refresh against the in-memory provider: out-of-band changes, ignored
 //! nested keys, and reads that fail.
 
-use super::*;
+#[allow(unused_imports)]
+use std::sync::Arc;
+#[allow(unused_imports)]
+use std::time::Duration;
+
+#[allow(unused_imports)]
+use crate::engine::apply::{ApplyRequest, Driver, Outcome, Unattended, apply};
 use crate::engine::testing::{Fake, World};
+#[allow(unused_imports)]
+use crate::engine::{Engine, Error};
+#[allow(unused_imports)]
+use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
-use crate::spec::{VarInputs, load_text};
+use crate::spec::VarInputs;
 use crate::state::LocalStore;
+#[allow(unused_imports)]
+use crate::state::{State, Store};
+use crate::validate::load_text;
 use meshmon_provider_sdk::Value;
 
 const SPEC: &str = r#"

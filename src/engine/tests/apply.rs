@@ -3,9 +3,21 @@
 
 use std::path::Path;
 
-use super::*;
+#[allow(unused_imports)]
+use std::sync::Arc;
+#[allow(unused_imports)]
+use std::time::Duration;
+
+#[allow(unused_imports)]
+use crate::engine::apply::{ApplyRequest, Driver, Outcome, Unattended, apply};
+#[allow(unused_imports)]
+use crate::engine::{Engine, Error};
+#[allow(unused_imports)]
+use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::state::LocalStore;
+#[allow(unused_imports)]
+use crate::state::{State, Store};
 
 fn engine(dir: &Path, spec: &str) -> Engine {
     crate::engine::testing::engine(dir, Arc::new(Registry::standard()), spec)
@@ -154,7 +166,13 @@ async fn prevent_destroy_refuses_before_anything_changes() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, Error::PreventDestroy { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Plan(crate::plan::PlanError::PreventDestroy { .. })
+        ),
+        "{err}"
+    );
     assert_eq!(store.load().await.unwrap().state, before);
 }
 

@@ -2,10 +2,22 @@
 //! whatever stops an apply, the next one finds what was in flight, and
 //! nothing is made twice or left behind.
 
-use super::*;
+#[allow(unused_imports)]
+use std::sync::Arc;
+#[allow(unused_imports)]
+use std::time::Duration;
+
+#[allow(unused_imports)]
+use crate::engine::apply::{ApplyRequest, Driver, Outcome, Unattended, apply};
 use crate::engine::testing::World;
+#[allow(unused_imports)]
+use crate::engine::{Engine, Error};
 use crate::plan::Action;
+#[allow(unused_imports)]
+use crate::plan::{Plan, PlanOptions};
 use crate::state::LocalStore;
+#[allow(unused_imports)]
+use crate::state::{State, Store};
 
 const SPEC: &str = r#"
 [meshmon]
