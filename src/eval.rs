@@ -165,7 +165,7 @@ impl Scope<'_> {
                         "`{address}.{}` does not exist: `{address}.{attr}` is {}",
                         AttrPath::new(attr.as_str(), path.clone()),
                         if sensitive {
-                            "(sensitive)".to_string()
+                            crate::secrets::SENSITIVE.to_string()
                         } else {
                             serde_json::to_string(&root).unwrap_or_default()
                         }
@@ -206,7 +206,7 @@ impl Scope<'_> {
                             a.name,
                             a.ty.describe(),
                             if s || a.sensitive {
-                                "(sensitive)".into()
+                                crate::secrets::SENSITIVE.into()
                             } else {
                                 serde_json::to_string(&v).unwrap_or_default()
                             }

@@ -18,6 +18,7 @@ pub mod lint;
 pub mod plan;
 pub mod registry;
 pub mod schema;
+pub mod secrets;
 pub mod spec;
 pub mod state;
 pub mod validate;

@@ -74,6 +74,17 @@ pub fn run(cli: Cli) -> ExitCode {
         .build()
         .expect("tokio runtime");
     let result = runtime.block_on(dispatch(cli.command, &out, registry));
+    // A report that could not be written whole is a failure, whatever the
+    // command found: a CI step reading it must not take half of it.
+    if let Some(e) = out.stdout_failure()
+        && result.is_ok()
+    {
+        out.error_message(
+            &format!("could not write the report to standard output: {e}"),
+            Some("run the command again with standard output going somewhere that can take the whole report".into()),
+        );
+        return ExitCode::from(1);
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Spec(d)) => {
@@ -289,7 +300,8 @@ async fn plan_cmd(
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
-    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM);
+    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM)
+        .sharing_secrets(out.secrets.clone());
     let notices: &dyn Notices = if format == DriftFormat::Json {
         &WarningsOnly(out)
     } else {
@@ -300,7 +312,9 @@ async fn plan_cmd(
     out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
     let plain = render::Palette::new(false);
     reports
-        .write(|f| reports::plan(f, &plan, env, &registry, &plain))
+        .write(&out.secrets, |f| {
+            reports::plan(f, &plan, env, &registry, &plain)
+        })
         .map_err(|e| Failure::Message(e, None))?;
     for problem in &plan.preflight {
         out.warning(&format!(
@@ -437,7 +451,8 @@ async fn apply_cmd(
     };
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
-    let engine = Engine::new(spec, registry.clone(), parallelism);
+    let engine =
+        Engine::new(spec, registry.clone(), parallelism).sharing_secrets(out.secrets.clone());
     let request = ApplyRequest {
         options: saved
             .as_ref()
@@ -521,10 +536,10 @@ impl apply::Driver for CliDriver<'_> {
     }
 
     fn reporter(&self) -> Arc<Reporter> {
-        Arc::new(Reporter::new(
-            std::io::stderr().is_terminal(),
-            self.out.palette.clone(),
-        ))
+        Arc::new(
+            Reporter::new(std::io::stderr().is_terminal(), self.out.palette.clone())
+                .masking(self.out.secrets.clone()),
+        )
     }
 }
 
@@ -535,7 +550,7 @@ fn print_outputs(state: &State, out: &Out) {
     let mut text = String::from("\nOutputs:\n\n");
     for (name, o) in &state.outputs {
         let v = if o.sensitive {
-            render::SENSITIVE.to_string()
+            crate::secrets::SENSITIVE.to_string()
         } else {
             render::scalar(&o.value)
         };
@@ -556,7 +571,8 @@ async fn drift_cmd(
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
     let env = spec.name.clone();
-    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM);
+    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM)
+        .sharing_secrets(out.secrets.clone());
     let notices: &dyn Notices = if format == DriftFormat::Json {
         &WarningsOnly(out)
     } else {
@@ -569,7 +585,9 @@ async fn drift_cmd(
     out.print(&reports::drift(format, &drift, count, &env, &out.palette));
     let plain = render::Palette::new(false);
     reports
-        .write(|f| reports::drift(f, &drift, count, &env, &plain))
+        .write(&out.secrets, |f| {
+            reports::drift(f, &drift, count, &env, &plain)
+        })
         .map_err(|e| Failure::Message(e, None))?;
     Ok(if drift.is_empty() { 0 } else { 2 })
 }
@@ -585,7 +603,8 @@ async fn import_cmd(
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
-    let engine = Engine::new(spec, registry, crate::engine::DEFAULT_PARALLELISM);
+    let engine = Engine::new(spec, registry, crate::engine::DEFAULT_PARALLELISM)
+        .sharing_secrets(out.secrets.clone());
     commands::import(&engine, &store, address, id, state_args.lock_timeout, out).await?;
     out.print(&format!(
         "Imported {address} (ID {id}). Run `meshmon plan` to see how it compares with the spec.\n"

@@ -2,12 +2,14 @@
 //! (so `plan --json | jq` stays clean), rendered with miette.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::diag::{Diag, Diagnostics};
 use crate::engine::commands::Notices;
 use crate::plan::render::{self, Palette};
+use crate::secrets::Secrets;
 use crate::state::ResourceState;
 
 impl Notices for Out {
@@ -31,11 +33,18 @@ impl Notices for WarningsOnly<'_> {
     }
 }
 
+/// Everything a command prints goes through here, masked with the secrets
+/// the run knows of.
 pub struct Out {
     pub color: bool,
     pub palette: Palette,
     /// Fold repeated warnings of one code into a line (see `warnings`).
     pub compact: bool,
+    /// What every line is masked with; the engine learns into it.
+    pub secrets: Arc<Secrets>,
+    /// The first write to standard output that failed (a full disk, a
+    /// closed pipe): the command then fails, since its report is not whole.
+    stdout_failed: Mutex<Option<std::io::Error>>,
 }
 
 impl Out {
@@ -44,7 +53,25 @@ impl Out {
             color,
             palette: Palette::new(color),
             compact: false,
+            secrets: Arc::new(Secrets::new()),
+            stdout_failed: Mutex::new(None),
         }
+    }
+
+    /// Why the report on standard output is not whole, if it is not.
+    pub fn stdout_failure(&self) -> Option<String> {
+        self.stdout_failed
+            .lock()
+            .expect("output lock")
+            .as_ref()
+            .map(ToString::to_string)
+    }
+
+    fn to_stderr(&self, text: &str) {
+        // Nothing is left to say a failing stderr on.
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(self.secrets.mask(text).as_bytes());
     }
 
     pub fn with_compact_warnings(mut self, compact: bool) -> Self {
@@ -54,12 +81,19 @@ impl Out {
 
     pub fn print(&self, text: &str) {
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(text.as_bytes());
-        let _ = o.flush();
+        let written = o
+            .write_all(self.secrets.mask(text).as_bytes())
+            .and_then(|()| o.flush());
+        if let Err(e) = written {
+            self.stdout_failed
+                .lock()
+                .expect("output lock")
+                .get_or_insert(e);
+        }
     }
 
     pub fn status(&self, text: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        self.to_stderr(&format!("{text}\n"));
     }
 
     fn handler(&self) -> GraphicalReportHandler {
@@ -84,14 +118,14 @@ impl Out {
         if let Some(line) = super::warnings::acknowledged(d) {
             text.push_str(&line);
         }
-        let _ = write!(std::io::stderr().lock(), "{text}");
+        self.to_stderr(&text);
     }
 
     pub fn warning(&self, message: &str) {
         let d = Diag::warning(message);
         let mut s = String::new();
         let _ = self.handler().render_report(&mut s, &d);
-        let _ = write!(std::io::stderr().lock(), "{s}");
+        self.to_stderr(&s);
     }
 
     pub fn error_message(&self, message: &str, hint: Option<String>) {
@@ -104,7 +138,7 @@ impl Out {
     pub fn error_diag(&self, d: Diag) {
         let mut s = String::new();
         let _ = self.handler().render_report(&mut s, &d);
-        let _ = write!(std::io::stderr().lock(), "{s}");
+        self.to_stderr(&s);
     }
 }
 
@@ -140,7 +174,7 @@ pub fn show_resource(
         let secret = r.sensitive_attributes.contains(k)
             || schema.and_then(|s| s.get(k)).is_some_and(|a| a.sensitive);
         let shown = if secret {
-            render::SENSITIVE.to_string()
+            crate::secrets::SENSITIVE.to_string()
         } else {
             render::scalar(v)
         };

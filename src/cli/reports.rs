@@ -35,9 +35,14 @@ impl ReportArgs {
 
     /// Renders and writes every requested report; stops at the first file
     /// that cannot be written and names it.
-    pub fn write(&self, render: impl Fn(DriftFormat) -> String) -> Result<(), String> {
+    pub fn write(
+        &self,
+        secrets: &crate::secrets::Secrets,
+        render: impl Fn(DriftFormat) -> String,
+    ) -> Result<(), String> {
         for t in self.targets() {
-            crate::fsutil::write_replace(&t.path, render(t.format).as_bytes(), 0o600)
+            let text = render(t.format);
+            crate::fsutil::write_replace(&t.path, secrets.mask(&text).as_bytes(), 0o600)
                 .map_err(|e| format!("cannot write report {}: {e}", t.path.display()))?;
         }
         Ok(())

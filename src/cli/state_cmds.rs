@@ -45,9 +45,9 @@ pub(super) async fn output_cmd(
                 out.print(&format!(
                     "{}\n",
                     if json {
-                        serde_json::to_string(render::SENSITIVE).expect("json")
+                        serde_json::to_string(crate::secrets::SENSITIVE).expect("json")
                     } else {
-                        render::SENSITIVE.to_string()
+                        crate::secrets::SENSITIVE.to_string()
                     }
                 ));
                 out.status(&format!(
@@ -73,7 +73,7 @@ pub(super) async fn output_cmd(
                 .iter()
                 .map(|(k, o)| {
                     let value = shown(o).map_or_else(
-                        || serde_json::Value::String(render::SENSITIVE.into()),
+                        || serde_json::Value::String(crate::secrets::SENSITIVE.into()),
                         serde_json::Value::from,
                     );
                     (
@@ -89,8 +89,10 @@ pub(super) async fn output_cmd(
         }
         None => {
             for (k, o) in &state.outputs {
-                let v =
-                    shown(o).map_or_else(|| render::SENSITIVE.to_string(), |v| render::scalar(&v));
+                let v = shown(o).map_or_else(
+                    || crate::secrets::SENSITIVE.to_string(),
+                    |v| render::scalar(&v),
+                );
                 out.print(&format!("{k} = {v}\n"));
             }
         }

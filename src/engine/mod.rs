@@ -23,7 +23,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use meshmon_provider_sdk::{Configured, Current, Map, OpContext, ProviderError, Value};
+use meshmon_provider_sdk::{Configured, Current, Map, OpContext, ProviderError};
 use tokio::sync::Mutex;
 
 use crate::addr::Address;
@@ -31,6 +31,7 @@ use crate::drift::Drift;
 use crate::eval::{Known, Scope};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::registry::Registry;
+use crate::secrets::Secrets;
 use crate::spec::Spec;
 use crate::state::{ResourceState, State, StateError};
 
@@ -133,63 +134,6 @@ impl Error {
             Error::Refused { hint, .. } => Some(hint.clone()),
             Error::Incomplete { .. } => Some("fix the errors above and run `meshmon apply` again: it continues where this run stopped".into()),
             _ => None,
-        }
-    }
-}
-
-/// The text of every secret value among `attrs`: the string (and number)
-/// leaves under each sensitive attribute, longest first so that a secret
-/// containing another is masked whole. Very short values are left out:
-/// masking every "a" or "10" in a message would hide the message, not a
-/// secret.
-pub fn secret_texts<'a>(
-    maps: impl IntoIterator<Item = &'a Map>,
-    sensitive: &std::collections::BTreeSet<String>,
-) -> Vec<String> {
-    fn leaves(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) => out.push(s.clone()),
-            Value::Int(i) => out.push(i.to_string()),
-            Value::Float(f) => out.push(f.to_string()),
-            Value::List(l) => l.iter().for_each(|e| leaves(e, out)),
-            Value::Map(m) => m.values().for_each(|e| leaves(e, out)),
-            Value::Bool(_) | Value::Null | Value::Unknown => {}
-        }
-    }
-    let mut out = Vec::new();
-    for m in maps {
-        for name in sensitive {
-            if let Some(v) = m.get(name) {
-                leaves(v, &mut out);
-            }
-        }
-    }
-    out.retain(|s| s.chars().count() >= 3);
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out.dedup();
-    out
-}
-
-/// Masks every secret in a provider's error: services and providers echo
-/// the values they were given ("`S3cr3t` is not a duration").
-pub fn scrub(mut e: ProviderError, secrets: &[String]) -> ProviderError {
-    if secrets.is_empty() {
-        return e;
-    }
-    mask_secrets(&mut e.message, secrets);
-    for field in [&mut e.hint, &mut e.operation, &mut e.code] {
-        if let Some(text) = field.as_mut() {
-            mask_secrets(text, secrets);
-        }
-    }
-    e
-}
-
-/// Replaces every secret in `text` with `(sensitive)`.
-pub fn mask_secrets(text: &mut String, secrets: &[String]) {
-    for secret in secrets {
-        if text.contains(secret.as_str()) {
-            *text = text.replace(secret.as_str(), "(sensitive)");
         }
     }
 }
@@ -304,6 +248,9 @@ pub struct Engine {
     pub registry: Arc<Registry>,
     pub providers: Arc<Providers>,
     pub parallelism: usize,
+    /// Every secret value this run comes to know; whoever prints masks with
+    /// it.
+    pub secrets: Arc<Secrets>,
 }
 
 impl Engine {
@@ -313,7 +260,19 @@ impl Engine {
             providers: Arc::new(Providers::new(registry.clone())),
             registry,
             parallelism: parallelism.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            secrets: Arc::new(Secrets::new()),
         }
+        .sharing_secrets(Arc::new(Secrets::new()))
+    }
+
+    /// The same engine, learning secrets into `secrets` (which the CLI
+    /// masks its output with): the spec's secret variables first.
+    pub fn sharing_secrets(mut self, secrets: Arc<Secrets>) -> Self {
+        for v in self.spec.variables.values().filter(|v| v.sensitive) {
+            secrets.learn(&v.value);
+        }
+        self.secrets = secrets;
+        self
     }
 
     /// Computes a plan against `prior` (already refreshed, or not).

@@ -56,7 +56,6 @@ pub(super) struct Op {
     pub(super) inputs: Map,
     pub(super) secret: BTreeSet<String>,
     pub(super) prior: Option<Current>,
-    pub(super) secrets: Vec<String>,
 }
 
 /// Evaluates a node's inputs against what is known now.
@@ -138,15 +137,15 @@ pub(super) fn prepare(
             }
         }
     }
-    let secrets = {
+    {
         let mut sensitive = c.sensitive.clone();
         sensitive.extend(secret.iter().cloned());
         let recorded = prior.iter().chain(original);
         let maps = recorded
             .flat_map(|p| [&p.inputs, &p.outputs])
             .chain(std::iter::once(&inputs));
-        super::secret_texts(maps, &sensitive)
-    };
+        engine.secrets.learn_attributes(maps, &sensitive);
+    }
     Ok(Op {
         config,
         verb,
@@ -155,7 +154,6 @@ pub(super) fn prepare(
         inputs,
         secret,
         prior,
-        secrets,
     })
 }
 
@@ -189,21 +187,15 @@ pub(super) fn spawn(
         inputs,
         secret,
         prior,
-        secrets,
     } = op;
     tokio::spawn(async move {
         reporter.start(&address, verb);
         let progress_reporter = reporter.clone();
         let progress_addr = address.clone();
-        let progress_secrets = secrets.clone();
         let mut ctx = OpContext::new(
             address.to_string(),
             timeout,
-            Arc::new(move |m: &str| {
-                let mut m = m.to_string();
-                super::mask_secrets(&mut m, &progress_secrets);
-                progress_reporter.status(&progress_addr, &m)
-            }),
+            Arc::new(move |m: &str| progress_reporter.status(&progress_addr, m)),
         );
         if let Some(intent) = intent {
             ctx = ctx.with_intent(intent);
@@ -265,7 +257,7 @@ pub(super) fn spawn(
         };
         let _ = tx.send(Done {
             node: node_index,
-            result: result.map_err(|e| super::scrub(e, &secrets)),
+            result,
             operation,
             cut_off,
         });

@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::addr::Address;
 use crate::plan::render::Palette;
+use crate::secrets::Secrets;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
@@ -63,6 +64,8 @@ pub struct Reporter {
     palette: Palette,
     /// Prints nothing (a benchmark, an in-process driver).
     silent: bool,
+    /// Every line is masked with these.
+    secrets: Arc<Secrets>,
 }
 
 impl Reporter {
@@ -79,7 +82,14 @@ impl Reporter {
             inflight: Mutex::new(BTreeMap::new()),
             palette,
             silent: false,
+            secrets: Arc::new(Secrets::new()),
         }
+    }
+
+    /// The same reporter, masking every line with `secrets`.
+    pub fn masking(mut self, secrets: Arc<Secrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// A reporter that prints nothing.
@@ -94,6 +104,8 @@ impl Reporter {
         if self.silent {
             return;
         }
+        let text = self.secrets.mask(text);
+        let text = text.as_ref();
         match &self.bar {
             Some(b) => b.println(text),
             None => {
@@ -125,7 +137,9 @@ impl Reporter {
     /// A provider's note on a long operation ("status CREATING").
     pub fn status(&self, addr: &Address, message: &str) {
         if let Some(f) = self.inflight.lock().expect("progress lock").get_mut(addr) {
-            f.status = Some(message.to_string());
+            // Masked and on one line now: the spinner draws it as it is.
+            let masked = self.secrets.mask(message);
+            f.status = Some(crate::diag::printable(&masked).into_owned());
         }
         self.redraw();
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use meshmon_provider_sdk::{Intent, OpContext, ProviderError};
 
 use super::tasks::Bounded;
-use super::{Engine, Error, scrub, secret_texts};
+use super::{Engine, Error};
 use crate::addr::Address;
 use crate::eval::Known;
 use crate::state::{JournalEntry, PendingCreate, Replayer, ResourceState, State, Status};
@@ -56,9 +56,9 @@ impl Engine {
                     .get(&address)
                     .and_then(|b| b.timeouts.create);
                 let key = address.clone();
+                let sensitive = p.sensitive_attributes.iter().cloned().collect();
+                self.secrets.learn_attributes([&p.inputs], &sensitive);
                 tasks.spawn(key, async move {
-                    let sensitive = p.sensitive_attributes.iter().cloned().collect();
-                    let secrets = secret_texts([&p.inputs], &sensitive);
                     let found = async {
                         let res = providers
                             .resource(&p.provider, &config, &p.type_name)
@@ -74,7 +74,7 @@ impl Engine {
                             .map_err(|e| Error::Provider {
                                 address: address.clone(),
                                 operation: "recover",
-                                source: Box::new(scrub(e, &secrets)),
+                                source: Box::new(e),
                             })
                     }
                     .await;

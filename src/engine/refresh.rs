@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use meshmon_provider_sdk::{Map, OpContext, ProviderError};
 
 use super::tasks::Bounded;
-use super::{Engine, Error, scrub, secret_texts};
+use super::{Engine, Error};
 use crate::addr::Address;
 use crate::drift::{self, Drift};
 use crate::eval::Known;
@@ -48,7 +48,8 @@ impl Engine {
                 continue;
             };
             let providers = self.providers.clone();
-            let secrets = secret_texts([&r.inputs, &r.outputs], &self.sensitive_of(r));
+            self.secrets
+                .learn_attributes([&r.inputs, &r.outputs], &self.sensitive_of(r));
             let r = r.clone();
             let address = address.clone();
             tasks.spawn(object, async move {
@@ -61,7 +62,7 @@ impl Engine {
                     .map_err(|source| Error::Provider {
                         address,
                         operation: "read",
-                        source: Box::new(scrub(source, &secrets)),
+                        source: Box::new(source),
                     })
             });
         }

@@ -9,9 +9,10 @@ use meshmon_provider_sdk::{Map, Value};
 use serde_json::json;
 
 use super::Plan;
-use super::render::{SENSITIVE, scalar};
+use super::render::scalar;
 use crate::drift::{Drift, DriftKind};
 use crate::registry::Registry;
+use crate::secrets::SENSITIVE;
 
 fn masked(
     attrs: &Option<Map>,

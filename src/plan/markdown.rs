@@ -10,9 +10,10 @@ use std::fmt::Write;
 
 use meshmon_provider_sdk::AttrType;
 
-use super::render::{self, Palette, SENSITIVE, scalar};
+use super::render::{self, Palette, scalar};
 use super::{Action, Change, Plan, compare};
 use crate::registry::Registry;
+use crate::secrets::SENSITIVE;
 
 /// GitHub's limit on the body of an issue or pull-request comment, in
 /// characters.

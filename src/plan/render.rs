@@ -12,6 +12,7 @@ use super::compare;
 use super::{Action, Change, Plan};
 use crate::drift::{Drift, DriftKind};
 use crate::registry::Registry;
+use crate::secrets::SENSITIVE;
 
 /// Colours, or none (`--no-color`, `NO_COLOR`, not a terminal).
 #[derive(Clone)]
@@ -57,7 +58,6 @@ impl Palette {
     }
 }
 
-pub const SENSITIVE: &str = "(sensitive)";
 const UNKNOWN: &str = "(known after apply)";
 
 /// Renders the whole plan.

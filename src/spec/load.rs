@@ -63,7 +63,12 @@ pub fn load_text(
     registry: &Registry,
 ) -> Result<(Spec, Diagnostics), Diagnostics> {
     let text = Arc::new(text);
-    let source = crate::diag::source(&path.display().to_string(), text.clone());
+    let (root, syntax) = node::parse(&text);
+    // Excerpts of the spec in diagnostics never show a secret variable's
+    // default: the spans of those values are blanked in the text they are
+    // drawn from (same length, so every span still points right).
+    let shown = secret_defaults_blanked(&text, &root);
+    let source = crate::diag::source(&path.display().to_string(), shown);
     let mut cx = Loader {
         text: &text,
         source: source.clone(),
@@ -73,7 +78,6 @@ pub fn load_text(
         addresses: BTreeMap::new(),
         variables: BTreeMap::new(),
     };
-    let (root, syntax) = node::parse(&text);
     if !syntax.is_empty() {
         // A table declared twice also repeats each of its keys; report the
         // table once and not every key inside it.
@@ -100,6 +104,42 @@ pub fn load_text(
         Some(spec) => Ok((spec, cx.diags)),
         None => Err(cx.diags),
     }
+}
+
+/// The spec text with the default of every `sensitive = true` variable
+/// replaced by `*`s of the same byte length.
+fn secret_defaults_blanked(text: &Arc<String>, root: &Node) -> Arc<String> {
+    let mut spans = Vec::new();
+    let variables = root
+        .as_table()
+        .and_then(|t| t.iter().find(|(k, _)| k.name == "variables"))
+        .and_then(|(_, v)| v.as_table());
+    for (_, var) in variables.into_iter().flatten() {
+        let Some(fields) = var.as_table() else {
+            continue;
+        };
+        let sensitive = fields
+            .iter()
+            .any(|(k, v)| k.name == "sensitive" && matches!(v.kind, NodeKind::Bool(true)));
+        if let Some((_, default)) = fields.iter().find(|(k, _)| k.name == "default")
+            && sensitive
+        {
+            spans.push(default.span.clone());
+        }
+    }
+    if spans.is_empty() {
+        return text.clone();
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for span in spans {
+        if let Some(part) = bytes.get_mut(span) {
+            // Keeps line breaks so that line numbers stay right.
+            for b in part.iter_mut().filter(|b| **b != b'\n') {
+                *b = b'*';
+            }
+        }
+    }
+    Arc::new(String::from_utf8(bytes).expect("ASCII replaces whole spans"))
 }
 
 struct Loader<'a> {

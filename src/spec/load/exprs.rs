@@ -222,7 +222,7 @@ impl Loader<'_> {
                 match alone {
                     Some(ty) if !ty.accepts(&value) => {
                         let shown = if var.sensitive {
-                            "(sensitive)".into()
+                            crate::secrets::SENSITIVE.into()
                         } else {
                             render_value(&value)
                         };

@@ -77,7 +77,7 @@ impl Loader<'_> {
                     Ok(v) => Some(v),
                     Err(e) => {
                         let secret = if sensitive {
-                            "(sensitive)".to_string()
+                            crate::secrets::SENSITIVE.to_string()
                         } else {
                             e
                         };
@@ -109,7 +109,7 @@ impl Loader<'_> {
                 && !allowed.contains(&value)
             {
                 let shown = if sensitive {
-                    "(sensitive)".to_string()
+                    crate::secrets::SENSITIVE.to_string()
                 } else {
                     render_value(&value)
                 };
