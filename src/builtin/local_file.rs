@@ -69,7 +69,7 @@ fn sha256(content: &[u8]) -> String {
 
 fn io_error(op: &str, path: &str, e: std::io::Error) -> ProviderError {
     ProviderError::api(
-        format!("{op} {path}"),
+        format!("{op} {path:?}"),
         Some(format!("{:?}", e.kind())),
         e.to_string(),
     )
@@ -120,7 +120,7 @@ fn create(w: Wanted) -> Result<Map, ProviderError> {
     } = w;
     let exists = || {
         ProviderError::new(format!(
-            "{path} already exists; meshmon does not overwrite files it did not create"
+            "{path:?} already exists; meshmon does not overwrite files it did not create"
         ))
         .with_hint("move it away, or adopt it with `meshmon import ADDRESS PATH` to manage it")
     };
@@ -169,9 +169,22 @@ fn update(w: Wanted) -> Result<Map, ProviderError> {
     Ok(written(path, &content))
 }
 
+/// Checks that the recorded ID is the path the recorded inputs name: a file
+/// is only ever read or removed where the spec put it.
+fn recorded_path(id: &str, prior: &Current) -> Result<(), ProviderError> {
+    match prior.inputs.get("path").and_then(Value::as_str) {
+        Some(path) if path == id => Ok(()),
+        recorded => Err(ProviderError::new(format!(
+            "the state records this file's ID as {id:?}, but its path as {}; meshmon reads and removes a file only at its recorded path",
+            recorded.map_or("nothing".to_string(), |p| format!("{p:?}"))
+        ))
+        .with_hint("the state was edited: restore it from its backup, or `meshmon state rm` the resource and `meshmon import` it again")),
+    }
+}
+
 fn replaced(path: &str, what: &str) -> ProviderError {
     ProviderError::new(format!(
-        "{path} is now {what}, not the file meshmon wrote; meshmon leaves it alone"
+        "{path:?} is now {what}, not the file meshmon wrote; meshmon leaves it alone"
     ))
     .with_hint("remove it to let meshmon write the file again, or `meshmon state rm` the resource to stop managing it")
 }
@@ -188,7 +201,7 @@ fn read_file(path: &str) -> Result<Option<Current>, ProviderError> {
         Err(fsutil::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(None);
         }
-        Err(e) => return Err(ProviderError::new(format!("cannot read {path}: {e}"))),
+        Err(e) => return Err(ProviderError::new(format!("cannot read {path:?}: {e}"))),
     };
     let inputs = super::outputs([
         ("path", Value::from(path)),
@@ -266,17 +279,30 @@ impl Declared for LocalFile {
         blocking(move || update(w)).await.map(Some)
     }
 
+    /// The record is read only where its inputs say the file is: a state
+    /// edited to give another path as the ID is refused, never read.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        path: &str,
+        prior: &Current,
+    ) -> Result<Option<Current>, ProviderError> {
+        recorded_path(path, prior)?;
+        self.fetch(ctx, path, &prior.inputs).await
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,
         path: &str,
-        _prior: &Current,
+        prior: &Current,
     ) -> Result<(), ProviderError> {
+        recorded_path(path, prior)?;
         let path = path.to_string();
         let gone = blocking(move || match found(&path)? {
             Found::Nothing => Ok(None),
             Found::Other(what) => Ok(Some(format!(
-                "{path} is now {what}, not the file meshmon wrote: left in place"
+                "{path:?} is now {what}, not the file meshmon wrote: left in place"
             ))),
             Found::File(_) => match std::fs::remove_file(&path) {
                 Ok(()) => Ok(None),

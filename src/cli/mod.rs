@@ -173,11 +173,14 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
         Command::Docs { out: file } => {
             let text = crate::docs::reference(&registry);
             match file {
-                Some(path) => {
-                    crate::fsutil::write_replace(&path, text.as_bytes(), 0o644).map_err(|e| {
-                        Failure::Message(format!("cannot write {}: {e}", path.display()), None)
-                    })?
-                }
+                Some(path) => crate::fsutil::write_report(
+                    "reference",
+                    &path,
+                    text.as_bytes(),
+                    0o644,
+                    &crate::fsutil::Protected::new(),
+                )
+                .map_err(|e| Failure::Message(e, None))?,
                 None => out.print(&text),
             }
             Ok(0)
@@ -262,6 +265,23 @@ fn validate(args: &SpecArgs, deny_warnings: bool, out: &Out, registry: &Registry
     Ok(0)
 }
 
+/// What a report written by this command must never replace: the spec, its
+/// var files, the state's files and a saved plan.
+fn protected(spec: &SpecArgs, store: &Store, plan: Option<&Path>) -> crate::fsutil::Protected {
+    let mut p = crate::fsutil::Protected::new();
+    p.add(&spec.file, "the spec");
+    for f in &spec.var_files {
+        p.add(f, "a var file");
+    }
+    for (f, what) in store.own_files() {
+        p.add(&f, what);
+    }
+    if let Some(f) = plan {
+        p.add(f, "the saved plan");
+    }
+    p
+}
+
 /// The state for a loaded spec: --state, else where the spec keeps it.
 async fn store_for(spec: &Spec, args: &StateArgs) -> Store {
     match &args.state {
@@ -312,9 +332,11 @@ async fn plan_cmd(
     out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
     let plain = render::Palette::new(false);
     reports
-        .write(&out.secrets, |f| {
-            reports::plan(f, &plan, env, &registry, &plain)
-        })
+        .write(
+            &out.secrets,
+            &protected(&args.spec, &store, args.out.as_deref()),
+            |f| reports::plan(f, &plan, env, &registry, &plain),
+        )
         .map_err(|e| Failure::Message(e, None))?;
     for problem in &plan.preflight {
         out.warning(&format!(
@@ -585,7 +607,7 @@ async fn drift_cmd(
     out.print(&reports::drift(format, &drift, count, &env, &out.palette));
     let plain = render::Palette::new(false);
     reports
-        .write(&out.secrets, |f| {
+        .write(&out.secrets, &protected(args, &store, None), |f| {
             reports::drift(f, &drift, count, &env, &plain)
         })
         .map_err(|e| Failure::Message(e, None))?;

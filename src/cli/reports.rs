@@ -2,9 +2,8 @@
 //! stdout and may also write others to files (`--json-out`,
 //! `--markdown-out`, `--report FORMAT=FILE`), so a CI job that wants text
 //! in its log, JSON for a script and Markdown for a comment refreshes once.
-//! Each file is written whole or not at all: a temporary file in the same
-//! directory, renamed over the target, so a reader never sees half a report
-//! and a symlink at the target is replaced, never written through.
+//! Each file is written whole or not at all, and never over the state, the
+//! spec, a var file or a saved plan (`fsutil::write_report`).
 
 use super::args::{DriftFormat, ReportArgs, ReportTarget};
 use crate::drift::Drift;
@@ -38,12 +37,18 @@ impl ReportArgs {
     pub fn write(
         &self,
         secrets: &crate::secrets::Secrets,
+        protected: &crate::fsutil::Protected,
         render: impl Fn(DriftFormat) -> String,
     ) -> Result<(), String> {
         for t in self.targets() {
             let text = render(t.format);
-            crate::fsutil::write_replace(&t.path, secrets.mask(&text).as_bytes(), 0o600)
-                .map_err(|e| format!("cannot write report {}: {e}", t.path.display()))?;
+            crate::fsutil::write_report(
+                "report",
+                &t.path,
+                secrets.mask(&text).as_bytes(),
+                0o600,
+                protected,
+            )?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::report::Out;
+use crate::fsutil::Protected;
 
 use super::{CmdResult, Failure};
 use crate::init;
@@ -59,8 +60,10 @@ pub fn init(name: &str, dir: &Path, out: &Out, registry: &Registry) -> CmdResult
 pub fn schema(file: Option<&Path>, out: &Out, registry: &Registry) -> CmdResult {
     let text = crate::schema::spec_schema_text(registry);
     match file {
-        Some(path) => crate::fsutil::write_replace(path, text.as_bytes(), 0o644)
-            .map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display()), None))?,
+        Some(path) => {
+            crate::fsutil::write_report("schema", path, text.as_bytes(), 0o644, &Protected::new())
+                .map_err(|e| Failure::Message(e, None))?
+        }
         None => out.print(&text),
     }
     Ok(0)
@@ -80,14 +83,24 @@ pub fn man(dir: Option<&Path>, out: &Out) -> CmdResult {
     let cmd = <super::Cli as clap::CommandFactory>::command();
     match dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .and_then(|()| clap_mangen::generate_to(cmd, dir))
-                .map_err(|e| {
-                    Failure::Message(
-                        format!("cannot write man pages to {}: {e}", dir.display()),
-                        None,
-                    )
-                })?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::Message(
+                    format!("cannot write man pages to {}: {e}", dir.display()),
+                    None,
+                )
+            })?;
+            // Each page is written like any report: never through a link
+            // planted in DIR, never over one of meshmon's own files.
+            for (name, page) in man_pages(cmd)? {
+                crate::fsutil::write_report(
+                    "man page",
+                    &dir.join(name),
+                    &page,
+                    0o644,
+                    &Protected::new(),
+                )
+                .map_err(|e| Failure::Message(e, None))?;
+            }
             out.status(&format!("Wrote the man pages to {}.", dir.display()));
         }
         None => {
@@ -99,4 +112,25 @@ pub fn man(dir: Option<&Path>, out: &Out) -> CmdResult {
         }
     }
     Ok(0)
+}
+
+/// Every man page, named as `clap_mangen` names them (`meshmon.1`,
+/// `meshmon-plan.1`, …): the subcommands' first, then the command's own.
+fn man_pages(cmd: clap::Command) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    fn collect(cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            collect(sub, pages)?;
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut page = Vec::new();
+        man.render(&mut page)?;
+        pages.push((man.get_filename(), page));
+        Ok(())
+    }
+    let mut cmd = cmd.disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    collect(cmd, &mut pages)
+        .map_err(|e| Failure::Message(format!("cannot render the man pages: {e}"), None))?;
+    Ok(pages)
 }

@@ -89,6 +89,9 @@ pub fn parse(text: &str) -> (Node, Vec<SyntaxError>) {
     (Node { span, kind }, errors)
 }
 
+/// Why `inf` and `nan` are refused wherever a value is written.
+pub const NON_FINITE: &str = "`inf` and `nan` cannot be used: every value is recorded in the state as JSON, which has no such numbers; write a finite number";
+
 /// Tables and arrays nested deeper than this are refused where they start:
 /// values are recorded in the state, which must stay readable.
 pub const MAX_DEPTH: usize = meshmon_provider_sdk::value::MAX_DEPTH;
@@ -140,7 +143,14 @@ fn node(v: Spanned<DeValue<'_>>, depth: usize, errors: &mut Vec<SyntaxError>) ->
             }
         }
         DeValue::Float(f) => {
-            NodeKind::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN))
+            let n: f64 = f.as_str().replace('_', "").parse().unwrap_or(f64::NAN);
+            if !n.is_finite() {
+                errors.push(SyntaxError {
+                    message: NON_FINITE.into(),
+                    span: Some(span.clone()),
+                });
+            }
+            NodeKind::Float(n)
         }
         DeValue::Boolean(b) => NodeKind::Bool(b),
         DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),

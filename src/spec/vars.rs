@@ -16,16 +16,34 @@ pub struct VarInputs {
     pub files: Vec<PathBuf>,
     /// `MESHMON_VAR_*` environment variables (name without the prefix).
     pub env: Vec<(String, String)>,
+    /// `MESHMON_VAR_*` environment variables that cannot be read (their
+    /// name or value is not UTF-8), as shown in errors.
+    pub unreadable_env: Vec<String>,
     /// Typed values that override everything (a saved plan's variables).
     pub values: Vec<(String, Value)>,
 }
 
 impl VarInputs {
     /// Picks the `MESHMON_VAR_*` variables out of the process environment.
+    /// Variables meshmon does not read are ignored whatever they hold (CI
+    /// systems set some that are not UTF-8); one of its own that cannot be
+    /// read is an error naming it.
     pub fn with_process_env(mut self) -> Self {
-        self.env = std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix("MESHMON_VAR_").map(|n| (n.to_string(), v)))
-            .collect();
+        for (k, v) in std::env::vars_os() {
+            if !k.as_encoded_bytes().starts_with(b"MESHMON_VAR_") {
+                continue;
+            }
+            match (k.to_str(), v.into_string()) {
+                (Some(k), Ok(v)) => {
+                    let name = k.strip_prefix("MESHMON_VAR_").unwrap_or(k);
+                    self.env.push((name.to_string(), v));
+                }
+                (name, _) => self.unreadable_env.push(
+                    name.map(str::to_string)
+                        .unwrap_or_else(|| k.to_string_lossy().into_owned()),
+                ),
+            }
+        }
         self
     }
 }
@@ -45,6 +63,12 @@ pub(crate) fn collect(
 ) -> Result<BTreeMap<String, (Supplied, String)>, Vec<String>> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
+    for name in &inputs.unreadable_env {
+        errors.push(format!(
+            "environment variable {} is not UTF-8 text: meshmon reads variables from MESHMON_VAR_* as UTF-8; unset it or set it to UTF-8 text",
+            crate::diag::printable(name)
+        ));
+    }
     for (name, v) in &inputs.env {
         out.insert(
             name.clone(),
@@ -66,6 +90,14 @@ pub(crate) fn collect(
             Ok(table) => {
                 for (k, v) in table {
                     let value = toml_to_value(v);
+                    if !finite(&value) {
+                        errors.push(format!(
+                            "var file {}: `{k}`: {}",
+                            file.display(),
+                            super::node::NON_FINITE
+                        ));
+                        continue;
+                    }
                     if depth(&value) > meshmon_provider_sdk::value::MAX_DEPTH {
                         errors.push(format!(
                             "var file {}: `{k}` is nested more than {} levels deep",
@@ -119,6 +151,16 @@ pub(crate) fn collect(
     }
 }
 
+/// Whether every number in a value is finite.
+pub(crate) fn finite(v: &Value) -> bool {
+    match v {
+        Value::Float(f) => f.is_finite(),
+        Value::List(l) => l.iter().all(finite),
+        Value::Map(m) => m.values().all(finite),
+        _ => true,
+    }
+}
+
 /// How deeply a value nests lists and tables (a scalar is 0).
 pub(crate) fn depth(v: &Value) -> usize {
     let mut max = 0;
@@ -169,11 +211,11 @@ pub(crate) fn type_text(text: &str, like: Option<&Value>) -> Result<Value, Strin
             .parse::<i64>()
             .map(Value::Int)
             .map_err(|_| format!("expected an integer, got {text:?}")),
-        Some(Value::Float(_)) => text
-            .trim()
-            .parse::<f64>()
-            .map(Value::Float)
-            .map_err(|_| format!("expected a number, got {text:?}")),
+        Some(Value::Float(_)) => match text.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            Ok(_) => Err(super::node::NON_FINITE.to_string()),
+            Err(_) => Err(format!("expected a number, got {text:?}")),
+        },
         Some(Value::Bool(_)) => match text.trim() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
@@ -187,6 +229,9 @@ pub(crate) fn type_text(text: &str, like: Option<&Value>) -> Result<Value, Strin
                 .map(toml_to_value)
                 .ok_or_else(|| format!("expected a TOML list or inline table, got {text:?}"))
                 .and_then(|v| {
+                    if !finite(&v) {
+                        return Err(super::node::NON_FINITE.to_string());
+                    }
                     if depth(&v) > meshmon_provider_sdk::value::MAX_DEPTH {
                         Err(format!(
                             "the value is nested more than {} levels deep",

@@ -186,6 +186,33 @@ impl<'de> Deserialize<'de> for DeposedKey {
 }
 
 impl State {
+    /// An entry whose recorded type is not its address's (`null_resource.a`
+    /// recorded as a `local_file`), said as an error message: such a record
+    /// could only come from an edit, and acting on it would act on the
+    /// wrong kind of object.
+    pub fn mismatched_type(&self) -> Option<String> {
+        let records = self
+            .resources
+            .iter()
+            .map(|(a, r)| (a, &r.type_name))
+            .chain(self.pending.iter().map(|(a, p)| (a, &p.type_name)))
+            .chain(
+                self.deposed
+                    .values()
+                    .map(|d| (&d.address, &d.resource.type_name)),
+            );
+        for (address, type_name) in records {
+            if address.type_name() != type_name {
+                return Some(format!(
+                    "`{address}` is recorded as a `{}`, not a `{}`",
+                    crate::diag::printable(type_name),
+                    address.type_name()
+                ));
+            }
+        }
+        None
+    }
+
     pub fn new() -> Self {
         State {
             format_version: FORMAT_VERSION,
@@ -281,8 +308,16 @@ pub(crate) fn decode(
             found: v.format_version,
         });
     }
+    let checked = |state: State| match state.mismatched_type() {
+        None => Ok(state),
+        Some(message) => Err(StateError::Corrupt {
+            path: origin.to_string(),
+            message,
+        }),
+    };
     if forget.is_empty() {
-        return Ok((serde_json::from_slice(bytes).map_err(corrupt)?, Vec::new()));
+        let state = checked(serde_json::from_slice(bytes).map_err(corrupt)?)?;
+        return Ok((state, Vec::new()));
     }
     // The document as plain JSON, so that entries the checks would refuse
     // can be found and dropped; keys written twice are refused here too,
@@ -316,7 +351,7 @@ pub(crate) fn decode(
             }
         });
     }
-    let state = serde_json::from_value(doc).map_err(corrupt)?;
+    let state = checked(serde_json::from_value(doc).map_err(corrupt)?)?;
     Ok((state, dropped))
 }
 
@@ -514,15 +549,17 @@ impl StateError {
             )),
             StateError::Corrupt { path, .. } if !path.contains("://") => {
                 let backup = format!("{path}.backup");
-                Some(if std::path::Path::new(&backup).exists() {
-                    format!(
-                        "the previous state is kept in {backup}: check it (`meshmon state list --state {backup}`) and, if it is the one you want, restore it with `cp {backup} {path}`"
-                    )
-                } else {
-                    format!(
-                        "no backup exists beside it ({backup}); restore {path} from your own copy or version control"
-                    )
-                })
+                Some(
+                    if std::path::Path::new(&backup).exists() {
+                        format!(
+                            "the previous state is kept in {backup}: check it (`meshmon state list --state {backup}`) and, if it is the one you want, restore it with `cp {backup} {path}`"
+                        )
+                    } else {
+                        format!(
+                            "no backup exists beside it ({backup}); restore {path} from your own copy or version control"
+                        )
+                    } + "; an entry the error names can also be dropped with `meshmon state rm ADDRESS` (the object itself is left alone)",
+                )
             }
             StateError::Symlink { .. } => Some(
                 "remove the link (or point --state somewhere else) and run the command again"

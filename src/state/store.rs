@@ -196,6 +196,20 @@ impl Store {
         self.backend().describe()
     }
 
+    /// The local files this store keeps, each with what it is: nothing else
+    /// may ever be written over them.
+    pub fn own_files(&self) -> Vec<(std::path::PathBuf, &'static str)> {
+        match self {
+            Store::Local(l) => vec![
+                (l.path.clone(), "the state file"),
+                (l.backup_path(), "the state's backup"),
+                (l.journal_path(), "the state's journal"),
+                (l.lock_path(), "the state's lock"),
+            ],
+            Store::S3(s) => vec![(s.journal_path().clone(), "the state's journal")],
+        }
+    }
+
     pub async fn load(&self) -> Result<Loaded, StateError> {
         self.backend().load(&[]).await
     }
