@@ -1,0 +1,15 @@
+//! The examples read as a reviewer would, without an AWS account: what
+//! they query, scrape, run and grant is checked against what the scraped
+//! sources export, what the services require and what their images are.
+//! Where to find what:
+//!
+//! - `spec.rs`: loads each example spec with its variables' defaults and
+//!   `file()` contents, and the objects of its manifests.
+//! - `queries.rs`: every PromQL query of the dashboards, Grafana alert
+//!   rules and AMP rule groups, Grafana's variables substituted.
+//! - `promql.rs`: each query against `tests/data/metric-catalogue.toml`
+//!   (metric and label names, label values, Istio's stats inclusion).
+
+mod promql;
+mod queries;
+mod spec;

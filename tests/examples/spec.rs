@@ -1,0 +1,113 @@
+//! Reading the examples as a reviewer would: each spec's resources with
+//! `${var.NAME}` replaced by the variable's default and `file("…")`
+//! replaced by the file's content, and the Kubernetes objects of every
+//! `k8s_manifest`. References to other resources (`${aws_x.y.z}`) stay as
+//! written: their values exist only after an apply.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// Every spec that builds something on AWS (`builtin.toml` builds nothing).
+pub const SPECS: [&str; 3] = ["meshmon.toml", "istio.toml", "istio-alloy.toml"];
+
+/// One example spec, loaded.
+pub struct Spec {
+    pub file: String,
+    pub defaults: BTreeMap<String, String>,
+    /// `TYPE.NAME` → the resource's table, strings resolved.
+    pub resources: BTreeMap<String, Json>,
+}
+
+impl Spec {
+    pub fn load(file: &str) -> Spec {
+        let path = examples_dir().join(file);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: toml::Table = text
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let json = serde_json::to_value(&doc).expect("TOML as JSON");
+        let mut defaults = BTreeMap::new();
+        for (name, v) in json["variables"].as_object().into_iter().flatten() {
+            let text = match &v["default"] {
+                Json::String(s) => s.clone(),
+                Json::Null => continue,
+                other => other.to_string(),
+            };
+            defaults.insert(name.clone(), text);
+        }
+        let mut spec = Spec {
+            file: file.to_string(),
+            defaults,
+            resources: BTreeMap::new(),
+        };
+        for (kind, named) in json["resources"].as_object().into_iter().flatten() {
+            for (name, body) in named.as_object().into_iter().flatten() {
+                let resolved = spec.resolve(body);
+                spec.resources.insert(format!("{kind}.{name}"), resolved);
+            }
+        }
+        spec
+    }
+
+    /// `body` with every string's `${var.NAME}` and `file("…")` resolved.
+    fn resolve(&self, body: &Json) -> Json {
+        match body {
+            Json::String(s) => Json::String(self.resolve_str(s)),
+            Json::Array(a) => Json::Array(a.iter().map(|v| self.resolve(v)).collect()),
+            Json::Object(o) => Json::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), self.resolve(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn resolve_str(&self, s: &str) -> String {
+        let t = s.trim();
+        if let Some(rel) = t
+            .strip_prefix("file(\"")
+            .and_then(|r| r.strip_suffix("\")"))
+        {
+            let path = examples_dir().join(rel);
+            return std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: file({rel}): {e}", self.file));
+        }
+        let mut out = s.to_string();
+        for (name, value) in &self.defaults {
+            out = out.replace(&format!("${{var.{name}}}"), value);
+        }
+        out
+    }
+
+    /// Resources of one type, as (address, body).
+    pub fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Json)> {
+        self.resources
+            .iter()
+            .filter(move |(a, _)| a.split('.').next() == Some(kind))
+    }
+}
+
+/// The documents of a multi-document YAML text, as JSON (empty ones left out).
+pub fn yaml_documents(text: &str) -> Vec<Json> {
+    use serde::Deserialize;
+    serde_yaml_ng::Deserializer::from_str(text)
+        .filter_map(|d| {
+            let v = serde_yaml_ng::Value::deserialize(d).expect("YAML document");
+            let j: Json = serde_json::to_value(v).expect("YAML as JSON");
+            (!j.is_null()).then_some(j)
+        })
+        .collect()
+}
+
+/// Every example spec, loaded.
+pub fn all() -> Vec<Spec> {
+    SPECS.iter().map(|f| Spec::load(f)).collect()
+}
