@@ -58,7 +58,12 @@ fn strings(v: &Json) -> Labels {
     v.as_object()
         .into_iter()
         .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map(str::to_string).unwrap_or(v.to_string()),
+            )
+        })
         .collect()
 }
 
@@ -86,15 +91,29 @@ fn containers(template: &Json) -> Vec<Container> {
 }
 
 /// What injects a sidecar into `pod`, per the mesh of the spec.
-fn inject(spec: &Spec, ns_labels: &BTreeMap<String, Labels>, virtual_nodes: &[(String, Labels)], pod: &mut Pod) {
+fn inject(
+    spec: &Spec,
+    ns_labels: &BTreeMap<String, Labels>,
+    virtual_nodes: &[(String, Labels)],
+    pod: &mut Pod,
+) {
     let ns = ns_labels.get(&pod.namespace).cloned().unwrap_or_default();
     // Istio: the namespace label istio-injection=enabled (or the pod label
     // sidecar.istio.io/inject) makes istiod's webhook add `istio-proxy`,
     // which declares containerPort 15090 named http-envoy-prom
     // (istio/istio@release-1.28 manifests/charts/istio-control/istio-discovery/files/injection-template.yaml).
-    let istio = spec.of_type("helm_release").any(|(_, b)| b["chart"] == "istiod");
-    let wanted = pod.labels.get("sidecar.istio.io/inject").map(String::as_str);
-    if istio && wanted != Some("false") && (ns.get("istio-injection").map(String::as_str) == Some("enabled") || wanted == Some("true")) {
+    let istio = spec
+        .of_type("helm_release")
+        .any(|(_, b)| b["chart"] == "istiod");
+    let wanted = pod
+        .labels
+        .get("sidecar.istio.io/inject")
+        .map(String::as_str);
+    if istio
+        && wanted != Some("false")
+        && (ns.get("istio-injection").map(String::as_str) == Some("enabled")
+            || wanted == Some("true"))
+    {
         pod.containers.push(Container {
             name: "istio-proxy".into(),
             ports: vec![("http-envoy-prom".into(), 15090)],
@@ -106,9 +125,14 @@ fn inject(spec: &Spec, ns_labels: &BTreeMap<String, Labels>, virtual_nodes: &[(S
     // `envoy` with one port named stats, the admin port 9901
     // (aws/aws-app-mesh-controller-for-k8s pkg/inject/sidecar_builder.go,
     // buildEnvoySidecar; the chart's sidecar.envoyAdminAccessPort: 9901).
-    let appmesh = ns.get("appmesh.k8s.aws/sidecarInjectorWebhook").map(String::as_str) == Some("enabled");
+    let appmesh = ns
+        .get("appmesh.k8s.aws/sidecarInjectorWebhook")
+        .map(String::as_str)
+        == Some("enabled");
     let selected = virtual_nodes.iter().any(|(vns, sel)| {
-        *vns == pod.namespace && !sel.is_empty() && sel.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+        *vns == pod.namespace
+            && !sel.is_empty()
+            && sel.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
     });
     if appmesh && selected {
         pod.containers.push(Container {
@@ -158,16 +182,26 @@ fn chart_workloads(spec: &Spec) -> Vec<Json> {
 pub fn build(spec: &Spec) -> Cluster {
     let mut ns_labels: BTreeMap<String, Labels> = BTreeMap::new();
     for (_, b) in spec.of_type("k8s_namespace") {
-        ns_labels.insert(b["name"].as_str().unwrap_or_default().to_string(), strings(&b["labels"]));
+        ns_labels.insert(
+            b["name"].as_str().unwrap_or_default().to_string(),
+            strings(&b["labels"]),
+        );
     }
-    let mut objects: Vec<Json> = spec.manifest_objects().into_iter().map(|(_, o)| o).collect();
+    let mut objects: Vec<Json> = spec
+        .manifest_objects()
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
     objects.extend(chart_workloads(spec));
     let virtual_nodes: Vec<(String, Labels)> = objects
         .iter()
         .filter(|o| o["kind"] == "VirtualNode")
         .map(|o| {
             (
-                o["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
+                o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 strings(&o["spec"]["podSelector"]["matchLabels"]),
             )
         })
@@ -185,7 +219,10 @@ pub fn build(spec: &Spec) -> Cluster {
         for (i, node) in copies.into_iter().enumerate() {
             let n = pods.len() + 1;
             let mut pod = Pod {
-                namespace: o["metadata"]["namespace"].as_str().unwrap_or("default").to_string(),
+                namespace: o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string(),
                 name: format!("{}-{i}", o["metadata"]["name"].as_str().unwrap_or_default()),
                 node,
                 ip: format!("10.0.{}.{}", n / 250, n % 250 + 1),
@@ -210,15 +247,32 @@ pub fn build(spec: &Spec) -> Cluster {
                 continue;
             }
             for port in o["spec"]["ports"].as_array().into_iter().flatten() {
-                let number = port["targetPort"].as_u64().or(port["port"].as_u64()).unwrap_or(0) as u16;
+                let number = port["targetPort"]
+                    .as_u64()
+                    .or(port["port"].as_u64())
+                    .unwrap_or(0) as u16;
                 let pname = port["name"].as_str().unwrap_or_default().to_string();
-                endpoints.push((ns.to_string(), name.to_string(), pname, number, Some(i), p.ip.clone()));
+                endpoints.push((
+                    ns.to_string(),
+                    name.to_string(),
+                    pname,
+                    number,
+                    Some(i),
+                    p.ip.clone(),
+                ));
             }
         }
     }
     // The API server, behind default/kubernetes, on two control-plane IPs.
     for ip in ["172.20.0.10", "172.20.0.11"] {
-        endpoints.push(("default".into(), "kubernetes".into(), "https".into(), 443, None, ip.into()));
+        endpoints.push((
+            "default".into(),
+            "kubernetes".into(),
+            "https".into(),
+            443,
+            None,
+            ip.into(),
+        ));
     }
     Cluster { pods, endpoints }
 }
@@ -232,10 +286,16 @@ pub fn discover(c: &Cluster, role: &str) -> Vec<Labels> {
         l.insert("__meta_kubernetes_pod_ip".into(), p.ip.clone());
         l.insert("__meta_kubernetes_pod_node_name".into(), p.node.clone());
         for (k, v) in &p.labels {
-            l.insert(format!("__meta_kubernetes_pod_label_{}", sanitize(k)), v.clone());
+            l.insert(
+                format!("__meta_kubernetes_pod_label_{}", sanitize(k)),
+                v.clone(),
+            );
         }
         for (k, v) in &p.annotations {
-            l.insert(format!("__meta_kubernetes_pod_annotation_{}", sanitize(k)), v.clone());
+            l.insert(
+                format!("__meta_kubernetes_pod_annotation_{}", sanitize(k)),
+                v.clone(),
+            );
         }
     };
     match role {
@@ -252,11 +312,20 @@ pub fn discover(c: &Cluster, role: &str) -> Vec<Labels> {
                     for port in ports {
                         let mut l = Labels::new();
                         pod_meta(p, &mut l);
-                        l.insert("__meta_kubernetes_pod_container_name".into(), k.name.clone());
+                        l.insert(
+                            "__meta_kubernetes_pod_container_name".into(),
+                            k.name.clone(),
+                        );
                         let addr = match port {
                             Some((name, n)) => {
-                                l.insert("__meta_kubernetes_pod_container_port_name".into(), name.clone());
-                                l.insert("__meta_kubernetes_pod_container_port_number".into(), n.to_string());
+                                l.insert(
+                                    "__meta_kubernetes_pod_container_port_name".into(),
+                                    name.clone(),
+                                );
+                                l.insert(
+                                    "__meta_kubernetes_pod_container_port_number".into(),
+                                    n.to_string(),
+                                );
                                 format!("{}:{n}", p.ip)
                             }
                             None => p.ip.clone(),

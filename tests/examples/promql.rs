@@ -387,6 +387,44 @@ fn every_catalogue_entry_names_its_source_and_every_stack_its_specs() {
     assert_eq!(assigned, specs, "each example spec is in exactly one stack");
 }
 
+/// The labels the catalogue says collectors add are what each collector
+/// of each spec really sets (its relabel rules' `target_label`, Alloy's
+/// `target_label = "…"`, the Agent's external labels), besides Prometheus'
+/// own `job` and `instance`.
+#[test]
+fn the_catalogued_target_labels_are_set_by_every_collector_of_the_stack() {
+    let cat = catalogue();
+    for spec in spec::all() {
+        let (name, stack) = cat.stack_of(&spec.file);
+        let collectors = crate::scrape::collectors(&spec);
+        let envoy: Vec<_> = collectors
+            .iter()
+            .filter_map(|c| c.envoy_target_labels.as_ref().map(|l| (c, l)))
+            .collect();
+        assert!(
+            !envoy.is_empty(),
+            "{}: no collector scrapes the sidecars",
+            spec.file
+        );
+        for (c, set) in envoy {
+            for label in stack
+                .target_labels
+                .iter()
+                .filter(|l| *l != "job" && *l != "instance")
+            {
+                assert!(
+                    set.contains(label),
+                    "{} [{name}]: the collector {} does not set `{label}` on the Envoy targets \
+                     (it sets {:?})",
+                    spec.file,
+                    c.origin,
+                    set
+                );
+            }
+        }
+    }
+}
+
 /// The check catches what it exists for: plain Envoy's names on Istio, a
 /// value in the other stack's form, a label no series carries, a stat the
 /// sidecars drop.

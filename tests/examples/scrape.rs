@@ -98,7 +98,11 @@ pub struct Collector {
 }
 
 fn rules_from_yaml(v: &Json) -> Vec<Rule> {
-    let s = |x: &Json| x.as_str().map(str::to_string).or_else(|| (!x.is_null()).then(|| x.to_string()));
+    let s = |x: &Json| {
+        x.as_str()
+            .map(str::to_string)
+            .or_else(|| (!x.is_null()).then(|| x.to_string()))
+    };
     v.as_array()
         .into_iter()
         .flatten()
@@ -124,7 +128,9 @@ fn prometheus_jobs(scrape_configs: &Json, host_filter: bool) -> Vec<Job> {
     for c in scrape_configs.as_array().into_iter().flatten() {
         for sd in c["kubernetes_sd_configs"].as_array().into_iter().flatten() {
             let own_node = sd["selectors"].as_array().into_iter().flatten().any(|s| {
-                s["field"].as_str().is_some_and(|f| f.starts_with("spec.nodeName="))
+                s["field"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with("spec.nodeName="))
             });
             out.push(Job {
                 name: c["job_name"].as_str().unwrap_or_default().to_string(),
@@ -160,7 +166,10 @@ mod alloy {
 
     impl Block {
         pub fn attr(&self, key: &str) -> Option<&str> {
-            self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+            self.attrs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
         }
     }
 
@@ -192,7 +201,11 @@ mod alloy {
                     Some((n, l)) => (n.to_string(), Some(l.trim().trim_matches('"').to_string())),
                     None => (head.to_string(), None),
                 };
-                stack.push(Block { name, label, ..Block::default() });
+                stack.push(Block {
+                    name,
+                    label,
+                    ..Block::default()
+                });
             } else if line.contains('=') {
                 if balanced(line) {
                     let (k, v) = line.split_once('=').expect("an attribute");
@@ -222,9 +235,17 @@ mod alloy {
             let t = term.trim();
             if let Some(s) = t.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
                 out.push_str(&s.replace("\\\\", "\\").replace("\\\"", "\""));
-            } else if let Some(inner) = t.strip_prefix("coalesce(").and_then(|s| s.strip_suffix(')')) {
-                out.push_str(&split_top(inner, ',').iter().find_map(|a| eval(a, env).filter(|v| !v.is_empty()))?);
-            } else if let Some(name) = t.strip_prefix("sys.env(").and_then(|s| s.strip_suffix(')')) {
+            } else if let Some(inner) = t
+                .strip_prefix("coalesce(")
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                out.push_str(
+                    &split_top(inner, ',')
+                        .iter()
+                        .find_map(|a| eval(a, env).filter(|v| !v.is_empty()))?,
+                );
+            } else if let Some(name) = t.strip_prefix("sys.env(").and_then(|s| s.strip_suffix(')'))
+            {
                 out.push_str(&env(name.trim().trim_matches('"')).unwrap_or_default());
             } else {
                 return None;
@@ -286,17 +307,25 @@ fn alloy_jobs(config: &str) -> Vec<Job> {
             let parts: Vec<&str> = source.split('.').collect();
             match parts.as_slice() {
                 ["discovery", "relabel", label, "output"] => {
-                    let b = find("discovery.relabel", label).expect("the discovery.relabel component");
+                    let b =
+                        find("discovery.relabel", label).expect("the discovery.relabel component");
                     let mut these: Vec<Rule> = b
                         .blocks
                         .iter()
                         .filter(|r| r.name == "rule")
                         .map(|r| Rule {
-                            source_labels: r.attr("source_labels").map(alloy::strings).unwrap_or_default(),
+                            source_labels: r
+                                .attr("source_labels")
+                                .map(alloy::strings)
+                                .unwrap_or_default(),
                             separator: r.attr("separator").and_then(|v| alloy::eval(v, &|_| None)),
                             regex: r.attr("regex").and_then(|v| alloy::eval(v, &|_| None)),
-                            target_label: r.attr("target_label").and_then(|v| alloy::eval(v, &|_| None)),
-                            replacement: r.attr("replacement").and_then(|v| alloy::eval(v, &|_| None)),
+                            target_label: r
+                                .attr("target_label")
+                                .and_then(|v| alloy::eval(v, &|_| None)),
+                            replacement: r
+                                .attr("replacement")
+                                .and_then(|v| alloy::eval(v, &|_| None)),
                             action: r.attr("action").and_then(|v| alloy::eval(v, &|_| None)),
                         })
                         .collect();
@@ -314,7 +343,9 @@ fn alloy_jobs(config: &str) -> Vec<Job> {
         let d = discovery.expect("a discovery.kubernetes component");
         let own_node = d.blocks.iter().filter(|s| s.name == "selectors").any(|s| {
             s.attr("field")
-                .and_then(|f| alloy::eval(f, &|name| (name == "HOSTNAME").then(|| "NODE".to_string())))
+                .and_then(|f| {
+                    alloy::eval(f, &|name| (name == "HOSTNAME").then(|| "NODE".to_string()))
+                })
                 .is_some_and(|f| f == "spec.nodeName=NODE")
         });
         let clustered = scrape
@@ -323,7 +354,10 @@ fn alloy_jobs(config: &str) -> Vec<Job> {
             .any(|b| b.name == "clustering" && b.attr("enabled") == Some("true"));
         out.push(Job {
             name: scrape.label.clone().unwrap_or_default(),
-            role: d.attr("role").and_then(|r| alloy::eval(r, &|_| None)).unwrap_or_default(),
+            role: d
+                .attr("role")
+                .and_then(|r| alloy::eval(r, &|_| None))
+                .unwrap_or_default(),
             namespaces: d
                 .blocks
                 .iter()
@@ -347,7 +381,9 @@ fn alloy_jobs(config: &str) -> Vec<Job> {
 fn copies(kind: &str, replicas: u64) -> Vec<String> {
     match kind {
         "DaemonSet" => NODES.iter().map(|n| n.to_string()).collect(),
-        _ => (0..replicas).map(|i| NODES[i as usize % NODES.len()].to_string()).collect(),
+        _ => (0..replicas)
+            .map(|i| NODES[i as usize % NODES.len()].to_string())
+            .collect(),
     }
 }
 
@@ -366,9 +402,14 @@ pub fn collectors(spec: &Spec) -> Vec<Collector> {
             envoy_target_labels: None,
         });
     }
-    for (address, b) in spec.of_type("helm_release").filter(|(_, b)| b["chart"] == "alloy") {
+    for (address, b) in spec
+        .of_type("helm_release")
+        .filter(|(_, b)| b["chart"] == "alloy")
+    {
         let v = &b["values"];
-        let config = v["alloy"]["configMap"]["content"].as_str().unwrap_or_default();
+        let config = v["alloy"]["configMap"]["content"]
+            .as_str()
+            .unwrap_or_default();
         let kind = match v["controller"]["type"].as_str() {
             Some("deployment") => "Deployment",
             Some("statefulset") => "StatefulSet",
@@ -387,11 +428,11 @@ pub fn collectors(spec: &Spec) -> Vec<Collector> {
     let objects = spec.manifest_objects();
     for (address, o) in &objects {
         let t = &o["spec"]["template"]["spec"];
-        let runs_agent = t["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["image"].as_str().is_some_and(|i| i.starts_with("grafana/agent")));
+        let runs_agent = t["containers"].as_array().into_iter().flatten().any(|c| {
+            c["image"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("grafana/agent"))
+        });
         if !runs_agent {
             continue;
         }
@@ -412,7 +453,10 @@ pub fn collectors(spec: &Spec) -> Vec<Collector> {
             .unwrap_or(Json::Null);
         let mut jobs = Vec::new();
         for c in agent["metrics"]["configs"].as_array().into_iter().flatten() {
-            jobs.extend(prometheus_jobs(&c["scrape_configs"], c["host_filter"] == true));
+            jobs.extend(prometheus_jobs(
+                &c["scrape_configs"],
+                c["host_filter"] == true,
+            ));
         }
         let external_labels = agent["metrics"]["global"]["external_labels"]
             .as_object()
@@ -427,7 +471,10 @@ pub fn collectors(spec: &Spec) -> Vec<Collector> {
                 o["kind"].as_str().unwrap_or_default(),
                 o["metadata"]["name"].as_str().unwrap_or_default()
             ),
-            copies: copies(o["kind"].as_str().unwrap_or_default(), o["spec"]["replicas"].as_u64().unwrap_or(1)),
+            copies: copies(
+                o["kind"].as_str().unwrap_or_default(),
+                o["spec"]["replicas"].as_u64().unwrap_or(1),
+            ),
             jobs,
             external_labels,
             envoy_target_labels: None,
@@ -440,7 +487,9 @@ pub fn collectors(spec: &Spec) -> Vec<Collector> {
         let mut labels: Option<BTreeSet<String>> = None;
         for (key, (_, final_labels)) in scrapes_of(&c, col) {
             if sidecars.contains(&key) {
-                labels.get_or_insert_default().extend(final_labels.into_keys());
+                labels
+                    .get_or_insert_default()
+                    .extend(final_labels.into_keys());
             }
         }
         if let Some(l) = labels.as_mut() {
@@ -492,8 +541,17 @@ fn scrapes_of(c: &Cluster, col: &Collector) -> Scrapes {
                 let key = (t["__address__"].clone(), t["__metrics_path__"].clone());
                 let instance = t["__address__"].clone();
                 t.entry("instance".into()).or_insert(instance);
-                let kept: Labels = t.into_iter().filter(|(k, _)| !k.starts_with("__")).collect();
-                out.push((key, (format!("{} (copy on {node}) job {}", col.origin, job.name), kept)));
+                let kept: Labels = t
+                    .into_iter()
+                    .filter(|(k, _)| !k.starts_with("__"))
+                    .collect();
+                out.push((
+                    key,
+                    (
+                        format!("{} (copy on {node}) job {}", col.origin, job.name),
+                        kept,
+                    ),
+                ));
             }
         }
     }
@@ -518,11 +576,21 @@ pub fn problems(spec: &Spec) -> Vec<String> {
     let mut out: Vec<String> = seen
         .iter()
         .filter(|(_, by)| by.len() > 1)
-        .map(|((addr, path), by)| format!("{}: {addr}{path} is scraped {} times: {}", spec.file, by.len(), by.join("; ")))
+        .map(|((addr, path), by)| {
+            format!(
+                "{}: {addr}{path} is scraped {} times: {}",
+                spec.file,
+                by.len(),
+                by.join("; ")
+            )
+        })
         .collect();
     for key in cluster::sidecar_stats(&c) {
         if !seen.contains_key(&key) {
-            out.push(format!("{}: the sidecar stats at {}{} are never scraped", spec.file, key.0, key.1));
+            out.push(format!(
+                "{}: the sidecar stats at {}{} are never scraped",
+                spec.file, key.0, key.1
+            ));
         }
     }
     out
@@ -533,7 +601,11 @@ fn every_target_of_every_example_is_scraped_once() {
     let mut all = Vec::new();
     for spec in spec::all() {
         let (c, seen) = count(&spec);
-        assert!(!cluster::sidecar_stats(&c).is_empty(), "{}: no sidecars in the model", spec.file);
+        assert!(
+            !cluster::sidecar_stats(&c).is_empty(),
+            "{}: no sidecars in the model",
+            spec.file
+        );
         assert!(!seen.is_empty(), "{}: nothing scraped", spec.file);
         all.extend(problems(&spec));
     }
@@ -551,8 +623,13 @@ fn a_daemonset_collector_without_a_node_filter_scrapes_each_sidecar_twice() {
         .find(|(a, _)| a.starts_with("helm_release.alloy"))
         .map(|(_, b)| b)
         .expect("helm_release.alloy");
-    let config = release["values"]["alloy"]["configMap"]["content"].as_str().unwrap_or_default().to_string();
-    let start = config.find("  selectors {").expect("the example's node selector");
+    let config = release["values"]["alloy"]["configMap"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let start = config
+        .find("  selectors {")
+        .expect("the example's node selector");
     let end = start + config[start..].find("  }\n").expect("its end") + 4;
     let without = format!("{}{}", &config[..start], &config[end..]);
     release["values"]["alloy"]["configMap"]["content"] = Json::String(without);
@@ -564,8 +641,15 @@ fn a_daemonset_collector_without_a_node_filter_scrapes_each_sidecar_twice() {
         .resources
         .get_mut("k8s_manifest.grafana_agent_config")
         .expect("the Agent's ConfigMaps");
-    let text = cm["content"].as_str().unwrap_or_default().replace("host_filter: true", "host_filter: false");
+    let text = cm["content"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("host_filter: true", "host_filter: false");
     cm["content"] = Json::String(text);
     let p = problems(&agent);
-    assert!(p.iter().any(|x| x.contains(":9901/stats/prometheus is scraped 2 times")), "{p:#?}");
+    assert!(
+        p.iter()
+            .any(|x| x.contains(":9901/stats/prometheus is scraped 2 times")),
+        "{p:#?}"
+    );
 }

@@ -93,6 +93,18 @@ impl Spec {
             .iter()
             .filter(move |(a, _)| a.split('.').next() == Some(kind))
     }
+
+    /// Every Kubernetes object of every `k8s_manifest`, with its address.
+    pub fn manifest_objects(&self) -> Vec<(String, Json)> {
+        let mut out = Vec::new();
+        for (address, body) in self.of_type("k8s_manifest") {
+            let content = body["content"].as_str().unwrap_or_default();
+            for doc in yaml_documents(content) {
+                out.push((address.clone(), doc));
+            }
+        }
+        out
+    }
 }
 
 /// The documents of a multi-document YAML text, as JSON (empty ones left out).
