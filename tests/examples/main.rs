@@ -9,11 +9,14 @@
 //!   rules and AMP rule groups, Grafana's variables substituted.
 //! - `promql.rs`: each query against `tests/data/metric-catalogue.toml`
 //!   (metric and label names, label values, Istio's stats inclusion).
+//! - `amg.rs`: the AMP data source's plugin, the workspace's Grafana
+//!   version, the dashboards' data source references.
 //! - `images.rs`: every image pinned, with a comment naming its origin;
 //!   every Helm chart pinned.
 //! - `cluster.rs` and `scrape.rs`: every collector configuration run
 //!   against a two-node model of the cluster; each target scraped once.
 
+mod amg;
 mod cluster;
 mod images;
 mod promql;

@@ -19,11 +19,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::grafana::{GrafanaServer, Tokens};
+mod accounts;
+
+use crate::grafana::{GrafanaServer, GrafanaState, Tokens};
 use crate::http::{Request, Response, Server};
 use crate::moto::{ACCOUNT, REGION};
 
@@ -38,13 +40,35 @@ struct Inner {
     calls: Vec<String>,
     faults: Vec<(u16, String, String)>,
     settle_polls: u32,
-    grafana: Option<(String, Tokens)>,
+    grafana: Option<Linked>,
     next_id: u64,
     /// CreateWorkspace client tokens → the workspace each created.
     client_tokens: BTreeMap<String, String>,
     /// ListWorkspaces page size when `maxResults` is not given.
     page_size: usize,
 }
+
+/// The Grafana test server a workspace's endpoint points at.
+struct Linked {
+    /// What workspaces report as their endpoint.
+    host: String,
+    tokens: Tokens,
+    /// Where the workspace's Grafana version goes, so that the Grafana
+    /// test server behaves as that version.
+    state: Arc<Mutex<GrafanaState>>,
+}
+
+/// Grafana versions AMG creates workspaces with, oldest first; the last is
+/// what CreateWorkspace picks without `grafanaVersion` ("If not specified,
+/// defaults to the latest version", the API reference, CreateWorkspace).
+/// "12.4" is the version string public Terraform configurations pass; AMG
+/// has no 11 ("11.0" fails CreateWorkspace with a ValidationException). The
+/// user guide also documents workspaces on Grafana 13, whose version
+/// string is not confirmed here; what the tests need from the version —
+/// SigV4 in the core Prometheus data source is gone from 12 on — holds for
+/// both.
+pub const GRAFANA_VERSIONS: [&str; 4] = ["8.4", "9.4", "10.4", "12.4"];
+pub const LATEST_GRAFANA_VERSION: &str = GRAFANA_VERSIONS[GRAFANA_VERSIONS.len() - 1];
 
 struct Workspace {
     doc: Value,
@@ -143,7 +167,11 @@ impl AmgServer {
     /// ([`FaultProxy::host`](crate::fault_proxy::FaultProxy::host)). Tokens
     /// are still granted on `grafana`.
     pub fn link_via(&self, grafana: &GrafanaServer, endpoint_host: &str) {
-        self.lock().grafana = Some((endpoint_host.to_string(), grafana.tokens()));
+        self.lock().grafana = Some(Linked {
+            host: endpoint_host.to_string(),
+            tokens: grafana.tokens(),
+            state: grafana.shared_state(),
+        });
     }
 
     /// How many workspaces a ListWorkspaces page holds when the request
@@ -210,6 +238,13 @@ impl AmgServer {
 }
 
 impl Inner {
+    /// The linked Grafana test server behaves as `version` from now on.
+    fn grafana_runs(&self, version: &str) {
+        if let Some(l) = &self.grafana {
+            l.state.lock().expect("grafana state").version = version.to_string();
+        }
+    }
+
     fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -318,6 +353,16 @@ impl Inner {
         if providers.is_empty() || !providers.iter().all(|p| one_of(p, &["AWS_SSO", "SAML"])) {
             return invalid("authenticationProviders must list AWS_SSO and/or SAML");
         }
+        let version = b["grafanaVersion"]
+            .as_str()
+            .unwrap_or(LATEST_GRAFANA_VERSION)
+            .to_string();
+        if !GRAFANA_VERSIONS.contains(&version.as_str()) {
+            return invalid(&format!(
+                "grafanaVersion {version} is not supported; ListVersions lists {}",
+                GRAFANA_VERSIONS.join(", ")
+            ));
+        }
         let name = b["workspaceName"].as_str().unwrap_or_default();
         if !name.is_empty() && self.workspaces.values().any(|w| w.doc["name"] == name) {
             return error(
@@ -328,7 +373,7 @@ impl Inner {
         }
         let id = format!("g-{:010x}", 0x5eed_0000 + self.id());
         let endpoint = match &self.grafana {
-            Some((host, _)) => host.clone(),
+            Some(l) => l.host.clone(),
             None => format!("{id}.grafana-workspace.{REGION}.amazonaws.com"),
         };
         let role = match b["workspaceRoleArn"].as_str() {
@@ -348,7 +393,7 @@ impl Inner {
             "authentication": { "providers": providers },
             "dataSources": b["workspaceDataSources"].as_array().cloned().unwrap_or_default(),
             "notificationDestinations": b["workspaceNotificationDestinations"].as_array().cloned().unwrap_or_default(),
-            "grafanaVersion": b["grafanaVersion"].as_str().unwrap_or("10.4"),
+            "grafanaVersion": version,
             "workspaceRoleArn": role, "endpoint": endpoint, "status": "CREATING",
             "created": t, "modified": t, "tags": b["tags"].as_object().cloned().unwrap_or_default(),
         });
@@ -365,6 +410,7 @@ impl Inner {
         if let Some(t) = client_token {
             self.client_tokens.insert(t, id.clone());
         }
+        self.grafana_runs(&version);
         self.workspaces.insert(id, w);
         Response::json(202, &json!({ "workspace": doc }))
     }
@@ -518,10 +564,30 @@ impl Inner {
         let Some(conf) = b["configuration"].as_str() else {
             return invalid("configuration is required");
         };
+        let rank = |v: &str| GRAFANA_VERSIONS.iter().position(|x| *x == v);
+        let upgrade = match b["grafanaVersion"].as_str() {
+            Some(v) => match (
+                rank(w.doc["grafanaVersion"].as_str().unwrap_or_default()),
+                rank(v),
+            ) {
+                (Some(now), Some(next)) if next >= now => Some(v.to_string()),
+                // "You can only update the version to a newer version of
+                // Grafana" (user guide, Update your workspace version).
+                _ => {
+                    return invalid(&format!(
+                        "grafanaVersion {v} is not a version this workspace can move to"
+                    ));
+                }
+            },
+            None => None,
+        };
         w.configuration = conf.to_string();
-        if let Some(v) = b["grafanaVersion"].as_str() {
+        if let Some(v) = &upgrade {
             w.doc["grafanaVersion"] = json!(v);
             w.doc["status"] = json!("VERSION_UPDATING");
+        }
+        if let Some(v) = upgrade {
+            self.grafana_runs(&v);
         }
         Response::json(202, &json!({}))
     }
@@ -539,7 +605,7 @@ impl Inner {
         }
         w.doc["status"] = json!("DELETING");
         w.pending = settle;
-        if let Some((_, tokens)) = &self.grafana {
+        if let Some(Linked { tokens, .. }) = &self.grafana {
             let keys: Vec<String> = w
                 .accounts
                 .values()
@@ -590,142 +656,6 @@ impl Inner {
             }
         }
         Response::json(200, &json!({ "errors": errors }))
-    }
-
-    fn create_account(&mut self, id: &str, b: &Value) -> Response {
-        let n = self.id();
-        let Some(w) = self.workspaces.get_mut(id) else {
-            return not_found(&format!("workspace {id}"));
-        };
-        let (Some(name), true) = (b["name"].as_str(), one_of(&b["grafanaRole"], ROLES)) else {
-            return invalid("name and grafanaRole (ADMIN, EDITOR, VIEWER) are required");
-        };
-        if w.accounts.values().any(|a| a.name == name) {
-            return error(
-                409,
-                "ConflictException",
-                &format!("service account {name} already exists"),
-            );
-        }
-        let sa = n.to_string();
-        let role = b["grafanaRole"].as_str().unwrap_or_default().to_string();
-        w.accounts.insert(
-            sa.clone(),
-            Account {
-                name: name.to_string(),
-                role: role.clone(),
-                tokens: BTreeMap::new(),
-            },
-        );
-        Response::json(
-            200,
-            &json!({ "id": sa, "name": name, "grafanaRole": role, "workspaceId": id }),
-        )
-    }
-
-    // The published model types `isDisabled` as a string ("false"), not a boolean.
-    fn list_accounts(&mut self, id: &str) -> Response {
-        let Some(w) = self.workspaces.get(id) else {
-            return not_found(&format!("workspace {id}"));
-        };
-        let list: Vec<Value> = w.accounts.iter().map(|(sa, a)| json!({ "id": sa, "name": a.name, "grafanaRole": a.role, "isDisabled": "false" })).collect();
-        Response::json(200, &json!({ "serviceAccounts": list, "workspaceId": id }))
-    }
-
-    fn delete_account(&mut self, id: &str, sa: &str) -> Response {
-        let Some(w) = self.workspaces.get_mut(id) else {
-            return not_found(&format!("workspace {id}"));
-        };
-        let Some(a) = w.accounts.remove(sa) else {
-            return not_found(&format!("service account {sa}"));
-        };
-        if let Some((_, tokens)) = &self.grafana {
-            tokens.revoke(&a.tokens.values().map(|t| t.key.clone()).collect::<Vec<_>>());
-        }
-        Response::json(200, &json!({ "serviceAccountId": sa, "workspaceId": id }))
-    }
-
-    fn create_token(&mut self, id: &str, sa: &str, b: &Value) -> Response {
-        let n = self.id();
-        let Some(a) = self
-            .workspaces
-            .get_mut(id)
-            .and_then(|w| w.accounts.get_mut(sa))
-        else {
-            return not_found(&format!("service account {sa} in workspace {id}"));
-        };
-        let (Some(name), Some(ttl)) = (b["name"].as_str(), b["secondsToLive"].as_u64()) else {
-            return invalid("name and secondsToLive are required");
-        };
-        if ttl == 0 || ttl > 2_592_000 {
-            return invalid("secondsToLive must be between 1 and 2592000 (30 days)");
-        }
-        if a.tokens.values().any(|t| t.name == name) {
-            return error(
-                409,
-                "ConflictException",
-                &format!("token {name} already exists"),
-            );
-        }
-        let (tid, key) = (
-            n.to_string(),
-            format!("glsa_amgtest_{n:08x}_{:x}", now() as u64),
-        );
-        let t = now();
-        a.tokens.insert(
-            tid.clone(),
-            Token {
-                name: name.into(),
-                created: t,
-                expires: t + ttl as f64,
-                key: key.clone(),
-            },
-        );
-        if let Some((_, tokens)) = &self.grafana {
-            tokens.grant(&key, SystemTime::now() + Duration::from_secs(ttl));
-        }
-        Response::json(
-            200,
-            &json!({
-                "serviceAccountId": sa, "workspaceId": id,
-                "serviceAccountToken": { "id": tid, "name": name, "key": key },
-            }),
-        )
-    }
-
-    fn list_tokens(&mut self, id: &str, sa: &str) -> Response {
-        let Some(a) = self.workspaces.get(id).and_then(|w| w.accounts.get(sa)) else {
-            return not_found(&format!("service account {sa} in workspace {id}"));
-        };
-        let list: Vec<Value> = a
-            .tokens
-            .iter()
-            .map(|(tid, t)| json!({ "id": tid, "name": t.name, "createdAt": t.created, "expiresAt": t.expires }))
-            .collect();
-        Response::json(
-            200,
-            &json!({ "serviceAccountId": sa, "workspaceId": id, "serviceAccountTokens": list }),
-        )
-    }
-
-    fn delete_token(&mut self, id: &str, sa: &str, tid: &str) -> Response {
-        let Some(a) = self
-            .workspaces
-            .get_mut(id)
-            .and_then(|w| w.accounts.get_mut(sa))
-        else {
-            return not_found(&format!("service account {sa} in workspace {id}"));
-        };
-        let Some(t) = a.tokens.remove(tid) else {
-            return not_found(&format!("token {tid}"));
-        };
-        if let Some((_, tokens)) = &self.grafana {
-            tokens.revoke(&[t.key]);
-        }
-        Response::json(
-            200,
-            &json!({ "serviceAccountId": sa, "workspaceId": id, "tokenId": tid }),
-        )
     }
 
     fn tags(&mut self, req: &Request, arn: &str) -> Response {
@@ -838,5 +768,44 @@ mod tests {
         assert_eq!(seen, [json!("a"), json!("b"), json!("c")]);
         let (status, _) = call(&amg, "GET", "/workspaces?maxResults=0", Value::Null);
         assert_eq!(status, 400);
+    }
+
+    /// The workspace's Grafana version, the latest unless asked, is the
+    /// version the linked Grafana behaves as: SigV4 on the core Prometheus
+    /// data source is refused from 12 on, as on AMG.
+    #[test]
+    fn the_linked_grafana_runs_the_workspace_version_and_refuses_core_sigv4_from_12() {
+        let amg = AmgServer::start();
+        let grafana = GrafanaServer::start("admin");
+        amg.link(&grafana);
+        let (status, w) = call(&amg, "POST", "/workspaces", create("new", "t1", json!({})));
+        assert_eq!(status, 202, "{w}");
+        assert_eq!(w["workspace"]["grafanaVersion"], LATEST_GRAFANA_VERSION);
+        let ds = |t: &str| {
+            json!({"name": t, "type": t, "url": "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/",
+            "jsonData": {"sigV4Auth": true, "sigV4AuthType": "ec2_iam_role", "sigV4Region": "eu-west-1"}})
+        };
+        let save = |body: Value| {
+            let mut st = grafana.state();
+            let r = st.save_datasource(None, &body);
+            (r.status, String::from_utf8_lossy(&r.body).to_string())
+        };
+        let (status, body) = save(ds("prometheus"));
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("grafana-amazonprometheus-datasource"),
+            "{body}"
+        );
+        assert_eq!(save(ds("grafana-amazonprometheus-datasource")).0, 200);
+
+        let mut old = create("old", "t2", json!({}));
+        old["grafanaVersion"] = json!("10.4");
+        assert_eq!(call(&amg, "POST", "/workspaces", old).0, 202);
+        assert_eq!(grafana.state().version, "10.4");
+        assert_eq!(save(ds("prometheus")).0, 200);
+
+        let mut eleven = create("eleven", "t3", json!({}));
+        eleven["grafanaVersion"] = json!("11.0");
+        assert_eq!(call(&amg, "POST", "/workspaces", eleven).0, 400);
     }
 }
