@@ -69,6 +69,10 @@ pub const EXAMPLES: &[Example] = &[
                 include_str!("../examples/collector/istio-scrape.yaml"),
             ),
             (
+                "manifests/aps-collector-rbac.yaml",
+                include_str!("../examples/manifests/aps-collector-rbac.yaml"),
+            ),
+            (
                 "manifests/djapp-istio.yaml",
                 include_str!("../examples/manifests/djapp-istio.yaml"),
             ),

@@ -11,7 +11,9 @@
 //!   moto. Both settle CREATING → ACTIVE after a short delay.
 //! - Kubernetes: the test API server (EKS tokens for the example's cluster)
 //!   and the fake helm, which installs nothing: Istio's charts are recorded
-//!   as releases, not run.
+//!   as releases, not run. After apply the tests ask the server, with
+//!   SubjectAccessReviews answered by RBAC, whether the managed collector's
+//!   user may read what it scrapes.
 //! - Grafana: the AMG and Grafana test servers, linked.
 //!
 //! Needs moto (MESHMON_MOTO_SERVER) and the fake-helm binary
@@ -25,6 +27,7 @@ use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::cli::{Cli, Output, copy_dir};
 use meshmon_test_support::eks_double::EksDouble;
 use meshmon_test_support::grafana::GrafanaServer;
+use meshmon_test_support::kube_api::rbac::Attributes;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
 use meshmon_test_support::moto::{Moto, REGION};
 use meshmon_test_support::{amp, ec2, iam, sns};
@@ -278,6 +281,25 @@ impl Stack {
     }
 }
 
+/// Whether the API server, asked with SubjectAccessReviews, lets the
+/// managed collector's user (AMP's access entry maps the scraper to
+/// Kubernetes user aps-collector-user) list the pods and endpoints it
+/// discovers and get `/metrics`: (what was asked, allowed, reason).
+fn collector_access(api: &KubeApi) -> Vec<(String, bool, String)> {
+    [
+        Attributes::core("list", "pods", ""),
+        Attributes::core("watch", "pods", ""),
+        Attributes::core("list", "endpoints", ""),
+        Attributes::url("get", "/metrics"),
+    ]
+    .into_iter()
+    .map(|a| {
+        let (allowed, reason) = api.subject_access_review("aps-collector-user", &a);
+        (format!("{a:?}"), allowed, reason)
+    })
+    .collect()
+}
+
 fn drift_entry<'a>(report: &'a Value, address: &str) -> &'a Value {
     report["drift"]
         .as_array()
@@ -345,6 +367,10 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         prod["metadata"]["labels"]["istio-injection"], "enabled",
         "{prod:#}"
     );
+    for (asked, allowed, reason) in collector_access(&s.api) {
+        assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
+        assert!(reason.contains("aps-collector-role"), "{reason}");
+    }
 
     // ---- a clean re-plan
     let plan = s.run(spec, &["plan"], 0);
@@ -430,6 +456,12 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         "{:?}",
         s.api.names()
     );
+    for (asked, allowed, _) in collector_access(&s.api) {
+        assert!(
+            !allowed,
+            "after destroy, aps-collector-user may still {asked}"
+        );
+    }
 
     eprintln!(
         "istio_e2e: {resources} resources in examples/istio.toml; wall time {:.1?}",
@@ -596,6 +628,9 @@ fn migration_from_app_mesh_keeps_the_shared_parts_with_eks_and_amp_doubles() {
             s.api.names()
         );
     }
+    for (asked, allowed, reason) in collector_access(&s.api) {
+        assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
+    }
     s.run("istio.toml", &["drift", "--format", "json"], 0);
     let plan = s.run("istio.toml", &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
@@ -657,6 +692,8 @@ fn alloy_variant_applies_and_switching_to_the_managed_collector_swaps_only_the_c
         ("aws_iam_policy.amp_remote_write", "delete"),
         ("aws_iam_role.alloy", "delete"),
         ("helm_release.alloy", "delete"),
+        // The managed collector's RBAC comes with it.
+        ("k8s_manifest.aps_collector_rbac", "create"),
         ("k8s_namespace.alloy", "delete"),
     ]
     .iter()

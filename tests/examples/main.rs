@@ -9,6 +9,8 @@
 //!   rules and AMP rule groups, Grafana's variables substituted.
 //! - `promql.rs`: each query against `tests/data/metric-catalogue.toml`
 //!   (metric and label names, label values, Istio's stats inclusion).
+//! - `access.rs`: the managed collector's RBAC (bound to
+//!   aps-collector-user, applied before the scraper).
 //! - `amg.rs`: the AMP data source's plugin, the workspace's Grafana
 //!   version, the dashboards' data source references.
 //! - `images.rs`: every image pinned, with a comment naming its origin;
@@ -16,6 +18,7 @@
 //! - `cluster.rs` and `scrape.rs`: every collector configuration run
 //!   against a two-node model of the cluster; each target scraped once.
 
+mod access;
 mod amg;
 mod cluster;
 mod images;

@@ -105,6 +105,56 @@ impl Spec {
         }
         out
     }
+
+    /// Whether `address` waits, directly or through others, for `other`.
+    pub fn depends_on(&self, address: &str, other: &str) -> bool {
+        let mut todo = vec![address.to_string()];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(a) = todo.pop() {
+            if !seen.insert(a.clone()) {
+                continue;
+            }
+            let Some(body) = self.resources.get(&a) else {
+                continue;
+            };
+            let mut needs: Vec<String> = body["depends_on"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect();
+            // References in values are dependencies too.
+            references(body, &mut needs);
+            if needs.iter().any(|n| n == other) {
+                return true;
+            }
+            todo.extend(needs);
+        }
+        false
+    }
+}
+
+/// Every `${TYPE.NAME…}` reference in `v`, as `TYPE.NAME`.
+fn references(v: &Json, out: &mut Vec<String>) {
+    match v {
+        Json::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("${") {
+                let inner = &rest[i + 2..];
+                let end = inner.find('}').unwrap_or(inner.len());
+                let mut parts = inner[..end].split('.');
+                if let (Some(t), Some(n)) = (parts.next(), parts.next())
+                    && t != "var"
+                {
+                    out.push(format!("{t}.{n}"));
+                }
+                rest = &inner[end..];
+            }
+        }
+        Json::Array(a) => a.iter().for_each(|x| references(x, out)),
+        Json::Object(o) => o.values().for_each(|x| references(x, out)),
+        _ => {}
+    }
 }
 
 /// The documents of a multi-document YAML text, as JSON (empty ones left out).
@@ -122,4 +172,30 @@ pub fn yaml_documents(text: &str) -> Vec<Json> {
 /// Every example spec, loaded.
 pub fn all() -> Vec<Spec> {
     SPECS.iter().map(|f| Spec::load(f)).collect()
+}
+
+/// `meshmon init --example NAME` writes what each example reads with
+/// `file()`: every such path is in the example's list in src/init.rs.
+#[test]
+fn every_file_an_example_reads_is_written_by_init() {
+    let init = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/init.rs"))
+        .expect("src/init.rs");
+    for file in SPECS {
+        let text = std::fs::read_to_string(examples_dir().join(file)).expect("spec");
+        let entry_start = init
+            .find(&format!("\"examples/{file}\""))
+            .unwrap_or_else(|| panic!("{file} is not an example of src/init.rs"));
+        let entry = &init[entry_start..];
+        let entry = &entry[..entry.find("Example {").unwrap_or(entry.len())];
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("file(\"") {
+            let path = &rest[i + 6..];
+            let path = &path[..path.find('"').unwrap_or(0)];
+            assert!(
+                entry.contains(&format!("\"{path}\"")),
+                "{file} reads {path}, which `meshmon init` does not write (src/init.rs)"
+            );
+            rest = &rest[i + 6..];
+        }
+    }
 }
