@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::cli::{Cli, Output, copy_dir};
-use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::eks_double::{DEFAULT_CALLER, EksDouble};
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::rbac::Attributes;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
@@ -35,7 +35,8 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
 const CLUSTER: &str = "AMP-EKS-CLUSTER";
-const ADMIN: &str = "arn:aws:iam::123456789012:role/mesh-admin";
+/// The role the example makes for cluster admins (moto's ARN for it).
+const ADMIN: &str = "arn:aws:iam::123456789012:role/AMP-EKS-CLUSTER-admin";
 const STATE: &str = "state/appmesh-monitoring.json";
 /// How long the doubles' transitions (CREATING, UPDATING, DELETING) take.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -58,6 +59,7 @@ impl Stack {
         let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
         let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
         let amp = AmpDouble::start(SETTLE, &moto.endpoint());
+        amp.link_eks(&eks);
         let api = KubeApi::start(
             Auth::Eks {
                 region: REGION.into(),
@@ -84,7 +86,6 @@ impl Stack {
             format!("kubernetes_ca_override={}", api.ca_pem()),
             "grafana_url_scheme=http".to_string(),
             format!("region={REGION}"),
-            format!("cluster_admin_arn={ADMIN}"),
         ];
         Stack {
             moto,
@@ -337,12 +338,27 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         cluster["resourcesVpcConfig"]["endpointPrivateAccess"], true,
         "{cluster:#}"
     );
-    assert_eq!(
-        s.eks.access_entries(),
-        vec![(CLUSTER.to_string(), ADMIN.to_string())]
-    );
-    assert_eq!(s.eks.access_policy_associations().len(), 1);
+    assert_eq!(s.output("aws_iam_role.cluster_admin", "arn"), ADMIN);
     let scraper = s.output("aws_amp_scraper.mesh", "id");
+    // Three entries: EKS's own for the principal that created the cluster
+    // (bootstrap_cluster_creator_admin_permissions), the example's for its
+    // admin role, and AMP's for the scraper.
+    let collector = s
+        .amp
+        .access_entry_principal(&scraper)
+        .expect("the scraper's role");
+    let mut expected: Vec<(String, String)> = [DEFAULT_CALLER, ADMIN, collector.as_str()]
+        .iter()
+        .map(|p| (CLUSTER.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(s.eks.access_entries(), expected);
+    assert_eq!(
+        s.eks.access_policy_associations().len(),
+        2,
+        "cluster-admin for the creator (EKS) and for the admin role (the example): {:?}",
+        s.eks.access_policy_associations()
+    );
     let doc = s.amp.scraper(&scraper).expect("the scraper");
     assert_eq!(doc["status"]["statusCode"], "ACTIVE", "{doc:#}");
     assert_eq!(
@@ -441,8 +457,8 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         Some(config.as_str()),
         "the scrape configuration is restored in place"
     );
-    assert_eq!(s.eks.access_entries().len(), 1);
-    assert_eq!(s.eks.access_policy_associations().len(), 1);
+    assert_eq!(s.eks.access_entries(), expected);
+    assert_eq!(s.eks.access_policy_associations().len(), 2);
     s.run(spec, &["drift", "--format", "json"], 0);
     let plan = s.run(spec, &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);

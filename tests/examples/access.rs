@@ -6,6 +6,13 @@
 //! scrape pods, endpoints and `/metrics` — evaluated here by the same RBAC
 //! rules the test API server answers SubjectAccessReviews with — and the
 //! scraper must wait for it.
+//!
+//! EKS gives the principal that creates a cluster with
+//! `bootstrap_cluster_creator_admin_permissions` (the default) an access
+//! entry of its own, and refuses a second one for it (409). That principal
+//! is whoever runs meshmon, which a spec cannot name; so an example's
+//! access entry on such a cluster must be for a role the example creates,
+//! which cannot be it — not a variable or a literal ARN, which may well be.
 
 use meshmon_test_support::kube_api::rbac::{Attributes, evaluate};
 
@@ -108,4 +115,54 @@ fn a_scraper_without_its_rbac_is_refused() {
     spec.resources.remove("k8s_manifest.aps_collector_rbac");
     let p = collector_problems(&spec);
     assert!(p.iter().any(|x| x.contains("scrape nothing")), "{p:?}");
+}
+
+fn entry_problems(spec: &Spec) -> Vec<String> {
+    let mut out = Vec::new();
+    for (address, entry) in spec.of_type("aws_eks_access_entry") {
+        let cluster = entry["cluster_name"]
+            .as_str()
+            .and_then(|c| c.strip_prefix("${"))
+            .and_then(|c| c.strip_suffix(".name}"))
+            .and_then(|c| spec.resources.get(c));
+        let bootstrap = cluster
+            .map(|c| c["access_config"]["bootstrap_cluster_creator_admin_permissions"] != false)
+            .unwrap_or(true);
+        if !bootstrap {
+            continue;
+        }
+        let principal = entry["principal_arn"].as_str().unwrap_or_default();
+        let made_here = principal
+            .strip_prefix("${aws_iam_role.")
+            .and_then(|r| r.strip_suffix(".arn}"))
+            .is_some_and(|r| spec.resources.contains_key(&format!("aws_iam_role.{r}")));
+        if !made_here {
+            out.push(format!(
+                "{} {address}: principal {principal:?} may be the principal that creates the \
+                 cluster, which EKS already gave an entry (bootstrap_cluster_creator_admin_permissions); \
+                 use a role the spec creates",
+                spec.file
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_example_makes_a_second_access_entry_for_the_cluster_creator() {
+    let mut all = Vec::new();
+    let mut entries = 0;
+    for spec in spec::all() {
+        entries += spec.of_type("aws_eks_access_entry").count();
+        all.extend(entry_problems(&spec));
+    }
+    assert!(entries > 0, "no example has an access entry");
+    assert!(all.is_empty(), "{}", all.join("\n"));
+    // A variable's ARN is refused: it may be the one running meshmon.
+    let mut spec = Spec::load("istio.toml");
+    spec.resources
+        .get_mut("aws_eks_access_entry.admin")
+        .expect("the example's admin entry")["principal_arn"] =
+        serde_json::json!("arn:aws:iam::123456789012:role/ops");
+    assert_eq!(entry_problems(&spec).len(), 1);
 }

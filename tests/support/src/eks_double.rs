@@ -11,8 +11,20 @@
 //! (node groups, above all) to an upstream emulator such as moto, and
 //! mirrors each cluster it creates or deletes there, because moto's node
 //! groups need their cluster to exist in moto. Without an upstream, the
-//! other operations answer 404 UnknownOperationException. Unlike EKS, it
-//! does not add an access entry for the cluster's creator.
+//! other operations answer 404 UnknownOperationException.
+//!
+//! As EKS does, a cluster created with `bootstrapClusterCreatorAdminPermissions`
+//! (true unless it is set false) gets an access entry for the IAM
+//! principal that created it, with AmazonEKSClusterAdminPolicy on the
+//! whole cluster (EKS user guide, grant-k8s-access: "Amazon EKS creates an
+//! access entry with administrator permissions to the cluster for the IAM
+//! principal that originally created the cluster"); listing it needs a
+//! mode with the EKS API, as for any entry. The creator is the principal
+//! that signed CreateCluster, asked of the upstream's STS with the same
+//! access key (an assumed role's session becomes its role's ARN, without
+//! the path, which STS does not return), or set with
+//! [`EksDouble::act_as`]. Other doubles add the entries their services make
+//! (the AMP double, a scraper's) through an [`EksLink`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +48,63 @@ struct Inner {
     fail_next_create: bool,
     settle: Duration,
     next_id: u64,
+    /// The principal requests come from, when set (else STS is asked).
+    acting_as: Option<String>,
+}
+
+/// The principal moto's test credentials belong to, when no STS answers
+/// (moto's GetCallerIdentity for them: `arn:aws:sts::123456789012:user/moto`).
+pub const DEFAULT_CALLER: &str = "arn:aws:iam::123456789012:user/moto";
+
+/// AmazonEKSClusterAdminPolicy, which EKS associates with the creator's entry.
+const CLUSTER_ADMIN_POLICY: &str =
+    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+
+/// The IAM principal of an STS caller ARN: an assumed role's session is
+/// its role; moto answers `arn:aws:sts::…:user/NAME` for an IAM user.
+fn principal_of(caller: &str) -> String {
+    let iam = caller.replacen(":sts::", ":iam::", 1);
+    match iam.split_once(":assumed-role/") {
+        Some((head, rest)) => format!("{head}:role/{}", rest.split('/').next().unwrap_or(rest)),
+        None => iam,
+    }
+}
+
+/// Asks the upstream's STS who signed `req` (moto tells accounts and
+/// principals apart by the access key and does not check signatures).
+fn sts_caller(upstream: &str, req: &Request) -> Option<String> {
+    let auth = req
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
+        .1
+        .replace("/eks/aws4_request", "/sts/aws4_request");
+    let mut headers = vec![
+        ("Authorization".to_string(), auth),
+        (
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ),
+    ];
+    headers.extend(
+        req.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-amz-date") || k.eq_ignore_ascii_case("host"))
+            .cloned(),
+    );
+    let probe = Request {
+        method: "POST".into(),
+        path: "/".into(),
+        query: Vec::new(),
+        body: b"Action=GetCallerIdentity&Version=2011-06-15".to_vec(),
+        target: "/".into(),
+        headers,
+    };
+    let r = forward(upstream, &probe);
+    let text = String::from_utf8_lossy(&r.body);
+    let start = text.find("<Arn>")? + 5;
+    let end = text[start..].find("</Arn>")? + start;
+    (r.status == 200).then(|| text[start..end].to_string())
 }
 
 struct Cluster {
@@ -167,7 +236,14 @@ impl Inner {
         let principal = segs.get(3).copied().unwrap_or_default().to_string();
         match op {
             "CreateCluster" => {
-                let r = self.create(req.json());
+                let caller = match (&self.acting_as, &self.upstream) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(up)) => sts_caller(up, req)
+                        .map(|c| principal_of(&c))
+                        .unwrap_or_else(|| DEFAULT_CALLER.to_string()),
+                    (None, None) => DEFAULT_CALLER.to_string(),
+                };
+                let r = self.create(req.json(), &caller);
                 if r.status == 200
                     && let Some(up) = &self.upstream
                 {
@@ -330,19 +406,40 @@ impl Inner {
                 "Kubernetes groups can only be set on access entries of type STANDARD.",
             );
         }
+        let doc = self.insert_entry(
+            cluster,
+            &principal,
+            &kind,
+            groups,
+            body["username"].as_str(),
+            body.get("tags").cloned().unwrap_or(json!({})),
+        );
+        Response::json(200, &json!({ "accessEntry": doc }))
+    }
+
+    /// Stores an access entry and returns it as DescribeAccessEntry shows it.
+    fn insert_entry(
+        &mut self,
+        cluster: &str,
+        principal: &str,
+        kind: &str,
+        groups: Value,
+        username: Option<&str>,
+        tags: Value,
+    ) -> Value {
         // EKS derives a user name from the principal: a role's sessions
         // are `assumed-role/NAME/{{SessionName}}`.
-        let username = body["username"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| match principal.split_once(":role/") {
-                Some((head, role)) => format!(
-                    "{}:assumed-role/{}/{{{{SessionName}}}}",
-                    head.replace("arn:aws:iam::", "arn:aws:sts::"),
-                    role.rsplit('/').next().unwrap_or(role)
-                ),
-                None => principal.clone(),
-            });
+        let username =
+            username
+                .map(str::to_string)
+                .unwrap_or_else(|| match principal.split_once(":role/") {
+                    Some((head, role)) => format!(
+                        "{}:assumed-role/{}/{{{{SessionName}}}}",
+                        head.replace("arn:aws:iam::", "arn:aws:sts::"),
+                        role.rsplit('/').next().unwrap_or(role)
+                    ),
+                    None => principal.to_string(),
+                });
         self.next_id += 1;
         let doc = json!({
             "clusterName": cluster,
@@ -355,12 +452,13 @@ impl Inner {
             ),
             "createdAt": now_secs(),
             "modifiedAt": now_secs(),
-            "tags": body.get("tags").cloned().unwrap_or(json!({})),
+            "tags": tags,
             "username": username,
             "type": kind,
         });
-        self.entries.insert(key, doc.clone());
-        Response::json(200, &json!({ "accessEntry": doc }))
+        self.entries
+            .insert((cluster.to_string(), principal.to_string()), doc.clone());
+        doc
     }
 
     fn associate(&mut self, cluster: &str, principal: &str, body: Value) -> Response {
@@ -410,7 +508,7 @@ impl Inner {
         )
     }
 
-    fn create(&mut self, body: Value) -> Response {
+    fn create(&mut self, body: Value, caller: &str) -> Response {
         let name = body["name"].as_str().unwrap_or_default().to_string();
         if self.clusters.contains_key(&name) {
             return error(
@@ -452,7 +550,23 @@ impl Inner {
             until: Some(Instant::now() + self.settle),
             fail,
         };
-        self.clusters.insert(name, c);
+        self.clusters.insert(name.clone(), c);
+        if doc["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] == true {
+            self.insert_entry(&name, caller, "STANDARD", json!([]), None, json!({}));
+            self.associations.insert(
+                (
+                    name.clone(),
+                    caller.to_string(),
+                    CLUSTER_ADMIN_POLICY.to_string(),
+                ),
+                json!({
+                    "policyArn": CLUSTER_ADMIN_POLICY,
+                    "accessScope": { "type": "cluster", "namespaces": [] },
+                    "associatedAt": now_secs(),
+                    "modifiedAt": now_secs(),
+                }),
+            );
+        }
         Response::json(200, &json!({ "cluster": doc }))
     }
 
@@ -620,6 +734,18 @@ impl EksDouble {
         self.inner.lock().expect("double state").calls.clone()
     }
 
+    /// Requests come from `principal` from now on, instead of the one STS
+    /// names for their access key.
+    pub fn act_as(&self, principal: &str) {
+        self.inner.lock().expect("double state").acting_as = Some(principal.to_string());
+    }
+
+    /// A handle through which another double acts on this one, as AWS
+    /// services do behind the scenes.
+    pub fn link(&self) -> EksLink {
+        EksLink(self.inner.clone())
+    }
+
     /// The next `n` requests get 429 ThrottlingException.
     pub fn throttle_next(&self, n: usize) {
         self.inner.lock().expect("double state").throttle = n;
@@ -673,5 +799,127 @@ impl EksDouble {
         let mut inner = self.inner.lock().expect("double state");
         inner.tick();
         inner.clusters.keys().cloned().collect()
+    }
+}
+
+/// What other services do to EKS on their own (see [`EksDouble::link`]).
+#[derive(Clone)]
+pub struct EksLink(Arc<Mutex<Inner>>);
+
+impl EksLink {
+    /// Adds the access entry a service makes for its principal on the
+    /// cluster `cluster_arn`, if the cluster exists and its mode has the
+    /// EKS API; returns whether it did.
+    pub fn add_service_entry(&self, cluster_arn: &str, principal: &str, username: &str) -> bool {
+        let mut inner = self.0.lock().expect("double state");
+        inner.tick();
+        let Some(name) = inner
+            .clusters
+            .iter()
+            .find(|(_, c)| c.doc["arn"] == cluster_arn)
+            .map(|(n, _)| n.clone())
+        else {
+            return false;
+        };
+        if inner.access_ready(&name).is_err()
+            || inner
+                .entries
+                .contains_key(&(name.clone(), principal.to_string()))
+        {
+            return false;
+        }
+        inner.insert_entry(
+            &name,
+            principal,
+            "STANDARD",
+            json!([]),
+            Some(username),
+            json!({}),
+        );
+        true
+    }
+
+    /// Removes a principal's entries (and their policies) on every cluster.
+    pub fn remove_entries_of(&self, principal: &str) {
+        let mut inner = self.0.lock().expect("double state");
+        inner.entries.retain(|(_, p), _| p != principal);
+        inner.associations.retain(|(_, p, _), _| p != principal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The creator is whoever signed CreateCluster, as STS sees the access
+    /// key: here a role assumed in another account. Needs moto.
+    #[test]
+    fn the_creator_is_asked_of_sts_by_access_key() {
+        let moto = crate::moto::Moto::start();
+        let sts = |key: &str, body: &str| {
+            let req = Request {
+                method: "POST".into(),
+                path: "/".into(),
+                query: Vec::new(),
+                body: body.as_bytes().to_vec(),
+                target: "/".into(),
+                headers: vec![
+                    (
+                        "Authorization".into(),
+                        format!(
+                            "AWS4-HMAC-SHA256 Credential={key}/20260101/eu-west-1/sts/aws4_request, SignedHeaders=host, Signature=0"
+                        ),
+                    ),
+                    (
+                        "Content-Type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ),
+                ],
+            };
+            String::from_utf8_lossy(&forward(&moto.endpoint(), &req).body).to_string()
+        };
+        let assumed = sts(
+            "testing",
+            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fcreator&RoleSessionName=s",
+        );
+        let key = assumed
+            .split("<AccessKeyId>")
+            .nth(1)
+            .and_then(|r| r.split("</AccessKeyId>").next())
+            .unwrap_or_else(|| panic!("no access key in {assumed}"));
+        let create = Request {
+            method: "POST".into(),
+            path: "/clusters".into(),
+            query: Vec::new(),
+            body: Vec::new(),
+            target: "/clusters".into(),
+            headers: vec![(
+                "Authorization".into(),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={key}/20260101/eu-west-1/eks/aws4_request, SignedHeaders=host, Signature=0"
+                ),
+            )],
+        };
+        let caller = sts_caller(&moto.endpoint(), &create).expect("STS answers");
+        assert_eq!(
+            principal_of(&caller),
+            "arn:aws:iam::111122223333:role/creator"
+        );
+    }
+
+    #[test]
+    fn a_caller_arn_names_its_principal() {
+        assert_eq!(
+            principal_of("arn:aws:sts::111122223333:assumed-role/ops/alice"),
+            "arn:aws:iam::111122223333:role/ops"
+        );
+        assert_eq!(
+            principal_of("arn:aws:sts::123456789012:user/moto"),
+            DEFAULT_CALLER
+        );
+        assert_eq!(
+            principal_of("arn:aws:iam::111122223333:user/bob"),
+            "arn:aws:iam::111122223333:user/bob"
+        );
     }
 }
