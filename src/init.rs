@@ -53,6 +53,10 @@ pub const EXAMPLES: &[Example] = &[
                 include_str!("../examples/manifests/djapp.yaml"),
             ),
             (
+                "manifests/load-generator.yaml",
+                include_str!("../examples/manifests/load-generator.yaml"),
+            ),
+            (
                 "dashboards/envoy-mesh.json",
                 include_str!("../examples/dashboards/envoy-mesh.json"),
             ),
@@ -81,6 +85,10 @@ pub const EXAMPLES: &[Example] = &[
                 include_str!("../examples/manifests/djapp-istio-routes.yaml"),
             ),
             (
+                "manifests/load-generator.yaml",
+                include_str!("../examples/manifests/load-generator.yaml"),
+            ),
+            (
                 "dashboards/istio-mesh.json",
                 include_str!("../examples/dashboards/istio-mesh.json"),
             ),
@@ -99,6 +107,10 @@ pub const EXAMPLES: &[Example] = &[
             (
                 "manifests/djapp-istio-routes.yaml",
                 include_str!("../examples/manifests/djapp-istio-routes.yaml"),
+            ),
+            (
+                "manifests/load-generator.yaml",
+                include_str!("../examples/manifests/load-generator.yaml"),
             ),
             (
                 "dashboards/istio-mesh.json",

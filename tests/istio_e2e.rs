@@ -301,6 +301,36 @@ fn collector_access(api: &KubeApi) -> Vec<(String, bool, String)> {
     .collect()
 }
 
+/// The load generator rolled out, switched on (its ConfigMap says so).
+fn assert_load_generator_runs(api: &KubeApi) {
+    let lg = api
+        .object("apps/v1", "Deployment", Some("prod"), "load-generator")
+        .unwrap_or_else(|| panic!("the load generator: {:?}", api.names()));
+    assert_eq!(lg["status"]["availableReplicas"], 1, "{lg:#}");
+    let cm = api
+        .object("v1", "ConfigMap", Some("prod"), "load-generator")
+        .expect("the load generator's ConfigMap");
+    assert_eq!(cm["data"]["enabled"], "true", "{cm:#}");
+}
+
+/// (address, action) of every change a JSON plan makes, sorted.
+fn changed(plan: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn drift_entry<'a>(report: &'a Value, address: &str) -> &'a Value {
     report["drift"]
         .as_array()
@@ -387,10 +417,27 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
         assert!(reason.contains("aps-collector-role"), "{reason}");
     }
+    assert_load_generator_runs(&s.api);
 
     // ---- a clean re-plan
     let plan = s.run(spec, &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    // ---- the load generator's switch is its ConfigMap, nothing else
+    let out = s.run(
+        spec,
+        &["plan", "--json", "--var", "load_generator=false"],
+        0,
+    );
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    assert_eq!(
+        changed(&plan),
+        [(
+            "k8s_manifest.load_generator_config".to_string(),
+            "update".to_string()
+        )]
+    );
 
     // ---- the new types import: forgotten, adopted by ID, and planned clean
     let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
@@ -647,6 +694,7 @@ fn migration_from_app_mesh_keeps_the_shared_parts_with_eks_and_amp_doubles() {
     for (asked, allowed, reason) in collector_access(&s.api) {
         assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
     }
+    assert_load_generator_runs(&s.api);
     s.run("istio.toml", &["drift", "--format", "json"], 0);
     let plan = s.run("istio.toml", &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
@@ -690,19 +738,7 @@ fn alloy_variant_applies_and_switching_to_the_managed_collector_swaps_only_the_c
     let out = s.run("istio.toml", &["plan", "--json"], 0);
     let plan: Value =
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
-    let mut changed: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap_or_default().to_string(),
-                c["action"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    changed.sort();
+    let changed = changed(&plan);
     let expected: Vec<(String, String)> = [
         ("aws_amp_scraper.mesh", "create"),
         ("aws_iam_policy.amp_remote_write", "delete"),

@@ -125,10 +125,13 @@ fn inject(
     // `envoy` with one port named stats, the admin port 9901
     // (aws/aws-app-mesh-controller-for-k8s pkg/inject/sidecar_builder.go,
     // buildEnvoySidecar; the chart's sidecar.envoyAdminAccessPort: 9901).
-    let appmesh = ns
+    // A pod's own annotation overrides the namespace's label
+    // (pkg/inject/inject.go, determineSidecarInjectMode).
+    let mode = pod
+        .annotations
         .get("appmesh.k8s.aws/sidecarInjectorWebhook")
-        .map(String::as_str)
-        == Some("enabled");
+        .or(ns.get("appmesh.k8s.aws/sidecarInjectorWebhook"));
+    let appmesh = mode.map(String::as_str) == Some("enabled");
     let selected = virtual_nodes.iter().any(|(vns, sel)| {
         *vns == pod.namespace
             && !sel.is_empty()

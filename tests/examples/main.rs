@@ -15,6 +15,8 @@
 //!   version, the dashboards' data source references.
 //! - `images.rs`: every image pinned, with a comment naming its origin;
 //!   every Helm chart pinned.
+//! - `workloads.rs`: App Mesh's injector admits every pod; the load
+//!   generator is on by default and calls Services with pods.
 //! - `cluster.rs` and `scrape.rs`: every collector configuration run
 //!   against a two-node model of the cluster; each target scraped once.
 
@@ -26,3 +28,4 @@ mod promql;
 mod queries;
 mod scrape;
 mod spec;
+mod workloads;
