@@ -17,6 +17,8 @@
 //!   every Helm chart pinned.
 //! - `workloads.rs`: App Mesh's injector admits every pod; the load
 //!   generator is on by default and calls Services with pods.
+//! - `tools.rs`: `promtool check rules` on every rule group and query,
+//!   `amtool check-config` on every Alertmanager definition.
 //! - `cluster.rs` and `scrape.rs`: every collector configuration run
 //!   against a two-node model of the cluster; each target scraped once.
 
@@ -28,4 +30,5 @@ mod promql;
 mod queries;
 mod scrape;
 mod spec;
+mod tools;
 mod workloads;
