@@ -241,7 +241,9 @@ impl Inner {
     /// The linked Grafana test server behaves as `version` from now on.
     fn grafana_runs(&self, version: &str) {
         if let Some(l) = &self.grafana {
-            l.state.lock().expect("grafana state").version = version.to_string();
+            let mut st = l.state.lock().expect("grafana state");
+            st.version = version.to_string();
+            st.amg = true;
         }
     }
 

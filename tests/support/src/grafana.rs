@@ -85,6 +85,10 @@ pub struct GrafanaState {
     /// sources it accepts): Amazon Managed Grafana's latest, or the
     /// version of the linked AMG workspace.
     pub version: String,
+    /// An AMG workspace runs it (set by a linked AMG test server): AMG's
+    /// own rules apply, such as no SigV4 in the core Prometheus plugin
+    /// from its Grafana 12 on.
+    pub amg: bool,
     faults: Vec<u16>,
     next_id: i64,
 }

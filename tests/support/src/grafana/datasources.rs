@@ -22,8 +22,14 @@ use crate::http::Response;
 /// The Amazon Managed Service for Prometheus plugin's type.
 pub const AMP_PLUGIN: &str = "grafana-amazonprometheus-datasource";
 
-/// Why a Grafana of `version` refuses data source `b`, if it does.
-fn refused(version: &str, b: &Value) -> Option<String> {
+/// Why a Grafana of `version` refuses data source `b`, if it does: only an
+/// AMG workspace (`amg`) refuses, since the removal is AMG's (open-source
+/// Grafana 12 deprecates SigV4 in the core plugin; its 13 migrates such
+/// data sources on start-up).
+fn refused(version: &str, amg: bool, b: &Value) -> Option<String> {
+    if !amg {
+        return None;
+    }
     let major: u32 = version
         .split('.')
         .next()
@@ -42,7 +48,7 @@ impl GrafanaState {
         let Some(name) = b["name"].as_str().filter(|n| !n.is_empty()) else {
             return msg(400, "Required data source name");
         };
-        if let Some(why) = refused(&self.version, b) {
+        if let Some(why) = refused(&self.version, self.amg, b) {
             return msg(400, &why);
         }
         let prior = match uid {
@@ -110,14 +116,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sigv4_on_the_core_plugin_is_refused_from_grafana_12_on() {
+    fn sigv4_on_the_core_plugin_is_refused_by_amg_from_grafana_12_on() {
         let core = json!({"type": "prometheus", "jsonData": {"sigV4Auth": true}});
         let amp = json!({"type": AMP_PLUGIN, "jsonData": {"sigV4Auth": true}});
         let plain = json!({"type": "prometheus", "jsonData": {}});
-        assert!(refused("10.4", &core).is_none());
-        assert!(refused("12.4", &core).is_some_and(|m| m.contains(AMP_PLUGIN)));
-        assert!(refused("13.0", &core).is_some());
-        assert!(refused("12.4", &amp).is_none());
-        assert!(refused("12.4", &plain).is_none());
+        assert!(refused("10.4", true, &core).is_none());
+        assert!(refused("12.4", true, &core).is_some_and(|m| m.contains(AMP_PLUGIN)));
+        assert!(refused("13.0", true, &core).is_some());
+        assert!(refused("12.4", true, &amp).is_none());
+        assert!(refused("12.4", true, &plain).is_none());
+        // A Grafana no AMG workspace runs keeps the core plugin's SigV4.
+        assert!(refused("12.4", false, &core).is_none());
     }
 }
