@@ -53,6 +53,10 @@ pub const EXAMPLES: &[Example] = &[
                 include_str!("../examples/manifests/djapp.yaml"),
             ),
             (
+                "manifests/load-generator.yaml",
+                include_str!("../examples/manifests/load-generator.yaml"),
+            ),
+            (
                 "dashboards/envoy-mesh.json",
                 include_str!("../examples/dashboards/envoy-mesh.json"),
             ),
@@ -69,12 +73,20 @@ pub const EXAMPLES: &[Example] = &[
                 include_str!("../examples/collector/istio-scrape.yaml"),
             ),
             (
+                "manifests/aps-collector-rbac.yaml",
+                include_str!("../examples/manifests/aps-collector-rbac.yaml"),
+            ),
+            (
                 "manifests/djapp-istio.yaml",
                 include_str!("../examples/manifests/djapp-istio.yaml"),
             ),
             (
                 "manifests/djapp-istio-routes.yaml",
                 include_str!("../examples/manifests/djapp-istio-routes.yaml"),
+            ),
+            (
+                "manifests/load-generator.yaml",
+                include_str!("../examples/manifests/load-generator.yaml"),
             ),
             (
                 "dashboards/istio-mesh.json",
@@ -95,6 +107,10 @@ pub const EXAMPLES: &[Example] = &[
             (
                 "manifests/djapp-istio-routes.yaml",
                 include_str!("../examples/manifests/djapp-istio-routes.yaml"),
+            ),
+            (
+                "manifests/load-generator.yaml",
+                include_str!("../examples/manifests/load-generator.yaml"),
             ),
             (
                 "dashboards/istio-mesh.json",

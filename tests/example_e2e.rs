@@ -171,6 +171,20 @@ fn the_example_applies_in_one_run_detects_drift_repairs_it_and_destroys_cleanly(
         "the mesh exists: {:?}",
         api.names()
     );
+    // The load generator rolled out after the sample, switched on.
+    assert!(
+        created("k8s_manifest.djapp") < created("k8s_manifest.load_generator"),
+        "{}",
+        apply.stdout
+    );
+    let lg = api
+        .object("apps/v1", "Deployment", Some("prod"), "load-generator")
+        .expect("the load generator");
+    assert_eq!(lg["status"]["availableReplicas"], 1, "{lg:#}");
+    let cm = api
+        .object("v1", "ConfigMap", Some("prod"), "load-generator")
+        .expect("its ConfigMap");
+    assert_eq!(cm["data"]["enabled"], "true", "{cm:#}");
 
     // ---- a clean re-plan
     let plan = run(&["plan"], 0);

@@ -64,7 +64,7 @@ uid = "mesh"
 
 [resources.grafana_data_source.amp]
 name = "AMP"
-type = "prometheus"
+type = "grafana-amazonprometheus-datasource"
 uid = "amp"
 url = "${{aws_amp_workspace.appmesh.prometheus_endpoint}}"
 is_default = true

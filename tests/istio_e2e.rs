@@ -11,7 +11,9 @@
 //!   moto. Both settle CREATING → ACTIVE after a short delay.
 //! - Kubernetes: the test API server (EKS tokens for the example's cluster)
 //!   and the fake helm, which installs nothing: Istio's charts are recorded
-//!   as releases, not run.
+//!   as releases, not run. After apply the tests ask the server, with
+//!   SubjectAccessReviews answered by RBAC, whether the managed collector's
+//!   user may read what it scrapes.
 //! - Grafana: the AMG and Grafana test servers, linked.
 //!
 //! Needs moto (MESHMON_MOTO_SERVER) and the fake-helm binary
@@ -23,8 +25,9 @@ use std::time::{Duration, Instant};
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::cli::{Cli, Output, copy_dir};
-use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::eks_double::{DEFAULT_CALLER, EksDouble};
 use meshmon_test_support::grafana::GrafanaServer;
+use meshmon_test_support::kube_api::rbac::Attributes;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
 use meshmon_test_support::moto::{Moto, REGION};
 use meshmon_test_support::{amp, ec2, iam, sns};
@@ -32,7 +35,8 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
 const CLUSTER: &str = "AMP-EKS-CLUSTER";
-const ADMIN: &str = "arn:aws:iam::123456789012:role/mesh-admin";
+/// The role the example makes for cluster admins (moto's ARN for it).
+const ADMIN: &str = "arn:aws:iam::123456789012:role/AMP-EKS-CLUSTER-admin";
 const STATE: &str = "state/appmesh-monitoring.json";
 /// How long the doubles' transitions (CREATING, UPDATING, DELETING) take.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -55,6 +59,7 @@ impl Stack {
         let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
         let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
         let amp = AmpDouble::start(SETTLE, &moto.endpoint());
+        amp.link_eks(&eks);
         let api = KubeApi::start(
             Auth::Eks {
                 region: REGION.into(),
@@ -81,7 +86,6 @@ impl Stack {
             format!("kubernetes_ca_override={}", api.ca_pem()),
             "grafana_url_scheme=http".to_string(),
             format!("region={REGION}"),
-            format!("cluster_admin_arn={ADMIN}"),
         ];
         Stack {
             moto,
@@ -278,6 +282,55 @@ impl Stack {
     }
 }
 
+/// Whether the API server, asked with SubjectAccessReviews, lets the
+/// managed collector's user (AMP's access entry maps the scraper to
+/// Kubernetes user aps-collector-user) list the pods and endpoints it
+/// discovers and get `/metrics`: (what was asked, allowed, reason).
+fn collector_access(api: &KubeApi) -> Vec<(String, bool, String)> {
+    [
+        Attributes::core("list", "pods", ""),
+        Attributes::core("watch", "pods", ""),
+        Attributes::core("list", "endpoints", ""),
+        Attributes::url("get", "/metrics"),
+    ]
+    .into_iter()
+    .map(|a| {
+        let (allowed, reason) = api.subject_access_review("aps-collector-user", &a);
+        (format!("{a:?}"), allowed, reason)
+    })
+    .collect()
+}
+
+/// The load generator rolled out, switched on (its ConfigMap says so).
+fn assert_load_generator_runs(api: &KubeApi) {
+    let lg = api
+        .object("apps/v1", "Deployment", Some("prod"), "load-generator")
+        .unwrap_or_else(|| panic!("the load generator: {:?}", api.names()));
+    assert_eq!(lg["status"]["availableReplicas"], 1, "{lg:#}");
+    let cm = api
+        .object("v1", "ConfigMap", Some("prod"), "load-generator")
+        .expect("the load generator's ConfigMap");
+    assert_eq!(cm["data"]["enabled"], "true", "{cm:#}");
+}
+
+/// (address, action) of every change a JSON plan makes, sorted.
+fn changed(plan: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn drift_entry<'a>(report: &'a Value, address: &str) -> &'a Value {
     report["drift"]
         .as_array()
@@ -315,12 +368,27 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         cluster["resourcesVpcConfig"]["endpointPrivateAccess"], true,
         "{cluster:#}"
     );
-    assert_eq!(
-        s.eks.access_entries(),
-        vec![(CLUSTER.to_string(), ADMIN.to_string())]
-    );
-    assert_eq!(s.eks.access_policy_associations().len(), 1);
+    assert_eq!(s.output("aws_iam_role.cluster_admin", "arn"), ADMIN);
     let scraper = s.output("aws_amp_scraper.mesh", "id");
+    // Three entries: EKS's own for the principal that created the cluster
+    // (bootstrap_cluster_creator_admin_permissions), the example's for its
+    // admin role, and AMP's for the scraper.
+    let collector = s
+        .amp
+        .access_entry_principal(&scraper)
+        .expect("the scraper's role");
+    let mut expected: Vec<(String, String)> = [DEFAULT_CALLER, ADMIN, collector.as_str()]
+        .iter()
+        .map(|p| (CLUSTER.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(s.eks.access_entries(), expected);
+    assert_eq!(
+        s.eks.access_policy_associations().len(),
+        2,
+        "cluster-admin for the creator (EKS) and for the admin role (the example): {:?}",
+        s.eks.access_policy_associations()
+    );
     let doc = s.amp.scraper(&scraper).expect("the scraper");
     assert_eq!(doc["status"]["statusCode"], "ACTIVE", "{doc:#}");
     assert_eq!(
@@ -345,10 +413,31 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         prod["metadata"]["labels"]["istio-injection"], "enabled",
         "{prod:#}"
     );
+    for (asked, allowed, reason) in collector_access(&s.api) {
+        assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
+        assert!(reason.contains("aps-collector-role"), "{reason}");
+    }
+    assert_load_generator_runs(&s.api);
 
     // ---- a clean re-plan
     let plan = s.run(spec, &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    // ---- the load generator's switch is its ConfigMap, nothing else
+    let out = s.run(
+        spec,
+        &["plan", "--json", "--var", "load_generator=false"],
+        0,
+    );
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    assert_eq!(
+        changed(&plan),
+        [(
+            "k8s_manifest.load_generator_config".to_string(),
+            "update".to_string()
+        )]
+    );
 
     // ---- the new types import: forgotten, adopted by ID, and planned clean
     let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
@@ -415,8 +504,8 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         Some(config.as_str()),
         "the scrape configuration is restored in place"
     );
-    assert_eq!(s.eks.access_entries().len(), 1);
-    assert_eq!(s.eks.access_policy_associations().len(), 1);
+    assert_eq!(s.eks.access_entries(), expected);
+    assert_eq!(s.eks.access_policy_associations().len(), 2);
     s.run(spec, &["drift", "--format", "json"], 0);
     let plan = s.run(spec, &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
@@ -430,6 +519,12 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         "{:?}",
         s.api.names()
     );
+    for (asked, allowed, _) in collector_access(&s.api) {
+        assert!(
+            !allowed,
+            "after destroy, aps-collector-user may still {asked}"
+        );
+    }
 
     eprintln!(
         "istio_e2e: {resources} resources in examples/istio.toml; wall time {:.1?}",
@@ -596,6 +691,10 @@ fn migration_from_app_mesh_keeps_the_shared_parts_with_eks_and_amp_doubles() {
             s.api.names()
         );
     }
+    for (asked, allowed, reason) in collector_access(&s.api) {
+        assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
+    }
+    assert_load_generator_runs(&s.api);
     s.run("istio.toml", &["drift", "--format", "json"], 0);
     let plan = s.run("istio.toml", &["plan"], 0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
@@ -639,24 +738,14 @@ fn alloy_variant_applies_and_switching_to_the_managed_collector_swaps_only_the_c
     let out = s.run("istio.toml", &["plan", "--json"], 0);
     let plan: Value =
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
-    let mut changed: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap_or_default().to_string(),
-                c["action"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    changed.sort();
+    let changed = changed(&plan);
     let expected: Vec<(String, String)> = [
         ("aws_amp_scraper.mesh", "create"),
         ("aws_iam_policy.amp_remote_write", "delete"),
         ("aws_iam_role.alloy", "delete"),
         ("helm_release.alloy", "delete"),
+        // The managed collector's RBAC comes with it.
+        ("k8s_manifest.aps_collector_rbac", "create"),
         ("k8s_namespace.alloy", "delete"),
     ]
     .iter()

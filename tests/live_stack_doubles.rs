@@ -1,7 +1,8 @@
 //! The live stack's AWS types on their own: on moto where it has them (SNS
 //! topic policies), and against the narrow doubles for what moto 5.2.5
-//! lacks: the EKS double (a cluster's authentication mode) and the AMP
-//! double in front of moto (managed collectors). The real `meshmon`
+//! lacks: the EKS double (a cluster's authentication mode, the access
+//! entry EKS makes for the cluster's creator) and the AMP double in front
+//! of moto (managed collectors). The real `meshmon`
 //! binary, one small spec per test.
 //!
 //! Needs moto (MESHMON_MOTO_SERVER).
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::cli::Cli;
-use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::eks_double::{DEFAULT_CALLER, EksDouble};
 use meshmon_test_support::moto::Moto;
 use serde_json::Value;
 
@@ -39,6 +40,56 @@ fn change<'a>(plan: &'a Value, address: &str) -> &'a Value {
         .as_array()
         .and_then(|l| l.iter().find(|c| c["address"] == address))
         .unwrap_or_else(|| panic!("{address} is not in the plan: {plan:#}"))
+}
+
+/// EKS gives the principal that creates a cluster with
+/// bootstrap_cluster_creator_admin_permissions an access entry of its own,
+/// so a spec that also makes one for that principal fails with EKS's 409;
+/// without the bootstrap, the spec's entry is the only one. EKS double:
+/// moto has no access entries. This is why the examples' admin entry is for
+/// a role they create, never for the principal running meshmon.
+#[test]
+fn an_access_entry_for_the_cluster_creator_collides_with_the_bootstrap_one_against_eks_double() {
+    let spec = |bootstrap: bool| {
+        format!(
+            r#"
+[resources.aws_eks_cluster.main]
+name = "AMP-EKS-CLUSTER"
+version = "1.33"
+role_arn = "arn:aws:iam::123456789012:role/eks-cluster"
+subnet_ids = ["subnet-0a", "subnet-0b"]
+access_config = {{ authentication_mode = "API_AND_CONFIG_MAP", bootstrap_cluster_creator_admin_permissions = {bootstrap} }}
+
+[resources.aws_eks_access_entry.me]
+cluster_name = "${{aws_eks_cluster.main.name}}"
+principal_arn = "{DEFAULT_CALLER}"
+"#
+        )
+    };
+    let moto = Moto::start();
+    let double = EksDouble::forwarding(Duration::from_millis(200), &moto.endpoint());
+    let mut cli = Cli::new(BIN, moto.env());
+    cli.set_env("AWS_ENDPOINT_URL_EKS", &double.endpoint());
+    cli.spec(&spec(true));
+    let out = cli.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.stderr.contains("already in use"),
+        "the creator's own entry is there first: {}",
+        out.stderr
+    );
+    assert_eq!(
+        double.access_entries(),
+        [("AMP-EKS-CLUSTER".to_string(), DEFAULT_CALLER.to_string())],
+        "the creator is moto's caller, asked of STS"
+    );
+    assert_eq!(double.access_policy_associations().len(), 1);
+    cli.expect(&["destroy", "--auto-approve"], 0);
+
+    cli.spec(&spec(false));
+    cli.apply();
+    cli.assert_no_changes();
+    assert_eq!(double.access_entries().len(), 1);
+    assert!(double.access_policy_associations().is_empty());
 }
 
 /// CONFIG_MAP → API moves in place, one UpdateClusterConfig per step; a

@@ -36,6 +36,7 @@ fn init_writes_the_recipe_with_its_manifests_dashboards_and_schema() {
             "manifests/djapp-mesh.yaml",
             "manifests/djapp.yaml",
             "manifests/grafana-agent.yaml",
+            "manifests/load-generator.yaml",
             "meshmon.schema.json",
             "meshmon.toml",
         ]

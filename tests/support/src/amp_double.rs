@@ -14,6 +14,18 @@
 //! forwarded unchanged to the upstream emulator (moto), so one
 //! `AWS_ENDPOINT_URL_AMP` serves the whole service. An Alertmanager
 //! definition is accepted only for a workspace the upstream knows.
+//!
+//! Linked to the EKS double ([`AmpDouble::link_eks`]), it does what AMP
+//! does there: "any scrapers you create through the Amazon Managed Service
+//! for Prometheus API or CLI … will automatically have the correct access
+//! entry policy created for you" when the cluster's authentication mode has
+//! the EKS API (AMP user guide, "Configure Amazon EKS for scraper access
+//! with access entries"), for the Kubernetes user `aps-collector-user`, and
+//! the entry goes with the scraper. Not documented, so assumed: the
+//! entry's principal is the scraper's service-linked role without its
+//! `aws-service-role/scraper.aps.amazonaws.com/` path (the form the guide
+//! says EKS requires, and EKS refuses entries for service-linked role
+//! ARNs with that path), and it is of type STANDARD.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +35,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
+use crate::eks_double::{EksDouble, EksLink};
 use crate::http::{Request, Response, Server, forward};
 
 struct Object {
@@ -39,6 +52,18 @@ struct Inner {
     definitions: BTreeMap<String, Object>,
     calls: Vec<String>,
     next_id: u64,
+    eks: Option<EksLink>,
+}
+
+/// The Kubernetes user AMP's access entry maps a scraper to.
+pub const COLLECTOR_USER: &str = "aps-collector-user";
+
+/// The principal of the access entry AMP makes for a scraper.
+fn entry_principal(doc: &Value) -> Option<String> {
+    let role = doc["roleArn"].as_str()?;
+    let name = role.rsplit('/').next()?;
+    let head = role.split(":role/").next()?;
+    Some(format!("{head}:role/{name}"))
 }
 
 /// The AMP double; dropped, it stops.
@@ -160,7 +185,11 @@ impl Inner {
                 }
             }
             for id in gone {
-                map.remove(&id);
+                if let (Some(o), Some(eks)) = (map.remove(&id), &self.eks)
+                    && let Some(p) = entry_principal(&o.doc)
+                {
+                    eks.remove_entries_of(&p);
+                }
             }
         }
     }
@@ -265,6 +294,13 @@ impl Inner {
             "destination": body["destination"],
             "scrapeConfiguration": body["scrapeConfiguration"],
         });
+        if let (Some(eks), Some(p)) = (&self.eks, entry_principal(&doc)) {
+            eks.add_service_entry(
+                eks_cluster_arn(&doc).unwrap_or_default(),
+                &p,
+                COLLECTOR_USER,
+            );
+        }
         let out = json!({ "scraperId": id, "arn": doc["arn"], "status": doc["status"], "tags": doc["tags"] });
         self.scrapers.insert(
             id,
@@ -455,6 +491,10 @@ impl Inner {
     }
 }
 
+fn eks_cluster_arn(doc: &Value) -> Option<&str> {
+    doc["source"]["eksConfiguration"]["clusterArn"].as_str()
+}
+
 fn scraper_not_found(id: &str) -> Response {
     error(
         404,
@@ -474,6 +514,7 @@ impl AmpDouble {
             definitions: BTreeMap::new(),
             calls: Vec::new(),
             next_id: 0,
+            eks: None,
         }));
         let handler_inner = inner.clone();
         let server = Server::start(Arc::new(move |req: &Request| {
@@ -484,6 +525,17 @@ impl AmpDouble {
 
     pub fn endpoint(&self) -> String {
         self.server.endpoint()
+    }
+
+    /// Scrapers created from now on get their access entry in `eks`'s
+    /// clusters, and lose it when they are deleted.
+    pub fn link_eks(&self, eks: &EksDouble) {
+        self.inner.lock().expect("double state").eks = Some(eks.link());
+    }
+
+    /// The principal of the access entry AMP makes for scraper `id`.
+    pub fn access_entry_principal(&self, id: &str) -> Option<String> {
+        self.scraper(id).and_then(|d| entry_principal(&d))
     }
 
     /// The operations called so far, in order (`Forwarded …` for moto's).

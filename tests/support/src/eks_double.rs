@@ -11,8 +11,20 @@
 //! (node groups, above all) to an upstream emulator such as moto, and
 //! mirrors each cluster it creates or deletes there, because moto's node
 //! groups need their cluster to exist in moto. Without an upstream, the
-//! other operations answer 404 UnknownOperationException. Unlike EKS, it
-//! does not add an access entry for the cluster's creator.
+//! other operations answer 404 UnknownOperationException.
+//!
+//! As EKS does, a cluster created with `bootstrapClusterCreatorAdminPermissions`
+//! (true unless it is set false) gets an access entry for the IAM
+//! principal that created it, with AmazonEKSClusterAdminPolicy on the
+//! whole cluster (EKS user guide, grant-k8s-access: "Amazon EKS creates an
+//! access entry with administrator permissions to the cluster for the IAM
+//! principal that originally created the cluster"); listing it needs a
+//! mode with the EKS API, as for any entry. The creator is the principal
+//! that signed CreateCluster, asked of the upstream's STS with the same
+//! access key (an assumed role's session becomes its role's ARN, without
+//! the path, which STS does not return), or set with
+//! [`EksDouble::act_as`]. Other doubles add the entries their services make
+//! (the AMP double, a scraper's) through an [`EksLink`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +32,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+mod access;
+
 use crate::http::{Request, Response, Server, forward};
+use access::{CLUSTER_ADMIN_POLICY, entry_not_found, principal_of, sts_caller};
+pub use access::{DEFAULT_CALLER, EksLink};
 
 #[derive(Default)]
 struct Inner {
@@ -36,6 +52,8 @@ struct Inner {
     fail_next_create: bool,
     settle: Duration,
     next_id: u64,
+    /// The principal requests come from, when set (else STS is asked).
+    acting_as: Option<String>,
 }
 
 struct Cluster {
@@ -167,7 +185,14 @@ impl Inner {
         let principal = segs.get(3).copied().unwrap_or_default().to_string();
         match op {
             "CreateCluster" => {
-                let r = self.create(req.json());
+                let caller = match (&self.acting_as, &self.upstream) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(up)) => sts_caller(up, req)
+                        .map(|c| principal_of(&c))
+                        .unwrap_or_else(|| DEFAULT_CALLER.to_string()),
+                    (None, None) => DEFAULT_CALLER.to_string(),
+                };
+                let r = self.create(req.json(), &caller);
                 if r.status == 200
                     && let Some(up) = &self.upstream
                 {
@@ -283,134 +308,7 @@ impl Inner {
         }
     }
 
-    /// The cluster exists and its authentication mode admits access entries.
-    fn access_ready(&self, cluster: &str) -> Result<(), Response> {
-        let Some(c) = self.clusters.get(cluster) else {
-            return Err(not_found(cluster));
-        };
-        match c.doc["accessConfig"]["authenticationMode"].as_str() {
-            Some("API") | Some("API_AND_CONFIG_MAP") => Ok(()),
-            _ => Err(error(
-                400,
-                "InvalidRequestException",
-                "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.",
-            )),
-        }
-    }
-
-    fn create_entry(&mut self, cluster: &str, body: Value) -> Response {
-        if let Err(r) = self.access_ready(cluster) {
-            return r;
-        }
-        let principal = body["principalArn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if !principal.starts_with("arn:aws:iam::") {
-            return error(
-                400,
-                "InvalidParameterException",
-                &format!("The principalArn parameter format is not valid: {principal}"),
-            );
-        }
-        let key = (cluster.to_string(), principal.clone());
-        if self.entries.contains_key(&key) {
-            return error(
-                409,
-                "ResourceInUseException",
-                "The specified access entry resource is already in use on this cluster.",
-            );
-        }
-        let kind = body["type"].as_str().unwrap_or("STANDARD").to_string();
-        let groups = body.get("kubernetesGroups").cloned().unwrap_or(json!([]));
-        if kind != "STANDARD" && groups.as_array().is_some_and(|g| !g.is_empty()) {
-            return error(
-                400,
-                "InvalidParameterException",
-                "Kubernetes groups can only be set on access entries of type STANDARD.",
-            );
-        }
-        // EKS derives a user name from the principal: a role's sessions
-        // are `assumed-role/NAME/{{SessionName}}`.
-        let username = body["username"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| match principal.split_once(":role/") {
-                Some((head, role)) => format!(
-                    "{}:assumed-role/{}/{{{{SessionName}}}}",
-                    head.replace("arn:aws:iam::", "arn:aws:sts::"),
-                    role.rsplit('/').next().unwrap_or(role)
-                ),
-                None => principal.clone(),
-            });
-        self.next_id += 1;
-        let doc = json!({
-            "clusterName": cluster,
-            "principalArn": principal,
-            "kubernetesGroups": groups,
-            "accessEntryArn": format!(
-                "arn:aws:eks:eu-west-1:123456789012:access-entry/{cluster}/{}/{:08x}",
-                principal.rsplit(':').next().unwrap_or_default(),
-                self.next_id
-            ),
-            "createdAt": now_secs(),
-            "modifiedAt": now_secs(),
-            "tags": body.get("tags").cloned().unwrap_or(json!({})),
-            "username": username,
-            "type": kind,
-        });
-        self.entries.insert(key, doc.clone());
-        Response::json(200, &json!({ "accessEntry": doc }))
-    }
-
-    fn associate(&mut self, cluster: &str, principal: &str, body: Value) -> Response {
-        if let Err(r) = self.access_ready(cluster) {
-            return r;
-        }
-        if !self
-            .entries
-            .contains_key(&(cluster.to_string(), principal.to_string()))
-        {
-            return entry_not_found(cluster, principal);
-        }
-        let policy = body["policyArn"].as_str().unwrap_or_default().to_string();
-        if !policy.starts_with("arn:aws:eks::aws:cluster-access-policy/") {
-            return error(
-                400,
-                "InvalidParameterException",
-                &format!("The policyArn parameter format is not valid: {policy}"),
-            );
-        }
-        let scope = &body["accessScope"];
-        let namespaces = scope.get("namespaces").cloned().unwrap_or(json!([]));
-        let named = namespaces.as_array().is_some_and(|n| !n.is_empty());
-        match (scope["type"].as_str(), named) {
-            (Some("cluster"), false) | (Some("namespace"), true) => {}
-            _ => {
-                return error(
-                    400,
-                    "InvalidParameterException",
-                    "accessScope must be of type cluster (without namespaces) or namespace (with namespaces).",
-                );
-            }
-        }
-        let doc = json!({
-            "policyArn": policy,
-            "accessScope": { "type": scope["type"], "namespaces": namespaces },
-            "associatedAt": now_secs(),
-            "modifiedAt": now_secs(),
-        });
-        self.associations.insert(
-            (cluster.to_string(), principal.to_string(), policy),
-            doc.clone(),
-        );
-        Response::json(
-            200,
-            &json!({ "clusterName": cluster, "principalArn": principal, "associatedAccessPolicy": doc }),
-        )
-    }
-
-    fn create(&mut self, body: Value) -> Response {
+    fn create(&mut self, body: Value, caller: &str) -> Response {
         let name = body["name"].as_str().unwrap_or_default().to_string();
         if self.clusters.contains_key(&name) {
             return error(
@@ -452,7 +350,23 @@ impl Inner {
             until: Some(Instant::now() + self.settle),
             fail,
         };
-        self.clusters.insert(name, c);
+        self.clusters.insert(name.clone(), c);
+        if doc["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] == true {
+            self.insert_entry(&name, caller, "STANDARD", json!([]), None, json!({}));
+            self.associations.insert(
+                (
+                    name.clone(),
+                    caller.to_string(),
+                    CLUSTER_ADMIN_POLICY.to_string(),
+                ),
+                json!({
+                    "policyArn": CLUSTER_ADMIN_POLICY,
+                    "accessScope": { "type": "cluster", "namespaces": [] },
+                    "associatedAt": now_secs(),
+                    "modifiedAt": now_secs(),
+                }),
+            );
+        }
         Response::json(200, &json!({ "cluster": doc }))
     }
 
@@ -568,16 +482,6 @@ impl Inner {
     }
 }
 
-fn entry_not_found(cluster: &str, principal: &str) -> Response {
-    error(
-        404,
-        "ResourceNotFoundException",
-        &format!(
-            "The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'. Cluster: {cluster}, principal: {principal}."
-        ),
-    )
-}
-
 fn not_found(name: &str) -> Response {
     error(
         404,
@@ -618,6 +522,18 @@ impl EksDouble {
     /// The operations called so far, in order (`Throttled` for refused ones).
     pub fn calls(&self) -> Vec<String> {
         self.inner.lock().expect("double state").calls.clone()
+    }
+
+    /// Requests come from `principal` from now on, instead of the one STS
+    /// names for their access key.
+    pub fn act_as(&self, principal: &str) {
+        self.inner.lock().expect("double state").acting_as = Some(principal.to_string());
+    }
+
+    /// A handle through which another double acts on this one, as AWS
+    /// services do behind the scenes.
+    pub fn link(&self) -> EksLink {
+        EksLink(self.inner.clone())
     }
 
     /// The next `n` requests get 429 ThrottlingException.

@@ -17,6 +17,7 @@
 //! It carries its own small HTTP/1.1 loop because it must see the
 //! `Authorization` header, which the shared `http` helper does not parse.
 
+mod datasources;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -80,6 +81,14 @@ pub struct GrafanaState {
     pub gnet: BTreeMap<i64, Vec<Value>>,
     /// "METHOD /path" of every request, in order.
     pub calls: Vec<String>,
+    /// The Grafana version it behaves as (`/api/health`, what data
+    /// sources it accepts): Amazon Managed Grafana's latest, or the
+    /// version of the linked AMG workspace.
+    pub version: String,
+    /// An AMG workspace runs it (set by a linked AMG test server): AMG's
+    /// own rules apply, such as no SigV4 in the core Prometheus plugin
+    /// from its Grafana 12 on.
+    pub amg: bool,
     faults: Vec<u16>,
     next_id: i64,
 }
@@ -111,7 +120,10 @@ impl GrafanaServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let stop = Arc::new(AtomicBool::new(false));
-        let mut st = GrafanaState::default();
+        let mut st = GrafanaState {
+            version: crate::amg::LATEST_GRAFANA_VERSION.to_string(),
+            ..GrafanaState::default()
+        };
         let fixture: Value = serde_json::from_str(ENVOY_FIXTURE).expect("fixture is JSON");
         let mut rev2 = fixture.clone();
         rev2["description"] =
@@ -154,6 +166,11 @@ impl GrafanaServer {
 
     pub fn tokens(&self) -> Tokens {
         self.tokens.clone()
+    }
+
+    /// The state, shared with the AMG test server, which sets `version`.
+    pub(crate) fn shared_state(&self) -> Arc<Mutex<GrafanaState>> {
+        self.state.clone()
     }
 
     /// The server's state, to inspect or to change behind meshmon's back.
@@ -378,69 +395,6 @@ impl GrafanaState {
         Response::json(
             200,
             &json!({ "message": "Folder deleted", "title": f["title"], "id": f["id"] }),
-        )
-    }
-
-    fn save_datasource(&mut self, uid: Option<&str>, b: &Value) -> Response {
-        let Some(name) = b["name"].as_str().filter(|n| !n.is_empty()) else {
-            return msg(400, "Required data source name");
-        };
-        let prior = match uid {
-            Some(u) => match self.datasources.get(u) {
-                Some(d) => Some(d.clone()),
-                None => return msg(404, "Data source not found"),
-            },
-            None => None,
-        };
-        if self
-            .datasources
-            .values()
-            .any(|d| d["name"] == name && Some(&d["uid"]) != prior.as_ref().map(|p| &p["uid"]))
-        {
-            return msg(409, "data source with the same name already exists");
-        }
-        if prior.is_none()
-            && b["uid"]
-                .as_str()
-                .is_some_and(|u| self.datasources.contains_key(u))
-        {
-            return msg(409, "data source with the same uid already exists");
-        }
-        let uid = match &prior {
-            Some(p) => p["uid"].as_str().unwrap_or_default().to_string(),
-            None => self.uid(&b["uid"]),
-        };
-        let id = match &prior {
-            Some(p) => p["id"].as_i64().unwrap_or(0),
-            None => self.id(),
-        };
-        let secrets = self.secrets.entry(uid.clone()).or_default();
-        for (k, v) in b["secureJsonData"].as_object().into_iter().flatten() {
-            secrets.insert(k.clone(), v.clone());
-        }
-        let fields: serde_json::Map<String, Value> =
-            secrets.keys().map(|k| (k.clone(), json!(true))).collect();
-        let version = prior
-            .as_ref()
-            .and_then(|p| p["version"].as_i64())
-            .unwrap_or(0)
-            + 1;
-        let d = json!({
-            "id": id, "uid": uid, "orgId": 1, "name": name, "type": b["type"], "typeName": b["type"],
-            "access": b["access"].as_str().unwrap_or("proxy"), "url": b["url"].as_str().unwrap_or(""),
-            "user": "", "database": "", "basicAuth": false, "isDefault": b["isDefault"] == true,
-            "jsonData": if b["jsonData"].is_object() { b["jsonData"].clone() } else { json!({}) },
-            "secureJsonFields": fields, "version": version, "readOnly": false,
-        });
-        self.datasources.insert(uid, d.clone());
-        let message = if prior.is_some() {
-            "Datasource updated"
-        } else {
-            "Datasource added"
-        };
-        Response::json(
-            200,
-            &json!({ "datasource": d, "id": id, "message": message, "name": name }),
         )
     }
 

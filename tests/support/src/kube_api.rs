@@ -13,12 +13,14 @@
 //! front of HTTPS): 429 with `Retry-After: 0`, 500 or 503, a connection
 //! closed unanswered, a request applied and then its connection closed
 //! unanswered, a request applied and then answered 503. Tests can edit
-//! objects behind meshmon's back and read the request log. Dropped, it
-//! stops.
+//! objects behind meshmon's back and read the request log, and ask it
+//! `SubjectAccessReview`s, which it answers by RBAC over the roles and
+//! bindings it holds (`rbac.rs`). Dropped, it stops.
 
 mod eks_auth;
 mod fake_helm;
 mod fields;
+pub mod rbac;
 mod routes;
 mod store;
 mod tls;
@@ -108,6 +110,8 @@ struct Inner {
     store: store::Store,
     log: Vec<Logged>,
     auth: Auth,
+    /// A bearer token for the test's own requests (reviews), besides `auth`.
+    harness_token: String,
     options: Options,
     first_contact: Option<Instant>,
     fail_next: Vec<u16>,
@@ -134,6 +138,7 @@ impl KubeApi {
             ),
             log: Vec::new(),
             auth,
+            harness_token: format!("meshmon-test-harness-{}", addr.port()),
             first_contact: None,
             fail_next: Vec::new(),
             dice: options.faults.map(Dice::new),
@@ -253,6 +258,54 @@ impl KubeApi {
         g.store.tick();
     }
 
+    /// Asks the server, over HTTPS as a client would, whether `user` (in
+    /// no group) may do `attrs`: a `SubjectAccessReview`, answered by RBAC
+    /// over the roles and bindings the server holds. Returns `allowed` and
+    /// the reason.
+    pub fn subject_access_review(&self, user: &str, attrs: &rbac::Attributes) -> (bool, String) {
+        let a = match attrs {
+            rbac::Attributes::Resource {
+                namespace,
+                verb,
+                group,
+                resource,
+                subresource,
+                name,
+            } => {
+                serde_json::json!({"resourceAttributes": {"namespace": namespace, "verb": verb, "group": group,
+                "version": "v1", "resource": resource, "subresource": subresource, "name": name}})
+            }
+            rbac::Attributes::NonResource { path, verb } => {
+                serde_json::json!({"nonResourceAttributes": {"path": path, "verb": verb}})
+            }
+        };
+        let mut spec = a;
+        spec["user"] = serde_json::json!(user);
+        let body = serde_json::json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec});
+        let token = self.lock().harness_token.clone();
+        let (status, _, reply) = tls::request(
+            self.addr,
+            &self.ca_pem,
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            &token,
+            &body.to_string(),
+        )
+        .expect("the API server answers a SubjectAccessReview");
+        let reply: Json = serde_json::from_slice(&reply).unwrap_or(Json::Null);
+        assert_eq!(
+            status, 201,
+            "SubjectAccessReview answered {status}: {reply}"
+        );
+        (
+            reply["status"]["allowed"] == true,
+            reply["status"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+
     /// Changes an object behind meshmon's back, as `kubectl edit` would
     /// (a merge patch by field manager `kubectl-edit`).
     pub fn edit(
@@ -315,7 +368,13 @@ fn handle(inner: &Mutex<Inner>, req: &tls::Req) -> Option<tls::Answer> {
             Some((FaultKind::ServerError, _)) => unavailable(),
             Some((FaultKind::Reset, _)) => (0, Vec::new()),
             kind => {
-                let applied = if let Err(why) = check_auth(&g.auth, req.header("authorization")) {
+                let harness = req.header("authorization")
+                    == Some(format!("Bearer {}", g.harness_token).as_str());
+                let checked = match harness {
+                    true => Ok(()),
+                    false => check_auth(&g.auth, req.header("authorization")),
+                };
+                let applied = if let Err(why) = checked {
                     routes::status(401, "Unauthorized", &format!("Unauthorized: {why}"))
                 } else {
                     routes::route(&mut g.store, req)
@@ -433,56 +492,11 @@ pub fn app_mesh_crds() -> Vec<Json> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
-    use std::io::{BufRead, BufReader, Read, Write};
 
-    /// One request on a fresh TLS connection: the status, the `Retry-After`
-    /// header, or `None` when the connection closed unanswered.
+    /// One request on a fresh TLS connection: the status and the
+    /// `Retry-After` header, or `None` when the connection closed unanswered.
     fn call(api: &KubeApi, method: &str, path: &str, body: &str) -> Option<(u16, Option<String>)> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_slice(api.ca_pem().as_bytes()).unwrap())
-            .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            ServerName::try_from("127.0.0.1").unwrap(),
-        )
-        .unwrap();
-        let tcp = TcpStream::connect(api.addr).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer t\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        tls.write_all(head.as_bytes()).unwrap();
-        let mut reader = BufReader::new(tls);
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return None;
-        }
-        let status = line.split_whitespace().nth(1)?.parse().ok()?;
-        let (mut retry_after, mut length) = (None, 0);
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).ok()?;
-            let Some((k, v)) = h.trim_end().split_once(':') else {
-                break;
-            };
-            match k.to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().ok()?,
-                "retry-after" => retry_after = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-        reader.read_exact(&mut vec![0; length]).ok()?;
-        Some((status, retry_after))
+        tls::request(api.addr, api.ca_pem(), method, path, "t", body).map(|(s, r, _)| (s, r))
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! Starts moto (MESHMON_MOTO_SERVER, or .venv/bin/moto_server; with the
 //! AWS-managed IAM policies loaded) behind the EKS and AMP test doubles
 //! (access entries, managed collectors and Alertmanager definitions, which
-//! moto lacks; the rest goes on to moto), the test Kubernetes API server
+//! moto lacks; the rest goes on to moto; EKS's entry for the cluster's
+//! creator and AMP's for each scraper are made as on AWS), the test
+//! Kubernetes API server
 //! (accepting EKS tokens for the example's cluster, with the App Mesh CRDs
 //! registered, since the fake helm installs no chart), the AMG and Grafana
 //! test servers (linked) and the fake helm; prints the environment that
@@ -83,6 +85,8 @@ fn main() {
     // become ACTIVE, so that meshmon's progress shows.
     let eks = EksDouble::forwarding(Duration::from_secs(3), &moto.endpoint());
     let amp = AmpDouble::start(Duration::from_secs(3), &moto.endpoint());
+    // AMP makes each scraper's access entry in the cluster, as on AWS.
+    amp.link_eks(&eks);
     let api = KubeApi::start(
         Auth::Eks {
             region: REGION.into(),

@@ -42,7 +42,8 @@ pub(super) fn serve(
     while !stop.load(Ordering::SeqCst) {
         let Some(req) = read(&mut reader) else { return };
         let resp = if req.path == "/api/health" {
-            Response::json(200, &json!({ "database": "ok", "version": "10.4.1" }))
+            let version = state.lock().expect("grafana state").version.clone();
+            Response::json(200, &json!({ "database": "ok", "version": version }))
         } else if !req.bearer.as_deref().is_some_and(|t| tokens.valid(t)) {
             msg(
                 401,

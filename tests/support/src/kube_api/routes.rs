@@ -1,11 +1,14 @@
 //! URL routing of the test API server, following the real API's shapes:
 //! `/version`, discovery (`/api`, `/api/v1`, `/apis`, `/apis/G/V`), and
 //! `/api/v1/...` or `/apis/G/V/...` resource paths, namespaced
-//! (`namespaces/NS/PLURAL[/NAME]`) or cluster-scoped (`PLURAL[/NAME]`).
+//! (`namespaces/NS/PLURAL[/NAME]`) or cluster-scoped (`PLURAL[/NAME]`),
+//! and the create-only `subjectaccessreviews` of `authorization.k8s.io/v1`,
+//! answered by RBAC over the roles and bindings the server holds.
 //! Errors are `Status` objects with the real reasons and codes.
 
 use serde_json::{Value as Json, json};
 
+use super::rbac;
 use super::store::{ApiError, KindInfo, Store};
 use super::tls::Req;
 
@@ -22,7 +25,17 @@ fn from_err(e: ApiError) -> (u16, Vec<u8>) {
     status(e.code, e.reason, &e.message)
 }
 
+/// The group of SubjectAccessReview: not stored, create only.
+const AUTHZ_GROUP: &str = "authorization.k8s.io";
+
 fn resource_list(store: &Store, group: &str, version: &str) -> Option<Json> {
+    if group == AUTHZ_GROUP && version == "v1" {
+        return Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "authorization.k8s.io/v1", "resources": [
+                {"name": "subjectaccessreviews", "singularName": "subjectaccessreview", "namespaced": false, "kind": "SubjectAccessReview", "verbs": ["create"]}
+            ]}),
+        );
+    }
     let resources: Vec<Json> = store
         .kinds
         .iter()
@@ -54,6 +67,7 @@ fn group_list(store: &Store) -> Json {
             None => groups.push((k.group.clone(), vec![k.version.clone()])),
         }
     }
+    groups.push((AUTHZ_GROUP.to_string(), vec!["v1".to_string()]));
     let groups: Vec<Json> = groups
         .into_iter()
         .map(|(g, vs)| {
@@ -120,12 +134,52 @@ pub fn route(store: &mut Store, req: &Req) -> (u16, Vec<u8>) {
                     "the server could not find the requested resource",
                 )
             }),
+        ["apis", AUTHZ_GROUP, "v1", "subjectaccessreviews"] => subject_access_review(store, req),
         ["api", v, rest @ ..] => resource(store, req, "", v, rest),
         ["apis", g, v, rest @ ..] => resource(store, req, g, v, rest),
         _ => status(
             404,
             "NotFound",
             "the server could not find the requested resource",
+        ),
+    }
+}
+
+/// Every ClusterRole, ClusterRoleBinding, Role and RoleBinding held.
+fn rbac_objects(store: &Store) -> Vec<Json> {
+    ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+        .iter()
+        .filter_map(|k| store.kind_by_name("rbac.authorization.k8s.io/v1", k))
+        .flat_map(|k| {
+            store.list(&k, None)["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`: 201 with the
+/// review and its `status`, 422 Invalid for a malformed spec; the
+/// resource has no other verb.
+fn subject_access_review(store: &Store, req: &Req) -> (u16, Vec<u8>) {
+    if req.method != "POST" {
+        return status(
+            405,
+            "MethodNotAllowed",
+            &format!("{} is not supported on subjectaccessreviews", req.method),
+        );
+    }
+    let body = match body_of(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match rbac::review(&rbac_objects(store), &body) {
+        Ok(r) => ok(201, &r),
+        Err(why) => status(
+            422,
+            "Invalid",
+            &format!("SubjectAccessReview.authorization.k8s.io \"\" is invalid: {why}"),
         ),
     }
 }

@@ -187,3 +187,60 @@ fn read_request<R: Read>(reader: &mut BufReader<R>) -> Option<Req> {
         body,
     })
 }
+
+/// One request on a fresh TLS connection to `addr`, trusting `ca_pem`, as
+/// a client would send it: the status, the `Retry-After` header and the
+/// body, or `None` when the connection closed unanswered.
+pub fn request(
+    addr: std::net::SocketAddr,
+    ca_pem: &str,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: &str,
+) -> Option<(u16, Option<String>, Vec<u8>)> {
+    use rustls::pki_types::{ServerName, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).ok()?)
+        .ok()?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").ok()?)
+            .ok()?;
+    let tcp = TcpStream::connect(addr).ok()?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {bearer}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).ok()?;
+    let mut reader = BufReader::new(tls);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let status = line.split_whitespace().nth(1)?.parse().ok()?;
+    let (mut retry_after, mut length) = (None, 0);
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let Some((k, v)) = h.trim_end().split_once(':') else {
+            break;
+        };
+        match k.to_ascii_lowercase().as_str() {
+            "content-length" => length = v.trim().parse().ok()?,
+            "retry-after" => retry_after = Some(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    let mut buf = vec![0; length];
+    reader.read_exact(&mut buf).ok()?;
+    Some((status, retry_after, buf))
+}
