@@ -19,7 +19,7 @@ pub fn load_file(
     registry: &Registry,
 ) -> Result<(Spec, Diagnostics), Diagnostics> {
     let (spec, diags) = spec::load_file(path, vars, registry)?;
-    whole(spec, diags)
+    whole(spec, diags, registry)
 }
 
 /// Loads and validates spec text; `path` names it in messages, `base_dir`
@@ -32,11 +32,16 @@ pub fn load_text(
     registry: &Registry,
 ) -> Result<(Spec, Diagnostics), Diagnostics> {
     let (spec, diags) = spec::load_text(path, text, base_dir, vars, registry)?;
-    whole(spec, diags)
+    whole(spec, diags, registry)
 }
 
 /// The checks that need the whole spec.
-fn whole(spec: Spec, mut diags: Diagnostics) -> Result<(Spec, Diagnostics), Diagnostics> {
+fn whole(
+    spec: Spec,
+    mut diags: Diagnostics,
+    registry: &Registry,
+) -> Result<(Spec, Diagnostics), Diagnostics> {
+    from_variables(&spec, registry, &mut diags);
     for cycle in crate::graph::cycles(&spec) {
         let mut d = Diag::error(format!(
             "dependency cycle between {}",
@@ -61,6 +66,44 @@ fn whole(spec: Spec, mut diags: Diagnostics) -> Result<(Spec, Diagnostics), Diag
     let lints = crate::lint::lint(&spec, &crate::lint::today());
     acknowledge(&spec, lints, &mut diags);
     Ok((spec, diags))
+}
+
+/// Checks the attributes whose values come from variables, now that every
+/// variable has its value (the loader checks literal values itself): a
+/// `${var.x}` that is not a duration, a port or one of the values the
+/// attribute allows fails at validate, pointing at where it is used, not at
+/// apply.
+fn from_variables(spec: &Spec, registry: &Registry, diags: &mut Diagnostics) {
+    let nothing_recorded = std::collections::HashMap::new();
+    let scope = crate::eval::Scope {
+        vars: &spec.variables,
+        resources: &nothing_recorded,
+    };
+    for block in spec.resources.values() {
+        let Some(schema) = registry.schema(&block.type_name) else {
+            continue;
+        };
+        let from_vars: std::collections::BTreeMap<String, spec::Expr> = block
+            .attrs
+            .iter()
+            .filter(|(_, e)| {
+                let mut uses = false;
+                e.for_each_ref(&mut |r| uses |= matches!(r, spec::RefExpr::Var(_)));
+                uses
+            })
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        if from_vars.is_empty() {
+            continue;
+        }
+        // References to resources are unknown here and pass; what only
+        // variables decide is checked whole.
+        if let Err(e) = scope.inputs(schema, &from_vars) {
+            diags
+                .items
+                .extend(crate::plan::PlanError::input(spec, block, &e).diagnostics());
+        }
+    }
 }
 
 /// Moves the warnings the spec acknowledges out of `lints` into

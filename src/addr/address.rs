@@ -244,7 +244,10 @@ impl<'de> serde::Deserialize<'de> for Address {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = std::borrow::Cow::<str>::deserialize(d)?;
         Address::parse(&text).map_err(|e| {
-            serde::de::Error::custom(format_args!("{:?} is not an address: {e}", text.as_ref()))
+            serde::de::Error::custom(format_args!(
+                "`{}` is not an address: {e}",
+                crate::diag::printable(&text)
+            ))
         })
     }
 }

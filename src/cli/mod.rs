@@ -327,7 +327,15 @@ async fn plan_cmd(
     } else {
         out
     };
-    let plan = commands::plan(&engine, &store, options(args), args.refresh, notices).await?;
+    let plan = commands::plan(
+        &engine,
+        &store,
+        options(args),
+        args.refresh,
+        args.state.state.is_some(),
+        notices,
+    )
+    .await?;
     let env = engine.spec.name.as_str();
     out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
     let plain = render::Palette::new(false);
@@ -458,6 +466,7 @@ async fn apply_cmd(
         Some(s) => {
             let inputs = VarInputs {
                 values: s.variables.clone(),
+                pinned_files: Some(s.files.clone()),
                 ..VarInputs::default()
             };
             crate::validate::load_text(

@@ -83,6 +83,16 @@ async fn apply_locked(
         driver.warning(notice);
     }
     let mut state = loaded.state;
+    // Refused before anything changes: an apply writes the state a few
+    // times, and a serial that could not take them all would fail only
+    // after the world had changed.
+    crate::state::room_for_writes(state.serial, &store.describe())?;
+    // A saved plan is checked against the state as it was planned on: with
+    // a journal an interrupted run left replayed over it in memory, as
+    // `plan` reads it, before that journal is folded in below.
+    if let Some(saved) = request.saved {
+        saved.verify_against(&mut state)?;
+    }
     if loaded.replayed {
         store.persist(&mut state).await?;
         driver.status(
@@ -111,11 +121,12 @@ async fn apply_locked(
     let recorded_before = (state.resources.len(), state.deposed.len());
     let mut plan = match request.saved {
         Some(saved) => {
-            saved.verify_against(&mut state)?;
-            engine.configure_known(&saved.prior).await;
-            let plan = engine
-                .plan(saved.prior.clone(), Vec::new(), saved.options())
-                .await?;
+            // The state as planned on, at the serial it has now that the
+            // journal is folded in: the walk's journal extends that one.
+            let mut prior = saved.prior.clone();
+            prior.serial = state.serial;
+            engine.configure_known(&prior).await;
+            let plan = engine.plan(prior, Vec::new(), saved.options()).await?;
             saved.verify_plan(&plan)?;
             plan
         }

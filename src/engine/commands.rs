@@ -69,16 +69,41 @@ fn announce(loaded: &Loaded, notices: &dyn Notices) {
     }
 }
 
+/// Loads the state a command needs to exist: a mistyped path must never
+/// look like an environment with nothing in it.
+async fn read_existing(store: &Store, notices: &dyn Notices, why: &str) -> Result<State, Error> {
+    let loaded = store.load().await?;
+    announce(&loaded, notices);
+    if !loaded.existed {
+        return Err(Error::Refused {
+            message: format!("there is no state at {}: {why}", store.describe()),
+            hint: "check the path (--state, or the spec's [meshmon] state or backend); a new environment has a state once `meshmon apply` has run".into(),
+        });
+    }
+    Ok(loaded.state)
+}
+
 /// `meshmon plan`: the state refreshed (unless `refresh` is off) and
-/// diffed against the spec.
+/// diffed against the spec. With `require_state` (the user named the
+/// state on the command line), a state that does not exist is an error.
 pub async fn plan(
     engine: &Engine,
     store: &Store,
     options: PlanOptions,
     refresh: bool,
+    require_state: bool,
     notices: &dyn Notices,
 ) -> Result<Plan, Error> {
-    let state = read_state(store, notices).await?;
+    let state = if require_state {
+        read_existing(
+            store,
+            notices,
+            "the state named with --state does not exist",
+        )
+        .await?
+    } else {
+        read_state(store, notices).await?
+    };
     engine
         .refresh_and_plan(state, options, refresh, &|n| {
             notices.status(&format!("Refreshing {n} resource(s)..."))
@@ -94,13 +119,19 @@ pub struct DriftReport {
 }
 
 /// `meshmon drift`: every recorded object read from the world and
-/// compared with its record; nothing is written.
+/// compared with its record; nothing is written. A state that does not
+/// exist is an error, never "no drift".
 pub async fn drift(
     engine: &Engine,
     store: &Store,
     notices: &dyn Notices,
 ) -> Result<DriftReport, Error> {
-    let state = read_state(store, notices).await?;
+    let state = read_existing(
+        store,
+        notices,
+        "nothing has been applied there, so there is nothing to check for drift",
+    )
+    .await?;
     engine.configure_known(&state).await;
     let (_, drift) = engine.refresh(&state).await?;
     Ok(DriftReport {

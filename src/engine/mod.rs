@@ -394,7 +394,25 @@ impl Engine {
             ))
         })?;
         let graph = crate::graph::Graph::build(&self.spec);
-        let schema = self.registry.schema(&block.type_name);
+        // Secret as apply would record it: what the schema marks, and what
+        // the spec builds from a secret (a file's content from a sensitive
+        // variable), so that nothing shows it after the import either.
+        let mut sensitive: std::collections::BTreeSet<String> = self
+            .registry
+            .schema(&block.type_name)
+            .map(|s| s.names(|a| a.sensitive).collect())
+            .unwrap_or_default();
+        if let Some(schema) = self.registry.schema(&block.type_name) {
+            let scope = crate::eval::Scope {
+                vars: &self.spec.variables,
+                resources: &known,
+            };
+            if let Ok((_, from_spec)) = scope.inputs(schema, &block.attrs) {
+                sensitive.extend(from_spec);
+            }
+        }
+        self.secrets
+            .learn_attributes([&current.inputs, &current.outputs], &sensitive);
         Ok(ResourceState {
             type_name: block.type_name.clone(),
             provider: block.provider.clone(),
@@ -402,9 +420,7 @@ impl Engine {
             outputs: current.outputs,
             dependencies: graph.dependencies(address),
             status: crate::state::Status::Ready,
-            sensitive_attributes: schema
-                .map(|s| s.names(|a| a.sensitive).collect())
-                .unwrap_or_default(),
+            sensitive_attributes: sensitive.into_iter().collect(),
         })
     }
 }

@@ -204,7 +204,14 @@ pub(super) fn spawn(
             let res = providers
                 .resource(&provider, &config, &type_name)
                 .await
-                .map_err(|e| ProviderError::new(e.to_string()))?;
+                .map_err(|e| {
+                    // The provider's own error, hint and all, when it refused
+                    // its configuration.
+                    let hint = e.hint();
+                    let mut err = ProviderError::new(e.to_string());
+                    err.hint = hint;
+                    err
+                })?;
             match (kind, action) {
                 (Kind::Destroy, _) => {
                     let prior = prior

@@ -4,7 +4,8 @@
 //! labels carry a `fail` key fails half-way. Names are not unique (a second
 //! create of `o` makes `o~2`, as a VPC's name would), creates carry their
 //! intent's ownership marks for `recover`, and creates and deletes can be
-//! made slow (to kill an apply mid-operation) or lose their answers.
+//! made slow (to kill an apply mid-operation) or lose their answers; a read
+//! can panic, as a provider with a bug would.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ pub struct World {
     pub delete_delay: Arc<Mutex<Duration>>,
     /// Deletes fail while this is set.
     pub failing_deletes: Arc<Mutex<bool>>,
+    /// Reads of these ids panic, as a provider with a bug would.
+    pub panicking_reads: Arc<Mutex<Vec<String>>>,
 }
 
 impl World {
@@ -162,6 +165,9 @@ impl Resource for FakeObject {
         prior: &Current,
     ) -> Result<Option<Current>, ProviderError> {
         let id = id_of(prior);
+        if self.0.panicking_reads.lock().unwrap().contains(&id) {
+            panic!("a bug in the provider while reading {id}");
+        }
         if self.0.failing_reads.lock().unwrap().contains(&id) {
             return Err(ProviderError::api(
                 "fake:Get",

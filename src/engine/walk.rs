@@ -40,11 +40,11 @@ use crate::state::{
     StateError, Status,
 };
 
-struct Node {
-    change: usize,
-    kind: Kind,
-    waiting: usize,
-    dependents: Vec<usize>,
+pub(super) struct Node {
+    pub(super) change: usize,
+    pub(super) kind: Kind,
+    pub(super) waiting: usize,
+    pub(super) dependents: Vec<usize>,
 }
 
 /// The state as the journal describes it: every entry is appended to the
@@ -224,10 +224,13 @@ pub async fn run(
                     break;
                 }
             }
-            Some(()) = signals.recv() => {
-                if interrupted {
+            Some(signal) = signals.recv() => {
+                // A cancelled CI job gets SIGTERM and, seconds later,
+                // SIGKILL: there is no time to wait for anything in flight.
+                if interrupted || signal == Signal::Terminate {
+                    interrupted = true;
                     abandoned = in_flight;
-                    reporter.note(&format!("Second interrupt: stopping now. {in_flight} operation(s) in flight are abandoned and may still complete; `meshmon plan` shows where things stand."));
+                    reporter.note(&format!("{}: stopping now. {in_flight} operation(s) in flight are abandoned and may still complete; the next `meshmon apply` looks for what they made, and `meshmon plan` shows where things stand.", if signal == Signal::Terminate { "Terminated" } else { "Second interrupt" }));
                     break;
                 }
                 interrupted = true;
@@ -297,7 +300,7 @@ pub async fn run(
 
 /// The operations of a plan as nodes, each knowing what waits for it and
 /// how many it waits for, ordered by the rules in this module's header.
-fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
+pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut apply_node: HashMap<&Address, usize> = HashMap::new();
     let mut destroy_node: HashMap<&Address, usize> = HashMap::new();
@@ -423,9 +426,18 @@ fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
     nodes
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM (what a cancelled CI job receives first),
-/// as a stream of events, and the task that forwards them.
-fn interrupts() -> (mpsc::UnboundedReceiver<()>, tokio::task::JoinHandle<()>) {
+/// A signal that stops the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    /// Ctrl-C: stop scheduling, let what is in flight finish.
+    Interrupt,
+    /// What a cancelled CI job receives first: stop at once.
+    Terminate,
+}
+
+/// SIGINT and SIGTERM as a stream of events, and the task that forwards
+/// them.
+fn interrupts() -> (mpsc::UnboundedReceiver<Signal>, tokio::task::JoinHandle<()>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
@@ -436,11 +448,11 @@ fn interrupts() -> (mpsc::UnboundedReceiver<()>, tokio::task::JoinHandle<()>) {
             return;
         };
         loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            if tx.send(()).is_err() {
+            let got = tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            };
+            if tx.send(got).is_err() {
                 return;
             }
         }
@@ -456,7 +468,7 @@ fn nodes_dec(nodes: &mut [Node], d: usize, ready: &mut Vec<usize>) {
 }
 
 /// Marks everything downstream of a failed node as skipped; returns how many.
-fn skip_dependents(nodes: &[Node], from: usize, skipped: &mut [bool]) -> usize {
+pub(super) fn skip_dependents(nodes: &[Node], from: usize, skipped: &mut [bool]) -> usize {
     let mut count = 0;
     let mut stack = nodes[from].dependents.clone();
     while let Some(n) = stack.pop() {

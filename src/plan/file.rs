@@ -22,7 +22,7 @@ use crate::state::State;
 /// The first word of every saved plan file.
 const MAGIC: &str = "meshmon-plan";
 
-pub const PLAN_FORMAT: u32 = 2;
+pub const PLAN_FORMAT: u32 = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -34,6 +34,9 @@ pub struct SavedPlan {
     pub base_dir: PathBuf,
     pub spec_text: String,
     pub variables: Vec<(String, Value)>,
+    /// The contents `file()` read when the plan was made.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
     pub destroy: bool,
     pub refresh_only: bool,
     pub targets: Vec<Address>,
@@ -89,6 +92,7 @@ impl SavedPlan {
                 .values()
                 .map(|v| (v.name.clone(), v.value.clone()))
                 .collect(),
+            files: spec.files.clone(),
             destroy: plan.options.destroy,
             refresh_only: plan.options.refresh_only,
             targets: plan.options.targets.clone(),

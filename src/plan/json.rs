@@ -61,9 +61,29 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
         })
         .collect();
     let (add, change, destroy) = plan.summary();
+    let outputs: Vec<serde_json::Value> = plan
+        .output_changes()
+        .iter()
+        .map(|o| {
+            let shown = |v: Option<&Value>| match v {
+                None => serde_json::Value::Null,
+                Some(_) if o.sensitive => json!(SENSITIVE),
+                Some(v) => serde_json::Value::from(v.clone()),
+            };
+            json!({
+                "name": o.name,
+                "action": o.action.as_str(),
+                "before": shown(o.before),
+                "after": shown(o.after),
+                "unknown": o.after.is_some_and(Value::contains_unknown),
+                "sensitive": o.sensitive,
+            })
+        })
+        .collect();
     json!({
         "format_version": 1,
         "changes": changes,
+        "output_changes": outputs,
         "drift": plan.drift.iter().map(drift_entry).collect::<Vec<_>>(),
         "summary": {"add": add, "change": change, "destroy": destroy},
     })

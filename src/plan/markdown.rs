@@ -8,12 +8,9 @@
 
 use std::fmt::Write;
 
-use meshmon_provider_sdk::AttrType;
-
-use super::render::{self, Palette, scalar};
-use super::{Action, Change, Plan, compare};
+use super::render::{self, Palette};
+use super::{Action, Change, Plan};
 use crate::registry::Registry;
-use crate::secrets::SENSITIVE;
 
 /// GitHub's limit on the body of an issue or pull-request comment, in
 /// characters.
@@ -54,8 +51,14 @@ pub fn plan_within(plan: &Plan, env: &str, registry: &Registry, limit: usize) ->
         });
         return head;
     }
-    if changes.is_empty() {
+    let outputs = plan.output_changes();
+    if changes.is_empty() && outputs.is_empty() {
         head.push_str("✅ **No changes.** Your infrastructure matches the spec.\n");
+        return head;
+    }
+    if changes.is_empty() {
+        head.push_str("**No changes to resources.** Only outputs change: applying this plan records their new values in the state.\n");
+        head.push_str(&outputs_section(&outputs));
         return head;
     }
 
@@ -76,12 +79,8 @@ pub fn plan_within(plan: &Plan, env: &str, registry: &Registry, limit: usize) ->
     }
     head.push('\n');
 
-    let outputs = changed_outputs(plan);
     if !outputs.is_empty() {
-        tail.push_str("\n**Changes to outputs:**\n\n");
-        for (sign, name, shown) in outputs {
-            let _ = writeln!(tail, "- `{sign} {name} = {}`", shown.replace('`', "'"));
-        }
+        tail.push_str(&outputs_section(&outputs));
     }
 
     let diffs: Vec<String> = changes
@@ -147,30 +146,19 @@ fn verb(c: &Change) -> &'static str {
     }
 }
 
-/// Outputs whose value changes, as (sign, name, value shown), secrets masked.
-fn changed_outputs(plan: &Plan) -> Vec<(&'static str, &str, String)> {
-    plan.outputs
-        .iter()
-        .filter(|(name, (v, _))| {
-            plan.prior
-                .outputs
-                .get(*name)
-                .is_none_or(|o| !compare::equal(&AttrType::Any, &o.value, v))
-        })
-        .map(|(name, (v, sensitive))| {
-            let shown = if *sensitive {
-                SENSITIVE.to_string()
-            } else {
-                scalar(v)
-            };
-            let sign = if plan.prior.outputs.contains_key(name) {
-                "~"
-            } else {
-                "+"
-            };
-            (sign, name.as_str(), shown)
-        })
-        .collect()
+/// "Changes to outputs", one line each, secrets masked.
+fn outputs_section(outputs: &[crate::plan::OutputChange<'_>]) -> String {
+    let mut out = String::from("\n**Changes to outputs:**\n\n");
+    for o in outputs {
+        let _ = writeln!(
+            out,
+            "- `{} {} = {}`",
+            o.sign(),
+            o.name,
+            o.shown().replace('`', "'")
+        );
+    }
+    out
 }
 
 /// GitHub colours a `diff` block by the first character of each line, but

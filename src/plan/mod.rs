@@ -147,9 +147,52 @@ impl Plan {
         (add, change, destroy)
     }
 
+    /// Whether applying the plan changes anything: an object, the state's
+    /// record of drift (refresh-only), or an output.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
             || (self.options.refresh_only && !self.drift.is_empty())
+            || !self.output_changes().is_empty()
+    }
+
+    /// The outputs applying the plan adds, changes or removes, by name.
+    pub fn output_changes(&self) -> Vec<OutputChange<'_>> {
+        if self.options.refresh_only {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (name, (after, sensitive)) in &self.outputs {
+            let before = self.prior.outputs.get(name);
+            let action = match before {
+                None => Action::Create,
+                Some(o)
+                    if !compare::equal(&meshmon_provider_sdk::AttrType::Any, &o.value, after) =>
+                {
+                    Action::Update
+                }
+                Some(_) => continue,
+            };
+            out.push(OutputChange {
+                name,
+                action,
+                before: before.map(|o| &o.value),
+                after: Some(after),
+                sensitive: *sensitive || before.is_some_and(|o| o.sensitive),
+            });
+        }
+        for (name, o) in &self.prior.outputs {
+            if !self.outputs.contains_key(name) {
+                out.push(OutputChange {
+                    name,
+                    action: Action::Delete,
+                    before: Some(&o.value),
+                    after: None,
+                    sensitive: o.sensitive,
+                });
+            }
+        }
+        out.sort_by_key(|c| c.name);
+        out
     }
 
     /// `(address, action)` pairs: what a saved plan promises to do.
@@ -161,6 +204,42 @@ impl Plan {
                 None => (c.address.to_string(), c.action),
             })
             .collect()
+    }
+}
+
+/// An output a plan adds (`Create`), changes (`Update`) or removes
+/// (`Delete`).
+#[derive(Clone, Debug)]
+pub struct OutputChange<'a> {
+    pub name: &'a str,
+    pub action: Action,
+    pub before: Option<&'a Value>,
+    /// `Unknown` inside where only apply can tell.
+    pub after: Option<&'a Value>,
+    pub sensitive: bool,
+}
+
+impl OutputChange<'_> {
+    /// `+`, `~` or `-`.
+    pub fn sign(&self) -> &'static str {
+        match self.action {
+            Action::Create => "+",
+            Action::Delete => "-",
+            _ => "~",
+        }
+    }
+
+    /// The value as a report shows it: the new one, or for a removed output
+    /// the old one; secrets masked.
+    pub fn shown(&self) -> String {
+        if self.sensitive {
+            return crate::secrets::SENSITIVE.to_string();
+        }
+        match (self.before, self.after) {
+            (_, Some(after)) => render::scalar(after),
+            (Some(before), None) => render::scalar(before),
+            (None, None) => String::new(),
+        }
     }
 }
 

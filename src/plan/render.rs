@@ -82,49 +82,37 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         .iter()
         .filter(|c| c.action != Action::NoOp)
         .collect();
+    let outputs = plan.output_changes();
     if changes.is_empty() {
+        if outputs.is_empty() {
+            out.push_str(&format!(
+                "{} Your infrastructure matches the spec.\n",
+                p.bold.apply_to("No changes.")
+            ));
+            return out;
+        }
         out.push_str(&format!(
-            "{} Your infrastructure matches the spec.\n",
-            p.bold.apply_to("No changes.")
+            "{} Only outputs change: applying this plan records their new values in the state without changing any real infrastructure.\n",
+            p.bold.apply_to("No changes to resources.")
         ));
-        return out;
+    } else {
+        out.push_str("meshmon will perform the following actions:\n\n");
+        for c in changes {
+            let schema = registry.schema(&c.type_name);
+            out.push_str(&resource(c, schema, p));
+            out.push('\n');
+        }
+        let (add, change, destroy) = plan.summary();
+        let _ = writeln!(
+            out,
+            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            p.bold.apply_to("Plan:")
+        );
     }
-    out.push_str("meshmon will perform the following actions:\n\n");
-    for c in changes {
-        let schema = registry.schema(&c.type_name);
-        out.push_str(&resource(c, schema, p));
-        out.push('\n');
-    }
-    let (add, change, destroy) = plan.summary();
-    let _ = writeln!(
-        out,
-        "{} {add} to add, {change} to change, {destroy} to destroy.",
-        p.bold.apply_to("Plan:")
-    );
-    let outputs: Vec<_> = plan.outputs.iter().collect();
-    let changed_outputs: Vec<_> = outputs
-        .into_iter()
-        .filter(|(name, (v, _))| {
-            plan.prior
-                .outputs
-                .get(*name)
-                .is_none_or(|o| !compare::equal(&AttrType::Any, &o.value, v))
-        })
-        .collect();
-    if !changed_outputs.is_empty() {
+    if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");
-        for (name, (v, sensitive)) in changed_outputs {
-            let shown = if *sensitive {
-                SENSITIVE.to_string()
-            } else {
-                scalar(v)
-            };
-            let sign = if plan.prior.outputs.contains_key(name) {
-                "~"
-            } else {
-                "+"
-            };
-            let _ = writeln!(out, "  {} {name} = {shown}", p.sign(sign));
+        for o in outputs {
+            let _ = writeln!(out, "  {} {} = {}", p.sign(o.sign()), o.name, o.shown());
         }
     }
     out

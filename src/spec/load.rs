@@ -28,6 +28,12 @@ mod exprs;
 mod resources;
 mod variables;
 
+/// The longest file name most file systems allow.
+const MAX_FILE_NAME: usize = 255;
+/// The longest environment name: the longest file meshmon names after it is
+/// `NAME.json.journal.damaged-HASH` (34 bytes more).
+const MAX_NAME_BYTES: usize = MAX_FILE_NAME - ".json.journal.damaged-".len() - 12;
+
 const TOP_KEYS: &[&str] = &["meshmon", "variables", "providers", "resources", "outputs"];
 const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
@@ -73,6 +79,8 @@ pub fn load_text(
         text: &text,
         source: source.clone(),
         base_dir: base_dir.to_path_buf(),
+        pinned_files: vars.pinned_files.clone(),
+        files: BTreeMap::new(),
         registry,
         diags: Diagnostics::default(),
         addresses: BTreeMap::new(),
@@ -146,6 +154,10 @@ struct Loader<'a> {
     text: &'a str,
     source: Source,
     base_dir: PathBuf,
+    /// `file()` reads these instead of the disk (a saved plan's).
+    pinned_files: Option<BTreeMap<String, String>>,
+    /// Every file `file()` read, by path as written.
+    files: BTreeMap<String, String>,
     registry: &'a Registry,
     diags: Diagnostics,
     /// Declared resource addresses → (type, header span).
@@ -365,6 +377,7 @@ impl Loader<'_> {
             resources,
             outputs,
             acknowledge,
+            files: std::mem::take(&mut self.files),
         })
     }
 
@@ -393,7 +406,19 @@ impl Loader<'_> {
             match k.name.as_str() {
                 "name" => {
                     if let Some(s) = self.expect_str(v, "`meshmon.name`") {
-                        if valid_name(&s) {
+                        if valid_name(&s) && s.len() > MAX_NAME_BYTES {
+                            let d = self.err(
+                                format!(
+                                    "the environment name is {} bytes long; its state files need it to be at most {MAX_NAME_BYTES}",
+                                    s.len()
+                                ),
+                                v.span.clone(),
+                                "too long for a file name",
+                            );
+                            d.help = Some(format!(
+                                "the state is kept in state/NAME.json beside NAME.json.journal and others, and file systems allow {MAX_FILE_NAME} bytes per file name; choose a shorter name"
+                            ));
+                        } else if valid_name(&s) {
                             name = Some(s);
                         } else {
                             let d = self.err(

@@ -45,6 +45,9 @@ pub struct Spec {
     pub outputs: BTreeMap<String, OutputBlock>,
     /// `[meshmon] acknowledge`: warnings accepted per resource.
     pub acknowledge: Vec<Acknowledgement>,
+    /// What every `file()` read, by path as written: a saved plan keeps it,
+    /// so that apply uses exactly the contents that were reviewed.
+    pub files: BTreeMap<String, String>,
 }
 
 /// One `[meshmon] acknowledge` entry: a warning code accepted for these

@@ -21,6 +21,9 @@ pub struct VarInputs {
     pub unreadable_env: Vec<String>,
     /// Typed values that override everything (a saved plan's variables).
     pub values: Vec<(String, Value)>,
+    /// What `file()` reads instead of the disk: the contents a saved plan
+    /// was made with, by path as written. A path not in it is an error.
+    pub pinned_files: Option<BTreeMap<String, String>>,
 }
 
 impl VarInputs {

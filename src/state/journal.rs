@@ -81,6 +81,22 @@ pub enum JournalEntry {
     },
 }
 
+impl JournalEntry {
+    /// Whether every record in the entry has its address's type.
+    fn consistent(&self) -> bool {
+        match self {
+            JournalEntry::Intent { address, create } => address.type_name() == create.type_name,
+            JournalEntry::Set {
+                address, resource, ..
+            }
+            | JournalEntry::Stash {
+                address, resource, ..
+            } => address.type_name() == resource.type_name,
+            _ => true,
+        }
+    }
+}
+
 /// Applies journal entries to a state the way replay does. The apply walk
 /// uses it too, so the state it holds in memory is always what replaying
 /// its journal would give.
@@ -240,6 +256,18 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
             }
         ));
     }
+    if replay.begin.is_none() && replay.damaged == 0 && !replay.entries.is_empty() {
+        let kept = keep_damaged(path, &bytes);
+        notices.push(format!(
+            "the journal {} has no opening line saying which state it extends: its {} operation(s) were replayed over the state found{}. Check them with `meshmon plan`.",
+            path.display(),
+            replay.entries.len(),
+            match kept {
+                Ok(copy) => format!(", and a copy of the journal is kept in {}", copy.display()),
+                Err(e) => format!(" (keeping a copy of it failed: {e})"),
+            }
+        ));
+    }
     let replayed = !replay.entries.is_empty();
     replay_entries(&mut state, replay.entries);
     Ok(Loaded {
@@ -247,6 +275,7 @@ pub(crate) fn with_journal(found: Option<State>, path: &Path) -> Result<Loaded, 
         replayed,
         notices,
         forgotten: Vec::new(),
+        existed: true,
     })
 }
 
@@ -279,6 +308,8 @@ fn read_journal(bytes: &[u8]) -> Replay {
                 replay.begin = Some((lineage, serial));
             }
             Ok(JournalEntry::Begin { .. }) => replay.damaged += 1,
+            // A record under another type's address is not one meshmon wrote.
+            Ok(entry) if !entry.consistent() => replay.damaged += 1,
             Ok(entry) => replay.entries.push(entry),
             // Cut short by a kill mid-append: not an operation that completed.
             Err(_) if last && !complete => {}
@@ -327,6 +358,9 @@ pub struct Journal {
     path: PathBuf,
     sync_tx: Option<mpsc::Sender<()>>,
     syncer: Option<JoinHandle<()>>,
+    /// The first fsync the background thread could not do: the journal is
+    /// then not durable, and the next append or `finish` says so.
+    sync_failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
 }
 
 impl Journal {
@@ -349,12 +383,16 @@ impl Journal {
             .map_err(StateError::io("chmod", path))?;
         let sync_file = file.try_clone().map_err(StateError::io("open", path))?;
         let (tx, rx) = mpsc::channel::<()>();
+        let sync_failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let failed = sync_failed.clone();
         // Group commit: each fsync covers every line written before it, so
         // a burst of fast operations costs one fsync, not one each.
         let syncer = std::thread::spawn(move || {
             while rx.recv().is_ok() {
                 while rx.try_recv().is_ok() {}
-                let _ = sync_file.sync_data();
+                if let Err(e) = sync_file.sync_data() {
+                    failed.lock().expect("sync lock").get_or_insert(e);
+                }
             }
         });
         let mut j = Journal {
@@ -362,6 +400,7 @@ impl Journal {
             path: path.to_path_buf(),
             sync_tx: Some(tx),
             syncer: Some(syncer),
+            sync_failed,
         };
         j.append(&JournalEntry::Begin {
             lineage: state.lineage.clone(),
@@ -373,6 +412,7 @@ impl Journal {
     /// Appends one entry with a single write, so a kill leaves either the
     /// whole line or a torn last line that replay ignores.
     pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
+        self.sync_error()?;
         let mut line = serde_json::to_vec(entry).map_err(|e| StateError::Unwritable {
             path: self.path.display().to_string(),
             message: e.to_string(),
@@ -394,12 +434,21 @@ impl Journal {
         Ok(())
     }
 
+    /// A background fsync that failed, as an error.
+    fn sync_error(&self) -> Result<(), StateError> {
+        match self.sync_failed.lock().expect("sync lock").take() {
+            Some(e) => Err(StateError::io("fsync", &self.path)(e)),
+            None => Ok(()),
+        }
+    }
+
     /// Waits for the background fsyncs and makes everything durable.
     pub fn finish(mut self) -> Result<(), StateError> {
         self.sync_tx.take();
         if let Some(h) = self.syncer.take() {
             let _ = h.join();
         }
+        self.sync_error()?;
         self.file
             .sync_data()
             .map_err(StateError::io("fsync", &self.path))
@@ -449,47 +498,50 @@ mod tests {
     fn an_intent_without_its_completion_replays_as_a_pending_create() {
         let state = replayed(vec![
             JournalEntry::Intent {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 create: pending("t1"),
             },
             JournalEntry::Intent {
-                address: "t.b".into(),
+                address: "fake_object.b".into(),
                 create: pending("t2"),
             },
             JournalEntry::Set {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
         ]);
-        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["t.a"]);
-        assert_eq!(state.pending.keys().collect::<Vec<_>>(), ["t.b"]);
-        assert_eq!(state.pending[&"t.b".into()].token, "t2");
+        assert_eq!(
+            state.resources.keys().collect::<Vec<_>>(),
+            ["fake_object.a"]
+        );
+        assert_eq!(state.pending.keys().collect::<Vec<_>>(), ["fake_object.b"]);
+        assert_eq!(state.pending[&"fake_object.b".into()].token, "t2");
     }
 
     #[test]
     fn a_delete_without_its_completion_replays_as_a_deposed_object() {
         let state = replayed(vec![
             JournalEntry::Set {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
             JournalEntry::Set {
-                address: "t.b".into(),
+                address: "fake_object.b".into(),
                 resource: record("b-1"),
                 depose: None,
             },
             JournalEntry::Deleting {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 key: None,
             },
             JournalEntry::Deleting {
-                address: "t.b".into(),
+                address: "fake_object.b".into(),
                 key: None,
             },
             JournalEntry::Remove {
-                address: "t.b".into(),
+                address: "fake_object.b".into(),
             },
         ]);
         assert!(state.resources.is_empty());
@@ -498,25 +550,28 @@ mod tests {
             .values()
             .map(|d| d.address.to_string())
             .collect();
-        assert_eq!(deposed, ["t.a"]);
+        assert_eq!(deposed, ["fake_object.a"]);
     }
 
     #[test]
     fn a_replace_that_creates_first_deposes_the_old_object_until_it_is_forgotten() {
         let mut entries = vec![
             JournalEntry::Set {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
             JournalEntry::Set {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 resource: record("a-2"),
                 depose: Some("k1".into()),
             },
         ];
         let state = replayed(std::mem::take(&mut entries));
-        assert_eq!(state.resources[&"t.a".into()].outputs["id"], "a-2".into());
+        assert_eq!(
+            state.resources[&"fake_object.a".into()].outputs["id"],
+            "a-2".into()
+        );
         assert_eq!(
             state.deposed[&"k1".into()].resource.outputs["id"],
             "a-1".into()
@@ -524,44 +579,50 @@ mod tests {
 
         let state = replayed(vec![
             JournalEntry::Set {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 resource: record("a-2"),
                 depose: Some("k1".into()),
             },
             JournalEntry::Deleting {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 key: Some("k1".into()),
             },
             JournalEntry::Forget { key: "k1".into() },
         ]);
         assert!(state.deposed.is_empty());
-        assert_eq!(state.resources[&"t.a".into()].outputs["id"], "a-2".into());
+        assert_eq!(
+            state.resources[&"fake_object.a".into()].outputs["id"],
+            "a-2".into()
+        );
     }
 
     #[test]
     fn an_abandoned_intent_leaves_nothing_pending_and_the_object_in_place() {
         let state = replayed(vec![
             JournalEntry::Set {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 resource: record("a-1"),
                 depose: None,
             },
             JournalEntry::Deleting {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
                 key: None,
             },
             JournalEntry::Abandon {
-                address: "t.a".into(),
+                address: "fake_object.a".into(),
             },
             JournalEntry::Intent {
-                address: "t.b".into(),
+                address: "fake_object.b".into(),
                 create: pending("t"),
             },
             JournalEntry::Abandon {
-                address: "t.b".into(),
+                address: "fake_object.b".into(),
             },
         ]);
-        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["t.a"]);
+        assert_eq!(
+            state.resources.keys().collect::<Vec<_>>(),
+            ["fake_object.a"]
+        );
         assert!(state.pending.is_empty() && state.deposed.is_empty());
     }
 }

@@ -139,8 +139,10 @@ impl LocalStore {
                     });
                 }
             };
+        let existed = found.is_some();
         let mut loaded = with_journal(found, &self.journal_path())?;
         loaded.forgotten = forgotten;
+        loaded.existed |= existed;
         Ok(loaded)
     }
 }
@@ -186,9 +188,11 @@ impl LocalStore {
             .map_err(StateError::io("fsync", &self.path))?;
         tmp.persist(&self.path)
             .map_err(|e| StateError::io("replace", &self.path)(e.error))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        // The rename is durable once the directory is: until then the
+        // journal stays, and a failure is said, not dropped.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(StateError::io("fsync the directory of", &self.path))?;
         remove_journal(&self.journal_path())
     }
 

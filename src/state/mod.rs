@@ -325,13 +325,24 @@ pub(crate) fn decode(
     serde_json::from_slice::<Unique>(bytes).map_err(corrupt)?;
     let mut doc: serde_json::Value = serde_json::from_slice(bytes).map_err(corrupt)?;
     let mut dropped = Vec::new();
+    // An entry is named as written, or as errors print it: a NUL byte, which
+    // no command line can carry, as `\u{0}`.
+    let named = |key: &str| {
+        forget
+            .iter()
+            .find(|f| f.as_str() == key || crate::diag::printable(key) == f.as_str())
+    };
     for table in ["resources", "pending"] {
         if let Some(entries) = doc.get_mut(table).and_then(|t| t.as_object_mut()) {
-            for name in forget {
-                if entries.remove(name).is_some() && !dropped.contains(name) {
-                    dropped.push(name.clone());
+            entries.retain(|key, _| match named(key) {
+                Some(name) => {
+                    if !dropped.contains(name) {
+                        dropped.push(name.clone());
+                    }
+                    false
                 }
-            }
+                None => true,
+            });
         }
     }
     if let Some(entries) = doc.get_mut("deposed").and_then(|t| t.as_object_mut()) {
@@ -340,7 +351,7 @@ pub(crate) fn decode(
                 .get("address")
                 .and_then(|a| a.as_str())
                 .unwrap_or_default();
-            match forget.iter().find(|f| f.as_str() == address) {
+            match named(address) {
                 Some(name) => {
                     if !dropped.contains(name) {
                         dropped.push(name.clone());
@@ -415,6 +426,9 @@ pub struct Loaded {
     pub notices: Vec<String>,
     /// The entries `load_forgetting` was asked to drop and found.
     pub forgotten: Vec<String>,
+    /// Whether there was anything at the store: a state or a journal. A
+    /// store never written loads as a fresh, empty state.
+    pub existed: bool,
 }
 
 impl Loaded {
@@ -424,6 +438,7 @@ impl Loaded {
             replayed: false,
             notices: Vec::new(),
             forgotten: Vec::new(),
+            existed: false,
         }
     }
 }
@@ -446,6 +461,21 @@ pub fn to_checked_json(state: &State, origin: &str) -> Result<Vec<u8>, StateErro
         });
     }
     Ok(json)
+}
+
+/// How many times one run may write the state: the journal folded in, the
+/// recovered creates, what a refresh found gone, the end of the walk.
+const WRITES_PER_RUN: u64 = 8;
+
+/// Refuses a run whose writes the serial could not count.
+pub fn room_for_writes(serial: u64, origin: &str) -> Result<(), StateError> {
+    match serial.checked_add(WRITES_PER_RUN) {
+        Some(_) => Ok(()),
+        None => Err(StateError::Unwritable {
+            path: origin.to_string(),
+            message: format!("its serial {serial} cannot grow any further; nothing was changed"),
+        }),
+    }
 }
 
 /// The serial after `serial`; the state refuses to wrap around.

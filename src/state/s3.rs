@@ -127,8 +127,10 @@ impl S3Store {
             }
             None => (None, Vec::new()),
         };
+        let existed = found.is_some();
         let mut loaded = journal::with_journal(found, &self.journal_path)?;
         loaded.forgotten = forgotten;
+        loaded.existed |= existed;
         Ok(loaded)
     }
 

@@ -165,10 +165,11 @@ impl Backend for S3Store {
     }
 }
 
-/// The backends meshmon offers.
+/// The backends meshmon offers, and any other (a test's).
 pub enum Store {
     Local(LocalStore),
     S3(Box<S3Store>),
+    Custom(Box<dyn Backend>),
 }
 
 impl Store {
@@ -189,6 +190,7 @@ impl Store {
         match self {
             Store::Local(l) => l,
             Store::S3(s) => s.as_ref(),
+            Store::Custom(b) => b.as_ref(),
         }
     }
 
@@ -207,6 +209,7 @@ impl Store {
                 (l.lock_path(), "the state's lock"),
             ],
             Store::S3(s) => vec![(s.journal_path().clone(), "the state's journal")],
+            Store::Custom(_) => Vec::new(),
         }
     }
 

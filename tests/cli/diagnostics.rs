@@ -354,17 +354,8 @@ fn the_istio_examples_plan_offline_from_nothing() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let ws = Workspace::new("");
     for spec in ["istio.toml", "istio-alloy.toml"] {
-        let state = ws.file(&format!("{spec}.state.json"));
-        let out = ws.expect(
-            &[
-                "plan",
-                "-f",
-                &format!("{dir}/{spec}"),
-                "--state",
-                &state.display().to_string(),
-            ],
-            0,
-        );
+        // The state's default place is under the workspace: nothing there.
+        let out = ws.expect(&["plan", "-f", &format!("{dir}/{spec}")], 0);
         let declared = std::fs::read_to_string(format!("{dir}/{spec}"))
             .expect("spec")
             .lines()
@@ -423,4 +414,11 @@ inputs = "${time_sleep.a.id}"
     );
     let out = ws.expect(&["plan", "--var", "wait=forever"], 1);
     insta::assert_snapshot!(out.stderr);
+}
+
+#[test]
+fn a_malformed_ignore_changes_path_points_at_the_fault() {
+    insta::assert_snapshot!(diagnose(
+        "[meshmon]\nname = \"x\"\n\n[resources.null_resource.a]\ninputs = { items = [1] }\nlifecycle = { ignore_changes = [\"inputs[\", \"inputs..b\", \"inputs.items[x]\"] }\n"
+    ));
 }

@@ -18,10 +18,14 @@
 //! - `state_cmds.rs`: `state`, `output`, `import`, `graph`, `docs`, variables.
 //! - `hostile.rs`: secrets, damaged or planted files, hangs, panics and
 //!   values that must fail at validate.
+//! - `careless.rs`: one test per class of careless or hostile input: the
+//!   process environment, state and journal contents, report targets,
+//!   saved plans, output changes, exit codes and signals CI relies on.
 //! - `warnings.rs`: repeated warnings folded, `[meshmon] acknowledge`.
 
 mod common;
 
+mod careless;
 mod completions;
 mod crash;
 mod diagnostics;

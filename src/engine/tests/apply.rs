@@ -202,3 +202,90 @@ async fn ignore_changes_on_a_nested_path_plans_no_change_for_that_key() {
         .unwrap();
     assert!(!plan.has_changes());
 }
+
+/// The local backend, except that releasing its lock fails.
+struct UnlockFails(LocalStore);
+
+#[async_trait::async_trait]
+impl crate::state::Backend for UnlockFails {
+    fn describe(&self) -> String {
+        self.0.path.display().to_string()
+    }
+    async fn load(
+        &self,
+        forget: &[String],
+    ) -> Result<crate::state::Loaded, crate::state::StateError> {
+        self.0.load_forgetting(forget)
+    }
+    async fn persist(&self, state: &mut State) -> Result<(), crate::state::StateError> {
+        self.0.persist(state)
+    }
+    async fn lock(
+        &self,
+        operation: &str,
+        timeout: Duration,
+    ) -> Result<crate::state::StoreLock, crate::state::StateError> {
+        crate::state::Backend::lock(&self.0, operation, timeout).await
+    }
+    async fn unlock(&self, lock: crate::state::StoreLock) -> Result<(), crate::state::StateError> {
+        drop(lock);
+        Err(crate::state::StateError::Remote {
+            operation: "s3:DeleteObject".into(),
+            url: "s3://bucket/lock".into(),
+            message: "connection reset".into(),
+        })
+    }
+    async fn force_unlock(
+        &self,
+        id: &str,
+        force: bool,
+    ) -> Result<crate::state::LockInfo, crate::state::StateError> {
+        self.0.force_unlock(id, force)
+    }
+    fn journal(
+        &self,
+        state: &State,
+    ) -> Result<Box<dyn crate::state::JournalSink>, crate::state::StateError> {
+        Ok(Box::new(self.0.journal(state)?))
+    }
+}
+
+/// Approves everything and keeps the warnings it hears.
+#[derive(Default)]
+struct Listening(std::sync::Mutex<Vec<String>>);
+
+impl crate::engine::commands::Notices for Listening {
+    fn status(&self, _: &str) {}
+    fn warning(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+}
+
+impl Driver for Listening {
+    fn show_plan(&self, _: &Plan) {}
+    fn confirm(&self, _: &str) -> Result<(), Error> {
+        Ok(())
+    }
+    fn walk_starts(&self) {}
+    fn reporter(&self) -> Arc<crate::engine::progress::Reporter> {
+        Unattended.reporter()
+    }
+}
+
+#[tokio::test]
+async fn a_lock_that_cannot_be_released_is_said_and_never_undoes_a_successful_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::Custom(Box::new(UnlockFails(LocalStore::new(
+        dir.path().join("s.json"),
+    ))));
+    let e = engine(dir.path(), CHAIN);
+    let driver = Listening::default();
+    let outcome = apply(&e, &store, request(false), &driver).await;
+    assert!(
+        matches!(outcome, Ok(Outcome::Applied { .. })),
+        "the apply stands"
+    );
+    let said = driver.0.lock().unwrap().join("\n");
+    assert!(said.contains("could not be released"), "{said}");
+    assert!(said.contains("force-unlock"), "{said}");
+}

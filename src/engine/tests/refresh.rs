@@ -208,3 +208,22 @@ async fn an_update_that_fails_half_way_records_what_it_did() {
         "the rest is retried in place"
     );
 }
+
+#[tokio::test]
+async fn a_read_that_panics_is_that_resources_error_and_the_others_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    let state = applied(dir.path(), &world).await;
+    world.panicking_reads.lock().unwrap().push("o".into());
+    world.failing_reads.lock().unwrap().push("p".into());
+    let e = engine(dir.path(), &world);
+    e.configure_known(&state).await;
+    let err = e.refresh(&state).await.expect_err("both reads fail");
+    let text = err.to_string();
+    assert!(text.contains("2 resources could not be read"), "{text}");
+    assert!(
+        text.contains("fake_object.o: read failed: the operation panicked"),
+        "{text}"
+    );
+    assert!(text.contains("fake_object.p: read failed"), "{text}");
+}

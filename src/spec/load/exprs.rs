@@ -192,8 +192,17 @@ impl Loader<'_> {
         match r {
             RefExpr::File(p) => {
                 let path = self.base_dir.join(p);
-                match crate::fsutil::read_text(&path) {
-                    Ok(c) => Some(RefExpr::File(c)),
+                let read = match &self.pinned_files {
+                    Some(pinned) => pinned.get(p).cloned().ok_or_else(|| {
+                        "the saved plan does not hold this file, so it was not reviewed".to_string()
+                    }),
+                    None => crate::fsutil::read_text(&path).map_err(|e| e.to_string()),
+                };
+                match read {
+                    Ok(c) => {
+                        self.files.insert(p.clone(), c.clone());
+                        Some(RefExpr::File(c))
+                    }
                     Err(e) => {
                         let d = self.err(
                             format!("file(\"{p}\"): cannot read {}: {e}", path.display()),
