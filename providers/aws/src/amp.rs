@@ -93,6 +93,13 @@ declare! {
 
 pub(crate) struct Workspace(Arc<Clients>);
 
+/// What a workspace changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WorkspaceUpdate {
+    Alias,
+    Tags,
+}
+
 /// The outputs of a workspace as AMP describes it; the URLs only when AMP
 /// gives its endpoint.
 fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> Map {
@@ -232,7 +239,11 @@ impl Workspace {
 impl Declared for Workspace {
     type Inputs = WorkspaceIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("alias", &["alias"]), ("tags", &["tags"])];
+    type Group = WorkspaceUpdate;
+    const UPDATES: &'static [UpdateGroup<WorkspaceUpdate>] = &[
+        (WorkspaceUpdate::Alias, &["alias"]),
+        (WorkspaceUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         Workspace(clients)
@@ -307,13 +318,13 @@ impl Declared for Workspace {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: WorkspaceUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, WorkspaceIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "alias" => {
+            WorkspaceUpdate::Alias => {
                 self.0
                     .amp
                     .update_workspace_alias()
@@ -324,7 +335,7 @@ impl Declared for Workspace {
                     .await
                     .map_err(|e| api("aps:UpdateWorkspaceAlias", e))?;
             }
-            _ => {
+            WorkspaceUpdate::Tags => {
                 retag(
                     &self.0,
                     str_of(&prior.outputs, "arn")?,
@@ -388,6 +399,13 @@ declare! {
 }
 
 pub(crate) struct RuleGroupsNamespace(Arc<Clients>);
+
+/// What a rule groups namespace changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NamespaceUpdate {
+    Data,
+    Tags,
+}
 
 /// The workspace and name of a rule groups namespace, from its ARN
 /// (`arn:aws:aps:REGION:ACCOUNT:rulegroupsnamespace/WORKSPACE_ID/NAME`) or
@@ -492,8 +510,12 @@ fn workspace_busy(e: &ProviderError) -> bool {
 impl Declared for RuleGroupsNamespace {
     type Inputs = NamespaceIn;
     type Client = Clients;
+    type Group = NamespaceUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[("data", &["data"]), ("tags", &["tags"])];
+    const UPDATES: &'static [UpdateGroup<NamespaceUpdate>] = &[
+        (NamespaceUpdate::Data, &["data"]),
+        (NamespaceUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         RuleGroupsNamespace(clients)
@@ -582,13 +604,13 @@ impl Declared for RuleGroupsNamespace {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: NamespaceUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, NamespaceIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "data" => {
+            NamespaceUpdate::Data => {
                 check_yaml(&i.data)?;
                 wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
                     self.0
@@ -604,7 +626,9 @@ impl Declared for RuleGroupsNamespace {
                 .await?;
                 self.wait_active(ctx, &i.workspace_id, &i.name).await?;
             }
-            _ => retag(&self.0, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+            NamespaceUpdate::Tags => {
+                retag(&self.0, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?
+            }
         }
         Ok(None)
     }

@@ -103,6 +103,15 @@ declare! {
 
 pub(crate) struct Scraper(Arc<Clients>);
 
+/// What a scraper changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ScraperUpdate {
+    /// One UpdateScraper call changes the destination, the configuration
+    /// and the alias together.
+    Scraper,
+    Tags,
+}
+
 fn destination(workspace_arn: &str) -> Result<Destination, ProviderError> {
     Ok(Destination::AmpConfiguration(
         AmpConfiguration::builder()
@@ -240,14 +249,13 @@ impl Scraper {
 impl Declared for Scraper {
     type Inputs = ScraperIn;
     type Client = Clients;
-    /// One UpdateScraper call changes the destination, the configuration
-    /// and the alias together.
-    const UPDATES: &'static [UpdateGroup] = &[
+    type Group = ScraperUpdate;
+    const UPDATES: &'static [UpdateGroup<ScraperUpdate>] = &[
         (
-            "scraper",
+            ScraperUpdate::Scraper,
             &["workspace_arn", "scrape_configuration", "alias"],
         ),
-        ("tags", &["tags"]),
+        (ScraperUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -378,13 +386,13 @@ impl Declared for Scraper {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: ScraperUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, ScraperIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "scraper" => {
+            ScraperUpdate::Scraper => {
                 let inputs = i.raw();
                 let config = changed(&prior.inputs, inputs, "scrape_configuration");
                 let dest = changed(&prior.inputs, inputs, "workspace_arn");
@@ -413,7 +421,7 @@ impl Declared for Scraper {
                     req.send().await.map_err(|e| api("aps:UpdateScraper", e))?;
                 }
             }
-            _ => {
+            ScraperUpdate::Tags => {
                 retag(
                     &self.0,
                     str_of(&prior.outputs, "arn")?,
@@ -486,6 +494,12 @@ declare! {
 }
 
 pub(crate) struct AlertManagerDefinition(Arc<Clients>);
+
+/// What a definition changes in place: the one document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DefinitionUpdate {
+    Definition,
+}
 
 const ALERTMANAGER_HINT: &str = "AMP's Alertmanager sends only to SNS: receivers with sns_configs, each with topic_arn and sigv4 { region }";
 
@@ -561,7 +575,9 @@ impl AlertManagerDefinition {
 impl Declared for AlertManagerDefinition {
     type Inputs = DefinitionIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("definition", &["definition"])];
+    type Group = DefinitionUpdate;
+    const UPDATES: &'static [UpdateGroup<DefinitionUpdate>] =
+        &[(DefinitionUpdate::Definition, &["definition"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         AlertManagerDefinition(clients)
@@ -647,11 +663,12 @@ impl Declared for AlertManagerDefinition {
     async fn update(
         &self,
         ctx: &OpContext,
-        _group: &str,
+        group: DefinitionUpdate,
         _ws: &str,
         _prior: &Current,
         i: &Inputs<'_, DefinitionIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let DefinitionUpdate::Definition = group;
         refuse(
             "definition",
             amp_checks::alertmanager_definition(&i.definition),

@@ -185,6 +185,18 @@ declare! {
 
 pub(crate) struct Cluster(Arc<Clients>);
 
+/// What a cluster changes in place. EKS allows one update at a time: each
+/// waits for the last.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ClusterUpdate {
+    Version,
+    /// One UpdateClusterConfig sets both.
+    EndpointAccess,
+    AccessConfig,
+    Logging,
+    Tags,
+}
+
 /// `access_config`, with exactly the keys it has.
 #[derive(Deserialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
@@ -496,17 +508,16 @@ impl Cluster {
 impl Declared for Cluster {
     type Inputs = ClusterIn;
     type Client = Clients;
-    /// EKS allows one update at a time: each waits for the last.
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("version", &["version"]),
-        // One UpdateClusterConfig sets both.
+    type Group = ClusterUpdate;
+    const UPDATES: &'static [UpdateGroup<ClusterUpdate>] = &[
+        (ClusterUpdate::Version, &["version"]),
         (
-            "endpoint_access",
+            ClusterUpdate::EndpointAccess,
             &["endpoint_public_access", "endpoint_private_access"],
         ),
-        ("access_config", &["access_config"]),
-        ("enabled_log_types", &["enabled_log_types"]),
-        ("tags", &["tags"]),
+        (ClusterUpdate::AccessConfig, &["access_config"]),
+        (ClusterUpdate::Logging, &["enabled_log_types"]),
+        (ClusterUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -609,14 +620,14 @@ impl Declared for Cluster {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: ClusterUpdate,
         name: &str,
         prior: &Current,
         i: &Inputs<'_, ClusterIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let c = &self.0;
         match group {
-            "version" => {
+            ClusterUpdate::Version => {
                 if let Some(v) = &i.version {
                     ctx.progress(&format!("upgrading to Kubernetes {v}"));
                     let out = c
@@ -630,7 +641,7 @@ impl Declared for Cluster {
                     wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
                 }
             }
-            "endpoint_access" => {
+            ClusterUpdate::EndpointAccess => {
                 let vpc = VpcConfigRequest::builder()
                     .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
                     .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
@@ -645,12 +656,12 @@ impl Declared for Cluster {
                     .map_err(|e| api("eks:UpdateClusterConfig", e))?;
                 wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
             }
-            "access_config" => {
+            ClusterUpdate::AccessConfig => {
                 if let Some(mode) = i.access_config.clone().and_then(|a| a.authentication_mode) {
                     self.move_auth_mode(ctx, name, &mode).await?;
                 }
             }
-            "enabled_log_types" => {
+            ClusterUpdate::Logging => {
                 let out = c
                     .eks
                     .update_cluster_config()
@@ -661,7 +672,7 @@ impl Declared for Cluster {
                     .map_err(|e| api("eks:UpdateClusterConfig", e))?;
                 wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
             }
-            _ => {
+            ClusterUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
                 retag(c, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
             }

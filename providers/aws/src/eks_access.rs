@@ -20,8 +20,8 @@ use meshmon_aws_common::tags::{
     self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
-    declare,
+    Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
 use serde::Deserialize;
 
@@ -86,6 +86,14 @@ declare! {
 
 pub(crate) struct AccessEntry(Arc<Clients>);
 
+/// What an access entry changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AccessEntryUpdate {
+    /// One UpdateAccessEntry sets the groups and the user name.
+    Access,
+    Tags,
+}
+
 /// The access entry's ID, the one `meshmon import` takes.
 fn entry_id(cluster: &str, principal: &str) -> String {
     format!("{cluster}:{principal}")
@@ -133,10 +141,13 @@ impl AccessEntry {
 impl Declared for AccessEntry {
     type Inputs = AccessEntryIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        // One UpdateAccessEntry sets both.
-        ("access", &["kubernetes_groups", "username"]),
-        ("tags", &["tags"]),
+    type Group = AccessEntryUpdate;
+    const UPDATES: &'static [UpdateGroup<AccessEntryUpdate>] = &[
+        (
+            AccessEntryUpdate::Access,
+            &["kubernetes_groups", "username"],
+        ),
+        (AccessEntryUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -229,14 +240,14 @@ impl Declared for AccessEntry {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: AccessEntryUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, AccessEntryIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let eks = &self.0.eks;
         match group {
-            "access" => {
+            AccessEntryUpdate::Access => {
                 let out = eks
                     .update_access_entry()
                     .cluster_name(&i.cluster_name)
@@ -248,7 +259,7 @@ impl Declared for AccessEntry {
                     .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
                 Ok(out.access_entry.map(|e| entry_outputs(id, &e)))
             }
-            _ => {
+            AccessEntryUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
                 tags::sync(
                     &tags_of(&prior.inputs, "tags"),
@@ -451,6 +462,7 @@ fn split_association_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
 impl Declared for AccessPolicyAssociation {
     type Inputs = AssociationIn;
     type Client = Clients;
+    type Group = NoUpdates;
 
     fn new(clients: Arc<Clients>) -> Self {
         AccessPolicyAssociation(clients)

@@ -57,6 +57,14 @@ declare! {
 
 pub(crate) struct NodeGroup(Arc<Clients>);
 
+/// What a node group changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NodeGroupUpdate {
+    /// One UpdateNodegroupConfig sets scaling and labels.
+    Config,
+    Tags,
+}
+
 /// `scaling`, with exactly the three sizes.
 #[derive(Deserialize, Clone, Copy, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -198,10 +206,10 @@ impl NodeGroup {
 impl Declared for NodeGroup {
     type Inputs = NodeGroupIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        // One UpdateNodegroupConfig sets both.
-        ("config", &["scaling", "labels"]),
-        ("tags", &["tags"]),
+    type Group = NodeGroupUpdate;
+    const UPDATES: &'static [UpdateGroup<NodeGroupUpdate>] = &[
+        (NodeGroupUpdate::Config, &["scaling", "labels"]),
+        (NodeGroupUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -298,13 +306,13 @@ impl Declared for NodeGroup {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: NodeGroupUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, NodeGroupIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "config" => {
+            NodeGroupUpdate::Config => {
                 let old: NodeGroupIn = typed(&prior.inputs)?;
                 let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
                 let labels = (old.labels != i.labels).then(|| {
@@ -341,7 +349,7 @@ impl Declared for NodeGroup {
                     .await?;
                 }
             }
-            _ => {
+            NodeGroupUpdate::Tags => {
                 retag(
                     &self.0,
                     str_of(&prior.outputs, "arn")?,

@@ -85,6 +85,14 @@ declare! {
 
 pub(crate) struct OidcProvider(Arc<Clients>);
 
+/// What an OIDC provider changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OidcUpdate {
+    ClientIds,
+    Thumbprints,
+    Tags,
+}
+
 impl OidcProvider {
     /// What a create returns once the provider exists: its ARN and the
     /// thumbprints IAM settled on.
@@ -123,11 +131,12 @@ impl OidcProvider {
 impl Declared for OidcProvider {
     type Inputs = OidcIn;
     type Client = Clients;
+    type Group = OidcUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("client_ids", &["client_ids"]),
-        ("thumbprints", &["thumbprints"]),
-        ("tags", &["tags"]),
+    const UPDATES: &'static [UpdateGroup<OidcUpdate>] = &[
+        (OidcUpdate::ClientIds, &["client_ids"]),
+        (OidcUpdate::Thumbprints, &["thumbprints"]),
+        (OidcUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -229,14 +238,14 @@ impl Declared for OidcProvider {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: OidcUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, OidcIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let iam = &self.0.iam;
         match group {
-            "client_ids" => {
+            OidcUpdate::ClientIds => {
                 let old = strings_of(&prior.inputs, "client_ids");
                 for id in old.iter().filter(|o| !i.client_ids.contains(o)) {
                     gone_ok(
@@ -257,7 +266,7 @@ impl Declared for OidcProvider {
                         .map_err(|e| api("iam:AddClientIDToOpenIDConnectProvider", e))?;
                 }
             }
-            "thumbprints" => {
+            OidcUpdate::Thumbprints => {
                 iam.update_open_id_connect_provider_thumbprint()
                     .open_id_connect_provider_arn(arn)
                     // Left out, the thumbprints are cleared.
@@ -266,7 +275,7 @@ impl Declared for OidcProvider {
                     .await
                     .map_err(|e| api("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
             }
-            _ => {
+            OidcUpdate::Tags => {
                 tags::sync(
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
@@ -341,6 +350,14 @@ declare! {
 
 pub(crate) struct Policy(Arc<Clients>);
 
+/// What a policy changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PolicyUpdate {
+    /// A new default version.
+    Document,
+    Tags,
+}
+
 /// What a create returns for the policy IAM has under `arn`.
 fn policy_outputs(arn: &str, p: &aws_sdk_iam::types::Policy) -> Map {
     arn_outputs(arn)
@@ -404,8 +421,12 @@ impl Policy {
 impl Declared for Policy {
     type Inputs = PolicyIn;
     type Client = Clients;
+    type Group = PolicyUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[("policy", &["policy"]), ("tags", &["tags"])];
+    const UPDATES: &'static [UpdateGroup<PolicyUpdate>] = &[
+        (PolicyUpdate::Document, &["policy"]),
+        (PolicyUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         Policy(clients)
@@ -516,14 +537,14 @@ impl Declared for Policy {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: PolicyUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, PolicyIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let iam = &self.0.iam;
         match group {
-            "policy" => {
+            PolicyUpdate::Document => {
                 let new_doc = policy::to_aws(&i.policy)?;
                 self.prune(arn).await?;
                 let out = iam
@@ -539,7 +560,7 @@ impl Declared for Policy {
                     Attrs::new().opt("default_version_id", version).build(),
                 ))
             }
-            _ => {
+            PolicyUpdate::Tags => {
                 tags::sync(
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,

@@ -55,6 +55,17 @@ declare! {
 
 pub(crate) struct Role(Arc<Clients>);
 
+/// What a role changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RoleUpdate {
+    Description,
+    /// The trust policy, as written or built from `irsa`.
+    Trust,
+    ManagedPolicies,
+    InlinePolicies,
+    Tags,
+}
+
 impl RoleIn {
     /// The trust policy to send: from `irsa` when set (it wins over the
     /// recorded document the plan carries forward), else as written.
@@ -263,12 +274,13 @@ impl Role {
 impl Declared for Role {
     type Inputs = RoleIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("description", &["description"]),
-        ("trust", &["assume_role_policy", "irsa"]),
-        ("managed_policy_arns", &["managed_policy_arns"]),
-        ("inline_policies", &["inline_policies"]),
-        ("tags", &["tags"]),
+    type Group = RoleUpdate;
+    const UPDATES: &'static [UpdateGroup<RoleUpdate>] = &[
+        (RoleUpdate::Description, &["description"]),
+        (RoleUpdate::Trust, &["assume_role_policy", "irsa"]),
+        (RoleUpdate::ManagedPolicies, &["managed_policy_arns"]),
+        (RoleUpdate::InlinePolicies, &["inline_policies"]),
+        (RoleUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -385,14 +397,14 @@ impl Declared for Role {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: RoleUpdate,
         name: &str,
         prior: &Current,
         i: &Inputs<'_, RoleIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let iam = &self.0.iam;
         match group {
-            "description" => {
+            RoleUpdate::Description => {
                 iam.update_role()
                     .role_name(name)
                     // Left out, the description is cleared.
@@ -401,7 +413,7 @@ impl Declared for Role {
                     .await
                     .map_err(|e| api("iam:UpdateRole", e))?;
             }
-            "trust" => {
+            RoleUpdate::Trust => {
                 let trust = i.trust()?;
                 let recorded = prior
                     .inputs
@@ -420,15 +432,15 @@ impl Declared for Role {
                     return Ok(Some(Attrs::new().set("assume_role_policy", built).build()));
                 }
             }
-            "managed_policy_arns" => {
+            RoleUpdate::ManagedPolicies => {
                 let have = self.attached(name).await?;
                 self.converge_managed(ctx, i, &have).await?;
             }
-            "inline_policies" => {
+            RoleUpdate::InlinePolicies => {
                 let have = self.inline_values(name).await?;
                 self.converge_inline(i, &have).await?;
             }
-            _ => {
+            RoleUpdate::Tags => {
                 tags::sync(
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,

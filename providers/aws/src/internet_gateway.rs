@@ -37,6 +37,14 @@ declare! {
 
 pub(crate) struct InternetGateway(Arc<Clients>);
 
+/// What a gateway changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IgwUpdate {
+    /// Detach from the old VPC, attach to the new.
+    Vpc,
+    Tags,
+}
+
 impl InternetGateway {
     /// What a create does once the gateway exists: attach it to its VPC
     /// unless it is attached already (a recovery runs this too), then the
@@ -102,7 +110,9 @@ impl InternetGateway {
 impl Declared for InternetGateway {
     type Inputs = IgwIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("vpc_id", &["vpc_id"]), ("tags", &["tags"])];
+    type Group = IgwUpdate;
+    const UPDATES: &'static [UpdateGroup<IgwUpdate>] =
+        &[(IgwUpdate::Vpc, &["vpc_id"]), (IgwUpdate::Tags, &["tags"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         InternetGateway(clients)
@@ -195,14 +205,14 @@ impl Declared for InternetGateway {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: IgwUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, IgwIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let old: IgwIn = typed(&prior.inputs)?;
         match group {
-            "vpc_id" => {
+            IgwUpdate::Vpc => {
                 if old.vpc_id != i.vpc_id {
                     if let Some(vpc) = &old.vpc_id {
                         self.detach(ctx, id, vpc).await?;
@@ -212,7 +222,7 @@ impl Declared for InternetGateway {
                     }
                 }
             }
-            _ => retag(&self.0, id, &old.tags, &i.tags).await?,
+            IgwUpdate::Tags => retag(&self.0, id, &old.tags, &i.tags).await?,
         }
         Ok(None)
     }

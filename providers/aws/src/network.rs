@@ -169,6 +169,14 @@ declare! {
 
 pub(crate) struct Vpc(Arc<Clients>);
 
+/// What a VPC changes in place: one attribute per call, as EC2 takes them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum VpcUpdate {
+    DnsSupport,
+    DnsHostnames,
+    Tags,
+}
+
 impl Vpc {
     async fn set_dns(
         &self,
@@ -252,10 +260,11 @@ impl Vpc {
 impl Declared for Vpc {
     type Inputs = VpcIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("enable_dns_support", &["enable_dns_support"]),
-        ("enable_dns_hostnames", &["enable_dns_hostnames"]),
-        ("tags", &["tags"]),
+    type Group = VpcUpdate;
+    const UPDATES: &'static [UpdateGroup<VpcUpdate>] = &[
+        (VpcUpdate::DnsSupport, &["enable_dns_support"]),
+        (VpcUpdate::DnsHostnames, &["enable_dns_hostnames"]),
+        (VpcUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -341,21 +350,21 @@ impl Declared for Vpc {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: VpcUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, VpcIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "enable_dns_support" => {
+            VpcUpdate::DnsSupport => {
                 self.set_dns(id, Some(i.enable_dns_support.unwrap_or(true)), None)
                     .await?
             }
-            "enable_dns_hostnames" => {
+            VpcUpdate::DnsHostnames => {
                 self.set_dns(id, None, Some(i.enable_dns_hostnames.unwrap_or(true)))
                     .await?
             }
-            _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+            VpcUpdate::Tags => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
         }
         Ok(None)
     }
@@ -405,6 +414,14 @@ declare! {
 }
 
 pub(crate) struct Subnet(Arc<Clients>);
+
+/// What a subnet changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SubnetUpdate {
+    PublicIp,
+    /// The role is a tag: one tag change sets both.
+    Tags,
+}
 
 impl SubnetIn {
     /// The user's tags plus the one `load_balancer_role` asks for.
@@ -475,10 +492,10 @@ impl Subnet {
 impl Declared for Subnet {
     type Inputs = SubnetIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("map_public_ip_on_launch", &["map_public_ip_on_launch"]),
-        // The role is a tag: one tag change sets both.
-        ("tags", &["load_balancer_role", "tags"]),
+    type Group = SubnetUpdate;
+    const UPDATES: &'static [UpdateGroup<SubnetUpdate>] = &[
+        (SubnetUpdate::PublicIp, &["map_public_ip_on_launch"]),
+        (SubnetUpdate::Tags, &["load_balancer_role", "tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -583,19 +600,19 @@ impl Declared for Subnet {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: SubnetUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, SubnetIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let old: SubnetIn = typed(&prior.inputs)?;
         match group {
-            "map_public_ip_on_launch" => {
+            SubnetUpdate::PublicIp => {
                 if old.map_public_ip_on_launch != i.map_public_ip_on_launch {
                     self.set_public_ip(id, i.map_public_ip_on_launch).await?;
                 }
             }
-            _ => retag(&self.0, id, &old.all_tags()?, &i.all_tags()?).await?,
+            SubnetUpdate::Tags => retag(&self.0, id, &old.all_tags()?, &i.all_tags()?).await?,
         }
         Ok(None)
     }

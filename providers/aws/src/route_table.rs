@@ -46,6 +46,15 @@ declare! {
 
 pub(crate) struct RouteTable(Arc<Clients>);
 
+/// What a route table changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RouteTableUpdate {
+    /// Routes and associations converge together, from one read of the
+    /// table.
+    Routes,
+    Tags,
+}
+
 /// A route, with exactly the keys a route has.
 #[derive(Deserialize, Clone, PartialEq, Debug)]
 #[serde(deny_unknown_fields)]
@@ -292,10 +301,11 @@ impl RouteTable {
 impl Declared for RouteTable {
     type Inputs = RouteTableIn;
     type Client = Clients;
-    /// Routes and associations converge together, from one read of the
-    /// table.
-    const UPDATES: &'static [UpdateGroup] =
-        &[("routes", &["routes", "subnet_ids"]), ("tags", &["tags"])];
+    type Group = RouteTableUpdate;
+    const UPDATES: &'static [UpdateGroup<RouteTableUpdate>] = &[
+        (RouteTableUpdate::Routes, &["routes", "subnet_ids"]),
+        (RouteTableUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         RouteTable(clients)
@@ -368,14 +378,18 @@ impl Declared for RouteTable {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: RouteTableUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, RouteTableIn>,
     ) -> Result<Option<Map>, ProviderError> {
         match group {
-            "routes" => self.converge(id, &i.routes, &i.subnet_ids, i.raw()).await?,
-            _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+            RouteTableUpdate::Routes => {
+                self.converge(id, &i.routes, &i.subnet_ids, i.raw()).await?
+            }
+            RouteTableUpdate::Tags => {
+                retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?
+            }
         }
         Ok(None)
     }

@@ -16,8 +16,8 @@ use aws_sdk_sns::types::Tag;
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
-    async_trait, declare,
+    Current, Declared, Inputs, Map, NoUpdates, OpContext, PlanAdvice, ProviderError, UpdateGroup,
+    Value, async_trait, declare,
 };
 
 use crate::Clients;
@@ -63,6 +63,14 @@ declare! {
 }
 
 pub(crate) struct Topic(Arc<Clients>);
+
+/// What a topic changes in place, one call each.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TopicUpdate {
+    DisplayName,
+    Policy,
+    Tags,
+}
 
 /// The topic's policy as read, shaped like the one the user wrote. SNS
 /// always has a policy (a default one if none was set), so a topic whose
@@ -115,11 +123,12 @@ impl Topic {
 impl Declared for Topic {
     type Inputs = TopicIn;
     type Client = Clients;
+    type Group = TopicUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("display_name", &["display_name"]),
-        ("policy", &["policy"]),
-        ("tags", &["tags"]),
+    const UPDATES: &'static [UpdateGroup<TopicUpdate>] = &[
+        (TopicUpdate::DisplayName, &["display_name"]),
+        (TopicUpdate::Policy, &["policy"]),
+        (TopicUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -230,25 +239,25 @@ impl Declared for Topic {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: TopicUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, TopicIn>,
     ) -> Result<Option<Map>, ProviderError> {
         let sns = &self.0.sns;
         match group {
-            "display_name" => {
+            TopicUpdate::DisplayName => {
                 let name = i.display_name.clone().unwrap_or_default();
                 self.set_attribute(arn, "DisplayName", name).await?
             }
             // A policy left out leaves the topic's as it is.
-            "policy" => {
+            TopicUpdate::Policy => {
                 if let Some(p) = &i.policy {
                     self.set_attribute(arn, "Policy", policy::to_aws(p)?)
                         .await?
                 }
             }
-            _ => {
+            TopicUpdate::Tags => {
                 tags::sync(
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
@@ -416,6 +425,7 @@ impl Subscription {
 impl Declared for Subscription {
     type Inputs = SubscriptionIn;
     type Client = Clients;
+    type Group = NoUpdates;
     const ID: &'static str = "arn";
 
     fn new(clients: Arc<Clients>) -> Self {

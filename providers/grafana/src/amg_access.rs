@@ -20,8 +20,8 @@ use aws_sdk_grafana::types::{
 use meshmon_aws_common::error::{api_with, found_with, gone_ok_with};
 use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
-    AttrType, Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait,
-    declare,
+    AttrType, Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup,
+    async_trait, declare,
 };
 
 use crate::amg::{Clients, hint};
@@ -55,6 +55,13 @@ declare! {
 }
 
 pub(crate) struct RoleAssociation(Arc<Clients>);
+
+/// What an association changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AssociationUpdate {
+    /// One UpdatePermissions batch adds and revokes users and groups alike.
+    Members,
+}
 
 fn users(ids: &[String], ty: UserType) -> Result<Vec<User>, ProviderError> {
     ids.iter()
@@ -212,8 +219,9 @@ fn association_id(id: &str) -> Result<(&str, &str), ProviderError> {
 impl Declared for RoleAssociation {
     type Inputs = AssociationIn;
     type Client = Clients;
-    // One UpdatePermissions batch adds and revokes users and groups alike.
-    const UPDATES: &'static [UpdateGroup] = &[("members", &["user_ids", "group_ids"])];
+    type Group = AssociationUpdate;
+    const UPDATES: &'static [UpdateGroup<AssociationUpdate>] =
+        &[(AssociationUpdate::Members, &["user_ids", "group_ids"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         RoleAssociation(clients)
@@ -277,11 +285,12 @@ impl Declared for RoleAssociation {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: AssociationUpdate,
         _id: &str,
         prior: &Current,
         i: &Inputs<'_, AssociationIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let AssociationUpdate::Members = group;
         let (ou, og) = (
             strings_of(&prior.inputs, "user_ids"),
             strings_of(&prior.inputs, "group_ids"),
@@ -389,6 +398,7 @@ impl ServiceAccount {
 impl Declared for ServiceAccount {
     type Inputs = AccountIn;
     type Client = Clients;
+    type Group = NoUpdates;
 
     fn new(clients: Arc<Clients>) -> Self {
         ServiceAccount(clients)

@@ -98,6 +98,13 @@ fn rfc3339(t: &DateTime) -> String {
 
 pub(crate) struct Token(Arc<Clients>);
 
+/// What a token changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TokenUpdate {
+    /// `renew_before` lives in meshmon alone: its update calls nothing.
+    RenewBefore,
+}
+
 impl Token {
     /// The token's (created, expires) times and name, or `None` when it (or
     /// its account, or its workspace) no longer exists.
@@ -197,8 +204,9 @@ fn token_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
 impl Declared for Token {
     type Inputs = TokenIn;
     type Client = Clients;
-    // `renew_before` lives in meshmon alone: its update calls nothing.
-    const UPDATES: &'static [UpdateGroup] = &[("renew_before", &["renew_before"])];
+    type Group = TokenUpdate;
+    const UPDATES: &'static [UpdateGroup<TokenUpdate>] =
+        &[(TokenUpdate::RenewBefore, &["renew_before"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         Token(clients)
@@ -290,11 +298,12 @@ impl Declared for Token {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: TokenUpdate,
         _id: &str,
         _prior: &Current,
         i: &Inputs<'_, TokenIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let TokenUpdate::RenewBefore = group;
         renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
         Ok(None)
     }

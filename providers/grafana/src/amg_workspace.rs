@@ -118,6 +118,18 @@ impl WorkspaceIn {
 
 pub(crate) struct Workspace(Arc<Clients>);
 
+/// What a workspace changes in place, each with its own call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WorkspaceUpdate {
+    /// UpdateWorkspace.
+    Workspace,
+    /// UpdateWorkspaceAuthentication.
+    Authentication,
+    /// UpdateWorkspaceConfiguration.
+    GrafanaVersion,
+    Tags,
+}
+
 fn outputs(w: &WorkspaceDescription) -> Map {
     Attrs::new()
         .set("id", w.id())
@@ -259,9 +271,10 @@ impl Workspace {
 impl Declared for Workspace {
     type Inputs = WorkspaceIn;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
+    type Group = WorkspaceUpdate;
+    const UPDATES: &'static [UpdateGroup<WorkspaceUpdate>] = &[
         (
-            "workspace",
+            WorkspaceUpdate::Workspace,
             &[
                 "name",
                 "description",
@@ -272,9 +285,12 @@ impl Declared for Workspace {
                 "role_arn",
             ],
         ),
-        ("authentication", &["authentication_providers"]),
-        ("grafana_version", &["grafana_version"]),
-        ("tags", &["tags"]),
+        (
+            WorkspaceUpdate::Authentication,
+            &["authentication_providers"],
+        ),
+        (WorkspaceUpdate::GrafanaVersion, &["grafana_version"]),
+        (WorkspaceUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -381,7 +397,7 @@ impl Declared for Workspace {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: WorkspaceUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, WorkspaceIn>,
@@ -389,7 +405,7 @@ impl Declared for Workspace {
         refuse_reserved(&i.tags)?;
         let g = &self.0.grafana;
         match group {
-            "workspace" => {
+            WorkspaceUpdate::Workspace => {
                 g.update_workspace()
                     .workspace_id(id)
                     .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
@@ -404,7 +420,7 @@ impl Declared for Workspace {
                     .await
                     .map_err(|e| api_with(hint, "grafana:UpdateWorkspace", e))?;
             }
-            "authentication" => {
+            WorkspaceUpdate::Authentication => {
                 g.update_workspace_authentication()
                     .workspace_id(id)
                     .set_authentication_providers(Some(i.auth()))
@@ -413,7 +429,7 @@ impl Declared for Workspace {
                     .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceAuthentication", e))?;
             }
             // A version left out leaves the workspace's as it is.
-            "grafana_version" => {
+            WorkspaceUpdate::GrafanaVersion => {
                 if let Some(version) = &i.grafana_version {
                     // The call needs the configuration too: keep what is there.
                     let conf = g
@@ -431,7 +447,7 @@ impl Declared for Workspace {
                         .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceConfiguration", e))?;
                 }
             }
-            _ => {
+            WorkspaceUpdate::Tags => {
                 self.retag(id, &tags_of(&prior.inputs, "tags"), &i.tags)
                     .await?
             }

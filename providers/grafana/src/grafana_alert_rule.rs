@@ -125,6 +125,14 @@ declare! {
 
 pub(crate) struct AlertRule(Arc<Client>);
 
+/// What a rule changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RuleUpdate {
+    /// One PUT sends the whole rule, then the group's interval is set: a
+    /// rule moved to another group needs it there too.
+    Rule,
+}
+
 #[derive(Deserialize)]
 struct Condition {
     #[serde(rename = "type")]
@@ -363,11 +371,10 @@ impl AlertRule {
 impl Declared for AlertRule {
     type Inputs = RuleIn;
     type Client = Client;
+    type Group = RuleUpdate;
     const ID: &'static str = "uid";
-    // One PUT sends the whole rule, then the group's interval is set: a
-    // rule moved to another group needs it there too.
-    const UPDATES: &'static [UpdateGroup] = &[(
-        "rule",
+    const UPDATES: &'static [UpdateGroup<RuleUpdate>] = &[(
+        RuleUpdate::Rule,
         &[
             "title",
             "folder_uid",
@@ -447,11 +454,12 @@ impl Declared for AlertRule {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: RuleUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, RuleIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let RuleUpdate::Rule = group;
         let mut i = RuleIn::clone(i);
         i.uid = Some(uid.to_string());
         self.0

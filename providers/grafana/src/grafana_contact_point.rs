@@ -59,6 +59,13 @@ declare! {
 
 pub(crate) struct ContactPoint(Arc<Client>);
 
+/// What a contact point changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ContactPointUpdate {
+    /// The name is on every receiver: renaming is rewriting them all.
+    ContactPoint,
+}
+
 /// A receiver as the provisioning API's embedded contact point.
 fn integration(name: &str, r: &Value) -> Result<Json, ProviderError> {
     let m = r
@@ -329,8 +336,9 @@ impl ContactPoint {
 impl Declared for ContactPoint {
     type Inputs = ContactPointIn;
     type Client = Client;
-    // The name is on every receiver: renaming is rewriting them all.
-    const UPDATES: &'static [UpdateGroup] = &[("contact_point", &["name", "receivers"])];
+    type Group = ContactPointUpdate;
+    const UPDATES: &'static [UpdateGroup<ContactPointUpdate>] =
+        &[(ContactPointUpdate::ContactPoint, &["name", "receivers"])];
 
     fn new(client: Arc<Client>) -> Self {
         ContactPoint(client)
@@ -393,11 +401,12 @@ impl Declared for ContactPoint {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: ContactPointUpdate,
         _name: &str,
         prior: &Current,
         i: &Inputs<'_, ContactPointIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let ContactPointUpdate::ContactPoint = group;
         self.converge(i, &strings_of(&prior.outputs, "uids"), |_| None)
             .await
             .map(Some)

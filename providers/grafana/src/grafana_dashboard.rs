@@ -69,6 +69,13 @@ declare! {
 
 pub(crate) struct Dashboard(Arc<Client>);
 
+/// What a dashboard changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DashboardUpdate {
+    /// One save sends the whole dashboard.
+    Dashboard,
+}
+
 /// Removes what Grafana rewrites on save.
 fn strip(d: &mut Json) {
     if let Some(o) = d.as_object_mut() {
@@ -361,10 +368,10 @@ impl Dashboard {
 impl Declared for Dashboard {
     type Inputs = DashboardIn;
     type Client = Client;
+    type Group = DashboardUpdate;
     const ID: &'static str = "uid";
-    // One save sends the whole dashboard.
-    const UPDATES: &'static [UpdateGroup] = &[(
-        "dashboard",
+    const UPDATES: &'static [UpdateGroup<DashboardUpdate>] = &[(
+        DashboardUpdate::Dashboard,
         &[
             "config_json",
             "gnet_id",
@@ -424,11 +431,12 @@ impl Declared for Dashboard {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: DashboardUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, DashboardIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let DashboardUpdate::Dashboard = group;
         let mut inputs = i.raw().clone();
         inputs.insert("uid".into(), Value::from(uid));
         self.save(&inputs, None, true).await.map(Some)

@@ -68,6 +68,13 @@ declare! {
 
 pub(crate) struct DataSource(Arc<Client>);
 
+/// What a data source changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DataSourceUpdate {
+    /// One PUT sends the whole data source.
+    DataSource,
+}
+
 fn body(i: &DataSourceIn, uid: Option<&str>) -> Result<Json, ProviderError> {
     let mut b = json!({
         "name": i.name,
@@ -156,10 +163,10 @@ fn uid_for(ctx: &OpContext, i: &DataSourceIn) -> Option<String> {
 impl Declared for DataSource {
     type Inputs = DataSourceIn;
     type Client = Client;
+    type Group = DataSourceUpdate;
     const ID: &'static str = "uid";
-    // One PUT sends the whole data source.
-    const UPDATES: &'static [UpdateGroup] = &[(
-        "data_source",
+    const UPDATES: &'static [UpdateGroup<DataSourceUpdate>] = &[(
+        DataSourceUpdate::DataSource,
         &[
             "name",
             "type",
@@ -219,11 +226,12 @@ impl Declared for DataSource {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: DataSourceUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, DataSourceIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let DataSourceUpdate::DataSource = group;
         let b = body(i, Some(uid))?;
         self.0
             .send(

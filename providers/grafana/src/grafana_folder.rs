@@ -38,6 +38,12 @@ declare! {
 
 pub(crate) struct Folder(Arc<Client>);
 
+/// What a folder changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FolderUpdate {
+    Title,
+}
+
 /// A folder's outputs from Grafana's answer to `operation`.
 fn outputs(operation: &str, f: &Json) -> Result<Map, ProviderError> {
     let uid = answered(operation, f, "uid")?;
@@ -61,8 +67,9 @@ fn uid_for(ctx: &OpContext, i: &FolderIn) -> Option<String> {
 impl Declared for Folder {
     type Inputs = FolderIn;
     type Client = Client;
+    type Group = FolderUpdate;
     const ID: &'static str = "uid";
-    const UPDATES: &'static [UpdateGroup] = &[("title", &["title"])];
+    const UPDATES: &'static [UpdateGroup<FolderUpdate>] = &[(FolderUpdate::Title, &["title"])];
 
     fn new(client: Arc<Client>) -> Self {
         Folder(client)
@@ -114,11 +121,12 @@ impl Declared for Folder {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: FolderUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, FolderIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let FolderUpdate::Title = group;
         let body = json!({ "title": i.title, "overwrite": true });
         let f = self
             .0

@@ -120,6 +120,13 @@ impl MetaKind for ServiceAccountKind {
     const KIND: Kind = Kind::ServiceAccount;
 }
 
+/// What a namespace or a service account changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum MetaUpdate {
+    /// One server-side apply writes the labels and the annotations.
+    Metadata,
+}
+
 /// A namespace or a service account, as `K` says.
 pub(crate) struct MetaObject<K> {
     conn: Arc<Conn>,
@@ -332,9 +339,10 @@ impl<K: MetaKind> MetaObject<K> {
 impl<K: MetaKind> Declared for MetaObject<K> {
     type Inputs = K::Inputs;
     type Client = Conn;
+    type Group = MetaUpdate;
     const ID: &'static str = "uid";
-    /// One server-side apply writes the labels and the annotations.
-    const UPDATES: &'static [UpdateGroup] = &[("metadata", &["labels", "annotations"])];
+    const UPDATES: &'static [UpdateGroup<MetaUpdate>] =
+        &[(MetaUpdate::Metadata, &["labels", "annotations"])];
 
     fn new(conn: Arc<Conn>) -> Self {
         MetaObject {
@@ -382,11 +390,12 @@ impl<K: MetaKind> Declared for MetaObject<K> {
     async fn update(
         &self,
         ctx: &OpContext,
-        _group: &str,
+        group: MetaUpdate,
         _uid: &str,
         _prior: &Current,
         i: &Inputs<'_, K::Inputs>,
     ) -> Result<Option<Map>, ProviderError> {
+        let MetaUpdate::Metadata = group;
         self.apply(ctx, i).await.map(Some)
     }
 

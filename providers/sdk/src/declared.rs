@@ -166,9 +166,15 @@ impl<T> Deref for Inputs<'_, T> {
     }
 }
 
-/// A group of attributes one call changes in place: its name (what
-/// [`Declared::update`] matches on) and its attributes.
-pub type UpdateGroup = (&'static str, &'static [&'static str]);
+/// A group of attributes one call changes in place: the group (a variant
+/// of the type's own enum, which [`Declared::update`] matches on) and its
+/// attributes.
+pub type UpdateGroup<G> = (G, &'static [&'static str]);
+
+/// The update groups of a type that changes nothing in place: every
+/// settable attribute forces a replacement.
+#[derive(Clone, Copy, Debug)]
+pub enum NoUpdates {}
 
 /// A resource type declared once; [`Adapter`] makes it a [`Resource`].
 #[async_trait]
@@ -177,6 +183,11 @@ pub trait Declared: Send + Sync + Sized + 'static {
     type Inputs: Declaration;
     /// What every resource of the provider shares (its API clients).
     type Client: Send + Sync + ?Sized + 'static;
+    /// The groups of attributes changed in place: an enum of the type's
+    /// own, so that [`update`](Self::update) matches every group by name
+    /// and the compiler sees one left out ([`NoUpdates`] when there are
+    /// none).
+    type Group: Copy + std::fmt::Debug + Send + Sync + 'static;
 
     /// The output attribute the object is known by: what `fetch`, `update`
     /// and `delete` are given.
@@ -185,7 +196,7 @@ pub trait Declared: Send + Sync + Sized + 'static {
     /// The attributes changed in place, in groups, each group by one
     /// [`update`](Self::update) call, in this order. Every settable
     /// attribute that is not `force_new` belongs to exactly one group.
-    const UPDATES: &'static [UpdateGroup] = &[];
+    const UPDATES: &'static [UpdateGroup<Self::Group>] = &[];
 
     fn new(client: Arc<Self::Client>) -> Self;
 
@@ -240,13 +251,13 @@ pub trait Declared: Send + Sync + Sized + 'static {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: Self::Group,
         _id: &str,
         _prior: &Current,
         _inputs: &Inputs<'_, Self::Inputs>,
     ) -> Result<Option<Map>, ProviderError> {
         Err(ProviderError::new(format!(
-            "{}: no in-place update for `{group}`",
+            "{}: no in-place update for {group:?}",
             Self::Inputs::TYPE_NAME
         )))
     }
@@ -302,7 +313,7 @@ impl<T: Declared> Resource for Adapter<T> {
             {
                 continue;
             }
-            match self.0.update(ctx, group, id, prior, &typed).await {
+            match self.0.update(ctx, *group, id, prior, &typed).await {
                 Ok(outputs) => {
                     for a in *attributes {
                         match inputs.get(*a) {
@@ -494,7 +505,7 @@ fn check_declared<T: Declared>() -> Result<(), String> {
                 Some(a) if a.settable && !a.force_new => {}
                 _ => {
                     return Err(format!(
-                        "update group `{group}` names `{name}`, which is not an attribute changed in place"
+                        "update group {group:?} names `{name}`, which is not an attribute changed in place"
                     ));
                 }
             }
@@ -527,7 +538,13 @@ mod tests {
     #[derive(Default)]
     struct Log {
         calls: Mutex<Vec<String>>,
-        failing: Option<&'static str>,
+        failing: Option<Change>,
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Change {
+        Size,
+        Labels,
     }
 
     struct Thing(Arc<Log>);
@@ -536,8 +553,11 @@ mod tests {
     impl Declared for Thing {
         type Inputs = ThingIn;
         type Client = Log;
-        const UPDATES: &'static [UpdateGroup] =
-            &[("size", &["size", "type"]), ("labels", &["labels"])];
+        type Group = Change;
+        const UPDATES: &'static [UpdateGroup<Change>] = &[
+            (Change::Size, &["size", "type"]),
+            (Change::Labels, &["labels"]),
+        ];
 
         fn new(client: Arc<Log>) -> Self {
             Thing(client)
@@ -581,20 +601,24 @@ mod tests {
         async fn update(
             &self,
             _: &OpContext,
-            group: &str,
+            group: Change,
             id: &str,
             _: &Current,
             _: &Inputs<'_, ThingIn>,
         ) -> Result<Option<Map>, ProviderError> {
+            let name = match group {
+                Change::Size => "size",
+                Change::Labels => "labels",
+            };
             self.0
                 .calls
                 .lock()
                 .unwrap()
-                .push(format!("update {group} {id}"));
+                .push(format!("update {name} {id}"));
             if self.0.failing == Some(group) {
                 return Err(ProviderError::new("refused"));
             }
-            Ok(Some([(format!("{group}_version"), Value::Int(2))].into()))
+            Ok(Some([(format!("{name}_version"), Value::Int(2))].into()))
         }
 
         async fn delete(&self, _: &OpContext, id: &str, _: &Current) -> Result<(), ProviderError> {
@@ -681,7 +705,7 @@ mod tests {
     #[tokio::test]
     async fn an_update_that_fails_half_way_returns_what_was_done() {
         let (log, r) = thing(Log {
-            failing: Some("labels"),
+            failing: Some(Change::Labels),
             ..Log::default()
         });
         let ctx = OpContext::quiet("test_thing.a");
@@ -717,7 +741,7 @@ mod tests {
 
         // When the first group fails, nothing was done: a plain error.
         let (_, r) = thing(Log {
-            failing: Some("size"),
+            failing: Some(Change::Size),
             ..Log::default()
         });
         let err = r.update(&ctx, &prior, &want).await.unwrap_err();
@@ -731,7 +755,8 @@ mod tests {
         impl Declared for Bad {
             type Inputs = ThingIn;
             type Client = ();
-            const UPDATES: &'static [UpdateGroup] = &[("size", &["size", "name"])];
+            type Group = Change;
+            const UPDATES: &'static [UpdateGroup<Change>] = &[(Change::Size, &["size", "name"])];
             fn new(_: Arc<()>) -> Self {
                 Bad
             }
