@@ -15,12 +15,12 @@ use std::sync::Arc;
 use aws_sdk_amp::types::{RuleGroupsNamespaceStatusCode, WorkspaceStatusCode, WorkspaceSummary};
 use aws_smithy_types::Blob;
 use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{
     claimed_map, creation_tags, made_by, only_one, required_marks,
 };
-use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
-};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
@@ -30,37 +30,10 @@ use crate::Clients;
 use crate::attrs::{Attrs, str_of};
 use crate::wait;
 
-pub(crate) async fn retag(
-    c: &Clients,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    tags::sync(
-        old,
-        new,
-        |set| async move {
-            c.amp
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(tags_hash_map(&set))
-                .send()
-                .await
-                .map_err(|e| api("aps:TagResource", e))
-                .map(drop)
-        },
-        |remove| async move {
-            c.amp
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("aps:UntagResource", e))
-                .map(drop)
-        },
-    )
-    .await
+/// A workspace that is still CREATING (or busy with another change)
+/// answers ConflictException to what goes into it.
+pub(crate) fn workspace_busy(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ConflictException")
 }
 
 // ------------------------------------------------------ aws_amp_workspace
@@ -266,7 +239,7 @@ impl Declared for Workspace {
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
@@ -336,13 +309,8 @@ impl Declared for Workspace {
                     .map_err(|e| api("aps:UpdateWorkspaceAlias", e))?;
             }
             WorkspaceUpdate::Tags => {
-                retag(
-                    &self.0,
-                    str_of(&prior.outputs, "arn")?,
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                )
-                .await?
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag_by_arn!(self.0.amp, "aps", arn, prior, &i.tags).await?
             }
         }
         Ok(Some(workspace_outputs(&self.wait_active(ctx, id).await?)))
@@ -502,10 +470,6 @@ fn check_yaml(data: &str) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn workspace_busy(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ConflictException")
-}
-
 #[async_trait]
 impl Declared for RuleGroupsNamespace {
     type Inputs = NamespaceIn;
@@ -626,9 +590,7 @@ impl Declared for RuleGroupsNamespace {
                 .await?;
                 self.wait_active(ctx, &i.workspace_id, &i.name).await?;
             }
-            NamespaceUpdate::Tags => {
-                retag(&self.0, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?
-            }
+            NamespaceUpdate::Tags => retag_by_arn!(self.0.amp, "aps", arn, prior, &i.tags).await?,
         }
         Ok(None)
     }

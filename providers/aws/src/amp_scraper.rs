@@ -25,15 +25,17 @@ use aws_sdk_amp::types::{
 };
 use aws_smithy_types::Blob;
 use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
-use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
 };
 
 use crate::Clients;
-use crate::amp::retag;
+use crate::amp::workspace_busy;
 use crate::amp_checks;
 use crate::attrs::{Attrs, changed, order_like, str_of, strings};
 use crate::wait;
@@ -316,7 +318,7 @@ impl Declared for Scraper {
 
     /// Takes the ARN (arn:aws:aps:REGION:ACCOUNT:scraper/s-…) or the ID.
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
@@ -422,13 +424,8 @@ impl Declared for Scraper {
                 }
             }
             ScraperUpdate::Tags => {
-                retag(
-                    &self.0,
-                    str_of(&prior.outputs, "arn")?,
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                )
-                .await?
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag_by_arn!(self.0.amp, "aps", arn, prior, &i.tags).await?
             }
         }
         Ok(Some(scraper_outputs(&self.wait_active(ctx, id).await?)))
@@ -502,10 +499,6 @@ pub(crate) enum DefinitionUpdate {
 }
 
 const ALERTMANAGER_HINT: &str = "AMP's Alertmanager sends only to SNS: receivers with sns_configs, each with topic_arn and sigv4 { region }";
-
-fn workspace_busy(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ConflictException")
-}
 
 impl AlertManagerDefinition {
     async fn describe(
@@ -611,7 +604,7 @@ impl Declared for AlertManagerDefinition {
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(

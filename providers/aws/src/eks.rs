@@ -19,9 +19,8 @@ use aws_sdk_eks::types::{
 };
 use meshmon_aws_common::error::{self, api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
-use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
-};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
     async_trait, declare,
@@ -40,39 +39,6 @@ const LOG_TYPES: [&str; 5] = [
     "controllerManager",
     "scheduler",
 ];
-
-pub(crate) async fn retag(
-    c: &Clients,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    tags::sync(
-        old,
-        new,
-        |set| async move {
-            c.eks
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(tags_hash_map(&set))
-                .send()
-                .await
-                .map_err(|e| api("eks:TagResource", e))
-                .map(drop)
-        },
-        |remove| async move {
-            c.eks
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("eks:UntagResource", e))
-                .map(drop)
-        },
-    )
-    .await
-}
 
 /// Waits for an update EKS accepted. Without an update ID (some EKS
 /// emulators answer UpdateClusterConfig with the cluster instead), waits
@@ -674,7 +640,7 @@ impl Declared for Cluster {
             }
             ClusterUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
-                retag(c, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
+                retag_by_arn!(c.eks, "eks", arn, prior, &i.tags).await?;
             }
         }
         self.outputs_now(name).await.map(Some)

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
-use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
-};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup, Value,
     async_trait, declare,
@@ -261,29 +260,7 @@ impl Declared for AccessEntry {
             }
             AccessEntryUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
-                tags::sync(
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                    |set| async move {
-                        eks.tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(tags_hash_map(&set))
-                            .send()
-                            .await
-                            .map_err(|e| api("eks:TagResource", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        eks.untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("eks:UntagResource", e))
-                            .map(drop)
-                    },
-                )
-                .await?;
+                retag_by_arn!(eks, "eks", arn, prior, &i.tags).await?;
                 Ok(None)
             }
         }

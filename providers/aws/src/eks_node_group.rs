@@ -11,8 +11,9 @@ use std::sync::Arc;
 use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupStatus, UpdateLabelsPayload};
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
+use meshmon_aws_common::retag_by_arn;
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of, tags_value,
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_value,
 };
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
@@ -22,7 +23,7 @@ use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{Attrs, order_like, str_of, strings, typed};
-use crate::eks::{cluster_create_transient, pass_role_hint, retag, wait_update};
+use crate::eks::{cluster_create_transient, pass_role_hint, wait_update};
 use crate::wait;
 
 declare! {
@@ -350,13 +351,8 @@ impl Declared for NodeGroup {
                 }
             }
             NodeGroupUpdate::Tags => {
-                retag(
-                    &self.0,
-                    str_of(&prior.outputs, "arn")?,
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                )
-                .await?
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag_by_arn!(self.0.eks, "eks", arn, prior, &i.tags).await?
             }
         }
         let n = self

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use aws_sdk_iam::types::Tag;
-use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed, creation_tags};
-use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tag_list, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
     async_trait, declare,
@@ -22,34 +22,13 @@ use crate::attrs::{Attrs, answered, order_like, strings, strings_of};
 use crate::{policy, wait};
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
-    if t.is_empty() {
-        return Ok(None);
-    }
-    t.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| ProviderError::new(format!("tag {k:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    tag_list(t, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 pub(crate) fn tags_from(t: &[Tag]) -> Tags {
     t.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
-}
-
-/// The name at the end of an IAM ARN (`arn:aws:iam::1:role/path/name` → `name`).
-pub(crate) fn name_of(id: &str) -> &str {
-    if id.starts_with("arn:") {
-        id.rsplit('/').next().unwrap_or(id)
-    } else {
-        id
-    }
 }
 
 /// The ARN-named outputs of an OIDC provider or a policy.
@@ -276,27 +255,24 @@ impl Declared for OidcProvider {
                     .map_err(|e| api("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
             }
             OidcUpdate::Tags => {
-                tags::sync(
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        iam.tag_open_id_connect_provider()
+                    ("iam:TagOpenIDConnectProvider", |set| {
+                        Ok(iam
+                            .tag_open_id_connect_provider()
                             .open_id_connect_provider_arn(arn)
                             .set_tags(iam_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:TagOpenIDConnectProvider", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        iam.untag_open_id_connect_provider()
+                            .send())
+                    }),
+                    ("iam:UntagOpenIDConnectProvider", |remove| {
+                        Ok(iam
+                            .untag_open_id_connect_provider()
                             .open_id_connect_provider_arn(arn)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:UntagOpenIDConnectProvider", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?
             }
@@ -561,27 +537,24 @@ impl Declared for Policy {
                 ))
             }
             PolicyUpdate::Tags => {
-                tags::sync(
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        iam.tag_policy()
+                    ("iam:TagPolicy", |set| {
+                        Ok(iam
+                            .tag_policy()
                             .policy_arn(arn)
                             .set_tags(iam_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:TagPolicy", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        iam.untag_policy()
+                            .send())
+                    }),
+                    ("iam:UntagPolicy", |remove| {
+                        Ok(iam
+                            .untag_policy()
                             .policy_arn(arn)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:UntagPolicy", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?;
                 Ok(None)

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_aws_common::error::{api, found, gone_ok, is_not_found};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok, is_not_found};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{claimed, creation_tags};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
@@ -22,7 +23,7 @@ use meshmon_provider_sdk::{
 
 use crate::Clients;
 use crate::attrs::{Attrs, order_like, strings};
-use crate::iam::{iam_tags, name_of, tags_from};
+use crate::iam::{iam_tags, tags_from};
 use crate::{policy, wait};
 
 declare! {
@@ -344,7 +345,8 @@ impl Declared for Role {
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(name_of(id).to_string())
+        // IAM role names hold neither `/` nor `:`.
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RoleIn>) -> Result<Map, ProviderError> {
@@ -441,27 +443,24 @@ impl Declared for Role {
                 self.converge_inline(i, &have).await?;
             }
             RoleUpdate::Tags => {
-                tags::sync(
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        iam.tag_role()
+                    ("iam:TagRole", |set| {
+                        Ok(iam
+                            .tag_role()
                             .role_name(name)
                             .set_tags(iam_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:TagRole", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        iam.untag_role()
+                            .send())
+                    }),
+                    ("iam:UntagRole", |remove| {
+                        Ok(iam
+                            .untag_role()
                             .role_name(name)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:UntagRole", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?
             }

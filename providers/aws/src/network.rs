@@ -16,7 +16,7 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
-use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, only_one, required_marks};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
@@ -61,33 +61,30 @@ pub(crate) async fn retag(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    tags::sync(
+    let keys = |remove: Vec<String>| {
+        remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect()
+    };
+    tags::retag(
+        NO_HINT,
         old,
         new,
-        |set| async move {
-            c.ec2
+        ("ec2:CreateTags", |set| {
+            Ok(c.ec2
                 .create_tags()
                 .resources(id)
                 .set_tags(Some(ec2_tags(&set)))
-                .send()
-                .await
-                .map_err(|e| api("ec2:CreateTags", e))
-                .map(drop)
-        },
-        |remove| async move {
-            let keys = remove
-                .iter()
-                .map(|k| Tag::builder().key(k).build())
-                .collect();
-            c.ec2
+                .send())
+        }),
+        ("ec2:DeleteTags", |remove| {
+            Ok(c.ec2
                 .delete_tags()
                 .resources(id)
-                .set_tags(Some(keys))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DeleteTags", e))
-                .map(drop)
-        },
+                .set_tags(Some(keys(remove)))
+                .send())
+        }),
     )
     .await
 }

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_sns::types::Tag;
-use meshmon_aws_common::error::{api, found, gone_ok};
-use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
+use meshmon_aws_common::identity::last_segment;
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tag_list, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, NoUpdates, OpContext, PlanAdvice, ProviderError, UpdateGroup,
     Value, async_trait, declare,
@@ -25,19 +26,7 @@ use crate::attrs::{Attrs, answered};
 use crate::{policy, wait};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
-    if t.is_empty() {
-        return Ok(None);
-    }
-    t.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| ProviderError::new(format!("tag {k:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    tag_list(t, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 // ---------------------------------------------------------- aws_sns_topic
@@ -166,7 +155,7 @@ impl Declared for Topic {
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect();
-        let name = arn.rsplit(':').next().unwrap_or(arn);
+        let name = last_segment(arn);
         let inputs = Attrs::new()
             .set("name", name)
             .opt(
@@ -258,27 +247,24 @@ impl Declared for Topic {
                 }
             }
             TopicUpdate::Tags => {
-                tags::sync(
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        sns.tag_resource()
+                    ("sns:TagResource", |set| {
+                        Ok(sns
+                            .tag_resource()
                             .resource_arn(arn)
                             .set_tags(sns_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("sns:TagResource", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        sns.untag_resource()
+                            .send())
+                    }),
+                    ("sns:UntagResource", |remove| {
+                        Ok(sns
+                            .untag_resource()
                             .resource_arn(arn)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("sns:UntagResource", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?
             }

@@ -26,9 +26,11 @@ use aws_sdk_grafana::types::{
     PermissionType, WorkspaceDescription, WorkspaceStatus,
 };
 use meshmon_aws_common::error::{api_with, found_with};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
+use meshmon_aws_common::retag_by_arn;
 use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, refuse_reserved, tags_attr, tags_from_map, tags_hash_map, tags_of,
+    Tags, TagsExt, refuse_reserved, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_aws_common::wait::{create_call_with, until};
 use meshmon_provider_sdk::{
@@ -235,35 +237,17 @@ impl Workspace {
         }
     }
 
-    /// Changes the user's tags from `old` to `new` ([`tags::sync`]): AWS's
-    /// and meshmon's own are never touched.
-    async fn retag(&self, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
-        let c = &self.0;
-        tags::sync(
-            old,
-            new,
-            |set| async move {
-                c.grafana
-                    .tag_resource()
-                    .resource_arn(c.workspace_arn(id).await?)
-                    .set_tags(tags_hash_map(&set))
-                    .send()
-                    .await
-                    .map_err(|e| api_with(hint, "grafana:TagResource", e))
-                    .map(drop)
-            },
-            |remove| async move {
-                c.grafana
-                    .untag_resource()
-                    .resource_arn(c.workspace_arn(id).await?)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| api_with(hint, "grafana:UntagResource", e))
-                    .map(drop)
-            },
-        )
-        .await
+    /// Changes the user's tags from those recorded in `prior` to `new`
+    /// (`tags::retag`): AWS's and meshmon's own are never touched. AMG
+    /// returns no workspace ARN, so it is built, from the caller's
+    /// identity, only when a tag moves.
+    async fn retag(&self, id: &str, prior: &Current, new: &Tags) -> Result<(), ProviderError> {
+        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), new);
+        if set.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let arn = self.0.workspace_arn(id).await?;
+        retag_by_arn!(self.0.grafana, "grafana", hint, &arn, prior, new).await
     }
 }
 
@@ -311,7 +295,7 @@ impl Declared for Workspace {
 
     /// A workspace ID, or anything ending in one (an ARN).
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
@@ -447,10 +431,7 @@ impl Declared for Workspace {
                         .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceConfiguration", e))?;
                 }
             }
-            WorkspaceUpdate::Tags => {
-                self.retag(id, &tags_of(&prior.inputs, "tags"), &i.tags)
-                    .await?
-            }
+            WorkspaceUpdate::Tags => self.retag(id, prior, &i.tags).await?,
         }
         Ok(Some(outputs(&self.wait_active(ctx, id).await?)))
     }
