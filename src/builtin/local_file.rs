@@ -226,6 +226,7 @@ async fn blocking<T: Send + 'static>(
 #[async_trait]
 impl Declared for LocalFile {
     type Inputs = FileIn;
+    type Outputs = Map;
     type Client = ();
     type Group = FileUpdate;
     const UPDATES: &'static [UpdateGroup<FileUpdate>] =

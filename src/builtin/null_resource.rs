@@ -34,6 +34,7 @@ pub(super) enum NullUpdate {
 #[async_trait]
 impl Declared for NullResource {
     type Inputs = NullIn;
+    type Outputs = Map;
     type Client = ();
     type Group = NullUpdate;
     const UPDATES: &'static [UpdateGroup<NullUpdate>] = &[(NullUpdate::Inputs, &["inputs"])];

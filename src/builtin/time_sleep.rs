@@ -55,6 +55,7 @@ async fn sleep(ctx: &OpContext, d: Duration) {
 #[async_trait]
 impl Declared for TimeSleep {
     type Inputs = SleepIn;
+    type Outputs = Map;
     type Client = ();
     type Group = SleepUpdate;
     const UPDATES: &'static [UpdateGroup<SleepUpdate>] = &[(

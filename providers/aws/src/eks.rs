@@ -135,17 +135,18 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The cluster's name.");
-        arn = computed(AttrType::String);
-        endpoint = computed(AttrType::String).describe("The API server URL.");
-        certificate_authority = computed(AttrType::String)
+    outputs ClusterOut {
+        id: String = computed(AttrType::String).describe("The cluster's name.");
+        arn: Option<String> = computed(AttrType::String);
+        endpoint: Option<String> = computed(AttrType::String).describe("The API server URL.");
+        certificate_authority: Option<String> = computed(AttrType::String)
             .describe("The cluster CA, base64-encoded PEM.");
-        oidc_issuer = computed(AttrType::String)
+        oidc_issuer: Option<String> = computed(AttrType::String)
             .describe("The OIDC issuer URL, for aws_iam_oidc_provider.");
-        status = computed(AttrType::String);
-        platform_version = computed(AttrType::String);
-        cluster_security_group_id = computed(AttrType::String);
+        status: Option<String> = computed(AttrType::String);
+        platform_version: Option<String> = computed(AttrType::String);
+        cluster_security_group_id: Option<String> = computed(AttrType::String);
+        version: Option<String>;
     }
 }
 
@@ -245,29 +246,22 @@ fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
     Ok(Logging::builder().set_cluster_logging(Some(setups)).build())
 }
 
-/// The outputs of the cluster `name` (its ID) as EKS describes it.
-fn cluster_outputs(name: &str, c: &aws_sdk_eks::types::Cluster) -> Map {
-    Attrs::new()
-        .set("id", name)
-        .opt("arn", c.arn())
-        .opt("endpoint", c.endpoint())
-        .opt(
-            "certificate_authority",
-            c.certificate_authority().and_then(|a| a.data()),
-        )
-        .opt(
-            "oidc_issuer",
-            c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()),
-        )
-        .opt("status", c.status().map(|s| s.as_str()))
-        .opt("platform_version", c.platform_version())
-        .opt(
-            "cluster_security_group_id",
-            c.resources_vpc_config()
-                .and_then(|v| v.cluster_security_group_id()),
-        )
-        .opt("version", c.version())
-        .build()
+/// The outputs of the cluster `name` (its ID) as EKS describes it; with
+/// no description (an answer without one), it is known only by name.
+fn cluster_outputs(name: &str, c: Option<&aws_sdk_eks::types::Cluster>) -> ClusterOut {
+    let text =
+        |f: fn(&aws_sdk_eks::types::Cluster) -> Option<&str>| c.and_then(f).map(str::to_string);
+    ClusterOut {
+        id: name.into(),
+        arn: text(|c| c.arn()),
+        endpoint: text(|c| c.endpoint()),
+        certificate_authority: text(|c| c.certificate_authority()?.data()),
+        oidc_issuer: text(|c| c.identity()?.oidc()?.issuer()),
+        status: text(|c| c.status().map(|s| s.as_str())),
+        platform_version: text(|c| c.platform_version()),
+        cluster_security_group_id: text(|c| c.resources_vpc_config()?.cluster_security_group_id()),
+        version: text(|c| c.version()),
+    }
 }
 
 fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
@@ -390,13 +384,12 @@ impl Cluster {
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
-        name: &str,
-        first: Map,
-    ) -> Result<Map, ProviderError> {
-        match self.wait_active(ctx, name).await {
-            Ok(c) => Ok(cluster_outputs(name, &c)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        i: &Inputs<'_, ClusterIn>,
+        first: ClusterOut,
+    ) -> Result<ClusterOut, ProviderError> {
+        match self.wait_active(ctx, &i.name).await {
+            Ok(c) => Ok(cluster_outputs(&i.name, Some(&c))),
+            Err(e) => Err(e.with_partial(i.partial(first))),
         }
     }
 
@@ -462,17 +455,18 @@ impl Cluster {
     }
 
     /// The outputs after an update: the cluster as EKS describes it now.
-    async fn outputs_now(&self, name: &str) -> Result<Map, ProviderError> {
+    async fn outputs_now(&self, name: &str) -> Result<ClusterOut, ProviderError> {
         let now = self.describe(name).await?.ok_or_else(|| {
             ProviderError::new(format!("cluster {name} disappeared during an update"))
         })?;
-        Ok(cluster_outputs(name, &now))
+        Ok(cluster_outputs(name, Some(&now)))
     }
 }
 
 #[async_trait]
 impl Declared for Cluster {
     type Inputs = ClusterIn;
+    type Outputs = ClusterOut;
     type Client = Clients;
     type Group = ClusterUpdate;
     const UPDATES: &'static [UpdateGroup<ClusterUpdate>] = &[
@@ -496,18 +490,18 @@ impl Declared for Cluster {
         _ctx: &OpContext,
         name: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<ClusterOut>>, ProviderError> {
         Ok(self
             .describe(name)
             .await?
-            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(name, &c))))
+            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(name, Some(&c)))))
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ClusterIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<ClusterOut, ProviderError> {
         let log = logging(&i.enabled_log_types)?;
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(i.subnet_ids.clone()))
@@ -557,26 +551,22 @@ impl Declared for Cluster {
                 })
             })
             .await?;
-        let first = created
-            .cluster
-            .as_ref()
-            .map(|c| cluster_outputs(&i.name, c))
-            .unwrap_or_else(|| Attrs::new().set("id", i.name.as_str()).build());
-        self.finish(ctx, i.raw(), &i.name, first).await
+        let first = cluster_outputs(&i.name, created.cluster.as_ref());
+        self.finish(ctx, i, first).await
     }
 
     async fn recover(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ClusterIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ClusterOut>, ProviderError> {
         let name = i.name.as_str();
         match self.describe(name).await? {
             Some(c) if !claimed_map(ctx, c.tags())? => Ok(None),
             // One being deleted is an earlier cluster's end, not this create.
             Some(c) if c.status() == Some(&ClusterStatus::Deleting) => Ok(None),
             Some(c) => self
-                .finish(ctx, i.raw(), name, cluster_outputs(name, &c))
+                .finish(ctx, i, cluster_outputs(name, Some(&c)))
                 .await
                 .map(Some),
             None => Ok(None),
@@ -590,7 +580,7 @@ impl Declared for Cluster {
         name: &str,
         prior: &Current,
         i: &Inputs<'_, ClusterIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ClusterOut>, ProviderError> {
         let c = &self.0;
         match group {
             ClusterUpdate::Version => {

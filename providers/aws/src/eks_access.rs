@@ -76,10 +76,11 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AccessEntryOut {
+        id: String = computed(AttrType::String)
             .describe("CLUSTER:PRINCIPAL_ARN, the ID `meshmon import` takes.");
-        arn = computed(AttrType::String);
+        arn: Option<String> = computed(AttrType::String);
+        username: Option<String>;
     }
 }
 
@@ -108,12 +109,12 @@ fn split_entry_id(id: &str) -> Result<(&str, &str), ProviderError> {
 }
 
 /// The outputs of the access entry `id` as EKS describes it.
-fn entry_outputs(id: &str, e: &aws_sdk_eks::types::AccessEntry) -> Map {
-    Attrs::new()
-        .set("id", id)
-        .opt("arn", e.access_entry_arn())
-        .opt("username", e.username())
-        .build()
+fn entry_outputs(id: &str, e: &aws_sdk_eks::types::AccessEntry) -> AccessEntryOut {
+    AccessEntryOut {
+        id: id.into(),
+        arn: e.access_entry_arn().map(str::to_string),
+        username: e.username().map(str::to_string),
+    }
 }
 
 impl AccessEntry {
@@ -139,6 +140,7 @@ impl AccessEntry {
 #[async_trait]
 impl Declared for AccessEntry {
     type Inputs = AccessEntryIn;
+    type Outputs = AccessEntryOut;
     type Client = Clients;
     type Group = AccessEntryUpdate;
     const UPDATES: &'static [UpdateGroup<AccessEntryUpdate>] = &[
@@ -158,7 +160,7 @@ impl Declared for AccessEntry {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AccessEntryOut>>, ProviderError> {
         let (cluster, principal) = split_entry_id(id)?;
         let Some(e) = self.describe(cluster, principal).await? else {
             return Ok(None);
@@ -186,7 +188,7 @@ impl Declared for AccessEntry {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AccessEntryIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AccessEntryOut, ProviderError> {
         let kind = i.r#type.clone().unwrap_or_else(|| "STANDARD".into());
         if !ENTRY_TYPES.contains(&kind.as_str()) {
             return Err(
@@ -226,7 +228,7 @@ impl Declared for AccessEntry {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AccessEntryIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AccessEntryOut>, ProviderError> {
         match self.describe(&i.cluster_name, &i.principal_arn).await? {
             Some(e) if claimed_map(ctx, e.tags())? => Ok(Some(entry_outputs(
                 &entry_id(&i.cluster_name, &i.principal_arn),
@@ -243,7 +245,7 @@ impl Declared for AccessEntry {
         id: &str,
         prior: &Current,
         i: &Inputs<'_, AccessEntryIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AccessEntryOut>, ProviderError> {
         let eks = &self.0.eks;
         match group {
             AccessEntryUpdate::Access => {
@@ -301,10 +303,10 @@ declare! {
             .force_new()
             .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }.");
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AssociationOut {
+        id: String = computed(AttrType::String)
             .describe("CLUSTER#PRINCIPAL_ARN#POLICY_ARN, the ID `meshmon import` takes.");
-        associated_at = computed(AttrType::String);
+        associated_at: Option<String> = computed(AttrType::String);
     }
 }
 
@@ -361,7 +363,7 @@ impl AccessPolicyAssociation {
         principal: &str,
         policy: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let mut token: Option<String> = None;
         loop {
             let Some(out) = found(
@@ -409,10 +411,10 @@ impl AccessPolicyAssociation {
                     .set("policy_arn", policy)
                     .set("access_scope", Value::Map(scope.build()))
                     .build();
-                let outputs = Attrs::new()
-                    .set("id", association_id(cluster, principal, policy))
-                    .opt("associated_at", p.associated_at().map(|t| t.to_string()))
-                    .build();
+                let outputs = AssociationOut {
+                    id: association_id(cluster, principal, policy),
+                    associated_at: p.associated_at().map(|t| t.to_string()),
+                };
                 return Ok(Some(Current::new(inputs, outputs)));
             }
             token = out.next_token().map(str::to_string);
@@ -438,6 +440,7 @@ fn split_association_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
 #[async_trait]
 impl Declared for AccessPolicyAssociation {
     type Inputs = AssociationIn;
+    type Outputs = AssociationOut;
     type Client = Clients;
     type Group = NoUpdates;
 
@@ -450,7 +453,7 @@ impl Declared for AccessPolicyAssociation {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let (cluster, principal, policy) = split_association_id(id)?;
         self.find(cluster, principal, policy, prior).await
     }
@@ -459,7 +462,7 @@ impl Declared for AccessPolicyAssociation {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AssociationOut, ProviderError> {
         let access_scope = scope(&i.access_scope)?;
         let out = wait::create_call(ctx, "eks:AssociateAccessPolicy", || {
             self.0
@@ -474,25 +477,20 @@ impl Declared for AccessPolicyAssociation {
         })
         .await
         .map_err(access_error)?;
-        Ok(Attrs::new()
-            .set(
-                "id",
-                association_id(&i.cluster_name, &i.principal_arn, &i.policy_arn),
-            )
-            .opt(
-                "associated_at",
-                out.associated_access_policy()
-                    .and_then(|p| p.associated_at())
-                    .map(|t| t.to_string()),
-            )
-            .build())
+        Ok(AssociationOut {
+            id: association_id(&i.cluster_name, &i.principal_arn, &i.policy_arn),
+            associated_at: out
+                .associated_access_policy()
+                .and_then(|p| p.associated_at())
+                .map(|t| t.to_string()),
+        })
     }
 
     async fn recover(
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AssociationOut>, ProviderError> {
         Ok(self
             .find(&i.cluster_name, &i.principal_arn, &i.policy_arn, i.raw())
             .await?

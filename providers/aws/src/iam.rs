@@ -31,11 +31,6 @@ pub(crate) fn tags_from(t: &[Tag]) -> Tags {
         .collect()
 }
 
-/// The ARN-named outputs of an OIDC provider or a policy.
-fn arn_outputs(arn: &str) -> Attrs {
-    Attrs::new().set("arn", arn).set("id", arn)
-}
-
 // -------------------------------------------------- aws_iam_oidc_provider
 
 declare! {
@@ -55,14 +50,24 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String)
+    outputs OidcOut {
+        arn: String = computed(AttrType::String)
             .describe("What IRSA roles trust: `irsa.oidc_provider_arn`.");
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        id: String = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        thumbprints: Option<Vec<String>>;
     }
 }
 
 pub(crate) struct OidcProvider(Arc<Clients>);
+
+/// An OIDC provider's outputs: it is known by its ARN.
+fn oidc_outputs(arn: &str, thumbprints: Option<Vec<String>>) -> OidcOut {
+    OidcOut {
+        arn: arn.into(),
+        id: arn.into(),
+        thumbprints,
+    }
+}
 
 /// What an OIDC provider changes in place.
 #[derive(Clone, Copy, Debug)]
@@ -75,13 +80,17 @@ pub(crate) enum OidcUpdate {
 impl OidcProvider {
     /// What a create returns once the provider exists: its ARN and the
     /// thumbprints IAM settled on.
-    async fn finish(&self, ctx: &OpContext, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        arn: &str,
+        inputs: &Map,
+    ) -> Result<OidcOut, ProviderError> {
         let now = self.fetch(ctx, arn, inputs).await?;
         let thumbprints = now
-            .as_ref()
-            .and_then(|c| c.inputs.get("thumbprints").cloned())
-            .unwrap_or(Value::List(Vec::new()));
-        Ok(arn_outputs(arn).set("thumbprints", thumbprints).build())
+            .map(|c| strings_of(&c.inputs, "thumbprints"))
+            .unwrap_or_default();
+        Ok(oidc_outputs(arn, Some(thumbprints)))
     }
 
     /// The ARN of the provider for `url`, if IAM has one.
@@ -109,6 +118,7 @@ impl OidcProvider {
 #[async_trait]
 impl Declared for OidcProvider {
     type Inputs = OidcIn;
+    type Outputs = OidcOut;
     type Client = Clients;
     type Group = OidcUpdate;
     const ID: &'static str = "arn";
@@ -127,7 +137,7 @@ impl Declared for OidcProvider {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<OidcOut>>, ProviderError> {
         let out = found(
             "iam:GetOpenIDConnectProvider",
             self.0
@@ -161,10 +171,14 @@ impl Declared for OidcProvider {
             )
             .tags(prior, tags_from(p.tags()))
             .build();
-        Ok(Some(Current::new(inputs, arn_outputs(arn).build())))
+        Ok(Some(Current::new(inputs, oidc_outputs(arn, None))))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, OidcIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, OidcIn>,
+    ) -> Result<OidcOut, ProviderError> {
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreateOpenIDConnectProvider", || {
             self.0
@@ -192,7 +206,7 @@ impl Declared for OidcProvider {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, OidcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<OidcOut>, ProviderError> {
         let Some(arn) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(&i.url)).await?
         else {
             return Ok(None);
@@ -221,7 +235,7 @@ impl Declared for OidcProvider {
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, OidcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<OidcOut>, ProviderError> {
         let iam = &self.0.iam;
         match group {
             OidcUpdate::ClientIds => {
@@ -315,12 +329,12 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String)
+    outputs PolicyOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String)
             .describe("The ARN; `meshmon import` takes it or the name.");
-        policy_id = computed(AttrType::String);
-        default_version_id = computed(AttrType::String);
+        policy_id: Option<String> = computed(AttrType::String);
+        default_version_id: Option<String> = computed(AttrType::String);
     }
 }
 
@@ -334,13 +348,23 @@ pub(crate) enum PolicyUpdate {
     Tags,
 }
 
-/// What a create returns for the policy IAM has under `arn`.
-fn policy_outputs(arn: &str, p: &aws_sdk_iam::types::Policy) -> Map {
-    arn_outputs(arn)
-        .opt("policy_id", p.policy_id())
-        // IAM names a new policy's first version v1.
-        .set("default_version_id", p.default_version_id().unwrap_or("v1"))
-        .build()
+/// The outputs of the policy IAM has under `arn`, at version `version`.
+fn policy_outputs(
+    arn: &str,
+    p: Option<&aws_sdk_iam::types::Policy>,
+    version: Option<String>,
+) -> PolicyOut {
+    PolicyOut {
+        arn: arn.into(),
+        id: arn.into(),
+        policy_id: p.and_then(|p| p.policy_id()).map(str::to_string),
+        default_version_id: version,
+    }
+}
+
+/// The policy's default version; IAM names a new policy's first one v1.
+fn default_version(p: &aws_sdk_iam::types::Policy) -> String {
+    p.default_version_id().unwrap_or("v1").to_string()
 }
 
 impl Policy {
@@ -396,6 +420,7 @@ impl Policy {
 #[async_trait]
 impl Declared for Policy {
     type Inputs = PolicyIn;
+    type Outputs = PolicyOut;
     type Client = Clients;
     type Group = PolicyUpdate;
     const ID: &'static str = "arn";
@@ -413,7 +438,7 @@ impl Declared for Policy {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<PolicyOut>>, ProviderError> {
         let out = found(
             "iam:GetPolicy",
             self.0.iam.get_policy().policy_arn(arn).send().await,
@@ -421,7 +446,7 @@ impl Declared for Policy {
         let Some(p) = out.and_then(|o| o.policy) else {
             return Ok(None);
         };
-        let version = p.default_version_id().unwrap_or("v1").to_string();
+        let version = default_version(&p);
         let v = found(
             "iam:GetPolicyVersion",
             self.0
@@ -444,11 +469,10 @@ impl Declared for Policy {
             )
             .tags(prior, tags_from(p.tags()))
             .build();
-        let outputs = arn_outputs(arn)
-            .opt("policy_id", p.policy_id())
-            .set("default_version_id", version)
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(
+            inputs,
+            policy_outputs(arn, Some(&p), Some(version)),
+        )))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
@@ -463,7 +487,7 @@ impl Declared for Policy {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, PolicyIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<PolicyOut, ProviderError> {
         let document = policy::to_aws(&i.policy)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreatePolicy", || {
@@ -484,7 +508,8 @@ impl Declared for Policy {
         Ok(policy_outputs(
             // Made but not named: `recover` finds it by its name.
             answered("iam:CreatePolicy", "ARN", p.arn()).map_err(|e| e.ambiguous())?,
-            &p,
+            Some(&p),
+            Some(default_version(&p)),
         ))
     }
 
@@ -492,7 +517,7 @@ impl Declared for Policy {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, PolicyIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<PolicyOut>, ProviderError> {
         let arn = self.arn_of(&i.name).await?;
         let policy = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = found(
@@ -503,9 +528,9 @@ impl Declared for Policy {
         })
         .await?;
         match policy {
-            Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => {
-                Ok(Some(policy_outputs(&arn, &p)))
-            }
+            Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => Ok(Some(
+                policy_outputs(&arn, Some(&p), Some(default_version(&p))),
+            )),
             _ => Ok(None),
         }
     }
@@ -517,7 +542,7 @@ impl Declared for Policy {
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, PolicyIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<PolicyOut>, ProviderError> {
         let iam = &self.0.iam;
         match group {
             PolicyUpdate::Document => {
@@ -532,9 +557,8 @@ impl Declared for Policy {
                     .await
                     .map_err(|e| api("iam:CreatePolicyVersion", e))?;
                 let version = out.policy_version.and_then(|v| v.version_id);
-                Ok(Some(
-                    Attrs::new().opt("default_version_id", version).build(),
-                ))
+                // The policy ID stays as recorded.
+                Ok(Some(policy_outputs(arn, None, version)))
             }
             PolicyUpdate::Tags => {
                 tags::retag(

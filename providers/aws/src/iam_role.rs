@@ -16,6 +16,7 @@ use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok, is_not_found};
 use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{claimed, creation_tags};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
+use meshmon_provider_sdk::declared::DeclaredOutputs;
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
@@ -47,14 +48,29 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The role's name.");
-        unique_id = computed(AttrType::String);
+    outputs RoleOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String).describe("The role's name.");
+        unique_id: String = computed(AttrType::String);
+        assume_role_policy: Option<Value>;
+        managed_policy_arns: Option<Vec<String>>;
+        inline_policies: Option<Map>;
     }
 }
 
 pub(crate) struct Role(Arc<Clients>);
+
+/// The outputs of a role as IAM describes it.
+fn role_outputs(role: &aws_sdk_iam::types::Role) -> RoleOut {
+    RoleOut {
+        arn: role.arn().into(),
+        id: role.role_name().into(),
+        unique_id: role.role_id().into(),
+        assume_role_policy: None,
+        managed_policy_arns: None,
+        inline_policies: None,
+    }
+}
 
 /// What a role changes in place.
 #[derive(Clone, Copy, Debug)]
@@ -157,26 +173,20 @@ impl Role {
         role: &aws_sdk_iam::types::Role,
         have_managed: &[String],
         have_inline: &Map,
-    ) -> Result<Map, ProviderError> {
-        let mut outputs = Attrs::new()
-            .set("arn", role.arn())
-            .set("id", role.role_name())
-            .set("unique_id", role.role_id())
-            .build();
+    ) -> Result<RoleOut, ProviderError> {
+        let mut outputs = role_outputs(role);
         if i.assume_role_policy.is_none() || i.irsa.is_some() {
-            outputs.insert(
-                "assume_role_policy".into(),
-                policy::like(None, serde_json::Value::from(i.trust()?)),
-            );
+            outputs.assume_role_policy =
+                Some(policy::like(None, serde_json::Value::from(i.trust()?)));
         }
         if let Err(e) = self.converge(ctx, i, have_managed, have_inline).await {
-            return Err(e.with_partial(Current::new(i.raw().clone(), outputs)));
+            return Err(e.with_partial(i.partial(outputs)));
         }
         if i.managed_policy_arns.is_none() {
-            outputs.insert("managed_policy_arns".into(), Value::List(Vec::new()));
+            outputs.managed_policy_arns = Some(Vec::new());
         }
         if i.inline_policies.is_none() {
-            outputs.insert("inline_policies".into(), Value::Map(Map::new()));
+            outputs.inline_policies = Some(Map::new());
         }
         Ok(outputs)
     }
@@ -274,6 +284,7 @@ impl Role {
 #[async_trait]
 impl Declared for Role {
     type Inputs = RoleIn;
+    type Outputs = RoleOut;
     type Client = Clients;
     type Group = RoleUpdate;
     const UPDATES: &'static [UpdateGroup<RoleUpdate>] = &[
@@ -293,7 +304,7 @@ impl Declared for Role {
         _ctx: &OpContext,
         name: &str,
         p: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<RoleOut>>, ProviderError> {
         let out = found(
             "iam:GetRole",
             self.0.iam.get_role().role_name(name).send().await,
@@ -336,12 +347,7 @@ impl Declared for Role {
             .set("inline_policies", Value::Map(inline))
             .tags(p, tags_from(role.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("arn", role.arn())
-            .set("id", role.role_name())
-            .set("unique_id", role.role_id())
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(inputs, role_outputs(&role))))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
@@ -349,7 +355,11 @@ impl Declared for Role {
         Ok(last_segment(id).to_string())
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RoleIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RoleIn>,
+    ) -> Result<RoleOut, ProviderError> {
         let trust = policy::to_aws(&i.trust()?)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreateRole", || {
@@ -374,7 +384,7 @@ impl Declared for Role {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, RoleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RoleOut>, ProviderError> {
         let role = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = found(
                 "iam:GetRole",
@@ -403,7 +413,7 @@ impl Declared for Role {
         name: &str,
         prior: &Current,
         i: &Inputs<'_, RoleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RoleOut>, ProviderError> {
         let iam = &self.0.iam;
         match group {
             RoleUpdate::Description => {
@@ -431,7 +441,9 @@ impl Declared for Role {
                 }
                 if i.irsa.is_some() {
                     let built = policy::like(recorded, serde_json::Value::from(trust));
-                    return Ok(Some(Attrs::new().set("assume_role_policy", built).build()));
+                    let mut outputs = RoleOut::recorded(&prior.outputs)?;
+                    outputs.assume_role_policy = Some(built);
+                    return Ok(Some(outputs));
                 }
             }
             RoleUpdate::ManagedPolicies => {

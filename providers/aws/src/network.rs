@@ -158,9 +158,9 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The VPC ID.");
-        arn = computed(AttrType::String);
+    outputs VpcOut {
+        id: String = computed(AttrType::String).describe("The VPC ID.");
+        arn: Option<String> = computed(AttrType::String);
     }
 }
 
@@ -236,8 +236,11 @@ impl Vpc {
         i: &Inputs<'_, VpcIn>,
         id: &str,
         vpc: &aws_sdk_ec2::types::Vpc,
-    ) -> Result<Map, ProviderError> {
-        let created = Current::new(i.raw().clone(), Attrs::new().set("id", id).build());
+    ) -> Result<VpcOut, ProviderError> {
+        let outputs = VpcOut {
+            id: id.into(),
+            arn: arn(&self.0, vpc.owner_id(), "vpc", id),
+        };
         // A new VPC has DNS support on and hostnames off; set what differs.
         self.set_dns(
             id,
@@ -245,17 +248,15 @@ impl Vpc {
             i.enable_dns_hostnames.filter(|v| *v),
         )
         .await
-        .map_err(|e| e.with_partial(created))?;
-        Ok(Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
-            .build())
+        .map_err(|e| e.with_partial(i.partial(outputs.clone())))?;
+        Ok(outputs)
     }
 }
 
 #[async_trait]
 impl Declared for Vpc {
     type Inputs = VpcIn;
+    type Outputs = VpcOut;
     type Client = Clients;
     type Group = VpcUpdate;
     const UPDATES: &'static [UpdateGroup<VpcUpdate>] = &[
@@ -273,7 +274,7 @@ impl Declared for Vpc {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<VpcOut>>, ProviderError> {
         let out = found(
             "ec2:DescribeVpcs",
             self.0.ec2.describe_vpcs().vpc_ids(id).send().await,
@@ -290,14 +291,18 @@ impl Declared for Vpc {
             .opt("enable_dns_hostnames", hostnames)
             .tags(prior, tags_from(vpc.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
-            .build();
+        let outputs = VpcOut {
+            id: id.into(),
+            arn: arn(&self.0, vpc.owner_id(), "vpc", id),
+        };
         Ok(Some(Current::new(inputs, outputs)))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, VpcIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, VpcIn>,
+    ) -> Result<VpcOut, ProviderError> {
         let tags = spec(ResourceType::Vpc, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateVpc", || {
             self.0
@@ -320,7 +325,7 @@ impl Declared for Vpc {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, VpcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<VpcOut>, ProviderError> {
         let found = find_marked(
             ctx,
             "ec2:DescribeVpcs",
@@ -351,7 +356,7 @@ impl Declared for Vpc {
         id: &str,
         prior: &Current,
         i: &Inputs<'_, VpcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<VpcOut>, ProviderError> {
         match group {
             VpcUpdate::DnsSupport => {
                 self.set_dns(id, Some(i.enable_dns_support.unwrap_or(true)), None)
@@ -404,9 +409,10 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The subnet ID.");
-        arn = computed(AttrType::String);
+    outputs SubnetOut {
+        id: String = computed(AttrType::String).describe("The subnet ID.");
+        arn: Option<String> = computed(AttrType::String);
+        availability_zone: Option<String>;
     }
 }
 
@@ -457,16 +463,16 @@ impl Subnet {
         i: &Inputs<'_, SubnetIn>,
         id: &str,
         s: &aws_sdk_ec2::types::Subnet,
-    ) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", self.arn_of(s, id))
-            .opt("availability_zone", s.availability_zone())
-            .build();
+    ) -> Result<SubnetOut, ProviderError> {
+        let outputs = SubnetOut {
+            id: id.into(),
+            arn: self.arn_of(s, id),
+            availability_zone: s.availability_zone().map(str::to_string),
+        };
         if i.map_public_ip_on_launch {
             self.set_public_ip(id, true)
                 .await
-                .map_err(|e| e.with_partial(Current::new(i.raw().clone(), outputs.clone())))?;
+                .map_err(|e| e.with_partial(i.partial(outputs.clone())))?;
         }
         Ok(outputs)
     }
@@ -488,6 +494,7 @@ impl Subnet {
 #[async_trait]
 impl Declared for Subnet {
     type Inputs = SubnetIn;
+    type Outputs = SubnetOut;
     type Client = Clients;
     type Group = SubnetUpdate;
     const UPDATES: &'static [UpdateGroup<SubnetUpdate>] = &[
@@ -504,7 +511,7 @@ impl Declared for Subnet {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<SubnetOut>>, ProviderError> {
         let out = found(
             "ec2:DescribeSubnets",
             self.0.ec2.describe_subnets().subnet_ids(id).send().await,
@@ -533,10 +540,11 @@ impl Declared for Subnet {
             .opt("load_balancer_role", role)
             .tags(prior, tags)
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", self.arn_of(&s, id))
-            .build();
+        let outputs = SubnetOut {
+            id: id.into(),
+            arn: self.arn_of(&s, id),
+            availability_zone: None,
+        };
         Ok(Some(Current::new(inputs, outputs)))
     }
 
@@ -544,7 +552,7 @@ impl Declared for Subnet {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, SubnetIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<SubnetOut, ProviderError> {
         let tags = spec(ResourceType::Subnet, &creation_tags(ctx, &i.all_tags()?)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateSubnet", || {
             self.0
@@ -570,7 +578,7 @@ impl Declared for Subnet {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, SubnetIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<SubnetOut>, ProviderError> {
         let found = find_marked(
             ctx,
             "ec2:DescribeSubnets",
@@ -601,7 +609,7 @@ impl Declared for Subnet {
         id: &str,
         prior: &Current,
         i: &Inputs<'_, SubnetIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<SubnetOut>, ProviderError> {
         let old: SubnetIn = typed(&prior.inputs)?;
         match group {
             SubnetUpdate::PublicIp => {

@@ -45,9 +45,10 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it or the name.");
+    outputs TopicOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String)
+            .describe("The ARN; `meshmon import` takes it or the name.");
     }
 }
 
@@ -78,9 +79,12 @@ fn topic_policy(
     }
 }
 
-/// The ARN-named outputs of a topic or subscription.
-fn arn_outputs(arn: &str) -> Map {
-    Attrs::new().set("arn", arn).set("id", arn).build()
+/// A topic's outputs: it is known by its ARN.
+fn topic_outputs(arn: &str) -> TopicOut {
+    TopicOut {
+        arn: arn.into(),
+        id: arn.into(),
+    }
 }
 
 impl Topic {
@@ -111,6 +115,7 @@ impl Topic {
 #[async_trait]
 impl Declared for Topic {
     type Inputs = TopicIn;
+    type Outputs = TopicOut;
     type Client = Clients;
     type Group = TopicUpdate;
     const ID: &'static str = "arn";
@@ -129,7 +134,7 @@ impl Declared for Topic {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<TopicOut>>, ProviderError> {
         let out = found(
             "sns:GetTopicAttributes",
             self.0
@@ -168,7 +173,7 @@ impl Declared for Topic {
             .opt("policy", topic_policy(prior, &attrs)?)
             .tags(prior, tags)
             .build();
-        Ok(Some(Current::new(inputs, arn_outputs(arn))))
+        Ok(Some(Current::new(inputs, topic_outputs(arn))))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
@@ -179,7 +184,11 @@ impl Declared for Topic {
         }
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, TopicIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, TopicIn>,
+    ) -> Result<TopicOut, ProviderError> {
         let mut attributes: HashMap<String, String> = HashMap::new();
         if let Some(d) = &i.display_name {
             attributes.insert("DisplayName".to_string(), d.clone());
@@ -200,7 +209,7 @@ impl Declared for Topic {
                 .send()
         })
         .await?;
-        Ok(arn_outputs(answered(
+        Ok(topic_outputs(answered(
             "sns:CreateTopic",
             "ARN",
             out.topic_arn(),
@@ -211,7 +220,7 @@ impl Declared for Topic {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, TopicIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<TopicOut>, ProviderError> {
         let arn = self.arn_of(&i.name).await?;
         let out = found(
             "sns:GetTopicAttributes",
@@ -222,7 +231,7 @@ impl Declared for Topic {
                 .send()
                 .await,
         )?;
-        Ok(out.map(|_| arn_outputs(&arn)))
+        Ok(out.map(|_| topic_outputs(&arn)))
     }
 
     async fn update(
@@ -232,7 +241,7 @@ impl Declared for Topic {
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, TopicIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<TopicOut>, ProviderError> {
         let sns = &self.0.sns;
         match group {
             TopicUpdate::DisplayName => {
@@ -301,10 +310,10 @@ declare! {
             .force_new()
             .describe("The address, URL or ARN that receives messages.");
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
-        pending_confirmation = computed(AttrType::Bool)
+    outputs SubscriptionOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        pending_confirmation: bool = computed(AttrType::Bool)
             .describe("True until the recipient confirms (e-mail, HTTP).");
     }
 }
@@ -313,7 +322,10 @@ pub(crate) struct Subscription(Arc<Clients>);
 
 /// The subscription as SNS describes it. A pending one is a subscription
 /// like any other: present, with the same inputs, just not confirmed yet.
-pub(crate) fn subscription_current(arn: &str, attrs: &HashMap<String, String>) -> Current {
+pub(crate) fn subscription_current(
+    arn: &str,
+    attrs: &HashMap<String, String>,
+) -> Current<SubscriptionOut> {
     let pending = attrs
         .get("PendingConfirmation")
         .is_some_and(|v| v == "true");
@@ -322,12 +334,15 @@ pub(crate) fn subscription_current(arn: &str, attrs: &HashMap<String, String>) -
         .opt("protocol", attrs.get("Protocol").map(String::as_str))
         .opt("endpoint", attrs.get("Endpoint").map(String::as_str))
         .build();
-    let outputs = Attrs::new()
-        .set("arn", arn)
-        .set("id", arn)
-        .set("pending_confirmation", pending)
-        .build();
-    Current::new(inputs, outputs)
+    Current::new(inputs, subscription_outputs(arn, pending))
+}
+
+fn subscription_outputs(arn: &str, pending_confirmation: bool) -> SubscriptionOut {
+    SubscriptionOut {
+        arn: arn.into(),
+        id: arn.into(),
+        pending_confirmation,
+    }
 }
 
 fn needs_confirmation(protocol: Option<&Value>) -> bool {
@@ -339,17 +354,17 @@ fn needs_confirmation(protocol: Option<&Value>) -> bool {
 
 impl Subscription {
     /// What a create returns for the subscription with this ARN.
-    async fn finish(&self, arn: &str, i: &SubscriptionIn) -> Result<Map, ProviderError> {
+    async fn finish(
+        &self,
+        arn: &str,
+        i: &SubscriptionIn,
+    ) -> Result<SubscriptionOut, ProviderError> {
         match self.get(arn).await? {
             Some(now) => Ok(now.outputs),
-            None => Ok(Attrs::new()
-                .set("arn", arn)
-                .set("id", arn)
-                .set(
-                    "pending_confirmation",
-                    needs_confirmation(Some(&Value::from(i.protocol.as_str()))),
-                )
-                .build()),
+            None => Ok(subscription_outputs(
+                arn,
+                needs_confirmation(Some(&Value::from(i.protocol.as_str()))),
+            )),
         }
     }
 
@@ -392,7 +407,7 @@ impl Subscription {
         }
     }
 
-    async fn get(&self, arn: &str) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, arn: &str) -> Result<Option<Current<SubscriptionOut>>, ProviderError> {
         let out = found(
             "sns:GetSubscriptionAttributes",
             self.0
@@ -410,6 +425,7 @@ impl Subscription {
 #[async_trait]
 impl Declared for Subscription {
     type Inputs = SubscriptionIn;
+    type Outputs = SubscriptionOut;
     type Client = Clients;
     type Group = NoUpdates;
     const ID: &'static str = "arn";
@@ -423,7 +439,7 @@ impl Declared for Subscription {
         _ctx: &OpContext,
         arn: &str,
         _prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<SubscriptionOut>>, ProviderError> {
         self.get(arn).await
     }
 
@@ -431,7 +447,7 @@ impl Declared for Subscription {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, SubscriptionIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<SubscriptionOut, ProviderError> {
         let out = wait::create_call(ctx, "sns:Subscribe", || {
             self.0
                 .create
@@ -452,7 +468,7 @@ impl Declared for Subscription {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, SubscriptionIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<SubscriptionOut>, ProviderError> {
         match self.find(i).await? {
             Some(arn) => self.finish(&arn, i).await.map(Some),
             None => Ok(None),
@@ -532,15 +548,12 @@ mod tests {
     fn pending_email_subscription_reads_as_present_and_unchanged() {
         let arn = "arn:aws:sns:eu-west-1:123456789012:grafana-notification:0b4c";
         let now = subscription_current(arn, &attrs("true"));
-        assert_eq!(now.outputs["pending_confirmation"], Value::Bool(true));
+        assert!(now.outputs.pending_confirmation);
         assert_eq!(now.inputs["endpoint"], Value::from("oncall@example.com"));
         // Read again while still pending: the same, so no drift.
         assert_eq!(subscription_current(arn, &attrs("true")), now);
         let confirmed = subscription_current(arn, &attrs("false"));
-        assert_eq!(
-            confirmed.outputs["pending_confirmation"],
-            Value::Bool(false)
-        );
+        assert!(!confirmed.outputs.pending_confirmation);
         assert_eq!(confirmed.inputs, now.inputs);
     }
 

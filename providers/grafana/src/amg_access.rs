@@ -48,8 +48,8 @@ declare! {
         group_ids: Vec<String> = optional(list())
             .describe("Identity Center group IDs; changed in place.");
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AssociationOut {
+        id: String = computed(AttrType::String)
             .describe("WORKSPACE_ID/ROLE; `meshmon import` takes it.");
     }
 }
@@ -173,7 +173,7 @@ impl RoleAssociation {
         ws: &str,
         role: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let Some((u, g)) = self.holders(ws, role).await? else {
             return Ok(None);
         };
@@ -192,15 +192,17 @@ impl RoleAssociation {
             .build();
         Ok(Some(Current::new(
             inputs,
-            Attrs::new().set("id", format!("{ws}/{role}")).build(),
+            AssociationOut {
+                id: format!("{ws}/{role}"),
+            },
         )))
     }
 }
 
-fn association_outputs(i: &AssociationIn) -> Map {
-    Attrs::new()
-        .set("id", format!("{}/{}", i.workspace_id, i.role))
-        .build()
+fn association_outputs(i: &AssociationIn) -> AssociationOut {
+    AssociationOut {
+        id: format!("{}/{}", i.workspace_id, i.role),
+    }
 }
 
 fn minus(a: &[String], b: &[String]) -> Vec<String> {
@@ -218,6 +220,7 @@ fn association_id(id: &str) -> Result<(&str, &str), ProviderError> {
 #[async_trait]
 impl Declared for RoleAssociation {
     type Inputs = AssociationIn;
+    type Outputs = AssociationOut;
     type Client = Clients;
     type Group = AssociationUpdate;
     const UPDATES: &'static [UpdateGroup<AssociationUpdate>] =
@@ -232,7 +235,7 @@ impl Declared for RoleAssociation {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let (ws, role) = association_id(id)?;
         self.get(ws, role, prior).await
     }
@@ -247,7 +250,7 @@ impl Declared for RoleAssociation {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AssociationOut, ProviderError> {
         if i.user_ids.is_empty() && i.group_ids.is_empty() {
             return Err(ProviderError::new(
                 "a role association needs at least one of `user_ids` and `group_ids`",
@@ -272,7 +275,7 @@ impl Declared for RoleAssociation {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AssociationOut>, ProviderError> {
         let Some((u, g)) = self.holders(&i.workspace_id, &i.role).await? else {
             return Ok(None);
         };
@@ -289,7 +292,7 @@ impl Declared for RoleAssociation {
         _id: &str,
         prior: &Current,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AssociationOut>, ProviderError> {
         let AssociationUpdate::Members = group;
         let (ou, og) = (
             strings_of(&prior.inputs, "user_ids"),
@@ -339,8 +342,8 @@ declare! {
                 "ADMIN, EDITOR or VIEWER; AMG cannot change it, so a change replaces the account.",
             );
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AccountOut {
+        id: String = computed(AttrType::String)
             .describe("The service account's ID in Grafana; import as WORKSPACE_ID/ID.");
     }
 }
@@ -378,7 +381,7 @@ impl ServiceAccount {
         }
     }
 
-    async fn get(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<Current<AccountOut>>, ProviderError> {
         let Some(a) = self.find(ws, |a| a.id() == id).await? else {
             return Ok(None);
         };
@@ -387,16 +390,14 @@ impl ServiceAccount {
             .set("name", a.name())
             .set("grafana_role", a.grafana_role().as_str())
             .build();
-        Ok(Some(Current::new(
-            inputs,
-            Attrs::new().set("id", id).build(),
-        )))
+        Ok(Some(Current::new(inputs, AccountOut { id: id.into() })))
     }
 }
 
 #[async_trait]
 impl Declared for ServiceAccount {
     type Inputs = AccountIn;
+    type Outputs = AccountOut;
     type Client = Clients;
     type Group = NoUpdates;
 
@@ -411,7 +412,7 @@ impl Declared for ServiceAccount {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AccountOut>>, ProviderError> {
         match id.split_once('/') {
             Some((ws, sa)) if prior.is_empty() => self.get(ws, sa).await,
             _ => self.get(str_of(prior, "workspace_id")?, id).await,
@@ -432,7 +433,7 @@ impl Declared for ServiceAccount {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AccountIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AccountOut, ProviderError> {
         let g = &self.0.creates;
         let out = create_call_with(ctx, hint, "grafana:CreateWorkspaceServiceAccount", || {
             g.create_workspace_service_account()
@@ -442,7 +443,9 @@ impl Declared for ServiceAccount {
                 .send()
         })
         .await?;
-        Ok(Attrs::new().set("id", out.id()).build())
+        Ok(AccountOut {
+            id: out.id().into(),
+        })
     }
 
     /// Finds the account by its name, which AMG keeps unique in a
@@ -452,13 +455,13 @@ impl Declared for ServiceAccount {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, AccountIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AccountOut>, ProviderError> {
         let found = self
             .find(&i.workspace_id, |a| {
                 a.name() == i.name && a.grafana_role().as_str() == i.grafana_role
             })
             .await?;
-        Ok(found.map(|a| Attrs::new().set("id", a.id()).build()))
+        Ok(found.map(|a| AccountOut { id: a.id().into() }))
     }
 
     async fn delete(

@@ -88,12 +88,14 @@ declare! {
         tags: Tags = tags_attr()
             .describe("Changed in place; keys starting with meshmon: are meshmon's own.");
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs WorkspaceOut {
+        id: String = computed(AttrType::String)
             .describe("The workspace ID (g-…); `meshmon import` takes it.");
-        endpoint = computed(AttrType::String)
+        endpoint: String = computed(AttrType::String)
             .describe("The workspace's host name, without https://.");
-        status = computed(AttrType::String);
+        status: String = computed(AttrType::String);
+        grafana_version: String;
+        role_arn: Option<String>;
     }
 }
 
@@ -132,14 +134,14 @@ pub(crate) enum WorkspaceUpdate {
     Tags,
 }
 
-fn outputs(w: &WorkspaceDescription) -> Map {
-    Attrs::new()
-        .set("id", w.id())
-        .set("endpoint", w.endpoint())
-        .set("status", w.status().as_str())
-        .set("grafana_version", w.grafana_version())
-        .opt("role_arn", w.workspace_role_arn())
-        .build()
+fn outputs(w: &WorkspaceDescription) -> WorkspaceOut {
+    WorkspaceOut {
+        id: w.id().into(),
+        endpoint: w.endpoint().into(),
+        status: w.status().as_str().into(),
+        grafana_version: w.grafana_version().into(),
+        role_arn: w.workspace_role_arn().map(str::to_string),
+    }
 }
 
 fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
@@ -228,12 +230,12 @@ impl Workspace {
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
+        i: &Inputs<'_, WorkspaceIn>,
         first: &WorkspaceDescription,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<WorkspaceOut, ProviderError> {
         match self.wait_active(ctx, first.id()).await {
             Ok(w) => Ok(outputs(&w)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), outputs(first)))),
+            Err(e) => Err(e.with_partial(i.partial(outputs(first)))),
         }
     }
 
@@ -254,6 +256,7 @@ impl Workspace {
 #[async_trait]
 impl Declared for Workspace {
     type Inputs = WorkspaceIn;
+    type Outputs = WorkspaceOut;
     type Client = Clients;
     type Group = WorkspaceUpdate;
     const UPDATES: &'static [UpdateGroup<WorkspaceUpdate>] = &[
@@ -286,7 +289,7 @@ impl Declared for Workspace {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<WorkspaceOut>>, ProviderError> {
         let Some(w) = self.describe(id).await? else {
             return Ok(None);
         };
@@ -302,7 +305,7 @@ impl Declared for Workspace {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<WorkspaceOut, ProviderError> {
         refuse_reserved(&i.tags)?;
         let tags = creation_tags(ctx, &i.tags);
         let g = &self.0.creates;
@@ -327,7 +330,7 @@ impl Declared for Workspace {
         let first = out
             .workspace()
             .ok_or_else(|| ProviderError::new("grafana:CreateWorkspace returned no workspace"))?;
-        self.finish(ctx, i.raw(), first).await
+        self.finish(ctx, i, first).await
     }
 
     /// Lists the workspaces for the one this create's tags mark (see the
@@ -337,7 +340,7 @@ impl Declared for Workspace {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<WorkspaceOut>, ProviderError> {
         required_marks(ctx)?;
         let mut mine = Vec::new();
         let mut next: Option<String> = None;
@@ -373,7 +376,7 @@ impl Declared for Workspace {
         let Some(w) = self.describe(&id).await? else {
             return Ok(None);
         };
-        self.finish(ctx, i.raw(), &w).await.map(Some)
+        self.finish(ctx, i, &w).await.map(Some)
     }
 
     /// Each group's call, then a wait for ACTIVE: AMG refuses the next
@@ -385,7 +388,7 @@ impl Declared for Workspace {
         id: &str,
         prior: &Current,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<WorkspaceOut>, ProviderError> {
         refuse_reserved(&i.tags)?;
         let g = &self.0.grafana;
         match group {

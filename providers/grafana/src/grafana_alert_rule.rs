@@ -118,12 +118,20 @@ declare! {
             .force_new()
             .describe("The rule's uid; meshmon picks one when left out.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+    outputs RuleOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        uid: String;
     }
 }
 
 pub(crate) struct AlertRule(Arc<Client>);
+
+fn outputs(uid: &str) -> RuleOut {
+    RuleOut {
+        id: uid.into(),
+        uid: uid.into(),
+    }
+}
 
 /// What a rule changes in place.
 #[derive(Clone, Copy, Debug)]
@@ -238,7 +246,7 @@ fn for_create(ctx: &OpContext, i: &RuleIn) -> RuleIn {
 
 /// A rule read back in the resource's terms. A rule reshaped in the UI
 /// (another pipeline) reads with what can be found, which shows as drift.
-fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
+fn current(r: &Json, uid: &str, interval: Option<u64>, prior: &Map) -> Current<RuleOut> {
     // A rule without data steps has none to find.
     let data: Vec<&Json> = r["data"]
         .as_array()
@@ -267,8 +275,7 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
             .unwrap_or(Value::Null)
     };
     let map = |v: &Json| Value::from(if v.is_object() { v.clone() } else { json!({}) });
-    // `fetch` makes sure of the uid; a field the answer lacks is left out.
-    let uid = r["uid"].as_str();
+    // A field the answer lacks is left out.
     let inputs = Attrs::new()
         .opt("title", r["title"].as_str())
         .opt("folder_uid", r["folderUID"].as_str())
@@ -304,9 +311,9 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
         .opt("no_data_state", r["noDataState"].as_str())
         .opt("exec_err_state", r["execErrState"].as_str())
         .set("is_paused", r["isPaused"].as_bool().unwrap_or(false))
-        .opt("uid", uid)
+        .set("uid", uid)
         .build();
-    Current::new(inputs, Attrs::new().opt("id", uid).opt("uid", uid).build())
+    Current::new(inputs, outputs(uid))
 }
 
 impl AlertRule {
@@ -358,18 +365,23 @@ impl AlertRule {
 
     /// What a create does once the rule exists: sets the group's interval.
     /// A failure leaves the rule recorded, to be repaired by the next apply.
-    async fn finish(&self, i: &RuleIn, uid: &str, inputs: &Map) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new().set("id", uid).set("uid", uid).build();
-        self.ensure_interval(i)
+    async fn finish(
+        &self,
+        i: &Inputs<'_, RuleIn>,
+        with_uid: &RuleIn,
+        uid: &str,
+    ) -> Result<RuleOut, ProviderError> {
+        self.ensure_interval(with_uid)
             .await
-            .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
-        Ok(outputs)
+            .map_err(|e| e.with_partial(i.partial(outputs(uid))))?;
+        Ok(outputs(uid))
     }
 }
 
 #[async_trait]
 impl Declared for AlertRule {
     type Inputs = RuleIn;
+    type Outputs = RuleOut;
     type Client = Client;
     type Group = RuleUpdate;
     const ID: &'static str = "uid";
@@ -404,11 +416,11 @@ impl Declared for AlertRule {
         _ctx: &OpContext,
         uid: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<RuleOut>>, ProviderError> {
         let Some(r) = self.0.get(&format!("{PATH}/{}", seg(uid))).await? else {
             return Ok(None);
         };
-        answered(&format!("GET {PATH}"), &r, "uid")?;
+        let uid = answered(&format!("GET {PATH}"), &r, "uid")?;
         // A rule without a folder or group has no group interval to read.
         let interval = match (r["folderUID"].as_str(), r["ruleGroup"].as_str()) {
             (Some(folder), Some(group)) => self
@@ -418,17 +430,21 @@ impl Declared for AlertRule {
                 .and_then(|g| g["interval"].as_u64()),
             _ => None,
         };
-        Ok(Some(current(&r, interval, prior)))
+        Ok(Some(current(&r, uid, interval, prior)))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RuleIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RuleIn>,
+    ) -> Result<RuleOut, ProviderError> {
         let i_for = for_create(ctx, i);
         let created = self
             .0
             .send(Method::POST, PATH, Some(&body(&i_for)?))
             .await?;
         let uid = answered(&format!("POST {PATH}"), &created, "uid")?;
-        self.finish(&i_for, uid, i.raw()).await
+        self.finish(i, &i_for, uid).await
     }
 
     /// Finds the rule by the uid the create asked for, then sets the
@@ -437,7 +453,7 @@ impl Declared for AlertRule {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, RuleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RuleOut>, ProviderError> {
         let i_for = for_create(ctx, i);
         let uid = i_for.uid.clone().ok_or_else(|| no_intent(ctx))?;
         if self
@@ -448,7 +464,7 @@ impl Declared for AlertRule {
         {
             return Ok(None);
         }
-        self.finish(&i_for, &uid, i.raw()).await.map(Some)
+        self.finish(i, &i_for, &uid).await.map(Some)
     }
 
     async fn update(
@@ -458,7 +474,7 @@ impl Declared for AlertRule {
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, RuleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RuleOut>, ProviderError> {
         let RuleUpdate::Rule = group;
         let mut i = RuleIn::clone(i);
         i.uid = Some(uid.to_string());
@@ -513,7 +529,7 @@ mod tests {
         let mut served = b.clone();
         served["uid"] = json!("r1");
         served["for"] = json!("1m0s");
-        let back = current(&served, Some(60), &inputs);
+        let back = current(&served, "r1", Some(60), &inputs);
         for (k, v) in &inputs {
             assert_eq!(back.inputs.get(k), Some(v), "{k}");
         }

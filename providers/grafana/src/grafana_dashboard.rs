@@ -59,11 +59,13 @@ declare! {
             .force_new()
             .describe("The dashboard's uid; from the JSON, or picked by meshmon.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
-        url = computed(AttrType::String);
-        content_sha256 = computed(AttrType::String)
+    outputs DashboardOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        url: Option<String> = computed(AttrType::String);
+        content_sha256: String = computed(AttrType::String)
             .describe("Hash of the saved model without the fields Grafana rewrites.");
+        uid: String;
+        revision: Option<i64>;
     }
 }
 
@@ -142,14 +144,14 @@ struct Prepared {
 }
 
 /// A saved dashboard's outputs, from `stored` (GET /api/dashboards/uid).
-fn outputs(uid: &str, url: Option<String>, revision: Option<i64>, stored: &Json) -> Map {
-    Attrs::new()
-        .set("id", uid)
-        .set("uid", uid)
-        .opt("url", url)
-        .set("content_sha256", content_hash(&stored["dashboard"]))
-        .opt("revision", revision)
-        .build()
+fn outputs(uid: &str, url: Option<String>, revision: Option<i64>, stored: &Json) -> DashboardOut {
+    DashboardOut {
+        id: uid.into(),
+        url,
+        content_sha256: content_hash(&stored["dashboard"]),
+        uid: uid.into(),
+        revision,
+    }
 }
 
 impl Dashboard {
@@ -280,7 +282,7 @@ impl Dashboard {
         uid: &str,
         url: Option<String>,
         revision: Option<i64>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DashboardOut, ProviderError> {
         let stored = self
             .0
             .get(&format!("/api/dashboards/uid/{}", seg(uid)))
@@ -297,13 +299,17 @@ impl Dashboard {
         inputs: &Map,
         fallback_uid: Option<String>,
         overwrite: bool,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DashboardOut, ProviderError> {
         let p = self.prepare(inputs, fallback_uid).await?;
         let (uid, url) = self.call(inputs, &p, overwrite).await?;
         self.finish(&uid, url, p.revision).await
     }
 
-    async fn get(&self, uid: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn get(
+        &self,
+        uid: &str,
+        prior: &Current,
+    ) -> Result<Option<Current<DashboardOut>>, ProviderError> {
         let Some(got) = self
             .0
             .get(&format!("/api/dashboards/uid/{}", seg(uid)))
@@ -350,16 +356,13 @@ impl Dashboard {
             }
             inputs = inputs.set("config_json", Value::from(model));
         }
-        let outputs = Attrs::new()
-            .set("id", uid)
-            .set("uid", uid)
-            .opt("url", got["meta"]["url"].as_str())
-            .set(
-                "content_sha256",
-                recorded.map(str::to_string).unwrap_or(hash),
-            )
-            .keep(&prior.outputs, "revision")
-            .build();
+        let outputs = DashboardOut {
+            id: uid.into(),
+            url: got["meta"]["url"].as_str().map(str::to_string),
+            content_sha256: recorded.map(str::to_string).unwrap_or(hash),
+            uid: uid.into(),
+            revision: prior.outputs.get("revision").and_then(Value::as_i64),
+        };
         Ok(Some(Current::new(inputs.build(), outputs)))
     }
 }
@@ -367,6 +370,7 @@ impl Dashboard {
 #[async_trait]
 impl Declared for Dashboard {
     type Inputs = DashboardIn;
+    type Outputs = DashboardOut;
     type Client = Client;
     type Group = DashboardUpdate;
     const ID: &'static str = "uid";
@@ -391,7 +395,7 @@ impl Declared for Dashboard {
         _ctx: &OpContext,
         uid: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<DashboardOut>>, ProviderError> {
         self.get(uid, &Current::new(prior.clone(), Map::new()))
             .await
     }
@@ -400,7 +404,7 @@ impl Declared for Dashboard {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DashboardIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DashboardOut, ProviderError> {
         self.save(i.raw(), intent_uid(ctx, ""), false).await
     }
 
@@ -410,7 +414,7 @@ impl Declared for Dashboard {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DashboardIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DashboardOut>, ProviderError> {
         let p = self.prepare(i.raw(), intent_uid(ctx, "")).await?;
         let uid = p.model["uid"]
             .as_str()
@@ -435,7 +439,7 @@ impl Declared for Dashboard {
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, DashboardIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DashboardOut>, ProviderError> {
         let DashboardUpdate::Dashboard = group;
         let mut inputs = i.raw().clone();
         inputs.insert("uid".into(), Value::from(uid));
@@ -460,7 +464,7 @@ impl Declared for Dashboard {
         _ctx: &OpContext,
         uid: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<DashboardOut>>, ProviderError> {
         self.get(uid, prior).await
     }
 }

@@ -30,9 +30,10 @@ declare! {
             .force_new()
             .describe("The folder's uid; meshmon picks one when left out.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
-        url = computed(AttrType::String);
+    outputs FolderOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        url: Option<String> = computed(AttrType::String);
+        uid: String;
     }
 }
 
@@ -45,13 +46,13 @@ pub(crate) enum FolderUpdate {
 }
 
 /// A folder's outputs from Grafana's answer to `operation`.
-fn outputs(operation: &str, f: &Json) -> Result<Map, ProviderError> {
+fn outputs(operation: &str, f: &Json) -> Result<FolderOut, ProviderError> {
     let uid = answered(operation, f, "uid")?;
-    Ok(Attrs::new()
-        .set("id", uid)
-        .set("uid", uid)
-        .opt("url", f["url"].as_str())
-        .build())
+    Ok(FolderOut {
+        id: uid.into(),
+        url: f["url"].as_str().map(str::to_string),
+        uid: uid.into(),
+    })
 }
 
 /// The uid a create with these inputs asks for: the user's, else one
@@ -66,6 +67,7 @@ fn uid_for(ctx: &OpContext, i: &FolderIn) -> Option<String> {
 #[async_trait]
 impl Declared for Folder {
     type Inputs = FolderIn;
+    type Outputs = FolderOut;
     type Client = Client;
     type Group = FolderUpdate;
     const ID: &'static str = "uid";
@@ -80,7 +82,7 @@ impl Declared for Folder {
         _ctx: &OpContext,
         uid: &str,
         _prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<FolderOut>>, ProviderError> {
         let Some(f) = self.0.get(&format!("/api/folders/{}", seg(uid))).await? else {
             return Ok(None);
         };
@@ -95,7 +97,7 @@ impl Declared for Folder {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, FolderIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<FolderOut, ProviderError> {
         let mut body = json!({ "title": i.title });
         if let Some(uid) = uid_for(ctx, i) {
             body["uid"] = json!(uid);
@@ -112,7 +114,7 @@ impl Declared for Folder {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, FolderIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<FolderOut>, ProviderError> {
         let uid = uid_for(ctx, i).ok_or_else(|| no_intent(ctx))?;
         let found = self.0.get(&format!("/api/folders/{}", seg(&uid))).await?;
         found.map(|f| outputs("GET /api/folders", &f)).transpose()
@@ -125,7 +127,7 @@ impl Declared for Folder {
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, FolderIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<FolderOut>, ProviderError> {
         let FolderUpdate::Title = group;
         let body = json!({ "title": i.title, "overwrite": true });
         let f = self

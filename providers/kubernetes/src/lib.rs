@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Current, Declaration, Map, OpContext, PlanAdvice, Provider,
-    ProviderError, Resource, Schema, TypeEntry, Types, Value, async_trait,
+    AttrType, Attribute, Configured, Current, Map, OpContext, PlanAdvice, Provider, ProviderError,
+    Resource, Schema, TypeEntry, Types, Value, async_trait,
 };
 
 pub use conn::ca_pem;
@@ -146,10 +146,10 @@ fn types() -> Types<conn::Conn> {
         // A manifest and a release have no output that names them (the
         // manifest's is a list of objects), which a declared type's ID must
         // be: they implement `Resource` themselves, from declared inputs.
-        TypeEntry::custom("k8s_manifest", manifest::ManifestIn::schema, |c| {
+        TypeEntry::custom::<manifest::ManifestIn, manifest::ManifestOut>(|c| {
             Arc::new(manifest::Manifest(c.clone()))
         }),
-        TypeEntry::custom("helm_release", helm::ReleaseIn::schema, |c| {
+        TypeEntry::custom::<helm::ReleaseIn, helm::ReleaseOut>(|c| {
             Arc::new(helm::Release(c.clone()))
         }),
     ])

@@ -14,7 +14,9 @@ pub mod wait;
 
 pub use async_trait::async_trait;
 pub use attrs::Attrs;
-pub use declared::{Declaration, Declared, Inputs, NoUpdates, TypeEntry, Types, UpdateGroup};
+pub use declared::{
+    Declaration, Declared, DeclaredOutputs, Inputs, NoUpdates, TypeEntry, Types, UpdateGroup,
+};
 pub use error::ProviderError;
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
