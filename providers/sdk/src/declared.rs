@@ -40,7 +40,7 @@ use crate::schema::{AttrType, Schema};
 use crate::value::{Map, Value};
 
 pub use macros::{attr, field_name};
-pub use types::{TypeEntry, Types};
+pub use types::{TypeEntry, Types, check_block};
 
 /// What [`declare!`](crate::declare) generates for an input struct: the
 /// type's name and its schema.

@@ -100,8 +100,16 @@ fn sample(ty: &AttrType) -> Option<Value> {
     }
 }
 
-fn check_declared<T: Declared>() -> Result<(), String> {
-    let schema = T::Inputs::schema();
+/// Checks a declaration that is not a resource type's: a provider's
+/// configuration block. Its struct decodes from its schema's attributes,
+/// as [`Types::check`] makes sure of a resource type's inputs.
+pub fn check_block<D: Declaration>() -> Result<(), String> {
+    decodes::<D>(&D::schema()).map_err(|e| format!("{}: {e}", D::TYPE_NAME))
+}
+
+/// The declaration's struct decodes from a sample of only the required
+/// attributes, and from a sample of all of them.
+fn decodes<D: Declaration>(schema: &Schema) -> Result<(), String> {
     let decodes = |keep: &dyn Fn(&Attribute) -> bool| -> Result<(), String> {
         let mut open = Vec::new();
         let mut inputs = Map::new();
@@ -113,7 +121,7 @@ fn check_declared<T: Declared>() -> Result<(), String> {
                 None => open.push(a.name),
             }
         }
-        match typed::<T::Inputs>(&inputs) {
+        match typed::<D>(&inputs) {
             Ok(_) => Ok(()),
             // A required table left out of the sample: nothing more can
             // be told without knowing its shape.
@@ -128,7 +136,12 @@ fn check_declared<T: Declared>() -> Result<(), String> {
         }
     };
     decodes(&|a| a.required).map_err(|e| format!("only the required attributes: {e}"))?;
-    decodes(&|_| true).map_err(|e| format!("every attribute: {e}"))?;
+    decodes(&|_| true).map_err(|e| format!("every attribute: {e}"))
+}
+
+fn check_declared<T: Declared>() -> Result<(), String> {
+    let schema = T::Inputs::schema();
+    decodes::<T::Inputs>(&schema)?;
     check_outputs::<T::Outputs>(&schema)?;
     match schema.get(T::ID) {
         Some(a) if a.computed => {}
