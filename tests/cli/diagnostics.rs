@@ -424,3 +424,79 @@ inputs = "${time_sleep.a.id}"
     let out = ws.expect(&["plan", "--var", "wait=forever"], 1);
     insta::assert_snapshot!(out.stderr);
 }
+
+#[test]
+fn an_access_scope_that_disagrees_with_its_namespaces_points_at_the_scope() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.aws_eks_access_policy_association.admin]
+cluster_name = "main"
+principal_arn = "arn:aws:iam::123456789012:role/admin"
+policy_arn = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+access_scope = { type = "cluster", namespaces = ["prod"] }
+"#
+    ));
+}
+
+#[test]
+fn a_dashboard_with_two_sources_points_at_the_second() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.grafana_dashboard.mesh]
+config_json = { title = "Envoy" }
+gnet_id = 11022
+"#
+    ));
+}
+
+/// The values come from variables: the check waits for the plan, and then
+/// points at where the value is written.
+#[test]
+fn a_dashboard_with_two_sources_from_variables_is_refused_at_plan() {
+    let ws = Workspace::new(
+        r#"[meshmon]
+name = "x"
+
+[variables.dashboard]
+default = 11022
+
+[resources.grafana_dashboard.mesh]
+config_json = { title = "Envoy" }
+gnet_id = "${var.dashboard}"
+"#,
+    );
+    ws.expect(&["validate"], 0);
+    let out = ws.expect(&["plan"], 1);
+    insta::assert_snapshot!(out.stderr);
+}
+
+#[test]
+fn a_role_association_for_nobody_points_at_the_block() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.aws_grafana_role_association.admins]
+workspace_id = "g-abc123"
+role = "ADMIN"
+"#
+    ));
+}
+
+#[test]
+fn a_provider_block_naming_two_clusters_points_at_the_second() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[providers.kubernetes]
+eks_cluster = "main"
+kubeconfig = "~/.kube/config"
+ready_timeout = "soon"
+"#
+    ));
+}

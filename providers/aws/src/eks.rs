@@ -123,7 +123,9 @@ declare! {
         endpoint_private_access: Option<bool> = optional(AttrType::Bool)
             .default(false)
             .describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on.");
-        access_config: Option<AccessConfigIn> = optional(AttrType::map_of(AttrType::Any)).describe(
+        access_config: Option<AccessConfigIn> = optional(AttrType::map_of(AttrType::Any))
+            .check(access_config_check)
+            .describe(
             "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
              The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
              and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
@@ -131,6 +133,7 @@ declare! {
         #[serde(default)]
         enabled_log_types: Vec<String> = optional(AttrType::list_of(AttrType::String))
             .default(Value::List(Vec::new()))
+            .check(log_types_check)
             .describe("Control-plane logs to CloudWatch: api, audit, authenticator, controllerManager, scheduler; changed in place.");
         #[serde(default)]
         tags: Tags = tags_attr();
@@ -210,6 +213,42 @@ fn access_config_replacement(prior: &Map, desired: &Map) -> Option<String> {
             "EKS cannot move a cluster's authentication mode back from {b} to {a} (only CONFIG_MAP → API_AND_CONFIG_MAP → API)"
         )),
         _ => None,
+    }
+}
+
+/// The check of `access_config` in `validate` and `plan`: its keys, and an
+/// authentication mode EKS knows.
+fn access_config_check(v: &Value) -> Result<(), String> {
+    let Some(m) = v.as_map() else {
+        return Err("must be a table".into());
+    };
+    let keys = [
+        "authentication_mode",
+        "bootstrap_cluster_creator_admin_permissions",
+    ];
+    if let Some(k) = m.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(format!("has no key `{k}`: it takes {}", keys.join(" and ")));
+    }
+    match m.get("authentication_mode").map(Value::as_str) {
+        Some(Some(mode)) if auth_mode_rank(mode).is_ok() => Ok(()),
+        None => Ok(()),
+        Some(_) => Err(format!(
+            "has an `authentication_mode` EKS does not know: use one of {}",
+            AUTH_MODES.join(", ")
+        )),
+    }
+}
+
+/// The check of `enabled_log_types` in `validate` and `plan`.
+fn log_types_check(v: &Value) -> Result<(), String> {
+    let known = |t: &Value| t.as_str().is_some_and(|t| LOG_TYPES.contains(&t));
+    if v.as_list().unwrap_or_default().iter().all(known) {
+        Ok(())
+    } else {
+        Err(format!(
+            "names a log type EKS does not know: use some of {}",
+            LOG_TYPES.join(", ")
+        ))
     }
 }
 

@@ -39,6 +39,17 @@ const ENTRY_TYPES: [&str; 7] = [
     "HYPERPOD_LINUX",
 ];
 
+/// The check of an access entry's `type` in `validate` and `plan`.
+fn entry_type_check(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(t) if ENTRY_TYPES.contains(&t) => Ok(()),
+        _ => Err(format!(
+            "is not an access entry type: use one of {}",
+            ENTRY_TYPES.join(", ")
+        )),
+    }
+}
+
 /// Adds the hint for the one mistake everyone makes first.
 fn access_error(e: ProviderError) -> ProviderError {
     if e.code.as_deref() == Some("InvalidRequestException")
@@ -72,6 +83,7 @@ declare! {
         r#type: Option<String> = optional(AttrType::String)
             .default("STANDARD")
             .force_new()
+            .check(entry_type_check)
             .describe("STANDARD, or EC2_LINUX / EC2_WINDOWS / FARGATE_LINUX / EC2 / HYBRID_LINUX / HYPERPOD_LINUX for node roles.");
         #[serde(default)]
         tags: Tags = tags_attr();
@@ -301,6 +313,7 @@ declare! {
             .describe("Like \"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy\".");
         access_scope: ScopeIn = required(AttrType::map_of(AttrType::Any))
             .force_new()
+            .check(scope_check)
             .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }.");
     }
     outputs AssociationOut {
@@ -327,29 +340,49 @@ pub(crate) struct ScopeIn {
     namespaces: Vec<String>,
 }
 
-fn scope(s: &ScopeIn) -> Result<AccessScope, ProviderError> {
-    let kind = match s.kind.as_str() {
-        "cluster" if s.namespaces.is_empty() => AccessScopeType::Cluster,
-        "cluster" => {
-            return Err(
-                ProviderError::new("access_scope of type \"cluster\" takes no namespaces")
-                    .with_hint("use type = \"namespace\" to limit the policy to namespaces"),
-            );
-        }
-        "namespace" if !s.namespaces.is_empty() => AccessScopeType::Namespace,
-        "namespace" => {
-            return Err(
-                ProviderError::new("access_scope of type \"namespace\" needs namespaces")
-                    .with_hint("list them: namespaces = [\"prod\"]"),
-            );
-        }
-        other => {
-            return Err(
-                ProviderError::new(format!("{other:?} is not an access scope type"))
-                    .with_hint("use \"cluster\" or \"namespace\""),
-            );
-        }
+/// The scope type `kind` with namespaces or without, or why EKS would
+/// refuse it (a message for after the attribute's name).
+fn scope_type(kind: &str, namespaced: bool) -> Result<AccessScopeType, &'static str> {
+    match (kind, namespaced) {
+        ("cluster", false) => Ok(AccessScopeType::Cluster),
+        ("cluster", true) => Err(
+            "takes no namespaces when its type is \"cluster\": use type = \"namespace\" to limit the policy to namespaces",
+        ),
+        ("namespace", true) => Ok(AccessScopeType::Namespace),
+        ("namespace", false) => Err(
+            "needs namespaces when its type is \"namespace\": list them, like namespaces = [\"prod\"]",
+        ),
+        _ => Err("needs a `type` of \"cluster\" or \"namespace\""),
+    }
+}
+
+/// The check of `access_scope` in `validate` and `plan`: the keys a scope
+/// has, and a type that agrees with its namespaces.
+fn scope_check(v: &Value) -> Result<(), String> {
+    let Some(m) = v.as_map() else {
+        return Err("must be a table like { type = \"cluster\" }".into());
     };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "namespaces"))
+    {
+        return Err(format!(
+            "has no key `{k}`: a scope takes `type` and `namespaces`"
+        ));
+    }
+    let namespaced = m
+        .get("namespaces")
+        .and_then(Value::as_list)
+        .is_some_and(|l| !l.is_empty());
+    let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
+    scope_type(kind, namespaced)
+        .map(drop)
+        .map_err(str::to_string)
+}
+
+fn scope(s: &ScopeIn) -> Result<AccessScope, ProviderError> {
+    let kind = scope_type(&s.kind, !s.namespaces.is_empty())
+        .map_err(|why| ProviderError::new(format!("`access_scope` {why}")))?;
     Ok(AccessScope::builder()
         .r#type(kind)
         .set_namespaces((!s.namespaces.is_empty()).then(|| s.namespaces.clone()))
@@ -535,5 +568,23 @@ mod tests {
         assert!(ok("cluster", &["prod"]).is_err());
         assert!(ok("namespace", &[]).is_err());
         assert!(ok("Cluster", &[]).is_err());
+    }
+
+    #[test]
+    fn the_scope_is_checked_at_plan_without_repeating_it() {
+        let scope = |v: serde_json::Value| scope_check(&Value::from(v));
+        assert!(scope(serde_json::json!({"type": "cluster"})).is_ok());
+        assert!(scope(serde_json::json!({"type": "namespace", "namespaces": ["prod"]})).is_ok());
+        let e = scope(serde_json::json!({"type": "cluster", "namespaces": ["prod"]})).unwrap_err();
+        assert!(
+            e.contains("takes no namespaces") && !e.contains("prod"),
+            "{e}"
+        );
+        let e = scope(serde_json::json!({"type": "namespace"})).unwrap_err();
+        assert!(e.contains("needs namespaces"), "{e}");
+        let e = scope(serde_json::json!({"type": "secret-ish"})).unwrap_err();
+        assert!(!e.contains("secret-ish"), "{e}");
+        let e = scope(serde_json::json!({"type": "cluster", "namespace": "a"})).unwrap_err();
+        assert!(e.contains("no key `namespace`"), "{e}");
     }
 }

@@ -20,7 +20,8 @@ use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, only_one, required_marks};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait, declare,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 
 use crate::Clients;
@@ -405,6 +406,7 @@ declare! {
             .default(false)
             .describe("Give instances a public IP (public subnets).");
         load_balancer_role: Option<String> = optional(AttrType::String)
+            .check(load_balancer_role)
             .describe("\"public\" or \"internal\": adds the tag EKS looks for when it places load balancers (kubernetes.io/role/elb or kubernetes.io/role/internal-elb).");
         #[serde(default)]
         tags: Tags = tags_attr();
@@ -417,6 +419,14 @@ declare! {
 }
 
 pub(crate) struct Subnet(Arc<Clients>);
+
+/// The check of `load_balancer_role` in `validate` and `plan`.
+fn load_balancer_role(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some("public" | "internal") => Ok(()),
+        _ => Err("is neither \"public\" nor \"internal\"".into()),
+    }
+}
 
 /// What a subnet changes in place.
 #[derive(Clone, Copy, Debug)]

@@ -21,7 +21,7 @@ use meshmon_aws_common::error::{api_with, found_with, gone_ok_with};
 use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
     AttrType, Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup,
-    async_trait, declare,
+    Value, async_trait, declare,
 };
 
 use crate::amg::{Clients, hint};
@@ -48,6 +48,9 @@ declare! {
         group_ids: Vec<String> = optional(list())
             .describe("Identity Center group IDs; changed in place.");
     }
+    checks {
+        someone: ["user_ids", "group_ids"];
+    }
     outputs AssociationOut {
         id: String = computed(AttrType::String)
             .describe("WORKSPACE_ID/ROLE; `meshmon import` takes it.");
@@ -55,6 +58,26 @@ declare! {
 }
 
 pub(crate) struct RoleAssociation(Arc<Clients>);
+
+/// An association holds a role for at least one user or group: one with
+/// none reads as gone.
+fn someone(inputs: &Map) -> Result<(), (&'static str, String)> {
+    let listed = |k: &str| {
+        inputs
+            .get(k)
+            .and_then(Value::as_list)
+            .is_some_and(|l| !l.is_empty())
+    };
+    if listed("user_ids") || listed("group_ids") {
+        Ok(())
+    } else {
+        Err((
+            "user_ids",
+            "is empty, and so is `group_ids`: a role association needs at least one user or group"
+                .into(),
+        ))
+    }
+}
 
 /// What an association changes in place.
 #[derive(Clone, Copy, Debug)]
@@ -251,11 +274,8 @@ impl Declared for RoleAssociation {
         ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
     ) -> Result<AssociationOut, ProviderError> {
-        if i.user_ids.is_empty() && i.group_ids.is_empty() {
-            return Err(ProviderError::new(
-                "a role association needs at least one of `user_ids` and `group_ids`",
-            ));
-        }
+        someone(i.raw())
+            .map_err(|(attribute, why)| ProviderError::new(format!("`{attribute}` {why}")))?;
         self.change(
             &i.workspace_id,
             &i.role,

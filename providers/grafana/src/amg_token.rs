@@ -33,7 +33,7 @@ use meshmon_provider_sdk::{
 };
 
 use crate::amg::{Clients, hint};
-use crate::attrs::{Attrs, duration, str_of};
+use crate::attrs::{Attrs, a_duration, duration, str_of};
 
 const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
 
@@ -47,7 +47,7 @@ declare! {
         seconds_to_live: i64 = required(AttrType::Int)
             .force_new()
             .describe("Lifetime in seconds, at most 2592000 (30 days).");
-        renew_before: Option<String> = optional(AttrType::String).describe(
+        renew_before: Option<String> = optional(AttrType::String).check(a_duration).describe(
             "Replace the token when it expires within this long, like \"7d\"; default 7 days, or a third of \
              seconds_to_live when that is shorter.",
         );

@@ -66,6 +66,17 @@ pub fn duration(attr: &str, s: &str) -> Result<Duration, ProviderError> {
     })
 }
 
+/// The check of a duration attribute in `validate` and `plan`, as
+/// [`duration`] reads it at apply.
+pub fn a_duration(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if humantime::parse_duration(s.trim()).is_err() => {
+            Err("is not a duration: write durations like \"30s\", \"1m\", \"12h\" or \"7d\"".into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A duration the API returned, spelled the way the user wrote it when
 /// they mean the same time ("60s" stays "60s" when Grafana says "1m").
 pub fn duration_like(prior: Option<&Value>, actual: Duration) -> Value {

@@ -36,7 +36,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::attrs::{
-    Attrs, answered, duration, duration_like, intent_uid, no_intent, parse_go_duration,
+    Attrs, a_duration, answered, duration, duration_like, intent_uid, no_intent, parse_go_duration,
 };
 use crate::client::{Client, seg};
 
@@ -80,12 +80,13 @@ declare! {
         #[serde(default = "interval")]
         interval: String = optional(AttrType::String)
             .default(INTERVAL)
+            .check(a_duration)
             .describe("How often the group is evaluated; applies to the whole group.");
         datasource_uid: String = required(AttrType::String).describe("The Prometheus data source.");
         query: String = required(AttrType::String).describe("PromQL.");
         // Read as a `Condition` when the rule is built, so that a malformed
         // one is explained there.
-        condition: Value = required(AttrType::map_of(AttrType::Any)).describe(
+        condition: Value = required(AttrType::map_of(AttrType::Any)).check(condition_check).describe(
             "{ type = \"gt\" | \"lt\", threshold = N } or { type = \"within_range\" | \"outside_range\", \
              threshold = [LOW, HIGH] }.",
         );
@@ -96,10 +97,12 @@ declare! {
         #[serde(default = "lookback")]
         lookback: String = optional(AttrType::String)
             .default(LOOKBACK)
+            .check(a_duration)
             .describe("The query's time range, ending now.");
         #[serde(default = "pending")]
         r#for: String = optional(AttrType::String)
             .default(PENDING)
+            .check(a_duration)
             .describe("How long the condition must hold before the alert fires, like \"1m\".");
         #[serde(default)]
         labels: BTreeMap<String, String> = optional(text());
@@ -175,6 +178,18 @@ impl Condition {
         }
         Ok(params)
     }
+}
+
+/// The check of `condition` in `validate` and `plan`: what
+/// [`Condition::params`] takes at apply, said without the value.
+fn condition_check(v: &Value) -> Result<(), String> {
+    let shape = || {
+        "must be { type = \"gt\" | \"lt\", threshold = N } or \
+         { type = \"within_range\" | \"outside_range\", threshold = [LOW, HIGH] }"
+            .to_string()
+    };
+    let c: Condition = v.to_typed().map_err(|_| shape())?;
+    c.params().map(drop).map_err(|_| shape())
 }
 
 /// The provisioning API's rule body.
@@ -553,5 +568,24 @@ mod tests {
             json!({"type": "within_range", "threshold": 5}).into(),
         );
         assert!(body(&typed(&inputs).unwrap()).is_err());
+    }
+
+    #[test]
+    fn conditions_and_durations_are_checked_at_plan_without_their_values() {
+        let schema = <RuleIn as meshmon_provider_sdk::Declaration>::schema();
+        let check = |name: &str, v: Json| schema.get(name).unwrap().validate(&Value::from(v));
+        assert!(check("condition", json!({"type": "gt", "threshold": 5})).is_ok());
+        let e = check("condition", json!({"type": "above", "threshold": 5})).unwrap_err();
+        assert!(
+            e.starts_with("must be { type") && !e.contains("above"),
+            "{e}"
+        );
+        assert!(check("condition", json!({"type": "within_range", "threshold": 5})).is_err());
+        assert!(check("for", json!("1m")).is_ok());
+        let e = check("lookback", json!("ten minutes ago")).unwrap_err();
+        assert!(
+            e.starts_with("is not a duration") && !e.contains("ago"),
+            "{e}"
+        );
     }
 }

@@ -59,6 +59,9 @@ declare! {
             .force_new()
             .describe("The dashboard's uid; from the JSON, or picked by meshmon.");
     }
+    checks {
+        one_source: ["config_json", "gnet_id"];
+    }
     outputs DashboardOut {
         id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
         url: Option<String> = computed(AttrType::String);
@@ -107,6 +110,40 @@ fn config_of(inputs: &Map) -> Result<Option<Json>, ProviderError> {
             json_of(v).map_err(|e| ProviderError::new(format!("`config_json`: {}", e.message)))
         })
         .transpose()
+}
+
+/// Where a dashboard's model comes from.
+enum Source {
+    /// `config_json`.
+    Json,
+    /// grafana.com, by `gnet_id`.
+    GrafanaCom(i64),
+}
+
+/// The one source the inputs name, or which attribute is wrong and why.
+fn source(inputs: &Map) -> Result<Source, (&'static str, String)> {
+    let set = |k: &str| inputs.get(k).filter(|v| !v.is_null());
+    match (set("config_json"), set("gnet_id")) {
+        (Some(_), None) => Ok(Source::Json),
+        (None, Some(id)) => id
+            .as_i64()
+            .map(Source::GrafanaCom)
+            .ok_or(("gnet_id", "must be an integer".into())),
+        (Some(_), Some(_)) => Err((
+            "gnet_id",
+            "is set together with `config_json`: a dashboard comes from one of them".into(),
+        )),
+        (None, None) => Err((
+            "config_json",
+            "is missing, and so is `gnet_id`: a dashboard comes from one of them".into(),
+        )),
+    }
+}
+
+/// The declaration's check that the inputs name exactly one source, in
+/// `validate` and `plan`.
+fn one_source(inputs: &Map) -> Result<(), (&'static str, String)> {
+    source(inputs).map(drop)
 }
 
 fn templated(inputs: &Map, config: Option<&Json>) -> bool {
@@ -193,26 +230,17 @@ impl Dashboard {
         inputs: &Map,
         fallback_uid: Option<String>,
     ) -> Result<Prepared, ProviderError> {
-        let config = config_of(inputs)?;
-        let gnet_id = inputs.get("gnet_id").and_then(Value::as_i64);
-        let (mut model, revision) = match (gnet_id, config) {
-            (Some(_), Some(_)) => {
-                return Err(ProviderError::new(
-                    "set either `config_json` or `gnet_id`, not both",
-                ));
-            }
-            (Some(id), None) => {
+        let source = source(inputs)
+            .map_err(|(attribute, why)| ProviderError::new(format!("`{attribute}` {why}")))?;
+        let (mut model, revision) = match source {
+            Source::GrafanaCom(id) => {
                 let (m, r) = self
                     .gnet(id, inputs.get("revision").and_then(Value::as_i64))
                     .await?;
                 (m, Some(r))
             }
-            (None, Some(c)) => (c, None),
-            (None, None) => {
-                return Err(ProviderError::new(
-                    "a dashboard needs `config_json` or `gnet_id`",
-                ));
-            }
+            // `source` made sure of it: a set value is never null.
+            Source::Json => (config_of(inputs)?.unwrap_or_default(), None),
         };
         strip(&mut model);
         if let Some(uid) = inputs.get("uid").and_then(Value::as_str) {
@@ -472,6 +500,7 @@ impl Declared for Dashboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshmon_provider_sdk::Declaration;
 
     #[test]
     fn the_hash_ignores_what_grafana_rewrites_and_key_order() {
@@ -479,6 +508,25 @@ mod tests {
         let b = json!({"panels": [{"b": 2, "a": 1}], "title": "Envoy", "iteration": 1234});
         assert_eq!(content_hash(&a), content_hash(&b));
         assert_ne!(content_hash(&a), content_hash(&json!({"title": "Envoy!"})));
+    }
+
+    #[test]
+    fn a_dashboard_comes_from_exactly_one_source() {
+        let inputs = |pairs: &[(&str, Value)]| -> Map {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        let json = Value::from("{\"title\": \"t\"}");
+        assert!(one_source(&inputs(&[("config_json", json.clone())])).is_ok());
+        assert!(one_source(&inputs(&[("gnet_id", Value::Int(11022))])).is_ok());
+        let both = inputs(&[("config_json", json), ("gnet_id", Value::Int(11022))]);
+        assert_eq!(one_source(&both).unwrap_err().0, "gnet_id");
+        assert_eq!(one_source(&Map::new()).unwrap_err().0, "config_json");
+        let schema = DashboardIn::schema();
+        assert_eq!(schema.checks.len(), 1);
+        assert!(schema.check_inputs(&both).is_err());
     }
 
     #[test]

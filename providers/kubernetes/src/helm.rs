@@ -56,6 +56,7 @@ declare! {
         #[serde(default = "five_minutes")]
         timeout: String = optional(AttrType::String)
             .default("5m")
+            .check(crate::a_duration)
             .describe("How long helm may take, like \"10m\".");
     }
     outputs ReleaseOut {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{
     Configured, Current, Declaration, Map, OpContext, PlanAdvice, Provider, ProviderError,
-    Resource, Schema, TypeEntry, Types, async_trait, declare,
+    Resource, Schema, TypeEntry, Types, Value, async_trait, declare,
 };
 
 pub use conn::ca_pem;
@@ -94,8 +94,40 @@ declare! {
             .describe("Bearer token, with `host`.");
         ready_timeout: Option<String> = optional(AttrType::String)
             .default(READY_TIMEOUT)
+            .check(a_duration)
             .describe("How long to wait for the API server to answer before the first request.");
     }
+    checks {
+        one_cluster: ["eks_cluster", "kubeconfig"];
+    }
+}
+
+/// The check of a duration attribute (`ready_timeout`, a release's
+/// `timeout`) in `validate` and `plan`; "" is not set.
+pub(crate) fn a_duration(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if !s.is_empty() && humantime::parse_duration(s).is_err() => {
+            Err("is not a duration: write it like \"10m\" or \"90s\"".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The cluster comes from an EKS cluster or a kubeconfig, not both.
+fn one_cluster(block: &Map) -> Result<(), (&'static str, String)> {
+    let set = |k: &str| {
+        block
+            .get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+    };
+    if set("eks_cluster") && set("kubeconfig") {
+        return Err((
+            "kubeconfig",
+            "is set together with `eks_cluster`: the cluster comes from one of them".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `[providers.kubernetes]` into a connection source.
@@ -237,7 +269,6 @@ impl Resource for InCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meshmon_provider_sdk::Value;
 
     /// Fails every operation with the given error.
     struct Failing(&'static str, &'static str);
@@ -330,5 +361,12 @@ mod tests {
             ("kubeconfig".to_string(), Value::from("b")),
         ]);
         assert!(source(&both).is_err());
+        let (attribute, why) = KubernetesBlock::schema().check_inputs(&both).unwrap_err();
+        assert_eq!(attribute, "kubeconfig");
+        assert!(why.contains("together with `eks_cluster`"), "{why}");
+        let schema = KubernetesBlock::schema();
+        let timeout = schema.get("ready_timeout").unwrap();
+        assert!(timeout.validate(&Value::from("soon")).is_err());
+        assert!(timeout.validate(&Value::from("90s")).is_ok());
     }
 }

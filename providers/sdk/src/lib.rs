@@ -22,5 +22,5 @@ pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
     PlanAdvice, Provider, Resource, TOKEN_TAG,
 };
-pub use schema::{AttrType, Attribute, Check, Schema};
+pub use schema::{AttrType, Attribute, BlockCheck, Check, InputsCheck, Schema};
 pub use value::{Map, PathSegment, Value, format_path};

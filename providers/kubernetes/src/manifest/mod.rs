@@ -41,7 +41,7 @@ declare! {
         );
         namespace: Option<String> = optional(AttrType::String)
             .describe("Namespace for namespaced objects that name none; \"default\" if left out.");
-        wait: Option<String> = optional(AttrType::String).describe(
+        wait: Option<String> = optional(AttrType::String).check(wait_check).describe(
             "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available.",
         );
     }
@@ -53,6 +53,16 @@ declare! {
 }
 
 pub(crate) struct Manifest(pub(crate) Arc<Conn>);
+
+/// The check of `wait` in `validate` and `plan`.
+fn wait_check(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some("rollout") => Ok(()),
+        _ => {
+            Err("is not a wait this provider knows: use wait = \"rollout\", or leave it out".into())
+        }
+    }
+}
 
 /// What [`Manifest::walk`] does with each object.
 #[derive(Clone, Copy)]

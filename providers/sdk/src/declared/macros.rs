@@ -58,6 +58,11 @@ pub fn field_name(field: &'static str) -> &'static str {
 /// scope with that shape) and the builder calls that follow. Field
 /// attributes (`#[serde(default)]`, doc comments) pass through.
 ///
+/// Checks of several inputs together go in a `checks` block between the
+/// inputs and the outputs, each a function in scope
+/// ([`InputsCheck`](crate::schema::InputsCheck)) with the attributes it
+/// reads: `checks { one_source: ["config_json", "gnet_id"]; }`.
+///
 /// A provider configuration block is declared the same way, without
 /// outputs. A type whose outputs stay an untyped `Map` lists them as
 /// schema attributes only: `outputs { id = computed(AttrType::String); }`.
@@ -72,6 +77,9 @@ macro_rules! declare {
                     $( . $m:ident ( $($marg:expr),* $(,)? ) )* ;
             )*
         }
+        $( checks {
+            $( $check:ident : [ $($reads:literal),* $(,)? ] ; )*
+        } )?
         $( outputs $outputs:ident {
             $(
                 $(#[$ofmeta:meta])*
@@ -117,6 +125,7 @@ macro_rules! declare {
                                 $( .$uom($($uomarg),*) )*
                         )
                     )*)?
+                    $($( .checked(&[$($reads),*], $check) )*)?
             }
         }
 

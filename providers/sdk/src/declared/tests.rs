@@ -345,10 +345,21 @@ fn a_declaration_that_leaves_an_attribute_without_an_update_is_refused() {
     );
 }
 
+/// `name` is not `nothing`; for the declaration's `checks`.
+fn not_nothing(inputs: &Map) -> Result<(), (&'static str, String)> {
+    match inputs.get("name").and_then(Value::as_str) {
+        Some("nothing") => Err(("name", "names nothing".into())),
+        _ => Ok(()),
+    }
+}
+
 declare! {
     #[allow(dead_code)]
     struct PlainIn for "test_plain" ("A thing with one input.") {
         name: String = required(AttrType::String).force_new();
+    }
+    checks {
+        not_nothing: ["name"];
     }
     outputs PlainOut {
         id: String = computed(AttrType::String);
@@ -386,6 +397,19 @@ impl DeclaredOutputs for ShortOut {
     fn into_map(self) -> Map {
         Map::new()
     }
+}
+
+#[test]
+fn checks_of_several_inputs_come_with_the_declaration() {
+    let s = PlainIn::schema();
+    assert_eq!(s.checks.len(), 1);
+    assert_eq!(s.checks[0].reads, ["name"]);
+    let named = |n: &str| map(&[("name", n.into())]);
+    assert_eq!(s.check_inputs(&named("a")), Ok(()));
+    assert_eq!(
+        s.check_inputs(&named("nothing")),
+        Err(("name", "names nothing".to_string()))
+    );
 }
 
 #[test]
