@@ -232,6 +232,12 @@ impl Scope<'_> {
                 }
             }
         }
+        schema
+            .check_inputs(&out)
+            .map_err(|(attribute, msg)| InputError {
+                attribute,
+                error: EvalError(format!("`{attribute}` {msg}")),
+            })?;
         if tainted {
             sensitive.extend(schema.names(|a| a.computed));
         }

@@ -83,22 +83,19 @@ fn from_variables(spec: &Spec, registry: &Registry, diags: &mut Diagnostics) {
         let Some(schema) = registry.schema(&block.type_name) else {
             continue;
         };
-        let from_vars: std::collections::BTreeMap<String, spec::Expr> = block
-            .attrs
-            .iter()
-            .filter(|(_, e)| {
-                let mut uses = false;
-                e.for_each_ref(&mut |r| uses |= matches!(r, spec::RefExpr::Var(_)));
-                uses
-            })
-            .map(|(k, e)| (k.clone(), e.clone()))
-            .collect();
-        if from_vars.is_empty() {
+        let uses_var = block.attrs.values().any(|e| {
+            let mut uses = false;
+            e.for_each_ref(&mut |r| uses |= matches!(r, spec::RefExpr::Var(_)));
+            uses
+        });
+        if !uses_var {
             continue;
         }
-        // References to resources are unknown here and pass; what only
-        // variables decide is checked whole.
-        if let Err(e) = scope.inputs(schema, &from_vars) {
+        // References to resources are unknown here and pass; what literals
+        // and variables decide is checked whole, checks of several
+        // attributes included. (A spec whose literals fail never gets here:
+        // the loader refused it.)
+        if let Err(e) = scope.inputs(schema, &block.attrs) {
             diags
                 .items
                 .extend(crate::plan::PlanError::input(spec, block, &e).diagnostics());

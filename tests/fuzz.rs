@@ -63,7 +63,11 @@ fn measured<T>(case: impl FnOnce() -> T) -> (T, Duration, usize) {
     let began = Instant::now();
     let out = case();
     let took = began.elapsed();
-    (out, took, PEAK.load(Ordering::Relaxed).saturating_sub(start))
+    (
+        out,
+        took,
+        PEAK.load(Ordering::Relaxed).saturating_sub(start),
+    )
 }
 
 fn cases() -> u32 {
@@ -206,7 +210,8 @@ const LINEAGE: &str = "00000000-0000-0000-0000-000000000001";
 /// byte, a key twice, a record under another type, a bad deposed key.
 fn state_json(serial: u64, edit: u8) -> String {
     let text = state_doc(serial).to_string();
-    let record = "{\"type\":\"null_resource\",\"provider\":\"builtin\",\"inputs\":{},\"outputs\":{}}";
+    let record =
+        "{\"type\":\"null_resource\",\"provider\":\"builtin\",\"inputs\":{},\"outputs\":{}}";
     match edit {
         1 => text.replacen(
             "\"resources\":{",
@@ -340,7 +345,11 @@ fn state_and_journal_reader_never_panics_or_hangs() {
 
 /// What every later step relies on in a state that loaded.
 fn trusted(state: &meshmon::state::State) -> Result<(), TestCaseError> {
-    prop_assert!(state.mismatched_type().is_none(), "{:?}", state.mismatched_type());
+    prop_assert!(
+        state.mismatched_type().is_none(),
+        "{:?}",
+        state.mismatched_type()
+    );
     let addresses = state
         .resources
         .keys()

@@ -63,6 +63,11 @@ impl Wanted {
 
 pub(super) struct LocalFile;
 
+#[derive(Clone, Copy, Debug)]
+pub(super) enum FileUpdate {
+    File,
+}
+
 fn sha256(content: &[u8]) -> String {
     hex::encode(Sha256::digest(content))
 }
@@ -234,8 +239,11 @@ async fn blocking<T: Send + 'static>(
 #[async_trait]
 impl Declared for LocalFile {
     type Inputs = FileIn;
+    type Outputs = Map;
     type Client = ();
-    const UPDATES: &'static [UpdateGroup] = &[("file", &["content", "file_permission"])];
+    type Group = FileUpdate;
+    const UPDATES: &'static [UpdateGroup<FileUpdate>] =
+        &[(FileUpdate::File, &["content", "file_permission"])];
 
     fn new(_: Arc<()>) -> Self {
         LocalFile
@@ -270,11 +278,12 @@ impl Declared for LocalFile {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: FileUpdate,
         _path: &str,
         _prior: &Current,
         i: &Inputs<'_, FileIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let FileUpdate::File = group;
         let w = Wanted::of(i)?;
         blocking(move || update(w)).await.map(Some)
     }

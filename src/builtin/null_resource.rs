@@ -26,11 +26,18 @@ declare! {
 
 pub(super) struct NullResource;
 
+#[derive(Clone, Copy, Debug)]
+pub(super) enum NullUpdate {
+    Inputs,
+}
+
 #[async_trait]
 impl Declared for NullResource {
     type Inputs = NullIn;
+    type Outputs = Map;
     type Client = ();
-    const UPDATES: &'static [UpdateGroup] = &[("inputs", &["inputs"])];
+    type Group = NullUpdate;
+    const UPDATES: &'static [UpdateGroup<NullUpdate>] = &[(NullUpdate::Inputs, &["inputs"])];
 
     fn new(_: Arc<()>) -> Self {
         NullResource
@@ -66,11 +73,12 @@ impl Declared for NullResource {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: NullUpdate,
         _id: &str,
         _prior: &Current,
         _: &Inputs<'_, NullIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let NullUpdate::Inputs = group;
         Ok(None)
     }
 

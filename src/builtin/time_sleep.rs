@@ -30,6 +30,11 @@ declare! {
 
 pub(super) struct TimeSleep;
 
+#[derive(Clone, Copy, Debug)]
+pub(super) enum SleepUpdate {
+    Durations,
+}
+
 fn duration(value: Option<&str>, key: &str) -> Result<Duration, ProviderError> {
     match value {
         None => Ok(Duration::ZERO),
@@ -50,9 +55,13 @@ async fn sleep(ctx: &OpContext, d: Duration) {
 #[async_trait]
 impl Declared for TimeSleep {
     type Inputs = SleepIn;
+    type Outputs = Map;
     type Client = ();
-    const UPDATES: &'static [UpdateGroup] =
-        &[("durations", &["create_duration", "destroy_duration"])];
+    type Group = SleepUpdate;
+    const UPDATES: &'static [UpdateGroup<SleepUpdate>] = &[(
+        SleepUpdate::Durations,
+        &["create_duration", "destroy_duration"],
+    )];
 
     fn new(_: Arc<()>) -> Self {
         TimeSleep
@@ -95,11 +104,12 @@ impl Declared for TimeSleep {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: SleepUpdate,
         _id: &str,
         _prior: &Current,
         i: &Inputs<'_, SleepIn>,
     ) -> Result<Option<Map>, ProviderError> {
+        let SleepUpdate::Durations = group;
         duration(i.create_duration.as_deref(), "create_duration")?;
         duration(i.destroy_duration.as_deref(), "destroy_duration")?;
         Ok(None)

@@ -422,3 +422,78 @@ fn a_malformed_ignore_changes_path_points_at_the_fault() {
         "[meshmon]\nname = \"x\"\n\n[resources.null_resource.a]\ninputs = { items = [1] }\nlifecycle = { ignore_changes = [\"inputs[\", \"inputs..b\", \"inputs.items[x]\"] }\n"
     ));
 }
+
+#[test]
+fn an_access_scope_that_disagrees_with_its_namespaces_points_at_the_scope() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.aws_eks_access_policy_association.admin]
+cluster_name = "main"
+principal_arn = "arn:aws:iam::123456789012:role/admin"
+policy_arn = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+access_scope = { type = "cluster", namespaces = ["prod"] }
+"#
+    ));
+}
+
+#[test]
+fn a_dashboard_with_two_sources_points_at_the_second() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.grafana_dashboard.mesh]
+config_json = { title = "Envoy" }
+gnet_id = 11022
+"#
+    ));
+}
+
+/// The values come from variables, which have their values at validate: the
+/// check runs there and points at where the value is written.
+#[test]
+fn a_dashboard_with_two_sources_from_variables_is_refused_at_validate() {
+    let ws = Workspace::new(
+        r#"[meshmon]
+name = "x"
+
+[variables.dashboard]
+default = 11022
+
+[resources.grafana_dashboard.mesh]
+config_json = { title = "Envoy" }
+gnet_id = "${var.dashboard}"
+"#,
+    );
+    let out = ws.expect(&["validate"], 1);
+    insta::assert_snapshot!(out.stderr);
+}
+
+#[test]
+fn a_role_association_for_nobody_points_at_the_block() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.aws_grafana_role_association.admins]
+workspace_id = "g-abc123"
+role = "ADMIN"
+"#
+    ));
+}
+
+#[test]
+fn a_provider_block_naming_two_clusters_points_at_the_second() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[providers.kubernetes]
+eks_cluster = "main"
+kubeconfig = "~/.kube/config"
+ready_timeout = "soon"
+"#
+    ));
+}

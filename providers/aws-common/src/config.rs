@@ -13,7 +13,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use meshmon_provider_sdk::{Map, ProviderError, Value};
+use meshmon_provider_sdk::attrs::typed;
+use meshmon_provider_sdk::{Map, ProviderError, declare};
 
 /// How often the SDK tries one request before giving up. Adaptive retry
 /// mode also slows the client down when AWS throttles it.
@@ -52,14 +53,25 @@ pub async fn sdk_config(region: Option<&str>, profile: Option<&str>) -> SdkConfi
     loader.load().await
 }
 
-/// The configuration a `[providers.aws]` block asks for (its `region` and
-/// `profile`, both optional), which the `aws` and `amg` providers share.
+declare! {
+    /// The `[providers.aws]` block, which the `aws` and `amg` providers
+    /// share: both optional, the standard chain fills in what is left out.
+    pub struct AwsBlock for "aws" ("Amazon Web Services, through the standard credential and region chain.") {
+        region: Option<String> = optional(AttrType::String).describe(
+            "The region, like \"eu-west-1\"; else AWS_REGION or the profile's region.",
+        );
+        profile: Option<String> = optional(AttrType::String).describe(
+            "A named profile from ~/.aws/config; else AWS_PROFILE or the default chain.",
+        );
+    }
+}
+
+/// The configuration a `[providers.aws]` block ([`AwsBlock`]) asks for.
 /// Without a region from the block, the environment or the profile there
 /// is nothing to talk to: an error that says where to set one.
 pub async fn from_block(config: &Map) -> Result<SdkConfig, ProviderError> {
-    let region = config.get("region").and_then(Value::as_str);
-    let profile = config.get("profile").and_then(Value::as_str);
-    let sdk = sdk_config(region, profile).await;
+    let block: AwsBlock = typed(config)?;
+    let sdk = sdk_config(block.region.as_deref(), block.profile.as_deref()).await;
     if sdk.region().is_none() {
         return Err(ProviderError::new("no AWS region is configured").with_hint(
             "set `region` under [providers.aws], or AWS_REGION, or a region in your AWS profile",

@@ -23,6 +23,9 @@ use meshmon_provider_sdk::ProviderError;
 /// and the message; `None` leaves the advice to [`hint`].
 pub type Hint = fn(operation: &str, code: Option<&str>, message: &str) -> Option<String>;
 
+/// No advice of the provider's own: the common [`hint`] applies.
+pub const NO_HINT: Hint = |_, _, _| None;
+
 /// Error codes that mean "no such object", by service.
 const NOT_FOUND: &[&str] = &[
     // IAM
@@ -121,7 +124,7 @@ pub fn api<E>(operation: &str, err: E) -> ProviderError
 where
     E: ProvideErrorMetadata + Error,
 {
-    api_with(|_, _, _| None, operation, err)
+    api_with(NO_HINT, operation, err)
 }
 
 /// [`api`] with a provider's own advice, tried before the common [`hint`].
@@ -148,7 +151,7 @@ pub fn found<T, E>(operation: &str, r: Result<T, E>) -> Result<Option<T>, Provid
 where
     E: ProvideErrorMetadata + Error,
 {
-    found_with(|_, _, _| None, operation, r)
+    found_with(NO_HINT, operation, r)
 }
 
 /// [`found`] with a provider's own advice for the other failures.

@@ -74,6 +74,14 @@ pub fn partition_of(arn: Option<&str>) -> &str {
         .unwrap_or("aws")
 }
 
+/// The ID at the end of an ARN, after its last `/` or `:`
+/// (`arn:aws:aps:eu-west-1:1:workspace/ws-1` → `ws-1`,
+/// `arn:aws:sns:eu-west-1:1:alerts` → `alerts`); an ID given as it is
+/// stays as it is. How an import takes either.
+pub fn last_segment(arn_or_id: &str) -> &str {
+    arn_or_id.rsplit(['/', ':']).next().unwrap_or(arn_or_id)
+}
+
 /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
 pub fn arn(partition: &str, service: &str, region: &str, account: &str, resource: &str) -> String {
     format!("arn:{partition}:{service}:{region}:{account}:{resource}")
@@ -96,6 +104,21 @@ mod tests {
         assert_eq!(partition_of(Some("arn:aws:iam::1:user/u")), "aws");
         assert_eq!(partition_of(Some("garbled")), "aws");
         assert_eq!(partition_of(None), "aws");
+    }
+
+    #[test]
+    fn imports_take_the_id_at_the_end_of_an_arn() {
+        assert_eq!(
+            last_segment("arn:aws:aps:eu-west-1:1:workspace/ws-1"),
+            "ws-1"
+        );
+        assert_eq!(last_segment("arn:aws:iam::1:role/path/agent"), "agent");
+        assert_eq!(last_segment("arn:aws:sns:eu-west-1:1:alerts"), "alerts");
+        assert_eq!(
+            last_segment("arn:aws:grafana:eu-west-1:1:/workspaces/g-1"),
+            "g-1"
+        );
+        assert_eq!(last_segment("ws-1"), "ws-1");
     }
 
     #[test]

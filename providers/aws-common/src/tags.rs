@@ -6,10 +6,14 @@
 //! and a spec may not set meshmon's.
 
 use std::collections::{BTreeMap, HashMap};
+use std::error::Error;
 use std::future::Future;
 
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_provider_sdk::attrs::Attrs;
 use meshmon_provider_sdk::{AttrType, Attribute, Map, OWNERSHIP_TAG_PREFIX, ProviderError, Value};
+
+use crate::error::{Hint, api_with};
 
 /// Whether a tag key is meshmon's (its ownership tags), not the user's.
 pub fn is_reserved(key: &str) -> bool {
@@ -59,6 +63,22 @@ pub fn is_users_tag(key: &str) -> bool {
 /// Tags as the SDKs that take a string map want them (`None` when empty).
 pub fn tags_hash_map(t: &Tags) -> Option<HashMap<String, String>> {
     (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Tags as the SDKs that take a list of key-value structs want them (IAM,
+/// SNS), each made by `build` (the SDK's `Tag::builder()`); `None` when
+/// empty.
+pub fn tag_list<T, E: std::fmt::Display>(
+    t: &Tags,
+    build: impl Fn(&str, &str) -> Result<T, E>,
+) -> Result<Option<Vec<T>>, ProviderError> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.iter()
+        .map(|(k, v)| build(k, v).map_err(|e| ProviderError::new(format!("tag {k:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// Tags from an SDK's string map.
@@ -139,6 +159,86 @@ where
         remove(to_remove).await?;
     }
     Ok(())
+}
+
+/// Brings an object's user tags from `old` to `new` with a service's two
+/// tagging calls ([`sync`]), each given with its operation
+/// (`eks:TagResource`) and what sends it for the tags to set or the keys
+/// to remove (making the request may fail before anything is sent: a tag
+/// the SDK cannot build). Their failures become `ProviderError`s naming
+/// the operation, with the provider's `hint`.
+pub async fn retag<T, U, E, G, TF, UF>(
+    hint: Hint,
+    old: &Tags,
+    new: &Tags,
+    (tag_op, tag): (&str, impl FnOnce(Tags) -> Result<TF, ProviderError>),
+    (untag_op, untag): (&str, impl FnOnce(Vec<String>) -> Result<UF, ProviderError>),
+) -> Result<(), ProviderError>
+where
+    TF: Future<Output = Result<T, E>>,
+    UF: Future<Output = Result<U, G>>,
+    E: ProvideErrorMetadata + Error,
+    G: ProvideErrorMetadata + Error,
+{
+    sync(
+        old,
+        new,
+        |set| async move {
+            tag(set)?
+                .await
+                .map(drop)
+                .map_err(|e| api_with(hint, tag_op, e))
+        },
+        |keys| async move {
+            untag(keys)?
+                .await
+                .map(drop)
+                .map_err(|e| api_with(hint, untag_op, e))
+        },
+    )
+    .await
+}
+
+/// [`retag`] for the object `$arn` of a service whose `TagResource` takes
+/// a string map and whose `UntagResource` takes the keys (EKS, AMP,
+/// Amazon Managed Grafana), from the tags recorded in `$prior` (a
+/// `Current`) to `$new`: `retag_by_arn!(clients.eks, "eks", arn, prior,
+/// &i.tags)`, or with a provider's hint before the ARN. Their clients are
+/// distinct types with the same builder methods, so the one body is a
+/// macro.
+#[macro_export]
+macro_rules! retag_by_arn {
+    ($client:expr, $service:literal, $arn:expr, $prior:expr, $new:expr) => {
+        $crate::retag_by_arn!(
+            $client,
+            $service,
+            $crate::error::NO_HINT,
+            $arn,
+            $prior,
+            $new
+        )
+    };
+    ($client:expr, $service:literal, $hint:expr, $arn:expr, $prior:expr, $new:expr) => {
+        $crate::tags::retag(
+            $hint,
+            &$crate::tags::tags_of(&$prior.inputs, "tags"),
+            $new,
+            (concat!($service, ":TagResource"), |set| {
+                Ok($client
+                    .tag_resource()
+                    .resource_arn($arn)
+                    .set_tags($crate::tags::tags_hash_map(&set))
+                    .send())
+            }),
+            (concat!($service, ":UntagResource"), |keys| {
+                Ok($client
+                    .untag_resource()
+                    .resource_arn($arn)
+                    .set_tag_keys(Some(keys))
+                    .send())
+            }),
+        )
+    };
 }
 
 #[cfg(test)]

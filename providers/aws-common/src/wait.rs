@@ -75,7 +75,7 @@ where
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + Error + 'static,
 {
-    create_call_with(ctx, |_, _, _| None, operation, send).await
+    create_call_with(ctx, error::NO_HINT, operation, send).await
 }
 
 /// [`create_call`] with a provider's own advice for its failures, tried

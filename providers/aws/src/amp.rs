@@ -15,12 +15,12 @@ use std::sync::Arc;
 use aws_sdk_amp::types::{RuleGroupsNamespaceStatusCode, WorkspaceStatusCode, WorkspaceSummary};
 use aws_smithy_types::Blob;
 use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{
     claimed_map, creation_tags, made_by, only_one, required_marks,
 };
-use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
-};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
@@ -30,37 +30,10 @@ use crate::Clients;
 use crate::attrs::{Attrs, str_of};
 use crate::wait;
 
-pub(crate) async fn retag(
-    c: &Clients,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    tags::sync(
-        old,
-        new,
-        |set| async move {
-            c.amp
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(tags_hash_map(&set))
-                .send()
-                .await
-                .map_err(|e| api("aps:TagResource", e))
-                .map(drop)
-        },
-        |remove| async move {
-            c.amp
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("aps:UntagResource", e))
-                .map(drop)
-        },
-    )
-    .await
+/// A workspace that is still CREATING (or busy with another change)
+/// answers ConflictException to what goes into it.
+pub(crate) fn workspace_busy(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ConflictException")
 }
 
 // ------------------------------------------------------ aws_amp_workspace
@@ -74,28 +47,35 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs WorkspaceOut {
+        id: String = computed(AttrType::String)
             .describe("The workspace ID (ws-…); `meshmon import` takes it.");
-        arn = computed(AttrType::String);
-        account_id = computed(AttrType::String).describe(
+        arn: String = computed(AttrType::String);
+        account_id: Option<String> = computed(AttrType::String).describe(
             "The account that owns the workspace, for policies that must name it (an SNS topic policy's aws:SourceAccount).",
         );
-        prometheus_endpoint = computed(AttrType::String)
+        prometheus_endpoint: Option<String> = computed(AttrType::String)
             .describe("https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/");
-        remote_write_url = computed(AttrType::String)
+        remote_write_url: Option<String> = computed(AttrType::String)
             .describe("Where collectors send samples (SigV4).");
-        query_url = computed(AttrType::String)
+        query_url: Option<String> = computed(AttrType::String)
             .describe("The Prometheus query API, for Grafana's data source.");
-        status = computed(AttrType::String);
+        status: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct Workspace(Arc<Clients>);
 
+/// What a workspace changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WorkspaceUpdate {
+    Alias,
+    Tags,
+}
+
 /// The outputs of a workspace as AMP describes it; the URLs only when AMP
 /// gives its endpoint.
-fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> Map {
+fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> WorkspaceOut {
     let endpoint = w.prometheus_endpoint().filter(|e| !e.is_empty()).map(|e| {
         if e.ends_with('/') {
             e.to_string()
@@ -103,22 +83,29 @@ fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> Map {
             format!("{e}/")
         }
     });
-    Attrs::new()
-        .set("id", w.workspace_id())
-        .set("arn", w.arn())
+    WorkspaceOut {
         // arn:PARTITION:aps:REGION:ACCOUNT:workspace/ID
-        .opt("account_id", w.arn().split(':').nth(4))
-        .opt(
-            "remote_write_url",
-            endpoint.as_ref().map(|e| format!("{e}api/v1/remote_write")),
-        )
-        .opt(
-            "query_url",
-            endpoint.as_ref().map(|e| format!("{e}api/v1/query")),
-        )
-        .opt("prometheus_endpoint", endpoint)
-        .opt("status", w.status().map(|s| s.status_code().as_str()))
-        .build()
+        account_id: w.arn().split(':').nth(4).map(str::to_string),
+        remote_write_url: endpoint.as_ref().map(|e| format!("{e}api/v1/remote_write")),
+        query_url: endpoint.as_ref().map(|e| format!("{e}api/v1/query")),
+        prometheus_endpoint: endpoint,
+        status: w.status().map(|s| s.status_code().as_str().to_string()),
+        ..made(w.workspace_id(), w.arn())
+    }
+}
+
+/// A workspace AMP has made, known by its ID and ARN alone until it is
+/// described.
+fn made(id: &str, arn: &str) -> WorkspaceOut {
+    WorkspaceOut {
+        id: id.into(),
+        arn: arn.into(),
+        account_id: None,
+        prometheus_endpoint: None,
+        remote_write_url: None,
+        query_url: None,
+        status: None,
+    }
 }
 
 impl Workspace {
@@ -143,13 +130,12 @@ impl Workspace {
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
-        id: &str,
-        first: Map,
-    ) -> Result<Map, ProviderError> {
-        match self.wait_active(ctx, id).await {
+        i: &Inputs<'_, WorkspaceIn>,
+        first: WorkspaceOut,
+    ) -> Result<WorkspaceOut, ProviderError> {
+        match self.wait_active(ctx, &first.id).await {
             Ok(w) => Ok(workspace_outputs(&w)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+            Err(e) => Err(e.with_partial(i.partial(first))),
         }
     }
 
@@ -231,8 +217,13 @@ impl Workspace {
 #[async_trait]
 impl Declared for Workspace {
     type Inputs = WorkspaceIn;
+    type Outputs = WorkspaceOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("alias", &["alias"]), ("tags", &["tags"])];
+    type Group = WorkspaceUpdate;
+    const UPDATES: &'static [UpdateGroup<WorkspaceUpdate>] = &[
+        (WorkspaceUpdate::Alias, &["alias"]),
+        (WorkspaceUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         Workspace(clients)
@@ -243,7 +234,7 @@ impl Declared for Workspace {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<WorkspaceOut>>, ProviderError> {
         let Some(w) = self.describe(id).await? else {
             return Ok(None);
         };
@@ -255,14 +246,14 @@ impl Declared for Workspace {
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<WorkspaceOut, ProviderError> {
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let out = wait::create_call(ctx, "aps:CreateWorkspace", || {
             self.0
@@ -275,29 +266,21 @@ impl Declared for Workspace {
                 .send()
         })
         .await?;
-        let id = out.workspace_id().to_string();
-        let first = Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", out.arn())
-            .build();
-        self.finish(ctx, i.raw(), &id, first).await
+        self.finish(ctx, i, made(out.workspace_id(), out.arn()))
+            .await
     }
 
     async fn recover(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<WorkspaceOut>, ProviderError> {
         let found =
             wait::find_settled(wait::RECOVER_SETTLE, || self.find(ctx, i.alias.as_deref())).await?;
         let Some(w) = found else {
             return Ok(None);
         };
-        let first = Attrs::new()
-            .set("id", w.workspace_id())
-            .set("arn", w.arn())
-            .build();
-        self.finish(ctx, i.raw(), w.workspace_id(), first)
+        self.finish(ctx, i, made(w.workspace_id(), w.arn()))
             .await
             .map(Some)
     }
@@ -307,13 +290,13 @@ impl Declared for Workspace {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: WorkspaceUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<WorkspaceOut>, ProviderError> {
         match group {
-            "alias" => {
+            WorkspaceUpdate::Alias => {
                 self.0
                     .amp
                     .update_workspace_alias()
@@ -324,14 +307,9 @@ impl Declared for Workspace {
                     .await
                     .map_err(|e| api("aps:UpdateWorkspaceAlias", e))?;
             }
-            _ => {
-                retag(
-                    &self.0,
-                    str_of(&prior.outputs, "arn")?,
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                )
-                .await?
+            WorkspaceUpdate::Tags => {
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag_by_arn!(self.0.amp, "aps", arn, prior, &i.tags).await?
             }
         }
         Ok(Some(workspace_outputs(&self.wait_active(ctx, id).await?)))
@@ -381,13 +359,28 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+    outputs NamespaceOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
     }
 }
 
 pub(crate) struct RuleGroupsNamespace(Arc<Clients>);
+
+/// A namespace's outputs: it is known by its ARN.
+fn namespace_outputs(arn: &str) -> NamespaceOut {
+    NamespaceOut {
+        arn: arn.into(),
+        id: arn.into(),
+    }
+}
+
+/// What a rule groups namespace changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NamespaceUpdate {
+    Data,
+    Tags,
+}
 
 /// The workspace and name of a rule groups namespace, from its ARN
 /// (`arn:aws:aps:REGION:ACCOUNT:rulegroupsnamespace/WORKSPACE_ID/NAME`) or
@@ -428,11 +421,11 @@ impl RuleGroupsNamespace {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, NamespaceIn>,
-        first: Map,
-    ) -> Result<Map, ProviderError> {
+        first: NamespaceOut,
+    ) -> Result<NamespaceOut, ProviderError> {
         match self.wait_active(ctx, &i.workspace_id, &i.name).await {
-            Ok(arn) => Ok(Attrs::new().set("arn", arn.as_str()).set("id", arn).build()),
-            Err(e) => Err(e.with_partial(Current::new(i.raw().clone(), first))),
+            Ok(arn) => Ok(namespace_outputs(&arn)),
+            Err(e) => Err(e.with_partial(i.partial(first))),
         }
     }
 
@@ -484,16 +477,17 @@ fn check_yaml(data: &str) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn workspace_busy(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ConflictException")
-}
-
 #[async_trait]
 impl Declared for RuleGroupsNamespace {
     type Inputs = NamespaceIn;
+    type Outputs = NamespaceOut;
     type Client = Clients;
+    type Group = NamespaceUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[("data", &["data"]), ("tags", &["tags"])];
+    const UPDATES: &'static [UpdateGroup<NamespaceUpdate>] = &[
+        (NamespaceUpdate::Data, &["data"]),
+        (NamespaceUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         RuleGroupsNamespace(clients)
@@ -506,7 +500,7 @@ impl Declared for RuleGroupsNamespace {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<NamespaceOut>>, ProviderError> {
         let recorded = |k: &str| prior.get(k).and_then(Value::as_str);
         let (ws, name) = match (recorded("workspace_id"), recorded("name")) {
             (Some(ws), Some(name)) => (ws, name),
@@ -524,17 +518,14 @@ impl Declared for RuleGroupsNamespace {
             )
             .tags(prior, tags_from_map(n.tags()))
             .build();
-        Ok(Some(Current::new(
-            inputs,
-            Attrs::new().set("arn", n.arn()).set("id", n.arn()).build(),
-        )))
+        Ok(Some(Current::new(inputs, namespace_outputs(n.arn()))))
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, NamespaceIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<NamespaceOut, ProviderError> {
         check_yaml(&i.data)?;
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         // A workspace that is still CREATING answers ConflictException.
@@ -553,18 +544,14 @@ impl Declared for RuleGroupsNamespace {
             })
         })
         .await?;
-        let first = Attrs::new()
-            .set("arn", out.arn())
-            .set("id", out.arn())
-            .build();
-        self.finish(ctx, i, first).await
+        self.finish(ctx, i, namespace_outputs(out.arn())).await
     }
 
     async fn recover(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, NamespaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<NamespaceOut>, ProviderError> {
         let Some(n) = self.describe(&i.workspace_id, &i.name).await? else {
             return Ok(None);
         };
@@ -575,20 +562,21 @@ impl Declared for RuleGroupsNamespace {
         if n.status().map(|s| s.status_code()) == Some(&RuleGroupsNamespaceStatusCode::Deleting) {
             return Ok(None);
         }
-        let first = Attrs::new().set("arn", n.arn()).set("id", n.arn()).build();
-        self.finish(ctx, i, first).await.map(Some)
+        self.finish(ctx, i, namespace_outputs(n.arn()))
+            .await
+            .map(Some)
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: NamespaceUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, NamespaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<NamespaceOut>, ProviderError> {
         match group {
-            "data" => {
+            NamespaceUpdate::Data => {
                 check_yaml(&i.data)?;
                 wait::retry_transient(ctx, wait::SHORT, workspace_busy, || async {
                     self.0
@@ -604,7 +592,7 @@ impl Declared for RuleGroupsNamespace {
                 .await?;
                 self.wait_active(ctx, &i.workspace_id, &i.name).await?;
             }
-            _ => retag(&self.0, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+            NamespaceUpdate::Tags => retag_by_arn!(self.0.amp, "aps", arn, prior, &i.tags).await?,
         }
         Ok(None)
     }

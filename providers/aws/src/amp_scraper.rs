@@ -25,15 +25,17 @@ use aws_sdk_amp::types::{
 };
 use aws_smithy_types::Blob;
 use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
-use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
 };
 
 use crate::Clients;
-use crate::amp::retag;
+use crate::amp::workspace_busy;
 use crate::amp_checks;
 use crate::attrs::{Attrs, changed, order_like, str_of, strings};
 use crate::wait;
@@ -91,17 +93,26 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs ScraperOut {
+        id: String = computed(AttrType::String)
             .describe("The scraper ID (s-…); `meshmon import` takes it or the ARN.");
-        arn = computed(AttrType::String);
-        role_arn = computed(AttrType::String)
+        arn: String = computed(AttrType::String);
+        role_arn: Option<String> = computed(AttrType::String)
             .describe("The service-linked role the collector uses in the cluster.");
-        status = computed(AttrType::String);
+        status: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct Scraper(Arc<Clients>);
+
+/// What a scraper changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ScraperUpdate {
+    /// One UpdateScraper call changes the destination, the configuration
+    /// and the alias together.
+    Scraper,
+    Tags,
+}
 
 fn destination(workspace_arn: &str) -> Result<Destination, ProviderError> {
     Ok(Destination::AmpConfiguration(
@@ -112,13 +123,23 @@ fn destination(workspace_arn: &str) -> Result<Destination, ProviderError> {
     ))
 }
 
-fn scraper_outputs(s: &ScraperDescription) -> Map {
-    Attrs::new()
-        .set("id", s.scraper_id())
-        .set("arn", s.arn())
-        .set("role_arn", s.role_arn())
-        .opt("status", s.status().map(|s| s.status_code().as_str()))
-        .build()
+fn scraper_outputs(s: &ScraperDescription) -> ScraperOut {
+    ScraperOut {
+        role_arn: Some(s.role_arn().into()),
+        status: s.status().map(|s| s.status_code().as_str().to_string()),
+        ..made(s.scraper_id(), s.arn())
+    }
+}
+
+/// A scraper AMP has made, known by its ID and ARN alone until it is
+/// described.
+fn made(id: &str, arn: &str) -> ScraperOut {
+    ScraperOut {
+        id: id.into(),
+        arn: arn.into(),
+        role_arn: None,
+        status: None,
+    }
 }
 
 /// A list the scraper's source holds, in the order of `prior`; with no
@@ -147,13 +168,12 @@ impl Scraper {
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
-        id: &str,
-        first: Map,
-    ) -> Result<Map, ProviderError> {
-        match self.wait_active(ctx, id).await {
+        i: &Inputs<'_, ScraperIn>,
+        first: ScraperOut,
+    ) -> Result<ScraperOut, ProviderError> {
+        match self.wait_active(ctx, &first.id).await {
             Ok(s) => Ok(scraper_outputs(&s)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+            Err(e) => Err(e.with_partial(i.partial(first))),
         }
     }
 
@@ -239,15 +259,15 @@ impl Scraper {
 #[async_trait]
 impl Declared for Scraper {
     type Inputs = ScraperIn;
+    type Outputs = ScraperOut;
     type Client = Clients;
-    /// One UpdateScraper call changes the destination, the configuration
-    /// and the alias together.
-    const UPDATES: &'static [UpdateGroup] = &[
+    type Group = ScraperUpdate;
+    const UPDATES: &'static [UpdateGroup<ScraperUpdate>] = &[
         (
-            "scraper",
+            ScraperUpdate::Scraper,
             &["workspace_arn", "scrape_configuration", "alias"],
         ),
-        ("tags", &["tags"]),
+        (ScraperUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -259,7 +279,7 @@ impl Declared for Scraper {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<ScraperOut>>, ProviderError> {
         let Some(s) = self.describe(id).await? else {
             return Ok(None);
         };
@@ -308,14 +328,14 @@ impl Declared for Scraper {
 
     /// Takes the ARN (arn:aws:aps:REGION:ACCOUNT:scraper/s-…) or the ID.
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ScraperIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<ScraperOut, ProviderError> {
         refuse(
             "scrape_configuration",
             amp_checks::scrape_configuration(&i.scrape_configuration),
@@ -349,27 +369,18 @@ impl Declared for Scraper {
                 .send()
         })
         .await?;
-        let id = out.scraper_id().to_string();
-        let first = Attrs::new()
-            .set("id", id.as_str())
-            .set("arn", out.arn())
-            .build();
-        self.finish(ctx, i.raw(), &id, first).await
+        self.finish(ctx, i, made(out.scraper_id(), out.arn())).await
     }
 
     async fn recover(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ScraperIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ScraperOut>, ProviderError> {
         let Some(s) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(ctx)).await? else {
             return Ok(None);
         };
-        let first = Attrs::new()
-            .set("id", s.scraper_id())
-            .set("arn", s.arn())
-            .build();
-        self.finish(ctx, i.raw(), s.scraper_id(), first)
+        self.finish(ctx, i, made(s.scraper_id(), s.arn()))
             .await
             .map(Some)
     }
@@ -378,13 +389,13 @@ impl Declared for Scraper {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: ScraperUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, ScraperIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ScraperOut>, ProviderError> {
         match group {
-            "scraper" => {
+            ScraperUpdate::Scraper => {
                 let inputs = i.raw();
                 let config = changed(&prior.inputs, inputs, "scrape_configuration");
                 let dest = changed(&prior.inputs, inputs, "workspace_arn");
@@ -413,14 +424,9 @@ impl Declared for Scraper {
                     req.send().await.map_err(|e| api("aps:UpdateScraper", e))?;
                 }
             }
-            _ => {
-                retag(
-                    &self.0,
-                    str_of(&prior.outputs, "arn")?,
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                )
-                .await?
+            ScraperUpdate::Tags => {
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag_by_arn!(self.0.amp, "aps", arn, prior, &i.tags).await?
             }
         }
         Ok(Some(scraper_outputs(&self.wait_active(ctx, id).await?)))
@@ -479,19 +485,30 @@ declare! {
              each with topic_arn and sigv4.region; compared as data; changed in place.",
             );
     }
-    outputs {
-        id = computed(AttrType::String).describe("The workspace ID; `meshmon import` takes it.");
-        status = computed(AttrType::String);
+    outputs DefinitionOut {
+        id: String = computed(AttrType::String)
+            .describe("The workspace ID; `meshmon import` takes it.");
+        status: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct AlertManagerDefinition(Arc<Clients>);
 
-const ALERTMANAGER_HINT: &str = "AMP's Alertmanager sends only to SNS: receivers with sns_configs, each with topic_arn and sigv4 { region }";
-
-fn workspace_busy(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ConflictException")
+/// A definition's outputs: it is known by its workspace.
+fn definition_outputs(ws: &str, status: Option<&str>) -> DefinitionOut {
+    DefinitionOut {
+        id: ws.into(),
+        status: status.map(str::to_string),
+    }
 }
+
+/// What a definition changes in place: the one document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DefinitionUpdate {
+    Definition,
+}
+
+const ALERTMANAGER_HINT: &str = "AMP's Alertmanager sends only to SNS: receivers with sns_configs, each with topic_arn and sigv4 { region }";
 
 impl AlertManagerDefinition {
     async fn describe(
@@ -512,17 +529,19 @@ impl AlertManagerDefinition {
 
     /// What a create does once AMP has the definition: waits for ACTIVE
     /// and returns the outputs, or what exists as a partial result.
-    async fn finish(&self, ctx: &OpContext, inputs: &Map, ws: &str) -> Result<Map, ProviderError> {
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, DefinitionIn>,
+    ) -> Result<DefinitionOut, ProviderError> {
+        let ws = &i.workspace_id;
         match self.wait_active(ctx, ws).await {
             Ok(out) => Ok(out),
-            Err(e) => Err(e.with_partial(Current::new(
-                inputs.clone(),
-                Attrs::new().set("id", ws).build(),
-            ))),
+            Err(e) => Err(e.with_partial(i.partial(definition_outputs(ws, None)))),
         }
     }
 
-    async fn wait_active(&self, ctx: &OpContext, ws: &str) -> Result<Map, ProviderError> {
+    async fn wait_active(&self, ctx: &OpContext, ws: &str) -> Result<DefinitionOut, ProviderError> {
         wait::until(
             ctx,
             wait::SHORT,
@@ -533,10 +552,9 @@ impl AlertManagerDefinition {
                 })?;
                 let status = d.status();
                 match status.map(|s| s.status_code()) {
-                    Some(AlertManagerDefinitionStatusCode::Active) | None => Ok(Ok(Attrs::new()
-                        .set("id", ws)
-                        .set("status", "ACTIVE")
-                        .build())),
+                    Some(AlertManagerDefinitionStatusCode::Active) | None => {
+                        Ok(Ok(definition_outputs(ws, Some("ACTIVE"))))
+                    }
                     Some(
                         c @ (AlertManagerDefinitionStatusCode::CreationFailed
                         | AlertManagerDefinitionStatusCode::UpdateFailed),
@@ -560,8 +578,11 @@ impl AlertManagerDefinition {
 #[async_trait]
 impl Declared for AlertManagerDefinition {
     type Inputs = DefinitionIn;
+    type Outputs = DefinitionOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("definition", &["definition"])];
+    type Group = DefinitionUpdate;
+    const UPDATES: &'static [UpdateGroup<DefinitionUpdate>] =
+        &[(DefinitionUpdate::Definition, &["definition"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         AlertManagerDefinition(clients)
@@ -572,7 +593,7 @@ impl Declared for AlertManagerDefinition {
         _ctx: &OpContext,
         ws: &str,
         _prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<DefinitionOut>>, ProviderError> {
         let Some(d) = self.describe(ws).await? else {
             return Ok(None);
         };
@@ -587,22 +608,19 @@ impl Declared for AlertManagerDefinition {
                 String::from_utf8_lossy(d.data().as_ref()).into_owned(),
             )
             .build();
-        let outputs = Attrs::new()
-            .set("id", ws)
-            .opt("status", d.status().map(|s| s.status_code().as_str()))
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        let status = d.status().map(|s| s.status_code().as_str());
+        Ok(Some(Current::new(inputs, definition_outputs(ws, status))))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DefinitionIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DefinitionOut, ProviderError> {
         refuse(
             "definition",
             amp_checks::alertmanager_definition(&i.definition),
@@ -622,14 +640,14 @@ impl Declared for AlertManagerDefinition {
             })
         })
         .await?;
-        self.finish(ctx, i.raw(), &i.workspace_id).await
+        self.finish(ctx, i).await
     }
 
     async fn recover(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DefinitionIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DefinitionOut>, ProviderError> {
         let ws = &i.workspace_id;
         match self.describe(ws).await? {
             // One being deleted is an earlier definition's end, not this create.
@@ -639,7 +657,7 @@ impl Declared for AlertManagerDefinition {
             {
                 Ok(None)
             }
-            Some(_) => self.finish(ctx, i.raw(), ws).await.map(Some),
+            Some(_) => self.finish(ctx, i).await.map(Some),
             None => Ok(None),
         }
     }
@@ -647,11 +665,12 @@ impl Declared for AlertManagerDefinition {
     async fn update(
         &self,
         ctx: &OpContext,
-        _group: &str,
+        group: DefinitionUpdate,
         _ws: &str,
         _prior: &Current,
         i: &Inputs<'_, DefinitionIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DefinitionOut>, ProviderError> {
+        let DefinitionUpdate::Definition = group;
         refuse(
             "definition",
             amp_checks::alertmanager_definition(&i.definition),

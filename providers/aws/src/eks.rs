@@ -19,9 +19,8 @@ use aws_sdk_eks::types::{
 };
 use meshmon_aws_common::error::{self, api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
-use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
-};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
     async_trait, declare,
@@ -40,39 +39,6 @@ const LOG_TYPES: [&str; 5] = [
     "controllerManager",
     "scheduler",
 ];
-
-pub(crate) async fn retag(
-    c: &Clients,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    tags::sync(
-        old,
-        new,
-        |set| async move {
-            c.eks
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(tags_hash_map(&set))
-                .send()
-                .await
-                .map_err(|e| api("eks:TagResource", e))
-                .map(drop)
-        },
-        |remove| async move {
-            c.eks
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api("eks:UntagResource", e))
-                .map(drop)
-        },
-    )
-    .await
-}
 
 /// Waits for an update EKS accepted. Without an update ID (some EKS
 /// emulators answer UpdateClusterConfig with the cluster instead), waits
@@ -157,7 +123,9 @@ declare! {
         endpoint_private_access: Option<bool> = optional(AttrType::Bool)
             .default(false)
             .describe("Changed in place; the AMP managed collector (aws_amp_scraper) needs it on.");
-        access_config: Option<AccessConfigIn> = optional(AttrType::map_of(AttrType::Any)).describe(
+        access_config: Option<AccessConfigIn> = optional(AttrType::map_of(AttrType::Any))
+            .check(access_config_check)
+            .describe(
             "{ authentication_mode = \"CONFIG_MAP\" | \"API_AND_CONFIG_MAP\" | \"API\", bootstrap_cluster_creator_admin_permissions = true }. \
              The mode changes in place, forward only (CONFIG_MAP → API_AND_CONFIG_MAP → API): a plan that moves it back replaces the cluster, \
              and so does a changed bootstrap_cluster_creator_admin_permissions (EKS reads it only at creation).",
@@ -165,25 +133,39 @@ declare! {
         #[serde(default)]
         enabled_log_types: Vec<String> = optional(AttrType::list_of(AttrType::String))
             .default(Value::List(Vec::new()))
+            .check(log_types_check)
             .describe("Control-plane logs to CloudWatch: api, audit, authenticator, controllerManager, scheduler; changed in place.");
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The cluster's name.");
-        arn = computed(AttrType::String);
-        endpoint = computed(AttrType::String).describe("The API server URL.");
-        certificate_authority = computed(AttrType::String)
+    outputs ClusterOut {
+        id: String = computed(AttrType::String).describe("The cluster's name.");
+        arn: Option<String> = computed(AttrType::String);
+        endpoint: Option<String> = computed(AttrType::String).describe("The API server URL.");
+        certificate_authority: Option<String> = computed(AttrType::String)
             .describe("The cluster CA, base64-encoded PEM.");
-        oidc_issuer = computed(AttrType::String)
+        oidc_issuer: Option<String> = computed(AttrType::String)
             .describe("The OIDC issuer URL, for aws_iam_oidc_provider.");
-        status = computed(AttrType::String);
-        platform_version = computed(AttrType::String);
-        cluster_security_group_id = computed(AttrType::String);
+        status: Option<String> = computed(AttrType::String);
+        platform_version: Option<String> = computed(AttrType::String);
+        cluster_security_group_id: Option<String> = computed(AttrType::String);
+        version: Option<String>;
     }
 }
 
 pub(crate) struct Cluster(Arc<Clients>);
+
+/// What a cluster changes in place. EKS allows one update at a time: each
+/// waits for the last.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ClusterUpdate {
+    Version,
+    /// One UpdateClusterConfig sets both.
+    EndpointAccess,
+    AccessConfig,
+    Logging,
+    Tags,
+}
 
 /// `access_config`, with exactly the keys it has.
 #[derive(Deserialize, Clone, Default)]
@@ -234,6 +216,42 @@ fn access_config_replacement(prior: &Map, desired: &Map) -> Option<String> {
     }
 }
 
+/// The check of `access_config` in `validate` and `plan`: its keys, and an
+/// authentication mode EKS knows.
+fn access_config_check(v: &Value) -> Result<(), String> {
+    let Some(m) = v.as_map() else {
+        return Err("must be a table".into());
+    };
+    let keys = [
+        "authentication_mode",
+        "bootstrap_cluster_creator_admin_permissions",
+    ];
+    if let Some(k) = m.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(format!("has no key `{k}`: it takes {}", keys.join(" and ")));
+    }
+    match m.get("authentication_mode").map(Value::as_str) {
+        Some(Some(mode)) if auth_mode_rank(mode).is_ok() => Ok(()),
+        None => Ok(()),
+        Some(_) => Err(format!(
+            "has an `authentication_mode` EKS does not know: use one of {}",
+            AUTH_MODES.join(", ")
+        )),
+    }
+}
+
+/// The check of `enabled_log_types` in `validate` and `plan`.
+fn log_types_check(v: &Value) -> Result<(), String> {
+    let known = |t: &Value| t.as_str().is_some_and(|t| LOG_TYPES.contains(&t));
+    if v.as_list().unwrap_or_default().iter().all(known) {
+        Ok(())
+    } else {
+        Err(format!(
+            "names a log type EKS does not know: use some of {}",
+            LOG_TYPES.join(", ")
+        ))
+    }
+}
+
 fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
     if let Some(bad) = enabled.iter().find(|t| !LOG_TYPES.contains(&t.as_str())) {
         return Err(
@@ -267,29 +285,22 @@ fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
     Ok(Logging::builder().set_cluster_logging(Some(setups)).build())
 }
 
-/// The outputs of the cluster `name` (its ID) as EKS describes it.
-fn cluster_outputs(name: &str, c: &aws_sdk_eks::types::Cluster) -> Map {
-    Attrs::new()
-        .set("id", name)
-        .opt("arn", c.arn())
-        .opt("endpoint", c.endpoint())
-        .opt(
-            "certificate_authority",
-            c.certificate_authority().and_then(|a| a.data()),
-        )
-        .opt(
-            "oidc_issuer",
-            c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()),
-        )
-        .opt("status", c.status().map(|s| s.as_str()))
-        .opt("platform_version", c.platform_version())
-        .opt(
-            "cluster_security_group_id",
-            c.resources_vpc_config()
-                .and_then(|v| v.cluster_security_group_id()),
-        )
-        .opt("version", c.version())
-        .build()
+/// The outputs of the cluster `name` (its ID) as EKS describes it; with
+/// no description (an answer without one), it is known only by name.
+fn cluster_outputs(name: &str, c: Option<&aws_sdk_eks::types::Cluster>) -> ClusterOut {
+    let text =
+        |f: fn(&aws_sdk_eks::types::Cluster) -> Option<&str>| c.and_then(f).map(str::to_string);
+    ClusterOut {
+        id: name.into(),
+        arn: text(|c| c.arn()),
+        endpoint: text(|c| c.endpoint()),
+        certificate_authority: text(|c| c.certificate_authority()?.data()),
+        oidc_issuer: text(|c| c.identity()?.oidc()?.issuer()),
+        status: text(|c| c.status().map(|s| s.as_str())),
+        platform_version: text(|c| c.platform_version()),
+        cluster_security_group_id: text(|c| c.resources_vpc_config()?.cluster_security_group_id()),
+        version: text(|c| c.version()),
+    }
 }
 
 fn cluster_inputs(c: &aws_sdk_eks::types::Cluster, prior: &Map) -> Map {
@@ -412,13 +423,12 @@ impl Cluster {
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
-        name: &str,
-        first: Map,
-    ) -> Result<Map, ProviderError> {
-        match self.wait_active(ctx, name).await {
-            Ok(c) => Ok(cluster_outputs(name, &c)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), first))),
+        i: &Inputs<'_, ClusterIn>,
+        first: ClusterOut,
+    ) -> Result<ClusterOut, ProviderError> {
+        match self.wait_active(ctx, &i.name).await {
+            Ok(c) => Ok(cluster_outputs(&i.name, Some(&c))),
+            Err(e) => Err(e.with_partial(i.partial(first))),
         }
     }
 
@@ -484,29 +494,29 @@ impl Cluster {
     }
 
     /// The outputs after an update: the cluster as EKS describes it now.
-    async fn outputs_now(&self, name: &str) -> Result<Map, ProviderError> {
+    async fn outputs_now(&self, name: &str) -> Result<ClusterOut, ProviderError> {
         let now = self.describe(name).await?.ok_or_else(|| {
             ProviderError::new(format!("cluster {name} disappeared during an update"))
         })?;
-        Ok(cluster_outputs(name, &now))
+        Ok(cluster_outputs(name, Some(&now)))
     }
 }
 
 #[async_trait]
 impl Declared for Cluster {
     type Inputs = ClusterIn;
+    type Outputs = ClusterOut;
     type Client = Clients;
-    /// EKS allows one update at a time: each waits for the last.
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("version", &["version"]),
-        // One UpdateClusterConfig sets both.
+    type Group = ClusterUpdate;
+    const UPDATES: &'static [UpdateGroup<ClusterUpdate>] = &[
+        (ClusterUpdate::Version, &["version"]),
         (
-            "endpoint_access",
+            ClusterUpdate::EndpointAccess,
             &["endpoint_public_access", "endpoint_private_access"],
         ),
-        ("access_config", &["access_config"]),
-        ("enabled_log_types", &["enabled_log_types"]),
-        ("tags", &["tags"]),
+        (ClusterUpdate::AccessConfig, &["access_config"]),
+        (ClusterUpdate::Logging, &["enabled_log_types"]),
+        (ClusterUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -519,18 +529,18 @@ impl Declared for Cluster {
         _ctx: &OpContext,
         name: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<ClusterOut>>, ProviderError> {
         Ok(self
             .describe(name)
             .await?
-            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(name, &c))))
+            .map(|c| Current::new(cluster_inputs(&c, prior), cluster_outputs(name, Some(&c)))))
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ClusterIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<ClusterOut, ProviderError> {
         let log = logging(&i.enabled_log_types)?;
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(i.subnet_ids.clone()))
@@ -580,26 +590,22 @@ impl Declared for Cluster {
                 })
             })
             .await?;
-        let first = created
-            .cluster
-            .as_ref()
-            .map(|c| cluster_outputs(&i.name, c))
-            .unwrap_or_else(|| Attrs::new().set("id", i.name.as_str()).build());
-        self.finish(ctx, i.raw(), &i.name, first).await
+        let first = cluster_outputs(&i.name, created.cluster.as_ref());
+        self.finish(ctx, i, first).await
     }
 
     async fn recover(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ClusterIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ClusterOut>, ProviderError> {
         let name = i.name.as_str();
         match self.describe(name).await? {
             Some(c) if !claimed_map(ctx, c.tags())? => Ok(None),
             // One being deleted is an earlier cluster's end, not this create.
             Some(c) if c.status() == Some(&ClusterStatus::Deleting) => Ok(None),
             Some(c) => self
-                .finish(ctx, i.raw(), name, cluster_outputs(name, &c))
+                .finish(ctx, i, cluster_outputs(name, Some(&c)))
                 .await
                 .map(Some),
             None => Ok(None),
@@ -609,14 +615,14 @@ impl Declared for Cluster {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: ClusterUpdate,
         name: &str,
         prior: &Current,
         i: &Inputs<'_, ClusterIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ClusterOut>, ProviderError> {
         let c = &self.0;
         match group {
-            "version" => {
+            ClusterUpdate::Version => {
                 if let Some(v) = &i.version {
                     ctx.progress(&format!("upgrading to Kubernetes {v}"));
                     let out = c
@@ -630,7 +636,7 @@ impl Declared for Cluster {
                     wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
                 }
             }
-            "endpoint_access" => {
+            ClusterUpdate::EndpointAccess => {
                 let vpc = VpcConfigRequest::builder()
                     .endpoint_public_access(i.endpoint_public_access.unwrap_or(true))
                     .endpoint_private_access(i.endpoint_private_access.unwrap_or(false))
@@ -645,12 +651,12 @@ impl Declared for Cluster {
                     .map_err(|e| api("eks:UpdateClusterConfig", e))?;
                 wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
             }
-            "access_config" => {
+            ClusterUpdate::AccessConfig => {
                 if let Some(mode) = i.access_config.clone().and_then(|a| a.authentication_mode) {
                     self.move_auth_mode(ctx, name, &mode).await?;
                 }
             }
-            "enabled_log_types" => {
+            ClusterUpdate::Logging => {
                 let out = c
                     .eks
                     .update_cluster_config()
@@ -661,9 +667,9 @@ impl Declared for Cluster {
                     .map_err(|e| api("eks:UpdateClusterConfig", e))?;
                 wait_update(c, ctx, name, None, out.update, || self.settled(name)).await?;
             }
-            _ => {
+            ClusterUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
-                retag(c, arn, &tags_of(&prior.inputs, "tags"), &i.tags).await?;
+                retag_by_arn!(c.eks, "eks", arn, prior, &i.tags).await?;
             }
         }
         self.outputs_now(name).await.map(Some)

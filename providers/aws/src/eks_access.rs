@@ -16,12 +16,11 @@ use std::sync::Arc;
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
-use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map, tags_of,
-};
+use meshmon_aws_common::retag_by_arn;
+use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
-    declare,
+    Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup, Value,
+    async_trait, declare,
 };
 use serde::Deserialize;
 
@@ -39,6 +38,17 @@ const ENTRY_TYPES: [&str; 7] = [
     "HYBRID_LINUX",
     "HYPERPOD_LINUX",
 ];
+
+/// The check of an access entry's `type` in `validate` and `plan`.
+fn entry_type_check(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(t) if ENTRY_TYPES.contains(&t) => Ok(()),
+        _ => Err(format!(
+            "is not an access entry type: use one of {}",
+            ENTRY_TYPES.join(", ")
+        )),
+    }
+}
 
 /// Adds the hint for the one mistake everyone makes first.
 fn access_error(e: ProviderError) -> ProviderError {
@@ -73,18 +83,28 @@ declare! {
         r#type: Option<String> = optional(AttrType::String)
             .default("STANDARD")
             .force_new()
+            .check(entry_type_check)
             .describe("STANDARD, or EC2_LINUX / EC2_WINDOWS / FARGATE_LINUX / EC2 / HYBRID_LINUX / HYPERPOD_LINUX for node roles.");
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AccessEntryOut {
+        id: String = computed(AttrType::String)
             .describe("CLUSTER:PRINCIPAL_ARN, the ID `meshmon import` takes.");
-        arn = computed(AttrType::String);
+        arn: Option<String> = computed(AttrType::String);
+        username: Option<String>;
     }
 }
 
 pub(crate) struct AccessEntry(Arc<Clients>);
+
+/// What an access entry changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AccessEntryUpdate {
+    /// One UpdateAccessEntry sets the groups and the user name.
+    Access,
+    Tags,
+}
 
 /// The access entry's ID, the one `meshmon import` takes.
 fn entry_id(cluster: &str, principal: &str) -> String {
@@ -101,12 +121,12 @@ fn split_entry_id(id: &str) -> Result<(&str, &str), ProviderError> {
 }
 
 /// The outputs of the access entry `id` as EKS describes it.
-fn entry_outputs(id: &str, e: &aws_sdk_eks::types::AccessEntry) -> Map {
-    Attrs::new()
-        .set("id", id)
-        .opt("arn", e.access_entry_arn())
-        .opt("username", e.username())
-        .build()
+fn entry_outputs(id: &str, e: &aws_sdk_eks::types::AccessEntry) -> AccessEntryOut {
+    AccessEntryOut {
+        id: id.into(),
+        arn: e.access_entry_arn().map(str::to_string),
+        username: e.username().map(str::to_string),
+    }
 }
 
 impl AccessEntry {
@@ -132,11 +152,15 @@ impl AccessEntry {
 #[async_trait]
 impl Declared for AccessEntry {
     type Inputs = AccessEntryIn;
+    type Outputs = AccessEntryOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        // One UpdateAccessEntry sets both.
-        ("access", &["kubernetes_groups", "username"]),
-        ("tags", &["tags"]),
+    type Group = AccessEntryUpdate;
+    const UPDATES: &'static [UpdateGroup<AccessEntryUpdate>] = &[
+        (
+            AccessEntryUpdate::Access,
+            &["kubernetes_groups", "username"],
+        ),
+        (AccessEntryUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -148,7 +172,7 @@ impl Declared for AccessEntry {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AccessEntryOut>>, ProviderError> {
         let (cluster, principal) = split_entry_id(id)?;
         let Some(e) = self.describe(cluster, principal).await? else {
             return Ok(None);
@@ -176,7 +200,7 @@ impl Declared for AccessEntry {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AccessEntryIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AccessEntryOut, ProviderError> {
         let kind = i.r#type.clone().unwrap_or_else(|| "STANDARD".into());
         if !ENTRY_TYPES.contains(&kind.as_str()) {
             return Err(
@@ -216,7 +240,7 @@ impl Declared for AccessEntry {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AccessEntryIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AccessEntryOut>, ProviderError> {
         match self.describe(&i.cluster_name, &i.principal_arn).await? {
             Some(e) if claimed_map(ctx, e.tags())? => Ok(Some(entry_outputs(
                 &entry_id(&i.cluster_name, &i.principal_arn),
@@ -229,14 +253,14 @@ impl Declared for AccessEntry {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: AccessEntryUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, AccessEntryIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AccessEntryOut>, ProviderError> {
         let eks = &self.0.eks;
         match group {
-            "access" => {
+            AccessEntryUpdate::Access => {
                 let out = eks
                     .update_access_entry()
                     .cluster_name(&i.cluster_name)
@@ -248,31 +272,9 @@ impl Declared for AccessEntry {
                     .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
                 Ok(out.access_entry.map(|e| entry_outputs(id, &e)))
             }
-            _ => {
+            AccessEntryUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
-                tags::sync(
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                    |set| async move {
-                        eks.tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(tags_hash_map(&set))
-                            .send()
-                            .await
-                            .map_err(|e| api("eks:TagResource", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        eks.untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("eks:UntagResource", e))
-                            .map(drop)
-                    },
-                )
-                .await?;
+                retag_by_arn!(eks, "eks", arn, prior, &i.tags).await?;
                 Ok(None)
             }
         }
@@ -311,12 +313,13 @@ declare! {
             .describe("Like \"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy\".");
         access_scope: ScopeIn = required(AttrType::map_of(AttrType::Any))
             .force_new()
+            .check(scope_check)
             .describe("{ type = \"cluster\" } or { type = \"namespace\", namespaces = [\"prod\"] }.");
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AssociationOut {
+        id: String = computed(AttrType::String)
             .describe("CLUSTER#PRINCIPAL_ARN#POLICY_ARN, the ID `meshmon import` takes.");
-        associated_at = computed(AttrType::String);
+        associated_at: Option<String> = computed(AttrType::String);
     }
 }
 
@@ -337,29 +340,49 @@ pub(crate) struct ScopeIn {
     namespaces: Vec<String>,
 }
 
-fn scope(s: &ScopeIn) -> Result<AccessScope, ProviderError> {
-    let kind = match s.kind.as_str() {
-        "cluster" if s.namespaces.is_empty() => AccessScopeType::Cluster,
-        "cluster" => {
-            return Err(
-                ProviderError::new("access_scope of type \"cluster\" takes no namespaces")
-                    .with_hint("use type = \"namespace\" to limit the policy to namespaces"),
-            );
-        }
-        "namespace" if !s.namespaces.is_empty() => AccessScopeType::Namespace,
-        "namespace" => {
-            return Err(
-                ProviderError::new("access_scope of type \"namespace\" needs namespaces")
-                    .with_hint("list them: namespaces = [\"prod\"]"),
-            );
-        }
-        other => {
-            return Err(
-                ProviderError::new(format!("{other:?} is not an access scope type"))
-                    .with_hint("use \"cluster\" or \"namespace\""),
-            );
-        }
+/// The scope type `kind` with namespaces or without, or why EKS would
+/// refuse it (a message for after the attribute's name).
+fn scope_type(kind: &str, namespaced: bool) -> Result<AccessScopeType, &'static str> {
+    match (kind, namespaced) {
+        ("cluster", false) => Ok(AccessScopeType::Cluster),
+        ("cluster", true) => Err(
+            "takes no namespaces when its type is \"cluster\": use type = \"namespace\" to limit the policy to namespaces",
+        ),
+        ("namespace", true) => Ok(AccessScopeType::Namespace),
+        ("namespace", false) => Err(
+            "needs namespaces when its type is \"namespace\": list them, like namespaces = [\"prod\"]",
+        ),
+        _ => Err("needs a `type` of \"cluster\" or \"namespace\""),
+    }
+}
+
+/// The check of `access_scope` in `validate` and `plan`: the keys a scope
+/// has, and a type that agrees with its namespaces.
+fn scope_check(v: &Value) -> Result<(), String> {
+    let Some(m) = v.as_map() else {
+        return Err("must be a table like { type = \"cluster\" }".into());
     };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "namespaces"))
+    {
+        return Err(format!(
+            "has no key `{k}`: a scope takes `type` and `namespaces`"
+        ));
+    }
+    let namespaced = m
+        .get("namespaces")
+        .and_then(Value::as_list)
+        .is_some_and(|l| !l.is_empty());
+    let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
+    scope_type(kind, namespaced)
+        .map(drop)
+        .map_err(str::to_string)
+}
+
+fn scope(s: &ScopeIn) -> Result<AccessScope, ProviderError> {
+    let kind = scope_type(&s.kind, !s.namespaces.is_empty())
+        .map_err(|why| ProviderError::new(format!("`access_scope` {why}")))?;
     Ok(AccessScope::builder()
         .r#type(kind)
         .set_namespaces((!s.namespaces.is_empty()).then(|| s.namespaces.clone()))
@@ -373,7 +396,7 @@ impl AccessPolicyAssociation {
         principal: &str,
         policy: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let mut token: Option<String> = None;
         loop {
             let Some(out) = found(
@@ -421,10 +444,10 @@ impl AccessPolicyAssociation {
                     .set("policy_arn", policy)
                     .set("access_scope", Value::Map(scope.build()))
                     .build();
-                let outputs = Attrs::new()
-                    .set("id", association_id(cluster, principal, policy))
-                    .opt("associated_at", p.associated_at().map(|t| t.to_string()))
-                    .build();
+                let outputs = AssociationOut {
+                    id: association_id(cluster, principal, policy),
+                    associated_at: p.associated_at().map(|t| t.to_string()),
+                };
                 return Ok(Some(Current::new(inputs, outputs)));
             }
             token = out.next_token().map(str::to_string);
@@ -450,7 +473,9 @@ fn split_association_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
 #[async_trait]
 impl Declared for AccessPolicyAssociation {
     type Inputs = AssociationIn;
+    type Outputs = AssociationOut;
     type Client = Clients;
+    type Group = NoUpdates;
 
     fn new(clients: Arc<Clients>) -> Self {
         AccessPolicyAssociation(clients)
@@ -461,7 +486,7 @@ impl Declared for AccessPolicyAssociation {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let (cluster, principal, policy) = split_association_id(id)?;
         self.find(cluster, principal, policy, prior).await
     }
@@ -470,7 +495,7 @@ impl Declared for AccessPolicyAssociation {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AssociationOut, ProviderError> {
         let access_scope = scope(&i.access_scope)?;
         let out = wait::create_call(ctx, "eks:AssociateAccessPolicy", || {
             self.0
@@ -485,25 +510,20 @@ impl Declared for AccessPolicyAssociation {
         })
         .await
         .map_err(access_error)?;
-        Ok(Attrs::new()
-            .set(
-                "id",
-                association_id(&i.cluster_name, &i.principal_arn, &i.policy_arn),
-            )
-            .opt(
-                "associated_at",
-                out.associated_access_policy()
-                    .and_then(|p| p.associated_at())
-                    .map(|t| t.to_string()),
-            )
-            .build())
+        Ok(AssociationOut {
+            id: association_id(&i.cluster_name, &i.principal_arn, &i.policy_arn),
+            associated_at: out
+                .associated_access_policy()
+                .and_then(|p| p.associated_at())
+                .map(|t| t.to_string()),
+        })
     }
 
     async fn recover(
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AssociationOut>, ProviderError> {
         Ok(self
             .find(&i.cluster_name, &i.principal_arn, &i.policy_arn, i.raw())
             .await?
@@ -548,5 +568,23 @@ mod tests {
         assert!(ok("cluster", &["prod"]).is_err());
         assert!(ok("namespace", &[]).is_err());
         assert!(ok("Cluster", &[]).is_err());
+    }
+
+    #[test]
+    fn the_scope_is_checked_at_plan_without_repeating_it() {
+        let scope = |v: serde_json::Value| scope_check(&Value::from(v));
+        assert!(scope(serde_json::json!({"type": "cluster"})).is_ok());
+        assert!(scope(serde_json::json!({"type": "namespace", "namespaces": ["prod"]})).is_ok());
+        let e = scope(serde_json::json!({"type": "cluster", "namespaces": ["prod"]})).unwrap_err();
+        assert!(
+            e.contains("takes no namespaces") && !e.contains("prod"),
+            "{e}"
+        );
+        let e = scope(serde_json::json!({"type": "namespace"})).unwrap_err();
+        assert!(e.contains("needs namespaces"), "{e}");
+        let e = scope(serde_json::json!({"type": "secret-ish"})).unwrap_err();
+        assert!(!e.contains("secret-ish"), "{e}");
+        let e = scope(serde_json::json!({"type": "cluster", "namespace": "a"})).unwrap_err();
+        assert!(e.contains("no key `namespace`"), "{e}");
     }
 }

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupStatus, UpdateLabelsPayload};
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed_map, creation_tags};
+use meshmon_aws_common::retag_by_arn;
 use meshmon_aws_common::tags::{
-    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of, tags_value,
+    Tags, TagsExt, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_value,
 };
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
@@ -22,7 +23,7 @@ use serde::Deserialize;
 
 use crate::Clients;
 use crate::attrs::{Attrs, order_like, str_of, strings, typed};
-use crate::eks::{cluster_create_transient, pass_role_hint, retag, wait_update};
+use crate::eks::{cluster_create_transient, pass_role_hint, wait_update};
 use crate::wait;
 
 declare! {
@@ -47,15 +48,25 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs NodeGroupOut {
+        id: String = computed(AttrType::String)
             .describe("CLUSTER:NAME, the ID `meshmon import` takes.");
-        arn = computed(AttrType::String);
-        status = computed(AttrType::String);
+        arn: Option<String> = computed(AttrType::String);
+        status: Option<String> = computed(AttrType::String);
+        instance_types: Option<Vec<String>>;
+        scaling: Option<Value>;
     }
 }
 
 pub(crate) struct NodeGroup(Arc<Clients>);
+
+/// What a node group changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NodeGroupUpdate {
+    /// One UpdateNodegroupConfig sets scaling and labels.
+    Config,
+    Tags,
+}
 
 /// `scaling`, with exactly the three sizes.
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -88,12 +99,14 @@ fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
 }
 
 /// The outputs of the node group `id` as EKS describes it.
-fn node_group_outputs(id: &str, n: &aws_sdk_eks::types::Nodegroup) -> Map {
-    Attrs::new()
-        .set("id", id)
-        .opt("arn", n.nodegroup_arn())
-        .opt("status", n.status().map(|s| s.as_str()))
-        .build()
+fn node_group_outputs(id: &str, n: Option<&aws_sdk_eks::types::Nodegroup>) -> NodeGroupOut {
+    NodeGroupOut {
+        id: id.into(),
+        arn: n.and_then(|n| n.nodegroup_arn()).map(str::to_string),
+        status: n.and_then(|n| n.status()).map(|s| s.as_str().to_string()),
+        instance_types: None,
+        scaling: None,
+    }
 }
 
 /// The sizes EKS reports; `None` when it reports no scaling.
@@ -134,21 +147,16 @@ impl NodeGroup {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, NodeGroupIn>,
-        first: Map,
-    ) -> Result<Map, ProviderError> {
+        first: NodeGroupOut,
+    ) -> Result<NodeGroupOut, ProviderError> {
         match self.wait_status(ctx, &i.cluster_name, &i.name).await {
-            Ok(n) => {
-                let mut out = node_group_outputs(&node_group_id(&i.cluster_name, &i.name), &n);
-                if let Some(scaling) = scaling_value(&n) {
-                    out.insert("scaling".into(), scaling);
-                }
-                out.insert(
-                    "instance_types".into(),
-                    strings(n.instance_types().to_vec()),
-                );
-                Ok(out)
-            }
-            Err(e) => Err(e.with_partial(Current::new(i.raw().clone(), first))),
+            // What EKS picked for what was left out, too.
+            Ok(n) => Ok(NodeGroupOut {
+                instance_types: Some(n.instance_types().to_vec()),
+                scaling: scaling_value(&n),
+                ..node_group_outputs(&node_group_id(&i.cluster_name, &i.name), Some(&n))
+            }),
+            Err(e) => Err(e.with_partial(i.partial(first))),
         }
     }
 
@@ -197,11 +205,12 @@ impl NodeGroup {
 #[async_trait]
 impl Declared for NodeGroup {
     type Inputs = NodeGroupIn;
+    type Outputs = NodeGroupOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        // One UpdateNodegroupConfig sets both.
-        ("config", &["scaling", "labels"]),
-        ("tags", &["tags"]),
+    type Group = NodeGroupUpdate;
+    const UPDATES: &'static [UpdateGroup<NodeGroupUpdate>] = &[
+        (NodeGroupUpdate::Config, &["scaling", "labels"]),
+        (NodeGroupUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -213,7 +222,7 @@ impl Declared for NodeGroup {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<NodeGroupOut>>, ProviderError> {
         let (cluster, name) = split_id(id)?;
         let Some(n) = self.describe(cluster, name).await? else {
             return Ok(None);
@@ -238,14 +247,14 @@ impl Declared for NodeGroup {
             .unless_empty(prior, "labels", tags_value(&tags_from_map(n.labels())))
             .tags(prior, tags_from_map(n.tags()))
             .build();
-        Ok(Some(Current::new(inputs, node_group_outputs(id, &n))))
+        Ok(Some(Current::new(inputs, node_group_outputs(id, Some(&n)))))
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, NodeGroupIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<NodeGroupOut, ProviderError> {
         let scaling = i.scaling;
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
         let created =
@@ -271,10 +280,7 @@ impl Declared for NodeGroup {
             })
             .await?;
         let id = node_group_id(&i.cluster_name, &i.name);
-        let first = match &created.nodegroup {
-            Some(n) => node_group_outputs(&id, n),
-            None => Attrs::new().set("id", id).build(),
-        };
+        let first = node_group_outputs(&id, created.nodegroup.as_ref());
         self.finish(ctx, i, first).await
     }
 
@@ -282,13 +288,13 @@ impl Declared for NodeGroup {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, NodeGroupIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<NodeGroupOut>, ProviderError> {
         match self.describe(&i.cluster_name, &i.name).await? {
             Some(n) if !claimed_map(ctx, n.tags())? => Ok(None),
             // One being deleted is an earlier group's end, not this create.
             Some(n) if n.status() == Some(&NodegroupStatus::Deleting) => Ok(None),
             Some(n) => {
-                let first = node_group_outputs(&node_group_id(&i.cluster_name, &i.name), &n);
+                let first = node_group_outputs(&node_group_id(&i.cluster_name, &i.name), Some(&n));
                 self.finish(ctx, i, first).await.map(Some)
             }
             None => Ok(None),
@@ -298,13 +304,13 @@ impl Declared for NodeGroup {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: NodeGroupUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, NodeGroupIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<NodeGroupOut>, ProviderError> {
         match group {
-            "config" => {
+            NodeGroupUpdate::Config => {
                 let old: NodeGroupIn = typed(&prior.inputs)?;
                 let scaling = i.scaling.filter(|s| old.scaling != Some(*s));
                 let labels = (old.labels != i.labels).then(|| {
@@ -341,21 +347,16 @@ impl Declared for NodeGroup {
                     .await?;
                 }
             }
-            _ => {
-                retag(
-                    &self.0,
-                    str_of(&prior.outputs, "arn")?,
-                    &tags_of(&prior.inputs, "tags"),
-                    &i.tags,
-                )
-                .await?
+            NodeGroupUpdate::Tags => {
+                let arn = str_of(&prior.outputs, "arn")?;
+                retag_by_arn!(self.0.eks, "eks", arn, prior, &i.tags).await?
             }
         }
         let n = self
             .describe(&i.cluster_name, &i.name)
             .await?
             .ok_or_else(|| ProviderError::new(format!("node group {} disappeared", i.name)))?;
-        Ok(Some(node_group_outputs(id, &n)))
+        Ok(Some(node_group_outputs(id, Some(&n))))
     }
 
     async fn delete(

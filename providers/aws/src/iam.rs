@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use aws_sdk_iam::types::Tag;
-use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
 use meshmon_aws_common::ownership::{claimed, creation_tags};
-use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tag_list, tags_attr, tags_of};
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
     async_trait, declare,
@@ -22,39 +22,13 @@ use crate::attrs::{Attrs, answered, order_like, strings, strings_of};
 use crate::{policy, wait};
 
 pub(crate) fn iam_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
-    if t.is_empty() {
-        return Ok(None);
-    }
-    t.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| ProviderError::new(format!("tag {k:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    tag_list(t, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 pub(crate) fn tags_from(t: &[Tag]) -> Tags {
     t.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
-}
-
-/// The name at the end of an IAM ARN (`arn:aws:iam::1:role/path/name` → `name`).
-pub(crate) fn name_of(id: &str) -> &str {
-    if id.starts_with("arn:") {
-        id.rsplit('/').next().unwrap_or(id)
-    } else {
-        id
-    }
-}
-
-/// The ARN-named outputs of an OIDC provider or a policy.
-fn arn_outputs(arn: &str) -> Attrs {
-    Attrs::new().set("arn", arn).set("id", arn)
 }
 
 // -------------------------------------------------- aws_iam_oidc_provider
@@ -76,25 +50,47 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String)
+    outputs OidcOut {
+        arn: String = computed(AttrType::String)
             .describe("What IRSA roles trust: `irsa.oidc_provider_arn`.");
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        id: String = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        thumbprints: Option<Vec<String>>;
     }
 }
 
 pub(crate) struct OidcProvider(Arc<Clients>);
 
+/// An OIDC provider's outputs: it is known by its ARN.
+fn oidc_outputs(arn: &str, thumbprints: Option<Vec<String>>) -> OidcOut {
+    OidcOut {
+        arn: arn.into(),
+        id: arn.into(),
+        thumbprints,
+    }
+}
+
+/// What an OIDC provider changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OidcUpdate {
+    ClientIds,
+    Thumbprints,
+    Tags,
+}
+
 impl OidcProvider {
     /// What a create returns once the provider exists: its ARN and the
     /// thumbprints IAM settled on.
-    async fn finish(&self, ctx: &OpContext, arn: &str, inputs: &Map) -> Result<Map, ProviderError> {
+    async fn finish(
+        &self,
+        ctx: &OpContext,
+        arn: &str,
+        inputs: &Map,
+    ) -> Result<OidcOut, ProviderError> {
         let now = self.fetch(ctx, arn, inputs).await?;
         let thumbprints = now
-            .as_ref()
-            .and_then(|c| c.inputs.get("thumbprints").cloned())
-            .unwrap_or(Value::List(Vec::new()));
-        Ok(arn_outputs(arn).set("thumbprints", thumbprints).build())
+            .map(|c| strings_of(&c.inputs, "thumbprints"))
+            .unwrap_or_default();
+        Ok(oidc_outputs(arn, Some(thumbprints)))
     }
 
     /// The ARN of the provider for `url`, if IAM has one.
@@ -122,12 +118,14 @@ impl OidcProvider {
 #[async_trait]
 impl Declared for OidcProvider {
     type Inputs = OidcIn;
+    type Outputs = OidcOut;
     type Client = Clients;
+    type Group = OidcUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("client_ids", &["client_ids"]),
-        ("thumbprints", &["thumbprints"]),
-        ("tags", &["tags"]),
+    const UPDATES: &'static [UpdateGroup<OidcUpdate>] = &[
+        (OidcUpdate::ClientIds, &["client_ids"]),
+        (OidcUpdate::Thumbprints, &["thumbprints"]),
+        (OidcUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -139,7 +137,7 @@ impl Declared for OidcProvider {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<OidcOut>>, ProviderError> {
         let out = found(
             "iam:GetOpenIDConnectProvider",
             self.0
@@ -173,10 +171,14 @@ impl Declared for OidcProvider {
             )
             .tags(prior, tags_from(p.tags()))
             .build();
-        Ok(Some(Current::new(inputs, arn_outputs(arn).build())))
+        Ok(Some(Current::new(inputs, oidc_outputs(arn, None))))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, OidcIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, OidcIn>,
+    ) -> Result<OidcOut, ProviderError> {
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreateOpenIDConnectProvider", || {
             self.0
@@ -204,7 +206,7 @@ impl Declared for OidcProvider {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, OidcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<OidcOut>, ProviderError> {
         let Some(arn) = wait::find_settled(wait::RECOVER_SETTLE, || self.find(&i.url)).await?
         else {
             return Ok(None);
@@ -229,14 +231,14 @@ impl Declared for OidcProvider {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: OidcUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, OidcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<OidcOut>, ProviderError> {
         let iam = &self.0.iam;
         match group {
-            "client_ids" => {
+            OidcUpdate::ClientIds => {
                 let old = strings_of(&prior.inputs, "client_ids");
                 for id in old.iter().filter(|o| !i.client_ids.contains(o)) {
                     gone_ok(
@@ -257,7 +259,7 @@ impl Declared for OidcProvider {
                         .map_err(|e| api("iam:AddClientIDToOpenIDConnectProvider", e))?;
                 }
             }
-            "thumbprints" => {
+            OidcUpdate::Thumbprints => {
                 iam.update_open_id_connect_provider_thumbprint()
                     .open_id_connect_provider_arn(arn)
                     // Left out, the thumbprints are cleared.
@@ -266,28 +268,25 @@ impl Declared for OidcProvider {
                     .await
                     .map_err(|e| api("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
             }
-            _ => {
-                tags::sync(
+            OidcUpdate::Tags => {
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        iam.tag_open_id_connect_provider()
+                    ("iam:TagOpenIDConnectProvider", |set| {
+                        Ok(iam
+                            .tag_open_id_connect_provider()
                             .open_id_connect_provider_arn(arn)
                             .set_tags(iam_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:TagOpenIDConnectProvider", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        iam.untag_open_id_connect_provider()
+                            .send())
+                    }),
+                    ("iam:UntagOpenIDConnectProvider", |remove| {
+                        Ok(iam
+                            .untag_open_id_connect_provider()
                             .open_id_connect_provider_arn(arn)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:UntagOpenIDConnectProvider", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?
             }
@@ -330,24 +329,42 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String)
+    outputs PolicyOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String)
             .describe("The ARN; `meshmon import` takes it or the name.");
-        policy_id = computed(AttrType::String);
-        default_version_id = computed(AttrType::String);
+        policy_id: Option<String> = computed(AttrType::String);
+        default_version_id: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct Policy(Arc<Clients>);
 
-/// What a create returns for the policy IAM has under `arn`.
-fn policy_outputs(arn: &str, p: &aws_sdk_iam::types::Policy) -> Map {
-    arn_outputs(arn)
-        .opt("policy_id", p.policy_id())
-        // IAM names a new policy's first version v1.
-        .set("default_version_id", p.default_version_id().unwrap_or("v1"))
-        .build()
+/// What a policy changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PolicyUpdate {
+    /// A new default version.
+    Document,
+    Tags,
+}
+
+/// The outputs of the policy IAM has under `arn`, at version `version`.
+fn policy_outputs(
+    arn: &str,
+    p: Option<&aws_sdk_iam::types::Policy>,
+    version: Option<String>,
+) -> PolicyOut {
+    PolicyOut {
+        arn: arn.into(),
+        id: arn.into(),
+        policy_id: p.and_then(|p| p.policy_id()).map(str::to_string),
+        default_version_id: version,
+    }
+}
+
+/// The policy's default version; IAM names a new policy's first one v1.
+fn default_version(p: &aws_sdk_iam::types::Policy) -> String {
+    p.default_version_id().unwrap_or("v1").to_string()
 }
 
 impl Policy {
@@ -403,9 +420,14 @@ impl Policy {
 #[async_trait]
 impl Declared for Policy {
     type Inputs = PolicyIn;
+    type Outputs = PolicyOut;
     type Client = Clients;
+    type Group = PolicyUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[("policy", &["policy"]), ("tags", &["tags"])];
+    const UPDATES: &'static [UpdateGroup<PolicyUpdate>] = &[
+        (PolicyUpdate::Document, &["policy"]),
+        (PolicyUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         Policy(clients)
@@ -416,7 +438,7 @@ impl Declared for Policy {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<PolicyOut>>, ProviderError> {
         let out = found(
             "iam:GetPolicy",
             self.0.iam.get_policy().policy_arn(arn).send().await,
@@ -424,7 +446,7 @@ impl Declared for Policy {
         let Some(p) = out.and_then(|o| o.policy) else {
             return Ok(None);
         };
-        let version = p.default_version_id().unwrap_or("v1").to_string();
+        let version = default_version(&p);
         let v = found(
             "iam:GetPolicyVersion",
             self.0
@@ -447,11 +469,10 @@ impl Declared for Policy {
             )
             .tags(prior, tags_from(p.tags()))
             .build();
-        let outputs = arn_outputs(arn)
-            .opt("policy_id", p.policy_id())
-            .set("default_version_id", version)
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(
+            inputs,
+            policy_outputs(arn, Some(&p), Some(version)),
+        )))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
@@ -466,7 +487,7 @@ impl Declared for Policy {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, PolicyIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<PolicyOut, ProviderError> {
         let document = policy::to_aws(&i.policy)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreatePolicy", || {
@@ -487,7 +508,8 @@ impl Declared for Policy {
         Ok(policy_outputs(
             // Made but not named: `recover` finds it by its name.
             answered("iam:CreatePolicy", "ARN", p.arn()).map_err(|e| e.ambiguous())?,
-            &p,
+            Some(&p),
+            Some(default_version(&p)),
         ))
     }
 
@@ -495,7 +517,7 @@ impl Declared for Policy {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, PolicyIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<PolicyOut>, ProviderError> {
         let arn = self.arn_of(&i.name).await?;
         let policy = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = found(
@@ -506,9 +528,9 @@ impl Declared for Policy {
         })
         .await?;
         match policy {
-            Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => {
-                Ok(Some(policy_outputs(&arn, &p)))
-            }
+            Some(p) if claimed(ctx, p.tags().iter().map(|t| (t.key(), t.value())))? => Ok(Some(
+                policy_outputs(&arn, Some(&p), Some(default_version(&p))),
+            )),
             _ => Ok(None),
         }
     }
@@ -516,14 +538,14 @@ impl Declared for Policy {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: PolicyUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, PolicyIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<PolicyOut>, ProviderError> {
         let iam = &self.0.iam;
         match group {
-            "policy" => {
+            PolicyUpdate::Document => {
                 let new_doc = policy::to_aws(&i.policy)?;
                 self.prune(arn).await?;
                 let out = iam
@@ -535,32 +557,28 @@ impl Declared for Policy {
                     .await
                     .map_err(|e| api("iam:CreatePolicyVersion", e))?;
                 let version = out.policy_version.and_then(|v| v.version_id);
-                Ok(Some(
-                    Attrs::new().opt("default_version_id", version).build(),
-                ))
+                // The policy ID stays as recorded.
+                Ok(Some(policy_outputs(arn, None, version)))
             }
-            _ => {
-                tags::sync(
+            PolicyUpdate::Tags => {
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        iam.tag_policy()
+                    ("iam:TagPolicy", |set| {
+                        Ok(iam
+                            .tag_policy()
                             .policy_arn(arn)
                             .set_tags(iam_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:TagPolicy", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        iam.untag_policy()
+                            .send())
+                    }),
+                    ("iam:UntagPolicy", |remove| {
+                        Ok(iam
+                            .untag_policy()
                             .policy_arn(arn)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:UntagPolicy", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?;
                 Ok(None)

@@ -12,9 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_aws_common::error::{api, found, gone_ok, is_not_found};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok, is_not_found};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{claimed, creation_tags};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
+use meshmon_provider_sdk::declared::DeclaredOutputs;
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
@@ -22,7 +24,7 @@ use meshmon_provider_sdk::{
 
 use crate::Clients;
 use crate::attrs::{Attrs, order_like, strings};
-use crate::iam::{iam_tags, name_of, tags_from};
+use crate::iam::{iam_tags, tags_from};
 use crate::{policy, wait};
 
 declare! {
@@ -46,14 +48,40 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The role's name.");
-        unique_id = computed(AttrType::String);
+    outputs RoleOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String).describe("The role's name.");
+        unique_id: String = computed(AttrType::String);
+        assume_role_policy: Option<Value>;
+        managed_policy_arns: Option<Vec<String>>;
+        inline_policies: Option<Map>;
     }
 }
 
 pub(crate) struct Role(Arc<Clients>);
+
+/// The outputs of a role as IAM describes it.
+fn role_outputs(role: &aws_sdk_iam::types::Role) -> RoleOut {
+    RoleOut {
+        arn: role.arn().into(),
+        id: role.role_name().into(),
+        unique_id: role.role_id().into(),
+        assume_role_policy: None,
+        managed_policy_arns: None,
+        inline_policies: None,
+    }
+}
+
+/// What a role changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RoleUpdate {
+    Description,
+    /// The trust policy, as written or built from `irsa`.
+    Trust,
+    ManagedPolicies,
+    InlinePolicies,
+    Tags,
+}
 
 impl RoleIn {
     /// The trust policy to send: from `irsa` when set (it wins over the
@@ -145,26 +173,20 @@ impl Role {
         role: &aws_sdk_iam::types::Role,
         have_managed: &[String],
         have_inline: &Map,
-    ) -> Result<Map, ProviderError> {
-        let mut outputs = Attrs::new()
-            .set("arn", role.arn())
-            .set("id", role.role_name())
-            .set("unique_id", role.role_id())
-            .build();
+    ) -> Result<RoleOut, ProviderError> {
+        let mut outputs = role_outputs(role);
         if i.assume_role_policy.is_none() || i.irsa.is_some() {
-            outputs.insert(
-                "assume_role_policy".into(),
-                policy::like(None, serde_json::Value::from(i.trust()?)),
-            );
+            outputs.assume_role_policy =
+                Some(policy::like(None, serde_json::Value::from(i.trust()?)));
         }
         if let Err(e) = self.converge(ctx, i, have_managed, have_inline).await {
-            return Err(e.with_partial(Current::new(i.raw().clone(), outputs)));
+            return Err(e.with_partial(i.partial(outputs)));
         }
         if i.managed_policy_arns.is_none() {
-            outputs.insert("managed_policy_arns".into(), Value::List(Vec::new()));
+            outputs.managed_policy_arns = Some(Vec::new());
         }
         if i.inline_policies.is_none() {
-            outputs.insert("inline_policies".into(), Value::Map(Map::new()));
+            outputs.inline_policies = Some(Map::new());
         }
         Ok(outputs)
     }
@@ -262,13 +284,15 @@ impl Role {
 #[async_trait]
 impl Declared for Role {
     type Inputs = RoleIn;
+    type Outputs = RoleOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("description", &["description"]),
-        ("trust", &["assume_role_policy", "irsa"]),
-        ("managed_policy_arns", &["managed_policy_arns"]),
-        ("inline_policies", &["inline_policies"]),
-        ("tags", &["tags"]),
+    type Group = RoleUpdate;
+    const UPDATES: &'static [UpdateGroup<RoleUpdate>] = &[
+        (RoleUpdate::Description, &["description"]),
+        (RoleUpdate::Trust, &["assume_role_policy", "irsa"]),
+        (RoleUpdate::ManagedPolicies, &["managed_policy_arns"]),
+        (RoleUpdate::InlinePolicies, &["inline_policies"]),
+        (RoleUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -280,7 +304,7 @@ impl Declared for Role {
         _ctx: &OpContext,
         name: &str,
         p: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<RoleOut>>, ProviderError> {
         let out = found(
             "iam:GetRole",
             self.0.iam.get_role().role_name(name).send().await,
@@ -323,19 +347,19 @@ impl Declared for Role {
             .set("inline_policies", Value::Map(inline))
             .tags(p, tags_from(role.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("arn", role.arn())
-            .set("id", role.role_name())
-            .set("unique_id", role.role_id())
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(inputs, role_outputs(&role))))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(name_of(id).to_string())
+        // IAM role names hold neither `/` nor `:`.
+        Ok(last_segment(id).to_string())
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RoleIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RoleIn>,
+    ) -> Result<RoleOut, ProviderError> {
         let trust = policy::to_aws(&i.trust()?)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
         let out = wait::create_call(ctx, "iam:CreateRole", || {
@@ -360,7 +384,7 @@ impl Declared for Role {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, RoleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RoleOut>, ProviderError> {
         let role = wait::find_settled(wait::RECOVER_SETTLE, || async {
             let out = found(
                 "iam:GetRole",
@@ -385,14 +409,14 @@ impl Declared for Role {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: RoleUpdate,
         name: &str,
         prior: &Current,
         i: &Inputs<'_, RoleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RoleOut>, ProviderError> {
         let iam = &self.0.iam;
         match group {
-            "description" => {
+            RoleUpdate::Description => {
                 iam.update_role()
                     .role_name(name)
                     // Left out, the description is cleared.
@@ -401,7 +425,7 @@ impl Declared for Role {
                     .await
                     .map_err(|e| api("iam:UpdateRole", e))?;
             }
-            "trust" => {
+            RoleUpdate::Trust => {
                 let trust = i.trust()?;
                 let recorded = prior
                     .inputs
@@ -417,39 +441,38 @@ impl Declared for Role {
                 }
                 if i.irsa.is_some() {
                     let built = policy::like(recorded, serde_json::Value::from(trust));
-                    return Ok(Some(Attrs::new().set("assume_role_policy", built).build()));
+                    let mut outputs = RoleOut::recorded(&prior.outputs)?;
+                    outputs.assume_role_policy = Some(built);
+                    return Ok(Some(outputs));
                 }
             }
-            "managed_policy_arns" => {
+            RoleUpdate::ManagedPolicies => {
                 let have = self.attached(name).await?;
                 self.converge_managed(ctx, i, &have).await?;
             }
-            "inline_policies" => {
+            RoleUpdate::InlinePolicies => {
                 let have = self.inline_values(name).await?;
                 self.converge_inline(i, &have).await?;
             }
-            _ => {
-                tags::sync(
+            RoleUpdate::Tags => {
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        iam.tag_role()
+                    ("iam:TagRole", |set| {
+                        Ok(iam
+                            .tag_role()
                             .role_name(name)
                             .set_tags(iam_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:TagRole", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        iam.untag_role()
+                            .send())
+                    }),
+                    ("iam:UntagRole", |remove| {
+                        Ok(iam
+                            .untag_role()
                             .role_name(name)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("iam:UntagRole", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?
             }

@@ -10,6 +10,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::creation_tags;
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr};
+use meshmon_provider_sdk::declared::DeclaredOutputs;
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
@@ -29,15 +30,30 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The gateway ID.");
-        arn = computed(AttrType::String);
+    outputs IgwOut {
+        id: String = computed(AttrType::String).describe("The gateway ID.");
+        arn: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct InternetGateway(Arc<Clients>);
 
+/// What a gateway changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IgwUpdate {
+    /// Detach from the old VPC, attach to the new.
+    Vpc,
+    Tags,
+}
+
 impl InternetGateway {
+    fn outputs(&self, id: &str, g: &aws_sdk_ec2::types::InternetGateway) -> IgwOut {
+        IgwOut {
+            id: id.into(),
+            arn: arn(&self.0, g.owner_id(), "internet-gateway", id),
+        }
+    }
+
     /// What a create does once the gateway exists: attach it to its VPC
     /// unless it is attached already (a recovery runs this too), then the
     /// outputs.
@@ -46,17 +62,17 @@ impl InternetGateway {
         i: &IgwIn,
         id: &str,
         g: &aws_sdk_ec2::types::InternetGateway,
-    ) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
-            .build();
+    ) -> Result<IgwOut, ProviderError> {
+        let outputs = self.outputs(id, g);
         if let Some(vpc) = &i.vpc_id
             && !g.attachments().iter().any(|a| a.vpc_id() == Some(vpc))
         {
+            // Recorded without the VPC it is not attached to: the next
+            // plan attaches it.
+            let made = Current::new(Map::new(), outputs.clone().into_map());
             self.attach(id, vpc)
                 .await
-                .map_err(|e| e.with_partial(Current::new(Map::new(), outputs.clone())))?;
+                .map_err(|e| e.with_partial(made))?;
         }
         Ok(outputs)
     }
@@ -101,8 +117,11 @@ impl InternetGateway {
 #[async_trait]
 impl Declared for InternetGateway {
     type Inputs = IgwIn;
+    type Outputs = IgwOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[("vpc_id", &["vpc_id"]), ("tags", &["tags"])];
+    type Group = IgwUpdate;
+    const UPDATES: &'static [UpdateGroup<IgwUpdate>] =
+        &[(IgwUpdate::Vpc, &["vpc_id"]), (IgwUpdate::Tags, &["tags"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         InternetGateway(clients)
@@ -113,7 +132,7 @@ impl Declared for InternetGateway {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<IgwOut>>, ProviderError> {
         let out = found(
             "ec2:DescribeInternetGateways",
             self.0
@@ -133,14 +152,14 @@ impl Declared for InternetGateway {
             .opt("vpc_id", vpc)
             .tags(prior, tags_from(g.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, g.owner_id(), "internet-gateway", id))
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(inputs, self.outputs(id, &g))))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, IgwIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, IgwIn>,
+    ) -> Result<IgwOut, ProviderError> {
         let tags =
             spec(ResourceType::InternetGateway, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateInternetGateway", || {
@@ -168,7 +187,7 @@ impl Declared for InternetGateway {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, IgwIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<IgwOut>, ProviderError> {
         let found = find_marked(
             ctx,
             "ec2:DescribeInternetGateways",
@@ -195,14 +214,14 @@ impl Declared for InternetGateway {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: IgwUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, IgwIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<IgwOut>, ProviderError> {
         let old: IgwIn = typed(&prior.inputs)?;
         match group {
-            "vpc_id" => {
+            IgwUpdate::Vpc => {
                 if old.vpc_id != i.vpc_id {
                     if let Some(vpc) = &old.vpc_id {
                         self.detach(ctx, id, vpc).await?;
@@ -212,7 +231,7 @@ impl Declared for InternetGateway {
                     }
                 }
             }
-            _ => retag(&self.0, id, &old.tags, &i.tags).await?,
+            IgwUpdate::Tags => retag(&self.0, id, &old.tags, &i.tags).await?,
         }
         Ok(None)
     }

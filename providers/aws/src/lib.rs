@@ -34,11 +34,12 @@ mod wait;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use meshmon_aws_common::config::AwsBlock;
 use meshmon_aws_common::identity::Caller;
 use meshmon_aws_common::without_retries;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, TypeEntry,
-    Types, async_trait,
+    Configured, Declaration, Map, Provider, ProviderError, Resource, Schema, TypeEntry, Types,
+    async_trait,
 };
 
 /// The provider as registered with the engine.
@@ -51,20 +52,7 @@ impl Provider for Aws {
     }
 
     fn config_schema(&self) -> Schema {
-        Schema::new(
-            "aws",
-            "Amazon Web Services, through the standard credential and region chain.",
-        )
-        .attr(
-            Attribute::optional("region", AttrType::String).describe(
-                "The region, like \"eu-west-1\"; else AWS_REGION or the profile's region.",
-            ),
-        )
-        .attr(
-            Attribute::optional("profile", AttrType::String).describe(
-                "A named profile from ~/.aws/config; else AWS_PROFILE or the default chain.",
-            ),
-        )
+        AwsBlock::schema()
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
@@ -172,10 +160,12 @@ impl Configured for AwsConfigured {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshmon_provider_sdk::AttrType;
 
     #[test]
     fn every_schema_has_a_resource_and_sensible_flags() {
         types().check().unwrap();
+        meshmon_provider_sdk::declared::check_block::<AwsBlock>().unwrap();
         let schemas = Aws.resource_schemas();
         assert_eq!(schemas.len(), 17);
         for s in &schemas {

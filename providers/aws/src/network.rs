@@ -16,11 +16,12 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
-use meshmon_aws_common::error::{api, found, gone_ok};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
 use meshmon_aws_common::ownership::{creation_tags, only_one, required_marks};
 use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait, declare,
+    Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
+    declare,
 };
 
 use crate::Clients;
@@ -61,33 +62,30 @@ pub(crate) async fn retag(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    tags::sync(
+    let keys = |remove: Vec<String>| {
+        remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect()
+    };
+    tags::retag(
+        NO_HINT,
         old,
         new,
-        |set| async move {
-            c.ec2
+        ("ec2:CreateTags", |set| {
+            Ok(c.ec2
                 .create_tags()
                 .resources(id)
                 .set_tags(Some(ec2_tags(&set)))
-                .send()
-                .await
-                .map_err(|e| api("ec2:CreateTags", e))
-                .map(drop)
-        },
-        |remove| async move {
-            let keys = remove
-                .iter()
-                .map(|k| Tag::builder().key(k).build())
-                .collect();
-            c.ec2
+                .send())
+        }),
+        ("ec2:DeleteTags", |remove| {
+            Ok(c.ec2
                 .delete_tags()
                 .resources(id)
-                .set_tags(Some(keys))
-                .send()
-                .await
-                .map_err(|e| api("ec2:DeleteTags", e))
-                .map(drop)
-        },
+                .set_tags(Some(keys(remove)))
+                .send())
+        }),
     )
     .await
 }
@@ -161,13 +159,21 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The VPC ID.");
-        arn = computed(AttrType::String);
+    outputs VpcOut {
+        id: String = computed(AttrType::String).describe("The VPC ID.");
+        arn: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct Vpc(Arc<Clients>);
+
+/// What a VPC changes in place: one attribute per call, as EC2 takes them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum VpcUpdate {
+    DnsSupport,
+    DnsHostnames,
+    Tags,
+}
 
 impl Vpc {
     async fn set_dns(
@@ -231,8 +237,11 @@ impl Vpc {
         i: &Inputs<'_, VpcIn>,
         id: &str,
         vpc: &aws_sdk_ec2::types::Vpc,
-    ) -> Result<Map, ProviderError> {
-        let created = Current::new(i.raw().clone(), Attrs::new().set("id", id).build());
+    ) -> Result<VpcOut, ProviderError> {
+        let outputs = VpcOut {
+            id: id.into(),
+            arn: arn(&self.0, vpc.owner_id(), "vpc", id),
+        };
         // A new VPC has DNS support on and hostnames off; set what differs.
         self.set_dns(
             id,
@@ -240,22 +249,21 @@ impl Vpc {
             i.enable_dns_hostnames.filter(|v| *v),
         )
         .await
-        .map_err(|e| e.with_partial(created))?;
-        Ok(Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
-            .build())
+        .map_err(|e| e.with_partial(i.partial(outputs.clone())))?;
+        Ok(outputs)
     }
 }
 
 #[async_trait]
 impl Declared for Vpc {
     type Inputs = VpcIn;
+    type Outputs = VpcOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("enable_dns_support", &["enable_dns_support"]),
-        ("enable_dns_hostnames", &["enable_dns_hostnames"]),
-        ("tags", &["tags"]),
+    type Group = VpcUpdate;
+    const UPDATES: &'static [UpdateGroup<VpcUpdate>] = &[
+        (VpcUpdate::DnsSupport, &["enable_dns_support"]),
+        (VpcUpdate::DnsHostnames, &["enable_dns_hostnames"]),
+        (VpcUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -267,7 +275,7 @@ impl Declared for Vpc {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<VpcOut>>, ProviderError> {
         let out = found(
             "ec2:DescribeVpcs",
             self.0.ec2.describe_vpcs().vpc_ids(id).send().await,
@@ -284,14 +292,18 @@ impl Declared for Vpc {
             .opt("enable_dns_hostnames", hostnames)
             .tags(prior, tags_from(vpc.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, vpc.owner_id(), "vpc", id))
-            .build();
+        let outputs = VpcOut {
+            id: id.into(),
+            arn: arn(&self.0, vpc.owner_id(), "vpc", id),
+        };
         Ok(Some(Current::new(inputs, outputs)))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, VpcIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, VpcIn>,
+    ) -> Result<VpcOut, ProviderError> {
         let tags = spec(ResourceType::Vpc, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateVpc", || {
             self.0
@@ -314,7 +326,7 @@ impl Declared for Vpc {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, VpcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<VpcOut>, ProviderError> {
         let found = find_marked(
             ctx,
             "ec2:DescribeVpcs",
@@ -341,21 +353,21 @@ impl Declared for Vpc {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: VpcUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, VpcIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<VpcOut>, ProviderError> {
         match group {
-            "enable_dns_support" => {
+            VpcUpdate::DnsSupport => {
                 self.set_dns(id, Some(i.enable_dns_support.unwrap_or(true)), None)
                     .await?
             }
-            "enable_dns_hostnames" => {
+            VpcUpdate::DnsHostnames => {
                 self.set_dns(id, None, Some(i.enable_dns_hostnames.unwrap_or(true)))
                     .await?
             }
-            _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+            VpcUpdate::Tags => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
         }
         Ok(None)
     }
@@ -394,17 +406,35 @@ declare! {
             .default(false)
             .describe("Give instances a public IP (public subnets).");
         load_balancer_role: Option<String> = optional(AttrType::String)
+            .check(load_balancer_role)
             .describe("\"public\" or \"internal\": adds the tag EKS looks for when it places load balancers (kubernetes.io/role/elb or kubernetes.io/role/internal-elb).");
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The subnet ID.");
-        arn = computed(AttrType::String);
+    outputs SubnetOut {
+        id: String = computed(AttrType::String).describe("The subnet ID.");
+        arn: Option<String> = computed(AttrType::String);
+        availability_zone: Option<String>;
     }
 }
 
 pub(crate) struct Subnet(Arc<Clients>);
+
+/// The check of `load_balancer_role` in `validate` and `plan`.
+fn load_balancer_role(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some("public" | "internal") => Ok(()),
+        _ => Err("is neither \"public\" nor \"internal\"".into()),
+    }
+}
+
+/// What a subnet changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SubnetUpdate {
+    PublicIp,
+    /// The role is a tag: one tag change sets both.
+    Tags,
+}
 
 impl SubnetIn {
     /// The user's tags plus the one `load_balancer_role` asks for.
@@ -443,16 +473,16 @@ impl Subnet {
         i: &Inputs<'_, SubnetIn>,
         id: &str,
         s: &aws_sdk_ec2::types::Subnet,
-    ) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", self.arn_of(s, id))
-            .opt("availability_zone", s.availability_zone())
-            .build();
+    ) -> Result<SubnetOut, ProviderError> {
+        let outputs = SubnetOut {
+            id: id.into(),
+            arn: self.arn_of(s, id),
+            availability_zone: s.availability_zone().map(str::to_string),
+        };
         if i.map_public_ip_on_launch {
             self.set_public_ip(id, true)
                 .await
-                .map_err(|e| e.with_partial(Current::new(i.raw().clone(), outputs.clone())))?;
+                .map_err(|e| e.with_partial(i.partial(outputs.clone())))?;
         }
         Ok(outputs)
     }
@@ -474,11 +504,12 @@ impl Subnet {
 #[async_trait]
 impl Declared for Subnet {
     type Inputs = SubnetIn;
+    type Outputs = SubnetOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("map_public_ip_on_launch", &["map_public_ip_on_launch"]),
-        // The role is a tag: one tag change sets both.
-        ("tags", &["load_balancer_role", "tags"]),
+    type Group = SubnetUpdate;
+    const UPDATES: &'static [UpdateGroup<SubnetUpdate>] = &[
+        (SubnetUpdate::PublicIp, &["map_public_ip_on_launch"]),
+        (SubnetUpdate::Tags, &["load_balancer_role", "tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -490,7 +521,7 @@ impl Declared for Subnet {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<SubnetOut>>, ProviderError> {
         let out = found(
             "ec2:DescribeSubnets",
             self.0.ec2.describe_subnets().subnet_ids(id).send().await,
@@ -519,10 +550,11 @@ impl Declared for Subnet {
             .opt("load_balancer_role", role)
             .tags(prior, tags)
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", self.arn_of(&s, id))
-            .build();
+        let outputs = SubnetOut {
+            id: id.into(),
+            arn: self.arn_of(&s, id),
+            availability_zone: None,
+        };
         Ok(Some(Current::new(inputs, outputs)))
     }
 
@@ -530,7 +562,7 @@ impl Declared for Subnet {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, SubnetIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<SubnetOut, ProviderError> {
         let tags = spec(ResourceType::Subnet, &creation_tags(ctx, &i.all_tags()?)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateSubnet", || {
             self.0
@@ -556,7 +588,7 @@ impl Declared for Subnet {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, SubnetIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<SubnetOut>, ProviderError> {
         let found = find_marked(
             ctx,
             "ec2:DescribeSubnets",
@@ -583,19 +615,19 @@ impl Declared for Subnet {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: SubnetUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, SubnetIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<SubnetOut>, ProviderError> {
         let old: SubnetIn = typed(&prior.inputs)?;
         match group {
-            "map_public_ip_on_launch" => {
+            SubnetUpdate::PublicIp => {
                 if old.map_public_ip_on_launch != i.map_public_ip_on_launch {
                     self.set_public_ip(id, i.map_public_ip_on_launch).await?;
                 }
             }
-            _ => retag(&self.0, id, &old.all_tags()?, &i.all_tags()?).await?,
+            SubnetUpdate::Tags => retag(&self.0, id, &old.all_tags()?, &i.all_tags()?).await?,
         }
         Ok(None)
     }

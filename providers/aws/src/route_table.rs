@@ -13,6 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use meshmon_aws_common::error::{api, found, gone_ok};
 use meshmon_aws_common::ownership::creation_tags;
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_of};
+use meshmon_provider_sdk::declared::DeclaredOutputs;
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, Value, async_trait,
     declare,
@@ -38,13 +39,22 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        id = computed(AttrType::String).describe("The route table ID.");
-        arn = computed(AttrType::String);
+    outputs RouteTableOut {
+        id: String = computed(AttrType::String).describe("The route table ID.");
+        arn: Option<String> = computed(AttrType::String);
     }
 }
 
 pub(crate) struct RouteTable(Arc<Clients>);
+
+/// What a route table changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RouteTableUpdate {
+    /// Routes and associations converge together, from one read of the
+    /// table.
+    Routes,
+    Tags,
+}
 
 /// A route, with exactly the keys a route has.
 #[derive(Deserialize, Clone, PartialEq, Debug)]
@@ -69,10 +79,17 @@ struct TableNow {
     routes: Vec<RouteIn>,
     /// (subnet ID, association ID)
     associations: Vec<(String, String)>,
-    current: Current,
+    current: Current<RouteTableOut>,
 }
 
 impl RouteTable {
+    fn outputs(&self, id: &str, t: &aws_sdk_ec2::types::RouteTable) -> RouteTableOut {
+        RouteTableOut {
+            id: id.into(),
+            arn: arn(&self.0, t.owner_id(), "route-table", id),
+        }
+    }
+
     /// The table as it is, with the routes and associations a change works
     /// from.
     async fn describe(&self, id: &str, prior: &Map) -> Result<Option<TableNow>, ProviderError> {
@@ -149,10 +166,7 @@ impl RouteTable {
             .unless_empty(prior, "subnet_ids", strings(subnets))
             .tags(prior, tags_from(t.tags()))
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, t.owner_id(), "route-table", id))
-            .build();
+        let outputs = self.outputs(id, &t);
         Ok(Some(TableNow {
             routes,
             associations,
@@ -205,14 +219,12 @@ impl RouteTable {
         routes: &[RouteIn],
         id: &str,
         t: &aws_sdk_ec2::types::RouteTable,
-    ) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new()
-            .set("id", id)
-            .opt("arn", arn(&self.0, t.owner_id(), "route-table", id))
-            .build();
+    ) -> Result<RouteTableOut, ProviderError> {
+        let outputs = self.outputs(id, t);
+        // Recorded with its VPC alone: the next plan converges the rest.
         let partial = Current::new(
             Attrs::new().set("vpc_id", i.vpc_id.as_str()).build(),
-            outputs.clone(),
+            outputs.clone().into_map(),
         );
         self.converge(id, routes, &i.subnet_ids, i.raw())
             .await
@@ -291,11 +303,13 @@ impl RouteTable {
 #[async_trait]
 impl Declared for RouteTable {
     type Inputs = RouteTableIn;
+    type Outputs = RouteTableOut;
     type Client = Clients;
-    /// Routes and associations converge together, from one read of the
-    /// table.
-    const UPDATES: &'static [UpdateGroup] =
-        &[("routes", &["routes", "subnet_ids"]), ("tags", &["tags"])];
+    type Group = RouteTableUpdate;
+    const UPDATES: &'static [UpdateGroup<RouteTableUpdate>] = &[
+        (RouteTableUpdate::Routes, &["routes", "subnet_ids"]),
+        (RouteTableUpdate::Tags, &["tags"]),
+    ];
 
     fn new(clients: Arc<Clients>) -> Self {
         RouteTable(clients)
@@ -306,7 +320,7 @@ impl Declared for RouteTable {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<RouteTableOut>>, ProviderError> {
         Ok(self.describe(id, prior).await?.map(|t| t.current))
     }
 
@@ -314,7 +328,7 @@ impl Declared for RouteTable {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, RouteTableIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<RouteTableOut, ProviderError> {
         let routes = i.routes.clone();
         let tags = spec(ResourceType::RouteTable, &creation_tags(ctx, &i.tags)).map(|s| vec![s]);
         let out = wait::create_call(ctx, "ec2:CreateRouteTable", || {
@@ -340,7 +354,7 @@ impl Declared for RouteTable {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, RouteTableIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RouteTableOut>, ProviderError> {
         let routes = i.routes.clone();
         let found = find_marked(
             ctx,
@@ -368,14 +382,18 @@ impl Declared for RouteTable {
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: RouteTableUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, RouteTableIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RouteTableOut>, ProviderError> {
         match group {
-            "routes" => self.converge(id, &i.routes, &i.subnet_ids, i.raw()).await?,
-            _ => retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?,
+            RouteTableUpdate::Routes => {
+                self.converge(id, &i.routes, &i.subnet_ids, i.raw()).await?
+            }
+            RouteTableUpdate::Tags => {
+                retag(&self.0, id, &tags_of(&prior.inputs, "tags"), &i.tags).await?
+            }
         }
         Ok(None)
     }

@@ -13,11 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_sns::types::Tag;
-use meshmon_aws_common::error::{api, found, gone_ok};
-use meshmon_aws_common::tags::{self, Tags, TagsExt, tags_attr, tags_of};
+use meshmon_aws_common::error::{NO_HINT, api, found, gone_ok};
+use meshmon_aws_common::identity::last_segment;
+use meshmon_aws_common::tags::{self, Tags, TagsExt, tag_list, tags_attr, tags_of};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup, Value,
-    async_trait, declare,
+    Current, Declared, Inputs, Map, NoUpdates, OpContext, PlanAdvice, ProviderError, UpdateGroup,
+    Value, async_trait, declare,
 };
 
 use crate::Clients;
@@ -25,19 +26,7 @@ use crate::attrs::{Attrs, answered};
 use crate::{policy, wait};
 
 fn sns_tags(t: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
-    if t.is_empty() {
-        return Ok(None);
-    }
-    t.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| ProviderError::new(format!("tag {k:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    tag_list(t, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 // ---------------------------------------------------------- aws_sns_topic
@@ -56,13 +45,22 @@ declare! {
         #[serde(default)]
         tags: Tags = tags_attr();
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it or the name.");
+    outputs TopicOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String)
+            .describe("The ARN; `meshmon import` takes it or the name.");
     }
 }
 
 pub(crate) struct Topic(Arc<Clients>);
+
+/// What a topic changes in place, one call each.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TopicUpdate {
+    DisplayName,
+    Policy,
+    Tags,
+}
 
 /// The topic's policy as read, shaped like the one the user wrote. SNS
 /// always has a policy (a default one if none was set), so a topic whose
@@ -81,9 +79,12 @@ fn topic_policy(
     }
 }
 
-/// The ARN-named outputs of a topic or subscription.
-fn arn_outputs(arn: &str) -> Map {
-    Attrs::new().set("arn", arn).set("id", arn).build()
+/// A topic's outputs: it is known by its ARN.
+fn topic_outputs(arn: &str) -> TopicOut {
+    TopicOut {
+        arn: arn.into(),
+        id: arn.into(),
+    }
 }
 
 impl Topic {
@@ -114,12 +115,14 @@ impl Topic {
 #[async_trait]
 impl Declared for Topic {
     type Inputs = TopicIn;
+    type Outputs = TopicOut;
     type Client = Clients;
+    type Group = TopicUpdate;
     const ID: &'static str = "arn";
-    const UPDATES: &'static [UpdateGroup] = &[
-        ("display_name", &["display_name"]),
-        ("policy", &["policy"]),
-        ("tags", &["tags"]),
+    const UPDATES: &'static [UpdateGroup<TopicUpdate>] = &[
+        (TopicUpdate::DisplayName, &["display_name"]),
+        (TopicUpdate::Policy, &["policy"]),
+        (TopicUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -131,7 +134,7 @@ impl Declared for Topic {
         _ctx: &OpContext,
         arn: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<TopicOut>>, ProviderError> {
         let out = found(
             "sns:GetTopicAttributes",
             self.0
@@ -157,7 +160,7 @@ impl Declared for Topic {
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect();
-        let name = arn.rsplit(':').next().unwrap_or(arn);
+        let name = last_segment(arn);
         let inputs = Attrs::new()
             .set("name", name)
             .opt(
@@ -170,7 +173,7 @@ impl Declared for Topic {
             .opt("policy", topic_policy(prior, &attrs)?)
             .tags(prior, tags)
             .build();
-        Ok(Some(Current::new(inputs, arn_outputs(arn))))
+        Ok(Some(Current::new(inputs, topic_outputs(arn))))
     }
 
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
@@ -181,7 +184,11 @@ impl Declared for Topic {
         }
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, TopicIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, TopicIn>,
+    ) -> Result<TopicOut, ProviderError> {
         let mut attributes: HashMap<String, String> = HashMap::new();
         if let Some(d) = &i.display_name {
             attributes.insert("DisplayName".to_string(), d.clone());
@@ -202,7 +209,7 @@ impl Declared for Topic {
                 .send()
         })
         .await?;
-        Ok(arn_outputs(answered(
+        Ok(topic_outputs(answered(
             "sns:CreateTopic",
             "ARN",
             out.topic_arn(),
@@ -213,7 +220,7 @@ impl Declared for Topic {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, TopicIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<TopicOut>, ProviderError> {
         let arn = self.arn_of(&i.name).await?;
         let out = found(
             "sns:GetTopicAttributes",
@@ -224,52 +231,49 @@ impl Declared for Topic {
                 .send()
                 .await,
         )?;
-        Ok(out.map(|_| arn_outputs(&arn)))
+        Ok(out.map(|_| topic_outputs(&arn)))
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: TopicUpdate,
         arn: &str,
         prior: &Current,
         i: &Inputs<'_, TopicIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<TopicOut>, ProviderError> {
         let sns = &self.0.sns;
         match group {
-            "display_name" => {
+            TopicUpdate::DisplayName => {
                 let name = i.display_name.clone().unwrap_or_default();
                 self.set_attribute(arn, "DisplayName", name).await?
             }
             // A policy left out leaves the topic's as it is.
-            "policy" => {
+            TopicUpdate::Policy => {
                 if let Some(p) = &i.policy {
                     self.set_attribute(arn, "Policy", policy::to_aws(p)?)
                         .await?
                 }
             }
-            _ => {
-                tags::sync(
+            TopicUpdate::Tags => {
+                tags::retag(
+                    NO_HINT,
                     &tags_of(&prior.inputs, "tags"),
                     &i.tags,
-                    |set| async move {
-                        sns.tag_resource()
+                    ("sns:TagResource", |set| {
+                        Ok(sns
+                            .tag_resource()
                             .resource_arn(arn)
                             .set_tags(sns_tags(&set)?)
-                            .send()
-                            .await
-                            .map_err(|e| api("sns:TagResource", e))
-                            .map(drop)
-                    },
-                    |remove| async move {
-                        sns.untag_resource()
+                            .send())
+                    }),
+                    ("sns:UntagResource", |remove| {
+                        Ok(sns
+                            .untag_resource()
                             .resource_arn(arn)
                             .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(|e| api("sns:UntagResource", e))
-                            .map(drop)
-                    },
+                            .send())
+                    }),
                 )
                 .await?
             }
@@ -306,10 +310,10 @@ declare! {
             .force_new()
             .describe("The address, URL or ARN that receives messages.");
     }
-    outputs {
-        arn = computed(AttrType::String);
-        id = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
-        pending_confirmation = computed(AttrType::Bool)
+    outputs SubscriptionOut {
+        arn: String = computed(AttrType::String);
+        id: String = computed(AttrType::String).describe("The ARN; `meshmon import` takes it.");
+        pending_confirmation: bool = computed(AttrType::Bool)
             .describe("True until the recipient confirms (e-mail, HTTP).");
     }
 }
@@ -318,7 +322,10 @@ pub(crate) struct Subscription(Arc<Clients>);
 
 /// The subscription as SNS describes it. A pending one is a subscription
 /// like any other: present, with the same inputs, just not confirmed yet.
-pub(crate) fn subscription_current(arn: &str, attrs: &HashMap<String, String>) -> Current {
+pub(crate) fn subscription_current(
+    arn: &str,
+    attrs: &HashMap<String, String>,
+) -> Current<SubscriptionOut> {
     let pending = attrs
         .get("PendingConfirmation")
         .is_some_and(|v| v == "true");
@@ -327,12 +334,15 @@ pub(crate) fn subscription_current(arn: &str, attrs: &HashMap<String, String>) -
         .opt("protocol", attrs.get("Protocol").map(String::as_str))
         .opt("endpoint", attrs.get("Endpoint").map(String::as_str))
         .build();
-    let outputs = Attrs::new()
-        .set("arn", arn)
-        .set("id", arn)
-        .set("pending_confirmation", pending)
-        .build();
-    Current::new(inputs, outputs)
+    Current::new(inputs, subscription_outputs(arn, pending))
+}
+
+fn subscription_outputs(arn: &str, pending_confirmation: bool) -> SubscriptionOut {
+    SubscriptionOut {
+        arn: arn.into(),
+        id: arn.into(),
+        pending_confirmation,
+    }
 }
 
 fn needs_confirmation(protocol: Option<&Value>) -> bool {
@@ -344,17 +354,17 @@ fn needs_confirmation(protocol: Option<&Value>) -> bool {
 
 impl Subscription {
     /// What a create returns for the subscription with this ARN.
-    async fn finish(&self, arn: &str, i: &SubscriptionIn) -> Result<Map, ProviderError> {
+    async fn finish(
+        &self,
+        arn: &str,
+        i: &SubscriptionIn,
+    ) -> Result<SubscriptionOut, ProviderError> {
         match self.get(arn).await? {
             Some(now) => Ok(now.outputs),
-            None => Ok(Attrs::new()
-                .set("arn", arn)
-                .set("id", arn)
-                .set(
-                    "pending_confirmation",
-                    needs_confirmation(Some(&Value::from(i.protocol.as_str()))),
-                )
-                .build()),
+            None => Ok(subscription_outputs(
+                arn,
+                needs_confirmation(Some(&Value::from(i.protocol.as_str()))),
+            )),
         }
     }
 
@@ -397,7 +407,7 @@ impl Subscription {
         }
     }
 
-    async fn get(&self, arn: &str) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, arn: &str) -> Result<Option<Current<SubscriptionOut>>, ProviderError> {
         let out = found(
             "sns:GetSubscriptionAttributes",
             self.0
@@ -415,7 +425,9 @@ impl Subscription {
 #[async_trait]
 impl Declared for Subscription {
     type Inputs = SubscriptionIn;
+    type Outputs = SubscriptionOut;
     type Client = Clients;
+    type Group = NoUpdates;
     const ID: &'static str = "arn";
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -427,7 +439,7 @@ impl Declared for Subscription {
         _ctx: &OpContext,
         arn: &str,
         _prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<SubscriptionOut>>, ProviderError> {
         self.get(arn).await
     }
 
@@ -435,7 +447,7 @@ impl Declared for Subscription {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, SubscriptionIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<SubscriptionOut, ProviderError> {
         let out = wait::create_call(ctx, "sns:Subscribe", || {
             self.0
                 .create
@@ -456,7 +468,7 @@ impl Declared for Subscription {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, SubscriptionIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<SubscriptionOut>, ProviderError> {
         match self.find(i).await? {
             Some(arn) => self.finish(&arn, i).await.map(Some),
             None => Ok(None),
@@ -536,15 +548,12 @@ mod tests {
     fn pending_email_subscription_reads_as_present_and_unchanged() {
         let arn = "arn:aws:sns:eu-west-1:123456789012:grafana-notification:0b4c";
         let now = subscription_current(arn, &attrs("true"));
-        assert_eq!(now.outputs["pending_confirmation"], Value::Bool(true));
+        assert!(now.outputs.pending_confirmation);
         assert_eq!(now.inputs["endpoint"], Value::from("oncall@example.com"));
         // Read again while still pending: the same, so no drift.
         assert_eq!(subscription_current(arn, &attrs("true")), now);
         let confirmed = subscription_current(arn, &attrs("false"));
-        assert_eq!(
-            confirmed.outputs["pending_confirmation"],
-            Value::Bool(false)
-        );
+        assert!(!confirmed.outputs.pending_confirmation);
         assert_eq!(confirmed.inputs, now.inputs);
     }
 

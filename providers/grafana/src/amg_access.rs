@@ -20,8 +20,8 @@ use aws_sdk_grafana::types::{
 use meshmon_aws_common::error::{api_with, found_with, gone_ok_with};
 use meshmon_aws_common::wait::create_call_with;
 use meshmon_provider_sdk::{
-    AttrType, Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait,
-    declare,
+    AttrType, Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup,
+    Value, async_trait, declare,
 };
 
 use crate::amg::{Clients, hint};
@@ -48,13 +48,43 @@ declare! {
         group_ids: Vec<String> = optional(list())
             .describe("Identity Center group IDs; changed in place.");
     }
-    outputs {
-        id = computed(AttrType::String)
+    checks {
+        someone: ["user_ids", "group_ids"];
+    }
+    outputs AssociationOut {
+        id: String = computed(AttrType::String)
             .describe("WORKSPACE_ID/ROLE; `meshmon import` takes it.");
     }
 }
 
 pub(crate) struct RoleAssociation(Arc<Clients>);
+
+/// An association holds a role for at least one user or group: one with
+/// none reads as gone.
+fn someone(inputs: &Map) -> Result<(), (&'static str, String)> {
+    let listed = |k: &str| {
+        inputs
+            .get(k)
+            .and_then(Value::as_list)
+            .is_some_and(|l| !l.is_empty())
+    };
+    if listed("user_ids") || listed("group_ids") {
+        Ok(())
+    } else {
+        Err((
+            "user_ids",
+            "is empty, and so is `group_ids`: a role association needs at least one user or group"
+                .into(),
+        ))
+    }
+}
+
+/// What an association changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AssociationUpdate {
+    /// One UpdatePermissions batch adds and revokes users and groups alike.
+    Members,
+}
 
 fn users(ids: &[String], ty: UserType) -> Result<Vec<User>, ProviderError> {
     ids.iter()
@@ -166,7 +196,7 @@ impl RoleAssociation {
         ws: &str,
         role: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let Some((u, g)) = self.holders(ws, role).await? else {
             return Ok(None);
         };
@@ -185,15 +215,17 @@ impl RoleAssociation {
             .build();
         Ok(Some(Current::new(
             inputs,
-            Attrs::new().set("id", format!("{ws}/{role}")).build(),
+            AssociationOut {
+                id: format!("{ws}/{role}"),
+            },
         )))
     }
 }
 
-fn association_outputs(i: &AssociationIn) -> Map {
-    Attrs::new()
-        .set("id", format!("{}/{}", i.workspace_id, i.role))
-        .build()
+fn association_outputs(i: &AssociationIn) -> AssociationOut {
+    AssociationOut {
+        id: format!("{}/{}", i.workspace_id, i.role),
+    }
 }
 
 fn minus(a: &[String], b: &[String]) -> Vec<String> {
@@ -211,9 +243,11 @@ fn association_id(id: &str) -> Result<(&str, &str), ProviderError> {
 #[async_trait]
 impl Declared for RoleAssociation {
     type Inputs = AssociationIn;
+    type Outputs = AssociationOut;
     type Client = Clients;
-    // One UpdatePermissions batch adds and revokes users and groups alike.
-    const UPDATES: &'static [UpdateGroup] = &[("members", &["user_ids", "group_ids"])];
+    type Group = AssociationUpdate;
+    const UPDATES: &'static [UpdateGroup<AssociationUpdate>] =
+        &[(AssociationUpdate::Members, &["user_ids", "group_ids"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         RoleAssociation(clients)
@@ -224,7 +258,7 @@ impl Declared for RoleAssociation {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AssociationOut>>, ProviderError> {
         let (ws, role) = association_id(id)?;
         self.get(ws, role, prior).await
     }
@@ -239,12 +273,9 @@ impl Declared for RoleAssociation {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Map, ProviderError> {
-        if i.user_ids.is_empty() && i.group_ids.is_empty() {
-            return Err(ProviderError::new(
-                "a role association needs at least one of `user_ids` and `group_ids`",
-            ));
-        }
+    ) -> Result<AssociationOut, ProviderError> {
+        someone(i.raw())
+            .map_err(|(attribute, why)| ProviderError::new(format!("`{attribute}` {why}")))?;
         self.change(
             &i.workspace_id,
             &i.role,
@@ -264,7 +295,7 @@ impl Declared for RoleAssociation {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AssociationOut>, ProviderError> {
         let Some((u, g)) = self.holders(&i.workspace_id, &i.role).await? else {
             return Ok(None);
         };
@@ -277,11 +308,12 @@ impl Declared for RoleAssociation {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: AssociationUpdate,
         _id: &str,
         prior: &Current,
         i: &Inputs<'_, AssociationIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AssociationOut>, ProviderError> {
+        let AssociationUpdate::Members = group;
         let (ou, og) = (
             strings_of(&prior.inputs, "user_ids"),
             strings_of(&prior.inputs, "group_ids"),
@@ -330,8 +362,8 @@ declare! {
                 "ADMIN, EDITOR or VIEWER; AMG cannot change it, so a change replaces the account.",
             );
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs AccountOut {
+        id: String = computed(AttrType::String)
             .describe("The service account's ID in Grafana; import as WORKSPACE_ID/ID.");
     }
 }
@@ -369,7 +401,7 @@ impl ServiceAccount {
         }
     }
 
-    async fn get(&self, ws: &str, id: &str) -> Result<Option<Current>, ProviderError> {
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<Current<AccountOut>>, ProviderError> {
         let Some(a) = self.find(ws, |a| a.id() == id).await? else {
             return Ok(None);
         };
@@ -378,17 +410,16 @@ impl ServiceAccount {
             .set("name", a.name())
             .set("grafana_role", a.grafana_role().as_str())
             .build();
-        Ok(Some(Current::new(
-            inputs,
-            Attrs::new().set("id", id).build(),
-        )))
+        Ok(Some(Current::new(inputs, AccountOut { id: id.into() })))
     }
 }
 
 #[async_trait]
 impl Declared for ServiceAccount {
     type Inputs = AccountIn;
+    type Outputs = AccountOut;
     type Client = Clients;
+    type Group = NoUpdates;
 
     fn new(clients: Arc<Clients>) -> Self {
         ServiceAccount(clients)
@@ -401,7 +432,7 @@ impl Declared for ServiceAccount {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<AccountOut>>, ProviderError> {
         match id.split_once('/') {
             Some((ws, sa)) if prior.is_empty() => self.get(ws, sa).await,
             _ => self.get(str_of(prior, "workspace_id")?, id).await,
@@ -422,7 +453,7 @@ impl Declared for ServiceAccount {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, AccountIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<AccountOut, ProviderError> {
         let g = &self.0.creates;
         let out = create_call_with(ctx, hint, "grafana:CreateWorkspaceServiceAccount", || {
             g.create_workspace_service_account()
@@ -432,7 +463,9 @@ impl Declared for ServiceAccount {
                 .send()
         })
         .await?;
-        Ok(Attrs::new().set("id", out.id()).build())
+        Ok(AccountOut {
+            id: out.id().into(),
+        })
     }
 
     /// Finds the account by its name, which AMG keeps unique in a
@@ -442,13 +475,13 @@ impl Declared for ServiceAccount {
         &self,
         _ctx: &OpContext,
         i: &Inputs<'_, AccountIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<AccountOut>, ProviderError> {
         let found = self
             .find(&i.workspace_id, |a| {
                 a.name() == i.name && a.grafana_role().as_str() == i.grafana_role
             })
             .await?;
-        Ok(found.map(|a| Attrs::new().set("id", a.id()).build()))
+        Ok(found.map(|a| AccountOut { id: a.id().into() }))
     }
 
     async fn delete(

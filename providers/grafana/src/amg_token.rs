@@ -33,7 +33,7 @@ use meshmon_provider_sdk::{
 };
 
 use crate::amg::{Clients, hint};
-use crate::attrs::{Attrs, duration, str_of};
+use crate::attrs::{Attrs, a_duration, duration, str_of};
 
 const DEFAULT_MARGIN: Duration = Duration::from_secs(7 * 86_400);
 
@@ -47,18 +47,18 @@ declare! {
         seconds_to_live: i64 = required(AttrType::Int)
             .force_new()
             .describe("Lifetime in seconds, at most 2592000 (30 days).");
-        renew_before: Option<String> = optional(AttrType::String).describe(
+        renew_before: Option<String> = optional(AttrType::String).check(a_duration).describe(
             "Replace the token when it expires within this long, like \"7d\"; default 7 days, or a third of \
              seconds_to_live when that is shorter.",
         );
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs TokenOut {
+        id: String = computed(AttrType::String)
             .describe("The token's ID; import as WORKSPACE_ID/SERVICE_ACCOUNT_ID/TOKEN_ID.");
-        key = computed(AttrType::String)
+        key: Option<String> = computed(AttrType::String)
             .sensitive()
             .describe("The secret, for `[providers.grafana] auth`; AMG shows it only at creation.");
-        expires_at = computed(AttrType::String).describe("RFC 3339.");
+        expires_at: String = computed(AttrType::String).describe("RFC 3339.");
     }
 }
 
@@ -97,6 +97,13 @@ fn rfc3339(t: &DateTime) -> String {
 }
 
 pub(crate) struct Token(Arc<Clients>);
+
+/// What a token changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TokenUpdate {
+    /// `renew_before` lives in meshmon alone: its update calls nothing.
+    RenewBefore,
+}
 
 impl Token {
     /// The token's (created, expires) times and name, or `None` when it (or
@@ -152,7 +159,7 @@ impl Token {
         sa: &str,
         id: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<TokenOut>>, ProviderError> {
         let Some((created, expires, name)) = self.find(ws, sa, id).await? else {
             return Ok(None);
         };
@@ -170,11 +177,15 @@ impl Token {
             .set("seconds_to_live", ttl)
             .keep(&prior.inputs, "renew_before")
             .build();
-        let outputs = Attrs::new()
-            .set("id", id)
-            .keep(&prior.outputs, "key")
-            .set("expires_at", rfc3339(&expires))
-            .build();
+        let outputs = TokenOut {
+            id: id.into(),
+            key: prior
+                .outputs
+                .get("key")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            expires_at: rfc3339(&expires),
+        };
         Ok(Some(Current::new(inputs, outputs)))
     }
 }
@@ -196,9 +207,11 @@ fn token_id(id: &str) -> Result<(&str, &str, &str), ProviderError> {
 #[async_trait]
 impl Declared for Token {
     type Inputs = TokenIn;
+    type Outputs = TokenOut;
     type Client = Clients;
-    // `renew_before` lives in meshmon alone: its update calls nothing.
-    const UPDATES: &'static [UpdateGroup] = &[("renew_before", &["renew_before"])];
+    type Group = TokenUpdate;
+    const UPDATES: &'static [UpdateGroup<TokenUpdate>] =
+        &[(TokenUpdate::RenewBefore, &["renew_before"])];
 
     fn new(clients: Arc<Clients>) -> Self {
         Token(clients)
@@ -209,7 +222,7 @@ impl Declared for Token {
         _ctx: &OpContext,
         id: &str,
         _prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<TokenOut>>, ProviderError> {
         let (ws, sa, token) = token_id(id)?;
         self.get(ws, sa, token, &Current::default()).await
     }
@@ -218,7 +231,11 @@ impl Declared for Token {
         token_id(id).map(|_| id.to_string())
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, TokenIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, TokenIn>,
+    ) -> Result<TokenOut, ProviderError> {
         renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
         let ttl = i32::try_from(i.seconds_to_live)
             .map_err(|_| ProviderError::new("`seconds_to_live` is out of range"))?;
@@ -249,11 +266,11 @@ impl Declared for Token {
             Some((_, e, _)) => e,
             None => DateTime::from(asked + Duration::from_secs(ttl.max(0) as u64)),
         };
-        Ok(Attrs::new()
-            .set("id", t.id())
-            .set("key", t.key())
-            .set("expires_at", rfc3339(&expires))
-            .build())
+        Ok(TokenOut {
+            id: t.id().into(),
+            key: Some(t.key().into()),
+            expires_at: rfc3339(&expires),
+        })
     }
 
     /// Never adopts: a token found by the create's name (unique per service
@@ -264,7 +281,7 @@ impl Declared for Token {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, TokenIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<TokenOut>, ProviderError> {
         let (ws, sa) = (&i.workspace_id, &i.service_account_id);
         let Some(t) = self.find_by(ws, sa, |t| t.name() == i.name).await? else {
             return Ok(None);
@@ -290,11 +307,12 @@ impl Declared for Token {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: TokenUpdate,
         _id: &str,
         _prior: &Current,
         i: &Inputs<'_, TokenIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<TokenOut>, ProviderError> {
+        let TokenUpdate::RenewBefore = group;
         renewal_margin(i.renew_before.as_deref(), i.seconds_to_live)?;
         Ok(None)
     }
@@ -347,7 +365,7 @@ impl Declared for Token {
         _ctx: &OpContext,
         id: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<TokenOut>>, ProviderError> {
         let ws = str_of(&prior.inputs, "workspace_id")?;
         let sa = str_of(&prior.inputs, "service_account_id")?;
         self.get(ws, sa, id, prior).await

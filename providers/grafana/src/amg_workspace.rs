@@ -26,9 +26,11 @@ use aws_sdk_grafana::types::{
     PermissionType, WorkspaceDescription, WorkspaceStatus,
 };
 use meshmon_aws_common::error::{api_with, found_with};
+use meshmon_aws_common::identity::last_segment;
 use meshmon_aws_common::ownership::{creation_tags, made_by, only_one, required_marks};
+use meshmon_aws_common::retag_by_arn;
 use meshmon_aws_common::tags::{
-    self, Tags, TagsExt, refuse_reserved, tags_attr, tags_from_map, tags_hash_map, tags_of,
+    Tags, TagsExt, refuse_reserved, tag_diff, tags_attr, tags_from_map, tags_hash_map, tags_of,
 };
 use meshmon_aws_common::wait::{create_call_with, until};
 use meshmon_provider_sdk::{
@@ -86,12 +88,14 @@ declare! {
         tags: Tags = tags_attr()
             .describe("Changed in place; keys starting with meshmon: are meshmon's own.");
     }
-    outputs {
-        id = computed(AttrType::String)
+    outputs WorkspaceOut {
+        id: String = computed(AttrType::String)
             .describe("The workspace ID (g-…); `meshmon import` takes it.");
-        endpoint = computed(AttrType::String)
+        endpoint: String = computed(AttrType::String)
             .describe("The workspace's host name, without https://.");
-        status = computed(AttrType::String);
+        status: String = computed(AttrType::String);
+        grafana_version: String;
+        role_arn: Option<String>;
     }
 }
 
@@ -118,14 +122,26 @@ impl WorkspaceIn {
 
 pub(crate) struct Workspace(Arc<Clients>);
 
-fn outputs(w: &WorkspaceDescription) -> Map {
-    Attrs::new()
-        .set("id", w.id())
-        .set("endpoint", w.endpoint())
-        .set("status", w.status().as_str())
-        .set("grafana_version", w.grafana_version())
-        .opt("role_arn", w.workspace_role_arn())
-        .build()
+/// What a workspace changes in place, each with its own call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WorkspaceUpdate {
+    /// UpdateWorkspace.
+    Workspace,
+    /// UpdateWorkspaceAuthentication.
+    Authentication,
+    /// UpdateWorkspaceConfiguration.
+    GrafanaVersion,
+    Tags,
+}
+
+fn outputs(w: &WorkspaceDescription) -> WorkspaceOut {
+    WorkspaceOut {
+        id: w.id().into(),
+        endpoint: w.endpoint().into(),
+        status: w.status().as_str().into(),
+        grafana_version: w.grafana_version().into(),
+        role_arn: w.workspace_role_arn().map(str::to_string),
+    }
 }
 
 fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
@@ -214,54 +230,38 @@ impl Workspace {
     async fn finish(
         &self,
         ctx: &OpContext,
-        inputs: &Map,
+        i: &Inputs<'_, WorkspaceIn>,
         first: &WorkspaceDescription,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<WorkspaceOut, ProviderError> {
         match self.wait_active(ctx, first.id()).await {
             Ok(w) => Ok(outputs(&w)),
-            Err(e) => Err(e.with_partial(Current::new(inputs.clone(), outputs(first)))),
+            Err(e) => Err(e.with_partial(i.partial(outputs(first)))),
         }
     }
 
-    /// Changes the user's tags from `old` to `new` ([`tags::sync`]): AWS's
-    /// and meshmon's own are never touched.
-    async fn retag(&self, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
-        let c = &self.0;
-        tags::sync(
-            old,
-            new,
-            |set| async move {
-                c.grafana
-                    .tag_resource()
-                    .resource_arn(c.workspace_arn(id).await?)
-                    .set_tags(tags_hash_map(&set))
-                    .send()
-                    .await
-                    .map_err(|e| api_with(hint, "grafana:TagResource", e))
-                    .map(drop)
-            },
-            |remove| async move {
-                c.grafana
-                    .untag_resource()
-                    .resource_arn(c.workspace_arn(id).await?)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| api_with(hint, "grafana:UntagResource", e))
-                    .map(drop)
-            },
-        )
-        .await
+    /// Changes the user's tags from those recorded in `prior` to `new`
+    /// (`tags::retag`): AWS's and meshmon's own are never touched. AMG
+    /// returns no workspace ARN, so it is built, from the caller's
+    /// identity, only when a tag moves.
+    async fn retag(&self, id: &str, prior: &Current, new: &Tags) -> Result<(), ProviderError> {
+        let (set, remove) = tag_diff(&tags_of(&prior.inputs, "tags"), new);
+        if set.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let arn = self.0.workspace_arn(id).await?;
+        retag_by_arn!(self.0.grafana, "grafana", hint, &arn, prior, new).await
     }
 }
 
 #[async_trait]
 impl Declared for Workspace {
     type Inputs = WorkspaceIn;
+    type Outputs = WorkspaceOut;
     type Client = Clients;
-    const UPDATES: &'static [UpdateGroup] = &[
+    type Group = WorkspaceUpdate;
+    const UPDATES: &'static [UpdateGroup<WorkspaceUpdate>] = &[
         (
-            "workspace",
+            WorkspaceUpdate::Workspace,
             &[
                 "name",
                 "description",
@@ -272,9 +272,12 @@ impl Declared for Workspace {
                 "role_arn",
             ],
         ),
-        ("authentication", &["authentication_providers"]),
-        ("grafana_version", &["grafana_version"]),
-        ("tags", &["tags"]),
+        (
+            WorkspaceUpdate::Authentication,
+            &["authentication_providers"],
+        ),
+        (WorkspaceUpdate::GrafanaVersion, &["grafana_version"]),
+        (WorkspaceUpdate::Tags, &["tags"]),
     ];
 
     fn new(clients: Arc<Clients>) -> Self {
@@ -286,7 +289,7 @@ impl Declared for Workspace {
         _ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<WorkspaceOut>>, ProviderError> {
         let Some(w) = self.describe(id).await? else {
             return Ok(None);
         };
@@ -295,14 +298,14 @@ impl Declared for Workspace {
 
     /// A workspace ID, or anything ending in one (an ARN).
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
-        Ok(id.rsplit('/').next().unwrap_or(id).to_string())
+        Ok(last_segment(id).to_string())
     }
 
     async fn create(
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<WorkspaceOut, ProviderError> {
         refuse_reserved(&i.tags)?;
         let tags = creation_tags(ctx, &i.tags);
         let g = &self.0.creates;
@@ -327,7 +330,7 @@ impl Declared for Workspace {
         let first = out
             .workspace()
             .ok_or_else(|| ProviderError::new("grafana:CreateWorkspace returned no workspace"))?;
-        self.finish(ctx, i.raw(), first).await
+        self.finish(ctx, i, first).await
     }
 
     /// Lists the workspaces for the one this create's tags mark (see the
@@ -337,7 +340,7 @@ impl Declared for Workspace {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<WorkspaceOut>, ProviderError> {
         required_marks(ctx)?;
         let mut mine = Vec::new();
         let mut next: Option<String> = None;
@@ -373,7 +376,7 @@ impl Declared for Workspace {
         let Some(w) = self.describe(&id).await? else {
             return Ok(None);
         };
-        self.finish(ctx, i.raw(), &w).await.map(Some)
+        self.finish(ctx, i, &w).await.map(Some)
     }
 
     /// Each group's call, then a wait for ACTIVE: AMG refuses the next
@@ -381,15 +384,15 @@ impl Declared for Workspace {
     async fn update(
         &self,
         ctx: &OpContext,
-        group: &str,
+        group: WorkspaceUpdate,
         id: &str,
         prior: &Current,
         i: &Inputs<'_, WorkspaceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<WorkspaceOut>, ProviderError> {
         refuse_reserved(&i.tags)?;
         let g = &self.0.grafana;
         match group {
-            "workspace" => {
+            WorkspaceUpdate::Workspace => {
                 g.update_workspace()
                     .workspace_id(id)
                     .account_access_type(AccountAccessType::from(i.account_access_type.as_str()))
@@ -404,7 +407,7 @@ impl Declared for Workspace {
                     .await
                     .map_err(|e| api_with(hint, "grafana:UpdateWorkspace", e))?;
             }
-            "authentication" => {
+            WorkspaceUpdate::Authentication => {
                 g.update_workspace_authentication()
                     .workspace_id(id)
                     .set_authentication_providers(Some(i.auth()))
@@ -413,7 +416,7 @@ impl Declared for Workspace {
                     .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceAuthentication", e))?;
             }
             // A version left out leaves the workspace's as it is.
-            "grafana_version" => {
+            WorkspaceUpdate::GrafanaVersion => {
                 if let Some(version) = &i.grafana_version {
                     // The call needs the configuration too: keep what is there.
                     let conf = g
@@ -431,10 +434,7 @@ impl Declared for Workspace {
                         .map_err(|e| api_with(hint, "grafana:UpdateWorkspaceConfiguration", e))?;
                 }
             }
-            _ => {
-                self.retag(id, &tags_of(&prior.inputs, "tags"), &i.tags)
-                    .await?
-            }
+            WorkspaceUpdate::Tags => self.retag(id, prior, &i.tags).await?,
         }
         Ok(Some(outputs(&self.wait_active(ctx, id).await?)))
     }

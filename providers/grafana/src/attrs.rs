@@ -5,28 +5,10 @@
 
 use std::time::Duration;
 
-use meshmon_provider_sdk::{Map, OpContext, ProviderError, Value};
+use meshmon_provider_sdk::{OpContext, ProviderError, Value};
 use sha2::{Digest, Sha256};
 
-pub use meshmon_provider_sdk::attrs::{Attrs, str_of, strings, strings_of};
-
-/// Orders `actual` like the list the user wrote, so that a set the API
-/// returns in its own order does not read as a change; new items go last.
-pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String> {
-    actual.sort();
-    actual.dedup();
-    let mut out: Vec<String> = strings_of(prior, key)
-        .into_iter()
-        .filter(|w| actual.contains(w))
-        .collect();
-    out.dedup();
-    for a in actual {
-        if !out.contains(&a) {
-            out.push(a);
-        }
-    }
-    out
-}
+pub use meshmon_provider_sdk::attrs::{Attrs, order_like, str_of, strings, strings_of};
 
 /// The uid a create gives a Grafana object the user named no uid for:
 /// derived from the create's idempotency token (and `part`, which tells
@@ -82,6 +64,17 @@ pub fn duration(attr: &str, s: &str) -> Result<Duration, ProviderError> {
         ProviderError::new(format!("`{attr}` = {s:?} is not a duration: {e}"))
             .with_hint("write durations like \"30s\", \"1m\", \"12h\" or \"7d\"")
     })
+}
+
+/// The check of a duration attribute in `validate` and `plan`, as
+/// [`duration`] reads it at apply.
+pub fn a_duration(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if humantime::parse_duration(s.trim()).is_err() => {
+            Err("is not a duration: write durations like \"30s\", \"1m\", \"12h\" or \"7d\"".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A duration the API returned, spelled the way the user wrote it when
@@ -176,15 +169,6 @@ mod tests {
         assert_eq!(
             duration_like(Some(&prior), Duration::from_secs(120)),
             Value::from("2m")
-        );
-    }
-
-    #[test]
-    fn order_follows_the_spec_then_new_items_sorted() {
-        let prior: Map = [("ids".to_string(), strings(["b", "a"]))].into();
-        assert_eq!(
-            order_like(&prior, "ids", vec!["c".into(), "a".into(), "b".into()]),
-            vec!["b", "a", "c"]
         );
     }
 }

@@ -36,7 +36,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::attrs::{
-    Attrs, answered, duration, duration_like, intent_uid, no_intent, parse_go_duration,
+    Attrs, a_duration, answered, duration, duration_like, intent_uid, no_intent, parse_go_duration,
 };
 use crate::client::{Client, seg};
 
@@ -80,12 +80,13 @@ declare! {
         #[serde(default = "interval")]
         interval: String = optional(AttrType::String)
             .default(INTERVAL)
+            .check(a_duration)
             .describe("How often the group is evaluated; applies to the whole group.");
         datasource_uid: String = required(AttrType::String).describe("The Prometheus data source.");
         query: String = required(AttrType::String).describe("PromQL.");
         // Read as a `Condition` when the rule is built, so that a malformed
         // one is explained there.
-        condition: Value = required(AttrType::map_of(AttrType::Any)).describe(
+        condition: Value = required(AttrType::map_of(AttrType::Any)).check(condition_check).describe(
             "{ type = \"gt\" | \"lt\", threshold = N } or { type = \"within_range\" | \"outside_range\", \
              threshold = [LOW, HIGH] }.",
         );
@@ -96,10 +97,12 @@ declare! {
         #[serde(default = "lookback")]
         lookback: String = optional(AttrType::String)
             .default(LOOKBACK)
+            .check(a_duration)
             .describe("The query's time range, ending now.");
         #[serde(default = "pending")]
         r#for: String = optional(AttrType::String)
             .default(PENDING)
+            .check(a_duration)
             .describe("How long the condition must hold before the alert fires, like \"1m\".");
         #[serde(default)]
         labels: BTreeMap<String, String> = optional(text());
@@ -118,12 +121,28 @@ declare! {
             .force_new()
             .describe("The rule's uid; meshmon picks one when left out.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+    outputs RuleOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        uid: String;
     }
 }
 
 pub(crate) struct AlertRule(Arc<Client>);
+
+fn outputs(uid: &str) -> RuleOut {
+    RuleOut {
+        id: uid.into(),
+        uid: uid.into(),
+    }
+}
+
+/// What a rule changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RuleUpdate {
+    /// One PUT sends the whole rule, then the group's interval is set: a
+    /// rule moved to another group needs it there too.
+    Rule,
+}
 
 #[derive(Deserialize)]
 struct Condition {
@@ -159,6 +178,18 @@ impl Condition {
         }
         Ok(params)
     }
+}
+
+/// The check of `condition` in `validate` and `plan`: what
+/// [`Condition::params`] takes at apply, said without the value.
+fn condition_check(v: &Value) -> Result<(), String> {
+    let shape = || {
+        "must be { type = \"gt\" | \"lt\", threshold = N } or \
+         { type = \"within_range\" | \"outside_range\", threshold = [LOW, HIGH] }"
+            .to_string()
+    };
+    let c: Condition = v.to_typed().map_err(|_| shape())?;
+    c.params().map(drop).map_err(|_| shape())
 }
 
 /// The provisioning API's rule body.
@@ -230,7 +261,7 @@ fn for_create(ctx: &OpContext, i: &RuleIn) -> RuleIn {
 
 /// A rule read back in the resource's terms. A rule reshaped in the UI
 /// (another pipeline) reads with what can be found, which shows as drift.
-fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
+fn current(r: &Json, uid: &str, interval: Option<u64>, prior: &Map) -> Current<RuleOut> {
     // A rule without data steps has none to find.
     let data: Vec<&Json> = r["data"]
         .as_array()
@@ -259,8 +290,7 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
             .unwrap_or(Value::Null)
     };
     let map = |v: &Json| Value::from(if v.is_object() { v.clone() } else { json!({}) });
-    // `fetch` makes sure of the uid; a field the answer lacks is left out.
-    let uid = r["uid"].as_str();
+    // A field the answer lacks is left out.
     let inputs = Attrs::new()
         .opt("title", r["title"].as_str())
         .opt("folder_uid", r["folderUID"].as_str())
@@ -296,9 +326,9 @@ fn current(r: &Json, interval: Option<u64>, prior: &Map) -> Current {
         .opt("no_data_state", r["noDataState"].as_str())
         .opt("exec_err_state", r["execErrState"].as_str())
         .set("is_paused", r["isPaused"].as_bool().unwrap_or(false))
-        .opt("uid", uid)
+        .set("uid", uid)
         .build();
-    Current::new(inputs, Attrs::new().opt("id", uid).opt("uid", uid).build())
+    Current::new(inputs, outputs(uid))
 }
 
 impl AlertRule {
@@ -350,24 +380,28 @@ impl AlertRule {
 
     /// What a create does once the rule exists: sets the group's interval.
     /// A failure leaves the rule recorded, to be repaired by the next apply.
-    async fn finish(&self, i: &RuleIn, uid: &str, inputs: &Map) -> Result<Map, ProviderError> {
-        let outputs = Attrs::new().set("id", uid).set("uid", uid).build();
-        self.ensure_interval(i)
+    async fn finish(
+        &self,
+        i: &Inputs<'_, RuleIn>,
+        with_uid: &RuleIn,
+        uid: &str,
+    ) -> Result<RuleOut, ProviderError> {
+        self.ensure_interval(with_uid)
             .await
-            .map_err(|e| e.with_partial(Current::new(inputs.clone(), outputs.clone())))?;
-        Ok(outputs)
+            .map_err(|e| e.with_partial(i.partial(outputs(uid))))?;
+        Ok(outputs(uid))
     }
 }
 
 #[async_trait]
 impl Declared for AlertRule {
     type Inputs = RuleIn;
+    type Outputs = RuleOut;
     type Client = Client;
+    type Group = RuleUpdate;
     const ID: &'static str = "uid";
-    // One PUT sends the whole rule, then the group's interval is set: a
-    // rule moved to another group needs it there too.
-    const UPDATES: &'static [UpdateGroup] = &[(
-        "rule",
+    const UPDATES: &'static [UpdateGroup<RuleUpdate>] = &[(
+        RuleUpdate::Rule,
         &[
             "title",
             "folder_uid",
@@ -397,11 +431,11 @@ impl Declared for AlertRule {
         _ctx: &OpContext,
         uid: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<RuleOut>>, ProviderError> {
         let Some(r) = self.0.get(&format!("{PATH}/{}", seg(uid))).await? else {
             return Ok(None);
         };
-        answered(&format!("GET {PATH}"), &r, "uid")?;
+        let uid = answered(&format!("GET {PATH}"), &r, "uid")?;
         // A rule without a folder or group has no group interval to read.
         let interval = match (r["folderUID"].as_str(), r["ruleGroup"].as_str()) {
             (Some(folder), Some(group)) => self
@@ -411,17 +445,21 @@ impl Declared for AlertRule {
                 .and_then(|g| g["interval"].as_u64()),
             _ => None,
         };
-        Ok(Some(current(&r, interval, prior)))
+        Ok(Some(current(&r, uid, interval, prior)))
     }
 
-    async fn create(&self, ctx: &OpContext, i: &Inputs<'_, RuleIn>) -> Result<Map, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, RuleIn>,
+    ) -> Result<RuleOut, ProviderError> {
         let i_for = for_create(ctx, i);
         let created = self
             .0
             .send(Method::POST, PATH, Some(&body(&i_for)?))
             .await?;
         let uid = answered(&format!("POST {PATH}"), &created, "uid")?;
-        self.finish(&i_for, uid, i.raw()).await
+        self.finish(i, &i_for, uid).await
     }
 
     /// Finds the rule by the uid the create asked for, then sets the
@@ -430,7 +468,7 @@ impl Declared for AlertRule {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, RuleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RuleOut>, ProviderError> {
         let i_for = for_create(ctx, i);
         let uid = i_for.uid.clone().ok_or_else(|| no_intent(ctx))?;
         if self
@@ -441,17 +479,18 @@ impl Declared for AlertRule {
         {
             return Ok(None);
         }
-        self.finish(&i_for, &uid, i.raw()).await.map(Some)
+        self.finish(i, &i_for, &uid).await.map(Some)
     }
 
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: RuleUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, RuleIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<RuleOut>, ProviderError> {
+        let RuleUpdate::Rule = group;
         let mut i = RuleIn::clone(i);
         i.uid = Some(uid.to_string());
         self.0
@@ -505,7 +544,7 @@ mod tests {
         let mut served = b.clone();
         served["uid"] = json!("r1");
         served["for"] = json!("1m0s");
-        let back = current(&served, Some(60), &inputs);
+        let back = current(&served, "r1", Some(60), &inputs);
         for (k, v) in &inputs {
             assert_eq!(back.inputs.get(k), Some(v), "{k}");
         }
@@ -529,5 +568,24 @@ mod tests {
             json!({"type": "within_range", "threshold": 5}).into(),
         );
         assert!(body(&typed(&inputs).unwrap()).is_err());
+    }
+
+    #[test]
+    fn conditions_and_durations_are_checked_at_plan_without_their_values() {
+        let schema = <RuleIn as meshmon_provider_sdk::Declaration>::schema();
+        let check = |name: &str, v: Json| schema.get(name).unwrap().validate(&Value::from(v));
+        assert!(check("condition", json!({"type": "gt", "threshold": 5})).is_ok());
+        let e = check("condition", json!({"type": "above", "threshold": 5})).unwrap_err();
+        assert!(
+            e.starts_with("must be { type") && !e.contains("above"),
+            "{e}"
+        );
+        assert!(check("condition", json!({"type": "within_range", "threshold": 5})).is_err());
+        assert!(check("for", json!("1m")).is_ok());
+        let e = check("lookback", json!("ten minutes ago")).unwrap_err();
+        assert!(
+            e.starts_with("is not a duration") && !e.contains("ago"),
+            "{e}"
+        );
     }
 }

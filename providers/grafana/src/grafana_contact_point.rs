@@ -26,7 +26,7 @@ use meshmon_provider_sdk::{
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
-use crate::attrs::{Attrs, intent_uid, no_intent, strings, strings_of};
+use crate::attrs::{Attrs, intent_uid, no_intent, strings_of};
 use crate::client::{Client, seg};
 
 const PATH: &str = "/api/v1/provisioning/contact-points";
@@ -51,13 +51,28 @@ declare! {
                      { type = \"email\", addresses = [\"oncall@example.com\"] }]; changed in place.",
             );
     }
-    outputs {
-        id = computed(AttrType::String).describe("The name; `meshmon import` takes it.");
-        uids = computed(AttrType::list_of(AttrType::String)).describe("One per receiver.");
+    outputs ContactPointOut {
+        id: String = computed(AttrType::String).describe("The name; `meshmon import` takes it.");
+        uids: Vec<String> = computed(AttrType::list_of(AttrType::String))
+            .describe("One per receiver.");
     }
 }
 
 pub(crate) struct ContactPoint(Arc<Client>);
+
+fn outputs(name: &str, uids: Vec<String>) -> ContactPointOut {
+    ContactPointOut {
+        id: name.into(),
+        uids,
+    }
+}
+
+/// What a contact point changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ContactPointUpdate {
+    /// The name is on every receiver: renaming is rewriting them all.
+    ContactPoint,
+}
 
 /// A receiver as the provisioning API's embedded contact point.
 fn integration(name: &str, r: &Value) -> Result<Json, ProviderError> {
@@ -207,7 +222,11 @@ impl ContactPoint {
             .collect())
     }
 
-    async fn get(&self, name: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn get(
+        &self,
+        name: &str,
+        prior: &Current,
+    ) -> Result<Option<Current<ContactPointOut>>, ProviderError> {
         let mut found = self.list(name).await?;
         if found.is_empty() {
             return Ok(None);
@@ -238,19 +257,12 @@ impl ContactPoint {
             .set("name", name)
             .set("receivers", Value::List(receivers))
             .build();
-        let outputs = Attrs::new()
-            .set("id", name)
-            .set(
-                "uids",
-                strings(
-                    found
-                        .iter()
-                        .filter_map(|c| c["uid"].as_str())
-                        .map(str::to_string),
-                ),
-            )
-            .build();
-        Ok(Some(Current::new(inputs, outputs)))
+        let uids = found
+            .iter()
+            .filter_map(|c| c["uid"].as_str())
+            .map(str::to_string)
+            .collect();
+        Ok(Some(Current::new(inputs, outputs(name, uids))))
     }
 
     /// Makes the live integrations match `inputs`, reusing `uids` in order;
@@ -261,7 +273,7 @@ impl ContactPoint {
         inputs: &Inputs<'_, ContactPointIn>,
         uids: &[String],
         new_uid: impl Fn(usize) -> Option<String>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<ContactPointOut, ProviderError> {
         let name = inputs.name.as_str();
         let receivers = &inputs.receivers;
         if receivers.is_empty() {
@@ -270,15 +282,7 @@ impl ContactPoint {
             ));
         }
         let mut done: Vec<String> = Vec::new();
-        let partial = |done: &[String]| {
-            Current::new(
-                inputs.raw().clone(),
-                Attrs::new()
-                    .set("id", name)
-                    .set("uids", strings(done.to_vec()))
-                    .build(),
-            )
-        };
+        let partial = |done: &[String]| inputs.partial(outputs(name, done.to_vec()));
         for (n, r) in receivers.iter().enumerate() {
             let mut body = integration(name, r)?;
             let fresh = |mut body: Json| {
@@ -311,10 +315,7 @@ impl ContactPoint {
         for extra in uids.iter().skip(receivers.len()) {
             self.0.delete(&format!("{PATH}/{}", seg(extra))).await?;
         }
-        Ok(Attrs::new()
-            .set("id", name)
-            .set("uids", strings(done))
-            .build())
+        Ok(outputs(name, done))
     }
 
     async fn create_one(&self, body: &Json) -> Result<String, ProviderError> {
@@ -328,9 +329,11 @@ impl ContactPoint {
 #[async_trait]
 impl Declared for ContactPoint {
     type Inputs = ContactPointIn;
+    type Outputs = ContactPointOut;
     type Client = Client;
-    // The name is on every receiver: renaming is rewriting them all.
-    const UPDATES: &'static [UpdateGroup] = &[("contact_point", &["name", "receivers"])];
+    type Group = ContactPointUpdate;
+    const UPDATES: &'static [UpdateGroup<ContactPointUpdate>] =
+        &[(ContactPointUpdate::ContactPoint, &["name", "receivers"])];
 
     fn new(client: Arc<Client>) -> Self {
         ContactPoint(client)
@@ -343,7 +346,7 @@ impl Declared for ContactPoint {
         _ctx: &OpContext,
         name: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<ContactPointOut>>, ProviderError> {
         self.get(name, &Current::new(prior.clone(), Map::new()))
             .await
     }
@@ -352,7 +355,7 @@ impl Declared for ContactPoint {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ContactPointIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<ContactPointOut, ProviderError> {
         self.converge(i, &[], |n| receiver_uid(ctx, n)).await
     }
 
@@ -364,7 +367,7 @@ impl Declared for ContactPoint {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, ContactPointIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ContactPointOut>, ProviderError> {
         let name = i.name.as_str();
         let count = i.receivers.len();
         let wanted = (0..count)
@@ -377,12 +380,7 @@ impl Declared for ContactPoint {
             .filter(|u| live.iter().any(|c| c["uid"] == u.as_str()))
             .collect();
         if !found.is_empty() && found.len() == wanted.len() {
-            return Ok(Some(
-                Attrs::new()
-                    .set("id", name)
-                    .set("uids", strings(wanted))
-                    .build(),
-            ));
+            return Ok(Some(outputs(name, wanted)));
         }
         for uid in found {
             self.0.delete(&format!("{PATH}/{}", seg(uid))).await?;
@@ -393,11 +391,12 @@ impl Declared for ContactPoint {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: ContactPointUpdate,
         _name: &str,
         prior: &Current,
         i: &Inputs<'_, ContactPointIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<ContactPointOut>, ProviderError> {
+        let ContactPointUpdate::ContactPoint = group;
         self.converge(i, &strings_of(&prior.outputs, "uids"), |_| None)
             .await
             .map(Some)
@@ -420,7 +419,7 @@ impl Declared for ContactPoint {
         _ctx: &OpContext,
         name: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<ContactPointOut>>, ProviderError> {
         self.get(name, prior).await
     }
 }

@@ -59,15 +59,27 @@ declare! {
             .force_new()
             .describe("The dashboard's uid; from the JSON, or picked by meshmon.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
-        url = computed(AttrType::String);
-        content_sha256 = computed(AttrType::String)
+    checks {
+        one_source: ["config_json", "gnet_id"];
+    }
+    outputs DashboardOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        url: Option<String> = computed(AttrType::String);
+        content_sha256: String = computed(AttrType::String)
             .describe("Hash of the saved model without the fields Grafana rewrites.");
+        uid: String;
+        revision: Option<i64>;
     }
 }
 
 pub(crate) struct Dashboard(Arc<Client>);
+
+/// What a dashboard changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DashboardUpdate {
+    /// One save sends the whole dashboard.
+    Dashboard,
+}
 
 /// Removes what Grafana rewrites on save.
 fn strip(d: &mut Json) {
@@ -98,6 +110,40 @@ fn config_of(inputs: &Map) -> Result<Option<Json>, ProviderError> {
             json_of(v).map_err(|e| ProviderError::new(format!("`config_json`: {}", e.message)))
         })
         .transpose()
+}
+
+/// Where a dashboard's model comes from.
+enum Source {
+    /// `config_json`.
+    Json,
+    /// grafana.com, by `gnet_id`.
+    GrafanaCom(i64),
+}
+
+/// The one source the inputs name, or which attribute is wrong and why.
+fn source(inputs: &Map) -> Result<Source, (&'static str, String)> {
+    let set = |k: &str| inputs.get(k).filter(|v| !v.is_null());
+    match (set("config_json"), set("gnet_id")) {
+        (Some(_), None) => Ok(Source::Json),
+        (None, Some(id)) => id
+            .as_i64()
+            .map(Source::GrafanaCom)
+            .ok_or(("gnet_id", "must be an integer".into())),
+        (Some(_), Some(_)) => Err((
+            "gnet_id",
+            "is set together with `config_json`: a dashboard comes from one of them".into(),
+        )),
+        (None, None) => Err((
+            "config_json",
+            "is missing, and so is `gnet_id`: a dashboard comes from one of them".into(),
+        )),
+    }
+}
+
+/// The declaration's check that the inputs name exactly one source, in
+/// `validate` and `plan`.
+fn one_source(inputs: &Map) -> Result<(), (&'static str, String)> {
+    source(inputs).map(drop)
 }
 
 fn templated(inputs: &Map, config: Option<&Json>) -> bool {
@@ -135,14 +181,14 @@ struct Prepared {
 }
 
 /// A saved dashboard's outputs, from `stored` (GET /api/dashboards/uid).
-fn outputs(uid: &str, url: Option<String>, revision: Option<i64>, stored: &Json) -> Map {
-    Attrs::new()
-        .set("id", uid)
-        .set("uid", uid)
-        .opt("url", url)
-        .set("content_sha256", content_hash(&stored["dashboard"]))
-        .opt("revision", revision)
-        .build()
+fn outputs(uid: &str, url: Option<String>, revision: Option<i64>, stored: &Json) -> DashboardOut {
+    DashboardOut {
+        id: uid.into(),
+        url,
+        content_sha256: content_hash(&stored["dashboard"]),
+        uid: uid.into(),
+        revision,
+    }
 }
 
 impl Dashboard {
@@ -184,26 +230,17 @@ impl Dashboard {
         inputs: &Map,
         fallback_uid: Option<String>,
     ) -> Result<Prepared, ProviderError> {
-        let config = config_of(inputs)?;
-        let gnet_id = inputs.get("gnet_id").and_then(Value::as_i64);
-        let (mut model, revision) = match (gnet_id, config) {
-            (Some(_), Some(_)) => {
-                return Err(ProviderError::new(
-                    "set either `config_json` or `gnet_id`, not both",
-                ));
-            }
-            (Some(id), None) => {
+        let source = source(inputs)
+            .map_err(|(attribute, why)| ProviderError::new(format!("`{attribute}` {why}")))?;
+        let (mut model, revision) = match source {
+            Source::GrafanaCom(id) => {
                 let (m, r) = self
                     .gnet(id, inputs.get("revision").and_then(Value::as_i64))
                     .await?;
                 (m, Some(r))
             }
-            (None, Some(c)) => (c, None),
-            (None, None) => {
-                return Err(ProviderError::new(
-                    "a dashboard needs `config_json` or `gnet_id`",
-                ));
-            }
+            // `source` made sure of it: a set value is never null.
+            Source::Json => (config_of(inputs)?.unwrap_or_default(), None),
         };
         strip(&mut model);
         if let Some(uid) = inputs.get("uid").and_then(Value::as_str) {
@@ -273,7 +310,7 @@ impl Dashboard {
         uid: &str,
         url: Option<String>,
         revision: Option<i64>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DashboardOut, ProviderError> {
         let stored = self
             .0
             .get(&format!("/api/dashboards/uid/{}", seg(uid)))
@@ -290,13 +327,17 @@ impl Dashboard {
         inputs: &Map,
         fallback_uid: Option<String>,
         overwrite: bool,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DashboardOut, ProviderError> {
         let p = self.prepare(inputs, fallback_uid).await?;
         let (uid, url) = self.call(inputs, &p, overwrite).await?;
         self.finish(&uid, url, p.revision).await
     }
 
-    async fn get(&self, uid: &str, prior: &Current) -> Result<Option<Current>, ProviderError> {
+    async fn get(
+        &self,
+        uid: &str,
+        prior: &Current,
+    ) -> Result<Option<Current<DashboardOut>>, ProviderError> {
         let Some(got) = self
             .0
             .get(&format!("/api/dashboards/uid/{}", seg(uid)))
@@ -343,16 +384,13 @@ impl Dashboard {
             }
             inputs = inputs.set("config_json", Value::from(model));
         }
-        let outputs = Attrs::new()
-            .set("id", uid)
-            .set("uid", uid)
-            .opt("url", got["meta"]["url"].as_str())
-            .set(
-                "content_sha256",
-                recorded.map(str::to_string).unwrap_or(hash),
-            )
-            .keep(&prior.outputs, "revision")
-            .build();
+        let outputs = DashboardOut {
+            id: uid.into(),
+            url: got["meta"]["url"].as_str().map(str::to_string),
+            content_sha256: recorded.map(str::to_string).unwrap_or(hash),
+            uid: uid.into(),
+            revision: prior.outputs.get("revision").and_then(Value::as_i64),
+        };
         Ok(Some(Current::new(inputs.build(), outputs)))
     }
 }
@@ -360,11 +398,12 @@ impl Dashboard {
 #[async_trait]
 impl Declared for Dashboard {
     type Inputs = DashboardIn;
+    type Outputs = DashboardOut;
     type Client = Client;
+    type Group = DashboardUpdate;
     const ID: &'static str = "uid";
-    // One save sends the whole dashboard.
-    const UPDATES: &'static [UpdateGroup] = &[(
-        "dashboard",
+    const UPDATES: &'static [UpdateGroup<DashboardUpdate>] = &[(
+        DashboardUpdate::Dashboard,
         &[
             "config_json",
             "gnet_id",
@@ -384,7 +423,7 @@ impl Declared for Dashboard {
         _ctx: &OpContext,
         uid: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<DashboardOut>>, ProviderError> {
         self.get(uid, &Current::new(prior.clone(), Map::new()))
             .await
     }
@@ -393,7 +432,7 @@ impl Declared for Dashboard {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DashboardIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DashboardOut, ProviderError> {
         self.save(i.raw(), intent_uid(ctx, ""), false).await
     }
 
@@ -403,7 +442,7 @@ impl Declared for Dashboard {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DashboardIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DashboardOut>, ProviderError> {
         let p = self.prepare(i.raw(), intent_uid(ctx, "")).await?;
         let uid = p.model["uid"]
             .as_str()
@@ -424,11 +463,12 @@ impl Declared for Dashboard {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: DashboardUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, DashboardIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DashboardOut>, ProviderError> {
+        let DashboardUpdate::Dashboard = group;
         let mut inputs = i.raw().clone();
         inputs.insert("uid".into(), Value::from(uid));
         self.save(&inputs, None, true).await.map(Some)
@@ -452,7 +492,7 @@ impl Declared for Dashboard {
         _ctx: &OpContext,
         uid: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<DashboardOut>>, ProviderError> {
         self.get(uid, prior).await
     }
 }
@@ -460,6 +500,7 @@ impl Declared for Dashboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshmon_provider_sdk::Declaration;
 
     #[test]
     fn the_hash_ignores_what_grafana_rewrites_and_key_order() {
@@ -467,6 +508,25 @@ mod tests {
         let b = json!({"panels": [{"b": 2, "a": 1}], "title": "Envoy", "iteration": 1234});
         assert_eq!(content_hash(&a), content_hash(&b));
         assert_ne!(content_hash(&a), content_hash(&json!({"title": "Envoy!"})));
+    }
+
+    #[test]
+    fn a_dashboard_comes_from_exactly_one_source() {
+        let inputs = |pairs: &[(&str, Value)]| -> Map {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        let json = Value::from("{\"title\": \"t\"}");
+        assert!(one_source(&inputs(&[("config_json", json.clone())])).is_ok());
+        assert!(one_source(&inputs(&[("gnet_id", Value::Int(11022))])).is_ok());
+        let both = inputs(&[("config_json", json), ("gnet_id", Value::Int(11022))]);
+        assert_eq!(one_source(&both).unwrap_err().0, "gnet_id");
+        assert_eq!(one_source(&Map::new()).unwrap_err().0, "config_json");
+        let schema = DashboardIn::schema();
+        assert_eq!(schema.checks.len(), 1);
+        assert!(schema.check_inputs(&both).is_err());
     }
 
     #[test]

@@ -61,12 +61,20 @@ declare! {
             .force_new()
             .describe("The data source's uid; meshmon picks one when left out.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+    outputs DataSourceOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        uid: String;
     }
 }
 
 pub(crate) struct DataSource(Arc<Client>);
+
+/// What a data source changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DataSourceUpdate {
+    /// One PUT sends the whole data source.
+    DataSource,
+}
 
 fn body(i: &DataSourceIn, uid: Option<&str>) -> Result<Json, ProviderError> {
     let mut b = json!({
@@ -90,11 +98,14 @@ fn body(i: &DataSourceIn, uid: Option<&str>) -> Result<Json, ProviderError> {
     Ok(b)
 }
 
-fn outputs(uid: &str) -> Map {
-    Attrs::new().set("id", uid).set("uid", uid).build()
+fn outputs(uid: &str) -> DataSourceOut {
+    DataSourceOut {
+        id: uid.into(),
+        uid: uid.into(),
+    }
 }
 
-fn current(d: &Json, prior: &Map) -> Result<Current, ProviderError> {
+fn current(d: &Json, prior: &Map) -> Result<Current<DataSourceOut>, ProviderError> {
     let uid = answered("GET /api/datasources/uid", d, "uid")?;
     let json_data = Value::from(d["jsonData"].clone());
     // Secrets: keep what is recorded for keys Grafana still has (an answer
@@ -155,11 +166,12 @@ fn uid_for(ctx: &OpContext, i: &DataSourceIn) -> Option<String> {
 #[async_trait]
 impl Declared for DataSource {
     type Inputs = DataSourceIn;
+    type Outputs = DataSourceOut;
     type Client = Client;
+    type Group = DataSourceUpdate;
     const ID: &'static str = "uid";
-    // One PUT sends the whole data source.
-    const UPDATES: &'static [UpdateGroup] = &[(
-        "data_source",
+    const UPDATES: &'static [UpdateGroup<DataSourceUpdate>] = &[(
+        DataSourceUpdate::DataSource,
         &[
             "name",
             "type",
@@ -180,7 +192,7 @@ impl Declared for DataSource {
         _ctx: &OpContext,
         uid: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<DataSourceOut>>, ProviderError> {
         let d = self
             .0
             .get(&format!("/api/datasources/uid/{}", seg(uid)))
@@ -192,7 +204,7 @@ impl Declared for DataSource {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DataSourceIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<DataSourceOut, ProviderError> {
         let b = body(i, uid_for(ctx, i).as_deref())?;
         let out = self
             .0
@@ -207,7 +219,7 @@ impl Declared for DataSource {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, DataSourceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DataSourceOut>, ProviderError> {
         let uid = uid_for(ctx, i).ok_or_else(|| no_intent(ctx))?;
         let found = self
             .0
@@ -219,11 +231,12 @@ impl Declared for DataSource {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: DataSourceUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, DataSourceIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<DataSourceOut>, ProviderError> {
+        let DataSourceUpdate::DataSource = group;
         let b = body(i, Some(uid))?;
         self.0
             .send(

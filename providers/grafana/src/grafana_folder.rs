@@ -30,22 +30,29 @@ declare! {
             .force_new()
             .describe("The folder's uid; meshmon picks one when left out.");
     }
-    outputs {
-        id = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
-        url = computed(AttrType::String);
+    outputs FolderOut {
+        id: String = computed(AttrType::String).describe("The uid; `meshmon import` takes it.");
+        url: Option<String> = computed(AttrType::String);
+        uid: String;
     }
 }
 
 pub(crate) struct Folder(Arc<Client>);
 
+/// What a folder changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FolderUpdate {
+    Title,
+}
+
 /// A folder's outputs from Grafana's answer to `operation`.
-fn outputs(operation: &str, f: &Json) -> Result<Map, ProviderError> {
+fn outputs(operation: &str, f: &Json) -> Result<FolderOut, ProviderError> {
     let uid = answered(operation, f, "uid")?;
-    Ok(Attrs::new()
-        .set("id", uid)
-        .set("uid", uid)
-        .opt("url", f["url"].as_str())
-        .build())
+    Ok(FolderOut {
+        id: uid.into(),
+        url: f["url"].as_str().map(str::to_string),
+        uid: uid.into(),
+    })
 }
 
 /// The uid a create with these inputs asks for: the user's, else one
@@ -60,9 +67,11 @@ fn uid_for(ctx: &OpContext, i: &FolderIn) -> Option<String> {
 #[async_trait]
 impl Declared for Folder {
     type Inputs = FolderIn;
+    type Outputs = FolderOut;
     type Client = Client;
+    type Group = FolderUpdate;
     const ID: &'static str = "uid";
-    const UPDATES: &'static [UpdateGroup] = &[("title", &["title"])];
+    const UPDATES: &'static [UpdateGroup<FolderUpdate>] = &[(FolderUpdate::Title, &["title"])];
 
     fn new(client: Arc<Client>) -> Self {
         Folder(client)
@@ -73,7 +82,7 @@ impl Declared for Folder {
         _ctx: &OpContext,
         uid: &str,
         _prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<FolderOut>>, ProviderError> {
         let Some(f) = self.0.get(&format!("/api/folders/{}", seg(uid))).await? else {
             return Ok(None);
         };
@@ -88,7 +97,7 @@ impl Declared for Folder {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, FolderIn>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<FolderOut, ProviderError> {
         let mut body = json!({ "title": i.title });
         if let Some(uid) = uid_for(ctx, i) {
             body["uid"] = json!(uid);
@@ -105,7 +114,7 @@ impl Declared for Folder {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, FolderIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<FolderOut>, ProviderError> {
         let uid = uid_for(ctx, i).ok_or_else(|| no_intent(ctx))?;
         let found = self.0.get(&format!("/api/folders/{}", seg(&uid))).await?;
         found.map(|f| outputs("GET /api/folders", &f)).transpose()
@@ -114,11 +123,12 @@ impl Declared for Folder {
     async fn update(
         &self,
         _ctx: &OpContext,
-        _group: &str,
+        group: FolderUpdate,
         uid: &str,
         _prior: &Current,
         i: &Inputs<'_, FolderIn>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<FolderOut>, ProviderError> {
+        let FolderUpdate::Title = group;
         let body = json!({ "title": i.title, "overwrite": true });
         let f = self
             .0

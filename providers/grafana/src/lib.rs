@@ -30,9 +30,11 @@ mod grafana_folder;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use meshmon_aws_common::config::AwsBlock;
+use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Map, Provider, ProviderError, Resource, Schema, TypeEntry,
-    Types, Value, async_trait,
+    Configured, Declaration, Map, Provider, ProviderError, Resource, Schema, TypeEntry, Types,
+    async_trait, declare,
 };
 
 pub use amg_token::renewal_margin;
@@ -50,15 +52,10 @@ impl Provider for Amg {
         "aws"
     }
 
-    // The `aws` provider owns the block's schema (it is registered first);
-    // this one only says which keys it reads.
+    /// The block the `aws` provider reads too, declared once in
+    /// `meshmon_aws_common::config`.
     fn config_schema(&self) -> Schema {
-        Schema::new(
-            "aws",
-            "Amazon Managed Grafana reads the `[providers.aws]` block.",
-        )
-        .attr(Attribute::optional("region", AttrType::String))
-        .attr(Attribute::optional("profile", AttrType::String))
+        AwsBlock::schema()
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
@@ -100,6 +97,21 @@ impl Configured for AmgConfigured {
 /// A Grafana reached through its HTTP API: an AMG workspace or any other.
 pub struct Grafana;
 
+declare! {
+    /// The `[providers.grafana]` block. A block left out is configured
+    /// empty, and the client then says what is missing.
+    pub struct GrafanaBlock for "grafana" ("A Grafana instance, through its HTTP API.") {
+        #[serde(default)]
+        url: String = required(AttrType::String).describe(
+            "The Grafana root URL, like \"https://${aws_grafana_workspace.main.endpoint}\".",
+        );
+        #[serde(default)]
+        auth: String = required(AttrType::String).sensitive().describe(
+            "A service-account token or API key (sent as a bearer token), or \"user:password\".",
+        );
+    }
+}
+
 #[async_trait]
 impl Provider for Grafana {
     fn name(&self) -> &'static str {
@@ -107,17 +119,7 @@ impl Provider for Grafana {
     }
 
     fn config_schema(&self) -> Schema {
-        Schema::new("grafana", "A Grafana instance, through its HTTP API.")
-            .attr(Attribute::required("url", AttrType::String).describe(
-                "The Grafana root URL, like \"https://${aws_grafana_workspace.main.endpoint}\".",
-            ))
-            .attr(
-                Attribute::required("auth", AttrType::String)
-                    .sensitive()
-                    .describe(
-                        "A service-account token or API key (sent as a bearer token), or \"user:password\".",
-                    ),
-            )
+        GrafanaBlock::schema()
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
@@ -125,15 +127,8 @@ impl Provider for Grafana {
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
-        let url = config
-            .get("url")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let auth = config
-            .get("auth")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let client = client::Client::new(url, auth)?;
+        let block: GrafanaBlock = typed(config)?;
+        let client = client::Client::new(&block.url, &block.auth)?;
         Ok(Arc::new(GrafanaConfigured(Arc::new(client))))
     }
 }
@@ -168,6 +163,8 @@ mod tests {
     fn every_schema_has_a_resource_and_sensible_flags() {
         amg_types().check().unwrap();
         grafana_types().check().unwrap();
+        meshmon_provider_sdk::declared::check_block::<GrafanaBlock>().unwrap();
+        assert!(Grafana.config_schema().get("auth").unwrap().sensitive);
         for (provider, prefix) in [
             (&Amg as &dyn Provider, "aws_grafana_"),
             (&Grafana, "grafana_"),

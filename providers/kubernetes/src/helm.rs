@@ -26,8 +26,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use meshmon_provider_sdk::wait::Backoff;
 use meshmon_provider_sdk::{
-    Attrs, Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Value, async_trait, attrs,
-    declare,
+    Attrs, Current, DeclaredOutputs, Map, OpContext, PlanAdvice, ProviderError, Resource, Value,
+    async_trait, attrs, declare,
 };
 use serde_json::{Value as Json, json};
 
@@ -56,12 +56,14 @@ declare! {
         #[serde(default = "five_minutes")]
         timeout: String = optional(AttrType::String)
             .default("5m")
+            .check(crate::a_duration)
             .describe("How long helm may take, like \"10m\".");
     }
-    outputs {
-        revision = computed(AttrType::Int);
-        status = computed(AttrType::String);
-        app_version = computed(AttrType::String);
+    outputs ReleaseOut {
+        revision: Option<i64> = computed(AttrType::Int);
+        status: String = computed(AttrType::String);
+        app_version: Option<String> = computed(AttrType::String);
+        version: Option<String>;
     }
 }
 
@@ -232,7 +234,7 @@ impl Release {
         .with_hint("the message above is helm's own; `helm status` and `helm history` show more")
     }
 
-    async fn install(&self, ctx: &OpContext, i: &In) -> Result<Map, ProviderError> {
+    async fn install(&self, ctx: &OpContext, i: &In) -> Result<ReleaseOut, ProviderError> {
         let mut args = vec![
             "upgrade".into(),
             "--install".into(),
@@ -284,7 +286,7 @@ impl Release {
     }
 
     /// The outputs of an installed release, as a create returns them.
-    async fn finish(&self, ctx: &OpContext, i: &In) -> Result<Map, ProviderError> {
+    async fn finish(&self, ctx: &OpContext, i: &In) -> Result<ReleaseOut, ProviderError> {
         let (_, outputs) = self
             .metadata(ctx, &i.namespace, &i.name)
             .await?
@@ -352,7 +354,7 @@ impl Release {
         ctx: &OpContext,
         ns: &str,
         name: &str,
-    ) -> Result<Option<(Json, Map)>, ProviderError> {
+    ) -> Result<Option<(Json, ReleaseOut)>, ProviderError> {
         let run = self
             .helm(
                 ctx,
@@ -372,15 +374,18 @@ impl Release {
             ))
         })?;
         // What helm leaves out stays out (a chart without an appVersion).
-        let outputs = Attrs::new()
-            .opt("revision", meta["revision"].as_i64())
-            .set("status", meta["status"].as_str().unwrap_or("unknown"))
-            .opt(
-                "app_version",
-                meta["appVersion"].as_str().filter(|v| !v.is_empty()),
-            )
-            .opt("version", meta["version"].as_str())
-            .build();
+        let text = |key: &str| {
+            meta[key]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let outputs = ReleaseOut {
+            revision: meta["revision"].as_i64(),
+            status: meta["status"].as_str().unwrap_or("unknown").into(),
+            app_version: text("appVersion"),
+            version: meta["version"].as_str().map(str::to_string),
+        };
         Ok(Some((meta, outputs)))
     }
 
@@ -424,8 +429,8 @@ impl Release {
                 inputs.insert("values".into(), Value::Map(Map::new()));
             }
         }
-        if let Some(v) = outputs.remove("version") {
-            inputs.insert("version".into(), v);
+        if let Some(v) = outputs.version.take() {
+            inputs.insert("version".into(), Value::from(v));
         }
         // helm reports the chart's name; the spec may say `eks/NAME` or a URL.
         if let Some(live_chart) = meta["chart"].as_str().filter(|c| !c.is_empty()) {
@@ -434,7 +439,7 @@ impl Release {
                 inputs.insert("chart".into(), Value::from(live_chart));
             }
         }
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(inputs, outputs.into_map())))
     }
 }
 
@@ -455,7 +460,8 @@ fn settling(status: &str) -> bool {
 #[async_trait]
 impl Resource for Release {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.install(ctx, &typed(inputs)?).await
+        let outputs = self.install(ctx, &typed(inputs)?).await?;
+        Ok(outputs.into_map())
     }
 
     /// Finds the release by name with `helm status` (see the module docs).
@@ -475,7 +481,10 @@ impl Resource for Release {
                 return Ok(None);
             };
             match status.as_str() {
-                "deployed" => return self.finish(ctx, &i).await.map(Some),
+                "deployed" => {
+                    let outputs = self.finish(ctx, &i).await?;
+                    return Ok(Some(outputs.into_map()));
+                }
                 s if settling(s) && !backoff.expired() => {
                     ctx.progress(&format!(
                         "waiting for release {} to settle: {s} ({}s)",
@@ -512,7 +521,8 @@ impl Resource for Release {
         _prior: &Current,
         inputs: &Map,
     ) -> Result<Map, ProviderError> {
-        self.install(ctx, &typed(inputs)?).await
+        let outputs = self.install(ctx, &typed(inputs)?).await?;
+        Ok(outputs.into_map())
     }
 
     async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {

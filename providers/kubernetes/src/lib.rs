@@ -21,9 +21,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Configured, Current, Declaration, Map, OpContext, PlanAdvice, Provider,
-    ProviderError, Resource, Schema, TypeEntry, Types, Value, async_trait,
+    Configured, Current, Declaration, Map, OpContext, PlanAdvice, Provider, ProviderError,
+    Resource, Schema, TypeEntry, Types, Value, async_trait, declare,
 };
 
 pub use conn::ca_pem;
@@ -42,29 +43,7 @@ impl Provider for Kubernetes {
     }
 
     fn config_schema(&self) -> Schema {
-        Schema::new(
-            "kubernetes",
-            "A Kubernetes cluster: an EKS cluster by name, a kubeconfig context, or host + CA + token.",
-        )
-        .attr(Attribute::optional("eks_cluster", AttrType::String).describe(
-            "EKS cluster name, usually \"${aws_eks_cluster.main.name}\": endpoint, CA and token come from AWS.",
-        ))
-        .attr(Attribute::optional("region", AttrType::String).describe("Region of the EKS cluster; else the AWS chain's."))
-        .attr(Attribute::optional("profile", AttrType::String).describe("AWS profile that signs the EKS token."))
-        .attr(Attribute::optional("kubeconfig", AttrType::String).describe("Path of a kubeconfig file."))
-        .attr(Attribute::optional("context", AttrType::String).describe("Context of the kubeconfig; its current context if left out."))
-        .attr(Attribute::optional("host", AttrType::String).describe(
-            "API server URL. With eks_cluster it overrides the endpoint EKS reports (a proxy, a private endpoint).",
-        ))
-        .attr(Attribute::optional("cluster_ca_certificate", AttrType::String).describe(
-            "The API server's CA: PEM, or base64 PEM as EKS returns it. With eks_cluster it overrides EKS's.",
-        ))
-        .attr(Attribute::optional("token", AttrType::String).sensitive().describe("Bearer token, with `host`."))
-        .attr(
-            Attribute::optional("ready_timeout", AttrType::String)
-                .default(READY_TIMEOUT)
-                .describe("How long to wait for the API server to answer before the first request."),
-        )
+        KubernetesBlock::schema()
     }
 
     fn resource_schemas(&self) -> Vec<Schema> {
@@ -86,47 +65,105 @@ impl Provider for Kubernetes {
     }
 }
 
-/// Reads `[providers.kubernetes]` into a connection source.
-fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
-    // An empty string is "not set", so a spec can pass an optional override
-    // through a variable whose default is "".
-    let s = |k: &str| {
-        config
+declare! {
+    /// The `[providers.kubernetes]` block. An empty string is "not set", so
+    /// a spec can pass an optional override through a variable whose
+    /// default is "".
+    pub struct KubernetesBlock for "kubernetes" (
+        "A Kubernetes cluster: an EKS cluster by name, a kubeconfig context, or host + CA + token."
+    ) {
+        eks_cluster: Option<String> = optional(AttrType::String).describe(
+            "EKS cluster name, usually \"${aws_eks_cluster.main.name}\": endpoint, CA and token come from AWS.",
+        );
+        region: Option<String> = optional(AttrType::String)
+            .describe("Region of the EKS cluster; else the AWS chain's.");
+        profile: Option<String> = optional(AttrType::String)
+            .describe("AWS profile that signs the EKS token.");
+        kubeconfig: Option<String> = optional(AttrType::String)
+            .describe("Path of a kubeconfig file.");
+        context: Option<String> = optional(AttrType::String)
+            .describe("Context of the kubeconfig; its current context if left out.");
+        host: Option<String> = optional(AttrType::String).describe(
+            "API server URL. With eks_cluster it overrides the endpoint EKS reports (a proxy, a private endpoint).",
+        );
+        cluster_ca_certificate: Option<String> = optional(AttrType::String).describe(
+            "The API server's CA: PEM, or base64 PEM as EKS returns it. With eks_cluster it overrides EKS's.",
+        );
+        token: Option<String> = optional(AttrType::String)
+            .sensitive()
+            .describe("Bearer token, with `host`.");
+        ready_timeout: Option<String> = optional(AttrType::String)
+            .default(READY_TIMEOUT)
+            .check(a_duration)
+            .describe("How long to wait for the API server to answer before the first request.");
+    }
+    checks {
+        one_cluster: ["eks_cluster", "kubeconfig"];
+    }
+}
+
+/// The check of a duration attribute (`ready_timeout`, a release's
+/// `timeout`) in `validate` and `plan`; "" is not set.
+pub(crate) fn a_duration(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if !s.is_empty() && humantime::parse_duration(s).is_err() => {
+            Err("is not a duration: write it like \"10m\" or \"90s\"".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The cluster comes from an EKS cluster or a kubeconfig, not both.
+fn one_cluster(block: &Map) -> Result<(), (&'static str, String)> {
+    let set = |k: &str| {
+        block
             .get(k)
             .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
+            .is_some_and(|v| !v.is_empty())
     };
-    let timeout_text = s("ready_timeout").unwrap_or_else(|| READY_TIMEOUT.into());
+    if set("eks_cluster") && set("kubeconfig") {
+        return Err((
+            "kubeconfig",
+            "is set together with `eks_cluster`: the cluster comes from one of them".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `[providers.kubernetes]` into a connection source.
+fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
+    let block: KubernetesBlock = typed(config)?;
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let timeout_text = set(&block.ready_timeout).unwrap_or_else(|| READY_TIMEOUT.into());
     let ready_timeout = humantime::parse_duration(&timeout_text).map_err(|e| {
         ProviderError::new(format!(
             "`ready_timeout` = {timeout_text:?} is not a duration: {e}"
         ))
         .with_hint("write it like \"10m\" or \"90s\"")
     })?;
-    let source = if let Some(cluster) = s("eks_cluster") {
-        if s("kubeconfig").is_some() {
+    let source = if let Some(cluster) = set(&block.eks_cluster) {
+        if set(&block.kubeconfig).is_some() {
             return Err(ProviderError::new(
                 "set either `eks_cluster` or `kubeconfig` under [providers.kubernetes], not both",
             ));
         }
         conn::Source::Eks {
             cluster,
-            region: s("region"),
-            profile: s("profile"),
-            host: s("host"),
-            ca: s("cluster_ca_certificate"),
+            region: set(&block.region),
+            profile: set(&block.profile),
+            host: set(&block.host),
+            ca: set(&block.cluster_ca_certificate),
         }
-    } else if let Some(path) = s("kubeconfig") {
+    } else if let Some(path) = set(&block.kubeconfig) {
         conn::Source::Kubeconfig {
             path: PathBuf::from(path),
-            context: s("context"),
+            context: set(&block.context),
         }
-    } else if let Some(host) = s("host") {
+    } else if let Some(host) = set(&block.host) {
         conn::Source::Explicit {
             host,
-            ca: s("cluster_ca_certificate"),
-            token: s("token"),
+            ca: set(&block.cluster_ca_certificate),
+            token: set(&block.token),
         }
     } else {
         return Err(ProviderError::new("[providers.kubernetes] says nothing about which cluster to use").with_hint(
@@ -146,10 +183,10 @@ fn types() -> Types<conn::Conn> {
         // A manifest and a release have no output that names them (the
         // manifest's is a list of objects), which a declared type's ID must
         // be: they implement `Resource` themselves, from declared inputs.
-        TypeEntry::custom("k8s_manifest", manifest::ManifestIn::schema, |c| {
+        TypeEntry::custom::<manifest::ManifestIn, manifest::ManifestOut>(|c| {
             Arc::new(manifest::Manifest(c.clone()))
         }),
-        TypeEntry::custom("helm_release", helm::ReleaseIn::schema, |c| {
+        TypeEntry::custom::<helm::ReleaseIn, helm::ReleaseOut>(|c| {
             Arc::new(helm::Release(c.clone()))
         }),
     ])
@@ -292,6 +329,7 @@ mod tests {
     #[test]
     fn every_schema_has_a_resource_and_names_are_force_new() {
         types().check().unwrap();
+        meshmon_provider_sdk::declared::check_block::<KubernetesBlock>().unwrap();
         let configured = KubernetesConfigured {
             conn: conn::Conn::new(
                 conn::Source::Explicit {
@@ -323,5 +361,12 @@ mod tests {
             ("kubeconfig".to_string(), Value::from("b")),
         ]);
         assert!(source(&both).is_err());
+        let (attribute, why) = KubernetesBlock::schema().check_inputs(&both).unwrap_err();
+        assert_eq!(attribute, "kubeconfig");
+        assert!(why.contains("together with `eks_cluster`"), "{why}");
+        let schema = KubernetesBlock::schema();
+        let timeout = schema.get("ready_timeout").unwrap();
+        assert!(timeout.validate(&Value::from("soon")).is_err());
+        assert!(timeout.validate(&Value::from("90s")).is_ok());
     }
 }

@@ -19,8 +19,8 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use meshmon_provider_sdk::wait::Backoff;
 use meshmon_provider_sdk::{
-    AttrType, Attribute, Current, Declaration, Declared, Inputs, Map, OpContext, ProviderError,
-    UpdateGroup, Value, async_trait, declare,
+    AttrType, Attribute, Current, Declaration, Declared, DeclaredOutputs, Inputs, Map, OpContext,
+    ProviderError, UpdateGroup, Value, async_trait, declare,
 };
 use serde_json::json;
 
@@ -37,8 +37,8 @@ declare! {
         #[serde(default)]
         annotations: BTreeMap<String, String> = annotations_attr();
     }
-    outputs {
-        uid = computed(AttrType::String);
+    outputs NamespaceOut {
+        uid: String = computed(AttrType::String);
     }
 }
 
@@ -53,8 +53,8 @@ declare! {
         #[serde(default)]
         annotations: BTreeMap<String, String> = annotations_attr();
     }
-    outputs {
-        uid = computed(AttrType::String);
+    outputs ServiceAccountOut {
+        uid: String = computed(AttrType::String);
     }
 }
 
@@ -78,7 +78,11 @@ pub(crate) enum Kind {
 /// A kind of metadata-only object: its declaration, and which it is.
 pub(crate) trait MetaKind: Send + Sync + 'static {
     type Inputs: Declaration + Meta;
+    type Outputs: DeclaredOutputs;
     const KIND: Kind;
+
+    /// The outputs of the object with this uid.
+    fn outputs(uid: String) -> Self::Outputs;
 }
 
 /// The labels and annotations of either declaration.
@@ -112,12 +116,29 @@ pub(crate) struct ServiceAccountKind;
 
 impl MetaKind for NamespaceKind {
     type Inputs = NamespaceIn;
+    type Outputs = NamespaceOut;
     const KIND: Kind = Kind::Namespace;
+
+    fn outputs(uid: String) -> NamespaceOut {
+        NamespaceOut { uid }
+    }
 }
 
 impl MetaKind for ServiceAccountKind {
     type Inputs = ServiceAccountIn;
+    type Outputs = ServiceAccountOut;
     const KIND: Kind = Kind::ServiceAccount;
+
+    fn outputs(uid: String) -> ServiceAccountOut {
+        ServiceAccountOut { uid }
+    }
+}
+
+/// What a namespace or a service account changes in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum MetaUpdate {
+    /// One server-side apply writes the labels and the annotations.
+    Metadata,
 }
 
 /// A namespace or a service account, as `K` says.
@@ -180,7 +201,7 @@ impl<K: MetaKind> MetaObject<K> {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, K::Inputs>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<K::Outputs, ProviderError> {
         let (ns, name) = self.names(i.raw())?;
         let client = self.conn.client(ctx).await?;
         let mut metadata = json!({
@@ -217,10 +238,7 @@ impl<K: MetaKind> MetaObject<K> {
                     .uid
             }
         };
-        Ok(Map::from([(
-            "uid".to_string(),
-            Value::String(answered_uid(&op, uid)?),
-        )]))
+        Ok(K::outputs(answered_uid(&op, uid)?))
     }
 
     /// GETs the object by name and shapes it like `prior`.
@@ -230,7 +248,7 @@ impl<K: MetaKind> MetaObject<K> {
         ns: Option<&str>,
         name: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<K::Outputs>>, ProviderError> {
         let client = self.conn.client(ctx).await?;
         let op = format!("GET {}", self.describe(ns, name));
         let meta = match (K::KIND, ns) {
@@ -265,17 +283,20 @@ impl<K: MetaKind> MetaObject<K> {
         if let Some(v) = known_keys(prior, "annotations", meta.annotations.as_ref()) {
             inputs.insert("annotations".into(), v);
         }
-        let outputs = Map::from([(
-            "uid".to_string(),
-            Value::String(answered_uid(&op, meta.uid)?),
-        )]);
-        Ok(Some(Current::new(inputs, outputs)))
+        Ok(Some(Current::new(
+            inputs,
+            K::outputs(answered_uid(&op, meta.uid)?),
+        )))
     }
 
     /// What `meshmon import` adopts: the object named by `id` (`NAME`, or
     /// `NAMESPACE/NAME` for a service account) with every label and
     /// annotation it has.
-    async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
+    async fn import(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<Option<Current<K::Outputs>>, ProviderError> {
         let (ns, name) = match K::KIND {
             Kind::Namespace => (None, id),
             Kind::ServiceAccount => {
@@ -331,10 +352,12 @@ impl<K: MetaKind> MetaObject<K> {
 #[async_trait]
 impl<K: MetaKind> Declared for MetaObject<K> {
     type Inputs = K::Inputs;
+    type Outputs = K::Outputs;
     type Client = Conn;
+    type Group = MetaUpdate;
     const ID: &'static str = "uid";
-    /// One server-side apply writes the labels and the annotations.
-    const UPDATES: &'static [UpdateGroup] = &[("metadata", &["labels", "annotations"])];
+    const UPDATES: &'static [UpdateGroup<MetaUpdate>] =
+        &[(MetaUpdate::Metadata, &["labels", "annotations"])];
 
     fn new(conn: Arc<Conn>) -> Self {
         MetaObject {
@@ -351,7 +374,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
         ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<K::Outputs>>, ProviderError> {
         if prior.is_empty() {
             return self.import(ctx, id).await;
         }
@@ -363,7 +386,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, K::Inputs>,
-    ) -> Result<Map, ProviderError> {
+    ) -> Result<K::Outputs, ProviderError> {
         self.apply(ctx, i).await
     }
 
@@ -373,7 +396,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
         &self,
         ctx: &OpContext,
         i: &Inputs<'_, K::Inputs>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<K::Outputs>, ProviderError> {
         let (ns, name) = self.names(i.raw())?;
         let found = self.get(ctx, ns, name, i.raw()).await?;
         Ok(found.map(|c| c.outputs))
@@ -382,11 +405,12 @@ impl<K: MetaKind> Declared for MetaObject<K> {
     async fn update(
         &self,
         ctx: &OpContext,
-        _group: &str,
+        group: MetaUpdate,
         _uid: &str,
         _prior: &Current,
         i: &Inputs<'_, K::Inputs>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<K::Outputs>, ProviderError> {
+        let MetaUpdate::Metadata = group;
         self.apply(ctx, i).await.map(Some)
     }
 

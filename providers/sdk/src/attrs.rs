@@ -1,7 +1,9 @@
 //! Helpers every provider needs between the engine's `Value` maps and its
 //! API: typed inputs, and attribute maps for `read`. A `read` must return an
 //! optional attribute the user left out as absent, not as an empty value,
-//! or every plan would show a change from nothing to `[]`.
+//! or every plan would show a change from nothing to `[]`; and a set the
+//! API returns in its own order must come back in the user's
+//! ([`order_like`]).
 
 use serde::de::DeserializeOwned;
 
@@ -83,6 +85,25 @@ pub fn strings_of(m: &Map, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Orders `actual` like the list the user wrote (`prior[key]`), so that a
+/// set an API returns in its own order does not read as a change; new
+/// items go last, sorted.
+pub fn order_like(prior: &Map, key: &str, mut actual: Vec<String>) -> Vec<String> {
+    actual.sort();
+    actual.dedup();
+    let mut out: Vec<String> = strings_of(prior, key)
+        .into_iter()
+        .filter(|w| actual.contains(w))
+        .collect();
+    out.dedup();
+    for a in actual {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// A recorded string attribute a provider cannot work without.
 pub fn str_of<'m>(m: &'m Map, key: &str) -> Result<&'m str, ProviderError> {
     m.get(key).and_then(Value::as_str).ok_or_else(|| {
@@ -90,4 +111,22 @@ pub fn str_of<'m>(m: &'m Map, key: &str) -> Result<&'m str, ProviderError> {
             "the state lacks an attribute the provider needs: `meshmon state rm` it and `meshmon import` it again",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_follows_the_spec_then_new_items_sorted() {
+        let prior: Map = [("ids".to_string(), strings(["b", "a"]))].into();
+        assert_eq!(
+            order_like(&prior, "ids", vec!["c".into(), "a".into(), "b".into()]),
+            vec!["b", "a", "c"]
+        );
+        assert_eq!(
+            order_like(&Map::new(), "ids", vec!["z".into(), "y".into()]),
+            vec!["y", "z"]
+        );
+    }
 }

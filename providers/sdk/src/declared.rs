@@ -1,22 +1,30 @@
 //! Resource types declared once.
 //!
 //! A type lists its attributes in one [`declare!`](crate::declare) block:
-//! the typed inputs the provider works with and the schema the engine checks
-//! specs against both come from it. The type then implements [`Declared`]:
-//! which output identifies the object, how to fetch it, create it, find it
-//! again after a lost answer, change each group of attributes in place, and
-//! delete it. [`Adapter`] makes that a [`Resource`]:
+//! the typed inputs the provider works with, the typed outputs it returns
+//! and the schema the engine checks specs against all come from it. The
+//! type then implements [`Declared`]: which output identifies the object,
+//! how to fetch it, create it, find it again after a lost answer, change
+//! each group of attributes in place, and delete it. [`Adapter`] makes that
+//! a [`Resource`]:
 //! - `read` and `import` are fetches by the recorded or the given ID;
 //! - inputs are decoded into the typed struct once, before the provider
-//!   sees them;
+//!   sees them, and typed outputs become the engine's [`Map`] here, and
+//!   nowhere else;
 //! - an update calls the groups whose attributes changed, in declaration
 //!   order, and when one fails after others succeeded, the error carries
 //!   what was done, so the record keeps it and the next plan retries only
 //!   the rest.
 //!
 //! A provider registers its types in one list of [`TypeEntry`]s
-//! ([`Types`]), from which both its schemas and its resources come.
+//! ([`Types`]), from which both its schemas and its resources come; its
+//! unit test runs [`Types::check`], which holds every declaration to its
+//! schema.
 
+mod macros;
+mod types;
+
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -28,8 +36,11 @@ use crate::compare;
 use crate::current::Current;
 use crate::error::ProviderError;
 use crate::resource::{OpContext, PlanAdvice, Resource};
-use crate::schema::{AttrType, Attribute, Schema};
+use crate::schema::{AttrType, Schema};
 use crate::value::{Map, Value};
+
+pub use macros::{attr, field_name};
+pub use types::{TypeEntry, Types, check_block};
 
 /// What [`declare!`](crate::declare) generates for an input struct: the
 /// type's name and its schema.
@@ -38,102 +49,91 @@ pub trait Declaration: DeserializeOwned + Send + Sync {
     fn schema() -> Schema;
 }
 
-/// The attribute constructors a `declare!` block names, each taking the
-/// attribute's name first.
-pub mod attr {
-    pub use crate::schema::AttrType;
-    use crate::schema::Attribute;
+/// What [`declare!`](crate::declare) generates for an outputs struct: one
+/// field per computed attribute the provider reports, and the one
+/// conversion into the engine's [`Map`].
+///
+/// A plain [`Map`] also serves, for a type whose declaration lists its
+/// outputs only as schema attributes; its fields are then not checked.
+pub trait DeclaredOutputs: DeserializeOwned + Send + Sync + 'static {
+    /// The attribute each field is, in order; `None` for a [`Map`].
+    fn fields() -> Option<Vec<&'static str>>;
 
-    /// An attribute the user must set.
-    pub fn required(name: &'static str, ty: AttrType) -> Attribute {
-        Attribute::required(name, ty)
-    }
+    /// The outputs as attributes; a field that is `None` is left out.
+    fn into_map(self) -> Map;
 
-    /// An attribute the user may set.
-    pub fn optional(name: &'static str, ty: AttrType) -> Attribute {
-        Attribute::optional(name, ty)
-    }
-
-    /// An attribute only the provider sets.
-    pub fn computed(name: &'static str, ty: AttrType) -> Attribute {
-        Attribute::computed(name, ty)
+    /// The outputs a record holds, for an update that changes some of
+    /// them and keeps the rest.
+    fn recorded(outputs: &Map) -> Result<Self, ProviderError> {
+        typed(outputs)
     }
 }
 
-/// An attribute's name from its field's (`r#type` is `type`).
-pub fn field_name(field: &'static str) -> &'static str {
-    field.strip_prefix("r#").unwrap_or(field)
+impl DeclaredOutputs for Map {
+    fn fields() -> Option<Vec<&'static str>> {
+        None
+    }
+
+    fn into_map(self) -> Map {
+        self
+    }
 }
 
-/// Declares a resource type's inputs and schema at once:
-///
-/// ```
-/// use meshmon_provider_sdk::declare;
-///
-/// declare! {
-///     /// What a topic is made from.
-///     pub struct TopicIn for "example_topic" ("A topic.") {
-///         name: String = required(AttrType::String).force_new();
-///         display_name: Option<String> = optional(AttrType::String)
-///             .describe("Changed in place.");
-///     }
-///     outputs {
-///         id = computed(AttrType::String).describe("The topic's ID.");
-///     }
-/// }
-/// ```
-///
-/// Each input is a field of the struct and an attribute of the schema, in
-/// order; `outputs` are computed attributes only. An attribute is made by a
-/// constructor that takes its name first (`required`, `optional`,
-/// `computed`, or any function in scope with that shape) and the builder
-/// calls that follow. Field attributes (`#[serde(default)]`) pass through.
-#[macro_export]
-macro_rules! declare {
-    (
-        $(#[$meta:meta])*
-        $vis:vis struct $inputs:ident for $type_name:literal ($description:expr) {
-            $(
-                $(#[$fmeta:meta])*
-                $field:ident : $fty:ty = $ctor:ident ( $($carg:expr),* $(,)? )
-                    $( . $m:ident ( $($marg:expr),* $(,)? ) )* ;
-            )*
-        }
-        $( outputs {
-            $(
-                $out:ident = $octor:ident ( $($oarg:expr),* $(,)? )
-                    $( . $om:ident ( $($omarg:expr),* $(,)? ) )* ;
-            )*
-        } )?
-    ) => {
-        $(#[$meta])*
-        #[derive(::serde::Deserialize)]
-        $vis struct $inputs {
-            $( $(#[$fmeta])* pub $field: $fty, )*
-        }
+/// A field of a declared outputs struct as an attribute value. `None`
+/// leaves the attribute out: an API answer that lacked it is never
+/// recorded as `""` or `null`.
+pub trait OutputValue {
+    fn into_value(self) -> Option<Value>;
+}
 
-        impl $crate::declared::Declaration for $inputs {
-            const TYPE_NAME: &'static str = $type_name;
+impl OutputValue for String {
+    fn into_value(self) -> Option<Value> {
+        Some(Value::String(self))
+    }
+}
 
-            fn schema() -> $crate::Schema {
-                #[allow(unused_imports)]
-                use $crate::declared::attr::*;
-                $crate::Schema::new($type_name, $description)
-                    $(
-                        .attr(
-                            $ctor($crate::declared::field_name(stringify!($field)), $($carg),*)
-                                $( .$m($($marg),*) )*
-                        )
-                    )*
-                    $($(
-                        .attr(
-                            $octor($crate::declared::field_name(stringify!($out)), $($oarg),*)
-                                $( .$om($($omarg),*) )*
-                        )
-                    )*)?
-            }
-        }
-    };
+impl OutputValue for bool {
+    fn into_value(self) -> Option<Value> {
+        Some(Value::Bool(self))
+    }
+}
+
+impl OutputValue for i64 {
+    fn into_value(self) -> Option<Value> {
+        Some(Value::Int(self))
+    }
+}
+
+impl OutputValue for Value {
+    fn into_value(self) -> Option<Value> {
+        (!self.is_null()).then_some(self)
+    }
+}
+
+impl<T: OutputValue> OutputValue for Option<T> {
+    fn into_value(self) -> Option<Value> {
+        self.and_then(OutputValue::into_value)
+    }
+}
+
+impl<T: OutputValue> OutputValue for Vec<T> {
+    fn into_value(self) -> Option<Value> {
+        Some(Value::List(
+            self.into_iter()
+                .filter_map(OutputValue::into_value)
+                .collect(),
+        ))
+    }
+}
+
+impl<T: OutputValue> OutputValue for BTreeMap<String, T> {
+    fn into_value(self) -> Option<Value> {
+        Some(Value::Map(
+            self.into_iter()
+                .filter_map(|(k, v)| Some((k, v.into_value()?)))
+                .collect(),
+        ))
+    }
 }
 
 /// Typed inputs, with the map they were decoded from (for partial results,
@@ -157,6 +157,12 @@ impl<T> Inputs<'_, T> {
     pub fn raw(&self) -> &Map {
         self.raw
     }
+
+    /// What exists after a create that stopped half-way: these inputs and
+    /// the outputs known so far, for [`ProviderError::with_partial`].
+    pub fn partial(&self, outputs: impl DeclaredOutputs) -> Current {
+        Current::new(self.raw.clone(), outputs.into_map())
+    }
 }
 
 impl<T> Deref for Inputs<'_, T> {
@@ -166,17 +172,30 @@ impl<T> Deref for Inputs<'_, T> {
     }
 }
 
-/// A group of attributes one call changes in place: its name (what
-/// [`Declared::update`] matches on) and its attributes.
-pub type UpdateGroup = (&'static str, &'static [&'static str]);
+/// A group of attributes one call changes in place: the group (a variant
+/// of the type's own enum, which [`Declared::update`] matches on) and its
+/// attributes.
+pub type UpdateGroup<G> = (G, &'static [&'static str]);
+
+/// The update groups of a type that changes nothing in place: every
+/// settable attribute forces a replacement.
+#[derive(Clone, Copy, Debug)]
+pub enum NoUpdates {}
 
 /// A resource type declared once; [`Adapter`] makes it a [`Resource`].
 #[async_trait]
 pub trait Declared: Send + Sync + Sized + 'static {
     /// The inputs, from a [`declare!`](crate::declare) block.
     type Inputs: Declaration;
+    /// The outputs, from the same block's `outputs`.
+    type Outputs: DeclaredOutputs;
     /// What every resource of the provider shares (its API clients).
     type Client: Send + Sync + ?Sized + 'static;
+    /// The groups of attributes changed in place: an enum of the type's
+    /// own, so that [`update`](Self::update) matches every group by name
+    /// and the compiler sees one left out ([`NoUpdates`] when there are
+    /// none).
+    type Group: Copy + std::fmt::Debug + Send + Sync + 'static;
 
     /// The output attribute the object is known by: what `fetch`, `update`
     /// and `delete` are given.
@@ -185,7 +204,7 @@ pub trait Declared: Send + Sync + Sized + 'static {
     /// The attributes changed in place, in groups, each group by one
     /// [`update`](Self::update) call, in this order. Every settable
     /// attribute that is not `force_new` belongs to exactly one group.
-    const UPDATES: &'static [UpdateGroup] = &[];
+    const UPDATES: &'static [UpdateGroup<Self::Group>] = &[];
 
     fn new(client: Arc<Self::Client>) -> Self;
 
@@ -198,7 +217,7 @@ pub trait Declared: Send + Sync + Sized + 'static {
         ctx: &OpContext,
         id: &str,
         prior: &Map,
-    ) -> Result<Option<Current>, ProviderError>;
+    ) -> Result<Option<Current<Self::Outputs>>, ProviderError>;
 
     /// Reads the object as recorded: by default a `fetch` by the recorded
     /// ID with the recorded inputs. A type whose read needs what only the
@@ -209,7 +228,7 @@ pub trait Declared: Send + Sync + Sized + 'static {
         ctx: &OpContext,
         id: &str,
         prior: &Current,
-    ) -> Result<Option<Current>, ProviderError> {
+    ) -> Result<Option<Current<Self::Outputs>>, ProviderError> {
         self.fetch(ctx, id, &prior.inputs).await
     }
 
@@ -224,7 +243,7 @@ pub trait Declared: Send + Sync + Sized + 'static {
         &self,
         ctx: &OpContext,
         inputs: &Inputs<'_, Self::Inputs>,
-    ) -> Result<Map, ProviderError>;
+    ) -> Result<Self::Outputs, ProviderError>;
 
     /// Finds what a create with these inputs made although its answer was
     /// lost. See [`Resource::recover`].
@@ -232,21 +251,22 @@ pub trait Declared: Send + Sync + Sized + 'static {
         &self,
         ctx: &OpContext,
         inputs: &Inputs<'_, Self::Inputs>,
-    ) -> Result<Option<Map>, ProviderError>;
+    ) -> Result<Option<Self::Outputs>, ProviderError>;
 
     /// Changes one group of [`UPDATES`](Self::UPDATES) in place. `prior`
-    /// is the record before the update. Returns outputs that changed, if
-    /// any.
+    /// is the record before the update. Returns the outputs after the
+    /// change when the call tells them; a field left `None` keeps what was
+    /// recorded.
     async fn update(
         &self,
         _ctx: &OpContext,
-        group: &str,
+        group: Self::Group,
         _id: &str,
         _prior: &Current,
         _inputs: &Inputs<'_, Self::Inputs>,
-    ) -> Result<Option<Map>, ProviderError> {
+    ) -> Result<Option<Self::Outputs>, ProviderError> {
         Err(ProviderError::new(format!(
-            "{}: no in-place update for `{group}`",
+            "{}: no in-place update for {group:?}",
             Self::Inputs::TYPE_NAME
         )))
     }
@@ -270,10 +290,16 @@ impl<T: Declared> Adapter<T> {
     }
 }
 
+/// A fetched object with its outputs as the engine records them.
+fn recorded<O: DeclaredOutputs>(found: Option<Current<O>>) -> Option<Current> {
+    found.map(|c| c.map_outputs(O::into_map))
+}
+
 #[async_trait]
 impl<T: Declared> Resource for Adapter<T> {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
-        self.0.create(ctx, &Inputs::decode(inputs)?).await
+        let outputs = self.0.create(ctx, &Inputs::decode(inputs)?).await?;
+        Ok(outputs.into_map())
     }
 
     async fn read(
@@ -281,7 +307,7 @@ impl<T: Declared> Resource for Adapter<T> {
         ctx: &OpContext,
         prior: &Current,
     ) -> Result<Option<Current>, ProviderError> {
-        self.0.read(ctx, Self::id(prior)?, prior).await
+        Ok(recorded(self.0.read(ctx, Self::id(prior)?, prior).await?))
     }
 
     async fn update(
@@ -302,7 +328,7 @@ impl<T: Declared> Resource for Adapter<T> {
             {
                 continue;
             }
-            match self.0.update(ctx, group, id, prior, &typed).await {
+            match self.0.update(ctx, *group, id, prior, &typed).await {
                 Ok(outputs) => {
                     for a in *attributes {
                         match inputs.get(*a) {
@@ -310,7 +336,9 @@ impl<T: Declared> Resource for Adapter<T> {
                             None => done.inputs.remove(*a),
                         };
                     }
-                    done.outputs.extend(outputs.unwrap_or_default());
+                    if let Some(outputs) = outputs {
+                        done.outputs.extend(outputs.into_map());
+                    }
                     any_done = true;
                 }
                 // What the groups before this one changed stays changed:
@@ -327,12 +355,13 @@ impl<T: Declared> Resource for Adapter<T> {
     }
 
     async fn recover(&self, ctx: &OpContext, inputs: &Map) -> Result<Option<Map>, ProviderError> {
-        self.0.recover(ctx, &Inputs::decode(inputs)?).await
+        let found = self.0.recover(ctx, &Inputs::decode(inputs)?).await?;
+        Ok(found.map(DeclaredOutputs::into_map))
     }
 
     async fn import(&self, ctx: &OpContext, id: &str) -> Result<Option<Current>, ProviderError> {
         let id = self.0.import_id(ctx, id).await?;
-        self.0.fetch(ctx, &id, &Map::new()).await
+        Ok(recorded(self.0.fetch(ctx, &id, &Map::new()).await?))
     }
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
@@ -351,427 +380,5 @@ fn changed(schema: &Schema, prior: &Map, inputs: &Map, name: &str) -> bool {
     )
 }
 
-/// One resource type a provider offers: its name, its schema, and how to
-/// make it from the provider's clients.
-pub struct TypeEntry<C: ?Sized> {
-    pub type_name: &'static str,
-    pub schema: fn() -> Schema,
-    make: fn(&Arc<C>) -> Arc<dyn Resource>,
-    check: Option<fn() -> Result<(), String>>,
-}
-
-impl<C: Send + Sync + ?Sized + 'static> TypeEntry<C> {
-    /// A [`Declared`] type.
-    pub fn declared<T: Declared<Client = C>>() -> Self {
-        TypeEntry {
-            type_name: T::Inputs::TYPE_NAME,
-            schema: T::Inputs::schema,
-            make: |c| Arc::new(Adapter(T::new(c.clone()))),
-            check: Some(check_declared::<T>),
-        }
-    }
-
-    /// A type that implements [`Resource`] itself.
-    pub fn custom(
-        type_name: &'static str,
-        schema: fn() -> Schema,
-        make: fn(&Arc<C>) -> Arc<dyn Resource>,
-    ) -> Self {
-        TypeEntry {
-            type_name,
-            schema,
-            make,
-            check: None,
-        }
-    }
-}
-
-/// A provider's resource types: the one list its schemas and its
-/// resources both come from.
-pub struct Types<C: ?Sized>(pub Vec<TypeEntry<C>>);
-
-impl<C: Send + Sync + ?Sized + 'static> Types<C> {
-    pub fn schemas(&self) -> Vec<Schema> {
-        self.0.iter().map(|t| (t.schema)()).collect()
-    }
-
-    /// The resource type `type_name`, made from `client`.
-    pub fn resource(&self, type_name: &str, client: &Arc<C>) -> Option<Arc<dyn Resource>> {
-        self.0
-            .iter()
-            .find(|t| t.type_name == type_name)
-            .map(|t| (t.make)(client))
-    }
-
-    /// Checks the list and every declaration in it; for a provider's unit
-    /// tests. Names are unique and agree with the schemas; a declared
-    /// type's inputs decode from its schema's attributes, its ID is an
-    /// output, and each attribute it can change in place is in exactly one
-    /// update group.
-    pub fn check(&self) -> Result<(), String> {
-        let mut seen = std::collections::BTreeSet::new();
-        for t in &self.0 {
-            if !seen.insert(t.type_name) {
-                return Err(format!("{} is registered twice", t.type_name));
-            }
-            let schema = (t.schema)();
-            if schema.type_name != t.type_name {
-                return Err(format!(
-                    "{} is registered with the schema of {}",
-                    t.type_name, schema.type_name
-                ));
-            }
-            if let Some(check) = t.check {
-                check().map_err(|e| format!("{}: {e}", t.type_name))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A value of type `ty`, for [`check_declared`]'s decoding test; `None`
-/// for a table or a free-form value, whose shape the schema leaves open
-/// (the type may decode it into a struct of its own).
-fn sample(ty: &AttrType) -> Option<Value> {
-    match ty {
-        AttrType::String | AttrType::Yaml => Some(Value::from("x")),
-        AttrType::Int => Some(Value::Int(1)),
-        AttrType::Float => Some(Value::Float(1.5)),
-        AttrType::Bool => Some(Value::Bool(true)),
-        AttrType::List(t) => Some(Value::List(sample(t).into_iter().collect())),
-        AttrType::Map(_) | AttrType::Json | AttrType::Any => None,
-    }
-}
-
-fn check_declared<T: Declared>() -> Result<(), String> {
-    let schema = T::Inputs::schema();
-    let decodes = |keep: &dyn Fn(&Attribute) -> bool| -> Result<(), String> {
-        let mut open = Vec::new();
-        let mut inputs = Map::new();
-        for a in schema.settable().filter(|a| keep(a)) {
-            match sample(&a.ty) {
-                Some(v) => {
-                    inputs.insert(a.name.to_string(), v);
-                }
-                None => open.push(a.name),
-            }
-        }
-        match typed::<T::Inputs>(&inputs) {
-            Ok(_) => Ok(()),
-            // A required table left out of the sample: nothing more can
-            // be told without knowing its shape.
-            Err(e)
-                if open
-                    .iter()
-                    .any(|n| e.message.contains(&format!("missing field `{n}`"))) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e.message),
-        }
-    };
-    decodes(&|a| a.required).map_err(|e| format!("only the required attributes: {e}"))?;
-    decodes(&|_| true).map_err(|e| format!("every attribute: {e}"))?;
-    match schema.get(T::ID) {
-        Some(a) if a.computed => {}
-        _ => return Err(format!("the ID `{}` is not a computed attribute", T::ID)),
-    }
-    for a in schema.settable().filter(|a| !a.force_new) {
-        let groups = T::UPDATES
-            .iter()
-            .filter(|(_, attrs)| attrs.contains(&a.name))
-            .count();
-        if groups != 1 {
-            return Err(format!(
-                "`{}` can change in place but is in {groups} update groups (give it one, or make it force_new)",
-                a.name
-            ));
-        }
-    }
-    for (group, attrs) in T::UPDATES {
-        for name in *attrs {
-            match schema.get(name) {
-                Some(a) if a.settable && !a.force_new => {}
-                _ => {
-                    return Err(format!(
-                        "update group `{group}` names `{name}`, which is not an attribute changed in place"
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    declare! {
-        #[allow(dead_code)]
-        struct ThingIn for "test_thing" ("A thing.") {
-            name: String = required(AttrType::String).force_new();
-            size: Option<i64> = optional(AttrType::Int);
-            #[serde(default)]
-            labels: std::collections::BTreeMap<String, String> =
-                optional(AttrType::map_of(AttrType::String)).describe("Labels.");
-            r#type: Option<String> = optional(AttrType::String);
-        }
-        outputs {
-            id = computed(AttrType::String);
-        }
-    }
-
-    /// Calls that reached the thing, and the group that fails.
-    #[derive(Default)]
-    struct Log {
-        calls: Mutex<Vec<String>>,
-        failing: Option<&'static str>,
-    }
-
-    struct Thing(Arc<Log>);
-
-    #[async_trait]
-    impl Declared for Thing {
-        type Inputs = ThingIn;
-        type Client = Log;
-        const UPDATES: &'static [UpdateGroup] =
-            &[("size", &["size", "type"]), ("labels", &["labels"])];
-
-        fn new(client: Arc<Log>) -> Self {
-            Thing(client)
-        }
-
-        async fn fetch(
-            &self,
-            _: &OpContext,
-            id: &str,
-            _: &Map,
-        ) -> Result<Option<Current>, ProviderError> {
-            self.0.calls.lock().unwrap().push(format!("fetch {id}"));
-            Ok(None)
-        }
-
-        async fn import_id(&self, _: &OpContext, id: &str) -> Result<String, ProviderError> {
-            Ok(format!("thing-{id}"))
-        }
-
-        async fn create(
-            &self,
-            _: &OpContext,
-            i: &Inputs<'_, ThingIn>,
-        ) -> Result<Map, ProviderError> {
-            self.0
-                .calls
-                .lock()
-                .unwrap()
-                .push(format!("create {}", i.name));
-            Ok([("id".to_string(), Value::from("t1"))].into())
-        }
-
-        async fn recover(
-            &self,
-            _: &OpContext,
-            _: &Inputs<'_, ThingIn>,
-        ) -> Result<Option<Map>, ProviderError> {
-            Ok(None)
-        }
-
-        async fn update(
-            &self,
-            _: &OpContext,
-            group: &str,
-            id: &str,
-            _: &Current,
-            _: &Inputs<'_, ThingIn>,
-        ) -> Result<Option<Map>, ProviderError> {
-            self.0
-                .calls
-                .lock()
-                .unwrap()
-                .push(format!("update {group} {id}"));
-            if self.0.failing == Some(group) {
-                return Err(ProviderError::new("refused"));
-            }
-            Ok(Some([(format!("{group}_version"), Value::Int(2))].into()))
-        }
-
-        async fn delete(&self, _: &OpContext, id: &str, _: &Current) -> Result<(), ProviderError> {
-            self.0.calls.lock().unwrap().push(format!("delete {id}"));
-            Ok(())
-        }
-    }
-
-    fn map(pairs: &[(&str, Value)]) -> Map {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
-
-    fn labels(v: &str) -> Value {
-        Value::Map(map(&[("team", Value::from(v))]))
-    }
-
-    fn thing(log: Log) -> (Arc<Log>, Arc<dyn Resource>) {
-        let log = Arc::new(log);
-        let types = Types(vec![TypeEntry::declared::<Thing>()]);
-        let r = types.resource("test_thing", &log).unwrap();
-        (log, r)
-    }
-
-    #[test]
-    fn the_declaration_gives_the_schema_in_order() {
-        let s = ThingIn::schema();
-        let names: Vec<_> = s.attributes.iter().map(|a| a.name).collect();
-        assert_eq!(names, ["name", "size", "labels", "type", "id"]);
-        assert!(s.get("name").unwrap().required && s.get("name").unwrap().force_new);
-        assert_eq!(s.get("labels").unwrap().description, "Labels.");
-        assert!(s.get("id").unwrap().is_output_only());
-        Types(vec![TypeEntry::<Log>::declared::<Thing>()])
-            .check()
-            .unwrap();
-    }
-
-    #[tokio::test]
-    async fn read_delete_and_import_go_by_the_id() {
-        let (log, r) = thing(Log::default());
-        let ctx = OpContext::quiet("test_thing.a");
-        let prior = Current::new(map(&[("name", "a".into())]), map(&[("id", "t1".into())]));
-        assert!(r.read(&ctx, &prior).await.unwrap().is_none());
-        r.delete(&ctx, &prior).await.unwrap();
-        assert!(r.import(&ctx, "7").await.unwrap().is_none());
-        let out = r.create(&ctx, &map(&[("name", "b".into())])).await.unwrap();
-        assert_eq!(out["id"], Value::from("t1"));
-        assert_eq!(
-            *log.calls.lock().unwrap(),
-            ["fetch t1", "delete t1", "fetch thing-7", "create b"]
-        );
-        let err = r
-            .read(&ctx, &Current::new(Map::new(), Map::new()))
-            .await
-            .unwrap_err();
-        assert!(err.message.contains("`id` is not recorded"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn an_update_calls_only_the_groups_that_changed() {
-        let (log, r) = thing(Log::default());
-        let ctx = OpContext::quiet("test_thing.a");
-        let prior = Current::new(
-            map(&[
-                ("name", "a".into()),
-                ("size", Value::Int(1)),
-                ("labels", labels("x")),
-            ]),
-            map(&[("id", "t1".into())]),
-        );
-        let want = map(&[
-            ("name", "a".into()),
-            ("size", Value::Int(1)),
-            ("labels", labels("y")),
-        ]);
-        let out = r.update(&ctx, &prior, &want).await.unwrap();
-        assert_eq!(*log.calls.lock().unwrap(), ["update labels t1"]);
-        assert_eq!(out["labels_version"], Value::Int(2));
-        assert_eq!(out["id"], Value::from("t1"));
-    }
-
-    #[tokio::test]
-    async fn an_update_that_fails_half_way_returns_what_was_done() {
-        let (log, r) = thing(Log {
-            failing: Some("labels"),
-            ..Log::default()
-        });
-        let ctx = OpContext::quiet("test_thing.a");
-        let prior = Current::new(
-            map(&[
-                ("name", "a".into()),
-                ("size", Value::Int(1)),
-                ("labels", labels("x")),
-            ]),
-            map(&[("id", "t1".into())]),
-        );
-        let want = map(&[
-            ("name", "a".into()),
-            ("type", "big".into()),
-            ("labels", labels("y")),
-        ]);
-        let err = r.update(&ctx, &prior, &want).await.unwrap_err();
-        assert_eq!(
-            *log.calls.lock().unwrap(),
-            ["update size t1", "update labels t1"]
-        );
-        let done = err.partial.expect("what was done");
-        assert_eq!(
-            done.inputs,
-            map(&[
-                ("name", "a".into()),
-                ("type", "big".into()),
-                ("labels", labels("x"))
-            ]),
-            "size and type changed; labels did not"
-        );
-        assert_eq!(done.outputs["size_version"], Value::Int(2));
-
-        // When the first group fails, nothing was done: a plain error.
-        let (_, r) = thing(Log {
-            failing: Some("size"),
-            ..Log::default()
-        });
-        let err = r.update(&ctx, &prior, &want).await.unwrap_err();
-        assert!(err.partial.is_none());
-    }
-
-    #[test]
-    fn a_declaration_that_leaves_an_attribute_without_an_update_is_refused() {
-        struct Bad;
-        #[async_trait]
-        impl Declared for Bad {
-            type Inputs = ThingIn;
-            type Client = ();
-            const UPDATES: &'static [UpdateGroup] = &[("size", &["size", "name"])];
-            fn new(_: Arc<()>) -> Self {
-                Bad
-            }
-            async fn fetch(
-                &self,
-                _: &OpContext,
-                _: &str,
-                _: &Map,
-            ) -> Result<Option<Current>, ProviderError> {
-                Ok(None)
-            }
-            async fn create(
-                &self,
-                _: &OpContext,
-                _: &Inputs<'_, ThingIn>,
-            ) -> Result<Map, ProviderError> {
-                Ok(Map::new())
-            }
-            async fn recover(
-                &self,
-                _: &OpContext,
-                _: &Inputs<'_, ThingIn>,
-            ) -> Result<Option<Map>, ProviderError> {
-                Ok(None)
-            }
-            async fn delete(
-                &self,
-                _: &OpContext,
-                _: &str,
-                _: &Current,
-            ) -> Result<(), ProviderError> {
-                Ok(())
-            }
-        }
-        let err = Types(vec![TypeEntry::<()>::declared::<Bad>()])
-            .check()
-            .unwrap_err();
-        assert!(
-            err.contains("`labels` can change in place but is in 0 update groups"),
-            "{err}"
-        );
-    }
-}
+mod tests;

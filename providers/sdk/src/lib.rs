@@ -15,12 +15,14 @@ pub mod wait;
 
 pub use async_trait::async_trait;
 pub use attrs::Attrs;
-pub use declared::{Declaration, Declared, Inputs, TypeEntry, Types, UpdateGroup};
+pub use declared::{
+    Declaration, Declared, DeclaredOutputs, Inputs, NoUpdates, TypeEntry, Types, UpdateGroup,
+};
 pub use error::ProviderError;
 pub use path::{AttrPath, PathError};
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
     PlanAdvice, Provider, Resource, TOKEN_TAG,
 };
-pub use schema::{AttrType, Attribute, Check, Schema};
+pub use schema::{AttrType, Attribute, BlockCheck, Check, InputsCheck, Schema};
 pub use value::{Map, PathSegment, Value, format_path};

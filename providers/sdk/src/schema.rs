@@ -4,7 +4,7 @@
 //! so a schema that marks an in-place-updatable attribute `force_new` turns
 //! every edit into a destroy and re-create.
 
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// The type of an attribute's value.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +82,22 @@ impl AttrType {
 /// known. The message says what was expected and never repeats the value,
 /// which may be secret.
 pub type Check = fn(&Value) -> Result<(), String>;
+
+/// A check of several attributes of one block together ("a dashboard
+/// comes from `config_json` or from `gnet_id`"), run like an attribute's
+/// [`Check`]: when the spec is validated, on the values written as
+/// literals, and again once interpolations are known. It is given the
+/// block's values with defaults filled in; an `Err` names the attribute to
+/// point at and says what is wrong, never repeating a value.
+pub type InputsCheck = fn(&Map) -> Result<(), (&'static str, String)>;
+
+/// An [`InputsCheck`] and the attributes it reads: it runs once none of
+/// them is unknown.
+#[derive(Clone, Debug)]
+pub struct BlockCheck {
+    pub reads: &'static [&'static str],
+    pub check: InputsCheck,
+}
 
 /// One attribute of a resource or provider configuration.
 #[derive(Clone, Debug)]
@@ -195,6 +211,8 @@ pub struct Schema {
     pub type_name: &'static str,
     pub description: &'static str,
     pub attributes: Vec<Attribute>,
+    /// Checks of several attributes together.
+    pub checks: Vec<BlockCheck>,
 }
 
 impl Schema {
@@ -203,12 +221,46 @@ impl Schema {
             type_name,
             description,
             attributes: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
     pub fn attr(mut self, a: Attribute) -> Self {
         self.attributes.push(a);
         self
+    }
+
+    /// Adds a check of the attributes `reads` together.
+    pub fn checked(mut self, reads: &'static [&'static str], check: InputsCheck) -> Self {
+        self.checks.push(BlockCheck { reads, check });
+        self
+    }
+
+    /// Runs the block's checks on `inputs`, with defaults filled in for
+    /// what is left out or null; a check that reads an unknown value
+    /// passes, to run again once it is known.
+    pub fn check_inputs(&self, inputs: &Map) -> Result<(), (&'static str, String)> {
+        if self.checks.is_empty() {
+            return Ok(());
+        }
+        let mut full = inputs.clone();
+        for a in self.settable() {
+            if let Some(d) = &a.default
+                && full.get(a.name).is_none_or(Value::is_null)
+            {
+                full.insert(a.name.to_string(), d.clone());
+            }
+        }
+        for c in &self.checks {
+            let known = c
+                .reads
+                .iter()
+                .all(|r| !full.get(*r).is_some_and(Value::contains_unknown));
+            if known {
+                (c.check)(&full)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<&Attribute> {
@@ -225,5 +277,52 @@ impl Schema {
 
     pub fn settable(&self) -> impl Iterator<Item = &Attribute> {
         self.attributes.iter().filter(|a| a.settable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_of_two(m: &Map) -> Result<(), (&'static str, String)> {
+        match (m.contains_key("a"), m.contains_key("b")) {
+            (true, true) => Err(("b", "is set together with `a`".into())),
+            (false, false) => Err(("a", "is missing, and so is `b`".into())),
+            _ => Ok(()),
+        }
+    }
+
+    #[test]
+    fn block_checks_wait_for_what_they_read_and_see_defaults() {
+        let s = Schema::new("t", "")
+            .attr(Attribute::optional("a", AttrType::String))
+            .attr(Attribute::optional("b", AttrType::String))
+            .checked(&["a", "b"], one_of_two);
+        let m = |pairs: &[(&str, Value)]| -> Map {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        assert_eq!(s.check_inputs(&m(&[("a", "x".into())])), Ok(()));
+        assert_eq!(
+            s.check_inputs(&m(&[("a", "x".into()), ("b", "y".into())])),
+            Err(("b", "is set together with `a`".to_string()))
+        );
+        assert_eq!(
+            s.check_inputs(&Map::new()).unwrap_err().0,
+            "a",
+            "nothing set"
+        );
+        // Unknown until apply: checked then.
+        assert_eq!(
+            s.check_inputs(&m(&[("a", "x".into()), ("b", Value::Unknown)])),
+            Ok(())
+        );
+        let defaulted = Schema::new("t", "")
+            .attr(Attribute::optional("a", AttrType::String).default("x"))
+            .attr(Attribute::optional("b", AttrType::String))
+            .checked(&["a", "b"], one_of_two);
+        assert!(defaulted.check_inputs(&m(&[("b", "y".into())])).is_err());
     }
 }

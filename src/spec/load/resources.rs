@@ -102,9 +102,7 @@ impl Loader<'_> {
                 Some(a) => {
                     let ty = a.ty.clone();
                     if let Some(e) = self.expr(v, &ty, self_address) {
-                        if let Expr::Lit(value) = &e
-                            && let Err(msg) = a.validate(value)
-                        {
+                        if let Err(msg) = a.validate(&literal(&e)) {
                             self.err(
                                 format!("`{}` of {what} {msg}", k.name),
                                 v.span.clone(),
@@ -115,6 +113,26 @@ impl Loader<'_> {
                     }
                 }
             }
+        }
+        // The schema's checks of several attributes, on what is written as
+        // literals; the rest is checked once known.
+        let written: meshmon_provider_sdk::Map = (fields.iter())
+            .filter(|(k, _)| !meta.contains(&k.name.as_str()))
+            .map(|(k, _)| {
+                (
+                    k.name.clone(),
+                    attrs.get(&k.name).map_or(Value::Unknown, literal),
+                )
+            })
+            .collect();
+        if let Err((attribute, msg)) = schema.check_inputs(&written) {
+            let span = fields.iter().find(|(k, _)| k.name == attribute);
+            let span = span.map_or(block_span.clone(), |(_, v)| v.span.clone());
+            self.err(
+                format!("`{attribute}` of {what} {msg}"),
+                span,
+                "invalid value",
+            );
         }
         for a in schema.attributes.iter().filter(|a| a.required) {
             if !fields.iter().any(|(k, _)| k.name == a.name) {
@@ -421,5 +439,17 @@ impl Loader<'_> {
                 );
             }
         }
+    }
+}
+
+/// An expression as a value before anything is evaluated: literals as they
+/// are, whatever needs evaluating unknown (checks pass it, to run once it
+/// is known).
+fn literal(e: &Expr) -> Value {
+    match e {
+        Expr::Lit(v) => v.clone(),
+        Expr::List(l) => Value::List(l.iter().map(literal).collect()),
+        Expr::Map(m) => Value::Map(m.iter().map(|(k, e)| (k.clone(), literal(e))).collect()),
+        Expr::Ref(_) | Expr::Template(_) => Value::Unknown,
     }
 }

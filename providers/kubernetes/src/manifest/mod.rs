@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use kube::api::DynamicObject;
 use meshmon_provider_sdk::{
-    Current, Map, OpContext, PlanAdvice, ProviderError, Resource, Value, async_trait, attrs,
-    declare,
+    Current, DeclaredOutputs, Map, OpContext, PlanAdvice, ProviderError, Resource, Value,
+    async_trait, attrs, declare,
 };
 use serde_json::Value as Json;
 
@@ -41,18 +41,28 @@ declare! {
         );
         namespace: Option<String> = optional(AttrType::String)
             .describe("Namespace for namespaced objects that name none; \"default\" if left out.");
-        wait: Option<String> = optional(AttrType::String).describe(
+        wait: Option<String> = optional(AttrType::String).check(wait_check).describe(
             "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available.",
         );
     }
-    outputs {
-        objects = computed(AttrType::list_of(AttrType::String)).describe(
+    outputs ManifestOut {
+        objects: Vec<String> = computed(AttrType::list_of(AttrType::String)).describe(
             "The applied objects, as \"apiVersion Kind namespace/name\", in apply order.",
         );
     }
 }
 
 pub(crate) struct Manifest(pub(crate) Arc<Conn>);
+
+/// The check of `wait` in `validate` and `plan`.
+fn wait_check(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some("rollout") => Ok(()),
+        _ => {
+            Err("is not a wait this provider knows: use wait = \"rollout\", or leave it out".into())
+        }
+    }
+}
 
 /// What [`Manifest::walk`] does with each object.
 #[derive(Clone, Copy)]
@@ -92,13 +102,10 @@ fn ranked(mut docs: Vec<Doc>) -> Vec<Doc> {
     docs
 }
 
-fn objects_value(idents: &[Ident]) -> Value {
-    Value::List(
-        idents
-            .iter()
-            .map(|i| Value::String(i.to_string()))
-            .collect(),
-    )
+/// The outputs of a manifest whose objects are these.
+fn outputs(idents: &[Ident]) -> Map {
+    let objects = idents.iter().map(Ident::to_string).collect();
+    ManifestOut { objects }.into_map()
 }
 
 fn recorded(prior: &Current) -> Vec<Ident> {
@@ -231,7 +238,7 @@ impl Manifest {
         let mut inputs = prior.clone();
         inputs.insert("content".into(), Value::String(content));
         let idents: Vec<Ident> = found.into_iter().map(|(_, i)| i).collect();
-        let outputs = Map::from([("objects".to_string(), objects_value(&idents))]);
+        let outputs = outputs(&idents);
         Ok(Some(Current::new(inputs, outputs)))
     }
 }
@@ -274,13 +281,10 @@ impl Resource for Manifest {
     async fn create(&self, ctx: &OpContext, inputs_map: &Map) -> Result<Map, ProviderError> {
         let i = inputs(inputs_map)?;
         match self.apply_all(ctx, &i).await {
-            Ok(applied) => Ok(Map::from([(
-                "objects".to_string(),
-                objects_value(&applied),
-            )])),
+            Ok(applied) => Ok(outputs(&applied)),
             Err((e, applied)) if applied.is_empty() => Err(e),
             Err((e, applied)) => {
-                let outputs = Map::from([("objects".to_string(), objects_value(&applied))]);
+                let outputs = outputs(&applied);
                 Err(e.with_partial(Current::new(inputs_map.clone(), outputs)))
             }
         }
@@ -296,10 +300,10 @@ impl Resource for Manifest {
     ) -> Result<Option<Map>, ProviderError> {
         let i = inputs(inputs_map)?;
         match self.walk(ctx, &i, Step::Find).await {
-            Ok(found) => Ok(found.map(|f| Map::from([("objects".to_string(), objects_value(&f))]))),
+            Ok(found) => Ok(found.map(|f| outputs(&f))),
             Err((e, found)) if found.is_empty() => Err(e),
             Err((e, found)) => {
-                let outputs = Map::from([("objects".to_string(), objects_value(&found))]);
+                let outputs = outputs(&found);
                 Err(e.with_partial(Current::new(inputs_map.clone(), outputs)))
             }
         }
@@ -332,7 +336,7 @@ impl Resource for Manifest {
                         .into_iter()
                         .filter(|a| !before.iter().any(|b| b.same_object(a))),
                 );
-                let outputs = Map::from([("objects".to_string(), objects_value(&all))]);
+                let outputs = outputs(&all);
                 return Err(e.with_partial(Current::new(inputs_map.clone(), outputs)));
             }
         };
@@ -341,10 +345,7 @@ impl Resource for Manifest {
             .filter(|b| !applied.iter().any(|a| a.same_object(b)))
             .collect();
         self.delete_all(ctx, &removed).await?;
-        Ok(Map::from([(
-            "objects".to_string(),
-            objects_value(&applied),
-        )]))
+        Ok(outputs(&applied))
     }
 
     async fn delete(&self, ctx: &OpContext, prior: &Current) -> Result<(), ProviderError> {
@@ -371,7 +372,7 @@ impl Resource for Manifest {
         if let Some(ns) = &ident.namespace {
             inputs.insert("namespace".into(), Value::from(ns.as_str()));
         }
-        let outputs = Map::from([("objects".to_string(), objects_value(&[ident]))]);
+        let outputs = outputs(&[ident]);
         Ok(Some(Current::new(inputs, outputs)))
     }
 
