@@ -93,7 +93,7 @@ pub fn reference(registry: &Registry) -> String {
          { warning = \"app-mesh-end-of-life\", resources = [\"helm_release.appmesh_controller\"], reason = \"moving to Istio\" },\n]\n```\n\n\
          | code | about |\n|---|---|\n",
     );
-    for (code, about) in crate::lint::CODES {
+    for (code, about) in registry.warning_codes() {
         let _ = writeln!(out, "| `{code}` | {} |", cell(about));
     }
     out.push('\n');

@@ -1,5 +1,5 @@
-//! The providers compiled into this binary, the resource types they offer
-//! and the warnings this build gives.
+//! The providers compiled into this binary and the resource types (and
+//! warnings) they offer.
 //! A resource type belongs to exactly one provider; the spec loader and the
 //! engine both look types up here.
 
@@ -7,24 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use meshmon_provider_sdk::{Provider, Schema};
-
-/// The stable code of each warning this build gives (the lints), with what
-/// it is about. The codes are a public contract: `[meshmon] acknowledge`
-/// names them.
-pub const WARNING_CODES: &[(&str, &str)] = &[
-    (EKS_SUPPORT, "an EKS version out of standard support"),
-    (
-        API_REMOVED,
-        "a manifest using an API version the cluster's Kubernetes no longer serves",
-    ),
-    (APP_MESH_EOL, "AWS App Mesh, discontinued on 2026-09-30"),
-    (GRAFANA_AGENT_EOL, "the Grafana Agent, past its end of life"),
-];
-
-pub const EKS_SUPPORT: &str = "eks-standard-support-ended";
-pub const API_REMOVED: &str = "kubernetes-api-removed";
-pub const APP_MESH_EOL: &str = "app-mesh-end-of-life";
-pub const GRAFANA_AGENT_EOL: &str = "grafana-agent-end-of-life";
 
 pub struct Registry {
     providers: BTreeMap<&'static str, Arc<dyn Provider>>,
@@ -44,6 +26,21 @@ impl Registry {
             r.providers.insert(p.name(), p);
         }
         r
+    }
+
+    /// The stable code of every warning this build gives, with what it is
+    /// about, in the order the providers give them. The codes are a public
+    /// contract: `[meshmon] acknowledge` names them.
+    pub fn warning_codes(&self) -> Vec<(&'static str, &'static str)> {
+        let mut codes = Vec::new();
+        for p in self.providers.values() {
+            for c in p.warning_codes() {
+                if !codes.contains(c) {
+                    codes.push(*c);
+                }
+            }
+        }
+        codes
     }
 
     /// Every provider this build of meshmon knows.

@@ -148,8 +148,9 @@ fn meta_keys(schema: &Schema) -> Map<String, Value> {
     m
 }
 
-fn meshmon_block() -> Value {
-    let codes: Vec<Value> = crate::lint::CODES
+fn meshmon_block(registry: &Registry) -> Value {
+    let codes: Vec<Value> = registry
+        .warning_codes()
         .iter()
         .map(|(code, about)| json!({"const": code, "description": about}))
         .collect();
@@ -241,7 +242,7 @@ pub fn spec_schema(registry: &Registry) -> Value {
         "additionalProperties": false,
         "required": ["meshmon"],
         "properties": {
-            "meshmon": meshmon_block(),
+            "meshmon": meshmon_block(registry),
             "variables": {
                 "type": "object",
                 "propertyNames": {"pattern": NAME_PATTERN},

@@ -63,7 +63,7 @@ fn whole(
     if diags.has_errors() {
         return Err(diags);
     }
-    let lints = crate::lint::lint(&spec, &crate::lint::today());
+    let lints = crate::lint::lint(&spec, registry, &crate::lint::today());
     acknowledge(&spec, lints, &mut diags);
     Ok((spec, diags))
 }

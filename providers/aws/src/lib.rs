@@ -25,6 +25,7 @@ mod eks_node_group;
 mod iam;
 mod iam_role;
 mod internet_gateway;
+mod lint;
 mod network;
 pub mod policy;
 mod route_table;
@@ -64,6 +65,23 @@ impl Provider for Aws {
         Ok(Arc::new(AwsConfigured {
             clients: Arc::new(Clients::new(&sdk)),
         }))
+    }
+
+    fn warning_codes(&self) -> &'static [meshmon_provider_sdk::WarningCode] {
+        lint::CODES
+    }
+
+    fn facts(&self, resource: &meshmon_provider_sdk::Written<'_>) -> Vec<(&'static str, String)> {
+        lint::facts(resource)
+    }
+
+    fn lint(
+        &self,
+        resource: &meshmon_provider_sdk::Written<'_>,
+        today: &str,
+        facts: &meshmon_provider_sdk::Facts,
+    ) -> Vec<meshmon_provider_sdk::Finding> {
+        lint::lint(resource, today, facts)
     }
 }
 

@@ -14,6 +14,7 @@ mod conn;
 pub mod eks_token;
 mod error;
 mod helm;
+mod lint;
 mod manifest;
 mod objects;
 
@@ -62,6 +63,19 @@ impl Provider for Kubernetes {
         Ok(Arc::new(KubernetesConfigured {
             conn: conn::Conn::new(source, ready_timeout),
         }))
+    }
+
+    fn warning_codes(&self) -> &'static [meshmon_provider_sdk::WarningCode] {
+        lint::CODES
+    }
+
+    fn lint(
+        &self,
+        resource: &meshmon_provider_sdk::Written<'_>,
+        today: &str,
+        facts: &meshmon_provider_sdk::Facts,
+    ) -> Vec<meshmon_provider_sdk::Finding> {
+        lint::lint(resource, today, facts)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod current;
 pub mod declared;
 pub mod error;
+pub mod lint;
 pub mod path;
 pub mod resource;
 pub mod schema;
@@ -19,6 +20,7 @@ pub use declared::{
     Declaration, Declared, DeclaredOutputs, Inputs, NoUpdates, TypeEntry, Types, UpdateGroup,
 };
 pub use error::ProviderError;
+pub use lint::{Facts, Finding, WarningCode, Written};
 pub use path::{AttrPath, PathError};
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,

@@ -202,4 +202,26 @@ pub trait Provider: Send + Sync {
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError>;
+
+    /// The codes of the warnings [`lint`](Self::lint) gives.
+    fn warning_codes(&self) -> &'static [crate::lint::WarningCode] {
+        &[]
+    }
+
+    /// What a resource as written tells about the world (see
+    /// [`crate::lint::Facts`]), for every provider's lint.
+    fn facts(&self, _resource: &crate::lint::Written<'_>) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// Warnings about a resource as written, as of `today` (`YYYY-MM-DD`):
+    /// components past their end of life, and the like.
+    fn lint(
+        &self,
+        _resource: &crate::lint::Written<'_>,
+        _today: &str,
+        _facts: &crate::lint::Facts,
+    ) -> Vec<crate::lint::Finding> {
+        Vec::new()
+    }
 }

@@ -57,7 +57,7 @@ impl Loader<'_> {
                         let Some(code) = self.expect_str(v, "`warning`") else {
                             continue;
                         };
-                        let codes = crate::registry::WARNING_CODES;
+                        let codes = self.registry.warning_codes();
                         if codes.iter().any(|(c, _)| *c == code) {
                             warning = Some(code);
                         } else {
