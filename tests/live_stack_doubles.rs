@@ -43,13 +43,15 @@ fn change<'a>(plan: &'a Value, address: &str) -> &'a Value {
 }
 
 /// EKS gives the principal that creates a cluster with
-/// bootstrap_cluster_creator_admin_permissions an access entry of its own,
-/// so a spec that also makes one for that principal fails with EKS's 409;
-/// without the bootstrap, the spec's entry is the only one. EKS double:
-/// moto has no access entries. This is why the examples' admin entry is for
-/// a role they create, never for the principal running meshmon.
+/// bootstrap_cluster_creator_admin_permissions an access entry of its own
+/// and refuses a second one (409). When the spec names that principal —
+/// whoever runs meshmon — the plan says so from the caller's identity, and
+/// apply adopts EKS's entry (tagged as meshmon's, with the spec's groups
+/// and user name) instead of failing; destroy removes it. Without the
+/// bootstrap, the spec's entry is the only one. EKS double: moto has no
+/// access entries; the caller is moto's, asked of STS.
 #[test]
-fn an_access_entry_for_the_cluster_creator_collides_with_the_bootstrap_one_against_eks_double() {
+fn the_cluster_creators_access_entry_is_planned_and_adopted_against_eks_double() {
     let spec = |bootstrap: bool| {
         format!(
             r#"
@@ -63,6 +65,8 @@ access_config = {{ authentication_mode = "API_AND_CONFIG_MAP", bootstrap_cluster
 [resources.aws_eks_access_entry.me]
 cluster_name = "${{aws_eks_cluster.main.name}}"
 principal_arn = "{DEFAULT_CALLER}"
+kubernetes_groups = ["platform-admins"]
+username = "platform-admin"
 "#
         )
     };
@@ -71,25 +75,103 @@ principal_arn = "{DEFAULT_CALLER}"
     let mut cli = Cli::new(BIN, moto.env());
     cli.set_env("AWS_ENDPOINT_URL_EKS", &double.endpoint());
     cli.spec(&spec(true));
-    let out = cli.expect(&["apply", "--auto-approve"], 1);
+    let plan = plan_json(&cli);
+    let notes = change(&plan, "aws_eks_access_entry.me")["notes"].to_string();
     assert!(
-        out.stderr.contains("already in use"),
-        "the creator's own entry is there first: {}",
-        out.stderr
+        notes.contains("is the principal meshmon runs as") && notes.contains("adopts"),
+        "the plan says what apply will do: {notes}"
     );
+
+    let out = cli.expect(&["apply", "--auto-approve"], 0);
+    assert!(!out.stderr.contains("already in use"), "{}", out.stderr);
     assert_eq!(
         double.access_entries(),
         [("AMP-EKS-CLUSTER".to_string(), DEFAULT_CALLER.to_string())],
-        "the creator is moto's caller, asked of STS"
+        "one entry: EKS's, adopted"
     );
-    assert_eq!(double.access_policy_associations().len(), 1);
+    let entry = double
+        .access_entry("AMP-EKS-CLUSTER", DEFAULT_CALLER)
+        .expect("the creator's entry");
+    assert_eq!(entry["username"], "platform-admin");
+    assert_eq!(
+        entry["kubernetesGroups"],
+        serde_json::json!(["platform-admins"])
+    );
+    assert!(
+        entry["tags"]["meshmon:lineage"].is_string(),
+        "tagged as this environment's, so that a retry recovers it: {entry}"
+    );
+    assert_eq!(
+        double.access_policy_associations().len(),
+        1,
+        "EKS's cluster-admin association stays"
+    );
+    cli.assert_no_changes();
+    cli.expect(&["drift"], 0);
     cli.expect(&["destroy", "--auto-approve"], 0);
+    assert!(double.access_entries().is_empty());
 
     cli.spec(&spec(false));
+    let plan = plan_json(&cli);
+    assert!(
+        change(&plan, "aws_eks_access_entry.me")["notes"]
+            .to_string()
+            .contains("runs as"),
+        "whether the cluster will make the entry is the cluster's business; the note says when"
+    );
     cli.apply();
     cli.assert_no_changes();
     assert_eq!(double.access_entries().len(), 1);
     assert!(double.access_policy_associations().is_empty());
+}
+
+/// An entry someone else made (a person, another tool, a service) for a
+/// principal the spec names is never taken over: the plan says apply will
+/// fail and how to import it, apply fails with EKS's 409 and the same
+/// advice, and the entry is left as it was.
+#[test]
+fn someone_elses_access_entry_is_reported_at_plan_and_left_alone_against_eks_double() {
+    let moto = Moto::start();
+    let double = EksDouble::forwarding(Duration::from_millis(200), &moto.endpoint());
+    let mut cli = Cli::new(BIN, moto.env());
+    cli.set_env("AWS_ENDPOINT_URL_EKS", &double.endpoint());
+    cli.spec(&cluster("API_AND_CONFIG_MAP"));
+    cli.apply();
+    let arn = double.cluster("AMP-EKS-CLUSTER").expect("cluster")["arn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let ops = "arn:aws:iam::123456789012:role/ops";
+    assert!(double.link().add_service_entry(&arn, ops, "ops-by-hand"));
+
+    cli.spec(&format!(
+        r#"{}
+[resources.aws_eks_access_entry.ops]
+cluster_name = "${{aws_eks_cluster.main.name}}"
+principal_arn = "{ops}"
+username = "ops"
+"#,
+        cluster("API_AND_CONFIG_MAP")
+    ));
+    let plan = plan_json(&cli);
+    let notes = change(&plan, "aws_eks_access_entry.ops")["notes"].to_string();
+    assert!(
+        notes.contains("already exists")
+            && notes.contains("meshmon import aws_eks_access_entry.ops AMP-EKS-CLUSTER:"),
+        "{notes}"
+    );
+    let out = cli.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.stderr.contains("not made by this environment")
+            && out.stderr.contains("meshmon import"),
+        "{}",
+        out.stderr
+    );
+    let entry = double
+        .access_entry("AMP-EKS-CLUSTER", ops)
+        .expect("still there");
+    assert_eq!(entry["username"], "ops-by-hand", "left as it was");
+    assert!(entry["tags"].get("meshmon:lineage").is_none());
 }
 
 /// CONFIG_MAP → API moves in place, one UpdateClusterConfig per step; a

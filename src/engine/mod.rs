@@ -243,6 +243,9 @@ impl Providers {
     }
 }
 
+/// How long a plan waits for a provider's look-ahead at a create.
+const LOOK_AHEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Engine {
     pub spec: Arc<Spec>,
     pub registry: Arc<Registry>,
@@ -312,7 +315,55 @@ impl Engine {
         }
         let mut plan = plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?;
         plan.preflight = preflight;
+        self.look_ahead(&mut plan, &configured).await;
         Ok(plan)
+    }
+
+    /// Asks each configured provider about the creates whose inputs are
+    /// all known (see [`Resource::look_ahead`]) and adds what it says to
+    /// the change's notes. A provider that fails or is slower than
+    /// [`LOOK_AHEAD_DEADLINE`] leaves a note saying so; the plan goes on.
+    ///
+    /// [`Resource::look_ahead`]: meshmon_provider_sdk::Resource::look_ahead
+    async fn look_ahead(&self, plan: &mut Plan, configured: &HashMap<String, Arc<dyn Configured>>) {
+        let mut asks = tasks::Bounded::new(self.parallelism);
+        let lineage = plan.prior.lineage.clone();
+        for (i, change) in plan.changes.iter().enumerate() {
+            if change.action != plan::Action::Create {
+                continue;
+            }
+            let Some(inputs) = change.inputs.clone() else {
+                continue;
+            };
+            if inputs
+                .values()
+                .any(meshmon_provider_sdk::Value::contains_unknown)
+            {
+                continue;
+            }
+            let Some(resource) = configured
+                .get(&change.provider)
+                .and_then(|c| c.resource(&change.type_name))
+            else {
+                continue;
+            };
+            let ctx = OpContext::quiet(change.address.to_string()).in_lineage(lineage.clone());
+            asks.spawn(i, async move {
+                tokio::time::timeout(LOOK_AHEAD_DEADLINE, resource.look_ahead(&ctx, &inputs)).await
+            });
+        }
+        while let Some((i, found)) = asks.next().await {
+            let notes = match found {
+                Ok(Ok(Ok(notes))) => notes,
+                Ok(Ok(Err(e))) => vec![format!("could not look ahead: {e}")],
+                Ok(Err(_)) => vec![format!(
+                    "could not look ahead: no answer within {}s",
+                    LOOK_AHEAD_DEADLINE.as_secs()
+                )],
+                Err(panicked) => vec![format!("could not look ahead: {panicked}")],
+            };
+            plan.changes[i].notes.extend(notes);
+        }
     }
 
     /// Refreshes `state` (unless told not to, or it is empty) and plans;

@@ -147,6 +147,26 @@ impl Resource for FakeObject {
         Ok([("id".to_string(), Value::String(id))].into())
     }
 
+    /// A create's look-ahead sees a name already taken (and says the
+    /// environment it was asked for), fails for the name `unreachable`, and
+    /// panics for `buggy`.
+    async fn look_ahead(
+        &self,
+        ctx: &OpContext,
+        desired: &Map,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = desired["name"].as_str().unwrap_or_default();
+        match name {
+            "unreachable" => Err(ProviderError::api("fake:Look", None, "connection refused")),
+            "buggy" => panic!("a bug in the provider's look-ahead"),
+            _ if self.0.objects.lock().unwrap().contains_key(name) => Ok(vec![format!(
+                "{name} is taken (looked at for lineage {})",
+                ctx.lineage().unwrap_or("none")
+            )]),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     async fn recover(&self, ctx: &OpContext, _inputs: &Map) -> Result<Option<Map>, ProviderError> {
         let owners = self.0.owners.lock().unwrap();
         let objects = self.0.objects.lock().unwrap();

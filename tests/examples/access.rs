@@ -10,9 +10,10 @@
 //! EKS gives the principal that creates a cluster with
 //! `bootstrap_cluster_creator_admin_permissions` (the default) an access
 //! entry of its own, and refuses a second one for it (409). That principal
-//! is whoever runs meshmon, which a spec cannot name; so an example's
-//! access entry on such a cluster must be for a role the example creates,
-//! which cannot be it — not a variable or a literal ARN, which may well be.
+//! is whoever runs meshmon: meshmon adopts EKS's entry when a spec names
+//! it (tests/live_stack_doubles.rs), but an example's admin entry is for a
+//! role the example creates, so that who may administer the cluster does
+//! not depend on who ran the apply.
 
 use meshmon_test_support::kube_api::rbac::{Attributes, evaluate};
 

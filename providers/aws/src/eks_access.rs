@@ -10,17 +10,26 @@
 //! tags (see [`meshmon_aws_common::ownership`]); an association has no tags. The
 //! entry's create sends its token as EKS's client request token;
 //! AssociateAccessPolicy takes none.
+//!
+//! EKS makes an entry of its own for the principal that creates a cluster
+//! with `bootstrap_cluster_creator_admin_permissions` (EKS user guide,
+//! "Grant IAM users access to Kubernetes with EKS access entries"), so the
+//! create of an entry for that principal meets ResourceInUseException. The
+//! plan says so ahead, from the caller's identity; the create adopts that
+//! entry when the cluster is this environment's and the entry nobody's
+//! (see [`AccessEntry::adopt_creators_entry`]) and refuses any other.
 
 use std::sync::Arc;
 
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 use meshmon_aws_common::error::{api, found, gone_ok};
-use meshmon_aws_common::ownership::{claimed_map, creation_tags};
+use meshmon_aws_common::identity::same_principal;
+use meshmon_aws_common::ownership::{claimed_map, creation_tags, is_reserved};
 use meshmon_aws_common::retag_by_arn;
 use meshmon_aws_common::tags::{Tags, TagsExt, tags_attr, tags_from_map, tags_hash_map};
 use meshmon_provider_sdk::{
-    Current, Declared, Inputs, Map, NoUpdates, OpContext, ProviderError, UpdateGroup, Value,
-    async_trait, declare,
+    Current, Declared, Inputs, LINEAGE_TAG, Map, NoUpdates, OpContext, ProviderError, UpdateGroup,
+    Value, async_trait, declare,
 };
 use serde::Deserialize;
 
@@ -129,7 +138,102 @@ fn entry_outputs(id: &str, e: &aws_sdk_eks::types::AccessEntry) -> AccessEntryOu
     }
 }
 
+/// Tags as EKS returns them.
+type TagMap = std::collections::HashMap<String, String>;
+
+/// Whether an object carries no meshmon tag at all: nobody's create made it.
+fn unmarked(e: &aws_sdk_eks::types::AccessEntry) -> bool {
+    !e.tags().is_some_and(|t| t.keys().any(|k| is_reserved(k)))
+}
+
+/// Whether a cluster carries the lineage tag of the environment `ctx`
+/// works for: meshmon made it there, and with it the creator's entry.
+fn made_in(cluster: &TagMap, ctx: &OpContext) -> bool {
+    ctx.lineage()
+        .is_some_and(|l| cluster.get(LINEAGE_TAG).is_some_and(|t| t == l))
+}
+
 impl AccessEntry {
+    /// The cluster's tags; `None` when there is no such cluster (yet).
+    async fn cluster_tags(&self, cluster: &str) -> Result<Option<TagMap>, ProviderError> {
+        let out = found(
+            "eks:DescribeCluster",
+            self.0.eks.describe_cluster().name(cluster).send().await,
+        )?;
+        Ok(out
+            .and_then(|o| o.cluster)
+            .map(|c| c.tags.unwrap_or_default()))
+    }
+
+    /// After CreateAccessEntry said the principal's entry exists: adopts
+    /// it when it is the one EKS made for the creator of a cluster this
+    /// environment created (the cluster carries this lineage's tag, the
+    /// principal is the caller, the entry carries no meshmon tags) — the
+    /// common case where the cluster admin is whoever runs meshmon. The
+    /// entry is tagged as this create's, so that a retry recovers it, and
+    /// given the spec's groups and user name. Any other entry is someone
+    /// else's and is left alone: the error says how to import it.
+    async fn adopt_creators_entry(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AccessEntryIn>,
+        in_use: ProviderError,
+    ) -> Result<AccessEntryOut, ProviderError> {
+        let id = entry_id(&i.cluster_name, &i.principal_arn);
+        let Some(existing) = self.describe(&i.cluster_name, &i.principal_arn).await? else {
+            return Err(access_error(in_use));
+        };
+        if claimed_map(ctx, existing.tags())? {
+            return Ok(entry_outputs(&id, &existing));
+        }
+        let made_here = self
+            .cluster_tags(&i.cluster_name)
+            .await?
+            .is_some_and(|c| made_in(&c, ctx));
+        let is_caller = same_principal(self.0.caller.caller_arn().await?, &i.principal_arn);
+        if !(made_here && unmarked(&existing) && is_caller) {
+            return Err(ProviderError::api(
+                "eks:CreateAccessEntry",
+                in_use.code,
+                format!(
+                    "an access entry for {} already exists in cluster {} and was not made by this environment",
+                    i.principal_arn, i.cluster_name
+                ),
+            )
+            .with_hint(format!(
+                "adopt it with `meshmon import {} {id}`, or remove this block from the spec",
+                ctx.address
+            )));
+        }
+        ctx.progress("adopting the entry EKS made for the cluster's creator");
+        let arn = existing.access_entry_arn().ok_or_else(|| {
+            ProviderError::new("eks:DescribeAccessEntry returned no access entry ARN")
+        })?;
+        self.0
+            .eks
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(tags_hash_map(&creation_tags(ctx, &i.tags)))
+            .send()
+            .await
+            .map_err(|e| api("eks:TagResource", e))?;
+        let out = self
+            .0
+            .eks
+            .update_access_entry()
+            .cluster_name(&i.cluster_name)
+            .principal_arn(&i.principal_arn)
+            .set_kubernetes_groups(Some(i.kubernetes_groups.clone()))
+            .set_username(i.username.clone())
+            .send()
+            .await
+            .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
+        Ok(entry_outputs(
+            &id,
+            out.access_entry.as_ref().unwrap_or(&existing),
+        ))
+    }
+
     async fn describe(
         &self,
         cluster: &str,
@@ -209,7 +313,7 @@ impl Declared for AccessEntry {
             );
         }
         let tags = tags_hash_map(&creation_tags(ctx, &i.tags));
-        let out = wait::create_call(ctx, "eks:CreateAccessEntry", || {
+        let created = wait::create_call(ctx, "eks:CreateAccessEntry", || {
             self.0
                 .create
                 .eks
@@ -225,8 +329,14 @@ impl Declared for AccessEntry {
                 .set_client_request_token(ctx.client_token().map(str::to_string))
                 .send()
         })
-        .await
-        .map_err(access_error)?;
+        .await;
+        let out = match created {
+            Ok(out) => out,
+            Err(e) if e.code.as_deref() == Some("ResourceInUseException") => {
+                return self.adopt_creators_entry(ctx, i, e).await;
+            }
+            Err(e) => return Err(access_error(e)),
+        };
         let e = out
             .access_entry
             .ok_or_else(|| ProviderError::new("eks:CreateAccessEntry returned no access entry"))?;
@@ -234,6 +344,50 @@ impl Declared for AccessEntry {
             &entry_id(&i.cluster_name, &i.principal_arn),
             &e,
         ))
+    }
+
+    /// Says at plan time what the create will meet: the entry EKS makes
+    /// for the cluster's creator, which the create adopts (see
+    /// [`AccessEntry::adopt_creators_entry`]), or an entry someone else
+    /// made, which fails the apply unless it is imported.
+    async fn look_ahead(
+        &self,
+        ctx: &OpContext,
+        i: &Inputs<'_, AccessEntryIn>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let is_caller = same_principal(self.0.caller.caller_arn().await?, &i.principal_arn);
+        let Some(cluster) = self.cluster_tags(&i.cluster_name).await? else {
+            return Ok(if is_caller {
+                vec![format!(
+                    "{} is the principal meshmon runs as: a cluster created with \
+                     bootstrap_cluster_creator_admin_permissions (the default) comes with this \
+                     entry, and apply adopts it, setting its groups, user name and tags, \
+                     instead of creating it",
+                    i.principal_arn
+                )]
+            } else {
+                Vec::new()
+            });
+        };
+        let Some(existing) = self.describe(&i.cluster_name, &i.principal_arn).await? else {
+            return Ok(Vec::new());
+        };
+        if is_caller && unmarked(&existing) && made_in(&cluster, ctx) {
+            return Ok(vec![format!(
+                "EKS made this entry for the cluster's creator ({}); apply adopts it, setting \
+                 its groups, user name and tags",
+                i.principal_arn
+            )]);
+        }
+        Ok(vec![format!(
+            "an access entry for {} already exists in cluster {} and was not made by this \
+             environment: apply fails unless it is imported (`meshmon import {} {}`) or this \
+             block is removed",
+            i.principal_arn,
+            i.cluster_name,
+            ctx.address,
+            entry_id(&i.cluster_name, &i.principal_arn)
+        )])
     }
 
     async fn recover(

@@ -279,6 +279,16 @@ pub trait Declared: Send + Sync + Sized + 'static {
     fn advise(&self, _prior: Option<&Current>, _desired: &Map) -> PlanAdvice {
         PlanAdvice::default()
     }
+
+    /// Notes for the plan of a create, from the cloud; see
+    /// [`Resource::look_ahead`].
+    async fn look_ahead(
+        &self,
+        _ctx: &OpContext,
+        _inputs: &Inputs<'_, Self::Inputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A [`Declared`] type as a [`Resource`].
@@ -366,6 +376,14 @@ impl<T: Declared> Resource for Adapter<T> {
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
         self.0.advise(prior, desired)
+    }
+
+    async fn look_ahead(
+        &self,
+        ctx: &OpContext,
+        desired: &Map,
+    ) -> Result<Vec<String>, ProviderError> {
+        self.0.look_ahead(ctx, &Inputs::decode(desired)?).await
     }
 }
 

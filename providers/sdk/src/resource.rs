@@ -22,6 +22,9 @@ pub struct OpContext {
     pub timeout: Option<Duration>,
     /// For a create: the intent the engine journaled before starting it.
     pub intent: Option<Intent>,
+    /// The state's lineage outside a create (a plan's look-ahead), when
+    /// known; a create's is its intent's.
+    lineage: Option<String>,
     progress: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -61,7 +64,23 @@ impl OpContext {
             address: address.into(),
             timeout,
             intent: None,
+            lineage: None,
             progress,
+        }
+    }
+
+    /// The same context, in the environment of lineage `lineage`.
+    pub fn in_lineage(mut self, lineage: impl Into<String>) -> Self {
+        self.lineage = Some(lineage.into());
+        self
+    }
+
+    /// The lineage of the environment this operation works for: the
+    /// create's intent's, or the one given by [`in_lineage`](Self::in_lineage).
+    pub fn lineage(&self) -> Option<&str> {
+        match &self.intent {
+            Some(i) => Some(i.lineage.as_str()),
+            None => self.lineage.as_deref(),
         }
     }
 
@@ -168,6 +187,19 @@ pub trait Resource: Send + Sync {
     /// Advice for the plan; `prior` is `None` for a create.
     fn advise(&self, _prior: Option<&Current>, _desired: &Map) -> PlanAdvice {
         PlanAdvice::default()
+    }
+
+    /// Notes for the plan of a create whose inputs are all known, from
+    /// what the cloud says now (an object the service will make by itself,
+    /// which the create would collide with). Called at plan time with a
+    /// short deadline; an error becomes a note, never a failed plan. Most
+    /// types have nothing to look at.
+    async fn look_ahead(
+        &self,
+        _ctx: &OpContext,
+        _desired: &Map,
+    ) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
     }
 }
 

@@ -227,3 +227,65 @@ async fn a_read_that_panics_is_that_resources_error_and_the_others_are_read() {
     );
     assert!(text.contains("fake_object.p: read failed"), "{text}");
 }
+
+/// What a provider's look-ahead says about a create lands in its notes; a
+/// look-ahead that fails or panics is a note too, and the plan goes on.
+/// Creates whose inputs are not known yet are not asked about.
+#[tokio::test]
+async fn a_creates_look_ahead_is_a_note_whatever_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    world
+        .objects
+        .lock()
+        .unwrap()
+        .insert("o".into(), meshmon_provider_sdk::Map::new());
+    let spec = r#"
+[meshmon]
+name = "t"
+
+[resources.fake_object.o]
+name = "o"
+
+[resources.fake_object.u]
+name = "unreachable"
+
+[resources.fake_object.b]
+name = "buggy"
+
+[resources.fake_object.later]
+name = "o"
+labels = { after = "${fake_object.u.id}" }
+"#;
+    let plan = crate::engine::testing::engine(dir.path(), world.registry(), spec)
+        .refresh_and_plan(State::default(), PlanOptions::default(), true, &|_| {})
+        .await
+        .unwrap();
+    let notes = |a: &str| {
+        plan.changes
+            .iter()
+            .find(|c| c.address == a)
+            .map(|c| c.notes.join("; "))
+            .unwrap()
+    };
+    assert_eq!(
+        notes("fake_object.o"),
+        format!("o is taken (looked at for lineage {})", plan.prior.lineage)
+    );
+    assert!(
+        notes("fake_object.u").starts_with("could not look ahead: ")
+            && notes("fake_object.u").contains("connection refused"),
+        "{}",
+        notes("fake_object.u")
+    );
+    assert!(
+        notes("fake_object.b").contains("panicked"),
+        "{}",
+        notes("fake_object.b")
+    );
+    assert_eq!(
+        notes("fake_object.later"),
+        "",
+        "its labels are not known yet"
+    );
+}

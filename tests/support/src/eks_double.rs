@@ -448,11 +448,20 @@ impl Inner {
 
     fn tags(&mut self, op: &str, req: &Request) -> Response {
         let arn = req.path.trim_start_matches("/tags/").to_string();
-        let Some(c) = self
+        // Clusters and access entries both take tags through the one
+        // TagResource operation (EKS user guide, eks-using-tags).
+        let doc = match self
             .clusters
             .values_mut()
             .find(|c| c.doc["arn"] == arn.as_str())
-        else {
+        {
+            Some(c) => Some(&mut c.doc),
+            None => self
+                .entries
+                .values_mut()
+                .find(|e| e["accessEntryArn"] == arn.as_str()),
+        };
+        let Some(doc) = doc else {
             if let Some(up) = &self.upstream {
                 return forward(up, req);
             }
@@ -462,7 +471,7 @@ impl Inner {
             "TagResource" => {
                 if let Some(t) = req.json()["tags"].as_object() {
                     for (k, v) in t {
-                        c.doc["tags"][k] = v.clone();
+                        doc["tags"][k] = v.clone();
                     }
                 }
                 Response::json(200, &json!({}))
@@ -470,14 +479,14 @@ impl Inner {
             "UntagResource" => {
                 for (k, v) in &req.query {
                     if k == "tagKeys"
-                        && let Some(t) = c.doc["tags"].as_object_mut()
+                        && let Some(t) = doc["tags"].as_object_mut()
                     {
                         t.remove(v);
                     }
                 }
                 Response::json(200, &json!({}))
             }
-            _ => Response::json(200, &json!({ "tags": c.doc["tags"] })),
+            _ => Response::json(200, &json!({ "tags": doc["tags"] })),
         }
     }
 }
@@ -565,6 +574,15 @@ impl EksDouble {
     pub fn access_entries(&self) -> Vec<(String, String)> {
         let inner = self.inner.lock().expect("double state");
         inner.entries.keys().cloned().collect()
+    }
+
+    /// An access entry as DescribeAccessEntry would show it.
+    pub fn access_entry(&self, cluster: &str, principal: &str) -> Option<Value> {
+        let inner = self.inner.lock().expect("double state");
+        inner
+            .entries
+            .get(&(cluster.to_string(), principal.to_string()))
+            .cloned()
     }
 
     /// Every access policy association, as (cluster, principal, policy).
