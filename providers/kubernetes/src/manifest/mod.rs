@@ -42,7 +42,7 @@ declare! {
         namespace: Option<String> = optional(AttrType::String)
             .describe("Namespace for namespaced objects that name none; \"default\" if left out.");
         wait: Option<String> = optional(AttrType::String).check(wait_check).describe(
-            "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available.",
+            "\"rollout\": wait until Deployments, DaemonSets and StatefulSets are available and Jobs complete.",
         );
     }
     outputs ManifestOut {

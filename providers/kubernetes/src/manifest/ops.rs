@@ -157,7 +157,8 @@ pub async fn wait_established(
     .await
 }
 
-/// Waits until a Deployment, DaemonSet or StatefulSet is fully rolled out.
+/// Waits until a Deployment, DaemonSet or StatefulSet is fully rolled out,
+/// or a Job has completed; a Job that failed is an error at once.
 pub async fn wait_rollout(
     conn: &Conn,
     ctx: &OpContext,
@@ -172,12 +173,35 @@ pub async fn wait_rollout(
         let o = get(&api, ident)
             .await?
             .ok_or_else(|| ProviderError::new(format!("{ident} disappeared during its rollout")))?;
+        if ident.kind == "Job"
+            && let Some(failed) = job_condition(&o, "Failed")
+        {
+            return Err(ProviderError::new(format!(
+                "{ident} failed: {}: {}",
+                failed["reason"].as_str().unwrap_or("no reason given"),
+                failed["message"].as_str().unwrap_or("no message")
+            ))
+            .with_hint(format!(
+                "see its pods' logs (kubectl logs -n {} job/{}); apply again to retry",
+                ident.namespace.as_deref().unwrap_or("default"),
+                ident.name
+            )));
+        }
         Ok(rollout_status(&ident.kind, &o))
     })
     .await
 }
 
-/// `Ok(())` when rolled out, else what is still missing.
+/// A Job's condition of type `kind` (`Complete`, `Failed`) when it is
+/// true (Kubernetes API reference, JobStatus.conditions).
+fn job_condition<'a>(o: &'a DynamicObject, kind: &str) -> Option<&'a Json> {
+    o.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind && c["status"] == "True")
+}
+
+/// `Ok(())` when rolled out (a Job: completed), else what is still missing.
 pub fn rollout_status(kind: &str, o: &DynamicObject) -> Result<(), String> {
     // Status counts that are 0 are left out of the object.
     let n = |v: &Json| v.as_i64().unwrap_or(0);
@@ -185,6 +209,17 @@ pub fn rollout_status(kind: &str, o: &DynamicObject) -> Result<(), String> {
     let status = &o.data["status"];
     if n(&status["observedGeneration"]) < generation {
         return Err("the controller has not seen the latest spec yet".into());
+    }
+    if kind == "Job" {
+        if job_condition(o, "Complete").is_some() {
+            return Ok(());
+        }
+        return Err(format!(
+            "{} of {} pods succeeded, {} active",
+            n(&status["succeeded"]),
+            o.data["spec"]["completions"].as_i64().unwrap_or(1),
+            n(&status["active"])
+        ));
     }
     let (want, updated, available) = match kind {
         "Deployment" => (
@@ -255,4 +290,74 @@ pub async fn delete(conn: &Conn, ctx: &OpContext, ident: &Ident) -> Result<(), P
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(doc: Json) -> DynamicObject {
+        serde_json::from_value(doc).expect("a Kubernetes object")
+    }
+
+    #[test]
+    fn a_deployment_is_rolled_out_when_every_replica_is_updated_and_available() {
+        let d = |updated: i64, available: i64| {
+            object(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": { "name": "dj", "generation": 2 },
+                "spec": { "replicas": 2 },
+                "status": { "observedGeneration": 2, "updatedReplicas": updated, "availableReplicas": available }
+            }))
+        };
+        assert_eq!(rollout_status("Deployment", &d(2, 2)), Ok(()));
+        assert_eq!(
+            rollout_status("Deployment", &d(2, 1)),
+            Err("1 of 2 available, 2 updated".into())
+        );
+        let stale = object(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "dj", "generation": 3 },
+            "spec": { "replicas": 1 },
+            "status": { "observedGeneration": 2, "updatedReplicas": 1, "availableReplicas": 1 }
+        }));
+        assert!(rollout_status("Deployment", &stale).is_err());
+    }
+
+    #[test]
+    fn a_job_is_done_when_its_complete_condition_is_true_and_failed_when_its_failed_one_is() {
+        let job = |conditions: Json| {
+            object(serde_json::json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": { "name": "load", "generation": 1 },
+                "spec": { "completions": 3 },
+                "status": { "observedGeneration": 1, "succeeded": 1, "active": 2, "conditions": conditions }
+            }))
+        };
+        let running = job(serde_json::json!([]));
+        assert_eq!(
+            rollout_status("Job", &running),
+            Err("1 of 3 pods succeeded, 2 active".into())
+        );
+        assert!(job_condition(&running, "Failed").is_none());
+        let done = job(serde_json::json!([{ "type": "Complete", "status": "True" }]));
+        assert_eq!(rollout_status("Job", &done), Ok(()));
+        let failed = job(serde_json::json!([
+            { "type": "Complete", "status": "False" },
+            { "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }
+        ]));
+        assert_eq!(
+            job_condition(&failed, "Failed").map(|c| c["reason"].clone()),
+            Some(serde_json::json!("BackoffLimitExceeded"))
+        );
+        assert!(rollout_status("Job", &failed).is_err());
+    }
+
+    #[test]
+    fn kinds_without_a_rollout_are_done_at_once() {
+        let cm = object(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "c" }
+        }));
+        assert_eq!(rollout_status("ConfigMap", &cm), Ok(()));
+    }
 }
