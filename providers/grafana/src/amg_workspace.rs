@@ -34,8 +34,8 @@ use meshmon_aws_common::tags::{
 };
 use meshmon_aws_common::wait::{create_call_with, until};
 use meshmon_provider_sdk::{
-    AttrType, Current, Declared, Inputs, Map, OpContext, ProviderError, UpdateGroup, async_trait,
-    declare,
+    AttrType, Current, Declared, Inputs, Map, OpContext, PlanAdvice, ProviderError, UpdateGroup,
+    Value, async_trait, declare,
 };
 
 use crate::amg::{Clients, WORKSPACE_WAIT, hint};
@@ -51,6 +51,24 @@ fn current_account() -> String {
 }
 fn service_managed() -> String {
     SERVICE_MANAGED.into()
+}
+
+/// What the plan says of a workspace made or switched to
+/// `SERVICE_MANAGED`: AMG's API reference (CreateWorkspace,
+/// permissionType) says that through the API, not the console, the role
+/// is the caller's to make, so `CUSTOMER_MANAGED` with `role_arn` is what
+/// works; with `SERVICE_MANAGED` the workspace reads no data source.
+fn permission_note(desired: &Map) -> Option<String> {
+    let kind = desired
+        .get("permission_type")
+        .and_then(Value::as_str)
+        .unwrap_or(SERVICE_MANAGED);
+    (kind == SERVICE_MANAGED).then(|| {
+        "permission_type SERVICE_MANAGED: AMG creates the service-managed role and its policies \
+         only from its console; through the API set permission_type = \"CUSTOMER_MANAGED\" and \
+         role_arn to a role that may read the data sources (AMG API reference, CreateWorkspace)"
+            .to_string()
+    })
 }
 
 fn list() -> AttrType {
@@ -284,6 +302,17 @@ impl Declared for Workspace {
         Workspace(clients)
     }
 
+    fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
+        let was = prior.and_then(|p| p.inputs.get("permission_type"));
+        PlanAdvice {
+            notes: permission_note(desired)
+                .filter(|_| was != desired.get("permission_type"))
+                .into_iter()
+                .collect(),
+            ..PlanAdvice::default()
+        }
+    }
+
     async fn fetch(
         &self,
         _ctx: &OpContext,
@@ -498,5 +527,28 @@ impl Declared for Workspace {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(kind: Option<&str>) -> Map {
+        let mut m = Map::new();
+        if let Some(k) = kind {
+            m.insert("permission_type".into(), Value::from(k));
+        }
+        m
+    }
+
+    #[test]
+    fn a_service_managed_workspace_is_noted_and_a_customer_managed_one_is_not() {
+        assert!(
+            permission_note(&desired(None)).is_some_and(|n| n.contains("CUSTOMER_MANAGED")),
+            "the default is SERVICE_MANAGED"
+        );
+        assert!(permission_note(&desired(Some("SERVICE_MANAGED"))).is_some());
+        assert_eq!(permission_note(&desired(Some("CUSTOMER_MANAGED"))), None);
     }
 }
