@@ -146,9 +146,12 @@ fn outputs(w: &WorkspaceDescription) -> WorkspaceOut {
 
 fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
     let names = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
-    // An answer without the authentication leaves the attribute out.
+    // An answer without the authentication leaves the attribute out. The
+    // SDK fills a missing `authentication` in with an empty summary, and a
+    // workspace always has at least one provider, so empty means not told.
     let auth = w
         .authentication()
+        .filter(|a| !a.providers().is_empty())
         .map(|a| names(a.providers().iter().map(|p| p.as_str()).collect()));
     let sources = names(w.data_sources().iter().map(|d| d.as_str()).collect());
     let dests = names(
@@ -500,3 +503,7 @@ impl Declared for Workspace {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "amg_workspace_test.rs"]
+mod tests;

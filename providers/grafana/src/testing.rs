@@ -1,14 +1,24 @@
-//! What the resources' unit tests share: a Grafana HTTP client against a
-//! local server that answers from a list and keeps every request, a
-//! create's context, and inputs.
+//! What the resources' unit tests share: the AMG clients over canned AWS
+//! answers, a Grafana HTTP client against a local server that answers
+//! from a list and keeps every request, a create's context, and inputs.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use meshmon_provider_sdk::{Intent, Map, OpContext, Value};
+use meshmon_test_support::aws_replay::{Answer, Replay};
 use meshmon_test_support::http::{Request, Response, Server};
 
+use crate::amg::Clients;
 use crate::client::Client;
+
+/// The AMG clients, answered by `answers` in order, and the replay that
+/// keeps what they sent.
+pub(crate) fn amg(answers: impl IntoIterator<Item = Answer>) -> (Replay, Arc<Clients>) {
+    let replay = Replay::new(answers);
+    let clients = Arc::new(Clients::new(&replay.sdk_config()));
+    (replay, clients)
+}
 
 /// A local Grafana that gives these answers (status and JSON body) in
 /// order, and what it was asked. It stops when dropped, so a test that
