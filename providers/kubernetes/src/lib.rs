@@ -16,6 +16,8 @@ mod error;
 mod helm;
 mod manifest;
 mod objects;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
