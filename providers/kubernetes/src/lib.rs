@@ -189,7 +189,7 @@ fn types() -> Types<conn::Conn> {
             Arc::new(manifest::Manifest(c.clone()))
         }),
         TypeEntry::custom::<helm::ReleaseIn, helm::ReleaseOut>(|c| {
-            Arc::new(helm::Release(c.clone()))
+            Arc::new(helm::Release::new(c.clone()))
         }),
     ])
 }
