@@ -629,3 +629,112 @@ impl Declared for RuleGroupsNamespace {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    const ARN: &str = "arn:aws:aps:eu-west-1:123456789012:workspace/ws-1";
+
+    #[tokio::test]
+    async fn a_workspace_create_sends_its_token_and_marks_and_records_its_urls() {
+        let (replay, c) = clients([
+            Answer::ok(
+                &json!({"workspaceId": "ws-1", "arn": ARN, "status": {"statusCode": "CREATING"}})
+                    .to_string(),
+            ),
+            Answer::ok(
+                &json!({"workspace": {
+                    "workspaceId": "ws-1", "arn": ARN, "alias": "AMP-APPMESH",
+                    "status": {"statusCode": "ACTIVE"}, "createdAt": 1.7e9,
+                    "prometheusEndpoint": "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1",
+                }})
+                .to_string(),
+            ),
+        ]);
+        let raw = inputs(json!({"alias": "AMP-APPMESH"}));
+        let out = Workspace::new(c)
+            .create(
+                &creating("aws_amp_workspace.main"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        let endpoint = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/";
+        assert_eq!(
+            out,
+            WorkspaceOut {
+                id: "ws-1".into(),
+                arn: ARN.into(),
+                account_id: Some("123456789012".into()),
+                prometheus_endpoint: Some(endpoint.into()),
+                remote_write_url: Some(format!("{endpoint}api/v1/remote_write")),
+                query_url: Some(format!("{endpoint}api/v1/query")),
+                status: Some("ACTIVE".into()),
+            }
+        );
+        let sent = replay.sent();
+        assert_eq!(
+            (sent[0].method.as_str(), sent[0].path.as_str()),
+            ("POST", "/workspaces")
+        );
+        let body = sent[0].json();
+        assert_eq!(body["alias"], "AMP-APPMESH");
+        assert_eq!(body["clientToken"], "t-1");
+        assert_eq!(body["tags"]["meshmon:lineage"], "L1");
+        assert_eq!(sent[1].path, "/workspaces/ws-1");
+    }
+
+    #[tokio::test]
+    async fn a_workspace_without_an_endpoint_yet_records_no_urls() {
+        let (_, c) = clients([Answer::ok(
+            &json!({"workspace": {
+                "workspaceId": "ws-1", "arn": ARN, "status": {"statusCode": "CREATING"}, "createdAt": 1.7e9,
+            }})
+            .to_string(),
+        )]);
+        let now = Workspace::new(c)
+            .fetch(&creating("aws_amp_workspace.main"), "ws-1", &Map::new())
+            .await
+            .unwrap()
+            .expect("the workspace");
+        assert_eq!(now.outputs.prometheus_endpoint, None);
+        assert_eq!(now.outputs.remote_write_url, None);
+        assert_eq!(now.outputs.query_url, None);
+        assert!(!now.inputs.contains_key("alias"));
+    }
+
+    #[tokio::test]
+    async fn a_rule_groups_namespace_is_found_by_workspace_and_name() {
+        let data = "groups:\n  - name: envoy\n    rules: []\n";
+        let (replay, c) = clients([Answer::ok(
+            &json!({"ruleGroupsNamespace": {
+                "arn": "arn:aws:aps:eu-west-1:1:rulegroupsnamespace/ws-1/mesh", "name": "mesh",
+                "data": "Z3JvdXBzOgogIC0gbmFtZTogZW52b3kKICAgIHJ1bGVzOiBbXQo=",
+                "status": {"statusCode": "ACTIVE"}, "createdAt": 1.7e9, "modifiedAt": 1.7e9,
+            }})
+            .to_string(),
+        )]);
+        let arn = "arn:aws:aps:eu-west-1:1:rulegroupsnamespace/ws-1/mesh";
+        // Imported: nothing recorded, so the ARN names them.
+        let now = RuleGroupsNamespace::new(c)
+            .fetch(
+                &creating("aws_amp_rule_groups_namespace.mesh"),
+                arn,
+                &Map::new(),
+            )
+            .await
+            .unwrap()
+            .expect("the namespace");
+        assert_eq!(
+            replay.sent()[0].path,
+            "/workspaces/ws-1/rulegroupsnamespaces/mesh"
+        );
+        assert_eq!(now.inputs["data"], Value::from(data));
+        assert_eq!(now.inputs["workspace_id"], Value::from("ws-1"));
+        assert_eq!(now.outputs, namespace_outputs(arn));
+    }
+}

@@ -719,3 +719,7 @@ impl Declared for AlertManagerDefinition {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "amp_scraper_test.rs"]
+mod tests;

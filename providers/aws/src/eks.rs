@@ -711,6 +711,10 @@ impl Declared for Cluster {
 }
 
 #[cfg(test)]
+#[path = "eks_test.rs"]
+mod replayed;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

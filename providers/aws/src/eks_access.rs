@@ -724,6 +724,55 @@ mod tests {
         assert!(ok("Cluster", &[]).is_err());
     }
 
+    #[tokio::test]
+    async fn an_association_sends_its_scope_and_records_what_eks_answers() {
+        use crate::testing::{clients, creating, inputs};
+        use meshmon_test_support::aws_replay::Answer;
+        let principal = "arn:aws:iam::123456789012:role/admin";
+        let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+        // No associatedAt in the answer.
+        let (replay, c) = clients([Answer::ok(
+            &serde_json::json!({
+                "clusterName": "main", "principalArn": principal,
+                "associatedAccessPolicy": {"policyArn": policy, "accessScope": {"type": "namespace", "namespaces": ["prod"]}},
+            })
+            .to_string(),
+        )]);
+        let raw = inputs(serde_json::json!({
+            "cluster_name": "main",
+            "principal_arn": principal,
+            "policy_arn": policy,
+            "access_scope": {"type": "namespace", "namespaces": ["prod"]},
+        }));
+        let out = AccessPolicyAssociation::new(c)
+            .create(
+                &creating("aws_eks_access_policy_association.view"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            AssociationOut {
+                id: format!("main#{principal}#{policy}"),
+                associated_at: None,
+            }
+        );
+        let sent = replay.sent();
+        assert_eq!(sent[0].method, "POST");
+        assert_eq!(
+            sent[0].path,
+            format!("/clusters/main/access-entries/{principal}/access-policies")
+        );
+        assert_eq!(
+            sent[0].json(),
+            serde_json::json!({
+                "policyArn": policy,
+                "accessScope": {"type": "namespace", "namespaces": ["prod"]},
+            })
+        );
+    }
+
     #[test]
     fn the_scope_is_checked_at_plan_without_repeating_it() {
         let scope = |v: serde_json::Value| scope_check(&Value::from(v));

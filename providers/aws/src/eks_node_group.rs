@@ -393,3 +393,81 @@ impl Declared for NodeGroup {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    fn node_group(extra: serde_json::Value) -> Answer {
+        let mut n = json!({
+            "clusterName": "main", "nodegroupName": "ng", "nodeRole": "arn:aws:iam::1:role/node",
+            "subnets": ["subnet-a", "subnet-b"], "instanceTypes": ["t3.medium"],
+            "status": "ACTIVE", "nodegroupArn": "arn:aws:eks:eu-west-1:1:nodegroup/main/ng/x",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            n[k] = v.clone();
+        }
+        Answer::ok(&json!({ "nodegroup": n }).to_string())
+    }
+
+    #[tokio::test]
+    async fn a_node_group_read_shapes_sizes_labels_and_order_like_the_spec() {
+        let (replay, c) = clients([node_group(json!({
+            "subnets": ["subnet-a", "subnet-b"],
+            "scalingConfig": {"minSize": 1, "maxSize": 3, "desiredSize": 2},
+            "labels": {"role": "monitoring"},
+        }))]);
+        let prior = inputs(json!({"subnet_ids": ["subnet-b", "subnet-a"]}));
+        let now = NodeGroup::new(c)
+            .fetch(&creating("aws_eks_node_group.ng"), "main:ng", &prior)
+            .await
+            .unwrap()
+            .expect("the node group");
+        assert_eq!(
+            replay.sent()[0].path,
+            "/clusters/main/node-groups/ng",
+            "the ID names the cluster and the group"
+        );
+        assert_eq!(
+            now.inputs["subnet_ids"],
+            Value::from(json!(["subnet-b", "subnet-a"]))
+        );
+        assert_eq!(
+            now.inputs["scaling"],
+            Value::from(json!({"min_size": 1, "max_size": 3, "desired_size": 2}))
+        );
+        assert_eq!(
+            now.inputs["labels"],
+            Value::from(json!({"role": "monitoring"}))
+        );
+        assert_eq!(now.outputs.status.as_deref(), Some("ACTIVE"));
+        assert_eq!(now.outputs.scaling, None, "sizes are inputs when read");
+    }
+
+    #[tokio::test]
+    async fn a_node_group_answer_without_sizes_or_labels_records_neither() {
+        let (_, c) = clients([node_group(json!({}))]);
+        let now = NodeGroup::new(c)
+            .fetch(&creating("aws_eks_node_group.ng"), "main:ng", &Map::new())
+            .await
+            .unwrap()
+            .expect("the node group");
+        assert!(!now.inputs.contains_key("scaling"));
+        assert!(!now.inputs.contains_key("labels"));
+        assert!(!now.inputs.contains_key("tags"));
+    }
+
+    #[tokio::test]
+    async fn an_id_without_its_cluster_is_refused_before_any_request() {
+        let (replay, c) = clients([]);
+        let err = NodeGroup::new(c)
+            .fetch(&creating("aws_eks_node_group.ng"), "ng", &Map::new())
+            .await
+            .unwrap_err();
+        assert!(err.hint.unwrap().contains("CLUSTER_NAME:NODE_GROUP_NAME"));
+        assert!(replay.sent().is_empty());
+    }
+}

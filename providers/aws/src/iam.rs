@@ -638,3 +638,107 @@ impl Declared for Policy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    const POLICY: &str = "arn:aws:iam::123456789012:policy/agent";
+
+    fn query(action: &str, result: &str) -> Answer {
+        Answer::ok(&format!(
+            "<{action}Response><{action}Result>{result}</{action}Result>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_policy_change_makes_room_then_publishes_a_new_default_version() {
+        let versions: String = (1..=5)
+            .map(|n| {
+                format!(
+                    "<member><VersionId>v{n}</VersionId><IsDefaultVersion>{}</IsDefaultVersion>\
+                     <CreateDate>2024-01-0{n}T00:00:00Z</CreateDate></member>",
+                    n == 5
+                )
+            })
+            .collect();
+        let (replay, c) = clients([
+            query(
+                "ListPolicyVersions",
+                &format!("<Versions>{versions}</Versions><IsTruncated>false</IsTruncated>"),
+            ),
+            Answer::ok(
+                "<DeletePolicyVersionResponse><ResponseMetadata><RequestId>r</RequestId>\
+                 </ResponseMetadata></DeletePolicyVersionResponse>",
+            ),
+            query(
+                "CreatePolicyVersion",
+                "<PolicyVersion><VersionId>v6</VersionId><IsDefaultVersion>true</IsDefaultVersion>\
+                 </PolicyVersion>",
+            ),
+        ]);
+        let raw = inputs(json!({
+            "name": "agent",
+            "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "aps:RemoteWrite", "Resource": "*"}]},
+        }));
+        let prior = Current::new(Map::new(), Map::new());
+        let out = Policy::new(c)
+            .update(
+                &creating("aws_iam_policy.agent"),
+                PolicyUpdate::Document,
+                POLICY,
+                &prior,
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap()
+            .expect("the new version");
+        assert_eq!(out.default_version_id.as_deref(), Some("v6"));
+        assert_eq!(out.policy_id, None, "left as recorded");
+        let sent = replay.sent();
+        assert_eq!(sent[0].form()["PolicyArn"], POLICY);
+        let deleted = sent[1].form();
+        assert_eq!(deleted["Action"], "DeletePolicyVersion");
+        assert_eq!(
+            deleted["VersionId"], "v1",
+            "the oldest that is not the default"
+        );
+        let created = sent[2].form();
+        assert_eq!(created["SetAsDefault"], "true");
+        let sent_doc: serde_json::Value = serde_json::from_str(&created["PolicyDocument"]).unwrap();
+        assert_eq!(sent_doc["Statement"][0]["Action"], "aps:RemoteWrite");
+    }
+
+    #[tokio::test]
+    async fn an_oidc_provider_reads_back_with_the_users_url_and_order() {
+        let (replay, c) = clients([query(
+            "GetOpenIDConnectProvider",
+            "<Url>oidc.eks.eu-west-1.amazonaws.com/id/ABC</Url>\
+             <ClientIDList><member>sts.amazonaws.com</member></ClientIDList>\
+             <ThumbprintList><member>bb</member><member>aa</member></ThumbprintList>\
+             <Tags><member><Key>meshmon:token</Key><Value>t-1</Value></member></Tags>",
+        )]);
+        let arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC";
+        let prior = inputs(json!({
+            "url": "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+            "thumbprints": ["bb", "aa"],
+        }));
+        let now = OidcProvider::new(c)
+            .fetch(&creating("aws_iam_oidc_provider.eks"), arn, &prior)
+            .await
+            .unwrap()
+            .expect("the provider");
+        assert_eq!(replay.sent()[0].form()["OpenIDConnectProviderArn"], arn);
+        assert_eq!(now.inputs["url"], prior["url"], "IAM drops the scheme");
+        assert_eq!(now.inputs["thumbprints"], prior["thumbprints"]);
+        assert!(
+            !now.inputs.contains_key("tags"),
+            "meshmon's tags are not the user's"
+        );
+        assert_eq!(now.outputs, oidc_outputs(arn, None));
+    }
+}

@@ -534,3 +534,93 @@ impl Declared for Role {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    const PROVIDER: &str =
+        "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC";
+
+    #[tokio::test]
+    async fn an_irsa_role_is_created_with_its_trust_then_its_attachments() {
+        let (replay, c) = clients([
+            Answer::ok(
+                "<CreateRoleResponse><CreateRoleResult><Role><Path>/</Path><RoleName>agent</RoleName>\
+                 <RoleId>AROA1</RoleId><Arn>arn:aws:iam::123456789012:role/agent</Arn>\
+                 <CreateDate>2024-01-01T00:00:00Z</CreateDate></Role></CreateRoleResult>\
+                 <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CreateRoleResponse>",
+            ),
+            Answer::ok(
+                "<AttachRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId>\
+                 </ResponseMetadata></AttachRolePolicyResponse>",
+            ),
+        ]);
+        let raw = inputs(json!({
+            "name": "agent",
+            "irsa": {"oidc_provider_arn": PROVIDER, "namespace": "grafana-agent", "service_account": "grafana-agent"},
+            "managed_policy_arns": ["arn:aws:iam::aws:policy/AmazonPrometheusRemoteWriteAccess"],
+        }));
+        let out = Role::new(c)
+            .create(
+                &creating("aws_iam_role.agent"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.arn, "arn:aws:iam::123456789012:role/agent");
+        assert_eq!(
+            (out.id.as_str(), out.unique_id.as_str()),
+            ("agent", "AROA1")
+        );
+        assert_eq!(
+            out.managed_policy_arns, None,
+            "set in the spec: not computed"
+        );
+        assert_eq!(out.inline_policies, Some(Map::new()), "left out: none made");
+        let built = out.assume_role_policy.expect("the trust built from irsa");
+        assert!(
+            built
+                .as_str()
+                .unwrap()
+                .contains("system:serviceaccount:grafana-agent:grafana-agent")
+        );
+
+        let sent = replay.sent();
+        let create = sent[0].form();
+        assert_eq!(create["Action"], "CreateRole");
+        assert_eq!(create["RoleName"], "agent");
+        let trust: serde_json::Value =
+            serde_json::from_str(&create["AssumeRolePolicyDocument"]).unwrap();
+        assert_eq!(trust["Statement"][0]["Principal"]["Federated"], PROVIDER);
+        let tagged: Vec<&str> = create.values().map(String::as_str).collect();
+        assert!(tagged.contains(&"meshmon:token") && tagged.contains(&"t-1"));
+        let attach = sent[1].form();
+        assert_eq!(attach["Action"], "AttachRolePolicy");
+        assert_eq!(
+            attach["PolicyArn"],
+            "arn:aws:iam::aws:policy/AmazonPrometheusRemoteWriteAccess"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_role_without_trust_or_irsa_is_refused_before_any_request() {
+        let (replay, c) = clients([]);
+        let raw = inputs(json!({"name": "agent"}));
+        let err = Role::new(c)
+            .create(
+                &creating("aws_iam_role.agent"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.message.contains("`assume_role_policy` or `irsa`"),
+            "{err}"
+        );
+        assert!(replay.sent().is_empty());
+    }
+}

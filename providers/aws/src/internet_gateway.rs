@@ -262,3 +262,76 @@ impl Declared for InternetGateway {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    fn created() -> Answer {
+        Answer::ok(
+            "<CreateInternetGatewayResponse><requestId>r</requestId><internetGateway>\
+             <internetGatewayId>igw-1</internetGatewayId><attachmentSet/></internetGateway>\
+             </CreateInternetGatewayResponse>",
+        )
+    }
+
+    #[tokio::test]
+    async fn a_gateway_create_attaches_it_to_its_vpc() {
+        let (replay, c) = clients([
+            created(),
+            Answer::ok(
+                "<AttachInternetGatewayResponse><requestId>r</requestId><return>true</return>\
+                 </AttachInternetGatewayResponse>",
+            ),
+        ]);
+        let raw = inputs(json!({"vpc_id": "vpc-1"}));
+        let out = InternetGateway::new(c)
+            .create(
+                &creating("aws_internet_gateway.main"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        // The answer names no owner: no ARN is made up.
+        assert_eq!(
+            out,
+            IgwOut {
+                id: "igw-1".into(),
+                arn: None
+            }
+        );
+        let sent = replay.sent();
+        assert_eq!(sent[0].action(), "CreateInternetGateway");
+        assert_eq!(
+            sent[0].form()["TagSpecification.1.ResourceType"],
+            "internet-gateway"
+        );
+        let attach = sent[1].form();
+        assert_eq!(attach["Action"], "AttachInternetGateway");
+        assert_eq!(attach["InternetGatewayId"], "igw-1");
+        assert_eq!(attach["VpcId"], "vpc-1");
+    }
+
+    #[tokio::test]
+    async fn a_gateway_that_cannot_be_attached_is_recorded_without_its_vpc() {
+        let (_, c) = clients([created(), Answer::ec2_error(400, "InvalidVpcID.NotFound")]);
+        let raw = inputs(json!({"vpc_id": "vpc-1"}));
+        let err = InternetGateway::new(c)
+            .create(
+                &creating("aws_internet_gateway.main"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.operation.as_deref(), Some("ec2:AttachInternetGateway"));
+        let made = err.partial.expect("the gateway is recorded");
+        assert_eq!(
+            made.outputs["id"],
+            meshmon_provider_sdk::Value::from("igw-1")
+        );
+        assert!(made.inputs.is_empty(), "the next plan attaches it");
+    }
+}

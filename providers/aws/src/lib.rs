@@ -30,6 +30,8 @@ mod network;
 pub mod policy;
 mod route_table;
 mod sns;
+#[cfg(test)]
+mod testing;
 mod wait;
 
 use std::sync::Arc;

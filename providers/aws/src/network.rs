@@ -647,3 +647,102 @@ impl Declared for Subnet {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_provider_sdk::Value;
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    const EC2: &str = "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"";
+
+    #[tokio::test]
+    async fn a_vpc_create_tags_it_with_its_marks_then_turns_dns_hostnames_on() {
+        let (replay, c) = clients([
+            Answer::ok(&format!(
+                "<CreateVpcResponse {EC2}><requestId>r</requestId><vpc><vpcId>vpc-1</vpcId>\
+                 <ownerId>123456789012</ownerId><cidrBlock>10.0.0.0/16</cidrBlock></vpc></CreateVpcResponse>"
+            )),
+            Answer::ok(&format!(
+                "<ModifyVpcAttributeResponse {EC2}><requestId>r</requestId><return>true</return>\
+                 </ModifyVpcAttributeResponse>"
+            )),
+        ]);
+        let raw = inputs(json!({
+            "cidr_block": "10.0.0.0/16",
+            "enable_dns_support": true,
+            "enable_dns_hostnames": true,
+            "tags": {"Name": "main"},
+        }));
+        let out = Vpc::new(c)
+            .create(&creating("aws_vpc.main"), &Inputs::decode(&raw).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            VpcOut {
+                id: "vpc-1".into(),
+                arn: Some("arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-1".into()),
+            }
+        );
+        let sent = replay.sent();
+        assert_eq!(sent[0].action(), "CreateVpc");
+        assert_eq!(sent[0].form()["CidrBlock"], "10.0.0.0/16");
+        let tags = sent[0].form_under("TagSpecification.1.");
+        assert_eq!(tags["ResourceType"], "vpc");
+        let values: Vec<&str> = tags.values().map(String::as_str).collect();
+        for v in [
+            "Name",
+            "main",
+            "meshmon:lineage",
+            "L1",
+            "meshmon:token",
+            "t-1",
+        ] {
+            assert!(values.contains(&v), "{v} in {tags:?}");
+        }
+        // Support is on in a new VPC: only hostnames are set.
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[1].action(), "ModifyVpcAttribute");
+        assert_eq!(sent[1].form()["EnableDnsHostnames.Value"], "true");
+    }
+
+    #[tokio::test]
+    async fn a_subnet_answer_without_owner_or_zone_records_neither() {
+        let (_, c) = clients([Answer::ok(&format!(
+            "<DescribeSubnetsResponse {EC2}><requestId>r</requestId><subnetSet><item>\
+             <subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><cidrBlock>10.0.1.0/24</cidrBlock>\
+             <mapPublicIpOnLaunch>true</mapPublicIpOnLaunch><tagSet>\
+             <item><key>kubernetes.io/role/elb</key><value>1</value></item>\
+             <item><key>Name</key><value>public-a</value></item>\
+             <item><key>meshmon:token</key><value>t-1</value></item>\
+             </tagSet></item></subnetSet></DescribeSubnetsResponse>"
+        ))]);
+        let now = Subnet::new(c)
+            .fetch(&creating("aws_subnet.a"), "subnet-1", &Map::new())
+            .await
+            .unwrap()
+            .expect("the subnet");
+        assert_eq!(now.outputs.arn, None, "no owner, no ARN");
+        assert!(!now.inputs.contains_key("availability_zone"));
+        assert_eq!(now.inputs["load_balancer_role"], Value::from("public"));
+        assert_eq!(
+            now.inputs["tags"],
+            Value::from(json!({"Name": "public-a"})),
+            "the role's tag and meshmon's are not the user's tags"
+        );
+        assert_eq!(now.inputs["map_public_ip_on_launch"], Value::Bool(true));
+    }
+
+    #[tokio::test]
+    async fn a_vpc_that_is_gone_reads_as_none() {
+        let (_, c) = clients([Answer::ec2_error(400, "InvalidVpcID.NotFound")]);
+        let gone = Vpc::new(c)
+            .fetch(&creating("aws_vpc.main"), "vpc-1", &Map::new())
+            .await
+            .unwrap();
+        assert!(gone.is_none());
+    }
+}

@@ -432,3 +432,119 @@ impl Declared for RouteTable {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::Answer;
+    use serde_json::json;
+
+    fn done(action: &str) -> Answer {
+        Answer::ok(&format!(
+            "<{action}Response><requestId>r</requestId><return>true</return></{action}Response>"
+        ))
+    }
+
+    #[tokio::test]
+    async fn routes_and_associations_converge_from_one_read() {
+        let (replay, c) = clients([
+            Answer::ok(
+                "<DescribeRouteTablesResponse><requestId>r</requestId><routeTableSet><item>\
+                 <routeTableId>rtb-1</routeTableId><vpcId>vpc-1</vpcId><routeSet>\
+                 <item><destinationCidrBlock>10.0.0.0/16</destinationCidrBlock><gatewayId>local</gatewayId>\
+                 <origin>CreateRouteTable</origin></item>\
+                 <item><destinationCidrBlock>0.0.0.0/0</destinationCidrBlock><gatewayId>igw-old</gatewayId>\
+                 <origin>CreateRoute</origin></item>\
+                 <item><destinationCidrBlock>10.9.0.0/16</destinationCidrBlock><gatewayId>igw-old</gatewayId>\
+                 <origin>CreateRoute</origin></item></routeSet>\
+                 <associationSet><item><routeTableAssociationId>rtbassoc-a</routeTableAssociationId>\
+                 <subnetId>subnet-a</subnetId><main>false</main></item>\
+                 <item><routeTableAssociationId>rtbassoc-main</routeTableAssociationId><main>true</main></item>\
+                 </associationSet><tagSet/></item></routeTableSet></DescribeRouteTablesResponse>",
+            ),
+            done("DeleteRoute"),
+            done("ReplaceRoute"),
+            done("CreateRoute"),
+            done("DisassociateRouteTable"),
+            Answer::ok(
+                "<AssociateRouteTableResponse><requestId>r</requestId>\
+                 <associationId>rtbassoc-b</associationId></AssociateRouteTableResponse>",
+            ),
+        ]);
+        let raw = inputs(json!({
+            "vpc_id": "vpc-1",
+            "routes": [
+                {"cidr_block": "0.0.0.0/0", "gateway_id": "igw-new"},
+                {"cidr_block": "10.1.0.0/16", "nat_gateway_id": "nat-1"},
+            ],
+            "subnet_ids": ["subnet-b"],
+        }));
+        let prior = Current::new(Map::new(), Map::new());
+        RouteTable::new(c)
+            .update(
+                &creating("aws_route_table.public"),
+                RouteTableUpdate::Routes,
+                "rtb-1",
+                &prior,
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        let sent = replay.sent();
+        let calls: Vec<(String, BTreeMap<String, String>)> = sent
+            .iter()
+            .map(|s| {
+                let mut f = s.form();
+                f.remove("Version");
+                (f.remove("Action").unwrap(), f)
+            })
+            .collect();
+        let form = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(calls[0].0, "DescribeRouteTables");
+        assert_eq!(
+            calls[1..],
+            [
+                (
+                    "DeleteRoute".to_string(),
+                    form(&[
+                        ("DestinationCidrBlock", "10.9.0.0/16"),
+                        ("RouteTableId", "rtb-1")
+                    ])
+                ),
+                (
+                    "ReplaceRoute".to_string(),
+                    form(&[
+                        ("DestinationCidrBlock", "0.0.0.0/0"),
+                        ("GatewayId", "igw-new"),
+                        ("RouteTableId", "rtb-1")
+                    ])
+                ),
+                (
+                    "CreateRoute".to_string(),
+                    form(&[
+                        ("DestinationCidrBlock", "10.1.0.0/16"),
+                        ("NatGatewayId", "nat-1"),
+                        ("RouteTableId", "rtb-1")
+                    ])
+                ),
+                (
+                    "DisassociateRouteTable".to_string(),
+                    form(&[("AssociationId", "rtbassoc-a")])
+                ),
+                (
+                    "AssociateRouteTable".to_string(),
+                    form(&[("RouteTableId", "rtb-1"), ("SubnetId", "subnet-b")])
+                ),
+            ],
+            "the local route and the main association are left alone"
+        );
+    }
+}

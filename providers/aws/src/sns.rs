@@ -526,6 +526,115 @@ impl Declared for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{clients, creating, inputs};
+    use meshmon_test_support::aws_replay::{Answer, caller_identity};
+    use serde_json::json;
+
+    const ARN: &str = "arn:aws:sns:eu-west-1:123456789012:grafana-alerts";
+
+    fn topic_attributes(display_name: Option<&str>) -> Answer {
+        let display = display_name
+            .map(|d| format!("<entry><key>DisplayName</key><value>{d}</value></entry>"))
+            .unwrap_or_default();
+        Answer::ok(&format!(
+            "<GetTopicAttributesResponse><GetTopicAttributesResult><Attributes>\
+             <entry><key>TopicArn</key><value>{ARN}</value></entry>{display}\
+             <entry><key>Policy</key><value>{{\"Version\":\"2012-10-17\"}}</value></entry>\
+             </Attributes></GetTopicAttributesResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetTopicAttributesResponse>"
+        ))
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Answer {
+        let members: String = pairs
+            .iter()
+            .map(|(k, v)| format!("<member><Key>{k}</Key><Value>{v}</Value></member>"))
+            .collect();
+        Answer::ok(&format!(
+            "<ListTagsForResourceResponse><ListTagsForResourceResult><Tags>{members}</Tags>\
+             </ListTagsForResourceResult><ResponseMetadata><RequestId>r</RequestId>\
+             </ResponseMetadata></ListTagsForResourceResponse>"
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_topic_create_sends_its_name_attributes_and_tags_once() {
+        let (replay, c) = clients([Answer::ok(&format!(
+            "<CreateTopicResponse><CreateTopicResult><TopicArn>{ARN}</TopicArn></CreateTopicResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CreateTopicResponse>"
+        ))]);
+        let raw = inputs(json!({
+            "name": "grafana-alerts",
+            "display_name": "Alerts",
+            "tags": {"team": "obs"},
+        }));
+        let out = Topic::new(c)
+            .create(
+                &creating("aws_sns_topic.alerts"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out, topic_outputs(ARN));
+        let sent = replay.sent();
+        assert_eq!(sent.len(), 1, "one request, no retry");
+        let form = sent[0].form();
+        assert_eq!(form["Action"], "CreateTopic");
+        assert_eq!(form["Name"], "grafana-alerts");
+        let values: Vec<&str> = form.values().map(String::as_str).collect();
+        for v in ["DisplayName", "Alerts", "team", "obs"] {
+            assert!(values.contains(&v), "{v} in {form:?}");
+        }
+        assert!(
+            !form
+                .keys()
+                .any(|k| k.starts_with("Attributes") && form[k] == "Policy"),
+            "a policy left out is not sent"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_topic_reads_back_without_what_sns_and_meshmon_add() {
+        let (replay, c) = clients([
+            topic_attributes(None),
+            tags(&[("team", "obs"), ("meshmon:lineage", "L1")]),
+        ]);
+        let now = Topic::new(c)
+            .fetch(&creating("aws_sns_topic.alerts"), ARN, &Map::new())
+            .await
+            .unwrap()
+            .expect("the topic");
+        assert_eq!(now.inputs["name"], Value::from("grafana-alerts"));
+        assert!(
+            !now.inputs.contains_key("display_name"),
+            "no display name in the answer: none recorded"
+        );
+        assert!(
+            !now.inputs.contains_key("policy"),
+            "a policy the spec leaves out is not read"
+        );
+        assert_eq!(now.inputs["tags"], Value::from(json!({"team": "obs"})));
+        assert_eq!(now.outputs.id, ARN);
+        let actions: Vec<String> = replay.sent().iter().map(|s| s.action()).collect();
+        assert_eq!(actions, ["GetTopicAttributes", "ListTagsForResource"]);
+    }
+
+    #[tokio::test]
+    async fn a_topic_that_is_gone_reads_as_none_and_imports_by_name() {
+        let (_, c) = clients([Answer::query_error(404, "NotFound")]);
+        let gone = Topic::new(c)
+            .fetch(&creating("aws_sns_topic.alerts"), ARN, &Map::new())
+            .await
+            .unwrap();
+        assert!(gone.is_none());
+        let (replay, c) = clients([caller_identity()]);
+        let id = Topic::new(c)
+            .import_id(&creating("aws_sns_topic.alerts"), "grafana-alerts")
+            .await
+            .unwrap();
+        assert_eq!(id, ARN);
+        assert_eq!(replay.sent()[0].action(), "GetCallerIdentity");
+    }
 
     fn attrs(pending: &str) -> HashMap<String, String> {
         [

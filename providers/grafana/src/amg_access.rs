@@ -501,3 +501,7 @@ impl Declared for ServiceAccount {
         gone_ok_with(hint, "grafana:DeleteWorkspaceServiceAccount", r)
     }
 }
+
+#[cfg(test)]
+#[path = "amg_access_test.rs"]
+mod tests;

@@ -164,9 +164,12 @@ fn outputs(w: &WorkspaceDescription) -> WorkspaceOut {
 
 fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
     let names = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
-    // An answer without the authentication leaves the attribute out.
+    // An answer without the authentication leaves the attribute out. The
+    // SDK fills a missing `authentication` in with an empty summary, and a
+    // workspace always has at least one provider, so empty means not told.
     let auth = w
         .authentication()
+        .filter(|a| !a.providers().is_empty())
         .map(|a| names(a.providers().iter().map(|p| p.as_str()).collect()));
     let sources = names(w.data_sources().iter().map(|d| d.as_str()).collect());
     let dests = names(
@@ -531,24 +534,5 @@ impl Declared for Workspace {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn desired(kind: Option<&str>) -> Map {
-        let mut m = Map::new();
-        if let Some(k) = kind {
-            m.insert("permission_type".into(), Value::from(k));
-        }
-        m
-    }
-
-    #[test]
-    fn a_service_managed_workspace_is_noted_and_a_customer_managed_one_is_not() {
-        assert!(
-            permission_note(&desired(None)).is_some_and(|n| n.contains("CUSTOMER_MANAGED")),
-            "the default is SERVICE_MANAGED"
-        );
-        assert!(permission_note(&desired(Some("SERVICE_MANAGED"))).is_some());
-        assert_eq!(permission_note(&desired(Some("CUSTOMER_MANAGED"))), None);
-    }
-}
+#[path = "amg_workspace_test.rs"]
+mod tests;

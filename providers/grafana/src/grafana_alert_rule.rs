@@ -588,4 +588,156 @@ mod tests {
             "{e}"
         );
     }
+
+    mod over_http {
+        use super::*;
+        use crate::testing::{creating, grafana};
+
+        const GROUP: &str = "/api/v1/provisioning/folder/mesh/rule-groups/envoy";
+
+        fn group(interval: u64) -> Json {
+            json!({"title": "envoy", "folderUid": "mesh", "interval": interval, "rules": [{"uid": "other"}]})
+        }
+
+        #[tokio::test]
+        async fn a_create_posts_the_pipeline_with_its_intents_uid_and_leaves_a_matching_group_alone()
+         {
+            let ctx = creating("grafana_alert_rule.latency");
+            let uid = intent_uid(&ctx, "").unwrap();
+            let (g, c) = grafana(vec![(201, json!({"uid": uid})), (200, group(60))]);
+            let raw = recipe();
+            let out = AlertRule::new(c)
+                .create(&ctx, &Inputs::decode(&raw).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(out, outputs(&uid));
+            let seen = g.seen();
+            assert_eq!(
+                (seen[0].method.as_str(), seen[0].path.as_str()),
+                ("POST", PATH)
+            );
+            let body = seen[0].json();
+            assert_eq!(body["uid"], uid.as_str());
+            assert_eq!(body["folderUID"], "mesh");
+            assert_eq!(body["ruleGroup"], "envoy");
+            assert_eq!(body["condition"], "C");
+            assert_eq!(body["data"][0]["datasourceUid"], "amp");
+            assert_eq!(
+                (seen[1].method.as_str(), seen[1].path.as_str()),
+                ("GET", GROUP)
+            );
+            assert_eq!(seen.len(), 2, "the interval is already 1m: no PUT");
+        }
+
+        #[tokio::test]
+        async fn a_group_at_another_interval_is_rewritten_with_its_rules_unchanged() {
+            let ctx = creating("grafana_alert_rule.latency");
+            let uid = intent_uid(&ctx, "").unwrap();
+            let (g, c) = grafana(vec![
+                (201, json!({"uid": uid})),
+                (200, group(300)),
+                (200, json!({})),
+            ]);
+            let raw = recipe();
+            AlertRule::new(c)
+                .create(&ctx, &Inputs::decode(&raw).unwrap())
+                .await
+                .unwrap();
+            let seen = g.seen();
+            assert_eq!(
+                (seen[2].method.as_str(), seen[2].path.as_str()),
+                ("PUT", GROUP)
+            );
+            let mut want = group(300);
+            want["interval"] = json!(60);
+            assert_eq!(seen[2].json(), want);
+        }
+
+        #[tokio::test]
+        async fn a_failed_interval_keeps_the_rule_recorded() {
+            let ctx = creating("grafana_alert_rule.latency");
+            let uid = intent_uid(&ctx, "").unwrap();
+            let (_grafana, c) = grafana(vec![
+                (201, json!({"uid": uid})),
+                (200, group(300)),
+                (
+                    403,
+                    json!({"message": "permissions needed: alert.provisioning:write"}),
+                ),
+            ]);
+            let raw = recipe();
+            let err = AlertRule::new(c)
+                .create(&ctx, &Inputs::decode(&raw).unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(err.code.as_deref(), Some("403"));
+            assert!(err.hint.as_deref().unwrap().contains("ADMIN"), "{err:?}");
+            let partial = err.partial.expect("the rule, recorded");
+            assert_eq!(partial.outputs["uid"], Value::from(uid.as_str()));
+        }
+
+        #[tokio::test]
+        async fn a_read_leaves_out_what_the_rule_lacks_and_asks_no_group_without_one() {
+            let (g, c) = grafana(vec![(
+                200,
+                json!({"uid": "r1", "title": "Latency", "condition": "C", "for": "5m", "data": []}),
+            )]);
+            let now = AlertRule::new(c)
+                .fetch(
+                    &OpContext::quiet("grafana_alert_rule.latency"),
+                    "r1",
+                    &Map::new(),
+                )
+                .await
+                .unwrap()
+                .expect("the rule");
+            assert_eq!(g.seen().len(), 1, "no folder or group: no group to read");
+            assert_eq!(g.seen()[0].path, format!("{PATH}/r1"));
+            for left_out in [
+                "folder_uid",
+                "group",
+                "interval",
+                "datasource_uid",
+                "query",
+                "reducer",
+                "labels",
+                "annotations",
+                "contact_point",
+            ] {
+                assert!(
+                    !now.inputs.contains_key(left_out),
+                    "{left_out}: {:?}",
+                    now.inputs
+                );
+            }
+            assert_eq!(now.inputs["title"], Value::from("Latency"));
+            assert_eq!(now.inputs["for"], Value::from("5m"));
+            assert_eq!(now.inputs["is_paused"], Value::Bool(false));
+        }
+
+        #[tokio::test]
+        async fn an_update_puts_the_rule_under_its_uid_then_checks_the_interval() {
+            let (g, c) = grafana(vec![(200, json!({"uid": "r1"})), (200, group(60))]);
+            let raw = recipe();
+            let prior = Current::new(recipe(), [("uid".to_string(), Value::from("r1"))].into());
+            let out = AlertRule::new(c)
+                .update(
+                    &OpContext::quiet("grafana_alert_rule.latency"),
+                    RuleUpdate::Rule,
+                    "r1",
+                    &prior,
+                    &Inputs::decode(&raw).unwrap(),
+                )
+                .await
+                .unwrap();
+            assert!(out.is_none());
+            let seen = g.seen();
+            assert_eq!(
+                (seen[0].method.as_str(), seen[0].path.clone()),
+                ("PUT", format!("{PATH}/r1"))
+            );
+            assert_eq!(seen[0].json()["uid"], "r1");
+            assert_eq!(seen[1].path, GROUP);
+        }
+    }
 }

@@ -466,4 +466,179 @@ mod tests {
         );
         assert!(integration("x", &table(json!({"type": "sns"}))).is_err());
     }
+
+    mod over_http {
+        use super::*;
+        use crate::testing::{creating, grafana, inputs};
+        use meshmon_provider_sdk::DeclaredOutputs;
+
+        const SNS: &str = "arn:aws:sns:eu-west-1:1:grafana-notification";
+
+        fn two_receivers() -> Map {
+            inputs(json!({
+                "name": "oncall",
+                "receivers": [
+                    {"type": "sns", "topic_arn": SNS, "region": "eu-west-1"},
+                    {"type": "email", "addresses": ["a@example.com"]},
+                ],
+            }))
+        }
+
+        #[tokio::test]
+        async fn a_create_posts_each_receiver_with_the_uid_of_its_position() {
+            let ctx = creating("grafana_contact_point.oncall");
+            let (u0, u1) = (
+                receiver_uid(&ctx, 0).unwrap(),
+                receiver_uid(&ctx, 1).unwrap(),
+            );
+            let (g, c) = grafana(vec![(202, json!({"uid": u0})), (202, json!({"uid": u1}))]);
+            let raw = two_receivers();
+            let out = ContactPoint::new(c)
+                .create(&ctx, &Inputs::decode(&raw).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(out, outputs("oncall", vec![u0.clone(), u1.clone()]));
+            let seen = g.seen();
+            assert_eq!(
+                (seen[0].method.as_str(), seen[0].path.as_str()),
+                ("POST", PATH)
+            );
+            let first = seen[0].json();
+            assert_eq!(first["uid"], u0.as_str());
+            assert_eq!(first["name"], "oncall");
+            assert_eq!(first["type"], "sns");
+            assert_eq!(first["settings"]["sigv4"]["region"], "eu-west-1");
+            assert_eq!(seen[1].json()["uid"], u1.as_str());
+            assert_eq!(seen[1].json()["settings"]["addresses"], "a@example.com");
+        }
+
+        #[tokio::test]
+        async fn a_create_that_stops_between_receivers_records_the_ones_made() {
+            let ctx = creating("grafana_contact_point.oncall");
+            let u0 = receiver_uid(&ctx, 0).unwrap();
+            let (_grafana, c) = grafana(vec![
+                (202, json!({"uid": u0})),
+                (400, json!({"message": "invalid email address"})),
+            ]);
+            let raw = two_receivers();
+            let err = ContactPoint::new(c)
+                .create(&ctx, &Inputs::decode(&raw).unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("POST {PATH}: 400: invalid email address")
+            );
+            let partial = err.partial.expect("what was made");
+            assert_eq!(partial.outputs, outputs("oncall", vec![u0]).into_map());
+        }
+
+        #[tokio::test]
+        async fn an_update_rewrites_receivers_in_place_remakes_a_vanished_one_and_drops_extras() {
+            let (g, c) = grafana(vec![
+                (202, json!({})),
+                (404, json!({"message": "not found"})),
+                (202, json!({"uid": "new-b"})),
+                (202, json!({})),
+            ]);
+            let prior = Current::new(
+                two_receivers(),
+                outputs("oncall", vec!["a".into(), "b".into(), "c".into()]).into_map(),
+            );
+            let raw = two_receivers();
+            let out = ContactPoint::new(c)
+                .update(
+                    &OpContext::quiet("grafana_contact_point.oncall"),
+                    ContactPointUpdate::ContactPoint,
+                    "oncall",
+                    &prior,
+                    &Inputs::decode(&raw).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(out.uids, ["a", "new-b"]);
+            let calls: Vec<_> = g
+                .seen()
+                .iter()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect();
+            assert_eq!(
+                calls,
+                [
+                    format!("PUT {PATH}/a"),
+                    format!("PUT {PATH}/b"),
+                    format!("POST {PATH}"),
+                    format!("DELETE {PATH}/c"),
+                ]
+            );
+            assert_eq!(g.seen()[0].json()["uid"], "a");
+        }
+
+        #[tokio::test]
+        async fn a_read_keeps_the_recorded_order_and_ignores_other_names() {
+            let (g, c) = grafana(vec![(
+                200,
+                json!([
+                    {"uid": "hand", "name": "oncall", "type": "email", "settings": {"addresses": "c@example.com"}},
+                    {"uid": "other", "name": "pager", "type": "email", "settings": {"addresses": "p@example.com"}},
+                    {"uid": "b", "name": "oncall", "type": "email", "settings": {"addresses": "a@example.com"}},
+                    {"uid": "a", "name": "oncall", "type": "sns",
+                     "settings": {"topic_arn": SNS, "sigv4": {"region": "eu-west-1"}}},
+                ]),
+            )]);
+            let prior = Current::new(
+                two_receivers(),
+                outputs("oncall", vec!["a".into(), "b".into()]).into_map(),
+            );
+            let now = ContactPoint::new(c)
+                .read(
+                    &OpContext::quiet("grafana_contact_point.oncall"),
+                    "oncall",
+                    &prior,
+                )
+                .await
+                .unwrap()
+                .expect("the contact point");
+            assert_eq!(now.outputs.uids, ["a", "b", "hand"]);
+            assert_eq!(
+                now.inputs["receivers"],
+                Value::from(json!([
+                    {"type": "sns", "topic_arn": SNS, "region": "eu-west-1"},
+                    {"type": "email", "addresses": ["a@example.com"]},
+                    {"type": "email", "addresses": ["c@example.com"]},
+                ])),
+                "a receiver added by hand shows as drift"
+            );
+            assert_eq!(
+                g.seen()[0].query,
+                [("name".to_string(), "oncall".to_string())]
+            );
+        }
+
+        #[tokio::test]
+        async fn recover_deletes_a_half_made_contact_point_so_the_create_runs_whole() {
+            let ctx = creating("grafana_contact_point.oncall");
+            let u0 = receiver_uid(&ctx, 0).unwrap();
+            let (g, c) = grafana(vec![
+                (
+                    200,
+                    json!([{"uid": u0, "name": "oncall", "type": "sns", "settings": {}}]),
+                ),
+                (202, json!({})),
+            ]);
+            let raw = two_receivers();
+            let found = ContactPoint::new(c)
+                .recover(&ctx, &Inputs::decode(&raw).unwrap())
+                .await
+                .unwrap();
+            assert!(found.is_none());
+            let seen = g.seen();
+            assert_eq!(seen.len(), 2);
+            assert_eq!(
+                (seen[1].method.as_str(), seen[1].path.clone()),
+                ("DELETE", format!("{PATH}/{u0}"))
+            );
+        }
+    }
 }

@@ -510,6 +510,51 @@ mod tests {
         assert_ne!(content_hash(&a), content_hash(&json!({"title": "Envoy!"})));
     }
 
+    #[tokio::test]
+    async fn a_dashboard_create_saves_without_overwrite_and_hashes_what_grafana_stored() {
+        use crate::testing::{creating, grafana, inputs};
+        let (g, c) = grafana(vec![
+            (
+                200,
+                json!({"uid": "envoy", "url": "/d/envoy/envoy", "version": 1}),
+            ),
+            (
+                200,
+                json!({"dashboard": {"uid": "envoy", "title": "Envoy", "id": 12, "version": 1},
+                       "meta": {"url": "/d/envoy/envoy", "folderUid": "mesh"}}),
+            ),
+        ]);
+        let raw = inputs(json!({
+            "config_json": {"uid": "envoy", "title": "Envoy", "id": 3},
+            "folder_uid": "mesh",
+        }));
+        let out = Dashboard::new(c)
+            .create(
+                &creating("grafana_dashboard.envoy"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.uid, "envoy");
+        assert_eq!(out.url.as_deref(), Some("/d/envoy/envoy"));
+        assert_eq!(
+            out.content_sha256,
+            content_hash(&json!({"uid": "envoy", "title": "Envoy"})),
+            "what Grafana rewrites is not hashed"
+        );
+        let seen = g.seen();
+        assert_eq!(seen[0].path, "/api/dashboards/db");
+        let body = seen[0].json();
+        assert_eq!(body["overwrite"], false);
+        assert_eq!(body["folderUid"], "mesh");
+        assert_eq!(
+            body["dashboard"],
+            json!({"uid": "envoy", "title": "Envoy"}),
+            "the user's id is not sent"
+        );
+        assert_eq!(seen[1].path, "/api/dashboards/uid/envoy");
+    }
+
     #[test]
     fn a_dashboard_comes_from_exactly_one_source() {
         let inputs = |pairs: &[(&str, Value)]| -> Map {

@@ -259,3 +259,65 @@ impl Declared for DataSource {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{creating, grafana, inputs};
+
+    #[tokio::test]
+    async fn a_data_source_create_sends_the_whole_source_with_its_secrets() {
+        let uid = intent_uid(&creating("grafana_data_source.amp"), "").unwrap();
+        let (g, c) = grafana(vec![(200, json!({"datasource": {"uid": uid}, "id": 3}))]);
+        let raw = inputs(json!({
+            "name": "AMP",
+            "type": "prometheus",
+            "url": "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/",
+            "access": "proxy",
+            "is_default": true,
+            "json_data": {"sigV4Auth": true, "sigV4Region": "eu-west-1"},
+            "secure_json_data": {"sigV4SecretKey": "s3cret"},
+        }));
+        let out = DataSource::new(c)
+            .create(
+                &creating("grafana_data_source.amp"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out, outputs(&uid));
+        let body = g.seen()[0].json();
+        assert_eq!(body["type"], "prometheus");
+        assert_eq!(body["isDefault"], true);
+        assert_eq!(body["jsonData"]["sigV4Region"], "eu-west-1");
+        assert_eq!(body["secureJsonData"]["sigV4SecretKey"], "s3cret");
+        assert_eq!(body["uid"], uid.as_str());
+    }
+
+    #[tokio::test]
+    async fn secrets_grafana_no_longer_has_and_an_empty_url_read_as_left_out() {
+        let (_grafana, c) = grafana(vec![(
+            200,
+            json!({"uid": "amp", "name": "AMP", "type": "prometheus", "url": "", "access": "proxy",
+                   "isDefault": false, "jsonData": {"sigV4Auth": true}}),
+        )]);
+        let prior = inputs(json!({
+            "name": "AMP",
+            "type": "prometheus",
+            "json_data": {"sigV4Auth": true},
+            "secure_json_data": {"sigV4SecretKey": "s3cret"},
+        }));
+        let now = DataSource::new(c)
+            .fetch(&creating("grafana_data_source.amp"), "amp", &prior)
+            .await
+            .unwrap()
+            .expect("the data source");
+        assert!(!now.inputs.contains_key("url"));
+        assert_eq!(
+            now.inputs["secure_json_data"],
+            Value::Map(Map::new()),
+            "removed in Grafana: drift"
+        );
+        assert_eq!(now.inputs["json_data"], prior["json_data"]);
+    }
+}

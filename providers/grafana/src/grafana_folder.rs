@@ -152,3 +152,158 @@ impl Declared for Folder {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{creating, grafana, inputs};
+    use meshmon_provider_sdk::Value;
+
+    #[tokio::test]
+    async fn a_folder_create_asks_for_the_uid_of_its_intent() {
+        let uid = intent_uid(&creating("grafana_folder.mesh"), "").unwrap();
+        let (g, c) = grafana(vec![(
+            200,
+            json!({"uid": uid, "title": "Mesh", "url": format!("/dashboards/f/{uid}/mesh")}),
+        )]);
+        let raw = inputs(json!({"title": "Mesh"}));
+        let out = Folder::new(c)
+            .create(
+                &creating("grafana_folder.mesh"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.uid, uid);
+        assert_eq!(out.url, Some(format!("/dashboards/f/{uid}/mesh")));
+        let seen = g.seen();
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].path.as_str()),
+            ("POST", "/api/folders")
+        );
+        assert_eq!(seen[0].json(), json!({"title": "Mesh", "uid": uid}));
+        assert!(
+            seen[0]
+                .headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer test-token")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_folder_answer_without_a_url_records_none_and_one_without_a_uid_is_refused() {
+        let (_grafana, c) = grafana(vec![
+            (200, json!({"uid": "mesh", "title": "Mesh"})),
+            (200, json!({"title": "Mesh"})),
+        ]);
+        let folder = Folder::new(c);
+        let now = folder
+            .fetch(&creating("grafana_folder.mesh"), "mesh", &Map::new())
+            .await
+            .unwrap()
+            .expect("the folder");
+        assert_eq!(now.outputs.url, None);
+        assert_eq!(now.inputs["title"], Value::from("Mesh"));
+        let err = folder
+            .fetch(&creating("grafana_folder.mesh"), "mesh", &Map::new())
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("carries no `uid`"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_folder_the_create_never_made_is_not_recovered() {
+        let (g, c) = grafana(vec![(404, json!({"message": "folder not found"}))]);
+        let raw = inputs(json!({"title": "Mesh"}));
+        let found = Folder::new(c)
+            .recover(
+                &creating("grafana_folder.mesh"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(found.is_none());
+        let uid = intent_uid(&creating("grafana_folder.mesh"), "").unwrap();
+        assert_eq!(g.seen()[0].path, format!("/api/folders/{uid}"));
+    }
+
+    #[tokio::test]
+    async fn a_taken_name_is_refused_with_advice_and_a_server_error_is_ambiguous() {
+        let (_grafana, c) = grafana(vec![
+            (
+                409,
+                json!({"message": "a folder with the same name already exists"}),
+            ),
+            (500, json!({"message": "database is locked"})),
+        ]);
+        let raw = inputs(json!({"title": "Mesh", "uid": "mesh"}));
+        let folder = Folder::new(c);
+        let ctx = creating("grafana_folder.mesh");
+        let err = folder
+            .create(&ctx, &Inputs::decode(&raw).unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "POST /api/folders: 409: a folder with the same name already exists"
+        );
+        assert!(
+            err.hint.as_deref().unwrap().contains("meshmon import"),
+            "{err:?}"
+        );
+        assert!(!err.ambiguous);
+        // The create may have been made before the 500: not sent again.
+        let err = folder
+            .create(&ctx, &Inputs::decode(&raw).unwrap())
+            .await
+            .unwrap_err();
+        assert!(err.ambiguous, "{err:?}");
+        assert_eq!(err.code.as_deref(), Some("500"));
+    }
+
+    #[tokio::test]
+    async fn a_title_change_overwrites_and_a_delete_takes_hand_made_rules_along() {
+        let (g, c) = grafana(vec![
+            (
+                200,
+                json!({"uid": "mesh", "title": "Mesh 2", "url": "/dashboards/f/mesh/mesh-2"}),
+            ),
+            (404, json!({"message": "folder not found"})),
+        ]);
+        let folder = Folder::new(c);
+        let ctx = OpContext::quiet("grafana_folder.mesh");
+        let prior = Current::new(
+            inputs(json!({"title": "Mesh", "uid": "mesh"})),
+            inputs(json!({"id": "mesh", "uid": "mesh"})),
+        );
+        let raw = inputs(json!({"title": "Mesh 2", "uid": "mesh"}));
+        let out = folder
+            .update(
+                &ctx,
+                FolderUpdate::Title,
+                "mesh",
+                &prior,
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap()
+            .expect("the outputs");
+        assert_eq!(out.url.as_deref(), Some("/dashboards/f/mesh/mesh-2"));
+        // Already gone is deleted.
+        folder.delete(&ctx, "mesh", &prior).await.unwrap();
+        let seen = g.seen();
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].path.as_str()),
+            ("PUT", "/api/folders/mesh")
+        );
+        assert_eq!(
+            seen[0].json(),
+            json!({"title": "Mesh 2", "overwrite": true})
+        );
+        assert_eq!(seen[1].method, "DELETE");
+        assert_eq!(
+            seen[1].query,
+            [("forceDeleteRules".to_string(), "true".to_string())]
+        );
+    }
+}

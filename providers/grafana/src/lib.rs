@@ -26,6 +26,8 @@ mod grafana_contact_point;
 mod grafana_dashboard;
 mod grafana_data_source;
 mod grafana_folder;
+#[cfg(test)]
+mod testing;
 
 use std::sync::Arc;
 

@@ -103,6 +103,29 @@ impl Conn {
         })
     }
 
+    /// A connection already made, over `client`: unit tests pass one whose
+    /// requests they answer themselves.
+    #[cfg(test)]
+    pub fn over(client: kube::Client) -> Arc<Self> {
+        let config = kube::Config::new(http::Uri::from_static("https://kubernetes.test"));
+        Arc::new(Conn {
+            source: Source::Explicit {
+                host: config.cluster_url.to_string(),
+                ca: None,
+                token: None,
+            },
+            ready_timeout: Duration::ZERO,
+            target: OnceCell::new_with(Some(Target {
+                config,
+                auth: Auth::Static(None),
+                ca_pem: None,
+            })),
+            client: Mutex::new(Some((Instant::now(), client))),
+            ready: OnceCell::new_with(Some(())),
+            discovery: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// A client for the next request: the server has answered at least once.
     pub async fn client(&self, ctx: &OpContext) -> Result<kube::Client, ProviderError> {
         let target = self.target.get_or_try_init(|| self.resolve()).await?;

@@ -17,6 +17,8 @@ mod helm;
 mod lint;
 mod manifest;
 mod objects;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -201,7 +203,7 @@ fn types() -> Types<conn::Conn> {
             Arc::new(manifest::Manifest(c.clone()))
         }),
         TypeEntry::custom::<helm::ReleaseIn, helm::ReleaseOut>(|c| {
-            Arc::new(helm::Release(c.clone()))
+            Arc::new(helm::Release::new(c.clone()))
         }),
     ])
 }

@@ -113,3 +113,84 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A context with this timeout that keeps what it reports.
+    fn ctx(timeout: Option<Duration>) -> (OpContext, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let ctx = OpContext::new(
+            "test_thing.a",
+            timeout,
+            Arc::new(move |m: &str| log.lock().unwrap().push(m.to_string())),
+        );
+        (ctx, seen)
+    }
+
+    #[tokio::test]
+    async fn a_wait_that_is_already_over_returns_at_once() {
+        let (ctx, seen) = ctx(None);
+        let mut probes = 0;
+        let v = until(&ctx, SHORT, "the thing", || {
+            probes += 1;
+            async { Ok(Ok(7)) }
+        })
+        .await
+        .unwrap();
+        assert_eq!((v, probes), (7, 1));
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_probes_error_ends_the_wait() {
+        let (ctx, _) = ctx(None);
+        let mut probes = 0;
+        let err = until::<(), _, _>(&ctx, SHORT, "the thing", || {
+            probes += 1;
+            async { Err(ProviderError::new("workspace g-1 is CREATION_FAILED")) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.message, "workspace g-1 is CREATION_FAILED");
+        assert_eq!(probes, 1);
+    }
+
+    #[tokio::test]
+    async fn past_the_deadline_the_error_names_what_and_the_last_status() {
+        let (ctx, seen) = ctx(Some(Duration::ZERO));
+        let err = until::<(), _, _>(&ctx, SHORT, "workspace g-1 to become ACTIVE", || async {
+            Ok(Err("status CREATING".to_string()))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "gave up waiting after 0s for workspace g-1 to become ACTIVE (last seen: status CREATING)"
+        );
+        assert!(err.hint.unwrap().contains("`timeouts`"));
+        assert_eq!(*seen.lock().unwrap(), ["status CREATING"]);
+    }
+
+    #[test]
+    fn a_timeout_leaves_a_margin_of_a_twentieth_up_to_thirty_seconds() {
+        let limit = |t: Option<u64>| {
+            let (ctx, _) = ctx(t.map(Duration::from_secs));
+            Backoff::new(&ctx, SHORT).timed_out("x").message
+        };
+        assert_eq!(limit(Some(100)), "gave up waiting after 95s for x");
+        assert_eq!(limit(Some(1200)), "gave up waiting after 1170s for x");
+        assert_eq!(limit(None), "gave up waiting after 300s for x");
+    }
+
+    #[tokio::test]
+    async fn a_backoff_with_no_time_left_does_not_pause() {
+        let mut b = Backoff::within(Duration::ZERO);
+        assert!(b.expired());
+        assert!(!b.pause().await);
+    }
+}

@@ -16,9 +16,12 @@
 //! - [`fault_proxy::FaultProxy`]: a seeded proxy that injects throttling,
 //!   5xx, resets and lost or late answers between `meshmon` and them.
 //! - [`http`]: the small HTTP server test doubles are built on.
+//! - [`aws_replay::Replay`]: canned AWS answers for provider unit tests,
+//!   with the requests they were given to.
 
 pub mod amg;
 pub mod amp_double;
+pub mod aws_replay;
 pub mod cli;
 pub mod eks_double;
 pub mod fault_proxy;

@@ -459,3 +459,40 @@ impl DeclaredOutputs for NamedOut {
         Map::new()
     }
 }
+
+#[tokio::test]
+async fn an_update_calls_nothing_for_an_empty_string_where_nothing_was_set() {
+    let (log, r) = thing(Log::default());
+    let ctx = OpContext::quiet("test_thing.a");
+    let prior = Current::new(
+        map(&[("name", "a".into()), ("size", Value::Int(1))]),
+        map(&[("id", "t1".into()), ("version", Value::Int(1))]),
+    );
+    // "" is a string left unset.
+    let want = map(&[
+        ("name", "a".into()),
+        ("size", Value::Int(1)),
+        ("type", "".into()),
+    ]);
+    let out = r.update(&ctx, &prior, &want).await.unwrap();
+    assert!(log.calls.lock().unwrap().is_empty());
+    assert_eq!(out, prior.outputs, "the record stays as it was");
+}
+
+#[tokio::test]
+async fn inputs_the_declaration_cannot_take_never_reach_the_provider() {
+    let (log, r) = thing(Log::default());
+    let ctx = OpContext::quiet("test_thing.a");
+    let err = r
+        .create(&ctx, &map(&[("name", "a".into()), ("size", "big".into())]))
+        .await
+        .unwrap_err();
+    assert!(err.message.starts_with("invalid inputs: "), "{err}");
+    assert!(err.hint.unwrap().contains("bug in meshmon"));
+    let err = r
+        .recover(&ctx, &map(&[("size", Value::Int(1))]))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("name"), "{err}");
+    assert!(log.calls.lock().unwrap().is_empty());
+}

@@ -129,6 +129,19 @@ impl FakeHelm {
             .expect("write releases");
     }
 
+    /// Puts a release in place as another helm left it: `release` holds
+    /// `chart`, `version`, `appVersion`, `revision`, `status`, `values`
+    /// (and `pendingReads`, `settlesTo`: see the binary's docs).
+    pub fn put_release(&self, namespace: &str, name: &str, release: Json) {
+        let mut r = self.releases();
+        let mut release = release;
+        release["name"] = Json::from(name);
+        release["namespace"] = Json::from(namespace);
+        r[format!("{namespace}/{name}")] = release;
+        std::fs::write(self.dir.path().join("releases.json"), r.to_string())
+            .expect("write releases");
+    }
+
     /// Makes the next `sub` ("upgrade", "uninstall", "get values") fail once.
     pub fn fail_next(&self, sub: &str) {
         std::fs::write(self.dir.path().join("fail"), sub).expect("write fail");
