@@ -104,6 +104,9 @@ async fn throttling_is_retried_and_conflicts_are_explained() {
     bad.insert("authentication_providers".into(), json!(["LDAP"]).into());
     let e = r.create(&ctx(), &bad).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("ValidationException"));
+    let refused = amg.model_check().take();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0].member, "authenticationProviders[0]");
 }
 
 #[tokio::test]
@@ -194,6 +197,9 @@ async fn service_account_token_expires_and_is_renewed_in_plans() {
     too_long.insert("seconds_to_live".into(), Value::Int(2_592_001));
     let e = tok.create(&ctx(), &too_long).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("ValidationException"));
+    let refused = amg.model_check().take();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0].member, "secondsToLive");
     let imported = tok
         .import(
             &ctx(),

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 mod accounts;
 
+use crate::aws_model::{Tally, mark_checked};
 use crate::grafana::{GrafanaServer, GrafanaState, Tokens};
 use crate::http::{Request, Response, Server};
 use crate::moto::{ACCOUNT, REGION};
@@ -33,6 +34,7 @@ use crate::moto::{ACCOUNT, REGION};
 pub struct AmgServer {
     server: Server,
     inner: Arc<Mutex<Inner>>,
+    model_check: Tally,
 }
 
 struct Inner {
@@ -140,14 +142,35 @@ impl AmgServer {
             page_size: 100,
         }));
         let handler_inner = inner.clone();
+        // Checked against the API model first, as the service validates
+        // input before acting on it; marked, so that what is forwarded to
+        // moto is not checked again.
+        let model_check = Tally::new();
+        let screen = model_check.clone();
         let server = Server::start(Arc::new(move |req: &Request| {
-            handler_inner.lock().expect("amg state").handle(req)
+            if let Some(refused) = screen.screen(req, Some("grafana")) {
+                return refused;
+            }
+            handler_inner
+                .lock()
+                .expect("amg state")
+                .handle(&mark_checked(req))
         }));
-        AmgServer { server, inner }
+        AmgServer {
+            server,
+            inner,
+            model_check,
+        }
     }
 
     pub fn endpoint(&self) -> String {
         self.server.endpoint()
+    }
+
+    /// The requests refused for breaking the API model; a test that sends
+    /// one on purpose takes it from here ([`Tally::take`]).
+    pub fn model_check(&self) -> &Tally {
+        &self.model_check
     }
 
     /// Environment for a `meshmon` process: AMG here, the rest unchanged.
@@ -686,6 +709,12 @@ impl Inner {
             _ => return invalid("unsupported method"),
         }
         Response::json(200, &json!({}))
+    }
+}
+
+impl Drop for AmgServer {
+    fn drop(&mut self) {
+        self.model_check.assert_clean("the AMG test server");
     }
 }
 

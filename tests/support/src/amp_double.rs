@@ -35,6 +35,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
+use crate::aws_model::{Tally, mark_checked};
 use crate::eks_double::{EksDouble, EksLink};
 use crate::http::{Request, Response, Server, forward};
 
@@ -70,6 +71,7 @@ fn entry_principal(doc: &Value) -> Option<String> {
 pub struct AmpDouble {
     server: Server,
     inner: Arc<Mutex<Inner>>,
+    model_check: Tally,
 }
 
 fn now_secs() -> f64 {
@@ -517,14 +519,35 @@ impl AmpDouble {
             eks: None,
         }));
         let handler_inner = inner.clone();
+        // Checked against the API model first, as the service validates
+        // input before acting on it; marked, so that what is forwarded to
+        // moto is not checked again.
+        let model_check = Tally::new();
+        let screen = model_check.clone();
         let server = Server::start(Arc::new(move |req: &Request| {
-            handler_inner.lock().expect("double state").handle(req)
+            if let Some(refused) = screen.screen(req, Some("aps")) {
+                return refused;
+            }
+            handler_inner
+                .lock()
+                .expect("double state")
+                .handle(&mark_checked(req))
         }));
-        AmpDouble { server, inner }
+        AmpDouble {
+            server,
+            inner,
+            model_check,
+        }
     }
 
     pub fn endpoint(&self) -> String {
         self.server.endpoint()
+    }
+
+    /// The requests refused for breaking the API model; a test that sends
+    /// one on purpose takes it from here ([`Tally::take`]).
+    pub fn model_check(&self) -> &Tally {
+        &self.model_check
     }
 
     /// Scrapers created from now on get their access entry in `eks`'s
@@ -586,6 +609,12 @@ impl AmpDouble {
             .definitions
             .get(workspace)
             .and_then(|o| decode_blob(&o.doc["data"]))
+    }
+}
+
+impl Drop for AmpDouble {
+    fn drop(&mut self) {
+        self.model_check.assert_clean("the AMP double");
     }
 }
 

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 
 mod access;
 
+use crate::aws_model::{Tally, mark_checked};
 use crate::http::{Request, Response, Server, forward};
 use access::{CLUSTER_ADMIN_POLICY, entry_not_found, principal_of, sts_caller};
 pub use access::{DEFAULT_CALLER, EksLink};
@@ -75,6 +76,7 @@ struct Update {
 pub struct EksDouble {
     server: Server,
     inner: Arc<Mutex<Inner>>,
+    model_check: Tally,
 }
 
 fn now_secs() -> f64 {
@@ -518,14 +520,35 @@ impl EksDouble {
             ..Inner::default()
         }));
         let handler_inner = inner.clone();
+        // Checked against the API model first, as the service validates
+        // input before acting on it; marked, so that what is forwarded to
+        // moto is not checked again.
+        let model_check = Tally::new();
+        let screen = model_check.clone();
         let server = Server::start(Arc::new(move |req: &Request| {
-            handler_inner.lock().expect("double state").handle(req)
+            if let Some(refused) = screen.screen(req, Some("eks")) {
+                return refused;
+            }
+            handler_inner
+                .lock()
+                .expect("double state")
+                .handle(&mark_checked(req))
         }));
-        EksDouble { server, inner }
+        EksDouble {
+            server,
+            inner,
+            model_check,
+        }
     }
 
     pub fn endpoint(&self) -> String {
         self.server.endpoint()
+    }
+
+    /// The requests refused for breaking the API model; a test that sends
+    /// one on purpose takes it from here ([`Tally::take`]).
+    pub fn model_check(&self) -> &Tally {
+        &self.model_check
     }
 
     /// The operations called so far, in order (`Throttled` for refused ones).
@@ -607,5 +630,11 @@ impl EksDouble {
         let mut inner = self.inner.lock().expect("double state");
         inner.tick();
         inner.clusters.keys().cloned().collect()
+    }
+}
+
+impl Drop for EksDouble {
+    fn drop(&mut self) {
+        self.model_check.assert_clean("the EKS double");
     }
 }

@@ -1,8 +1,11 @@
 //! A tiny HTTP/1.1 server for test doubles: one thread per connection,
-//! keep-alive, Content-Length bodies only (what the AWS SDK sends for JSON
-//! APIs). Handlers get the parsed request and return status, headers and
-//! body, or (with [`Server::start_replying`]) may close the connection
-//! without answering. It listens on a free loopback port and stops on drop.
+//! keep-alive, Content-Length or chunked bodies, `Expect: 100-continue`.
+//! Handlers get the parsed request and return status, headers and body,
+//! or (with [`Server::start_replying`]) may close the connection without
+//! answering. It listens on a free loopback port and stops on drop.
+//! [`forward`] relays a request to another server, HEAD answers and
+//! chunked bodies included (the model-checking proxy in front of moto
+//! relays S3 through it).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -55,7 +58,14 @@ pub fn forward(upstream: &str, req: &Request) -> Response {
     };
     let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
     for (k, v) in &req.headers {
-        if k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("content-length") {
+        // The body goes with a Content-Length of its own, already whole.
+        let hop = [
+            "connection",
+            "content-length",
+            "transfer-encoding",
+            "expect",
+        ];
+        if hop.iter().any(|h| k.eq_ignore_ascii_case(h)) {
             continue;
         }
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -82,6 +92,7 @@ pub fn forward(upstream: &str, req: &Request) -> Response {
         .unwrap_or(502);
     let mut headers = Vec::new();
     let mut length: Option<usize> = None;
+    let mut chunked = false;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 {
@@ -95,20 +106,32 @@ pub fn forward(upstream: &str, req: &Request) -> Response {
             let (k, v) = (k.trim(), v.trim());
             if k.eq_ignore_ascii_case("content-length") {
                 length = v.parse().ok();
-            } else if !k.eq_ignore_ascii_case("connection")
-                && !k.eq_ignore_ascii_case("transfer-encoding")
-            {
+            } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = v.eq_ignore_ascii_case("chunked");
+            } else if !k.eq_ignore_ascii_case("connection") {
                 headers.push((k.to_string(), v.to_string()));
             }
         }
     }
     let mut body = Vec::new();
-    let read = match length {
-        Some(n) => {
-            body.resize(n, 0);
-            reader.read_exact(&mut body)
+    // A HEAD answer has the length of the body a GET would get, and no
+    // body; so have 204 and 304.
+    let bodiless = req.method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304;
+    let read = if bodiless {
+        if let Some(n) = length {
+            headers.push(("Content-Length".into(), n.to_string()));
         }
-        None => reader.read_to_end(&mut body).map(|_| ()),
+        Ok(())
+    } else if chunked {
+        read_chunked(&mut reader).map(|b| body = b)
+    } else {
+        match length {
+            Some(n) => {
+                body.resize(n, 0);
+                reader.read_exact(&mut body)
+            }
+            None => reader.read_to_end(&mut body).map(|_| ()),
+        }
     };
     if let Err(e) = read {
         return fail(e);
@@ -210,7 +233,7 @@ fn serve(conn: TcpStream, handler: ReplyHandler, stop: Arc<AtomicBool>) {
     };
     let mut reader = BufReader::new(conn);
     while !stop.load(Ordering::SeqCst) {
-        let Some(req) = read_request(&mut reader) else {
+        let Some(req) = read_request(&mut reader, &mut writer) else {
             return;
         };
         let resp = match handler(&req) {
@@ -220,11 +243,15 @@ fn serve(conn: TcpStream, handler: ReplyHandler, stop: Arc<AtomicBool>) {
                 return;
             }
         };
-        let mut head = format!(
-            "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: keep-alive\r\n",
-            resp.status,
-            resp.body.len()
-        );
+        // A forwarded HEAD answer brings the Content-Length of its own.
+        let mut head = format!("HTTP/1.1 {} X\r\nConnection: keep-alive\r\n", resp.status);
+        if !resp
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        {
+            head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+        }
         for (k, v) in &resp.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -240,7 +267,7 @@ fn serve(conn: TcpStream, handler: ReplyHandler, stop: Arc<AtomicBool>) {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -249,6 +276,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let method = parts.next()?.to_string();
     let target = parts.next()?.to_string();
     let mut length = 0usize;
+    let mut chunked = false;
+    let mut expect_continue = false;
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -258,14 +287,27 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             break;
         }
         if let Some((k, v)) = h.split_once(':') {
+            let v = v.trim();
             if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok()?;
+                length = v.parse().ok()?;
+            } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = v.eq_ignore_ascii_case("chunked");
+            } else if k.eq_ignore_ascii_case("expect") {
+                expect_continue = v.eq_ignore_ascii_case("100-continue");
             }
-            headers.push((k.trim().to_string(), v.trim().to_string()));
+            headers.push((k.trim().to_string(), v.to_string()));
         }
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    if expect_continue {
+        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
+    }
+    let body = if chunked {
+        read_chunked(reader).ok()?
+    } else {
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        body
+    };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let query = query
         .split('&')
@@ -283,6 +325,32 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         target: target.clone(),
         headers,
     })
+}
+
+/// A `Transfer-Encoding: chunked` body, trailers skipped.
+fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let size = line.trim().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size, 16).map_err(|_| bad("a chunk size"))?;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            loop {
+                let mut t = String::new();
+                if reader.read_line(&mut t)? == 0 || t.trim().is_empty() {
+                    return Ok(body);
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = String::new();
+        reader.read_line(&mut crlf)?;
+    }
 }
 
 /// Percent-decoding (paths carry ARNs with `:` and `/` encoded).

@@ -2,6 +2,13 @@
 //! ships in the binary.
 //!
 //! - [`moto::Moto`]: a moto server per test (AWS emulator).
+//! - [`aws_model`]: every AWS request the tests send — to moto, and to
+//!   the EKS, AMP and AMG doubles — is checked against the service's API
+//!   model from botocore (required members, enums, lengths, patterns,
+//!   ranges, blobs, timestamps). A request that breaks it is refused as
+//!   the service refuses it (a validation error), and the server that saw
+//!   it fails the test when dropped; [`aws_model::KNOWN_EXCEPTIONS`] is
+//!   the one list of what a service is known to accept against its model.
 //! - [`eks_double::EksDouble`]: a narrow double of the EKS API for what moto
 //!   lacks (cluster version upgrades, transitions that take time, failures,
 //!   throttling, access configuration and access entries).
@@ -21,6 +28,7 @@
 
 pub mod amg;
 pub mod amp_double;
+pub mod aws_model;
 pub mod aws_replay;
 pub mod cli;
 pub mod eks_double;

@@ -3,6 +3,11 @@
 //! port, killed on drop. `scripts/test` installs the pinned moto into
 //! `.venv` and exports `MESHMON_MOTO_SERVER`; without it a test fails with
 //! a message saying so — it never passes silently.
+//!
+//! Tests reach it only through an [`aws_model::ModelProxy`]: every request
+//! is checked against its service's API model, one that breaks it is
+//! refused as AWS would refuse it, and dropping the [`Moto`] fails the
+//! test if any did.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -13,16 +18,18 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::Credentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use crate::aws_model::{self, ModelProxy};
+
 /// The region every test environment uses.
 pub const REGION: &str = "eu-west-1";
 /// The account moto pretends to be.
 pub const ACCOUNT: &str = "123456789012";
 
-/// A running moto server.
+/// A running moto server, behind the model-checking proxy.
 pub struct Moto {
     child: Child,
-    port: u16,
     log: PathBuf,
+    proxy: ModelProxy,
 }
 
 fn moto_binary() -> PathBuf {
@@ -47,6 +54,43 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// A moto process not yet known to listen.
+struct Starting {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Starting {
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "it exited with {status}; its log:\n{}",
+                    self.log_tail()
+                ));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "it did not answer on port {} within {limit:?}; its log:\n{}",
+            self.port,
+            self.log_tail()
+        ))
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
 }
 
 impl Moto {
@@ -75,46 +119,37 @@ impl Moto {
                 .stderr(file)
                 .spawn()
                 .unwrap_or_else(|e| panic!("could not start {}: {e}", bin.display()));
-            let mut moto = Moto { child, port, log };
-            match moto.wait_ready(Duration::from_secs(60)) {
-                Ok(()) => return moto,
-                Err(e) => last_error = e,
+            let mut starting = Starting { child, port, log };
+            match starting.wait_ready(Duration::from_secs(60)) {
+                Ok(()) => {
+                    // Only now that moto holds its port: a proxy bound
+                    // before could be given the same port by the kernel and
+                    // forward every request to itself.
+                    let proxy = ModelProxy::start(&format!("http://127.0.0.1:{port}"));
+                    let Starting { child, log, .. } = starting;
+                    return Moto { child, log, proxy };
+                }
+                Err(e) => {
+                    let _ = starting.child.kill();
+                    let _ = starting.child.wait();
+                    let _ = std::fs::remove_file(&starting.log);
+                    last_error = e;
+                }
             }
         }
         panic!("moto_server did not start: {last_error}");
     }
 
-    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let started = Instant::now();
-        while started.elapsed() < limit {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "it exited with {status}; its log:\n{}",
-                    self.log_tail()
-                ));
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(format!(
-            "it did not answer on port {} within {limit:?}; its log:\n{}",
-            self.port,
-            self.log_tail()
-        ))
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` of the proxy that checks each request
+    /// against the AWS API models before moto sees it.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.proxy.endpoint()
+    }
+
+    /// The requests refused for breaking the AWS API models; a test that
+    /// sends one on purpose takes it from here ([`aws_model::Tally::take`]).
+    pub fn model_check(&self) -> &aws_model::Tally {
+        self.proxy.tally()
     }
 
     /// What a process needs in its environment to talk to this server, and
@@ -170,5 +205,6 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+        self.proxy.tally().assert_clean("moto");
     }
 }

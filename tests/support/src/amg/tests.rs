@@ -80,6 +80,9 @@ fn list_workspaces_pages_through_summaries_with_tags() {
     assert_eq!(seen, [json!("a"), json!("b"), json!("c")]);
     let (status, _) = call(&amg, "GET", "/workspaces?maxResults=0", Value::Null);
     assert_eq!(status, 400);
+    let refused = amg.model_check().take();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0].member, "maxResults");
 }
 
 /// The workspace's Grafana version, the latest unless asked, is the

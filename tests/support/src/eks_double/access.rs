@@ -304,7 +304,7 @@ mod tests {
         };
         let assumed = sts(
             "testing",
-            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fcreator&RoleSessionName=s",
+            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fcreator&RoleSessionName=creator",
         );
         let key = assumed
             .split("<AccessKeyId>")
