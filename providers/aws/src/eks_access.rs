@@ -217,6 +217,15 @@ impl AccessEntry {
             .send()
             .await
             .map_err(|e| api("eks:TagResource", e))?;
+        let updated = self.set_access(i).await?;
+        Ok(entry_outputs(&id, updated.as_ref().unwrap_or(&existing)))
+    }
+
+    /// Gives the entry the spec's groups and user name.
+    async fn set_access(
+        &self,
+        i: &Inputs<'_, AccessEntryIn>,
+    ) -> Result<Option<aws_sdk_eks::types::AccessEntry>, ProviderError> {
         let out = self
             .0
             .eks
@@ -228,10 +237,7 @@ impl AccessEntry {
             .send()
             .await
             .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
-        Ok(entry_outputs(
-            &id,
-            out.access_entry.as_ref().unwrap_or(&existing),
-        ))
+        Ok(out.access_entry)
     }
 
     async fn describe(
@@ -415,16 +421,7 @@ impl Declared for AccessEntry {
         let eks = &self.0.eks;
         match group {
             AccessEntryUpdate::Access => {
-                let out = eks
-                    .update_access_entry()
-                    .cluster_name(&i.cluster_name)
-                    .principal_arn(&i.principal_arn)
-                    .set_kubernetes_groups(Some(i.kubernetes_groups.clone()))
-                    .set_username(i.username.clone())
-                    .send()
-                    .await
-                    .map_err(|e| access_error(api("eks:UpdateAccessEntry", e)))?;
-                Ok(out.access_entry.map(|e| entry_outputs(id, &e)))
+                Ok(self.set_access(i).await?.map(|e| entry_outputs(id, &e)))
             }
             AccessEntryUpdate::Tags => {
                 let arn = str_of(&prior.outputs, "arn")?;
