@@ -145,13 +145,11 @@ impl Scope<'_> {
             }
             RefExpr::File(contents) => Ok((Value::String(contents.clone()), false)),
             RefExpr::Attr {
-                type_name,
-                name,
+                target: address,
                 attr,
                 path,
             } => {
-                let address = Address::resource(type_name, name);
-                let Some(known) = self.resources.get(&address) else {
+                let Some(known) = self.resources.get(address) else {
                     return Ok((Value::Unknown, false));
                 };
                 let sensitive = known.sensitive.contains(attr);
@@ -249,15 +247,9 @@ fn describe(r: &RefExpr) -> String {
     match r {
         RefExpr::Var(n) => format!("`var.{n}`"),
         RefExpr::File(_) => "file()".into(),
-        RefExpr::Attr {
-            type_name,
-            name,
-            attr,
-            path,
-        } => format!(
-            "`{type_name}.{name}.{}`",
-            AttrPath::new(attr.as_str(), path.clone())
-        ),
+        RefExpr::Attr { target, attr, path } => {
+            format!("`{target}.{}`", AttrPath::new(attr.as_str(), path.clone()))
+        }
     }
 }
 

@@ -13,9 +13,9 @@ use crate::addr::Address;
 #[derive(Clone, Debug, PartialEq)]
 pub enum RefExpr {
     Var(String),
+    /// `TARGET.ATTR.path…`: an attribute of the object `target` names.
     Attr {
-        type_name: String,
-        name: String,
+        target: Address,
         attr: String,
         path: Vec<PathSegment>,
     },
@@ -23,12 +23,10 @@ pub enum RefExpr {
 }
 
 impl RefExpr {
-    /// The resource address a reference points at, if any.
+    /// The address a reference points at, if any.
     pub fn address(&self) -> Option<Address> {
         match self {
-            RefExpr::Attr {
-                type_name, name, ..
-            } => Some(Address::resource(type_name, name)),
+            RefExpr::Attr { target, .. } => Some(target.clone()),
             _ => None,
         }
     }
@@ -172,8 +170,7 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
                 rest.iter().map(|k| PathSegment::Key(k.clone())).collect();
             full_path.extend(path);
             Ok(RefExpr::Attr {
-                type_name: t.clone(),
-                name: n.clone(),
+                target: Address::resource(t, n),
                 attr: a.clone(),
                 path: full_path,
             })
@@ -272,8 +269,7 @@ mod tests {
         assert_eq!(
             refs("${null_resource.a.inputs.list[2][\"k\"].z}"),
             vec![RefExpr::Attr {
-                type_name: "null_resource".into(),
-                name: "a".into(),
+                target: Address::resource("null_resource", "a"),
                 attr: "inputs".into(),
                 path: vec![
                     PathSegment::Key("list".into()),

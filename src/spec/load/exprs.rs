@@ -261,13 +261,11 @@ impl Loader<'_> {
                 }
             }
             RefExpr::Attr {
-                type_name,
-                name,
+                target: address,
                 attr,
                 path,
             } => {
-                let address = Address::resource(type_name, name);
-                if Some(&address) == self_address {
+                if Some(address) == self_address {
                     self.err(
                         format!("`{address}` refers to itself"),
                         span,
@@ -275,7 +273,7 @@ impl Loader<'_> {
                     );
                     return None;
                 }
-                let Some((real_type, _)) = self.addresses.get(&address).cloned() else {
+                let Some((real_type, _)) = self.addresses.get(address).cloned() else {
                     let hint = did_you_mean(
                         &address.to_string(),
                         self.addresses.keys().map(ToString::to_string),
@@ -286,7 +284,11 @@ impl Loader<'_> {
                         "no such resource",
                     );
                     d.help = Some(hint.unwrap_or_else(|| {
-                        format!("declare it with [resources.{type_name}.{name}]")
+                        format!(
+                            "declare it with [resources.{}.{}]",
+                            address.type_name(),
+                            address.name()
+                        )
                     }));
                     return None;
                 };
