@@ -281,6 +281,32 @@ pub fn spec_schema(registry: &Registry) -> Value {
                     },
                 },
             },
+            "moved": {
+                "type": "array",
+                "description": "[[moved]]: a recorded object now declared under another address of the same type; renamed in the state, untouched in the cloud.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["from", "to"],
+                    "properties": {
+                        "from": {"type": "string", "description": "The address the state records, TYPE.NAME."},
+                        "to": {"type": "string", "description": "The address the spec declares now, TYPE.NAME."},
+                    },
+                },
+            },
+            "removed": {
+                "type": "array",
+                "description": "[[removed]]: a recorded object the spec no longer declares.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["from"],
+                    "properties": {
+                        "from": {"type": "string", "description": "The address the state records, TYPE.NAME."},
+                        "destroy": {"type": "boolean", "description": "false: forget it and leave it in the cloud; true (the default): destroy it."},
+                    },
+                },
+            },
         },
         "definitions": definitions,
     })

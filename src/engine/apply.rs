@@ -186,7 +186,12 @@ async fn apply_locked(
     // would fall back on before anything changes: what could look for them
     // again (a provider configured from resources this walk deletes, like a
     // cluster or a Grafana workspace) may be gone by the next run.
-    if (plan.prior.resources.len(), plan.prior.deposed.len()) != recorded_before {
+    // So are the moves and forgets of `[[moved]]` and `[[removed]]`: the
+    // journal the walk writes names objects by their new addresses.
+    if (plan.prior.resources.len(), plan.prior.deposed.len()) != recorded_before
+        || !plan.moves.is_empty()
+        || !plan.forgets.is_empty()
+    {
         store.persist(&mut plan.prior).await?;
     }
     driver.walk_starts();

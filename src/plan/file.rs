@@ -97,7 +97,7 @@ impl SavedPlan {
             refresh_only: plan.options.refresh_only,
             targets: plan.options.targets.clone(),
             replace: plan.options.replace.clone(),
-            prior: plan.prior.clone(),
+            prior: plan.unrefactored_prior(),
             actions: plan.fingerprint(),
         }
     }

@@ -85,7 +85,23 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
         "changes": changes,
         "output_changes": outputs,
         "drift": plan.drift.iter().map(drift_entry).collect::<Vec<_>>(),
-        "summary": {"add": add, "change": change, "destroy": destroy},
+        "moves": plan
+            .moves
+            .iter()
+            .map(|(from, to)| json!({"from": from, "to": to}))
+            .collect::<Vec<_>>(),
+        "forgets": plan
+            .forgets
+            .iter()
+            .map(|(address, r)| json!({"address": address, "type": r.type_name}))
+            .collect::<Vec<_>>(),
+        "summary": {
+            "add": add,
+            "change": change,
+            "destroy": destroy,
+            "move": plan.moves.len(),
+            "forget": plan.forgets.len(),
+        },
     })
 }
 

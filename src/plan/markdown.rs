@@ -52,22 +52,29 @@ pub fn plan_within(plan: &Plan, env: &str, registry: &Registry, limit: usize) ->
         return head;
     }
     let outputs = plan.output_changes();
-    if changes.is_empty() && outputs.is_empty() {
+    let refactored = !plan.moves.is_empty() || !plan.forgets.is_empty();
+    if changes.is_empty() && outputs.is_empty() && !refactored {
         head.push_str("✅ **No changes.** Your infrastructure matches the spec.\n");
         return head;
     }
-    if changes.is_empty() {
+    if changes.is_empty() && !refactored {
         head.push_str("**No changes to resources.** Only outputs change: applying this plan records their new values in the state.\n");
         head.push_str(&outputs_section(&outputs));
         return head;
     }
 
-    let (add, change, destroy) = plan.summary();
-    let _ = writeln!(
-        head,
-        "**Plan: {add} to add, {change} to change, {destroy} to destroy.**\n"
-    );
+    let _ = writeln!(head, "**Plan: {}**\n", super::render::summary_line(plan));
     head.push_str("| Action | Resource | Type |\n|---|---|---|\n");
+    for (from, to) in &plan.moves {
+        let _ = writeln!(
+            head,
+            "| ➡️ move | `{from}` → `{to}` | `{}` |",
+            to.type_name()
+        );
+    }
+    for (address, r) in &plan.forgets {
+        let _ = writeln!(head, "| 🫥 forget | `{address}` | `{}` |", r.type_name);
+    }
     for c in &changes {
         let _ = writeln!(
             head,

@@ -125,6 +125,12 @@ pub struct Plan {
     pub outputs: BTreeMap<String, (Value, bool)>,
     /// What this machine lacks to apply the plan (a missing helper binary).
     pub preflight: Vec<String>,
+    /// Recorded objects `[[moved]]` renames, (from, to); `prior` already
+    /// has them under their new addresses.
+    pub moves: Vec<(Address, Address)>,
+    /// Recorded objects `[[removed]]` with `destroy = false` forgets, as
+    /// they were recorded; `prior` no longer has them.
+    pub forgets: Vec<(Address, crate::state::ResourceState)>,
 }
 
 impl Plan {
@@ -153,6 +159,8 @@ impl Plan {
         self.changes.iter().any(|c| c.action != Action::NoOp)
             || (self.options.refresh_only && !self.drift.is_empty())
             || !self.output_changes().is_empty()
+            || !self.moves.is_empty()
+            || !self.forgets.is_empty()
     }
 
     /// The outputs applying the plan adds, changes or removes, by name.
@@ -195,15 +203,50 @@ impl Plan {
         out
     }
 
+    /// The state as it was before the plan's moves and forgets: what a
+    /// saved plan is planned again from.
+    pub fn unrefactored_prior(&self) -> State {
+        let mut prior = self.prior.clone();
+        for (from, to) in &self.moves {
+            if let Some(r) = prior.resources.remove(to) {
+                prior.resources.insert(from.clone(), r);
+            }
+            for d in prior.deposed.values_mut() {
+                if d.address == *to {
+                    d.address = from.clone();
+                }
+            }
+        }
+        for r in prior.resources.values_mut() {
+            for d in &mut r.dependencies {
+                if let Some((from, _)) = self.moves.iter().find(|(_, to)| to == d) {
+                    *d = from.clone();
+                }
+            }
+        }
+        for (address, r) in &self.forgets {
+            prior.resources.insert(address.clone(), r.clone());
+        }
+        prior
+    }
+
     /// `(address, action)` pairs: what a saved plan promises to do.
     pub fn fingerprint(&self) -> Vec<(String, Action)> {
-        self.changes
+        let mut out: Vec<(String, Action)> = self
+            .changes
             .iter()
             .map(|c| match &c.deposed {
                 Some(key) => (format!("{} (deposed {key})", c.address), c.action),
                 None => (c.address.to_string(), c.action),
             })
-            .collect()
+            .collect();
+        for (from, to) in &self.moves {
+            out.push((format!("{from} (moved to {to})"), Action::NoOp));
+        }
+        for (address, _) in &self.forgets {
+            out.push((format!("{address} (forgotten)"), Action::NoOp));
+        }
+        out
     }
 }
 
@@ -264,6 +307,9 @@ pub enum PlanError {
     /// The plan would destroy a resource the spec protects.
     #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
     PreventDestroy { address: Address },
+    /// A `[[moved]]` entry whose both ends are recorded.
+    #[error("cannot move {from} to {to}: the state records both")]
+    MoveOntoRecorded { from: Address, to: Address },
 }
 
 impl PlanError {
@@ -286,7 +332,9 @@ impl PlanError {
                     .in_source(spec),
             ],
             PlanError::Several(all) => all.iter().flat_map(PlanError::diagnostics).collect(),
-            PlanError::UnknownAddress { .. } | PlanError::PreventDestroy { .. } => Vec::new(),
+            PlanError::UnknownAddress { .. }
+            | PlanError::PreventDestroy { .. }
+            | PlanError::MoveOntoRecorded { .. } => Vec::new(),
         }
     }
 
@@ -297,6 +345,9 @@ impl PlanError {
                 "remove prevent_destroy from the spec first if you really mean to destroy it"
                     .into(),
             ),
+            PlanError::MoveOntoRecorded { from, .. } => Some(format!(
+                "the move was done already, or both objects exist: remove the [[moved]] entry, or `meshmon state rm {from}` if its object is the one to give up"
+            )),
             _ => None,
         }
     }
@@ -309,11 +360,16 @@ pub type Advisor<'a> = dyn Fn(&ResourceBlock, Option<&Current>, &Map) -> PlanAdv
 pub fn compute(
     spec: &Spec,
     registry: &Registry,
-    prior: State,
+    mut prior: State,
     drift: Vec<Drift>,
     options: PlanOptions,
     advise: &Advisor<'_>,
 ) -> Result<Plan, PlanError> {
+    let (moves, forgets) = if options.refresh_only {
+        (Vec::new(), Vec::new())
+    } else {
+        refactor(spec, &mut prior)?
+    };
     for (flag, list) in [("target", &options.targets), ("replace", &options.replace)] {
         for a in list {
             if !spec.resources.contains_key(a) && !prior.resources.contains_key(a) {
@@ -437,7 +493,64 @@ pub fn compute(
         options,
         outputs,
         preflight: Vec::new(),
+        moves,
+        forgets,
     })
+}
+
+/// Applies the spec's `[[moved]]` and `[[removed]]` entries to `prior`:
+/// a move renames a recorded object (and every recorded dependency on
+/// it), a removal with `destroy = false` drops it from the state. Entries
+/// whose object is not recorded (done by an earlier apply, or never made)
+/// do nothing, so a spec can keep them.
+#[allow(clippy::type_complexity)]
+fn refactor(
+    spec: &Spec,
+    prior: &mut State,
+) -> Result<
+    (
+        Vec<(Address, Address)>,
+        Vec<(Address, crate::state::ResourceState)>,
+    ),
+    PlanError,
+> {
+    let mut moves = Vec::new();
+    for m in &spec.moved {
+        if !prior.resources.contains_key(&m.from) {
+            continue;
+        }
+        if prior.resources.contains_key(&m.to) {
+            return Err(PlanError::MoveOntoRecorded {
+                from: m.from.clone(),
+                to: m.to.clone(),
+            });
+        }
+        let r = prior
+            .resources
+            .remove(&m.from)
+            .expect("checked to be recorded");
+        prior.resources.insert(m.to.clone(), r);
+        for d in prior.deposed.values_mut() {
+            if d.address == m.from {
+                d.address = m.to.clone();
+            }
+        }
+        moves.push((m.from.clone(), m.to.clone()));
+    }
+    for r in prior.resources.values_mut() {
+        for d in &mut r.dependencies {
+            if let Some((_, to)) = moves.iter().find(|(from, _)| from == d) {
+                *d = to.clone();
+            }
+        }
+    }
+    let mut forgets = Vec::new();
+    for r in spec.removed.iter().filter(|r| !r.destroy) {
+        if let Some(gone) = prior.resources.remove(&r.from) {
+            forgets.push((r.from.clone(), gone));
+        }
+    }
+    Ok((moves, forgets))
 }
 
 fn deletion(addr: &Address, r: &crate::state::ResourceState) -> Change {

@@ -83,7 +83,8 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         .filter(|c| c.action != Action::NoOp)
         .collect();
     let outputs = plan.output_changes();
-    if changes.is_empty() {
+    let refactors = refactors(plan, p);
+    if changes.is_empty() && refactors.is_empty() {
         if outputs.is_empty() {
             out.push_str(&format!(
                 "{} Your infrastructure matches the spec.\n",
@@ -97,23 +98,55 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         ));
     } else {
         out.push_str("meshmon will perform the following actions:\n\n");
+        out.push_str(&refactors);
         for c in changes {
             let schema = registry.schema(&c.type_name);
             out.push_str(&resource(c, schema, p));
             out.push('\n');
         }
-        let (add, change, destroy) = plan.summary();
-        let _ = writeln!(
-            out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
-            p.bold.apply_to("Plan:")
-        );
+        let _ = writeln!(out, "{} {}", p.bold.apply_to("Plan:"), summary_line(plan));
     }
     if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");
         for o in outputs {
             let _ = writeln!(out, "  {} {} = {}", p.sign(o.sign()), o.name, o.shown());
         }
+    }
+    out
+}
+
+/// "1 to add, 0 to change, 0 to destroy.", with the moves and forgets
+/// when there are any.
+pub fn summary_line(plan: &Plan) -> String {
+    let (add, change, destroy) = plan.summary();
+    let mut line = format!("{add} to add, {change} to change, {destroy} to destroy");
+    if !plan.moves.is_empty() {
+        let _ = write!(line, ", {} to move", plan.moves.len());
+    }
+    if !plan.forgets.is_empty() {
+        let _ = write!(line, ", {} to forget", plan.forgets.len());
+    }
+    line.push('.');
+    line
+}
+
+/// The lines for `[[moved]]` and `[[removed]]` entries that act.
+fn refactors(plan: &Plan, p: &Palette) -> String {
+    let mut out = String::new();
+    for (from, to) in &plan.moves {
+        let _ = writeln!(
+            out,
+            "  # {} has moved to {}\n",
+            p.bold.apply_to(from),
+            p.bold.apply_to(to)
+        );
+    }
+    for (address, _) in &plan.forgets {
+        let _ = writeln!(
+            out,
+            "  # {} will be forgotten, not destroyed: it leaves the state and stays where it is ([[removed]] with destroy = false)\n",
+            p.bold.apply_to(address)
+        );
     }
     out
 }

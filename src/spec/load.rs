@@ -25,6 +25,7 @@ use crate::registry::Registry;
 mod acknowledge;
 
 mod exprs;
+mod refactoring;
 mod resources;
 mod variables;
 
@@ -34,7 +35,15 @@ const MAX_FILE_NAME: usize = 255;
 /// `NAME.json.journal.damaged-HASH` (34 bytes more).
 const MAX_NAME_BYTES: usize = MAX_FILE_NAME - ".json.journal.damaged-".len() - 12;
 
-const TOP_KEYS: &[&str] = &["meshmon", "variables", "providers", "resources", "outputs"];
+const TOP_KEYS: &[&str] = &[
+    "meshmon",
+    "variables",
+    "providers",
+    "resources",
+    "outputs",
+    "moved",
+    "removed",
+];
 const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
 const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts"];
@@ -363,6 +372,8 @@ impl Loader<'_> {
             self.outputs(o, &mut outputs);
         }
         let acknowledge = self.acknowledgements(get("meshmon"));
+        let moved = self.moved(get("moved"));
+        let removed = self.removed(get("removed"), &moved);
 
         Some(Spec {
             name: name?,
@@ -378,6 +389,8 @@ impl Loader<'_> {
             outputs,
             acknowledge,
             files: std::mem::take(&mut self.files),
+            moved,
+            removed,
         })
     }
 

@@ -48,6 +48,29 @@ pub struct Spec {
     /// What every `file()` read, by path as written: a saved plan keeps it,
     /// so that apply uses exactly the contents that were reviewed.
     pub files: BTreeMap<String, String>,
+    /// `[[moved]]`: recorded objects renamed to a declared address.
+    pub moved: Vec<Moved>,
+    /// `[[removed]]`: recorded objects no longer declared, forgotten or
+    /// destroyed.
+    pub removed: Vec<Removed>,
+}
+
+/// One `[[moved]]` entry: the object recorded at `from` is the one the
+/// spec declares at `to`.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    pub from: Address,
+    pub to: Address,
+    pub span: Range<usize>,
+}
+
+/// One `[[removed]]` entry: the object recorded at `from` leaves the
+/// state; with `destroy = false` it stays in the cloud.
+#[derive(Clone, Debug)]
+pub struct Removed {
+    pub from: Address,
+    pub destroy: bool,
+    pub span: Range<usize>,
 }
 
 /// One `[meshmon] acknowledge` entry: a warning code accepted for these

@@ -497,3 +497,33 @@ ready_timeout = "soon"
 "#
     ));
 }
+
+#[test]
+fn moved_and_removed_entries_that_cannot_be_carried_out() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.null_resource.a]
+
+[resources.local_file.f]
+path = "f"
+content = "c"
+
+[[moved]]
+from = "null_resource.a"
+to = "null_resource.b"
+
+[[moved]]
+from = "null_resource.old"
+to = "local_file.f"
+
+[[moved]]
+from = "null_resource.z"
+
+[[removed]]
+from = "local_file.f"
+destroy = "no"
+"#
+    ));
+}

@@ -139,7 +139,7 @@ fn input_change_updates_in_place_and_trigger_change_replaces() {
     assert_eq!(top["action"], "update");
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"add": 1, "change": 1, "destroy": 1})
+        serde_json::json!({"add": 1, "change": 1, "destroy": 1, "move": 0, "forget": 0})
     );
 
     ws.expect(&["apply", "--auto-approve", "--var", "greeting=howdy"], 0);

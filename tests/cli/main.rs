@@ -33,6 +33,7 @@ mod drift;
 mod hostile;
 mod init;
 mod lifecycle;
+mod refactoring;
 mod reports;
 mod schema;
 mod state_cmds;

@@ -176,3 +176,13 @@ acknowledge = [{ warning = "app-mesh-end-of-life", resources = ["helm_release.me
         "{errs:#?}"
     );
 }
+
+#[test]
+fn schema_knows_moved_and_removed_entries() {
+    let ws = Workspace::new("[meshmon]\nname = \"x\"\n");
+    let schema = schema(&ws);
+    let ok = "[meshmon]\nname = \"x\"\n\n[[moved]]\nfrom = \"null_resource.a\"\nto = \"null_resource.b\"\n\n[[removed]]\nfrom = \"null_resource.c\"\ndestroy = false\n";
+    assert_eq!(errors(&schema, ok), Vec::<String>::new());
+    let bad = "[meshmon]\nname = \"x\"\n\n[[moved]]\nfrom = \"null_resource.a\"\n\n[[removed]]\nfrom = \"null_resource.c\"\nforget = true\n";
+    assert_eq!(errors(&schema, bad).len(), 2, "{:?}", errors(&schema, bad));
+}
