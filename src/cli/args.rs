@@ -110,6 +110,14 @@ pub struct PlanArgs {
     pub replace: Vec<Address>,
 }
 
+/// `--parallelism`, on every command that talks to a provider.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Concurrency {
+    /// How many provider operations (reads included) may run at once (1 to 1024).
+    #[arg(long, default_value_t = crate::engine::DEFAULT_PARALLELISM, value_name = "N", value_parser = parallelism)]
+    pub parallelism: usize,
+}
+
 /// How `plan` and `drift` render a report.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum DriftFormat {
@@ -128,6 +136,9 @@ pub struct PlanOutput {
 
     #[command(flatten)]
     pub reports: ReportArgs,
+
+    #[command(flatten)]
+    pub concurrency: Concurrency,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -160,9 +171,8 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long = "auto-approve")]
         auto_approve: bool,
-        /// How many operations may run at once (1 to 1024).
-        #[arg(long, default_value_t = crate::engine::DEFAULT_PARALLELISM, value_name = "N", value_parser = parallelism)]
-        parallelism: usize,
+        #[command(flatten)]
+        concurrency: Concurrency,
         /// A plan saved with `meshmon plan --out`.
         #[arg(value_name = "PLANFILE")]
         planfile: Option<PathBuf>,
@@ -179,9 +189,8 @@ pub enum Command {
         /// Destroy only these resources and what depends on them.
         #[arg(long = "target", value_name = "ADDR")]
         targets: Vec<Address>,
-        /// How many operations may run at once (1 to 1024).
-        #[arg(long, default_value_t = crate::engine::DEFAULT_PARALLELISM, value_name = "N", value_parser = parallelism)]
-        parallelism: usize,
+        #[command(flatten)]
+        concurrency: Concurrency,
     },
     /// Report resources changed or deleted outside meshmon (exit 2 on drift).
     Drift {
@@ -193,6 +202,8 @@ pub enum Command {
         format: DriftFormat,
         #[command(flatten)]
         reports: ReportArgs,
+        #[command(flatten)]
+        concurrency: Concurrency,
     },
     /// Print the dependency graph.
     Graph {
@@ -251,6 +262,8 @@ pub enum Command {
         spec: SpecArgs,
         #[command(flatten)]
         state: StateArgs,
+        #[command(flatten)]
+        concurrency: Concurrency,
     },
     /// Print the reference of every resource type (Markdown), from the schemas.
     Docs {

@@ -125,18 +125,19 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             } else {
                 output.format.unwrap_or(DriftFormat::Text)
             };
-            plan_cmd(&plan, format, &output.reports, out, registry).await
+            let parallelism = output.concurrency.parallelism;
+            plan_cmd(&plan, format, &output.reports, parallelism, out, registry).await
         }
         Command::Apply {
             plan,
             auto_approve,
-            parallelism,
+            concurrency,
             planfile,
         } => {
             apply_cmd(
                 &plan,
                 auto_approve,
-                parallelism,
+                concurrency.parallelism,
                 planfile.as_deref(),
                 out,
                 registry,
@@ -148,7 +149,7 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             state,
             auto_approve,
             targets,
-            parallelism,
+            concurrency,
         } => {
             let args = PlanArgs {
                 spec,
@@ -162,14 +163,34 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
                 targets,
                 replace: Vec::new(),
             };
-            apply_cmd(&args, auto_approve, parallelism, None, out, registry).await
+            apply_cmd(
+                &args,
+                auto_approve,
+                concurrency.parallelism,
+                None,
+                out,
+                registry,
+            )
+            .await
         }
         Command::Drift {
             spec,
             state,
             format,
             reports,
-        } => drift_cmd(&spec, &state, format, &reports, out, registry).await,
+            concurrency,
+        } => {
+            drift_cmd(
+                &spec,
+                &state,
+                format,
+                &reports,
+                concurrency.parallelism,
+                out,
+                registry,
+            )
+            .await
+        }
         Command::Docs { out: file } => {
             let text = crate::docs::reference(&registry);
             match file {
@@ -219,7 +240,19 @@ async fn dispatch(cmd: Command, out: &Out, registry: Arc<Registry>) -> CmdResult
             id,
             spec,
             state,
-        } => import_cmd(&address, &id, &spec, &state, out, registry).await,
+            concurrency,
+        } => {
+            import_cmd(
+                &address,
+                &id,
+                &spec,
+                &state,
+                concurrency.parallelism,
+                out,
+                registry,
+            )
+            .await
+        }
         Command::Init { example, path } => tools::init(&example, &path, out, &registry),
         Command::Schema { out: file } => tools::schema(file.as_deref(), out, &registry),
         Command::Completions { shell } => tools::completions(shell, out),
@@ -314,14 +347,15 @@ async fn plan_cmd(
     args: &PlanArgs,
     format: DriftFormat,
     reports: &ReportArgs,
+    parallelism: usize,
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
     let (spec, warnings) = load_spec(&args.spec, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, &args.state).await;
-    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM)
-        .sharing_secrets(out.secrets.clone());
+    let engine =
+        Engine::new(spec, registry.clone(), parallelism).sharing_secrets(out.secrets.clone());
     let notices: &dyn Notices = if format == DriftFormat::Json {
         &WarningsOnly(out)
     } else {
@@ -595,6 +629,7 @@ async fn drift_cmd(
     state_args: &StateArgs,
     format: DriftFormat,
     reports: &ReportArgs,
+    parallelism: usize,
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
@@ -602,8 +637,8 @@ async fn drift_cmd(
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
     let env = spec.name.clone();
-    let engine = Engine::new(spec, registry.clone(), crate::engine::DEFAULT_PARALLELISM)
-        .sharing_secrets(out.secrets.clone());
+    let engine =
+        Engine::new(spec, registry.clone(), parallelism).sharing_secrets(out.secrets.clone());
     let notices: &dyn Notices = if format == DriftFormat::Json {
         &WarningsOnly(out)
     } else {
@@ -628,14 +663,14 @@ async fn import_cmd(
     id: &str,
     args: &SpecArgs,
     state_args: &StateArgs,
+    parallelism: usize,
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
     let (spec, warnings) = load_spec(args, &registry)?;
     out.diagnostics(&warnings);
     let store = store_for(&spec, state_args).await;
-    let engine = Engine::new(spec, registry, crate::engine::DEFAULT_PARALLELISM)
-        .sharing_secrets(out.secrets.clone());
+    let engine = Engine::new(spec, registry, parallelism).sharing_secrets(out.secrets.clone());
     commands::import(&engine, &store, address, id, state_args.lock_timeout, out).await?;
     out.print(&format!(
         "Imported {address} (ID {id}). Run `meshmon plan` to see how it compares with the spec.\n"

@@ -468,6 +468,18 @@ fn out_of_range_flags_are_usage_errors_not_panics() {
         assert_eq!(out.code, 2, "--parallelism {n}: {}", out.stderr);
         assert!(out.stderr.contains("1 to 1024"), "{}", out.stderr);
     }
+    // Every command that talks to a provider takes it.
+    for args in [
+        &["plan"][..],
+        &["drift"],
+        &["destroy", "--auto-approve"],
+        &["import", "null_resource.a", "x"],
+    ] {
+        let out = ws.run(&[args, &["--parallelism", "0"]].concat());
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("1 to 1024"), "{args:?}: {}", out.stderr);
+    }
+    ws.expect(&["plan", "--parallelism", "3"], 0);
     let out = ws.expect(
         &[
             "apply",
