@@ -44,6 +44,26 @@ impl Registry {
     }
 
     /// Every provider this build of meshmon knows.
+    /// How the services the providers talk to have answered so far, one
+    /// entry per service (providers sharing a transport report it once).
+    pub fn traffic(&self) -> Vec<meshmon_provider_sdk::Traffic> {
+        let mut out: BTreeMap<String, meshmon_provider_sdk::Traffic> = BTreeMap::new();
+        for p in self.providers.values() {
+            for t in p.traffic() {
+                out.entry(t.service.clone()).or_insert(t);
+            }
+        }
+        out.into_values().collect()
+    }
+
+    /// The services that throttled calls so far, if any did.
+    pub fn throttling(&self) -> Vec<meshmon_provider_sdk::Traffic> {
+        self.traffic()
+            .into_iter()
+            .filter(|t| t.throttled > 0)
+            .collect()
+    }
+
     pub fn standard() -> Self {
         Self::new(vec![
             Arc::new(crate::builtin::Builtin),

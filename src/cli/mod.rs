@@ -560,6 +560,9 @@ async fn apply_cmd(
                     totals.destroyed,
                 ));
             }
+            if let Some(line) = render::throttling_line(&registry.throttling()) {
+                out.print(&format!("{line}\n"));
+            }
             print_outputs(&state, out);
         }
     }
@@ -648,11 +651,19 @@ async fn drift_cmd(
         drift,
         checked: count,
     } = commands::drift(&engine, &store, notices).await?;
-    out.print(&reports::drift(format, &drift, count, &env, &out.palette));
+    let throttling = registry.throttling();
+    out.print(&reports::drift(
+        format,
+        &drift,
+        count,
+        &env,
+        &throttling,
+        &out.palette,
+    ));
     let plain = render::Palette::new(false);
     reports
         .write(&out.secrets, &protected(args, &store, None), |f| {
-            reports::drift(f, &drift, count, &env, &plain)
+            reports::drift(f, &drift, count, &env, &throttling, &plain)
         })
         .map_err(|e| Failure::Message(e, None))?;
     Ok(if drift.is_empty() { 0 } else { 2 })

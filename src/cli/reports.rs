@@ -60,19 +60,25 @@ pub fn drift(
     drift: &[Drift],
     resources: usize,
     env: &str,
+    throttling: &[meshmon_provider_sdk::Traffic],
     palette: &Palette,
 ) -> String {
+    let throttled = render::throttling_line(throttling)
+        .map(|l| format!("\n{l}\n"))
+        .unwrap_or_default();
     match format {
         DriftFormat::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&plan::json::drift(drift)).expect("json")
+            serde_json::to_string_pretty(&plan::json::drift(drift, throttling)).expect("json")
         ),
-        DriftFormat::Markdown => plan::json::drift_markdown(drift, env),
+        DriftFormat::Markdown => plan::json::drift_markdown(drift, env) + &throttled,
         DriftFormat::Text if drift.is_empty() => {
-            format!("No drift: all {resources} resource(s) in the state match the real world.\n")
+            format!(
+                "No drift: all {resources} resource(s) in the state match the real world.\n{throttled}"
+            )
         }
         DriftFormat::Text => format!(
-            "{}\nRun `meshmon plan` to see how `meshmon apply` would repair this.\n",
+            "{}\nRun `meshmon plan` to see how `meshmon apply` would repair this.\n{throttled}",
             render::drift_section(drift, palette)
         ),
     }

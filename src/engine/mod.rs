@@ -316,6 +316,7 @@ impl Engine {
         let mut plan = plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?;
         plan.preflight = preflight;
         self.look_ahead(&mut plan, &configured).await;
+        plan.throttling = self.registry.throttling();
         Ok(plan)
     }
 

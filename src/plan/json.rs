@@ -95,6 +95,7 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
             .iter()
             .map(|(address, r)| json!({"address": address, "type": r.type_name}))
             .collect::<Vec<_>>(),
+        "throttling": throttling(&plan.throttling),
         "summary": {
             "add": add,
             "change": change,
@@ -125,11 +126,28 @@ fn drift_entry(d: &Drift) -> serde_json::Value {
 }
 
 /// `{"format_version": 1, "drift": [...]}`.
-pub fn drift(drift: &[Drift]) -> serde_json::Value {
+pub fn drift(drift: &[Drift], traffic: &[meshmon_provider_sdk::Traffic]) -> serde_json::Value {
     json!({
         "format_version": 1,
         "drift": drift.iter().map(drift_entry).collect::<Vec<_>>(),
+        "throttling": throttling(traffic),
     })
+}
+
+/// The services that throttled calls: `[{"service", "calls", "throttled",
+/// "concurrency"}]`.
+pub fn throttling(traffic: &[meshmon_provider_sdk::Traffic]) -> serde_json::Value {
+    traffic
+        .iter()
+        .map(|t| {
+            json!({
+                "service": t.service,
+                "calls": t.calls,
+                "throttled": t.throttled,
+                "concurrency": t.concurrency,
+            })
+        })
+        .collect()
 }
 
 fn md_cell(s: &str) -> String {

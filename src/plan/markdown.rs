@@ -18,7 +18,11 @@ pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 
 /// The plan as Markdown, at most `GITHUB_COMMENT_LIMIT` characters long.
 pub fn plan(plan: &Plan, env: &str, registry: &Registry) -> String {
-    plan_within(plan, env, registry, GITHUB_COMMENT_LIMIT)
+    let mut out = plan_within(plan, env, registry, GITHUB_COMMENT_LIMIT);
+    if let Some(line) = render::throttling_line(&plan.throttling) {
+        out.push_str(&format!("\n{line}\n"));
+    }
+    out
 }
 
 /// The plan as Markdown, at most `limit` characters long (as long as the

@@ -131,6 +131,8 @@ pub struct Plan {
     /// Recorded objects `[[removed]]` with `destroy = false` forgets, as
     /// they were recorded; `prior` no longer has them.
     pub forgets: Vec<(Address, crate::state::ResourceState)>,
+    /// The services that throttled calls while this plan was made.
+    pub throttling: Vec<meshmon_provider_sdk::Traffic>,
 }
 
 impl Plan {
@@ -495,6 +497,7 @@ pub fn compute(
         preflight: Vec::new(),
         moves,
         forgets,
+        throttling: Vec::new(),
     })
 }
 

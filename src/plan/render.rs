@@ -112,6 +112,9 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
             let _ = writeln!(out, "  {} {} = {}", p.sign(o.sign()), o.name, o.shown());
         }
     }
+    if let Some(line) = throttling_line(&plan.throttling) {
+        let _ = writeln!(out, "\n{line}");
+    }
     out
 }
 
@@ -128,6 +131,27 @@ pub fn summary_line(plan: &Plan) -> String {
     }
     line.push('.');
     line
+}
+
+/// "Throttled: iam us-east-1 12 of 40 calls (settled at 2 at once); …",
+/// when any service throttled.
+pub fn throttling_line(throttling: &[meshmon_provider_sdk::Traffic]) -> Option<String> {
+    if throttling.is_empty() {
+        return None;
+    }
+    let services: Vec<String> = throttling
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {} of {} call(s) (settled at {} at once)",
+                t.service, t.throttled, t.calls, t.concurrency
+            )
+        })
+        .collect();
+    Some(format!(
+        "Throttled, waited and retried: {}.",
+        services.join("; ")
+    ))
 }
 
 /// The lines for `[[moved]]` and `[[removed]]` entries that act.

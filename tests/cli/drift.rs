@@ -35,7 +35,7 @@ fn drift_is_clean_right_after_apply() {
     let json = ws.expect(&["drift", "--format", "json"], 0);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&json.stdout).unwrap(),
-        serde_json::json!({"format_version": 1, "drift": []})
+        serde_json::json!({"format_version": 1, "drift": [], "throttling": []})
     );
 }
 

@@ -3,9 +3,11 @@
 //! Credentials, region and endpoints come from the standard aws-config
 //! chain (environment, profile, SSO, web identity, instance role;
 //! `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`), so a local
-//! emulator needs no code. Throttling is the SDK's job (adaptive retries),
-//! except for the calls that create something: those go through clients
-//! built from [`without_retries`] and [`crate::wait::create_call`].
+//! emulator needs no code. How many requests of a service run at once is
+//! the limiters' job ([`crate::limiter`]); retrying a throttled request is
+//! the SDK's (standard mode), except for the calls that create something:
+//! those go through clients built from [`without_retries`] and
+//! [`crate::wait::create_call`].
 
 use std::time::Duration;
 
@@ -16,8 +18,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{Map, ProviderError, declare};
 
-/// How often the SDK tries one request before giving up. Adaptive retry
-/// mode also slows the client down when AWS throttles it.
+/// How often the SDK tries one request before giving up.
 pub const MAX_ATTEMPTS: u32 = 8;
 
 /// Loads the shared SDK configuration the way every AWS tool does, with
@@ -31,10 +32,13 @@ pub async fn sdk_config(region: Option<&str>, profile: Option<&str>) -> SdkConfi
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
+    // The limiters decide how many requests of a service run at once
+    // (crate::limiter); the SDK's standard mode only retries, with
+    // backoff, and keeps no client-side rate of its own to fight them.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(crate::limiter::global().in_front_of(http))
         .retry_config(
-            RetryConfig::adaptive()
+            RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)
                 .with_max_backoff(Duration::from_secs(20)),
         )
@@ -100,7 +104,7 @@ mod tests {
     fn without_retries_keeps_everything_else() {
         let sdk = SdkConfig::builder()
             .region(Region::new("eu-west-1"))
-            .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .build();
         let once = without_retries(&sdk);
         assert_eq!(once.retry_config().unwrap().max_attempts(), 1);

@@ -25,6 +25,7 @@
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod limiter;
 pub mod ownership;
 pub mod tags;
 pub mod wait;

@@ -7,8 +7,10 @@
 //! the caller's identity are [`meshmon_aws_common`]'s, shared with the other
 //! providers that talk to AWS. Credentials, region and endpoints come from
 //! the standard aws-config chain, so a local emulator needs no code here.
-//! Throttling is the SDK's job (adaptive retries), except for the calls
-//! that create something: those go out once per attempt through
+//! How many requests of a service run at once follows how it answers
+//! ([`meshmon_aws_common::limiter`]); retrying a throttled request is the
+//! SDK's job, except for the calls that create something: those go out
+//! once per attempt through
 //! [`wait::create_call`], which retries only what certainly had no effect
 //! and marks a lost answer as ambiguous, so that the engine asks `recover`
 //! for the object instead of making a second one. Eventual consistency and
@@ -67,6 +69,22 @@ impl Provider for Aws {
         Ok(Arc::new(AwsConfigured {
             clients: Arc::new(Clients::new(&sdk)),
         }))
+    }
+
+    /// Every AWS call of the process goes through one set of limiters
+    /// (the Grafana control plane's and the S3 state backend's too), so
+    /// this provider reports them all.
+    fn traffic(&self) -> Vec<meshmon_provider_sdk::Traffic> {
+        meshmon_aws_common::limiter::global()
+            .traffic()
+            .into_iter()
+            .map(|t| meshmon_provider_sdk::Traffic {
+                service: t.service,
+                calls: t.calls,
+                throttled: t.throttled,
+                concurrency: t.window,
+            })
+            .collect()
     }
 
     fn warning_codes(&self) -> &'static [meshmon_provider_sdk::WarningCode] {

@@ -24,7 +24,7 @@ pub use lint::{Facts, Finding, WarningCode, Written};
 pub use path::{AttrPath, PathError};
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
-    PlanAdvice, Provider, Resource, TOKEN_TAG,
+    PlanAdvice, Provider, Resource, TOKEN_TAG, Traffic,
 };
 pub use schema::{AttrType, Attribute, BlockCheck, Check, InputsCheck, Schema};
 pub use value::{Map, PathSegment, Value, format_path};

@@ -203,6 +203,18 @@ pub trait Resource: Send + Sync {
     }
 }
 
+/// How one service a provider talks to has answered in this process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Traffic {
+    /// The service as the provider names it (`eks eu-west-1`).
+    pub service: String,
+    pub calls: u64,
+    /// Calls the service throttled (each retried until the deadline).
+    pub throttled: u64,
+    /// How many calls the service takes at once, as the provider settled it.
+    pub concurrency: usize,
+}
+
 /// A provider after configuration: hands out its resource types.
 pub trait Configured: Send + Sync {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>>;
@@ -234,6 +246,12 @@ pub trait Provider: Send + Sync {
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError>;
+
+    /// How the services this provider talks to have answered so far
+    /// (calls, throttles, the concurrency each settled at).
+    fn traffic(&self) -> Vec<Traffic> {
+        Vec::new()
+    }
 
     /// The codes of the warnings [`lint`](Self::lint) gives.
     fn warning_codes(&self) -> &'static [crate::lint::WarningCode] {

@@ -141,6 +141,8 @@ pub(crate) struct Dice {
     state: u64,
     rate: f64,
     counts: FaultCounts,
+    /// The kinds a fault is drawn from ([`FaultKind::ALL`] unless narrowed).
+    kinds: Vec<FaultKind>,
 }
 
 fn clamp(rate: f64) -> f64 {
@@ -157,11 +159,21 @@ impl Dice {
             state: plan.seed,
             rate: clamp(plan.rate),
             counts: FaultCounts::default(),
+            kinds: FaultKind::ALL.to_vec(),
         }
     }
 
     pub fn set_rate(&mut self, rate: f64) {
         self.rate = clamp(rate);
+    }
+
+    /// Draws faults from `kinds` only (all of them when empty).
+    pub fn set_kinds(&mut self, kinds: &[FaultKind]) {
+        self.kinds = if kinds.is_empty() {
+            FaultKind::ALL.to_vec()
+        } else {
+            kinds.to_vec()
+        };
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -184,7 +196,7 @@ impl Dice {
         if ((hit >> 11) as f64 / (1u64 << 53) as f64) >= self.rate {
             return None;
         }
-        let kind = FaultKind::ALL[(kind % 5) as usize];
+        let kind = self.kinds[(kind % self.kinds.len() as u64) as usize];
         let status = match kind {
             FaultKind::ServerError => [500, 502, 503][(status % 3) as usize],
             FaultKind::LateError => 503,
@@ -205,6 +217,35 @@ pub struct FaultProxy {
 struct State {
     dice: Dice,
     log: Vec<(String, Option<FaultKind>)>,
+    /// Added before every answer, as a distant region's round trip.
+    latency: std::time::Duration,
+    /// At most this many requests a second are forwarded; the others are
+    /// throttled, as a service's per-account request rate does.
+    per_second: Option<usize>,
+    /// When the requests of the last second were forwarded.
+    recent: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl State {
+    /// Whether one more request now goes over the rate.
+    fn over_rate(&mut self) -> bool {
+        let Some(limit) = self.per_second else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(1))
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= limit {
+            return true;
+        }
+        self.recent.push_back(now);
+        false
+    }
 }
 
 impl FaultProxy {
@@ -214,15 +255,26 @@ impl FaultProxy {
         let state = Arc::new(Mutex::new(State {
             dice: Dice::new(plan),
             log: Vec::new(),
+            latency: std::time::Duration::ZERO,
+            per_second: None,
+            recent: std::collections::VecDeque::new(),
         }));
         let (shared, to) = (state.clone(), upstream.trim_end_matches('/').to_string());
         let server = Server::start_replying(Arc::new(move |req: &Request| {
-            let (fault, n) = {
+            let (fault, n, latency) = {
                 let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                let fault = s.dice.roll();
+                let mut fault = s.dice.roll();
+                if fault.is_none() && s.over_rate() {
+                    s.dice.counts.count(FaultKind::Throttle);
+                    fault = Some(Fault {
+                        kind: FaultKind::Throttle,
+                        status: 429,
+                    });
+                }
                 s.log.push((line(req), fault.map(|f| f.kind)));
-                (fault, s.dice.counts().requests)
+                (fault, s.dice.counts().requests, s.latency)
             };
+            std::thread::sleep(latency);
             let Some(fault) = fault else {
                 return Reply::Send(forward(&to, req));
             };
@@ -274,6 +326,27 @@ impl FaultProxy {
     /// check things out of band through the proxy).
     pub fn set_rate(&self, rate: f64) {
         self.lock().dice.set_rate(rate);
+    }
+
+    /// Adds `latency` before every answer from now on.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// From now on forwards at most `per_second` requests in any second
+    /// and throttles the rest (`None`: no limit). Throttles counted here
+    /// show in [`injected`](Self::injected) like drawn ones.
+    pub fn set_rate_limit(&self, per_second: Option<usize>) {
+        let mut s = self.lock();
+        s.per_second = per_second;
+        s.recent.clear();
+    }
+
+    /// Injects only faults of these kinds from now on (all when empty):
+    /// `&[FaultKind::Throttle]` plays a service that throttles and
+    /// nothing else.
+    pub fn set_kinds(&self, kinds: &[FaultKind]) {
+        self.lock().dice.set_kinds(kinds);
     }
 
     /// Every request in order, as `METHOD /path` (`POST /?Action=CreateVpc`
