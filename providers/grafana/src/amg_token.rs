@@ -373,57 +373,5 @@ impl Declared for Token {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(secs: i64) -> String {
-        rfc3339(&DateTime::from_secs(secs))
-    }
-
-    #[test]
-    fn default_margin_is_seven_days_or_a_third_of_the_lifetime() {
-        assert_eq!(renewal_margin(None, 30 * 86_400).unwrap(), DEFAULT_MARGIN);
-        assert_eq!(
-            renewal_margin(None, 86_400).unwrap(),
-            Duration::from_secs(28_800)
-        );
-        assert_eq!(
-            renewal_margin(Some("1h"), 60).unwrap(),
-            Duration::from_secs(3600)
-        );
-        assert!(renewal_margin(Some("soon"), 60).is_err());
-    }
-
-    #[test]
-    fn a_token_inside_its_margin_is_renewed() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let day = Duration::from_secs(86_400);
-        assert_eq!(
-            renewal_reason(&at(1_000_000 + 30 * 86_400), 7 * day, now),
-            None
-        );
-        let soon = renewal_reason(&at(1_000_000 + 86_400), 7 * day, now).unwrap();
-        assert!(
-            soon.contains("within the renewal margin of 7days"),
-            "{soon}"
-        );
-        let past = renewal_reason(&at(999_000), 7 * day, now).unwrap();
-        assert!(
-            past.starts_with("the token expired at 1970-01-12T"),
-            "{past}"
-        );
-    }
-
-    #[test]
-    fn an_imported_token_without_its_key_is_replaced() {
-        let t = Token(Arc::new(Clients::new(
-            &aws_config::SdkConfig::builder().build(),
-        )));
-        let prior = Current::new(
-            Map::new(),
-            Attrs::new().set("expires_at", at(4_000_000_000)).build(),
-        );
-        let advice = t.advise(Some(&prior), &Map::new());
-        assert!(advice.replace_because.unwrap().contains("key is not known"));
-    }
-}
+#[path = "amg_token_test.rs"]
+mod tests;

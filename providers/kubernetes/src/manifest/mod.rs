@@ -391,3 +391,6 @@ impl Resource for Manifest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
