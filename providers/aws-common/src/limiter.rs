@@ -3,7 +3,10 @@
 //! the HTTP client every AWS client of a configured provider shares (so
 //! per account too: a provider instance has one set of credentials).
 //!
-//! Each request waits for a slot of its service. An answer that is not a
+//! Each request waits for a slot of its service. Until the service first
+//! throttles, every healthy answer adds a slot, so the window doubles per
+//! window's worth of answers (TCP's slow start: a fleet's refresh reaches
+//! a wide window in a few round trips). After that, an answer that is not a
 //! throttle widens the window by one slot per window's worth of answers
 //! (additive increase); a throttle halves it (multiplicative decrease),
 //! down to one slot, at most once per window: the requests that were
@@ -152,6 +155,8 @@ struct State {
     /// Bumped at every decrease: a request started before it has no say
     /// in the next one.
     epoch: u64,
+    /// No throttle yet: each healthy answer adds a whole slot.
+    slow_start: bool,
     calls: u64,
     throttled: u64,
 }
@@ -184,6 +189,7 @@ impl Aimd {
                 max,
                 in_flight: 0,
                 epoch: 0,
+                slow_start: true,
                 calls: 0,
                 throttled: 0,
             }),
@@ -218,9 +224,13 @@ impl Aimd {
             let mut s = self.state.lock().expect("limiter");
             s.in_flight -= 1;
             match outcome {
-                Outcome::Healthy => s.window = (s.window + 1.0 / s.window).min(s.max),
+                Outcome::Healthy => {
+                    let step = if s.slow_start { 1.0 } else { 1.0 / s.window };
+                    s.window = (s.window + step).min(s.max);
+                }
                 Outcome::Throttled => {
                     s.throttled += 1;
+                    s.slow_start = false;
                     if epoch == s.epoch {
                         s.window = (s.window / 2.0).max(1.0);
                         s.epoch += 1;
@@ -436,8 +446,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn healthy_answers_widen_the_window_by_one_per_window() {
+    async fn healthy_answers_double_the_window_until_a_throttle_then_add_one_per_window() {
         let l = Arc::new(Aimd::new(4.0, 100.0));
+        for _ in 0..4 {
+            l.acquire().await.finish(Outcome::Healthy);
+        }
+        assert_eq!(
+            l.window(),
+            8,
+            "slow start: four answers double a window of four"
+        );
+        l.acquire().await.finish(Outcome::Throttled);
+        assert_eq!(l.window(), 4);
         for _ in 0..4 {
             l.acquire().await.finish(Outcome::Healthy);
         }
