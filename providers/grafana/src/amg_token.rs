@@ -255,16 +255,26 @@ impl Declared for Token {
             },
         )
         .await?;
-        let t = out.service_account_token().ok_or_else(|| {
-            ProviderError::new("grafana:CreateWorkspaceServiceAccountToken returned no token")
-        })?;
-        // The answer carries no expiry: ask for it, or count from the request.
+        // The SDK fills a missing token with empty fields: an answer
+        // without an ID or a key holds nothing to record. The token may
+        // exist all the same, so the create is ambiguous and `recover`
+        // deletes it before the create runs again.
+        let t = out
+            .service_account_token()
+            .filter(|t| !t.id().is_empty() && !t.key().is_empty())
+            .ok_or_else(|| {
+                ProviderError::new("grafana:CreateWorkspaceServiceAccountToken returned no token")
+                    .ambiguous()
+            })?;
+        // The answer carries no expiry: ask for it, or count from the
+        // request — also when the list fails, since the key in hand is the
+        // only copy there will ever be.
         let expires = match self
             .find(&i.workspace_id, &i.service_account_id, t.id())
-            .await?
+            .await
         {
-            Some((_, e, _)) => e,
-            None => DateTime::from(asked + Duration::from_secs(ttl.max(0) as u64)),
+            Ok(Some((_, e, _))) => e,
+            Ok(None) | Err(_) => DateTime::from(asked + Duration::from_secs(ttl.max(0) as u64)),
         };
         Ok(TokenOut {
             id: t.id().into(),

@@ -135,6 +135,40 @@ async fn a_created_token_the_list_lacks_expires_its_lifetime_after_the_request()
 }
 
 #[tokio::test]
+async fn a_list_that_fails_after_the_create_keeps_the_key_and_counts_the_expiry() {
+    let (replay, c) = amg([
+        created("42", "glsa_secret"),
+        Answer::json_error(403, "AccessDeniedException"),
+    ]);
+    let out = Token::new(c)
+        .create(
+            &creating("aws_grafana_service_account_token.meshmon"),
+            &Inputs::decode(&spec(json!({}))).unwrap(),
+        )
+        .await
+        .expect("the key in hand is recorded");
+    assert_eq!(out.id, "42");
+    assert_eq!(out.key.as_deref(), Some("glsa_secret"));
+    assert_eq!(replay.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn an_answer_without_a_token_is_ambiguous_not_an_empty_record() {
+    let (_replay, c) = amg([Answer::ok(
+        &json!({"serviceAccountId": "7", "workspaceId": "g-1"}).to_string(),
+    )]);
+    let err = Token::new(c)
+        .create(
+            &creating("aws_grafana_service_account_token.meshmon"),
+            &Inputs::decode(&spec(json!({}))).unwrap(),
+        )
+        .await
+        .expect_err("nothing to record");
+    assert!(err.message.contains("returned no token"), "{err}");
+    assert!(err.ambiguous, "the token may exist: recover looks for it");
+}
+
+#[tokio::test]
 async fn a_lifetime_out_of_range_or_a_bad_margin_is_refused_before_any_request() {
     let (replay, c) = amg([]);
     let token = Token::new(c);

@@ -76,6 +76,11 @@ pub async fn discover_waiting(
     })
     .await
     .map_err(|e| {
+        // An answer the API server gave (403, 5xx) keeps its own hint; only
+        // a kind still not served after the wait is about the CRD.
+        if e.operation.is_some() {
+            return e;
+        }
         e.with_hint(format!(
             "apply the CustomResourceDefinition that defines {} (group {}) first, in this manifest \
              or in a resource this one depends on",

@@ -350,6 +350,14 @@ async fn a_refused_discovery_names_the_group_version_it_asked_for() {
         .unwrap_err();
     assert_eq!(err.operation.as_deref(), Some("GET discovery for apps/v1"));
     assert_eq!(err.code.as_deref(), Some("403 Forbidden"));
+    assert!(
+        !err.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("CustomResourceDefinition"),
+        "a refusal is not about a CRD: {:?}",
+        err.hint
+    );
     assert_eq!(lines(&k.sent()), ["GET /apis/apps/v1"]);
 }
 
