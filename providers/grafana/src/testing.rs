@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use meshmon_provider_sdk::{Intent, Map, OpContext, Value};
 use meshmon_test_support::aws_replay::{Answer, Replay};
 use meshmon_test_support::http::{Request, Response, Server};
 
@@ -56,18 +55,4 @@ pub(crate) fn grafana(answers: Vec<(u16, serde_json::Value)>) -> (Grafana, Arc<C
     (g, Arc::new(client))
 }
 
-/// The context of a create at `address`, with its intent (token t-1).
-pub(crate) fn creating(address: &str) -> OpContext {
-    OpContext::quiet(address).with_intent(Intent {
-        token: "t-1".into(),
-        lineage: "L1".into(),
-    })
-}
-
-/// Inputs as the engine passes them, from JSON.
-pub(crate) fn inputs(v: serde_json::Value) -> Map {
-    match Value::from(v) {
-        Value::Map(m) => m,
-        other => panic!("inputs are a table, not {other:?}"),
-    }
-}
+pub(crate) use meshmon_provider_sdk::testing::{creating, inputs};

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use kube::client::Body;
-use meshmon_provider_sdk::{Intent, Map, OpContext, Value};
 use serde_json::{Value as Json, json};
 
 use crate::conn::Conn;
@@ -129,18 +128,4 @@ impl tower_service::Service<http::Request<Body>> for Cluster {
     }
 }
 
-/// The context of a create at `address`, with its intent (token t-1).
-pub(crate) fn creating(address: &str) -> OpContext {
-    OpContext::quiet(address).with_intent(Intent {
-        token: "t-1".into(),
-        lineage: "L1".into(),
-    })
-}
-
-/// Inputs as the engine passes them, from JSON.
-pub(crate) fn inputs(v: Json) -> Map {
-    match Value::from(v) {
-        Value::Map(m) => m,
-        other => panic!("inputs are a table, not {other:?}"),
-    }
-}
+pub(crate) use meshmon_provider_sdk::testing::{creating, inputs};

@@ -11,6 +11,7 @@ pub mod lint;
 pub mod path;
 pub mod resource;
 pub mod schema;
+pub mod testing;
 pub mod value;
 pub mod wait;
 
