@@ -29,7 +29,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
-use crate::http::decode;
+use crate::http::{decode, pairs};
 
 /// The region every replayed client is in.
 pub const REGION: &str = "eu-west-1";
@@ -119,14 +119,7 @@ impl Sent {
     /// The form fields of a query-protocol request (`Action`, `Version`
     /// and the operation's parameters, flattened: `Tags.member.1.Key`).
     pub fn form(&self) -> BTreeMap<String, String> {
-        self.body
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
-            })
-            .collect()
+        pairs(&self.body, true).into_iter().collect()
     }
 
     /// A query-protocol request's `Action`.
@@ -212,14 +205,7 @@ fn sent(request: &HttpRequest) -> Sent {
     Sent {
         method: request.method().to_string(),
         path: decode(path),
-        query: query
-            .split('&')
-            .filter(|q| !q.is_empty())
-            .map(|q| {
-                let (k, v) = q.split_once('=').unwrap_or((q, ""));
-                (decode(k), decode(v))
-            })
-            .collect(),
+        query: pairs(query, false),
         headers: request
             .headers()
             .iter()

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::json;
 
-use crate::http::{Reply, Request, Response, Server, decode, forward};
+use crate::http::{Reply, Request, Response, Server, forward};
 
 /// Which requests get a fault.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -385,14 +385,7 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// The parameters of a form body (`a=b&c=d`, `+` for space).
 fn form(body: &[u8]) -> Vec<(String, String)> {
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
-        })
-        .collect()
+    crate::http::pairs(&String::from_utf8_lossy(body), true)
 }
 
 /// The query-protocol parameters, from the form body or the URL query.

@@ -309,14 +309,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> Op
         body
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query
-        .split('&')
-        .filter(|q| !q.is_empty())
-        .map(|q| {
-            let (k, v) = q.split_once('=').unwrap_or((q, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+    let query = pairs(query, false);
     Some(Request {
         method,
         path: decode(path),
@@ -351,6 +344,26 @@ fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
         let mut crlf = String::new();
         reader.read_line(&mut crlf)?;
     }
+}
+
+/// A query string or form body as decoded pairs, empty parts skipped;
+/// `plus_is_space` for form bodies (`application/x-www-form-urlencoded`),
+/// where `+` stands for a space.
+pub fn pairs(text: &str, plus_is_space: bool) -> Vec<(String, String)> {
+    let unplus = |s: &str| {
+        if plus_is_space {
+            s.replace('+', " ")
+        } else {
+            s.to_string()
+        }
+    };
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(&unplus(k)), decode(&unplus(v)))
+        })
+        .collect()
 }
 
 /// Percent-decoding (paths carry ARNs with `:` and `/` encoded).

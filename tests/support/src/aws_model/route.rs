@@ -38,13 +38,7 @@ pub fn signing_name(req: &Request) -> Option<String> {
 
 /// A form body (or query string) as pairs, `+` read as a space.
 pub(super) fn form_pairs(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
-        })
-        .collect()
+    crate::http::pairs(text, true)
 }
 
 /// The parameters of a `query` or `ec2` request: its form body, or for a

@@ -33,14 +33,7 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> 
     Request {
         method: method.into(),
         path: decode(path),
-        query: query
-            .split('&')
-            .filter(|q| !q.is_empty())
-            .map(|q| {
-                let (k, v) = q.split_once('=').unwrap_or((q, ""));
-                (decode(k), decode(v))
-            })
-            .collect(),
+        query: crate::http::pairs(query, false),
         body: body.as_bytes().to_vec(),
         target: target.into(),
         headers: headers

@@ -171,14 +171,7 @@ fn read_request<R: Read>(reader: &mut BufReader<R>) -> Option<Req> {
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query
-        .split('&')
-        .filter(|q| !q.is_empty())
-        .map(|q| {
-            let (k, v) = q.split_once('=').unwrap_or((q, ""));
-            (crate::http::decode(k), crate::http::decode(v))
-        })
-        .collect();
+    let query = crate::http::pairs(query, false);
     Some(Req {
         method,
         path: crate::http::decode(path),
