@@ -11,9 +11,11 @@
 //! (additive increase); a throttle halves it (multiplicative decrease),
 //! down to one slot, at most once per window: the requests that were
 //! already in flight when the window shrank say nothing new when they are
-//! throttled too. The SDK retries a throttled request (its standard retry
-//! mode, without its own client-side rate limiter, so that one decision is
-//! made per call); the retry waits for a slot like any request.
+//! throttled too. A throttled request had no effect, so the limiter sends
+//! it again itself after a short pause, waiting for a slot like any request
+//! ([`THROTTLE_RETRIES`] times); only then does the SDK see the throttle and
+//! retry it in its standard mode (without its own client-side rate limiter,
+//! so that one decision is made per call).
 //!
 //! A throttle is what AWS answers when a caller goes too fast: HTTP 429,
 //! `x-amzn-ErrorType: ThrottlingException` (REST-JSON services: EKS, AMP,
@@ -24,6 +26,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -279,13 +282,46 @@ impl HttpConnector for LimitedConnector {
         let limiter = self.limiters.of(service_of(&request));
         let inner = self.inner.clone();
         HttpConnectorFuture::new(async move {
-            let permit = limiter.acquire().await;
-            let response = inner.call(request).await?;
-            let (response, outcome) = classify(response).await?;
-            permit.finish(outcome);
-            Ok(response)
+            let mut request = Some(request);
+            let mut throttles = 0;
+            loop {
+                let permit = limiter.acquire().await;
+                let sending = request.take().expect("a request to send");
+                let spare = sending.try_clone();
+                let response = inner.call(sending).await?;
+                let (response, outcome) = classify(response).await?;
+                permit.finish(outcome);
+                // A throttled request had no effect: it waits for a slot
+                // again, after a short pause, rather than going back to the
+                // SDK's slower backoff. After THROTTLE_RETRIES the SDK gets
+                // the throttle and retries as it would any.
+                match (outcome, spare) {
+                    (Outcome::Throttled, Some(spare)) if throttles < THROTTLE_RETRIES => {
+                        throttles += 1;
+                        tokio::time::sleep(pause(throttles)).await;
+                        request = Some(spare);
+                    }
+                    _ => return Ok(response),
+                }
+            }
         })
     }
+}
+
+/// How often the limiter itself sends a throttled request again.
+pub const THROTTLE_RETRIES: u32 = 10;
+
+/// The pause before sending a throttled request again: 50 ms doubling
+/// per throttle up to 2 s, less a random part of up to a half, so that
+/// requests throttled together do not come back together.
+fn pause(throttles: u32) -> Duration {
+    let full = Duration::from_millis(50)
+        .saturating_mul(1 << throttles.min(6))
+        .min(Duration::from_secs(2));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    full - full.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
 /// (`SERVICE REGION`, access key) from the request's SigV4 credential
@@ -492,6 +528,80 @@ mod tests {
         let silent = l.acquire().await;
         drop(silent);
         assert_eq!(l.window(), 1);
+    }
+
+    /// Answers each call with the next status, and counts the calls.
+    #[derive(Debug)]
+    struct Statuses(Mutex<Vec<u16>>, std::sync::atomic::AtomicUsize);
+
+    impl HttpConnector for Statuses {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let status = self.0.lock().unwrap().remove(0);
+            HttpConnectorFuture::ready(Ok(response(status, &[], "{}")))
+        }
+    }
+
+    fn signed() -> HttpRequest {
+        let mut r = HttpRequest::new(SdkBody::from("Action=GetRole"));
+        r.set_uri("https://iam.amazonaws.com/").unwrap();
+        r.headers_mut().insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261207/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=abc",
+        );
+        r
+    }
+
+    #[tokio::test]
+    async fn a_throttled_request_is_sent_again_by_the_limiter_and_counted() {
+        let inner = Arc::new(Statuses(
+            Mutex::new(vec![429, 429, 200]),
+            Default::default(),
+        ));
+        let limiters = Arc::new(Limiters::default());
+        let connector = LimitedConnector {
+            inner: SharedHttpConnector::new(ArcConnector(inner.clone())),
+            limiters: limiters.clone(),
+        };
+        let response = connector.call(signed()).await.unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "the SDK never saw the throttles"
+        );
+        assert_eq!(inner.1.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let traffic = limiters.traffic();
+        assert_eq!(traffic.len(), 1);
+        assert_eq!(
+            (
+                traffic[0].service.as_str(),
+                traffic[0].calls,
+                traffic[0].throttled
+            ),
+            ("iam us-east-1", 3, 2)
+        );
+        assert_eq!(
+            traffic[0].window, 2,
+            "each retry was sent after the last decrease, so each throttle halves: 10, 5, 2.5, then +0.4"
+        );
+    }
+
+    #[derive(Debug)]
+    struct ArcConnector(Arc<Statuses>);
+
+    impl HttpConnector for ArcConnector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            self.0.call(request)
+        }
+    }
+
+    #[test]
+    fn pauses_grow_from_tens_of_milliseconds_to_two_seconds_with_jitter() {
+        for throttles in 1..=20 {
+            let p = pause(throttles);
+            let full = Duration::from_millis(50 << throttles.min(6)).min(Duration::from_secs(2));
+            assert!(p <= full && p >= full / 2, "{throttles}: {p:?} of {full:?}");
+        }
     }
 
     #[tokio::test]
