@@ -37,6 +37,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
+use meshmon_provider_sdk::Traffic;
 use tokio::sync::Notify;
 
 /// The error codes AWS throttles with.
@@ -66,17 +67,6 @@ pub const INITIAL_WINDOW: f64 = 10.0;
 /// operations in flight anyway, and a resource's own reads are sequential.
 pub const MAX_WINDOW: f64 = 256.0;
 
-/// How one service has been answering, for the summary lines.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Traffic {
-    /// `SERVICE REGION` as the requests were signed for (`eks eu-west-1`).
-    pub service: String,
-    pub calls: u64,
-    pub throttled: u64,
-    /// The window the service settled at: requests it takes at once.
-    pub window: usize,
-}
-
 /// The limiters, by service, region and the access key the requests were
 /// signed with (so by account: two provider instances with other
 /// credentials never share a window).
@@ -102,9 +92,9 @@ impl Limiters {
             .clone()
     }
 
-    /// Every service called so far, by `SERVICE REGION`: calls and
-    /// throttles added up over the keys signing them, and the narrowest
-    /// window among them.
+    /// Every service called so far, by `SERVICE REGION` (`eks eu-west-1`):
+    /// calls and throttles added up over the keys signing them, and the
+    /// narrowest window among them as the concurrency it settled at.
     pub fn traffic(&self) -> Vec<Traffic> {
         let mut out: BTreeMap<String, Traffic> = BTreeMap::new();
         for ((service, _), l) in self.by_service.lock().expect("limiters").iter() {
@@ -114,11 +104,11 @@ impl Limiters {
                 service: service.clone(),
                 calls: 0,
                 throttled: 0,
-                window,
+                concurrency: window,
             });
             t.calls += s.calls;
             t.throttled += s.throttled;
-            t.window = t.window.min(window);
+            t.concurrency = t.concurrency.min(window);
         }
         out.into_values().collect()
     }
@@ -581,7 +571,7 @@ mod tests {
             ("iam us-east-1", 3, 2)
         );
         assert_eq!(
-            traffic[0].window, 2,
+            traffic[0].concurrency, 2,
             "each retry was sent after the last decrease, so each throttle halves: 10, 5, 2.5, then +0.4"
         );
     }

@@ -75,16 +75,7 @@ impl Provider for Aws {
     /// (the Grafana control plane's and the S3 state backend's too), so
     /// this provider reports them all.
     fn traffic(&self) -> Vec<meshmon_provider_sdk::Traffic> {
-        meshmon_aws_common::limiter::global()
-            .traffic()
-            .into_iter()
-            .map(|t| meshmon_provider_sdk::Traffic {
-                service: t.service,
-                calls: t.calls,
-                throttled: t.throttled,
-                concurrency: t.window,
-            })
-            .collect()
+        meshmon_aws_common::limiter::global().traffic()
     }
 
     fn warning_codes(&self) -> &'static [meshmon_provider_sdk::WarningCode] {
