@@ -216,7 +216,7 @@ pub async fn state_mv(
         }
         let r = state
             .resources
-            .remove(from)
+            .get(from)
             .ok_or_else(|| Error::Usage(format!("no resource `{from}` in the state")))?;
         if r.type_name != to.type_name() {
             return Err(Error::Usage(format!(
@@ -224,14 +224,7 @@ pub async fn state_mv(
                 r.type_name
             )));
         }
-        state.resources.insert(to.clone(), r);
-        for other in state.resources.values_mut() {
-            for d in other.dependencies.iter_mut() {
-                if d == from {
-                    *d = to.clone();
-                }
-            }
-        }
+        state.rename(from, to);
         store.persist(&mut state).await?;
         Ok(())
     })

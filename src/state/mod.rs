@@ -186,6 +186,22 @@ impl<'de> Deserialize<'de> for DeposedKey {
 }
 
 impl State {
+    /// Moves the record at `from` to `to`, and every recorded dependency
+    /// on it; `false`, with nothing changed, when nothing is recorded at
+    /// `from`. The caller has checked that `to` is free.
+    pub fn rename(&mut self, from: &Address, to: &Address) -> bool {
+        let Some(r) = self.resources.remove(from) else {
+            return false;
+        };
+        self.resources.insert(to.clone(), r);
+        for other in self.resources.values_mut() {
+            for d in other.dependencies.iter_mut().filter(|d| *d == from) {
+                *d = to.clone();
+            }
+        }
+        true
+    }
+
     /// An entry whose recorded type is not its address's (`null_resource.a`
     /// recorded as a `local_file`), said as an error message: such a record
     /// could only come from an edit, and acting on it would act on the
