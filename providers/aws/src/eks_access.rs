@@ -153,6 +153,20 @@ fn made_in(cluster: &TagMap, ctx: &OpContext) -> bool {
         .is_some_and(|l| cluster.get(LINEAGE_TAG).is_some_and(|t| t == l))
 }
 
+/// Whether `existing`, the entry of `principal` on a cluster with tags
+/// `cluster`, is the one EKS made for that cluster's creator, the caller,
+/// when this environment created it: the one entry a create adopts, and
+/// the plan says it will.
+fn creators_entry(
+    existing: &aws_sdk_eks::types::AccessEntry,
+    cluster: &TagMap,
+    ctx: &OpContext,
+    caller: &str,
+    principal: &str,
+) -> bool {
+    same_principal(caller, principal) && unmarked(existing) && made_in(cluster, ctx)
+}
+
 impl AccessEntry {
     /// The cluster's tags; `None` when there is no such cluster (yet).
     async fn cluster_tags(&self, cluster: &str) -> Result<Option<TagMap>, ProviderError> {
@@ -186,12 +200,12 @@ impl AccessEntry {
         if claimed_map(ctx, existing.tags())? {
             return Ok(entry_outputs(&id, &existing));
         }
-        let made_here = self
+        let caller = self.0.caller.caller_arn().await?;
+        let adoptable = self
             .cluster_tags(&i.cluster_name)
             .await?
-            .is_some_and(|c| made_in(&c, ctx));
-        let is_caller = same_principal(self.0.caller.caller_arn().await?, &i.principal_arn);
-        if !(made_here && unmarked(&existing) && is_caller) {
+            .is_some_and(|c| creators_entry(&existing, &c, ctx, caller, &i.principal_arn));
+        if !adoptable {
             return Err(ProviderError::api(
                 "eks:CreateAccessEntry",
                 in_use.code,
@@ -361,9 +375,9 @@ impl Declared for AccessEntry {
         ctx: &OpContext,
         i: &Inputs<'_, AccessEntryIn>,
     ) -> Result<Vec<String>, ProviderError> {
-        let is_caller = same_principal(self.0.caller.caller_arn().await?, &i.principal_arn);
+        let caller = self.0.caller.caller_arn().await?;
         let Some(cluster) = self.cluster_tags(&i.cluster_name).await? else {
-            return Ok(if is_caller {
+            return Ok(if same_principal(caller, &i.principal_arn) {
                 vec![format!(
                     "{} is the principal meshmon runs as: a cluster created with \
                      bootstrap_cluster_creator_admin_permissions (the default) comes with this \
@@ -378,7 +392,7 @@ impl Declared for AccessEntry {
         let Some(existing) = self.describe(&i.cluster_name, &i.principal_arn).await? else {
             return Ok(Vec::new());
         };
-        if is_caller && unmarked(&existing) && made_in(&cluster, ctx) {
+        if creators_entry(&existing, &cluster, ctx, caller, &i.principal_arn) {
             return Ok(vec![format!(
                 "EKS made this entry for the cluster's creator ({}); apply adopts it, setting \
                  its groups, user name and tags",
