@@ -329,22 +329,34 @@ impl Engine {
     async fn look_ahead(&self, plan: &mut Plan, configured: &HashMap<String, Arc<dyn Configured>>) {
         let mut asks = tasks::Bounded::new(self.parallelism);
         let lineage = plan.prior.lineage.clone();
+        // Most types never look ahead: each type is asked once, and only
+        // the creates of those that do are looked at further.
+        let mut lookers: HashMap<(&str, &str), Option<Arc<dyn meshmon_provider_sdk::Resource>>> =
+            HashMap::new();
         for (i, change) in plan.changes.iter().enumerate() {
             if change.action != plan::Action::Create {
                 continue;
             }
-            let Some(inputs) = change.inputs.clone() else {
+            let Some(resource) = lookers
+                .entry((change.provider.as_str(), change.type_name.as_str()))
+                .or_insert_with(|| {
+                    configured
+                        .get(&change.provider)
+                        .and_then(|c| c.resource(&change.type_name))
+                        .filter(|r| r.looks_ahead())
+                })
+                .clone()
+            else {
                 continue;
             };
-            if inputs
-                .values()
-                .any(meshmon_provider_sdk::Value::contains_unknown)
-            {
-                continue;
-            }
-            let Some(resource) = configured
-                .get(&change.provider)
-                .and_then(|c| c.resource(&change.type_name))
+            let Some(inputs) = change
+                .inputs
+                .as_ref()
+                .filter(|m| {
+                    !m.values()
+                        .any(meshmon_provider_sdk::Value::contains_unknown)
+                })
+                .cloned()
             else {
                 continue;
             };

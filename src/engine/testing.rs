@@ -147,6 +147,10 @@ impl Resource for FakeObject {
         Ok([("id".to_string(), Value::String(id))].into())
     }
 
+    fn looks_ahead(&self) -> bool {
+        true
+    }
+
     /// A create's look-ahead sees a name already taken (and says the
     /// environment it was asked for), fails for the name `unreachable`, and
     /// panics for `buggy`.

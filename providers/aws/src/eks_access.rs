@@ -279,6 +279,7 @@ impl Declared for AccessEntry {
     type Outputs = AccessEntryOut;
     type Client = Clients;
     type Group = AccessEntryUpdate;
+    const LOOKS_AHEAD: bool = true;
     const UPDATES: &'static [UpdateGroup<AccessEntryUpdate>] = &[
         (
             AccessEntryUpdate::Access,

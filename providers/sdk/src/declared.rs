@@ -280,6 +280,10 @@ pub trait Declared: Send + Sync + Sized + 'static {
         PlanAdvice::default()
     }
 
+    /// Whether [`look_ahead`](Self::look_ahead) is implemented; see
+    /// [`Resource::looks_ahead`].
+    const LOOKS_AHEAD: bool = false;
+
     /// Notes for the plan of a create, from the cloud; see
     /// [`Resource::look_ahead`].
     async fn look_ahead(
@@ -376,6 +380,10 @@ impl<T: Declared> Resource for Adapter<T> {
 
     fn advise(&self, prior: Option<&Current>, desired: &Map) -> PlanAdvice {
         self.0.advise(prior, desired)
+    }
+
+    fn looks_ahead(&self) -> bool {
+        T::LOOKS_AHEAD
     }
 
     async fn look_ahead(

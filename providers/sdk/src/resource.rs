@@ -189,6 +189,12 @@ pub trait Resource: Send + Sync {
         PlanAdvice::default()
     }
 
+    /// Whether [`look_ahead`](Self::look_ahead) has anything to say: the
+    /// plan asks only the types that do.
+    fn looks_ahead(&self) -> bool {
+        false
+    }
+
     /// Notes for the plan of a create whose inputs are all known, from
     /// what the cloud says now (an object the service will make by itself,
     /// which the create would collide with). Called at plan time with a
