@@ -163,12 +163,10 @@ pub fn did_you_mean<S: AsRef<str>>(
     name: &str,
     candidates: impl IntoIterator<Item = S>,
 ) -> Option<String> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c.as_ref()), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{}`?", c.as_ref()))
+    let candidates: Vec<S> = candidates.into_iter().collect();
+    meshmon_provider_sdk::lookup::closest(name, &candidates, 1)
+        .first()
+        .map(|c| format!("did you mean `{c}`?"))
 }
 
 /// Text as it can be shown on one line: control characters (a newline in a

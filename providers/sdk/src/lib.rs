@@ -8,6 +8,7 @@ pub mod current;
 pub mod declared;
 pub mod error;
 pub mod lint;
+pub mod lookup;
 pub mod path;
 pub mod resource;
 pub mod schema;
@@ -22,6 +23,7 @@ pub use declared::{
 };
 pub use error::ProviderError;
 pub use lint::{Facts, Finding, WarningCode, Written};
+pub use lookup::{DeclaredLookup, Lookup};
 pub use path::{AttrPath, PathError};
 pub use resource::{
     ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,

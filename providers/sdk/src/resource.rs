@@ -224,6 +224,11 @@ pub struct Traffic {
 /// A provider after configuration: hands out its resource types.
 pub trait Configured: Send + Sync {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>>;
+
+    /// The look-up `type_name`, for a provider that offers look-ups.
+    fn lookup(&self, _type_name: &str) -> Option<Arc<dyn crate::lookup::Lookup>> {
+        None
+    }
 }
 
 /// A provider: its configuration schema, its resource schemas, and how to
@@ -244,6 +249,11 @@ pub trait Provider: Send + Sync {
     fn config_schema(&self) -> Schema;
 
     fn resource_schemas(&self) -> Vec<Schema>;
+
+    /// The look-ups' schemas (`[data.TYPE.NAME]`): types that only read.
+    fn lookup_schemas(&self) -> Vec<Schema> {
+        Vec::new()
+    }
 
     /// Checks that need no network and no configuration, run at plan time
     /// for every resource type the spec uses (a missing helper binary).

@@ -5,17 +5,24 @@ use std::sync::Arc;
 
 use super::{Adapter, Declaration, Declared, DeclaredOutputs};
 use crate::attrs::typed;
+use crate::lookup::{DeclaredLookup, Lookup, LookupAdapter};
 use crate::resource::Resource;
 use crate::schema::{AttrType, Attribute, Schema};
 use crate::value::{Map, Value};
 
-/// One resource type a provider offers: its name, its schema, and how to
-/// make it from the provider's clients.
+/// One type a provider offers, a resource type or a look-up: its name,
+/// its schema, and how to make it from the provider's clients.
 pub struct TypeEntry<C: ?Sized> {
     pub type_name: &'static str,
     pub schema: fn() -> Schema,
-    make: fn(&Arc<C>) -> Arc<dyn Resource>,
+    make: Make<C>,
     check: Option<fn() -> Result<(), String>>,
+}
+
+/// How an entry becomes an operation.
+enum Make<C: ?Sized> {
+    Resource(fn(&Arc<C>) -> Arc<dyn Resource>),
+    Lookup(fn(&Arc<C>) -> Arc<dyn Lookup>),
 }
 
 impl<C: Send + Sync + ?Sized + 'static> TypeEntry<C> {
@@ -24,7 +31,7 @@ impl<C: Send + Sync + ?Sized + 'static> TypeEntry<C> {
         TypeEntry {
             type_name: T::Inputs::TYPE_NAME,
             schema: T::Inputs::schema,
-            make: |c| Arc::new(Adapter(T::new(c.clone()))),
+            make: Make::Resource(|c| Arc::new(Adapter(T::new(c.clone())))),
             check: Some(check_declared::<T>),
         }
     }
@@ -37,39 +44,78 @@ impl<C: Send + Sync + ?Sized + 'static> TypeEntry<C> {
         TypeEntry {
             type_name: I::TYPE_NAME,
             schema: I::schema,
-            make,
+            make: Make::Resource(make),
             check: Some(|| check_outputs::<O>(&I::schema())),
         }
     }
+
+    /// A [`DeclaredLookup`]: a type that only reads.
+    pub fn lookup<T: DeclaredLookup<Client = C>>() -> Self {
+        TypeEntry {
+            type_name: T::Inputs::TYPE_NAME,
+            schema: T::Inputs::schema,
+            make: Make::Lookup(|c| Arc::new(LookupAdapter(T::new(c.clone())))),
+            check: Some(check_lookup::<T>),
+        }
+    }
+
+    fn is_lookup(&self) -> bool {
+        matches!(self.make, Make::Lookup(_))
+    }
 }
 
-/// A provider's resource types: the one list its schemas and its
-/// resources both come from.
+/// A provider's resource types and look-ups: the one list its schemas and
+/// its operations both come from.
 pub struct Types<C: ?Sized>(pub Vec<TypeEntry<C>>);
 
 impl<C: Send + Sync + ?Sized + 'static> Types<C> {
+    /// The resource types' schemas.
     pub fn schemas(&self) -> Vec<Schema> {
-        self.0.iter().map(|t| (t.schema)()).collect()
+        self.0
+            .iter()
+            .filter(|t| !t.is_lookup())
+            .map(|t| (t.schema)())
+            .collect()
+    }
+
+    /// The look-ups' schemas.
+    pub fn lookup_schemas(&self) -> Vec<Schema> {
+        self.0
+            .iter()
+            .filter(|t| t.is_lookup())
+            .map(|t| (t.schema)())
+            .collect()
     }
 
     /// The resource type `type_name`, made from `client`.
     pub fn resource(&self, type_name: &str, client: &Arc<C>) -> Option<Arc<dyn Resource>> {
-        self.0
-            .iter()
-            .find(|t| t.type_name == type_name)
-            .map(|t| (t.make)(client))
+        self.0.iter().find_map(|t| match t.make {
+            Make::Resource(make) if t.type_name == type_name => Some(make(client)),
+            _ => None,
+        })
+    }
+
+    /// The look-up `type_name`, made from `client`.
+    pub fn lookup(&self, type_name: &str, client: &Arc<C>) -> Option<Arc<dyn Lookup>> {
+        self.0.iter().find_map(|t| match t.make {
+            Make::Lookup(make) if t.type_name == type_name => Some(make(client)),
+            _ => None,
+        })
     }
 
     /// Checks the list and every declaration in it; for a provider's unit
-    /// tests. Names are unique and agree with the schemas; a declared
-    /// type's inputs decode from its schema's attributes, its outputs are
-    /// its computed attributes, its ID is one of them, and each attribute
-    /// it can change in place is in exactly one update group.
+    /// tests. Names are unique (a resource type and a look-up may share
+    /// one) and agree with the schemas; a declared type's inputs decode
+    /// from its schema's attributes, its outputs are its computed
+    /// attributes, its ID is one of them, and each attribute it can change
+    /// in place is in exactly one update group. A look-up's attributes are
+    /// its search keys and what it finds: none forces anything.
     pub fn check(&self) -> Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.0 {
-            if !seen.insert(t.type_name) {
-                return Err(format!("{} is registered twice", t.type_name));
+            let kind = if t.is_lookup() { "look-up" } else { "type" };
+            if !seen.insert((t.type_name, t.is_lookup())) {
+                return Err(format!("{kind} {} is registered twice", t.type_name));
             }
             let schema = (t.schema)();
             if schema.type_name != t.type_name {
@@ -79,11 +125,27 @@ impl<C: Send + Sync + ?Sized + 'static> Types<C> {
                 ));
             }
             if let Some(check) = t.check {
-                check().map_err(|e| format!("{}: {e}", t.type_name))?;
+                check().map_err(|e| format!("{kind} {}: {e}", t.type_name))?;
             }
         }
         Ok(())
     }
+}
+
+/// A look-up's declaration: its keys decode, its outputs are its computed
+/// attributes, and nothing in it forces a replacement or is a secret
+/// default (a look-up never changes anything).
+fn check_lookup<T: DeclaredLookup>() -> Result<(), String> {
+    let schema = T::Inputs::schema();
+    decodes::<T::Inputs>(&schema)?;
+    check_outputs::<T::Outputs>(&schema)?;
+    if let Some(a) = schema.attributes.iter().find(|a| a.force_new) {
+        return Err(format!(
+            "`{}` is force_new, which means nothing for a look-up",
+            a.name
+        ));
+    }
+    Ok(())
 }
 
 /// A value of type `ty`, for [`check_declared`]'s decoding test; `None`
