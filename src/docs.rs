@@ -112,5 +112,30 @@ pub fn reference(registry: &Registry) -> String {
         );
         table(&mut out, schema);
     }
+    out.push_str(
+        "## Look-ups
+
+         A look-up, `[data.TYPE.NAME]`, reads an object that exists already and is never created,
+         changed or deleted by meshmon. Its settable attributes are what it searches by; refer to
+         what it found as `${data.TYPE.NAME.ATTR}`. It is read while planning when its inputs are
+         known, otherwise during apply (`<= read`). Finding nothing, or more than one object, is an
+         error naming the keys and what exists that is close. Its only meta key is `depends_on`.
+
+",
+    );
+    let mut lookups: Vec<(&'static str, &Schema)> = registry.lookup_schemas().collect();
+    lookups.sort_by_key(|(_, s)| s.type_name);
+    for (provider, schema) in lookups {
+        let block = registry
+            .provider(provider)
+            .map_or(provider, |p| p.config_block());
+        let _ = writeln!(out, "### `data.{}`\n", schema.type_name);
+        let _ = writeln!(out, "{}\n", schema.description);
+        let _ = writeln!(
+            out,
+            "Provider: `{provider}` (configured by `[providers.{block}]`).\n"
+        );
+        table(&mut out, schema);
+    }
     out
 }

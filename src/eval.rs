@@ -28,8 +28,8 @@ impl Known {
         }
     }
 
-    /// Every recorded resource, by address.
-    /// What the state knows of every resource. An address whose object is
+    /// What the state knows of every resource, and what every look-up
+    /// found when last read. An address whose object is
     /// deposed and not yet replaced (its delete was in flight when an apply
     /// stopped) is known by the deposed object: providers configured from
     /// it (a Kubernetes provider from its cluster) can still reach what
@@ -38,6 +38,7 @@ impl Known {
         let mut known: HashMap<Address, Known> = state
             .resources
             .iter()
+            .chain(&state.data)
             .map(|(a, r)| (a.clone(), Known::from_state(r)))
             .collect();
         for d in state.deposed.values() {

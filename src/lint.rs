@@ -34,8 +34,13 @@ fn written(r: &ResourceBlock) -> Map {
 
 /// Every provider warning for a spec, as of `today` (`YYYY-MM-DD`).
 pub fn lint(spec: &Spec, registry: &Registry, today: &str) -> Diagnostics {
-    let blocks: Vec<(&ResourceBlock, Map)> =
-        spec.resources.values().map(|r| (r, written(r))).collect();
+    // Look-ups only read what exists: nothing about them is the spec's to fix.
+    let blocks: Vec<(&ResourceBlock, Map)> = spec
+        .resources
+        .values()
+        .filter(|r| !r.address.is_data())
+        .map(|r| (r, written(r)))
+        .collect();
     let mut facts = Facts::default();
     for (r, inputs) in &blocks {
         if let Some(p) = registry.provider(&r.provider) {

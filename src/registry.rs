@@ -11,6 +11,9 @@ use meshmon_provider_sdk::{Provider, Schema};
 pub struct Registry {
     providers: BTreeMap<&'static str, Arc<dyn Provider>>,
     types: BTreeMap<&'static str, (&'static str, Schema)>,
+    /// Look-ups (`[data.TYPE.NAME]`), by type name: a name may also be a
+    /// resource type's.
+    lookups: BTreeMap<&'static str, (&'static str, Schema)>,
 }
 
 impl Registry {
@@ -18,10 +21,14 @@ impl Registry {
         let mut r = Registry {
             providers: BTreeMap::new(),
             types: BTreeMap::new(),
+            lookups: BTreeMap::new(),
         };
         for p in providers {
             for s in p.resource_schemas() {
                 r.types.insert(s.type_name, (p.name(), s));
+            }
+            for s in p.lookup_schemas() {
+                r.lookups.insert(s.type_name, (p.name(), s));
             }
             r.providers.insert(p.name(), p);
         }
@@ -82,6 +89,33 @@ impl Registry {
         self.types.get(type_name).map(|(p, _)| *p)
     }
 
+    /// The look-up `type_name`'s schema.
+    pub fn lookup_schema(&self, type_name: &str) -> Option<&Schema> {
+        self.lookups.get(type_name).map(|(_, s)| s)
+    }
+
+    /// The schema of what `address` names: a look-up's for `data.…`, a
+    /// resource type's otherwise.
+    pub fn schema_at(&self, address: &crate::addr::Address) -> Option<&Schema> {
+        match address.is_data() {
+            true => self.lookup_schema(address.type_name()),
+            false => self.schema(address.type_name()),
+        }
+    }
+
+    /// The provider that offers look-up `type_name`.
+    pub fn lookup_provider_of(&self, type_name: &str) -> Option<&'static str> {
+        self.lookups.get(type_name).map(|(p, _)| *p)
+    }
+
+    pub fn lookup_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.lookups.keys().copied()
+    }
+
+    pub fn lookup_schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> + '_ {
+        self.lookups.values().map(|(p, s)| (*p, s))
+    }
+
     pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.providers.get(name)
     }
@@ -95,6 +129,13 @@ impl Registry {
 
     pub fn config_block_of(&self, type_name: &str) -> Option<&'static str> {
         self.provider(self.provider_of(type_name)?)
+            .map(|p| p.config_block())
+    }
+
+    /// The `[providers.NAME]` block of the provider that offers look-up
+    /// `type_name`.
+    pub fn lookup_config_block_of(&self, type_name: &str) -> Option<&'static str> {
+        self.provider(self.lookup_provider_of(type_name)?)
             .map(|p| p.config_block())
     }
 

@@ -115,9 +115,9 @@ fn meta_keys(schema: &Schema) -> Map<String, Value> {
     m.insert(
         "depends_on".into(),
         json!({
-            "description": "Resources this one needs besides those it refers to, as TYPE.NAME.",
+            "description": "Resources and look-ups this one needs besides those it refers to, as TYPE.NAME or data.TYPE.NAME.",
             "type": "array",
-            "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]*\\.[A-Za-z_][A-Za-z0-9_-]*$"},
+            "items": {"type": "string", "pattern": "^(data\\.)?[A-Za-z_][A-Za-z0-9_-]*\\.[A-Za-z_][A-Za-z0-9_-]*$"},
             "uniqueItems": true,
         }),
     );
@@ -234,6 +234,25 @@ pub fn spec_schema(registry: &Registry) -> Value {
         );
     }
 
+    let mut data = Map::new();
+    let mut lookups: Vec<&Schema> = registry.lookup_schemas().map(|(_, s)| s).collect();
+    lookups.sort_by_key(|s| s.type_name);
+    for s in lookups {
+        let def = format!("data.{}", s.type_name);
+        let mut meta = meta_keys(s);
+        meta.retain(|k, _| k == "depends_on");
+        definitions.insert(def.clone(), block(s, meta));
+        data.insert(
+            s.type_name.into(),
+            json!({
+                "type": "object",
+                "description": s.description,
+                "propertyNames": {"pattern": NAME_PATTERN},
+                "additionalProperties": {"$ref": format!("#/definitions/{def}")},
+            }),
+        );
+    }
+
     json!({
         "$schema": DRAFT,
         "title": "meshmon spec",
@@ -266,6 +285,12 @@ pub fn spec_schema(registry: &Registry) -> Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": resources,
+            },
+            "data": {
+                "type": "object",
+                "description": "Look-ups: existing objects read, never created, changed or deleted.",
+                "additionalProperties": false,
+                "properties": data,
             },
             "outputs": {
                 "type": "object",

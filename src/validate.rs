@@ -80,7 +80,7 @@ fn from_variables(spec: &Spec, registry: &Registry, diags: &mut Diagnostics) {
         resources: &nothing_recorded,
     };
     for block in spec.resources.values() {
-        let Some(schema) = registry.schema(&block.type_name) else {
+        let Some(schema) = registry.schema_at(&block.address) else {
             continue;
         };
         let uses_var = block.attrs.values().any(|e| {

@@ -338,3 +338,65 @@ impl Declared for LocalFile {
         }
     }
 }
+
+declare! {
+    pub(super) struct FileLookupIn for "local_file" (
+        "A file that exists on the machine that runs meshmon, read as UTF-8 text (a regular file of at most 16 MiB; never a FIFO or a device)."
+    ) {
+        path: String = required(AttrType::String)
+            .check(super::checks::non_empty_path)
+            .describe("The file to read; relative to the working directory.");
+    }
+    outputs FileFound {
+        id: String = computed(AttrType::String).describe("The file's path.");
+        content: String = computed(AttrType::String).describe("The file's content.");
+        sha256: String = computed(AttrType::String).describe("SHA-256 of the content, hex.");
+    }
+}
+
+/// `[data.local_file.NAME]`: a file read, never written.
+pub(super) struct FileLookup;
+
+#[async_trait]
+impl meshmon_provider_sdk::DeclaredLookup for FileLookup {
+    type Inputs = FileLookupIn;
+    type Outputs = FileFound;
+    type Client = ();
+
+    fn new(_: Arc<()>) -> Self {
+        FileLookup
+    }
+
+    async fn find(
+        &self,
+        _ctx: &OpContext,
+        inputs: &Inputs<'_, FileLookupIn>,
+    ) -> Result<FileFound, ProviderError> {
+        let path = inputs.path.clone();
+        let content = match fsutil::read_text(Path::new(&path)) {
+            Ok(c) => c,
+            Err(fsutil::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = Path::new(&path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let nearby = std::fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .take(10_000)
+                    .map(|e| dir.join(e.file_name()).display().to_string());
+                let keys = [("path", &Value::from(path.as_str()))];
+                return Err(meshmon_provider_sdk::lookup::not_found(
+                    "file", &keys, &path, nearby,
+                ));
+            }
+            Err(e) => return Err(ProviderError::new(format!("cannot read {path:?}: {e}"))),
+        };
+        Ok(FileFound {
+            sha256: sha256(content.as_bytes()),
+            id: path,
+            content,
+        })
+    }
+}

@@ -1,5 +1,5 @@
 //! Resources that need no cloud: `null_resource`, `time_sleep` and
-//! `local_file`. They make the engine testable and benchmarkable on its own,
+//! `local_file`, and the look-up of a `local_file` that exists. They make the engine testable and benchmarkable on its own,
 //! and are useful in real specs (a sleep while IAM settles, a rendered file).
 
 pub(crate) mod checks;
@@ -29,6 +29,10 @@ impl Provider for Builtin {
         types().schemas()
     }
 
+    fn lookup_schemas(&self) -> Vec<Schema> {
+        types().lookup_schemas()
+    }
+
     async fn configure(&self, _config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
         Ok(Arc::new(BuiltinConfigured))
     }
@@ -41,6 +45,7 @@ fn types() -> Types<()> {
         TypeEntry::declared::<null_resource::NullResource>(),
         TypeEntry::declared::<time_sleep::TimeSleep>(),
         TypeEntry::declared::<local_file::LocalFile>(),
+        TypeEntry::lookup::<local_file::FileLookup>(),
     ])
 }
 
@@ -49,6 +54,10 @@ struct BuiltinConfigured;
 impl Configured for BuiltinConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
         types().resource(type_name, &Arc::new(()))
+    }
+
+    fn lookup(&self, type_name: &str) -> Option<Arc<dyn meshmon_provider_sdk::Lookup>> {
+        types().lookup(type_name, &Arc::new(()))
     }
 }
 

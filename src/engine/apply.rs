@@ -119,6 +119,7 @@ async fn apply_locked(
         tokens = recovered.tokens;
     }
     let recorded_before = (state.resources.len(), state.deposed.len());
+    let found_before = state.data.clone();
     let mut plan = match request.saved {
         Some(saved) => {
             // The state as planned on, at the serial it has now that the
@@ -126,7 +127,7 @@ async fn apply_locked(
             let mut prior = saved.prior.clone();
             prior.serial = state.serial;
             engine.configure_known(&prior).await;
-            let plan = engine.plan(prior, Vec::new(), saved.options()).await?;
+            let plan = engine.replan_saved(prior, saved.options()).await?;
             saved.verify_plan(&plan)?;
             plan
         }
@@ -151,8 +152,11 @@ async fn apply_locked(
     }
     let confirmed = request.saved.is_some();
 
+    // What the look-ups found is recorded whenever it differs from what
+    // the state holds, so that drift and destroy configure providers from it.
+    let found_changed = plan.prior.data != found_before;
     if plan.options.refresh_only {
-        if plan.drift.is_empty() {
+        if plan.drift.is_empty() && !found_changed {
             return Ok(Outcome::Refreshed { recorded: false });
         }
         if !confirmed {
@@ -167,7 +171,7 @@ async fn apply_locked(
         let mut next = plan.prior.clone();
         let outputs = crate::eval::recorded_outputs(&plan.outputs);
         let outputs_changed = !plan.options.destroy && outputs != next.outputs;
-        if !plan.drift.is_empty() || outputs_changed {
+        if !plan.drift.is_empty() || outputs_changed || found_changed {
             if !plan.options.destroy {
                 next.outputs = outputs;
             }

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod commands;
+mod lookups;
 mod op;
 pub mod progress;
 pub mod recover;
@@ -232,6 +233,22 @@ impl Providers {
             })
     }
 
+    /// The look-up `type_name` of a provider configured with `config`.
+    pub async fn lookup(
+        &self,
+        provider: &str,
+        config: &Map,
+        type_name: &str,
+    ) -> Result<Arc<dyn meshmon_provider_sdk::Lookup>, Error> {
+        self.get(provider, config)
+            .await?
+            .lookup(type_name)
+            .ok_or_else(|| Error::ProviderConfig {
+                provider: provider.to_string(),
+                message: format!("does not offer the look-up `{type_name}`"),
+            })
+    }
+
     /// Providers already configured, for provider advice during planning.
     pub async fn configured_now(&self) -> HashMap<String, Arc<dyn Configured>> {
         self.configured
@@ -278,12 +295,29 @@ impl Engine {
         self
     }
 
-    /// Computes a plan against `prior` (already refreshed, or not).
+    /// Computes a plan against `prior` (already refreshed, or not),
+    /// reading the look-ups whose inputs are known.
     pub async fn plan(
         &self,
         prior: State,
         drift: Vec<Drift>,
         options: PlanOptions,
+    ) -> Result<Plan, Error> {
+        self.plan_reading(prior, drift, options, true).await
+    }
+
+    /// Computes a saved plan again to apply it: its look-ups found what
+    /// `prior` holds, and those it left for apply are read then.
+    pub async fn replan_saved(&self, prior: State, options: PlanOptions) -> Result<Plan, Error> {
+        self.plan_reading(prior, Vec::new(), options, false).await
+    }
+
+    async fn plan_reading(
+        &self,
+        mut prior: State,
+        drift: Vec<Drift>,
+        options: PlanOptions,
+        read: bool,
     ) -> Result<Plan, Error> {
         let configured = self.providers.configured_now().await;
         let advise =
@@ -313,7 +347,54 @@ impl Engine {
                 preflight.push(format!("{e}{hint}"));
             }
         }
-        let mut plan = plan::compute(&self.spec, &self.registry, prior, drift, options, &advise)?;
+        // A destroy reads nothing: what the look-ups found last time still
+        // configures the providers that delete.
+        let graph = crate::graph::Graph::build(&self.spec);
+        let read = read && !options.destroy;
+        let (lookups, mut deferred) = self.read_lookups(&mut prior, &graph, read).await?;
+        let mut plan = plan::compute(
+            &self.spec,
+            &self.registry,
+            prior,
+            drift.clone(),
+            options.clone(),
+            &advise,
+        )?;
+        // What a look-up finds may change with what the plan changes: such
+        // a look-up is read during apply, and the plan computed again
+        // without what it found (which may defer more).
+        loop {
+            let stale = lookups::stale_reads(&plan, &graph);
+            if stale.is_empty() || options.destroy {
+                break;
+            }
+            let mut prior = plan.unrefactored_prior();
+            for (address, reason) in stale {
+                prior.data.remove(&address);
+                deferred.insert(address, reason);
+            }
+            plan = plan::compute(
+                &self.spec,
+                &self.registry,
+                prior,
+                drift.clone(),
+                options.clone(),
+                &advise,
+            )?;
+        }
+        for c in plan
+            .changes
+            .iter_mut()
+            .filter(|c| c.action == plan::Action::Read)
+        {
+            if let Some(reason) = deferred.get(&c.address) {
+                c.notes.push(format!("read during apply: {reason}"));
+            }
+        }
+        plan.lookups = lookups
+            .into_iter()
+            .filter(|d| plan.prior.data.contains_key(&d.address))
+            .collect();
         plan.preflight = preflight;
         self.look_ahead(&mut plan, &configured).await;
         plan.throttling = self.registry.throttling();
@@ -426,6 +507,11 @@ impl Engine {
                 address
             ))
         })?;
+        if address.is_data() {
+            return Err(Error::Usage(format!(
+                "{address} is a look-up: it is read on every plan and never imported; import the resources meshmon should manage"
+            )));
+        }
         if state.resources.contains_key(address) {
             return Err(Error::Usage(format!(
                 "{address} is already in the state; `meshmon state rm {address}` first to re-import it"

@@ -31,6 +31,8 @@ pub(super) enum Outcome {
     /// whether it was found after its create's answer was lost.
     Applied(Current, BTreeSet<String>, bool),
     Destroyed,
+    /// What a look-up found, and its secret attributes.
+    Read(Current, BTreeSet<String>),
 }
 
 pub(super) struct Done {
@@ -83,6 +85,7 @@ pub(super) fn prepare(
             "update",
             block.and_then(|b| b.timeouts.update),
         ),
+        (Kind::Apply, Action::Read) => (Verb::Read, "look-up", None),
         (Kind::Apply, _) => (
             Verb::Create,
             "create",
@@ -98,7 +101,7 @@ pub(super) fn prepare(
         }
         Kind::Apply => {
             let block = block.expect("applied resources are in the spec");
-            let schema = engine.registry.schema(&c.type_name).expect("known type");
+            let schema = engine.registry.schema_at(&c.address).expect("known type");
             let scope = Scope {
                 vars: &spec.variables,
                 resources: known,
@@ -201,17 +204,25 @@ pub(super) fn spawn(
             ctx = ctx.with_intent(intent);
         }
         let work = tokio::spawn(async move {
+            // The provider's own error, hint and all, when it refused its
+            // configuration.
+            let refused = |e: Error| {
+                let mut err = ProviderError::new(e.to_string());
+                err.hint = e.hint();
+                err
+            };
+            if (kind, action) == (Kind::Apply, Action::Read) {
+                let lookup = providers
+                    .lookup(&provider, &config, &type_name)
+                    .await
+                    .map_err(refused)?;
+                let found = lookup.find(&ctx, &inputs).await?;
+                return Ok(Outcome::Read(Current::new(inputs, found), secret));
+            }
             let res = providers
                 .resource(&provider, &config, &type_name)
                 .await
-                .map_err(|e| {
-                    // The provider's own error, hint and all, when it refused
-                    // its configuration.
-                    let hint = e.hint();
-                    let mut err = ProviderError::new(e.to_string());
-                    err.hint = hint;
-                    err
-                })?;
+                .map_err(refused)?;
             match (kind, action) {
                 (Kind::Destroy, _) => {
                     let prior = prior

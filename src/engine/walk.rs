@@ -288,6 +288,11 @@ pub async fn run(
         ..
     } = book;
     replayer.finish(&mut state);
+    // Nothing left to configure a provider for: what look-ups found goes
+    // with the last object.
+    if plan.options.destroy && state.resources.is_empty() && state.deposed.is_empty() {
+        state.data.clear();
+    }
     let error = match (error, appended) {
         (None, Err(source)) => Some(Error::Journal {
             source,
@@ -321,7 +326,10 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
             continue;
         }
         let needs_destroy = matches!(c.action, Action::Delete | Action::Replace);
-        let needs_apply = matches!(c.action, Action::Create | Action::Update | Action::Replace);
+        let needs_apply = matches!(
+            c.action,
+            Action::Create | Action::Update | Action::Replace | Action::Read
+        );
         if needs_destroy {
             destroy_node.insert(&c.address, nodes.len());
             nodes.push(Node {
@@ -507,8 +515,9 @@ fn intent(
                 }),
             )
         }
-        // An update is retried as it is: the record stays as it was.
-        (Kind::Apply, Action::Update) => (None, None),
+        // An update is retried as it is: the record stays as it was. A
+        // look-up changes nothing, so there is nothing to journal.
+        (Kind::Apply, Action::Update | Action::Read) => (None, None),
         (Kind::Apply, _) => {
             let token = state
                 .pending
@@ -560,7 +569,10 @@ fn record_failure(
     cut_off: bool,
 ) -> Result<(), StateError> {
     let mut partial = source.partial.take();
-    if let Some(partial) = partial.take_if(|_| c.action == Action::Update) {
+    if c.action == Action::Read {
+        // A look-up made nothing and recorded nothing.
+        Ok(())
+    } else if let Some(partial) = partial.take_if(|_| c.action == Action::Update) {
         // An update that failed half-way: what it did
         // is recorded, and the next plan retries only
         // the rest, never a replace.
@@ -670,6 +682,24 @@ fn record(
             }
             reporter.finish(&c.address, id.as_deref());
             appended
+        }
+        Outcome::Read(current, secret) => {
+            // Recorded in the state, never journaled: a look-up changes
+            // nothing, and a run that stops reads it again.
+            let mut sensitive = c.sensitive.clone();
+            sensitive.extend(secret);
+            let mut rs = resource_state(c, current, Status::Ready, sensitive.clone());
+            rs.dependencies.clear();
+            known.insert(
+                c.address.clone(),
+                Known {
+                    attrs: rs.attributes(),
+                    sensitive,
+                },
+            );
+            book.state.data.insert(c.address.clone(), rs);
+            reporter.finish(&c.address, None);
+            Ok(())
         }
         Outcome::Destroyed => {
             debug_assert_eq!(kind, Kind::Destroy);

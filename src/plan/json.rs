@@ -18,12 +18,12 @@ fn masked(
     attrs: &Option<Map>,
     sensitive: &BTreeSet<String>,
     registry: &Registry,
-    type_name: &str,
+    address: &crate::addr::Address,
 ) -> serde_json::Value {
     let Some(attrs) = attrs else {
         return serde_json::Value::Null;
     };
-    let schema = registry.schema(type_name);
+    let schema = registry.schema_at(address);
     let mut out = serde_json::Map::new();
     for (k, v) in attrs {
         let secret =
@@ -48,8 +48,8 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
                 "address": c.address,
                 "type": c.type_name,
                 "action": c.action.as_str(),
-                "before": masked(&c.before, &c.sensitive, registry, &c.type_name),
-                "after": masked(&c.after, &c.sensitive, registry, &c.type_name),
+                "before": masked(&c.before, &c.sensitive, registry, &c.address),
+                "after": masked(&c.after, &c.sensitive, registry, &c.address),
                 "unknown": c.unknown_paths(),
                 "replace_because": c.replace_because,
                 "notes": c.notes,
@@ -85,6 +85,7 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
         "changes": changes,
         "output_changes": outputs,
         "drift": plan.drift.iter().map(drift_entry).collect::<Vec<_>>(),
+        "lookup_changes": plan.lookups.iter().map(drift_entry).collect::<Vec<_>>(),
         "moves": plan
             .moves
             .iter()

@@ -97,7 +97,7 @@ pub fn plan_within(plan: &Plan, env: &str, registry: &Registry, limit: usize) ->
     let diffs: Vec<String> = changes
         .iter()
         .map(|c| {
-            let text = render::resource(c, registry.schema(&c.type_name), &plain);
+            let text = render::resource(c, registry.schema_at(&c.address), &plain);
             format!(
                 "<details><summary><code>{}</code> {}</summary>\n\n{}\n</details>\n",
                 c.address,
@@ -142,6 +142,7 @@ fn action_cell(c: &Change) -> &'static str {
         Action::Replace if c.create_before_destroy => "♻️ replace (create first)",
         Action::Replace => "♻️ replace",
         Action::Delete => "🗑️ delete",
+        Action::Read => "👁️ read",
         Action::NoOp => "no-op",
     }
 }
@@ -153,6 +154,7 @@ fn verb(c: &Change) -> &'static str {
         Action::Replace => "must be replaced",
         Action::Delete if c.deposed.is_some() => "(deposed object) will be destroyed",
         Action::Delete => "will be destroyed",
+        Action::Read => "will be read during apply",
         Action::NoOp => "is unchanged",
     }
 }

@@ -32,12 +32,15 @@ pub enum Action {
     Update,
     Replace,
     Delete,
+    /// A look-up read during apply: its inputs are known only then.
+    Read,
     NoOp,
 }
 
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::Read => "read",
             Action::Create => "create",
             Action::Update => "update",
             Action::Replace => "replace",
@@ -134,6 +137,9 @@ pub struct Plan {
     pub forgets: Vec<(Address, crate::state::ResourceState)>,
     /// The services that throttled calls while this plan was made.
     pub throttling: Vec<meshmon_provider_sdk::Traffic>,
+    /// Look-ups read for this plan that found something other than what
+    /// they found last time; `prior.data` holds what they found now.
+    pub lookups: Vec<Drift>,
 }
 
 impl Plan {
@@ -150,7 +156,7 @@ impl Plan {
                     destroy += 1
                 }
                 Action::Delete => destroy += 1,
-                Action::NoOp => {}
+                Action::Read | Action::NoOp => {}
             }
         }
         (add, change, destroy)
@@ -159,7 +165,9 @@ impl Plan {
     /// Whether applying the plan changes anything: an object, the state's
     /// record of drift (refresh-only), or an output.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
             || (self.options.refresh_only && !self.drift.is_empty())
             || !self.output_changes().is_empty()
             || !self.moves.is_empty()
@@ -383,6 +391,12 @@ pub fn compute(
         for idx in order.into_iter().rev() {
             let addr = &graph.graph[idx];
             let block = &spec.resources[addr];
+            // A look-up read for this plan is known by what it found; one
+            // that is not is read during apply.
+            if let Some(found) = prior.data.get(addr) {
+                known.insert(addr.clone(), Known::from_state(found));
+                continue;
+            }
             let existing = prior.resources.get(addr);
             if selected.as_ref().is_some_and(|s| !s.contains(addr)) {
                 if let Some(r) = existing {
@@ -478,6 +492,7 @@ pub fn compute(
         moves,
         forgets,
         throttling: Vec::new(),
+        lookups: Vec::new(),
     })
 }
 
@@ -553,7 +568,7 @@ fn plan_resource(
     advise: &Advisor<'_>,
 ) -> Result<Change, PlanError> {
     let schema = registry
-        .schema(&block.type_name)
+        .schema_at(&block.address)
         .expect("types are checked when the spec loads");
     let scope = Scope {
         vars: &spec.variables,
@@ -578,6 +593,17 @@ fn plan_resource(
         dependencies,
         deposed: None,
     };
+    if block.address.is_data() {
+        change.action = Action::Read;
+        let mut after = desired.clone();
+        for a in schema.attributes.iter().filter(|a| a.computed) {
+            after.entry(a.name.to_string()).or_insert(Value::Unknown);
+        }
+        change.after = Some(after);
+        change.inputs = Some(desired);
+        change.sensitive = sensitive;
+        return Ok(change);
+    }
     let Some(prior) = existing else {
         let advice = advise(block, None, &desired);
         change.action = Action::Create;

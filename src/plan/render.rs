@@ -47,6 +47,7 @@ impl Palette {
                 "/",
                 self.green.apply_to("+")
             ),
+            "<=" => self.dim.apply_to("<=").to_string(),
             "+/-" => format!(
                 "{}{}{}",
                 self.green.apply_to("+"),
@@ -65,6 +66,10 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
         out.push_str(&drift_section(&plan.drift, p));
+        out.push('\n');
+    }
+    if !plan.lookups.is_empty() {
+        out.push_str(&lookups_section(&plan.lookups, p));
         out.push('\n');
     }
     if plan.options.refresh_only {
@@ -100,7 +105,7 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         out.push_str("meshmon will perform the following actions:\n\n");
         out.push_str(&refactors);
         for c in changes {
-            let schema = registry.schema(&c.type_name);
+            let schema = registry.schema_at(&c.address);
             out.push_str(&resource(c, schema, p));
             out.push('\n');
         }
@@ -177,19 +182,34 @@ fn refactors(plan: &Plan, p: &Palette) -> String {
 
 /// "Objects have changed outside of meshmon", attribute by attribute.
 pub fn drift_section(drift: &[Drift], p: &Palette) -> String {
+    differences(
+        "Objects have changed outside of meshmon:",
+        "has changed",
+        drift,
+        p,
+    )
+}
+
+/// What look-ups found that differs from what they found last time.
+pub fn lookups_section(lookups: &[Drift], p: &Palette) -> String {
+    differences(
+        "Look-ups found something different since the last run:",
+        "now finds",
+        lookups,
+        p,
+    )
+}
+
+fn differences(title: &str, changed: &str, drift: &[Drift], p: &Palette) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}\n",
-        p.bold.apply_to("Objects have changed outside of meshmon:")
-    );
+    let _ = writeln!(out, "{}\n", p.bold.apply_to(title));
     for d in drift {
         match d.kind {
             DriftKind::Deleted => {
                 let _ = writeln!(out, "  # {} has been deleted", p.bold.apply_to(&d.address));
             }
             DriftKind::Changed => {
-                let _ = writeln!(out, "  # {} has changed", p.bold.apply_to(&d.address));
+                let _ = writeln!(out, "  # {} {changed}", p.bold.apply_to(&d.address));
                 for a in &d.attributes {
                     let (r, v) = if d.is_secret(&a.path) {
                         (SENSITIVE.to_string(), SENSITIVE.to_string())
@@ -223,6 +243,7 @@ fn header(c: &Change, p: &Palette) -> (String, &'static str) {
             "+/-",
         ),
         Action::Replace => (format!("  # {addr} must be replaced"), "-/+"),
+        Action::Read => (format!("  # {addr} <= read (known after apply)"), "<="),
         Action::NoOp => (format!("  # {addr} is unchanged"), " "),
     }
 }
@@ -236,9 +257,14 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
         let _ = writeln!(out, "  # {}", p.yellow.apply_to(format!("note: {note}")));
     }
     let (type_name, name) = (c.address.type_name(), c.address.name());
+    let block = if c.address.is_data() {
+        "data"
+    } else {
+        "resource"
+    };
     let _ = writeln!(
         out,
-        "{:>3} resource \"{type_name}\" \"{name}\" {{",
+        "{:>3} {block} \"{type_name}\" \"{name}\" {{",
         p.sign(sign)
     );
     let before = c.before.clone().unwrap_or_default();
@@ -259,7 +285,7 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
         let b = before.get(k);
         let a = after.get(k);
         let line = match c.action {
-            Action::Create => {
+            Action::Create | Action::Read => {
                 a.map(|v| attr_line("+", k, width, None, Some(v), &ty, sensitive, false, p))
             }
             Action::Delete => {

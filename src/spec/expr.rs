@@ -165,6 +165,18 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
         [v, ..] if v == "var" => Err(err(format!(
             "`{text}` is not a variable reference: expected `var.NAME`"
         ))),
+        [d, t, n, a, rest @ ..] if d == "data" => Ok(RefExpr::Attr {
+            target: Address::data(t, n),
+            attr: a.clone(),
+            path: rest
+                .iter()
+                .map(|k| PathSegment::Key(k.clone()))
+                .chain(path)
+                .collect(),
+        }),
+        [d, t, n] if d == "data" => Err(err(format!(
+            "`data.{t}.{n}` names a look-up, not a value: add the attribute, like `data.{t}.{n}.id`"
+        ))),
         [t, n, a, rest @ ..] => {
             let mut full_path: Vec<PathSegment> =
                 rest.iter().map(|k| PathSegment::Key(k.clone())).collect();
@@ -179,7 +191,7 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
             "`{t}.{n}` names a resource, not a value: add the attribute, like `{t}.{n}.id`"
         ))),
         _ => Err(err(format!(
-            "`{text}` is not a reference: expected `var.NAME` or `TYPE.NAME.ATTR`"
+            "`{text}` is not a reference: expected `var.NAME`, `TYPE.NAME.ATTR` or `data.TYPE.NAME.ATTR`"
         ))),
     }
 }

@@ -40,6 +40,7 @@ const TOP_KEYS: &[&str] = &[
     "variables",
     "providers",
     "resources",
+    "data",
     "outputs",
     "moved",
     "removed",
@@ -47,6 +48,8 @@ const TOP_KEYS: &[&str] = &[
 const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
 const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts"];
+/// A look-up only reads: no lifecycle, no timeouts of changes.
+const DATA_META_KEYS: &[&str] = &["depends_on"];
 const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const OUTPUT_KEYS: &[&str] = &["value", "sensitive", "description"];
@@ -221,6 +224,7 @@ impl Loader<'_> {
         let parts: Vec<&str> = inner.split('.').map(str::trim).collect();
         let (kind, what) = match parts.as_slice() {
             ["resources", t, n] => ("resource", format!("{t}.{n}")),
+            ["data", t, n] => ("look-up", format!("data.{t}.{n}")),
             ["variables", n] => ("variable", n.to_string()),
             ["outputs", n] => ("output", n.to_string()),
             ["providers", n] => ("provider", n.to_string()),
@@ -318,41 +322,14 @@ impl Loader<'_> {
             self.check_unknown_inputs(inputs, &BTreeSet::new());
         }
 
-        // Declare every resource first so references can be checked in any order.
+        // Declare every resource and look-up first so references can be
+        // checked in any order.
         let mut raw_resources: Vec<(String, Address, Key, &Node)> = Vec::new();
-        if let Some(res) = get("resources")
-            && let Some(types) = self.expect_table(res, "`resources`")
-        {
-            for (tkey, tnode) in types {
-                let Some(schema) = self.registry.schema(&tkey.name) else {
-                    let hint = did_you_mean(&tkey.name, self.registry.type_names());
-                    let d = self.err(
-                        format!("unknown resource type `{}`", tkey.name),
-                        tkey.span.clone(),
-                        "no provider offers this type",
-                    );
-                    d.help = Some(hint.unwrap_or_else(|| {
-                        "run `meshmon docs` to list the resource types this build offers".into()
-                    }));
-                    continue;
-                };
-                let Some(instances) =
-                    self.expect_table(tnode, &format!("`resources.{}`", tkey.name))
-                else {
-                    continue;
-                };
-                for (nkey, nnode) in instances {
-                    if !self.check_name(nkey, "resource") {
-                        continue;
-                    }
-                    let address = Address::resource(&tkey.name, &nkey.name);
-                    self.addresses.insert(
-                        address.clone(),
-                        (schema.type_name.to_string(), nkey.span.clone()),
-                    );
-                    raw_resources.push((tkey.name.clone(), address, nkey.clone(), nnode));
-                }
-            }
+        if let Some(res) = get("resources") {
+            self.declare_blocks(res, false, &mut raw_resources);
+        }
+        if let Some(data) = get("data") {
+            self.declare_blocks(data, true, &mut raw_resources);
         }
 
         let mut providers = BTreeMap::new();
@@ -392,6 +369,77 @@ impl Loader<'_> {
             moved,
             removed,
         })
+    }
+
+    /// Declares every block of `[resources]` (or, `data`, of `[data]`):
+    /// its address, type and header, for references to find.
+    fn declare_blocks<'n>(
+        &mut self,
+        node: &'n Node,
+        data: bool,
+        out: &mut Vec<(String, Address, Key, &'n Node)>,
+    ) {
+        let (table, what) = match data {
+            true => ("data", "look-up"),
+            false => ("resources", "resource"),
+        };
+        let Some(types) = self.expect_table(node, &format!("`{table}`")) else {
+            return;
+        };
+        for (tkey, tnode) in types {
+            let schema = match data {
+                true => self.registry.lookup_schema(&tkey.name),
+                false => self.registry.schema(&tkey.name),
+            };
+            let Some(schema) = schema else {
+                let names: Vec<&str> = match data {
+                    true => self.registry.lookup_names().collect(),
+                    false => self.registry.type_names().collect(),
+                };
+                let hint = did_you_mean(&tkey.name, &names);
+                let offered_as_other = match data {
+                    true => self.registry.schema(&tkey.name).is_some(),
+                    false => self.registry.lookup_schema(&tkey.name).is_some(),
+                };
+                let d = self.err(
+                    format!("unknown {what} type `{}`", tkey.name),
+                    tkey.span.clone(),
+                    format!("no provider offers this {what} type"),
+                );
+                d.help = Some(hint.unwrap_or_else(|| match (data, offered_as_other) {
+                    (true, true) => format!(
+                        "`{}` is a resource type, not a look-up: run `meshmon docs` for the look-ups this build offers",
+                        tkey.name
+                    ),
+                    (false, true) => format!(
+                        "`{}` is only a look-up: declare it with [data.{}.NAME] to read an existing one",
+                        tkey.name, tkey.name
+                    ),
+                    (true, false) => format!("look-ups this build offers: {}", names.join(", ")),
+                    (false, false) => {
+                        "run `meshmon docs` to list the resource types this build offers".into()
+                    }
+                }));
+                continue;
+            };
+            let type_name = schema.type_name.to_string();
+            let Some(instances) = self.expect_table(tnode, &format!("`{table}.{}`", tkey.name))
+            else {
+                continue;
+            };
+            for (nkey, nnode) in instances {
+                if !self.check_name(nkey, what) {
+                    continue;
+                }
+                let address = match data {
+                    true => Address::data(&tkey.name, &nkey.name),
+                    false => Address::resource(&tkey.name, &nkey.name),
+                };
+                self.addresses
+                    .insert(address.clone(), (type_name.clone(), nkey.span.clone()));
+                out.push((tkey.name.clone(), address, nkey.clone(), nnode));
+            }
+        }
     }
 
     #[allow(clippy::type_complexity)]

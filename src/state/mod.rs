@@ -19,7 +19,11 @@ pub use journal::{Journal, JournalEntry, Replayer};
 pub use local::{LocalStore, LockGuard, LockInfo};
 pub use store::{Backend, JournalSink, Store, StoreLock};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The state format this meshmon writes. Version 1 (before look-ups were
+/// recorded) is read too and written back as this one.
+pub const FORMAT_VERSION: u32 = 2;
+/// Every format this meshmon reads.
+const READS_FORMATS: &[u32] = &[1, FORMAT_VERSION];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct State {
@@ -52,6 +56,15 @@ pub struct State {
         deserialize_with = "unique"
     )]
     pub deposed: BTreeMap<DeposedKey, Deposed>,
+    /// What each look-up found when it was last read, by its `data.`
+    /// address: what references and provider configurations see of it
+    /// until it is read again (a drift run, a destroy).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique"
+    )]
+    pub data: BTreeMap<Address, ResourceState>,
 }
 
 /// Reads a table whose keys must be unique: a state with the same address
@@ -217,7 +230,20 @@ impl State {
                     .values()
                     .map(|d| (&d.address, &d.resource.type_name)),
             );
-        for (address, type_name) in records {
+        for (address, _) in records.clone() {
+            if address.is_data() {
+                return Some(format!(
+                    "`{address}` is a look-up's address, recorded as an object meshmon manages"
+                ));
+            }
+        }
+        if let Some(address) = self.data.keys().find(|a| !a.is_data()) {
+            return Some(format!(
+                "`{address}` is recorded as a look-up, but is not a `data.` address"
+            ));
+        }
+        let looked_up = self.data.iter().map(|(a, r)| (a, &r.type_name));
+        for (address, type_name) in records.chain(looked_up) {
             if address.type_name() != type_name {
                 return Some(format!(
                     "`{address}` is recorded as a `{}`, not a `{}`",
@@ -239,6 +265,7 @@ impl State {
             outputs: BTreeMap::new(),
             pending: BTreeMap::new(),
             deposed: BTreeMap::new(),
+            data: BTreeMap::new(),
         }
     }
 }
@@ -318,14 +345,18 @@ pub(crate) fn decode(
         format_version: u32,
     }
     let v: Version = serde_json::from_slice(bytes).map_err(corrupt)?;
-    if v.format_version != FORMAT_VERSION {
+    if !READS_FORMATS.contains(&v.format_version) {
         return Err(StateError::UnsupportedFormat {
             path: origin.to_string(),
             found: v.format_version,
         });
     }
-    let checked = |state: State| match state.mismatched_type() {
-        None => Ok(state),
+    // An older format is read as this one: what it lacks is empty.
+    let checked = |mut state: State| match state.mismatched_type() {
+        None => {
+            state.format_version = FORMAT_VERSION;
+            Ok(state)
+        }
         Some(message) => Err(StateError::Corrupt {
             path: origin.to_string(),
             message,
@@ -348,7 +379,7 @@ pub(crate) fn decode(
             .iter()
             .find(|f| f.as_str() == key || crate::diag::printable(key) == f.as_str())
     };
-    for table in ["resources", "pending"] {
+    for table in ["resources", "pending", "data"] {
         if let Some(entries) = doc.get_mut(table).and_then(|t| t.as_object_mut()) {
             entries.retain(|key, _| match named(key) {
                 Some(name) => {
@@ -518,7 +549,7 @@ pub enum StateError {
     Corrupt { path: String, message: String },
     /// Written by a newer meshmon.
     #[error(
-        "state file {path} has format_version {found}; this meshmon reads version {FORMAT_VERSION}"
+        "state file {path} has format_version {found}; this meshmon reads versions 1 to {FORMAT_VERSION}"
     )]
     UnsupportedFormat { path: String, found: u32 },
     /// Another process holds the lock.

@@ -527,3 +527,27 @@ destroy = "no"
 "#
     ));
 }
+
+#[test]
+fn lookup_mistakes() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[data.local_fil.a]
+path = "a"
+
+[data.null_resource.b]
+triggers = {}
+
+[data.local_file.c]
+path = "c"
+content = "not searched by"
+lifecycle = { prevent_destroy = true }
+
+[resources.null_resource.d]
+triggers = { a = "${data.local_file.missing.content}", b = "${data.local_file.c.contents}", c = "${data.local_file.c}" }
+depends_on = ["data.local_file.cc"]
+"#
+    ));
+}

@@ -57,7 +57,7 @@ fn apply_creates_in_dependency_order_and_replans_to_no_changes() {
     );
 
     let state = ws.state("life");
-    assert_eq!(state["format_version"], 1);
+    assert_eq!(state["format_version"], 2);
     assert_eq!(state["serial"], 1);
     let top_id = state["resources"]["null_resource.top"]["outputs"]["id"]
         .as_str()

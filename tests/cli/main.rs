@@ -22,6 +22,8 @@
 //!   process environment, state and journal contents, report targets,
 //!   saved plans, output changes, exit codes and signals CI relies on.
 //! - `warnings.rs`: repeated warnings folded, `[meshmon] acknowledge`.
+//! - `lookups.rs`: `[data.…]` look-ups read while planning or during
+//!   apply, recorded, shown when they find something new, never destroyed.
 
 mod common;
 
@@ -33,6 +35,7 @@ mod drift;
 mod hostile;
 mod init;
 mod lifecycle;
+mod lookups;
 mod refactoring;
 mod reports;
 mod schema;

@@ -129,10 +129,23 @@ fn schema_describes_every_resource_type_and_provider() {
     let types = schema["properties"]["resources"]["properties"]
         .as_object()
         .unwrap();
+    let lookups = schema["properties"]["data"]["properties"]
+        .as_object()
+        .unwrap();
+    let (documented_lookups, documented_types): (Vec<&str>, Vec<&str>) =
+        documented.iter().partition(|l| l.starts_with("data."));
     assert_eq!(
         types.keys().map(String::as_str).collect::<Vec<_>>(),
-        documented
+        documented_types
     );
+    assert_eq!(
+        lookups
+            .keys()
+            .map(|k| format!("data.{k}"))
+            .collect::<Vec<_>>(),
+        documented_lookups
+    );
+    assert!(lookups.contains_key("aws_eks_cluster"), "{lookups:#?}");
     let cluster = &schema["definitions"]["resource.aws_eks_cluster"];
     assert_eq!(cluster["additionalProperties"], false);
     assert!(

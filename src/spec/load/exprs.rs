@@ -278,21 +278,16 @@ impl Loader<'_> {
                         &address.to_string(),
                         self.addresses.keys().map(ToString::to_string),
                     );
+                    let kind = super::resources::kind_of(address);
                     let d = self.err(
-                        format!("reference to undeclared resource `{address}`"),
+                        format!("reference to undeclared {kind} `{address}`"),
                         span,
-                        "no such resource",
+                        format!("no such {kind}"),
                     );
-                    d.help = Some(hint.unwrap_or_else(|| {
-                        format!(
-                            "declare it with [resources.{}.{}]",
-                            address.type_name(),
-                            address.name()
-                        )
-                    }));
+                    d.help = Some(hint.unwrap_or_else(|| super::resources::declare_it(address)));
                     return None;
                 };
-                let schema = self.registry.schema(&real_type)?;
+                let schema = self.registry.schema_at(address)?;
                 let Some(target) = schema.get(attr) else {
                     let hint = did_you_mean(attr, schema.attributes.iter().map(|a| a.name));
                     let d = self.err(

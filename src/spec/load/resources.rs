@@ -163,18 +163,21 @@ impl Loader<'_> {
         key: &Key,
         node: &Node,
     ) -> Option<ResourceBlock> {
-        let schema = self.registry.schema(type_name)?.clone();
-        let fields = self.expect_table(node, &format!("resource `{address}`"))?;
+        let schema = self.registry.schema_at(address)?.clone();
+        let kind = if address.is_data() {
+            "look-up"
+        } else {
+            "resource"
+        };
+        let fields = self.expect_table(node, &format!("{kind} `{address}`"))?;
         let header = key.span.clone();
-        let what = format!("resource `{address}` ({type_name})");
-        let attrs = self.attributes(
-            &schema,
-            &what,
-            fields,
-            header.clone(),
-            META_KEYS,
-            Some(address),
-        );
+        let what = format!("{kind} `{address}` ({type_name})");
+        let meta = if address.is_data() {
+            DATA_META_KEYS
+        } else {
+            META_KEYS
+        };
+        let attrs = self.attributes(&schema, &what, fields, header.clone(), meta, Some(address));
         let value_spans = fields
             .iter()
             .filter(|(k, _)| attrs.contains_key(&k.name))
@@ -191,12 +194,22 @@ impl Loader<'_> {
                 _ => {}
             }
         }
+        let (provider, config_block) = match address.is_data() {
+            true => (
+                self.registry.lookup_provider_of(type_name)?,
+                self.registry.lookup_config_block_of(type_name)?,
+            ),
+            false => (
+                self.registry.provider_of(type_name)?,
+                self.registry.config_block_of(type_name)?,
+            ),
+        };
         Some(ResourceBlock {
             address: address.clone(),
             type_name: type_name.to_string(),
             name: key.name.clone(),
-            provider: self.registry.provider_of(type_name)?.to_string(),
-            config_block: self.registry.config_block_of(type_name)?.to_string(),
+            provider: provider.to_string(),
+            config_block: config_block.to_string(),
             attrs,
             depends_on,
             lifecycle,
@@ -224,7 +237,7 @@ impl Loader<'_> {
                 continue;
             };
             let dep = match Address::parse(&s) {
-                Ok(a) if a.components().is_empty() && a.key().is_none() && !a.is_data() => a,
+                Ok(a) if a.components().is_empty() && a.key().is_none() => a,
                 _ => {
                     let d = self.err(
                         format!("`{s}` is not a resource address"),
@@ -232,7 +245,7 @@ impl Loader<'_> {
                         "malformed address",
                     );
                     d.help = Some(
-                        "addresses are TYPE.NAME, like \"helm_release.appmesh_controller\"".into(),
+                        "addresses are TYPE.NAME, like \"helm_release.appmesh_controller\", or data.TYPE.NAME for a look-up".into(),
                     );
                     continue;
                 }
@@ -252,17 +265,11 @@ impl Loader<'_> {
             } else if !self.addresses.contains_key(&dep) {
                 let hint = did_you_mean(&s, self.addresses.keys().map(ToString::to_string));
                 let d = self.err(
-                    format!("`depends_on` names the undeclared resource `{s}`"),
+                    format!("`depends_on` names the undeclared {} `{s}`", kind_of(&dep)),
                     item.span.clone(),
-                    "no such resource",
+                    format!("no such {}", kind_of(&dep)),
                 );
-                d.help = Some(hint.unwrap_or_else(|| {
-                    format!(
-                        "declare it with [resources.{}.{}]",
-                        dep.type_name(),
-                        dep.name()
-                    )
-                }));
+                d.help = Some(hint.unwrap_or_else(|| declare_it(&dep)));
             } else {
                 out.push(dep);
             }
@@ -451,5 +458,31 @@ fn literal(e: &Expr) -> Value {
         Expr::List(l) => Value::List(l.iter().map(literal).collect()),
         Expr::Map(m) => Value::Map(m.iter().map(|(k, e)| (k.clone(), literal(e))).collect()),
         Expr::Ref(_) | Expr::Template(_) => Value::Unknown,
+    }
+}
+
+/// "resource" or "look-up", for messages about `address`.
+pub(super) fn kind_of(address: &Address) -> &'static str {
+    if address.is_data() {
+        "look-up"
+    } else {
+        "resource"
+    }
+}
+
+/// How to declare what `address` names.
+pub(super) fn declare_it(address: &Address) -> String {
+    if address.is_data() {
+        format!(
+            "declare it with [data.{}.{}]",
+            address.type_name(),
+            address.name()
+        )
+    } else {
+        format!(
+            "declare it with [resources.{}.{}]",
+            address.type_name(),
+            address.name()
+        )
     }
 }

@@ -1,0 +1,255 @@
+//! Look-ups at plan time. Every `[data.TYPE.NAME]` whose inputs are known
+//! is read before the plan is computed, in dependency order (a look-up may
+//! search by what another found), independent ones at once; what each
+//! found goes into the prior state's `data`, where references see it. A
+//! look-up whose inputs are known only after apply — it refers to an object
+//! not created yet, to a look-up read during apply, or to an object this
+//! plan changes — is left out of `data`, and the plan reads it during
+//! apply (`<= read`). A look-up is never journaled: it changes nothing,
+//! and is read again by the next run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use meshmon_provider_sdk::{OpContext, ProviderError};
+
+use super::tasks::Bounded;
+use super::{Engine, Error};
+use crate::addr::Address;
+use crate::drift::{self, Drift};
+use crate::eval::{Known, Scope};
+use crate::graph::Graph;
+use crate::plan::{Action, Plan, PlanError};
+use crate::spec::ResourceBlock;
+use crate::state::{ResourceState, State, Status};
+
+/// Why each look-up is read during apply rather than now.
+pub(super) type Deferred = BTreeMap<Address, String>;
+
+impl Engine {
+    /// Reads every look-up whose inputs are known into `prior.data`, and
+    /// drops from it what is no longer declared and what is read during
+    /// apply. Returns what the look-ups found that differs from what they
+    /// found last time, and why each of the others waits for apply.
+    ///
+    /// With `read` false (a saved plan being applied), nothing is read:
+    /// what the plan found when it was made stands, and what it left for
+    /// apply is read then.
+    pub(super) async fn read_lookups(
+        &self,
+        prior: &mut State,
+        graph: &Graph,
+        read: bool,
+    ) -> Result<(Vec<Drift>, Deferred), Error> {
+        let spec = &self.spec;
+        prior.data.retain(|a, _| spec.resources.contains_key(a));
+        let mut deferred = Deferred::new();
+        let mut pending: BTreeSet<Address> = spec
+            .resources
+            .keys()
+            .filter(|a| a.is_data())
+            .cloned()
+            .collect();
+        if !read {
+            for a in pending {
+                if !prior.data.contains_key(&a) {
+                    deferred.insert(a, "the saved plan reads it during apply".into());
+                }
+            }
+            return Ok((Vec::new(), deferred));
+        }
+        let last = std::mem::take(&mut prior.data);
+        let mut changed = Vec::new();
+        // In rounds: each reads, at once, the look-ups whose look-up
+        // dependencies are all settled.
+        while !pending.is_empty() {
+            let ready: Vec<Address> = pending
+                .iter()
+                .filter(|a| {
+                    graph
+                        .dependencies(a)
+                        .iter()
+                        .all(|d| !d.is_data() || !pending.contains(d))
+                })
+                .cloned()
+                .collect();
+            assert!(!ready.is_empty(), "cycles are refused when the spec loads");
+            let known = Known::all(prior);
+            let mut reads = Bounded::new(self.parallelism);
+            for address in ready {
+                pending.remove(&address);
+                let block = &spec.resources[&address];
+                match self.prepare_read(block, graph, prior, &known, &deferred)? {
+                    Ready::Later(reason) => {
+                        deferred.insert(address, reason);
+                    }
+                    Ready::Now(read) => {
+                        let providers = self.providers.clone();
+                        reads.spawn(address.clone(), async move {
+                            let ctx = OpContext::quiet(address.to_string());
+                            let found = async {
+                                providers
+                                    .lookup(&read.provider, &read.config, &read.type_name)
+                                    .await
+                                    .map_err(|e| {
+                                        let mut err = ProviderError::new(e.to_string());
+                                        err.hint = e.hint();
+                                        err
+                                    })?
+                                    .find(&ctx, &read.inputs)
+                                    .await
+                            }
+                            .await;
+                            (read, found)
+                        });
+                    }
+                }
+            }
+            let mut failed = Vec::new();
+            while let Some((address, result)) = reads.next().await {
+                let (read, found) = match result {
+                    Ok((read, Ok(found))) => (read, found),
+                    Ok((_, Err(source))) => {
+                        failed.push(lookup_failed(address, source));
+                        continue;
+                    }
+                    Err(panicked) => {
+                        let source = ProviderError::new(panicked.to_string());
+                        failed.push(lookup_failed(address, source));
+                        continue;
+                    }
+                };
+                let record = ResourceState {
+                    type_name: read.type_name,
+                    provider: read.provider,
+                    inputs: read.inputs,
+                    outputs: found,
+                    dependencies: Vec::new(),
+                    status: Status::Ready,
+                    sensitive_attributes: read.sensitive.into_iter().collect(),
+                };
+                let sensitive = self.sensitive_of(&record);
+                self.secrets
+                    .learn_attributes([&record.inputs, &record.outputs], &sensitive);
+                if let Some(before) = last.get(&address) {
+                    let schema = self.registry.schema_at(&address);
+                    if let Some(d) =
+                        drift::compare(&address, schema, before, &record.current(), sensitive)
+                    {
+                        changed.push(d);
+                    }
+                }
+                prior.data.insert(address, record);
+            }
+            Error::all_of(failed)?;
+        }
+        changed.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok((changed, deferred))
+    }
+
+    /// A look-up's inputs and provider, when they are known now; otherwise
+    /// why it waits for apply.
+    fn prepare_read(
+        &self,
+        block: &ResourceBlock,
+        graph: &Graph,
+        prior: &State,
+        known: &HashMap<Address, Known>,
+        deferred: &Deferred,
+    ) -> Result<Ready, Error> {
+        for dep in graph.dependencies(&block.address) {
+            if dep.is_data() && deferred.contains_key(&dep) {
+                return Ok(Ready::Later(format!(
+                    "it depends on {dep}, which is read during apply"
+                )));
+            }
+            if !dep.is_data() && !prior.resources.contains_key(&dep) {
+                return Ok(Ready::Later(format!(
+                    "it depends on {dep}, which is not created yet"
+                )));
+            }
+        }
+        let schema = self
+            .registry
+            .lookup_schema(&block.type_name)
+            .expect("look-up types are checked when the spec loads");
+        let scope = Scope {
+            vars: &self.spec.variables,
+            resources: known,
+        };
+        let (inputs, sensitive) = scope
+            .inputs(schema, &block.attrs)
+            .map_err(|e| PlanError::input(&self.spec, block, &e))?;
+        if let Some((k, _)) = inputs.iter().find(|(_, v)| v.contains_unknown()) {
+            return Ok(Ready::Later(format!("its `{k}` is known only after apply")));
+        }
+        let Some(config) = self.providers.config(&self.spec, &block.provider, known)? else {
+            return Ok(Ready::Later(format!(
+                "the configuration of provider `{}` is known only after apply",
+                block.provider
+            )));
+        };
+        Ok(Ready::Now(Read {
+            type_name: block.type_name.clone(),
+            provider: block.provider.clone(),
+            config,
+            inputs,
+            sensitive,
+        }))
+    }
+}
+
+/// A look-up to read now, or why it waits for apply.
+enum Ready {
+    Now(Read),
+    Later(String),
+}
+
+struct Read {
+    type_name: String,
+    provider: String,
+    config: meshmon_provider_sdk::Map,
+    inputs: meshmon_provider_sdk::Map,
+    sensitive: BTreeSet<String>,
+}
+
+fn lookup_failed(address: Address, source: ProviderError) -> Error {
+    Error::Provider {
+        address,
+        operation: "look-up",
+        source: Box::new(source),
+    }
+}
+
+/// The look-ups read for `plan` that depend, directly or through other
+/// objects, on an object the plan changes: what they find may change with
+/// it, so they are read during apply instead. Each with the reason.
+pub(super) fn stale_reads(plan: &Plan, graph: &Graph) -> Deferred {
+    let changing: HashMap<&Address, Action> = plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Read))
+        .map(|c| (&c.address, c.action))
+        .collect();
+    let mut out = Deferred::new();
+    if changing.is_empty() {
+        return out;
+    }
+    for address in plan.prior.data.keys() {
+        let mut seen = BTreeSet::new();
+        let mut stack = graph.dependencies(address);
+        while let Some(dep) = stack.pop() {
+            if !seen.insert(dep.clone()) {
+                continue;
+            }
+            if changing.contains_key(&dep) {
+                out.insert(
+                    address.clone(),
+                    format!("it depends on {dep}, which this plan changes"),
+                );
+                break;
+            }
+            stack.extend(graph.dependencies(&dep));
+        }
+    }
+    out
+}
