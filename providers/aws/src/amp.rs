@@ -75,7 +75,7 @@ pub(crate) enum WorkspaceUpdate {
 
 /// The outputs of a workspace as AMP describes it; the URLs only when AMP
 /// gives its endpoint.
-fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> WorkspaceOut {
+pub(crate) fn workspace_outputs(w: &aws_sdk_amp::types::WorkspaceDescription) -> WorkspaceOut {
     let endpoint = w.prometheus_endpoint().filter(|e| !e.is_empty()).map(|e| {
         if e.ends_with('/') {
             e.to_string()

@@ -287,7 +287,7 @@ fn logging(enabled: &[String]) -> Result<Logging, ProviderError> {
 
 /// The outputs of the cluster `name` (its ID) as EKS describes it; with
 /// no description (an answer without one), it is known only by name.
-fn cluster_outputs(name: &str, c: Option<&aws_sdk_eks::types::Cluster>) -> ClusterOut {
+pub(crate) fn cluster_outputs(name: &str, c: Option<&aws_sdk_eks::types::Cluster>) -> ClusterOut {
     let text =
         |f: fn(&aws_sdk_eks::types::Cluster) -> Option<&str>| c.and_then(f).map(str::to_string);
     ClusterOut {

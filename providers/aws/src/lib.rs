@@ -28,6 +28,7 @@ mod iam;
 mod iam_role;
 mod internet_gateway;
 mod lint;
+mod lookups;
 mod network;
 pub mod policy;
 mod route_table;
@@ -43,8 +44,8 @@ use meshmon_aws_common::config::AwsBlock;
 use meshmon_aws_common::identity::Caller;
 use meshmon_aws_common::without_retries;
 use meshmon_provider_sdk::{
-    Configured, Declaration, Map, Provider, ProviderError, Resource, Schema, TypeEntry, Types,
-    async_trait,
+    Configured, Declaration, Lookup, Map, Provider, ProviderError, Resource, Schema, TypeEntry,
+    Types, async_trait,
 };
 
 /// The provider as registered with the engine.
@@ -62,6 +63,10 @@ impl Provider for Aws {
 
     fn resource_schemas(&self) -> Vec<Schema> {
         types().schemas()
+    }
+
+    fn lookup_schemas(&self) -> Vec<Schema> {
+        types().lookup_schemas()
     }
 
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
@@ -173,6 +178,13 @@ pub(crate) fn types() -> Types<Clients> {
         TypeEntry::declared::<amp_scraper::AlertManagerDefinition>(),
         TypeEntry::declared::<sns::Topic>(),
         TypeEntry::declared::<sns::Subscription>(),
+        TypeEntry::lookup::<lookups::CallerIdentity>(),
+        TypeEntry::lookup::<lookups::ClusterLookup>(),
+        TypeEntry::lookup::<lookups::OidcProviderLookup>(),
+        TypeEntry::lookup::<lookups::VpcLookup>(),
+        TypeEntry::lookup::<lookups::SubnetsLookup>(),
+        TypeEntry::lookup::<lookups::WorkspaceLookup>(),
+        TypeEntry::lookup::<lookups::TopicLookup>(),
     ])
 }
 
@@ -183,6 +195,10 @@ struct AwsConfigured {
 impl Configured for AwsConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
         types().resource(type_name, &self.clients)
+    }
+
+    fn lookup(&self, type_name: &str) -> Option<Arc<dyn Lookup>> {
+        types().lookup(type_name, &self.clients)
     }
 }
 
@@ -211,6 +227,38 @@ mod tests {
             for a in &s.attributes {
                 assert!(!(a.required && a.computed), "{}.{}", s.type_name, a.name);
             }
+        }
+    }
+
+    #[test]
+    fn lookups_are_listed_apart_and_share_their_resources_names() {
+        let names: Vec<&str> = Aws.lookup_schemas().iter().map(|s| s.type_name).collect();
+        assert_eq!(
+            names,
+            [
+                "aws_caller_identity",
+                "aws_eks_cluster",
+                "aws_iam_oidc_provider",
+                "aws_vpc",
+                "aws_subnets",
+                "aws_amp_workspace",
+                "aws_sns_topic",
+            ]
+        );
+        let resources: Vec<&str> = Aws.resource_schemas().iter().map(|s| s.type_name).collect();
+        for s in Aws.lookup_schemas() {
+            assert!(!s.description.is_empty(), "{}", s.type_name);
+            for a in &s.attributes {
+                assert!(!a.description.is_empty(), "{}.{}", s.type_name, a.name);
+            }
+        }
+        // A look-up of a type meshmon also manages is named like it; these
+        // two have no resource type (AWS has no object for either).
+        for n in names {
+            assert!(
+                resources.contains(&n) || ["aws_caller_identity", "aws_subnets"].contains(&n),
+                "{n}"
+            );
         }
     }
 }

@@ -23,7 +23,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use aws_sdk_grafana::types::{
     AccountAccessType, AuthenticationProviderTypes, DataSourceType, NotificationDestinationType,
-    PermissionType, WorkspaceDescription, WorkspaceStatus,
+    PermissionType, WorkspaceDescription, WorkspaceStatus, WorkspaceSummary,
 };
 use meshmon_aws_common::error::{api_with, found_with};
 use meshmon_aws_common::identity::last_segment;
@@ -162,6 +162,53 @@ fn outputs(w: &WorkspaceDescription) -> WorkspaceOut {
     }
 }
 
+/// The workspace as `read` records it, its inputs shaped like `prior`'s;
+/// the `aws_grafana_workspace` look-up reports the same attributes.
+pub(crate) fn current(w: &WorkspaceDescription, prior: &Map) -> Current<WorkspaceOut> {
+    Current::new(inputs(w, prior), outputs(w))
+}
+
+/// DescribeWorkspace: `None` when the workspace does not exist.
+pub(crate) async fn describe(
+    clients: &Clients,
+    id: &str,
+) -> Result<Option<WorkspaceDescription>, ProviderError> {
+    let out = found_with(
+        hint,
+        "grafana:DescribeWorkspace",
+        clients
+            .grafana
+            .describe_workspace()
+            .workspace_id(id)
+            .send()
+            .await,
+    )?;
+    Ok(out.and_then(|o| o.workspace))
+}
+
+/// Every workspace of the region, one ListWorkspaces page after another.
+/// The summaries leave out the permissions, data sources and role:
+/// [`describe`] has them.
+pub(crate) async fn list_all(clients: &Clients) -> Result<Vec<WorkspaceSummary>, ProviderError> {
+    let mut all = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = clients
+            .grafana
+            .list_workspaces()
+            .max_results(100)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| api_with(hint, "grafana:ListWorkspaces", e))?;
+        all.extend(out.workspaces().iter().cloned());
+        match out.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => return Ok(all),
+        }
+    }
+}
+
 fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
     let names = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
     // An answer without the authentication leaves the attribute out. The
@@ -208,17 +255,7 @@ fn inputs(w: &WorkspaceDescription, prior: &Map) -> Map {
 
 impl Workspace {
     async fn describe(&self, id: &str) -> Result<Option<WorkspaceDescription>, ProviderError> {
-        let out = found_with(
-            hint,
-            "grafana:DescribeWorkspace",
-            self.0
-                .grafana
-                .describe_workspace()
-                .workspace_id(id)
-                .send()
-                .await,
-        )?;
-        Ok(out.and_then(|o| o.workspace))
+        describe(&self.0, id).await
     }
 
     /// Waits until the workspace is ACTIVE; a *_FAILED status is an error.
@@ -325,7 +362,7 @@ impl Declared for Workspace {
         let Some(w) = self.describe(id).await? else {
             return Ok(None);
         };
-        Ok(Some(Current::new(inputs(&w, prior), outputs(&w))))
+        Ok(Some(current(&w, prior)))
     }
 
     /// A workspace ID, or anything ending in one (an ARN).
@@ -374,34 +411,16 @@ impl Declared for Workspace {
         i: &Inputs<'_, WorkspaceIn>,
     ) -> Result<Option<WorkspaceOut>, ProviderError> {
         required_marks(ctx)?;
-        let mut mine = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = self
-                .0
-                .grafana
-                .list_workspaces()
-                .max_results(100)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| api_with(hint, "grafana:ListWorkspaces", e))?;
-            mine.extend(
-                out.workspaces()
-                    .iter()
-                    .filter(|w| {
-                        w.tags().is_some_and(|t| {
-                            made_by(ctx, t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                        })
-                    })
-                    .filter(|w| *w.status() != WorkspaceStatus::Deleting)
-                    .map(|w| w.id().to_string()),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => next = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        let mine: Vec<String> = list_all(&self.0)
+            .await?
+            .iter()
+            .filter(|w| {
+                w.tags()
+                    .is_some_and(|t| made_by(ctx, t.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+            })
+            .filter(|w| *w.status() != WorkspaceStatus::Deleting)
+            .map(|w| w.id().to_string())
+            .collect();
         let Some(id) = only_one(ctx, "workspace", mine, String::clone)? else {
             return Ok(None);
         };

@@ -3,8 +3,9 @@
 //!
 //! - `amg` ([`Amg`]): the Amazon Managed Grafana control plane through
 //!   aws-sdk-grafana — `aws_grafana_workspace`, `aws_grafana_role_association`,
-//!   `aws_grafana_service_account` and `aws_grafana_service_account_token`.
-//!   It reads the `[providers.aws]` block, like every other AWS service.
+//!   `aws_grafana_service_account` and `aws_grafana_service_account_token`,
+//!   and the `aws_grafana_workspace` look-up. It reads the `[providers.aws]`
+//!   block, like every other AWS service.
 //! - `grafana` ([`Grafana`]): what lives inside a Grafana — folders, data
 //!   sources, dashboards, contact points and alert rules — through the
 //!   Grafana HTTP API with reqwest.
@@ -17,6 +18,7 @@
 
 mod amg;
 mod amg_access;
+mod amg_lookup;
 mod amg_token;
 mod amg_workspace;
 mod attrs;
@@ -35,8 +37,8 @@ use aws_config::SdkConfig;
 use meshmon_aws_common::config::AwsBlock;
 use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{
-    Configured, Declaration, Map, Provider, ProviderError, Resource, Schema, TypeEntry, Types,
-    async_trait, declare,
+    Configured, Declaration, Lookup, Map, Provider, ProviderError, Resource, Schema, TypeEntry,
+    Types, async_trait, declare,
 };
 
 pub use amg_token::renewal_margin;
@@ -64,6 +66,10 @@ impl Provider for Amg {
         amg_types().schemas()
     }
 
+    fn lookup_schemas(&self) -> Vec<Schema> {
+        amg_types().lookup_schemas()
+    }
+
     async fn configure(&self, config: &Map) -> Result<Arc<dyn Configured>, ProviderError> {
         let sdk = meshmon_aws_common::config::from_block(config).await?;
         Ok(amg_configured(&sdk))
@@ -76,8 +82,8 @@ pub fn amg_configured(sdk: &SdkConfig) -> Arc<dyn Configured> {
     Arc::new(AmgConfigured(Arc::new(amg::Clients::new(sdk))))
 }
 
-/// Every resource type of the `amg` provider, once: its schemas and its
-/// resources both come from this list.
+/// Every resource type and look-up of the `amg` provider, once: their
+/// schemas and their operations all come from this list.
 fn amg_types() -> Types<amg::Clients> {
     Types(vec![
         TypeEntry::declared::<amg_workspace::Workspace>(),
@@ -85,6 +91,7 @@ fn amg_types() -> Types<amg::Clients> {
         TypeEntry::declared::<amg_access::ServiceAccount>(),
         // Its read keeps the recorded key, which AMG shows only once.
         TypeEntry::declared::<amg_token::Token>(),
+        TypeEntry::lookup::<amg_lookup::WorkspaceLookup>(),
     ])
 }
 
@@ -93,6 +100,10 @@ struct AmgConfigured(Arc<amg::Clients>);
 impl Configured for AmgConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
         amg_types().resource(type_name, &self.0)
+    }
+
+    fn lookup(&self, type_name: &str) -> Option<Arc<dyn Lookup>> {
+        amg_types().lookup(type_name, &self.0)
     }
 }
 
@@ -189,6 +200,9 @@ mod tests {
                 }
             }
         }
+        let lookups: Vec<_> = Amg.lookup_schemas().iter().map(|s| s.type_name).collect();
+        assert_eq!(lookups, ["aws_grafana_workspace"]);
+        assert!(Grafana.lookup_schemas().is_empty());
         let token = <amg_token::TokenIn as meshmon_provider_sdk::Declaration>::schema();
         assert!(token.get("key").unwrap().sensitive);
         assert!(!token.get("renew_before").unwrap().force_new);

@@ -2,14 +2,17 @@
 //! `tests/support` (moto has no AMG), through the real aws-sdk-grafana
 //! client: waits for CREATING → ACTIVE, AWS-shaped errors with hints,
 //! throttling retried, permissions added and revoked, service accounts and
-//! tokens with expiry, and the token-renewal advice.
+//! tokens with expiry, the token-renewal advice, and the
+//! `aws_grafana_workspace` look-up.
 
 use std::sync::Arc;
 
 use meshmon_provider_grafana::amg_configured;
-use meshmon_provider_sdk::{Current, Map, OpContext, Resource, Value};
+use meshmon_provider_sdk::lookup::{AMBIGUOUS, NOT_FOUND};
+use meshmon_provider_sdk::{Current, Lookup, Map, OpContext, Resource, Value};
 use meshmon_test_support::amg::AmgServer;
-use meshmon_test_support::moto::sdk_config_for;
+use meshmon_test_support::http::{Request, Response, Server, forward};
+use meshmon_test_support::moto::{ACCOUNT, REGION, sdk_config_for};
 use serde_json::json;
 
 fn map(v: serde_json::Value) -> Map {
@@ -222,4 +225,127 @@ async fn service_account_token_expires_and_is_renewed_in_plans() {
         "the account's tokens went with it"
     );
     assert!(amg.tokens().is_empty());
+}
+
+// ------------------------------------------------ aws_grafana_workspace look-up
+
+/// A proxy to the AMG test server that answers STS GetCallerIdentity
+/// itself: the look-up builds the workspace's ARN from the caller's
+/// account, and the AMG test server serves no STS.
+fn with_sts(amg: &AmgServer) -> Server {
+    let upstream = amg.endpoint();
+    Server::start(Arc::new(move |req: &Request| {
+        if !String::from_utf8_lossy(&req.body).contains("Action=GetCallerIdentity") {
+            return forward(&upstream, req);
+        }
+        let body = format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/test</Arn>\
+             <UserId>AIDATEST</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        );
+        Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: body.into_bytes(),
+        }
+    }))
+}
+
+#[tokio::test]
+async fn workspace_lookup_finds_by_id_or_name_what_the_resource_reads() {
+    let amg = AmgServer::start();
+    amg.settle_after(0);
+    let sts = with_sts(&amg);
+    let configured = amg_configured(&sdk_config_for(&sts.endpoint()).await);
+    let r = configured.resource("aws_grafana_workspace").expect("type");
+    let lookup: Arc<dyn Lookup> = configured
+        .lookup("aws_grafana_workspace")
+        .expect("the amg provider offers the aws_grafana_workspace look-up");
+    let find = |keys: serde_json::Value| {
+        let lookup = lookup.clone();
+        async move {
+            lookup
+                .find(
+                    &OpContext::quiet("data.aws_grafana_workspace.x"),
+                    &map(keys),
+                )
+                .await
+        }
+    };
+
+    // Made out of band, as far as the look-up knows.
+    let mut inputs = workspace_inputs();
+    inputs.insert("tags".into(), json!({ "team": "obs" }).into());
+    let made = Current::new(inputs.clone(), r.create(&ctx(), &inputs).await.unwrap());
+    let mut other_inputs = workspace_inputs();
+    other_inputs.insert("name".into(), Value::from("billing"));
+    let other = Current::new(
+        other_inputs.clone(),
+        r.create(&ctx(), &other_inputs).await.unwrap(),
+    );
+    let id = made.outputs["id"].as_str().unwrap().to_string();
+
+    let by_id = find(json!({ "id": id })).await.unwrap();
+    // Every attribute the resource's read records, with the same value.
+    let read = r.read(&ctx(), &made).await.unwrap().unwrap();
+    for (k, v) in read.inputs.iter().chain(&read.outputs) {
+        assert_eq!(by_id.get(k), Some(v), "{k}");
+    }
+    assert_eq!(by_id["tags"], json!({ "team": "obs" }).into());
+    assert_eq!(by_id["data_sources"], json!(["PROMETHEUS"]).into());
+    assert_eq!(by_id["status"], Value::from("ACTIVE"));
+    assert_eq!(
+        by_id["arn"],
+        Value::from(format!(
+            "arn:aws:grafana:{REGION}:{ACCOUNT}:/workspaces/{id}"
+        ))
+    );
+    let by_name = find(json!({ "name": "appmesh" })).await.unwrap();
+    assert_eq!(by_name, by_id);
+
+    // A slip of the keyboard: the hint names the workspace that exists.
+    let e = find(json!({ "name": "appmsh" })).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some(NOT_FOUND), "{e}");
+    assert!(e.message.contains(r#"name = "appmsh""#), "{e}");
+    let hint = e.hint.unwrap();
+    assert!(hint.starts_with(r#"did you mean "appmesh"?"#), "{hint}");
+    assert!(!hint.contains("billing"), "{hint}");
+    // An ID that does not exist (any more): the hint says what does.
+    let e = find(json!({ "id": "g-00000000ff" })).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some(NOT_FOUND), "{e}");
+    let hint = e.hint.unwrap();
+    assert!(hint.contains(&format!("{id} (appmesh)")), "{hint}");
+
+    // Exactly one key.
+    let e = find(json!({})).await.unwrap_err();
+    assert!(
+        e.message.contains("`id` is missing, and so is `name`"),
+        "{e}"
+    );
+    let e = find(json!({ "id": id, "name": "appmesh" }))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("together with `id`"), "{e}");
+
+    // Names need not be unique: two workspaces called appmesh are listed,
+    // never picked from.
+    let read_other = r.read(&ctx(), &other).await.unwrap().unwrap();
+    let mut renamed = other_inputs.clone();
+    renamed.insert("name".into(), Value::from("appmesh"));
+    r.update(&ctx(), &read_other, &renamed).await.unwrap();
+    let e = find(json!({ "name": "appmesh" })).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some(AMBIGUOUS), "{e}");
+    let other_id = other.outputs["id"].as_str().unwrap();
+    assert!(
+        e.message
+            .contains("found 2 Amazon Managed Grafana workspaces"),
+        "{e}"
+    );
+    assert!(
+        e.message.contains(&id) && e.message.contains(other_id),
+        "{e}"
+    );
+    assert!(e.hint.unwrap().contains("by `id`"));
+    assert!(find(json!({ "id": other_id })).await.is_ok());
 }

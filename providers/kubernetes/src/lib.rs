@@ -1,6 +1,7 @@
 //! The `kubernetes` provider: namespaces, service accounts, arbitrary
 //! manifests (server-side apply) and Helm releases, on a cluster reached
-//! through kube-rs.
+//! through kube-rs; and the `k8s_namespace` look-up, for a namespace made
+//! elsewhere.
 //!
 //! The connection comes from `[providers.kubernetes]`: an EKS cluster by
 //! name (endpoint and CA from eks:DescribeCluster, a presigned-STS bearer
@@ -15,6 +16,7 @@ pub mod eks_token;
 mod error;
 mod helm;
 mod lint;
+mod lookups;
 mod manifest;
 mod objects;
 #[cfg(test)]
@@ -26,7 +28,7 @@ use std::time::Duration;
 
 use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{
-    Configured, Current, Declaration, Map, OpContext, PlanAdvice, Provider, ProviderError,
+    Configured, Current, Declaration, Lookup, Map, OpContext, PlanAdvice, Provider, ProviderError,
     Resource, Schema, TypeEntry, Types, Value, async_trait, declare,
 };
 
@@ -51,6 +53,10 @@ impl Provider for Kubernetes {
 
     fn resource_schemas(&self) -> Vec<Schema> {
         types().schemas()
+    }
+
+    fn lookup_schemas(&self) -> Vec<Schema> {
+        types().lookup_schemas()
     }
 
     fn preflight(&self, type_name: &str) -> Result<(), ProviderError> {
@@ -190,8 +196,8 @@ fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
     Ok((source, ready_timeout))
 }
 
-/// Every resource type of the provider, once: its schemas and its
-/// resources both come from this list.
+/// Every resource type and look-up of the provider, once: their schemas
+/// and their operations all come from this list.
 fn types() -> Types<conn::Conn> {
     Types(vec![
         TypeEntry::declared::<objects::NamespaceObject>(),
@@ -205,6 +211,7 @@ fn types() -> Types<conn::Conn> {
         TypeEntry::custom::<helm::ReleaseIn, helm::ReleaseOut>(|c| {
             Arc::new(helm::Release::new(c.clone()))
         }),
+        TypeEntry::lookup::<lookups::NamespaceLookup>(),
     ])
 }
 
@@ -216,6 +223,12 @@ impl Configured for KubernetesConfigured {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>> {
         let inner = types().resource(type_name, &self.conn)?;
         Some(Arc::new(InCluster(inner)))
+    }
+
+    /// Not wrapped in [`InCluster`]: for a look-up, a cluster that is gone
+    /// stays an error (EKS's, naming the cluster), never "nothing there".
+    fn lookup(&self, type_name: &str) -> Option<Arc<dyn Lookup>> {
+        types().lookup(type_name, &self.conn)
     }
 }
 
@@ -365,6 +378,14 @@ mod tests {
             if let Some(name) = s.get("name") {
                 assert!(name.force_new, "{}.name", s.type_name);
             }
+        }
+        let lookups = Kubernetes.lookup_schemas();
+        assert_eq!(
+            lookups.iter().map(|s| s.type_name).collect::<Vec<_>>(),
+            ["k8s_namespace"]
+        );
+        for s in lookups {
+            assert!(configured.lookup(s.type_name).is_some(), "{}", s.type_name);
         }
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use meshmon_provider_sdk::wait::Backoff;
@@ -169,9 +170,18 @@ fn known_keys(prior: &Map, key: &str, live: Option<&BTreeMap<String, String>>) -
     ))
 }
 
+/// Every label and annotation of an object, as an import adopts them and
+/// the `k8s_namespace` look-up reports them: all but the label the API
+/// server sets on every namespace, which no user ever writes.
+pub(crate) fn adopted(meta: &ObjectMeta) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut labels = meta.labels.clone().unwrap_or_default();
+    labels.remove("kubernetes.io/metadata.name");
+    (labels, meta.annotations.clone().unwrap_or_default())
+}
+
 /// The uid the API server's answer to `operation` must carry: the ID the
 /// object is recorded by.
-fn answered_uid(operation: &str, uid: Option<String>) -> Result<String, ProviderError> {
+pub(crate) fn answered_uid(operation: &str, uid: Option<String>) -> Result<String, ProviderError> {
     uid.filter(|u| !u.is_empty()).ok_or_else(|| {
         ProviderError::api(operation, None, "the answer carries no metadata.uid").with_hint(
             "every object a Kubernetes API server stores has a uid: check that the provider reaches \
@@ -189,7 +199,7 @@ impl<K: MetaKind> MetaObject<K> {
         })
     }
 
-    fn describe(&self, ns: Option<&str>, name: &str) -> String {
+    pub(crate) fn describe(&self, ns: Option<&str>, name: &str) -> String {
         match (K::KIND, ns) {
             (Kind::ServiceAccount, Some(ns)) => format!("v1 ServiceAccount {ns}/{name}"),
             (Kind::ServiceAccount, None) => format!("v1 ServiceAccount /{name}"),
@@ -241,17 +251,17 @@ impl<K: MetaKind> MetaObject<K> {
         Ok(K::outputs(answered_uid(&op, uid)?))
     }
 
-    /// GETs the object by name and shapes it like `prior`.
-    async fn get(
+    /// GETs the object's metadata by name: `None` when it does not exist,
+    /// or is a namespace being deleted.
+    pub(crate) async fn live(
         &self,
         ctx: &OpContext,
         ns: Option<&str>,
         name: &str,
-        prior: &Map,
-    ) -> Result<Option<Current<K::Outputs>>, ProviderError> {
+    ) -> Result<Option<ObjectMeta>, ProviderError> {
         let client = self.conn.client(ctx).await?;
         let op = format!("GET {}", self.describe(ns, name));
-        let meta = match (K::KIND, ns) {
+        Ok(match (K::KIND, ns) {
             (Kind::ServiceAccount, Some(ns)) => {
                 let api: Api<ServiceAccount> = Api::namespaced(client, ns);
                 retry(|| api.get_opt(name))
@@ -270,8 +280,21 @@ impl<K: MetaKind> MetaObject<K> {
                     .filter(|n| n.metadata.deletion_timestamp.is_none())
                     .map(|o| o.metadata)
             }
+        })
+    }
+
+    /// GETs the object by name and shapes it like `prior`.
+    async fn get(
+        &self,
+        ctx: &OpContext,
+        ns: Option<&str>,
+        name: &str,
+        prior: &Map,
+    ) -> Result<Option<Current<K::Outputs>>, ProviderError> {
+        let Some(meta) = self.live(ctx, ns, name).await? else {
+            return Ok(None);
         };
-        let Some(meta) = meta else { return Ok(None) };
+        let op = format!("GET {}", self.describe(ns, name));
         let mut inputs = Map::new();
         inputs.insert("name".into(), Value::from(name));
         if let Some(ns) = ns {
@@ -327,24 +350,14 @@ impl<K: MetaKind> MetaObject<K> {
                 .map(|o| o.metadata),
         }
         .map_err(|e| error::api(format!("GET {}", self.describe(ns, name)), e))?;
-        // An object without labels (annotations) has none.
-        let to_value = |m: Option<BTreeMap<String, String>>| {
-            Value::Map(
-                m.unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            )
+        let to_value = |m: BTreeMap<String, String>| {
+            Value::Map(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
         };
-        let mut labels = to_value(meta.labels);
-        if let Value::Map(l) = &mut labels {
-            // Set by the API server on every namespace, never by a user.
-            l.remove("kubernetes.io/metadata.name");
-        }
-        found.inputs.insert("labels".into(), labels);
+        let (labels, annotations) = adopted(&meta);
+        found.inputs.insert("labels".into(), to_value(labels));
         found
             .inputs
-            .insert("annotations".into(), to_value(meta.annotations));
+            .insert("annotations".into(), to_value(annotations));
         Ok(Some(found))
     }
 }

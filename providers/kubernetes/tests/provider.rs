@@ -1,11 +1,13 @@
 //! The `kubernetes` provider through its library API (configure, then
-//! create/read/update/delete on resource types) against the test API server
-//! from `tests/support` (kube_api), and the EKS token against moto-backed
+//! create/read/update/delete on resource types, and find with the
+//! `k8s_namespace` look-up) against the test API server from
+//! `tests/support` (kube_api), and the EKS token against moto-backed
 //! credentials. The CLI-level tests are in the root's tests/kubernetes_e2e.rs.
 
 use std::time::{Duration, SystemTime};
 
 use meshmon_provider_kubernetes::{Kubernetes, eks_token};
+use meshmon_provider_sdk::lookup::NOT_FOUND;
 use meshmon_provider_sdk::{Configured, Current, Map, OpContext, Provider, Value};
 use meshmon_test_support::kube_api::{Auth, KubeApi, Options, decode_eks_token, verify_eks_token};
 use meshmon_test_support::moto::{Moto, REGION};
@@ -264,6 +266,60 @@ fn namespace_labels_meshmon_does_not_manage_never_drift_and_transient_503s_are_r
         assert!(
             terminating_seen >= 1,
             "delete waited until the namespace was gone"
+        );
+    });
+}
+
+#[test]
+fn namespace_lookup_finds_one_made_out_of_band_and_suggests_names_for_a_slip() {
+    let api = KubeApi::start(Auth::Token("t".into()), Options::realistic());
+    api.create(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "appmesh-system", "labels": {"team": "mesh"}, "annotations": {"owner": "platform"}},
+    }));
+    let rt = rt();
+    rt.block_on(async {
+        let k = configured(&api, "t").await;
+        let lookup = k
+            .lookup("k8s_namespace")
+            .expect("the kubernetes provider offers the k8s_namespace look-up");
+        let ctx = OpContext::quiet("data.k8s_namespace.mesh");
+        let found = lookup
+            .find(&ctx, &map(&[("name", "appmesh-system".into())]))
+            .await
+            .unwrap();
+        let live = api
+            .object("v1", "Namespace", None, "appmesh-system")
+            .unwrap();
+        assert_eq!(
+            found,
+            map(&[
+                ("labels", Value::Map(map(&[("team", "mesh".into())])),),
+                (
+                    "annotations",
+                    Value::Map(map(&[("owner", "platform".into())])),
+                ),
+                ("uid", live["metadata"]["uid"].as_str().unwrap().into()),
+            ]),
+            "every label but kubernetes.io/metadata.name, the server's own"
+        );
+
+        let e = lookup
+            .find(&ctx, &map(&[("name", "appmesh-sytem".into())]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some(NOT_FOUND), "{e}");
+        assert!(e.message.contains(r#"name = "appmesh-sytem""#), "{e}");
+        let hint = e.hint.unwrap();
+        assert!(
+            hint.starts_with(r#"did you mean "appmesh-system"?"#),
+            "{hint}"
+        );
+        assert!(
+            api.requests()
+                .iter()
+                .any(|r| r.line() == "GET /api/v1/namespaces" && r.param("limit") == Some("500")),
+            "the names that exist come from a LIST, a page at a time"
         );
     });
 }
