@@ -145,10 +145,16 @@ impl Scope<'_> {
                 Ok((v.value.clone(), v.sensitive))
             }
             RefExpr::File(contents) => Ok((Value::String(contents.clone()), false)),
+            // Replaced by each instance's key and value when the block is
+            // expanded; a block whose keys are not known yet is unknown.
+            RefExpr::EachKey | RefExpr::EachValue(_) | RefExpr::Attr { each_key: true, .. } => {
+                Ok((Value::Unknown, false))
+            }
             RefExpr::Attr {
                 target: address,
                 attr,
                 path,
+                ..
             } => {
                 let Some(known) = self.resources.get(address) else {
                     return Ok((Value::Unknown, false));
@@ -248,9 +254,16 @@ fn describe(r: &RefExpr) -> String {
     match r {
         RefExpr::Var(n) => format!("`var.{n}`"),
         RefExpr::File(_) => "file()".into(),
-        RefExpr::Attr { target, attr, path } => {
+        RefExpr::Attr {
+            target, attr, path, ..
+        } => {
             format!("`{target}.{}`", AttrPath::new(attr.as_str(), path.clone()))
         }
+        RefExpr::EachKey => "`each.key`".into(),
+        RefExpr::EachValue(path) => format!(
+            "`{}`",
+            meshmon_provider_sdk::format_path("each.value", path)
+        ),
     }
 }
 

@@ -350,6 +350,9 @@ declare! {
     outputs FileFound {
         id: String = computed(AttrType::String).describe("The file's path.");
         content: String = computed(AttrType::String).describe("The file's content.");
+        lines: Vec<String> = computed(AttrType::list_of(AttrType::String)).describe(
+            "The content's lines that hold more than blanks, trimmed: a set of keys for `for_each`.",
+        );
         sha256: String = computed(AttrType::String).describe("SHA-256 of the content, hex.");
     }
 }
@@ -395,6 +398,12 @@ impl meshmon_provider_sdk::DeclaredLookup for FileLookup {
         };
         Ok(FileFound {
             sha256: sha256(content.as_bytes()),
+            lines: content
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
             id: path,
             content,
         })

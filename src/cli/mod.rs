@@ -370,7 +370,8 @@ async fn plan_cmd(
         notices,
     )
     .await?;
-    let env = engine.spec.name.as_str();
+    let spec = engine.spec();
+    let env = spec.name.as_str();
     out.print(&reports::plan(format, &plan, env, &registry, &out.palette));
     let plain = render::Palette::new(false);
     reports
@@ -386,7 +387,7 @@ async fn plan_cmd(
         ));
     }
     if let Some(path) = &args.out {
-        SavedPlan::of(&engine.spec, &plan)
+        SavedPlan::of(&engine.spec(), &plan)
             .write(path)
             .map_err(|e| Failure::Message(e, None))?;
         if format == DriftFormat::Text {

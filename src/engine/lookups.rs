@@ -19,46 +19,79 @@ use crate::drift::{self, Drift};
 use crate::eval::{Known, Scope};
 use crate::graph::Graph;
 use crate::plan::{Action, Plan, PlanError};
-use crate::spec::ResourceBlock;
+use crate::spec::{ResourceBlock, Spec};
 use crate::state::{ResourceState, State, Status};
 
 /// Why each look-up is read during apply rather than now.
 pub(super) type Deferred = BTreeMap<Address, String>;
 
+/// The look-ups of one plan, read over one or more passes (a keyed
+/// look-up whose keys another look-up tells is read in a later pass).
+pub(super) struct Lookups {
+    /// What each look-up found last time.
+    last: BTreeMap<Address, ResourceState>,
+    /// Whether to read (false: a saved plan, whose reads stand).
+    read: bool,
+    /// The look-ups settled so far: read, or deferred.
+    settled: BTreeSet<Address>,
+    /// What differs from what they found last time.
+    pub(super) changed: Vec<Drift>,
+    pub(super) deferred: Deferred,
+}
+
+impl Lookups {
+    /// Starts the look-ups of a plan against `prior`, whose `data` holds
+    /// what they found last time.
+    pub(super) fn start(prior: &mut State, read: bool) -> Self {
+        let last = if read {
+            std::mem::take(&mut prior.data)
+        } else {
+            BTreeMap::new()
+        };
+        Lookups {
+            last,
+            read,
+            settled: BTreeSet::new(),
+            changed: Vec::new(),
+            deferred: Deferred::new(),
+        }
+    }
+}
+
 impl Engine {
-    /// Reads every look-up whose inputs are known into `prior.data`, and
-    /// drops from it what is no longer declared and what is read during
-    /// apply. Returns what the look-ups found that differs from what they
-    /// found last time, and why each of the others waits for apply.
+    /// Reads every look-up of `spec` not settled yet whose inputs are
+    /// known into `prior.data`, and drops from it what is no longer
+    /// declared and what is read during apply. What they found that
+    /// differs from last time, and why the others wait for apply, go into
+    /// `lookups`.
     ///
-    /// With `read` false (a saved plan being applied), nothing is read:
-    /// what the plan found when it was made stands, and what it left for
-    /// apply is read then.
+    /// A saved plan being applied reads nothing: what the plan found when
+    /// it was made stands, and what it left for apply is read then.
     pub(super) async fn read_lookups(
         &self,
+        spec: &Spec,
         prior: &mut State,
         graph: &Graph,
-        read: bool,
-    ) -> Result<(Vec<Drift>, Deferred), Error> {
-        let spec = &self.spec;
+        lookups: &mut Lookups,
+    ) -> Result<(), Error> {
         prior.data.retain(|a, _| spec.resources.contains_key(a));
-        let mut deferred = Deferred::new();
         let mut pending: BTreeSet<Address> = spec
             .resources
             .keys()
-            .filter(|a| a.is_data())
+            .filter(|a| a.is_data() && !lookups.settled.contains(*a))
             .cloned()
             .collect();
-        if !read {
+        lookups.settled.extend(pending.iter().cloned());
+        if !lookups.read {
             for a in pending {
                 if !prior.data.contains_key(&a) {
-                    deferred.insert(a, "the saved plan reads it during apply".into());
+                    lookups
+                        .deferred
+                        .insert(a, "the saved plan reads it during apply".into());
                 }
             }
-            return Ok((Vec::new(), deferred));
+            return Ok(());
         }
-        let last = std::mem::take(&mut prior.data);
-        let mut changed = Vec::new();
         // In rounds: each reads, at once, the look-ups whose look-up
         // dependencies are all settled.
         while !pending.is_empty() {
@@ -78,9 +111,9 @@ impl Engine {
             for address in ready {
                 pending.remove(&address);
                 let block = &spec.resources[&address];
-                match self.prepare_read(block, graph, prior, &known, &deferred)? {
+                match self.prepare_read(spec, block, prior, &known, &lookups.deferred)? {
                     Ready::Later(reason) => {
-                        deferred.insert(address, reason);
+                        lookups.deferred.insert(address, reason);
                     }
                     Ready::Now(read) => {
                         let providers = self.providers.clone();
@@ -130,33 +163,39 @@ impl Engine {
                 let sensitive = self.sensitive_of(&record);
                 self.secrets
                     .learn_attributes([&record.inputs, &record.outputs], &sensitive);
-                if let Some(before) = last.get(&address) {
+                if let Some(before) = lookups.last.get(&address) {
                     let schema = self.registry.schema_at(&address);
                     if let Some(d) =
                         drift::compare(&address, schema, before, &record.current(), sensitive)
                     {
-                        changed.push(d);
+                        lookups.changed.push(d);
                     }
                 }
                 prior.data.insert(address, record);
             }
             Error::all_of(failed)?;
         }
-        changed.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok((changed, deferred))
+        lookups.changed.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(())
     }
 
     /// A look-up's inputs and provider, when they are known now; otherwise
     /// why it waits for apply.
     fn prepare_read(
         &self,
+        spec: &Spec,
         block: &ResourceBlock,
-        graph: &Graph,
         prior: &State,
         known: &HashMap<Address, Known>,
         deferred: &Deferred,
     ) -> Result<Ready, Error> {
-        for dep in graph.dependencies(&block.address) {
+        for dep in block.dependencies(spec) {
+            if let Some(why) = spec.deferred.get(&dep.config()) {
+                return Ok(Ready::Later(format!(
+                    "it depends on {}, whose keys are not known yet: {why}",
+                    dep.config()
+                )));
+            }
             if dep.is_data() && deferred.contains_key(&dep) {
                 return Ok(Ready::Later(format!(
                     "it depends on {dep}, which is read during apply"
@@ -173,16 +212,16 @@ impl Engine {
             .lookup_schema(&block.type_name)
             .expect("look-up types are checked when the spec loads");
         let scope = Scope {
-            vars: &self.spec.variables,
+            vars: &spec.variables,
             resources: known,
         };
         let (inputs, sensitive) = scope
             .inputs(schema, &block.attrs)
-            .map_err(|e| PlanError::input(&self.spec, block, &e))?;
+            .map_err(|e| PlanError::input(spec, block, &e))?;
         if let Some((k, _)) = inputs.iter().find(|(_, v)| v.contains_unknown()) {
             return Ok(Ready::Later(format!("its `{k}` is known only after apply")));
         }
-        let Some(config) = self.providers.config(&self.spec, &block.provider, known)? else {
+        let Some(config) = self.providers.config(spec, &block.provider, known)? else {
             return Ok(Ready::Later(format!(
                 "the configuration of provider `{}` is known only after apply",
                 block.provider
@@ -252,4 +291,35 @@ pub(super) fn stale_reads(plan: &Plan, graph: &Graph) -> Deferred {
         }
     }
     out
+}
+
+/// What references see after the plan: the planned values of what it
+/// creates and changes (`Unknown` where only apply can tell), what the
+/// state records of the rest, and what the look-ups found.
+/// Look-ups in `stale` are read during apply: unknown.
+pub(super) fn planned(plan: &Plan, stale: &Deferred) -> HashMap<Address, Known> {
+    let mut known = Known::all(&plan.prior);
+    for a in stale.keys() {
+        known.remove(a);
+    }
+    for c in &plan.changes {
+        match (&c.after, c.action) {
+            (_, Action::Delete) => {
+                if c.deposed.is_none() {
+                    known.remove(&c.address);
+                }
+            }
+            (Some(after), _) => {
+                known.insert(
+                    c.address.clone(),
+                    Known {
+                        attrs: after.clone(),
+                        sensitive: c.sensitive.clone(),
+                    },
+                );
+            }
+            (None, _) => {}
+        }
+    }
+    known
 }

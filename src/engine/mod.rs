@@ -260,11 +260,49 @@ impl Providers {
     }
 }
 
+/// How many times a plan is computed again as look-ups defer and keys
+/// become known; each pass only defers more or expands what is known, so
+/// a spec settles in a few.
+const MAX_REPLANS: usize = 8;
+
+/// `spec` with its keyed blocks expanded over `known`.
+fn expanded(spec: &Spec, known: &HashMap<Address, crate::eval::Known>) -> Result<Spec, Error> {
+    let mut next = spec.clone();
+    crate::spec::expand::expand(&mut next, known).map_err(|e| expand_failed(spec, e))?;
+    Ok(next)
+}
+
+/// Whether two expansions have the same instances and defer the same
+/// blocks.
+fn same_instances(a: &Spec, b: &Spec) -> bool {
+    a.deferred.keys().eq(b.deferred.keys()) && a.resources.keys().eq(b.resources.keys())
+}
+
+/// The first `for_each` that cannot be expanded, as a plan error that
+/// points into the spec; the others are in its message.
+fn expand_failed(spec: &Spec, errors: Vec<crate::spec::expand::ExpandError>) -> Error {
+    let all: Vec<plan::PlanError> = errors
+        .into_iter()
+        .map(|e| plan::PlanError::Eval {
+            address: e.address,
+            message: e.message,
+            span: e.span,
+            spec: spec.source.clone(),
+        })
+        .collect();
+    Error::Plan(match all.len() {
+        1 => all.into_iter().next().expect("one"),
+        _ => plan::PlanError::Several(all),
+    })
+}
+
 /// How long a plan waits for a provider's look-ahead at a create.
 const LOOK_AHEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Engine {
-    pub spec: Arc<Spec>,
+    /// The spec, its keyed blocks expanded as far as the last plan knew
+    /// their keys.
+    spec: std::sync::RwLock<Arc<Spec>>,
     pub registry: Arc<Registry>,
     pub providers: Arc<Providers>,
     pub parallelism: usize,
@@ -276,7 +314,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(spec: Spec, registry: Arc<Registry>, parallelism: usize) -> Self {
         Engine {
-            spec: Arc::new(spec),
+            spec: std::sync::RwLock::new(Arc::new(spec)),
             providers: Arc::new(Providers::new(registry.clone())),
             registry,
             parallelism: parallelism.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
@@ -285,10 +323,15 @@ impl Engine {
         .sharing_secrets(Arc::new(Secrets::new()))
     }
 
+    /// The spec as the last plan expanded it.
+    pub fn spec(&self) -> Arc<Spec> {
+        self.spec.read().expect("never poisoned").clone()
+    }
+
     /// The same engine, learning secrets into `secrets` (which the CLI
     /// masks its output with): the spec's secret variables first.
     pub fn sharing_secrets(mut self, secrets: Arc<Secrets>) -> Self {
-        for v in self.spec.variables.values().filter(|v| v.sensitive) {
+        for v in self.spec().variables.values().filter(|v| v.sensitive) {
             secrets.learn(&v.value);
         }
         self.secrets = secrets;
@@ -332,7 +375,7 @@ impl Engine {
         // from being shown; apply refuses while any of it is missing.
         let mut preflight: Vec<String> = Vec::new();
         let mut checked = std::collections::BTreeSet::new();
-        for block in self.spec.resources.values() {
+        for block in self.spec().resources.values() {
             if !checked.insert(block.type_name.as_str()) {
                 continue;
             }
@@ -349,11 +392,30 @@ impl Engine {
         }
         // A destroy reads nothing: what the look-ups found last time still
         // configures the providers that delete.
-        let graph = crate::graph::Graph::build(&self.spec);
         let read = read && !options.destroy;
-        let (lookups, mut deferred) = self.read_lookups(&mut prior, &graph, read).await?;
+        let mut spec = self.spec();
+        let mut lookups = lookups::Lookups::start(&mut prior, read);
+        // Keyed blocks whose keys were not known when the spec loaded may
+        // be known now, from the state and the look-ups: expand them, read
+        // the look-ups that expanding made, and again until nothing more
+        // expands.
+        let dynamic = spec.keyed_by_objects();
+        let mut graph;
+        loop {
+            graph = crate::graph::Graph::build(&spec);
+            self.read_lookups(&spec, &mut prior, &graph, &mut lookups)
+                .await?;
+            if !dynamic || options.destroy {
+                break;
+            }
+            let next = expanded(&spec, &crate::eval::Known::all(&prior))?;
+            if same_instances(&next, &spec) {
+                break;
+            }
+            spec = Arc::new(next);
+        }
         let mut plan = plan::compute(
-            &self.spec,
+            &spec,
             &self.registry,
             prior,
             drift.clone(),
@@ -361,20 +423,34 @@ impl Engine {
             &advise,
         )?;
         // What a look-up finds may change with what the plan changes: such
-        // a look-up is read during apply, and the plan computed again
-        // without what it found (which may defer more).
-        loop {
-            let stale = lookups::stale_reads(&plan, &graph);
-            if stale.is_empty() || options.destroy {
+        // a look-up is read during apply. The keys of a block that come
+        // from other objects are what the plan makes of those objects:
+        // known ones expand, unknown ones defer the block. Either way the
+        // plan is computed again, until it stands.
+        for _ in 0..MAX_REPLANS {
+            if options.destroy {
                 break;
             }
+            let stale = lookups::stale_reads(&plan, &graph);
             let mut prior = plan.unrefactored_prior();
-            for (address, reason) in stale {
-                prior.data.remove(&address);
-                deferred.insert(address, reason);
+            for (address, reason) in &stale {
+                prior.data.remove(address);
+                lookups.deferred.insert(address.clone(), reason.clone());
+            }
+            let mut rekeyed = false;
+            if dynamic {
+                let next = expanded(&spec, &lookups::planned(&plan, &stale))?;
+                rekeyed = !same_instances(&next, &spec);
+                if rekeyed {
+                    spec = Arc::new(next);
+                    graph = crate::graph::Graph::build(&spec);
+                }
+            }
+            if stale.is_empty() && !rekeyed {
+                break;
             }
             plan = plan::compute(
-                &self.spec,
+                &spec,
                 &self.registry,
                 prior,
                 drift.clone(),
@@ -387,14 +463,16 @@ impl Engine {
             .iter_mut()
             .filter(|c| c.action == plan::Action::Read)
         {
-            if let Some(reason) = deferred.get(&c.address) {
+            if let Some(reason) = lookups.deferred.get(&c.address) {
                 c.notes.push(format!("read during apply: {reason}"));
             }
         }
-        plan.lookups = lookups
+        plan.lookups = std::mem::take(&mut lookups.changed)
             .into_iter()
             .filter(|d| plan.prior.data.contains_key(&d.address))
             .collect();
+        // Apply works on the instances this plan was made for.
+        *self.spec.write().expect("never poisoned") = spec;
         plan.preflight = preflight;
         self.look_ahead(&mut plan, &configured).await;
         plan.throttling = self.registry.throttling();
@@ -484,11 +562,12 @@ impl Engine {
     /// that a plan can consult them. Failures here surface later, on use.
     pub async fn configure_known(&self, state: &State) {
         let known = Known::all(state);
-        let mut names: Vec<&String> = self.spec.resources.values().map(|r| &r.provider).collect();
+        let spec = self.spec();
+        let mut names: Vec<&String> = spec.resources.values().map(|r| &r.provider).collect();
         names.sort();
         names.dedup();
         for name in names {
-            if let Ok(Some(config)) = self.providers.config(&self.spec, name, &known) {
+            if let Ok(Some(config)) = self.providers.config(&self.spec(), name, &known) {
                 let _ = self.providers.get(name, &config).await;
             }
         }
@@ -501,7 +580,8 @@ impl Engine {
         address: &Address,
         id: &str,
     ) -> Result<ResourceState, Error> {
-        let block = self.spec.resources.get(address).ok_or_else(|| {
+        let spec = self.spec();
+        let block = spec.resources.get(address).ok_or_else(|| {
             Error::Usage(format!(
                 "{address} is not declared in the spec: add [resources.{}] first, then import",
                 address
@@ -518,7 +598,7 @@ impl Engine {
             )));
         }
         let known = Known::all(state);
-        let config = self.providers.config(&self.spec, &block.provider, &known)?.ok_or_else(|| {
+        let config = self.providers.config(&self.spec(), &block.provider, &known)?.ok_or_else(|| {
             Error::Usage(format!(
                 "provider `{}` depends on resources not yet in the state; import or apply those first",
                 block.provider
@@ -543,7 +623,7 @@ impl Engine {
                 block.type_name
             ))
         })?;
-        let graph = crate::graph::Graph::build(&self.spec);
+        let graph = crate::graph::Graph::build(&self.spec());
         // Secret as apply would record it: what the schema marks, and what
         // the spec builds from a secret (a file's content from a sensitive
         // variable), so that nothing shows it after the import either.
@@ -554,7 +634,7 @@ impl Engine {
             .unwrap_or_default();
         if let Some(schema) = self.registry.schema(&block.type_name) {
             let scope = crate::eval::Scope {
-                vars: &self.spec.variables,
+                vars: &self.spec().variables,
                 resources: &known,
             };
             if let Ok((_, from_spec)) = scope.inputs(schema, &block.attrs) {

@@ -68,7 +68,7 @@ pub(super) fn prepare(
     original: Option<&Current>,
     known: &HashMap<Address, Known>,
 ) -> Result<Op, Error> {
-    let spec = &engine.spec;
+    let spec = &engine.spec();
     let config = engine.providers.config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
         provider: c.provider.clone(),
         message: "its configuration still refers to values that are not known; this is a bug in meshmon".into(),

@@ -39,7 +39,7 @@ impl Engine {
                 if p.dependencies.iter().any(|d| state.pending.contains_key(d)) {
                     continue;
                 }
-                if let Some(config) = self.providers.config(&self.spec, &p.provider, &known)? {
+                if let Some(config) = self.providers.config(&self.spec(), &p.provider, &known)? {
                     batch.push((address.clone(), p.clone(), config));
                 }
             }
@@ -51,7 +51,7 @@ impl Engine {
                 let providers = self.providers.clone();
                 let lineage = state.lineage.clone();
                 let block_timeout = self
-                    .spec
+                    .spec()
                     .resources
                     .get(&address)
                     .and_then(|b| b.timeouts.create);

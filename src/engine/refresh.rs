@@ -41,7 +41,7 @@ impl Engine {
             .map(|(k, d)| (Object::Deposed(k.clone()), &d.address, &d.resource));
         for (object, address, r) in current.chain(deposed) {
             if !configs.contains_key(&r.provider) {
-                let config = self.providers.config(&self.spec, &r.provider, &known)?;
+                let config = self.providers.config(&self.spec(), &r.provider, &known)?;
                 configs.insert(r.provider.clone(), config);
             }
             let Some(config) = configs[&r.provider].clone() else {
@@ -66,6 +66,7 @@ impl Engine {
                     })
             });
         }
+        let spec = self.spec();
         let mut refreshed = state.clone();
         let mut drift = Vec::new();
         let mut failed = Vec::new();
@@ -111,10 +112,12 @@ impl Engine {
                         drift.push(Drift::deleted(address, prior, sensitive));
                         continue;
                     };
-                    let ignored = self
-                        .spec
+                    // An instance whose block's keys are not expanded yet
+                    // ignores what its block says.
+                    let ignored = spec
                         .resources
                         .get(&address)
+                        .or_else(|| spec.keyed.get(&address.config()))
                         .map_or(&[][..], |b| &b.lifecycle.ignore_changes);
                     let now = drift::keep_ignored(now, prior, ignored);
                     let schema = self.registry.schema(&prior.type_name);

@@ -275,7 +275,7 @@ pub async fn run(
     };
 
     let outputs = if !plan.options.destroy {
-        crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec, &known))
+        crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec(), &known))
     } else if book.state.resources.is_empty() {
         Default::default()
     } else {

@@ -86,6 +86,11 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
         "output_changes": outputs,
         "drift": plan.drift.iter().map(drift_entry).collect::<Vec<_>>(),
         "lookup_changes": plan.lookups.iter().map(drift_entry).collect::<Vec<_>>(),
+        "deferred": plan
+            .deferred
+            .iter()
+            .map(|(address, reason)| json!({"address": address, "reason": reason}))
+            .collect::<Vec<_>>(),
         "moves": plan
             .moves
             .iter()

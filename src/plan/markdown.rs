@@ -90,6 +90,9 @@ pub fn plan_within(plan: &Plan, env: &str, registry: &Registry, limit: usize) ->
     }
     head.push('\n');
 
+    if !plan.deferred.is_empty() {
+        tail.push_str(&fenced("text", &render::deferred_section(plan, &plain)));
+    }
     if !outputs.is_empty() {
         tail.push_str(&outputs_section(&outputs));
     }

@@ -140,6 +140,10 @@ pub struct Plan {
     /// Look-ups read for this plan that found something other than what
     /// they found last time; `prior.data` holds what they found now.
     pub lookups: Vec<Drift>,
+    /// Blocks not planned because their keys (or the keys of what they
+    /// need) are known only after apply, each with why: the next apply
+    /// plans them. What they record stays as it is meanwhile.
+    pub deferred: BTreeMap<Address, String>,
 }
 
 impl Plan {
@@ -297,6 +301,9 @@ pub enum PlanError {
     /// The plan would destroy a resource the spec protects.
     #[error("{address} has lifecycle.prevent_destroy = true and cannot be destroyed")]
     PreventDestroy { address: Address },
+    /// A `[[moved]]` entry away from an instance the spec still declares.
+    #[error("cannot move {from}: the spec still declares it")]
+    MoveFromDeclared { from: Address },
     /// A `[[moved]]` entry whose both ends are recorded.
     #[error("cannot move {from} to {to}: the state records both")]
     MoveOntoRecorded { from: Address, to: Address },
@@ -324,6 +331,7 @@ impl PlanError {
             PlanError::Several(all) => all.iter().flat_map(PlanError::diagnostics).collect(),
             PlanError::UnknownAddress { .. }
             | PlanError::PreventDestroy { .. }
+            | PlanError::MoveFromDeclared { .. }
             | PlanError::MoveOntoRecorded { .. } => Vec::new(),
         }
     }
@@ -335,6 +343,9 @@ impl PlanError {
                 "remove prevent_destroy from the spec first if you really mean to destroy it"
                     .into(),
             ),
+            PlanError::MoveFromDeclared { from } => Some(format!(
+                "remove the key of {from} from the block's `for_each`, or the [[moved]] entry"
+            )),
             PlanError::MoveOntoRecorded { from, .. } => Some(format!(
                 "the move was done already, or both objects exist: remove the [[moved]] entry, or `meshmon state rm {from}` if its object is the one to give up"
             )),
@@ -360,20 +371,40 @@ pub fn compute(
     } else {
         refactor::apply(spec, &mut prior)?
     };
-    for (flag, list) in [("target", &options.targets), ("replace", &options.replace)] {
-        for a in list {
-            if !spec.resources.contains_key(a) && !prior.resources.contains_key(a) {
+    // `TYPE.NAME` of a keyed block names every instance of it.
+    let mut options = options;
+    for (flag, list) in [
+        ("target", &mut options.targets),
+        ("replace", &mut options.replace),
+    ] {
+        let mut instances = Vec::new();
+        for a in list.iter() {
+            let before = instances.len();
+            instances.extend(
+                spec.resources
+                    .keys()
+                    .chain(prior.resources.keys())
+                    .filter(|r| a.selects(r))
+                    .cloned(),
+            );
+            if instances.len() == before {
                 return Err(PlanError::UnknownAddress {
                     flag,
                     address: a.clone(),
                 });
             }
         }
+        instances.sort();
+        instances.dedup();
+        *list = instances;
     }
     let graph = Graph::build(spec);
     let mut changes = Vec::new();
     let mut failed = Vec::new();
     let mut unplanned: HashSet<Address> = HashSet::new();
+    // Blocks that wait for keys known only after apply, and what needs
+    // them, each with why.
+    let mut deferred: BTreeMap<Address, String> = spec.deferred.clone();
     let mut known: HashMap<Address, Known> = HashMap::with_capacity(spec.resources.len());
 
     if options.destroy {
@@ -402,6 +433,15 @@ pub fn compute(
                 if let Some(r) = existing {
                     known.insert(addr.clone(), Known::from_state(r));
                 }
+                continue;
+            }
+            // What needs a keyed block whose keys are not known yet waits
+            // for them: kept as it is, planned by the next apply.
+            if let Some(reason) = deferral(spec, block, &deferred) {
+                if let Some(r) = existing {
+                    known.insert(addr.clone(), Known::from_state(r));
+                }
+                deferred.insert(addr.clone(), reason);
                 continue;
             }
             // What depends on a resource that could not be planned cannot
@@ -434,7 +474,10 @@ pub fn compute(
             changes.push(change);
         }
         for (addr, r) in &prior.resources {
+            // An instance of a block whose keys are not known yet may be
+            // one of them still.
             if !spec.resources.contains_key(addr)
+                && !deferred.contains_key(&addr.config())
                 && selected.as_ref().is_none_or(|s| s.contains(addr))
             {
                 changes.push(deletion(addr, r));
@@ -483,6 +526,11 @@ pub fn compute(
         crate::eval::outputs(spec, &known)
     };
     Ok(Plan {
+        deferred: if options.destroy {
+            BTreeMap::new()
+        } else {
+            deferred
+        },
         changes,
         drift,
         prior,
@@ -493,6 +541,28 @@ pub fn compute(
         forgets,
         throttling: Vec::new(),
         lookups: Vec::new(),
+    })
+}
+
+/// Why `block` waits for apply: it needs a block whose keys are not known
+/// yet, or something that waits for such a block.
+fn deferral(
+    spec: &Spec,
+    block: &ResourceBlock,
+    deferred: &BTreeMap<Address, String>,
+) -> Option<String> {
+    if deferred.is_empty() {
+        return None;
+    }
+    block.dependencies(spec).into_iter().find_map(|d| {
+        if deferred.contains_key(&d) {
+            Some(format!("it needs {d}, which waits for apply"))
+        } else {
+            let config = d.config();
+            deferred
+                .get(&config)
+                .map(|_| format!("it needs {config}, whose keys are known only after apply"))
+        }
     })
 }
 

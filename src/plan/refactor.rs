@@ -22,6 +22,11 @@ pub(super) fn apply(spec: &Spec, prior: &mut State) -> Result<Refactored, PlanEr
         if !prior.resources.contains_key(&m.from) {
             continue;
         }
+        if spec.resources.contains_key(&m.from) {
+            return Err(PlanError::MoveFromDeclared {
+                from: m.from.clone(),
+            });
+        }
         if prior.resources.contains_key(&m.to) {
             return Err(PlanError::MoveOntoRecorded {
                 from: m.from.clone(),

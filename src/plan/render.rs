@@ -111,6 +111,9 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         }
         let _ = writeln!(out, "{} {}", p.bold.apply_to("Plan:"), summary_line(plan));
     }
+    if !plan.deferred.is_empty() {
+        out.push_str(&deferred_section(plan, p));
+    }
     if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");
         for o in outputs {
@@ -157,6 +160,19 @@ pub fn throttling_line(throttling: &[meshmon_provider_sdk::Traffic]) -> Option<S
         "Throttled, waited and retried: {}.",
         services.join("; ")
     ))
+}
+
+/// The blocks this plan leaves for a later one, and why.
+pub fn deferred_section(plan: &Plan, p: &Palette) -> String {
+    let mut out = format!(
+        "\n{}\n",
+        p.bold
+            .apply_to("Deferred: planned by the next apply, once their keys are known:")
+    );
+    for (address, reason) in &plan.deferred {
+        let _ = writeln!(out, "  # {}: {reason}", p.bold.apply_to(address));
+    }
+    out
 }
 
 /// The lines for `[[moved]]` and `[[removed]]` entries that act.

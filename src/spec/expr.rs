@@ -16,10 +16,17 @@ pub enum RefExpr {
     /// `TARGET.ATTR.path…`: an attribute of the object `target` names.
     Attr {
         target: Address,
+        /// `TYPE.NAME[each.key].ATTR`: `target` is the keyed block, and
+        /// the instance is the one with the referring instance's key.
+        each_key: bool,
         attr: String,
         path: Vec<PathSegment>,
     },
     File(String),
+    /// `each.key` inside a block with `for_each`.
+    EachKey,
+    /// `each.value.path…` inside a block with `for_each`.
+    EachValue(Vec<PathSegment>),
 }
 
 impl RefExpr {
@@ -152,7 +159,82 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
             "unknown function `{fname}`: the only function is `file(\"path\")`"
         )));
     }
-    let (head, path) = split_path(text).map_err(err)?;
+    let (head, segs) = split_path(text).map_err(err)?;
+    // `[each.key]` may only pick an instance, right after `TYPE.NAME`.
+    let index = match (head.len(), head.first().map(String::as_str), segs.first()) {
+        (2, _, Some(Seg::Each)) | (3, Some("data"), Some(Seg::Each)) => Some(Index::Each),
+        (2, Some(h), Some(Seg::At(PathSegment::Key(k)))) if h != "var" && h != "each" => {
+            Some(Index::Key(k.clone()))
+        }
+        (3, Some("data"), Some(Seg::At(PathSegment::Key(k)))) => Some(Index::Key(k.clone())),
+        (2, Some(h), Some(Seg::At(PathSegment::Index(i)))) if h != "var" && h != "each" => {
+            return Err(err(format!(
+                "instance keys are strings: write `{}.{}[\"{i}\"]`",
+                head[0], head[1]
+            )));
+        }
+        _ => None,
+    };
+    let mut segs = segs.into_iter();
+    let (mut head, mut path) = match index {
+        Some(_) => {
+            segs.next();
+            // The identifiers after the key are the attribute and a path.
+            let mut attr_and_path = Vec::new();
+            for s in segs {
+                match s {
+                    Seg::At(p) => attr_and_path.push(p),
+                    Seg::Each => {
+                        return Err(err(
+                            "`[each.key]` picks an instance: it goes right after TYPE.NAME".into(),
+                        ));
+                    }
+                }
+            }
+            let mut rest = attr_and_path.into_iter();
+            let mut head = head;
+            match rest.next() {
+                Some(PathSegment::Key(a)) => head.push(a),
+                _ => {
+                    return Err(err(format!(
+                        "`{text}` names an instance, not a value: add the attribute, like `{text}.id`"
+                    )));
+                }
+            }
+            (head, rest.collect::<Vec<_>>())
+        }
+        None => {
+            let mut path = Vec::new();
+            for s in segs {
+                match s {
+                    Seg::At(p) => path.push(p),
+                    Seg::Each => {
+                        return Err(err(
+                            "`[each.key]` picks an instance: write TYPE.NAME[each.key].ATTR".into(),
+                        ));
+                    }
+                }
+            }
+            (head, path)
+        }
+    };
+    let target = |mode_data: bool, t: &str, n: &str| {
+        let a = if mode_data {
+            Address::data(t, n)
+        } else {
+            Address::resource(t, n)
+        };
+        match &index {
+            Some(Index::Key(k)) => a.with_key(k.clone()),
+            _ => a,
+        }
+    };
+    let each_key = matches!(index, Some(Index::Each));
+    // Dotted names after the attribute are keys of its value.
+    let split_attr = |head: &mut Vec<String>, at: usize, path: &mut Vec<PathSegment>| {
+        let tail: Vec<PathSegment> = head.drain(at + 1..).map(PathSegment::Key).collect();
+        path.splice(0..0, tail);
+    };
     match head.as_slice() {
         [v, name] if v == "var" => {
             if !path.is_empty() {
@@ -165,26 +247,33 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
         [v, ..] if v == "var" => Err(err(format!(
             "`{text}` is not a variable reference: expected `var.NAME`"
         ))),
-        [d, t, n, a, rest @ ..] if d == "data" => Ok(RefExpr::Attr {
-            target: Address::data(t, n),
-            attr: a.clone(),
-            path: rest
-                .iter()
-                .map(|k| PathSegment::Key(k.clone()))
-                .chain(path)
-                .collect(),
-        }),
+        [e, k] if e == "each" && k == "key" && path.is_empty() => Ok(RefExpr::EachKey),
+        [e, v, ..] if e == "each" && v == "value" => {
+            split_attr(&mut head, 1, &mut path);
+            Ok(RefExpr::EachValue(path))
+        }
+        [e, ..] if e == "each" => Err(err(format!(
+            "`{text}` is not a reference to the instance: expected `each.key` or `each.value`"
+        ))),
+        [d, _, _, _, ..] if d == "data" => {
+            split_attr(&mut head, 3, &mut path);
+            Ok(RefExpr::Attr {
+                target: target(true, &head[1], &head[2]),
+                each_key,
+                attr: head[3].clone(),
+                path,
+            })
+        }
         [d, t, n] if d == "data" => Err(err(format!(
             "`data.{t}.{n}` names a look-up, not a value: add the attribute, like `data.{t}.{n}.id`"
         ))),
-        [t, n, a, rest @ ..] => {
-            let mut full_path: Vec<PathSegment> =
-                rest.iter().map(|k| PathSegment::Key(k.clone())).collect();
-            full_path.extend(path);
+        [_, _, _, ..] => {
+            split_attr(&mut head, 2, &mut path);
             Ok(RefExpr::Attr {
-                target: Address::resource(t, n),
-                attr: a.clone(),
-                path: full_path,
+                target: target(false, &head[0], &head[1]),
+                each_key,
+                attr: head[2].clone(),
+                path,
             })
         }
         [t, n] => Err(err(format!(
@@ -196,9 +285,23 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
     }
 }
 
+/// How a reference picks an instance of a keyed block.
+enum Index {
+    Key(String),
+    /// `[each.key]`: the instance with the referring instance's key.
+    Each,
+}
+
+/// One step after the dotted head of a reference.
+enum Seg {
+    At(PathSegment),
+    /// `[each.key]`.
+    Each,
+}
+
 /// Splits `a.b.c[0]["k"].d` into dotted identifiers up to the first index and
 /// the remaining path. Identifiers after an index become path keys.
-fn split_path(text: &str) -> Result<(Vec<String>, Vec<PathSegment>), String> {
+fn split_path(text: &str) -> Result<(Vec<String>, Vec<Seg>), String> {
     let mut head = Vec::new();
     let mut path = Vec::new();
     let mut in_head = true;
@@ -211,12 +314,16 @@ fn split_path(text: &str) -> Result<(Vec<String>, Vec<PathSegment>), String> {
                 .find(']')
                 .ok_or_else(|| format!("`[` without `]` in `{text}`"))?;
             let idx = r[..end].trim();
-            if let Ok(i) = idx.parse::<usize>() {
-                path.push(PathSegment::Index(i));
+            if idx == "each.key" {
+                path.push(Seg::Each);
+            } else if let Ok(i) = idx.parse::<usize>() {
+                path.push(Seg::At(PathSegment::Index(i)));
             } else if let Some(k) = parse_quoted(idx) {
-                path.push(PathSegment::Key(k));
+                path.push(Seg::At(PathSegment::Key(k)));
             } else {
-                return Err(format!("index `[{idx}]` must be a number or a quoted key"));
+                return Err(format!(
+                    "index `[{idx}]` must be a number, a quoted key or `each.key`"
+                ));
             }
             rest = &r[end + 1..];
             continue;
@@ -238,7 +345,7 @@ fn split_path(text: &str) -> Result<(Vec<String>, Vec<PathSegment>), String> {
         if in_head {
             head.push(ident.to_string());
         } else {
-            path.push(PathSegment::Key(ident.to_string()));
+            path.push(Seg::At(PathSegment::Key(ident.to_string())));
         }
         rest = &r[end..];
     }
@@ -282,6 +389,7 @@ mod tests {
             refs("${null_resource.a.inputs.list[2][\"k\"].z}"),
             vec![RefExpr::Attr {
                 target: Address::resource("null_resource", "a"),
+                each_key: false,
                 attr: "inputs".into(),
                 path: vec![
                     PathSegment::Key("list".into()),

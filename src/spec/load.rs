@@ -16,7 +16,7 @@ use super::node::{self, Key, Node, NodeKind};
 use super::vars::{self, Supplied, VarInputs};
 use super::{
     Expr, Lifecycle, OutputBlock, ProviderBlock, ResourceBlock, S3Config, Spec, Timeouts, Variable,
-    valid_name,
+    article, valid_name,
 };
 use crate::addr::Address;
 use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
@@ -47,9 +47,9 @@ const TOP_KEYS: &[&str] = &[
 ];
 const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
-const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts"];
+const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts", "for_each"];
 /// A look-up only reads: no lifecycle, no timeouts of changes.
-const DATA_META_KEYS: &[&str] = &["depends_on"];
+const DATA_META_KEYS: &[&str] = &["depends_on", "for_each"];
 const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const OUTPUT_KEYS: &[&str] = &["value", "sensitive", "description"];
@@ -96,6 +96,8 @@ pub fn load_text(
         registry,
         diags: Diagnostics::default(),
         addresses: BTreeMap::new(),
+        keyed: BTreeSet::new(),
+        in_keyed: false,
         variables: BTreeMap::new(),
     };
     if !syntax.is_empty() {
@@ -174,6 +176,10 @@ struct Loader<'a> {
     diags: Diagnostics,
     /// Declared resource addresses → (type, header span).
     addresses: BTreeMap<Address, (String, Range<usize>)>,
+    /// The declared blocks that have `for_each`.
+    keyed: BTreeSet<Address>,
+    /// Whether the block being read has `for_each` (`each` is known).
+    in_keyed: bool,
     variables: BTreeMap<String, Variable>,
 }
 
@@ -338,9 +344,16 @@ impl Loader<'_> {
         }
 
         let mut resources = BTreeMap::new();
+        let mut keyed = BTreeMap::new();
         for (type_name, address, key, node) in raw_resources {
-            if let Some(r) = self.resource(&type_name, &address, &key, node) {
-                resources.insert(address, r);
+            match self.resource(&type_name, &address, &key, node) {
+                Some(r) if r.for_each.is_some() => {
+                    keyed.insert(address, r);
+                }
+                Some(r) => {
+                    resources.insert(address, r);
+                }
+                None => {}
             }
         }
 
@@ -352,7 +365,7 @@ impl Loader<'_> {
         let moved = self.moved(get("moved"));
         let removed = self.removed(get("removed"), &moved);
 
-        Some(Spec {
+        let mut spec = Spec {
             name: name?,
             state_path,
             backend,
@@ -363,12 +376,24 @@ impl Loader<'_> {
             variables: std::mem::take(&mut self.variables),
             providers,
             resources,
+            keyed,
+            deferred: BTreeMap::new(),
             outputs,
             acknowledge,
             files: std::mem::take(&mut self.files),
             moved,
             removed,
-        })
+        };
+        // Blocks whose keys are written out or come from variables become
+        // their instances now; the others once planning knows their keys.
+        if !self.diags.has_errors()
+            && let Err(errors) = super::expand::expand(&mut spec, &Default::default())
+        {
+            for e in errors {
+                self.err(e.to_string(), e.span, "here");
+            }
+        }
+        Some(spec)
     }
 
     /// Declares every block of `[resources]` (or, `data`, of `[data]`):
@@ -437,6 +462,12 @@ impl Loader<'_> {
                 };
                 self.addresses
                     .insert(address.clone(), (type_name.clone(), nkey.span.clone()));
+                if nnode
+                    .as_table()
+                    .is_some_and(|t| t.iter().any(|(k, _)| k.name == "for_each"))
+                {
+                    self.keyed.insert(address.clone());
+                }
                 out.push((tkey.name.clone(), address, nkey.clone(), nnode));
             }
         }
@@ -544,15 +575,6 @@ fn node_value(n: &Node) -> Value {
                 .map(|(k, v)| (k.name.clone(), node_value(v)))
                 .collect(),
         ),
-    }
-}
-
-/// "a" or "an" before a type name.
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
     }
 }
 

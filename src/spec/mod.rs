@@ -5,6 +5,7 @@
 //! problem it finds, not just the first.
 
 mod backend;
+pub mod expand;
 pub mod expr;
 mod load;
 pub mod node;
@@ -41,7 +42,15 @@ pub struct Spec {
     pub source: Source,
     pub variables: BTreeMap<String, Variable>,
     pub providers: BTreeMap<String, ProviderBlock>,
+    /// Every resource and look-up, by address: blocks without `for_each`
+    /// and the instances of those with it whose keys are known.
     pub resources: BTreeMap<Address, ResourceBlock>,
+    /// Blocks with `for_each` as declared, by address without a key; their
+    /// instances are in `resources` once `expand` knows their keys.
+    pub keyed: BTreeMap<Address, ResourceBlock>,
+    /// The keyed blocks whose keys are known only after apply, each with
+    /// why: planned once they are known (the next apply).
+    pub deferred: BTreeMap<Address, String>,
     pub outputs: BTreeMap<String, OutputBlock>,
     /// `[meshmon] acknowledge`: warnings accepted per resource.
     pub acknowledge: Vec<Acknowledgement>,
@@ -99,9 +108,15 @@ pub struct ProviderBlock {
     pub config: BTreeMap<String, Expr>,
 }
 
-/// `[resources.TYPE.NAME]`.
+/// `[resources.TYPE.NAME]` or `[data.TYPE.NAME]`, or one instance of a
+/// block with `for_each`.
 #[derive(Clone, Debug)]
 pub struct ResourceBlock {
+    /// `for_each`: the keys (and values) of the block's instances. Set on
+    /// a keyed block as declared (in `Spec::keyed`), never on an instance.
+    pub for_each: Option<Expr>,
+    /// For an instance of a keyed block: its key and value.
+    pub each: Option<(String, Value)>,
     pub address: Address,
     pub type_name: String,
     pub name: String,
@@ -119,6 +134,20 @@ pub struct ResourceBlock {
     /// found after loading (a lint, an evaluated value a check refuses)
     /// points at the value rather than at the table.
     pub value_spans: BTreeMap<String, Range<usize>>,
+}
+
+impl Spec {
+    /// Whether a keyed block takes its keys from other objects (a look-up,
+    /// a resource), so that they are known only while planning.
+    pub fn keyed_by_objects(&self) -> bool {
+        self.keyed.values().any(|b| {
+            let mut objects = false;
+            if let Some(e) = &b.for_each {
+                e.for_each_ref(&mut |r| objects |= r.address().is_some());
+            }
+            objects
+        })
+    }
 }
 
 impl ResourceBlock {
@@ -144,6 +173,22 @@ impl ResourceBlock {
             }
         }
         deps.remove(&self.address);
+        // A keyed block named whole (`depends_on = ["TYPE.NAME"]`) is
+        // every instance of it; the block itself stays, so that a block
+        // whose keys are not known yet defers what needs it.
+        let whole: Vec<Address> = deps
+            .iter()
+            .filter(|d| d.key().is_none() && spec.keyed.contains_key(*d))
+            .cloned()
+            .collect();
+        for d in whole {
+            deps.extend(
+                spec.resources
+                    .range(d.clone()..)
+                    .take_while(|(a, _)| a.config() == d)
+                    .map(|(a, _)| a.clone()),
+            );
+        }
         deps
     }
 }
@@ -216,3 +261,12 @@ impl Expr {
 }
 
 pub use crate::addr::valid_name;
+
+/// "a" or "an" before a type name.
+pub(crate) fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}

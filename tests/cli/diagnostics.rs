@@ -551,3 +551,42 @@ depends_on = ["data.local_file.cc"]
 "#
     ));
 }
+
+#[test]
+fn keyed_instance_mistakes() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.null_resource.a]
+for_each = ["prod", "dev", "prod"]
+triggers = { k = "${each.key}" }
+
+[resources.null_resource.b]
+for_each = 3
+triggers = {}
+
+[resources.null_resource.c]
+triggers = { k = "${each.key}", a = "${null_resource.a.id}", d = "${null_resource.d[\"x\"].id}" }
+
+[resources.null_resource.d]
+triggers = { a = "${null_resource.a[each.key].id}", n = "${null_resource.a[0].id}" }
+"#
+    ));
+}
+
+#[test]
+fn keyed_instance_that_does_not_exist() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[resources.null_resource.a]
+for_each = { prod = "eu-west-1" }
+triggers = { region = "${each.value}" }
+
+[resources.null_resource.b]
+triggers = { a = "${null_resource.a[\"prd\"].id}" }
+"#
+    ));
+}

@@ -22,6 +22,8 @@
 //!   process environment, state and journal contents, report targets,
 //!   saved plans, output changes, exit codes and signals CI relies on.
 //! - `warnings.rs`: repeated warnings folded, `[meshmon] acknowledge`.
+//! - `keys.rs`: `for_each` instances, added and removed keys, keys known
+//!   only after apply, `[[moved]]` into a keyed block.
 //! - `lookups.rs`: `[data.…]` look-ups read while planning or during
 //!   apply, recorded, shown when they find something new, never destroyed.
 
@@ -34,6 +36,7 @@ mod diagnostics;
 mod drift;
 mod hostile;
 mod init;
+mod keys;
 mod lifecycle;
 mod lookups;
 mod refactoring;

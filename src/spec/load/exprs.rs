@@ -260,12 +260,31 @@ impl Loader<'_> {
                     _ => Some(r.clone()),
                 }
             }
+            RefExpr::EachKey | RefExpr::EachValue(_) => {
+                if !self.in_keyed {
+                    let d = self.err(
+                        "`each` is only known inside a block with `for_each`",
+                        span,
+                        "not inside a `for_each`",
+                    );
+                    d.help = Some(
+                        "add `for_each = [\"a\", \"b\"]` (or a table, or a reference to one) to the block".into(),
+                    );
+                    return None;
+                }
+                Some(r.clone())
+            }
             RefExpr::Attr {
                 target: address,
+                each_key,
                 attr,
                 path,
             } => {
-                if Some(address) == self_address {
+                if !self.keyed_reference(address, *each_key, span.clone()) {
+                    return None;
+                }
+                let address = &address.config();
+                if Some(address) == self_address.map(Address::config).as_ref() {
                     self.err(
                         format!("`{address}` refers to itself"),
                         span,
@@ -343,5 +362,54 @@ fn compatible(expected: &AttrType, actual: &AttrType) -> bool {
         (Float, Int) => true,
         (List(a), List(b)) | (Map(a), Map(b)) => compatible(a, b),
         (a, b) => a == b,
+    }
+}
+
+impl Loader<'_> {
+    /// Checks how a reference picks an instance: a block with `for_each`
+    /// is referred to by key (`TYPE.NAME["key"]` or `[each.key]` inside
+    /// another keyed block), a block without by its address alone.
+    fn keyed_reference(&mut self, target: &Address, each_key: bool, span: Range<usize>) -> bool {
+        let config = target.config();
+        if !self.addresses.contains_key(&config) {
+            // Reported as undeclared by the caller.
+            return true;
+        }
+        let keyed = self.keyed.contains(&config);
+        let picked = each_key || target.key().is_some();
+        if each_key && !self.in_keyed {
+            let d = self.err(
+                "`[each.key]` is only known inside a block with `for_each`",
+                span,
+                "not inside a `for_each`",
+            );
+            d.help = Some(format!(
+                "name the instance by its key, like `{config}[\"prod\"]`"
+            ));
+            return false;
+        }
+        match (keyed, picked) {
+            (true, false) => {
+                let d = self.err(
+                    format!("`{config}` has `for_each`: a reference names one of its instances"),
+                    span,
+                    "which instance?",
+                );
+                d.help = Some(format!(
+                    "write `{config}[\"KEY\"]`, or `{config}[each.key]` inside a block with the same keys"
+                ));
+                false
+            }
+            (false, true) => {
+                let d = self.err(
+                    format!("`{config}` has no `for_each`, so it has no instances to pick by key"),
+                    span,
+                    "not keyed",
+                );
+                d.help = Some(format!("write `{config}` without `[…]`"));
+                false
+            }
+            _ => true,
+        }
     }
 }

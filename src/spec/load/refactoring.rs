@@ -71,7 +71,7 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            if self.addresses.contains_key(&from) {
+            if self.declares(&from) {
                 let d = self.err(
                     format!("`{from}` is still declared, so nothing moves away from it"),
                     from_span,
@@ -84,7 +84,7 @@ impl Loader<'_> {
                 ));
                 continue;
             }
-            if !self.addresses.contains_key(&to) {
+            if !self.may_declare(&to) {
                 let hint = did_you_mean(
                     &to.to_string(),
                     self.addresses.keys().map(ToString::to_string),
@@ -137,7 +137,7 @@ impl Loader<'_> {
             let Some((from, from_span)) = from else {
                 continue;
             };
-            if self.addresses.contains_key(&from) {
+            if self.declares(&from) {
                 let d = self.err(
                     format!("`{from}` is still declared, so it is not removed"),
                     from_span,
@@ -197,12 +197,10 @@ impl Loader<'_> {
     fn entry_address(&mut self, v: &Node, what: &str) -> Option<(Address, std::ops::Range<usize>)> {
         let text = self.expect_str(v, what)?;
         match Address::parse(&text) {
-            Ok(a) if !a.is_data() && a.components().is_empty() && a.key().is_none() => {
-                Some((a, v.span.clone()))
-            }
+            Ok(a) if !a.is_data() && a.components().is_empty() => Some((a, v.span.clone())),
             Ok(_) => {
                 self.err(
-                    format!("{what} must name a resource as TYPE.NAME, not `{text}`"),
+                    format!("{what} must name a resource as TYPE.NAME or TYPE.NAME[\"key\"], not `{text}`"),
                     v.span.clone(),
                     "expected TYPE.NAME",
                 );
@@ -235,6 +233,26 @@ impl Loader<'_> {
                     format!("`{key}` must be set here"),
                 );
             }
+        }
+    }
+}
+
+impl Loader<'_> {
+    /// Whether the spec declares a block at `address` (not keyed). An
+    /// instance of a keyed block is checked when planning, once its keys
+    /// are known.
+    fn declares(&self, address: &Address) -> bool {
+        address.key().is_none()
+            && self.addresses.contains_key(address)
+            && !self.keyed.contains(address)
+    }
+
+    /// Whether the spec may declare the object at `address`: `declares`,
+    /// or an instance of a keyed block.
+    fn may_declare(&self, address: &Address) -> bool {
+        match address.key() {
+            None => self.declares(address),
+            Some(_) => self.keyed.contains(&address.config()),
         }
     }
 }

@@ -177,17 +177,25 @@ impl Loader<'_> {
         } else {
             META_KEYS
         };
+        self.in_keyed = self.keyed.contains(address);
         let attrs = self.attributes(&schema, &what, fields, header.clone(), meta, Some(address));
         let value_spans = fields
             .iter()
-            .filter(|(k, _)| attrs.contains_key(&k.name))
+            .filter(|(k, _)| attrs.contains_key(&k.name) || k.name == "for_each")
             .map(|(k, v)| (k.name.clone(), v.span.clone()))
             .collect();
         let mut depends_on = Vec::new();
         let mut lifecycle = Lifecycle::default();
         let mut timeouts = Timeouts::default();
+        let mut for_each = None;
         for (k, v) in fields {
             match k.name.as_str() {
+                "for_each" => {
+                    // The keys come from what is known outside the block.
+                    self.in_keyed = false;
+                    for_each = self.for_each(v, address);
+                    self.in_keyed = true;
+                }
                 "depends_on" => depends_on = self.depends_on(v, address),
                 "lifecycle" => lifecycle = self.lifecycle(v, &schema),
                 "timeouts" => timeouts = self.timeouts(v),
@@ -204,7 +212,10 @@ impl Loader<'_> {
                 self.registry.config_block_of(type_name)?,
             ),
         };
+        self.in_keyed = false;
         Some(ResourceBlock {
+            for_each,
+            each: None,
             address: address.clone(),
             type_name: type_name.to_string(),
             name: key.name.clone(),
@@ -237,7 +248,7 @@ impl Loader<'_> {
                 continue;
             };
             let dep = match Address::parse(&s) {
-                Ok(a) if a.components().is_empty() && a.key().is_none() => a,
+                Ok(a) if a.components().is_empty() => a,
                 _ => {
                     let d = self.err(
                         format!("`{s}` is not a resource address"),
@@ -262,7 +273,16 @@ impl Loader<'_> {
                     item.span.clone(),
                     "duplicate address",
                 );
-            } else if !self.addresses.contains_key(&dep) {
+            } else if dep.key().is_some() && !self.keyed.contains(&dep.config()) {
+                self.err(
+                    format!(
+                        "`{}` has no `for_each`, so it has no instance `{s}`",
+                        dep.config()
+                    ),
+                    item.span.clone(),
+                    "not keyed",
+                );
+            } else if !self.addresses.contains_key(&dep.config()) {
                 let hint = did_you_mean(&s, self.addresses.keys().map(ToString::to_string));
                 let d = self.err(
                     format!("`depends_on` names the undeclared {} `{s}`", kind_of(&dep)),
@@ -484,5 +504,54 @@ pub(super) fn declare_it(address: &Address) -> String {
             address.type_name(),
             address.name()
         )
+    }
+}
+
+impl Loader<'_> {
+    /// `for_each`: a set of strings (an array) or a table, written out or
+    /// a reference to one. A literal is checked here; a reference once its
+    /// value is known.
+    fn for_each(&mut self, node: &Node, address: &Address) -> Option<Expr> {
+        let e = self.expr(node, &AttrType::Any, Some(address))?;
+        match &e {
+            Expr::List(items) => {
+                let mut seen = BTreeSet::new();
+                for (item, n) in items.iter().zip(node.as_array().unwrap_or_default()) {
+                    match item {
+                        Expr::Lit(Value::String(k)) if !seen.insert(k.clone()) => {
+                            self.err(
+                                format!("`{k}` is in `for_each` twice"),
+                                n.span.clone(),
+                                "each key once",
+                            );
+                        }
+                        Expr::Lit(Value::String(_)) | Expr::Ref(_) | Expr::Template(_) => {}
+                        _ => {
+                            let d = self.err(
+                                "a `for_each` array holds strings: its keys",
+                                n.span.clone(),
+                                "expected a string",
+                            );
+                            d.help = Some(
+                                "to key other values, write a table: for_each = { prod = { … }, dev = { … } }".into(),
+                            );
+                        }
+                    }
+                }
+            }
+            Expr::Map(_) | Expr::Ref(_) => {}
+            _ => {
+                let d = self.err(
+                    "`for_each` takes an array of strings or a table",
+                    node.span.clone(),
+                    "expected an array or a table",
+                );
+                d.help = Some(
+                    "for_each = [\"prod\", \"dev\"], for_each = { prod = \"eu-west-1\" } or for_each = \"${var.clusters}\"".into(),
+                );
+                return None;
+            }
+        }
+        Some(e)
     }
 }

@@ -1,0 +1,264 @@
+//! Expansion: every block with `for_each` becomes one instance per key,
+//! `TYPE.NAME["key"]`, with `each.key`, `each.value` and `[each.key]`
+//! replaced by that instance's. It runs when the spec loads, over the
+//! variables (a `for_each` written out or from a variable is expanded
+//! then), and again while planning, over what the state and the look-ups
+//! know. A block whose keys are not known yet — its `for_each` refers to
+//! something known only after apply — stays unexpanded and is deferred,
+//! with the reason; what depends on it is deferred with it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+
+use meshmon_provider_sdk::Value;
+
+use super::{Expr, Part, RefExpr, ResourceBlock, Spec};
+use crate::addr::Address;
+use crate::eval::{Known, Scope};
+
+/// A `for_each` or `each` that cannot be expanded, and where it is written.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{address}`: {message}")]
+pub struct ExpandError {
+    pub address: Address,
+    pub message: String,
+    pub span: Range<usize>,
+}
+
+/// Puts into `spec.resources` the instances of every keyed block whose
+/// keys `known` (and the variables) tell, in place of those it held; the
+/// others go into `spec.deferred`, with why.
+pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Vec<ExpandError>> {
+    if spec.keyed.is_empty() {
+        return Ok(());
+    }
+    let keyed = &spec.keyed;
+    spec.resources
+        .retain(|a, _| !keyed.contains_key(&a.config()));
+    spec.deferred.clear();
+    let scope = Scope {
+        vars: &spec.variables,
+        resources: known,
+    };
+    let mut errors = Vec::new();
+    let mut instances = Vec::new();
+    for (address, block) in &spec.keyed {
+        let for_each = block.for_each.as_ref().expect("keyed blocks have for_each");
+        let span = block.value_span("for_each");
+        let fail = |message: String| ExpandError {
+            address: address.clone(),
+            message,
+            span: span.clone(),
+        };
+        let value = match scope.eval(for_each) {
+            Ok((v, _)) => v,
+            Err(e) => {
+                errors.push(fail(format!("`for_each`: {e}")));
+                continue;
+            }
+        };
+        if value.contains_unknown() {
+            spec.deferred
+                .insert(address.clone(), unknown_because(for_each, known));
+            continue;
+        }
+        let pairs = match keys(&value) {
+            Ok(pairs) => pairs,
+            Err(message) => {
+                errors.push(fail(message));
+                continue;
+            }
+        };
+        for (key, value) in pairs {
+            match instance(block, &key, &value) {
+                Ok(i) => instances.push(i),
+                Err(message) => errors.push(ExpandError {
+                    address: address.with_key(key),
+                    message,
+                    span: block.span.clone(),
+                }),
+            }
+        }
+    }
+    for i in instances {
+        spec.resources.insert(i.address.clone(), i);
+    }
+    errors.extend(missing_instances(spec));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// The keys and values a `for_each` value gives: a set of strings (each
+/// its own value) or a table.
+fn keys(value: &Value) -> Result<Vec<(String, Value)>, String> {
+    match value {
+        Value::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            let mut seen = BTreeSet::new();
+            for item in items {
+                let Value::String(k) = item else {
+                    return Err(format!(
+                        "`for_each` is a list holding {} {}: a list gives the keys, which are strings; key other values with a table",
+                        super::article(item.type_name()),
+                        item.type_name()
+                    ));
+                };
+                // A set: the same key twice is one instance.
+                if seen.insert(k.clone()) {
+                    out.push((k.clone(), item.clone()));
+                }
+            }
+            Ok(out)
+        }
+        Value::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => Err(format!(
+            "`for_each` must be a list of strings or a table, but it is {} {}",
+            super::article(other.type_name()),
+            other.type_name()
+        )),
+    }
+}
+
+/// Why a `for_each` is not known: the first thing it refers to that is
+/// not known yet.
+fn unknown_because(for_each: &Expr, known: &HashMap<Address, Known>) -> String {
+    let mut because = None;
+    for_each.for_each_ref(&mut |r| {
+        if let (None, Some(a)) = (&because, r.address())
+            && !known.contains_key(&a)
+        {
+            because = Some(format!(
+                "its `for_each` refers to {a}, which is known only after apply"
+            ));
+        }
+    });
+    because.unwrap_or_else(|| "its `for_each` is known only after apply".into())
+}
+
+/// One instance of a keyed block.
+fn instance(block: &ResourceBlock, key: &str, value: &Value) -> Result<ResourceBlock, String> {
+    let mut i = block.clone();
+    i.for_each = None;
+    i.address = block.address.with_key(key);
+    i.each = Some((key.to_string(), value.clone()));
+    for e in i.attrs.values_mut() {
+        *e = each(e, key, value)?;
+    }
+    Ok(i)
+}
+
+/// `e` with `each.key`, `each.value` and `[each.key]` replaced.
+fn each(e: &Expr, key: &str, value: &Value) -> Result<Expr, String> {
+    let reference = |r: &RefExpr| -> Result<Result<RefExpr, Value>, String> {
+        Ok(match r {
+            RefExpr::EachKey => Err(Value::String(key.to_string())),
+            RefExpr::EachValue(path) => Err(value.get_path(path).cloned().ok_or_else(|| {
+                format!(
+                    "`{}` does not exist for key {key:?}",
+                    meshmon_provider_sdk::format_path("each.value", path)
+                )
+            })?),
+            RefExpr::Attr {
+                target,
+                each_key: true,
+                attr,
+                path,
+            } => Ok(RefExpr::Attr {
+                target: target.with_key(key),
+                each_key: false,
+                attr: attr.clone(),
+                path: path.clone(),
+            }),
+            other => Ok(other.clone()),
+        })
+    };
+    Ok(match e {
+        Expr::Lit(v) => Expr::Lit(v.clone()),
+        Expr::Ref(r) => match reference(r)? {
+            Ok(r) => Expr::Ref(r),
+            Err(v) => Expr::Lit(v),
+        },
+        Expr::Template(parts) => {
+            let mut out = Vec::with_capacity(parts.len());
+            for p in parts {
+                out.push(match p {
+                    Part::Lit(l) => Part::Lit(l.clone()),
+                    Part::Ref(r, span) => match reference(r)? {
+                        Ok(r) => Part::Ref(r, span.clone()),
+                        Err(v) => Part::Lit(match v.to_interpolated() {
+                            Some(text) => text,
+                            None if v.is_null() => String::new(),
+                            None => {
+                                return Err(format!(
+                                    "`each.value` is {} {} for key {key:?} and cannot be interpolated into a string",
+                                    super::article(v.type_name()),
+                                    v.type_name()
+                                ));
+                            }
+                        }),
+                    },
+                });
+            }
+            Expr::Template(out)
+        }
+        Expr::List(items) => Expr::List(
+            items
+                .iter()
+                .map(|i| each(i, key, value))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Map(m) => Expr::Map(
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), each(v, key, value)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+/// References to an instance a keyed block with known keys does not have.
+fn missing_instances(spec: &Spec) -> Vec<ExpandError> {
+    let mut out = Vec::new();
+    let mut check = |from: &Address, e: &Expr, span: Range<usize>| {
+        e.for_each_ref(&mut |r| {
+            let RefExpr::Attr { target, .. } = r else {
+                return;
+            };
+            let config = target.config();
+            if target.key().is_none()
+                || !spec.keyed.contains_key(&config)
+                || spec.deferred.contains_key(&config)
+                || spec.resources.contains_key(target)
+            {
+                return;
+            }
+            let have: Vec<String> = spec
+                .resources
+                .keys()
+                .filter(|a| a.config() == config)
+                .filter_map(|a| a.key().map(|k| format!("{k:?}")))
+                .collect();
+            out.push(ExpandError {
+                address: from.clone(),
+                message: format!(
+                    "refers to {target}, but `{config}` has no instance {:?}; its keys are: {}",
+                    target.key().unwrap_or_default(),
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+                span: span.clone(),
+            });
+        });
+    };
+    for (address, block) in &spec.resources {
+        for (name, e) in &block.attrs {
+            check(address, e, block.value_span(name));
+        }
+    }
+    out
+}
