@@ -113,15 +113,13 @@ pub fn reference(registry: &Registry) -> String {
         table(&mut out, schema);
     }
     out.push_str(
-        "## Look-ups
-
-         A look-up, `[data.TYPE.NAME]`, reads an object that exists already and is never created,
-         changed or deleted by meshmon. Its settable attributes are what it searches by; refer to
-         what it found as `${data.TYPE.NAME.ATTR}`. It is read while planning when its inputs are
-         known, otherwise during apply (`<= read`). Finding nothing, or more than one object, is an
-         error naming the keys and what exists that is close. Its only meta key is `depends_on`.
-
-",
+        "## Look-ups\n\n\
+         A look-up, `[data.TYPE.NAME]`, reads an object that exists already and is never created,\n\
+         changed or deleted by meshmon. Its settable attributes are what it searches by; refer to\n\
+         what it found as `${data.TYPE.NAME.ATTR}`. It is read while planning when its inputs are\n\
+         known, otherwise during apply (`<= read`). Finding nothing, or more than one object, is an\n\
+         error naming the keys and what exists that is close. Its meta keys are `depends_on` and\n\
+         `for_each`.\n\n",
     );
     let mut lookups: Vec<(&'static str, &Schema)> = registry.lookup_schemas().collect();
     lookups.sort_by_key(|(_, s)| s.type_name);

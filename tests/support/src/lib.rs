@@ -12,6 +12,8 @@
 //! - [`eks_double::EksDouble`]: a narrow double of the EKS API for what moto
 //!   lacks (cluster version upgrades, transitions that take time, failures,
 //!   throttling, access configuration and access entries).
+//! - [`eks_endpoint`]: a cluster of the EKS double whose endpoint and CA
+//!   are a [`kube_api::KubeApi`]'s, as DescribeCluster reports them.
 //! - [`amp_double::AmpDouble`]: a narrow double of the AMP API for what moto
 //!   lacks (managed collectors, Alertmanager definitions), forwarding the
 //!   rest to moto.
@@ -32,6 +34,7 @@ pub mod aws_model;
 pub mod aws_replay;
 pub mod cli;
 pub mod eks_double;
+pub mod eks_endpoint;
 pub mod fault_proxy;
 pub mod grafana;
 pub mod http;

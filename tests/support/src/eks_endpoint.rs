@@ -1,0 +1,32 @@
+//! Makes a cluster of the [`EksDouble`] report a [`KubeApi`] as its API
+//! server, as DescribeCluster reports a real cluster's: `endpoint` is the
+//! server's URL and `certificateAuthority.data` its CA as base64 PEM. A
+//! spec then reaches the cluster with `eks_cluster` alone, the way it
+//! would reach a real one, with no `host` or CA override.
+//!
+//! The test server must check EKS tokens for the same cluster name
+//! ([`Auth::Eks`](crate::kube_api::Auth::Eks)): the endpoint alone does
+//! not make the token right.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::json;
+
+use crate::eks_double::EksDouble;
+use crate::kube_api::KubeApi;
+
+/// Points `cluster`'s endpoint and CA at `api`.
+pub fn serve_cluster_from(eks: &EksDouble, cluster: &str, api: &KubeApi) {
+    assert!(
+        eks.cluster(cluster).is_some(),
+        "the EKS double has no cluster {cluster}: {:?}",
+        eks.cluster_names()
+    );
+    eks.patch_cluster(
+        cluster,
+        json!({
+            "endpoint": api.endpoint(),
+            "certificateAuthority": { "data": B64.encode(api.ca_pem()) },
+        }),
+    );
+}
