@@ -159,6 +159,7 @@ impl Engine {
                     dependencies: Vec::new(),
                     status: Status::Ready,
                     sensitive_attributes: read.sensitive.into_iter().collect(),
+                    instance: None,
                 };
                 let sensitive = self.sensitive_of(&record);
                 self.secrets
@@ -221,10 +222,13 @@ impl Engine {
         if let Some((k, _)) = inputs.iter().find(|(_, v)| v.contains_unknown()) {
             return Ok(Ready::Later(format!("its `{k}` is known only after apply")));
         }
-        let Some(config) = self.providers.config(spec, &block.provider, known)? else {
+        let Some(config) =
+            self.providers
+                .config(spec, &block.provider, &block.config_block, None, known)?
+        else {
             return Ok(Ready::Later(format!(
                 "the configuration of provider `{}` is known only after apply",
-                block.provider
+                block.config_block
             )));
         };
         Ok(Ready::Now(Read {

@@ -34,7 +34,7 @@ use crate::plan::{self, Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::secrets::Secrets;
 use crate::spec::Spec;
-use crate::state::{ResourceState, State, StateError};
+use crate::state::{ProviderInstance, ResourceState, State, StateError};
 
 /// What can go wrong once the spec is valid.
 #[derive(Debug, thiserror::Error)]
@@ -142,12 +142,10 @@ impl Error {
 /// Configured providers, created on first use.
 pub struct Providers {
     registry: Arc<Registry>,
-    /// Each configured provider with the configuration it was given.
-    configured: Mutex<HashMap<String, ConfiguredWith>>,
+    /// Each configured provider, by its name and the configuration it was
+    /// given (as JSON).
+    configured: Mutex<HashMap<(String, String), Arc<dyn Configured>>>,
 }
-
-/// A configured provider and the configuration it was given.
-type ConfiguredWith = (Map, Arc<dyn Configured>);
 
 impl Providers {
     pub fn new(registry: Arc<Registry>) -> Self {
@@ -157,19 +155,34 @@ impl Providers {
         }
     }
 
-    /// The provider's configuration, if every value in it is known.
+    /// The configuration of provider instance `instance` (`aws`,
+    /// `aws.prod`, `aws.accounts["prod"]`), if every value in it is known:
+    /// as the spec declares it, or, for an instance the spec no longer
+    /// declares, as `recorded` with the object it manages. A provider's
+    /// default instance without a block takes no configuration.
     pub fn config(
         &self,
         spec: &Spec,
         provider: &str,
+        instance: &str,
+        recorded: Option<&ProviderInstance>,
         known: &HashMap<Address, Known>,
     ) -> Result<Option<Map>, Error> {
-        let name = self
-            .registry
-            .provider(provider)
-            .map_or(provider, |p| p.config_block());
-        let Some(block) = spec.providers.get(name) else {
-            return Ok(Some(Map::new()));
+        let Some(block) = spec.providers.get(instance) else {
+            if let Some(r) = recorded.filter(|r| r.name == instance) {
+                return Ok(Some(r.config.clone()));
+            }
+            let default = self
+                .registry
+                .provider(provider)
+                .is_some_and(|p| p.config_block() == instance);
+            if default {
+                return Ok(Some(Map::new()));
+            }
+            return Err(Error::ProviderConfig {
+                provider: instance.to_string(),
+                message: "the spec does not declare this provider instance, and nothing recorded says how it was configured".into(),
+            });
         };
         let scope = Scope {
             vars: &spec.variables,
@@ -178,7 +191,7 @@ impl Providers {
         let mut out = Map::new();
         for (k, e) in &block.config {
             let (v, _) = scope.eval(e).map_err(|e| Error::ProviderConfig {
-                provider: provider.to_string(),
+                provider: instance.to_string(),
                 message: format!("`{k}`: {e}"),
             })?;
             if v.contains_unknown() {
@@ -189,15 +202,18 @@ impl Providers {
         Ok(Some(out))
     }
 
-    /// Configures the provider, or reuses it while its configuration stays
-    /// the same. A configuration that changed mid-apply (a Grafana token
-    /// replaced, a cluster re-created) configures it afresh, so later
-    /// operations use the new values.
+    /// Configures the provider, or reuses the one configured the same way
+    /// before: each instance (an account, a region, a cluster) is
+    /// configured once, and a configuration that changed mid-apply (a
+    /// Grafana token replaced, a cluster re-created) configures it afresh,
+    /// so later operations use the new values.
     pub async fn get(&self, provider: &str, config: &Map) -> Result<Arc<dyn Configured>, Error> {
+        let key = (
+            provider.to_string(),
+            serde_json::to_string(config).unwrap_or_default(),
+        );
         let mut configured = self.configured.lock().await;
-        if let Some((used, c)) = configured.get(provider)
-            && used == config
-        {
+        if let Some(c) = configured.get(&key) {
             return Ok(c.clone());
         }
         let p = self
@@ -214,7 +230,7 @@ impl Providers {
                 provider: provider.to_string(),
                 source: Box::new(e),
             })?;
-        configured.insert(provider.to_string(), (config.clone(), c.clone()));
+        configured.insert(key, c.clone());
         Ok(c)
     }
 
@@ -249,14 +265,15 @@ impl Providers {
             })
     }
 
-    /// Providers already configured, for provider advice during planning.
+    /// Providers already configured, one instance of each, for the
+    /// advice of types during planning (which depends on the inputs, not
+    /// on the instance).
     pub async fn configured_now(&self) -> HashMap<String, Arc<dyn Configured>> {
-        self.configured
-            .lock()
-            .await
-            .iter()
-            .map(|(k, (_, c))| (k.clone(), c.clone()))
-            .collect()
+        let mut out = HashMap::new();
+        for ((provider, _), c) in self.configured.lock().await.iter() {
+            out.entry(provider.clone()).or_insert_with(|| c.clone());
+        }
+        out
     }
 }
 
@@ -284,7 +301,7 @@ fn expand_failed(spec: &Spec, errors: Vec<crate::spec::expand::ExpandError>) -> 
     let all: Vec<plan::PlanError> = errors
         .into_iter()
         .map(|e| plan::PlanError::Eval {
-            address: e.address,
+            subject: e.subject,
             message: e.message,
             span: e.span,
             spec: spec.source.clone(),
@@ -558,17 +575,49 @@ impl Engine {
         self.plan(prior, drift, options).await
     }
 
+    /// What a record keeps of the provider instance that manages it: for a
+    /// named instance, its name and configuration without its secrets;
+    /// nothing for a provider's default instance.
+    pub(crate) fn recorded_instance(
+        &self,
+        provider: &str,
+        instance: &str,
+        config: &Map,
+    ) -> Option<ProviderInstance> {
+        let p = self.registry.provider(provider)?;
+        if p.config_block() == instance {
+            return None;
+        }
+        let schema = p.config_schema();
+        let config = config
+            .iter()
+            .filter(|(k, _)| !schema.get(k).is_some_and(|a| a.sensitive))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Some(ProviderInstance {
+            name: instance.to_string(),
+            config,
+        })
+    }
+
     /// Configures every provider that can be configured from `state`, so
     /// that a plan can consult them. Failures here surface later, on use.
     pub async fn configure_known(&self, state: &State) {
         let known = Known::all(state);
         let spec = self.spec();
-        let mut names: Vec<&String> = spec.resources.values().map(|r| &r.provider).collect();
+        let mut names: Vec<(&String, &String)> = spec
+            .resources
+            .values()
+            .map(|r| (&r.provider, &r.config_block))
+            .collect();
         names.sort();
         names.dedup();
-        for name in names {
-            if let Ok(Some(config)) = self.providers.config(&self.spec(), name, &known) {
-                let _ = self.providers.get(name, &config).await;
+        for (provider, instance) in names {
+            if let Ok(Some(config)) = self
+                .providers
+                .config(&spec, provider, instance, None, &known)
+            {
+                let _ = self.providers.get(provider, &config).await;
             }
         }
     }
@@ -598,12 +647,15 @@ impl Engine {
             )));
         }
         let known = Known::all(state);
-        let config = self.providers.config(&self.spec(), &block.provider, &known)?.ok_or_else(|| {
-            Error::Usage(format!(
-                "provider `{}` depends on resources not yet in the state; import or apply those first",
-                block.provider
-            ))
-        })?;
+        let config = self
+            .providers
+            .config(&spec, &block.provider, &block.config_block, None, &known)?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "provider `{}` depends on resources not yet in the state; import or apply those first",
+                    block.config_block
+                ))
+            })?;
         let res = self
             .providers
             .resource(&block.provider, &config, &block.type_name)
@@ -651,6 +703,7 @@ impl Engine {
             dependencies: graph.dependencies(address),
             status: crate::state::Status::Ready,
             sensitive_attributes: sensitive.into_iter().collect(),
+            instance: self.recorded_instance(&block.provider, &block.config_block, &config),
         })
     }
 }

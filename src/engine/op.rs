@@ -58,6 +58,8 @@ pub(super) struct Op {
     pub(super) inputs: Map,
     pub(super) secret: BTreeSet<String>,
     pub(super) prior: Option<Current>,
+    /// What the record keeps of the provider instance that acts.
+    pub(super) instance: Option<crate::state::ProviderInstance>,
 }
 
 /// Evaluates a node's inputs against what is known now.
@@ -69,8 +71,11 @@ pub(super) fn prepare(
     known: &HashMap<Address, Known>,
 ) -> Result<Op, Error> {
     let spec = &engine.spec();
-    let config = engine.providers.config(spec, &c.provider, known)?.ok_or_else(|| Error::ProviderConfig {
-        provider: c.provider.clone(),
+    let config = engine
+        .providers
+        .config(spec, &c.provider, &c.instance, c.recorded_instance.as_ref(), known)?
+        .ok_or_else(|| Error::ProviderConfig {
+        provider: c.instance.clone(),
         message: "its configuration still refers to values that are not known; this is a bug in meshmon".into(),
     })?;
     let block = spec.resources.get(&c.address);
@@ -150,6 +155,7 @@ pub(super) fn prepare(
         engine.secrets.learn_attributes(maps, &sensitive);
     }
     Ok(Op {
+        instance: engine.recorded_instance(&c.provider, &c.instance, &config),
         config,
         verb,
         operation,
@@ -190,6 +196,7 @@ pub(super) fn spawn(
         inputs,
         secret,
         prior,
+        ..
     } = op;
     tokio::spawn(async move {
         reporter.start(&address, verb);

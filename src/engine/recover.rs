@@ -39,7 +39,20 @@ impl Engine {
                 if p.dependencies.iter().any(|d| state.pending.contains_key(d)) {
                     continue;
                 }
-                if let Some(config) = self.providers.config(&self.spec(), &p.provider, &known)? {
+                let instance = match &p.instance {
+                    Some(i) => i.name.clone(),
+                    None => self
+                        .registry
+                        .provider(&p.provider)
+                        .map_or(p.provider.clone(), |x| x.config_block().to_string()),
+                };
+                if let Some(config) = self.providers.config(
+                    &self.spec(),
+                    &p.provider,
+                    &instance,
+                    p.instance.as_ref(),
+                    &known,
+                )? {
                     batch.push((address.clone(), p.clone(), config));
                 }
             }
@@ -111,6 +124,7 @@ impl Engine {
                             dependencies: p.dependencies,
                             status: Status::Ready,
                             sensitive_attributes: p.sensitive_attributes,
+                            instance: p.instance,
                         };
                         Replayer::default().apply(
                             state,

@@ -28,7 +28,9 @@ impl Engine {
     /// state and the drift.
     pub async fn refresh(&self, state: &State) -> Result<(State, Vec<Drift>), Error> {
         let known = Known::all(state);
-        let mut configs: BTreeMap<String, Option<Map>> = BTreeMap::new();
+        let spec = self.spec();
+        // Each instance's configuration, evaluated once.
+        let mut configs: BTreeMap<(String, String), Option<Map>> = BTreeMap::new();
         let mut tasks = Bounded::new(self.parallelism);
         let current = state
             .resources
@@ -40,11 +42,14 @@ impl Engine {
             .iter()
             .map(|(k, d)| (Object::Deposed(k.clone()), &d.address, &d.resource));
         for (object, address, r) in current.chain(deposed) {
-            if !configs.contains_key(&r.provider) {
-                let config = self.providers.config(&self.spec(), &r.provider, &known)?;
-                configs.insert(r.provider.clone(), config);
+            let key = (r.provider.clone(), r.instance_name(&self.registry));
+            if !configs.contains_key(&key) {
+                let config =
+                    self.providers
+                        .config(&spec, &key.0, &key.1, r.instance.as_ref(), &known)?;
+                configs.insert(key.clone(), config);
             }
-            let Some(config) = configs[&r.provider].clone() else {
+            let Some(config) = configs[&key].clone() else {
                 continue;
             };
             let providers = self.providers.clone();
@@ -66,7 +71,6 @@ impl Engine {
                     })
             });
         }
-        let spec = self.spec();
         let mut refreshed = state.clone();
         let mut drift = Vec::new();
         let mut failed = Vec::new();

@@ -53,6 +53,9 @@ struct Book<'a> {
     state: State,
     journal: &'a mut dyn JournalSink,
     replayer: Replayer,
+    /// The provider instance each object is applied through, as its
+    /// record keeps it.
+    instances: HashMap<Address, crate::state::ProviderInstance>,
 }
 
 impl Book<'_> {
@@ -110,6 +113,7 @@ pub async fn run(
         state,
         journal,
         replayer: Replayer::default(),
+        instances: HashMap::new(),
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
@@ -163,6 +167,9 @@ pub async fn run(
             let recover_first = kind == Kind::Apply
                 && c.action != Action::Update
                 && book.state.pending.contains_key(&c.address);
+            if let Some(i) = &op.instance {
+                book.instances.insert(c.address.clone(), i.clone());
+            }
             // The intent goes to the journal before the provider is called.
             let (intent, entry) = intent(kind, c, &op, &book.state, tokens, &mut depose_keys);
             if let Some(entry) = entry
@@ -540,6 +547,7 @@ fn intent(
                 dependencies: c.dependencies.clone(),
                 sensitive_attributes: sensitive.into_iter().collect(),
                 deposes,
+                instance: op.instance.clone(),
             };
             let intent = Intent {
                 token,
@@ -576,7 +584,13 @@ fn record_failure(
         // An update that failed half-way: what it did
         // is recorded, and the next plan retries only
         // the rest, never a replace.
-        let rs = resource_state(c, *partial, Status::Ready, c.sensitive.clone());
+        let rs = resource_state(
+            &book.instances,
+            c,
+            *partial,
+            Status::Ready,
+            c.sensitive.clone(),
+        );
         book.write(JournalEntry::Set {
             address: c.address.clone(),
             resource: Box::new(rs),
@@ -587,7 +601,13 @@ fn record_failure(
         // tainted, so the next plan replaces it — or,
         // for a create_before_destroy replace, deposed,
         // so that the object it was to replace stays.
-        let rs = resource_state(c, *partial, Status::Tainted, c.sensitive.clone());
+        let rs = resource_state(
+            &book.instances,
+            c,
+            *partial,
+            Status::Tainted,
+            c.sensitive.clone(),
+        );
         if c.action == Action::Replace && c.create_before_destroy {
             book.write(JournalEntry::Stash {
                 key: DeposedKey::new(),
@@ -616,6 +636,7 @@ fn record_failure(
 }
 
 fn resource_state(
+    instances: &HashMap<Address, crate::state::ProviderInstance>,
     c: &Change,
     current: Current,
     status: Status,
@@ -629,6 +650,10 @@ fn resource_state(
         dependencies: c.dependencies.clone(),
         status,
         sensitive_attributes: sensitive.into_iter().collect(),
+        instance: instances
+            .get(&c.address)
+            .cloned()
+            .or_else(|| c.recorded_instance.clone()),
     }
 }
 
@@ -653,7 +678,13 @@ fn record(
             let mut sensitive = c.sensitive.clone();
             sensitive.extend(secret);
             let id = id.filter(|_| !sensitive.contains("id"));
-            let rs = resource_state(c, current, Status::Ready, sensitive.clone());
+            let rs = resource_state(
+                &book.instances,
+                c,
+                current,
+                Status::Ready,
+                sensitive.clone(),
+            );
             known.insert(
                 c.address.clone(),
                 Known {
@@ -688,7 +719,13 @@ fn record(
             // nothing, and a run that stops reads it again.
             let mut sensitive = c.sensitive.clone();
             sensitive.extend(secret);
-            let mut rs = resource_state(c, current, Status::Ready, sensitive.clone());
+            let mut rs = resource_state(
+                &book.instances,
+                c,
+                current,
+                Status::Ready,
+                sensitive.clone(),
+            );
             rs.dependencies.clear();
             known.insert(
                 c.address.clone(),

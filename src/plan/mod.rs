@@ -56,6 +56,10 @@ pub struct Change {
     pub address: Address,
     pub type_name: String,
     pub provider: String,
+    /// The provider instance that acts on it (`aws`, `aws.prod`).
+    pub instance: String,
+    /// What the record says of its instance (for one no longer declared).
+    pub recorded_instance: Option<crate::state::ProviderInstance>,
     pub action: Action,
     /// Attributes as they are now (refreshed), for anything that exists.
     pub before: Option<Map>,
@@ -288,9 +292,9 @@ pub enum PlanError {
         flag: &'static str,
         address: Address,
     },
-    #[error("`{address}`: {message}")]
+    #[error("`{subject}`: {message}")]
     Eval {
-        address: Address,
+        subject: String,
         message: String,
         /// Where the value is written, for the diagnostic.
         span: std::ops::Range<usize>,
@@ -313,7 +317,7 @@ impl PlanError {
     /// An input of `block` that cannot be evaluated or is refused.
     pub fn input(spec: &Spec, block: &ResourceBlock, e: &InputError) -> Self {
         PlanError::Eval {
-            address: block.address.clone(),
+            subject: block.address.to_string(),
             message: e.to_string(),
             span: block.value_span(e.attribute),
             spec: spec.source.clone(),
@@ -413,7 +417,7 @@ pub fn compute(
             if selected.as_ref().is_some_and(|s| !s.contains(addr)) {
                 continue;
             }
-            changes.push(deletion(addr, r));
+            changes.push(deletion(registry, addr, r));
         }
     } else if !options.refresh_only {
         let selected = apply_selection(&graph, &options.targets);
@@ -480,7 +484,7 @@ pub fn compute(
                 && !deferred.contains_key(&addr.config())
                 && selected.as_ref().is_none_or(|s| s.contains(addr))
             {
-                changes.push(deletion(addr, r));
+                changes.push(deletion(registry, addr, r));
             }
         }
         // Every resource that cannot be planned is reported, not just the
@@ -498,7 +502,7 @@ pub fn compute(
         let selected = destroy_selection(spec, &prior, &options.targets);
         for (key, d) in &prior.deposed {
             if selected.as_ref().is_none_or(|s| s.contains(&d.address)) {
-                let mut c = deletion(&d.address, &d.resource);
+                let mut c = deletion(registry, &d.address, &d.resource);
                 c.deposed = Some(key.clone());
                 changes.push(c);
             }
@@ -551,6 +555,13 @@ fn deferral(
     block: &ResourceBlock,
     deferred: &BTreeMap<Address, String>,
 ) -> Option<String> {
+    let base = block.config_block.split('[').next().unwrap_or_default();
+    if let Some(why) = spec.deferred_providers.get(base) {
+        return Some(format!(
+            "its provider {} waits for its keys: {why}",
+            block.config_block
+        ));
+    }
     if deferred.is_empty() {
         return None;
     }
@@ -566,11 +577,13 @@ fn deferral(
     })
 }
 
-fn deletion(addr: &Address, r: &crate::state::ResourceState) -> Change {
+fn deletion(registry: &Registry, addr: &Address, r: &crate::state::ResourceState) -> Change {
     Change {
         address: addr.clone(),
         type_name: r.type_name.clone(),
         provider: r.provider.clone(),
+        instance: r.instance_name(registry),
+        recorded_instance: r.instance.clone(),
         action: Action::Delete,
         before: Some(r.attributes()),
         after: None,
@@ -652,6 +665,8 @@ fn plan_resource(
         address: block.address.clone(),
         type_name: block.type_name.clone(),
         provider: block.provider.clone(),
+        instance: block.config_block.clone(),
+        recorded_instance: existing.and_then(|r| r.instance.clone()),
         action: Action::NoOp,
         before: existing.map(|r| r.attributes()),
         after: None,

@@ -44,6 +44,7 @@ fn recorded(name: &str, labels: &[(&str, &str)]) -> ResourceState {
         dependencies: Vec::new(),
         status: Status::Ready,
         sensitive_attributes: Vec::new(),
+        instance: None,
     }
 }
 

@@ -7,7 +7,7 @@
 //! something known only after apply — stays unexpanded and is deferred,
 //! with the reason; what depends on it is deferred with it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
 use meshmon_provider_sdk::Value;
@@ -18,9 +18,10 @@ use crate::eval::{Known, Scope};
 
 /// A `for_each` or `each` that cannot be expanded, and where it is written.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("`{address}`: {message}")]
+#[error("`{subject}`: {message}")]
 pub struct ExpandError {
-    pub address: Address,
+    /// The address, or the provider instance, it is about.
+    pub subject: String,
     pub message: String,
     pub span: Range<usize>,
 }
@@ -29,9 +30,10 @@ pub struct ExpandError {
 /// keys `known` (and the variables) tell, in place of those it held; the
 /// others go into `spec.deferred`, with why.
 pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Vec<ExpandError>> {
-    if spec.keyed.is_empty() {
+    if spec.keyed.is_empty() && spec.keyed_providers.is_empty() {
         return Ok(());
     }
+    let mut errors = expand_providers(spec, known);
     let keyed = &spec.keyed;
     spec.resources
         .retain(|a, _| !keyed.contains_key(&a.config()));
@@ -40,13 +42,12 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
         vars: &spec.variables,
         resources: known,
     };
-    let mut errors = Vec::new();
     let mut instances = Vec::new();
     for (address, block) in &spec.keyed {
         let for_each = block.for_each.as_ref().expect("keyed blocks have for_each");
         let span = block.value_span("for_each");
         let fail = |message: String| ExpandError {
-            address: address.clone(),
+            subject: address.to_string(),
             message,
             span: span.clone(),
         };
@@ -73,7 +74,7 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
             match instance(block, &key, &value) {
                 Ok(i) => instances.push(i),
                 Err(message) => errors.push(ExpandError {
-                    address: address.with_key(key),
+                    subject: address.with_key(key).to_string(),
                     message,
                     span: block.span.clone(),
                 }),
@@ -89,6 +90,73 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
     } else {
         Err(errors)
     }
+}
+
+/// Puts into `spec.providers` the instances of every keyed provider block
+/// whose keys are known, in place of those it held; the others go into
+/// `spec.deferred_providers`. Returns what cannot be expanded.
+fn expand_providers(spec: &mut Spec, known: &HashMap<Address, Known>) -> Vec<ExpandError> {
+    let mut errors = Vec::new();
+    if spec.keyed_providers.is_empty() {
+        return errors;
+    }
+    let keyed = &spec.keyed_providers;
+    spec.providers
+        .retain(|name, _| !keyed.contains_key(name.split('[').next().unwrap_or(name)));
+    spec.deferred_providers.clear();
+    let scope = Scope {
+        vars: &spec.variables,
+        resources: known,
+    };
+    let mut instances = Vec::new();
+    for (name, block) in &spec.keyed_providers {
+        let for_each = block.for_each.as_ref().expect("keyed blocks have for_each");
+        let fail = |message: String| ExpandError {
+            subject: format!("providers.{name}"),
+            message,
+            span: block.span.clone(),
+        };
+        let value = match scope.eval(for_each) {
+            Ok((v, _)) => v,
+            Err(e) => {
+                errors.push(fail(format!("`for_each`: {e}")));
+                continue;
+            }
+        };
+        if value.contains_unknown() {
+            spec.deferred_providers
+                .insert(name.clone(), unknown_because(for_each, known));
+            continue;
+        }
+        let pairs = match keys(&value) {
+            Ok(pairs) => pairs,
+            Err(message) => {
+                errors.push(fail(message));
+                continue;
+            }
+        };
+        for (key, value) in pairs {
+            let mut config = BTreeMap::new();
+            for (k, e) in &block.config {
+                match each(e, &key, &value) {
+                    Ok(e) => {
+                        config.insert(k.clone(), e);
+                    }
+                    Err(message) => errors.push(fail(message)),
+                }
+            }
+            instances.push(super::ProviderBlock {
+                name: super::keyed_name(name, &key),
+                config,
+                for_each: None,
+                span: block.span.clone(),
+            });
+        }
+    }
+    for i in instances {
+        spec.providers.insert(i.name.clone(), i);
+    }
+    errors
 }
 
 /// The keys and values a `for_each` value gives: a set of strings (each
@@ -142,6 +210,10 @@ fn unknown_because(for_each: &Expr, known: &HashMap<Address, Known>) -> String {
 fn instance(block: &ResourceBlock, key: &str, value: &Value) -> Result<ResourceBlock, String> {
     let mut i = block.clone();
     i.for_each = None;
+    if i.provider_each {
+        i.config_block = super::keyed_name(&block.config_block, key);
+        i.provider_each = false;
+    }
     i.address = block.address.with_key(key);
     i.each = Some((key.to_string(), value.clone()));
     for e in i.attrs.values_mut() {
@@ -241,7 +313,7 @@ fn missing_instances(spec: &Spec) -> Vec<ExpandError> {
                 .filter_map(|a| a.key().map(|k| format!("{k:?}")))
                 .collect();
             out.push(ExpandError {
-                address: from.clone(),
+                subject: from.to_string(),
                 message: format!(
                     "refers to {target}, but `{config}` has no instance {:?}; its keys are: {}",
                     target.key().unwrap_or_default(),
@@ -259,6 +331,32 @@ fn missing_instances(spec: &Spec) -> Vec<ExpandError> {
         for (name, e) in &block.attrs {
             check(address, e, block.value_span(name));
         }
+    }
+    for (address, block) in &spec.resources {
+        let instance = &block.config_block;
+        let Some((base, _)) = instance.split_once('[') else {
+            continue;
+        };
+        if spec.providers.contains_key(instance) || spec.deferred_providers.contains_key(base) {
+            continue;
+        }
+        let have: Vec<&str> = spec
+            .providers
+            .keys()
+            .filter_map(|n| n.strip_prefix(base).filter(|k| k.starts_with('[')))
+            .collect();
+        out.push(ExpandError {
+            subject: address.to_string(),
+            message: format!(
+                "its provider is {instance}, but `{base}` has no such instance; its instances are: {}",
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ),
+            span: block.value_span("provider"),
+        });
     }
     out
 }

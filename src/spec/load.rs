@@ -47,9 +47,15 @@ const TOP_KEYS: &[&str] = &[
 ];
 const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
-const META_KEYS: &[&str] = &["depends_on", "lifecycle", "timeouts", "for_each"];
+const META_KEYS: &[&str] = &[
+    "depends_on",
+    "lifecycle",
+    "timeouts",
+    "for_each",
+    "provider",
+];
 /// A look-up only reads: no lifecycle, no timeouts of changes.
-const DATA_META_KEYS: &[&str] = &["depends_on", "for_each"];
+const DATA_META_KEYS: &[&str] = &["depends_on", "for_each", "provider"];
 const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const OUTPUT_KEYS: &[&str] = &["value", "sensitive", "description"];
@@ -98,6 +104,7 @@ pub fn load_text(
         addresses: BTreeMap::new(),
         keyed: BTreeSet::new(),
         in_keyed: false,
+        provider_instances: BTreeMap::new(),
         variables: BTreeMap::new(),
     };
     if !syntax.is_empty() {
@@ -180,6 +187,8 @@ struct Loader<'a> {
     keyed: BTreeSet<Address>,
     /// Whether the block being read has `for_each` (`each` is known).
     in_keyed: bool,
+    /// Declared provider instances, each with whether it is keyed.
+    provider_instances: BTreeMap<String, bool>,
     variables: BTreeMap<String, Variable>,
 }
 
@@ -339,9 +348,15 @@ impl Loader<'_> {
         }
 
         let mut providers = BTreeMap::new();
+        let mut keyed_providers = BTreeMap::new();
         if let Some(p) = get("providers") {
-            self.providers(p, &mut providers);
+            self.providers(p, &mut providers, &mut keyed_providers);
         }
+        self.provider_instances = providers
+            .keys()
+            .map(|k| (k.clone(), false))
+            .chain(keyed_providers.keys().map(|k| (k.clone(), true)))
+            .collect();
 
         let mut resources = BTreeMap::new();
         let mut keyed = BTreeMap::new();
@@ -375,9 +390,11 @@ impl Loader<'_> {
             source: self.source.clone(),
             variables: std::mem::take(&mut self.variables),
             providers,
+            keyed_providers,
             resources,
             keyed,
             deferred: BTreeMap::new(),
+            deferred_providers: BTreeMap::new(),
             outputs,
             acknowledge,
             files: std::mem::take(&mut self.files),

@@ -41,7 +41,11 @@ pub struct Spec {
     pub text: std::sync::Arc<String>,
     pub source: Source,
     pub variables: BTreeMap<String, Variable>,
+    /// Provider instances by name: `aws`, `aws.prod`, and the instances
+    /// of keyed provider blocks whose keys are known.
     pub providers: BTreeMap<String, ProviderBlock>,
+    /// Provider blocks with `for_each`, by name (`aws.accounts`).
+    pub keyed_providers: BTreeMap<String, ProviderBlock>,
     /// Every resource and look-up, by address: blocks without `for_each`
     /// and the instances of those with it whose keys are known.
     pub resources: BTreeMap<Address, ResourceBlock>,
@@ -51,6 +55,9 @@ pub struct Spec {
     /// The keyed blocks whose keys are known only after apply, each with
     /// why: planned once they are known (the next apply).
     pub deferred: BTreeMap<Address, String>,
+    /// The keyed provider blocks whose keys are known only after apply,
+    /// each with why; what they manage waits with them.
+    pub deferred_providers: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, OutputBlock>,
     /// `[meshmon] acknowledge`: warnings accepted per resource.
     pub acknowledge: Vec<Acknowledgement>,
@@ -101,11 +108,19 @@ pub struct Variable {
     pub description: Option<String>,
 }
 
-/// `[providers.NAME]`: configuration expressions, evaluated when known.
+/// `[providers.NAME]` (a provider's default instance) or
+/// `[providers.NAME.INSTANCE]` (a named one, chosen with `provider =
+/// "NAME.INSTANCE"`): configuration expressions, evaluated when known.
 #[derive(Clone, Debug)]
 pub struct ProviderBlock {
+    /// How resources choose it: `aws`, `aws.prod`, or for one instance of
+    /// a keyed block `aws.accounts["prod"]`.
     pub name: String,
     pub config: BTreeMap<String, Expr>,
+    /// `for_each` of a keyed block (in `Spec::keyed_providers`).
+    pub for_each: Option<Expr>,
+    /// Where the block is declared.
+    pub span: Range<usize>,
 }
 
 /// `[resources.TYPE.NAME]` or `[data.TYPE.NAME]`, or one instance of a
@@ -117,11 +132,17 @@ pub struct ResourceBlock {
     pub for_each: Option<Expr>,
     /// For an instance of a keyed block: its key and value.
     pub each: Option<(String, Value)>,
+    /// `provider = "NAME.INSTANCE[each.key]"`: `config_block` names the
+    /// keyed provider block, and each instance takes its own key's.
+    pub provider_each: bool,
     pub address: Address,
     pub type_name: String,
     pub name: String,
     pub provider: String,
-    /// The `[providers.NAME]` block that configures `provider`.
+    /// The provider instance that manages it: the name of the
+    /// `[providers.…]` block that configures it (`aws`, `aws.prod`,
+    /// `aws.accounts["prod"]`), from `provider = "…"` or the provider's
+    /// default.
     pub config_block: String,
     pub attrs: BTreeMap<String, Expr>,
     /// Explicit `depends_on` addresses.
@@ -261,6 +282,15 @@ impl Expr {
 }
 
 pub use crate::addr::valid_name;
+
+/// The name of instance `key` of keyed block `base`: `base["key"]`, the key
+/// quoted as in an address.
+pub fn keyed_name(base: &str, key: &str) -> String {
+    format!(
+        "{base}[{}]",
+        serde_json::to_string(key).expect("a string serializes")
+    )
+}
 
 /// "a" or "an" before a type name.
 pub(crate) fn article(word: &str) -> &'static str {

@@ -468,6 +468,7 @@ mod tests {
             dependencies: Vec::new(),
             status: Default::default(),
             sensitive_attributes: Vec::new(),
+            instance: None,
         })
     }
 
@@ -480,6 +481,7 @@ mod tests {
             dependencies: Vec::new(),
             sensitive_attributes: Vec::new(),
             deposes: None,
+            instance: None,
         })
     }
 

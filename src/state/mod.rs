@@ -123,6 +123,9 @@ pub struct PendingCreate {
     /// object it replaces is deposed under once the new one is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposes: Option<DeposedKey>,
+    /// The named provider instance that makes it; none for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ProviderInstance>,
 }
 
 /// An object meshmon still has to delete.
@@ -302,9 +305,33 @@ pub struct ResourceState {
     /// Top-level attributes whose values are secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_attributes: Vec<String>,
+    /// The named provider instance that manages it; none for a provider's
+    /// default instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ProviderInstance>,
+}
+
+/// A named provider instance (`aws.prod`, `aws.accounts["prod"]`) and its
+/// configuration as it was when it last acted, secrets left out: enough
+/// to read and destroy what it manages after it leaves the spec.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ProviderInstance {
+    pub name: String,
+    pub config: Map,
 }
 
 impl ResourceState {
+    /// The name of the provider instance that manages it: the recorded
+    /// named instance, or its provider's default.
+    pub fn instance_name(&self, registry: &crate::registry::Registry) -> String {
+        match &self.instance {
+            Some(i) => i.name.clone(),
+            None => registry
+                .provider(&self.provider)
+                .map_or(self.provider.clone(), |p| p.config_block().to_string()),
+        }
+    }
+
     pub fn current(&self) -> Current {
         Current::new(self.inputs.clone(), self.outputs.clone())
     }

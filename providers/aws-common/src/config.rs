@@ -67,6 +67,48 @@ declare! {
         profile: Option<String> = optional(AttrType::String).describe(
             "A named profile from ~/.aws/config; else AWS_PROFILE or the default chain.",
         );
+        assume_role: Option<AssumeRole> = optional(AttrType::map_of(AttrType::String))
+            .check(assume_role_keys)
+            .describe(
+                "A role to act as, assumed with sts:AssumeRole using the credentials the rest of \
+                 the chain finds (another account's, for a fleet): \
+                 { role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\", external_id = \"…\", session_name = \"…\" }; \
+                 only role_arn is required. The session is renewed before it expires.",
+            );
+    }
+}
+
+/// `assume_role = { role_arn, external_id, session_name }`.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+}
+
+/// The session name when the block gives none: CloudTrail shows it.
+const SESSION_NAME: &str = "meshmon";
+
+fn assume_role_keys(v: &meshmon_provider_sdk::Value) -> Result<(), String> {
+    let Some(m) = v.as_map() else {
+        return Ok(());
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["role_arn", "external_id", "session_name"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "takes role_arn, external_id and session_name, not `{k}`"
+        ));
+    }
+    match m.get("role_arn").and_then(|v| v.as_str()) {
+        Some(arn) if arn.starts_with("arn:") && arn.contains(":role/") => Ok(()),
+        Some(_) => Err(
+            "needs `role_arn` to be a role's ARN, like arn:aws:iam::123456789012:role/NAME".into(),
+        ),
+        None if m.get("role_arn").is_some() => Ok(()),
+        None => Err("needs `role_arn`, the ARN of the role to assume".into()),
     }
 }
 
@@ -81,7 +123,28 @@ pub async fn from_block(config: &Map) -> Result<SdkConfig, ProviderError> {
             "set `region` under [providers.aws], or AWS_REGION, or a region in your AWS profile",
         ));
     }
-    Ok(sdk)
+    match &block.assume_role {
+        Some(role) => Ok(assuming(&sdk, role).await),
+        None => Ok(sdk),
+    }
+}
+
+/// `sdk` acting as `role`: aws-config's AssumeRoleProvider, which asks STS
+/// with the credentials `sdk` found and renews the session before it
+/// expires; the region and everything else stay as they are.
+async fn assuming(sdk: &SdkConfig, role: &AssumeRole) -> SdkConfig {
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+        .session_name(role.session_name.as_deref().unwrap_or(SESSION_NAME))
+        .configure(sdk);
+    if let Some(id) = &role.external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    sdk.to_builder()
+        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build()
 }
 
 /// The same configuration with the SDK's retries off, for the clients that

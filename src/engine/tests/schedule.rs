@@ -15,6 +15,8 @@ fn change(addr: &str, action: Action, deps: &[&str]) -> Change {
         address: addr.into(),
         type_name: Address::from(addr).type_name().to_string(),
         provider: "fake".into(),
+        instance: "fake".into(),
+        recorded_instance: None,
         action,
         before: None,
         after: None,
@@ -39,6 +41,7 @@ fn recorded(addr: &str, deps: &[&str]) -> (Address, ResourceState) {
             dependencies: deps.iter().map(|d| Address::from(*d)).collect(),
             status: Status::Ready,
             sensitive_attributes: Vec::new(),
+            instance: None,
         },
     )
 }

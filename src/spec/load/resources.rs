@@ -4,7 +4,15 @@
 use super::*;
 
 impl Loader<'_> {
-    pub(super) fn providers(&mut self, node: &Node, out: &mut BTreeMap<String, ProviderBlock>) {
+    /// `[providers.NAME]` blocks: each a provider's default instance, and
+    /// in it `[providers.NAME.INSTANCE]` tables, named instances (with
+    /// `for_each`, keyed ones).
+    pub(super) fn providers(
+        &mut self,
+        node: &Node,
+        out: &mut BTreeMap<String, ProviderBlock>,
+        keyed: &mut BTreeMap<String, ProviderBlock>,
+    ) {
         let Some(t) = self.expect_table(node, "`providers`") else {
             return;
         };
@@ -33,15 +41,60 @@ impl Loader<'_> {
                 continue;
             };
             let schema = provider.config_schema();
+            // A table under the block that is not one of its attributes is
+            // a named instance.
+            type Fields<'f> = Vec<&'f (Key, Node)>;
+            let (instances, own): (Fields, Fields) = fields
+                .iter()
+                .partition(|(k, v)| schema.get(&k.name).is_none() && v.as_table().is_some());
+            let own: Vec<(Key, Node)> = own.into_iter().cloned().collect();
             let what = format!("provider `{}`", key.name);
-            let config = self.attributes(&schema, &what, fields, pnode.span.clone(), &[], None);
+            let config = self.attributes(&schema, &what, &own, pnode.span.clone(), &[], None);
             out.insert(
                 key.name.clone(),
                 ProviderBlock {
                     name: key.name.clone(),
                     config,
+                    for_each: None,
+                    span: key.span.clone(),
                 },
             );
+            for (ikey, inode) in instances {
+                if !self.check_name(ikey, "provider instance") {
+                    continue;
+                }
+                let name = format!("{}.{}", key.name, ikey.name);
+                let Some(ifields) = inode.as_table() else {
+                    continue;
+                };
+                let for_each_node = ifields.iter().find(|(k, _)| k.name == "for_each");
+                self.in_keyed = for_each_node.is_some();
+                let what = format!("provider instance `{name}`");
+                let config = self.attributes(
+                    &schema,
+                    &what,
+                    ifields,
+                    inode.span.clone(),
+                    &["for_each"],
+                    None,
+                );
+                let for_each = for_each_node.and_then(|(_, v)| {
+                    self.in_keyed = false;
+                    self.for_each_value(v)
+                });
+                self.in_keyed = false;
+                let block = ProviderBlock {
+                    name: name.clone(),
+                    config,
+                    for_each,
+                    span: ikey.span.clone(),
+                };
+                if block.for_each.is_some() {
+                    keyed.insert(name, block);
+                } else {
+                    out.insert(name, block);
+                }
+            }
         }
     }
 
@@ -181,7 +234,9 @@ impl Loader<'_> {
         let attrs = self.attributes(&schema, &what, fields, header.clone(), meta, Some(address));
         let value_spans = fields
             .iter()
-            .filter(|(k, _)| attrs.contains_key(&k.name) || k.name == "for_each")
+            .filter(|(k, _)| {
+                attrs.contains_key(&k.name) || k.name == "for_each" || k.name == "provider"
+            })
             .map(|(k, v)| (k.name.clone(), v.span.clone()))
             .collect();
         let mut depends_on = Vec::new();
@@ -212,15 +267,20 @@ impl Loader<'_> {
                 self.registry.config_block_of(type_name)?,
             ),
         };
+        let (mut instance, mut provider_each) = (config_block.to_string(), false);
+        if let Some((_, v)) = fields.iter().find(|(k, _)| k.name == "provider") {
+            (instance, provider_each) = self.provider_choice(v, config_block, type_name)?;
+        }
         self.in_keyed = false;
         Some(ResourceBlock {
             for_each,
             each: None,
+            provider_each,
             address: address.clone(),
             type_name: type_name.to_string(),
             name: key.name.clone(),
             provider: provider.to_string(),
-            config_block: config_block.to_string(),
+            config_block: instance,
             attrs,
             depends_on,
             lifecycle,
@@ -513,6 +573,16 @@ impl Loader<'_> {
     /// value is known.
     fn for_each(&mut self, node: &Node, address: &Address) -> Option<Expr> {
         let e = self.expr(node, &AttrType::Any, Some(address))?;
+        self.checked_for_each(node, e)
+    }
+
+    /// `for_each` of a provider instance.
+    fn for_each_value(&mut self, node: &Node) -> Option<Expr> {
+        let e = self.expr(node, &AttrType::Any, None)?;
+        self.checked_for_each(node, e)
+    }
+
+    fn checked_for_each(&mut self, node: &Node, e: Expr) -> Option<Expr> {
         match &e {
             Expr::List(items) => {
                 let mut seen = BTreeSet::new();
@@ -553,5 +623,108 @@ impl Loader<'_> {
             }
         }
         Some(e)
+    }
+}
+
+impl Loader<'_> {
+    /// `provider = "aws.NAME"`: the provider instance a block chooses —
+    /// the default (`aws`), a named one (`aws.prod`), or one instance of a
+    /// keyed one (`aws.accounts["prod"]`, or `aws.accounts[each.key]`
+    /// inside a block with `for_each`, then `true`).
+    fn provider_choice(
+        &mut self,
+        node: &Node,
+        block: &str,
+        type_name: &str,
+    ) -> Option<(String, bool)> {
+        let text = self.expect_str(node, "`provider`")?;
+        let span = node.span.clone();
+        let (base, rest) = match text.split_once('.') {
+            Some((b, r)) => (b, Some(r)),
+            None => (text.as_str(), None),
+        };
+        if base != block {
+            let d = self.err(
+                format!("`{type_name}` is managed by the `{block}` provider, not `{base}`"),
+                span,
+                "another provider",
+            );
+            d.help = Some(format!(
+                "write provider = \"{block}\" or \"{block}.NAME\" for an instance declared as [providers.{block}.NAME]"
+            ));
+            return None;
+        }
+        let Some(rest) = rest else {
+            return Some((block.to_string(), false));
+        };
+        let (name, index) = match rest.split_once('[') {
+            Some((n, i)) => (n, Some(i.strip_suffix(']').unwrap_or(i))),
+            None => (rest, None),
+        };
+        let instance = format!("{block}.{name}");
+        let Some(&keyed) = self.provider_instances.get(&instance) else {
+            let names: Vec<String> = self
+                .provider_instances
+                .keys()
+                .filter(|k| k.starts_with(&format!("{block}.")))
+                .cloned()
+                .collect();
+            let d = self.err(
+                format!("provider instance `{instance}` is not declared"),
+                span,
+                "no such provider instance",
+            );
+            d.help = Some(
+                did_you_mean(&instance, &names)
+                    .unwrap_or_else(|| format!("declare it with [providers.{block}.{name}]")),
+            );
+            return None;
+        };
+        match (keyed, index) {
+            (false, None) => Some((instance, false)),
+            (true, Some("each.key")) if self.in_keyed => Some((instance, true)),
+            (true, Some("each.key")) => {
+                self.err(
+                    "`[each.key]` is only known inside a block with `for_each`",
+                    span,
+                    "not inside a `for_each`",
+                );
+                None
+            }
+            (true, Some(key)) => match serde_json::from_str::<String>(key) {
+                Ok(key) => Some((crate::spec::keyed_name(&instance, &key), false)),
+                Err(_) => {
+                    let d = self.err(
+                        format!("`[{key}]` does not pick an instance of `{instance}`"),
+                        span,
+                        "expected a quoted key",
+                    );
+                    d.help = Some(format!(
+                        "write provider = \"{instance}[\\\"KEY\\\"]\" or \"{instance}[each.key]\""
+                    ));
+                    None
+                }
+            },
+            (true, None) => {
+                let d = self.err(
+                    format!("`{instance}` has `for_each`: choose one of its instances"),
+                    span,
+                    "which instance?",
+                );
+                d.help = Some(format!(
+                    "write provider = \"{instance}[\\\"KEY\\\"]\", or \"{instance}[each.key]\" inside a block with the same keys"
+                ));
+                None
+            }
+            (false, Some(_)) => {
+                let d = self.err(
+                    format!("`{instance}` has no `for_each`, so it has no instances to pick"),
+                    span,
+                    "not keyed",
+                );
+                d.help = Some(format!("write provider = \"{instance}\""));
+                None
+            }
+        }
     }
 }

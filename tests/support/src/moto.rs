@@ -208,3 +208,17 @@ impl Drop for Moto {
         self.proxy.tally().assert_clean("moto");
     }
 }
+
+/// `sdk` acting as the role `role_arn` (sts:AssumeRole, as meshmon's
+/// `assume_role` does): moto keeps what such a session makes in the role's
+/// account, apart from the default account's.
+pub async fn assuming(sdk: &SdkConfig, role_arn: &str) -> SdkConfig {
+    let role = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name("meshmon-tests")
+        .configure(sdk)
+        .build()
+        .await;
+    sdk.to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(role))
+        .build()
+}
