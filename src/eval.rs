@@ -147,9 +147,10 @@ impl Scope<'_> {
             RefExpr::File(contents) => Ok((Value::String(contents.clone()), false)),
             // Replaced by each instance's key and value when the block is
             // expanded; a block whose keys are not known yet is unknown.
-            RefExpr::EachKey | RefExpr::EachValue(_) | RefExpr::Attr { each_key: true, .. } => {
-                Ok((Value::Unknown, false))
-            }
+            RefExpr::EachKey
+            | RefExpr::EachValue(_)
+            | RefExpr::Output { .. }
+            | RefExpr::Attr { each_key: true, .. } => Ok((Value::Unknown, false)),
             RefExpr::Attr {
                 target: address,
                 attr,
@@ -251,20 +252,7 @@ impl Scope<'_> {
 }
 
 fn describe(r: &RefExpr) -> String {
-    match r {
-        RefExpr::Var(n) => format!("`var.{n}`"),
-        RefExpr::File(_) => "file()".into(),
-        RefExpr::Attr {
-            target, attr, path, ..
-        } => {
-            format!("`{target}.{}`", AttrPath::new(attr.as_str(), path.clone()))
-        }
-        RefExpr::EachKey => "`each.key`".into(),
-        RefExpr::EachValue(path) => format!(
-            "`{}`",
-            meshmon_provider_sdk::format_path("each.value", path)
-        ),
-    }
+    crate::spec::ref_text(r)
 }
 
 /// Every output of the spec evaluated over what is known, each with whether

@@ -96,7 +96,17 @@ fn block(schema: &Schema, extra: Map<String, Value>) -> Value {
     s
 }
 
-/// `depends_on`, `lifecycle` and `timeouts`, as the loader reads them.
+/// `for_each`: the keys of a block's instances.
+fn for_each() -> Value {
+    json!({
+        "description": "One instance per key: an array of strings (the keys), a table (keys and values), or \"${…}\" referring to one. Inside, ${each.key} and ${each.value}.",
+        "type": ["array", "object", "string"],
+        "items": {"type": "string"},
+    })
+}
+
+/// `depends_on`, `lifecycle`, `timeouts`, `for_each` and `provider`, as the
+/// loader reads them.
 fn meta_keys(schema: &Schema) -> Map<String, Value> {
     let names: Vec<&str> = schema.settable().map(|a| a.name).collect();
     let ignorable = if names.is_empty() {
@@ -117,7 +127,7 @@ fn meta_keys(schema: &Schema) -> Map<String, Value> {
         json!({
             "description": "Resources and look-ups this one needs besides those it refers to, as TYPE.NAME or data.TYPE.NAME.",
             "type": "array",
-            "items": {"type": "string", "pattern": "^(data\\.)?[A-Za-z_][A-Za-z0-9_-]*\\.[A-Za-z_][A-Za-z0-9_-]*$"},
+            "items": {"type": "string", "pattern": "^(data\\.)?[A-Za-z_][A-Za-z0-9_-]*\\.[A-Za-z_][A-Za-z0-9_-]*(\\[\".*\"\\])?$"},
             "uniqueItems": true,
         }),
     );
@@ -135,6 +145,14 @@ fn meta_keys(schema: &Schema) -> Map<String, Value> {
                     "description": "Attributes (or paths into them) whose changes are not planned.",
                 },
             },
+        }),
+    );
+    m.insert("for_each".into(), for_each());
+    m.insert(
+        "provider".into(),
+        json!({
+            "type": "string",
+            "description": "The provider instance: \"aws\" (the default), \"aws.NAME\" for [providers.aws.NAME], \"aws.NAME[\\\"KEY\\\"]\" or \"aws.NAME[each.key]\" for one instance of a keyed one.",
         }),
     );
     m.insert(
@@ -213,7 +231,13 @@ pub fn spec_schema(registry: &Registry) -> Value {
     blocks.sort();
     for b in blocks {
         if let Some(p) = registry.block_owner(b) {
-            providers.insert(b.into(), block(&p.config_schema(), Map::new()));
+            let schema = p.config_schema();
+            // Tables under the block are named instances, configured alike.
+            let mut instance_keys = Map::new();
+            instance_keys.insert("for_each".into(), for_each());
+            let mut default = block(&schema, Map::new());
+            default["additionalProperties"] = block(&schema, instance_keys);
+            providers.insert(b.into(), default);
         }
     }
 
@@ -240,7 +264,7 @@ pub fn spec_schema(registry: &Registry) -> Value {
     for s in lookups {
         let def = format!("data.{}", s.type_name);
         let mut meta = meta_keys(s);
-        meta.retain(|k, _| k == "depends_on");
+        meta.retain(|k, _| ["depends_on", "for_each", "provider"].contains(&k.as_str()));
         definitions.insert(def.clone(), block(s, meta));
         data.insert(
             s.type_name.into(),
@@ -291,6 +315,26 @@ pub fn spec_schema(registry: &Registry) -> Value {
                 "description": "Look-ups: existing objects read, never created, changed or deleted.",
                 "additionalProperties": false,
                 "properties": data,
+            },
+            "components": {
+                "type": "object",
+                "description": "Components: a directory holding component.toml (variables, resources, look-ups, outputs, components), used once or once per key.",
+                "propertyNames": {"pattern": NAME_PATTERN},
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["source"],
+                    "properties": {
+                        "source": {"type": "string", "description": "The component's directory, relative to this file."},
+                        "inputs": {"type": "object", "description": "Values of the component's variables."},
+                        "for_each": for_each(),
+                        "providers": {
+                            "type": "object",
+                            "description": "The provider instance each of the component's providers is: { aws = \"aws.accounts[each.key]\" }.",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    },
+                },
             },
             "outputs": {
                 "type": "object",

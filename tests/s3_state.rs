@@ -76,7 +76,7 @@ async fn state_lives_in_s3_and_round_trips() {
 
     cli.expect(&["apply", "--auto-approve"], 0);
     let state = object(&client, KEY).await.expect("state object in S3");
-    assert_eq!(state["format_version"], 1);
+    assert_eq!(state["format_version"], 2);
     assert_eq!(state["serial"], 1);
     assert!(
         state["resources"]["null_resource.after"].is_object(),

@@ -304,7 +304,7 @@ fn expand_failed(spec: &Spec, errors: Vec<crate::spec::expand::ExpandError>) -> 
             subject: e.subject,
             message: e.message,
             span: e.span,
-            spec: spec.source.clone(),
+            spec: e.file.unwrap_or_else(|| spec.source.clone()),
         })
         .collect();
     Error::Plan(match all.len() {

@@ -316,11 +316,21 @@ pub enum PlanError {
 impl PlanError {
     /// An input of `block` that cannot be evaluated or is refused.
     pub fn input(spec: &Spec, block: &ResourceBlock, e: &InputError) -> Self {
-        PlanError::Eval {
-            subject: block.address.to_string(),
-            message: e.to_string(),
-            span: block.value_span(e.attribute),
-            spec: spec.source.clone(),
+        // A block of a component instance is written in the component's
+        // file, with the instance's inputs.
+        match &block.origin {
+            Some(origin) => PlanError::Eval {
+                subject: block.address.to_string(),
+                message: format!("{e} (in {}, from its inputs)", origin.instance),
+                span: block.value_span(e.attribute),
+                spec: origin.source.clone(),
+            },
+            None => PlanError::Eval {
+                subject: block.address.to_string(),
+                message: e.to_string(),
+                span: block.value_span(e.attribute),
+                spec: spec.source.clone(),
+            },
         }
     }
 

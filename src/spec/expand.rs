@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use meshmon_provider_sdk::Value;
 
-use super::{Expr, Part, RefExpr, ResourceBlock, Spec};
+use super::{Expr, RefExpr, ResourceBlock, Spec};
 use crate::addr::Address;
 use crate::eval::{Known, Scope};
 
@@ -24,6 +24,8 @@ pub struct ExpandError {
     pub subject: String,
     pub message: String,
     pub span: Range<usize>,
+    /// The file the span is in, when not the spec's (a component's).
+    pub file: Option<crate::diag::Source>,
 }
 
 /// Puts into `spec.resources` the instances of every keyed block whose
@@ -50,6 +52,7 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
             subject: address.to_string(),
             message,
             span: span.clone(),
+            file: block.origin.as_ref().map(|o| o.source.clone()),
         };
         let value = match scope.eval(for_each) {
             Ok((v, _)) => v,
@@ -77,6 +80,7 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
                     subject: address.with_key(key).to_string(),
                     message,
                     span: block.span.clone(),
+                    file: block.origin.as_ref().map(|o| o.source.clone()),
                 }),
             }
         }
@@ -115,6 +119,7 @@ fn expand_providers(spec: &mut Spec, known: &HashMap<Address, Known>) -> Vec<Exp
             subject: format!("providers.{name}"),
             message,
             span: block.span.clone(),
+            file: None,
         };
         let value = match scope.eval(for_each) {
             Ok((v, _)) => v,
@@ -161,7 +166,7 @@ fn expand_providers(spec: &mut Spec, known: &HashMap<Address, Known>) -> Vec<Exp
 
 /// The keys and values a `for_each` value gives: a set of strings (each
 /// its own value) or a table.
-fn keys(value: &Value) -> Result<Vec<(String, Value)>, String> {
+pub(super) fn keys(value: &Value) -> Result<Vec<(String, Value)>, String> {
     match value {
         Value::List(items) => {
             let mut out = Vec::with_capacity(items.len());
@@ -223,113 +228,81 @@ fn instance(block: &ResourceBlock, key: &str, value: &Value) -> Result<ResourceB
 }
 
 /// `e` with `each.key`, `each.value` and `[each.key]` replaced.
-fn each(e: &Expr, key: &str, value: &Value) -> Result<Expr, String> {
-    let reference = |r: &RefExpr| -> Result<Result<RefExpr, Value>, String> {
+pub(super) fn each(e: &Expr, key: &str, value: &Value) -> Result<Expr, String> {
+    e.replace_refs(&mut |r| {
         Ok(match r {
-            RefExpr::EachKey => Err(Value::String(key.to_string())),
-            RefExpr::EachValue(path) => Err(value.get_path(path).cloned().ok_or_else(|| {
-                format!(
-                    "`{}` does not exist for key {key:?}",
-                    meshmon_provider_sdk::format_path("each.value", path)
-                )
-            })?),
+            RefExpr::EachKey => Some(Expr::Lit(Value::String(key.to_string()))),
+            RefExpr::EachValue(path) => Some(Expr::Lit(value.get_path(path).cloned().ok_or_else(
+                || {
+                    format!(
+                        "`{}` does not exist for key {key:?}",
+                        meshmon_provider_sdk::format_path("each.value", path)
+                    )
+                },
+            )?)),
             RefExpr::Attr {
                 target,
                 each_key: true,
                 attr,
                 path,
-            } => Ok(RefExpr::Attr {
+            } => Some(Expr::Ref(RefExpr::Attr {
                 target: target.with_key(key),
                 each_key: false,
                 attr: attr.clone(),
                 path: path.clone(),
-            }),
-            other => Ok(other.clone()),
+            })),
+            _ => None,
         })
-    };
-    Ok(match e {
-        Expr::Lit(v) => Expr::Lit(v.clone()),
-        Expr::Ref(r) => match reference(r)? {
-            Ok(r) => Expr::Ref(r),
-            Err(v) => Expr::Lit(v),
-        },
-        Expr::Template(parts) => {
-            let mut out = Vec::with_capacity(parts.len());
-            for p in parts {
-                out.push(match p {
-                    Part::Lit(l) => Part::Lit(l.clone()),
-                    Part::Ref(r, span) => match reference(r)? {
-                        Ok(r) => Part::Ref(r, span.clone()),
-                        Err(v) => Part::Lit(match v.to_interpolated() {
-                            Some(text) => text,
-                            None if v.is_null() => String::new(),
-                            None => {
-                                return Err(format!(
-                                    "`each.value` is {} {} for key {key:?} and cannot be interpolated into a string",
-                                    super::article(v.type_name()),
-                                    v.type_name()
-                                ));
-                            }
-                        }),
-                    },
-                });
-            }
-            Expr::Template(out)
-        }
-        Expr::List(items) => Expr::List(
-            items
-                .iter()
-                .map(|i| each(i, key, value))
-                .collect::<Result<_, _>>()?,
-        ),
-        Expr::Map(m) => Expr::Map(
-            m.iter()
-                .map(|(k, v)| Ok((k.clone(), each(v, key, value)?)))
-                .collect::<Result<_, String>>()?,
-        ),
     })
 }
 
 /// References to an instance a keyed block with known keys does not have.
 fn missing_instances(spec: &Spec) -> Vec<ExpandError> {
     let mut out = Vec::new();
-    let mut check = |from: &Address, e: &Expr, span: Range<usize>| {
-        e.for_each_ref(&mut |r| {
-            let RefExpr::Attr { target, .. } = r else {
-                return;
-            };
-            let config = target.config();
-            if target.key().is_none()
-                || !spec.keyed.contains_key(&config)
-                || spec.deferred.contains_key(&config)
-                || spec.resources.contains_key(target)
-            {
-                return;
-            }
-            let have: Vec<String> = spec
-                .resources
-                .keys()
-                .filter(|a| a.config() == config)
-                .filter_map(|a| a.key().map(|k| format!("{k:?}")))
-                .collect();
-            out.push(ExpandError {
-                subject: from.to_string(),
-                message: format!(
-                    "refers to {target}, but `{config}` has no instance {:?}; its keys are: {}",
-                    target.key().unwrap_or_default(),
-                    if have.is_empty() {
-                        "none".to_string()
-                    } else {
-                        have.join(", ")
-                    }
-                ),
-                span: span.clone(),
+    let mut check =
+        |from: &Address, e: &Expr, span: Range<usize>, source: Option<crate::diag::Source>| {
+            e.for_each_ref(&mut |r| {
+                let RefExpr::Attr { target, .. } = r else {
+                    return;
+                };
+                let config = target.config();
+                if target.key().is_none()
+                    || !spec.keyed.contains_key(&config)
+                    || spec.deferred.contains_key(&config)
+                    || spec.resources.contains_key(target)
+                {
+                    return;
+                }
+                let have: Vec<String> = spec
+                    .resources
+                    .keys()
+                    .filter(|a| a.config() == config)
+                    .filter_map(|a| a.key().map(|k| format!("{k:?}")))
+                    .collect();
+                out.push(ExpandError {
+                    subject: from.to_string(),
+                    file: source.clone(),
+                    message: format!(
+                        "refers to {target}, but `{config}` has no instance {:?}; its keys are: {}",
+                        target.key().unwrap_or_default(),
+                        if have.is_empty() {
+                            "none".to_string()
+                        } else {
+                            have.join(", ")
+                        }
+                    ),
+                    span: span.clone(),
+                });
             });
-        });
-    };
+        };
     for (address, block) in &spec.resources {
         for (name, e) in &block.attrs {
-            check(address, e, block.value_span(name));
+            check(
+                address,
+                e,
+                block.value_span(name),
+                block.origin.as_ref().map(|o| o.source.clone()),
+            );
         }
     }
     for (address, block) in &spec.resources {
@@ -347,6 +320,7 @@ fn missing_instances(spec: &Spec) -> Vec<ExpandError> {
             .collect();
         out.push(ExpandError {
             subject: address.to_string(),
+            file: block.origin.as_ref().map(|o| o.source.clone()),
             message: format!(
                 "its provider is {instance}, but `{base}` has no such instance; its instances are: {}",
                 if have.is_empty() {

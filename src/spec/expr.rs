@@ -23,6 +23,15 @@ pub enum RefExpr {
         path: Vec<PathSegment>,
     },
     File(String),
+    /// `component.NAME.OUTPUT` or `component.NAME["key"].OUTPUT`: an output
+    /// of a component instance; replaced by the output's expression when
+    /// the component is instanced.
+    Output {
+        component: String,
+        key: Option<String>,
+        output: String,
+        path: Vec<PathSegment>,
+    },
     /// `each.key` inside a block with `for_each`.
     EachKey,
     /// `each.value.path…` inside a block with `for_each`.
@@ -254,6 +263,26 @@ fn parse_ref(inner: &str, base: usize) -> Result<RefExpr, ExprError> {
         }
         [e, ..] if e == "each" => Err(err(format!(
             "`{text}` is not a reference to the instance: expected `each.key` or `each.value`"
+        ))),
+        [c, _, _, ..] if c == "component" => {
+            if each_key {
+                return Err(err(
+                    "a component instance is named by its key, like `component.NAME[\"prod\"].OUTPUT`".into(),
+                ));
+            }
+            split_attr(&mut head, 2, &mut path);
+            Ok(RefExpr::Output {
+                component: head[1].clone(),
+                key: match &index {
+                    Some(Index::Key(k)) => Some(k.clone()),
+                    _ => None,
+                },
+                output: head[2].clone(),
+                path,
+            })
+        }
+        [c, n] if c == "component" => Err(err(format!(
+            "`component.{n}` names a component, not a value: add the output, like `component.{n}.OUTPUT`"
         ))),
         [d, _, _, _, ..] if d == "data" => {
             split_attr(&mut head, 3, &mut path);

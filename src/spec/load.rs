@@ -23,6 +23,7 @@ use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::registry::Registry;
 
 mod acknowledge;
+mod components;
 
 mod exprs;
 mod refactoring;
@@ -44,7 +45,11 @@ const TOP_KEYS: &[&str] = &[
     "outputs",
     "moved",
     "removed",
+    "components",
 ];
+/// What a component's `component.toml` may hold: no environment, no
+/// providers (its instance is given them), no refactoring of the state.
+const COMPONENT_KEYS: &[&str] = &["variables", "resources", "data", "outputs", "components"];
 const MESHMON_KEYS: &[&str] = &["name", "state", "backend", "acknowledge"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "sensitive", "allowed"];
 const META_KEYS: &[&str] = &[
@@ -86,6 +91,21 @@ pub fn load_text(
     vars: &VarInputs,
     registry: &Registry,
 ) -> Result<(Spec, Diagnostics), Diagnostics> {
+    load_part(path, text, base_dir, vars, registry, Vec::new(), None)
+}
+
+/// Checks the text of the spec (`chain` empty) or of a component (`chain`
+/// the component files that led to it, itself last; `file_prefix` its
+/// directory from the spec's).
+fn load_part(
+    path: &Path,
+    text: String,
+    base_dir: &Path,
+    vars: &VarInputs,
+    registry: &Registry,
+    chain: Vec<PathBuf>,
+    file_prefix: Option<String>,
+) -> Result<(Spec, Diagnostics), Diagnostics> {
     let text = Arc::new(text);
     let (root, syntax) = node::parse(&text);
     // Excerpts of the spec in diagnostics never show a secret variable's
@@ -105,6 +125,10 @@ pub fn load_text(
         keyed: BTreeSet::new(),
         in_keyed: false,
         provider_instances: BTreeMap::new(),
+        component_outputs: BTreeMap::new(),
+        chain,
+        file_prefix,
+        calls: BTreeMap::new(),
         variables: BTreeMap::new(),
     };
     if !syntax.is_empty() {
@@ -189,6 +213,17 @@ struct Loader<'a> {
     in_keyed: bool,
     /// Declared provider instances, each with whether it is keyed.
     provider_instances: BTreeMap<String, bool>,
+    /// Declared components: whether each is keyed, and its outputs (none
+    /// for one that could not be loaded, already reported).
+    component_outputs: BTreeMap<String, (bool, Option<Vec<String>>)>,
+    /// The component files that led here, outermost first (empty for
+    /// the spec itself): for the depth limit and cycles.
+    chain: Vec<PathBuf>,
+    /// For a component: its directory relative to the spec's, which
+    /// `file()` paths are kept under.
+    file_prefix: Option<String>,
+    /// The `[components.NAME]` calls, with the components they load.
+    calls: BTreeMap<String, super::ComponentCall>,
     variables: BTreeMap<String, Variable>,
 }
 
@@ -324,13 +359,29 @@ impl Loader<'_> {
     fn spec(&mut self, root: &Node, path: &Path, inputs: &VarInputs) -> Option<Spec> {
         let top = root.as_table()?;
         let get = |name: &str| top.iter().find(|(k, _)| k.name == name).map(|(_, n)| n);
+        let component = !self.chain.is_empty();
+        let (keys, what) = match component {
+            true => (COMPONENT_KEYS, "a component"),
+            false => (TOP_KEYS, "the spec"),
+        };
         for (k, _) in top {
-            if !TOP_KEYS.contains(&k.name.as_str()) {
-                self.unknown_key(k, "the spec", TOP_KEYS);
+            if !keys.contains(&k.name.as_str()) {
+                self.unknown_key(k, what, keys);
             }
         }
 
-        let (name, state_path, backend) = self.meshmon(get("meshmon"), root);
+        let (name, state_path, backend) = match component {
+            true => (
+                Some(
+                    path.parent()
+                        .and_then(Path::file_name)
+                        .map_or("component".into(), |n| n.to_string_lossy().into_owned()),
+                ),
+                None,
+                None,
+            ),
+            false => self.meshmon(get("meshmon"), root),
+        };
         if let Some(v) = get("variables") {
             self.declare_variables(v, inputs);
         } else {
@@ -345,6 +396,10 @@ impl Loader<'_> {
         }
         if let Some(data) = get("data") {
             self.declare_blocks(data, true, &mut raw_resources);
+        }
+
+        if let Some(c) = get("components") {
+            self.component_calls(c);
         }
 
         let mut providers = BTreeMap::new();
@@ -395,19 +450,37 @@ impl Loader<'_> {
             keyed,
             deferred: BTreeMap::new(),
             deferred_providers: BTreeMap::new(),
+            components: BTreeMap::new(),
             outputs,
             acknowledge,
             files: std::mem::take(&mut self.files),
             moved,
             removed,
         };
-        // Blocks whose keys are written out or come from variables become
-        // their instances now; the others once planning knows their keys.
-        if !self.diags.has_errors()
-            && let Err(errors) = super::expand::expand(&mut spec, &Default::default())
-        {
+        spec.components = std::mem::take(&mut self.calls);
+        // A component is instanced into the spec that uses it, and expanded
+        // there. The spec's components become their instances, then blocks
+        // whose keys are written out or come from variables become theirs;
+        // the others once planning knows their keys.
+        if component || self.diags.has_errors() {
+            return Some(spec);
+        }
+        if let Err(errors) = super::component::instantiate(&mut spec) {
             for e in errors {
-                self.err(e.to_string(), e.span, "here");
+                let d = Diag::error(e.message)
+                    .label(e.span, "here")
+                    .in_source(&e.source);
+                self.diags.push(d);
+            }
+            return Some(spec);
+        }
+        if let Err(errors) = super::expand::expand(&mut spec, &Default::default()) {
+            for e in errors {
+                let source = e.file.clone().unwrap_or_else(|| self.source.clone());
+                let d = Diag::error(e.to_string())
+                    .label(e.span, "here")
+                    .in_source(&source);
+                self.diags.push(d);
             }
         }
         Some(spec)

@@ -5,6 +5,7 @@
 //! problem it finds, not just the first.
 
 mod backend;
+pub mod component;
 pub mod expand;
 pub mod expr;
 mod load;
@@ -58,6 +59,8 @@ pub struct Spec {
     /// The keyed provider blocks whose keys are known only after apply,
     /// each with why; what they manage waits with them.
     pub deferred_providers: BTreeMap<String, String>,
+    /// `[components.NAME]`: the components this spec (or component) uses.
+    pub components: BTreeMap<String, ComponentCall>,
     pub outputs: BTreeMap<String, OutputBlock>,
     /// `[meshmon] acknowledge`: warnings accepted per resource.
     pub acknowledge: Vec<Acknowledgement>,
@@ -69,6 +72,34 @@ pub struct Spec {
     /// `[[removed]]`: recorded objects no longer declared, forgotten or
     /// destroyed.
     pub removed: Vec<Removed>,
+}
+
+/// `[components.NAME]`: a component (a directory holding
+/// `component.toml`) used once, or once per key with `for_each`.
+#[derive(Clone, Debug)]
+pub struct ComponentCall {
+    pub name: String,
+    /// The component, loaded and checked in its own file.
+    pub def: std::sync::Arc<Spec>,
+    /// Its variables' values, in the namespace of the spec that uses it.
+    pub inputs: BTreeMap<String, Expr>,
+    pub for_each: Option<Expr>,
+    /// The provider instance each of the component's provider blocks is
+    /// (`aws` → `aws.accounts[each.key]`); unnamed ones are the user's own.
+    pub providers: BTreeMap<String, String>,
+    /// Where the call is written, and in which file.
+    pub span: Range<usize>,
+    pub source: Source,
+    /// Where each input's value is written.
+    pub input_spans: BTreeMap<String, Range<usize>>,
+}
+
+/// Where a block of a component instance comes from: the component's file
+/// (its spans point there) and the instance (`component.m["prod"]`).
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub source: Source,
+    pub instance: String,
 }
 
 /// One `[[moved]]` entry: the object recorded at `from` is the one the
@@ -135,6 +166,8 @@ pub struct ResourceBlock {
     /// `provider = "NAME.INSTANCE[each.key]"`: `config_block` names the
     /// keyed provider block, and each instance takes its own key's.
     pub provider_each: bool,
+    /// For a block of a component instance: where it comes from.
+    pub origin: Option<Origin>,
     pub address: Address,
     pub type_name: String,
     pub name: String,
@@ -273,6 +306,65 @@ impl Expr {
         });
     }
 
+    /// The expression with references replaced: `f` gives an expression
+    /// to stand where a reference was, or `None` to keep it. Inside a
+    /// template, a replacement that is a value is interpolated, a
+    /// reference stays one and a template is spliced in; a list or table
+    /// there is an error naming what was replaced.
+    pub fn replace_refs(
+        &self,
+        f: &mut dyn FnMut(&RefExpr) -> Result<Option<Expr>, String>,
+    ) -> Result<Expr, String> {
+        Ok(match self {
+            Expr::Lit(v) => Expr::Lit(v.clone()),
+            Expr::Ref(r) => f(r)?.unwrap_or_else(|| Expr::Ref(r.clone())),
+            Expr::Template(parts) => {
+                let mut out = Vec::with_capacity(parts.len());
+                for p in parts {
+                    let Part::Ref(r, span) = p else {
+                        out.push(p.clone());
+                        continue;
+                    };
+                    match f(r)? {
+                        None => out.push(p.clone()),
+                        Some(Expr::Ref(r)) => out.push(Part::Ref(r, span.clone())),
+                        Some(Expr::Template(inner)) => out.extend(inner),
+                        Some(Expr::Lit(v)) => out.push(Part::Lit(match v.to_interpolated() {
+                            Some(text) => text,
+                            None if v.is_null() => String::new(),
+                            None => {
+                                return Err(format!(
+                                    "{} is {} {} and cannot be interpolated into a string",
+                                    ref_text(r),
+                                    article(v.type_name()),
+                                    v.type_name()
+                                ));
+                            }
+                        })),
+                        Some(_) => {
+                            return Err(format!(
+                                "{} is a list or a table and cannot be interpolated into a string",
+                                ref_text(r)
+                            ));
+                        }
+                    }
+                }
+                Expr::Template(out)
+            }
+            Expr::List(items) => Expr::List(
+                items
+                    .iter()
+                    .map(|i| i.replace_refs(f))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Map(m) => Expr::Map(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.replace_refs(f)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+
     /// True when the expression refers to nothing (its value is fixed).
     pub fn is_constant(&self) -> bool {
         let mut constant = true;
@@ -298,5 +390,36 @@ pub(crate) fn article(word: &str) -> &'static str {
         "an"
     } else {
         "a"
+    }
+}
+
+/// A reference as the spec writes it, for messages.
+pub(crate) fn ref_text(r: &RefExpr) -> String {
+    match r {
+        RefExpr::Var(n) => format!("`var.{n}`"),
+        RefExpr::EachKey => "`each.key`".into(),
+        RefExpr::EachValue(path) => format!(
+            "`{}`",
+            meshmon_provider_sdk::format_path("each.value", path)
+        ),
+        RefExpr::File(_) => "file()".into(),
+        RefExpr::Output {
+            component,
+            key,
+            output,
+            path,
+        } => format!(
+            "`component.{component}{}.{}`",
+            key.as_ref()
+                .map(|k| format!("[{}]", serde_json::to_string(k).unwrap_or_default()))
+                .unwrap_or_default(),
+            meshmon_provider_sdk::format_path(output, path)
+        ),
+        RefExpr::Attr {
+            target, attr, path, ..
+        } => format!(
+            "`{target}.{}`",
+            meshmon_provider_sdk::format_path(attr, path)
+        ),
     }
 }

@@ -22,6 +22,8 @@
 //!   process environment, state and journal contents, report targets,
 //!   saved plans, output changes, exit codes and signals CI relies on.
 //! - `warnings.rs`: repeated warnings folded, `[meshmon] acknowledge`.
+//! - `components.rs`: components used once and per key, nested, their
+//!   outputs, and mistakes reported in the component's own file.
 //! - `keys.rs`: `for_each` instances, added and removed keys, keys known
 //!   only after apply, `[[moved]]` into a keyed block.
 //! - `lookups.rs`: `[data.…]` look-ups read while planning or during
@@ -31,6 +33,7 @@ mod common;
 
 mod careless;
 mod completions;
+mod components;
 mod crash;
 mod diagnostics;
 mod drift;

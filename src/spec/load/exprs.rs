@@ -192,15 +192,21 @@ impl Loader<'_> {
         match r {
             RefExpr::File(p) => {
                 let path = self.base_dir.join(p);
+                // Keyed by the path from the spec's directory: a component's
+                // files are under its own.
+                let key = match &self.file_prefix {
+                    Some(prefix) => format!("{prefix}/{p}"),
+                    None => p.clone(),
+                };
                 let read = match &self.pinned_files {
-                    Some(pinned) => pinned.get(p).cloned().ok_or_else(|| {
+                    Some(pinned) => pinned.get(&key).cloned().ok_or_else(|| {
                         "the saved plan does not hold this file, so it was not reviewed".to_string()
                     }),
                     None => crate::fsutil::read_text(&path).map_err(|e| e.to_string()),
                 };
                 match read {
                     Ok(c) => {
-                        self.files.insert(p.clone(), c.clone());
+                        self.files.insert(key, c.clone());
                         Some(RefExpr::File(c))
                     }
                     Err(e) => {
@@ -259,6 +265,60 @@ impl Loader<'_> {
                     }
                     _ => Some(r.clone()),
                 }
+            }
+            RefExpr::Output {
+                component,
+                key,
+                output,
+                ..
+            } => {
+                let Some((keyed, outputs)) = self.component_outputs.get(component).cloned() else {
+                    let names: Vec<String> = self.component_outputs.keys().cloned().collect();
+                    let d = self.err(
+                        format!("reference to undeclared component `{component}`"),
+                        span,
+                        "no such component",
+                    );
+                    d.help = Some(did_you_mean(component, &names).unwrap_or_else(|| {
+                        format!("declare it with [components.{component}] source = \"DIR\"")
+                    }));
+                    return None;
+                };
+                // A component that could not be loaded is reported already.
+                let outputs = outputs?;
+                match (keyed, key.is_some()) {
+                    (true, false) => {
+                        let d = self.err(
+                            format!("component `{component}` has `for_each`: a reference names one of its instances"),
+                            span,
+                            "which instance?",
+                        );
+                        d.help = Some(format!("write `component.{component}[\"KEY\"].{output}`"));
+                        return None;
+                    }
+                    (false, true) => {
+                        self.err(
+                            format!("component `{component}` has no `for_each`, so it has no instances to pick by key"),
+                            span,
+                            "not keyed",
+                        );
+                        return None;
+                    }
+                    _ => {}
+                }
+                if !outputs.contains(output) {
+                    let d = self.err(
+                        format!("component `{component}` has no output `{output}`"),
+                        span,
+                        "unknown output",
+                    );
+                    d.help = Some(
+                        did_you_mean(output, &outputs)
+                            .unwrap_or_else(|| format!("its outputs: {}", outputs.join(", "))),
+                    );
+                    return None;
+                }
+                Some(r.clone())
             }
             RefExpr::EachKey | RefExpr::EachValue(_) => {
                 if !self.in_keyed {

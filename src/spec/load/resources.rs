@@ -276,6 +276,7 @@ impl Loader<'_> {
             for_each,
             each: None,
             provider_each,
+            origin: None,
             address: address.clone(),
             type_name: type_name.to_string(),
             name: key.name.clone(),
@@ -577,7 +578,7 @@ impl Loader<'_> {
     }
 
     /// `for_each` of a provider instance.
-    fn for_each_value(&mut self, node: &Node) -> Option<Expr> {
+    pub(super) fn for_each_value(&mut self, node: &Node) -> Option<Expr> {
         let e = self.expr(node, &AttrType::Any, None)?;
         self.checked_for_each(node, e)
     }
@@ -631,7 +632,7 @@ impl Loader<'_> {
     /// the default (`aws`), a named one (`aws.prod`), or one instance of a
     /// keyed one (`aws.accounts["prod"]`, or `aws.accounts[each.key]`
     /// inside a block with `for_each`, then `true`).
-    fn provider_choice(
+    pub(super) fn provider_choice(
         &mut self,
         node: &Node,
         block: &str,

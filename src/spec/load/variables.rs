@@ -89,6 +89,9 @@ impl Loader<'_> {
                         None
                     }
                 },
+                // A component's variable without a default is an input its
+                // instances must give.
+                None if !self.chain.is_empty() => Some(default.clone().unwrap_or(Value::Unknown)),
                 None => default.clone(),
             };
             let Some(value) = value else {
