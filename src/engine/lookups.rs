@@ -142,12 +142,12 @@ impl Engine {
                 let (read, found) = match result {
                     Ok((read, Ok(found))) => (read, found),
                     Ok((_, Err(source))) => {
-                        failed.push(lookup_failed(address, source));
+                        failed.push(lookup_failed(spec, address, source));
                         continue;
                     }
                     Err(panicked) => {
                         let source = ProviderError::new(panicked.to_string());
-                        failed.push(lookup_failed(address, source));
+                        failed.push(lookup_failed(spec, address, source));
                         continue;
                     }
                 };
@@ -255,10 +255,15 @@ struct Read {
     sensitive: BTreeSet<String>,
 }
 
-fn lookup_failed(address: Address, source: ProviderError) -> Error {
-    Error::Provider {
+/// A look-up that failed, pointing at where it is written.
+fn lookup_failed(spec: &Spec, address: Address, source: ProviderError) -> Error {
+    let block = spec.resources.get(&address);
+    Error::Lookup {
+        span: block.map_or(0..0, |b| b.span.clone()),
+        file: block
+            .and_then(|b| b.origin.as_ref())
+            .map_or_else(|| spec.source.clone(), |o| o.source.clone()),
         address,
-        operation: "look-up",
         source: Box::new(source),
     }
 }

@@ -50,6 +50,15 @@ pub enum Error {
         #[source]
         source: Box<ProviderError>,
     },
+    /// A look-up found nothing, or several objects, or could not ask.
+    #[error("{address}: look-up failed: {}{}", .source.operation.as_ref().map(|o| format!("{o}: ")).unwrap_or_default(), .source.message)]
+    Lookup {
+        address: Address,
+        source: Box<ProviderError>,
+        /// Where the look-up is written, and in which file.
+        span: std::ops::Range<usize>,
+        file: crate::diag::Source,
+    },
     /// A provider's configuration could not be evaluated or was rejected.
     #[error("provider `{provider}`: {message}")]
     ProviderConfig { provider: String, message: String },
@@ -113,6 +122,25 @@ impl Error {
     pub fn diagnostics(&self) -> Vec<crate::diag::Diag> {
         match self {
             Error::Plan(e) => e.diagnostics(),
+            Error::Lookup {
+                source, span, file, ..
+            } => {
+                let mut d = crate::diag::Diag::error(self.to_string())
+                    .label(span.clone(), "this look-up")
+                    .in_source(file);
+                d.help = source.hint.clone();
+                vec![d]
+            }
+            // Several look-ups that failed: each pointing at its own.
+            Error::Unreadable(all) => {
+                let each: Vec<crate::diag::Diag> =
+                    all.iter().flat_map(Error::diagnostics).collect();
+                if each.len() == all.len() {
+                    each
+                } else {
+                    Vec::new()
+                }
+            }
             _ => Vec::new(),
         }
     }
@@ -120,9 +148,9 @@ impl Error {
     /// The hint a provider attached, if any.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Provider { source, .. } | Error::ProviderRejected { source, .. } => {
-                source.hint.clone()
-            }
+            Error::Provider { source, .. }
+            | Error::ProviderRejected { source, .. }
+            | Error::Lookup { source, .. } => source.hint.clone(),
             Error::State(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::StalePlan(e) => Some(e.hint().to_string()),

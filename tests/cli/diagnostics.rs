@@ -590,3 +590,56 @@ triggers = { a = "${null_resource.a[\"prd\"].id}" }
 "#
     ));
 }
+
+/// Runs `validate` in a workspace that also holds `files`.
+fn diagnose_with(spec: &str, files: &[(&str, &str)]) -> String {
+    let ws = Workspace::new(spec);
+    for (path, text) in files {
+        let path = ws.file(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let out = ws.expect(&["validate"], 1);
+    out.stderr
+}
+
+#[test]
+fn component_cycle() {
+    insta::assert_snapshot!(diagnose_with(
+        "[meshmon]\nname = \"x\"\n\n[components.a]\nsource = \"c/a\"\n",
+        &[
+            ("c/a/component.toml", "[components.b]\nsource = \"../b\"\n"),
+            ("c/b/component.toml", "[components.a]\nsource = \"../a\"\n"),
+        ],
+    ));
+}
+
+#[test]
+fn provider_instance_missing() {
+    insta::assert_snapshot!(diagnose(
+        r#"[meshmon]
+name = "x"
+
+[providers.builtin.files]
+
+[resources.null_resource.a]
+provider = "builtin.flies"
+triggers = {}
+
+[resources.null_resource.b]
+provider = "aws.prod"
+triggers = {}
+"#
+    ));
+}
+
+#[test]
+fn lookup_not_found() {
+    let ws = Workspace::new(
+        "[meshmon]\nname = \"x\"\n\n[data.local_file.config]\npath = \"conf/clusters.toml\"\n",
+    );
+    std::fs::create_dir_all(ws.file("conf")).unwrap();
+    std::fs::write(ws.file("conf/cluster.toml"), "").unwrap();
+    let out = ws.expect(&["plan"], 1);
+    insta::assert_snapshot!(out.stderr);
+}

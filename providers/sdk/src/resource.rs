@@ -102,7 +102,7 @@ impl OpContext {
         match &self.intent {
             Some(i) => vec![
                 (LINEAGE_TAG.to_string(), i.lineage.clone()),
-                (ADDRESS_TAG.to_string(), self.address.clone()),
+                (ADDRESS_TAG.to_string(), address_tag_value(&self.address)),
                 (TOKEN_TAG.to_string(), i.token.clone()),
             ],
             None => Vec::new(),
@@ -116,9 +116,10 @@ impl OpContext {
             return false;
         };
         let (mut lineage, mut address, mut token) = (false, false, false);
+        let marked = address_tag_value(&self.address);
         for (k, v) in tags {
             lineage |= k == LINEAGE_TAG && v == intent.lineage;
-            address |= k == ADDRESS_TAG && v == self.address;
+            address |= k == ADDRESS_TAG && v == marked;
             token |= k == TOKEN_TAG && v == intent.token;
         }
         lineage && address && token
@@ -135,6 +136,31 @@ impl OpContext {
     }
 }
 
+/// The value of the `meshmon:address` tag for `address`: the address
+/// itself when every character is one that cloud tag values take (letters,
+/// digits, space and `_ . : / + - @`, as IAM's `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
+/// and the other AWS services' allow), otherwise with each other byte —
+/// and `=` — written `=XX` in hex: `aws_iam_role.r["dev"]` is
+/// `aws_iam_role.r=5B=22dev=22=5D`. One address, one value, and back.
+pub fn address_tag_value(address: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_.:/+-@ ".contains(c);
+    if address.chars().all(plain) {
+        return address.to_string();
+    }
+    let mut out = String::with_capacity(address.len() + 16);
+    for c in address.chars() {
+        if plain(c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("={b:02X}"));
+            }
+        }
+    }
+    out
+}
+
 /// A provider's extra say in a plan, beyond the schema's `force_new`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlanAdvice {
@@ -147,6 +173,30 @@ pub struct PlanAdvice {
 }
 
 /// One resource type's operations.
+#[cfg(test)]
+mod tests {
+    use super::address_tag_value;
+
+    #[test]
+    fn address_tags_keep_plain_addresses_and_escape_keys_into_what_tags_take() {
+        assert_eq!(address_tag_value("aws_vpc.main"), "aws_vpc.main");
+        let keyed = address_tag_value("component.m[\"prod\"].aws_iam_role.r[\"a=b é\"]");
+        assert_eq!(
+            keyed,
+            "component.m=5B=22prod=22=5D.aws_iam_role.r=5B=22a=3Db =C3=A9=22=5D"
+        );
+        assert!(
+            keyed
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.:/=+-@ ".contains(c))
+        );
+        assert_ne!(
+            address_tag_value("a.b[\"x\"]"),
+            address_tag_value("a.b=5B=22x=22=5D")
+        );
+    }
+}
+
 #[async_trait]
 pub trait Resource: Send + Sync {
     /// Creates the resource from fully known inputs; returns computed outputs.
