@@ -334,3 +334,42 @@ to = "null_resource.role[\"prod\"]"
     // The entry may stay: there is nothing more to move.
     ws.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn provider_instances_keyed_by_a_lookup_defer_what_they_manage_until_their_keys_are_known() {
+    let ws = Workspace::new(
+        r#"
+[meshmon]
+name = "providers"
+
+[resources.local_file.accounts]
+path = "out/accounts.txt"
+content = "prod\nstaging\n"
+
+[data.local_file.accounts]
+path = "${local_file.accounts.path}"
+
+[providers.builtin.account]
+for_each = "${data.local_file.accounts.lines}"
+
+[resources.null_resource.per_account]
+for_each = "${data.local_file.accounts.lines}"
+provider = "builtin.account[each.key]"
+triggers = { account = "${each.key}" }
+"#,
+    );
+    let plan = ws.expect(&["plan"], 0);
+    assert!(
+        plan.stdout.contains("# null_resource.per_account: its `for_each` refers to data.local_file.accounts"),
+        "{}",
+        plan.stdout
+    );
+    ws.expect(&["apply", "--auto-approve"], 0);
+    ws.expect(&["apply", "--auto-approve"], 0);
+    let state = ws.state("providers");
+    assert_eq!(
+        state["resources"]["null_resource.per_account[\"staging\"]"]["instance"]["name"],
+        "builtin.account[\"staging\"]"
+    );
+    ws.expect(&["plan", "--detailed-exitcode"], 0);
+}
