@@ -13,7 +13,9 @@
 //!   and the fake helm, which installs nothing: Istio's charts are recorded
 //!   as releases, not run. After apply the tests ask the server, with
 //!   SubjectAccessReviews answered by RBAC, whether the managed collector's
-//!   user may read what it scrapes.
+//!   user (`aps-collector-user`) may read what it scrapes and nothing it
+//!   should not; the AMP double, linked to the server, asks the same when
+//!   the scraper is created, so RBAC applied after it fails the test.
 //! - Grafana: the AMG and Grafana test servers, linked.
 //!
 //! Needs moto (MESHMON_MOTO_SERVER) and the fake-helm binary
@@ -67,6 +69,9 @@ impl Stack {
             },
             Options::realistic(),
         );
+        // AMP's scrapers record what their user could do in the cluster
+        // when they were created: the RBAC must already be there.
+        amp.link_cluster(api.reviewer());
         let helm = FakeHelm::new();
         let amg = AmgServer::start();
         let grafana = GrafanaServer::start("unused-admin-token");
@@ -301,6 +306,41 @@ fn collector_access(api: &KubeApi) -> Vec<(String, bool, String)> {
     .collect()
 }
 
+/// What AWS's ClusterRole does not grant the collector's user, asked the
+/// same way: it reads, it never deletes or creates, and secrets are not
+/// among what it reads. Each must be denied.
+fn collector_denied(api: &KubeApi) -> Vec<(String, bool, String)> {
+    [
+        Attributes::core("delete", "pods", "prod"),
+        Attributes::core("create", "pods", "prod"),
+        Attributes::core("get", "secrets", "istio-system"),
+        Attributes::core("list", "secrets", ""),
+    ]
+    .into_iter()
+    .map(|a| {
+        let (allowed, reason) = api.subject_access_review("aps-collector-user", &a);
+        (format!("{a:?}"), allowed, reason)
+    })
+    .collect()
+}
+
+/// Whether, when AMP created scraper `id`, the cluster already let its
+/// user discover and scrape (the AMP double asked, linked in
+/// [`Stack::start`]): the RBAC was applied before the scraper.
+fn assert_rbac_preceded_scraper(amp: &AmpDouble, id: &str) {
+    let access = amp
+        .access_at_create(id)
+        .unwrap_or_else(|| panic!("scraper {id} was created without the cluster linked"));
+    assert!(!access.is_empty());
+    for (asked, answer) in access {
+        assert_eq!(
+            answer,
+            Ok(true),
+            "when scraper {id} was created, aps-collector-user could not {asked}: the RBAC came after it"
+        );
+    }
+}
+
 /// The load generator rolled out, switched on (its ConfigMap says so).
 fn assert_load_generator_runs(api: &KubeApi) {
     let lg = api
@@ -417,6 +457,10 @@ fn istio_example_applies_detects_collector_and_access_entry_drift_and_destroys_w
         assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
         assert!(reason.contains("aps-collector-role"), "{reason}");
     }
+    for (asked, allowed, reason) in collector_denied(&s.api) {
+        assert!(!allowed, "aps-collector-user may {asked}: {reason}");
+    }
+    assert_rbac_preceded_scraper(&s.amp, &scraper);
     assert_load_generator_runs(&s.api);
 
     // ---- a clean re-plan
@@ -693,6 +737,12 @@ fn migration_from_app_mesh_keeps_the_shared_parts_with_eks_and_amp_doubles() {
     }
     for (asked, allowed, reason) in collector_access(&s.api) {
         assert!(allowed, "aps-collector-user may not {asked}: {reason:?}");
+    }
+    for (asked, allowed, reason) in collector_denied(&s.api) {
+        assert!(!allowed, "aps-collector-user may {asked}: {reason}");
+    }
+    for id in s.amp.scraper_ids() {
+        assert_rbac_preceded_scraper(&s.amp, &id);
     }
     assert_load_generator_runs(&s.api);
     s.run("istio.toml", &["drift", "--format", "json"], 0);

@@ -9,8 +9,10 @@
 //!   rules and AMP rule groups, Grafana's variables substituted.
 //! - `promql.rs`: each query against `tests/data/metric-catalogue.toml`
 //!   (metric and label names, label values, Istio's stats inclusion).
-//! - `access.rs`: the managed collector's RBAC (bound to
-//!   aps-collector-user, applied before the scraper).
+//! - `access.rs`: the managed collector's RBAC (AWS's ClusterRole bound
+//!   to aps-collector-user, covering what its scrape configuration
+//!   discovers, applied before the scraper), in every example spec and
+//!   every spec `meshmon init` writes; the cluster creator's access entry.
 //! - `amg.rs`: the AMP data source's plugin, the workspace's Grafana
 //!   version, the dashboards' data source references.
 //! - `images.rs`: every image pinned, with a comment naming its origin;

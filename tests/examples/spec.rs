@@ -4,7 +4,7 @@
 //! `k8s_manifest`. References to other resources (`${aws_x.y.z}`) stay as
 //! written: their values exist only after an apply.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
@@ -106,14 +106,12 @@ impl Spec {
         out
     }
 
-    /// Whether `address` waits, directly or through others, for `other`.
-    pub fn depends_on(&self, address: &str, other: &str) -> bool {
+    /// Everything `address` waits for, directly (`depends_on`, references
+    /// in its values) or through those; not `address` itself.
+    pub fn dependencies(&self, address: &str) -> BTreeSet<String> {
         let mut todo = vec![address.to_string()];
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         while let Some(a) = todo.pop() {
-            if !seen.insert(a.clone()) {
-                continue;
-            }
             let Some(body) = self.resources.get(&a) else {
                 continue;
             };
@@ -125,12 +123,13 @@ impl Spec {
                 .collect();
             // References in values are dependencies too.
             references(body, &mut needs);
-            if needs.iter().any(|n| n == other) {
-                return true;
+            for n in needs {
+                if n != address && seen.insert(n.clone()) {
+                    todo.push(n);
+                }
             }
-            todo.extend(needs);
         }
-        false
+        seen
     }
 }
 

@@ -26,6 +26,14 @@
 //! `aws-service-role/scraper.aps.amazonaws.com/` path (the form the guide
 //! says EKS requires, and EKS refuses entries for service-linked role
 //! ARNs with that path), and it is of type STANDARD.
+//!
+//! Linked to the test Kubernetes API server ([`AmpDouble::link_cluster`]),
+//! it records what the scraper's user could do in the cluster at the
+//! moment CreateScraper returned, asked with SubjectAccessReviews: the
+//! access entry only authenticates `aps-collector-user`, and a collector
+//! whose user may not list pods and endpoints or get `/metrics` is ACTIVE
+//! and scrapes nothing. AMP itself does not check this; the record is for
+//! tests that RBAC is in place before the scraper exists.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +46,8 @@ use serde_json::{Value, json};
 use crate::aws_model::{Tally, mark_checked};
 use crate::eks_double::{EksDouble, EksLink};
 use crate::http::{Request, Response, Server, forward};
+use crate::kube_api::Reviewer;
+use crate::kube_api::rbac::Attributes;
 
 struct Object {
     doc: Value,
@@ -54,6 +64,42 @@ struct Inner {
     calls: Vec<String>,
     next_id: u64,
     eks: Option<EksLink>,
+    cluster: Option<Reviewer>,
+    /// Scraper ID → what its user could do when it was created.
+    access_at_create: BTreeMap<String, Vec<Access>>,
+}
+
+/// One question about the scraper's user, asked of the cluster: what was
+/// asked (`list pods`, `get /metrics`) and the answer (allowed, or what
+/// went wrong asking).
+pub type Access = (String, Result<bool, String>);
+
+/// What the collector's discovery needs with AMP's default scrape
+/// configuration (roles pod, endpoints and node, the kubelet behind
+/// `nodes/proxy`, the API server's `/metrics`).
+fn collector_discovery() -> Vec<(String, Attributes)> {
+    let mut out = Vec::new();
+    for resource in ["pods", "endpoints", "services", "nodes"] {
+        for verb in ["list", "watch"] {
+            out.push((
+                format!("{verb} {resource}"),
+                Attributes::core(verb, resource, ""),
+            ));
+        }
+    }
+    out.push((
+        "get nodes/proxy".into(),
+        Attributes::Resource {
+            namespace: String::new(),
+            verb: "get".into(),
+            group: String::new(),
+            resource: "nodes".into(),
+            subresource: "proxy".into(),
+            name: String::new(),
+        },
+    ));
+    out.push(("get /metrics".into(), Attributes::url("get", "/metrics")));
+    out
 }
 
 /// The Kubernetes user AMP's access entry maps a scraper to.
@@ -303,6 +349,13 @@ impl Inner {
                 COLLECTOR_USER,
             );
         }
+        if let Some(cluster) = &self.cluster {
+            let access = collector_discovery()
+                .into_iter()
+                .map(|(asked, a)| (asked, cluster.review(COLLECTOR_USER, &a).map(|(ok, _)| ok)))
+                .collect();
+            self.access_at_create.insert(id.clone(), access);
+        }
         let out = json!({ "scraperId": id, "arn": doc["arn"], "status": doc["status"], "tags": doc["tags"] });
         self.scrapers.insert(
             id,
@@ -517,6 +570,8 @@ impl AmpDouble {
             calls: Vec::new(),
             next_id: 0,
             eks: None,
+            cluster: None,
+            access_at_create: BTreeMap::new(),
         }));
         let handler_inner = inner.clone();
         // Checked against the API model first, as the service validates
@@ -554,6 +609,24 @@ impl AmpDouble {
     /// clusters, and lose it when they are deleted.
     pub fn link_eks(&self, eks: &EksDouble) {
         self.inner.lock().expect("double state").eks = Some(eks.link());
+    }
+
+    /// Scrapers created from now on record what their user
+    /// (`aps-collector-user`) could do in the cluster `reviewer` asks, at
+    /// the moment they were created ([`AmpDouble::access_at_create`]).
+    pub fn link_cluster(&self, reviewer: Reviewer) {
+        self.inner.lock().expect("double state").cluster = Some(reviewer);
+    }
+
+    /// What scraper `id`'s user could do in the linked cluster when the
+    /// scraper was created; `None` when it was created unlinked.
+    pub fn access_at_create(&self, id: &str) -> Option<Vec<Access>> {
+        self.inner
+            .lock()
+            .expect("double state")
+            .access_at_create
+            .get(id)
+            .cloned()
     }
 
     /// The principal of the access entry AMP makes for scraper `id`.

@@ -74,6 +74,61 @@ impl Logged {
     }
 }
 
+/// Asks a [`KubeApi`] `SubjectAccessReview`s (see [`KubeApi::reviewer`]).
+#[derive(Clone, Debug)]
+pub struct Reviewer {
+    addr: SocketAddr,
+    ca_pem: String,
+    token: String,
+}
+
+impl Reviewer {
+    /// Whether `user` (in no group) may do `attrs`, and the reason: the
+    /// server's answer to `POST
+    /// /apis/authorization.k8s.io/v1/subjectaccessreviews`, or what went
+    /// wrong asking (no answer, or not 201).
+    pub fn review(&self, user: &str, attrs: &rbac::Attributes) -> Result<(bool, String), String> {
+        let mut spec = match attrs {
+            rbac::Attributes::Resource {
+                namespace,
+                verb,
+                group,
+                resource,
+                subresource,
+                name,
+            } => {
+                serde_json::json!({"resourceAttributes": {"namespace": namespace, "verb": verb, "group": group,
+                "version": "v1", "resource": resource, "subresource": subresource, "name": name}})
+            }
+            rbac::Attributes::NonResource { path, verb } => {
+                serde_json::json!({"nonResourceAttributes": {"path": path, "verb": verb}})
+            }
+        };
+        spec["user"] = serde_json::json!(user);
+        let body = serde_json::json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec});
+        let (status, _, reply) = tls::request(
+            self.addr,
+            &self.ca_pem,
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            &self.token,
+            &body.to_string(),
+        )
+        .ok_or("the API server closed the connection without answering a SubjectAccessReview")?;
+        let reply: Json = serde_json::from_slice(&reply).unwrap_or(Json::Null);
+        if status != 201 {
+            return Err(format!("SubjectAccessReview answered {status}: {reply}"));
+        }
+        Ok((
+            reply["status"]["allowed"] == true,
+            reply["status"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ))
+    }
+}
+
 /// Start-up behaviour: faults counted from the first connection.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -263,47 +318,20 @@ impl KubeApi {
     /// over the roles and bindings the server holds. Returns `allowed` and
     /// the reason.
     pub fn subject_access_review(&self, user: &str, attrs: &rbac::Attributes) -> (bool, String) {
-        let a = match attrs {
-            rbac::Attributes::Resource {
-                namespace,
-                verb,
-                group,
-                resource,
-                subresource,
-                name,
-            } => {
-                serde_json::json!({"resourceAttributes": {"namespace": namespace, "verb": verb, "group": group,
-                "version": "v1", "resource": resource, "subresource": subresource, "name": name}})
-            }
-            rbac::Attributes::NonResource { path, verb } => {
-                serde_json::json!({"nonResourceAttributes": {"path": path, "verb": verb}})
-            }
-        };
-        let mut spec = a;
-        spec["user"] = serde_json::json!(user);
-        let body = serde_json::json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec});
-        let token = self.lock().harness_token.clone();
-        let (status, _, reply) = tls::request(
-            self.addr,
-            &self.ca_pem,
-            "POST",
-            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-            &token,
-            &body.to_string(),
-        )
-        .expect("the API server answers a SubjectAccessReview");
-        let reply: Json = serde_json::from_slice(&reply).unwrap_or(Json::Null);
-        assert_eq!(
-            status, 201,
-            "SubjectAccessReview answered {status}: {reply}"
-        );
-        (
-            reply["status"]["allowed"] == true,
-            reply["status"]["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        )
+        self.reviewer()
+            .review(user, attrs)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A handle that asks this server `SubjectAccessReview`s from anywhere,
+    /// e.g. from another double at the moment it acts
+    /// ([`AmpDouble::link_cluster`](crate::amp_double::AmpDouble::link_cluster)).
+    pub fn reviewer(&self) -> Reviewer {
+        Reviewer {
+            addr: self.addr,
+            ca_pem: self.ca_pem.clone(),
+            token: self.lock().harness_token.clone(),
+        }
     }
 
     /// Changes an object behind meshmon's back, as `kubectl edit` would
@@ -540,6 +568,125 @@ mod tests {
             Some((200, None))
         );
         assert_eq!(api.faults_injected().faults(), 60);
+    }
+
+    /// `POST /apis/authorization.k8s.io/v1/subjectaccessreviews` over HTTPS,
+    /// as a client sends it: 201 with `status.allowed` (and the reason) from
+    /// the roles and bindings the server holds at that moment, 422 for a
+    /// review without a subject, 405 for anything but create; discovery
+    /// lists the resource.
+    #[test]
+    fn subject_access_reviews_are_answered_by_the_rbac_the_server_holds() {
+        let api = KubeApi::start(Auth::Token("t".into()), Options::default());
+        let post = |body: &str| {
+            let (status, _, reply) = tls::request(
+                api.addr,
+                api.ca_pem(),
+                "POST",
+                "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                "t",
+                body,
+            )
+            .expect("an answer");
+            (
+                status,
+                serde_json::from_slice::<Json>(&reply).expect("JSON"),
+            )
+        };
+        let list_pods = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview",
+            "spec":{"user":"aps-collector-user","resourceAttributes":{"verb":"list","resource":"pods","version":"v1"}}}"#;
+        let (status, review) = post(list_pods);
+        assert_eq!(status, 201, "{review}");
+        assert_eq!(review["status"]["allowed"], false, "{review}");
+
+        api.create(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "aps-collector-role"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "endpoints"], "verbs": ["get", "list", "watch"]},
+                {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}
+            ]
+        }));
+        // Bound to a missing role first: denied, and the reason says why.
+        api.create(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "typo"},
+            "subjects": [{"kind": "User", "name": "aps-collector-user", "apiGroup": "rbac.authorization.k8s.io"}],
+            "roleRef": {"kind": "ClusterRole", "name": "aps-colector-role", "apiGroup": "rbac.authorization.k8s.io"}
+        }));
+        let (_, review) = post(list_pods);
+        assert_eq!(review["status"]["allowed"], false, "{review}");
+        assert_eq!(
+            review["status"]["reason"],
+            r#"RBAC: clusterrole.rbac.authorization.k8s.io "aps-colector-role" not found"#
+        );
+        api.create(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "aps-collector-user-role-binding"},
+            "subjects": [{"kind": "User", "name": "aps-collector-user", "apiGroup": "rbac.authorization.k8s.io"}],
+            "roleRef": {"kind": "ClusterRole", "name": "aps-collector-role", "apiGroup": "rbac.authorization.k8s.io"}
+        }));
+        let (status, review) = post(list_pods);
+        assert_eq!(status, 201, "{review}");
+        assert_eq!(review["kind"], "SubjectAccessReview");
+        assert_eq!(review["spec"]["user"], "aps-collector-user");
+        assert_eq!(review["status"]["allowed"], true, "{review}");
+        assert_eq!(
+            review["status"]["reason"],
+            r#"RBAC: allowed by ClusterRoleBinding "aps-collector-user-role-binding" of ClusterRole "aps-collector-role" to User "aps-collector-user""#
+        );
+        let user = "aps-collector-user";
+        assert!(
+            api.subject_access_review(user, &rbac::Attributes::url("get", "/metrics"))
+                .0
+        );
+        assert!(
+            !api.subject_access_review(user, &rbac::Attributes::url("get", "/healthz"))
+                .0
+        );
+        let delete = rbac::Attributes::core("delete", "pods", "prod");
+        assert!(!api.subject_access_review(user, &delete).0);
+        assert!(
+            !api.subject_access_review("someone-else", &rbac::Attributes::core("list", "pods", ""))
+                .0
+        );
+
+        let (status, answer) =
+            post(r#"{"spec":{"nonResourceAttributes":{"path":"/metrics","verb":"get"}}}"#);
+        assert_eq!(
+            (status, &answer["reason"]),
+            (422, &serde_json::json!("Invalid")),
+            "{answer}"
+        );
+        let got = tls::request(
+            api.addr,
+            api.ca_pem(),
+            "GET",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            "t",
+            "",
+        );
+        assert_eq!(got.map(|(s, _, _)| s), Some(405));
+        let (status, _, list) = tls::request(
+            api.addr,
+            api.ca_pem(),
+            "GET",
+            "/apis/authorization.k8s.io/v1",
+            "t",
+            "",
+        )
+        .expect("discovery");
+        let list: Json = serde_json::from_slice(&list).expect("JSON");
+        assert_eq!(status, 200);
+        assert_eq!(
+            list["resources"][0]["name"], "subjectaccessreviews",
+            "{list}"
+        );
+        assert_eq!(
+            list["resources"][0]["verbs"],
+            serde_json::json!(["create"]),
+            "{list}"
+        );
     }
 
     #[test]

@@ -155,6 +155,22 @@ fn subject_matches(subject: &Json, binding_ns: &str, user: &str, groups: &[Strin
     }
 }
 
+/// A subject as the authorizer's reason names it (`describeSubject`): a
+/// service account as `name/namespace`, anyone else by name.
+fn describe_subject(subject: &Json, binding_ns: &str) -> String {
+    let kind = subject["kind"].as_str().unwrap_or_default();
+    let name = subject["name"].as_str().unwrap_or_default();
+    if kind == "ServiceAccount" {
+        let ns = subject["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(binding_ns);
+        format!("{kind} {:?}", format!("{name}/{ns}"))
+    } else {
+        format!("{kind} {name:?}")
+    }
+}
+
 /// The RBAC objects of one kind.
 fn of<'a>(objects: &'a [Json], kind: &'static str) -> impl Iterator<Item = &'a Json> {
     objects
@@ -208,9 +224,14 @@ pub fn evaluate(
             _ => None,
         };
         let Some(role) = role else {
-            errors.push(format!(
-                "{role_kind}.rbac.authorization.k8s.io {role_name:?} not found"
-            ));
+            // The lister's NotFound: `clusterrole.rbac.authorization.k8s.io "x" not found`.
+            let error = format!(
+                "{}.rbac.authorization.k8s.io {role_name:?} not found",
+                role_kind.to_lowercase()
+            );
+            if !errors.contains(&error) {
+                errors.push(error);
+            }
             continue;
         };
         if role["rules"]
@@ -219,26 +240,25 @@ pub fn evaluate(
             .flatten()
             .any(|r| rule_allows(r, attrs))
         {
-            let at = if bns.is_empty() {
-                String::new()
-            } else {
-                format!(" in {bns}")
+            let name = b["metadata"]["name"].as_str().unwrap_or_default();
+            let binding = match kind {
+                "RoleBinding" => format!("{:?}", format!("{name}/{bns}")),
+                _ => format!("{name:?}"),
             };
             return (
                 true,
                 format!(
-                    "RBAC: allowed by {kind} {:?} of {role_kind} {role_name:?} to {} {:?}{at}",
-                    b["metadata"]["name"].as_str().unwrap_or_default(),
-                    subject["kind"].as_str().unwrap_or_default(),
-                    subject["name"].as_str().unwrap_or_default(),
+                    "RBAC: allowed by {kind} {binding} of {role_kind} {role_name:?} to {}",
+                    describe_subject(subject, bns),
                 ),
             );
         }
     }
-    let reason = if errors.is_empty() {
-        String::new()
-    } else {
-        format!("RBAC: [{}]", errors.join(", "))
+    // utilerrors.NewAggregate: one error as itself, several bracketed.
+    let reason = match errors.as_slice() {
+        [] => String::new(),
+        [one] => format!("RBAC: {one}"),
+        many => format!("RBAC: [{}]", many.join(", ")),
     };
     (false, reason)
 }
@@ -308,9 +328,7 @@ metadata: {name: cm, namespace: prod}
 subjects: [{kind: ServiceAccount, name: app}]
 roleRef: {kind: Role, name: cm, apiGroup: rbac.authorization.k8s.io}
 "#;
-        yaml.split("\n---\n")
-            .map(|d| serde_yaml_ng::from_str::<Json>(d).unwrap())
-            .collect()
+        parse(yaml)
     }
 
     #[test]
@@ -345,6 +363,125 @@ roleRef: {kind: Role, name: cm, apiGroup: rbac.authorization.k8s.io}
         assert_eq!(
             reason,
             r#"RBAC: allowed by ClusterRoleBinding "reader-binding" of ClusterRole "reader" to User "alice""#
+        );
+        // A RoleBinding and a service account are named `name/namespace`,
+        // as rbac.go's describers do.
+        let (_, reason) = evaluate(
+            &o,
+            sa,
+            &none,
+            &Attributes::core("get", "configmaps", "prod"),
+        );
+        assert_eq!(
+            reason,
+            r#"RBAC: allowed by RoleBinding "cm/prod" of Role "cm" to ServiceAccount "app/prod""#
+        );
+        // Nothing allows and nothing is broken: no opinion, no reason.
+        assert_eq!(
+            evaluate(&o, "alice", &none, &Attributes::core("delete", "pods", "")),
+            (false, String::new())
+        );
+    }
+
+    fn parse(yaml: &str) -> Vec<Json> {
+        yaml.split("\n---\n")
+            .map(|d| serde_yaml_ng::from_str::<Json>(d).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rules_match_groups_subresources_and_names_as_the_authorizer_does() {
+        let o = parse(
+            r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: r}
+rules:
+  - apiGroups: ["networking.k8s.io"]
+    resources: ["ingresses", "*/status"]
+    verbs: ["list"]
+  - apiGroups: [""]
+    resources: ["configmaps"]
+    resourceNames: ["istio"]
+    verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: b}
+subjects: [{kind: Group, name: readers}]
+roleRef: {kind: ClusterRole, name: r, apiGroup: rbac.authorization.k8s.io}
+"#,
+        );
+        let readers = vec!["readers".to_string()];
+        let ok = |a: Attributes| evaluate(&o, "carol", &readers, &a).0;
+        let res =
+            |group: &str, resource: &str, sub: &str, verb: &str, name: &str| Attributes::Resource {
+                namespace: "prod".into(),
+                verb: verb.into(),
+                group: group.into(),
+                resource: resource.into(),
+                subresource: sub.into(),
+                name: name.into(),
+            };
+        assert!(ok(res("networking.k8s.io", "ingresses", "", "list", "")));
+        // The group must match: core has no ingresses here.
+        assert!(!ok(res("", "ingresses", "", "list", "")));
+        // `*/status` is every resource's status subresource, not the resource.
+        assert!(ok(res(
+            "networking.k8s.io",
+            "gateways",
+            "status",
+            "list",
+            ""
+        )));
+        assert!(!ok(res("networking.k8s.io", "gateways", "", "list", "")));
+        // resourceNames limits to those names; a list names none.
+        assert!(ok(res("", "configmaps", "", "get", "istio")));
+        assert!(!ok(res("", "configmaps", "", "get", "other")));
+        assert!(!ok(res("", "configmaps", "", "get", "")));
+        // Only through the group: the user alone is not bound.
+        assert!(!evaluate(&o, "carol", &[], &Attributes::core("get", "configmaps", "")).0);
+    }
+
+    #[test]
+    fn a_binding_to_a_missing_role_denies_and_says_which() {
+        let o = parse(
+            r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: gone}
+subjects: [{kind: User, name: aps-collector-user, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: aps-collector-role, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: local, namespace: default}
+rules: [{apiGroups: [""], resources: ["pods"], verbs: ["list"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: to-a-role}
+subjects: [{kind: User, name: aps-collector-user, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: Role, name: local, apiGroup: rbac.authorization.k8s.io}
+"#,
+        );
+        let user = "aps-collector-user";
+        // A ClusterRoleBinding cannot grant a Role (roles are namespaced).
+        assert_eq!(
+            evaluate(&o, user, &[], &Attributes::core("list", "pods", "default")),
+            (
+                false,
+                r#"RBAC: [clusterrole.rbac.authorization.k8s.io "aps-collector-role" not found, role.rbac.authorization.k8s.io "local" not found]"#
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            evaluate(&o[..1], user, &[], &Attributes::url("get", "/metrics")),
+            (
+                false,
+                r#"RBAC: clusterrole.rbac.authorization.k8s.io "aps-collector-role" not found"#
+                    .to_string()
+            )
         );
     }
 
