@@ -411,11 +411,13 @@ fn main() {
     if !rows.is_empty() {
         report(&rows);
     }
-    if opts.in_process && !opts.sizes.is_empty() {
-        in_process::bench(&opts.sizes);
-    }
+    // Before the in-process run: a child's peak memory counts what this
+    // process held when it forked it.
     if opts.components {
         bench_components();
+    }
+    if opts.in_process && !opts.sizes.is_empty() {
+        in_process::bench(&opts.sizes);
     }
     if opts.critical_path {
         bench_critical_path();

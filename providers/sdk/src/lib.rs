@@ -23,10 +23,10 @@ pub use declared::{
 };
 pub use error::ProviderError;
 pub use lint::{Facts, Finding, WarningCode, Written};
-pub use lookup::{DeclaredLookup, Lookup};
+pub use lookup::DeclaredLookup;
 pub use path::{AttrPath, PathError};
 pub use resource::{
-    ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, OWNERSHIP_TAG_PREFIX, OpContext,
+    ADDRESS_TAG, Configured, Current, Intent, LINEAGE_TAG, Lookup, OWNERSHIP_TAG_PREFIX, OpContext,
     PlanAdvice, Provider, Resource, TOKEN_TAG, Traffic,
 };
 pub use schema::{AttrType, Attribute, BlockCheck, Check, InputsCheck, Schema};

@@ -19,17 +19,8 @@ use async_trait::async_trait;
 
 use crate::declared::{Declaration, DeclaredOutputs, Inputs};
 use crate::error::ProviderError;
-use crate::resource::OpContext;
+use crate::resource::{Lookup, OpContext};
 use crate::value::{Map, Value};
-
-/// One look-up type's operation.
-#[async_trait]
-pub trait Lookup: Send + Sync {
-    /// Finds the one object `inputs` (every value known) describe and
-    /// returns what it found: the computed attributes, and settable ones
-    /// the search left out and the object has.
-    async fn find(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError>;
-}
 
 /// A look-up type declared once; [`LookupAdapter`] makes it a [`Lookup`].
 #[async_trait]

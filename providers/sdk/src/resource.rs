@@ -259,6 +259,16 @@ pub trait Resource: Send + Sync {
     }
 }
 
+/// One look-up type's operation: finding an object that exists (see
+/// [`crate::lookup`]).
+#[async_trait]
+pub trait Lookup: Send + Sync {
+    /// Finds the one object `inputs` (every value known) describe and
+    /// returns what it found: the computed attributes, and settable ones
+    /// the search left out and the object has.
+    async fn find(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError>;
+}
+
 /// How one service a provider talks to has answered in this process.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Traffic {
@@ -276,7 +286,7 @@ pub trait Configured: Send + Sync {
     fn resource(&self, type_name: &str) -> Option<Arc<dyn Resource>>;
 
     /// The look-up `type_name`, for a provider that offers look-ups.
-    fn lookup(&self, _type_name: &str) -> Option<Arc<dyn crate::lookup::Lookup>> {
+    fn lookup(&self, _type_name: &str) -> Option<Arc<dyn Lookup>> {
         None
     }
 }

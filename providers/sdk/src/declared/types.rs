@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::{Adapter, Declaration, Declared, DeclaredOutputs};
 use crate::attrs::typed;
-use crate::lookup::{DeclaredLookup, Lookup, LookupAdapter};
+use crate::lookup::{DeclaredLookup, LookupAdapter};
+use crate::resource::Lookup;
 use crate::resource::Resource;
 use crate::schema::{AttrType, Attribute, Schema};
 use crate::value::{Map, Value};
