@@ -360,7 +360,9 @@ triggers = { account = "${each.key}" }
     );
     let plan = ws.expect(&["plan"], 0);
     assert!(
-        plan.stdout.contains("# null_resource.per_account: its `for_each` refers to data.local_file.accounts"),
+        plan.stdout.contains(
+            "# null_resource.per_account: its `for_each` refers to data.local_file.accounts"
+        ),
         "{}",
         plan.stdout
     );
