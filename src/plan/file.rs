@@ -22,7 +22,9 @@ use crate::state::State;
 /// The first word of every saved plan file.
 const MAGIC: &str = "meshmon-plan";
 
-pub const PLAN_FORMAT: u32 = 3;
+/// 4: look-ups (what they found, in the prior state; reads left for
+/// apply) and the components' own files among those pinned.
+pub const PLAN_FORMAT: u32 = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedPlan {

@@ -186,3 +186,29 @@ fn components_that_use_each_other_are_a_cycle_named_in_both_files() {
     // One error, not one per reference to what could not be loaded.
     assert_eq!(out.stderr.matches('×').count(), 1, "{}", out.stderr);
 }
+
+#[test]
+fn a_saved_plan_applies_the_components_as_they_were_reviewed() {
+    let ws = workspace(SPEC);
+    ws.expect(&["plan", "--out", "reviewed.plan"], 0);
+    // Edited between review and apply: the reviewed component is applied.
+    std::fs::write(
+        ws.file("components/monitoring/component.toml"),
+        MONITORING.replace("cluster ${var.cluster}", "CLUSTER ${var.cluster}"),
+    )
+    .unwrap();
+    ws.expect(&["apply", "reviewed.plan"], 0);
+    assert!(
+        std::fs::read_to_string(ws.file("out/prod.txt"))
+            .unwrap()
+            .starts_with("cluster prod"),
+    );
+    // The next plan sees the edit.
+    let plan = ws.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.stdout
+            .contains("component.monitoring[\"prod\"].local_file.config will be updated in-place"),
+        "{}",
+        plan.stdout
+    );
+}

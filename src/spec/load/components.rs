@@ -181,6 +181,9 @@ impl Loader<'_> {
         let file = dir.join(COMPONENT_FILE);
         let canonical = match std::fs::canonicalize(&file) {
             Ok(c) => c,
+            // A saved plan holds the component; where it was is enough to
+            // tell a cycle.
+            Err(_) if self.pinned_files.is_some() => file.clone(),
             Err(e) => {
                 let d = self.err(
                     format!("cannot read component {}: {e}", file.display()),
@@ -224,7 +227,20 @@ impl Loader<'_> {
             d.help = Some("flatten the components: each level is a component using another".into());
             return None;
         }
-        let text = match crate::fsutil::read_text(&file) {
+        let prefix = match &self.file_prefix {
+            Some(p) => format!("{p}/{source}"),
+            None => source.to_string(),
+        };
+        // Kept with what file() reads: a saved plan applies the component
+        // as it was reviewed.
+        let key = format!("{prefix}/{COMPONENT_FILE}");
+        let read = match &self.pinned_files {
+            Some(pinned) => pinned.get(&key).cloned().ok_or_else(|| {
+                "the saved plan does not hold this component, so it was not reviewed".to_string()
+            }),
+            None => crate::fsutil::read_text(&file).map_err(|e| e.to_string()),
+        };
+        let text = match read {
             Ok(t) => t,
             Err(e) => {
                 self.err(
@@ -235,10 +251,7 @@ impl Loader<'_> {
                 return None;
             }
         };
-        let prefix = match &self.file_prefix {
-            Some(p) => format!("{p}/{source}"),
-            None => source.to_string(),
-        };
+        self.files.insert(key, text.clone());
         let mut chain = self.chain.clone();
         chain.push(canonical);
         let vars = VarInputs {
