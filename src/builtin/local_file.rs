@@ -379,16 +379,19 @@ impl meshmon_provider_sdk::DeclaredLookup for FileLookup {
         let content = match fsutil::read_text(Path::new(&path)) {
             Ok(c) => c,
             Err(fsutil::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                let dir = Path::new(&path)
+                // The files beside it, named as the path names them.
+                let parent = Path::new(&path)
                     .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                let nearby = std::fs::read_dir(dir)
+                    .filter(|d| !d.as_os_str().is_empty());
+                let nearby = std::fs::read_dir(parent.unwrap_or(Path::new(".")))
                     .into_iter()
                     .flatten()
                     .flatten()
                     .take(10_000)
-                    .map(|e| dir.join(e.file_name()).display().to_string());
+                    .map(|e| match parent {
+                        Some(dir) => dir.join(e.file_name()).display().to_string(),
+                        None => e.file_name().to_string_lossy().into_owned(),
+                    });
                 let keys = [("path", &Value::from(path.as_str()))];
                 return Err(meshmon_provider_sdk::lookup::not_found(
                     "file", &keys, &path, nearby,

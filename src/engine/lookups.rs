@@ -256,7 +256,7 @@ struct Read {
 }
 
 /// A look-up that failed, pointing at where it is written.
-fn lookup_failed(spec: &Spec, address: Address, source: ProviderError) -> Error {
+pub(super) fn lookup_failed(spec: &Spec, address: Address, source: ProviderError) -> Error {
     let block = spec.resources.get(&address);
     Error::Lookup {
         span: block.map_or(0..0, |b| b.span.clone()),

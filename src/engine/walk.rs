@@ -218,7 +218,10 @@ pub async fn run(
                         failed += 1;
                         let journaled = record_failure(&mut book, c, nodes[done.node].kind, &mut source, done.cut_off);
                         skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
-                        let err = Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) };
+                        let err = match c.action {
+                            Action::Read => super::lookups::lookup_failed(&engine.spec(), c.address.clone(), source),
+                            _ => Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) },
+                        };
                         reporter.note(&format!("Error: {err}"));
                         first_error.get_or_insert(err);
                         journaled
