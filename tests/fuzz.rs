@@ -111,6 +111,13 @@ const KEYS: &[&str] = &[
     "create_duration",
     "file_permission",
     "cidr_block",
+    "data",
+    "for_each",
+    "provider",
+    "components",
+    "source",
+    "assume_role",
+    "c",
     "x",
 ];
 
@@ -137,6 +144,18 @@ const VALUES: &[&str] = &[
     "\"$${x}\"",
     "\"${var.x.y.z}\"",
     "\"${a.b.c[0]}\"",
+    "\"${each.key}\"",
+    "\"${each.value.a}\"",
+    "\"${null_resource.a[\\\"k\\\"].id}\"",
+    "\"${null_resource.a[each.key].id}\"",
+    "\"${data.local_file.a.content}\"",
+    "\"${component.c.o}\"",
+    "\"${component.c[\\\"k\\\"].o}\"",
+    "[\"a\", \"b\", \"a\"]",
+    "\"aws.x\"",
+    "\"aws.x[each.key]\"",
+    "\"c\"",
+    "\"loop\"",
 ];
 
 fn toml_line() -> impl Strategy<Value = String> {
@@ -191,6 +210,18 @@ fn load_spec(text: String, dir: &Path, registry: &Registry) {
 fn spec_loader_never_panics_or_hangs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("meshmon.toml"), "[meshmon]\nname = \"f\"\n").unwrap();
+    // Components the cases may use: one with an output, one that uses
+    // itself.
+    for (name, text) in [
+        (
+            "c",
+            "[variables.x]\ndefault = \"d\"\n[resources.null_resource.r]\ntriggers = { x = \"${var.x}\" }\n[outputs.o]\nvalue = \"${null_resource.r.id}\"\n",
+        ),
+        ("loop", "[components.again]\nsource = \".\"\n"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("component.toml"), text).unwrap();
+    }
     let registry = Registry::standard();
     let config = ProptestConfig {
         cases: cases(),

@@ -24,6 +24,11 @@ pub struct InstanceError {
     pub source: Source,
 }
 
+/// The most blocks components may make in one spec: a few components
+/// nesting a few deep, each with a few keys, would otherwise multiply
+/// into more than any machine holds.
+const MAX_BLOCKS: usize = 250_000;
+
 /// Each component instance's outputs, by component name and key.
 type Outputs = BTreeMap<(String, Option<String>), BTreeMap<String, Expr>>;
 
@@ -151,6 +156,16 @@ fn calls_of(
         }
         for call in ready {
             for (key, value) in keys(call, variables, errors) {
+                if made.resources.len() + made.keyed.len() > MAX_BLOCKS {
+                    errors.push(InstanceError {
+                        message: format!(
+                            "components make more than {MAX_BLOCKS} blocks here: fewer keys, or less nesting"
+                        ),
+                        span: call.span.clone(),
+                        source: call.source.clone(),
+                    });
+                    return outputs;
+                }
                 let instance = instance_of(call, key.as_deref(), &value, outer, &outputs, errors);
                 let Some(scope) = instance else {
                     continue;
