@@ -117,11 +117,13 @@ impl LocalStore {
 
     /// The state without the entries `forget` names (see [`super::decode`]).
     pub fn load_forgetting(&self, forget: &[String]) -> Result<Loaded, StateError> {
+        let mut migrated: Option<String> = None;
         let (found, forgotten) =
             match crate::fsutil::read_bytes_limited(&self.path, crate::fsutil::MAX_STATE_BYTES) {
                 Ok(bytes) => {
-                    let (state, forgotten) =
+                    let (state, forgotten, notice) =
                         super::decode(&bytes, &self.path.display().to_string(), forget)?;
+                    migrated = notice;
                     (Some(state), forgotten)
                 }
                 Err(crate::fsutil::ReadError::Io(e))
@@ -143,6 +145,7 @@ impl LocalStore {
         let mut loaded = with_journal(found, &self.journal_path())?;
         loaded.forgotten = forgotten;
         loaded.existed |= existed;
+        loaded.notices.extend(migrated);
         Ok(loaded)
     }
 }

@@ -356,13 +356,14 @@ pub struct OutputState {
 /// `forget` names entries to drop first, as written — an address the
 /// checks refuse (a hand edit that put a NUL byte in it) included — from
 /// the resources, the pending creates and the deposed objects: `state rm`
-/// removes what the reader refuses this way. Returns the state and the
-/// names that were found and dropped.
+/// removes what the reader refuses this way. Returns the state, the
+/// names that were found and dropped, and what to tell the user about an
+/// older format that was migrated.
 pub(crate) fn decode(
     bytes: &[u8],
     origin: &str,
     forget: &[String],
-) -> Result<(State, Vec<String>), StateError> {
+) -> Result<(State, Vec<String>, Option<String>), StateError> {
     let corrupt = |e: serde_json::Error| StateError::Corrupt {
         path: origin.to_string(),
         message: e.to_string(),
@@ -389,9 +390,15 @@ pub(crate) fn decode(
             message,
         }),
     };
+    let migrated = (v.format_version != FORMAT_VERSION).then(|| {
+        format!(
+            "the state at {origin} is in format {}; it is read as format {FORMAT_VERSION} and written so by the next change, after which meshmon releases that read only format {} cannot read it",
+            v.format_version, v.format_version
+        )
+    });
     if forget.is_empty() {
         let state = checked(serde_json::from_slice(bytes).map_err(corrupt)?)?;
-        return Ok((state, Vec::new()));
+        return Ok((state, Vec::new(), migrated));
     }
     // The document as plain JSON, so that entries the checks would refuse
     // can be found and dropped; keys written twice are refused here too,
@@ -437,7 +444,7 @@ pub(crate) fn decode(
         });
     }
     let state = checked(serde_json::from_value(doc).map_err(corrupt)?)?;
-    Ok((state, dropped))
+    Ok((state, dropped, migrated))
 }
 
 /// Any JSON value, read only to refuse a table with a key written twice.

@@ -119,10 +119,12 @@ impl S3Store {
     /// Reads the state object (and replays a local journal left by an
     /// interrupted apply against it).
     pub async fn load(&self, forget: &[String]) -> Result<super::Loaded, StateError> {
+        let mut migrated: Option<String> = None;
         let (found, forgotten) = match self.get(&self.config.key).await? {
             Some((bytes, etag)) => {
                 *self.etag.lock().await = etag;
-                let (state, forgotten) = super::decode(&bytes, &self.url(), forget)?;
+                let (state, forgotten, notice) = super::decode(&bytes, &self.url(), forget)?;
+                migrated = notice;
                 (Some(state), forgotten)
             }
             None => (None, Vec::new()),
@@ -131,6 +133,7 @@ impl S3Store {
         let mut loaded = journal::with_journal(found, &self.journal_path)?;
         loaded.forgotten = forgotten;
         loaded.existed |= existed;
+        loaded.notices.extend(migrated);
         Ok(loaded)
     }
 

@@ -241,10 +241,19 @@ fn a_state_of_the_format_before_lookups_is_read_and_written_back_as_the_current_
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     state["format_version"] = 1.into();
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
-    ws.expect(&["plan", "--detailed-exitcode"], 0);
+    // Said once per run, and only while the state is in the older format.
+    let plan = ws.expect(&["plan", "--detailed-exitcode"], 0);
+    assert_eq!(
+        plan.stderr.matches("is in format 1").count(),
+        1,
+        "{}",
+        plan.stderr
+    );
     ws.write_spec(
         "[meshmon]\nname = \"old\"\n\n[resources.null_resource.a]\ntriggers = { x = \"2\" }\n",
     );
     ws.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(ws.state("old")["format_version"], 2);
+    let plan = ws.expect(&["plan"], 0);
+    assert!(!plan.stderr.contains("format 1"), "{}", plan.stderr);
 }
