@@ -95,6 +95,26 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
+        name: "existing-cluster",
+        about: "the live stack's monitoring added to one EKS cluster you already run, with Istio in it",
+        spec_path: "examples/existing-cluster.toml",
+        spec: include_str!("../examples/existing-cluster.toml"),
+        files: &[
+            (
+                "collector/istio-scrape.yaml",
+                include_str!("../examples/collector/istio-scrape.yaml"),
+            ),
+            (
+                "manifests/aps-collector-rbac.yaml",
+                include_str!("../examples/manifests/aps-collector-rbac.yaml"),
+            ),
+            (
+                "dashboards/istio-mesh.json",
+                include_str!("../examples/dashboards/istio-mesh.json"),
+            ),
+        ],
+    },
+    Example {
         name: "istio-alloy",
         about: "the live stack with Grafana Alloy in the cluster instead of the managed collector",
         spec_path: "examples/istio-alloy.toml",

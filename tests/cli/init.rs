@@ -164,16 +164,46 @@ fn example_names(ws: &Workspace) -> Vec<String> {
     list.split(", ").map(str::to_string).collect()
 }
 
+/// Every example validates where `init` wrote it, and plans there with no
+/// AWS account — except one that looks up what exists already
+/// (`existing-cluster` reads its cluster while planning): its plan fails on
+/// that look-up alone, and says why.
 #[test]
 fn every_example_init_offers_plans_offline_from_the_written_directory() {
     let ws = Workspace::new("");
     let names = example_names(&ws);
-    assert!(names.contains(&"recipe".to_string()), "{names:?}");
-    assert!(names.contains(&"builtin".to_string()), "{names:?}");
+    for expected in ["recipe", "builtin", "existing-cluster"] {
+        assert!(names.contains(&expected.to_string()), "{names:?}");
+    }
     for name in &names {
         ws.expect(&["init", "--example", name, name], 0);
-        let out = ws.expect(&["-C", name, "plan"], 0);
-        assert!(out.stdout.contains("Plan: "), "{name}: {}", out.stdout);
         ws.expect(&["-C", name, "validate"], 0);
+        let spec = std::fs::read_to_string(ws.file(name).join("meshmon.toml")).unwrap();
+        if !spec.contains("\n[data.") {
+            let out = ws.expect(&["-C", name, "plan"], 0);
+            assert!(out.stdout.contains("Plan: "), "{name}: {}", out.stdout);
+            continue;
+        }
+        // Credentials that AWS would refuse, sent nowhere: the look-up
+        // fails the same way on every machine, without the network.
+        let out = ws
+            .cmd()
+            .args(["-C", name, "plan"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "unused")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .output()
+            .expect("run meshmon");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains("data.aws_eks_cluster.this: look-up failed"),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !ws.file(name).join("state").exists(),
+            "{name}: a state was written"
+        );
     }
 }

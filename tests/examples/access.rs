@@ -244,10 +244,12 @@ fn every_spec_with_a_managed_collector_lets_it_read_the_cluster_before_it_starts
         }
         all.extend(collector_problems(&spec));
     }
-    assert!(
-        with_scraper.contains(&"istio.toml".to_string()),
-        "examples/istio.toml has no managed collector: {with_scraper:?}"
-    );
+    for file in ["istio.toml", "existing-cluster.toml"] {
+        assert!(
+            with_scraper.contains(&file.to_string()),
+            "examples/{file} has no managed collector: {with_scraper:?}"
+        );
+    }
     assert!(all.is_empty(), "{}", all.join("\n"));
 }
 

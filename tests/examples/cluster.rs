@@ -183,6 +183,7 @@ fn chart_workloads(spec: &Spec) -> Vec<Json> {
 }
 
 pub fn build(spec: &Spec) -> Cluster {
+    let spec = &spec.in_its_cluster();
     let mut ns_labels: BTreeMap<String, Labels> = BTreeMap::new();
     for (_, b) in spec.of_type("k8s_namespace") {
         ns_labels.insert(

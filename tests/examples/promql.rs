@@ -262,8 +262,11 @@ pub fn check(stack: &Stack, q: &Query) -> (Vec<String>, BTreeSet<String>) {
 }
 
 /// The Envoy stats a sidecar of `spec` keeps: Istio's default inclusion
-/// list plus the spec's `proxyStatsMatcher` on the istiod chart.
+/// list plus the `proxyStatsMatcher` on the istiod chart of the spec's
+/// cluster (for a spec that looks its cluster up, the one its header asks
+/// for: [`Spec::in_its_cluster`]).
 pub fn kept_by_istio(spec: &Spec) -> impl Fn(&str) -> bool {
+    let spec = &spec.in_its_cluster();
     // istio/istio@release-1.28 pkg/bootstrap/config.go lines 60-67.
     let mut prefixes: Vec<String> = [
         "reporter=",

@@ -14,7 +14,12 @@ pub fn examples_dir() -> PathBuf {
 }
 
 /// Every spec that builds something on AWS (`builtin.toml` builds nothing).
-pub const SPECS: [&str; 3] = ["meshmon.toml", "istio.toml", "istio-alloy.toml"];
+pub const SPECS: [&str; 4] = [
+    "meshmon.toml",
+    "istio.toml",
+    "istio-alloy.toml",
+    "existing-cluster.toml",
+];
 
 /// One example spec, loaded.
 pub struct Spec {
@@ -83,6 +88,38 @@ impl Spec {
         let mut out = s.to_string();
         for (name, value) in &self.defaults {
             out = out.replace(&format!("${{var.{name}}}"), value);
+        }
+        out
+    }
+
+    /// Whether the spec builds the cluster it monitors; a spec that looks
+    /// its cluster up (existing-cluster.toml) runs nothing of its own in it
+    /// but the collector's RBAC.
+    pub fn builds_cluster(&self) -> bool {
+        self.of_type("aws_eks_cluster").next().is_some()
+    }
+
+    /// The spec as it meets a cluster: a spec that builds its cluster as it
+    /// is; one that looks its cluster up, with what examples/istio.toml
+    /// runs in its cluster added (Istio, its `proxyStatsMatcher`, the
+    /// sample and the load generator), which is the cluster that spec's
+    /// header asks for. Its own resources win at the same address.
+    pub fn in_its_cluster(&self) -> Spec {
+        let mut out = Spec {
+            file: self.file.clone(),
+            defaults: self.defaults.clone(),
+            resources: self.resources.clone(),
+        };
+        if self.builds_cluster() {
+            return out;
+        }
+        let istio = Spec::load("istio.toml");
+        for kind in ["k8s_namespace", "k8s_manifest", "helm_release"] {
+            for (address, body) in istio.of_type(kind) {
+                out.resources
+                    .entry(address.clone())
+                    .or_insert_with(|| body.clone());
+            }
         }
         out
     }

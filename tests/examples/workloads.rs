@@ -186,7 +186,9 @@ fn every_pod_in_an_app_mesh_namespace_is_meshed_or_opts_out() {
 #[test]
 fn every_example_runs_a_load_generator_that_calls_services_with_pods() {
     let mut all = Vec::new();
-    for spec in spec::all() {
+    // A spec that looks its cluster up runs no sample there: the traffic is
+    // the cluster's own.
+    for spec in spec::all().into_iter().filter(|s| s.builds_cluster()) {
         all.extend(load_generator_problems(&spec));
     }
     assert!(all.is_empty(), "{}", all.join("\n"));
