@@ -99,16 +99,20 @@ impl InternetGateway {
         // Detaching fails while instances in the VPC still have public
         // addresses mapped; those go away as their subnets empty.
         wait::retry_transient(ctx, wait::SHORT * 2, dependency_violation, || async {
-            gone_ok(
-                "ec2:DetachInternetGateway",
-                self.0
-                    .ec2
-                    .detach_internet_gateway()
-                    .internet_gateway_id(id)
-                    .vpc_id(vpc)
-                    .send()
-                    .await,
-            )
+            let detached = self
+                .0
+                .ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(vpc)
+                .send()
+                .await;
+            match detached {
+                // The SDK retried a detach whose answer was lost (or the
+                // gateway was detached meanwhile): it is detached already.
+                Err(e) if e.code() == Some("Gateway.NotAttached") => Ok(()),
+                other => gone_ok("ec2:DetachInternetGateway", other),
+            }
         })
         .await
     }
@@ -333,5 +337,49 @@ mod tests {
             meshmon_provider_sdk::Value::from("igw-1")
         );
         assert!(made.inputs.is_empty(), "the next plan attaches it");
+    }
+
+    #[tokio::test]
+    async fn a_detach_whose_answer_was_lost_and_retried_finds_it_detached_and_deletes_on() {
+        let (replay, c) = clients([
+            // The gateway as read: attached.
+            Answer::ok(
+                "<DescribeInternetGatewaysResponse><requestId>r</requestId><internetGatewaySet><item>\
+                 <internetGatewayId>igw-1</internetGatewayId><attachmentSet><item><vpcId>vpc-1</vpcId>\
+                 <state>available</state></item></attachmentSet><tagSet/></item></internetGatewaySet>\
+                 </DescribeInternetGatewaysResponse>",
+            ),
+            // The retry of a detach that took effect.
+            Answer::ec2_error(400, "Gateway.NotAttached"),
+            Answer::ok(
+                "<DeleteInternetGatewayResponse><requestId>r</requestId><return>true</return>\
+                 </DeleteInternetGatewayResponse>",
+            ),
+        ]);
+        let prior = Current::new(
+            inputs(json!({"vpc_id": "vpc-1"})),
+            inputs(json!({"id": "igw-1"})),
+        );
+        InternetGateway::new(c)
+            .delete(
+                &OpContext::quiet("aws_internet_gateway.main"),
+                "igw-1",
+                &prior,
+            )
+            .await
+            .unwrap();
+        let actions: Vec<String> = replay
+            .sent()
+            .iter()
+            .map(|r| r.action().to_string())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "DescribeInternetGateways",
+                "DetachInternetGateway",
+                "DeleteInternetGateway"
+            ]
+        );
     }
 }
