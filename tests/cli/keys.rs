@@ -375,3 +375,68 @@ triggers = { account = "${each.key}" }
     );
     ws.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn state_commands_import_and_the_graph_take_keyed_addresses() {
+    let ws = Workspace::new(
+        r#"
+[meshmon]
+name = "addresses"
+
+[resources.null_resource.role]
+for_each = ["prod", "dev"]
+triggers = { cluster = "${each.key}" }
+
+[resources.local_file.config]
+for_each = ["prod"]
+path = "out/${each.key}.txt"
+content = "${null_resource.role[each.key].id}\n"
+"#,
+    );
+    ws.expect(&["apply", "--auto-approve"], 0);
+    let show = ws.expect(&["state", "show", "null_resource.role[\"dev\"]"], 0);
+    assert!(show.stdout.contains("cluster"), "{}", show.stdout);
+
+    // Renamed and forgotten by key, the file left where it is and adopted
+    // again by key.
+    ws.expect(
+        &[
+            "state",
+            "mv",
+            "null_resource.role[\"dev\"]",
+            "null_resource.role[\"staging\"]",
+        ],
+        0,
+    );
+    let list = ws.expect(&["state", "list"], 0);
+    assert!(
+        list.stdout.contains("null_resource.role[\"staging\"]"),
+        "{}",
+        list.stdout
+    );
+    ws.expect(&["state", "rm", "local_file.config[\"prod\"]"], 0);
+    ws.expect(
+        &["import", "local_file.config[\"prod\"]", "out/prod.txt"],
+        0,
+    );
+    let plan = ws.expect(&["plan"], 0);
+    assert!(
+        plan.stdout
+            .contains("null_resource.role[\"dev\"] will be created")
+            && plan
+                .stdout
+                .contains("null_resource.role[\"staging\"] will be destroyed")
+            && !plan.stdout.contains("local_file.config"),
+        "{}",
+        plan.stdout
+    );
+
+    let graph = ws.expect(&["graph"], 0);
+    assert!(
+        graph
+            .stdout
+            .contains(r#""local_file.config[\"prod\"]" -> "null_resource.role[\"prod\"]";"#),
+        "{}",
+        graph.stdout
+    );
+}
