@@ -272,6 +272,9 @@ pub(super) fn lookup_failed(spec: &Spec, address: Address, source: ProviderError
 /// objects, on an object the plan changes: what they find may change with
 /// it, so they are read during apply instead. Each with the reason.
 pub(super) fn stale_reads(plan: &Plan, graph: &Graph) -> Deferred {
+    if plan.prior.data.is_empty() {
+        return Deferred::new();
+    }
     let changing: HashMap<&Address, Action> = plan
         .changes
         .iter()

@@ -39,13 +39,11 @@ impl Engine {
                 if p.dependencies.iter().any(|d| state.pending.contains_key(d)) {
                     continue;
                 }
-                let instance = match &p.instance {
-                    Some(i) => i.name.clone(),
-                    None => self
-                        .registry
-                        .provider(&p.provider)
-                        .map_or(p.provider.clone(), |x| x.config_block().to_string()),
-                };
+                let instance = crate::state::ProviderInstance::name_of(
+                    p.instance.as_ref(),
+                    &p.provider,
+                    &self.registry,
+                );
                 if let Some(config) = self.providers.config(
                     &self.spec(),
                     &p.provider,

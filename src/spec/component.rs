@@ -212,20 +212,14 @@ fn keys(
         span: call.span.clone(),
         source: call.source.clone(),
     };
-    match scope.eval(for_each) {
-        Ok((v, _)) if v.contains_unknown() => {
+    match super::expand::keys_of(&scope, for_each) {
+        Ok(Some(pairs)) => pairs.into_iter().map(|(k, v)| (Some(k), v)).collect(),
+        Ok(None) => {
             errors.push(fail("its keys are not known when the spec loads".into()));
             Vec::new()
         }
-        Ok((v, _)) => match super::expand::keys(&v) {
-            Ok(pairs) => pairs.into_iter().map(|(k, v)| (Some(k), v)).collect(),
-            Err(message) => {
-                errors.push(fail(message));
-                Vec::new()
-            }
-        },
-        Err(e) => {
-            errors.push(fail(format!("`for_each`: {e}")));
+        Err(message) => {
+            errors.push(fail(message));
             Vec::new()
         }
     }

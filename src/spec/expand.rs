@@ -54,20 +54,13 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
             span: span.clone(),
             file: block.origin.as_ref().map(|o| o.source.clone()),
         };
-        let value = match scope.eval(for_each) {
-            Ok((v, _)) => v,
-            Err(e) => {
-                errors.push(fail(format!("`for_each`: {e}")));
+        let pairs = match keys_of(&scope, for_each) {
+            Ok(Some(pairs)) => pairs,
+            Ok(None) => {
+                spec.deferred
+                    .insert(address.clone(), unknown_because(for_each, known));
                 continue;
             }
-        };
-        if value.contains_unknown() {
-            spec.deferred
-                .insert(address.clone(), unknown_because(for_each, known));
-            continue;
-        }
-        let pairs = match keys(&value) {
-            Ok(pairs) => pairs,
             Err(message) => {
                 errors.push(fail(message));
                 continue;
@@ -121,20 +114,13 @@ fn expand_providers(spec: &mut Spec, known: &HashMap<Address, Known>) -> Vec<Exp
             span: block.span.clone(),
             file: None,
         };
-        let value = match scope.eval(for_each) {
-            Ok((v, _)) => v,
-            Err(e) => {
-                errors.push(fail(format!("`for_each`: {e}")));
+        let pairs = match keys_of(&scope, for_each) {
+            Ok(Some(pairs)) => pairs,
+            Ok(None) => {
+                spec.deferred_providers
+                    .insert(name.clone(), unknown_because(for_each, known));
                 continue;
             }
-        };
-        if value.contains_unknown() {
-            spec.deferred_providers
-                .insert(name.clone(), unknown_because(for_each, known));
-            continue;
-        }
-        let pairs = match keys(&value) {
-            Ok(pairs) => pairs,
             Err(message) => {
                 errors.push(fail(message));
                 continue;
@@ -164,9 +150,24 @@ fn expand_providers(spec: &mut Spec, known: &HashMap<Address, Known>) -> Vec<Exp
     errors
 }
 
+/// The keys and values a `for_each` gives over `scope`; `None` when they
+/// are known only after apply.
+pub(super) fn keys_of(
+    scope: &Scope,
+    for_each: &Expr,
+) -> Result<Option<Vec<(String, Value)>>, String> {
+    let (value, _) = scope
+        .eval(for_each)
+        .map_err(|e| format!("`for_each`: {e}"))?;
+    if value.contains_unknown() {
+        return Ok(None);
+    }
+    keys(&value).map(Some)
+}
+
 /// The keys and values a `for_each` value gives: a set of strings (each
 /// its own value) or a table.
-pub(super) fn keys(value: &Value) -> Result<Vec<(String, Value)>, String> {
+fn keys(value: &Value) -> Result<Vec<(String, Value)>, String> {
     match value {
         Value::List(items) => {
             let mut out = Vec::with_capacity(items.len());

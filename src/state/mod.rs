@@ -320,16 +320,28 @@ pub struct ProviderInstance {
     pub config: Map,
 }
 
+impl ProviderInstance {
+    /// The name of the instance a record of `provider` was made through:
+    /// the recorded named instance, or the provider's default.
+    pub fn name_of(
+        instance: Option<&ProviderInstance>,
+        provider: &str,
+        registry: &crate::registry::Registry,
+    ) -> String {
+        match instance {
+            Some(i) => i.name.clone(),
+            None => registry
+                .provider(provider)
+                .map_or(provider.to_string(), |p| p.config_block().to_string()),
+        }
+    }
+}
+
 impl ResourceState {
     /// The name of the provider instance that manages it: the recorded
     /// named instance, or its provider's default.
     pub fn instance_name(&self, registry: &crate::registry::Registry) -> String {
-        match &self.instance {
-            Some(i) => i.name.clone(),
-            None => registry
-                .provider(&self.provider)
-                .map_or(self.provider.clone(), |p| p.config_block().to_string()),
-        }
+        ProviderInstance::name_of(self.instance.as_ref(), &self.provider, registry)
     }
 
     pub fn current(&self) -> Current {

@@ -111,14 +111,18 @@ declare! {
     }
 }
 
-/// `aws_vpc` searches by `id`, `tags` or both.
-fn vpc_keys(m: &Map) -> Result<(), (&'static str, String)> {
-    let has = |k: &str| match m.get(k) {
+/// Whether the search gives key `k`: a value, or tags that are not empty.
+fn searched_by(m: &Map, k: &str) -> bool {
+    match m.get(k) {
         Some(Value::Map(t)) => !t.is_empty(),
         Some(v) => !v.is_null(),
         None => false,
-    };
-    if has("id") || has("tags") {
+    }
+}
+
+/// `aws_vpc` searches by `id`, `tags` or both.
+fn vpc_keys(m: &Map) -> Result<(), (&'static str, String)> {
+    if searched_by(m, "id") || searched_by(m, "tags") {
         Ok(())
     } else {
         Err((
@@ -273,12 +277,7 @@ declare! {
 /// `aws_subnets` searches by `vpc_id`, `tags` or both: a search by nothing
 /// would be every subnet of the region, of every VPC, which no spec means.
 fn subnets_keys(m: &Map) -> Result<(), (&'static str, String)> {
-    let has = |k: &str| match m.get(k) {
-        Some(Value::Map(t)) => !t.is_empty(),
-        Some(v) => !v.is_null(),
-        None => false,
-    };
-    if has("vpc_id") || has("tags") {
+    if searched_by(m, "vpc_id") || searched_by(m, "tags") {
         Ok(())
     } else {
         Err((
