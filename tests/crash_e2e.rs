@@ -6,10 +6,16 @@
 //!   at random times — and run again after each. At the end there is exactly
 //!   one object per address in every emulator, the state is complete,
 //!   `plan` says "No changes.", and destroy leaves nothing.
-//! - Faults: with 10 % of requests to moto, AMG, Grafana and the Kubernetes
-//!   API faulted (throttling, 5xx, resets, answers lost after the call took
-//!   effect), the example applies, re-plans clean, `drift` never reports a
-//!   false deletion, and destroy leaves nothing; no object is made twice.
+//! - Faults: with 10 % of requests to moto, the EKS double, AMG, Grafana
+//!   and the Kubernetes API faulted (throttling, 5xx, resets, answers lost
+//!   after the call took effect), the example applies, re-plans clean,
+//!   `drift` never reports a false deletion, and destroy leaves nothing; no
+//!   object is made twice.
+//!
+//! meshmon reaches the emulators through the environment alone, as at AWS:
+//! the EKS double (in front of moto) reports the test Kubernetes API server
+//! as the new cluster's endpoint and CA, and the Grafana test server serves
+//! HTTPS, its test CA trusted through `SSL_CERT_FILE`.
 //!
 //! Each test prints what it did (kills, faults injected, objects adopted)
 //! and how long it took. Needs moto (MESHMON_MOTO_SERVER) and the fake helm.
@@ -55,7 +61,7 @@ impl Rng {
 /// The emulated world of the example, optionally behind fault proxies.
 struct Env {
     moto: Moto,
-    eks: Option<EksDouble>,
+    eks: EksDouble,
     api: KubeApi,
     pre_created: Vec<String>,
     helm: FakeHelm,
@@ -85,30 +91,43 @@ impl Env {
         let helm = FakeHelm::new();
         let amg = AmgServer::start();
         let grafana = GrafanaServer::start("unused-admin-token");
+        amg.link(&grafana);
         let mut env = moto.env();
         let mut proxies = Vec::new();
-        let eks = slow_eks.then(|| EksDouble::forwarding(Duration::from_secs(3), &moto.endpoint()));
-        if let Some(eks) = &eks {
-            env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
-        }
+        // Clusters in the EKS double, which reports the API server as the
+        // new cluster's endpoint and CA; node groups go on to moto. Slow:
+        // clusters take seconds to become ACTIVE.
+        let settle = match slow_eks {
+            true => Duration::from_secs(3),
+            false => Duration::ZERO,
+        };
+        let eks = EksDouble::forwarding(settle, &moto.endpoint());
+        eks.serve_new_clusters_from(&api);
+        env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
         env.extend(amg.env());
-        match faults {
-            Some(plan) => {
-                let seeded = |n: u64| FaultPlan {
-                    rate: plan.rate,
-                    seed: plan.seed.wrapping_add(n),
-                };
-                let aws = FaultProxy::start(&moto.endpoint(), seeded(1));
-                let control = FaultProxy::start(&amg.endpoint(), seeded(2));
-                let grafana_proxy = FaultProxy::start(&grafana.url(), seeded(3));
-                amg.link_via(&grafana, &grafana_proxy.host());
-                api.inject_faults(seeded(4));
-                env.retain(|(k, _)| k != "AWS_ENDPOINT_URL" && k != "AWS_ENDPOINT_URL_GRAFANA");
-                env.push(("AWS_ENDPOINT_URL".into(), aws.endpoint()));
-                env.push(("AWS_ENDPOINT_URL_GRAFANA".into(), control.endpoint()));
-                proxies.extend([aws, control, grafana_proxy]);
-            }
-            None => amg.link(&grafana),
+        env.extend(grafana.env());
+        if let Some(plan) = faults {
+            let seeded = |n: u64| FaultPlan {
+                rate: plan.rate,
+                seed: plan.seed.wrapping_add(n),
+            };
+            let aws = FaultProxy::start(&moto.endpoint(), seeded(1));
+            let control = FaultProxy::start(&amg.endpoint(), seeded(2));
+            // The Grafana and Kubernetes test servers serve HTTPS, which a
+            // proxy cannot sit in front of: they draw their own faults.
+            grafana.inject_faults(seeded(3));
+            api.inject_faults(seeded(4));
+            let clusters = FaultProxy::start(&eks.endpoint(), seeded(5));
+            env.retain(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "AWS_ENDPOINT_URL" | "AWS_ENDPOINT_URL_GRAFANA" | "AWS_ENDPOINT_URL_EKS"
+                )
+            });
+            env.push(("AWS_ENDPOINT_URL".into(), aws.endpoint()));
+            env.push(("AWS_ENDPOINT_URL_GRAFANA".into(), control.endpoint()));
+            env.push(("AWS_ENDPOINT_URL_EKS".into(), clusters.endpoint()));
+            proxies.extend([aws, control, clusters]);
         }
         env.extend(helm.env());
         let cli = Cli::new(BIN, env);
@@ -116,12 +135,7 @@ impl Env {
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
             cli.path(),
         );
-        let vars = vec![
-            format!("kubernetes_endpoint_override={}", api.endpoint()),
-            format!("kubernetes_ca_override={}", api.ca_pem()),
-            "grafana_url_scheme=http".to_string(),
-            format!("region={REGION}"),
-        ];
+        let vars = vec![format!("region={REGION}")];
         Env {
             moto,
             eks,
@@ -184,8 +198,9 @@ impl Env {
 
     fn faults(&self) -> FaultCounts {
         let mut total = self.api.faults_injected();
-        for p in &self.proxies {
-            let c = p.injected();
+        let servers = [self.grafana.faults_injected()];
+        let proxies = self.proxies.iter().map(FaultProxy::injected);
+        for c in servers.into_iter().chain(proxies) {
             total.requests += c.requests;
             total.throttle += c.throttle;
             total.server_error += c.server_error;
@@ -206,10 +221,7 @@ impl Env {
             }
         };
         let sdk = self.rt.block_on(self.moto.sdk_config());
-        let eks_sdk = match &self.eks {
-            Some(e) => self.rt.block_on(sdk_config_for(&e.endpoint())),
-            None => sdk.clone(),
-        };
+        let eks_sdk = self.rt.block_on(sdk_config_for(&self.eks.endpoint()));
         let (ec2_c, iam_c, eks_c, amp_c, sns_c) = (
             ec2::Client::new(&sdk),
             iam::Client::new(&sdk),
@@ -582,11 +594,13 @@ fn survives_faults(seed: u64) {
         proxy.set_rate(0.0);
     }
     env.api.set_fault_rate(0.0);
+    env.grafana.set_fault_rate(0.0);
     assert_one_object_per_address(&env, &format!("seed {seed}"));
     for proxy in &env.proxies {
         proxy.set_rate(0.1);
     }
     env.api.set_fault_rate(0.1);
+    env.grafana.set_fault_rate(0.1);
 
     let plan = env.run(&["plan"]);
     assert_eq!(

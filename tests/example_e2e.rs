@@ -1,10 +1,12 @@
 //! `examples/meshmon.toml` end to end: the real `meshmon` binary on a copy
-//! of `examples/` (so `file()` paths resolve), pointed at the emulators with
-//! the example's own variables (`kubernetes_endpoint_override`,
-//! `kubernetes_ca_override`, `grafana_url_scheme`): moto for AWS (with
-//! AWS-managed policies loaded), the test Kubernetes API server (accepting
-//! EKS tokens for the example's cluster), the AMG and Grafana test servers
-//! (linked) and the fake helm.
+//! of `examples/` (so `file()` paths resolve), pointed at the emulators
+//! through the environment alone, as at AWS: moto for AWS (with AWS-managed
+//! policies loaded) behind the EKS double, which reports the test
+//! Kubernetes API server (accepting EKS tokens for the example's cluster)
+//! as the endpoint and CA of the cluster the example creates; the AMG and
+//! Grafana test servers (linked: the workspace's endpoint is the Grafana
+//! server's HTTPS address, its test CA trusted through `SSL_CERT_FILE`)
+//! and the fake helm.
 //!
 //! One test, because the environment is expensive: apply from nothing
 //! creates every resource in one run, in dependency order; re-plan says
@@ -24,10 +26,11 @@
 //! (`cargo build -p meshmon-test-support --bin fake-helm`).
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::cli::{Cli, Output, copy_dir};
+use meshmon_test_support::eks_double::EksDouble;
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
 use meshmon_test_support::moto::{Moto, REGION};
@@ -88,25 +91,27 @@ fn the_example_applies_in_one_run_detects_drift_repairs_it_and_destroys_cleanly(
         api.create(crd);
     }
     let pre_created = api.names();
+    // Clusters and their access entries in the EKS double, which reports
+    // the API server as the new cluster's endpoint and CA; node groups go
+    // on to moto.
+    let eks = EksDouble::forwarding(Duration::from_millis(300), &moto.endpoint());
+    eks.serve_new_clusters_from(&api);
     let helm = FakeHelm::new();
     let amg = AmgServer::start();
     let grafana = GrafanaServer::start("unused-admin-token");
     amg.link(&grafana);
 
     let mut env = moto.env();
+    env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
     env.extend(amg.env());
+    env.extend(grafana.env());
     env.extend(helm.env());
     let cli = Cli::new(BIN, env);
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
         cli.path(),
     );
-    let vars = [
-        format!("kubernetes_endpoint_override={}", api.endpoint()),
-        format!("kubernetes_ca_override={}", api.ca_pem()),
-        "grafana_url_scheme=http".to_string(),
-        format!("region={REGION}"),
-    ];
+    let vars = [format!("region={REGION}")];
     let with_vars = |args: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         for var in &vars {
@@ -374,6 +379,12 @@ fn the_example_applies_in_one_run_detects_drift_repairs_it_and_destroys_cleanly(
         "the Kubernetes server holds only what the test created"
     );
     assert!(amg.workspace_ids().is_empty(), "{:?}", amg.workspace_ids());
+    assert!(eks.cluster_names().is_empty(), "{:?}", eks.cluster_names());
+    assert!(
+        eks.access_entries().is_empty(),
+        "{:?}",
+        eks.access_entries()
+    );
     {
         let g = grafana.state();
         assert!(

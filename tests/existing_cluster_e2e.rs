@@ -12,11 +12,14 @@
 //!   cluster; after apply it is asked, with SubjectAccessReviews answered
 //!   by RBAC, what the collector's user `aps-collector-user` may do, and
 //!   the AMP double asked the same when it created the scraper.
-//! - Grafana: the AMG and Grafana test servers, linked.
+//! - Grafana: the AMG and Grafana test servers, linked: the workspace's
+//!   endpoint is the Grafana server's HTTPS address, its test CA trusted
+//!   through `SSL_CERT_FILE`.
 //!
 //! The "existing" cluster (API_AND_CONFIG_MAP, private endpoint, as the
-//! example's header asks), its VPC, subnets and control-plane role are made
-//! with the SDK before meshmon runs, then described before and after.
+//! example's header asks), its VPC, subnets, control-plane role and node
+//! group are made with the SDK before meshmon runs
+//! (`meshmon_test_support::existing`), then described before and after.
 //!
 //! Needs moto: run through `scripts/test` (it sets MESHMON_MOTO_SERVER).
 
@@ -28,12 +31,12 @@ use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::cli::{Cli, Output, copy_dir};
 use meshmon_test_support::eks_double::EksDouble;
-use meshmon_test_support::eks_endpoint::serve_cluster_from;
+use meshmon_test_support::existing::make_cluster;
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::rbac::Attributes;
 use meshmon_test_support::kube_api::{Auth, KubeApi, Options};
-use meshmon_test_support::moto::{ACCOUNT, Moto, REGION, sdk_config_for};
-use meshmon_test_support::{SdkConfig, amp, ec2, eks, iam, sns};
+use meshmon_test_support::moto::{ACCOUNT, Moto, REGION};
+use meshmon_test_support::{SdkConfig, amp, ec2, iam, sns};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
@@ -87,6 +90,7 @@ impl Stack {
         env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
         env.push(("AWS_ENDPOINT_URL_AMP".into(), amp.endpoint()));
         env.extend(amg.env());
+        env.extend(grafana.env());
         let cli = Cli::new(BIN, env);
         copy_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
@@ -108,81 +112,23 @@ impl Stack {
         s
     }
 
-    /// What another team made: a VPC with two subnets in two zones, the
-    /// control plane's role, and the cluster (ACTIVE, access entries,
-    /// private endpoint), served by the test API server.
+    /// What another team made ([`make_cluster`]): a VPC with two subnets
+    /// in two zones, the control plane's and the nodes' roles, the cluster
+    /// (ACTIVE, access entries, private endpoint) served by the test API
+    /// server, and a node group.
     fn make_existing_cluster(&mut self) {
-        let ec2c = ec2::Client::new(&self.sdk);
-        let iamc = iam::Client::new(&self.sdk);
-        let eks_sdk = self.rt.block_on(sdk_config_for(&self.eks.endpoint()));
-        let eksc = eks::Client::new(&eks_sdk);
-        let mut vpc_id = String::new();
-        self.rt.block_on(async {
-            let vpc = ec2c
-                .create_vpc()
-                .cidr_block("10.40.0.0/16")
-                .send()
-                .await
-                .expect("create VPC");
-            vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
-            for (cidr, az) in [("10.40.0.0/19", "eu-west-1a"), ("10.40.32.0/19", "eu-west-1b")] {
-                let s = ec2c
-                    .create_subnet()
-                    .vpc_id(&vpc_id)
-                    .cidr_block(cidr)
-                    .availability_zone(az)
-                    .send()
-                    .await
-                    .expect("create subnet");
-                self.subnet_ids
-                    .push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
-            }
-            self.subnet_ids.sort();
-            let role = iamc
-                .create_role()
-                .role_name("prod-mesh-cluster")
-                .assume_role_policy_document(
-                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
-                )
-                .send()
-                .await
-                .expect("create cluster role");
-            eksc.create_cluster()
-                .name(CLUSTER)
-                .version("1.33")
-                .role_arn(role.role().map(|r| r.arn()).unwrap())
-                .resources_vpc_config(
-                    eks::types::VpcConfigRequest::builder()
-                        .set_subnet_ids(Some(self.subnet_ids.clone()))
-                        .endpoint_public_access(true)
-                        .endpoint_private_access(true)
-                        .build(),
-                )
-                .access_config(
-                    eks::types::CreateAccessConfigRequest::builder()
-                        .authentication_mode(eks::types::AuthenticationMode::ApiAndConfigMap)
-                        .bootstrap_cluster_creator_admin_permissions(true)
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("create cluster");
-        });
-        let started = Instant::now();
-        while self.eks.cluster(CLUSTER).expect("the cluster")["status"] != "ACTIVE" {
-            assert!(started.elapsed() < Duration::from_secs(10), "never ACTIVE");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // EKS reports the VPC of the cluster's subnets; the double reports a
-        // fixed one.
-        self.eks.patch_cluster(
+        let made = self.rt.block_on(make_cluster(
+            &self.sdk,
+            &self.eks,
             CLUSTER,
-            serde_json::json!({ "resourcesVpcConfig": { "vpcId": vpc_id } }),
-        );
-        serve_cluster_from(&self.eks, CLUSTER, &self.api);
+            "10.40.0.0/16",
+            &self.api,
+        ));
+        self.subnet_ids = made.subnet_ids;
+        self.subnet_ids.sort();
     }
 
-    /// Runs meshmon on the example with the sandbox's variables and
+    /// Runs meshmon on the example with the cluster's name and region and
     /// insists on exit code `code`.
     fn run(&self, args: &[&str], code: i32) -> Output {
         let mut a: Vec<&str> = args.to_vec();
@@ -193,8 +139,6 @@ impl Stack {
             "cluster_name=prod-mesh",
             "--var",
             "region=eu-west-1",
-            "--var",
-            "grafana_url_scheme=http",
         ]);
         self.cli.expect(&a, code)
     }

@@ -7,7 +7,8 @@
 //! and the latency alert rule on the Grafana test server. Then: a clean
 //! re-plan, drift after a dashboard edit and a deleted contact point, a
 //! repair, a token renewal planned by its expiry margin, and a destroy to
-//! nothing.
+//! nothing. The Grafana test server serves HTTPS, as AMG does, with a test
+//! CA that meshmon trusts through `SSL_CERT_FILE`.
 //!
 //! Needs moto: run through `scripts/test` (it sets MESHMON_MOTO_SERVER).
 
@@ -26,7 +27,7 @@ fn spec(renew_before: Option<&str>) -> String {
     format!(
         r#"
 [providers.grafana]
-url = "http://${{aws_grafana_workspace.main.endpoint}}"
+url = "https://${{aws_grafana_workspace.main.endpoint}}"
 auth = "${{aws_grafana_service_account_token.meshmon.key}}"
 
 [resources.aws_amp_workspace.appmesh]
@@ -101,6 +102,7 @@ fn one_apply_goes_from_nothing_to_dashboard_and_alert_and_back() {
     amg.link(&grafana);
     let mut env = moto.env();
     env.extend(amg.env());
+    env.extend(grafana.env());
     let cli = Cli::new(BIN, env);
     cli.spec(&spec(None));
 

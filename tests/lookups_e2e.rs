@@ -9,9 +9,10 @@
 //!   cluster's endpoint and CA (`eks_endpoint`), so `[providers.kubernetes]`
 //!   names the looked-up cluster and nothing else: no kubeconfig, no host.
 //!
-//! The "existing" cluster, its VPC and subnets, its control-plane role and
-//! an IAM OIDC provider for its issuer are made with the SDK before
-//! meshmon runs, then counted and described before and after.
+//! The "existing" cluster, its VPC and subnets, its control-plane and node
+//! roles, its node group (`meshmon_test_support::existing`) and an IAM
+//! OIDC provider for its issuer are made with the SDK before meshmon runs,
+//! then counted and described before and after.
 //!
 //! - `existing_cluster_is_looked_up_monitored_and_left_as_it_was`: plan
 //!   shows what the look-ups found, apply, a clean re-plan and drift, the
@@ -25,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use meshmon_test_support::cli::{Cli, Output};
 use meshmon_test_support::eks_double::EksDouble;
-use meshmon_test_support::eks_endpoint::serve_cluster_from;
+use meshmon_test_support::existing::make_cluster;
 use meshmon_test_support::kube_api::{Auth, KubeApi, Options};
-use meshmon_test_support::moto::{ACCOUNT, Moto, REGION, sdk_config_for};
+use meshmon_test_support::moto::{ACCOUNT, Moto, REGION};
 use meshmon_test_support::{SdkConfig, amp, ec2, eks, iam};
 use serde_json::Value;
 
@@ -130,78 +131,20 @@ impl Stack {
     }
 
     /// What another team made: a VPC with two subnets, the control plane's
-    /// role, the cluster (ACTIVE), and an OIDC provider for its issuer.
+    /// and the nodes' roles, the cluster (ACTIVE) with a node group
+    /// ([`make_cluster`]), and an OIDC provider for its issuer.
     fn make_existing_cluster(&mut self) {
-        let ec2c = ec2::Client::new(&self.sdk);
         let iamc = iam::Client::new(&self.sdk);
-        let eks_sdk = self.rt.block_on(sdk_config_for(&self.eks.endpoint()));
-        let eksc = eks::Client::new(&eks_sdk);
-        let name_tag = |name: &str, kind: ec2::types::ResourceType| {
-            ec2::types::TagSpecification::builder()
-                .resource_type(kind)
-                .tags(ec2::types::Tag::builder().key("Name").value(name).build())
-                .build()
-        };
-        self.rt.block_on(async {
-            let vpc = ec2c
-                .create_vpc()
-                .cidr_block("10.40.0.0/16")
-                .tag_specifications(name_tag("prod-mesh", ec2::types::ResourceType::Vpc))
-                .send()
-                .await
-                .expect("create VPC");
-            self.vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
-            for (cidr, az) in [("10.40.0.0/19", "eu-west-1a"), ("10.40.32.0/19", "eu-west-1b")] {
-                let s = ec2c
-                    .create_subnet()
-                    .vpc_id(&self.vpc_id)
-                    .cidr_block(cidr)
-                    .availability_zone(az)
-                    .tag_specifications(name_tag(
-                        &format!("prod-mesh-{az}"),
-                        ec2::types::ResourceType::Subnet,
-                    ))
-                    .send()
-                    .await
-                    .expect("create subnet");
-                self.subnet_ids
-                    .push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
-            }
-            self.subnet_ids.sort();
-            let role = iamc
-                .create_role()
-                .role_name("prod-mesh-cluster")
-                .assume_role_policy_document(
-                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
-                )
-                .send()
-                .await
-                .expect("create cluster role");
-            eksc.create_cluster()
-                .name(CLUSTER)
-                .version("1.33")
-                .role_arn(role.role().map(|r| r.arn()).unwrap())
-                .resources_vpc_config(
-                    eks::types::VpcConfigRequest::builder()
-                        .set_subnet_ids(Some(self.subnet_ids.clone()))
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("create cluster");
-        });
-        let started = Instant::now();
-        while self.eks.cluster(CLUSTER).expect("the cluster")["status"] != "ACTIVE" {
-            assert!(started.elapsed() < Duration::from_secs(10), "never ACTIVE");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // EKS reports the VPC of the cluster's subnets; the double reports a
-        // fixed one.
-        self.eks.patch_cluster(
+        let made = self.rt.block_on(make_cluster(
+            &self.sdk,
+            &self.eks,
             CLUSTER,
-            serde_json::json!({ "resourcesVpcConfig": { "vpcId": self.vpc_id } }),
-        );
-        serve_cluster_from(&self.eks, CLUSTER, &self.api);
+            "10.40.0.0/16",
+            &self.api,
+        ));
+        self.vpc_id = made.vpc_id;
+        self.subnet_ids = made.subnet_ids;
+        self.subnet_ids.sort();
         let issuer = self.eks.cluster(CLUSTER).unwrap()["identity"]["oidc"]["issuer"].clone();
         assert_eq!(issuer, ISSUER);
         self.rt.block_on(async {

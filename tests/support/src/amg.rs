@@ -178,17 +178,17 @@ impl AmgServer {
         vec![("AWS_ENDPOINT_URL_GRAFANA".into(), self.endpoint())]
     }
 
-    /// Workspaces created from now on have `grafana`'s address as their
-    /// endpoint, and their service-account tokens are valid there.
+    /// Workspaces created from now on have `grafana`'s HTTPS address
+    /// ([`GrafanaServer::host`], `HOST:PORT`) as their endpoint, so that
+    /// `https://${endpoint}` reaches it as it reaches an AMG workspace, and
+    /// their service-account tokens are valid there.
     pub fn link(&self, grafana: &GrafanaServer) {
         self.link_via(grafana, &grafana.host());
     }
 
     /// Like [`AmgServer::link`], but workspaces created from now on have
-    /// `endpoint_host` (`HOST:PORT`) as their endpoint: e.g. a
-    /// [`FaultProxy`](crate::fault_proxy::FaultProxy) in front of `grafana`
-    /// ([`FaultProxy::host`](crate::fault_proxy::FaultProxy::host)). Tokens
-    /// are still granted on `grafana`.
+    /// `endpoint_host` (`HOST:PORT`) as their endpoint, e.g. an address
+    /// where nothing answers. Tokens are still granted on `grafana`.
     pub fn link_via(&self, grafana: &GrafanaServer, endpoint_host: &str) {
         self.lock().grafana = Some(Linked {
             host: endpoint_host.to_string(),

@@ -25,6 +25,18 @@
 //! the path, which STS does not return), or set with
 //! [`EksDouble::act_as`]. Other doubles add the entries their services make
 //! (the AMP double, a scraper's) through an [`EksLink`].
+//!
+//! Several accounts: clusters (with their access entries, associations
+//! and tags) are kept per account and Region, those of the request's
+//! signer ([`crate::caller`]: the Region of its credential scope, the
+//! account moto's STS names for its access key), as EKS keeps them. A
+//! session of a role assumed in 222222222222 creates, lists and describes
+//! that account's clusters only, and their ARNs name it. Node groups go to
+//! the upstream with the caller's signature, and moto keeps them per
+//! account the same way. The methods without an account ([`EksDouble::cluster`],
+//! [`EksDouble::cluster_names`], …) are the default account's
+//! ([`ACCOUNT`](crate::moto::ACCOUNT)) in the default Region; those ending
+//! in `_in` take the account.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -35,17 +47,28 @@ use serde_json::{Value, json};
 mod access;
 
 use crate::aws_model::{Tally, mark_checked};
+use crate::caller::Callers;
 use crate::http::{Request, Response, Server, forward};
-use access::{CLUSTER_ADMIN_POLICY, entry_not_found, principal_of, sts_caller};
+use crate::moto::{ACCOUNT, REGION};
+use access::{CLUSTER_ADMIN_POLICY, entry_not_found, principal_of};
 pub use access::{DEFAULT_CALLER, EksLink};
+
+/// A cluster's place: (account, Region, name).
+type Key = (String, String, String);
+
+fn key_of(account: &str, region: &str, name: &str) -> Key {
+    (account.to_string(), region.to_string(), name.to_string())
+}
 
 #[derive(Default)]
 struct Inner {
-    clusters: BTreeMap<String, Cluster>,
+    clusters: BTreeMap<Key, Cluster>,
     /// (cluster, principal ARN) → the access entry as DescribeAccessEntry shows it.
-    entries: BTreeMap<(String, String), Value>,
+    entries: BTreeMap<(Key, String), Value>,
     /// (cluster, principal ARN, policy ARN) → the associated access policy.
-    associations: BTreeMap<(String, String, String), Value>,
+    associations: BTreeMap<(Key, String, String), Value>,
+    /// Who signed a request (account and Region), asked of the upstream's STS.
+    callers: Callers,
     upstream: Option<String>,
     updates: BTreeMap<String, Update>,
     calls: Vec<String>,
@@ -55,6 +78,9 @@ struct Inner {
     next_id: u64,
     /// The principal requests come from, when set (else STS is asked).
     acting_as: Option<String>,
+    /// The API server clusters created from now on report, as (endpoint,
+    /// base64 PEM CA): see `EksDouble::serve_new_clusters_from`.
+    serve_new: Option<(String, String)>,
 }
 
 struct Cluster {
@@ -65,7 +91,7 @@ struct Cluster {
 }
 
 struct Update {
-    cluster: String,
+    cluster: Key,
     doc: Value,
     done: Instant,
     /// Applied to the cluster document when the update finishes.
@@ -108,18 +134,18 @@ impl Inner {
     fn tick(&mut self) {
         let now = Instant::now();
         let mut gone = Vec::new();
-        for (name, c) in &mut self.clusters {
+        for (key, c) in &mut self.clusters {
             if c.until.is_some_and(|t| t <= now) {
                 c.until = None;
                 match c.doc["status"].as_str() {
-                    Some("DELETING") => gone.push(name.clone()),
+                    Some("DELETING") => gone.push(key.clone()),
                     Some("CREATING") if c.fail => c.doc["status"] = json!("FAILED"),
                     _ => c.doc["status"] = json!("ACTIVE"),
                 }
             }
         }
-        for name in gone {
-            self.clusters.remove(&name);
+        for key in gone {
+            self.clusters.remove(&key);
         }
         for u in self.updates.values_mut() {
             if u.doc["status"] == "InProgress" && u.done <= now {
@@ -185,16 +211,17 @@ impl Inner {
         self.calls.push(op.to_string());
         let name = segs.get(1).copied().unwrap_or_default().to_string();
         let principal = segs.get(3).copied().unwrap_or_default().to_string();
+        // Each account and Region has clusters of its own: the signer's.
+        let caller = self.callers.of(req);
+        let key = key_of(&caller.account, &caller.region, &name);
         match op {
             "CreateCluster" => {
-                let caller = match (&self.acting_as, &self.upstream) {
+                let creator = match (&self.acting_as, &caller.arn) {
                     (Some(p), _) => p.clone(),
-                    (None, Some(up)) => sts_caller(up, req)
-                        .map(|c| principal_of(&c))
-                        .unwrap_or_else(|| DEFAULT_CALLER.to_string()),
+                    (None, Some(arn)) => principal_of(arn),
                     (None, None) => DEFAULT_CALLER.to_string(),
                 };
-                let r = self.create(req.json(), &caller);
+                let r = self.create(&caller.account, &caller.region, req.json(), &creator);
                 if r.status == 200
                     && let Some(up) = &self.upstream
                 {
@@ -204,15 +231,20 @@ impl Inner {
             }
             "ListClusters" => Response::json(
                 200,
-                &json!({ "clusters": self.clusters.keys().collect::<Vec<_>>() }),
+                &json!({ "clusters": self
+                    .clusters
+                    .keys()
+                    .filter(|(a, r, _)| *a == caller.account && *r == caller.region)
+                    .map(|(_, _, n)| n)
+                    .collect::<Vec<_>>() }),
             ),
-            "DescribeCluster" => match self.clusters.get(&name) {
+            "DescribeCluster" => match self.clusters.get(&key) {
                 Some(c) => Response::json(200, &json!({ "cluster": c.doc })),
                 None => not_found(&name),
             },
             "DeleteCluster" => {
                 let settle = self.settle;
-                let r = match self.clusters.get_mut(&name) {
+                let r = match self.clusters.get_mut(&key) {
                     Some(c) => {
                         c.doc["status"] = json!("DELETING");
                         c.until = Some(Instant::now() + settle);
@@ -220,37 +252,37 @@ impl Inner {
                     }
                     None => return not_found(&name),
                 };
-                self.entries.retain(|(c, _), _| *c != name);
-                self.associations.retain(|(c, _, _), _| *c != name);
+                self.entries.retain(|(c, _), _| *c != key);
+                self.associations.retain(|(c, _, _), _| *c != key);
                 if let Some(up) = &self.upstream {
                     forward(up, req);
                 }
                 r
             }
-            "UpdateClusterVersion" | "UpdateClusterConfig" => self.update(&name, op, req.json()),
+            "UpdateClusterVersion" | "UpdateClusterConfig" => self.update(&key, op, req.json()),
             "DescribeUpdate" => match self.updates.get(segs[3]) {
-                Some(u) if u.cluster == name => Response::json(200, &json!({ "update": u.doc })),
+                Some(u) if u.cluster == key => Response::json(200, &json!({ "update": u.doc })),
                 _ => error(404, "ResourceNotFoundException", "No update found"),
             },
-            "CreateAccessEntry" => self.create_entry(&name, req.json()),
-            "ListAccessEntries" => match self.access_ready(&name) {
+            "CreateAccessEntry" => self.create_entry(&key, req.json()),
+            "ListAccessEntries" => match self.access_ready(&key) {
                 Err(r) => r,
                 Ok(()) => Response::json(
                     200,
                     &json!({ "accessEntries": self
                         .entries
                         .iter()
-                        .filter(|((c, _), _)| *c == name)
+                        .filter(|((c, _), _)| *c == key)
                         .map(|((_, p), _)| p.clone())
                         .collect::<Vec<_>>() }),
                 ),
             },
             "DescribeAccessEntry" | "UpdateAccessEntry" | "DeleteAccessEntry" => {
-                if let Err(r) = self.access_ready(&name) {
+                if let Err(r) = self.access_ready(&key) {
                     return r;
                 }
-                let key = (name.clone(), principal.clone());
-                let Some(entry) = self.entries.get_mut(&key) else {
+                let entry_key = (key.clone(), principal.clone());
+                let Some(entry) = self.entries.get_mut(&entry_key) else {
                     return entry_not_found(&name, &principal);
                 };
                 match op {
@@ -267,28 +299,25 @@ impl Inner {
                         Response::json(200, &json!({ "accessEntry": entry }))
                     }
                     _ => {
-                        self.entries.remove(&key);
+                        self.entries.remove(&entry_key);
                         self.associations
-                            .retain(|(c, p, _), _| !(*c == name && *p == principal));
+                            .retain(|(c, p, _), _| !(*c == key && *p == principal));
                         Response::json(200, &json!({}))
                     }
                 }
             }
-            "AssociateAccessPolicy" => self.associate(&name, &principal, req.json()),
+            "AssociateAccessPolicy" => self.associate(&key, &principal, req.json()),
             "ListAssociatedAccessPolicies" => {
-                if let Err(r) = self.access_ready(&name) {
+                if let Err(r) = self.access_ready(&key) {
                     return r;
                 }
-                if !self
-                    .entries
-                    .contains_key(&(name.clone(), principal.clone()))
-                {
+                if !self.entries.contains_key(&(key.clone(), principal.clone())) {
                     return entry_not_found(&name, &principal);
                 }
                 let list: Vec<&Value> = self
                     .associations
                     .iter()
-                    .filter(|((c, p, _), _)| *c == name && *p == principal)
+                    .filter(|((c, p, _), _)| *c == key && *p == principal)
                     .map(|(_, v)| v)
                     .collect();
                 Response::json(
@@ -300,19 +329,26 @@ impl Inner {
                 let policy = segs.get(5).copied().unwrap_or_default().to_string();
                 match self
                     .associations
-                    .remove(&(name.clone(), principal.clone(), policy))
+                    .remove(&(key.clone(), principal.clone(), policy))
                 {
                     Some(_) => Response::json(200, &json!({})),
                     None => entry_not_found(&name, &principal),
                 }
             }
-            _ => self.tags(op, req),
+            _ => self.tags(op, req, &caller.account),
         }
     }
 
-    fn create(&mut self, body: Value, caller: &str) -> Response {
+    fn create(&mut self, account: &str, region: &str, body: Value, caller: &str) -> Response {
         let name = body["name"].as_str().unwrap_or_default().to_string();
-        if self.clusters.contains_key(&name) {
+        let key = key_of(account, region, &name);
+        // OIDC issuers are unique: another account's cluster of the same
+        // name gets another one.
+        let issuer_id = match account == ACCOUNT {
+            true => name.to_uppercase(),
+            false => format!("{account}-{}", name.to_uppercase()),
+        };
+        if self.clusters.contains_key(&key) {
             return error(
                 409,
                 "ResourceInUseException",
@@ -322,10 +358,10 @@ impl Inner {
         let vpc = &body["resourcesVpcConfig"];
         let doc = json!({
             "name": name,
-            "arn": format!("arn:aws:eks:eu-west-1:123456789012:cluster/{name}"),
+            "arn": format!("arn:aws:eks:{region}:{account}:cluster/{name}"),
             "createdAt": now_secs(),
             "version": body["version"].as_str().unwrap_or("1.32"),
-            "endpoint": format!("https://{name}.gr7.eu-west-1.eks.amazonaws.com"),
+            "endpoint": format!("https://{name}.gr7.{region}.eks.amazonaws.com"),
             "roleArn": body["roleArn"],
             "resourcesVpcConfig": {
                 "subnetIds": vpc["subnetIds"],
@@ -336,7 +372,7 @@ impl Inner {
                 "endpointPrivateAccess": vpc.get("endpointPrivateAccess").cloned().unwrap_or(json!(false)),
             },
             "logging": body.get("logging").cloned().unwrap_or(json!({"clusterLogging": []})),
-            "identity": { "oidc": { "issuer": format!("https://oidc.eks.eu-west-1.amazonaws.com/id/{}", name.to_uppercase()) } },
+            "identity": { "oidc": { "issuer": format!("https://oidc.eks.{region}.amazonaws.com/id/{issuer_id}") } },
             "status": "CREATING",
             "certificateAuthority": { "data": "LS0tLS1CRUdJTi1ET1VCTEUtLS0tLQ==" },
             "platformVersion": "eks.1",
@@ -346,18 +382,23 @@ impl Inner {
                 "bootstrapClusterCreatorAdminPermissions": body["accessConfig"]["bootstrapClusterCreatorAdminPermissions"].as_bool().unwrap_or(true),
             },
         });
+        let mut doc = doc;
+        if let Some((endpoint, ca)) = &self.serve_new {
+            doc["endpoint"] = json!(endpoint);
+            doc["certificateAuthority"] = json!({ "data": ca });
+        }
         let fail = std::mem::take(&mut self.fail_next_create);
         let c = Cluster {
             doc: doc.clone(),
             until: Some(Instant::now() + self.settle),
             fail,
         };
-        self.clusters.insert(name.clone(), c);
+        self.clusters.insert(key.clone(), c);
         if doc["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] == true {
-            self.insert_entry(&name, caller, "STANDARD", json!([]), None, json!({}));
+            self.insert_entry(&key, caller, "STANDARD", json!([]), None, json!({}));
             self.associations.insert(
                 (
-                    name.clone(),
+                    key.clone(),
                     caller.to_string(),
                     CLUSTER_ADMIN_POLICY.to_string(),
                 ),
@@ -372,9 +413,10 @@ impl Inner {
         Response::json(200, &json!({ "cluster": doc }))
     }
 
-    fn update(&mut self, name: &str, op: &str, body: Value) -> Response {
+    fn update(&mut self, key: &Key, op: &str, body: Value) -> Response {
         let settle = self.settle;
-        let Some(c) = self.clusters.get_mut(name) else {
+        let name = key.2.as_str();
+        let Some(c) = self.clusters.get_mut(key) else {
             return not_found(name);
         };
         if c.doc["status"] != "ACTIVE" {
@@ -439,7 +481,7 @@ impl Inner {
         self.updates.insert(
             id,
             Update {
-                cluster: name.to_string(),
+                cluster: key.clone(),
                 doc: doc.clone(),
                 done: Instant::now() + settle,
                 apply,
@@ -448,20 +490,22 @@ impl Inner {
         Response::json(200, &json!({ "update": doc }))
     }
 
-    fn tags(&mut self, op: &str, req: &Request) -> Response {
+    fn tags(&mut self, op: &str, req: &Request, account: &str) -> Response {
         let arn = req.path.trim_start_matches("/tags/").to_string();
         // Clusters and access entries both take tags through the one
-        // TagResource operation (EKS user guide, eks-using-tags).
+        // TagResource operation (EKS user guide, eks-using-tags); only the
+        // caller's account's.
         let doc = match self
             .clusters
-            .values_mut()
-            .find(|c| c.doc["arn"] == arn.as_str())
+            .iter_mut()
+            .find(|((a, _, _), c)| a == account && c.doc["arn"] == arn.as_str())
         {
-            Some(c) => Some(&mut c.doc),
+            Some((_, c)) => Some(&mut c.doc),
             None => self
                 .entries
-                .values_mut()
-                .find(|e| e["accessEntryArn"] == arn.as_str()),
+                .iter_mut()
+                .find(|(((a, _, _), _), e)| a == account && e["accessEntryArn"] == arn.as_str())
+                .map(|(_, e)| e),
         };
         let Some(doc) = doc else {
             if let Some(up) = &self.upstream {
@@ -516,6 +560,7 @@ impl EksDouble {
     fn start_inner(settle: Duration, upstream: Option<String>) -> EksDouble {
         let inner = Arc::new(Mutex::new(Inner {
             settle,
+            callers: Callers::new(upstream.as_deref()),
             upstream,
             ..Inner::default()
         }));
@@ -573,60 +618,149 @@ impl EksDouble {
         self.inner.lock().expect("double state").throttle = n;
     }
 
+    /// Clusters created from now on report `endpoint` and `ca_data` (the
+    /// CA as base64 PEM) as their API server.
+    pub(crate) fn serve_new_at(&self, endpoint: String, ca_data: String) {
+        self.inner.lock().expect("double state").serve_new = Some((endpoint, ca_data));
+    }
+
     /// The next cluster created ends up FAILED instead of ACTIVE.
     pub fn fail_next_create(&self) {
         self.inner.lock().expect("double state").fail_next_create = true;
     }
 
-    /// A cluster as DescribeCluster would show it.
+    /// A cluster of the default account as DescribeCluster would show it.
     pub fn cluster(&self, name: &str) -> Option<Value> {
-        let mut inner = self.inner.lock().expect("double state");
-        inner.tick();
-        inner.clusters.get(name).map(|c| c.doc.clone())
+        self.cluster_in(ACCOUNT, name)
     }
 
-    /// Changes a cluster behind meshmon's back (an out-of-band upgrade).
-    pub fn patch_cluster(&self, name: &str, patch: Value) {
+    /// A cluster of `account` (in the default Region) as DescribeCluster
+    /// would show it.
+    pub fn cluster_in(&self, account: &str, name: &str) -> Option<Value> {
         let mut inner = self.inner.lock().expect("double state");
-        if let Some(c) = inner.clusters.get_mut(name) {
+        inner.tick();
+        inner
+            .clusters
+            .get(&key_of(account, REGION, name))
+            .map(|c| c.doc.clone())
+    }
+
+    /// The cluster whose ARN is `arn`, in whichever account and Region.
+    pub fn cluster_by_arn(&self, arn: &str) -> Option<Value> {
+        let mut inner = self.inner.lock().expect("double state");
+        inner.tick();
+        inner
+            .clusters
+            .values()
+            .find(|c| c.doc["arn"] == arn)
+            .map(|c| c.doc.clone())
+    }
+
+    /// Changes a cluster of the default account behind meshmon's back (an
+    /// out-of-band upgrade).
+    pub fn patch_cluster(&self, name: &str, patch: Value) {
+        self.patch_cluster_in(ACCOUNT, name, patch);
+    }
+
+    /// Changes a cluster of `account` (in the default Region) behind
+    /// meshmon's back.
+    pub fn patch_cluster_in(&self, account: &str, name: &str, patch: Value) {
+        let mut inner = self.inner.lock().expect("double state");
+        if let Some(c) = inner.clusters.get_mut(&key_of(account, REGION, name)) {
             merge(&mut c.doc, &patch);
         }
     }
 
-    /// Every access entry, as (cluster, principal ARN).
+    /// Every access entry of the default account, as (cluster, principal ARN).
     pub fn access_entries(&self) -> Vec<(String, String)> {
-        let inner = self.inner.lock().expect("double state");
-        inner.entries.keys().cloned().collect()
+        self.access_entries_in(ACCOUNT)
     }
 
-    /// An access entry as DescribeAccessEntry would show it.
-    pub fn access_entry(&self, cluster: &str, principal: &str) -> Option<Value> {
+    /// Every access entry of `account`'s clusters (in the default Region),
+    /// as (cluster, principal ARN).
+    pub fn access_entries_in(&self, account: &str) -> Vec<(String, String)> {
         let inner = self.inner.lock().expect("double state");
         inner
             .entries
-            .get(&(cluster.to_string(), principal.to_string()))
+            .keys()
+            .filter(|((a, r, _), _)| a == account && r == REGION)
+            .map(|((_, _, c), p)| (c.clone(), p.clone()))
+            .collect()
+    }
+
+    /// An access entry of the default account as DescribeAccessEntry
+    /// would show it.
+    pub fn access_entry(&self, cluster: &str, principal: &str) -> Option<Value> {
+        self.access_entry_in(ACCOUNT, cluster, principal)
+    }
+
+    /// An access entry on `account`'s cluster as DescribeAccessEntry
+    /// would show it.
+    pub fn access_entry_in(&self, account: &str, cluster: &str, principal: &str) -> Option<Value> {
+        let inner = self.inner.lock().expect("double state");
+        inner
+            .entries
+            .get(&(key_of(account, REGION, cluster), principal.to_string()))
             .cloned()
     }
 
-    /// Every access policy association, as (cluster, principal, policy).
+    /// Every access policy association of the default account, as
+    /// (cluster, principal, policy).
     pub fn access_policy_associations(&self) -> Vec<(String, String, String)> {
-        let inner = self.inner.lock().expect("double state");
-        inner.associations.keys().cloned().collect()
+        self.access_policy_associations_in(ACCOUNT)
     }
 
-    /// Deletes an access entry (and its associations) behind meshmon's back.
+    /// Every access policy association on `account`'s clusters, as
+    /// (cluster, principal, policy).
+    pub fn access_policy_associations_in(&self, account: &str) -> Vec<(String, String, String)> {
+        let inner = self.inner.lock().expect("double state");
+        inner
+            .associations
+            .keys()
+            .filter(|((a, r, _), _, _)| a == account && r == REGION)
+            .map(|((_, _, c), p, policy)| (c.clone(), p.clone(), policy.clone()))
+            .collect()
+    }
+
+    /// Deletes an access entry of the default account (and its
+    /// associations) behind meshmon's back.
     pub fn delete_access_entry(&self, cluster: &str, principal: &str) -> bool {
+        self.delete_access_entry_in(ACCOUNT, cluster, principal)
+    }
+
+    /// Deletes an access entry on `account`'s cluster (and its
+    /// associations) behind meshmon's back.
+    pub fn delete_access_entry_in(&self, account: &str, cluster: &str, principal: &str) -> bool {
+        let key = key_of(account, REGION, cluster);
         let mut inner = self.inner.lock().expect("double state");
         inner
             .associations
-            .retain(|(c, p, _), _| !(c == cluster && p == principal));
+            .retain(|(c, p, _), _| !(*c == key && p == principal));
         inner
             .entries
-            .remove(&(cluster.to_string(), principal.to_string()))
+            .remove(&(key, principal.to_string()))
             .is_some()
     }
 
+    /// The default account's clusters (in the default Region).
     pub fn cluster_names(&self) -> Vec<String> {
+        self.cluster_names_in(ACCOUNT)
+    }
+
+    /// `account`'s clusters (in the default Region).
+    pub fn cluster_names_in(&self, account: &str) -> Vec<String> {
+        let mut inner = self.inner.lock().expect("double state");
+        inner.tick();
+        inner
+            .clusters
+            .keys()
+            .filter(|(a, r, _)| a == account && r == REGION)
+            .map(|(_, _, n)| n.clone())
+            .collect()
+    }
+
+    /// Every cluster, as (account, Region, name).
+    pub fn clusters(&self) -> Vec<(String, String, String)> {
         let mut inner = self.inner.lock().expect("double state");
         inner.tick();
         inner.clusters.keys().cloned().collect()

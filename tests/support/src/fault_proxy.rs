@@ -37,8 +37,9 @@
 //! The first three are harmless to retry; the last two are the dangerous
 //! case of a call that took effect while the client believes it failed.
 //!
-//! [`KubeApi`](crate::kube_api::KubeApi) serves HTTPS, so it injects the
-//! same faults itself from a [`FaultPlan`] in its options.
+//! [`KubeApi`](crate::kube_api::KubeApi) and the HTTPS port of
+//! [`GrafanaServer`](crate::grafana::GrafanaServer) cannot have a proxy in
+//! front, so they inject the same faults themselves from a [`FaultPlan`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -135,8 +136,8 @@ pub(crate) struct Fault {
     pub status: u16,
 }
 
-/// The seeded dice shared by the proxy and the Kubernetes test server:
-/// splitmix64, three draws per request.
+/// The seeded dice shared by the proxy and the Kubernetes and Grafana test
+/// servers: splitmix64, three draws per request.
 pub(crate) struct Dice {
     state: u64,
     rate: f64,

@@ -12,7 +12,20 @@
 //! writes, 201 for a new alert rule, 204 for a deleted one. Secrets come
 //! back as `secureJsonFields` or `[REDACTED]`. Tests change things out of
 //! band through [`GrafanaServer::state`] and inject faults with
-//! [`GrafanaServer::fail_next`].
+//! [`GrafanaServer::fail_next`] and, seeded like the
+//! [`FaultProxy`](crate::fault_proxy::FaultProxy)'s, with
+//! [`GrafanaServer::inject_faults`].
+//!
+//! It serves HTTPS, as an Amazon Managed Grafana workspace does, with a
+//! certificate from a test CA of its own ([`GrafanaServer::ca_pem`],
+//! written to [`GrafanaServer::ca_file`]): its [`host`](GrafanaServer::host)
+//! is what the AMG test server reports as a workspace's endpoint, so
+//! `https://${aws_grafana_workspace.main.endpoint}` reaches it, and a
+//! `meshmon` process trusts it through `SSL_CERT_FILE`
+//! ([`GrafanaServer::env`]). The same API is served over plain HTTP on a
+//! second port ([`GrafanaServer::url`]) for clients configured with a URL
+//! directly, such as the provider's own tests, and for a fault proxy to
+//! sit in front of.
 //!
 //! It carries its own small HTTP/1.1 loop because it must see the
 //! `Authorization` header, which the shared `http` helper does not parse.
@@ -22,12 +35,14 @@ mod wire;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
+use crate::fault_proxy::{Dice, FaultCounts, FaultPlan};
 use crate::http::{Response, decode};
 use wire::{Req, serve};
 
@@ -90,16 +105,27 @@ pub struct GrafanaState {
     /// from its Grafana 12 on.
     pub amg: bool,
     faults: Vec<u16>,
+    /// Seeded faults, drawn for every request on either port.
+    dice: Option<Dice>,
     next_id: i64,
 }
 
 /// The Grafana test server; dropped, it stops.
 pub struct GrafanaServer {
+    /// Plain HTTP.
     addr: SocketAddr,
+    /// HTTPS, with a certificate signed by `ca_pem`.
+    tls_addr: SocketAddr,
+    ca_pem: String,
+    /// Holds `ca_pem` as a file, for `SSL_CERT_FILE`.
+    ca_dir: tempfile::TempDir,
     stop: Arc<AtomicBool>,
     state: Arc<Mutex<GrafanaState>>,
     tokens: Tokens,
 }
+
+/// The name of the CA file in [`GrafanaServer::ca_file`]'s directory.
+const CA_FILE: &str = "grafana-test-ca.pem";
 
 fn msg(status: u16, message: &str) -> Response {
     Response::json(status, &json!({ "message": message }))
@@ -119,6 +145,12 @@ impl GrafanaServer {
     pub fn start(admin_token: &str) -> GrafanaServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
+        let tls_listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let tls_addr = tls_listener.local_addr().expect("local address");
+        let (ca_pem, tls_config) =
+            crate::kube_api::tls::certificates_for("meshmon test Grafana CA", "grafana");
+        let ca_dir = tempfile::tempdir().expect("a directory for the CA file");
+        std::fs::write(ca_dir.path().join(CA_FILE), &ca_pem).expect("write the CA file");
         let stop = Arc::new(AtomicBool::new(false));
         let mut st = GrafanaState {
             version: crate::amg::LATEST_GRAFANA_VERSION.to_string(),
@@ -146,22 +178,96 @@ impl GrafanaServer {
                 std::thread::spawn(move || serve(conn, &s, &t, &halt));
             }
         });
+        let (s, t, halt) = (state.clone(), tokens.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in tls_listener.incoming() {
+                if halt.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let Ok(tls) = rustls::ServerConnection::new(tls_config.clone()) else {
+                    continue;
+                };
+                let (s, t, halt) = (s.clone(), t.clone(), halt.clone());
+                std::thread::spawn(move || {
+                    serve(rustls::StreamOwned::new(tls, conn), &s, &t, &halt)
+                });
+            }
+        });
         GrafanaServer {
             addr,
+            tls_addr,
+            ca_pem,
+            ca_dir,
             stop,
             state,
             tokens,
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`: the plain-HTTP port, for clients given a
+    /// URL directly (and for a fault proxy in front of the server).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// `127.0.0.1:PORT`, what AMG reports as a workspace endpoint.
+    /// `https://127.0.0.1:PORT`: the HTTPS port, trusted with
+    /// [`ca_pem`](Self::ca_pem).
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.tls_addr)
+    }
+
+    /// `127.0.0.1:PORT` of the HTTPS port: what AMG reports as a
+    /// workspace's endpoint (a host without a scheme, as AMG's are).
     pub fn host(&self) -> String {
-        self.addr.to_string()
+        self.tls_addr.to_string()
+    }
+
+    /// The test CA (PEM) that signed the HTTPS port's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A file holding [`ca_pem`](Self::ca_pem), gone when the server is.
+    pub fn ca_file(&self) -> PathBuf {
+        self.ca_dir.path().join(CA_FILE)
+    }
+
+    /// Environment for a `meshmon` process: `SSL_CERT_FILE` names the
+    /// test CA's file. rustls-native-certs, which builds the root store of
+    /// meshmon's HTTPS clients, reads that file instead of the system's
+    /// store, so the test CA is the only root: enough for a process that
+    /// reaches AWS over plain HTTP (moto) and the Kubernetes API with the
+    /// CA EKS reports.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("SSL_CERT_FILE".into(), self.ca_file().display().to_string())]
+    }
+
+    /// Injects seeded faults into the requests on either port from now on,
+    /// drawn and shaped as the [`FaultProxy`](crate::fault_proxy::FaultProxy)
+    /// does for the Grafana HTTP API (429 with `Retry-After: 0`, 500/502/503,
+    /// a connection closed unanswered before or after the request took
+    /// effect, 503 after it took effect), starting the counts afresh: a
+    /// proxy cannot sit in front of the HTTPS port.
+    pub fn inject_faults(&self, plan: FaultPlan) {
+        self.state().dice = Some(Dice::new(plan));
+    }
+
+    /// Changes the share of faulted requests from now on (0.0: none); no
+    /// effect without a [`FaultPlan`].
+    pub fn set_fault_rate(&self, rate: f64) {
+        if let Some(d) = self.state().dice.as_mut() {
+            d.set_rate(rate);
+        }
+    }
+
+    /// Requests the seeded faults were drawn for, and faults injected.
+    pub fn faults_injected(&self) -> FaultCounts {
+        self.state()
+            .dice
+            .as_ref()
+            .map(Dice::counts)
+            .unwrap_or_default()
     }
 
     pub fn tokens(&self) -> Tokens {
@@ -188,6 +294,7 @@ impl Drop for GrafanaServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
+        let _ = TcpStream::connect(self.tls_addr);
     }
 }
 
@@ -732,4 +839,100 @@ fn redact(c: &Value) -> Value {
     }
     walk(&mut c["settings"]);
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    use super::*;
+    use crate::kube_api::tls::{certificates, request};
+
+    /// One plain-HTTP request: the status and the body.
+    fn plain(g: &GrafanaServer, path: &str, bearer: &str) -> (u16, Value) {
+        let mut conn = TcpStream::connect(g.addr).expect("connect");
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {bearer}\r\nContent-Length: 0\r\n\r\n"
+        );
+        conn.write_all(head.as_bytes()).expect("send");
+        let mut reader = BufReader::new(conn);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("status line");
+        let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let mut length = 0;
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).expect("header");
+            match h.trim_end().split_once(':') {
+                Some((k, v)) if k.eq_ignore_ascii_case("content-length") => {
+                    length = v.trim().parse().unwrap()
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn https_with_the_test_ca_serves_what_plain_http_serves() {
+        let g = GrafanaServer::start("admin");
+        assert_eq!(g.host(), g.https_url().trim_start_matches("https://"));
+        assert_eq!(
+            std::fs::read_to_string(g.ca_file()).expect("the CA file"),
+            g.ca_pem()
+        );
+        assert_eq!(
+            g.env(),
+            [(
+                "SSL_CERT_FILE".to_string(),
+                g.ca_file().display().to_string()
+            )]
+        );
+        let (status, _, body) = request(
+            g.tls_addr,
+            g.ca_pem(),
+            "POST",
+            "/api/folders",
+            "admin",
+            r#"{"title": "Mesh", "uid": "mesh"}"#,
+        )
+        .expect("an answer over HTTPS");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let (status, folder) = plain(&g, "/api/folders/mesh", "admin");
+        assert_eq!((status, &folder["title"]), (200, &json!("Mesh")));
+        assert_eq!(plain(&g, "/api/folders/mesh", "wrong").0, 401);
+        // A client trusting another CA does not get through the handshake.
+        let (other_ca, _) = certificates();
+        assert!(request(g.tls_addr, &other_ca, "GET", "/api/health", "admin", "").is_none());
+    }
+
+    #[test]
+    fn seeded_faults_hit_the_https_port() {
+        let g = GrafanaServer::start("admin");
+        g.inject_faults(FaultPlan { rate: 1.0, seed: 7 });
+        let answered: Vec<Option<u16>> = (0..20)
+            .map(|_| {
+                request(g.tls_addr, g.ca_pem(), "GET", "/api/health", "admin", "").map(|a| a.0)
+            })
+            .collect();
+        let counts = g.faults_injected();
+        assert_eq!((counts.requests, counts.faults()), (20, 20), "{counts:?}");
+        assert_eq!(
+            answered.iter().filter(|a| a.is_none()).count() as u64,
+            counts.reset + counts.lost_response,
+            "{answered:?} {counts:?}"
+        );
+        assert!(
+            answered
+                .iter()
+                .flatten()
+                .all(|s| [429, 500, 502, 503].contains(s))
+        );
+        g.set_fault_rate(0.0);
+        let ok = request(g.tls_addr, g.ca_pem(), "GET", "/api/health", "admin", "");
+        assert_eq!(ok.map(|a| a.0), Some(200));
+    }
 }

@@ -39,6 +39,14 @@ impl Request {
         let path = self.target.split('?').next().unwrap_or_default();
         path.trim_matches('/').split('/').map(decode).collect()
     }
+
+    /// The first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Sends `req` unchanged to the HTTP server at `upstream`

@@ -23,7 +23,7 @@ mod fields;
 pub mod rbac;
 mod routes;
 mod store;
-mod tls;
+pub(crate) mod tls;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +34,11 @@ use serde_json::Value as Json;
 
 use crate::fault_proxy::{Dice, FaultCounts, FaultKind, FaultPlan};
 
-pub use eks_auth::{DecodedToken, decode as decode_eks_token, verify as verify_eks_token};
+pub use eks_auth::{
+    DecodedToken, decode as decode_eks_token, verify as verify_eks_token,
+    verify_account as verify_eks_token_account, verify_claims as verify_eks_token_claims,
+    verify_session as verify_eks_session_token,
+};
 pub use fake_helm::{FakeHelm, Invocation};
 
 /// How clients must authenticate.
@@ -44,6 +48,31 @@ pub enum Auth {
     Token(String),
     /// An EKS token for this cluster, signed with the moto test credentials.
     Eks { region: String, cluster: String },
+    /// An EKS token signed with any credentials (a session of a role
+    /// meshmon assumed, whose secret the test never sees): everything
+    /// [`Auth::Eks`] checks but the signature, so a token for another
+    /// cluster name passes too (only the signature binds it to a name).
+    EksAnySession { region: String, cluster: String },
+    /// [`Auth::EksAnySession`], and the token's access key belongs to
+    /// `account`, as `callers` (moto's STS, [`crate::caller::Callers`])
+    /// say: one `GetCallerIdentity` per access key.
+    EksSessionOf {
+        region: String,
+        cluster: String,
+        account: String,
+        callers: crate::caller::Callers,
+    },
+    /// An EKS token for this cluster signed by credentials of `account`:
+    /// [`Auth::EksSessionOf`], and moto's copy of the key's secret
+    /// verifies the signature for the cluster name. moto's copy comes
+    /// from its state dump, which takes seconds per new session once moto
+    /// holds AWS's managed policies; cheap otherwise.
+    EksSession {
+        region: String,
+        cluster: String,
+        account: String,
+        callers: crate::caller::Callers,
+    },
 }
 
 /// One request as the server saw it.
@@ -444,6 +473,21 @@ fn check_auth(auth: &Auth, header: Option<&str>) -> Result<(), String> {
         Auth::Eks { region, cluster } => {
             eks_auth::verify(token, region, cluster, "testing", "testing")
         }
+        Auth::EksAnySession { region, cluster: _ } => {
+            eks_auth::verify_claims(token, region).map(|_| ())
+        }
+        Auth::EksSessionOf {
+            region,
+            cluster: _,
+            account,
+            callers,
+        } => eks_auth::verify_account(token, region, account, callers),
+        Auth::EksSession {
+            region,
+            cluster,
+            account,
+            callers,
+        } => eks_auth::verify_session(token, region, cluster, account, callers),
     }
 }
 

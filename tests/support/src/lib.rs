@@ -17,6 +17,13 @@
 //! - [`amp_double::AmpDouble`]: a narrow double of the AMP API for what moto
 //!   lacks (managed collectors, Alertmanager definitions), forwarding the
 //!   rest to moto.
+//! - [`caller`]: the account and Region a request to a double comes from
+//!   (moto keeps an assumed role's resources in the role's account; the
+//!   doubles do the same).
+//! - [`amp_cross_account`]: checks a cross-account scraper's IAM wiring.
+//! - [`existing`]: an "existing" EKS cluster (VPC, subnets, roles, node
+//!   group), made out of band in any emulated account, and an inventory of
+//!   an account for before/after comparisons.
 //! - [`kube_api::KubeApi`]: a test Kubernetes API server (HTTPS, discovery,
 //!   server-side apply, faults), and [`kube_api::FakeHelm`] for the helm CLI.
 //! - [`amg::AmgServer`] and [`grafana::GrafanaServer`]: test servers for the
@@ -29,12 +36,15 @@
 //!   with the requests they were given to.
 
 pub mod amg;
+pub mod amp_cross_account;
 pub mod amp_double;
 pub mod aws_model;
 pub mod aws_replay;
+pub mod caller;
 pub mod cli;
 pub mod eks_double;
 pub mod eks_endpoint;
+pub mod existing;
 pub mod fault_proxy;
 pub mod grafana;
 pub mod http;

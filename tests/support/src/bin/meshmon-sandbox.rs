@@ -15,6 +15,19 @@
 //! test servers (linked) and the fake helm; prints the environment that
 //! points meshmon at them and writes it to `sandbox.env` in the current
 //! directory; runs until Ctrl-C. Everything here is an EMULATION, not AWS.
+//!
+//! With `--fleet`, it also makes three existing clusters in two emulated
+//! accounts (111111111111: `payments-eu`, `search-eu`; 222222222222:
+//! `checkout-eu`), each with its API server, and a role `meshmon` in each
+//! account, and writes the `--var-file` a fleet spec takes to
+//! `fleet.vars.toml` in the current directory.
+//!
+//! The examples run unchanged, as against AWS: the EKS double reports the
+//! Kubernetes API server as the endpoint and CA of the cluster an example
+//! creates, and the Grafana test server serves HTTPS with a test CA, which
+//! `SSL_CERT_FILE` in `sandbox.env` makes meshmon trust (`sandbox-ca.pem`:
+//! the system's roots and the test CA, so that other programs run from the
+//! same shell still reach the internet).
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +80,176 @@ fn ensure_fake_helm() {
     assert!(status.success(), "building fake-helm failed");
 }
 
+/// Where the sandbox writes the roots it hands meshmon, in the current
+/// directory beside `sandbox.env`.
+const CA_BUNDLE: &str = "sandbox-ca.pem";
+
+/// The system's CA bundle, where the common distributions keep it.
+const SYSTEM_BUNDLES: [&str; 5] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Writes [`CA_BUNDLE`] and returns the `SSL_CERT_FILE` setting that names
+/// it. SSL_CERT_FILE replaces the system's store for meshmon's HTTPS
+/// clients (rustls-native-certs) and for programs built on OpenSSL's
+/// default paths, so the file holds the roots they trusted before (the
+/// current SSL_CERT_FILE, else the system bundle) and then the Grafana
+/// test server's CA.
+fn trust_grafana(grafana: &GrafanaServer) -> (String, String) {
+    let base = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
+        .find_map(|p| std::fs::read_to_string(p).ok());
+    let mut bundle = base.unwrap_or_default();
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str("# meshmon sandbox: the Grafana test server's CA (EMULATED, not AWS)\n");
+    bundle.push_str(grafana.ca_pem());
+    let path = std::env::current_dir()
+        .expect("current dir")
+        .join(CA_BUNDLE);
+    std::fs::write(&path, bundle).expect("write the sandbox's CA bundle");
+    ("SSL_CERT_FILE".to_string(), path.display().to_string())
+}
+
+// ---- `--fleet`: several existing clusters in several emulated accounts.
+
+use meshmon_test_support::caller::Callers;
+use meshmon_test_support::existing::{Existing, account_role, fleet_vars, make_cluster};
+
+/// The fleet's clusters: (key in the var file, account, cluster, VPC CIDR).
+const FLEET: [(&str, &str, &str, &str); 3] = [
+    ("payments", "111111111111", "payments-eu", "10.10.0.0/16"),
+    ("search", "111111111111", "search-eu", "10.11.0.0/16"),
+    ("checkout", "222222222222", "checkout-eu", "10.20.0.0/16"),
+];
+
+/// The role meshmon assumes in each of the fleet's accounts.
+const FLEET_ROLE: &str = "meshmon";
+
+/// Where `--fleet` writes the var file, in the current directory.
+const FLEET_VARS: &str = "fleet.vars.toml";
+
+/// What `--fleet` made; its API servers stop when it is dropped.
+struct Fleet {
+    /// (key, what was made, the cluster's API server)
+    clusters: Vec<(&'static str, Existing, KubeApi)>,
+    vars: String,
+    path: PathBuf,
+}
+
+/// Whether the sandbox was started with `--fleet`.
+fn fleet_requested() -> bool {
+    std::env::args().skip(1).any(|a| a == "--fleet")
+}
+
+/// Makes the fleet: in each account a role `meshmon` the default account
+/// may assume (moto does not check trust, but a spec's `assume_role` names
+/// a real role; it gets AdministratorAccess, loaded by moto here), and in
+/// it the account's existing clusters (VPC, subnets, roles, node group;
+/// made as that role), each served by an API server of its own that takes
+/// EKS tokens signed by a session of its account, and
+/// linked to the AMP double by ARN, so that each scraper is reviewed
+/// against its own cluster's RBAC. Writes the var file a fleet spec takes.
+fn start_fleet(moto: &Moto, eks: &EksDouble, amp: &AmpDouble) -> Fleet {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let home = moto.sdk_config().await;
+        let callers = Callers::new(Some(&moto.endpoint()));
+        let mut sessions = std::collections::BTreeMap::new();
+        for (_, account, _, _) in FLEET {
+            if sessions.contains_key(account) {
+                continue;
+            }
+            let (session, role) = account_role(&home, account, FLEET_ROLE).await;
+            let attached = meshmon_test_support::iam::Client::new(&session)
+                .attach_role_policy()
+                .role_name(FLEET_ROLE)
+                .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+                .send()
+                .await;
+            if let Err(e) = attached {
+                eprintln!("{role}: AdministratorAccess not attached: {e:?}");
+            }
+            sessions.insert(account, (session, role));
+        }
+        let mut clusters = Vec::new();
+        for (key, account, name, cidr) in FLEET {
+            eprintln!("making the existing cluster {name} in account {account}…");
+            // Tokens of the account's sessions: the signature itself is
+            // not recomputed here (moto's copy of a session's secret comes
+            // from a state dump that takes seconds with the AWS-managed
+            // policies loaded).
+            let api = KubeApi::start(
+                Auth::EksSessionOf {
+                    region: REGION.into(),
+                    cluster: name.into(),
+                    account: account.into(),
+                    callers: callers.clone(),
+                },
+                Options::realistic(),
+            );
+            let made = make_cluster(&sessions[account].0, eks, name, cidr, &api).await;
+            amp.link_cluster_arn(&made.arn, api.reviewer());
+            clusters.push((key, made, api));
+        }
+        let entries: Vec<(&str, &str, &str, &str)> = clusters
+            .iter()
+            .map(|(key, made, _)| {
+                (
+                    *key,
+                    sessions[made.account.as_str()].1.as_str(),
+                    made.region.as_str(),
+                    made.name.as_str(),
+                )
+            })
+            .collect();
+        let vars = format!(
+            "# meshmon sandbox fleet — EMULATED accounts and clusters, not AWS.\n{}",
+            fleet_vars(&entries)
+        );
+        let path = std::env::current_dir()
+            .expect("current dir")
+            .join(FLEET_VARS);
+        std::fs::write(&path, &vars).expect("write the fleet's var file");
+        Fleet {
+            clusters,
+            vars,
+            path,
+        }
+    })
+}
+
+/// Tells what `--fleet` made and how to use it.
+fn print_fleet(fleet: &Fleet) {
+    println!("  Fleet (--fleet): existing clusters in emulated accounts");
+    for (key, made, api) in &fleet.clusters {
+        println!(
+            "    {key:<10} {} {:<12} {}  (node group {}, EKS tokens of {} sessions)",
+            made.account,
+            made.name,
+            api.endpoint(),
+            made.nodegroup,
+            made.account
+        );
+    }
+    println!(
+        "  Roles to assume: arn:aws:iam::ACCOUNT:role/{FLEET_ROLE} (ACCOUNT 111111111111, 222222222222)"
+    );
+    println!("  Var file for a fleet spec ({}):", fleet.path.display());
+    print!("{}", fleet.vars);
+    println!("  Then: meshmon apply -f FLEET-SPEC --var-file {FLEET_VARS} --auto-approve");
+}
+
 fn main() {
     let Some(moto_bin) = find_moto() else {
         eprintln!(
@@ -87,6 +270,7 @@ fn main() {
     let amp = AmpDouble::start(Duration::from_secs(3), &moto.endpoint());
     // AMP makes each scraper's access entry in the cluster, as on AWS.
     amp.link_eks(&eks);
+    let fleet = fleet_requested().then(|| start_fleet(&moto, &eks, &amp));
     let api = KubeApi::start(
         Auth::Eks {
             region: REGION.into(),
@@ -98,6 +282,9 @@ fn main() {
     for crd in app_mesh_crds() {
         api.create(crd);
     }
+    // The cluster an example creates is served by this API server, as
+    // DescribeCluster reports it: no endpoint or CA override needed.
+    eks.serve_new_clusters_from(&api);
     let helm = FakeHelm::new();
     let amg = AmgServer::start();
     // Only AMG-issued service-account tokens are meant to be used; this
@@ -111,18 +298,8 @@ fn main() {
     env.push(("AWS_ENDPOINT_URL_AMP".to_string(), amp.endpoint()));
     env.extend(amg.env());
     env.extend(helm.env());
-    env.extend([
-        (
-            "MESHMON_VAR_kubernetes_endpoint_override".to_string(),
-            api.endpoint(),
-        ),
-        (
-            "MESHMON_VAR_kubernetes_ca_override".to_string(),
-            api.ca_pem().to_string(),
-        ),
-        ("MESHMON_VAR_grafana_url_scheme".to_string(), "http".into()),
-        ("MESHMON_VAR_region".to_string(), REGION.into()),
-    ]);
+    env.push(trust_grafana(&grafana));
+    env.push(("MESHMON_VAR_region".to_string(), REGION.into()));
 
     let mut file = String::from(
         "# meshmon local sandbox — EMULATED, not AWS: moto and test servers on loopback.\n\
@@ -153,8 +330,14 @@ fn main() {
         api.endpoint()
     );
     println!("  Managed Grafana     {}", amg.endpoint());
-    println!("  Grafana             {}", grafana.url());
+    println!(
+        "  Grafana             {}  (test CA in {CA_BUNDLE})",
+        grafana.https_url()
+    );
     println!("  helm                fake (records, installs nothing)");
+    if let Some(fleet) = &fleet {
+        print_fleet(fleet);
+    }
     println!("{rule}");
     println!("Paste into a shell, or: source {}", path.display());
     println!();
@@ -177,5 +360,5 @@ fn main() {
         let _ = tokio::signal::ctrl_c().await;
     });
     eprintln!("stopping the sandbox");
-    drop((grafana, amg, helm, api, amp, eks, moto));
+    drop((fleet, grafana, amg, helm, api, amp, eks, moto));
 }

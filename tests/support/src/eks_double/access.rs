@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::{Inner, error, not_found, now_secs};
-use crate::http::{Request, Response, forward};
+use super::{Inner, Key, error, not_found, now_secs};
+use crate::http::Response;
 
 /// The principal moto's test credentials belong to, when no STS answers
 /// (moto's GetCallerIdentity for them: `arn:aws:sts::123456789012:user/moto`).
@@ -28,48 +28,11 @@ pub(super) fn principal_of(caller: &str) -> String {
     }
 }
 
-/// Asks the upstream's STS who signed `req` (moto tells accounts and
-/// principals apart by the access key and does not check signatures).
-pub(super) fn sts_caller(upstream: &str, req: &Request) -> Option<String> {
-    let auth = req
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
-        .1
-        .replace("/eks/aws4_request", "/sts/aws4_request");
-    let mut headers = vec![
-        ("Authorization".to_string(), auth),
-        (
-            "Content-Type".to_string(),
-            "application/x-www-form-urlencoded".to_string(),
-        ),
-    ];
-    headers.extend(
-        req.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("x-amz-date") || k.eq_ignore_ascii_case("host"))
-            .cloned(),
-    );
-    let probe = Request {
-        method: "POST".into(),
-        path: "/".into(),
-        query: Vec::new(),
-        body: b"Action=GetCallerIdentity&Version=2011-06-15".to_vec(),
-        target: "/".into(),
-        headers,
-    };
-    let r = forward(upstream, &probe);
-    let text = String::from_utf8_lossy(&r.body);
-    let start = text.find("<Arn>")? + 5;
-    let end = text[start..].find("</Arn>")? + start;
-    (r.status == 200).then(|| text[start..end].to_string())
-}
-
 impl Inner {
     /// The cluster exists and its authentication mode admits access entries.
-    pub(super) fn access_ready(&self, cluster: &str) -> Result<(), Response> {
+    pub(super) fn access_ready(&self, cluster: &Key) -> Result<(), Response> {
         let Some(c) = self.clusters.get(cluster) else {
-            return Err(not_found(cluster));
+            return Err(not_found(&cluster.2));
         };
         match c.doc["accessConfig"]["authenticationMode"].as_str() {
             Some("API") | Some("API_AND_CONFIG_MAP") => Ok(()),
@@ -81,7 +44,7 @@ impl Inner {
         }
     }
 
-    pub(super) fn create_entry(&mut self, cluster: &str, body: Value) -> Response {
+    pub(super) fn create_entry(&mut self, cluster: &Key, body: Value) -> Response {
         if let Err(r) = self.access_ready(cluster) {
             return r;
         }
@@ -96,7 +59,7 @@ impl Inner {
                 &format!("The principalArn parameter format is not valid: {principal}"),
             );
         }
-        let key = (cluster.to_string(), principal.clone());
+        let key = (cluster.clone(), principal.clone());
         if self.entries.contains_key(&key) {
             return error(
                 409,
@@ -127,7 +90,7 @@ impl Inner {
     /// Stores an access entry and returns it as DescribeAccessEntry shows it.
     pub(super) fn insert_entry(
         &mut self,
-        cluster: &str,
+        cluster: &Key,
         principal: &str,
         kind: &str,
         groups: Value,
@@ -148,12 +111,13 @@ impl Inner {
                     None => principal.to_string(),
                 });
         self.next_id += 1;
+        let (account, region, name) = cluster;
         let doc = json!({
-            "clusterName": cluster,
+            "clusterName": name,
             "principalArn": principal,
             "kubernetesGroups": groups,
             "accessEntryArn": format!(
-                "arn:aws:eks:eu-west-1:123456789012:access-entry/{cluster}/{}/{:08x}",
+                "arn:aws:eks:{region}:{account}:access-entry/{name}/{}/{:08x}",
                 principal.rsplit(':').next().unwrap_or_default(),
                 self.next_id
             ),
@@ -164,19 +128,19 @@ impl Inner {
             "type": kind,
         });
         self.entries
-            .insert((cluster.to_string(), principal.to_string()), doc.clone());
+            .insert((cluster.clone(), principal.to_string()), doc.clone());
         doc
     }
 
-    pub(super) fn associate(&mut self, cluster: &str, principal: &str, body: Value) -> Response {
+    pub(super) fn associate(&mut self, cluster: &Key, principal: &str, body: Value) -> Response {
         if let Err(r) = self.access_ready(cluster) {
             return r;
         }
         if !self
             .entries
-            .contains_key(&(cluster.to_string(), principal.to_string()))
+            .contains_key(&(cluster.clone(), principal.to_string()))
         {
-            return entry_not_found(cluster, principal);
+            return entry_not_found(&cluster.2, principal);
         }
         let policy = body["policyArn"].as_str().unwrap_or_default().to_string();
         if !policy.starts_with("arn:aws:eks::aws:cluster-access-policy/") {
@@ -206,12 +170,12 @@ impl Inner {
             "modifiedAt": now_secs(),
         });
         self.associations.insert(
-            (cluster.to_string(), principal.to_string(), policy),
+            (cluster.clone(), principal.to_string(), policy),
             doc.clone(),
         );
         Response::json(
             200,
-            &json!({ "clusterName": cluster, "principalArn": principal, "associatedAccessPolicy": doc }),
+            &json!({ "clusterName": cluster.2, "principalArn": principal, "associatedAccessPolicy": doc }),
         )
     }
 }
@@ -232,28 +196,29 @@ pub struct EksLink(pub(super) Arc<Mutex<Inner>>);
 
 impl EksLink {
     /// Adds the access entry a service makes for its principal on the
-    /// cluster `cluster_arn`, if the cluster exists and its mode has the
-    /// EKS API; returns whether it did.
+    /// cluster `cluster_arn` (in whichever account and Region the ARN
+    /// names), if the cluster exists and its mode has the EKS API; returns
+    /// whether it did.
     pub fn add_service_entry(&self, cluster_arn: &str, principal: &str, username: &str) -> bool {
         let mut inner = self.0.lock().expect("double state");
         inner.tick();
-        let Some(name) = inner
+        let Some(key) = inner
             .clusters
             .iter()
             .find(|(_, c)| c.doc["arn"] == cluster_arn)
-            .map(|(n, _)| n.clone())
+            .map(|(k, _)| k.clone())
         else {
             return false;
         };
-        if inner.access_ready(&name).is_err()
+        if inner.access_ready(&key).is_err()
             || inner
                 .entries
-                .contains_key(&(name.clone(), principal.to_string()))
+                .contains_key(&(key.clone(), principal.to_string()))
         {
             return false;
         }
         inner.insert_entry(
-            &name,
+            &key,
             principal,
             "STANDARD",
             json!([]),
@@ -263,7 +228,8 @@ impl EksLink {
         true
     }
 
-    /// Removes a principal's entries (and their policies) on every cluster.
+    /// Removes a principal's entries (and their policies) on every cluster
+    /// (a principal's ARN names its account).
     pub fn remove_entries_of(&self, principal: &str) {
         let mut inner = self.0.lock().expect("double state");
         inner.entries.retain(|(_, p), _| p != principal);
@@ -274,6 +240,8 @@ impl EksLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caller::Callers;
+    use crate::http::{Request, forward};
 
     /// The creator is whoever signed CreateCluster, as STS sees the access
     /// key: here a role assumed in another account. Needs moto.
@@ -324,7 +292,10 @@ mod tests {
                 ),
             )],
         };
-        let caller = sts_caller(&moto.endpoint(), &create).expect("STS answers");
+        let caller = Callers::new(Some(&moto.endpoint()))
+            .of(&create)
+            .arn
+            .expect("STS answers");
         assert_eq!(
             principal_of(&caller),
             "arn:aws:iam::111122223333:role/creator"

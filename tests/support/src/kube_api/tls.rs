@@ -1,7 +1,8 @@
 //! HTTPS for the test API server: a fresh self-signed CA per server (rcgen)
 //! and a server certificate for `127.0.0.1` and `localhost` signed by it,
 //! served with rustls (ring) over blocking sockets, one thread per
-//! connection, keep-alive, Content-Length bodies (what kube-rs sends).
+//! connection, keep-alive, Content-Length bodies (what kube-rs sends). The
+//! Grafana test server gets its certificate here too ([`certificates_for`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -41,11 +42,17 @@ impl Req {
 
 /// The CA (PEM) clients must trust, and the server's TLS configuration.
 pub fn certificates() -> (String, Arc<rustls::ServerConfig>) {
+    certificates_for("meshmon test Kubernetes CA", "kube-apiserver")
+}
+
+/// A fresh self-signed CA named `ca_name` and a certificate for
+/// `127.0.0.1` and `localhost` (common name `server_name`) signed by it:
+/// the CA (PEM) clients must trust, and the server's TLS configuration.
+pub fn certificates_for(ca_name: &str, server_name: &str) -> (String, Arc<rustls::ServerConfig>) {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "meshmon test Kubernetes CA");
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -60,7 +67,7 @@ pub fn certificates() -> (String, Arc<rustls::ServerConfig>) {
         .push(SanType::IpAddress([127, 0, 0, 1].into()));
     params
         .distinguished_name
-        .push(DnType::CommonName, "kube-apiserver");
+        .push(DnType::CommonName, server_name);
     let cert = params.signed_by(&key, &issuer).expect("server certificate");
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
