@@ -90,7 +90,9 @@ pub struct AssumeRole {
 /// The session name when the block gives none: CloudTrail shows it.
 const SESSION_NAME: &str = "meshmon";
 
-fn assume_role_keys(v: &meshmon_provider_sdk::Value) -> Result<(), String> {
+/// The plan-time check of an `assume_role` table, shared by every block
+/// that takes one.
+pub fn assume_role_keys(v: &meshmon_provider_sdk::Value) -> Result<(), String> {
     let Some(m) = v.as_map() else {
         return Ok(());
     };
@@ -132,7 +134,7 @@ pub async fn from_block(config: &Map) -> Result<SdkConfig, ProviderError> {
 /// `sdk` acting as `role`: aws-config's AssumeRoleProvider, which asks STS
 /// with the credentials `sdk` found and renews the session before it
 /// expires; the region and everything else stay as they are.
-async fn assuming(sdk: &SdkConfig, role: &AssumeRole) -> SdkConfig {
+pub async fn assuming(sdk: &SdkConfig, role: &AssumeRole) -> SdkConfig {
     let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
         .session_name(role.session_name.as_deref().unwrap_or(SESSION_NAME))
         .configure(sdk);

@@ -90,8 +90,20 @@ declare! {
             );
         alias: Option<String> = optional(AttrType::String)
             .describe("A friendly name; changed in place.");
+        role_configuration: Option<RoleConfigurationIn> = optional(AttrType::map_of(AttrType::String))
+            .check(role_configuration_keys)
+            .describe(
+                "Cross-account: { source_role_arn, target_role_arn } when the workspace is in another account. \
+                 The source role (this account) trusts scraper.aps.amazonaws.com and may assume the target role; \
+                 the target role (the workspace's account) trusts the source role with the scraper's ARN as \
+                 external id (aws_iam_role_trust_policy sets that once the scraper exists) and may aps:RemoteWrite. \
+                 Changed in place.",
+            );
         #[serde(default)]
         tags: Tags = tags_attr();
+    }
+    checks {
+        target_role_in_workspace_account: ["role_configuration", "workspace_arn"];
     }
     outputs ScraperOut {
         id: String = computed(AttrType::String)
@@ -104,6 +116,93 @@ declare! {
 }
 
 pub(crate) struct Scraper(Arc<Clients>);
+
+/// `role_configuration = { source_role_arn, target_role_arn }`: AMP's
+/// RoleConfiguration, for writing to a workspace in another account
+/// (https://docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html#cross-account-remote-write).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleConfigurationIn {
+    pub source_role_arn: String,
+    pub target_role_arn: String,
+}
+
+/// The account of an IAM role's ARN, when it matches AMP's pattern for
+/// both roles, `arn:aws[-a-z]*:iam::[0-9]{12}:role/.+` (API reference,
+/// RoleConfiguration).
+fn role_account(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws")?;
+    let (partition, rest) = rest.split_once(":iam::")?;
+    if !partition
+        .chars()
+        .all(|c| c == '-' || c.is_ascii_lowercase())
+    {
+        return None;
+    }
+    let (account, role) = rest.split_once(":role/")?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !role.is_empty())
+        .then_some(account)
+}
+
+fn role_configuration_keys(v: &Value) -> Result<(), String> {
+    let Some(m) = v.as_map() else {
+        return Ok(());
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["source_role_arn", "target_role_arn"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "takes source_role_arn and target_role_arn, not `{k}`"
+        ));
+    }
+    for k in ["source_role_arn", "target_role_arn"] {
+        match m.get(k) {
+            None => return Err(format!("needs `{k}`")),
+            Some(v) => {
+                if let Some(arn) = v.as_str()
+                    && role_account(arn).is_none()
+                {
+                    return Err(format!(
+                        "`{k}` = {arn:?} is not an IAM role's ARN: AMP takes arn:aws:iam::ACCOUNT:role/NAME"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The target role is assumed in the workspace's account, where it must be.
+fn target_role_in_workspace_account(block: &Map) -> Result<(), (&'static str, String)> {
+    let target = block
+        .get("role_configuration")
+        .and_then(Value::as_map)
+        .and_then(|m| m.get("target_role_arn"))
+        .and_then(Value::as_str);
+    let workspace = block.get("workspace_arn").and_then(Value::as_str);
+    let (Some(target), Some(workspace)) = (target, workspace) else {
+        return Ok(());
+    };
+    let ws_account = workspace.split(':').nth(4).unwrap_or_default();
+    match role_account(target) {
+        Some(a) if !ws_account.is_empty() && a != ws_account => Err((
+            "role_configuration",
+            format!(
+                "target_role_arn is in account {a} but the workspace is in account {ws_account}: \
+                 the target role must be in the workspace's account"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn role_configuration(rc: &RoleConfigurationIn) -> aws_sdk_amp::types::RoleConfiguration {
+    aws_sdk_amp::types::RoleConfiguration::builder()
+        .source_role_arn(&rc.source_role_arn)
+        .target_role_arn(&rc.target_role_arn)
+        .build()
+}
 
 /// What a scraper changes in place.
 #[derive(Clone, Copy, Debug)]
@@ -265,7 +364,12 @@ impl Declared for Scraper {
     const UPDATES: &'static [UpdateGroup<ScraperUpdate>] = &[
         (
             ScraperUpdate::Scraper,
-            &["workspace_arn", "scrape_configuration", "alias"],
+            &[
+                "workspace_arn",
+                "scrape_configuration",
+                "alias",
+                "role_configuration",
+            ],
         ),
         (ScraperUpdate::Tags, &["tags"]),
     ];
@@ -321,6 +425,21 @@ impl Declared for Scraper {
                     .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()),
             )
             .opt("alias", s.alias())
+            .opt(
+                "role_configuration",
+                s.role_configuration().map(|r| {
+                    let mut m = Map::new();
+                    m.insert(
+                        "source_role_arn".into(),
+                        Value::from(r.source_role_arn().unwrap_or_default()),
+                    );
+                    m.insert(
+                        "target_role_arn".into(),
+                        Value::from(r.target_role_arn().unwrap_or_default()),
+                    );
+                    Value::Map(m)
+                }),
+            )
             .tags(prior, tags_from_map(s.tags()))
             .build();
         Ok(Some(Current::new(inputs, scraper_outputs(&s))))
@@ -359,6 +478,7 @@ impl Declared for Scraper {
                 .amp
                 .create_scraper()
                 .set_alias(i.alias.clone())
+                .set_role_configuration(i.role_configuration.as_ref().map(role_configuration))
                 .source(source.clone())
                 .destination(dest.clone())
                 .scrape_configuration(ScrapeConfiguration::ConfigurationBlob(Blob::new(
@@ -400,6 +520,7 @@ impl Declared for Scraper {
                 let config = changed(&prior.inputs, inputs, "scrape_configuration");
                 let dest = changed(&prior.inputs, inputs, "workspace_arn");
                 let alias = changed(&prior.inputs, inputs, "alias");
+                let roles = changed(&prior.inputs, inputs, "role_configuration");
                 if config {
                     refuse(
                         "scrape_configuration",
@@ -407,7 +528,7 @@ impl Declared for Scraper {
                         SCRAPE_HINT,
                     )?;
                 }
-                if config || dest || alias {
+                if config || dest || alias || roles {
                     let mut req = self.0.amp.update_scraper().scraper_id(id);
                     if config {
                         req = req.scrape_configuration(ScrapeConfiguration::ConfigurationBlob(
@@ -420,6 +541,13 @@ impl Declared for Scraper {
                     if alias {
                         // Left out, the alias is cleared.
                         req = req.alias(i.alias.clone().unwrap_or_default());
+                    }
+                    // A destination in another account is written with the
+                    // roles; AMP takes both together.
+                    if roles || dest {
+                        req = req.set_role_configuration(
+                            i.role_configuration.as_ref().map(role_configuration),
+                        );
                     }
                     req.send().await.map_err(|e| api("aps:UpdateScraper", e))?;
                 }

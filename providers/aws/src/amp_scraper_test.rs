@@ -98,3 +98,114 @@ async fn a_scraper_reads_back_without_what_its_answer_leaves_out() {
         Some("arn:aws:iam::1:role/aps")
     );
 }
+
+#[test]
+fn role_configuration_is_checked_like_amp_checks_it() {
+    let rc = |source: &str, target: &str| {
+        Value::from(json!({ "source_role_arn": source, "target_role_arn": target }))
+    };
+    let ok = rc(
+        "arn:aws:iam::111111111111:role/scraper-source",
+        "arn:aws:iam::999999999999:role/scraper-target",
+    );
+    assert_eq!(role_configuration_keys(&ok), Ok(()));
+    assert_eq!(
+        role_configuration_keys(&rc(
+            "arn:aws-us-gov:iam::111111111111:role/a/b",
+            "arn:aws:iam::999999999999:role/t"
+        )),
+        Ok(())
+    );
+    for (bad, says) in [
+        (
+            rc(
+                "arn:aws:iam::1111:role/s",
+                "arn:aws:iam::999999999999:role/t",
+            ),
+            "`source_role_arn` = \"arn:aws:iam::1111:role/s\" is not an IAM role's ARN",
+        ),
+        (
+            rc(
+                "arn:aws:iam::111111111111:role/s",
+                "arn:aws:iam::999999999999:user/t",
+            ),
+            "`target_role_arn`",
+        ),
+        (
+            Value::from(json!({ "source_role_arn": "arn:aws:iam::111111111111:role/s" })),
+            "needs `target_role_arn`",
+        ),
+        (
+            Value::from(json!({ "source": "x", "target_role_arn": "y" })),
+            "not `source`",
+        ),
+    ] {
+        let err = role_configuration_keys(&bad).expect_err("refused");
+        assert!(err.contains(says), "{err}");
+    }
+
+    let block = |target: &str, workspace: &str| {
+        let mut m = Map::new();
+        m.insert(
+            "role_configuration".into(),
+            rc("arn:aws:iam::111111111111:role/s", target),
+        );
+        m.insert("workspace_arn".into(), Value::from(workspace));
+        m
+    };
+    let ws = "arn:aws:aps:eu-west-1:999999999999:workspace/ws-1";
+    assert_eq!(
+        target_role_in_workspace_account(&block("arn:aws:iam::999999999999:role/t", ws)),
+        Ok(())
+    );
+    let (attr, msg) =
+        target_role_in_workspace_account(&block("arn:aws:iam::111111111111:role/t", ws))
+            .expect_err("another account");
+    assert_eq!(attr, "role_configuration");
+    assert!(msg.contains("account 111111111111 but the workspace is in account 999999999999"));
+}
+
+#[tokio::test]
+async fn a_cross_account_scraper_is_created_with_its_roles() {
+    let (replay, c) = clients([
+        Answer::ok(
+            &json!({"scraperId": "s-1", "arn": "arn:aws:aps:eu-west-1:111111111111:scraper/s-1",
+                "status": {"statusCode": "CREATING"}})
+            .to_string(),
+        ),
+        Answer::ok(
+            &json!({"scraper": {
+                "scraperId": "s-1", "arn": "arn:aws:aps:eu-west-1:111111111111:scraper/s-1",
+                "roleArn": "arn:aws:iam::111111111111:role/aws-service-role/x",
+                "status": {"statusCode": "ACTIVE"}, "createdAt": 1.7e9, "lastModifiedAt": 1.7e9,
+                "source": {"eksConfiguration": {"clusterArn": "arn:aws:eks:eu-west-1:111111111111:cluster/c", "subnetIds": ["subnet-1", "subnet-2"]}},
+                "destination": {"ampConfiguration": {"workspaceArn": "arn:aws:aps:eu-west-1:999999999999:workspace/ws-1"}},
+                "scrapeConfiguration": {"configurationBlob": base64("scrape_configs: []\n")},
+                "roleConfiguration": {"sourceRoleArn": "arn:aws:iam::111111111111:role/s", "targetRoleArn": "arn:aws:iam::999999999999:role/t"},
+            }})
+            .to_string(),
+        ),
+    ]);
+    let raw = inputs(json!({
+        "cluster_arn": "arn:aws:eks:eu-west-1:111111111111:cluster/c",
+        "subnet_ids": ["subnet-1", "subnet-2"],
+        "workspace_arn": "arn:aws:aps:eu-west-1:999999999999:workspace/ws-1",
+        "scrape_configuration": "scrape_configs: []\n",
+        "role_configuration": {
+            "source_role_arn": "arn:aws:iam::111111111111:role/s",
+            "target_role_arn": "arn:aws:iam::999999999999:role/t",
+        },
+    }));
+    Scraper::new(c)
+        .create(
+            &creating("aws_amp_scraper.mesh"),
+            &Inputs::decode(&raw).unwrap(),
+        )
+        .await
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&replay.sent()[0].body).unwrap();
+    assert_eq!(
+        sent["roleConfiguration"],
+        json!({"sourceRoleArn": "arn:aws:iam::111111111111:role/s", "targetRoleArn": "arn:aws:iam::999999999999:role/t"})
+    );
+}

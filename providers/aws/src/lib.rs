@@ -26,6 +26,7 @@ mod eks_access;
 mod eks_node_group;
 mod iam;
 mod iam_role;
+mod iam_trust;
 mod internet_gateway;
 mod lint;
 mod lookups;
@@ -171,6 +172,7 @@ pub(crate) fn types() -> Types<Clients> {
         TypeEntry::declared::<eks_access::AccessPolicyAssociation>(),
         TypeEntry::declared::<iam::OidcProvider>(),
         TypeEntry::declared::<iam_role::Role>(),
+        TypeEntry::declared::<iam_trust::Trust>(),
         TypeEntry::declared::<iam::Policy>(),
         TypeEntry::declared::<amp::Workspace>(),
         TypeEntry::declared::<amp::RuleGroupsNamespace>(),
@@ -212,7 +214,7 @@ mod tests {
         types().check().unwrap();
         meshmon_provider_sdk::declared::check_block::<AwsBlock>().unwrap();
         let schemas = Aws.resource_schemas();
-        assert_eq!(schemas.len(), 17);
+        assert_eq!(schemas.len(), 18);
         for s in &schemas {
             assert!(s.type_name.starts_with("aws_"), "{}", s.type_name);
             let tags = s.get("tags");

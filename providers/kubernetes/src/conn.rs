@@ -23,6 +23,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::sync::{Mutex, OnceCell};
 
+use meshmon_aws_common::config::AssumeRole;
+
 use crate::eks_token::EksTokens;
 use crate::error;
 
@@ -34,6 +36,7 @@ pub enum Source {
         cluster: String,
         region: Option<String>,
         profile: Option<String>,
+        assume_role: Option<AssumeRole>,
         host: Option<String>,
         ca: Option<String>,
     },
@@ -203,11 +206,15 @@ impl Conn {
                 cluster,
                 region,
                 profile,
+                assume_role,
                 host,
                 ca,
             } => {
-                let sdk =
+                let mut sdk =
                     meshmon_aws_common::sdk_config(region.as_deref(), profile.as_deref()).await;
+                if let Some(role) = assume_role {
+                    sdk = meshmon_aws_common::config::assuming(&sdk, role).await;
+                }
                 let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
                     ProviderError::new("no AWS region for the EKS cluster").with_hint(
                         "set `region` under [providers.kubernetes], or AWS_REGION, or a region in your AWS profile",

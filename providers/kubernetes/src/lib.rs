@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshmon_aws_common::config::{AssumeRole, assume_role_keys};
 use meshmon_provider_sdk::attrs::typed;
 use meshmon_provider_sdk::{
     Configured, Current, Declaration, Lookup, Map, OpContext, PlanAdvice, Provider, ProviderError,
@@ -101,6 +102,12 @@ declare! {
             .describe("Region of the EKS cluster; else the AWS chain's.");
         profile: Option<String> = optional(AttrType::String)
             .describe("AWS profile that signs the EKS token.");
+        assume_role: Option<AssumeRole> = optional(AttrType::map_of(AttrType::String))
+            .check(assume_role_keys)
+            .describe(
+                "With eks_cluster: a role to sign the EKS token as, and to describe the cluster with \
+                 (the cluster's account, for a fleet): { role_arn, external_id, session_name }, as under [providers.aws].",
+            );
         kubeconfig: Option<String> = optional(AttrType::String)
             .describe("Path of a kubeconfig file.");
         context: Option<String> = optional(AttrType::String)
@@ -173,6 +180,7 @@ fn source(config: &Map) -> Result<(conn::Source, Duration), ProviderError> {
             cluster,
             region: set(&block.region),
             profile: set(&block.profile),
+            assume_role: block.assume_role.clone(),
             host: set(&block.host),
             ca: set(&block.cluster_ca_certificate),
         }
