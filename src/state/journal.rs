@@ -352,6 +352,38 @@ pub(crate) fn remove_journal(path: &Path) -> Result<(), StateError> {
     }
 }
 
+/// How deep serde_json reads nested arrays and objects (its recursion
+/// limit of 128, less one for the level that trips it).
+const MAX_NESTING: usize = 127;
+
+/// How deeply the arrays and objects of a JSON text nest, brackets inside
+/// strings left out.
+fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// The append-only log of completed operations during an apply.
 pub struct Journal {
     file: File,
@@ -417,11 +449,17 @@ impl Journal {
             path: self.path.display().to_string(),
             message: e.to_string(),
         })?;
-        // What is journaled must replay: refuse an entry that would not.
-        if let Err(e) = serde_json::from_slice::<JournalEntry>(&line) {
+        // What is journaled must replay. What serde_json writes it reads
+        // back, except a document nested deeper than its recursion limit:
+        // refuse that, found by one scan of the line rather than parsing
+        // it again.
+        if nesting_depth(&line) > MAX_NESTING {
             return Err(StateError::Unwritable {
                 path: self.path.display().to_string(),
-                message: format!("a journal entry could not be read back: {e}"),
+                message: format!(
+                    "a journal entry could not be read back: its values are nested more than \
+                     {MAX_NESTING} deep"
+                ),
             });
         }
         line.push(b'\n');
@@ -494,6 +532,31 @@ mod tests {
         }
         journal.finish().unwrap();
         with_journal(None, &path).unwrap().state
+    }
+
+    #[test]
+    fn the_depth_check_refuses_exactly_what_serde_json_cannot_read_back() {
+        for depth in [1, 64, 126, 127, 128, 129, 200] {
+            let mut text = String::new();
+            for i in 0..depth {
+                text.push_str(if i % 2 == 0 {
+                    "[\"]\\\"[{\","
+                } else {
+                    "{\"k\":"
+                });
+            }
+            text.push('1');
+            for i in (0..depth).rev() {
+                text.push(if i % 2 == 0 { ']' } else { '}' });
+            }
+            let reads = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+            assert_eq!(nesting_depth(text.as_bytes()), depth, "{text}");
+            assert_eq!(
+                nesting_depth(text.as_bytes()) <= MAX_NESTING,
+                reads,
+                "depth {depth}"
+            );
+        }
     }
 
     #[test]
