@@ -398,6 +398,10 @@ impl Loader<'_> {
             self.declare_blocks(data, true, &mut raw_resources);
         }
 
+        // Provider instances are declared before components name them.
+        if let Some(p) = get("providers") {
+            self.provider_instances = self.declare_provider_instances(p);
+        }
         if let Some(c) = get("components") {
             self.component_calls(c);
         }

@@ -212,3 +212,78 @@ fn a_saved_plan_applies_the_components_as_they_were_reviewed() {
         plan.stdout
     );
 }
+
+/// A component whose blocks choose a named AWS instance besides its
+/// default one: the central account of a fleet.
+const CROSS_ACCOUNT: &str = r#"
+[variables.account]
+
+[resources.aws_sns_topic.local]
+name = "local-${var.account}"
+
+[resources.aws_sns_topic.central]
+provider = "aws.central"
+name = "central-${var.account}"
+"#;
+
+const CROSS_ACCOUNT_SPEC: &str = r#"
+[meshmon]
+name = "fleet"
+
+[variables.accounts]
+default = { prod = "111111111111", dev = "222222222222" }
+
+[providers.aws]
+region = "eu-west-1"
+
+[providers.aws.accounts]
+for_each = "${var.accounts}"
+region = "eu-west-1"
+assume_role = { role_arn = "arn:aws:iam::${each.value}:role/meshmon" }
+
+[components.per_account]
+source = "components/per-account"
+for_each = "${var.accounts}"
+inputs = { account = "${each.key}" }
+providers = { aws = "aws.accounts[each.key]", "aws.central" = "aws" }
+"#;
+
+#[test]
+fn a_component_chooses_named_instances_that_each_use_maps() {
+    let ws = Workspace::new(CROSS_ACCOUNT_SPEC);
+    std::fs::create_dir_all(ws.file("components/per-account")).unwrap();
+    std::fs::write(
+        ws.file("components/per-account/component.toml"),
+        CROSS_ACCOUNT,
+    )
+    .unwrap();
+    ws.expect(&["validate"], 0);
+    let graph = ws.expect(&["graph"], 0).stdout;
+    for address in [
+        r#"component.per_account[\"prod\"].aws_sns_topic.central"#,
+        r#"component.per_account[\"dev\"].aws_sns_topic.local"#,
+    ] {
+        assert!(graph.contains(address), "{address}:\n{graph}");
+    }
+
+    // Not given and not declared: the call says which and how to give it.
+    ws.write_spec(&CROSS_ACCOUNT_SPEC.replace(", \"aws.central\" = \"aws\"", ""));
+    let out = ws.expect(&["validate"], 1);
+    let said = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        said.contains("component `per_account` chooses `aws.central`, neither given nor declared")
+            && said.contains(r#"providers = { "aws.central" = "aws" }"#),
+        "{said}"
+    );
+
+    // Declared by the spec instead, it is the spec's own.
+    ws.write_spec(
+        &CROSS_ACCOUNT_SPEC
+            .replace(", \"aws.central\" = \"aws\"", "")
+            .replace(
+                "[components.per_account]",
+                "[providers.aws.central]\nregion = \"eu-west-1\"\n\n[components.per_account]",
+            ),
+    );
+    ws.expect(&["validate"], 0);
+}

@@ -141,7 +141,10 @@ impl Loader<'_> {
                 self.expect_table(node, &format!("`providers` of component `{name}`"))
         {
             for (k, v) in given {
-                if self.registry.block_owner(&k.name).is_none() {
+                // `aws` or `aws.NAME`: the provider block, or a named
+                // instance the component chooses for some of its blocks.
+                let block = k.name.split('.').next().unwrap_or_default();
+                if self.registry.block_owner(block).is_none() {
                     let names: Vec<&str> = self.registry.provider_names().collect();
                     let d = self.err(
                         format!("unknown provider `{}`", k.name),
@@ -152,7 +155,7 @@ impl Loader<'_> {
                     continue;
                 }
                 let what = format!("component `{name}`");
-                if let Some((instance, each)) = self.provider_choice(v, &k.name, &what) {
+                if let Some((instance, each)) = self.provider_choice(v, block, &what) {
                     let instance = match each {
                         true => format!("{instance}[each.key]"),
                         false => instance,
@@ -162,6 +165,28 @@ impl Loader<'_> {
             }
         }
         self.in_keyed = false;
+        // A named instance the component's blocks choose is either mapped
+        // here or one the spec declares.
+        let slots: BTreeSet<&str> = def
+            .resources
+            .values()
+            .chain(def.keyed.values())
+            .map(|b| b.config_block.split('[').next().unwrap_or_default())
+            .filter(|c| c.contains('.'))
+            .collect();
+        for slot in slots {
+            if !providers.contains_key(slot) && !self.provider_instances.contains_key(slot) {
+                let d = self.err(
+                    format!("component `{name}` chooses `{slot}`, neither given nor declared"),
+                    key.span.clone(),
+                    format!("`{slot}` not given"),
+                );
+                d.help = Some(format!(
+                    "add it to the component's providers: providers = {{ \"{slot}\" = \"{}\" }}, or declare [providers.{slot}]",
+                    slot.split('.').next().unwrap_or_default()
+                ));
+            }
+        }
         Some(ComponentCall {
             name: name.clone(),
             def,

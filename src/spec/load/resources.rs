@@ -3,6 +3,22 @@
 
 use super::*;
 
+/// A table under a provider block that is not one of its attributes is a
+/// named instance.
+fn is_instance(schema: &Schema, key: &Key, value: &Node) -> bool {
+    schema.get(&key.name).is_none() && value.as_table().is_some()
+}
+
+/// The named instances under a provider block.
+fn instance_tables<'n>(schema: &Schema, block: &'n Node) -> Vec<&'n (Key, Node)> {
+    block
+        .as_table()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| is_instance(schema, k, v))
+        .collect()
+}
+
 impl Loader<'_> {
     /// `[providers.NAME]` blocks: each a provider's default instance, and
     /// in it `[providers.NAME.INSTANCE]` tables, named instances (with
@@ -41,13 +57,12 @@ impl Loader<'_> {
                 continue;
             };
             let schema = provider.config_schema();
-            // A table under the block that is not one of its attributes is
-            // a named instance.
-            type Fields<'f> = Vec<&'f (Key, Node)>;
-            let (instances, own): (Fields, Fields) = fields
+            let instances = instance_tables(&schema, pnode);
+            let own: Vec<(Key, Node)> = fields
                 .iter()
-                .partition(|(k, v)| schema.get(&k.name).is_none() && v.as_table().is_some());
-            let own: Vec<(Key, Node)> = own.into_iter().cloned().collect();
+                .filter(|(k, v)| !is_instance(&schema, k, v))
+                .cloned()
+                .collect();
             let what = format!("provider `{}`", key.name);
             let config = self.attributes(&schema, &what, &own, pnode.span.clone(), &[], None);
             out.insert(
@@ -96,6 +111,25 @@ impl Loader<'_> {
                 }
             }
         }
+    }
+
+    /// The provider instances `[providers]` declares, each with whether it
+    /// is keyed, without checking them (that is [`Self::providers`]'s).
+    pub(super) fn declare_provider_instances(&self, node: &Node) -> BTreeMap<String, bool> {
+        let mut out = BTreeMap::new();
+        for (key, pnode) in node.as_table().into_iter().flatten() {
+            let Some(provider) = self.registry.block_owner(&key.name) else {
+                continue;
+            };
+            out.insert(key.name.clone(), false);
+            for (ikey, inode) in instance_tables(&provider.config_schema(), pnode) {
+                let keyed = inode
+                    .as_table()
+                    .is_some_and(|t| t.iter().any(|(k, _)| k.name == "for_each"));
+                out.insert(format!("{}.{}", key.name, ikey.name), keyed);
+            }
+        }
+        out
     }
 
     /// Checks a block's attributes against a schema; `meta` keys are skipped.
@@ -663,6 +697,14 @@ impl Loader<'_> {
             None => (rest, None),
         };
         let instance = format!("{block}.{name}");
+        // Inside a component a named instance is a slot that each use of
+        // the component maps (`providers = { "aws.NAME" = … }`).
+        if !self.chain.is_empty()
+            && index.is_none()
+            && !self.provider_instances.contains_key(&instance)
+        {
+            return Some((instance, false));
+        }
         let Some(&keyed) = self.provider_instances.get(&instance) else {
             let names: Vec<String> = self
                 .provider_instances
