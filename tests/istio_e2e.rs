@@ -1,6 +1,7 @@
 //! `examples/istio.toml` end to end, and the migration to it from
 //! `examples/meshmon.toml`: the real `meshmon` binary on a copy of
-//! `examples/`, pointed at the emulators with the examples' own variables.
+//! `examples/`, pointed at the emulators through the environment alone, as
+//! at AWS.
 //!
 //! - AWS: moto, behind two narrow test doubles for what moto 5.2.5 lacks.
 //!   The EKS double (`AWS_ENDPOINT_URL_EKS`) serves clusters with their
@@ -9,31 +10,35 @@
 //!   (`AWS_ENDPOINT_URL_AMP`) serves managed collectors (scrapers) and
 //!   Alertmanager definitions, and forwards workspaces and rule groups to
 //!   moto. Both settle CREATING → ACTIVE after a short delay.
-//! - Kubernetes: the test API server (EKS tokens for the example's cluster)
+//! - Kubernetes: the test API server (EKS tokens for the example's
+//!   cluster), which the EKS double reports as the cluster's endpoint and CA
 //!   and the fake helm, which installs nothing: Istio's charts are recorded
 //!   as releases, not run. After apply the tests ask the server, with
 //!   SubjectAccessReviews answered by RBAC, whether the managed collector's
 //!   user (`aps-collector-user`) may read what it scrapes and nothing it
 //!   should not; the AMP double, linked to the server, asks the same when
 //!   the scraper is created, so RBAC applied after it fails the test.
-//! - Grafana: the AMG and Grafana test servers, linked.
+//! - Grafana: the AMG and Grafana test servers, linked: the workspace's
+//!   endpoint is the Grafana server's HTTPS address, its test CA trusted
+//!   through `SSL_CERT_FILE`.
 //!
 //! Needs moto (MESHMON_MOTO_SERVER) and the fake-helm binary
 //! (`cargo build -p meshmon-test-support --bin fake-helm`).
 
-use std::path::Path;
+#[path = "istio_e2e/fleet_layout.rs"]
+mod fleet_layout;
+#[path = "istio_e2e/stack.rs"]
+mod stack;
+
 use std::time::{Duration, Instant};
 
-use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
-use meshmon_test_support::cli::{Cli, Output, copy_dir};
-use meshmon_test_support::eks_double::{DEFAULT_CALLER, EksDouble};
-use meshmon_test_support::grafana::GrafanaServer;
+use meshmon_test_support::eks_double::DEFAULT_CALLER;
 use meshmon_test_support::kube_api::rbac::Attributes;
-use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options, app_mesh_crds};
-use meshmon_test_support::moto::{Moto, REGION};
-use meshmon_test_support::{amp, ec2, iam, sns};
+use meshmon_test_support::kube_api::{KubeApi, app_mesh_crds};
 use serde_json::Value;
+
+use stack::Stack;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
 const CLUSTER: &str = "AMP-EKS-CLUSTER";
@@ -42,250 +47,6 @@ const ADMIN: &str = "arn:aws:iam::123456789012:role/AMP-EKS-CLUSTER-admin";
 const STATE: &str = "state/appmesh-monitoring.json";
 /// How long the doubles' transitions (CREATING, UPDATING, DELETING) take.
 const SETTLE: Duration = Duration::from_millis(300);
-
-/// Every emulator, and the CLI on a copy of `examples/`.
-struct Stack {
-    moto: Moto,
-    eks: EksDouble,
-    amp: AmpDouble,
-    api: KubeApi,
-    helm: FakeHelm,
-    amg: AmgServer,
-    grafana: GrafanaServer,
-    cli: Cli,
-    vars: Vec<String>,
-}
-
-impl Stack {
-    fn start() -> Stack {
-        let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
-        let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
-        let amp = AmpDouble::start(SETTLE, &moto.endpoint());
-        amp.link_eks(&eks);
-        let api = KubeApi::start(
-            Auth::Eks {
-                region: REGION.into(),
-                cluster: CLUSTER.into(),
-            },
-            Options::realistic(),
-        );
-        // AMP's scrapers record what their user could do in the cluster
-        // when they were created: the RBAC must already be there.
-        amp.link_cluster(api.reviewer());
-        let helm = FakeHelm::new();
-        let amg = AmgServer::start();
-        let grafana = GrafanaServer::start("unused-admin-token");
-        amg.link(&grafana);
-        let mut env = moto.env();
-        env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
-        env.push(("AWS_ENDPOINT_URL_AMP".into(), amp.endpoint()));
-        env.extend(amg.env());
-        env.extend(helm.env());
-        let cli = Cli::new(BIN, env);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
-            cli.path(),
-        );
-        let vars = vec![
-            format!("kubernetes_endpoint_override={}", api.endpoint()),
-            format!("kubernetes_ca_override={}", api.ca_pem()),
-            "grafana_url_scheme=http".to_string(),
-            format!("region={REGION}"),
-        ];
-        Stack {
-            moto,
-            eks,
-            amp,
-            api,
-            helm,
-            amg,
-            grafana,
-            cli,
-            vars,
-        }
-    }
-
-    /// Runs meshmon on `spec` with the examples' variables (those the spec
-    /// declares) and insists on exit code `code`.
-    fn run(&self, spec: &str, args: &[&str], code: i32) -> Output {
-        let text = std::fs::read_to_string(self.cli.path().join(spec)).expect("spec");
-        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        a.push("-f".into());
-        a.push(spec.into());
-        for var in &self.vars {
-            let name = var.split('=').next().unwrap_or_default();
-            if text.contains(&format!("[variables.{name}]")) {
-                a.push("--var".into());
-                a.push(var.clone());
-            }
-        }
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        self.cli.expect(&a, code)
-    }
-
-    fn state(&self) -> Value {
-        let text = std::fs::read_to_string(self.cli.path().join(STATE)).expect("state file");
-        serde_json::from_str(&text).expect("state is JSON")
-    }
-
-    fn addresses(&self) -> Vec<String> {
-        self.state()["resources"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn output(&self, address: &str, name: &str) -> String {
-        let s = self.state();
-        s["resources"][address]["outputs"][name]
-            .as_str()
-            .unwrap_or_else(|| panic!("{address}.{name} is not in the state: {s:#}"))
-            .to_string()
-    }
-
-    fn declared(&self, spec: &str) -> usize {
-        std::fs::read_to_string(self.cli.path().join(spec))
-            .expect("spec")
-            .lines()
-            .filter(|l| l.starts_with("[resources."))
-            .count()
-    }
-
-    /// What is left in moto, the doubles and the test servers after a
-    /// destroy: every list must be empty.
-    fn leftovers(&self) -> Vec<(String, Vec<String>)> {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let sdk = rt.block_on(self.moto.sdk_config());
-        let (ec2_c, iam_c, sns_c, amp_c) = (
-            ec2::Client::new(&sdk),
-            iam::Client::new(&sdk),
-            sns::Client::new(&sdk),
-            amp::Client::new(&sdk),
-        );
-        let mut out: Vec<(String, Vec<String>)> = Vec::new();
-        rt.block_on(async {
-            let vpcs = ec2_c.describe_vpcs().send().await.expect("vpcs");
-            out.push((
-                "VPCs".into(),
-                vpcs.vpcs()
-                    .iter()
-                    .filter(|v| v.cidr_block() == Some("192.168.0.0/16"))
-                    .filter_map(|v| v.vpc_id().map(str::to_string))
-                    .collect(),
-            ));
-            let roles = iam_c.list_roles().send().await.expect("roles");
-            out.push((
-                "IAM roles".into(),
-                roles
-                    .roles()
-                    .iter()
-                    .map(|r| r.role_name().to_string())
-                    .filter(|n| !n.starts_with("AWSServiceRole"))
-                    .collect(),
-            ));
-            let policies = iam_c
-                .list_policies()
-                .scope(iam::types::PolicyScopeType::Local)
-                .send()
-                .await
-                .expect("policies");
-            out.push((
-                "IAM policies".into(),
-                policies
-                    .policies()
-                    .iter()
-                    .filter_map(|p| p.policy_name().map(str::to_string))
-                    .collect(),
-            ));
-            let oidc = iam_c
-                .list_open_id_connect_providers()
-                .send()
-                .await
-                .expect("oidc");
-            out.push((
-                "OIDC providers".into(),
-                oidc.open_id_connect_provider_list()
-                    .iter()
-                    .filter_map(|p| p.arn().map(str::to_string))
-                    .collect(),
-            ));
-            let topics = sns_c.list_topics().send().await.expect("topics");
-            out.push((
-                "SNS topics".into(),
-                topics
-                    .topics()
-                    .iter()
-                    .filter_map(|t| t.topic_arn().map(str::to_string))
-                    .collect(),
-            ));
-            let subs = sns_c.list_subscriptions().send().await.expect("subs");
-            out.push((
-                "SNS subscriptions".into(),
-                subs.subscriptions()
-                    .iter()
-                    .filter_map(|s| s.subscription_arn().map(str::to_string))
-                    .collect(),
-            ));
-            let ws = amp_c.list_workspaces().send().await.expect("amp");
-            out.push((
-                "AMP workspaces".into(),
-                ws.workspaces()
-                    .iter()
-                    .filter(|w| {
-                        w.status()
-                            .map(|s| s.status_code().as_str() != "DELETING")
-                            .unwrap_or(true)
-                    })
-                    .map(|w| w.workspace_id().to_string())
-                    .collect(),
-            ));
-        });
-        out.push(("EKS clusters".into(), self.eks.cluster_names()));
-        out.push((
-            "EKS access entries".into(),
-            self.eks
-                .access_entries()
-                .into_iter()
-                .map(|(c, p)| format!("{c}:{p}"))
-                .collect(),
-        ));
-        out.push((
-            "EKS access policy associations".into(),
-            self.eks
-                .access_policy_associations()
-                .into_iter()
-                .map(|(c, p, a)| format!("{c}:{p}:{a}"))
-                .collect(),
-        ));
-        out.push(("AMP scrapers".into(), self.amp.scraper_ids()));
-        out.push((
-            "AMP Alertmanager definitions".into(),
-            self.amp.definition_workspaces(),
-        ));
-        out.push(("AMG workspaces".into(), self.amg.workspace_ids()));
-        let g = self.grafana.state();
-        out.push((
-            "Grafana objects".into(),
-            g.folders
-                .keys()
-                .chain(g.datasources.keys())
-                .chain(g.dashboards.keys())
-                .chain(g.rules.keys())
-                .cloned()
-                .collect(),
-        ));
-        out
-    }
-
-    fn assert_nothing_left(&self) {
-        let left: Vec<_> = self
-            .leftovers()
-            .into_iter()
-            .filter(|(_, l)| !l.is_empty())
-            .collect();
-        assert!(left.is_empty(), "left after destroy: {left:?}");
-    }
-}
 
 /// Whether the API server, asked with SubjectAccessReviews, lets the
 /// managed collector's user (AMP's access entry maps the scraper to

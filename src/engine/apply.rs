@@ -167,11 +167,12 @@ async fn apply_locked(
         return Ok(Outcome::Refreshed { recorded: true });
     }
 
+    let rehomed = engine.rehome(&mut plan)?;
     if !plan.has_changes() {
         let mut next = plan.prior.clone();
         let outputs = crate::eval::recorded_outputs(&plan.outputs);
         let outputs_changed = !plan.options.destroy && outputs != next.outputs;
-        if !plan.drift.is_empty() || outputs_changed || found_changed {
+        if !plan.drift.is_empty() || outputs_changed || found_changed || rehomed {
             if !plan.options.destroy {
                 next.outputs = outputs;
             }
@@ -195,6 +196,7 @@ async fn apply_locked(
     if (plan.prior.resources.len(), plan.prior.deposed.len()) != recorded_before
         || !plan.moves.is_empty()
         || !plan.forgets.is_empty()
+        || rehomed
     {
         store.persist(&mut plan.prior).await?;
     }

@@ -603,6 +603,41 @@ impl Engine {
         self.plan(prior, drift, options).await
     }
 
+    /// Records the provider instance the spec now gives each object the
+    /// plan leaves unchanged, where the record names another (a block given
+    /// `provider = …`, an object moved under a keyed instance): what manages
+    /// it from here on is what reads and deletes it once it leaves the
+    /// spec. Returns whether any record changed.
+    pub(crate) fn rehome(&self, plan: &mut Plan) -> Result<bool, Error> {
+        let spec = self.spec();
+        let known = crate::eval::Known::all(&plan.prior);
+        let mut changed = false;
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| c.action == plan::Action::NoOp)
+        {
+            let Some(r) = plan.prior.resources.get(&c.address) else {
+                continue;
+            };
+            if r.instance_name(&self.registry) == c.instance {
+                continue;
+            }
+            let Some(config) =
+                self.providers
+                    .config(&spec, &c.provider, &c.instance, None, &known)?
+            else {
+                continue;
+            };
+            let instance = self.recorded_instance(&c.provider, &c.instance, &config);
+            if let Some(r) = plan.prior.resources.get_mut(&c.address) {
+                r.instance = instance;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
     /// What a record keeps of the provider instance that manages it: for a
     /// named instance, its name and configuration without its secrets;
     /// nothing for a provider's default instance.

@@ -41,8 +41,39 @@ impl Engine {
             .deposed
             .iter()
             .map(|(k, d)| (Object::Deposed(k.clone()), &d.address, &d.resource));
+        // A record that `[[removed]]` with `destroy = false` forgets is not
+        // read: the plan drops it, and its provider may have left the spec
+        // with it.
+        let forgotten: BTreeSet<&Address> = spec
+            .removed
+            .iter()
+            .filter(|r| !r.destroy)
+            .map(|r| &r.from)
+            .collect();
+        let moved: BTreeMap<&Address, &Address> =
+            spec.moved.iter().map(|m| (&m.from, &m.to)).collect();
         for (object, address, r) in current.chain(deposed) {
-            let key = (r.provider.clone(), r.instance_name(&self.registry));
+            if matches!(object, Object::Current(_)) && forgotten.contains(address) {
+                continue;
+            }
+            // Read through the provider instance the spec now gives the
+            // object (at the address a `[[moved]]` takes it to), as its next
+            // change would be made; one the spec no longer declares, through
+            // the instance recorded with it.
+            let declared = moved.get(address).copied().unwrap_or(address);
+            let chosen = spec
+                .resources
+                .get(declared)
+                .map(|b| b.config_block.clone())
+                .filter(|i| {
+                    spec.providers.contains_key(i)
+                        || self
+                            .registry
+                            .provider(&r.provider)
+                            .is_some_and(|p| p.config_block() == i)
+                });
+            let instance = chosen.unwrap_or_else(|| r.instance_name(&self.registry));
+            let key = (r.provider.clone(), instance);
             if !configs.contains_key(&key) {
                 let config =
                     self.providers
