@@ -115,6 +115,26 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
+        name: "fleet",
+        about: "the live stack's monitoring for many existing EKS clusters in several accounts, into one AMP and one Grafana",
+        spec_path: "examples/fleet.toml",
+        spec: include_str!("../examples/fleet.toml"),
+        files: &[
+            (
+                "components/cluster-monitoring/component.toml",
+                include_str!("../examples/components/cluster-monitoring/component.toml"),
+            ),
+            (
+                "manifests/aps-collector-rbac.yaml",
+                include_str!("../examples/manifests/aps-collector-rbac.yaml"),
+            ),
+            (
+                "dashboards/istio-fleet.json",
+                include_str!("../examples/dashboards/istio-fleet.json"),
+            ),
+        ],
+    },
+    Example {
         name: "istio-alloy",
         about: "the live stack with Grafana Alloy in the cluster instead of the managed collector",
         spec_path: "examples/istio-alloy.toml",

@@ -334,7 +334,12 @@ fn the_example_spec_validates_with_its_end_of_life_warnings() {
 fn the_istio_examples_validate_without_end_of_life_warnings() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let ws = Workspace::new("");
-    for spec in ["istio.toml", "istio-alloy.toml", "existing-cluster.toml"] {
+    for spec in [
+        "istio.toml",
+        "istio-alloy.toml",
+        "existing-cluster.toml",
+        "fleet.toml",
+    ] {
         let out = ws.expect(
             &[
                 "validate",

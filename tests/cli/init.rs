@@ -166,13 +166,13 @@ fn example_names(ws: &Workspace) -> Vec<String> {
 
 /// Every example validates where `init` wrote it, and plans there with no
 /// AWS account — except one that looks up what exists already
-/// (`existing-cluster` reads its cluster while planning): its plan fails on
-/// that look-up alone, and says why.
+/// (`existing-cluster` and `fleet` read their clusters while planning):
+/// their plan fails on those look-ups alone, and says why.
 #[test]
 fn every_example_init_offers_plans_offline_from_the_written_directory() {
     let ws = Workspace::new("");
     let names = example_names(&ws);
-    for expected in ["recipe", "builtin", "existing-cluster"] {
+    for expected in ["recipe", "builtin", "existing-cluster", "fleet"] {
         assert!(names.contains(&expected.to_string()), "{names:?}");
     }
     for name in &names {
@@ -199,6 +199,10 @@ fn every_example_init_offers_plans_offline_from_the_written_directory() {
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert!(
             stderr.contains("data.aws_eks_cluster.this: look-up failed"),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("will be created"),
             "{name}: {stderr}"
         );
         assert!(

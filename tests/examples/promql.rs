@@ -22,16 +22,20 @@ pub struct Catalogue {
     pub stacks: BTreeMap<String, Stack>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Stack {
     pub specs: Vec<String>,
     pub target_labels: Vec<String>,
+    /// Labels one spec's collectors add besides the stack's (the fleet's
+    /// `cluster`), by spec.
+    #[serde(default)]
+    pub spec_labels: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub values: BTreeMap<String, Vec<String>>,
     pub metrics: Vec<Group>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Group {
     pub names: Vec<String>,
     pub labels: Vec<String>,
@@ -49,13 +53,19 @@ pub fn catalogue() -> Catalogue {
 }
 
 impl Catalogue {
-    /// The stack a spec belongs to.
-    pub fn stack_of(&self, file: &str) -> (&str, &Stack) {
-        self.stacks
+    /// The stack a spec belongs to, with the labels that spec's
+    /// collectors add among its target labels.
+    pub fn stack_of(&self, file: &str) -> (&str, Stack) {
+        let (name, stack) = self
+            .stacks
             .iter()
             .find(|(_, s)| s.specs.iter().any(|f| f == file))
-            .map(|(n, s)| (n.as_str(), s))
-            .unwrap_or_else(|| panic!("{file} is in no stack of the metric catalogue"))
+            .unwrap_or_else(|| panic!("{file} is in no stack of the metric catalogue"));
+        let mut stack = stack.clone();
+        if let Some(extra) = stack.spec_labels.get(file) {
+            stack.target_labels.extend(extra.iter().cloned());
+        }
+        (name.as_str(), stack)
     }
 }
 
@@ -323,7 +333,7 @@ pub fn problems_of(cat: &Catalogue, spec: &Spec) -> Vec<String> {
     let kept = (stack_name == "istio").then(|| kept_by_istio(spec));
     let mut out = Vec::new();
     for q in queries::of_spec(spec) {
-        let (problems, metrics) = check(stack, &q);
+        let (problems, metrics) = check(&stack, &q);
         for p in problems {
             out.push(format!("{} [{stack_name}]: {p}\n    {}", q.origin, q.expr));
         }
