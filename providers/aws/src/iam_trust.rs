@@ -124,6 +124,24 @@ impl Declared for Trust {
         )))
     }
 
+    /// The trust the create replaced is known only from the record.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        prior: &Current,
+    ) -> Result<Option<Current<TrustOut>>, ProviderError> {
+        let replaced = prior
+            .outputs
+            .get("replaced_policy")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(self.fetch(ctx, name, &prior.inputs).await?.map(|mut c| {
+            c.outputs.replaced_policy = replaced;
+            c
+        }))
+    }
+
     /// Takes the role's name or ARN.
     async fn import_id(&self, _ctx: &OpContext, id: &str) -> Result<String, ProviderError> {
         Ok(meshmon_aws_common::identity::last_segment(id).to_string())

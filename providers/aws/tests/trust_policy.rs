@@ -84,9 +84,11 @@ fn a_trust_policy_replaces_the_roles_trust_and_delete_puts_it_back() {
         );
         let mut prior = Current::new(inputs.clone(), outputs.clone());
 
-        // Read back in the shape written: no change.
+        // Read back in the shape written, with the trust it replaced: no
+        // change.
         let read = r.read(&ctx, &prior).await.expect("read").expect("exists");
         assert_eq!(read.inputs["policy"], inputs["policy"]);
+        assert_eq!(read.outputs, prior.outputs);
 
         // Changed in place.
         let other = "arn:aws:aps:eu-west-1:111111111111:scraper/s-2";

@@ -188,13 +188,22 @@ impl Callers {
         if let Some(s) = lock(&self.secrets).get(access_key) {
             return Some(s.clone());
         }
-        let mut known = self.sts.as_deref().map(moto_secrets).unwrap_or_default();
-        known
-            .entry("testing".to_string())
-            .or_insert_with(|| "testing".to_string());
-        let mut secrets = lock(&self.secrets);
-        secrets.extend(known);
-        secrets.get(access_key).cloned()
+        // moto's dump can fail while it is serving other requests (its
+        // state changes under the serialiser): ask again a few times.
+        for attempt in 0..5 {
+            let mut known = self.sts.as_deref().map(moto_secrets).unwrap_or_default();
+            known
+                .entry("testing".to_string())
+                .or_insert_with(|| "testing".to_string());
+            let mut secrets = lock(&self.secrets);
+            secrets.extend(known);
+            if let Some(s) = secrets.get(access_key) {
+                return Some(s.clone());
+            }
+            drop(secrets);
+            std::thread::sleep(std::time::Duration::from_millis(50 << attempt));
+        }
+        None
     }
 }
 
