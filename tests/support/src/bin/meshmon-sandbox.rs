@@ -20,7 +20,10 @@
 //! accounts (111111111111: `payments-eu`, `search-eu`; 222222222222:
 //! `checkout-eu`), each with its API server, and a role `meshmon` in each
 //! account, and writes the `--var-file` a fleet spec takes to
-//! `fleet.vars.toml` in the current directory.
+//! `fleet.vars.toml` in the current directory; and `my-eks-cluster` in the
+//! default account, which `examples/existing-cluster.toml` looks up by
+//! default. `examples/fleet.toml` and `examples/existing-cluster.toml` then
+//! apply, drift and destroy there, leaving those clusters as they were.
 //!
 //! The examples run unchanged, as against AWS: the EKS double reports the
 //! Kubernetes API server as the endpoint and CA of the cluster an example
@@ -136,10 +139,16 @@ const FLEET_ROLE: &str = "meshmon";
 /// Where `--fleet` writes the var file, in the current directory.
 const FLEET_VARS: &str = "fleet.vars.toml";
 
+/// The existing cluster of `examples/existing-cluster.toml` (its default
+/// `cluster_name`), in the default account.
+const SINGLE: &str = "my-eks-cluster";
+
 /// What `--fleet` made; its API servers stop when it is dropped.
 struct Fleet {
     /// (key, what was made, the cluster's API server)
     clusters: Vec<(&'static str, Existing, KubeApi)>,
+    /// The single existing cluster in the default account, and its server.
+    single: (Existing, KubeApi),
     vars: String,
     path: PathBuf,
 }
@@ -202,6 +211,17 @@ fn start_fleet(moto: &Moto, eks: &EksDouble, amp: &AmpDouble) -> Fleet {
             amp.link_cluster_arn(&made.arn, api.reviewer());
             clusters.push((key, made, api));
         }
+        eprintln!("making the existing cluster {SINGLE} in the default account…");
+        let api = KubeApi::start(
+            Auth::Eks {
+                region: REGION.into(),
+                cluster: SINGLE.into(),
+            },
+            Options::realistic(),
+        );
+        let made = make_cluster(&home, eks, SINGLE, "10.30.0.0/16", &api).await;
+        amp.link_cluster_arn(&made.arn, api.reviewer());
+        let single = (made, api);
         let entries: Vec<(&str, &str, &str, &str)> = clusters
             .iter()
             .map(|(key, made, _)| {
@@ -223,6 +243,7 @@ fn start_fleet(moto: &Moto, eks: &EksDouble, amp: &AmpDouble) -> Fleet {
         std::fs::write(&path, &vars).expect("write the fleet's var file");
         Fleet {
             clusters,
+            single,
             vars,
             path,
         }
@@ -245,9 +266,16 @@ fn print_fleet(fleet: &Fleet) {
     println!(
         "  Roles to assume: arn:aws:iam::ACCOUNT:role/{FLEET_ROLE} (ACCOUNT 111111111111, 222222222222)"
     );
+    let (made, api) = &fleet.single;
+    println!(
+        "    {SINGLE} in {} at {}  (for examples/existing-cluster.toml)",
+        made.account,
+        api.endpoint()
+    );
     println!("  Var file for a fleet spec ({}):", fleet.path.display());
     print!("{}", fleet.vars);
-    println!("  Then: meshmon apply -f FLEET-SPEC --var-file {FLEET_VARS} --auto-approve");
+    println!("  Then: meshmon apply -f examples/fleet.toml --var-file {FLEET_VARS} --auto-approve");
+    println!("        meshmon apply -f examples/existing-cluster.toml --auto-approve");
 }
 
 fn main() {
