@@ -19,6 +19,7 @@
 
 mod amp;
 mod amp_checks;
+mod amp_roles;
 mod amp_scraper;
 mod attrs;
 mod eks;
