@@ -596,7 +596,11 @@ impl Engine {
         let (prior, drift) = if refresh && !(state.resources.is_empty() && state.deposed.is_empty())
         {
             on_refresh(state.resources.len());
-            self.refresh(&state).await?
+            let refreshed = self.refresh(&state).await?;
+            // The state as read is not needed again: the plan holds the
+            // refreshed one, and one copy is enough.
+            drop(state);
+            refreshed
         } else {
             (state, Vec::new())
         };
@@ -609,20 +613,24 @@ impl Engine {
     /// it from here on is what reads and deletes it once it leaves the
     /// spec. Returns whether any record changed.
     pub(crate) fn rehome(&self, plan: &mut Plan) -> Result<bool, Error> {
-        let spec = self.spec();
-        let known = crate::eval::Known::all(&plan.prior);
-        let mut changed = false;
-        for c in plan
+        let rehomed: Vec<&plan::Change> = plan
             .changes
             .iter()
             .filter(|c| c.action == plan::Action::NoOp)
-        {
-            let Some(r) = plan.prior.resources.get(&c.address) else {
-                continue;
-            };
-            if r.instance_name(&self.registry) == c.instance {
-                continue;
-            }
+            .filter(|c| {
+                plan.prior
+                    .resources
+                    .get(&c.address)
+                    .is_some_and(|r| r.instance_name(&self.registry) != c.instance)
+            })
+            .collect();
+        if rehomed.is_empty() {
+            return Ok(false);
+        }
+        let spec = self.spec();
+        let known = crate::eval::Known::all(&plan.prior);
+        let mut changed = false;
+        for c in rehomed {
             let Some(config) =
                 self.providers
                     .config(&spec, &c.provider, &c.instance, None, &known)?
