@@ -362,17 +362,27 @@ impl Declared for Role {
     ) -> Result<RoleOut, ProviderError> {
         let trust = policy::to_aws(&i.trust()?)?;
         let tags = iam_tags(&creation_tags(ctx, &i.tags))?;
-        let out = wait::create_call(ctx, "iam:CreateRole", || {
-            self.0
-                .create
-                .iam
-                .create_role()
-                .role_name(&i.name)
-                .assume_role_policy_document(&trust)
-                .set_description(i.description.clone())
-                .set_tags(tags.clone())
-                .send()
-        })
+        // A trust naming a role made moments ago is refused until IAM
+        // knows that role; a refused create made nothing, so it is sent
+        // again.
+        let out = wait::retry_transient(
+            ctx,
+            policy::PRINCIPAL_SETTLE,
+            policy::is_unknown_principal,
+            || {
+                wait::create_call(ctx, "iam:CreateRole", || {
+                    self.0
+                        .create
+                        .iam
+                        .create_role()
+                        .role_name(&i.name)
+                        .assume_role_policy_document(&trust)
+                        .set_description(i.description.clone())
+                        .set_tags(tags.clone())
+                        .send()
+                })
+            },
+        )
         .await?;
         let role = out
             .role
@@ -432,12 +442,7 @@ impl Declared for Role {
                     .get("assume_role_policy")
                     .or(prior.outputs.get("assume_role_policy"));
                 if !policy::same(recorded, Some(&trust)) {
-                    iam.update_assume_role_policy()
-                        .role_name(name)
-                        .policy_document(policy::to_aws(&trust)?)
-                        .send()
-                        .await
-                        .map_err(|e| api("iam:UpdateAssumeRolePolicy", e))?;
+                    policy::put_trust(ctx, iam, name, &policy::to_aws(&trust)?).await?;
                 }
                 if i.irsa.is_some() {
                     let built = policy::like(recorded, serde_json::Value::from(trust));
@@ -604,6 +609,46 @@ mod tests {
             attach["PolicyArn"],
             "arn:aws:iam::aws:policy/AmazonPrometheusRemoteWriteAccess"
         );
+    }
+
+    /// IAM refuses a trust naming a role it does not know yet (one made
+    /// moments ago, maybe in another account): the create, which made
+    /// nothing, is sent again until IAM knows it.
+    #[tokio::test]
+    async fn a_trust_naming_a_role_iam_does_not_know_yet_is_sent_again() {
+        let unknown = Answer {
+            status: 400,
+            headers: vec![("content-type".into(), "text/xml".into())],
+            body: "<ErrorResponse><Error><Type>Sender</Type><Code>MalformedPolicyDocument</Code>\
+                   <Message>Invalid principal in policy: \"AWS\":\"arn:aws:iam::111111111111:role/source\"</Message>\
+                   </Error><RequestId>r</RequestId></ErrorResponse>"
+                .into(),
+        };
+        let (replay, c) = clients([
+            unknown,
+            Answer::ok(
+                "<CreateRoleResponse><CreateRoleResult><Role><Path>/</Path><RoleName>target</RoleName>\
+                 <RoleId>AROA2</RoleId><Arn>arn:aws:iam::123456789012:role/target</Arn>\
+                 <CreateDate>2024-01-01T00:00:00Z</CreateDate></Role></CreateRoleResult>\
+                 <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CreateRoleResponse>",
+            ),
+        ]);
+        let raw = inputs(json!({
+            "name": "target",
+            "assume_role_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/source"}, "Action": "sts:AssumeRole"}]},
+            "inline_policies": {},
+            "managed_policy_arns": [],
+        }));
+        let out = Role::new(c)
+            .create(
+                &creating("aws_iam_role.target"),
+                &Inputs::decode(&raw).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.arn, "arn:aws:iam::123456789012:role/target");
+        let actions: Vec<String> = replay.sent().iter().map(|s| s.action()).collect();
+        assert_eq!(actions, ["CreateRole", "CreateRole"]);
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use meshmon_aws_common::error::{api, found};
+use meshmon_aws_common::error::found;
 use meshmon_provider_sdk::{
     Current, Declared, Inputs, Map, OpContext, ProviderError, Value, async_trait, declare,
 };
@@ -70,16 +70,8 @@ impl Trust {
         }
     }
 
-    async fn put(&self, name: &str, doc: &str) -> Result<(), ProviderError> {
-        self.0
-            .iam
-            .update_assume_role_policy()
-            .role_name(name)
-            .policy_document(doc)
-            .send()
-            .await
-            .map_err(|e| api("iam:UpdateAssumeRolePolicy", e))?;
-        Ok(())
+    async fn put(&self, ctx: &OpContext, name: &str, doc: &str) -> Result<(), ProviderError> {
+        policy::put_trust(ctx, &self.0.iam, name, doc).await
     }
 }
 
@@ -149,14 +141,14 @@ impl Declared for Trust {
 
     async fn create(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         i: &Inputs<'_, TrustIn>,
     ) -> Result<TrustOut, ProviderError> {
         let Some(before) = self.trust_of(&i.role_name).await? else {
             return Err(missing_role(&i.role_name));
         };
         let doc = policy::to_aws(&i.policy)?;
-        self.put(&i.role_name, &doc).await?;
+        self.put(ctx, &i.role_name, &doc).await?;
         Ok(TrustOut {
             id: i.role_name.clone(),
             replaced_policy: (!before.is_null()).then(|| before.to_string()),
@@ -175,14 +167,14 @@ impl Declared for Trust {
 
     async fn update(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         group: TrustUpdate,
         name: &str,
         _prior: &Current,
         i: &Inputs<'_, TrustIn>,
     ) -> Result<Option<TrustOut>, ProviderError> {
         match group {
-            TrustUpdate::Policy => self.put(name, &policy::to_aws(&i.policy)?).await?,
+            TrustUpdate::Policy => self.put(ctx, name, &policy::to_aws(&i.policy)?).await?,
         }
         Ok(None)
     }
@@ -191,7 +183,7 @@ impl Declared for Trust {
     /// there; a role already deleted needs nothing.
     async fn delete(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         name: &str,
         prior: &Current,
     ) -> Result<(), ProviderError> {
@@ -199,7 +191,7 @@ impl Declared for Trust {
             return Ok(());
         }
         if let Some(before) = prior.outputs.get("replaced_policy").and_then(Value::as_str) {
-            self.put(name, before).await?;
+            self.put(ctx, name, before).await?;
         }
         Ok(())
     }

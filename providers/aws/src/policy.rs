@@ -6,6 +6,40 @@
 
 use meshmon_provider_sdk::{Map, ProviderError, Value};
 
+/// How long IAM may take to know a principal made moments ago (a role of
+/// this account or of another): until then a policy naming it is refused
+/// with MalformedPolicyDocument "Invalid principal in policy". IAM is
+/// eventually consistent ("Changes that I make are not always immediately
+/// visible", IAM user guide, troubleshooting); terraform-provider-aws waits
+/// two minutes for the same error.
+pub const PRINCIPAL_SETTLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Whether IAM refused a policy for naming a principal it does not know
+/// (yet).
+pub fn is_unknown_principal(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("MalformedPolicyDocument") && e.message.contains("Invalid principal")
+}
+
+/// Sets `role`'s trust policy to `doc` (compact JSON), waiting while IAM
+/// does not know a principal it names yet.
+pub async fn put_trust(
+    ctx: &meshmon_provider_sdk::OpContext,
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    doc: &str,
+) -> Result<(), ProviderError> {
+    crate::wait::retry_transient(ctx, PRINCIPAL_SETTLE, is_unknown_principal, || async {
+        iam.update_assume_role_policy()
+            .role_name(role)
+            .policy_document(doc)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| meshmon_aws_common::error::api("iam:UpdateAssumeRolePolicy", e))
+    })
+    .await
+}
+
 /// The document as compact JSON, ready to send to AWS.
 pub fn to_aws(v: &Value) -> Result<String, ProviderError> {
     let json: serde_json::Value = match v {
