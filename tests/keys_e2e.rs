@@ -21,24 +21,6 @@ fn logged() -> (Moto, FaultProxy, Cli) {
     (moto, proxy, cli)
 }
 
-/// The requests logged since `from` that change something: every AWS
-/// action but those that only read.
-fn writes(proxy: &FaultProxy, from: usize) -> Vec<String> {
-    const READS: &[&str] = &["Get", "List", "Describe"];
-    proxy.requests()[from..]
-        .iter()
-        .map(|(r, _)| r.clone())
-        .filter(|r| {
-            let action = r
-                .split("Action=")
-                .nth(1)
-                .or_else(|| r.split(' ').nth(2))
-                .unwrap_or(r);
-            !READS.iter().any(|p| action.contains(p)) && !r.starts_with("GET ")
-        })
-        .collect()
-}
-
 const SINGLE: &str = r#"
 [resources.aws_sns_topic.alerts]
 name = "grafana-alerts-prod"
@@ -89,7 +71,7 @@ fn a_stack_moves_into_keyed_addresses_without_one_write_and_targets_pick_one_key
     );
     let before = proxy.requests().len();
     cli.apply();
-    assert_eq!(writes(&proxy, before), Vec::<String>::new());
+    assert_eq!(proxy.writes_since(before), Vec::<String>::new());
     cli.assert_no_changes();
 
     // A new key, and only its instance of one block, by target.

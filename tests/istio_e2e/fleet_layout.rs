@@ -45,23 +45,6 @@ fn delete_tables(spec: &str, tables: &[&str]) -> String {
     out
 }
 
-/// The AWS requests logged since `from` that change something.
-fn writes(proxy: &FaultProxy, from: usize) -> Vec<String> {
-    const READS: &[&str] = &["Get", "List", "Describe"];
-    proxy.requests()[from..]
-        .iter()
-        .map(|(r, _)| r.clone())
-        .filter(|r| {
-            let action = r
-                .split("Action=")
-                .nth(1)
-                .or_else(|| r.split(' ').nth(2))
-                .unwrap_or(r);
-            !READS.iter().any(|p| action.contains(p)) && !r.starts_with("GET ")
-        })
-        .collect()
-}
-
 #[test]
 fn the_istio_stack_moves_to_the_keyed_layout_without_a_change_to_the_cloud() {
     let mut s = Stack::start();
@@ -136,7 +119,7 @@ fn the_istio_stack_moves_to_the_keyed_layout_without_a_change_to_the_cloud() {
         "{}",
         out.stdout
     );
-    assert_eq!(writes(&proxy, logged), Vec::<String>::new());
+    assert_eq!(proxy.writes_since(logged), Vec::<String>::new());
     let changing = |calls: Vec<String>| -> Vec<String> {
         calls
             .into_iter()
