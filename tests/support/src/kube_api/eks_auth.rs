@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    SignableBody, SignableRequest, SignatureLocation, SigningInstructions, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -208,6 +208,42 @@ fn claims(token: &str, region: &str) -> Result<(DecodedToken, SystemTime), Strin
     Ok((t, date))
 }
 
+/// STS's GetCallerIdentity URL for `region`, as EKS tokens presign it.
+fn sts_url(region: &str) -> String {
+    format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15")
+}
+
+/// What presigning the GetCallerIdentity URL for `cluster` as `identity`
+/// at `at` gives: the query parameters to add, and the signature.
+fn presign(
+    identity: &Identity,
+    region: &str,
+    cluster: &str,
+    at: SystemTime,
+) -> Result<(SigningInstructions, String), String> {
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(60));
+    let params = v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name("sts")
+        .time(at)
+        .settings(settings)
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let base = sts_url(region);
+    let req = SignableRequest::new(
+        "GET",
+        base.as_str(),
+        [("x-k8s-aws-id", cluster)].into_iter(),
+        SignableBody::Bytes(&[]),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(sign(req, &params).map_err(|e| e.to_string())?.into_parts())
+}
+
 /// Recomputes the presigned URL's signature for `cluster`.
 fn check_signature(
     t: &DecodedToken,
@@ -217,32 +253,10 @@ fn check_signature(
     access_key: &str,
     secret_key: &str,
 ) -> Result<(), String> {
-    let want_host = format!("sts.{region}.amazonaws.com");
     // A session's token is signed along with the rest.
     let token = t.param("X-Amz-Security-Token").map(str::to_string);
     let creds = Credentials::new(access_key, secret_key, token, None, "eks-auth-check");
-    let identity: Identity = creds.into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(60));
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sts")
-        .time(date)
-        .settings(settings)
-        .build()
-        .map_err(|e| e.to_string())?
-        .into();
-    let base = format!("https://{want_host}/?Action=GetCallerIdentity&Version=2011-06-15");
-    let req = SignableRequest::new(
-        "GET",
-        base.as_str(),
-        [("x-k8s-aws-id", cluster)].into_iter(),
-        SignableBody::Bytes(&[]),
-    )
-    .map_err(|e| e.to_string())?;
-    let (_, expected) = sign(req, &params).map_err(|e| e.to_string())?.into_parts();
+    let (_, expected) = presign(&creds.into(), region, cluster, date)?;
     if t.param("X-Amz-Signature") != Some(expected.as_str()) {
         return Err(format!(
             "the signature does not verify for cluster {cluster:?} with the credentials of {access_key}"
@@ -260,31 +274,8 @@ mod tests {
     /// A token as meshmon's provider makes one (a presigned STS URL with
     /// the cluster name as a signed header).
     fn token(creds: &Credentials, region: &str, cluster: &str, at: SystemTime) -> String {
-        let base = format!(
-            "https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
-        );
-        let identity: Identity = creds.clone().into();
-        let mut settings = SigningSettings::default();
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(Duration::from_secs(60));
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name("sts")
-            .time(at)
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
-        let req = SignableRequest::new(
-            "GET",
-            base.as_str(),
-            [("x-k8s-aws-id", cluster)].into_iter(),
-            SignableBody::Bytes(&[]),
-        )
-        .unwrap();
-        let (instructions, _) = sign(req, &params).unwrap().into_parts();
-        let mut url = base;
+        let (instructions, _) = presign(&creds.clone().into(), region, cluster, at).unwrap();
+        let mut url = sts_url(region);
         for (name, value) in instructions.params() {
             let encoded: String = value
                 .bytes()
