@@ -31,12 +31,12 @@ use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::cli::{Cli, Output, copy_dir};
 use meshmon_test_support::eks_double::EksDouble;
-use meshmon_test_support::existing::make_cluster;
+use meshmon_test_support::existing::{inventory, make_cluster};
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::rbac::Attributes;
 use meshmon_test_support::kube_api::{Auth, KubeApi, Options};
 use meshmon_test_support::moto::{ACCOUNT, Moto, REGION};
-use meshmon_test_support::{SdkConfig, amp, ec2, iam, sns};
+use meshmon_test_support::{SdkConfig, amp, ec2, sns};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
@@ -166,24 +166,15 @@ impl Stack {
     /// Everything there is, described: in moto, the doubles and the test
     /// servers. Kind → one line per object, sorted.
     fn inventory(&self) -> BTreeMap<&'static str, Vec<String>> {
-        let (ec2c, iamc, ampc, snsc) = (
+        let (ec2c, ampc, snsc) = (
             ec2::Client::new(&self.sdk),
-            iam::Client::new(&self.sdk),
             amp::Client::new(&self.sdk),
             sns::Client::new(&self.sdk),
         );
-        let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        // The account's clusters, node groups, VPCs, subnets and roles, as
+        // every test that leaves existing clusters alone compares them.
+        let mut out = self.rt.block_on(inventory(&self.sdk, &self.eks, ACCOUNT));
         self.rt.block_on(async {
-            let vpcs = ec2c.describe_vpcs().send().await.expect("vpcs");
-            out.insert(
-                "VPCs",
-                vpcs.vpcs().iter().map(|v| format!("{v:?}")).collect(),
-            );
-            let subnets = ec2c.describe_subnets().send().await.expect("subnets");
-            out.insert(
-                "subnets",
-                subnets.subnets().iter().map(|s| format!("{s:?}")).collect(),
-            );
             let sgs = ec2c
                 .describe_security_groups()
                 .send()
@@ -196,30 +187,6 @@ impl Stack {
                     .map(|g| format!("{g:?}"))
                     .collect(),
             );
-            let mut roles = Vec::new();
-            let listed = iamc.list_roles().send().await.expect("roles");
-            for r in listed.roles() {
-                let inline = iamc
-                    .list_role_policies()
-                    .role_name(r.role_name())
-                    .send()
-                    .await
-                    .expect("inline policies");
-                let attached = iamc
-                    .list_attached_role_policies()
-                    .role_name(r.role_name())
-                    .send()
-                    .await
-                    .expect("attached policies");
-                roles.push(format!(
-                    "{} {:?} inline={:?} attached={:?}",
-                    r.arn(),
-                    r.assume_role_policy_document(),
-                    inline.policy_names(),
-                    attached.attached_policies()
-                ));
-            }
-            out.insert("IAM roles", roles);
             let ws = ampc.list_workspaces().send().await.expect("workspaces");
             out.insert(
                 "AMP workspaces",
@@ -247,14 +214,6 @@ impl Stack {
                     .collect(),
             );
         });
-        out.insert(
-            "EKS clusters",
-            self.eks
-                .cluster_names()
-                .iter()
-                .map(|n| self.eks.cluster(n).unwrap().to_string())
-                .collect(),
-        );
         out.insert(
             "EKS access entries",
             self.eks

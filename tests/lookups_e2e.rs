@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use meshmon_test_support::cli::{Cli, Output};
 use meshmon_test_support::eks_double::EksDouble;
-use meshmon_test_support::existing::make_cluster;
+use meshmon_test_support::existing::{inventory, make_cluster, policy_document};
 use meshmon_test_support::kube_api::{Auth, KubeApi, Options};
 use meshmon_test_support::moto::{ACCOUNT, Moto, REGION};
-use meshmon_test_support::{SdkConfig, amp, ec2, eks, iam};
+use meshmon_test_support::{SdkConfig, amp, eks, iam};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshmon");
@@ -161,64 +161,15 @@ impl Stack {
     /// Everything there is, described: in moto, in the double, in the
     /// API server. Kind → one line per object, sorted.
     fn inventory(&self) -> BTreeMap<&'static str, Vec<String>> {
-        let (ec2c, iamc, ampc, moto_eks) = (
-            ec2::Client::new(&self.sdk),
+        let (iamc, ampc, moto_eks) = (
             iam::Client::new(&self.sdk),
             amp::Client::new(&self.sdk),
             eks::Client::new(&self.sdk),
         );
-        let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        // The account's clusters, node groups, VPCs, subnets and roles, as
+        // every test that leaves existing clusters alone compares them.
+        let mut out = self.rt.block_on(inventory(&self.sdk, &self.eks, ACCOUNT));
         self.rt.block_on(async {
-            let vpcs = ec2c.describe_vpcs().send().await.expect("vpcs");
-            out.insert(
-                "VPCs",
-                vpcs.vpcs()
-                    .iter()
-                    .map(|v| {
-                        format!(
-                            "{} {} {}",
-                            v.vpc_id().unwrap_or_default(),
-                            v.cidr_block().unwrap_or_default(),
-                            tags(v.tags())
-                        )
-                    })
-                    .collect(),
-            );
-            let subnets = ec2c.describe_subnets().send().await.expect("subnets");
-            out.insert(
-                "subnets",
-                subnets
-                    .subnets()
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{} {} {} {} {}",
-                            s.subnet_id().unwrap_or_default(),
-                            s.vpc_id().unwrap_or_default(),
-                            s.cidr_block().unwrap_or_default(),
-                            s.availability_zone().unwrap_or_default(),
-                            tags(s.tags())
-                        )
-                    })
-                    .collect(),
-            );
-            let mut roles = Vec::new();
-            let listed = iamc.list_roles().send().await.expect("roles");
-            for r in listed.roles() {
-                let inline = iamc
-                    .list_role_policies()
-                    .role_name(r.role_name())
-                    .send()
-                    .await
-                    .expect("inline policies");
-                roles.push(format!(
-                    "{} {} inline={:?}",
-                    r.arn(),
-                    percent_decode(r.assume_role_policy_document().unwrap_or_default()),
-                    inline.policy_names()
-                ));
-            }
-            out.insert("IAM roles", roles);
             let mut providers = Vec::new();
             let listed = iamc
                 .list_open_id_connect_providers()
@@ -255,14 +206,6 @@ impl Stack {
             out.insert("EKS clusters (moto)", mirrored.clusters().to_vec());
         });
         out.insert(
-            "EKS clusters",
-            self.eks
-                .cluster_names()
-                .iter()
-                .map(|n| self.eks.cluster(n).unwrap().to_string())
-                .collect(),
-        );
-        out.insert(
             "EKS access entries",
             self.eks
                 .access_entries()
@@ -285,44 +228,10 @@ impl Stack {
             .block_on(iamc.get_role().role_name(role).send())
             .expect("get role");
         let doc = got.role().and_then(|r| r.assume_role_policy_document());
-        serde_json::from_str(&percent_decode(doc.unwrap_or_default())).expect("trust policy JSON")
+        let trust = policy_document(doc.unwrap_or_default());
+        assert!(trust.is_object(), "trust policy JSON: {doc:?}");
+        trust
     }
-}
-
-fn tags(t: &[ec2::types::Tag]) -> String {
-    let mut v: Vec<String> = t
-        .iter()
-        .map(|t| {
-            format!(
-                "{}={}",
-                t.key().unwrap_or_default(),
-                t.value().unwrap_or_default()
-            )
-        })
-        .collect();
-    v.sort();
-    v.join(",")
-}
-
-/// IAM returns policy documents URL-encoded.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], b.get(i + 1..i + 3)) {
-            (b'%', Some(h)) if h.iter().all(u8::is_ascii_hexdigit) => {
-                let hex = std::str::from_utf8(h).expect("ASCII");
-                out.push(u8::from_str_radix(hex, 16).expect("hex"));
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).expect("UTF-8")
 }
 
 /// stdout and stderr as words: the terminal's width may wrap messages

@@ -295,21 +295,6 @@ pub fn policy_document(raw: &str) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-fn tags(t: &[ec2::types::Tag]) -> String {
-    let mut v: Vec<String> = t
-        .iter()
-        .map(|t| {
-            format!(
-                "{}={}",
-                t.key().unwrap_or_default(),
-                t.value().unwrap_or_default()
-            )
-        })
-        .collect();
-    v.sort();
-    v.join(",")
-}
-
 /// What `account` (the account `sdk` acts in) holds, kind → one line per
 /// object, sorted: "EKS clusters" (as the double describes them), "EKS
 /// node groups", "VPCs", "subnets", "IAM roles" (with their trust and
@@ -364,38 +349,16 @@ pub async fn inventory(
         }
     }
     out.insert("EKS node groups", groups);
+    // Everything EC2 says of each, so that any change shows.
     let vpcs = ec2c.describe_vpcs().send().await.expect("VPCs");
     out.insert(
         "VPCs",
-        vpcs.vpcs()
-            .iter()
-            .map(|v| {
-                format!(
-                    "{} {} {}",
-                    v.vpc_id().unwrap_or_default(),
-                    v.cidr_block().unwrap_or_default(),
-                    tags(v.tags())
-                )
-            })
-            .collect(),
+        vpcs.vpcs().iter().map(|v| format!("{v:?}")).collect(),
     );
     let subnets = ec2c.describe_subnets().send().await.expect("subnets");
     out.insert(
         "subnets",
-        subnets
-            .subnets()
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {} {} {} {}",
-                    s.subnet_id().unwrap_or_default(),
-                    s.vpc_id().unwrap_or_default(),
-                    s.cidr_block().unwrap_or_default(),
-                    s.availability_zone().unwrap_or_default(),
-                    tags(s.tags())
-                )
-            })
-            .collect(),
+        subnets.subnets().iter().map(|s| format!("{s:?}")).collect(),
     );
     let mut roles = Vec::new();
     let listed = iamc.list_roles().send().await.expect("roles");
