@@ -398,24 +398,19 @@ impl Loader<'_> {
             self.declare_blocks(data, true, &mut raw_resources);
         }
 
-        // Provider instances are declared before components name them.
+        // Provider instances are declared before components and resources
+        // name them; their blocks are checked below.
+        let mut providers = BTreeMap::new();
+        let mut keyed_providers = BTreeMap::new();
         if let Some(p) = get("providers") {
             self.provider_instances = self.declare_provider_instances(p);
         }
         if let Some(c) = get("components") {
             self.component_calls(c);
         }
-
-        let mut providers = BTreeMap::new();
-        let mut keyed_providers = BTreeMap::new();
         if let Some(p) = get("providers") {
             self.providers(p, &mut providers, &mut keyed_providers);
         }
-        self.provider_instances = providers
-            .keys()
-            .map(|k| (k.clone(), false))
-            .chain(keyed_providers.keys().map(|k| (k.clone(), true)))
-            .collect();
 
         let mut resources = BTreeMap::new();
         let mut keyed = BTreeMap::new();
