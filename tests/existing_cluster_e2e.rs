@@ -24,13 +24,13 @@
 //! Needs moto: run through `scripts/test` (it sets MESHMON_MOTO_SERVER).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
-use meshmon_test_support::cli::{Cli, Output, copy_dir};
+use meshmon_test_support::cli::{Cli, Output};
 use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::emulated::{EmulatedAws, on_examples};
 use meshmon_test_support::existing::{inventory, make_cluster};
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::rbac::Attributes;
@@ -64,10 +64,15 @@ struct Stack {
 
 impl Stack {
     fn start() -> Stack {
-        let moto = Moto::start();
-        let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
-        let amp = AmpDouble::start(SETTLE, &moto.endpoint());
-        amp.link_eks(&eks);
+        let aws = EmulatedAws::start(Moto::start(), SETTLE);
+        let cli = on_examples(BIN, aws.env());
+        let EmulatedAws {
+            moto,
+            eks,
+            amp,
+            amg,
+            grafana,
+        } = aws;
         let api = KubeApi::start(
             Auth::Eks {
                 region: REGION.into(),
@@ -78,24 +83,11 @@ impl Stack {
         // AMP's scrapers record what their user could do in the cluster
         // when they were created: the RBAC must already be there.
         amp.link_cluster(api.reviewer());
-        let amg = AmgServer::start();
-        let grafana = GrafanaServer::start("unused-admin-token");
-        amg.link(&grafana);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         let sdk = rt.block_on(moto.sdk_config());
-        let mut env = moto.env();
-        env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
-        env.push(("AWS_ENDPOINT_URL_AMP".into(), amp.endpoint()));
-        env.extend(amg.env());
-        env.extend(grafana.env());
-        let cli = Cli::new(BIN, env);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
-            cli.path(),
-        );
         let mut s = Stack {
             rt,
             sdk,

@@ -19,15 +19,15 @@
 //! Needs moto: run through `scripts/test` (it sets MESHMON_MOTO_SERVER).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_cross_account::check_wiring;
 use meshmon_test_support::amp_double::AmpDouble;
 use meshmon_test_support::caller::Callers;
-use meshmon_test_support::cli::{Cli, Output, copy_dir};
+use meshmon_test_support::cli::{Cli, Output};
 use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::emulated::{EmulatedAws, on_examples};
 use meshmon_test_support::existing::{Existing, account_role, fleet_vars, inventory, make_cluster};
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::rbac::Attributes;
@@ -73,13 +73,15 @@ struct Fleet {
 
 impl Fleet {
     fn start() -> Fleet {
-        let moto = Moto::start();
-        let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
-        let amp = AmpDouble::start(SETTLE, &moto.endpoint());
-        amp.link_eks(&eks);
-        let amg = AmgServer::start();
-        let grafana = GrafanaServer::start("unused-admin-token");
-        amg.link(&grafana);
+        let aws = EmulatedAws::start(Moto::start(), SETTLE);
+        let cli = on_examples(BIN, aws.env());
+        let EmulatedAws {
+            moto,
+            eks,
+            amp,
+            amg,
+            grafana,
+        } = aws;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -108,16 +110,6 @@ impl Fleet {
             amp.link_cluster_arn(&made.arn, api.reviewer());
             clusters.insert(key, (made, api));
         }
-        let mut env = moto.env();
-        env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
-        env.push(("AWS_ENDPOINT_URL_AMP".into(), amp.endpoint()));
-        env.extend(amg.env());
-        env.extend(grafana.env());
-        let cli = Cli::new(BIN, env);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
-            cli.path(),
-        );
         Fleet {
             rt,
             central,

@@ -1,12 +1,11 @@
 //! The emulated world the Istio example runs in, and the CLI on a copy
 //! of `examples/`.
 
-use std::path::Path;
-
 use meshmon_test_support::amg::AmgServer;
 use meshmon_test_support::amp_double::AmpDouble;
-use meshmon_test_support::cli::{Cli, Output, copy_dir};
+use meshmon_test_support::cli::{Cli, Output};
 use meshmon_test_support::eks_double::EksDouble;
+use meshmon_test_support::emulated::{EmulatedAws, on_examples};
 use meshmon_test_support::grafana::GrafanaServer;
 use meshmon_test_support::kube_api::{Auth, FakeHelm, KubeApi, Options};
 use meshmon_test_support::moto::{Moto, REGION};
@@ -30,10 +29,21 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) fn start() -> Stack {
-        let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
-        let eks = EksDouble::forwarding(SETTLE, &moto.endpoint());
-        let amp = AmpDouble::start(SETTLE, &moto.endpoint());
-        amp.link_eks(&eks);
+        let aws = EmulatedAws::start(
+            Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]),
+            SETTLE,
+        );
+        let helm = FakeHelm::new();
+        let mut env = aws.env();
+        env.extend(helm.env());
+        let cli = on_examples(BIN, env);
+        let EmulatedAws {
+            moto,
+            eks,
+            amp,
+            amg,
+            grafana,
+        } = aws;
         let api = KubeApi::start(
             Auth::Eks {
                 region: REGION.into(),
@@ -45,21 +55,6 @@ impl Stack {
         // when they were created: the RBAC must already be there.
         amp.link_cluster(api.reviewer());
         eks.serve_new_clusters_from(&api);
-        let helm = FakeHelm::new();
-        let amg = AmgServer::start();
-        let grafana = GrafanaServer::start("unused-admin-token");
-        amg.link(&grafana);
-        let mut env = moto.env();
-        env.push(("AWS_ENDPOINT_URL_EKS".into(), eks.endpoint()));
-        env.push(("AWS_ENDPOINT_URL_AMP".into(), amp.endpoint()));
-        env.extend(amg.env());
-        env.extend(grafana.env());
-        env.extend(helm.env());
-        let cli = Cli::new(BIN, env);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
-            cli.path(),
-        );
         let vars = vec![format!("region={REGION}")];
         Stack {
             moto,

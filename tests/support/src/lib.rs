@@ -44,6 +44,7 @@ pub mod caller;
 pub mod cli;
 pub mod eks_double;
 pub mod eks_endpoint;
+pub mod emulated;
 pub mod existing;
 pub mod fault_proxy;
 pub mod grafana;
