@@ -536,7 +536,7 @@ mod tests {
             assert_eq!(
                 inv["VPCs"]
                     .iter()
-                    .filter(|v| v.contains("Name=shop"))
+                    .filter(|v| v.contains(r#"key: Some("Name"), value: Some("shop")"#))
                     .count(),
                 1
             );
