@@ -50,9 +50,67 @@ impl Known {
     }
 }
 
+/// Where references find what is known of the objects they name: a map of
+/// [`Known`] values (what a plan or a walk computed), or a state read as it
+/// is, without copying what it records.
+pub trait Resolve: Sync {
+    /// The top-level attribute `attr` of the object at `address` (`None`
+    /// inside when the object has no such attribute) and whether it is
+    /// secret; `None` when nothing is known of the object.
+    fn attribute(&self, address: &Address, attr: &str) -> Option<(Option<&Value>, bool)>;
+
+    /// Whether anything is known of the object at `address`.
+    fn knows(&self, address: &Address) -> bool;
+}
+
+impl Resolve for HashMap<Address, Known> {
+    fn attribute(&self, address: &Address, attr: &str) -> Option<(Option<&Value>, bool)> {
+        self.get(address)
+            .map(|k| (k.attrs.get(attr), k.sensitive.contains(attr)))
+    }
+
+    fn knows(&self, address: &Address) -> bool {
+        self.contains_key(address)
+    }
+}
+
+/// A state is known as [`Known::all`] describes it: every resource, what
+/// every look-up found, and a deposed object where nothing replaced it yet.
+impl Resolve for crate::state::State {
+    fn attribute(&self, address: &Address, attr: &str) -> Option<(Option<&Value>, bool)> {
+        let r = self
+            .resources
+            .get(address)
+            .or_else(|| self.data.get(address))
+            .or_else(|| {
+                self.deposed
+                    .values()
+                    .find(|d| &d.address == address)
+                    .map(|d| &d.resource)
+            })?;
+        Some(recorded_attribute(r, attr))
+    }
+
+    fn knows(&self, address: &Address) -> bool {
+        self.resources.contains_key(address)
+            || self.data.contains_key(address)
+            || self.deposed.values().any(|d| &d.address == address)
+    }
+}
+
+/// What references see of a record's attribute `attr`, as [`Known`] would
+/// hold it: inputs and outputs merged, outputs winning.
+pub fn recorded_attribute<'a>(
+    r: &'a crate::state::ResourceState,
+    attr: &str,
+) -> (Option<&'a Value>, bool) {
+    let value = r.outputs.get(attr).or_else(|| r.inputs.get(attr));
+    (value, r.sensitive_attributes.iter().any(|s| s == attr))
+}
+
 pub struct Scope<'a> {
     pub vars: &'a std::collections::BTreeMap<String, Variable>,
-    pub resources: &'a HashMap<Address, Known>,
+    pub resources: &'a dyn Resolve,
 }
 
 /// A value that cannot be used where it is referenced.
@@ -157,11 +215,10 @@ impl Scope<'_> {
                 path,
                 ..
             } => {
-                let Some(known) = self.resources.get(address) else {
+                let Some((value, sensitive)) = self.resources.attribute(address, attr) else {
                     return Ok((Value::Unknown, false));
                 };
-                let sensitive = known.sensitive.contains(attr);
-                let root = known.attrs.get(attr).cloned().unwrap_or(Value::Null);
+                let root = value.cloned().unwrap_or(Value::Null);
                 if path.is_empty() {
                     return Ok((root, sensitive));
                 }
@@ -261,7 +318,7 @@ fn describe(r: &RefExpr) -> String {
 /// yet is `Unknown`.
 pub fn outputs(
     spec: &crate::spec::Spec,
-    known: &HashMap<Address, Known>,
+    known: &dyn Resolve,
 ) -> std::collections::BTreeMap<String, (Value, bool)> {
     let scope = Scope {
         vars: &spec.variables,

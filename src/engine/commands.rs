@@ -133,11 +133,9 @@ pub async fn drift(
     )
     .await?;
     engine.configure_known(&state).await;
-    let (_, drift) = engine.refresh(&state).await?;
-    Ok(DriftReport {
-        drift,
-        checked: state.resources.len(),
-    })
+    let checked = state.resources.len();
+    let (_, drift) = engine.refresh(state).await?;
+    Ok(DriftReport { drift, checked })
 }
 
 /// `meshmon import`: adopts the existing object `id` under `address`.

@@ -16,7 +16,7 @@ use super::tasks::Bounded;
 use super::{Engine, Error};
 use crate::addr::Address;
 use crate::drift::{self, Drift};
-use crate::eval::{Known, Scope};
+use crate::eval::{Known, Resolve, Scope};
 use crate::graph::Graph;
 use crate::plan::{Action, Plan, PlanError};
 use crate::spec::{ResourceBlock, Spec};
@@ -106,12 +106,11 @@ impl Engine {
                 .cloned()
                 .collect();
             assert!(!ready.is_empty(), "cycles are refused when the spec loads");
-            let known = Known::all(prior);
             let mut reads = Bounded::new(self.parallelism);
             for address in ready {
                 pending.remove(&address);
                 let block = &spec.resources[&address];
-                match self.prepare_read(spec, block, prior, &known, &lookups.deferred)? {
+                match self.prepare_read(spec, block, prior, &*prior, &lookups.deferred)? {
                     Ready::Later(reason) => {
                         lookups.deferred.insert(address, reason);
                     }
@@ -187,7 +186,7 @@ impl Engine {
         spec: &Spec,
         block: &ResourceBlock,
         prior: &State,
-        known: &HashMap<Address, Known>,
+        known: &dyn Resolve,
         deferred: &Deferred,
     ) -> Result<Ready, Error> {
         for dep in block.dependencies(spec) {

@@ -29,7 +29,7 @@ use tokio::sync::Mutex;
 
 use crate::addr::Address;
 use crate::drift::Drift;
-use crate::eval::{Known, Scope};
+use crate::eval::{Resolve, Scope};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::secrets::Secrets;
@@ -194,7 +194,7 @@ impl Providers {
         provider: &str,
         instance: &str,
         recorded: Option<&ProviderInstance>,
-        known: &HashMap<Address, Known>,
+        known: &dyn Resolve,
     ) -> Result<Option<Map>, Error> {
         let Some(block) = spec.providers.get(instance) else {
             if let Some(r) = recorded.filter(|r| r.name == instance) {
@@ -311,7 +311,7 @@ impl Providers {
 const MAX_REPLANS: usize = 8;
 
 /// `spec` with its keyed blocks expanded over `known`.
-fn expanded(spec: &Spec, known: &HashMap<Address, crate::eval::Known>) -> Result<Spec, Error> {
+fn expanded(spec: &Spec, known: &dyn Resolve) -> Result<Spec, Error> {
     let mut next = spec.clone();
     crate::spec::expand::expand(&mut next, known).map_err(|e| expand_failed(spec, e))?;
     Ok(next)
@@ -453,7 +453,7 @@ impl Engine {
             if !dynamic || options.destroy {
                 break;
             }
-            let next = expanded(&spec, &crate::eval::Known::all(&prior))?;
+            let next = expanded(&spec, &prior)?;
             if same_instances(&next, &spec) {
                 break;
             }
@@ -477,11 +477,6 @@ impl Engine {
                 break;
             }
             let stale = lookups::stale_reads(&plan, &graph);
-            let mut prior = plan.unrefactored_prior();
-            for (address, reason) in &stale {
-                prior.data.remove(address);
-                lookups.deferred.insert(address.clone(), reason.clone());
-            }
             let mut rekeyed = false;
             if dynamic {
                 let next = expanded(&spec, &lookups::planned(&plan, &stale))?;
@@ -493,6 +488,12 @@ impl Engine {
             }
             if stale.is_empty() && !rekeyed {
                 break;
+            }
+            // Only a plan computed again needs the prior as it was.
+            let mut prior = plan.unrefactored_prior();
+            for (address, reason) in &stale {
+                prior.data.remove(address);
+                lookups.deferred.insert(address.clone(), reason.clone());
             }
             plan = plan::compute(
                 &spec,
@@ -596,11 +597,7 @@ impl Engine {
         let (prior, drift) = if refresh && !(state.resources.is_empty() && state.deposed.is_empty())
         {
             on_refresh(state.resources.len());
-            let refreshed = self.refresh(&state).await?;
-            // The state as read is not needed again: the plan holds the
-            // refreshed one, and one copy is enough.
-            drop(state);
-            refreshed
+            self.refresh(state).await?
         } else {
             (state, Vec::new())
         };
@@ -674,7 +671,7 @@ impl Engine {
     /// Configures every provider that can be configured from `state`, so
     /// that a plan can consult them. Failures here surface later, on use.
     pub async fn configure_known(&self, state: &State) {
-        let known = Known::all(state);
+        let known = state;
         let spec = self.spec();
         let mut names: Vec<(&String, &String)> = spec
             .resources
@@ -686,7 +683,7 @@ impl Engine {
         for (provider, instance) in names {
             if let Ok(Some(config)) = self
                 .providers
-                .config(&spec, provider, instance, None, &known)
+                .config(&spec, provider, instance, None, known)
             {
                 let _ = self.providers.get(provider, &config).await;
             }
@@ -717,10 +714,9 @@ impl Engine {
                 "{address} is already in the state; `meshmon state rm {address}` first to re-import it"
             )));
         }
-        let known = Known::all(state);
         let config = self
             .providers
-            .config(&spec, &block.provider, &block.config_block, None, &known)?
+            .config(&spec, &block.provider, &block.config_block, None, state)?
             .ok_or_else(|| {
                 Error::Usage(format!(
                     "provider `{}` depends on resources not yet in the state; import or apply those first",
@@ -758,7 +754,7 @@ impl Engine {
         if let Some(schema) = self.registry.schema(&block.type_name) {
             let scope = crate::eval::Scope {
                 vars: &self.spec().variables,
-                resources: &known,
+                resources: state,
             };
             if let Ok((_, from_spec)) = scope.inputs(schema, &block.attrs) {
                 sensitive.extend(from_spec);

@@ -3,7 +3,7 @@
 //! (`spawn`), and a create that never makes two objects (`create`). The
 //! walk (`walk.rs`) decides when each runs and records what it produced.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +12,7 @@ use tokio::sync::mpsc;
 
 use super::progress::{Reporter, Verb};
 use super::{Engine, Error};
-use crate::addr::Address;
-use crate::eval::{Known, Scope};
+use crate::eval::{Resolve, Scope};
 use crate::plan::{Action, Change};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +67,7 @@ pub(super) fn prepare(
     kind: Kind,
     c: &Change,
     original: Option<&Current>,
-    known: &HashMap<Address, Known>,
+    known: &dyn Resolve,
 ) -> Result<Op, Error> {
     let spec = &engine.spec();
     let config = engine
@@ -198,8 +197,8 @@ pub(super) fn spawn(
         prior,
         ..
     } = op;
+    reporter.start(&address, verb);
     tokio::spawn(async move {
-        reporter.start(&address, verb);
         let progress_reporter = reporter.clone();
         let progress_addr = address.clone();
         let mut ctx = OpContext::new(

@@ -66,6 +66,9 @@ pub struct Reporter {
     silent: bool,
     /// Every line is masked with these.
     secrets: Arc<Secrets>,
+    /// Plain output's lines since the last [`flush`](Self::flush): the
+    /// walk writes a round's lines at once, not one system call each.
+    pending: Mutex<Vec<u8>>,
 }
 
 impl Reporter {
@@ -83,6 +86,7 @@ impl Reporter {
             palette,
             silent: false,
             secrets: Arc::new(Secrets::new()),
+            pending: Mutex::new(Vec::new()),
         }
     }
 
@@ -109,9 +113,21 @@ impl Reporter {
         match &self.bar {
             Some(b) => b.println(text),
             None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
+                let mut pending = self.pending.lock().expect("progress lock");
+                pending.extend_from_slice(text.as_bytes());
+                pending.push(b'\n');
             }
+        }
+    }
+
+    /// Writes the lines printed since the last flush. The walk flushes
+    /// once per round (after starting what it can, before it waits), and
+    /// on every tick.
+    pub fn flush(&self) {
+        let lines = std::mem::take(&mut *self.pending.lock().expect("progress lock"));
+        if !lines.is_empty() {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&lines).and_then(|()| out.flush());
         }
     }
 
@@ -206,6 +222,7 @@ impl Reporter {
         for l in lines {
             self.line(&l);
         }
+        self.flush();
     }
 
     fn redraw(&self) {
@@ -234,6 +251,7 @@ impl Reporter {
     }
 
     pub fn close(&self) {
+        self.flush();
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

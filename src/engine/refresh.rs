@@ -13,7 +13,6 @@ use super::tasks::Bounded;
 use super::{Engine, Error};
 use crate::addr::Address;
 use crate::drift::{self, Drift};
-use crate::eval::Known;
 use crate::state::{DeposedKey, ResourceState, State};
 
 /// Which recorded object a read is about.
@@ -25,9 +24,9 @@ enum Object {
 
 impl Engine {
     /// Reads every object in `state` from the world. Returns the refreshed
-    /// state and the drift.
-    pub async fn refresh(&self, state: &State) -> Result<(State, Vec<Drift>), Error> {
-        let known = Known::all(state);
+    /// state (the same records, updated in place: a state is held once)
+    /// and the drift.
+    pub async fn refresh(&self, state: State) -> Result<(State, Vec<Drift>), Error> {
         let spec = self.spec();
         // Each instance's configuration, evaluated once.
         let mut configs: BTreeMap<(String, String), Option<Map>> = BTreeMap::new();
@@ -77,7 +76,7 @@ impl Engine {
             if !configs.contains_key(&key) {
                 let config =
                     self.providers
-                        .config(&spec, &key.0, &key.1, r.instance.as_ref(), &known)?;
+                        .config(&spec, &key.0, &key.1, r.instance.as_ref(), &state)?;
                 configs.insert(key.clone(), config);
             }
             let Some(config) = configs[&key].clone() else {
@@ -86,14 +85,15 @@ impl Engine {
             let providers = self.providers.clone();
             self.secrets
                 .learn_attributes([&r.inputs, &r.outputs], &self.sensitive_of(r));
-            let r = r.clone();
+            // What the read needs, not the whole record: the task waits
+            // for its slot holding this much.
+            let (provider, type_name, current) =
+                (r.provider.clone(), r.type_name.clone(), r.current());
             let address = address.clone();
             tasks.spawn(object, async move {
-                let res = providers
-                    .resource(&r.provider, &config, &r.type_name)
-                    .await?;
+                let res = providers.resource(&provider, &config, &type_name).await?;
                 let ctx = OpContext::quiet(address.to_string());
-                res.read(&ctx, &r.current())
+                res.read(&ctx, &current)
                     .await
                     .map_err(|source| Error::Provider {
                         address,
@@ -102,7 +102,7 @@ impl Engine {
                     })
             });
         }
-        let mut refreshed = state.clone();
+        let mut refreshed = state;
         let mut drift = Vec::new();
         let mut failed = Vec::new();
         while let Some((object, result)) = tasks.next().await {
@@ -115,7 +115,7 @@ impl Engine {
                 Err(panicked) => {
                     let address = match &object {
                         Object::Current(a) => a.clone(),
-                        Object::Deposed(k) => state.deposed[k].address.clone(),
+                        Object::Deposed(k) => refreshed.deposed[k].address.clone(),
                     };
                     failed.push(Error::Provider {
                         address,
@@ -140,13 +140,20 @@ impl Engine {
                     }
                 },
                 Object::Current(address) => {
-                    let prior = &state.resources[&address];
-                    let sensitive = self.sensitive_of(prior);
                     let Some(now) = now else {
-                        refreshed.resources.remove(&address);
-                        drift.push(Drift::deleted(address, prior, sensitive));
+                        let prior = refreshed
+                            .resources
+                            .remove(&address)
+                            .expect("read from the state");
+                        let sensitive = self.sensitive_of(&prior);
+                        drift.push(Drift::deleted(address, &prior, sensitive));
                         continue;
                     };
+                    let prior = refreshed
+                        .resources
+                        .get_mut(&address)
+                        .expect("read from the state");
+                    let sensitive = self.sensitive_of(prior);
                     // An instance whose block's keys are not expanded yet
                     // ignores what its block says.
                     let ignored = spec
@@ -159,12 +166,8 @@ impl Engine {
                     if let Some(d) = drift::compare(&address, schema, prior, &now, sensitive) {
                         drift.push(d);
                     }
-                    let entry = refreshed
-                        .resources
-                        .get_mut(&address)
-                        .expect("read from the state");
-                    entry.inputs = now.inputs;
-                    entry.outputs = now.outputs;
+                    prior.inputs = now.inputs;
+                    prior.outputs = now.outputs;
                 }
             }
         }

@@ -33,7 +33,6 @@ use super::op::{Done, Kind, Op, Outcome, prepare, spawn};
 use super::progress::Reporter;
 use super::{Engine, Error};
 use crate::addr::Address;
-use crate::eval::Known;
 use crate::plan::{Action, Change, Plan};
 use crate::state::{
     DeposedKey, JournalEntry, JournalSink, PendingCreate, Replayer, ResourceState, State,
@@ -95,17 +94,21 @@ pub async fn run(
 
     // The objects as they were when the walk began: what destroys and
     // updates act on, even after a create_before_destroy replaced the record.
-    let originals: HashMap<Address, Current> = state
-        .resources
+    // Only those the plan acts on: a copy of every record would double an
+    // apply's memory.
+    let originals: HashMap<Address, Current> = changes
         .iter()
-        .map(|(a, r)| (a.clone(), r.current()))
+        .filter(|c| c.deposed.is_none())
+        .filter_map(|c| {
+            let r = state.resources.get(&c.address)?;
+            Some((c.address.clone(), r.current()))
+        })
         .collect();
     let deposed_originals: HashMap<DeposedKey, Current> = state
         .deposed
         .iter()
         .map(|(k, d)| (k.clone(), d.resource.current()))
         .collect();
-    let mut known: HashMap<Address, Known> = Known::all(&state);
     // The key each create_before_destroy replace deposes its old object
     // under, chosen when its create starts.
     let mut depose_keys: HashMap<Address, DeposedKey> = HashMap::new();
@@ -136,6 +139,8 @@ pub async fn run(
     // complete that a kill could then lose.
     let mut journal_failed: Option<crate::state::StateError> = None;
 
+    let mut starting = Vec::new();
+    let mut finished: Vec<Done> = Vec::new();
     'walk: loop {
         while !interrupted
             && in_flight < engine.parallelism
@@ -152,7 +157,8 @@ pub async fn run(
                 Some(key) => deposed_originals.get(key),
                 None => originals.get(&c.address),
             };
-            let op = match prepare(engine, kind, c, original, &known) {
+            // References see the objects as the journal has them so far.
+            let op = match prepare(engine, kind, c, original, &book.state) {
                 Ok(op) => op,
                 Err(e) => {
                     reporter.note(&format!("{}: {e}", c.address));
@@ -170,7 +176,8 @@ pub async fn run(
             if let Some(i) = &op.instance {
                 book.instances.insert(c.address.clone(), i.clone());
             }
-            // The intent goes to the journal before the provider is called.
+            // The intent goes to the journal before the provider is called:
+            // with the others of this round, in the write below.
             let (intent, entry) = intent(kind, c, &op, &book.state, tokens, &mut depose_keys);
             if let Some(entry) = entry
                 && let Err(e) = book.write(entry)
@@ -182,6 +189,22 @@ pub async fn run(
                 journal_failed = Some(e);
                 break 'walk;
             }
+            starting.push((n, kind, c, op, intent, recover_first));
+            in_flight += 1;
+        }
+        // Group commit: what completed since the last round and the intents
+        // of what starts now reach the file in one write, before any of
+        // these operations calls its provider and before the walk waits.
+        if let Err(e) = book.journal.flush() {
+            in_flight -= starting.len();
+            abandoned = in_flight;
+            reporter.note(&format!(
+                "Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."
+            ));
+            journal_failed = Some(e);
+            break 'walk;
+        }
+        for (n, kind, c, op, intent, recover_first) in starting.drain(..) {
             spawn(
                 engine,
                 n,
@@ -193,20 +216,27 @@ pub async fn run(
                 &tx,
                 &reporter,
             );
-            in_flight += 1;
         }
+        reporter.flush();
         if in_flight == 0 {
             break;
         }
         tokio::select! {
             Some(done) = rx.recv() => {
+                // Every operation that has finished by now is recorded in
+                // this round, so that their entries share one write.
+                finished.push(done);
+                while let Ok(done) = rx.try_recv() {
+                    finished.push(done);
+                }
+                for done in finished.drain(..) {
                 in_flight -= 1;
                 let c = changes[nodes[done.node].change];
                 let journaled = match done.result {
                     Ok(outcome) => {
                         succeeded += 1;
                         let key = c.deposed.clone().or_else(|| depose_keys.get(&c.address).cloned());
-                        let journaled = record(&mut book, &mut known, c, key, nodes[done.node].kind, outcome, &mut totals, &reporter);
+                        let journaled = record(&mut book, c, key, nodes[done.node].kind, outcome, &mut totals, &reporter);
                         for k in 0..nodes[done.node].dependents.len() {
                             let d = nodes[done.node].dependents[k];
                             nodes_dec(&mut nodes, d, &mut ready);
@@ -231,7 +261,8 @@ pub async fn run(
                     abandoned = in_flight;
                     reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
                     journal_failed = Some(e);
-                    break;
+                    break 'walk;
+                }
                 }
             }
             Some(signal) = signals.recv() => {
@@ -285,7 +316,7 @@ pub async fn run(
     };
 
     let outputs = if !plan.options.destroy {
-        crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec(), &known))
+        crate::eval::recorded_outputs(&crate::eval::outputs(&engine.spec(), &book.state))
     } else if book.state.resources.is_empty() {
         Default::default()
     } else {
@@ -663,7 +694,6 @@ fn resource_state(
 #[allow(clippy::too_many_arguments)]
 fn record(
     book: &mut Book<'_>,
-    known: &mut HashMap<Address, Known>,
     c: &Change,
     deposed_key: Option<DeposedKey>,
     kind: Kind,
@@ -687,13 +717,6 @@ fn record(
                 current,
                 Status::Ready,
                 sensitive.clone(),
-            );
-            known.insert(
-                c.address.clone(),
-                Known {
-                    attrs: rs.attributes(),
-                    sensitive,
-                },
             );
             // The old half of a create_before_destroy replace is deposed
             // in the same entry that records the new object.
@@ -730,13 +753,6 @@ fn record(
                 sensitive.clone(),
             );
             rs.dependencies.clear();
-            known.insert(
-                c.address.clone(),
-                Known {
-                    attrs: rs.attributes(),
-                    sensitive,
-                },
-            );
             book.state.data.insert(c.address.clone(), rs);
             reporter.finish(&c.address, None);
             Ok(())
@@ -750,14 +766,9 @@ fn record(
                     Some(key) => book.write(JournalEntry::Forget { key }),
                     None => Ok(()),
                 },
-                _ => {
-                    if c.action == Action::Delete {
-                        known.remove(&c.address);
-                    }
-                    book.write(JournalEntry::Remove {
-                        address: c.address.clone(),
-                    })
-                }
+                _ => book.write(JournalEntry::Remove {
+                    address: c.address.clone(),
+                }),
             };
             reporter.finish(&c.address, None);
             appended

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::addr::Address;
 use crate::diag::{Diag, Source};
 use crate::drift::Drift;
-use crate::eval::{InputError, Known, Scope};
+use crate::eval::{InputError, Resolve, Scope, recorded_attribute};
 use crate::graph::Graph;
 use crate::registry::Registry;
 use crate::spec::{ResourceBlock, Spec};
@@ -419,7 +419,8 @@ pub fn compute(
     // Blocks that wait for keys known only after apply, and what needs
     // them, each with why.
     let mut deferred: BTreeMap<Address, String> = spec.deferred.clone();
-    let mut known: HashMap<Address, Known> = HashMap::with_capacity(spec.resources.len());
+    // Where references find each object planned so far (see `Planning`).
+    let mut known: HashMap<Address, Seen> = HashMap::with_capacity(spec.resources.len());
 
     if options.destroy {
         let selected = destroy_selection(spec, &prior, &options.targets);
@@ -438,22 +439,22 @@ pub fn compute(
             let block = &spec.resources[addr];
             // A look-up read for this plan is known by what it found; one
             // that is not is read during apply.
-            if let Some(found) = prior.data.get(addr) {
-                known.insert(addr.clone(), Known::from_state(found));
+            if prior.data.contains_key(addr) {
+                known.insert(addr.clone(), Seen::Found);
                 continue;
             }
             let existing = prior.resources.get(addr);
             if selected.as_ref().is_some_and(|s| !s.contains(addr)) {
-                if let Some(r) = existing {
-                    known.insert(addr.clone(), Known::from_state(r));
+                if existing.is_some() {
+                    known.insert(addr.clone(), Seen::Recorded);
                 }
                 continue;
             }
             // What needs a keyed block whose keys are not known yet waits
             // for them: kept as it is, planned by the next apply.
             if let Some(reason) = deferral(spec, block, &deferred) {
-                if let Some(r) = existing {
-                    known.insert(addr.clone(), Known::from_state(r));
+                if existing.is_some() {
+                    known.insert(addr.clone(), Seen::Recorded);
                 }
                 deferred.insert(addr.clone(), reason);
                 continue;
@@ -468,8 +469,13 @@ pub fn compute(
                 unplanned.insert(addr.clone());
                 continue;
             }
+            let planning = Planning {
+                prior: &prior,
+                changes: &changes,
+                at: &known,
+            };
             let change = match plan_resource(
-                spec, registry, block, existing, &graph, &known, &options, advise,
+                spec, registry, block, existing, &graph, &planning, &options, advise,
             ) {
                 Ok(change) => change,
                 Err(e) => {
@@ -478,13 +484,7 @@ pub fn compute(
                     continue;
                 }
             };
-            known.insert(
-                addr.clone(),
-                Known {
-                    attrs: change.after.clone().unwrap_or_default(),
-                    sensitive: change.sensitive.clone(),
-                },
-            );
+            known.insert(addr.clone(), Seen::Change(changes.len()));
             changes.push(change);
         }
         for (addr, r) in &prior.resources {
@@ -518,6 +518,17 @@ pub fn compute(
             }
         }
     }
+    // Outputs over what was planned, before sorting moves the changes.
+    let outputs = if options.destroy {
+        BTreeMap::new()
+    } else {
+        let planning = Planning {
+            prior: &prior,
+            changes: &changes,
+            at: &known,
+        };
+        crate::eval::outputs(spec, &planning)
+    };
     changes.sort_by(|a, b| a.address.cmp(&b.address).then(a.deposed.cmp(&b.deposed)));
     // The one place `prevent_destroy` is checked: every plan, saved or
     // not, destroy or replace, is computed here.
@@ -534,11 +545,6 @@ pub fn compute(
         });
     }
 
-    let outputs = if options.destroy {
-        BTreeMap::new()
-    } else {
-        crate::eval::outputs(spec, &known)
-    };
     Ok(Plan {
         deferred: if options.destroy {
             BTreeMap::new()
@@ -556,6 +562,45 @@ pub fn compute(
         throttling: Vec::new(),
         lookups: Vec::new(),
     })
+}
+
+/// Where a plan being computed finds what references name, without
+/// copying any of it: what a look-up found, an object kept as recorded, or
+/// the planned values of a change made so far (its index in `changes`).
+#[derive(Clone, Copy)]
+enum Seen {
+    Found,
+    Recorded,
+    Change(usize),
+}
+
+/// What references see while a plan is computed: the planned values of
+/// what it plans (`Unknown` where only apply can tell), and the records of
+/// what it keeps as they are.
+struct Planning<'a> {
+    prior: &'a State,
+    changes: &'a [Change],
+    at: &'a HashMap<Address, Seen>,
+}
+
+impl Resolve for Planning<'_> {
+    fn attribute(&self, address: &Address, attr: &str) -> Option<(Option<&Value>, bool)> {
+        match *self.at.get(address)? {
+            Seen::Found => Some(recorded_attribute(self.prior.data.get(address)?, attr)),
+            Seen::Recorded => Some(recorded_attribute(self.prior.resources.get(address)?, attr)),
+            Seen::Change(i) => {
+                let c = &self.changes[i];
+                Some((
+                    c.after.as_ref().and_then(|a| a.get(attr)),
+                    c.sensitive.contains(attr),
+                ))
+            }
+        }
+    }
+
+    fn knows(&self, address: &Address) -> bool {
+        self.at.contains_key(address)
+    }
 }
 
 /// Why `block` waits for apply: it needs a block whose keys are not known
@@ -656,7 +701,7 @@ fn plan_resource(
     block: &ResourceBlock,
     existing: Option<&crate::state::ResourceState>,
     graph: &Graph,
-    known: &HashMap<Address, Known>,
+    known: &Planning<'_>,
     options: &PlanOptions,
     advise: &Advisor<'_>,
 ) -> Result<Change, PlanError> {

@@ -202,7 +202,7 @@ fn keys(
     let Some(for_each) = &call.for_each else {
         return vec![(None, Value::Null)];
     };
-    let nothing = Default::default();
+    let nothing = std::collections::HashMap::<crate::addr::Address, crate::eval::Known>::new();
     let scope = crate::eval::Scope {
         vars: variables,
         resources: &nothing,

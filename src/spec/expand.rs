@@ -7,14 +7,14 @@
 //! something known only after apply — stays unexpanded and is deferred,
 //! with the reason; what depends on it is deferred with it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use meshmon_provider_sdk::Value;
 
 use super::{Expr, RefExpr, ResourceBlock, Spec};
 use crate::addr::Address;
-use crate::eval::{Known, Scope};
+use crate::eval::{Resolve, Scope};
 
 /// A `for_each` or `each` that cannot be expanded, and where it is written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,7 +31,7 @@ pub struct ExpandError {
 /// Puts into `spec.resources` the instances of every keyed block whose
 /// keys `known` (and the variables) tell, in place of those it held; the
 /// others go into `spec.deferred`, with why.
-pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Vec<ExpandError>> {
+pub fn expand(spec: &mut Spec, known: &dyn Resolve) -> Result<(), Vec<ExpandError>> {
     if spec.keyed.is_empty() && spec.keyed_providers.is_empty() {
         return Ok(());
     }
@@ -92,7 +92,7 @@ pub fn expand(spec: &mut Spec, known: &HashMap<Address, Known>) -> Result<(), Ve
 /// Puts into `spec.providers` the instances of every keyed provider block
 /// whose keys are known, in place of those it held; the others go into
 /// `spec.deferred_providers`. Returns what cannot be expanded.
-fn expand_providers(spec: &mut Spec, known: &HashMap<Address, Known>) -> Vec<ExpandError> {
+fn expand_providers(spec: &mut Spec, known: &dyn Resolve) -> Vec<ExpandError> {
     let mut errors = Vec::new();
     if spec.keyed_providers.is_empty() {
         return errors;
@@ -198,11 +198,11 @@ fn keys(value: &Value) -> Result<Vec<(String, Value)>, String> {
 
 /// Why a `for_each` is not known: the first thing it refers to that is
 /// not known yet.
-fn unknown_because(for_each: &Expr, known: &HashMap<Address, Known>) -> String {
+fn unknown_because(for_each: &Expr, known: &dyn Resolve) -> String {
     let mut because = None;
     for_each.for_each_ref(&mut |r| {
         if let (None, Some(a)) = (&because, r.address())
-            && !known.contains_key(&a)
+            && !known.knows(&a)
         {
             because = Some(format!(
                 "its `for_each` refers to {a}, which is known only after apply"

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use super::{
-    Deposed, DeposedKey, Loaded, OutputState, PendingCreate, ResourceState, State, StateError,
+    Deposed, DeposedKey, Loaded, MAX_NESTING, OutputState, PendingCreate, ResourceState, State,
+    StateError, nesting_depth,
 };
 use crate::addr::Address;
 
@@ -352,38 +353,6 @@ pub(crate) fn remove_journal(path: &Path) -> Result<(), StateError> {
     }
 }
 
-/// How deep serde_json reads nested arrays and objects (its recursion
-/// limit of 128, less one for the level that trips it).
-const MAX_NESTING: usize = 127;
-
-/// How deeply the arrays and objects of a JSON text nest, brackets inside
-/// strings left out.
-fn nesting_depth(json: &[u8]) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
-}
-
 /// The append-only log of completed operations during an apply.
 pub struct Journal {
     file: File,
@@ -393,6 +362,8 @@ pub struct Journal {
     /// The first fsync the background thread could not do: the journal is
     /// then not durable, and the next append or `finish` says so.
     sync_failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
+    /// Whole lines appended since the last write.
+    buffered: Vec<u8>,
 }
 
 impl Journal {
@@ -433,27 +404,37 @@ impl Journal {
             sync_tx: Some(tx),
             syncer: Some(syncer),
             sync_failed,
+            buffered: Vec::new(),
         };
         j.append(&JournalEntry::Begin {
             lineage: state.lineage.clone(),
             serial: state.serial,
         })?;
+        j.flush()?;
         Ok(j)
     }
 
-    /// Appends one entry with a single write, so a kill leaves either the
-    /// whole line or a torn last line that replay ignores.
+    /// Appends one entry as a whole line to what the next [`flush`]
+    /// writes. An entry that could not be read back is refused here, and
+    /// the lines before it stay.
+    ///
+    /// [`flush`]: Self::flush
     pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         self.sync_error()?;
-        let mut line = serde_json::to_vec(entry).map_err(|e| StateError::Unwritable {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let start = self.buffered.len();
+        if let Err(e) = serde_json::to_writer(&mut self.buffered, entry) {
+            self.buffered.truncate(start);
+            return Err(StateError::Unwritable {
+                path: self.path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
         // What is journaled must replay. What serde_json writes it reads
         // back, except a document nested deeper than its recursion limit:
         // refuse that, found by one scan of the line rather than parsing
         // it again.
-        if nesting_depth(&line) > MAX_NESTING {
+        if nesting_depth(&self.buffered[start..]) > MAX_NESTING {
+            self.buffered.truncate(start);
             return Err(StateError::Unwritable {
                 path: self.path.display().to_string(),
                 message: format!(
@@ -462,10 +443,22 @@ impl Journal {
                 ),
             });
         }
-        line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .map_err(StateError::io("append to", &self.path))?;
+        self.buffered.push(b'\n');
+        Ok(())
+    }
+
+    /// Writes the lines appended since the last flush, in one write where
+    /// the system allows: a kill leaves whole lines and at most one torn
+    /// last line, which replay ignores. The background thread then makes
+    /// them durable with the next fsync.
+    pub fn flush(&mut self) -> Result<(), StateError> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        self.sync_error()?;
+        let written = self.file.write_all(&self.buffered);
+        self.buffered.clear();
+        written.map_err(StateError::io("append to", &self.path))?;
         if let Some(tx) = &self.sync_tx {
             let _ = tx.send(());
         }
@@ -482,6 +475,7 @@ impl Journal {
 
     /// Waits for the background fsyncs and makes everything durable.
     pub fn finish(mut self) -> Result<(), StateError> {
+        self.flush()?;
         self.sync_tx.take();
         if let Some(h) = self.syncer.take() {
             let _ = h.join();
@@ -532,6 +526,30 @@ mod tests {
         }
         journal.finish().unwrap();
         with_journal(None, &path).unwrap().state
+    }
+
+    #[test]
+    fn appended_entries_reach_the_file_together_when_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json.journal");
+        let mut journal = Journal::create(&path, &State::new()).unwrap();
+        let lines = || std::fs::read_to_string(&path).unwrap().lines().count();
+        assert_eq!(lines(), 1, "the first line is on file at once");
+        for (a, t) in [("fake_object.a", "t1"), ("fake_object.b", "t2")] {
+            journal
+                .append(&JournalEntry::Intent {
+                    address: a.into(),
+                    create: pending(t),
+                })
+                .unwrap();
+        }
+        assert_eq!(lines(), 1, "appends wait for the flush");
+        journal.flush().unwrap();
+        assert_eq!(lines(), 3);
+        // A kill now (no finish) loses nothing flushed.
+        let replay = with_journal(None, &path).unwrap();
+        assert_eq!(replay.state.pending.len(), 2);
+        drop(journal);
     }
 
     #[test]

@@ -539,21 +539,57 @@ impl Loaded {
 /// Deepest nesting of a value meshmon records.
 pub use meshmon_provider_sdk::value::MAX_DEPTH as MAX_VALUE_DEPTH;
 
-/// Serializes a state and reads it back before anything is written, so a
-/// state that could not be loaded again is refused instead of written.
+/// Serializes a state, refusing one that could not be loaded again instead
+/// of writing it. What serde_json writes it reads back, except a document
+/// nested deeper than its recursion limit: that is found by one scan of
+/// the text rather than by parsing it again.
 pub fn to_checked_json(state: &State, origin: &str) -> Result<Vec<u8>, StateError> {
     let mut json = serde_json::to_vec_pretty(state).map_err(|e| StateError::Unwritable {
         path: origin.to_string(),
         message: e.to_string(),
     })?;
     json.push(b'\n');
-    if let Err(e) = serde_json::from_slice::<State>(&json) {
+    if nesting_depth(&json) > MAX_NESTING {
         return Err(StateError::Unwritable {
             path: origin.to_string(),
-            message: format!("it could not be read back: {e}"),
+            message: format!(
+                "it could not be read back: its values are nested more than {MAX_NESTING} deep"
+            ),
         });
     }
     Ok(json)
+}
+
+/// How deep serde_json reads nested arrays and objects (its recursion
+/// limit of 128, less one for the level that trips it).
+pub(crate) const MAX_NESTING: usize = 127;
+
+/// How deeply the arrays and objects of a JSON text nest, brackets inside
+/// strings left out.
+pub(crate) fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// How many times one run may write the state: the journal folded in, the

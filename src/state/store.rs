@@ -46,15 +46,23 @@ pub trait Backend: Send + Sync {
 /// Where an apply writes its intents and completed operations as they
 /// happen, so that a kill loses nothing `load` cannot replay.
 pub trait JournalSink: Send {
-    /// Appends one entry, whole or not at all.
+    /// Appends one entry, whole or not at all; it is written by the next
+    /// `flush`.
     fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError>;
-    /// Makes everything appended durable.
+    /// Writes what was appended, so that a kill from now on loses none of
+    /// it. The walk flushes before it calls a provider and before it waits.
+    fn flush(&mut self) -> Result<(), StateError>;
+    /// Writes what is left and makes everything appended durable.
     fn finish(self: Box<Self>) -> Result<(), StateError>;
 }
 
 impl JournalSink for Journal {
     fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         Journal::append(self, entry)
+    }
+
+    fn flush(&mut self) -> Result<(), StateError> {
+        Journal::flush(self)
     }
 
     fn finish(self: Box<Self>) -> Result<(), StateError> {

@@ -71,7 +71,7 @@ async fn ignore_changes_on_a_nested_key_still_reports_and_repairs_its_siblings()
     });
     let e = engine(dir.path(), &world);
     e.configure_known(&state).await;
-    let (refreshed, drift) = e.refresh(&state).await.unwrap();
+    let (refreshed, drift) = e.refresh(state.clone()).await.unwrap();
     let paths: Vec<String> = drift
         .iter()
         .flat_map(|d| d.attributes.iter().map(|a| a.path.to_string()))
@@ -104,7 +104,7 @@ async fn every_failed_read_is_reported_and_none_is_taken_as_deleted() {
         .extend(["o".to_string(), "p".to_string()]);
     let e = engine(dir.path(), &world);
     e.configure_known(&state).await;
-    let err = e.refresh(&state).await.err().unwrap();
+    let err = e.refresh(state.clone()).await.err().unwrap();
     let text = err.to_string();
     assert!(text.starts_with("2 resources could not be read"), "{text}");
     assert!(text.contains("fake_object.o: read failed"), "{text}");
@@ -218,7 +218,7 @@ async fn a_read_that_panics_is_that_resources_error_and_the_others_are_read() {
     world.failing_reads.lock().unwrap().push("p".into());
     let e = engine(dir.path(), &world);
     e.configure_known(&state).await;
-    let err = e.refresh(&state).await.expect_err("both reads fail");
+    let err = e.refresh(state.clone()).await.expect_err("both reads fail");
     let text = err.to_string();
     assert!(text.contains("2 resources could not be read"), "{text}");
     assert!(
