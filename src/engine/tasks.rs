@@ -10,8 +10,12 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 
-/// How many operations run at once unless `--parallelism` says otherwise.
-pub const DEFAULT_PARALLELISM: usize = 10;
+/// How many operations run at once unless `--parallelism` says otherwise:
+/// a ceiling, not a pace. Under it each AWS service's calls follow how it
+/// answers (meshmon-aws-common's limiter), so a fleet's refresh is bound by
+/// latency rather than by a fixed count, and a long wait (a collector
+/// becoming ACTIVE) does not hold back the others.
+pub const DEFAULT_PARALLELISM: usize = 256;
 
 /// Tasks keyed by what they work on.
 pub(crate) struct Bounded<K, T> {

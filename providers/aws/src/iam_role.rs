@@ -141,19 +141,21 @@ impl Role {
                 .send()
                 .await
                 .map_err(|e| api("iam:ListRolePolicies", e))?;
+            // Each document is its own call: they go out together.
+            let mut documents = tokio::task::JoinSet::new();
             for p in page.policy_names() {
-                let got = found(
-                    "iam:GetRolePolicy",
-                    self.0
-                        .iam
-                        .get_role_policy()
-                        .role_name(name)
-                        .policy_name(p)
-                        .send()
-                        .await,
-                )?;
+                let get = self.0.iam.get_role_policy().role_name(name).policy_name(p);
+                documents.spawn(async move { found("iam:GetRolePolicy", get.send().await) });
+            }
+            while let Some(got) = documents.join_next().await {
+                let got = got.map_err(|e| {
+                    ProviderError::new(format!("reading an inline policy of {name}: {e}"))
+                })??;
                 if let Some(g) = got {
-                    out.insert(p.clone(), policy::from_aws(g.policy_document())?);
+                    out.insert(
+                        g.policy_name().to_string(),
+                        policy::from_aws(g.policy_document())?,
+                    );
                 }
             }
             marker = page.marker().map(str::to_string);
@@ -305,11 +307,14 @@ impl Declared for Role {
         name: &str,
         p: &Map,
     ) -> Result<Option<Current<RoleOut>>, ProviderError> {
-        let out = found(
-            "iam:GetRole",
-            self.0.iam.get_role().role_name(name).send().await,
-        )?;
-        let Some(role) = out.and_then(|o| o.role) else {
+        // The role, its inline policies and its attachments are read at
+        // once: each is one call (or one page) that needs only the name.
+        let (out, inline, attached) = tokio::join!(
+            self.0.iam.get_role().role_name(name).send(),
+            self.inline(name),
+            self.attached(name),
+        );
+        let Some(role) = found("iam:GetRole", out)?.and_then(|o| o.role) else {
             return Ok(None);
         };
         // Shaped like the document the user wrote; without one, a JSON
@@ -322,9 +327,7 @@ impl Declared for Role {
             None => None,
         };
         let prior_inline = p.get("inline_policies").and_then(Value::as_map);
-        let inline: Map = self
-            .inline(name)
-            .await?
+        let inline: Map = inline?
             .into_iter()
             .map(|(k, doc)| {
                 let shaped = policy::like(prior_inline.and_then(|m| m.get(&k)), doc);
@@ -338,11 +341,7 @@ impl Declared for Role {
             .keep(p, "irsa")
             .set(
                 "managed_policy_arns",
-                strings(order_like(
-                    p,
-                    "managed_policy_arns",
-                    self.attached(name).await?,
-                )),
+                strings(order_like(p, "managed_policy_arns", attached?)),
             )
             .set("inline_policies", Value::Map(inline))
             .tags(p, tags_from(role.tags()))

@@ -135,26 +135,18 @@ impl Declared for Topic {
         arn: &str,
         prior: &Map,
     ) -> Result<Option<Current<TopicOut>>, ProviderError> {
-        let out = found(
-            "sns:GetTopicAttributes",
-            self.0
-                .sns
-                .get_topic_attributes()
-                .topic_arn(arn)
-                .send()
-                .await,
-        )?;
-        let Some(out) = out else { return Ok(None) };
+        // The attributes and the tags are read at once; a topic that is
+        // gone is gone whatever the tags' answer says.
+        let (out, tags) = tokio::join!(
+            self.0.sns.get_topic_attributes().topic_arn(arn).send(),
+            self.0.sns.list_tags_for_resource().resource_arn(arn).send(),
+        );
+        let Some(out) = found("sns:GetTopicAttributes", out)? else {
+            return Ok(None);
+        };
         // A topic always has attributes; an answer without them has none set.
         let attrs = out.attributes().cloned().unwrap_or_default();
-        let tags = self
-            .0
-            .sns
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| api("sns:ListTagsForResource", e))?;
+        let tags = tags.map_err(|e| api("sns:ListTagsForResource", e))?;
         let tags: Tags = tags
             .tags()
             .iter()

@@ -33,6 +33,10 @@ use serde_json::{Value as Json, json};
 
 use crate::conn::{Conn, HelmAccess};
 
+/// How many helm processes run at once in one meshmon process.
+pub const HELM_AT_ONCE: usize = 10;
+static HELM_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HELM_AT_ONCE);
+
 declare! {
     pub(crate) struct ReleaseIn for "helm_release" ("A Helm chart release, installed with the helm CLI.") {
         name: String = required(AttrType::String).force_new();
@@ -224,6 +228,13 @@ impl Release {
             Some((bin, env)) => (bin.clone(), env.as_slice()),
             None => (binary()?, &[][..]),
         };
+        // Each helm is a process of its own (tens of MB, a chart to render):
+        // however many operations the engine runs at once, at most
+        // HELM_AT_ONCE of them run helm.
+        let _slot = HELM_SLOTS
+            .acquire()
+            .await
+            .map_err(|_| ProviderError::new("helm's slots are closed: the process is stopping"))?;
         let kc = kubeconfig(self.conn.helm_access(ctx).await?)?;
         let mut cmd = tokio::process::Command::new(&bin);
         cmd.args(&args)
