@@ -1,7 +1,8 @@
 //! Bounded waiting: for a long operation to finish (an EKS cluster or a
 //! Grafana workspace becoming ACTIVE) and for eventual consistency to
 //! settle (a role created a second ago that EKS cannot assume yet). Every
-//! wait polls with exponential backoff and stops at a deadline — the
+//! wait polls with [`Backoff`] (each pause a tenth of the time waited so
+//! far, at least 250 ms and at most 15 s) and stops at a deadline — the
 //! resource's `timeouts` entry, less a margin so that the provider can
 //! still report what exists before the engine's own timeout cuts it off —
 //! and never sleeps blindly.

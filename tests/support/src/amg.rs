@@ -6,7 +6,9 @@
 //! (`/serviceaccounts[/{id}/tokens[/{id}]]`) and tags (`/tags/{arn}`).
 //!
 //! Behaviour worth knowing: a workspace is CREATING (or UPDATING, DELETING)
-//! for `settle_polls` DescribeWorkspace calls before it is ACTIVE (or gone);
+//! for `settle_polls` DescribeWorkspace calls before it is ACTIVE (or gone),
+//! or, set with [`AmgServer::settle_after_time`], until the first
+//! DescribeWorkspace once a time has passed;
 //! a change to a busy workspace is a ConflictException; CreateWorkspace
 //! with a `clientToken` seen before answers the workspace that token created
 //! (while it exists) instead of creating another, so a retried create is
@@ -19,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
@@ -42,6 +44,9 @@ struct Inner {
     calls: Vec<String>,
     faults: Vec<(u16, String, String)>,
     settle_polls: u32,
+    /// How long a transition takes, when it is timed rather than counted
+    /// in polls.
+    settle_time: Option<Duration>,
     grafana: Option<Linked>,
     next_id: u64,
     /// CreateWorkspace client tokens → the workspace each created.
@@ -76,6 +81,8 @@ struct Workspace {
     doc: Value,
     /// DescribeWorkspace calls left before the current transition ends.
     pending: u32,
+    /// When the current transition ends, if transitions are timed.
+    until: Option<Instant>,
     configuration: String,
     permissions: Vec<(String, String, String)>,
     accounts: BTreeMap<String, Account>,
@@ -136,6 +143,7 @@ impl AmgServer {
             calls: Vec::new(),
             faults: Vec::new(),
             settle_polls: 2,
+            settle_time: None,
             grafana: None,
             next_id: 0,
             client_tokens: BTreeMap::new(),
@@ -208,6 +216,12 @@ impl AmgServer {
         self.lock().settle_polls = polls;
     }
 
+    /// Transitions that start from now on take `time` instead of a number
+    /// of polls: the first DescribeWorkspace after it sees them end.
+    pub fn settle_after_time(&self, time: Duration) {
+        self.lock().settle_time = Some(time);
+    }
+
     /// The next `n` requests fail with `status` and error `code`.
     pub fn fail_next(&self, n: usize, status: u16, code: &str) {
         let mut i = self.lock();
@@ -268,6 +282,11 @@ impl Inner {
             st.version = version.to_string();
             st.amg = true;
         }
+    }
+
+    /// When a transition starting now ends, if transitions are timed.
+    fn transition_end(&self) -> Option<Instant> {
+        self.settle_time.map(|t| Instant::now() + t)
     }
 
     fn id(&mut self) -> u64 {
@@ -428,6 +447,7 @@ impl Inner {
         let w = Workspace {
             doc: doc.clone(),
             pending: self.settle_polls,
+            until: self.transition_end(),
             configuration: "{}".into(),
             permissions: Vec::new(),
             accounts: BTreeMap::new(),
@@ -493,10 +513,14 @@ impl Inner {
         let Some(w) = self.workspaces.get_mut(id) else {
             return not_found(&format!("workspace {id}"));
         };
-        if w.pending > 0 {
-            w.pending -= 1;
-        }
-        if w.pending == 0 {
+        let done = match w.until {
+            Some(t) => Instant::now() >= t,
+            None => {
+                w.pending = w.pending.saturating_sub(1);
+                w.pending == 0
+            }
+        };
+        if done {
             let status = w.doc["status"].as_str().unwrap_or_default().to_string();
             match status.as_str() {
                 "DELETING" => {
@@ -512,7 +536,7 @@ impl Inner {
 
     /// The workspace, if it exists and can take a change now.
     fn ready(&mut self, id: &str) -> Result<&mut Workspace, Response> {
-        let settle = self.settle_polls;
+        let (settle, until) = (self.settle_polls, self.transition_end());
         let w = self
             .workspaces
             .get_mut(id)
@@ -528,6 +552,7 @@ impl Inner {
             ));
         }
         w.pending = settle;
+        w.until = until;
         w.doc["modified"] = json!(now());
         Ok(w)
     }
@@ -565,6 +590,7 @@ impl Inner {
         w.doc["authentication"] = json!({ "providers": b["authenticationProviders"] });
         w.doc["status"] = json!("UPDATING");
         w.pending = 0;
+        w.until = None;
         Response::json(
             200,
             &json!({ "authentication": { "providers": b["authenticationProviders"] } }),
@@ -618,7 +644,7 @@ impl Inner {
     }
 
     fn delete(&mut self, id: &str) -> Response {
-        let settle = self.settle_polls;
+        let (settle, until) = (self.settle_polls, self.transition_end());
         let Some(w) = self.workspaces.get_mut(id) else {
             return not_found(&format!("workspace {id}"));
         };
@@ -630,6 +656,7 @@ impl Inner {
         }
         w.doc["status"] = json!("DELETING");
         w.pending = settle;
+        w.until = until;
         if let Some(Linked { tokens, .. }) = &self.grafana {
             let keys: Vec<String> = w
                 .accounts

@@ -88,6 +88,8 @@ impl Object {
 struct Inner {
     upstream: String,
     settle: Duration,
+    /// How long a scraper is CREATING, when not `settle`.
+    scraper_create: Option<Duration>,
     scrapers: BTreeMap<String, Object>,
     /// Workspace ID → its Alertmanager definition.
     definitions: BTreeMap<String, Object>,
@@ -244,6 +246,7 @@ impl AmpDouble {
         let inner = Arc::new(Mutex::new(Inner {
             upstream: upstream.to_string(),
             settle,
+            scraper_create: None,
             scrapers: BTreeMap::new(),
             definitions: BTreeMap::new(),
             calls: Vec::new(),
@@ -284,6 +287,13 @@ impl AmpDouble {
     /// one on purpose takes it from here ([`Tally::take`]).
     pub fn model_check(&self) -> &Tally {
         &self.model_check
+    }
+
+    /// Scrapers created from now on are CREATING for `delay` instead of
+    /// the settle time the double was started with (which their updates
+    /// and deletion, and Alertmanager definitions, still take).
+    pub fn set_scraper_create_delay(&self, delay: Duration) {
+        self.inner.lock().expect("double state").scraper_create = Some(delay);
     }
 
     /// Scrapers created from now on get their access entry in `eks`'s

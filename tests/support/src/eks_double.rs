@@ -11,7 +11,9 @@
 //! (node groups, above all) to an upstream emulator such as moto, and
 //! mirrors each cluster it creates or deletes there, because moto's node
 //! groups need their cluster to exist in moto. Without an upstream, the
-//! other operations answer 404 UnknownOperationException.
+//! other operations answer 404 UnknownOperationException. moto's node
+//! groups are ACTIVE at once; [`EksDouble::set_node_group_delay`] keeps
+//! them CREATING for a while, as EKS does (see `delays`).
 //!
 //! As EKS does, a cluster created with `bootstrapClusterCreatorAdminPermissions`
 //! (true unless it is set false) gets an access entry for the IAM
@@ -45,6 +47,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 mod access;
+mod delays;
+#[cfg(test)]
+mod tests;
+mod upstream;
 
 use crate::aws_model::{Tally, mark_checked};
 use crate::caller::Callers;
@@ -75,6 +81,13 @@ struct Inner {
     throttle: usize,
     fail_next_create: bool,
     settle: Duration,
+    /// How long a cluster is CREATING, when not `settle`.
+    cluster_create: Option<Duration>,
+    /// How long a forwarded node group is CREATING after its create.
+    node_group_create: Duration,
+    /// Node groups created within `node_group_create`: (cluster, node
+    /// group) → when they become ACTIVE.
+    node_groups: BTreeMap<(Key, String), Instant>,
     next_id: u64,
     /// The principal requests come from, when set (else STS is asked).
     acting_as: Option<String>,
@@ -167,46 +180,15 @@ impl Inner {
         }
         let owned = req.segments();
         let segs: Vec<&str> = owned.iter().map(String::as_str).collect();
-        let op = match (req.method.as_str(), segs.as_slice()) {
-            ("POST", ["clusters"]) => "CreateCluster",
-            ("GET", ["clusters"]) => "ListClusters",
-            ("GET", ["clusters", _]) => "DescribeCluster",
-            ("DELETE", ["clusters", _]) => "DeleteCluster",
-            ("POST", ["clusters", _, "updates"]) => "UpdateClusterVersion",
-            ("POST", ["clusters", _, "update-config"]) => "UpdateClusterConfig",
-            ("GET", ["clusters", _, "updates", _]) => "DescribeUpdate",
-            ("POST", ["clusters", _, "access-entries"]) => "CreateAccessEntry",
-            ("GET", ["clusters", _, "access-entries"]) => "ListAccessEntries",
-            ("GET", ["clusters", _, "access-entries", _]) => "DescribeAccessEntry",
-            ("POST", ["clusters", _, "access-entries", _]) => "UpdateAccessEntry",
-            ("DELETE", ["clusters", _, "access-entries", _]) => "DeleteAccessEntry",
-            ("POST", ["clusters", _, "access-entries", _, "access-policies"]) => {
-                "AssociateAccessPolicy"
-            }
-            ("GET", ["clusters", _, "access-entries", _, "access-policies"]) => {
-                "ListAssociatedAccessPolicies"
-            }
-            ("DELETE", ["clusters", _, "access-entries", _, "access-policies", _]) => {
-                "DisassociateAccessPolicy"
-            }
-            ("POST", ["tags", ..]) => "TagResource",
-            ("DELETE", ["tags", ..]) => "UntagResource",
-            ("GET", ["tags", ..]) => "ListTagsForResource",
-            _ => {
-                if let Some(up) = &self.upstream {
-                    self.calls
-                        .push(format!("Forwarded {} {}", req.method, req.path));
-                    return forward(up, req);
-                }
-                return error(
-                    404,
-                    "UnknownOperationException",
-                    &format!(
-                        "the EKS double does not implement {} {}",
-                        req.method, req.path
-                    ),
-                );
-            }
+        let Some(op) = upstream::operation(req.method.as_str(), &segs) else {
+            return error(
+                404,
+                "UnknownOperationException",
+                &format!(
+                    "the EKS double does not implement {} {}",
+                    req.method, req.path
+                ),
+            );
         };
         self.calls.push(op.to_string());
         let name = segs.get(1).copied().unwrap_or_default().to_string();
@@ -390,7 +372,7 @@ impl Inner {
         let fail = std::mem::take(&mut self.fail_next_create);
         let c = Cluster {
             doc: doc.clone(),
-            until: Some(Instant::now() + self.settle),
+            until: Some(Instant::now() + self.cluster_create.unwrap_or(self.settle)),
             fail,
         };
         self.clusters.insert(key.clone(), c);
@@ -574,10 +556,7 @@ impl EksDouble {
             if let Some(refused) = screen.screen(req, Some("eks")) {
                 return refused;
             }
-            handler_inner
-                .lock()
-                .expect("double state")
-                .handle(&mark_checked(req))
+            upstream::serve(&handler_inner, &mark_checked(req))
         }));
         EksDouble {
             server,

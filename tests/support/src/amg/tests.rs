@@ -123,3 +123,29 @@ fn the_linked_grafana_runs_the_workspace_version_and_refuses_core_sigv4_from_12(
     eleven["grafanaVersion"] = json!("11.0");
     assert_eq!(call(&amg, "POST", "/workspaces", eleven).0, 400);
 }
+
+#[test]
+fn timed_transitions_end_at_the_first_describe_after_their_time() {
+    let amg = AmgServer::start();
+    amg.settle_after_time(Duration::from_millis(400));
+    let (s, made) = call(
+        &amg,
+        "POST",
+        "/workspaces",
+        create("t", "token-t", json!({})),
+    );
+    assert_eq!(s, 202);
+    let path = format!("/workspaces/{}", made["workspace"]["id"].as_str().unwrap());
+    let status = || call(&amg, "GET", &path, Value::Null);
+    // Polls alone do not end it.
+    for _ in 0..3 {
+        assert_eq!(status().1["workspace"]["status"], "CREATING");
+    }
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(status().1["workspace"]["status"], "ACTIVE");
+    let (s, _) = call(&amg, "DELETE", &path, Value::Null);
+    assert_eq!(s, 202);
+    assert_eq!(status().1["workspace"]["status"], "DELETING");
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(status().0, 404);
+}

@@ -229,7 +229,7 @@ impl Inner {
             id,
             Object {
                 doc,
-                until: Some(Instant::now() + self.settle),
+                until: Some(Instant::now() + self.scraper_create.unwrap_or(self.settle)),
                 account: account.clone(),
                 region: region.clone(),
             },

@@ -101,7 +101,9 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-fn main() -> ExitCode {
+/// Public so that a program other than this binary can run as the fake
+/// helm (see `FakeHelm::run_as`).
+pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dir) = std::env::var_os("FAKE_HELM_DIR").map(PathBuf::from) else {
         return fail("FAKE_HELM_DIR is not set (this is the test double of helm)");

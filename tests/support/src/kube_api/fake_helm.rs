@@ -11,6 +11,8 @@ use serde_json::Value as Json;
 
 pub struct FakeHelm {
     dir: tempfile::TempDir,
+    /// What meshmon runs as helm, when not the fake-helm binary.
+    program: Option<PathBuf>,
 }
 
 /// One recorded invocation.
@@ -63,13 +65,32 @@ impl FakeHelm {
     pub fn new() -> Self {
         FakeHelm {
             dir: tempfile::tempdir().expect("temp dir"),
+            program: None,
+        }
+    }
+
+    /// A fake helm that meshmon runs as `program` instead of the fake-helm
+    /// binary: a program that includes src/bin/fake-helm.rs and runs its
+    /// `main` when `FAKE_HELM_DIR` is set. For a benchmark, which cargo
+    /// builds without this crate's binaries.
+    pub fn run_as(program: PathBuf) -> Self {
+        FakeHelm {
+            program: Some(program),
+            ..FakeHelm::new()
         }
     }
 
     /// `MESHMON_HELM` and `FAKE_HELM_DIR` for the process that runs helm.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
-            ("MESHMON_HELM".into(), binary().display().to_string()),
+            (
+                "MESHMON_HELM".into(),
+                self.program
+                    .clone()
+                    .unwrap_or_else(binary)
+                    .display()
+                    .to_string(),
+            ),
             (
                 "FAKE_HELM_DIR".into(),
                 self.dir.path().display().to_string(),
