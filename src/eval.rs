@@ -74,6 +74,20 @@ impl Resolve for HashMap<Address, Known> {
     }
 }
 
+/// Nothing known of any object: what a spec's own values are evaluated
+/// against while it loads.
+pub struct Nothing;
+
+impl Resolve for Nothing {
+    fn attribute(&self, _: &Address, _: &str) -> Option<(Option<&Value>, bool)> {
+        None
+    }
+
+    fn knows(&self, _: &Address) -> bool {
+        false
+    }
+}
+
 /// A state is known as [`Known::all`] describes it: every resource, what
 /// every look-up found, and a deposed object where nothing replaced it yet.
 impl Resolve for crate::state::State {

@@ -625,17 +625,21 @@ impl Engine {
             return Ok(false);
         }
         let spec = self.spec();
-        let known = crate::eval::Known::all(&plan.prior);
-        let mut changed = false;
+        // Configured against the state as it is, then recorded in it.
+        let mut instances = Vec::new();
         for c in rehomed {
             let Some(config) =
                 self.providers
-                    .config(&spec, &c.provider, &c.instance, None, &known)?
+                    .config(&spec, &c.provider, &c.instance, None, &plan.prior)?
             else {
                 continue;
             };
             let instance = self.recorded_instance(&c.provider, &c.instance, &config);
-            if let Some(r) = plan.prior.resources.get_mut(&c.address) {
+            instances.push((c.address.clone(), instance));
+        }
+        let mut changed = false;
+        for (address, instance) in instances {
+            if let Some(r) = plan.prior.resources.get_mut(&address) {
                 r.instance = instance;
                 changed = true;
             }

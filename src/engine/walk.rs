@@ -230,39 +230,39 @@ pub async fn run(
                     finished.push(done);
                 }
                 for done in finished.drain(..) {
-                in_flight -= 1;
-                let c = changes[nodes[done.node].change];
-                let journaled = match done.result {
-                    Ok(outcome) => {
-                        succeeded += 1;
-                        let key = c.deposed.clone().or_else(|| depose_keys.get(&c.address).cloned());
-                        let journaled = record(&mut book, c, key, nodes[done.node].kind, outcome, &mut totals, &reporter);
-                        for k in 0..nodes[done.node].dependents.len() {
-                            let d = nodes[done.node].dependents[k];
-                            nodes_dec(&mut nodes, d, &mut ready);
+                    in_flight -= 1;
+                    let c = changes[nodes[done.node].change];
+                    let journaled = match done.result {
+                        Ok(outcome) => {
+                            succeeded += 1;
+                            let key = c.deposed.clone().or_else(|| depose_keys.get(&c.address).cloned());
+                            let journaled = record(&mut book, c, key, nodes[done.node].kind, outcome, &mut totals, &reporter);
+                            for k in 0..nodes[done.node].dependents.len() {
+                                let d = nodes[done.node].dependents[k];
+                                nodes_dec(&mut nodes, d, &mut ready);
+                            }
+                            journaled
                         }
-                        journaled
+                        Err(mut source) => {
+                            reporter.fail(&c.address);
+                            failed += 1;
+                            let journaled = record_failure(&mut book, c, nodes[done.node].kind, &mut source, done.cut_off);
+                            skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
+                            let err = match c.action {
+                                Action::Read => super::lookups::lookup_failed(&engine.spec(), c.address.clone(), source),
+                                _ => Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) },
+                            };
+                            reporter.note(&format!("Error: {err}"));
+                            first_error.get_or_insert(err);
+                            journaled
+                        }
+                    };
+                    if let Err(e) = journaled {
+                        abandoned = in_flight;
+                        reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
+                        journal_failed = Some(e);
+                        break 'walk;
                     }
-                    Err(mut source) => {
-                        reporter.fail(&c.address);
-                        failed += 1;
-                        let journaled = record_failure(&mut book, c, nodes[done.node].kind, &mut source, done.cut_off);
-                        skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
-                        let err = match c.action {
-                            Action::Read => super::lookups::lookup_failed(&engine.spec(), c.address.clone(), source),
-                            _ => Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) },
-                        };
-                        reporter.note(&format!("Error: {err}"));
-                        first_error.get_or_insert(err);
-                        journaled
-                    }
-                };
-                if let Err(e) = journaled {
-                    abandoned = in_flight;
-                    reporter.note(&format!("Error: {e}: stopping now, {in_flight} operation(s) in flight are abandoned."));
-                    journal_failed = Some(e);
-                    break 'walk;
-                }
                 }
             }
             Some(signal) = signals.recv() => {

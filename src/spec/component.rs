@@ -202,10 +202,9 @@ fn keys(
     let Some(for_each) = &call.for_each else {
         return vec![(None, Value::Null)];
     };
-    let nothing = std::collections::HashMap::<crate::addr::Address, crate::eval::Known>::new();
     let scope = crate::eval::Scope {
         vars: variables,
-        resources: &nothing,
+        resources: &crate::eval::Nothing,
     };
     let fail = |message: String| InstanceError {
         message: format!("component `{}`: {message}", call.name),

@@ -473,7 +473,7 @@ impl Loader<'_> {
             }
             return Some(spec);
         }
-        if let Err(errors) = super::expand::expand(&mut spec, &crate::state::State::new()) {
+        if let Err(errors) = super::expand::expand(&mut spec, &crate::eval::Nothing) {
             for e in errors {
                 let source = e.file.clone().unwrap_or_else(|| self.source.clone());
                 let d = Diag::error(e.to_string())
