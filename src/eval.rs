@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use meshmon_provider_sdk::{AttrPath, Map, Schema, Value};
+use meshmon_provider_sdk::{AttrPath, Map, Schema, SortedMap, Value};
 
 use crate::addr::Address;
 use crate::spec::{Expr, Part, RefExpr, Variable};
@@ -262,7 +262,7 @@ impl Scope<'_> {
     pub fn inputs(
         &self,
         schema: &Schema,
-        attrs: &std::collections::BTreeMap<String, Expr>,
+        attrs: &SortedMap<Expr>,
     ) -> Result<(Map, BTreeSet<String>), InputError> {
         let mut out = Map::new();
         let mut sensitive: BTreeSet<String> = schema.names(|a| a.sensitive).collect();

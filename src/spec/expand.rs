@@ -7,10 +7,10 @@
 //! something known only after apply — stays unexpanded and is deferred,
 //! with the reason; what depends on it is deferred with it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Range;
 
-use meshmon_provider_sdk::Value;
+use meshmon_provider_sdk::{SortedMap, Value};
 
 use super::{Expr, RefExpr, ResourceBlock, Spec};
 use crate::addr::Address;
@@ -127,7 +127,7 @@ fn expand_providers(spec: &mut Spec, known: &dyn Resolve) -> Vec<ExpandError> {
             }
         };
         for (key, value) in pairs {
-            let mut config = BTreeMap::new();
+            let mut config = SortedMap::new();
             for (k, e) in &block.config {
                 match each(e, &key, &value) {
                     Ok(e) => {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_provider_sdk::{AttrPath, AttrType, Schema, Value};
+use meshmon_provider_sdk::{AttrPath, AttrType, Schema, SortedMap, Value};
 
 use super::expr::{self, Part, RefExpr};
 use super::node::{self, Key, Node, NodeKind};

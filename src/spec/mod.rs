@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use meshmon_provider_sdk::{AttrPath, Value};
+use meshmon_provider_sdk::{AttrPath, SortedMap, Value};
 
 pub use backend::{LocateError, S3Config, StateLocation, state_location_of};
 pub use expr::{Part, RefExpr};
@@ -147,7 +147,7 @@ pub struct ProviderBlock {
     /// How resources choose it: `aws`, `aws.prod`, or for one instance of
     /// a keyed block `aws.accounts["prod"]`.
     pub name: String,
-    pub config: BTreeMap<String, Expr>,
+    pub config: SortedMap<Expr>,
     /// `for_each` of a keyed block (in `Spec::keyed_providers`).
     pub for_each: Option<Expr>,
     /// Where the block is declared.
@@ -177,7 +177,7 @@ pub struct ResourceBlock {
     /// `aws.accounts["prod"]`), from `provider = "…"` or the provider's
     /// default.
     pub config_block: String,
-    pub attrs: BTreeMap<String, Expr>,
+    pub attrs: SortedMap<Expr>,
     /// Explicit `depends_on` addresses.
     pub depends_on: Vec<Address>,
     pub lifecycle: Lifecycle,
@@ -187,7 +187,7 @@ pub struct ResourceBlock {
     /// The span of each attribute's value as written, so that a problem
     /// found after loading (a lint, an evaluated value a check refuses)
     /// points at the value rather than at the table.
-    pub value_spans: BTreeMap<String, Range<usize>>,
+    pub value_spans: SortedMap<Range<usize>>,
 }
 
 impl Spec {
@@ -277,7 +277,7 @@ pub enum Expr {
     Ref(RefExpr),
     Template(Vec<Part>),
     List(Vec<Expr>),
-    Map(BTreeMap<String, Expr>),
+    Map(SortedMap<Expr>),
 }
 
 impl Expr {

@@ -126,13 +126,25 @@ impl<T: OutputValue> OutputValue for Vec<T> {
     }
 }
 
+/// A table of outputs; an entry without a value is left out.
+fn table_value<T: OutputValue>(entries: impl IntoIterator<Item = (String, T)>) -> Option<Value> {
+    Some(Value::Map(
+        entries
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.into_value()?)))
+            .collect(),
+    ))
+}
+
 impl<T: OutputValue> OutputValue for BTreeMap<String, T> {
     fn into_value(self) -> Option<Value> {
-        Some(Value::Map(
-            self.into_iter()
-                .filter_map(|(k, v)| Some((k, v.into_value()?)))
-                .collect(),
-        ))
+        table_value(self)
+    }
+}
+
+impl<T: OutputValue> OutputValue for crate::SortedMap<T> {
+    fn into_value(self) -> Option<Value> {
+        table_value(self)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod path;
 pub mod resource;
 pub mod schema;
+pub mod sorted_map;
 pub mod testing;
 pub mod value;
 pub mod wait;
@@ -30,4 +31,5 @@ pub use resource::{
     PlanAdvice, Provider, Resource, TOKEN_TAG, Traffic,
 };
 pub use schema::{AttrType, Attribute, BlockCheck, Check, InputsCheck, Schema};
+pub use sorted_map::SortedMap;
 pub use value::{Map, PathSegment, Value, format_path};

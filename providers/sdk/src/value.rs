@@ -3,14 +3,13 @@
 //! only apply can tell (an ARN of a resource not yet created). `Unknown` never
 //! reaches a provider's create/update call and is never written to state.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A map of attribute names to values, ordered so that output is stable.
-pub type Map = BTreeMap<String, Value>;
+pub type Map = crate::sorted_map::SortedMap<Value>;
 
 /// Deepest nesting of a value meshmon records: specs, var files and state
 /// refuse deeper values. The state nests values four levels down and the
@@ -293,18 +292,8 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::List(out))
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(k) = map.next_key::<String>()? {
-            if out.contains_key(&k) {
-                return Err(serde::de::Error::custom(format_args!(
-                    "the key {k:?} appears twice in one table"
-                )));
-            }
-            let v = map.next_value()?;
-            out.insert(k, v);
-        }
-        Ok(Value::Map(out))
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        Map::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Value::Map)
     }
 }
 

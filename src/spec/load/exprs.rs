@@ -68,17 +68,15 @@ impl Loader<'_> {
                     AttrType::Any | AttrType::Json => AttrType::Any,
                     _ => return mismatch(self),
                 };
-                let mut map = BTreeMap::new();
+                let mut map = Vec::with_capacity(fields.len());
                 let mut ok = true;
                 for (k, v) in fields {
                     match self.expr(v, &elem, self_address) {
-                        Some(e) => {
-                            map.insert(k.name.clone(), e);
-                        }
+                        Some(e) => map.push((k.name.clone(), e)),
                         None => ok = false,
                     }
                 }
-                ok.then_some(Expr::Map(map))
+                ok.then(|| Expr::Map(map.into_iter().collect()))
             }
         }
     }

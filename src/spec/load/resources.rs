@@ -141,8 +141,8 @@ impl Loader<'_> {
         block_span: Range<usize>,
         meta: &[&str],
         self_address: Option<&Address>,
-    ) -> BTreeMap<String, Expr> {
-        let mut attrs = BTreeMap::new();
+    ) -> SortedMap<Expr> {
+        let mut attrs = SortedMap::new();
         for (k, v) in fields {
             if meta.contains(&k.name.as_str()) {
                 continue;
