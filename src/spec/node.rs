@@ -104,17 +104,19 @@ pub const NON_FINITE: &str = "`inf` and `nan` cannot be used: every value is rec
 pub const MAX_DEPTH: usize = meshmon_provider_sdk::value::MAX_DEPTH;
 
 fn table(t: DeTable<'_>, depth: usize, errors: &mut Vec<SyntaxError>) -> NodeKind {
-    NodeKind::Table(
-        t.into_iter()
-            .map(|(k, v)| {
-                let key = Key {
-                    span: k.span(),
-                    name: k.into_inner().into_owned(),
-                };
-                (key, node(v, depth + 1, errors))
-            })
-            .collect(),
-    )
+    let mut fields: Vec<(Key, Node)> = t
+        .into_iter()
+        .map(|(k, v)| {
+            let key = Key {
+                span: k.span(),
+                name: k.into_inner().into_owned(),
+            };
+            (key, node(v, depth + 1, errors))
+        })
+        .collect();
+    // Tables are read in name order, whatever order they are written in.
+    fields.sort_unstable_by(|a, b| a.0.name.cmp(&b.0.name));
+    NodeKind::Table(fields)
 }
 
 fn node(v: Spanned<DeValue<'_>>, depth: usize, errors: &mut Vec<SyntaxError>) -> Node {
