@@ -85,6 +85,9 @@ pub fn compare(
     now: &Current,
     sensitive: BTreeSet<String>,
 ) -> Option<Drift> {
+    if prior.inputs == now.inputs && prior.outputs == now.outputs {
+        return None;
+    }
     let before = prior.attributes();
     let after = now.attributes();
     let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();

@@ -22,14 +22,18 @@ pub struct Graph {
 impl Graph {
     pub fn build(spec: &Spec) -> Graph {
         let mut graph = DiGraph::with_capacity(spec.resources.len(), spec.resources.len() * 2);
-        let mut index = BTreeMap::new();
-        for addr in spec.resources.keys() {
-            index.insert(addr.clone(), graph.add_node(addr.clone()));
-        }
-        for (addr, r) in &spec.resources {
+        // Nodes are added in address order, so the index is built from a
+        // sorted sequence (in bulk) and each block's node is its position.
+        let index: BTreeMap<Address, NodeIndex> = spec
+            .resources
+            .keys()
+            .map(|addr| (addr.clone(), graph.add_node(addr.clone())))
+            .collect();
+        for (from, r) in spec.resources.values().enumerate() {
+            let from = NodeIndex::new(from);
             for dep in r.dependencies(spec) {
                 if let Some(&to) = index.get(&dep) {
-                    graph.add_edge(index[addr], to, ());
+                    graph.add_edge(from, to, ());
                 }
             }
         }

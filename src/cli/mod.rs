@@ -397,11 +397,23 @@ async fn plan_cmd(
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    let code = if args.detailed_exitcode && plan.has_changes() {
         2
     } else {
         0
-    })
+    };
+    left_to_exit(plan);
+    left_to_exit(spec);
+    Ok(code)
+}
+
+/// Plain data a command has finished with (a plan with its state, a
+/// spec), left for the process's exit to reclaim: freeing 100,000 records
+/// one allocation at a time takes a tenth of a large plan's run, and
+/// nothing is waiting for that memory. Only for values whose drop does
+/// nothing but free memory.
+fn left_to_exit<T>(done: T) {
+    std::mem::forget(done);
 }
 
 /// A saved plan fixes the spec, the variables and the options; a flag that

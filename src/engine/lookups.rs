@@ -116,23 +116,25 @@ impl Engine {
                     }
                     Ready::Now(read) => {
                         let providers = self.providers.clone();
-                        reads.spawn(address.clone(), async move {
-                            let ctx = OpContext::quiet(address.to_string());
-                            let found = async {
-                                providers
-                                    .lookup(&read.provider, &read.config, &read.type_name)
-                                    .await
-                                    .map_err(|e| {
-                                        let mut err = ProviderError::new(e.to_string());
-                                        err.hint = e.hint();
-                                        err
-                                    })?
-                                    .find(&ctx, &read.inputs)
-                                    .await
-                            }
+                        reads
+                            .spawn(address.clone(), async move {
+                                let ctx = OpContext::quiet(address.to_string());
+                                let found = async {
+                                    providers
+                                        .lookup(&read.provider, &read.config, &read.type_name)
+                                        .await
+                                        .map_err(|e| {
+                                            let mut err = ProviderError::new(e.to_string());
+                                            err.hint = e.hint();
+                                            err
+                                        })?
+                                        .find(&ctx, &read.inputs)
+                                        .await
+                                }
+                                .await;
+                                (read, found)
+                            })
                             .await;
-                            (read, found)
-                        });
                     }
                 }
             }

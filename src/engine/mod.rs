@@ -268,8 +268,16 @@ impl Providers {
         config: &Map,
         type_name: &str,
     ) -> Result<Arc<dyn meshmon_provider_sdk::Resource>, Error> {
-        self.get(provider, config)
-            .await?
+        Self::offered(&self.get(provider, config).await?, provider, type_name)
+    }
+
+    /// The resource type `type_name` of a configured provider.
+    pub fn offered(
+        configured: &Arc<dyn Configured>,
+        provider: &str,
+        type_name: &str,
+    ) -> Result<Arc<dyn meshmon_provider_sdk::Resource>, Error> {
+        configured
             .resource(type_name)
             .ok_or_else(|| Error::ProviderConfig {
                 provider: provider.to_string(),
@@ -461,6 +469,7 @@ impl Engine {
         }
         let mut plan = plan::compute(
             &spec,
+            &graph,
             &self.registry,
             prior,
             drift.clone(),
@@ -497,6 +506,7 @@ impl Engine {
             }
             plan = plan::compute(
                 &spec,
+                &graph,
                 &self.registry,
                 prior,
                 drift.clone(),
@@ -568,7 +578,8 @@ impl Engine {
             let ctx = OpContext::quiet(change.address.to_string()).in_lineage(lineage.clone());
             asks.spawn(i, async move {
                 tokio::time::timeout(LOOK_AHEAD_DEADLINE, resource.look_ahead(&ctx, &inputs)).await
-            });
+            })
+            .await;
         }
         while let Some((i, found)) = asks.next().await {
             let notes = match found {

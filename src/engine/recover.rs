@@ -69,28 +69,33 @@ impl Engine {
                 let key = address.clone();
                 let sensitive = p.sensitive_attributes.iter().cloned().collect();
                 self.secrets.learn_attributes([&p.inputs], &sensitive);
-                tasks.spawn(key, async move {
-                    let found = async {
-                        let res = providers
-                            .resource(&p.provider, &config, &p.type_name)
-                            .await?;
-                        let ctx =
-                            OpContext::new(address.to_string(), block_timeout, Arc::new(|_| {}))
-                                .with_intent(Intent {
-                                    token: p.token.clone(),
-                                    lineage,
-                                });
-                        res.recover(&ctx, &p.inputs)
-                            .await
-                            .map_err(|e| Error::Provider {
-                                address: address.clone(),
-                                operation: "recover",
-                                source: Box::new(e),
-                            })
-                    }
+                tasks
+                    .spawn(key, async move {
+                        let found = async {
+                            let res = providers
+                                .resource(&p.provider, &config, &p.type_name)
+                                .await?;
+                            let ctx = OpContext::new(
+                                address.to_string(),
+                                block_timeout,
+                                Arc::new(|_| {}),
+                            )
+                            .with_intent(Intent {
+                                token: p.token.clone(),
+                                lineage,
+                            });
+                            res.recover(&ctx, &p.inputs)
+                                .await
+                                .map_err(|e| Error::Provider {
+                                    address: address.clone(),
+                                    operation: "recover",
+                                    source: Box::new(e),
+                                })
+                        }
+                        .await;
+                        (p, found)
+                    })
                     .await;
-                    (p, found)
-                });
             }
             let mut failed = Vec::new();
             while let Some((address, joined)) = tasks.next().await {

@@ -5,15 +5,25 @@
 //! object that could not be checked. An object whose provider cannot be
 //! configured yet (its cluster is not in the state) keeps its record.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use meshmon_provider_sdk::{Map, OpContext, ProviderError};
+use meshmon_provider_sdk::{Configured, Map, OpContext, ProviderError};
+use tokio::sync::OnceCell;
 
 use super::tasks::Bounded;
-use super::{Engine, Error};
+use super::{Engine, Error, Providers};
 use crate::addr::Address;
 use crate::drift::{self, Drift};
 use crate::state::{DeposedKey, ResourceState, State};
+
+/// A provider instance the reads go through: its configuration, and the
+/// provider configured with it once the first read needs it.
+struct Instance {
+    config: Arc<Map>,
+    configured: Arc<OnceCell<Arc<dyn Configured>>>,
+}
 
 /// Which recorded object a read is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -28,8 +38,10 @@ impl Engine {
     /// and the drift.
     pub async fn refresh(&self, state: State) -> Result<(State, Vec<Drift>), Error> {
         let spec = self.spec();
-        // Each instance's configuration, evaluated once.
-        let mut configs: BTreeMap<(String, String), Option<Map>> = BTreeMap::new();
+        // Each instance's configuration, evaluated once, and the provider
+        // configured with it, shared by the reads it makes (configured by
+        // the first of them).
+        let mut instances: HashMap<(&str, Cow<str>), Option<Instance>> = HashMap::new();
         let mut tasks = Bounded::new(self.parallelism);
         let current = state
             .resources
@@ -63,25 +75,33 @@ impl Engine {
             let chosen = spec
                 .resources
                 .get(declared)
-                .map(|b| b.config_block.clone())
+                .map(|b| b.config_block.as_str())
                 .filter(|i| {
-                    spec.providers.contains_key(i)
+                    spec.providers.contains_key(*i)
                         || self
                             .registry
                             .provider(&r.provider)
-                            .is_some_and(|p| p.config_block() == i)
+                            .is_some_and(|p| p.config_block() == *i)
                 });
-            let instance = chosen.unwrap_or_else(|| r.instance_name(&self.registry));
-            let key = (r.provider.clone(), instance);
-            if !configs.contains_key(&key) {
+            let instance = match chosen {
+                Some(i) => Cow::Borrowed(i),
+                None => Cow::Owned(r.instance_name(&self.registry)),
+            };
+            let key = (r.provider.as_str(), instance);
+            if !instances.contains_key(&key) {
                 let config =
                     self.providers
-                        .config(&spec, &key.0, &key.1, r.instance.as_ref(), &state)?;
-                configs.insert(key.clone(), config);
+                        .config(&spec, key.0, &key.1, r.instance.as_ref(), &state)?;
+                let instance = config.map(|config| Instance {
+                    config: Arc::new(config),
+                    configured: Arc::default(),
+                });
+                instances.insert(key.clone(), instance);
             }
-            let Some(config) = configs[&key].clone() else {
+            let Some(instance) = &instances[&key] else {
                 continue;
             };
+            let (config, configured) = (instance.config.clone(), instance.configured.clone());
             let providers = self.providers.clone();
             self.secrets
                 .learn_attributes([&r.inputs, &r.outputs], &self.sensitive_of(r));
@@ -90,18 +110,24 @@ impl Engine {
             let (provider, type_name, current) =
                 (r.provider.clone(), r.type_name.clone(), r.current());
             let address = address.clone();
-            tasks.spawn(object, async move {
-                let res = providers.resource(&provider, &config, &type_name).await?;
-                let ctx = OpContext::quiet(address.to_string());
-                res.read(&ctx, &current)
-                    .await
-                    .map_err(|source| Error::Provider {
-                        address,
-                        operation: "read",
-                        source: Box::new(source),
-                    })
-            });
+            tasks
+                .spawn(object, async move {
+                    let configured = configured
+                        .get_or_try_init(|| providers.get(&provider, &config))
+                        .await?;
+                    let res = Providers::offered(configured, &provider, &type_name)?;
+                    let ctx = OpContext::quiet(address.to_string());
+                    res.read(&ctx, &current)
+                        .await
+                        .map_err(|source| Error::Provider {
+                            address,
+                            operation: "read",
+                            source: Box::new(source),
+                        })
+                })
+                .await;
         }
+        drop(instances);
         let mut refreshed = state;
         let mut drift = Vec::new();
         let mut failed = Vec::new();

@@ -3,11 +3,9 @@
 //! every pending create. A task that panics (a bug in a provider, say) is
 //! that object's failure, reported with the rest; the process goes on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::Arc;
 
-use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 
 /// How many operations run at once unless `--parallelism` says otherwise:
@@ -17,11 +15,15 @@ use tokio::task::{Id, JoinSet};
 /// becoming ACTIVE) does not hold back the others.
 pub const DEFAULT_PARALLELISM: usize = 256;
 
-/// Tasks keyed by what they work on.
+/// Tasks keyed by what they work on. At most `limit` exist at once: a
+/// task is started only when a slot is free, so 100,000 objects make 100,000
+/// tasks one after another, never all at once.
 pub(crate) struct Bounded<K, T> {
-    permits: Arc<Semaphore>,
+    limit: usize,
     tasks: JoinSet<T>,
     keys: HashMap<Id, K>,
+    /// Tasks that finished while a slot was awaited, for `next`.
+    finished: VecDeque<(K, Result<T, Panicked>)>,
 }
 
 /// A task that panicked, with what it said.
@@ -42,25 +44,34 @@ impl<K, T: Send + 'static> Bounded<K, T> {
     /// At most `limit` tasks run at once (at least one).
     pub(crate) fn new(limit: usize) -> Self {
         Bounded {
-            permits: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+            limit: limit.max(1),
             tasks: JoinSet::new(),
             keys: HashMap::new(),
+            finished: VecDeque::new(),
         }
     }
 
-    /// Starts `work` for `key` as soon as a slot is free.
-    pub(crate) fn spawn(&mut self, key: K, work: impl Future<Output = T> + Send + 'static) {
-        let permits = self.permits.clone();
-        let handle = self.tasks.spawn(async move {
-            // The semaphore is never closed, so a permit always comes.
-            let _permit = permits.acquire_owned().await;
-            work.await
-        });
+    /// Starts `work` for `key` once a slot is free (waiting for a task to
+    /// finish if none is).
+    pub(crate) async fn spawn(&mut self, key: K, work: impl Future<Output = T> + Send + 'static) {
+        if self.tasks.len() >= self.limit
+            && let Some(done) = self.join_next().await
+        {
+            self.finished.push_back(done);
+        }
+        let handle = self.tasks.spawn(work);
         self.keys.insert(handle.id(), key);
     }
 
     /// The next task to finish, with its key; `None` when all have.
     pub(crate) async fn next(&mut self) -> Option<(K, Result<T, Panicked>)> {
+        match self.finished.pop_front() {
+            Some(done) => Some(done),
+            None => self.join_next().await,
+        }
+    }
+
+    async fn join_next(&mut self) -> Option<(K, Result<T, Panicked>)> {
         let joined = self.tasks.join_next_with_id().await?;
         let (id, result) = match joined {
             Ok((id, value)) => (id, Ok(value)),
@@ -93,12 +104,15 @@ mod tests {
     async fn a_panicking_task_is_its_keys_failure_and_the_others_finish() {
         let mut tasks = Bounded::new(2);
         for i in 0..5u32 {
-            tasks.spawn(i, async move {
-                if i == 3 {
-                    panic!("boom {i}");
-                }
-                i * 10
-            });
+            tasks
+                .spawn(i, async move {
+                    if i == 3 {
+                        panic!("boom {i}");
+                    }
+                    i * 10
+                })
+                .await;
+            assert!(tasks.tasks.len() <= 2, "at most two tasks at once");
         }
         let mut seen = Vec::new();
         while let Some((k, r)) = tasks.next().await {

@@ -376,6 +376,7 @@ pub type Advisor<'a> = dyn Fn(&ResourceBlock, Option<&Current>, &Map) -> PlanAdv
 /// Diffs the spec against the (refreshed) prior state.
 pub fn compute(
     spec: &Spec,
+    graph: &Graph,
     registry: &Registry,
     mut prior: State,
     drift: Vec<Drift>,
@@ -414,7 +415,6 @@ pub fn compute(
         instances.dedup();
         *list = instances;
     }
-    let graph = Graph::build(spec);
     let mut changes = Vec::new();
     let mut failed = Vec::new();
     let mut unplanned: HashSet<Address> = HashSet::new();
@@ -433,7 +433,7 @@ pub fn compute(
             changes.push(deletion(registry, addr, r));
         }
     } else if !options.refresh_only {
-        let selected = apply_selection(&graph, &options.targets);
+        let selected = apply_selection(graph, &options.targets);
         let order = petgraph::algo::toposort(&graph.graph, None)
             .expect("cycles are rejected when the spec loads");
         for idx in order.into_iter().rev() {
@@ -477,7 +477,7 @@ pub fn compute(
                 at: &known,
             };
             let change = match plan_resource(
-                spec, registry, block, existing, &graph, &planning, &options, advise,
+                spec, registry, block, existing, graph, &planning, &options, advise,
             ) {
                 Ok(change) => change,
                 Err(e) => {

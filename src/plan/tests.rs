@@ -56,9 +56,16 @@ fn actions(plan: &Plan) -> Vec<(String, Action)> {
 }
 
 fn compute_with(spec: &Spec, registry: &Registry, state: State, options: PlanOptions) -> Plan {
-    compute(spec, registry, state, Vec::new(), options, &|_, _, _| {
-        PlanAdvice::default()
-    })
+    let graph = crate::graph::Graph::build(spec);
+    compute(
+        spec,
+        &graph,
+        registry,
+        state,
+        Vec::new(),
+        options,
+        &|_, _, _| PlanAdvice::default(),
+    )
     .unwrap()
 }
 
@@ -201,6 +208,7 @@ fn an_unknown_target_is_an_error_naming_it() {
     let (spec, registry) = setup(SPEC);
     let err = compute(
         &spec,
+        &crate::graph::Graph::build(&spec),
         &registry,
         state(),
         Vec::new(),
