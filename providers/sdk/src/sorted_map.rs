@@ -19,6 +19,9 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Up to this many entries a map's storage is exactly its entries.
+const EXACT_UP_TO: usize = 8;
+
 /// Names to values, in name order.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SortedMap<V>(LiteMap<String, V>);
@@ -44,7 +47,39 @@ impl<V> SortedMap<V> {
         if let Some(i) = entries.windows(2).position(|w| w[0].0 == w[1].0) {
             return Err(DuplicateKey(entries.swap_remove(i).0));
         }
-        Ok(SortedMap(LiteMap::from_sorted_store_unchecked(entries)))
+        let mut m = SortedMap(LiteMap::from_sorted_store_unchecked(entries));
+        m.fit();
+        Ok(m)
+    }
+
+    /// Inserts `value` at `key`, returning what was there. A map of a few
+    /// entries grows one slot at a time: the vector's usual growth (to
+    /// four, then doubling) would leave most of a small table's slots
+    /// empty, and most tables are small.
+    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+        if self.0.len() < EXACT_UP_TO {
+            self.edit(|v| {
+                if v.len() == v.capacity() {
+                    v.reserve_exact(1);
+                }
+            });
+        }
+        self.0.insert(key, value)
+    }
+
+    /// Changes the entries' vector in place; `f` must keep them sorted
+    /// and unique.
+    fn edit(&mut self, f: impl FnOnce(&mut Vec<(String, V)>)) {
+        let mut v = std::mem::take(&mut self.0).into_tuple_vec();
+        f(&mut v);
+        self.0 = LiteMap::from_sorted_store_unchecked(v);
+    }
+
+    /// Gives back the vector's slots beyond a small map's entries.
+    fn fit(&mut self) {
+        if self.0.len() <= EXACT_UP_TO {
+            self.edit(Vec::shrink_to_fit);
+        }
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
@@ -147,13 +182,16 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for SortedMap<V> {
 /// The last of equal keys wins, as for `BTreeMap`.
 impl<V> FromIterator<(String, V)> for SortedMap<V> {
     fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
-        SortedMap(iter.into_iter().collect())
+        let mut m = SortedMap(iter.into_iter().collect());
+        m.fit();
+        m
     }
 }
 
 impl<V> Extend<(String, V)> for SortedMap<V> {
     fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, iter: I) {
-        self.0.extend(iter)
+        self.0.extend(iter);
+        self.fit();
     }
 }
 
@@ -224,6 +262,18 @@ mod tests {
         assert_eq!(m.keys().collect::<Vec<_>>(), ["c", "m", "x"]);
         assert_eq!(m.remove("m"), Some(1));
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn a_small_map_holds_exactly_its_entries() {
+        let mut m = SortedMap::new();
+        m.insert("b".to_string(), 1);
+        m.insert("a".to_string(), 2);
+        assert_eq!(std::mem::take(&mut m.0).into_tuple_vec().capacity(), 2);
+        let collected: SortedMap<i32> = vec![("x".to_string(), 1), ("y".to_string(), 2)]
+            .into_iter()
+            .collect();
+        assert_eq!(collected.0.into_tuple_vec().capacity(), 2);
     }
 
     #[test]
