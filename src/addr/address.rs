@@ -6,6 +6,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 /// A managed resource, or a look-up that only reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Mode {
@@ -20,13 +22,17 @@ pub struct Step {
     pub key: Option<String>,
 }
 
+/// Type, name and key are kept inline when short (up to 24 bytes, as they
+/// nearly always are): comparing two addresses, which every map keyed by
+/// address does a dozen times a look-up, then reads no memory beyond the
+/// two addresses themselves.
 #[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Inner {
     components: Vec<Step>,
     mode: Mode,
-    type_name: String,
-    name: String,
-    key: Option<String>,
+    type_name: CompactString,
+    name: CompactString,
+    key: Option<CompactString>,
 }
 
 /// The address of a resource or look-up, or of one keyed instance of it.
@@ -51,23 +57,39 @@ impl Address {
         name: impl Into<String>,
         key: Option<String>,
     ) -> Address {
+        Address::of(
+            components,
+            mode,
+            CompactString::from(type_name.into()),
+            CompactString::from(name.into()),
+            key.map(CompactString::from),
+        )
+    }
+
+    fn of(
+        components: Vec<Step>,
+        mode: Mode,
+        type_name: CompactString,
+        name: CompactString,
+        key: Option<CompactString>,
+    ) -> Address {
         Address(Arc::new(Inner {
             components,
             mode,
-            type_name: type_name.into(),
-            name: name.into(),
+            type_name,
+            name,
             key,
         }))
     }
 
     /// The same object's instance `key`.
     pub fn with_key(&self, key: impl Into<String>) -> Address {
-        Address::new(
+        Address::of(
             self.0.components.clone(),
             self.0.mode,
             self.0.type_name.clone(),
             self.0.name.clone(),
-            Some(key.into()),
+            Some(CompactString::from(key.into())),
         )
     }
 
@@ -75,7 +97,7 @@ impl Address {
     pub fn within(&self, steps: &[Step]) -> Address {
         let mut components = steps.to_vec();
         components.extend(self.0.components.iter().cloned());
-        Address::new(
+        Address::of(
             components,
             self.0.mode,
             self.0.type_name.clone(),
@@ -116,7 +138,7 @@ impl Address {
         if self.0.key.is_none() && self.0.components.iter().all(|s| s.key.is_none()) {
             return self.clone();
         }
-        Address::new(
+        Address::of(
             self.0
                 .components
                 .iter()
