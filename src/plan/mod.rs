@@ -67,7 +67,8 @@ pub struct Change {
     pub before: Option<Map>,
     /// Attributes after apply, `Unknown` where only apply can tell.
     pub after: Option<Map>,
-    /// The inputs apply will send, `Unknown` where not yet known.
+    /// The inputs apply will send, `Unknown` where not yet known; none for
+    /// a change that sends nothing (no-op, delete).
     pub inputs: Option<Map>,
     pub sensitive: BTreeSet<String>,
     /// Why a replace: attribute paths that force it, or another reason.
@@ -415,7 +416,7 @@ pub fn compute(
         instances.dedup();
         *list = instances;
     }
-    let mut changes = Vec::new();
+    let mut changes = Vec::with_capacity(spec.resources.len());
     let mut failed = Vec::new();
     let mut unplanned: HashSet<Address> = HashSet::new();
     // Blocks that wait for keys known only after apply, and what needs
@@ -764,7 +765,10 @@ fn plan_resource(
         }
         change.after = Some(after);
     }
-    change.inputs = Some(desired);
+    // Apply sends these inputs; nothing is sent for what stays as it is.
+    if change.action != Action::NoOp {
+        change.inputs = Some(desired);
+    }
     change.sensitive = sensitive;
     Ok(change)
 }

@@ -74,7 +74,7 @@ pub fn instantiate(spec: &mut Spec) -> Result<(), Vec<InstanceError>> {
                 b.attrs.insert(k, e);
             }
             if let Some(f) = &b.for_each {
-                b.for_each = Some(replace(f, b.value_span("for_each")));
+                b.for_each = Some(Box::new(replace(f, b.value_span("for_each"))));
             }
         }
     }
@@ -320,7 +320,7 @@ fn instance_blocks(
             }
             if let Some(f) = &block.for_each {
                 match rewrite(f, scope, &nested) {
-                    Ok(e) => b.for_each = Some(e),
+                    Ok(e) => b.for_each = Some(Box::new(e)),
                     Err(m) => fail(
                         format!("`for_each` of {}: {m}", b.address),
                         block.value_span("for_each"),

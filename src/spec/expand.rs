@@ -221,7 +221,7 @@ fn instance(block: &ResourceBlock, key: &str, value: &Value) -> Result<ResourceB
         i.provider_each = false;
     }
     i.address = block.address.with_key(key);
-    i.each = Some((key.to_string(), value.clone()));
+    i.each = Some(Box::new((key.to_string(), value.clone())));
     for e in i.attrs.values_mut() {
         *e = each(e, key, value)?;
     }

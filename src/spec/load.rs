@@ -115,6 +115,7 @@ fn load_part(
     let source = crate::diag::source(&path.display().to_string(), shown);
     let mut cx = Loader {
         text: &text,
+        shared_text: text.clone(),
         source: source.clone(),
         base_dir: base_dir.to_path_buf(),
         pinned_files: vars.pinned_files.clone(),
@@ -197,6 +198,8 @@ fn secret_defaults_blanked(text: &Arc<String>, root: &Node) -> Arc<String> {
 
 struct Loader<'a> {
     text: &'a str,
+    /// The same text, shared with the spec it loads into.
+    shared_text: Arc<String>,
     source: Source,
     base_dir: PathBuf,
     /// `file()` reads these instead of the disk (a saved plan's).
@@ -440,7 +443,7 @@ impl Loader<'_> {
             backend,
             path: path.to_path_buf(),
             base_dir: self.base_dir.clone(),
-            text: Arc::new(self.text.to_string()),
+            text: self.shared_text.clone(),
             source: self.source.clone(),
             variables: std::mem::take(&mut self.variables),
             providers,

@@ -160,9 +160,11 @@ pub struct ProviderBlock {
 pub struct ResourceBlock {
     /// `for_each`: the keys (and values) of the block's instances. Set on
     /// a keyed block as declared (in `Spec::keyed`), never on an instance.
-    pub for_each: Option<Expr>,
+    /// Boxed, as `each`: most blocks have neither, and a spec holds
+    /// every block at once.
+    pub for_each: Option<Box<Expr>>,
     /// For an instance of a keyed block: its key and value.
-    pub each: Option<(String, Value)>,
+    pub each: Option<Box<(String, Value)>>,
     /// `provider = "NAME.INSTANCE[each.key]"`: `config_block` names the
     /// keyed provider block, and each instance takes its own key's.
     pub provider_each: bool,

@@ -544,7 +544,12 @@ pub use meshmon_provider_sdk::value::MAX_DEPTH as MAX_VALUE_DEPTH;
 /// nested deeper than its recursion limit: that is found by one scan of
 /// the text rather than by parsing it again.
 pub fn to_checked_json(state: &State, origin: &str) -> Result<Vec<u8>, StateError> {
-    let mut json = serde_json::to_vec_pretty(state).map_err(|e| StateError::Unwritable {
+    // Room for a typical record up front: the buffer then does not grow
+    // by doubling, each step holding the old copy and the new at once (a
+    // large allocation's untouched pages take no memory).
+    let records = state.resources.len() + state.data.len() + state.deposed.len();
+    let mut json = Vec::with_capacity(1024 * (records + 1));
+    serde_json::to_writer_pretty(&mut json, state).map_err(|e| StateError::Unwritable {
         path: origin.to_string(),
         message: e.to_string(),
     })?;

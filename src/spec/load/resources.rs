@@ -307,7 +307,7 @@ impl Loader<'_> {
         }
         self.in_keyed = false;
         Some(ResourceBlock {
-            for_each,
+            for_each: for_each.map(Box::new),
             each: None,
             provider_each,
             origin: None,
