@@ -89,17 +89,21 @@ where
             self,
             mut map: A,
         ) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some(k) = map.next_key::<K>()? {
-                if out.contains_key(&k) {
-                    return Err(serde::de::Error::custom(format_args!(
-                        "`{k}` appears twice"
-                    )));
-                }
-                let v = map.next_value()?;
-                out.insert(k, v);
+            // Collected, then checked and built in one pass: a state is
+            // written in key order, and a sorted sequence builds a B-tree
+            // without searching it once per key.
+            let mut entries: Vec<(K, V)> = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
             }
-            Ok(out)
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "`{}` appears twice",
+                    w[0].0
+                )));
+            }
+            Ok(entries.into_iter().collect())
         }
     }
     d.deserialize_map(Unique(std::marker::PhantomData))
