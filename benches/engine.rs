@@ -38,6 +38,9 @@ const CHAIN_LEN: usize = 10;
 const APPLY_1K_TARGET: Duration = Duration::from_secs(1);
 const APPLY_10K_TARGET: Duration = Duration::from_secs(10);
 const PEAK_RSS_TARGET_MIB: f64 = 200.0;
+const APPLY_100K_TARGET: Duration = Duration::from_secs(3);
+const REPLAN_100K_TARGET: Duration = Duration::from_secs(2);
+const PEAK_KIB_PER_RESOURCE_TARGET: f64 = 4.0;
 
 /// The sleep run: chain A is three sleeps in sequence, B, C and D one each,
 /// and the rest stand alone, so the critical path is chain A.
@@ -316,31 +319,54 @@ fn report(rows: &[Row]) {
         );
     }
 
-    let apply = |size: usize| {
+    let wall = |size: usize, phase: &str| {
         rows.iter()
-            .find(|r| r.size == size && r.phase == "apply")
+            .find(|r| r.size == size && r.phase == phase)
             .map(|r| r.m.wall)
     };
     let mut targets = Vec::new();
-    if let Some(w) = apply(1_000) {
+    if let Some(w) = wall(1_000, "apply") {
         targets.push(format!(
             "apply of 1,000 < 1 s: {:.0} ms ({})",
             ms(w),
             met(w < APPLY_1K_TARGET)
         ));
     }
-    if let Some(w) = apply(10_000) {
+    if let Some(w) = wall(10_000, "apply") {
         targets.push(format!(
             "apply of 10,000 < 10 s: {:.0} ms ({})",
             ms(w),
             met(w < APPLY_10K_TARGET)
         ));
     }
-    if let Some(peak) = rows.iter().map(|r| r.m.peak_rss_kib).max() {
+    let peak = |size: usize| {
+        rows.iter()
+            .filter(|r| r.size == size)
+            .map(|r| r.m.peak_rss_kib)
+            .max()
+    };
+    if let Some(peak) = peak(10_000) {
         let peak = mib(peak);
         targets.push(format!(
-            "peak memory < 200 MB: {peak:.1} MB ({})",
+            "peak memory of 10,000 < 200 MB: {peak:.1} MB ({})",
             met(peak < PEAK_RSS_TARGET_MIB)
+        ));
+    }
+    if let (Some(apply), Some(replan), Some(peak)) = (
+        wall(100_000, "apply"),
+        wall(100_000, "re-plan (no-op)"),
+        peak(100_000),
+    ) {
+        // Kilobytes of 1,024 bytes, as `ru_maxrss` counts them.
+        let per_resource = peak as f64 / 100_000.0;
+        targets.push(format!(
+            "apply of 100,000 <= 3 s: {:.0} ms ({}); no-op re-plan of 100,000 <= 2 s: {:.0} ms ({}); \
+             peak memory of 100,000 <= 4 KB a resource: {per_resource:.2} KB ({})",
+            ms(apply),
+            met(apply <= APPLY_100K_TARGET),
+            ms(replan),
+            met(replan <= REPLAN_100K_TARGET),
+            met(per_resource <= PEAK_KIB_PER_RESOURCE_TARGET)
         ));
     }
     println!("\nTargets: {}", targets.join("; "));

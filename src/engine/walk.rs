@@ -93,12 +93,15 @@ pub async fn run(
     let mut nodes = schedule(&changes, &state);
 
     // The objects as they were when the walk began: what destroys and
-    // updates act on, even after a create_before_destroy replaced the record.
-    // Only those the plan acts on: a copy of every record would double an
-    // apply's memory.
+    // updates act on. Only a create_before_destroy replace changes a record
+    // before its own delete runs (its create records the new object
+    // first), so only those are copied here; every other operation finds
+    // its object in the state as it is when the operation starts, which is
+    // as it was (a copy of every record would double a destroy's memory).
     let originals: HashMap<Address, Current> = changes
         .iter()
         .filter(|c| c.deposed.is_none())
+        .filter(|c| c.action == Action::Replace && c.create_before_destroy)
         .filter_map(|c| {
             let r = state.resources.get(&c.address)?;
             Some((c.address.clone(), r.current()))
@@ -153,9 +156,16 @@ pub async fn run(
             let kind = nodes[n].kind;
             // The old half of a create_before_destroy replace is deposed
             // during the walk, but `originals` still holds it as it was.
+            let recorded;
             let original = match &c.deposed {
                 Some(key) => deposed_originals.get(key),
-                None => originals.get(&c.address),
+                None => match originals.get(&c.address) {
+                    Some(o) => Some(o),
+                    None => {
+                        recorded = book.state.resources.get(&c.address).map(|r| r.current());
+                        recorded.as_ref()
+                    }
+                },
             };
             // References see the objects as the journal has them so far.
             let op = match prepare(engine, kind, c, original, &book.state) {
