@@ -544,13 +544,14 @@ async fn apply_cmd(
         registry: &registry,
         auto_approve,
     };
-    match apply::apply(&engine, &store, request, &driver).await? {
+    let outcome = apply::apply(&engine, &store, request, &driver).await?;
+    match &outcome {
         Outcome::Refreshed { recorded } => {
-            if recorded {
+            if *recorded {
                 out.print("\nThe state now matches the real world.\n");
             }
         }
-        Outcome::NoChanges { state } => print_outputs(&state, out),
+        Outcome::NoChanges { state } => print_outputs(state, out),
         Outcome::Applied {
             state,
             totals,
@@ -558,7 +559,7 @@ async fn apply_cmd(
             destroy,
         } => {
             let elapsed = elapsed.as_secs_f64();
-            if destroy {
+            if *destroy {
                 out.print(&format!(
                     "\n{} Resources: {} destroyed. ({elapsed:.1}s)\n",
                     out.palette.green.apply_to("Destroy complete!"),
@@ -576,9 +577,11 @@ async fn apply_cmd(
             if let Some(line) = render::throttling_line(&registry.throttling()) {
                 out.print(&format!("{line}\n"));
             }
-            print_outputs(&state, out);
+            print_outputs(state, out);
         }
     }
+    left_to_exit(outcome);
+    left_to_exit(engine.spec());
     Ok(0)
 }
 
