@@ -96,13 +96,8 @@ where
             while let Some(entry) = map.next_entry()? {
                 entries.push(entry);
             }
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-                return Err(serde::de::Error::custom(format_args!(
-                    "`{}` appears twice",
-                    w[0].0
-                )));
-            }
+            let entries = meshmon_provider_sdk::sorted_map::sorted_unique(entries)
+                .map_err(|k| serde::de::Error::custom(format_args!("`{k}` appears twice")))?;
             Ok(entries.into_iter().collect())
         }
     }

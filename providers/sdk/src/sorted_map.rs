@@ -9,8 +9,6 @@
 //! type adds the few conveniences the code base reads maps through and
 //! prints like a map.
 
-use std::borrow::Borrow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::{Deref, DerefMut, Index};
 
@@ -21,6 +19,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Up to this many entries a map's storage is exactly its entries.
 const EXACT_UP_TO: usize = 8;
+
+/// Entries sorted by key (stably: one pass when they come sorted), or the
+/// first key given twice: how a table read from a file is checked before
+/// it is built, whatever map it is built into.
+pub fn sorted_unique<K: Ord, V>(mut entries: Vec<(K, V)>) -> Result<Vec<(K, V)>, K> {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    match entries.windows(2).position(|w| w[0].0 == w[1].0) {
+        Some(i) => Err(entries.swap_remove(i).0),
+        None => Ok(entries),
+    }
+}
 
 /// Names to values, in name order.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,18 +44,11 @@ impl<V> SortedMap<V> {
         SortedMap(LiteMap::new_vec())
     }
 
-    pub fn with_capacity(n: usize) -> Self {
-        SortedMap(LiteMap::with_capacity(n))
-    }
-
     /// A map from entries in any order, refusing a key given twice
     /// (sorting once: reading a table of n keys costs n log n, whatever
     /// order they come in).
-    pub fn from_unique(mut entries: Vec<(String, V)>) -> Result<Self, DuplicateKey> {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(i) = entries.windows(2).position(|w| w[0].0 == w[1].0) {
-            return Err(DuplicateKey(entries.swap_remove(i).0));
-        }
+    pub fn from_unique(entries: Vec<(String, V)>) -> Result<Self, DuplicateKey> {
+        let entries = sorted_unique(entries).map_err(DuplicateKey)?;
         let mut m = SortedMap(LiteMap::from_sorted_store_unchecked(entries));
         m.fit();
         Ok(m)
@@ -84,23 +86,6 @@ impl<V> SortedMap<V> {
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.0.iter_mut().map(|(_, v)| v)
-    }
-
-    pub fn into_keys(self) -> impl Iterator<Item = String> {
-        self.0.into_iter().map(|(k, _)| k)
-    }
-
-    pub fn into_values(self) -> impl Iterator<Item = V> {
-        self.0.into_iter().map(|(_, v)| v)
-    }
-
-    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&String, &V)>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        let i = self.0.find_index(key).ok()?;
-        self.0.get_indexed(i)
     }
 }
 
@@ -201,15 +186,6 @@ impl<V, const N: usize> From<[(String, V); N]> for SortedMap<V> {
     }
 }
 
-impl<V> From<BTreeMap<String, V>> for SortedMap<V> {
-    fn from(m: BTreeMap<String, V>) -> Self {
-        // Already in order: taken as it is.
-        SortedMap(LiteMap::from_sorted_store_unchecked(
-            m.into_iter().collect(),
-        ))
-    }
-}
-
 impl<V> IntoIterator for SortedMap<V> {
     type Item = (String, V);
     type IntoIter = std::vec::IntoIter<(String, V)>;
@@ -279,7 +255,7 @@ mod tests {
     #[test]
     fn from_unique_refuses_a_key_given_twice() {
         let ok = SortedMap::from_unique(vec![("z".into(), 1), ("a".into(), 2)]).unwrap();
-        assert_eq!(ok.into_keys().collect::<Vec<_>>(), ["a", "z"]);
+        assert_eq!(ok.keys().collect::<Vec<_>>(), ["a", "z"]);
         let twice = SortedMap::from_unique(vec![("k".into(), 1), ("a".into(), 2), ("k".into(), 3)]);
         assert_eq!(twice, Err(DuplicateKey("k".into())));
     }
