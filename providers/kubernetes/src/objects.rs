@@ -251,6 +251,61 @@ impl<K: MetaKind> MetaObject<K> {
         Ok(K::outputs(answered_uid(&op, uid)?))
     }
 
+    /// Whether a namespace named `name` exists and is being deleted: its
+    /// `metadata.deletionTimestamp` is set. The API server still accepts a
+    /// server-side apply to it, and the namespace then vanishes with what
+    /// was recorded.
+    async fn terminating(&self, ctx: &OpContext, name: &str) -> Result<bool, ProviderError> {
+        let api: Api<Namespace> = Api::all(self.conn.client(ctx).await?);
+        let found = retry(|| api.get_opt(name))
+            .await
+            .map_err(|e| error::api(format!("GET {}", self.describe(None, name)), e))?;
+        Ok(found.is_some_and(|n| n.metadata.deletion_timestamp.is_some()))
+    }
+
+    /// Polls until the object is gone, within the operation's timeout.
+    async fn wait_gone(
+        &self,
+        ctx: &OpContext,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<(), ProviderError> {
+        let limit = ctx.timeout.unwrap_or(Duration::from_secs(15 * 60));
+        let mut backoff = Backoff::within(limit);
+        loop {
+            let client = self.conn.client(ctx).await?;
+            let exists = match (K::KIND, ns) {
+                (Kind::ServiceAccount, Some(ns)) => Api::<ServiceAccount>::namespaced(client, ns)
+                    .get_opt(name)
+                    .await
+                    .map(|o| o.is_some()),
+                _ => Api::<Namespace>::all(client)
+                    .get_opt(name)
+                    .await
+                    .map(|o| o.is_some()),
+            };
+            match exists {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) if error::is_transient(&e) => {}
+                Err(e) => return Err(error::api(format!("GET {}", self.describe(ns, name)), e)),
+            }
+            if backoff.expired() {
+                return Err(ProviderError::new(format!(
+                    "{} was still terminating after {}",
+                    self.describe(ns, name),
+                    humantime::format_duration(limit)
+                ))
+                .with_hint("something in it has a finalizer that never completes: look at `kubectl get all -n NAME`"));
+            }
+            ctx.progress(&format!(
+                "waiting for {} to be deleted",
+                self.describe(ns, name)
+            ));
+            backoff.pause().await;
+        }
+    }
+
     /// GETs the object's metadata by name: `None` when it does not exist,
     /// or is a namespace being deleted.
     pub(crate) async fn live(
@@ -400,6 +455,15 @@ impl<K: MetaKind> Declared for MetaObject<K> {
         ctx: &OpContext,
         i: &Inputs<'_, K::Inputs>,
     ) -> Result<K::Outputs, ProviderError> {
+        // A namespace of the same name still terminating (a destroy that
+        // did not wait, or was killed while waiting) would take the apply
+        // and then disappear: wait for it to go first.
+        if let Kind::Namespace = K::KIND {
+            let (_, name) = self.names(i.raw())?;
+            if self.terminating(ctx, name).await? {
+                self.wait_gone(ctx, None, name).await?;
+            }
+        }
         self.apply(ctx, i).await
     }
 
@@ -454,40 +518,7 @@ impl<K: MetaKind> Declared for MetaObject<K> {
         }
         // A namespace stays Terminating until everything in it is gone; a
         // re-create with the same name would fail until then.
-        let limit = ctx.timeout.unwrap_or(Duration::from_secs(15 * 60));
-        let mut backoff = Backoff::within(limit);
-        loop {
-            let client = self.conn.client(ctx).await?;
-            let exists = match (K::KIND, ns) {
-                (Kind::ServiceAccount, Some(ns)) => Api::<ServiceAccount>::namespaced(client, ns)
-                    .get_opt(name)
-                    .await
-                    .map(|o| o.is_some()),
-                _ => Api::<Namespace>::all(client)
-                    .get_opt(name)
-                    .await
-                    .map(|o| o.is_some()),
-            };
-            match exists {
-                Ok(false) => return Ok(()),
-                Ok(true) => {}
-                Err(e) if error::is_transient(&e) => {}
-                Err(e) => return Err(error::api(format!("GET {}", self.describe(ns, name)), e)),
-            }
-            if backoff.expired() {
-                return Err(ProviderError::new(format!(
-                    "{} was still terminating after {}",
-                    self.describe(ns, name),
-                    humantime::format_duration(limit)
-                ))
-                .with_hint("something in it has a finalizer that never completes: look at `kubectl get all -n NAME`"));
-            }
-            ctx.progress(&format!(
-                "waiting for {} to be deleted",
-                self.describe(ns, name)
-            ));
-            backoff.pause().await;
-        }
+        self.wait_gone(ctx, ns, name).await
     }
 }
 

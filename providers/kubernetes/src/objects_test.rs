@@ -27,7 +27,10 @@ fn recorded(i: Json, uid: &str) -> Current {
 
 #[tokio::test]
 async fn a_namespace_is_applied_server_side_with_force_as_meshmon() {
-    let (k, conn) = cluster(vec![namespace(json!({"team": "obs"}), json!({}))]);
+    let (k, conn) = cluster(vec![
+        status(404, "NotFound", "namespaces \"mesh\" not found"),
+        namespace(json!({"team": "obs"}), json!({})),
+    ]);
     let raw = inputs(json!({"name": "mesh", "labels": {"team": "obs"}}));
     let out = NamespaceObject::new(conn)
         .create(
@@ -43,15 +46,23 @@ async fn a_namespace_is_applied_server_side_with_force_as_meshmon() {
         }
     );
     let sent = k.sent();
-    assert_eq!(sent[0].line(), "PATCH /api/v1/namespaces/mesh");
-    assert_eq!(sent[0].param("fieldManager"), Some(FIELD_MANAGER));
-    assert_eq!(sent[0].param("force"), Some("true"));
     assert_eq!(
-        sent[0].content_type.as_deref(),
+        sent.iter().map(Sent::line).collect::<Vec<_>>(),
+        [
+            "GET /api/v1/namespaces/mesh",
+            "PATCH /api/v1/namespaces/mesh"
+        ],
+        "a create first looks for a namespace of that name still terminating"
+    );
+    let patch = &sent[1];
+    assert_eq!(patch.param("fieldManager"), Some(FIELD_MANAGER));
+    assert_eq!(patch.param("force"), Some("true"));
+    assert_eq!(
+        patch.content_type.as_deref(),
         Some("application/apply-patch+yaml")
     );
     assert_eq!(
-        sent[0].body,
+        patch.body,
         json!({"apiVersion": "v1", "kind": "Namespace",
                "metadata": {"name": "mesh", "labels": {"team": "obs"}, "annotations": {}}}),
         "labels and annotations left out are applied empty, which removes meshmon's old ones"
@@ -91,10 +102,13 @@ async fn a_service_account_is_applied_in_its_namespace_with_its_annotations() {
 
 #[tokio::test]
 async fn an_answer_without_a_uid_is_refused_rather_than_recorded_empty() {
-    let (_, conn) = cluster(vec![(
-        200,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mesh"}}),
-    )]);
+    let (k, conn) = cluster(vec![
+        status(404, "NotFound", "namespaces \"mesh\" not found"),
+        (
+            200,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mesh"}}),
+        ),
+    ]);
     let raw = inputs(json!({"name": "mesh"}));
     let err = NamespaceObject::new(conn)
         .create(
@@ -112,6 +126,44 @@ async fn an_answer_without_a_uid_is_refused_rather_than_recorded_empty() {
             .as_deref()
             .unwrap()
             .contains("finds the object by name")
+    );
+    assert_eq!(k.sent()[1].line(), "PATCH /api/v1/namespaces/mesh");
+}
+
+#[tokio::test]
+async fn a_namespace_still_terminating_is_waited_for_before_it_is_created_again() {
+    let terminating = (
+        200,
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": "mesh", "uid": "old-uid", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+               "status": {"phase": "Terminating"}}),
+    );
+    let (k, conn) = cluster(vec![
+        terminating.clone(),
+        terminating,
+        status(404, "NotFound", "namespaces \"mesh\" not found"),
+        namespace(json!({}), json!({})),
+    ]);
+    let raw = inputs(json!({"name": "mesh"}));
+    let out = NamespaceObject::new(conn)
+        .create(
+            &creating("k8s_namespace.mesh"),
+            &Inputs::decode(&raw).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out.uid, "ns-uid",
+        "the new namespace, not the one going away"
+    );
+    assert_eq!(
+        k.sent().iter().map(Sent::line).collect::<Vec<_>>(),
+        [
+            "GET /api/v1/namespaces/mesh",
+            "GET /api/v1/namespaces/mesh",
+            "GET /api/v1/namespaces/mesh",
+            "PATCH /api/v1/namespaces/mesh"
+        ]
     );
 }
 
