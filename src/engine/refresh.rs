@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use meshmon_provider_sdk::{Configured, Map, OpContext, ProviderError};
+use meshmon_provider_sdk::{Configured, Current, Map, OpContext, ProviderError};
 use tokio::sync::OnceCell;
 
 use super::tasks::Bounded;
@@ -23,6 +23,16 @@ use crate::state::{DeposedKey, ResourceState, State};
 struct Instance {
     config: Arc<Map>,
     configured: Arc<OnceCell<Arc<dyn Configured>>>,
+}
+
+/// What a read found, against the record it was given.
+enum Read {
+    /// The object is gone.
+    Gone,
+    /// Exactly as recorded: nothing to compare or to update.
+    Same,
+    /// The object as read, which differs from its record somewhere.
+    Differs(Current),
 }
 
 /// Which recorded object a read is about.
@@ -117,13 +127,26 @@ impl Engine {
                         .await?;
                     let res = Providers::offered(configured, &provider, &type_name)?;
                     let ctx = OpContext::quiet(address.to_string());
-                    res.read(&ctx, &current)
+                    let now = res
+                        .read(&ctx, &current)
                         .await
                         .map_err(|source| Error::Provider {
                             address,
                             operation: "read",
                             source: Box::new(source),
-                        })
+                        })?;
+                    // Most reads find the object as recorded: saying so
+                    // here, in the task, keeps the comparison (and freeing
+                    // what was read) off the loop that collects the reads.
+                    Ok(match now {
+                        None => Read::Gone,
+                        Some(now)
+                            if now.inputs == current.inputs && now.outputs == current.outputs =>
+                        {
+                            Read::Same
+                        }
+                        Some(now) => Read::Differs(now),
+                    })
                 })
                 .await;
         }
@@ -153,10 +176,11 @@ impl Engine {
             };
             match object {
                 Object::Deposed(key) => match now {
-                    None => {
+                    Read::Same => {}
+                    Read::Gone => {
                         refreshed.deposed.remove(&key);
                     }
-                    Some(now) => {
+                    Read::Differs(now) => {
                         let d = refreshed
                             .deposed
                             .get_mut(&key)
@@ -166,14 +190,18 @@ impl Engine {
                     }
                 },
                 Object::Current(address) => {
-                    let Some(now) = now else {
-                        let prior = refreshed
-                            .resources
-                            .remove(&address)
-                            .expect("read from the state");
-                        let sensitive = self.sensitive_of(&prior);
-                        drift.push(Drift::deleted(address, &prior, sensitive));
-                        continue;
+                    let now = match now {
+                        Read::Same => continue,
+                        Read::Differs(now) => now,
+                        Read::Gone => {
+                            let prior = refreshed
+                                .resources
+                                .remove(&address)
+                                .expect("read from the state");
+                            let sensitive = self.sensitive_of(&prior);
+                            drift.push(Drift::deleted(address, &prior, sensitive));
+                            continue;
+                        }
                     };
                     let prior = refreshed
                         .resources
