@@ -36,7 +36,7 @@ pub fn load_text(
 }
 
 /// The checks that need the whole spec.
-fn whole(
+pub fn whole(
     spec: Spec,
     mut diags: Diagnostics,
     registry: &Registry,

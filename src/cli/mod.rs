@@ -30,7 +30,7 @@ use crate::plan::render;
 use crate::plan::{Plan, PlanOptions};
 use crate::registry::Registry;
 use crate::spec::{self, Spec, VarInputs};
-use crate::state::{LocalStore, State, Store};
+use crate::state::{Loaded, LocalStore, State, StateError, Store};
 
 /// What a command ends with.
 enum Failure {
@@ -287,6 +287,57 @@ fn load_spec(args: &SpecArgs, registry: &Registry) -> Result<(Spec, Diagnostics)
     crate::validate::load_file(&args.file, &var_inputs(args), registry).map_err(Failure::Spec)
 }
 
+/// The spec, its store, and the state read from it, for the commands that
+/// read the state without locking it (`plan`, `drift`). The state is read
+/// while the whole-spec checks run: on a large environment the two take
+/// about as long, and neither needs the other. The spec's errors come
+/// first, as when one followed the other, without waiting for the read (a
+/// remote state may be slow to answer); reading writes nothing, so a read
+/// whose spec fails its checks is left to the process's exit.
+async fn load_spec_and_state(
+    args: &SpecArgs,
+    state_args: &StateArgs,
+    registry: &Arc<Registry>,
+) -> Result<(Spec, Diagnostics, Store, Result<Loaded, StateError>), Failure> {
+    let (spec, diags) =
+        spec::load_file(&args.file, &var_inputs(args), registry).map_err(Failure::Spec)?;
+    let store = store_for(&spec, state_args).await;
+    let mut checks = {
+        let registry = registry.clone();
+        tokio::task::spawn_blocking(move || crate::validate::whole(spec, diags, &registry))
+    };
+    // Read here rather than in a task: this thread's allocator has the
+    // memory the spec's parse just freed.
+    let read = {
+        let load = store.load();
+        tokio::pin!(load);
+        let mut loaded = None;
+        let checked = loop {
+            tokio::select! {
+                checked = &mut checks => break checked,
+                l = &mut load, if loaded.is_none() => loaded = Some(l),
+            }
+        };
+        match joined(checked) {
+            Err(diags) => Err(diags),
+            Ok((spec, warnings)) => {
+                let loaded = match loaded {
+                    Some(loaded) => loaded,
+                    None => load.await,
+                };
+                Ok((spec, warnings, loaded))
+            }
+        }
+    };
+    let (spec, warnings, loaded) = read.map_err(Failure::Spec)?;
+    Ok((spec, warnings, store, loaded))
+}
+
+/// What a task returned; its panic, carried on.
+fn joined<T>(result: Result<T, tokio::task::JoinError>) -> T {
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 fn validate(args: &SpecArgs, deny_warnings: bool, out: &Out, registry: &Registry) -> CmdResult {
     let (_, mut warnings) = load_spec(args, registry)?;
     if deny_warnings && !warnings.items.is_empty() {
@@ -351,9 +402,9 @@ async fn plan_cmd(
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
-    let (spec, warnings) = load_spec(&args.spec, &registry)?;
+    let (spec, warnings, store, loaded) =
+        load_spec_and_state(&args.spec, &args.state, &registry).await?;
     out.diagnostics(&warnings);
-    let store = store_for(&spec, &args.state).await;
     let engine =
         Engine::new(spec, registry.clone(), parallelism).sharing_secrets(out.secrets.clone());
     let notices: &dyn Notices = if format == DriftFormat::Json {
@@ -364,6 +415,7 @@ async fn plan_cmd(
     let plan = commands::plan(
         &engine,
         &store,
+        loaded,
         options(args),
         args.refresh,
         args.state.state.is_some(),
@@ -652,9 +704,8 @@ async fn drift_cmd(
     out: &Out,
     registry: Arc<Registry>,
 ) -> CmdResult {
-    let (spec, warnings) = load_spec(args, &registry)?;
+    let (spec, warnings, store, loaded) = load_spec_and_state(args, state_args, &registry).await?;
     out.diagnostics(&warnings);
-    let store = store_for(&spec, state_args).await;
     let env = spec.name.clone();
     let engine =
         Engine::new(spec, registry.clone(), parallelism).sharing_secrets(out.secrets.clone());
@@ -666,7 +717,7 @@ async fn drift_cmd(
     let commands::DriftReport {
         drift,
         checked: count,
-    } = commands::drift(&engine, &store, notices).await?;
+    } = commands::drift(&engine, &store, loaded, notices).await?;
     let throttling = registry.throttling();
     out.print(&reports::drift(
         format,

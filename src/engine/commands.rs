@@ -11,7 +11,7 @@ use super::{Engine, Error};
 use crate::addr::Address;
 use crate::drift::Drift;
 use crate::plan::{Plan, PlanOptions};
-use crate::state::{Loaded, ResourceState, State, Store};
+use crate::state::{Loaded, ResourceState, State, StateError, Store};
 
 /// Where a protocol says what the user must hear as it goes.
 pub trait Notices: Send + Sync {
@@ -46,7 +46,12 @@ pub async fn locked<T>(
 /// Loads the state for reading, saying out loud what recovery found (a
 /// damaged journal) and which creates an interrupted apply left pending.
 pub async fn read_state(store: &Store, notices: &dyn Notices) -> Result<State, Error> {
-    let loaded = store.load().await?;
+    take_state(store.load().await, notices)
+}
+
+/// A state read for reading (see [`read_state`]), said out loud.
+fn take_state(loaded: Result<Loaded, StateError>, notices: &dyn Notices) -> Result<State, Error> {
+    let loaded = loaded?;
     announce(&loaded, notices);
     Ok(loaded.state)
 }
@@ -69,10 +74,15 @@ fn announce(loaded: &Loaded, notices: &dyn Notices) {
     }
 }
 
-/// Loads the state a command needs to exist: a mistyped path must never
-/// look like an environment with nothing in it.
-async fn read_existing(store: &Store, notices: &dyn Notices, why: &str) -> Result<State, Error> {
-    let loaded = store.load().await?;
+/// The state read from `store`, which the command needs to exist: a
+/// mistyped path must never look like an environment with nothing in it.
+fn take_existing(
+    store: &Store,
+    loaded: Result<Loaded, StateError>,
+    notices: &dyn Notices,
+    why: &str,
+) -> Result<State, Error> {
+    let loaded = loaded?;
     announce(&loaded, notices);
     if !loaded.existed {
         return Err(Error::Refused {
@@ -83,26 +93,28 @@ async fn read_existing(store: &Store, notices: &dyn Notices, why: &str) -> Resul
     Ok(loaded.state)
 }
 
-/// `meshmon plan`: the state refreshed (unless `refresh` is off) and
-/// diffed against the spec. With `require_state` (the user named the
-/// state on the command line), a state that does not exist is an error.
+/// `meshmon plan`: the state (as `loaded` from `store`) refreshed
+/// (unless `refresh` is off) and diffed against the spec. With
+/// `require_state` (the user named the state on the command line), a state
+/// that does not exist is an error.
 pub async fn plan(
     engine: &Engine,
     store: &Store,
+    loaded: Result<Loaded, StateError>,
     options: PlanOptions,
     refresh: bool,
     require_state: bool,
     notices: &dyn Notices,
 ) -> Result<Plan, Error> {
     let state = if require_state {
-        read_existing(
+        take_existing(
             store,
+            loaded,
             notices,
             "the state named with --state does not exist",
-        )
-        .await?
+        )?
     } else {
-        read_state(store, notices).await?
+        take_state(loaded, notices)?
     };
     engine
         .refresh_and_plan(state, options, refresh, &|n| {
@@ -124,14 +136,15 @@ pub struct DriftReport {
 pub async fn drift(
     engine: &Engine,
     store: &Store,
+    loaded: Result<Loaded, StateError>,
     notices: &dyn Notices,
 ) -> Result<DriftReport, Error> {
-    let state = read_existing(
+    let state = take_existing(
         store,
+        loaded,
         notices,
         "nothing has been applied there, so there is nothing to check for drift",
-    )
-    .await?;
+    )?;
     engine.configure_known(&state).await;
     let checked = state.resources.len();
     let (_, drift) = engine.refresh(state).await?;

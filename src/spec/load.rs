@@ -122,8 +122,8 @@ fn load_part(
         files: BTreeMap::new(),
         registry,
         diags: Diagnostics::default(),
-        addresses: BTreeMap::new(),
-        keyed: BTreeSet::new(),
+        addresses: Arc::default(),
+        keyed: Arc::default(),
         in_keyed: false,
         provider_instances: BTreeMap::new(),
         component_outputs: BTreeMap::new(),
@@ -196,6 +196,9 @@ fn secret_defaults_blanked(text: &Arc<String>, root: &Node) -> Arc<String> {
     Arc::new(String::from_utf8(bytes).expect("ASCII replaces whole spans"))
 }
 
+/// How many blocks make a spec large enough to read in two threads.
+const PARALLEL_BLOCKS: usize = 2_000;
+
 struct Loader<'a> {
     text: &'a str,
     /// The same text, shared with the spec it loads into.
@@ -208,10 +211,11 @@ struct Loader<'a> {
     files: BTreeMap<String, String>,
     registry: &'a Registry,
     diags: Diagnostics,
-    /// Declared resource addresses → (type, header span).
-    addresses: BTreeMap<Address, (String, Range<usize>)>,
+    /// Declared resource addresses → (type, header span). Shared with the
+    /// loader that reads half the blocks in a second thread.
+    addresses: Arc<BTreeMap<Address, (String, Range<usize>)>>,
     /// The declared blocks that have `for_each`.
-    keyed: BTreeSet<Address>,
+    keyed: Arc<BTreeSet<Address>>,
     /// Whether the block being read has `for_each` (`each` is known).
     in_keyed: bool,
     /// Declared provider instances, each with whether it is keyed.
@@ -417,8 +421,8 @@ impl Loader<'_> {
 
         let mut resources = BTreeMap::new();
         let mut keyed = BTreeMap::new();
-        for (type_name, address, key, node) in raw_resources {
-            match self.resource(&type_name, &address, &key, node) {
+        for (address, block) in self.blocks(raw_resources) {
+            match block {
                 Some(r) if r.for_each.is_some() => {
                     keyed.insert(address, r);
                 }
@@ -552,17 +556,74 @@ impl Loader<'_> {
                     true => Address::data(&tkey.name, &nkey.name),
                     false => Address::resource(&tkey.name, &nkey.name),
                 };
-                self.addresses
+                Arc::make_mut(&mut self.addresses)
                     .insert(address.clone(), (type_name.clone(), nkey.span.clone()));
                 if nnode
                     .as_table()
                     .is_some_and(|t| t.iter().any(|(k, _)| k.name == "for_each"))
                 {
-                    self.keyed.insert(address.clone());
+                    Arc::make_mut(&mut self.keyed).insert(address.clone());
                 }
                 out.push((tkey.name.clone(), address, nkey.clone(), nnode));
             }
         }
+    }
+
+    /// Reads the declared blocks in declaration order. A large spec's
+    /// second half is read by a second loader in a thread of its own: a
+    /// block is read from its own node and what was declared before, and
+    /// the second loader's findings (diagnostics, files read) follow the
+    /// first's, as one loader would have made them.
+    fn blocks(
+        &mut self,
+        mut raw: Vec<(String, Address, Key, &Node)>,
+    ) -> Vec<(Address, Option<ResourceBlock>)> {
+        let read = |cx: &mut Loader, raw: Vec<(String, Address, Key, &Node)>| {
+            raw.into_iter()
+                .map(|(type_name, address, key, node)| {
+                    let block = cx.resource(&type_name, &address, &key, node);
+                    (address, block)
+                })
+                .collect::<Vec<_>>()
+        };
+        if raw.len() < PARALLEL_BLOCKS {
+            return read(self, raw);
+        }
+        let second = raw.split_off(raw.len() / 2);
+        let mut other = Loader {
+            text: self.text,
+            shared_text: self.shared_text.clone(),
+            source: self.source.clone(),
+            base_dir: self.base_dir.clone(),
+            pinned_files: self.pinned_files.clone(),
+            files: BTreeMap::new(),
+            registry: self.registry,
+            diags: Diagnostics::default(),
+            addresses: self.addresses.clone(),
+            keyed: self.keyed.clone(),
+            in_keyed: false,
+            provider_instances: self.provider_instances.clone(),
+            component_outputs: self.component_outputs.clone(),
+            chain: self.chain.clone(),
+            file_prefix: self.file_prefix.clone(),
+            calls: BTreeMap::new(),
+            variables: self.variables.clone(),
+        };
+        let (mut first, later) = std::thread::scope(|scope| {
+            let later = scope.spawn(|| read(&mut other, second));
+            (read(self, raw), later.join())
+        });
+        let later = match later {
+            Ok(later) => later,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        first.extend(later);
+        self.diags.items.append(&mut other.diags.items);
+        self.diags
+            .acknowledged
+            .append(&mut other.diags.acknowledged);
+        self.files.append(&mut other.files);
+        first
     }
 
     #[allow(clippy::type_complexity)]
