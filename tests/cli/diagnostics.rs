@@ -648,3 +648,52 @@ fn lookup_not_found() {
     let out = ws.expect(&["plan"], 1);
     insta::assert_snapshot!(out.stderr);
 }
+
+/// A spec of `n` null_resources, `r0000`.. in order; `extra(i)` adds lines
+/// to block `i`.
+fn many(n: usize, extra: impl Fn(usize) -> String) -> String {
+    let mut spec = String::from("[meshmon]\nname = \"x\"\n");
+    for i in 0..n {
+        spec.push_str(&format!(
+            "\n[resources.null_resource.r{i:04}]\ninputs = {{ n = {i} }}\n{}",
+            extra(i)
+        ));
+    }
+    spec
+}
+
+#[test]
+fn a_large_spec_reports_every_blocks_errors_in_the_order_of_the_blocks() {
+    // Large enough that its blocks are read by two loaders; one error in
+    // each half, and the second half refers to the first.
+    let spec = many(3000, |i| match i {
+        100 => "triggers = { a = \"${null_resource.nope.id}\" }\n".into(),
+        2900 => "triggers = { a = \"${null_resource.r0001.idd}\" }\n".into(),
+        2950 => "triggers = { a = \"${null_resource.r0002.id}\" }\n".into(),
+        _ => String::new(),
+    });
+    let stderr = diagnose(&spec);
+    let first = stderr.find("null_resource.nope").expect(&stderr);
+    let second = stderr.find("idd").expect(&stderr);
+    assert!(first < second, "{stderr}");
+    assert!(!stderr.contains("r0002"), "{stderr}");
+}
+
+#[test]
+fn a_large_spec_saves_the_files_read_by_either_half_of_its_blocks() {
+    let spec = many(3000, |i| match i {
+        10 => "triggers = { a = \"${file(\\\"a.txt\\\")}\" }\n".into(),
+        2990 => "triggers = { b = \"${file(\\\"b.txt\\\")}\" }\n".into(),
+        _ => String::new(),
+    });
+    let ws = Workspace::new(&spec);
+    std::fs::write(ws.path().join("a.txt"), "first half").unwrap();
+    std::fs::write(ws.path().join("b.txt"), "second half").unwrap();
+    ws.expect(&["plan", "--out", "saved.plan"], 0);
+    let bytes = std::fs::read(ws.path().join("saved.plan")).unwrap();
+    // A header line, then the plan as JSON.
+    let body = &bytes[bytes.iter().position(|b| *b == b'\n').unwrap() + 1..];
+    let saved: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(saved["files"]["a.txt"], "first half");
+    assert_eq!(saved["files"]["b.txt"], "second half");
+}
