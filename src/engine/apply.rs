@@ -203,11 +203,19 @@ async fn apply_locked(
     driver.walk_starts();
     let reporter = driver.reporter();
     let mut journal = store.journal(&plan.prior)?;
+    // The walk takes the state over, and needs neither what the plan
+    // showed nor a second copy of the state: on a large environment that
+    // is most of the memory it would otherwise hold twice.
+    let prior = std::mem::take(&mut plan.prior);
+    for c in &mut plan.changes {
+        c.before = None;
+        c.after = None;
+    }
     let started = Instant::now();
     let (mut final_state, totals, error) = walk::run(
         engine,
         &plan,
-        plan.prior.clone(),
+        prior,
         journal.as_mut(),
         reporter.clone(),
         &tokens,
