@@ -121,13 +121,19 @@ impl Reporter {
     }
 
     /// Writes the lines printed since the last flush. The walk flushes
-    /// once per round (after starting what it can, before it waits), and
-    /// on every tick.
+    /// before it waits, and on every tick.
     pub fn flush(&self) {
         let lines = std::mem::take(&mut *self.pending.lock().expect("progress lock"));
         if !lines.is_empty() {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(&lines).and_then(|()| out.flush());
+        }
+    }
+
+    /// Writes the pending lines once they are more than `bytes`.
+    pub fn flush_over(&self, bytes: usize) {
+        if self.pending.lock().expect("progress lock").len() > bytes {
+            self.flush();
         }
     }
 

@@ -227,12 +227,30 @@ pub async fn run(
                 &reporter,
             );
         }
-        reporter.flush();
         if in_flight == 0 {
             break;
         }
-        tokio::select! {
-            Some(done) = rx.recv() => {
+        // What has already finished, or a signal already received, is taken
+        // without waiting. Only a walk about to wait writes its progress
+        // lines out: a walk of fast operations writes them in fewer, larger
+        // writes, and one of slow operations as promptly as before.
+        let event = match (signals.try_recv(), rx.try_recv()) {
+            (Ok(signal), _) => Event::Signal(signal),
+            (Err(_), Ok(done)) => {
+                reporter.flush_over(FLUSH_BYTES);
+                Event::Done(done)
+            }
+            (Err(_), Err(_)) => {
+                reporter.flush();
+                tokio::select! {
+                    Some(done) = rx.recv() => Event::Done(done),
+                    Some(signal) = signals.recv() => Event::Signal(signal),
+                    _ = ticker.tick() => Event::Tick,
+                }
+            }
+        };
+        match event {
+            Event::Done(done) => {
                 // Every operation that has finished by now is recorded in
                 // this round, so that their entries share one write.
                 finished.push(done);
@@ -245,8 +263,19 @@ pub async fn run(
                     let journaled = match done.result {
                         Ok(outcome) => {
                             succeeded += 1;
-                            let key = c.deposed.clone().or_else(|| depose_keys.get(&c.address).cloned());
-                            let journaled = record(&mut book, c, key, nodes[done.node].kind, outcome, &mut totals, &reporter);
+                            let key = c
+                                .deposed
+                                .clone()
+                                .or_else(|| depose_keys.get(&c.address).cloned());
+                            let journaled = record(
+                                &mut book,
+                                c,
+                                key,
+                                nodes[done.node].kind,
+                                outcome,
+                                &mut totals,
+                                &reporter,
+                            );
                             for k in 0..nodes[done.node].dependents.len() {
                                 let d = nodes[done.node].dependents[k];
                                 nodes_dec(&mut nodes, d, &mut ready);
@@ -256,11 +285,25 @@ pub async fn run(
                         Err(mut source) => {
                             reporter.fail(&c.address);
                             failed += 1;
-                            let journaled = record_failure(&mut book, c, nodes[done.node].kind, &mut source, done.cut_off);
+                            let journaled = record_failure(
+                                &mut book,
+                                c,
+                                nodes[done.node].kind,
+                                &mut source,
+                                done.cut_off,
+                            );
                             skipped_count += skip_dependents(&nodes, done.node, &mut skipped);
                             let err = match c.action {
-                                Action::Read => super::lookups::lookup_failed(&engine.spec(), c.address.clone(), source),
-                                _ => Error::Provider { address: c.address.clone(), operation: done.operation, source: Box::new(source) },
+                                Action::Read => super::lookups::lookup_failed(
+                                    &engine.spec(),
+                                    c.address.clone(),
+                                    source,
+                                ),
+                                _ => Error::Provider {
+                                    address: c.address.clone(),
+                                    operation: done.operation,
+                                    source: Box::new(source),
+                                },
                             };
                             reporter.note(&format!("Error: {err}"));
                             first_error.get_or_insert(err);
@@ -275,7 +318,7 @@ pub async fn run(
                     }
                 }
             }
-            Some(signal) = signals.recv() => {
+            Event::Signal(signal) => {
                 // A cancelled CI job gets SIGTERM and, seconds later,
                 // SIGKILL: there is no time to wait for anything in flight.
                 if interrupted || signal == Signal::Terminate {
@@ -287,9 +330,10 @@ pub async fn run(
                 interrupted = true;
                 reporter.note(&format!("Interrupt received: no new operations start; waiting for {in_flight} in flight to finish (interrupt again to stop at once)..."));
             }
-            _ = ticker.tick() => reporter.tick(),
+            Event::Tick => reporter.tick(),
         }
     }
+    reporter.flush();
 
     signal_task.abort();
     let not_started = nodes.len() - succeeded - failed - skipped_count - abandoned;
@@ -402,20 +446,20 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
     }
 
     // Edges as (before, after).
-    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
     for c in changes.iter().filter(|c| c.deposed.is_none()) {
         let addr = &c.address;
         if let Some(&a) = apply_node.get(addr) {
             for dep in &c.dependencies {
                 if let Some(&d) = apply_node.get(dep) {
-                    edges.insert((d, a));
+                    edges.push((d, a));
                 }
             }
             if let Some(&old) = destroy_node.get(addr) {
                 if c.create_before_destroy {
-                    edges.insert((a, old));
+                    edges.push((a, old));
                 } else {
-                    edges.insert((old, a));
+                    edges.push((old, a));
                 }
             }
         }
@@ -424,21 +468,20 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
         let recorded = state
             .resources
             .get(addr)
-            .map(|r| r.dependencies.clone())
-            .unwrap_or_default();
+            .map_or(&[][..], |r| r.dependencies.as_slice());
         for dep in c.dependencies.iter().chain(recorded.iter()) {
             let Some(&dep_destroy) = destroy_node.get(dep) else {
                 continue;
             };
             if let Some(&mine) = destroy_node.get(addr) {
-                edges.insert((mine, dep_destroy));
+                edges.push((mine, dep_destroy));
             } else if let Some(&mine) = apply_node.get(addr) {
                 let dep_change = changes[nodes[dep_destroy].change];
                 // An update that drops a reference goes before the delete;
                 // with create_before_destroy the dependents move to the new
                 // object before the old one goes.
                 if dep_change.action == Action::Delete || dep_change.create_before_destroy {
-                    edges.insert((mine, dep_destroy));
+                    edges.push((mine, dep_destroy));
                 }
             }
         }
@@ -452,14 +495,14 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
             if let Some(&a) = apply_node.get(addr)
                 && !changes[nodes[a].change].create_before_destroy
             {
-                edges.insert((mine, a));
+                edges.push((mine, a));
             }
             for dep in &c.dependencies {
                 if let Some(&d) = destroy_node.get(dep) {
-                    edges.insert((mine, d));
+                    edges.push((mine, d));
                 }
                 for &d in deposed_nodes.get(dep).into_iter().flatten() {
-                    edges.insert((mine, d));
+                    edges.push((mine, d));
                 }
             }
         }
@@ -471,10 +514,13 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
         let recorded = state.resources.get(&c.address);
         for dep in recorded.iter().flat_map(|r| r.dependencies.iter()) {
             for &d in deposed_nodes.get(dep).into_iter().flatten() {
-                edges.insert((mine, d));
+                edges.push((mine, d));
             }
         }
     }
+    // In order, each once: what a node waits for counts every edge.
+    edges.sort_unstable();
+    edges.dedup();
     for (before, after) in edges {
         if before != after {
             nodes[before].dependents.push(after);
@@ -484,6 +530,16 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
 
     nodes
 }
+
+/// What the walk handles next.
+enum Event {
+    Done(Done),
+    Signal(Signal),
+    Tick,
+}
+
+/// How much progress output a walk that never waits holds before writing.
+const FLUSH_BYTES: usize = 64 * 1024;
 
 /// A signal that stops the walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -452,3 +452,57 @@ value = "${var.token}"
     let bad = ws.expect(&["plan", "--var", "token=hunter2", "--var", "tokn=x"], 1);
     assert!(!bad.stderr.contains("hunter2"));
 }
+
+#[test]
+fn progress_lines_are_written_while_a_slow_operation_runs() {
+    let ws = Workspace::new(
+        "[meshmon]\nname = \"p\"\n\n[resources.null_resource.fast]\n\n[resources.time_sleep.slow]\ncreate_duration = \"30s\"\ndepends_on = [\"null_resource.fast\"]\n",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meshmon"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(ws.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run meshmon");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // Both lines arrive while the sleep is still under way: the walk
+    // writes what it has before it waits.
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("time_sleep.slow: Creating..."))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(running, "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("null_resource.fast: Creation complete")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("time_sleep.slow: Creating...")),
+        "{seen:?}"
+    );
+}
