@@ -72,13 +72,16 @@ impl Registry {
     }
 
     pub fn standard() -> Self {
-        Self::new(vec![
+        let registry = Self::new(vec![
             Arc::new(crate::builtin::Builtin),
             Arc::new(meshmon_provider_aws::Aws),
             Arc::new(meshmon_provider_grafana::Amg),
             Arc::new(meshmon_provider_grafana::Grafana),
             Arc::new(meshmon_provider_kubernetes::Kubernetes),
-        ])
+        ]);
+        // Addresses of these types order without reading their parts.
+        crate::addr::rank_types(registry.types.keys());
+        registry
     }
 
     pub fn schema(&self, type_name: &str) -> Option<&Schema> {

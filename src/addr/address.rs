@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use compact_str::CompactString;
 
@@ -36,8 +36,59 @@ struct Inner {
 }
 
 /// The address of a resource or look-up, or of one keyed instance of it.
+///
+/// Beside its parts it keeps `order`, a word that orders it without
+/// reading them (see [`order_of`]): a look-up in a map of 100,000
+/// addresses compares some 17 of them, and reading each one's parts is a
+/// cache miss; the word sits in the map's own nodes.
 #[derive(Clone)]
-pub struct Address(Arc<Inner>);
+pub struct Address {
+    order: u64,
+    inner: Arc<Inner>,
+}
+
+/// The type names [`order_of`] ranks, in order, once set.
+static TYPE_ORDER: OnceLock<Vec<&'static str>> = OnceLock::new();
+
+/// Sets the type names whose addresses order by rank, for the life of the
+/// process (the first call wins; addresses made before it, or of other
+/// types, are ordered by their parts).
+pub fn rank_types<'a>(names: impl IntoIterator<Item = &'a &'static str>) {
+    TYPE_ORDER.get_or_init(|| {
+        let mut names: Vec<&'static str> = names.into_iter().copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    });
+}
+
+/// A word that orders addresses as their parts do, wherever two words are
+/// both non-zero and differ: the mode and the type's rank among the ranked
+/// types in the top 16 bits, then the first six bytes of the name
+/// (zero-padded, so a name that ends first orders first). Zero, which
+/// says nothing, for an address inside a component, or of a type not
+/// ranked, or when there are too many types to rank.
+fn order_of(components: &[Step], mode: Mode, type_name: &str, name: &str) -> u64 {
+    let Some(types) = TYPE_ORDER.get() else {
+        return 0;
+    };
+    if !components.is_empty() || types.len() >= 0x7fff {
+        return 0;
+    }
+    let Ok(rank) = types.binary_search(&type_name) else {
+        return 0;
+    };
+    // Managed before data, as `Mode` orders; never zero.
+    let class = match mode {
+        Mode::Managed => rank + 1,
+        Mode::Data => types.len() + rank + 1,
+    } as u64;
+    let mut head = [0u8; 8];
+    let bytes = name.as_bytes();
+    let n = bytes.len().min(6);
+    head[2..2 + n].copy_from_slice(&bytes[..n]);
+    (class << 48) | u64::from_be_bytes(head)
+}
 
 impl Address {
     /// `TYPE.NAME`: a managed resource outside any component.
@@ -73,22 +124,25 @@ impl Address {
         name: CompactString,
         key: Option<CompactString>,
     ) -> Address {
-        Address(Arc::new(Inner {
-            components,
-            mode,
-            type_name,
-            name,
-            key,
-        }))
+        Address {
+            order: order_of(&components, mode, &type_name, &name),
+            inner: Arc::new(Inner {
+                components,
+                mode,
+                type_name,
+                name,
+                key,
+            }),
+        }
     }
 
     /// The same object's instance `key`.
     pub fn with_key(&self, key: impl Into<String>) -> Address {
         Address::of(
-            self.0.components.clone(),
-            self.0.mode,
-            self.0.type_name.clone(),
-            self.0.name.clone(),
+            self.inner.components.clone(),
+            self.inner.mode,
+            self.inner.type_name.clone(),
+            self.inner.name.clone(),
             Some(CompactString::from(key.into())),
         )
     }
@@ -96,50 +150,50 @@ impl Address {
     /// The same address inside the component instances `steps`.
     pub fn within(&self, steps: &[Step]) -> Address {
         let mut components = steps.to_vec();
-        components.extend(self.0.components.iter().cloned());
+        components.extend(self.inner.components.iter().cloned());
         Address::of(
             components,
-            self.0.mode,
-            self.0.type_name.clone(),
-            self.0.name.clone(),
-            self.0.key.clone(),
+            self.inner.mode,
+            self.inner.type_name.clone(),
+            self.inner.name.clone(),
+            self.inner.key.clone(),
         )
     }
 
     pub fn mode(&self) -> Mode {
-        self.0.mode
+        self.inner.mode
     }
 
     pub fn is_data(&self) -> bool {
-        self.0.mode == Mode::Data
+        self.inner.mode == Mode::Data
     }
 
     pub fn type_name(&self) -> &str {
-        &self.0.type_name
+        &self.inner.type_name
     }
 
     pub fn name(&self) -> &str {
-        &self.0.name
+        &self.inner.name
     }
 
     /// The instance key, for one instance of a keyed block.
     pub fn key(&self) -> Option<&str> {
-        self.0.key.as_deref()
+        self.inner.key.as_deref()
     }
 
     /// The component instances the object sits in, outermost first.
     pub fn components(&self) -> &[Step] {
-        &self.0.components
+        &self.inner.components
     }
 
     /// The block this is an instance of: the address without any instance
     /// key, here or in its components.
     pub fn config(&self) -> Address {
-        if self.0.key.is_none() && self.0.components.iter().all(|s| s.key.is_none()) {
+        if self.inner.key.is_none() && self.inner.components.iter().all(|s| s.key.is_none()) {
             return self.clone();
         }
         Address::of(
-            self.0
+            self.inner
                 .components
                 .iter()
                 .map(|s| Step {
@@ -147,9 +201,9 @@ impl Address {
                     key: None,
                 })
                 .collect(),
-            self.0.mode,
-            self.0.type_name.clone(),
-            self.0.name.clone(),
+            self.inner.mode,
+            self.inner.type_name.clone(),
+            self.inner.name.clone(),
             None,
         )
     }
@@ -160,7 +214,7 @@ impl Address {
         if self == other {
             return true;
         }
-        let (a, b) = (&self.0, &other.0);
+        let (a, b) = (&self.inner, &other.inner);
         a.mode == b.mode
             && a.type_name == b.type_name
             && a.name == b.name
@@ -175,7 +229,7 @@ impl Address {
 
 impl PartialEq for Address {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+        Arc::ptr_eq(&self.inner, &other.inner) || self.inner == other.inner
     }
 }
 
@@ -204,7 +258,7 @@ impl PartialEq<&str> for Address {
 
 impl Hash for Address {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state)
+        self.inner.hash(state)
     }
 }
 
@@ -216,10 +270,13 @@ impl PartialOrd for Address {
 
 impl Ord for Address {
     fn cmp(&self, other: &Self) -> Ordering {
-        if Arc::ptr_eq(&self.0, &other.0) {
+        if self.order != other.order && self.order != 0 && other.order != 0 {
+            return self.order.cmp(&other.order);
+        }
+        if Arc::ptr_eq(&self.inner, &other.inner) {
             return Ordering::Equal;
         }
-        self.0.cmp(&other.0)
+        self.inner.cmp(&other.inner)
     }
 }
 
@@ -232,18 +289,18 @@ pub(super) fn write_key(f: &mut fmt::Formatter<'_>, key: &str) -> fmt::Result {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for step in &self.0.components {
+        for step in &self.inner.components {
             write!(f, "component.{}", step.name)?;
             if let Some(k) = &step.key {
                 write_key(f, k)?;
             }
             f.write_str(".")?;
         }
-        if self.0.mode == Mode::Data {
+        if self.inner.mode == Mode::Data {
             f.write_str("data.")?;
         }
-        write!(f, "{}.{}", self.0.type_name, self.0.name)?;
-        if let Some(k) = &self.0.key {
+        write!(f, "{}.{}", self.inner.type_name, self.inner.name)?;
+        if let Some(k) = &self.inner.key {
             write_key(f, k)?;
         }
         Ok(())
@@ -271,5 +328,89 @@ impl<'de> serde::Deserialize<'de> for Address {
                 crate::diag::printable(&text)
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Types the standard registry ranks, and one it does not.
+    const TYPES: &[&str] = &[
+        "aws_iam_policy",
+        "aws_iam_role",
+        "null_resource",
+        "time_sleep",
+        "zz_not_a_type",
+    ];
+
+    /// Names that are prefixes of each other, differ past the sixth byte,
+    /// hold a NUL or a multi-byte character, or are empty.
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-c]{0,3}",
+            "abcdef[g-h\u{0}]{0,3}",
+            "r[0-9]{1,7}",
+            "[a-z_é\u{0}]{0,10}",
+        ]
+    }
+
+    fn address() -> impl Strategy<Value = Address> {
+        (
+            proptest::collection::vec((name(), proptest::option::of(name())), 0..2),
+            any::<bool>(),
+            proptest::sample::select(TYPES),
+            name(),
+            proptest::option::of(name()),
+        )
+            .prop_map(|(steps, data, t, n, key)| {
+                let components = steps
+                    .into_iter()
+                    .map(|(name, key)| Step { name, key })
+                    .collect();
+                let mode = if data { Mode::Data } else { Mode::Managed };
+                Address::new(components, mode, t, n, key)
+            })
+    }
+
+    /// The order of the parts, as a derived `Ord` would give it.
+    fn parts(a: &Address) -> (Vec<Step>, Mode, &str, &str, Option<&str>) {
+        (
+            a.components().to_vec(),
+            a.mode(),
+            a.type_name(),
+            a.name(),
+            a.key(),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn addresses_order_by_their_parts(a in address(), b in address()) {
+            crate::registry::Registry::standard();
+            prop_assert_eq!(a.cmp(&b), parts(&a).cmp(&parts(&b)));
+            prop_assert_eq!(a.cmp(&b) == Ordering::Equal, a == b);
+        }
+    }
+
+    #[test]
+    fn ranked_addresses_order_without_their_parts_and_others_by_them() {
+        crate::registry::Registry::standard();
+        let ranked = Address::resource("null_resource", "r12345");
+        assert_ne!(ranked.order, 0);
+        assert_eq!(Address::resource("zz_not_a_type", "r1").order, 0);
+        assert_eq!(
+            ranked
+                .within(&[Step {
+                    name: "c".into(),
+                    key: None
+                }])
+                .order,
+            0,
+            "inside a component"
+        );
+        let data = Address::data("null_resource", "a");
+        assert!(ranked < data, "managed before data, as `Mode` orders");
     }
 }

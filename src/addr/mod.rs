@@ -12,7 +12,7 @@
 mod address;
 mod parse;
 
-pub use address::{Address, Mode, Step};
+pub use address::{Address, Mode, Step, rank_types};
 pub use parse::AddressError;
 
 /// Whether a string is a valid name for a type, a resource, a variable, an
