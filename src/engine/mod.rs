@@ -556,7 +556,7 @@ impl Engine {
                 .entry((change.provider.as_str(), change.type_name.as_str()))
                 .or_insert_with(|| {
                     configured
-                        .get(&change.provider)
+                        .get(change.provider.as_str())
                         .and_then(|c| c.resource(&change.type_name))
                         .filter(|r| r.looks_ahead())
                 })

@@ -74,7 +74,7 @@ pub(super) fn prepare(
         .providers
         .config(spec, &c.provider, &c.instance, c.recorded_instance.as_ref(), known)?
         .ok_or_else(|| Error::ProviderConfig {
-        provider: c.instance.clone(),
+        provider: c.instance.to_string(),
         message: "its configuration still refers to values that are not known; this is a bug in meshmon".into(),
     })?;
     let block = spec.resources.get(&c.address);

@@ -640,8 +640,8 @@ fn intent(
             let mut sensitive = c.sensitive.clone();
             sensitive.extend(op.secret.iter().cloned());
             let create = PendingCreate {
-                type_name: c.type_name.clone(),
-                provider: c.provider.clone(),
+                type_name: c.type_name.to_string(),
+                provider: c.provider.to_string(),
                 token: token.clone(),
                 inputs: op.inputs.clone(),
                 dependencies: c.dependencies.clone(),
@@ -743,8 +743,8 @@ fn resource_state(
     sensitive: BTreeSet<String>,
 ) -> ResourceState {
     ResourceState {
-        type_name: c.type_name.clone(),
-        provider: c.provider.clone(),
+        type_name: c.type_name.to_string(),
+        provider: c.provider.to_string(),
         inputs: current.inputs,
         outputs: current.outputs,
         dependencies: c.dependencies.clone(),

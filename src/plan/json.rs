@@ -15,7 +15,7 @@ use crate::registry::Registry;
 use crate::secrets::SENSITIVE;
 
 fn masked(
-    attrs: &Option<Map>,
+    attrs: Option<&Map>,
     sensitive: &BTreeSet<String>,
     registry: &Registry,
     address: &crate::addr::Address,
@@ -46,10 +46,10 @@ pub fn plan(plan: &Plan, registry: &Registry) -> serde_json::Value {
         .map(|c| {
             let mut entry = json!({
                 "address": c.address,
-                "type": c.type_name,
+                "type": c.type_name.as_str(),
                 "action": c.action.as_str(),
-                "before": masked(&c.before, &c.sensitive, registry, &c.address),
-                "after": masked(&c.after, &c.sensitive, registry, &c.address),
+                "before": masked(plan.before(c).as_deref(), &c.sensitive, registry, &c.address),
+                "after": masked(c.after.as_ref(), &c.sensitive, registry, &c.address),
                 "unknown": c.unknown_paths(),
                 "replace_because": c.replace_because,
                 "notes": c.notes,

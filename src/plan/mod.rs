@@ -12,6 +12,7 @@ mod planning;
 mod refactor;
 pub mod render;
 
+use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use meshmon_provider_sdk::{AttrPath, Current, Map, PathSegment, PlanAdvice, Value};
@@ -56,14 +57,18 @@ impl Action {
 #[derive(Clone, Debug)]
 pub struct Change {
     pub address: Address,
-    pub type_name: String,
-    pub provider: String,
+    // Short names, kept inline rather than each in an allocation of its
+    // own: a plan holds one change per resource.
+    pub type_name: CompactString,
+    pub provider: CompactString,
     /// The provider instance that acts on it (`aws`, `aws.prod`).
-    pub instance: String,
+    pub instance: CompactString,
     /// What the record says of its instance (for one no longer declared).
     pub recorded_instance: Option<crate::state::ProviderInstance>,
     pub action: Action,
-    /// Attributes as they are now (refreshed), for anything that exists.
+    /// Attributes as they are now (refreshed), for anything that exists;
+    /// none for a no-op, whose record in the refreshed state says it (see
+    /// [`Plan::before`]).
     pub before: Option<Map>,
     /// Attributes after apply, `Unknown` where only apply can tell.
     pub after: Option<Map>,
@@ -154,6 +159,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What `change` was before: as it holds it, or for a no-op, its record
+    /// in the refreshed state.
+    pub fn before<'a>(&'a self, change: &'a Change) -> Option<std::borrow::Cow<'a, Map>> {
+        match (&change.before, change.action) {
+            (Some(before), _) => Some(std::borrow::Cow::Borrowed(before)),
+            (None, Action::NoOp) if change.deposed.is_none() => self
+                .prior
+                .resources
+                .get(&change.address)
+                .map(|r| std::borrow::Cow::Owned(r.attributes())),
+            (None, _) => None,
+        }
+    }
+
     pub fn summary(&self) -> (usize, usize, usize) {
         let mut add = 0;
         let mut change = 0;
@@ -570,9 +589,9 @@ pub fn compute(
 fn deletion(registry: &Registry, addr: &Address, r: &crate::state::ResourceState) -> Change {
     Change {
         address: addr.clone(),
-        type_name: r.type_name.clone(),
-        provider: r.provider.clone(),
-        instance: r.instance_name(registry),
+        type_name: r.type_name.as_str().into(),
+        provider: r.provider.as_str().into(),
+        instance: r.instance_name(registry).into(),
         recorded_instance: r.instance.clone(),
         action: Action::Delete,
         before: Some(r.attributes()),
@@ -653,12 +672,12 @@ fn plan_resource(
     let dependencies = graph.dependencies(&block.address);
     let mut change = Change {
         address: block.address.clone(),
-        type_name: block.type_name.clone(),
-        provider: block.provider.clone(),
-        instance: block.config_block.clone(),
+        type_name: block.type_name.as_str().into(),
+        provider: block.provider.as_str().into(),
+        instance: block.config_block.as_str().into(),
         recorded_instance: existing.and_then(|r| r.instance.clone()),
         action: Action::NoOp,
-        before: existing.map(|r| r.attributes()),
+        before: None,
         after: None,
         inputs: None,
         sensitive: BTreeSet::new(),
@@ -670,6 +689,7 @@ fn plan_resource(
     };
     if block.address.is_data() {
         change.action = Action::Read;
+        change.before = existing.map(|r| r.attributes());
         let mut after = desired.clone();
         for a in schema.attributes.iter().filter(|a| a.computed) {
             after.entry(a.name.to_string()).or_insert(Value::Unknown);
@@ -765,9 +785,11 @@ fn plan_resource(
         }
         change.after = Some(after);
     }
-    // Apply sends these inputs; nothing is sent for what stays as it is.
+    // Apply sends these inputs; nothing is sent for what stays as it is,
+    // and what it is the refreshed record already holds.
     if change.action != Action::NoOp {
         change.inputs = Some(desired);
+        change.before = Some(prior.attributes());
     }
     change.sensitive = sensitive;
     Ok(change)

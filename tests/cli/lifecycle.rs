@@ -506,3 +506,33 @@ fn progress_lines_are_written_while_a_slow_operation_runs() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn a_json_plan_shows_an_unchanged_resource_as_recorded_before_and_after() {
+    let ws = Workspace::new(
+        "[meshmon]\nname = \"j\"\n\n[resources.null_resource.kept]\ninputs = { n = 1 }\n\n[resources.null_resource.changed]\ninputs = \"a\"\n",
+    );
+    ws.expect(&["apply", "--auto-approve"], 0);
+    ws.write_spec(
+        "[meshmon]\nname = \"j\"\n\n[resources.null_resource.kept]\ninputs = { n = 1 }\n\n[resources.null_resource.changed]\ninputs = \"b\"\n",
+    );
+    let out = ws.expect(&["plan", "--json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let change = |address: &str| {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap()
+            .clone()
+    };
+    let kept = change("null_resource.kept");
+    assert_eq!(kept["action"], "no-op");
+    assert_eq!(kept["before"]["inputs"], serde_json::json!({"n": 1}));
+    assert!(kept["before"]["id"].is_string(), "{kept}");
+    assert_eq!(kept["before"], kept["after"]);
+    let changed = change("null_resource.changed");
+    assert_ne!(changed["action"], "no-op");
+    assert_eq!(changed["before"]["inputs"], "a");
+}

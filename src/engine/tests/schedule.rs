@@ -13,7 +13,7 @@ use crate::state::{DeposedKey, ResourceState, State, Status};
 fn change(addr: &str, action: Action, deps: &[&str]) -> Change {
     Change {
         address: addr.into(),
-        type_name: Address::from(addr).type_name().to_string(),
+        type_name: Address::from(addr).type_name().into(),
         provider: "fake".into(),
         instance: "fake".into(),
         recorded_instance: None,
