@@ -100,7 +100,7 @@ pub fn plan_within(plan: &Plan, env: &str, registry: &Registry, limit: usize) ->
     let diffs: Vec<String> = changes
         .iter()
         .map(|c| {
-            let text = render::resource(c, registry.schema_at(&c.address), &plain);
+            let text = render::resource(plan, c, registry.schema_at(&c.address), &plain);
             format!(
                 "<details><summary><code>{}</code> {}</summary>\n\n{}\n</details>\n",
                 c.address,

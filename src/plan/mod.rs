@@ -67,8 +67,9 @@ pub struct Change {
     pub recorded_instance: Option<crate::state::ProviderInstance>,
     pub action: Action,
     /// Attributes as they are now (refreshed), for anything that exists;
-    /// none for a no-op, whose record in the refreshed state says it (see
-    /// [`Plan::before`]).
+    /// none for a no-op or a delete, whose record in the refreshed state
+    /// says it (see [`Plan::before`]): a plan of many holds no second copy
+    /// of the state.
     pub before: Option<Map>,
     /// Attributes after apply, `Unknown` where only apply can tell.
     pub after: Option<Map>,
@@ -159,17 +160,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// What `change` was before: as it holds it, or for a no-op, its record
-    /// in the refreshed state.
+    /// What `change` was before: as it holds it, or for a no-op or a
+    /// delete, its record in the refreshed state.
     pub fn before<'a>(&'a self, change: &'a Change) -> Option<std::borrow::Cow<'a, Map>> {
-        match (&change.before, change.action) {
-            (Some(before), _) => Some(std::borrow::Cow::Borrowed(before)),
-            (None, Action::NoOp) if change.deposed.is_none() => self
+        use std::borrow::Cow;
+        match (&change.before, change.action, &change.deposed) {
+            (Some(before), _, _) => Some(Cow::Borrowed(before)),
+            (None, Action::Delete, Some(key)) => self
+                .prior
+                .deposed
+                .get(key)
+                .map(|d| Cow::Owned(d.resource.attributes())),
+            (None, Action::NoOp | Action::Delete, None) => self
                 .prior
                 .resources
                 .get(&change.address)
-                .map(|r| std::borrow::Cow::Owned(r.attributes())),
-            (None, _) => None,
+                .map(|r| Cow::Owned(r.attributes())),
+            (None, _, _) => None,
         }
     }
 
@@ -594,7 +601,7 @@ fn deletion(registry: &Registry, addr: &Address, r: &crate::state::ResourceState
         instance: r.instance_name(registry).into(),
         recorded_instance: r.instance.clone(),
         action: Action::Delete,
-        before: Some(r.attributes()),
+        before: None,
         after: None,
         inputs: None,
         sensitive: r.sensitive_attributes.iter().cloned().collect(),

@@ -3,6 +3,7 @@
 //! strings and documents, `(known after apply)` and `(sensitive)`. Secrets
 //! never reach this text, whatever their nesting.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use console::Style;
@@ -106,7 +107,7 @@ pub fn plan(plan: &Plan, registry: &Registry, p: &Palette) -> String {
         out.push_str(&refactors);
         for c in changes {
             let schema = registry.schema_at(&c.address);
-            out.push_str(&resource(c, schema, p));
+            out.push_str(&resource(plan, c, schema, p));
             out.push('\n');
         }
         let _ = writeln!(out, "{} {}", p.bold.apply_to("Plan:"), summary_line(plan));
@@ -265,7 +266,7 @@ fn header(c: &Change, p: &Palette) -> (String, &'static str) {
 }
 
 /// One resource block.
-pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
+pub fn resource(plan: &Plan, c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
     let (head, sign) = header(c, p);
     let mut out = String::new();
     let _ = writeln!(out, "{head}");
@@ -283,7 +284,7 @@ pub fn resource(c: &Change, schema: Option<&Schema>, p: &Palette) -> String {
         "{:>3} {block} \"{type_name}\" \"{name}\" {{",
         p.sign(sign)
     );
-    let before = c.before.clone().unwrap_or_default();
+    let before = plan.before(c).map(Cow::into_owned).unwrap_or_default();
     let after = c.after.clone().unwrap_or_default();
     let mut keys: Vec<&String> = match c.action {
         Action::Delete => before.keys().collect(),

@@ -508,9 +508,9 @@ fn progress_lines_are_written_while_a_slow_operation_runs() {
 }
 
 #[test]
-fn a_json_plan_shows_an_unchanged_resource_as_recorded_before_and_after() {
+fn a_json_plan_shows_unchanged_and_deleted_resources_as_recorded() {
     let ws = Workspace::new(
-        "[meshmon]\nname = \"j\"\n\n[resources.null_resource.kept]\ninputs = { n = 1 }\n\n[resources.null_resource.changed]\ninputs = \"a\"\n",
+        "[meshmon]\nname = \"j\"\n\n[resources.null_resource.kept]\ninputs = { n = 1 }\n\n[resources.null_resource.changed]\ninputs = \"a\"\n\n[resources.null_resource.gone]\ninputs = \"g\"\n",
     );
     ws.expect(&["apply", "--auto-approve"], 0);
     ws.write_spec(
@@ -535,4 +535,8 @@ fn a_json_plan_shows_an_unchanged_resource_as_recorded_before_and_after() {
     let changed = change("null_resource.changed");
     assert_ne!(changed["action"], "no-op");
     assert_eq!(changed["before"]["inputs"], "a");
+    let gone = change("null_resource.gone");
+    assert_eq!(gone["action"], "delete");
+    assert_eq!(gone["before"]["inputs"], "g");
+    assert!(gone["after"].is_null(), "{gone}");
 }
