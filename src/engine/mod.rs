@@ -14,6 +14,7 @@ mod refresh;
 pub(crate) mod tasks;
 
 pub use tasks::DEFAULT_PARALLELISM;
+mod schedule;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod walk;

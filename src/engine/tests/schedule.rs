@@ -1,4 +1,4 @@
-//! The walk's ordering on its own (`walk::schedule`): which operation waits
+//! The walk's ordering on its own (`schedule::schedule`): which operation waits
 //! for which, for creates, deletes, replaces either way round and deposed
 //! objects, and what a failure skips. No provider runs.
 
@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::addr::Address;
 use crate::engine::op::Kind;
-use crate::engine::walk::{Node, schedule, skip_dependents};
+use crate::engine::schedule::{Node, schedule, skip_dependents};
 use crate::plan::{Action, Change};
 use crate::state::{DeposedKey, ResourceState, State, Status};
 
