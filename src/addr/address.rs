@@ -23,9 +23,8 @@ pub struct Step {
 }
 
 /// Type, name and key are kept inline when short (up to 24 bytes, as they
-/// nearly always are): comparing two addresses, which every map keyed by
-/// address does a dozen times a look-up, then reads no memory beyond the
-/// two addresses themselves.
+/// nearly always are): an address is one allocation, and comparing the
+/// parts of two reads nothing beyond those two.
 #[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Inner {
     components: Vec<Step>,

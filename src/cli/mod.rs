@@ -311,12 +311,9 @@ async fn load_spec_and_state(
     let read = {
         let load = store.load();
         tokio::pin!(load);
-        let mut loaded = None;
-        let checked = loop {
-            tokio::select! {
-                checked = &mut checks => break checked,
-                l = &mut load, if loaded.is_none() => loaded = Some(l),
-            }
+        let (checked, loaded) = tokio::select! {
+            checked = &mut checks => (checked, None),
+            loaded = &mut load => (checks.await, Some(loaded)),
         };
         match joined(checked) {
             Err(diags) => Err(diags),

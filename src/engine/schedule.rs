@@ -27,6 +27,17 @@ pub(super) struct Node {
     pub(super) dependents: Vec<usize>,
 }
 
+impl Node {
+    fn new(change: usize, kind: Kind) -> Node {
+        Node {
+            change,
+            kind,
+            waiting: 0,
+            dependents: Vec::new(),
+        }
+    }
+}
+
 /// The operations of a plan as nodes, each knowing what waits for it and
 /// how many it waits for, ordered by the rules in this module's header.
 pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
@@ -41,12 +52,7 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
                 .entry(&c.address)
                 .or_default()
                 .push(nodes.len());
-            nodes.push(Node {
-                change: i,
-                kind: Kind::Destroy,
-                waiting: 0,
-                dependents: Vec::new(),
-            });
+            nodes.push(Node::new(i, Kind::Destroy));
             continue;
         }
         let needs_destroy = matches!(c.action, Action::Delete | Action::Replace);
@@ -56,21 +62,11 @@ pub(super) fn schedule(changes: &[&Change], state: &State) -> Vec<Node> {
         );
         if needs_destroy {
             destroy_node.insert(&c.address, nodes.len());
-            nodes.push(Node {
-                change: i,
-                kind: Kind::Destroy,
-                waiting: 0,
-                dependents: Vec::new(),
-            });
+            nodes.push(Node::new(i, Kind::Destroy));
         }
         if needs_apply {
             apply_node.insert(&c.address, nodes.len());
-            nodes.push(Node {
-                change: i,
-                kind: Kind::Apply,
-                waiting: 0,
-                dependents: Vec::new(),
-            });
+            nodes.push(Node::new(i, Kind::Apply));
         }
     }
 

@@ -165,8 +165,8 @@ pub(super) fn plan_resource(
         }
         change.after = Some(after);
     }
-    // Apply sends these inputs; nothing is sent for what stays as it is,
-    // and what it is the refreshed record already holds.
+    // Apply sends these inputs. A no-op sends nothing, and what it was
+    // its refreshed record says (`Plan::before`).
     if change.action != Action::NoOp {
         change.inputs = Some(desired);
         change.before = Some(prior.attributes());

@@ -21,6 +21,16 @@ fn service_account(metadata: Json) -> (u16, Json) {
     )
 }
 
+/// Creates the namespace `raw` describes, as apply would.
+async fn create_namespace(conn: Arc<Conn>, raw: &Map) -> Result<NamespaceOut, ProviderError> {
+    NamespaceObject::new(conn)
+        .create(
+            &creating("k8s_namespace.mesh"),
+            &Inputs::decode(raw).unwrap(),
+        )
+        .await
+}
+
 fn recorded(i: Json, uid: &str) -> Current {
     Current::new(inputs(i), inputs(json!({ "uid": uid })))
 }
@@ -32,13 +42,7 @@ async fn a_namespace_is_applied_server_side_with_force_as_meshmon() {
         namespace(json!({"team": "obs"}), json!({})),
     ]);
     let raw = inputs(json!({"name": "mesh", "labels": {"team": "obs"}}));
-    let out = NamespaceObject::new(conn)
-        .create(
-            &creating("k8s_namespace.mesh"),
-            &Inputs::decode(&raw).unwrap(),
-        )
-        .await
-        .unwrap();
+    let out = create_namespace(conn, &raw).await.unwrap();
     assert_eq!(
         out,
         NamespaceOut {
@@ -110,13 +114,7 @@ async fn an_answer_without_a_uid_is_refused_rather_than_recorded_empty() {
         ),
     ]);
     let raw = inputs(json!({"name": "mesh"}));
-    let err = NamespaceObject::new(conn)
-        .create(
-            &creating("k8s_namespace.mesh"),
-            &Inputs::decode(&raw).unwrap(),
-        )
-        .await
-        .unwrap_err();
+    let err = create_namespace(conn, &raw).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "PATCH v1 Namespace mesh: the answer carries no metadata.uid"
@@ -145,13 +143,7 @@ async fn a_namespace_still_terminating_is_waited_for_before_it_is_created_again(
         namespace(json!({}), json!({})),
     ]);
     let raw = inputs(json!({"name": "mesh"}));
-    let out = NamespaceObject::new(conn)
-        .create(
-            &creating("k8s_namespace.mesh"),
-            &Inputs::decode(&raw).unwrap(),
-        )
-        .await
-        .unwrap();
+    let out = create_namespace(conn, &raw).await.unwrap();
     assert_eq!(
         out.uid, "ns-uid",
         "the new namespace, not the one going away"
