@@ -353,6 +353,9 @@ pub(crate) fn remove_journal(path: &Path) -> Result<(), StateError> {
     }
 }
 
+/// The least time between two background fsyncs of the journal.
+const SYNC_GAP: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// The append-only log of completed operations during an apply.
 pub struct Journal {
     file: File,
@@ -396,6 +399,11 @@ impl Journal {
                 if let Err(e) = sync_file.sync_data() {
                     failed.lock().expect("sync lock").get_or_insert(e);
                 }
+                // Lines written in the next moment go with the next fsync:
+                // a walk of fast operations flushes thousands of times a
+                // second, and waking this thread for each cost the walk
+                // more than the fsyncs.
+                std::thread::sleep(SYNC_GAP);
             }
         });
         let mut j = Journal {
