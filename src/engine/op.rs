@@ -7,10 +7,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use meshmon_provider_sdk::{Current, Intent, Map, OpContext, ProviderError, Resource, Value};
+use std::panic::AssertUnwindSafe;
 use tokio::sync::mpsc;
 
 use super::progress::{Reporter, Verb};
+use super::tasks::Panicked;
 use super::{Engine, Error};
 use crate::eval::{Resolve, Scope};
 use crate::plan::{Action, Change};
@@ -165,9 +168,10 @@ pub(super) fn prepare(
     })
 }
 
-/// Runs a prepared operation as a task of its own, so that its timeout
-/// fires even when it is stuck in a call that never yields, and reports
-/// to the walk when it ends.
+/// Runs a prepared operation as a task, and reports to the walk when it
+/// ends. An operation with a timeout runs in a task of its own, watched by
+/// another, so that the timeout fires even when it is stuck in a call that
+/// never yields.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn spawn(
     engine: &Engine,
@@ -198,7 +202,7 @@ pub(super) fn spawn(
         ..
     } = op;
     reporter.start(&address, verb);
-    tokio::spawn(async move {
+    let work = async move {
         let progress_reporter = reporter.clone();
         let progress_addr = address.clone();
         let mut ctx = OpContext::new(
@@ -209,82 +213,101 @@ pub(super) fn spawn(
         if let Some(intent) = intent {
             ctx = ctx.with_intent(intent);
         }
-        let work = tokio::spawn(async move {
-            // The provider's own error, hint and all, when it refused its
-            // configuration.
-            let refused = |e: Error| {
-                let mut err = ProviderError::new(e.to_string());
-                err.hint = e.hint();
-                err
-            };
-            if (kind, action) == (Kind::Apply, Action::Read) {
-                let lookup = providers
-                    .lookup(&provider, &config, &type_name)
-                    .await
-                    .map_err(refused)?;
-                let found = lookup.find(&ctx, &inputs).await?;
-                return Ok(Outcome::Read(Current::new(inputs, found), secret));
-            }
-            let res = providers
-                .resource(&provider, &config, &type_name)
+        // The provider's own error, hint and all, when it refused its
+        // configuration.
+        let refused = |e: Error| {
+            let mut err = ProviderError::new(e.to_string());
+            err.hint = e.hint();
+            err
+        };
+        if (kind, action) == (Kind::Apply, Action::Read) {
+            let lookup = providers
+                .lookup(&provider, &config, &type_name)
                 .await
                 .map_err(refused)?;
-            match (kind, action) {
-                (Kind::Destroy, _) => {
-                    let prior = prior
-                        .as_ref()
-                        .ok_or_else(|| ProviderError::new("nothing is recorded to destroy"))?;
-                    res.delete(&ctx, prior).await?;
-                    Ok(Outcome::Destroyed)
-                }
-                (Kind::Apply, Action::Update) => {
-                    let prior = prior
-                        .as_ref()
-                        .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
-                    let outputs = res.update(&ctx, prior, &inputs).await?;
-                    Ok(Outcome::Applied(
-                        Current::new(inputs.clone(), outputs),
-                        secret.clone(),
-                        false,
-                    ))
-                }
-                (Kind::Apply, _) => {
-                    let (outputs, adopted) =
-                        create(res.as_ref(), &ctx, &inputs, recover_first).await?;
-                    Ok(Outcome::Applied(
-                        Current::new(inputs.clone(), outputs),
-                        secret.clone(),
-                        adopted,
-                    ))
-                }
+            let found = lookup.find(&ctx, &inputs).await?;
+            return Ok(Outcome::Read(Current::new(inputs, found), secret));
+        }
+        let res = providers
+            .resource(&provider, &config, &type_name)
+            .await
+            .map_err(refused)?;
+        match (kind, action) {
+            (Kind::Destroy, _) => {
+                let prior = prior
+                    .as_ref()
+                    .ok_or_else(|| ProviderError::new("nothing is recorded to destroy"))?;
+                res.delete(&ctx, prior).await?;
+                Ok(Outcome::Destroyed)
             }
-        });
-        let abort = work.abort_handle();
-        let mut cut_off = false;
-        let joined = |r: Result<Result<Outcome, ProviderError>, tokio::task::JoinError>| {
-            r.unwrap_or_else(|e| Err(ProviderError::new(format!("the operation failed: {e}"))))
-        };
-        let result = match timeout {
-            Some(t) => match tokio::time::timeout(t, work).await {
-                Ok(r) => joined(r),
-                Err(_) => {
-                    abort.abort();
-                    cut_off = true;
-                    Err(ProviderError::new(format!(
-                        "timed out after {}",
-                        humantime::format_duration(t)
-                    ))
-                    .with_hint("raise the resource's `timeouts` if the operation is just slow; the next apply looks for what this one may have left half done"))
-                }
-            },
-            None => joined(work.await),
-        };
+            (Kind::Apply, Action::Update) => {
+                let prior = prior
+                    .as_ref()
+                    .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
+                let outputs = res.update(&ctx, prior, &inputs).await?;
+                Ok(Outcome::Applied(
+                    Current::new(inputs.clone(), outputs),
+                    secret.clone(),
+                    false,
+                ))
+            }
+            (Kind::Apply, _) => {
+                let (outputs, adopted) = create(res.as_ref(), &ctx, &inputs, recover_first).await?;
+                Ok(Outcome::Applied(
+                    Current::new(inputs.clone(), outputs),
+                    secret.clone(),
+                    adopted,
+                ))
+            }
+        }
+    };
+    let panicked = |p: Panicked| ProviderError::new(p.to_string());
+    let done = move |result, cut_off| {
         let _ = tx.send(Done {
             node: node_index,
             result,
             operation,
             cut_off,
         });
+    };
+    let Some(t) = timeout else {
+        // Without a timeout, one task: a panic is caught in it.
+        tokio::spawn(async move {
+            let result = AssertUnwindSafe(work)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|p| Err(panicked(Panicked::from(p))));
+            done(result, false);
+        });
+        return;
+    };
+    // With one, the work is a task of its own, so that the timeout fires
+    // even when the work is stuck in a call that never yields.
+    tokio::spawn(async move {
+        let work = tokio::spawn(work);
+        let abort = work.abort_handle();
+        let (result, cut_off) = match tokio::time::timeout(t, work).await {
+            Ok(Ok(result)) => (result, false),
+            Ok(Err(e)) => {
+                let p = match e.try_into_panic() {
+                    Ok(payload) => Panicked::from(payload),
+                    Err(e) => Panicked(e.to_string()),
+                };
+                (Err(panicked(p)), false)
+            }
+            Err(_) => {
+                abort.abort();
+                (
+                    Err(ProviderError::new(format!(
+                        "timed out after {}",
+                        humantime::format_duration(t)
+                    ))
+                    .with_hint("raise the resource's `timeouts` if the operation is just slow; the next apply looks for what this one may have left half done")),
+                    true,
+                )
+            }
+        };
+        done(result, cut_off);
     });
 }
 

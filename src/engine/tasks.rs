@@ -40,6 +40,19 @@ impl std::fmt::Display for Panicked {
     }
 }
 
+impl From<Box<dyn std::any::Any + Send>> for Panicked {
+    /// What a panic said, from its payload.
+    fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
+        Panicked(
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into()),
+        )
+    }
+}
+
 impl<K, T: Send + 'static> Bounded<K, T> {
     /// At most `limit` tasks run at once (at least one).
     pub(crate) fn new(limit: usize) -> Self {
@@ -77,15 +90,11 @@ impl<K, T: Send + 'static> Bounded<K, T> {
             Ok((id, value)) => (id, Ok(value)),
             Err(e) => {
                 let id = e.id();
-                let message = match e.try_into_panic() {
-                    Ok(payload) => payload
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "no message".into()),
-                    Err(e) => e.to_string(),
+                let panicked = match e.try_into_panic() {
+                    Ok(payload) => Panicked::from(payload),
+                    Err(e) => Panicked(e.to_string()),
                 };
-                (id, Err(Panicked(message)))
+                (id, Err(panicked))
             }
         };
         let key = self

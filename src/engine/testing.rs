@@ -5,7 +5,8 @@
 //! create of `o` makes `o~2`, as a VPC's name would), creates carry their
 //! intent's ownership marks for `recover`, and creates and deletes can be
 //! made slow (to kill an apply mid-operation) or lose their answers; a read
-//! can panic, as a provider with a bug would.
+//! can panic, as a provider with a bug would, and so does the create of a
+//! name starting with `crashes`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -119,6 +120,9 @@ fn id_of(c: &Current) -> String {
 impl Resource for FakeObject {
     async fn create(&self, ctx: &OpContext, inputs: &Map) -> Result<Map, ProviderError> {
         let name = inputs["name"].as_str().unwrap_or_default().to_string();
+        if name.starts_with("crashes") {
+            panic!("a bug in the provider while creating {name}");
+        }
         let id = {
             let mut objects = self.0.objects.lock().unwrap();
             let mut id = name.clone();

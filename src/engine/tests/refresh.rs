@@ -228,6 +228,45 @@ async fn a_read_that_panics_is_that_resources_error_and_the_others_are_read() {
     assert!(text.contains("fake_object.p: read failed"), "{text}");
 }
 
+/// A create that panics is that resource's error, with a timeout (its own
+/// task, watched) or without (caught in its task); the rest is applied.
+#[tokio::test]
+async fn a_create_that_panics_is_that_resources_error_and_the_others_are_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::default();
+    let spec = r#"
+[meshmon]
+name = "t"
+
+[resources.fake_object.bare]
+name = "crashes-bare"
+
+[resources.fake_object.watched]
+name = "crashes-watched"
+timeouts = { create = "1m" }
+
+[resources.fake_object.fine]
+name = "fine"
+"#;
+    let e = crate::engine::testing::engine(dir.path(), world.registry(), spec);
+    let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
+    let request = ApplyRequest {
+        options: PlanOptions::default(),
+        refresh: true,
+        saved: None,
+        lock_timeout: Duration::ZERO,
+    };
+    let err = apply(&e, &store, request, &Unattended)
+        .await
+        .err()
+        .expect("two creates panic");
+    assert!(matches!(err, Error::Incomplete { failed: 2, .. }), "{err}");
+    let state = store.load().await.unwrap().state;
+    let made: Vec<String> = state.resources.keys().map(ToString::to_string).collect();
+    assert_eq!(made, ["fake_object.fine"]);
+    assert!(state.pending.is_empty(), "{:?}", state.pending.keys());
+}
+
 /// What a provider's look-ahead says about a create lands in its notes; a
 /// look-ahead that fails or panics is a note too, and the plan goes on.
 /// Creates whose inputs are not known yet are not asked about.
