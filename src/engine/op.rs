@@ -4,12 +4,15 @@
 //! walk (`walk.rs`) decides when each runs and records what it produced.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use meshmon_provider_sdk::{Current, Intent, Map, OpContext, ProviderError, Resource, Value};
-use std::panic::AssertUnwindSafe;
 use tokio::sync::mpsc;
 
 use super::progress::{Reporter, Verb};
@@ -168,12 +171,15 @@ pub(super) fn prepare(
     })
 }
 
-/// Runs a prepared operation as a task, and reports to the walk when it
-/// ends. An operation with a timeout runs in a task of its own, watched by
+/// An operation that reports to the walk when it ends, for [`run_together`].
+pub(super) type Started = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Starts a prepared operation, which reports to the walk when it ends. An
+/// operation with a timeout runs now, in a task of its own watched by
 /// another, so that the timeout fires even when it is stuck in a call that
-/// never yields.
+/// never yields. Any other is returned, for [`run_together`].
 #[allow(clippy::too_many_arguments)]
-pub(super) fn spawn(
+pub(super) fn start(
     engine: &Engine,
     node_index: usize,
     kind: Kind,
@@ -183,7 +189,7 @@ pub(super) fn spawn(
     recover_first: bool,
     tx: &mpsc::UnboundedSender<Done>,
     reporter: &Arc<Reporter>,
-) {
+) -> Option<Started> {
     let providers = engine.providers.clone();
     let tx = tx.clone();
     let reporter = reporter.clone();
@@ -271,15 +277,14 @@ pub(super) fn spawn(
         });
     };
     let Some(t) = timeout else {
-        // Without a timeout, one task: a panic is caught in it.
-        tokio::spawn(async move {
+        // Without a timeout, no task of its own: a panic is caught here.
+        return Some(Box::pin(async move {
             let result = AssertUnwindSafe(work)
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|p| Err(panicked(Panicked::from(p))));
             done(result, false);
-        });
-        return;
+        }));
     };
     // With one, the work is a task of its own, so that the timeout fires
     // even when the work is stuck in a call that never yields.
@@ -309,6 +314,25 @@ pub(super) fn spawn(
         };
         done(result, cut_off);
     });
+    None
+}
+
+/// Runs the operations a round of the walk started, concurrently, in one
+/// task: a task each would wake the other worker for each, which cost a
+/// fast walk more than its operations.
+pub(super) fn run_together(started: Vec<Started>) {
+    match started.len() {
+        0 => {}
+        1 => {
+            tokio::spawn(started.into_iter().next().expect("one"));
+        }
+        _ => {
+            tokio::spawn(async move {
+                let mut running: FuturesUnordered<Started> = started.into_iter().collect();
+                while running.next().await.is_some() {}
+            });
+        }
+    }
 }
 
 /// Creates the object, never twice: after a failure that may have taken

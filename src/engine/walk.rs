@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use meshmon_provider_sdk::Intent;
 
-use super::op::{Done, Kind, Op, Outcome, prepare, spawn};
+use super::op::{Done, Kind, Op, Outcome, prepare, run_together, start};
 use super::progress::Reporter;
 use super::schedule::{nodes_dec, schedule, skip_dependents};
 use super::{Engine, Error};
@@ -200,19 +200,23 @@ pub async fn run(
             journal_failed = Some(e);
             break 'walk;
         }
-        for (n, kind, c, op, intent, recover_first) in starting.drain(..) {
-            spawn(
-                engine,
-                n,
-                kind,
-                c,
-                op,
-                intent,
-                recover_first,
-                &tx,
-                &reporter,
-            );
-        }
+        let started = starting
+            .drain(..)
+            .filter_map(|(n, kind, c, op, intent, recover_first)| {
+                start(
+                    engine,
+                    n,
+                    kind,
+                    c,
+                    op,
+                    intent,
+                    recover_first,
+                    &tx,
+                    &reporter,
+                )
+            })
+            .collect();
+        run_together(started);
         if in_flight == 0 {
             break;
         }
