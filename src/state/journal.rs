@@ -21,7 +21,7 @@ use sha2::Digest;
 
 use super::{
     Deposed, DeposedKey, Loaded, MAX_NESTING, OutputState, PendingCreate, ResourceState, State,
-    StateError, nesting_depth,
+    StateError, write_json,
 };
 use crate::addr::Address;
 
@@ -430,18 +430,20 @@ impl Journal {
     pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         self.sync_error()?;
         let start = self.buffered.len();
-        if let Err(e) = serde_json::to_writer(&mut self.buffered, entry) {
-            self.buffered.truncate(start);
-            return Err(StateError::Unwritable {
-                path: self.path.display().to_string(),
-                message: e.to_string(),
-            });
-        }
+        let depth = match write_json(&mut self.buffered, entry, serde_json::ser::CompactFormatter) {
+            Ok(depth) => depth,
+            Err(e) => {
+                self.buffered.truncate(start);
+                return Err(StateError::Unwritable {
+                    path: self.path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
         // What is journaled must replay. What serde_json writes it reads
         // back, except a document nested deeper than its recursion limit:
-        // refuse that, found by one scan of the line rather than parsing
-        // it again.
-        if nesting_depth(&self.buffered[start..]) > MAX_NESTING {
+        // refuse that, counted as the line was written.
+        if depth > MAX_NESTING {
             self.buffered.truncate(start);
             return Err(StateError::Unwritable {
                 path: self.path.display().to_string(),
@@ -563,25 +565,25 @@ mod tests {
     #[test]
     fn the_depth_check_refuses_exactly_what_serde_json_cannot_read_back() {
         for depth in [1, 64, 126, 127, 128, 129, 200] {
-            let mut text = String::new();
+            // Strings full of brackets, which are not nesting.
+            let mut value = serde_json::json!("]\\\"[{");
             for i in 0..depth {
-                text.push_str(if i % 2 == 0 {
-                    "[\"]\\\"[{\","
+                value = if i % 2 == 0 {
+                    serde_json::json!(["]\"[{", value])
                 } else {
-                    "{\"k\":"
-                });
+                    serde_json::json!({ "k{": value })
+                };
             }
-            text.push('1');
-            for i in (0..depth).rev() {
-                text.push(if i % 2 == 0 { ']' } else { '}' });
-            }
-            let reads = serde_json::from_str::<serde_json::Value>(&text).is_ok();
-            assert_eq!(nesting_depth(text.as_bytes()), depth, "{text}");
-            assert_eq!(
-                nesting_depth(text.as_bytes()) <= MAX_NESTING,
-                reads,
-                "depth {depth}"
-            );
+            let mut text = Vec::new();
+            let counted = write_json(&mut text, &value, serde_json::ser::CompactFormatter).unwrap();
+            let reads = serde_json::from_slice::<serde_json::Value>(&text).is_ok();
+            assert_eq!(counted, depth);
+            assert_eq!(counted <= MAX_NESTING, reads, "depth {depth}");
+            let mut pretty = Vec::new();
+            let counted =
+                write_json(&mut pretty, &value, serde_json::ser::PrettyFormatter::new()).unwrap();
+            assert_eq!(counted, depth);
+            assert_eq!(pretty, serde_json::to_vec_pretty(&value).unwrap());
         }
     }
 
