@@ -18,8 +18,12 @@ use tokio::sync::mpsc;
 use super::progress::{Reporter, Verb};
 use super::tasks::Panicked;
 use super::{Engine, Error};
+use crate::addr::Address;
 use crate::eval::{Resolve, Scope};
 use crate::plan::{Action, Change};
+use crate::state::{
+    DeposedKey, JournalEntry, JournalLine, ProviderInstance, ResourceState, Status,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -31,10 +35,9 @@ pub(super) enum Kind {
 
 /// What one operation produced.
 pub(super) enum Outcome {
-    /// The object as applied, its secret attributes as evaluated at apply
-    /// time (a reference unknown at plan time may turn out secret), and
-    /// whether it was found after its create's answer was lost.
-    Applied(Current, BTreeSet<String>, bool),
+    /// The object as applied, as the journal entry that records it and
+    /// that entry's line, both made by the operation's task.
+    Applied(JournalEntry, JournalLine),
     Destroyed,
     /// What a look-up found, and its secret attributes.
     Read(Current, BTreeSet<String>),
@@ -65,6 +68,92 @@ pub(super) struct Op {
     pub(super) prior: Option<Current>,
     /// What the record keeps of the provider instance that acts.
     pub(super) instance: Option<crate::state::ProviderInstance>,
+}
+
+/// What the record of an applied object keeps beside the object itself,
+/// known before the operation starts, so that the operation's task can make
+/// the record and its journal line.
+pub(super) struct Recording {
+    type_name: String,
+    provider: String,
+    dependencies: Vec<Address>,
+    sensitive: BTreeSet<String>,
+    instance: Option<ProviderInstance>,
+    /// For the new half of a create_before_destroy replace: the key the
+    /// object it replaces is deposed under, in the entry that records it.
+    depose: Option<DeposedKey>,
+}
+
+impl Recording {
+    /// For `c`, applied through `instance` (none: as recorded before).
+    pub(super) fn new(
+        c: &Change,
+        instance: Option<ProviderInstance>,
+        depose: Option<DeposedKey>,
+    ) -> Self {
+        Recording {
+            type_name: c.type_name.to_string(),
+            provider: c.provider.to_string(),
+            dependencies: c.dependencies.clone(),
+            sensitive: c.sensitive.clone(),
+            instance: instance.or_else(|| c.recorded_instance.clone()),
+            depose,
+        }
+    }
+
+    /// The record of `current`, with the attributes found secret when it
+    /// was applied (a reference unknown at plan time may turn out secret).
+    pub(super) fn record(
+        self,
+        current: Current,
+        status: Status,
+        secret: BTreeSet<String>,
+    ) -> ResourceState {
+        let mut sensitive = self.sensitive;
+        sensitive.extend(secret);
+        ResourceState {
+            type_name: self.type_name,
+            provider: self.provider,
+            inputs: current.inputs,
+            outputs: current.outputs,
+            dependencies: self.dependencies,
+            status,
+            sensitive_attributes: sensitive.into_iter().collect(),
+            instance: self.instance,
+        }
+    }
+
+    /// What an applied operation reports: its record as a journal entry and
+    /// line, and the "complete" progress line (with its id, unless secret).
+    fn applied(
+        self,
+        address: Address,
+        current: Current,
+        secret: BTreeSet<String>,
+        adopted: bool,
+        reporter: &Reporter,
+    ) -> Outcome {
+        let depose = self.depose.clone();
+        let resource = self.record(current, Status::Ready, secret);
+        let id = resource
+            .outputs
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|_| !resource.sensitive_attributes.iter().any(|a| a == "id"));
+        if adopted {
+            reporter.note(&format!(
+                "{address}: the create's answer was lost; found the object it made and adopted it"
+            ));
+        }
+        reporter.finish(&address, id);
+        let entry = JournalEntry::Set {
+            address,
+            resource: Box::new(resource),
+            depose,
+        };
+        let line = JournalLine::of(&entry);
+        Outcome::Applied(entry, line)
+    }
 }
 
 /// Evaluates a node's inputs against what is known now.
@@ -186,6 +275,7 @@ pub(super) fn start(
     c: &Change,
     op: Op,
     intent: Option<Intent>,
+    recording: Option<Recording>,
     recover_first: bool,
     tx: &mpsc::UnboundedSender<Done>,
     reporter: &Arc<Reporter>,
@@ -246,23 +336,23 @@ pub(super) fn start(
                 res.delete(&ctx, prior).await?;
                 Ok(Outcome::Destroyed)
             }
-            (Kind::Apply, Action::Update) => {
-                let prior = prior
-                    .as_ref()
-                    .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
-                let outputs = res.update(&ctx, prior, &inputs).await?;
-                Ok(Outcome::Applied(
-                    Current::new(inputs.clone(), outputs),
-                    secret.clone(),
-                    false,
-                ))
-            }
             (Kind::Apply, _) => {
-                let (outputs, adopted) = create(res.as_ref(), &ctx, &inputs, recover_first).await?;
-                Ok(Outcome::Applied(
-                    Current::new(inputs.clone(), outputs),
-                    secret.clone(),
+                let (outputs, adopted) = if action == Action::Update {
+                    let prior = prior
+                        .as_ref()
+                        .ok_or_else(|| ProviderError::new("nothing is recorded to update"))?;
+                    (res.update(&ctx, prior, &inputs).await?, false)
+                } else {
+                    create(res.as_ref(), &ctx, &inputs, recover_first).await?
+                };
+                let recording =
+                    recording.ok_or_else(|| ProviderError::new("nothing says how to record it"))?;
+                Ok(recording.applied(
+                    address,
+                    Current::new(inputs, outputs),
+                    secret,
                     adopted,
+                    &reporter,
                 ))
             }
         }

@@ -16,20 +16,20 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshmon_provider_sdk::{Current, ProviderError, Value};
+use meshmon_provider_sdk::{Current, ProviderError};
 use tokio::sync::mpsc;
 
 use meshmon_provider_sdk::Intent;
 
-use super::op::{Done, Kind, Op, Outcome, prepare, run_together, start};
+use super::op::{Done, Kind, Op, Outcome, Recording, prepare, run_together, start};
 use super::progress::Reporter;
 use super::schedule::{nodes_dec, schedule, skip_dependents};
 use super::{Engine, Error};
 use crate::addr::Address;
 use crate::plan::{Action, Change, Plan};
 use crate::state::{
-    DeposedKey, JournalEntry, JournalSink, PendingCreate, Replayer, ResourceState, State,
-    StateError, Status,
+    DeposedKey, JournalEntry, JournalLine, JournalSink, PendingCreate, Replayer, ResourceState,
+    State, StateError, Status,
 };
 
 /// The state as the journal describes it: every entry is appended to the
@@ -48,6 +48,13 @@ impl Book<'_> {
     /// when the journal could not, so the state saved at the end has it.
     fn write(&mut self, entry: JournalEntry) -> Result<(), StateError> {
         let appended = self.journal.append(&entry);
+        self.replayer.apply(&mut self.state, entry);
+        appended
+    }
+
+    /// [`write`](Self::write), with the entry's line already made.
+    fn write_line(&mut self, entry: JournalEntry, line: JournalLine) -> Result<(), StateError> {
+        let appended = self.journal.append_line(line);
         self.replayer.apply(&mut self.state, entry);
         appended
     }
@@ -185,7 +192,15 @@ pub async fn run(
                 journal_failed = Some(e);
                 break 'walk;
             }
-            starting.push((n, kind, c, op, intent, recover_first));
+            // What records the object it applies, for its task to make.
+            let recording = (kind == Kind::Apply && c.action != Action::Read).then(|| {
+                let depose = depose_keys
+                    .get(&c.address)
+                    .filter(|_| c.action == Action::Replace && c.create_before_destroy)
+                    .cloned();
+                Recording::new(c, op.instance.clone(), depose)
+            });
+            starting.push((n, kind, c, op, intent, recording, recover_first));
             in_flight += 1;
         }
         // Group commit: what completed since the last round and the intents
@@ -202,7 +217,7 @@ pub async fn run(
         }
         let started = starting
             .drain(..)
-            .filter_map(|(n, kind, c, op, intent, recover_first)| {
+            .filter_map(|(n, kind, c, op, intent, recording, recover_first)| {
                 start(
                     engine,
                     n,
@@ -210,6 +225,7 @@ pub async fn run(
                     c,
                     op,
                     intent,
+                    recording,
                     recover_first,
                     &tx,
                     &reporter,
@@ -520,13 +536,7 @@ fn record_failure(
         // An update that failed half-way: what it did
         // is recorded, and the next plan retries only
         // the rest, never a replace.
-        let rs = resource_state(
-            &book.instances,
-            c,
-            *partial,
-            Status::Ready,
-            c.sensitive.clone(),
-        );
+        let rs = resource_state(&book.instances, c, *partial, Status::Ready, BTreeSet::new());
         book.write(JournalEntry::Set {
             address: c.address.clone(),
             resource: Box::new(rs),
@@ -542,7 +552,7 @@ fn record_failure(
             c,
             *partial,
             Status::Tainted,
-            c.sensitive.clone(),
+            BTreeSet::new(),
         );
         if c.action == Action::Replace && c.create_before_destroy {
             book.write(JournalEntry::Stash {
@@ -571,26 +581,16 @@ fn record_failure(
     }
 }
 
+/// The record of `current`, applied to `c` through the instance the walk
+/// noted for it.
 fn resource_state(
     instances: &HashMap<Address, crate::state::ProviderInstance>,
     c: &Change,
     current: Current,
     status: Status,
-    sensitive: BTreeSet<String>,
+    secret: BTreeSet<String>,
 ) -> ResourceState {
-    ResourceState {
-        type_name: c.type_name.to_string(),
-        provider: c.provider.to_string(),
-        inputs: current.inputs,
-        outputs: current.outputs,
-        dependencies: c.dependencies.clone(),
-        status,
-        sensitive_attributes: sensitive.into_iter().collect(),
-        instance: instances
-            .get(&c.address)
-            .cloned()
-            .or_else(|| c.recorded_instance.clone()),
-    }
+    Recording::new(c, instances.get(&c.address).cloned(), None).record(current, status, secret)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -604,56 +604,17 @@ fn record(
     reporter: &Reporter,
 ) -> Result<(), StateError> {
     match outcome {
-        Outcome::Applied(current, secret, adopted) => {
-            let id = current
-                .outputs
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let mut sensitive = c.sensitive.clone();
-            sensitive.extend(secret);
-            let id = id.filter(|_| !sensitive.contains("id"));
-            let rs = resource_state(
-                &book.instances,
-                c,
-                current,
-                Status::Ready,
-                sensitive.clone(),
-            );
-            // The old half of a create_before_destroy replace is deposed
-            // in the same entry that records the new object.
-            let depose =
-                deposed_key.filter(|_| c.action == Action::Replace && c.create_before_destroy);
-            let appended = book.write(JournalEntry::Set {
-                address: c.address.clone(),
-                resource: Box::new(rs),
-                depose,
-            });
+        Outcome::Applied(entry, line) => {
             match c.action {
                 Action::Update => totals.changed += 1,
                 _ => totals.added += 1,
             }
-            if adopted {
-                reporter.note(&format!(
-                    "{}: the create's answer was lost; found the object it made and adopted it",
-                    c.address
-                ));
-            }
-            reporter.finish(&c.address, id.as_deref());
-            appended
+            book.write_line(entry, line)
         }
         Outcome::Read(current, secret) => {
             // Recorded in the state, never journaled: a look-up changes
             // nothing, and a run that stops reads it again.
-            let mut sensitive = c.sensitive.clone();
-            sensitive.extend(secret);
-            let mut rs = resource_state(
-                &book.instances,
-                c,
-                current,
-                Status::Ready,
-                sensitive.clone(),
-            );
+            let mut rs = resource_state(&book.instances, c, current, Status::Ready, secret);
             rs.dependencies.clear();
             book.state.data.insert(c.address.clone(), rs);
             reporter.finish(&c.address, None);

@@ -356,6 +356,35 @@ pub(crate) fn remove_journal(path: &Path) -> Result<(), StateError> {
 /// The least time between two background fsyncs of the journal.
 const SYNC_GAP: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// One entry as the journal writes it (a JSON line), or why it cannot be
+/// written. Made where the entry is: an operation's task makes the line
+/// that records what it applied, off the walk's thread.
+pub struct JournalLine(Result<Vec<u8>, String>);
+
+impl JournalLine {
+    pub fn of(entry: &JournalEntry) -> Self {
+        let mut line = Vec::with_capacity(256);
+        JournalLine(Self::write(&mut line, entry).map(|()| line))
+    }
+
+    /// Appends `entry` to `out` as one line. What is journaled must replay:
+    /// what serde_json writes it reads back, except a document nested
+    /// deeper than its recursion limit, refused here (counted as the line
+    /// is written); `out` may then hold part of the line.
+    fn write(out: &mut Vec<u8>, entry: &JournalEntry) -> Result<(), String> {
+        let depth =
+            write_json(out, entry, serde_json::ser::CompactFormatter).map_err(|e| e.to_string())?;
+        if depth > MAX_NESTING {
+            return Err(format!(
+                "a journal entry could not be read back: its values are nested more than \
+                 {MAX_NESTING} deep"
+            ));
+        }
+        out.push(b'\n');
+        Ok(())
+    }
+}
+
 /// The append-only log of completed operations during an apply.
 pub struct Journal {
     file: File,
@@ -430,31 +459,33 @@ impl Journal {
     pub fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         self.sync_error()?;
         let start = self.buffered.len();
-        let depth = match write_json(&mut self.buffered, entry, serde_json::ser::CompactFormatter) {
-            Ok(depth) => depth,
-            Err(e) => {
-                self.buffered.truncate(start);
-                return Err(StateError::Unwritable {
-                    path: self.path.display().to_string(),
-                    message: e.to_string(),
-                });
-            }
-        };
-        // What is journaled must replay. What serde_json writes it reads
-        // back, except a document nested deeper than its recursion limit:
-        // refuse that, counted as the line was written.
-        if depth > MAX_NESTING {
+        if let Err(message) = JournalLine::write(&mut self.buffered, entry) {
             self.buffered.truncate(start);
-            return Err(StateError::Unwritable {
-                path: self.path.display().to_string(),
-                message: format!(
-                    "a journal entry could not be read back: its values are nested more than \
-                     {MAX_NESTING} deep"
-                ),
-            });
+            return Err(self.unwritable(message));
         }
-        self.buffered.push(b'\n');
         Ok(())
+    }
+
+    /// Appends a line made by [`JournalLine::of`], as [`append`] would
+    /// have written its entry.
+    ///
+    /// [`append`]: Self::append
+    pub fn append_line(&mut self, line: JournalLine) -> Result<(), StateError> {
+        self.sync_error()?;
+        match line.0 {
+            Ok(bytes) => {
+                self.buffered.extend_from_slice(&bytes);
+                Ok(())
+            }
+            Err(message) => Err(self.unwritable(message)),
+        }
+    }
+
+    fn unwritable(&self, message: String) -> StateError {
+        StateError::Unwritable {
+            path: self.path.display().to_string(),
+            message,
+        }
     }
 
     /// Writes the lines appended since the last flush, in one write where

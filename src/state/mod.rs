@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::Address;
 
-pub use journal::{Journal, JournalEntry, Replayer};
+pub use journal::{Journal, JournalEntry, JournalLine, Replayer};
 pub use local::{LocalStore, LockGuard, LockInfo};
 pub use store::{Backend, JournalSink, Store, StoreLock};
 

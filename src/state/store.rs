@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::journal::{Journal, JournalEntry};
+use super::journal::{Journal, JournalEntry, JournalLine};
 use super::local::{LocalStore, LockInfo};
 use super::s3::{S3Lock, S3Store};
 use super::{Loaded, State, StateError};
@@ -49,6 +49,8 @@ pub trait JournalSink: Send {
     /// Appends one entry, whole or not at all; it is written by the next
     /// `flush`.
     fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError>;
+    /// Appends a line made by [`JournalLine::of`] the same way.
+    fn append_line(&mut self, line: JournalLine) -> Result<(), StateError>;
     /// Writes what was appended, so that a kill from now on loses none of
     /// it. The walk flushes before it calls a provider and before it waits.
     fn flush(&mut self) -> Result<(), StateError>;
@@ -59,6 +61,10 @@ pub trait JournalSink: Send {
 impl JournalSink for Journal {
     fn append(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         Journal::append(self, entry)
+    }
+
+    fn append_line(&mut self, line: JournalLine) -> Result<(), StateError> {
+        Journal::append_line(self, line)
     }
 
     fn flush(&mut self) -> Result<(), StateError> {
