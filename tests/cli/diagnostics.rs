@@ -697,3 +697,36 @@ fn a_large_spec_saves_the_files_read_by_either_half_of_its_blocks() {
     assert_eq!(saved["files"]["a.txt"], "first half");
     assert_eq!(saved["files"]["b.txt"], "second half");
 }
+
+/// A spec over a MiB, with its blocks on both sides of the first cut: a
+/// resource's error after the cut points at its own line, and a syntax
+/// error there is reported as the whole text reads.
+#[test]
+fn a_spec_parsed_in_pieces_points_into_the_right_piece() {
+    let padding = "# a spec long enough to be parsed in pieces\n".repeat(30_000);
+    let spec = |tail: &str| {
+        format!(
+            "[meshmon]\nname = \"x\"\n\n[resources.null_resource.a]\ninputs = {{ n = 1 }}\n\n{padding}\n[resources.null_resource.b]\ninputs = {{ n = 2 }}\n{tail}"
+        )
+    };
+    // `meshmon.toml:LINE:COLUMN` of the first `needle` in `text`.
+    let at = |text: &str, needle: &str| {
+        let offset = text.find(needle).unwrap();
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[..offset].matches('\n').count() + 1;
+        format!("meshmon.toml:{line}:{}]", offset - line_start + 1)
+    };
+
+    let text = spec("triggers = { a = \"${null_resource.a.idd}\" }\n");
+    assert!(text.len() > 1 << 20);
+    let stderr = diagnose(&text);
+    assert!(stderr.contains("has no attribute `idd`"), "{stderr}");
+    let expected = at(&text, "${null_resource.a.idd}");
+    assert!(stderr.contains(&expected), "{expected} in {stderr}");
+
+    let text = spec("triggers = { a = 1,, }\n");
+    let stderr = diagnose(&text);
+    let expected = at(&text, "triggers");
+    let line = &expected[..expected.rfind(':').unwrap()];
+    assert!(stderr.contains(line), "{line} in {stderr}");
+}
