@@ -83,13 +83,7 @@ pub fn run(cli: Cli) -> ExitCode {
         let out = out.clone();
         async move { dispatch(cli.command, &out, registry).await }
     });
-    let result = match runtime.block_on(command) {
-        Ok(result) => result,
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("the command did not finish: {e}"),
-        },
-    };
+    let result = joined(runtime.block_on(command));
     // A report that could not be written whole is a failure, whatever the
     // command found: a CI step reading it must not take half of it.
     if let Some(e) = out.stdout_failure()

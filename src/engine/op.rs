@@ -383,13 +383,7 @@ pub(super) fn start(
         let abort = work.abort_handle();
         let (result, cut_off) = match tokio::time::timeout(t, work).await {
             Ok(Ok(result)) => (result, false),
-            Ok(Err(e)) => {
-                let p = match e.try_into_panic() {
-                    Ok(payload) => Panicked::from(payload),
-                    Err(e) => Panicked(e.to_string()),
-                };
-                (Err(panicked(p)), false)
-            }
+            Ok(Err(e)) => (Err(panicked(Panicked::from(e))), false),
             Err(_) => {
                 abort.abort();
                 (

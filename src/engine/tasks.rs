@@ -53,6 +53,16 @@ impl From<Box<dyn std::any::Any + Send>> for Panicked {
     }
 }
 
+impl From<tokio::task::JoinError> for Panicked {
+    /// What a task that did not finish said: its panic, or why it stopped.
+    fn from(e: tokio::task::JoinError) -> Self {
+        match e.try_into_panic() {
+            Ok(payload) => Panicked::from(payload),
+            Err(e) => Panicked(e.to_string()),
+        }
+    }
+}
+
 impl<K, T: Send + 'static> Bounded<K, T> {
     /// At most `limit` tasks run at once (at least one).
     pub(crate) fn new(limit: usize) -> Self {
@@ -88,14 +98,7 @@ impl<K, T: Send + 'static> Bounded<K, T> {
         let joined = self.tasks.join_next_with_id().await?;
         let (id, result) = match joined {
             Ok((id, value)) => (id, Ok(value)),
-            Err(e) => {
-                let id = e.id();
-                let panicked = match e.try_into_panic() {
-                    Ok(payload) => Panicked::from(payload),
-                    Err(e) => Panicked(e.to_string()),
-                };
-                (id, Err(panicked))
-            }
+            Err(e) => (e.id(), Err(Panicked::from(e))),
         };
         let key = self
             .keys

@@ -269,14 +269,10 @@ pub async fn run(
                     let journaled = match done.result {
                         Ok(outcome) => {
                             succeeded += 1;
-                            let key = c
-                                .deposed
-                                .clone()
-                                .or_else(|| depose_keys.get(&c.address).cloned());
                             let journaled = record(
                                 &mut book,
                                 c,
-                                key,
+                                &depose_keys,
                                 nodes[done.node].kind,
                                 outcome,
                                 &mut totals,
@@ -597,7 +593,7 @@ fn resource_state(
 fn record(
     book: &mut Book<'_>,
     c: &Change,
-    deposed_key: Option<DeposedKey>,
+    depose_keys: &HashMap<Address, DeposedKey>,
     kind: Kind,
     outcome: Outcome,
     totals: &mut Totals,
@@ -625,10 +621,14 @@ fn record(
             totals.destroyed += 1;
             let appended = match (&c.deposed, c.action) {
                 (Some(key), _) => book.write(JournalEntry::Forget { key: key.clone() }),
-                (None, Action::Replace) if c.create_before_destroy => match deposed_key {
-                    Some(key) => book.write(JournalEntry::Forget { key }),
-                    None => Ok(()),
-                },
+                // The old half of a create_before_destroy replace, deposed
+                // by its create under the key chosen when that started.
+                (None, Action::Replace) if c.create_before_destroy => {
+                    match depose_keys.get(&c.address) {
+                        Some(key) => book.write(JournalEntry::Forget { key: key.clone() }),
+                        None => Ok(()),
+                    }
+                }
                 _ => book.write(JournalEntry::Remove {
                     address: c.address.clone(),
                 }),

@@ -38,15 +38,19 @@ fn engine(dir: &std::path::Path, world: &World) -> Engine {
     crate::engine::testing::engine(dir, world.registry(), SPEC)
 }
 
-async fn applied(dir: &std::path::Path, world: &World) -> State {
-    let store = Store::Local(LocalStore::new(dir.join("s.json")));
-    let request = ApplyRequest {
+/// An apply of the whole plan, refreshing first or not.
+fn request(refresh: bool) -> ApplyRequest<'static> {
+    ApplyRequest {
         options: PlanOptions::default(),
-        refresh: true,
+        refresh,
         saved: None,
         lock_timeout: Duration::ZERO,
-    };
-    apply(&engine(dir, world), &store, request, &Unattended)
+    }
+}
+
+async fn applied(dir: &std::path::Path, world: &World) -> State {
+    let store = Store::Local(LocalStore::new(dir.join("s.json")));
+    apply(&engine(dir, world), &store, request(true), &Unattended)
         .await
         .unwrap();
     store.load().await.unwrap().state
@@ -131,13 +135,7 @@ async fn a_failed_update_keeps_the_record_and_is_retried_not_replaced() {
     )
     .unwrap();
     let e = Engine::new(spec, registry, 4);
-    let request = || ApplyRequest {
-        options: PlanOptions::default(),
-        refresh: false,
-        saved: None,
-        lock_timeout: Duration::ZERO,
-    };
-    let err = apply(&e, &store, request(), &Unattended)
+    let err = apply(&e, &store, request(false), &Unattended)
         .await
         .err()
         .unwrap();
@@ -172,13 +170,10 @@ async fn an_update_that_fails_half_way_records_what_it_did() {
         "note = \"new\"\nlabels = { team = \"a\", other = \"y\", fail = \"1\" }",
     );
     let e = crate::engine::testing::engine(dir.path(), world.registry(), &spec);
-    let request = ApplyRequest {
-        options: PlanOptions::default(),
-        refresh: false,
-        saved: None,
-        lock_timeout: Duration::ZERO,
-    };
-    let err = apply(&e, &store, request, &Unattended).await.err().unwrap();
+    let err = apply(&e, &store, request(false), &Unattended)
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("failed half-way"), "{err}");
     let after = store.load().await.unwrap().state;
     let o = &after.resources[&"fake_object.o".into()];
@@ -250,13 +245,7 @@ name = "fine"
 "#;
     let e = crate::engine::testing::engine(dir.path(), world.registry(), spec);
     let store = Store::Local(LocalStore::new(dir.path().join("s.json")));
-    let request = ApplyRequest {
-        options: PlanOptions::default(),
-        refresh: true,
-        saved: None,
-        lock_timeout: Duration::ZERO,
-    };
-    let err = apply(&e, &store, request, &Unattended)
+    let err = apply(&e, &store, request(true), &Unattended)
         .await
         .err()
         .expect("two creates panic");
